@@ -1,0 +1,45 @@
+-- ack_and_claim.lua: active -> completed (for each finished job), then claim like claim.lua
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  score = due time (ms)
+-- KEYS[4] active      ZSET  score = lock deadline (ms)
+-- KEYS[5] events      STREAM
+-- KEYS[6] marker      ZSET  wakes idle workers
+-- KEYS[7] completed   ZSET  score = finish time (ms)
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3] lock_ttl_ms       for the jobs claimed next
+-- ARGV[4] worker            the claiming worker's id
+-- ARGV[5] count             how many jobs to claim next (0 = none)
+-- ARGV[6] promote_limit     how many due jobs to promote at most
+-- ARGV[7] acks              how many finished jobs follow
+-- ARGV[8..] per finished job: id, token, result (JSON)
+-- returns {acked, claimed}: acked has one flag per finished job (1 done, 0 the lock was lost);
+--   claimed is the flat list claim.lua returns
+--@include lib/common.lua
+--@include lib/claim.lua
+local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
+  events = KEYS[5], marker = KEYS[6] }
+local tag, now = ARGV[1], tonumber(ARGV[2])
+local acked = {}
+local acks = tonumber(ARGV[7])
+for i = 0, acks - 1 do
+  local base = 8 + i * 3
+  local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  local job = job_key(tag, id)
+  if redis.call("HGET", job, "lock") == token then
+    redis.call("ZREM", keys.active, id)
+    redis.call("HDEL", job, "lock")
+    redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
+    redis.call("ZADD", KEYS[7], now, id)
+    emit(keys.events, "completed", id)
+    acked[#acked + 1] = 1
+  else
+    acked[#acked + 1] = 0
+  end
+end
+promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
+local claimed = {}
+claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+rearm_marker(keys)
+return { acked, claimed }

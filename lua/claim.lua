@@ -1,0 +1,24 @@
+-- claim.lua: delayed|retrying -> waiting (due ones), then waiting -> active (up to n)
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  score = due time (ms)
+-- KEYS[4] active      ZSET  score = lock deadline (ms)
+-- KEYS[5] events      STREAM
+-- KEYS[6] marker      ZSET  wakes idle workers
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3] lock_ttl_ms       how long a claim holds without a heartbeat
+-- ARGV[4] worker            the claiming worker's id (part of each lock token)
+-- ARGV[5] count             how many jobs to claim at most
+-- ARGV[6] promote_limit     how many due jobs to promote at most
+-- returns a flat list, 5 items per claimed job: id, token, attempt, data, dispatched_at_ms
+--@include lib/common.lua
+--@include lib/claim.lua
+local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
+  events = KEYS[5], marker = KEYS[6] }
+local tag, now = ARGV[1], tonumber(ARGV[2])
+promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
+local out = {}
+claim_into(out, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+rearm_marker(keys)
+return out

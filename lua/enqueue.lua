@@ -1,0 +1,26 @@
+-- enqueue.lua: (new) -> waiting
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] events      STREAM
+-- KEYS[4] marker      ZSET  wakes idle workers
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] id                the job id (client generated)
+-- ARGV[3] data              the JSON payload
+-- ARGV[4] now_ms
+-- ARGV[5] priority          integer >= 0
+-- returns 1, or 0 when a job with this id already exists
+--@include lib/common.lua
+local tag, id, data, now, priority = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local job = job_key(tag, id)
+if redis.call("EXISTS", job) == 1 then
+  return 0
+end
+if priority > 0 then
+  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, "prio", priority)
+else
+  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
+end
+push_waiting(KEYS[1], KEYS[2], id, priority, now, false)
+redis.call("ZADD", KEYS[4], 0, "0")
+emit(KEYS[3], "waiting", id)
+return 1

@@ -1,0 +1,44 @@
+-- enqueue_bulk.lua: (new) -> waiting | delayed, for many jobs in one call
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  score = due time (ms)
+-- KEYS[4] events      STREAM
+-- KEYS[5] marker      ZSET  wakes idle workers
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3..] per job: id, data, priority, run_at_ms (0 = now)
+-- returns one flag per job: 1 enqueued, 0 an id that already exists
+--@include lib/common.lua
+local tag, now = ARGV[1], tonumber(ARGV[2])
+local out, any_now, first_due = {}, false, nil
+for i = 3, #ARGV, 4 do
+  local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local job = job_key(tag, id)
+  if redis.call("EXISTS", job) == 1 then
+    out[#out + 1] = 0
+  else
+    if run_at > now then
+      redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)
+      redis.call("ZADD", KEYS[3], run_at, id)
+      if first_due == nil or run_at < first_due then
+        first_due = run_at
+      end
+      emit(KEYS[4], "delayed", id)
+    else
+      redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
+      push_waiting(KEYS[1], KEYS[2], id, priority, now, false)
+      any_now = true
+      emit(KEYS[4], "waiting", id)
+    end
+    if priority > 0 then
+      redis.call("HSET", job, "prio", priority)
+    end
+    out[#out + 1] = 1
+  end
+end
+if any_now then
+  redis.call("ZADD", KEYS[5], 0, "0")
+elseif first_due then
+  redis.call("ZADD", KEYS[5], "LT", first_due, "0")
+end
+return out

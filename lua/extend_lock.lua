@@ -1,0 +1,20 @@
+-- extend_lock.lua: active -> active with a later lock deadline (the heartbeat), for many jobs
+-- KEYS[1] active      ZSET  score = lock deadline (ms)
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3] lock_ttl_ms       the new deadline is now + lock_ttl
+-- ARGV[4..] per job: id, token
+-- returns one flag per job: 1 extended, 0 the lock is no longer ours
+--@include lib/common.lua
+local tag, deadline = ARGV[1], tonumber(ARGV[2]) + tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  if redis.call("HGET", job_key(tag, id), "lock") == token then
+    redis.call("ZADD", KEYS[1], "XX", deadline, id)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out

@@ -1,0 +1,48 @@
+-- fail_and_claim.lua: active -> retrying (due later) | failed, then claim like claim.lua
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  score = due time (ms)
+-- KEYS[4] active      ZSET  score = lock deadline (ms)
+-- KEYS[5] events      STREAM
+-- KEYS[6] marker      ZSET  wakes idle workers
+-- KEYS[7] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3] lock_ttl_ms       for the jobs claimed next
+-- ARGV[4] worker            the claiming worker's id
+-- ARGV[5] count             how many jobs to claim next (0 = none)
+-- ARGV[6] promote_limit     how many due jobs to promote at most
+-- ARGV[7] id                the job that failed
+-- ARGV[8] token             its lock token
+-- ARGV[9] error             the error as JSON {type, message, traceback}
+-- ARGV[10] retry_at_ms      when to run the next attempt; -1 = fail for good
+-- returns {status, claimed}: status 1 retrying, 2 failed, 0 the lock was lost;
+--   claimed is the flat list claim.lua returns
+--@include lib/common.lua
+--@include lib/claim.lua
+local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
+  events = KEYS[5], marker = KEYS[6] }
+local tag, now = ARGV[1], tonumber(ARGV[2])
+local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
+local job = job_key(tag, id)
+local status = 0
+if redis.call("HGET", job, "lock") == token then
+  redis.call("ZREM", keys.active, id)
+  redis.call("HDEL", job, "lock")
+  if retry_at >= 0 then
+    redis.call("HSET", job, "state", "retrying", "error", err, "run_at", retry_at)
+    redis.call("ZADD", keys.delayed, retry_at, id)
+    emit(keys.events, "retrying", id, "at", retry_at)
+    status = 1
+  else
+    redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
+    redis.call("ZADD", KEYS[7], now, id)
+    emit(keys.events, "failed", id)
+    status = 2
+  end
+end
+promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
+local claimed = {}
+claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+rearm_marker(keys)
+return { status, claimed }

@@ -1,0 +1,85 @@
+-- Promote-then-claim, shared by claim.lua, ack_and_claim.lua and fail_and_claim.lua
+-- (spliced in by the loader at "--@include lib/claim.lua"; needs lib/common.lua first).
+
+-- Move due delayed/retrying jobs to the waiting line in due order (earliest first).
+local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
+  local due = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "WITHSCORES", "LIMIT", 0, limit)
+  local count = #due / 2
+  if count == 0 then
+    return
+  end
+  redis.call("ZREMRANGEBYRANK", delayed, 0, count - 1)
+  for i = 1, #due, 2 do
+    local id, due_at = due[i], tonumber(due[i + 1])
+    local job = job_key(tag, id)
+    local priority = redis.call("HGET", job, "prio")
+    if priority ~= false or redis.call("EXISTS", job) == 1 then
+      push_waiting(wait, prio_key, id, tonumber(priority or "0"), due_at, false)
+      redis.call("HSET", job, "state", "waiting")
+      emit(events, "promoted", id)
+    end
+  end
+end
+
+-- Pop up to n waiting ids: prioritized first, then FIFO.
+local function pop_waiting(wait, prio_key, n)
+  local ids = {}
+  if redis.call("ZCARD", prio_key) > 0 then
+    local popped = redis.call("ZPOPMIN", prio_key, n)
+    for i = 1, #popped, 2 do
+      ids[#ids + 1] = popped[i]
+    end
+  end
+  local rest = n - #ids
+  if rest > 0 then
+    local popped = redis.call("RPOP", wait, rest)
+    if popped then
+      for i = 1, #popped do
+        ids[#ids + 1] = popped[i]
+      end
+    end
+  end
+  return ids
+end
+
+-- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
+local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
+  if n <= 0 then
+    return
+  end
+  local ids = pop_waiting(keys.wait, keys.prio, n)
+  for i = 1, #ids do
+    local id = ids[i]
+    local job = job_key(tag, id)
+    local attempt = redis.call("HINCRBY", job, "attempt", 1)
+    local fields = redis.call("HMGET", job, "data", "ts")
+    if fields[1] then
+      local token = worker .. ":" .. attempt .. ":" .. now
+      redis.call("HSET", job, "state", "active", "started", now, "lock", token)
+      redis.call("ZADD", keys.active, now + lock_ttl, id)
+      emit(keys.events, "active", id, "attempt", attempt)
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = attempt
+      out[#out + 1] = fields[1]
+      out[#out + 1] = fields[2]
+    else
+      -- the hash is gone (deleted while queued): drop the stray id
+      redis.call("DEL", job)
+    end
+  end
+end
+
+-- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.
+local function rearm_marker(keys)
+  if redis.call("LLEN", keys.wait) > 0 or redis.call("ZCARD", keys.prio) > 0 then
+    redis.call("ZADD", keys.marker, 0, "0")
+    return
+  end
+  local next_due = redis.call("ZRANGE", keys.delayed, 0, 0, "WITHSCORES")
+  if next_due[2] then
+    redis.call("ZADD", keys.marker, next_due[2], "0")
+  else
+    redis.call("DEL", keys.marker)
+  end
+end

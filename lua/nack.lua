@@ -1,0 +1,35 @@
+-- nack.lua: active -> waiting, at the front of the line (a worker hands back jobs it will not run)
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] active      ZSET  score = lock deadline (ms)
+-- KEYS[4] events      STREAM
+-- KEYS[5] marker      ZSET  wakes idle workers
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3..] per job: id, token
+-- returns one flag per job: 1 handed back, 0 the lock is no longer ours
+--@include lib/common.lua
+local tag = ARGV[1]
+local out, any = {}, false
+for i = 3, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local job = job_key(tag, id)
+  if redis.call("HGET", job, "lock") == token then
+    redis.call("ZREM", KEYS[3], id)
+    redis.call("HDEL", job, "lock")
+    -- the interrupted run does not count as an attempt
+    redis.call("HINCRBY", job, "attempt", -1)
+    redis.call("HSET", job, "state", "waiting")
+    local fields = redis.call("HMGET", job, "prio", "ts")
+    push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
+    emit(KEYS[4], "waiting", id, "reason", "handed back")
+    out[#out + 1] = 1
+    any = true
+  else
+    out[#out + 1] = 0
+  end
+end
+if any then
+  redis.call("ZADD", KEYS[5], 0, "0")
+end
+return out

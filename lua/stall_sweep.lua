@@ -1,0 +1,56 @@
+-- stall_sweep.lua: active (lock deadline passed) -> waiting (recovered) | failed (stalled too often)
+-- A job is stalled only while it is still a member of `active` with a past deadline: finishing
+-- removes it from `active` in the same script that finishes it, so a completed job can never be
+-- taken for a stalled one (the Node engine's bug B1).
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] active      ZSET  score = lock deadline (ms)
+-- KEYS[4] failed      ZSET  permanent failures; score = finish time (ms)
+-- KEYS[5] events      STREAM
+-- KEYS[6] marker      ZSET  wakes idle workers
+-- KEYS[7] sweep       STRING the time (ms) before which no other sweep of this task runs
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
+-- ARGV[4] max_stalls        a job stalled more often than this fails for good
+-- ARGV[5] limit             how many stalled jobs to handle at most
+-- returns {recovered, failed}, or {-1, -1} when another worker swept this period
+--@include lib/common.lua
+local tag, now = ARGV[1], tonumber(ARGV[2])
+local max_stalls, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+if tonumber(redis.call("GET", KEYS[7]) or "0") > now then
+  return { -1, -1 }
+end
+redis.call("SET", KEYS[7], now + tonumber(ARGV[3]))
+local stalled = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", "(" .. now, "LIMIT", 0, limit)
+local recovered, failed = 0, 0
+for i = 1, #stalled do
+  local id = stalled[i]
+  local job = job_key(tag, id)
+  redis.call("ZREM", KEYS[3], id)
+  if redis.call("HGET", job, "state") == "active" then
+    local stalls = redis.call("HINCRBY", job, "stalls", 1)
+    redis.call("HDEL", job, "lock")
+    if stalls > max_stalls then
+      local err = '{"type":"StalledError","message":"the job stalled ' .. stalls
+        .. ' times (its worker stopped heartbeating); giving up"}'
+      redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
+      redis.call("ZADD", KEYS[4], now, id)
+      emit(KEYS[5], "stalled", id, "action", "failed")
+      emit(KEYS[5], "failed", id)
+      failed = failed + 1
+    else
+      -- the crashed run does not count as an attempt; the stall counter limits repeats
+      redis.call("HINCRBY", job, "attempt", -1)
+      redis.call("HSET", job, "state", "waiting")
+      local fields = redis.call("HMGET", job, "prio", "ts")
+      push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
+      emit(KEYS[5], "stalled", id, "action", "recovered")
+      recovered = recovered + 1
+    end
+  end
+end
+if recovered > 0 then
+  redis.call("ZADD", KEYS[6], 0, "0")
+end
+return { recovered, failed }

@@ -1,0 +1,57 @@
+"""taskora: a command-line-first job runner for Python on Redis.
+
+Define tasks with ``@task``, dispatch jobs with ``.dispatch()``, run workers with
+``taskora work``.
+"""
+
+from .app import Taskora, default_app, task
+from .context import CancelSignal, JobContext
+from .errors import (
+    CancelledError,
+    ConfigError,
+    EmbeddedServerError,
+    ExpiredError,
+    JobError,
+    JobFailedError,
+    JobNotFoundError,
+    RetryError,
+    SerializationError,
+    ServerError,
+    TaskoraError,
+    TaskTimeoutError,
+    UnknownTaskError,
+    UsageError,
+    WireFormatError,
+)
+from .handle import JobHandle
+from .retry import Retry
+from .task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CancelSignal",
+    "CancelledError",
+    "ConfigError",
+    "EmbeddedServerError",
+    "ExpiredError",
+    "JobContext",
+    "JobError",
+    "JobFailedError",
+    "JobHandle",
+    "JobNotFoundError",
+    "Retry",
+    "RetryError",
+    "SerializationError",
+    "ServerError",
+    "Task",
+    "TaskTimeoutError",
+    "Taskora",
+    "TaskoraError",
+    "UnknownTaskError",
+    "UsageError",
+    "WireFormatError",
+    "__version__",
+    "default_app",
+    "task",
+]

@@ -1,0 +1,255 @@
+"""Taskora: the app that holds tasks, resolves the server, and runs workers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Config, load_config
+from .durations import Duration, to_ms
+from .engine.engine import Engine
+from .engine.waiter import ResultWaiter
+from .errors import UnknownTaskError, UsageError
+from .handle import JobHandle
+from .portal import Portal
+from .retry import Retry
+from .task import Handler, Task, TaskOptions
+
+if TYPE_CHECKING:
+    from .worker.pool import Worker
+
+Clock = Callable[[], int]
+
+
+def system_clock() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class Taskora:
+    """An app: a registry of tasks bound to one server and key prefix.
+
+    Args:
+        url: the server (redis://, rediss://, unix://). None reads the configuration, and with
+            no URL there either, starts (or reuses) the embedded Valkey server.
+        prefix: a key prefix to share one server between apps.
+        config: a loaded Config, or a path to a TOML file; None discovers one.
+        clock: epoch milliseconds; tests pass a virtual clock.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        prefix: str | None = None,
+        config: Config | str | Path | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._config = config if isinstance(config, Config) else None
+        self._config_path = Path(config) if isinstance(config, str | Path) else None
+        self.clock = clock
+        self.tasks: dict[str, Task] = {}
+        self._portal = Portal()
+        self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
+        self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
+        self._connect_lock = threading.Lock()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The effective configuration (discovered on first use)."""
+        if self._config is None:
+            self._config = load_config(self._config_path)
+        return self._config
+
+    def configure(self, config: Config) -> None:
+        """Replace the configuration; only before the app has connected."""
+        if self._engines:
+            raise UsageError("configure() must be called before the app connects to a server")
+        self._config = config
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix in use."""
+        return self._prefix if self._prefix is not None else self.config.prefix
+
+    def resolve_url(self) -> str:
+        """The server URL, starting the embedded server when none is configured."""
+        url = self._url or self.config.url
+        if url:
+            return url
+        from .engine.embedded import ensure_embedded
+
+        return ensure_embedded(self.config.state_dir)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        retry: Retry | None = None,
+        timeout: Duration | None = None,
+        concurrency: int | None = None,
+    ) -> Callable[[Handler], Task]:
+        """Register the decorated function as a task.
+
+        Args:
+            name: the task name (default: the function's name, dashes for underscores).
+            retry: the retry policy (default: the config's [defaults.retry]; 1 attempt).
+            timeout: how long one attempt may run (default: [defaults] timeout, 30s).
+            concurrency: jobs of this task one worker process runs at once.
+        """
+        if retry is not None and not isinstance(retry, Retry):
+            raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
+        if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+            raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        options = TaskOptions(
+            retry=retry,
+            timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
+            concurrency=concurrency,
+        )
+
+        def register(fn: Handler) -> Task:
+            task_name = name or fn.__name__.replace("_", "-")
+            if not task_name or any(c in task_name for c in "{}\n\r :"):
+                raise UsageError(f"task name {task_name!r} must be non-empty, without spaces, ':' or braces")
+            existing = self.tasks.get(task_name)
+            if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
+                raise UsageError(f"task {task_name!r} is already registered by {existing.fn.__qualname__}")
+            created = Task(self, task_name, fn, options)
+            self.tasks[task_name] = created
+            return created
+
+        if callable(name):  # used bare: @app.task
+            fn, name = name, None
+            return register(fn)  # type: ignore[return-value]
+        return register
+
+    def get_task(self, name: str) -> Task:
+        """The task registered as ``name``.
+
+        Raises:
+            UnknownTaskError: no such task; the message lists the known ones.
+        """
+        found = self.tasks.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.tasks)) or "none (are the task modules imported?)"
+            raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known}")
+        return found
+
+    def dispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
+        """Dispatch by task name (blocking); see :meth:`Task.dispatch`."""
+        return self.get_task(name).dispatch(data, **options)
+
+    async def adispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
+        """Dispatch by task name; see :meth:`Task.adispatch`."""
+        return await self.get_task(name).adispatch(data, **options)
+
+    def handle(self, name: str, job_id: str) -> JobHandle:
+        """A handle for an existing job of task ``name``."""
+        return JobHandle(self, name, job_id)
+
+    # -- connections (one engine per event loop) ---------------------------------------------
+
+    async def _engine(self) -> Engine:
+        loop = asyncio.get_running_loop()
+        engine = self._engines.get(loop)
+        if engine is None:
+            url = await asyncio.to_thread(self._resolve_url_once)
+            engine = Engine(url, self.prefix)
+            await engine.connect(self.clock())
+            engine = self._engines.setdefault(loop, engine)
+        return engine
+
+    def _resolve_url_once(self) -> str:
+        with self._connect_lock:  # two loops starting at once must not race to start a server
+            return self.resolve_url()
+
+    async def _waiter(self) -> ResultWaiter:
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.get(loop)
+        if waiter is None:
+            waiter = self._waiters[loop] = ResultWaiter(await self._engine())
+        return waiter
+
+    async def aclose(self) -> None:
+        """Close the connections of the current event loop."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.pop(loop, None)
+        if waiter is not None:
+            await waiter.close()
+        engine = self._engines.pop(loop, None)
+        if engine is not None:
+            await engine.close()
+
+    def close(self) -> None:
+        """Close the blocking API's connections."""
+        if any(not loop.is_closed() for loop in self._engines):
+            try:
+                self._portal.call(self.aclose())
+            except RuntimeError:
+                pass
+        self._portal.close()
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def worker(self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None) -> Worker:
+        """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``."""
+        from .worker.pool import Worker
+
+        chosen = [self.get_task(name) for name in tasks] if tasks else list(self.tasks.values())
+        if not chosen:
+            raise UsageError("no tasks to work on: register tasks or import the task modules first")
+        return Worker(self, chosen, concurrency=concurrency)
+
+    async def start(self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None) -> Worker:
+        """Start a worker in the running event loop and return it (stop with ``await w.stop()``)."""
+        worker = self.worker(tasks, concurrency=concurrency)
+        await worker.start()
+        return worker
+
+    def run_worker(
+        self,
+        tasks: Iterable[str] | None = None,
+        *,
+        concurrency: int | None = None,
+        grace: Duration | None = None,
+    ) -> None:
+        """Run a worker until SIGINT/SIGTERM, then drain within ``grace`` (blocking)."""
+        from .worker.pool import run_until_signalled
+
+        worker = self.worker(tasks, concurrency=concurrency)
+        grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
+        asyncio.run(run_until_signalled(worker, grace_ms))
+
+
+_default_app: Taskora | None = None
+_default_lock = threading.Lock()
+
+
+def default_app() -> Taskora:
+    """The app that ``@task`` registers on, configured by discovery (taskora.toml, env)."""
+    global _default_app
+    with _default_lock:
+        if _default_app is None:
+            _default_app = Taskora()
+        return _default_app
+
+
+def task(
+    name: str | None = None,
+    *,
+    retry: Retry | None = None,
+    timeout: Duration | None = None,
+    concurrency: int | None = None,
+) -> Callable[[Handler], Task]:
+    """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
+    return default_app().task(name, retry=retry, timeout=timeout, concurrency=concurrency)

@@ -1,0 +1,305 @@
+"""The typed face of the Redis engine: one method per script, plus the reads the library needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import ServerError, WireFormatError
+from . import keys as k
+from .connection import open_client
+from .records import Ack, ClaimedJob, Failure, JobRecord, NewJob, SweepResult
+from .scripts import all_scripts
+
+WRITTEN_BY = "taskora-py"
+PROMOTE_LIMIT = 1000
+"""Due delayed jobs promoted per claim call; the rest follow on the next call."""
+
+
+def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
+    return [
+        ClaimedJob(
+            id=flat[i],
+            token=flat[i + 1],
+            attempt=int(flat[i + 2]),
+            data=flat[i + 3],
+            dispatched_at_ms=int(flat[i + 4] or 0),
+        )
+        for i in range(0, len(flat), 5)
+    ]
+
+
+class Engine:
+    """One server connection (plus blocking ones, made on demand) for one event loop."""
+
+    def __init__(self, url: str, prefix: str = "") -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client: Redis = open_client(url)
+        self._scripts = all_scripts()
+        self._keys: dict[str, k.TaskKeys] = {}
+        self._blocking: dict[str, Redis] = {}
+        self._registered: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def connect(self, now_ms: int) -> None:
+        """Check the server is reachable and speaks our wire format.
+
+        Raises:
+            ServerError: the server cannot be reached.
+            WireFormatError: the server holds an incompatible layout.
+        """
+        try:
+            stored = await self._run(
+                "handshake",
+                [k.meta_key(self.prefix)],
+                [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise ServerError(f"cannot reach the server at {self.url}: {exc}") from exc
+        _check_wire(stored, self.prefix)
+
+    async def close(self) -> None:
+        """Close every connection this engine opened."""
+        for client in [self.client, *self._blocking.values()]:
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
+                await client.aclose()
+        self._blocking.clear()
+
+    def keys(self, task: str) -> k.TaskKeys:
+        """The keys of ``task`` (cached)."""
+        found = self._keys.get(task)
+        if found is None:
+            found = self._keys[task] = k.TaskKeys(self.prefix, task)
+        return found
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._scripts[name](self.client, keys, args)
+
+    async def register_tasks(self, names: Iterable[str]) -> None:
+        """Record task names in the global registry (once per engine per name)."""
+        new = [name for name in names if name not in self._registered]
+        if new:
+            await self.client.sadd(k.task_registry_key(self.prefix), *new)
+            self._registered.update(new)
+
+    async def known_tasks(self) -> list[str]:
+        """Every task name ever registered on this server/prefix."""
+        return sorted(await self.client.smembers(k.task_registry_key(self.prefix)))
+
+    # -- producing ---------------------------------------------------------------------------
+
+    async def enqueue(self, task: str, job: NewJob, now_ms: int) -> bool:
+        """Enqueue one job; False when its id already exists."""
+        t = self.keys(task)
+        if job.run_at_ms > now_ms:
+            args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms]
+            done = await self._run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
+        else:
+            args = [t.tag, job.id, job.data, now_ms, job.priority]
+            done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
+        return bool(done)
+
+    async def enqueue_bulk(self, task: str, jobs: Sequence[NewJob], now_ms: int) -> list[bool]:
+        """Enqueue many jobs in one round trip; one flag per job."""
+        t = self.keys(task)
+        args: list[Any] = [t.tag, now_ms]
+        for job in jobs:
+            args += [job.id, job.data, job.priority, job.run_at_ms]
+        keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+        return [bool(flag) for flag in await self._run("enqueue_bulk", keys, args)]
+
+    # -- working -----------------------------------------------------------------------------
+
+    def _claim_keys(self, t: k.TaskKeys) -> list[str]:
+        return [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
+
+    async def claim(
+        self, task: str, worker: str, count: int, now_ms: int, lock_ttl_ms: int
+    ) -> list[ClaimedJob]:
+        """Promote due delayed jobs, then claim up to ``count`` jobs."""
+        t = self.keys(task)
+        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        return _claimed(await self._run("claim", self._claim_keys(t), args))
+
+    async def ack_and_claim(
+        self,
+        task: str,
+        acks: Sequence[Ack],
+        worker: str,
+        count: int,
+        now_ms: int,
+        lock_ttl_ms: int,
+    ) -> tuple[list[bool], list[ClaimedJob]]:
+        """Complete finished jobs and claim up to ``count`` more, in one round trip."""
+        t = self.keys(task)
+        args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, len(acks)]
+        for ack in acks:
+            args += [ack.id, ack.token, ack.result]
+        keys = [*self._claim_keys(t), t.completed]
+        acked, claimed = await self._run("ack_and_claim", keys, args)
+        return [bool(flag) for flag in acked], _claimed(claimed)
+
+    async def fail_and_claim(
+        self,
+        task: str,
+        failure: Failure,
+        worker: str,
+        count: int,
+        now_ms: int,
+        lock_ttl_ms: int,
+    ) -> tuple[int, list[ClaimedJob]]:
+        """Record a failed attempt (retry or dead letter) and claim up to ``count`` more.
+
+        Returns:
+            (status, claimed): status 1 retrying, 2 failed for good, 0 the lock was lost.
+        """
+        t = self.keys(task)
+        retry_at = -1 if failure.retry_at_ms is None else failure.retry_at_ms
+        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        args += [failure.id, failure.token, failure.error, retry_at]
+        keys = [*self._claim_keys(t), t.failed]
+        status, claimed = await self._run("fail_and_claim", keys, args)
+        return int(status), _claimed(claimed)
+
+    async def extend_locks(
+        self, task: str, held: Sequence[tuple[str, str]], now_ms: int, lock_ttl_ms: int
+    ) -> list[bool]:
+        """Push the lock deadline of held jobs forward; False where the lock was lost."""
+        if not held:
+            return []
+        t = self.keys(task)
+        args: list[Any] = [t.tag, now_ms, lock_ttl_ms]
+        for job_id, token in held:
+            args += [job_id, token]
+        return [bool(flag) for flag in await self._run("extend_lock", [t.active], args)]
+
+    async def nack(self, task: str, held: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
+        """Hand held jobs back to the front of the waiting line."""
+        if not held:
+            return []
+        t = self.keys(task)
+        args: list[Any] = [t.tag, now_ms]
+        for job_id, token in held:
+            args += [job_id, token]
+        keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
+        return [bool(flag) for flag in await self._run("nack", keys, args)]
+
+    async def stall_sweep(
+        self, task: str, now_ms: int, interval_ms: int, max_stalls: int, limit: int = 1000
+    ) -> SweepResult | None:
+        """Recover or fail jobs whose lock deadline passed; None if another worker swept."""
+        t = self.keys(task)
+        keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
+        args = [t.tag, now_ms, interval_ms, max_stalls, limit]
+        recovered, failed = await self._run("stall_sweep", keys, args)
+        if recovered < 0:
+            return None
+        return SweepResult(int(recovered), int(failed))
+
+    async def wait_for_work(self, task: str, timeout_s: float) -> float | None:
+        """Block until a producer or a claim signals work for ``task``.
+
+        Returns:
+            The marker's score (0 = work now, else the ms time the next delayed job is due),
+            or None when the timeout passed with no signal.
+        """
+        client = self._blocking.get(task)
+        if client is None:
+            client = self._blocking[task] = open_client(self.url, blocking=True)
+        popped = await client.bzpopmin([self.keys(task).marker], timeout=timeout_s)
+        if popped is None:
+            return None
+        return float(popped[2])
+
+    async def set_progress(self, task: str, job_id: str, value: str) -> None:
+        """Store a job's progress and announce it on the event stream."""
+        t = self.keys(task)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(t.job(job_id), "progress", value)
+            pipe.xadd(
+                t.events, {"event": "progress", "job": job_id}, maxlen=10000, approximate=True
+            )
+            await pipe.execute()
+
+    async def append_logs(self, task: str, job_id: str, entries: Sequence[str], cap: int) -> None:
+        """Append log entries (JSON) to a job's capped log."""
+        key = self.keys(task).logs(job_id)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, *entries)
+            pipe.ltrim(key, -cap, -1)
+            await pipe.execute()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def job(self, task: str, job_id: str) -> JobRecord | None:
+        """The stored job, or None if there is none."""
+        raw = await self.client.hgetall(self.keys(task).job(job_id))
+        return JobRecord.from_hash(task, job_id, raw) if raw else None
+
+    async def job_state(self, task: str, job_id: str) -> str | None:
+        """Just the state of a job, or None if there is none."""
+        state: str | None = await self.client.hget(self.keys(task).job(job_id), "state")
+        return state
+
+    async def job_logs(self, task: str, job_id: str) -> list[str]:
+        """The job's log entries (JSON strings), oldest first."""
+        return list(await self.client.lrange(self.keys(task).logs(job_id), 0, -1))
+
+    async def counts(self, task: str) -> dict[str, int]:
+        """How many jobs of ``task`` are in each queue."""
+        t = self.keys(task)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.llen(t.wait)
+            pipe.zcard(t.prioritized)
+            pipe.zcard(t.delayed)
+            pipe.zcard(t.active)
+            pipe.zcard(t.completed)
+            pipe.zcard(t.failed)
+            wait, prio, delayed, active, completed, failed = await pipe.execute()
+        return {
+            "waiting": wait + prio,
+            "delayed": delayed,
+            "active": active,
+            "completed": completed,
+            "failed": failed,
+        }
+
+
+def _check_wire(stored: Sequence[Any], prefix: str) -> None:
+    try:
+        theirs, their_min = int(stored[0]), int(stored[1])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise WireFormatError(
+            f"the wire meta record {k.meta_key(prefix)} is unreadable ({stored!r}); "
+            "it was not written by taskora — use another prefix or database"
+        ) from exc
+    if theirs < k.MIN_COMPAT_VERSION:
+        raise WireFormatError(
+            f"the server holds taskora data in wire format {theirs}, older than this taskora "
+            f"can read (>= {k.MIN_COMPAT_VERSION}); drain it with the taskora that wrote it, "
+            "or use a new prefix"
+        )
+    if k.WIRE_VERSION < their_min:
+        raise WireFormatError(
+            f"the server holds taskora data in wire format {theirs}, which needs taskora that "
+            f"reads >= {their_min} (this one writes {k.WIRE_VERSION}); upgrade taskora"
+        )
+
+
+async def wait_closed(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel and await background tasks, ignoring their cancellation."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,109 @@
+"""Plain records that cross the engine boundary (no redis types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TERMINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to enqueue. ``run_at_ms`` 0 means now."""
+
+    id: str
+    data: str
+    priority: int = 0
+    run_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker now holds: the lock token proves ownership to ack/fail/nack/extend."""
+
+    id: str
+    token: str
+    attempt: int
+    data: str
+    dispatched_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A finished job to mark completed."""
+
+    id: str
+    token: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt; ``retry_at_ms`` None means fail for good."""
+
+    id: str
+    token: str
+    error: str
+    retry_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one stall sweep did."""
+
+    recovered: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as stored: state and raw JSON fields."""
+
+    id: str
+    task: str
+    state: str
+    data: str | None = None
+    result: str | None = None
+    error: str | None = None
+    attempt: int = 0
+    priority: int = 0
+    dispatched_at_ms: int | None = None
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
+    run_at_ms: int | None = None
+    progress: str | None = None
+    stalls: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        """True when the job is in a terminal state."""
+        return self.state in TERMINAL_STATES
+
+    @classmethod
+    def from_hash(cls, task: str, job_id: str, raw: dict[str, str]) -> JobRecord:
+        """Build a record from the job hash."""
+
+        def num(name: str) -> int | None:
+            value = raw.get(name)
+            return int(float(value)) if value is not None else None
+
+        known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
+        known |= {"finished", "run_at", "progress", "stalls", "lock"}
+        return cls(
+            id=job_id,
+            task=task,
+            state=raw.get("state", "unknown"),
+            data=raw.get("data"),
+            result=raw.get("result"),
+            error=raw.get("error"),
+            attempt=num("attempt") or 0,
+            priority=num("prio") or 0,
+            dispatched_at_ms=num("ts"),
+            started_at_ms=num("started"),
+            finished_at_ms=num("finished"),
+            run_at_ms=num("run_at"),
+            progress=raw.get("progress"),
+            stalls=num("stalls") or 0,
+            extra={k: v for k, v in raw.items() if k not in known},
+        )

@@ -1,0 +1,81 @@
+"""Load the Lua scripts of the top-level ``lua/`` folder and call them by SHA.
+
+Each script is read once, its ``--@include`` lines spliced in, and called with EVALSHA; a
+NOSCRIPT reply (after SCRIPT FLUSH or a server restart) loads it again transparently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+_INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
+
+SCRIPT_NAMES = (
+    "handshake",
+    "enqueue",
+    "enqueue_delayed",
+    "enqueue_bulk",
+    "claim",
+    "ack_and_claim",
+    "fail_and_claim",
+    "extend_lock",
+    "nack",
+    "stall_sweep",
+)
+"""Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
+
+
+def lua_dir() -> Path:
+    """The folder holding the scripts: inside the wheel, or the repository's ``lua/``."""
+    packaged = Path(__file__).resolve().parent.parent / "lua"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent.parent / "lua"
+
+
+def _expand(text: str, folder: Path, seen: frozenset[str] = frozenset()) -> str:
+    def splice(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in seen:
+            raise ValueError(f"lua include cycle at {name}")
+        return _expand((folder / name).read_text(), folder, seen | {name})
+
+    return _INCLUDE.sub(splice, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """One loaded script: its name, full source and SHA1."""
+
+    name: str
+    source: str
+    sha: str
+
+    async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+
+
+@cache
+def load_script(name: str) -> Script:
+    """Read, expand and hash one script from ``lua/<name>.lua``."""
+    folder = lua_dir()
+    source = _expand((folder / f"{name}.lua").read_text(), folder)
+    return Script(name, source, hashlib.sha1(source.encode()).hexdigest())
+
+
+def all_scripts() -> dict[str, Script]:
+    """Every script in SCRIPT_NAMES, loaded."""
+    return {name: load_script(name) for name in SCRIPT_NAMES}

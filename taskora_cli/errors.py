@@ -1,0 +1,83 @@
+"""Every error taskora raises, in one tree rooted at TaskoraError."""
+
+from __future__ import annotations
+
+
+class TaskoraError(Exception):
+    """Base class of every error taskora raises on purpose."""
+
+
+class ConfigError(TaskoraError):
+    """The configuration (file, environment or flags) is invalid."""
+
+
+class UsageError(TaskoraError):
+    """A call to the library was made with bad arguments."""
+
+
+class UnknownTaskError(UsageError):
+    """A task name that no app has registered."""
+
+
+class SerializationError(UsageError):
+    """Job data or a result could not be serialised to JSON."""
+
+
+class ServerError(TaskoraError):
+    """The Redis/Valkey server cannot be reached or refused a command."""
+
+
+class EmbeddedServerError(ServerError):
+    """The embedded Valkey server failed to start or stop."""
+
+
+class WireFormatError(ServerError):
+    """The server holds data written in an incompatible wire format."""
+
+
+class JobError(TaskoraError):
+    """Base class of errors that describe how a job ended."""
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class JobFailedError(JobError):
+    """The job failed permanently; `remote_error` holds the handler's error."""
+
+    def __init__(
+        self,
+        message: str,
+        job_id: str | None = None,
+        remote_type: str | None = None,
+        remote_traceback: str | None = None,
+    ) -> None:
+        super().__init__(message, job_id)
+        self.remote_type = remote_type
+        self.remote_traceback = remote_traceback
+
+
+class CancelledError(JobError):
+    """The job was cancelled before it completed."""
+
+
+class ExpiredError(JobError):
+    """The job expired (its TTL passed) before a worker started it."""
+
+
+class JobNotFoundError(JobError):
+    """No job with this id exists (never dispatched, or trimmed by retention)."""
+
+
+class RetryError(TaskoraError):
+    """Raised by a handler (usually via `ctx.retry()`) to ask for another attempt."""
+
+    def __init__(self, reason: str | None = None, delay: float | None = None) -> None:
+        super().__init__(reason or "retry requested")
+        self.reason = reason
+        self.delay = delay
+
+
+class TaskTimeoutError(TaskoraError, TimeoutError):
+    """A handler ran longer than its task's timeout."""

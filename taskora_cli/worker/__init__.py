@@ -1,0 +1,1 @@
+"""The worker runtime: claim loops, heartbeats, stall sweeps and graceful stop."""

@@ -1,0 +1,231 @@
+"""Worker: the runners for a set of tasks in one process, with heartbeat and stall sweeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ..context import LOG_CAP, JobContext
+from ..engine.engine import Engine
+from ..engine.records import ClaimedJob
+from ..retry import NO_RETRY, Retry
+from ..task import Task, new_job_id
+from .execute import Outcome
+from .runner import TaskRunner
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+
+log = logging.getLogger("taskora.worker")
+
+LOCK_TTL_MS = 30_000
+HEARTBEAT_MS = 10_000
+
+
+class Worker:
+    """Runs the jobs of ``tasks`` in the current event loop until stopped.
+
+    Args:
+        app: the app whose tasks these are.
+        tasks: which tasks to work on.
+        concurrency: slots per task (default: the task's own, else [worker]/[defaults]).
+        prefetch: jobs claimed beyond the free slots so the next one is at hand; they hold
+            locks like running jobs and go back to the queue at shutdown.
+        lock_ttl_ms / heartbeat_ms: how long a claim holds unrenewed, and how often it is renewed.
+        stall_interval_ms / max_stalls: how often stalled jobs are looked for, and how many
+            stalls a job survives before it fails.
+    """
+
+    def __init__(
+        self,
+        app: Taskora,
+        tasks: list[Task],
+        *,
+        concurrency: int | None = None,
+        prefetch: int | None = None,
+        lock_ttl_ms: int = LOCK_TTL_MS,
+        heartbeat_ms: int = HEARTBEAT_MS,
+        stall_interval_ms: int | None = None,
+        max_stalls: int | None = None,
+    ) -> None:
+        defaults = app.config.defaults
+        self.app = app
+        self.tasks = tasks
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
+        self.lock_ttl_ms = lock_ttl_ms
+        self.heartbeat_ms = heartbeat_ms
+        self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
+        self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
+        self._concurrency = concurrency or app.config.worker.concurrency
+        self._prefetch = prefetch
+        self.engine: Engine
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(4, sum(self.concurrency_for(t) for t in tasks if not t.is_async)),
+            thread_name_prefix="taskora-job",
+        )
+        self.runners: list[TaskRunner] = []
+        self._loops: list[asyncio.Task[None]] = []
+        self.on_start: Callable[[str, ClaimedJob], None] | None = None
+        self.on_finish: Callable[[str, Outcome, bool], None] | None = None
+
+    # -- per-task settings -------------------------------------------------------------------
+
+    def concurrency_for(self, task: Task) -> int:
+        return task.options.concurrency or self._concurrency or self.app.config.defaults.concurrency
+
+    def retry_for(self, task: Task) -> Retry:
+        if task.options.retry is not None:
+            return task.options.retry
+        d = self.app.config.defaults.retry
+        if d.attempts <= 1:
+            return NO_RETRY
+        max_delay = None if d.max_delay_ms is None else d.max_delay_ms / 1000
+        backoff: Any = d.backoff
+        return Retry(d.attempts, backoff, d.delay_ms / 1000, max_delay, d.jitter)
+
+    def timeout_ms_for(self, task: Task) -> int:
+        return task.options.timeout_ms or self.app.config.defaults.timeout_ms
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, then start claiming and the background loops."""
+        self.engine = await self.app._engine()
+        await self.engine.register_tasks([t.name for t in self.tasks])
+        for task in self.tasks:
+            concurrency = self.concurrency_for(task)
+            prefetch = self._prefetch if self._prefetch is not None else min(concurrency, 64)
+            runner = TaskRunner(self, task.name, concurrency, prefetch)
+            self.runners.append(runner)
+            runner.start()
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
+            loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
+        ]
+        log.info("taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks))
+
+    async def stop(self, grace_ms: int = 30_000) -> None:
+        """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
+        await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        await self.app.aclose()
+        log.info("taskora: worker %s stopped", self.id)
+
+    async def _every(
+        self, period_ms: int, tick: Callable[[], Coroutine[Any, Any, None]], at_once: bool = False
+    ) -> None:
+        if not at_once:
+            await asyncio.sleep(period_ms / 1000)
+        while True:
+            try:
+                await tick()
+            except Exception as exc:  # noqa: BLE001 - a failed tick is retried next period
+                log.warning("taskora: background tick failed: %s", exc)
+            await asyncio.sleep(period_ms / 1000)
+
+    async def _heartbeat(self) -> None:
+        for runner in self.runners:
+            held = list(runner.held.items())
+            flags = await self.engine.extend_locks(
+                runner.task.name, held, self.app.clock(), self.lock_ttl_ms
+            )
+            for (job_id, _), kept in zip(held, flags, strict=True):
+                if not kept:
+                    log.warning("taskora: lost the lock of job %s; another worker owns it", job_id)
+                    runner.lost(job_id)
+
+    async def _sweep(self) -> None:
+        for runner in self.runners:
+            result = await self.engine.stall_sweep(
+                runner.task.name, self.app.clock(), self.stall_interval_ms, self.max_stalls
+            )
+            if result and (result.recovered or result.failed):
+                log.warning(
+                    "taskora: %s: %d stalled jobs recovered, %d failed",
+                    runner.task.name,
+                    result.recovered,
+                    result.failed,
+                )
+
+    # -- per job -----------------------------------------------------------------------------
+
+    def context_for(self, task: str, job: ClaimedJob) -> JobContext:
+        engine = self.engine
+
+        def write_progress(value: str) -> Coroutine[Any, Any, None]:
+            return engine.set_progress(task, job.id, value)
+
+        def write_logs(entries: list[str]) -> Coroutine[Any, Any, None]:
+            return engine.append_logs(task, job.id, entries, LOG_CAP)
+
+        async def heartbeat() -> None:
+            await engine.extend_locks(task, [(job.id, job.token)], self.app.clock(), self.lock_ttl_ms)
+
+        return JobContext(
+            job_id=job.id,
+            task=task,
+            attempt=job.attempt,
+            dispatched_at_ms=job.dispatched_at_ms,
+            loop=asyncio.get_running_loop(),
+            write_progress=write_progress,
+            write_logs=write_logs,
+            heartbeat=heartbeat,
+        )
+
+    def started(self, task: str, job: ClaimedJob) -> None:
+        if self.on_start is not None:
+            self.on_start(task, job)
+
+    def report(self, task: str, outcome: Outcome, settled: bool) -> None:
+        if self.on_finish is not None:
+            self.on_finish(task, outcome, settled)
+        elif not outcome.ok:
+            action = "will retry" if outcome.retry_at_ms is not None else "failed for good"
+            log.warning(
+                "taskora: %s job %s attempt %d %s: %s",
+                task,
+                outcome.job.id,
+                outcome.job.attempt,
+                action,
+                outcome.error_summary,
+            )
+
+
+async def run_until_signalled(worker: Worker, grace_ms: int) -> None:
+    """Start ``worker``; on the first SIGINT/SIGTERM drain within ``grace_ms``; on the second,
+    stop at once, handing running jobs back."""
+    loop = asyncio.get_running_loop()
+    first, second = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (second if first.is_set() else first).set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    await worker.start()
+    await first.wait()
+    log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
+    drain = loop.create_task(worker.stop(grace_ms))
+    hurry = loop.create_task(second.wait())
+    await asyncio.wait({drain, hurry}, return_when=asyncio.FIRST_COMPLETED)
+    if not drain.done():
+        for runner in worker.runners:
+            for item in list(runner.running.values()):
+                item.ctx.cancelled.set("shutdown")
+        for runner in worker.runners:
+            await runner.stop(0)
+        await drain
+    hurry.cancel()
