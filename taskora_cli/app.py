@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -120,17 +121,21 @@ class Taskora:
         def register(fn: Handler) -> Task:
             task_name = name or fn.__name__.replace("_", "-")
             if not task_name or any(c in task_name for c in "{}\n\r :"):
-                raise UsageError(f"task name {task_name!r} must be non-empty, without spaces, ':' or braces")
+                raise UsageError(
+                    f"task name {task_name!r} must be non-empty, without spaces, ':' or braces"
+                )
             existing = self.tasks.get(task_name)
             if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
-                raise UsageError(f"task {task_name!r} is already registered by {existing.fn.__qualname__}")
+                raise UsageError(
+                    f"task {task_name!r} is already registered by {existing.fn.__qualname__}"
+                )
             created = Task(self, task_name, fn, options)
             self.tasks[task_name] = created
             return created
 
         if callable(name):  # used bare: @app.task
             fn, name = name, None
-            return register(fn)  # type: ignore[return-value]
+            return register(fn)
         return register
 
     def get_task(self, name: str) -> Task:
@@ -193,15 +198,15 @@ class Taskora:
     def close(self) -> None:
         """Close the blocking API's connections."""
         if any(not loop.is_closed() for loop in self._engines):
-            try:
+            with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
-            except RuntimeError:
-                pass
         self._portal.close()
 
     # -- workers -----------------------------------------------------------------------------
 
-    def worker(self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None) -> Worker:
+    def worker(
+        self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
+    ) -> Worker:
         """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``."""
         from .worker.pool import Worker
 
@@ -210,7 +215,9 @@ class Taskora:
             raise UsageError("no tasks to work on: register tasks or import the task modules first")
         return Worker(self, chosen, concurrency=concurrency)
 
-    async def start(self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None) -> Worker:
+    async def start(
+        self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
+    ) -> Worker:
         """Start a worker in the running event loop and return it (stop with ``await w.stop()``)."""
         worker = self.worker(tasks, concurrency=concurrency)
         await worker.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -17,7 +18,8 @@ from .serialization import dumps
 LOG_CAP = 1000
 """Log entries kept per job; older ones are trimmed."""
 
-Writer = Callable[[], Coroutine[Any, Any, None]]
+Write = Coroutine[Any, Any, None]
+Writer = Callable[[], Write]
 
 
 class CancelSignal:
@@ -95,8 +97,8 @@ class JobContext:
         attempt: int,
         dispatched_at_ms: int,
         loop: asyncio.AbstractEventLoop,
-        write_progress: Callable[[str], Writer],
-        write_logs: Callable[[list[str]], Writer],
+        write_progress: Callable[[str], Write],
+        write_logs: Callable[[list[str]], Write],
         heartbeat: Writer,
     ) -> None:
         self.id = job_id
@@ -146,7 +148,5 @@ class JobContext:
             pending, self._pending = self._pending, []
             for item in pending:
                 waitable = item if isinstance(item, asyncio.Future) else asyncio.wrap_future(item)
-                try:
+                with contextlib.suppress(Exception):  # a failed log write must not fail the job
                     await waitable
-                except Exception:  # noqa: BLE001 - a failed log write must not fail the job
-                    pass

@@ -1,4 +1,4 @@
-"""Durations as users write them ("500ms", "30s", "5m", "2h", "1d" or seconds) and as the wire wants them."""
+"""Durations as users write them ("500ms", "30s", "5m", "2h", "1d", seconds) and the wire wants."""
 
 from __future__ import annotations
 

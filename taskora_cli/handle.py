@@ -32,7 +32,7 @@ class JobHandle:
         return f"JobHandle(task={self.task!r}, id={self.id!r})"
 
     def state(self) -> str:
-        """The job's state now (``waiting``, ``active``, ``completed``, ...; ``missing`` if gone)."""
+        """The job's state now (``waiting``, ``active``, ``completed``, ..., ``missing``)."""
         return self.app._portal.call(self.astate())
 
     async def astate(self) -> str:

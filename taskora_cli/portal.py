@@ -21,7 +21,9 @@ class Portal:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="taskora-portal", daemon=True)
+                thread = threading.Thread(
+                    target=loop.run_forever, name="taskora-portal", daemon=True
+                )
                 thread.start()
                 self._loop = loop
             return self._loop

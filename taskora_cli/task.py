@@ -66,7 +66,9 @@ class Task:
         payload = dumps(data, what=f"data for task {self.name!r}")
         return NewJob(new_job_id(), payload, priority, now_ms + delay_ms if delay_ms else 0)
 
-    def dispatch(self, data: Any = None, *, delay: Duration | None = None, priority: int = 0) -> JobHandle:
+    def dispatch(
+        self, data: Any = None, *, delay: Duration | None = None, priority: int = 0
+    ) -> JobHandle:
         """Enqueue one job and return its handle (blocking).
 
         Args:
@@ -109,7 +111,9 @@ class Task:
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]
             flags = await engine.enqueue_bulk(self.name, batch, now)
-            handles += [JobHandle(self.app, self.name, j.id, f) for j, f in zip(batch, flags, strict=True)]
+            handles += [
+                JobHandle(self.app, self.name, j.id, f) for j, f in zip(batch, flags, strict=True)
+            ]
         return handles
 
     def handle(self, job_id: str) -> JobHandle:

@@ -93,7 +93,8 @@ class Engine:
 
     async def known_tasks(self) -> list[str]:
         """Every task name ever registered on this server/prefix."""
-        return sorted(await self.client.smembers(k.task_registry_key(self.prefix)))
+        names: set[str] = await self.client.smembers(k.task_registry_key(self.prefix))  # type: ignore[assignment]
+        return sorted(names)
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -242,17 +243,19 @@ class Engine:
 
     async def job(self, task: str, job_id: str) -> JobRecord | None:
         """The stored job, or None if there is none."""
-        raw = await self.client.hgetall(self.keys(task).job(job_id))
+        # decode_responses=True: every reply is str, which redis-py's stubs cannot express
+        raw: dict[str, str] = await self.client.hgetall(self.keys(task).job(job_id))  # type: ignore[assignment]
         return JobRecord.from_hash(task, job_id, raw) if raw else None
 
     async def job_state(self, task: str, job_id: str) -> str | None:
         """Just the state of a job, or None if there is none."""
-        state: str | None = await self.client.hget(self.keys(task).job(job_id), "state")
+        state: str | None = await self.client.hget(self.keys(task).job(job_id), "state")  # type: ignore[assignment]
         return state
 
     async def job_logs(self, task: str, job_id: str) -> list[str]:
         """The job's log entries (JSON strings), oldest first."""
-        return list(await self.client.lrange(self.keys(task).logs(job_id), 0, -1))
+        entries: list[str] = await self.client.lrange(self.keys(task).logs(job_id), 0, -1)  # type: ignore[assignment]
+        return entries
 
     async def counts(self, task: str) -> dict[str, int]:
         """How many jobs of ``task`` are in each queue."""
@@ -288,7 +291,7 @@ def _check_wire(stored: Sequence[Any], prefix: str) -> None:
             f"can read (>= {k.MIN_COMPAT_VERSION}); drain it with the taskora that wrote it, "
             "or use a new prefix"
         )
-    if k.WIRE_VERSION < their_min:
+    if their_min > k.WIRE_VERSION:
         raise WireFormatError(
             f"the server holds taskora data in wire format {theirs}, which needs taskora that "
             f"reads >= {their_min} (this one writes {k.WIRE_VERSION}); upgrade taskora"

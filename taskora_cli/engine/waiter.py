@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -95,7 +96,7 @@ class ResultWaiter:
         tasks = {task for task, _ in self._waiters}
         streams = {self._engine.keys(t).events: self._cursors[t] for t in tasks}
         by_stream = {self._engine.keys(t).events: t for t in tasks}
-        reply = await self._client.xread(streams, block=BLOCK_MS, count=500)  # type: ignore[arg-type]
+        reply: Any = await self._client.xread(streams, block=BLOCK_MS, count=500)  # type: ignore[arg-type]
         for stream, entries in reply or []:
             task = by_stream[stream]
             for entry_id, fields in entries:

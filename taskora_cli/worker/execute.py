@@ -56,7 +56,9 @@ async def run_handler(
 def describe_error(error: BaseException) -> str:
     """The error as JSON: type, message and traceback, for the job record."""
     kind = type(error)
-    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    name = (
+        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    )
     trace = "".join(traceback.format_exception(error))
     return dumps({"type": name, "message": str(error), "traceback": trace}, what="error")
 
@@ -69,7 +71,9 @@ def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> 
         delay_ms = round(explicit * 1000) if explicit is not None else retry.delay_ms(job.attempt)
         retry_at = now_ms + delay_ms
     summary = f"{type(error).__name__}: {error}"
-    return Outcome(job, False, error=describe_error(error), retry_at_ms=retry_at, error_summary=summary)
+    return Outcome(
+        job, False, error=describe_error(error), retry_at_ms=retry_at, error_summary=summary
+    )
 
 
 def succeeded(job: ClaimedJob, value: Any, retry: Retry, now_ms: int) -> Outcome:

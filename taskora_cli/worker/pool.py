@@ -110,7 +110,9 @@ class Worker:
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
             loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
         ]
-        log.info("taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks))
+        log.info(
+            "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
+        )
 
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
@@ -132,7 +134,7 @@ class Worker:
         while True:
             try:
                 await tick()
-            except Exception as exc:  # noqa: BLE001 - a failed tick is retried next period
+            except Exception as exc:
                 log.warning("taskora: background tick failed: %s", exc)
             await asyncio.sleep(period_ms / 1000)
 
@@ -172,7 +174,9 @@ class Worker:
             return engine.append_logs(task, job.id, entries, LOG_CAP)
 
         async def heartbeat() -> None:
-            await engine.extend_locks(task, [(job.id, job.token)], self.app.clock(), self.lock_ttl_ms)
+            await engine.extend_locks(
+                task, [(job.id, job.token)], self.app.clock(), self.lock_ttl_ms
+            )
 
         return JobContext(
             job_id=job.id,

@@ -120,7 +120,7 @@ class TaskRunner:
     async def _guard(self, call: asyncio.Future[list[ClaimedJob]] | object) -> list[ClaimedJob]:
         try:
             return await call  # type: ignore[no-any-return, misc]
-        except Exception as exc:  # noqa: BLE001 - the server may be restarting; keep the loop alive
+        except Exception as exc:
             log.warning("taskora: %s: %s; retrying", self.task.name, exc)
             await asyncio.sleep(0.5)
             return []
@@ -171,7 +171,7 @@ class TaskRunner:
             outcome = succeeded(job, value, self.retry, self.worker.app.clock())
         except asyncio.CancelledError:
             return  # stop() hands the job back
-        except Exception as exc:  # noqa: BLE001 - any handler error is the job's outcome
+        except Exception as exc:
             outcome = failed(job, exc, self.retry, self.worker.app.clock())
         await ctx.flush()
         if self.running.pop(job.id, None) is None or job.id not in self.held:
@@ -187,7 +187,7 @@ class TaskRunner:
         if held:
             try:
                 await self.engine.nack(self.task.name, held, self.worker.app.clock())
-            except Exception as exc:  # noqa: BLE001 - the stall sweep recovers them instead
+            except Exception as exc:
                 log.warning("taskora: could not hand back %d jobs: %s", len(held), exc)
 
     # -- idle waiting ------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class TaskRunner:
             self._arm.clear()
             try:
                 score = await self.engine.wait_for_work(self.task.name, IDLE_BLOCK_S)
-            except Exception as exc:  # noqa: BLE001 - server restarting: back off, look again
+            except Exception as exc:
                 log.debug("taskora: waiting for work failed: %s", exc)
                 await asyncio.sleep(0.5)
                 score = None

@@ -1,0 +1,273 @@
+"""The shape of taskora's config: every key, how to read it from a file, env var or flag, and back.
+
+Each key is declared once, by its dotted name as written in TOML, so the file reader, the
+environment and flag layers, the error messages and `config_to_toml` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .durations import format_ms, to_ms
+from .errors import ConfigError, UsageError
+
+Parser = Callable[[object, str], Any]
+"""Checks a raw value and returns the effective one; the `str` names where it came from."""
+
+_DURATION = 'a duration (seconds, or a string like "500ms", "30s", "5m", "2h", "1d")'
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+BACKOFFS = ("fixed", "linear", "exponential")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "an array"
+    try:
+        return json.dumps(value)
+    except TypeError:  # TOML dates and times have no JSON form
+        return type(value).__name__
+
+
+def fail(where: str, expected: str, value: object) -> ConfigError:
+    """The one error shape: where the value came from, what is allowed, what was found."""
+    return ConfigError(f"{where}: expected {expected}, got {_shown(value)}")
+
+
+def text(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise fail(where, "a string", value)
+    return value
+
+
+def url(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.startswith(_URL_SCHEMES):
+        raise fail(where, "a URL starting with redis://, rediss:// or unix://", value)
+    return value
+
+
+def prefix(value: object, where: str) -> str:
+    # Braces would open a second hash tag inside every key and break one-slot-per-script.
+    if not isinstance(value, str) or any(c in value for c in "{} \t\n"):
+        raise fail(where, "a string without braces or whitespace", value)
+    return value
+
+
+def path(value: object, where: str) -> Path:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value:
+        raise fail(where, "a directory path", value)
+    return Path(value)
+
+
+def modules(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(m, str) and m for m in value):
+        raise fail(where, 'an array of module names, e.g. ["app.tasks"]', value)
+    return tuple(value)
+
+
+def boolean(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise fail(where, "true or false", value)
+    return value
+
+
+def choice(*allowed: str) -> Parser:
+    def parse(value: object, where: str) -> str:
+        if value not in allowed:
+            raise fail(where, "one of " + ", ".join(f'"{a}"' for a in allowed), value)
+        return str(value)
+
+    return parse
+
+
+def integer(minimum: int, *, nullable: bool = False) -> Parser:
+    """Whole numbers >= minimum; with `nullable`, `false` means "no limit" (None)."""
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    expected += " or false (no limit)" if nullable else ""
+
+    def parse(value: object, where: str) -> int | None:
+        if nullable and value is False:
+            return None
+        # bool is an int subclass; `true` must not read as 1.
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise fail(where, expected, value)
+        return value
+
+    return parse
+
+
+def duration(minimum_ms: int, *, nullable: bool = False) -> Parser:
+    """Durations to milliseconds; with `nullable`, `false` means "no limit" (None)."""
+    expected = _DURATION + (" or false (no limit)" if nullable else "")
+
+    def parse(value: object, where: str) -> int | None:
+        if nullable and value is False:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise fail(where, expected, value)
+        try:
+            ms = to_ms(value, what=where)
+        except UsageError as error:
+            raise ConfigError(str(error)) from None
+        if ms < minimum_ms:
+            raise fail(where, f"a duration of at least {format_ms(minimum_ms)}", value)
+        return ms
+
+    return parse
+
+
+def queue_slots(value: object, where: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise fail(where, "a table of queue name = slots", value)
+    slots = integer(1)
+    return {name: slots(n, f"{where}.{name}") for name, n in value.items()}
+
+
+def schedule_tables(value: object, where: str) -> dict[str, dict[str, Any]]:
+    # Only the shape is checked here; the scheduler validates each table's fields.
+    if not isinstance(value, dict):
+        raise fail(where, "a table of [schedules.NAME] tables", value)
+    for name, table in value.items():
+        if not isinstance(table, dict):
+            raise fail(f"{where}.{name}", f"a table ([schedules.{name}])", table)
+    return {name: dict(table) for name, table in value.items()}
+
+
+def env_int(raw: str) -> object:
+    """Env values are strings; numbers become ints so the shared parser can judge them."""
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return raw
+
+
+def env_list(raw: str) -> object:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _str(value: Any) -> Any:
+    return str(value)
+
+
+def _list(value: Any) -> Any:
+    return list(value)
+
+
+def _ms(value: Any) -> Any:
+    return None if value is None else format_ms(value)
+
+
+def _ms_or_false(value: Any) -> Any:
+    # Retention limits default to a number, so "no limit" must be written out, not omitted.
+    return False if value is None else format_ms(value)
+
+
+def _or_false(value: Any) -> Any:
+    return False if value is None else value
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its dotted TOML name, where it lands, and how it is read and written."""
+
+    name: str
+    """Dotted name as in the file and in `Config.sources`, e.g. "defaults.retry.delay"."""
+    attr: str
+    """Attribute of the dataclass that holds the key's table."""
+    parse: Parser
+    dump: Callable[[Any], Any] = _same
+    """Effective value -> TOML value; None omits the key."""
+    env: str | None = None
+    from_env: Callable[[str], object] = _same
+
+    @property
+    def table(self) -> str:
+        return self.name.rpartition(".")[0]
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rpartition(".")[2]
+
+
+TABLES = ("defaults", "defaults.retry", "worker", "retention")
+"""Tables whose keys are declared one by one (worker.queues and schedules are values)."""
+
+_COUNT = integer(1)
+_LIMIT_AGE = duration(0, nullable=True)
+_LIMIT_ITEMS = integer(0, nullable=True)
+
+KEYS = (
+    Key("url", "url", url, env="TASKORA_URL"),
+    Key("modules", "modules", modules, _list, env="TASKORA_MODULES", from_env=env_list),
+    Key("prefix", "prefix", prefix, env="TASKORA_PREFIX"),
+    Key("state_dir", "state_dir", path, _str, env="TASKORA_STATE_DIR"),
+    Key("schedules", "schedules", schedule_tables),
+    Key("defaults.timeout", "timeout_ms", duration(1), _ms),
+    Key("defaults.concurrency", "concurrency", _COUNT),
+    Key("defaults.stall_interval", "stall_interval_ms", duration(1), _ms),
+    Key("defaults.max_stalls", "max_stalls", integer(0)),
+    Key("defaults.retry.attempts", "attempts", _COUNT),
+    Key("defaults.retry.backoff", "backoff", choice(*BACKOFFS)),
+    Key("defaults.retry.delay", "delay_ms", duration(0), _ms),
+    Key("defaults.retry.max_delay", "max_delay_ms", duration(0, nullable=True), _ms),
+    Key("defaults.retry.jitter", "jitter", boolean),
+    Key("worker.concurrency", "concurrency", _COUNT, env="TASKORA_CONCURRENCY", from_env=env_int),
+    Key("worker.processes", "processes", _COUNT, env="TASKORA_PROCESSES", from_env=env_int),
+    Key("worker.queues", "queues", queue_slots, dict),
+    Key("worker.grace", "grace_ms", duration(0), _ms),
+    Key("retention.completed_max_age", "completed_max_age_ms", _LIMIT_AGE, _ms_or_false),
+    Key("retention.completed_max_items", "completed_max_items", _LIMIT_ITEMS, _or_false),
+    Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),
+    Key("retention.failed_max_items", "failed_max_items", _LIMIT_ITEMS, _or_false),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+def allowed_in(table: str) -> list[str]:
+    """Names allowed directly inside `table` ("" = top level), keys before sub-tables."""
+    names = [key.leaf for key in KEYS if key.table == table]
+    return names + [t.rpartition(".")[2] for t in TABLES if t.rpartition(".")[0] == table]
+
+
+def file_where(label: str, outer: str, name: str) -> str:
+    """`tasks.toml: [worker] grace` — `outer` is "tool.taskora" inside pyproject.toml."""
+    table, _, leaf = name.rpartition(".")
+    header = ".".join(part for part in (outer, table) if part)
+    return f"{label}: [{header}] {leaf}" if header else f"{label}: {leaf}"
+
+
+def flatten(data: Mapping[str, Any], label: str, outer: str, table: str = "") -> dict[str, Any]:
+    """A parsed TOML table -> {dotted key: raw value}, refusing unknown keys and non-tables."""
+    found: dict[str, Any] = {}
+    for leaf, value in data.items():
+        name = f"{table}.{leaf}" if table else leaf
+        where = file_where(label, outer, name)
+        if name in TABLES:
+            if not isinstance(value, dict):
+                raise fail(where, f"a table ([{name}])", value)
+            found.update(flatten(value, label, outer, name))
+        elif name in KEYS_BY_NAME:
+            found[name] = value
+        else:
+            allowed = ", ".join(allowed_in(table))
+            raise ConfigError(f"{where}: unknown key; allowed: {allowed}")
+    return found
+
+
+def check_flag_names(names: Sequence[str]) -> None:
+    """Flags name keys the same dotted way; an unknown one is a bug in the CLI, said plainly."""
+    for name in names:
+        if name not in KEYS_BY_NAME:
+            allowed = ", ".join(key.name for key in KEYS)
+            raise ConfigError(f"flag {name}: unknown key; allowed: {allowed}")

@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite: real embedded Valkey servers, never mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from taskora_cli.engine.embedded import embedded_url, ensure_embedded, stop_embedded
+
+
+@dataclass(frozen=True)
+class RestartableValkey:
+    """An embedded server of the test's own, which it may stop and start again."""
+
+    state_dir: Path
+
+    @property
+    def url(self) -> str:
+        return embedded_url(self.state_dir)
+
+    def start(self) -> str:
+        return ensure_embedded(self.state_dir)
+
+    def stop(self) -> bool:
+        return stop_embedded(self.state_dir)
+
+
+@pytest.fixture(scope="session")
+def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded server for the whole session; most tests want `redis_url` instead."""
+    state_dir = tmp_path_factory.mktemp("valkey")
+    try:
+        yield ensure_embedded(state_dir)
+    finally:
+        stop_embedded(state_dir)
+
+
+@pytest.fixture
+def redis_url(valkey_url: str) -> str:
+    """The session server, emptied so each test starts from nothing."""
+    client = redis.Redis.from_url(valkey_url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return valkey_url
+
+
+@pytest.fixture
+def restartable_valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableValkey]:
+    """A running server in its own state dir, for tests that restart it; stopped at teardown."""
+    server = RestartableValkey(tmp_path_factory.mktemp("restartable"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,276 @@
+"""Each state-transition script, seeded and run on the real server with a fixed now_ms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import NOW, Lua
+from harness import T as t
+
+from taskora_cli.engine.keys import TaskKeys
+
+CLAIM_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
+SPAN = 10**13
+
+
+def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
+    return {"event": event, "job": job, **{k: str(v) for k, v in extra.items()}}
+
+
+def enqueue(lua: Lua, job_id: str, data: str = "{}", now: int = NOW, prio: int = 0) -> Any:
+    return lua.run(
+        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, job_id, data, now, prio]
+    )
+
+
+def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1", ttl: int = 30_000) -> list[Any]:
+    return list(lua.run("claim", CLAIM_KEYS, [t.tag, now, ttl, worker, count, 100]))
+
+
+def test_enqueue_stores_the_job_and_wakes_workers(lua: Lua) -> None:
+    assert enqueue(lua, "a", '{"x":1}') == 1
+    assert lua.snapshot() == {
+        t.events: [ev("waiting", "a")],
+        t.job("a"): {"state": "waiting", "ts": str(NOW), "data": '{"x":1}'},
+        t.marker: [("0", 0)],
+        t.wait: ["a"],
+    }
+
+
+def test_enqueue_with_priority_goes_to_the_prioritized_set(lua: Lua) -> None:
+    enqueue(lua, "p", prio=5)
+    snap = lua.snapshot()
+    assert snap[t.prioritized] == [("p", -5 * SPAN + NOW)]
+    assert snap[t.job("p")]["prio"] == "5"
+    assert t.wait not in snap
+
+
+def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
+    enqueue(lua, "a", '{"x":1}')
+    before = lua.snapshot()
+    assert enqueue(lua, "a", '{"x":2}') == 0
+    assert lua.snapshot() == before
+
+
+def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
+    keys = [t.delayed, t.events, t.marker]
+    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000]) == 1
+    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000])
+    assert lua.snapshot() == {
+        t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
+        t.events: [ev("delayed", "d"), ev("delayed", "e")],
+        t.job("d"): {"state": "delayed", "ts": str(NOW), "data": "{}", "run_at": str(NOW + 5000)},
+        t.job("e"): {"state": "delayed", "ts": str(NOW), "data": "{}", "run_at": str(NOW + 9000)},
+        t.marker: [("0", NOW + 5000)],
+    }
+
+
+def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
+    enqueue(lua, "dup")
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+    args = [t.tag, NOW, "a", "1", 0, 0, "b", "2", 3, 0, "c", "3", 0, NOW + 100, "dup", "4", 0, 0]
+    assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
+    snap = lua.snapshot()
+    assert snap[t.wait] == ["a", "dup"]
+    assert snap[t.prioritized] == [("b", -3 * SPAN + NOW)]
+    assert snap[t.delayed] == [("c", NOW + 100)]
+    assert snap[t.marker] == [("0", 0)]
+    assert snap[t.job("dup")]["data"] == "{}"
+
+
+def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
+    enqueue(lua, "a")
+    enqueue(lua, "b")
+    enqueue(lua, "hi", prio=9, now=NOW + 1)
+    got = claim(lua, 2, now=NOW + 10)
+    token = f"w1:1:{NOW + 10}"
+    assert got == ["hi", token, 1, "{}", str(NOW + 1), "a", token, 1, "{}", str(NOW)]
+    snap = lua.snapshot()
+    assert snap[t.active] == [("a", NOW + 10 + 30_000), ("hi", NOW + 10 + 30_000)]
+    assert snap[t.job("a")] == {
+        "state": "active",
+        "ts": str(NOW),
+        "data": "{}",
+        "attempt": "1",
+        "started": str(NOW + 10),
+        "lock": token,
+    }
+    assert snap[t.wait] == ["b"]
+    assert snap[t.marker] == [("0", 0)]  # b is still waiting: keep idle workers awake
+    assert snap[t.events][-2:] == [ev("active", "hi", attempt=1), ev("active", "a", attempt=1)]
+
+
+def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
+    keys = [t.delayed, t.events, t.marker]
+    for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
+        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due])
+    got = claim(lua, 3, now=NOW + 500)
+    assert got[0::5] == ["early", "mid", "late"]
+    snap = lua.snapshot()
+    assert snap[t.delayed] == [("future", NOW + 10_000)]
+    assert snap[t.marker] == [("0", NOW + 10_000)]  # next due time for the blocked workers
+
+
+def test_claim_with_nothing_to_do_clears_the_marker(lua: Lua) -> None:
+    lua.r.zadd(t.marker, {"0": 0})
+    assert claim(lua, 5) == []
+    assert lua.snapshot() == {}
+
+
+def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
+    enqueue(lua, "a")
+    enqueue(lua, "b")
+    _, token = claim(lua, 1)[:2]
+    keys = [*CLAIM_KEYS, t.completed]
+    acked, claimed = lua.run(
+        "ack_and_claim",
+        keys,
+        [t.tag, NOW + 5, 30_000, "w1", 1, 100, 2, "a", token, "42", "b", "bad", "0"],
+    )
+    assert acked == [1, 0]  # b was not claimed with that token
+    assert claimed[0] == "b"
+    snap = lua.snapshot()
+    assert snap[t.job("a")] == {
+        "state": "completed",
+        "ts": str(NOW),
+        "data": "{}",
+        "attempt": "1",
+        "started": str(NOW),
+        "finished": str(NOW + 5),
+        "result": "42",
+    }
+    assert snap[t.completed] == [("a", NOW + 5)]
+    assert snap[t.active] == [("b", NOW + 5 + 30_000)]
+    assert t.marker not in snap
+    assert ev("completed", "a") in snap[t.events]
+
+
+def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
+    enqueue(lua, "a")
+    _, token = claim(lua, 1)[:2]
+    keys = [*CLAIM_KEYS, t.failed]
+    status, claimed = lua.run(
+        "fail_and_claim",
+        keys,
+        [t.tag, NOW, 30_000, "w1", 1, 100, "a", token, '{"m":1}', NOW + 1000],
+    )
+    assert (status, claimed) == (1, [])
+    snap = lua.snapshot()
+    assert snap[t.delayed] == [("a", NOW + 1000)]
+    assert snap[t.job("a")]["state"] == "retrying"
+    assert snap[t.job("a")]["error"] == '{"m":1}'
+    assert t.active not in snap
+    assert snap[t.marker] == [("0", NOW + 1000)]
+    assert snap[t.events][-1] == ev("retrying", "a", at=NOW + 1000)
+
+
+def test_fail_and_claim_without_retry_dead_letters(lua: Lua) -> None:
+    enqueue(lua, "a")
+    _, token = claim(lua, 1)[:2]
+    keys = [*CLAIM_KEYS, t.failed]
+    status, _ = lua.run(
+        "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1]
+    )
+    assert status == 2
+    snap = lua.snapshot()
+    assert snap[t.failed] == [("a", NOW + 1)]
+    assert snap[t.job("a")]["state"] == "failed"
+    assert "lock" not in snap[t.job("a")]
+
+
+def test_fail_with_a_stale_token_is_refused(lua: Lua) -> None:
+    enqueue(lua, "a")
+    claim(lua, 1)
+    before = lua.snapshot()
+    keys = [*CLAIM_KEYS, t.failed]
+    status, _ = lua.run(
+        "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1]
+    )
+    assert status == 0
+    assert lua.snapshot() == before
+
+
+def test_extend_lock_moves_the_deadline_only_for_the_owner(lua: Lua) -> None:
+    enqueue(lua, "a")
+    enqueue(lua, "b")
+    got = claim(lua, 2)
+    token_a, token_b = got[1], got[6]
+    assert token_a == token_b  # same worker, attempt and time; ids differ
+    flags = lua.run(
+        "extend_lock", [t.active], [t.tag, NOW + 10_000, 30_000, "a", token_a, "b", "other"]
+    )
+    assert flags == [1, 0]
+    assert lua.snapshot()[t.active] == [("b", NOW + 30_000), ("a", NOW + 40_000)]
+
+
+def test_nack_hands_jobs_back_to_the_front(lua: Lua) -> None:
+    for job_id in ("a", "b", "c"):
+        enqueue(lua, job_id)
+    got = claim(lua, 1)
+    keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
+    assert lua.run("nack", keys, [t.tag, NOW, "a", got[1]]) == [1]
+    snap = lua.snapshot()
+    assert snap[t.wait] == ["c", "b", "a"]  # RPOP takes "a" next
+    assert snap[t.job("a")]["attempt"] == "0"
+    assert snap[t.job("a")]["state"] == "waiting"
+    assert t.active not in snap
+
+
+def sweep(lua: Lua, now: int, max_stalls: int = 1, keys: TaskKeys = t) -> Any:
+    skeys = [
+        keys.wait,
+        keys.prioritized,
+        keys.active,
+        keys.failed,
+        keys.events,
+        keys.marker,
+        keys.sweep,
+    ]
+    return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100])
+
+
+def test_stall_sweep_recovers_a_job_whose_lock_expired(lua: Lua) -> None:
+    enqueue(lua, "a")
+    enqueue(lua, "b")
+    claim(lua, 1, ttl=1000)
+    assert sweep(lua, NOW + 500) == [0, 0]  # lock still valid
+    assert sweep(lua, NOW + 1001) == [-1, -1]  # another worker swept this period
+    assert sweep(lua, NOW + 1500) == [1, 0]
+    snap = lua.snapshot()
+    assert snap[t.wait] == ["b", "a"]  # recovered job runs next
+    assert snap[t.job("a")]["stalls"] == "1"
+    assert snap[t.job("a")]["attempt"] == "0"
+    assert "lock" not in snap[t.job("a")]
+    assert snap[t.events][-1] == ev("stalled", "a", action="recovered")
+    assert snap[t.sweep] == str(NOW + 2500)
+
+
+def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
+    enqueue(lua, "a")
+    _, token = claim(lua, 1, ttl=1000)[:2]
+    sweep(lua, NOW + 10)
+    lua.run(
+        "ack_and_claim",
+        [*CLAIM_KEYS, t.completed],
+        [t.tag, NOW + 20, 1000, "w1", 0, 100, 1, "a", token, "1"],
+    )
+    assert sweep(lua, NOW + 5000) == [0, 0]
+    snap = lua.snapshot()
+    assert snap[t.job("a")]["state"] == "completed"
+    assert t.wait not in snap
+
+
+def test_stall_sweep_fails_a_job_that_stalls_too_often(lua: Lua) -> None:
+    enqueue(lua, "a")
+    claim(lua, 1, ttl=1000)
+    sweep(lua, NOW + 2000, max_stalls=0)
+    snap = lua.snapshot()
+    assert snap[t.failed] == [("a", NOW + 2000)]
+    assert snap[t.job("a")]["state"] == "failed"
+    assert "StalledError" in snap[t.job("a")]["error"]
+
+
+def test_handshake_writes_once_and_returns_what_is_stored(lua: Lua) -> None:
+    meta = "taskora:{_global}:meta"
+    assert lua.run("handshake", [meta], [1, 1, "a", NOW]) == ["1", "1", "a", str(NOW)]
+    assert lua.run("handshake", [meta], [2, 2, "b", NOW + 1]) == ["1", "1", "a", str(NOW)]
