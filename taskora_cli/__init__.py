@@ -1,7 +1,8 @@
 """taskora: a command-line-first job runner for Python on Redis.
 
 Define tasks with ``@task``, dispatch jobs with ``.dispatch()``, run workers with
-``taskora work``.
+``taskora work``. Importing the package does not import redis (the engine loads on first
+connect), so task modules and ``taskora --help`` load fast.
 """
 
 from .app import Taskora, default_app, task

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
-from .engine.engine import Engine
-from .engine.waiter import ResultWaiter
 from .errors import UnknownTaskError, UsageError
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
-from .task import Handler, Task, TaskOptions
+from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions
 
 if TYPE_CHECKING:
+    # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    from .engine.engine import Engine
+    from .engine.waiter import ResultWaiter
     from .worker.pool import Worker
 
 Clock = Callable[[], int]
@@ -99,6 +100,7 @@ class Taskora:
         retry: Retry | None = None,
         timeout: Duration | None = None,
         concurrency: int | None = None,
+        queue: str = DEFAULT_QUEUE,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -107,15 +109,22 @@ class Taskora:
             retry: the retry policy (default: the config's [defaults.retry]; 1 attempt).
             timeout: how long one attempt may run (default: [defaults] timeout, 30s).
             concurrency: jobs of this task one worker process runs at once.
+            queue: the queue the task belongs to; ``taskora work --queue NAME`` serves only the
+                tasks of that queue.
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if not isinstance(queue, str) or not queue or any(c in queue for c in "{}\n\r :="):
+            raise UsageError(
+                f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
+            )
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
             concurrency=concurrency,
+            queue=queue,
         )
 
         def register(fn: Handler) -> Task:
@@ -151,16 +160,63 @@ class Taskora:
         return found
 
     def dispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
-        """Dispatch by task name (blocking); see :meth:`Task.dispatch`."""
-        return self.get_task(name).dispatch(data, **options)
+        """Dispatch by task name (blocking); see :meth:`adispatch`."""
+        return self._portal.call(self.adispatch(name, data, **options))
 
     async def adispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
-        """Dispatch by task name; see :meth:`Task.adispatch`."""
-        return await self.get_task(name).adispatch(data, **options)
+        """Dispatch by task name; see :meth:`Task.adispatch` for the options.
+
+        The name may belong to a task this process has not imported, as long as a worker or
+        producer somewhere has registered it on the server (so shell scripts can dispatch
+        without the task's code).
+
+        Raises:
+            UnknownTaskError: no app here or on the server knows the name.
+        """
+        return await (await self.resolve_task(name)).adispatch(data, **options)
+
+    def dispatch_many(self, name: str, items: Iterable[Any], **options: Any) -> list[JobHandle]:
+        """Dispatch many jobs by task name, one round trip per batch (blocking)."""
+        return self._portal.call(self.adispatch_many(name, items, **options))
+
+    async def adispatch_many(
+        self, name: str, items: Iterable[Any], **options: Any
+    ) -> list[JobHandle]:
+        """Async twin of :meth:`dispatch_many`."""
+        return await (await self.resolve_task(name)).adispatch_many(items, **options)
+
+    async def resolve_task(self, name: str) -> Task:
+        """The task ``name``: registered here, or known to the server's task registry.
+
+        Raises:
+            UnknownTaskError: neither knows it; the message lists every known name.
+        """
+        local = self.tasks.get(name)
+        if local is not None:
+            return local
+        engine = await self._engine()
+        on_server = await engine.known_tasks()
+        if name in on_server:
+            return Task(self, name, _defined_elsewhere, TaskOptions())
+        known = ", ".join(sorted(set(self.tasks) | set(on_server)))
+        hint = "" if self.tasks else " (are the task modules configured and importable?)"
+        raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
 
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
         return JobHandle(self, name, job_id)
+
+    def server_info(self) -> dict[str, str]:
+        """Connect (starting the embedded server if needed) and describe the server (blocking).
+
+        Raises:
+            ServerError: it cannot be reached, or holds an incompatible wire format.
+        """
+
+        async def describe() -> dict[str, str]:
+            return await (await self._engine()).server_info()
+
+        return self._portal.call(describe())
 
     # -- connections (one engine per event loop) ---------------------------------------------
 
@@ -168,6 +224,8 @@ class Taskora:
         loop = asyncio.get_running_loop()
         engine = self._engines.get(loop)
         if engine is None:
+            from .engine.engine import Engine
+
             url = await asyncio.to_thread(self._resolve_url_once)
             engine = Engine(url, self.prefix)
             await engine.connect(self.clock())
@@ -182,6 +240,8 @@ class Taskora:
         loop = asyncio.get_running_loop()
         waiter = self._waiters.get(loop)
         if waiter is None:
+            from .engine.waiter import ResultWaiter
+
             waiter = self._waiters[loop] = ResultWaiter(await self._engine())
         return waiter
 
@@ -203,6 +263,28 @@ class Taskora:
         self._portal.close()
 
     # -- workers -----------------------------------------------------------------------------
+
+    async def arelease_worker(self, worker_id: str, tasks: Iterable[str] | None = None) -> int:
+        """Send the jobs a dead worker held back to their queues now, not after its locks expire.
+
+        Args:
+            worker_id: the dead worker's id.
+            tasks: the task names it served (default: every task known to the server).
+
+        Returns:
+            How many jobs it held.
+        """
+        engine = await self._engine()
+        names = list(tasks) if tasks is not None else await engine.known_tasks()
+        defaults = self.config.defaults
+        held = 0
+        for name in names:
+            released = await engine.release_worker(name, worker_id)
+            if released:
+                held += released
+                now = self.clock()
+                await engine.stall_sweep(name, now, defaults.stall_interval_ms, defaults.max_stalls)
+        return held
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
@@ -238,6 +320,10 @@ class Taskora:
         asyncio.run(run_until_signalled(worker, grace_ms))
 
 
+def _defined_elsewhere(*_: Any) -> Any:
+    raise UsageError("this task's handler is defined in another process; dispatch it instead")
+
+
 _default_app: Taskora | None = None
 _default_lock = threading.Lock()
 
@@ -257,6 +343,9 @@ def task(
     retry: Retry | None = None,
     timeout: Duration | None = None,
     concurrency: int | None = None,
+    queue: str = DEFAULT_QUEUE,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
-    return default_app().task(name, retry=retry, timeout=timeout, concurrency=concurrency)
+    return default_app().task(
+        name, retry=retry, timeout=timeout, concurrency=concurrency, queue=queue
+    )

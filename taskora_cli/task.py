@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import os
-from base64 import b32encode
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,12 +21,19 @@ if TYPE_CHECKING:
 MAX_PRIORITY = 255
 """Priorities run 0 (default) to 255 (first); higher runs before lower."""
 
+DEFAULT_QUEUE = "default"
+"""The queue of tasks that name none."""
+
 Handler = Callable[..., Any]
+
+
+_BASE32 = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[i % 32] for i in range(256))
+"""Byte -> base32 digit; 256 is a multiple of 32, so every digit is equally likely."""
 
 
 def new_job_id() -> str:
     """A random 16-character id (80 bits, lowercase base32: safe in URLs, shells and keys)."""
-    return b32encode(os.urandom(10)).decode().lower()
+    return os.urandom(16).translate(_BASE32).decode()
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class TaskOptions:
     retry: Retry | None = None
     timeout_ms: int | None = None
     concurrency: int | None = None
+    queue: str = DEFAULT_QUEUE
 
 
 class Task:
@@ -89,7 +96,8 @@ class Task:
         now = self.app.clock()
         job = self._new_job(data, delay, priority, now)
         engine = await self.app._engine()
-        await engine.register_tasks([self.name])
+        if self.name not in engine.registered:  # a round trip only on a name's first dispatch
+            await engine.register_tasks([self.name])
         enqueued = await engine.enqueue(self.name, job, now)
         return JobHandle(self.app, self.name, job.id, enqueued)
 

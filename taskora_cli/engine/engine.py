@@ -17,6 +17,7 @@ from . import keys as k
 from .connection import open_client
 from .records import Ack, ClaimedJob, Failure, JobRecord, NewJob, SweepResult
 from .scripts import all_scripts
+from .wire import Wire, supports
 
 WRITTEN_BY = "taskora-py"
 PROMOTE_LIMIT = 1000
@@ -43,10 +44,14 @@ class Engine:
         self.url = url
         self.prefix = prefix
         self.client: Redis = open_client(url)
+        # Scripts (the hot path) go over a lean pipelined connection where the URL allows it.
+        self._wire = Wire(url) if supports(url) else None
         self._scripts = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
         self._blocking: dict[str, Redis] = {}
-        self._registered: set[str] = set()
+        self._blocking_wires: dict[str, Wire] = {}
+        self.registered: set[str] = set()
+        """Task names this engine has recorded in the registry (a dispatch checks it first)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -72,7 +77,11 @@ class Engine:
         for client in [self.client, *self._blocking.values()]:
             with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await client.aclose()
+        for wire in [self._wire, *self._blocking_wires.values()]:
+            if wire is not None:
+                await wire.close()
         self._blocking.clear()
+        self._blocking_wires.clear()
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
@@ -82,14 +91,16 @@ class Engine:
         return found
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self._wire is not None:
+            return await self._wire.evalsha(self._scripts[name], keys, args)
         return await self._scripts[name](self.client, keys, args)
 
     async def register_tasks(self, names: Iterable[str]) -> None:
         """Record task names in the global registry (once per engine per name)."""
-        new = [name for name in names if name not in self._registered]
+        new = [name for name in names if name not in self.registered]
         if new:
             await self.client.sadd(k.task_registry_key(self.prefix), *new)
-            self._registered.update(new)
+            self.registered.update(new)
 
     async def known_tasks(self) -> list[str]:
         """Every task name ever registered on this server/prefix."""
@@ -206,6 +217,25 @@ class Engine:
             return None
         return SweepResult(int(recovered), int(failed))
 
+    async def release_worker(self, task: str, worker: str) -> int:
+        """End a dead worker's claims on ``task`` so the next stall sweep recovers its jobs.
+
+        Returns:
+            How many jobs it held.
+        """
+        t = self.keys(task)
+        return int(await self._run("release_worker", [t.active, t.sweep], [t.tag, worker]))
+
+    async def ready_count(self, task: str, now_ms: int) -> int:
+        """Jobs of ``task`` a worker could claim now: waiting, plus delayed ones already due."""
+        t = self.keys(task)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.llen(t.wait)
+            pipe.zcard(t.prioritized)
+            pipe.zcount(t.delayed, "-inf", now_ms)
+            counts = await pipe.execute()
+        return sum(int(n) for n in counts)
+
     async def wait_for_work(self, task: str, timeout_s: float) -> float | None:
         """Block until a producer or a claim signals work for ``task``.
 
@@ -213,10 +243,18 @@ class Engine:
             The marker's score (0 = work now, else the ms time the next delayed job is due),
             or None when the timeout passed with no signal.
         """
-        client = self._blocking.get(task)
-        if client is None:
-            client = self._blocking[task] = open_client(self.url, blocking=True)
-        popped = await client.bzpopmin([self.keys(task).marker], timeout=timeout_s)
+        marker = self.keys(task).marker
+        popped: Any
+        if self._wire is not None:
+            wire = self._blocking_wires.get(task)
+            if wire is None:
+                wire = self._blocking_wires[task] = Wire(self.url, blocking=True)
+            popped = await wire.call("BZPOPMIN", marker, round(timeout_s, 3))
+        else:
+            client = self._blocking.get(task)
+            if client is None:
+                client = self._blocking[task] = open_client(self.url, blocking=True)
+            popped = await client.bzpopmin([marker], timeout=timeout_s)
         if popped is None:
             return None
         return float(popped[2])
@@ -240,6 +278,21 @@ class Engine:
             await pipe.execute()
 
     # -- reading -----------------------------------------------------------------------------
+
+    async def server_info(self) -> dict[str, str]:
+        """What the server says of itself: its name, version, memory and mode, and our layout."""
+        info: dict[str, Any] = await self.client.info("server")
+        memory: dict[str, Any] = await self.client.info("memory")
+        meta: dict[str, str] = await self.client.hgetall(k.meta_key(self.prefix))  # type: ignore[assignment]
+        valkey = info.get("valkey_version")
+        return {
+            "server": "valkey" if valkey else "redis",
+            "version": str(valkey or info.get("redis_version", "?")),
+            "mode": str(info.get("redis_mode") or info.get("server_mode") or "standalone"),
+            "used_memory": str(memory.get("used_memory_human", "?")),
+            "wire_version": meta.get("wire_version", "?"),
+            "written_by": meta.get("written_by", "?"),
+        }
 
     async def job(self, task: str, job_id: str) -> JobRecord | None:
         """The stored job, or None if there is none."""

@@ -30,6 +30,7 @@ SCRIPT_NAMES = (
     "extend_lock",
     "nack",
     "stall_sweep",
+    "release_worker",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -22,11 +22,26 @@ from .runner import TaskRunner
 
 if TYPE_CHECKING:
     from ..app import Taskora
+    from ..config import Config
 
 log = logging.getLogger("taskora.worker")
 
 LOCK_TTL_MS = 30_000
 HEARTBEAT_MS = 10_000
+
+
+def task_slots(
+    task: Task,
+    config: Config,
+    *,
+    slots: dict[str, int] | None = None,
+    concurrency: int | None = None,
+) -> int:
+    """How many jobs of ``task`` one process runs at once: an explicit slot count for it, else
+    the task's own concurrency, else ``concurrency`` ([worker]), else [defaults]."""
+    if slots and task.name in slots:
+        return slots[task.name]
+    return task.options.concurrency or concurrency or config.defaults.concurrency
 
 
 class Worker:
@@ -36,6 +51,9 @@ class Worker:
         app: the app whose tasks these are.
         tasks: which tasks to work on.
         concurrency: slots per task (default: the task's own, else [worker]/[defaults]).
+        slots: task name -> slots, overriding everything else (``taskora work --queue q=N``).
+        worker_id: this worker's id, part of every lock token it takes (default: host, pid and
+            a random suffix); a supervisor names its children so it can release their claims.
         prefetch: jobs claimed beyond the free slots so the next one is at hand; they hold
             locks like running jobs and go back to the queue at shutdown.
         lock_ttl_ms / heartbeat_ms: how long a claim holds unrenewed, and how often it is renewed.
@@ -49,6 +67,8 @@ class Worker:
         tasks: list[Task],
         *,
         concurrency: int | None = None,
+        slots: dict[str, int] | None = None,
+        worker_id: str | None = None,
         prefetch: int | None = None,
         lock_ttl_ms: int = LOCK_TTL_MS,
         heartbeat_ms: int = HEARTBEAT_MS,
@@ -58,7 +78,8 @@ class Worker:
         defaults = app.config.defaults
         self.app = app
         self.tasks = tasks
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
+        self._slots = slots or {}
         self.lock_ttl_ms = lock_ttl_ms
         self.heartbeat_ms = heartbeat_ms
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
@@ -78,7 +99,7 @@ class Worker:
     # -- per-task settings -------------------------------------------------------------------
 
     def concurrency_for(self, task: Task) -> int:
-        return task.options.concurrency or self._concurrency or self.app.config.defaults.concurrency
+        return task_slots(task, self.app.config, slots=self._slots, concurrency=self._concurrency)
 
     def retry_for(self, task: Task) -> Retry:
         if task.options.retry is not None:
@@ -113,6 +134,20 @@ class Worker:
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
         )
+
+    def busy(self) -> bool:
+        """Whether this worker holds any job (running, buffered, or waiting to be settled)."""
+        return any(runner.held or runner.in_flight for runner in self.runners)
+
+    async def drained(self) -> bool:
+        """True when this worker holds nothing and none of its tasks has a job ready to claim."""
+        if self.busy():
+            return False
+        now = self.app.clock()
+        for runner in self.runners:
+            if await self.engine.ready_count(runner.task.name, now):
+                return False
+        return not self.busy()
 
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""

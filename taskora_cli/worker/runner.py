@@ -52,6 +52,8 @@ class TaskRunner:
         self.running: dict[str, Running] = {}
         self.finished: list[Outcome] = []
         self.stopping = False
+        self.in_flight = False
+        """True while a claim or settle round trip is on the wire."""
         self._maybe_more = True
         self._wake = asyncio.Event()
         self._arm = asyncio.Event()
@@ -99,10 +101,11 @@ class TaskRunner:
         while True:
             finished, self.finished = self.finished, []
             want = 0 if self.stopping else self.limit - len(self.held) + len(finished)
-            if finished:
-                claimed = await self._guard(self._settle(finished, want))
-            elif want > 0 and self._maybe_more:
-                claimed = await self._guard(self._claim(want))
+            if finished or (want > 0 and self._maybe_more):
+                self.in_flight = True
+                call = self._settle(finished, want) if finished else self._claim(want)
+                claimed = await self._guard(call)
+                self.in_flight = False
             else:
                 if self.stopping and not self.held:
                     return
@@ -115,6 +118,9 @@ class TaskRunner:
             for job in claimed:
                 self.held[job.id] = job.token
                 self.buffer.append(job)
+            if self.stopping:  # stop() began while this claim was on the wire: give them back
+                await self._hand_back(list(self.buffer))
+                self.buffer.clear()
             self._start_ready()
 
     async def _guard(self, call: asyncio.Future[list[ClaimedJob]] | object) -> list[ClaimedJob]:

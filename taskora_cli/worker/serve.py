@@ -1,0 +1,98 @@
+"""Run one worker until told to stop: a signal, a drained queue, a job count, a dead parent.
+
+The first SIGINT/SIGTERM drains (stop claiming, let running jobs finish within the grace period,
+hand back the rest); a second one stops at once, handing running jobs back. Nothing is lost either
+way: a handed-back job waits at the front of its queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+
+from .execute import Outcome
+from .pool import Worker
+
+log = logging.getLogger("taskora.worker")
+
+POLL_S = 0.05
+"""How often burst mode checks for a drained queue, and a child for a dead parent."""
+
+
+@dataclass(frozen=True)
+class StopWhen:
+    """When a worker stops by itself, besides on a signal.
+
+    Attributes:
+        drained: stop once nothing is held and nothing is ready to claim (``--burst``).
+        max_jobs: stop claiming once this many jobs have finished (``--max-jobs``).
+        parent_pid: stop when this process is no longer our parent (a supervisor died).
+    """
+
+    drained: bool = False
+    max_jobs: int | None = None
+    parent_pid: int | None = None
+
+
+async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> None:
+    """Start ``worker`` and run it until a signal or ``when`` says stop, then drain it."""
+    loop = asyncio.get_running_loop()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    if when.max_jobs is not None:
+        _count_finished(worker, when.max_jobs, stop)
+    await worker.start()
+    watchers = [loop.create_task(_watch(worker, when, stop))]
+    try:
+        await stop.wait()
+        log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
+        drain = loop.create_task(worker.stop(grace_ms))
+        hurried = loop.create_task(hurry.wait())
+        await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)
+        if not drain.done():
+            for runner in worker.runners:
+                for item in list(runner.running.values()):
+                    item.ctx.cancelled.set("shutdown")
+            await asyncio.gather(*(runner.stop(0) for runner in worker.runners))
+            await drain
+        hurried.cancel()
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _count_finished(worker: Worker, max_jobs: int, stop: asyncio.Event) -> None:
+    previous = worker.on_finish
+    finished = 0
+
+    def count(task: str, outcome: Outcome, settled: bool) -> None:
+        nonlocal finished
+        if previous is not None:
+            previous(task, outcome, settled)
+        finished += 1
+        if finished >= max_jobs:
+            stop.set()
+
+    worker.on_finish = count
+
+
+async def _watch(worker: Worker, when: StopWhen, stop: asyncio.Event) -> None:
+    if not (when.drained or when.parent_pid):
+        return
+    while not stop.is_set():
+        if when.parent_pid and os.getppid() != when.parent_pid:
+            log.warning("taskora: the supervising process is gone; draining")
+            stop.set()
+        elif when.drained and await worker.drained():
+            stop.set()
+        await asyncio.sleep(POLL_S)
