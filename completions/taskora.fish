@@ -1,0 +1,1 @@
+complete --command taskora --no-files --arguments "(env _TASKORA_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) taskora)" --condition "env _TASKORA_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) taskora"

@@ -1,0 +1,1 @@
+"""Runnable example tasks, used by tasks.example.toml and the README tour."""

@@ -1,0 +1,45 @@
+"""The ``taskora`` command: one module per command noun, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import config, dispatch, doctor, init, server, work
+from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
+
+app = typer.Typer(
+    name="taskora",
+    help="A command-line-first job runner for Python on Redis.\n\n"
+    "With no server URL configured, taskora starts (or reuses) an embedded Valkey server in "
+    "./.taskora.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command(epilog=EXIT_CODES_HELP)(work.work)
+app.command(epilog=EXIT_CODES_HELP)(dispatch.dispatch)
+app.command()(init.init)
+app.command(name="config")(config.show_config)
+app.command()(doctor.doctor)
+app.add_typer(server.app, name="server")
+
+
+def main() -> None:
+    """Run the command; taskora's own errors become one line on stderr and a documented code."""
+    try:
+        app()
+    except CliExit as stop:
+        if stop.message:
+            error_line(stop.message)
+        sys.exit(stop.code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code is None:
+            raise  # a bug: show the traceback
+        error_line(str(exc))
+        sys.exit(code)

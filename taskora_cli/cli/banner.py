@@ -1,0 +1,54 @@
+"""The start-up banner of ``taskora work``: server, tasks, queues and slots, on stderr."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..config import Config
+    from ..task import Task
+
+
+def print_banner(
+    app: Taskora,
+    cfg: Config,
+    tasks: list[Task],
+    slots: dict[str, int],
+    *,
+    processes: int,
+    reload: bool = False,
+) -> None:
+    """Describe what this ``taskora work`` is about to run."""
+    from .. import __version__
+    from ..durations import format_ms
+    from ..worker.pool import task_slots
+
+    url = app.resolve_url()
+    server = f"embedded Valkey ({url})" if cfg.url is None and not app._url else url
+    rows = Table.grid(padding=(0, 2))
+    rows.add_row("server", server)
+    rows.add_row("config", str(cfg.path) if cfg.path else "(none: defaults)")
+    rows.add_row("modules", ", ".join(cfg.modules) or "(none)")
+    extra = " · reloading on change" if reload else ""
+    rows.add_row(
+        "processes",
+        f"{processes} · pid {os.getpid()} · grace {format_ms(cfg.worker.grace_ms)}{extra}",
+    )
+    table = Table(box=None, padding=(0, 2), show_edge=False)
+    table.add_column("task", style="bold")
+    table.add_column("queue")
+    table.add_column("slots", justify="right")
+    for task in tasks:
+        n = task_slots(task, cfg, slots=slots, concurrency=cfg.worker.concurrency)
+        table.add_row(task.name, task.options.queue, str(n))
+    grid = Table.grid()
+    grid.add_row(rows)
+    grid.add_row("")
+    grid.add_row(table)
+    Console(stderr=True).print(Panel(grid, title=f"taskora {__version__} · worker", expand=False))

@@ -1,0 +1,242 @@
+"""``taskora work``: run worker processes for the configured tasks."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import ConfigOption, fail, load, load_app
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..config import Config
+    from ..task import Task
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def work(
+    config: ConfigOption = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Jobs of each task one process runs at once (tasks that set their own "
+            "concurrency keep it). Default: [worker] concurrency, else [defaults] concurrency.",
+            show_default=False,
+        ),
+    ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            help="Worker processes to run, supervised: one that dies is restarted and its jobs "
+            "go back to the queue at once. Default: [worker] processes, else 1.",
+            show_default=False,
+        ),
+    ] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Serve only the tasks of queue NAME; NAME=N gives each of them N slots, so "
+            "short jobs never wait behind long ones. Repeatable. Default: [worker.queues], "
+            "else every queue.",
+            metavar="NAME[=N]",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Serve only this task. Repeatable.",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
+    burst: Annotated[
+        bool,
+        typer.Option(
+            "--burst", help="Run the jobs that are ready, then exit 0 (for cron wrappers)."
+        ),
+    ] = False,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload", help="Restart the workers when a task module or the config changes."
+        ),
+    ] = False,
+    max_jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Stop claiming after this many jobs, let running ones finish, and exit 0 "
+            "(with --processes, the process is replaced by a fresh one).",
+            show_default=False,
+        ),
+    ] = None,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            help="On SIGTERM/Ctrl-C, how long running jobs may finish before they are handed "
+            'back to the queue, e.g. "30s". A second signal stops at once. Default: [worker] '
+            "grace, else 30s.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="Job lines on stderr: text, or one JSON object per line."),
+    ] = LogFormat.text,
+    worker_id: Annotated[str | None, typer.Option(hidden=True)] = None,
+    supervisor_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Run workers for the tasks in the configured modules, until SIGTERM or Ctrl-C."""
+    from ..durations import to_ms
+    from .banner import print_banner
+    from .joblog import JobLog, setup_logging
+
+    overrides = {"worker.concurrency": concurrency, "worker.processes": processes}
+    cfg = load(config, {**overrides, "worker.grace": grace})
+    app = load_app(cfg)
+    queues = _parse_queues(queue) if queue else dict[str, int | None](cfg.worker.queues)
+    chosen, slots = select_tasks(app, task or [], queues, cfg)
+    setup_logging(log_format.value)
+    child = worker_id is not None
+    if not child and (cfg.worker.processes > 1 or reload):
+        print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
+        _supervise(app, cfg, chosen, reload=reload, burst=burst, passthrough=_passthrough(
+            cfg, concurrency, queue, task, burst, max_jobs, grace, log_format.value
+        ))  # fmt: skip
+        return
+    import asyncio
+
+    from ..worker.pool import Worker
+    from ..worker.serve import StopWhen, serve
+
+    worker = Worker(
+        app, chosen, concurrency=cfg.worker.concurrency, slots=slots, worker_id=worker_id
+    )
+    if not child:
+        print_banner(app, cfg, chosen, slots, processes=1)
+    JobLog(log_format.value).attach(worker)
+    when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
+    asyncio.run(serve(worker, to_ms(grace) if grace else cfg.worker.grace_ms, when))
+
+
+def _parse_queues(values: list[str]) -> dict[str, int | None]:
+    queues: dict[str, int | None] = {}
+    for value in values:
+        name, sep, count = value.partition("=")
+        if not name or (sep and not count.isdigit()) or (sep and int(count) < 1):
+            fail(2, f"--queue {value!r}: write NAME or NAME=N with N a whole number >= 1")
+        queues[name] = int(count) if sep else None
+    return queues
+
+
+def select_tasks(
+    app: Taskora, names: list[str], queues: dict[str, int | None], cfg: Config
+) -> tuple[list[Task], dict[str, int]]:
+    """The tasks to serve and their per-task slots, from --task and the queues."""
+    tasks = [app.get_task(name) for name in names] if names else list(app.tasks.values())
+    if not tasks:
+        where = f" in {cfg.path}" if cfg.path else " (no config file found)"
+        fail(2, f"no tasks to run: `modules`{where} lists no module that defines a task; "
+             "add one (e.g. modules = [\"app.tasks\"]) or pass --config")  # fmt: skip
+    if not queues:
+        return tasks, {}
+    known = sorted({t.options.queue for t in app.tasks.values()})
+    unknown = [q for q in queues if q not in known]
+    if unknown:
+        fail(2, f"unknown queue {unknown[0]!r}; the tasks' queues are: {', '.join(known)}")
+    tasks = [t for t in tasks if t.options.queue in queues]
+    if not tasks:
+        fail(2, "no task matches both --task and --queue")
+    slots = {t.name: n for t in tasks if (n := queues[t.options.queue]) is not None}
+    return tasks, slots
+
+
+def _passthrough(
+    cfg: Config,
+    concurrency: int | None,
+    queue: list[str] | None,
+    task: list[str] | None,
+    burst: bool,
+    max_jobs: int | None,
+    grace: str | None,
+    log_format: str,
+) -> list[str]:
+    args = ["--log-format", log_format]
+    if cfg.path is not None:
+        args += ["--config", str(cfg.path)]
+    if concurrency is not None:
+        args += ["--concurrency", str(concurrency)]
+    for value in queue or []:
+        args += ["--queue", value]
+    for name in task or []:
+        args += ["--task", name]
+    if burst:
+        args.append("--burst")
+    if max_jobs is not None:
+        args += ["--max-jobs", str(max_jobs)]
+    if grace is not None:
+        args += ["--grace", grace]
+    return args
+
+
+def _supervise(
+    app: Taskora,
+    cfg: Config,
+    tasks: list[Task],
+    *,
+    reload: bool,
+    burst: bool,
+    passthrough: list[str],
+) -> None:
+    import asyncio
+
+    from ..worker.supervisor import Supervisor
+
+    names = [t.name for t in tasks]
+
+    async def recover(worker_id: str) -> int:
+        return await app.arelease_worker(worker_id, names)
+
+    async def run() -> int:
+        await app._engine()  # reach the server (or start the embedded one) before the children
+        try:
+            supervisor = Supervisor(
+                [sys.executable, "-m", "taskora_cli", "work", *passthrough],
+                cfg.worker.processes,
+                recover,
+                restart_clean_exits=not burst,
+                watch=_watched(cfg) if reload else None,
+            )
+            return await supervisor.run()
+        finally:
+            await app.aclose()
+
+    code = asyncio.run(run())
+    if code:
+        raise typer.Exit(code)
+
+
+def _watched(cfg: Config) -> list[Path]:
+    paths = {cfg.root}
+    if cfg.path is not None:
+        paths.add(cfg.path.parent)
+    return sorted(paths)
