@@ -7,8 +7,6 @@ tag. Changing anything in this module changes the wire format: bump WIRE_VERSION
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 WIRE_VERSION = 1
 """The layout version written to the meta record; bump on any incompatible change."""
 
@@ -31,63 +29,62 @@ def task_registry_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
-@dataclass(frozen=True, slots=True)
 class TaskKeys:
-    """The keys of one task; all share the hash tag ``{name}``."""
+    """The keys of one task; all share the hash tag ``{name}``. Built once per task, so the
+    hot path reads attributes instead of formatting strings."""
 
-    prefix: str
-    name: str
+    __slots__ = (
+        "active",
+        "completed",
+        "delayed",
+        "events",
+        "failed",
+        "marker",
+        "name",
+        "prefix",
+        "prioritized",
+        "sweep",
+        "tag",
+        "wait",
+    )
 
-    @property
-    def tag(self) -> str:
+    def __init__(self, prefix: str, name: str) -> None:
+        self.prefix = prefix
+        self.name = name
+        tag = f"{base(prefix)}:{{{name}}}:"
+        self.tag = tag
         """``taskora[:prefix]:{name}:`` — scripts append a job id to build job keys."""
-        return f"{base(self.prefix)}:{{{self.name}}}:"
-
-    @property
-    def wait(self) -> str:
+        self.wait = tag + "wait"
         """LIST: waiting ids of priority 0; LPUSH at the back, RPOP from the front."""
-        return self.tag + "wait"
-
-    @property
-    def prioritized(self) -> str:
+        self.prioritized = tag + "prio"
         """ZSET: waiting ids with priority > 0; lowest score (highest priority, oldest) first."""
-        return self.tag + "prio"
-
-    @property
-    def delayed(self) -> str:
+        self.delayed = tag + "delayed"
         """ZSET: delayed and retrying ids; score = when they become due (ms)."""
-        return self.tag + "delayed"
-
-    @property
-    def active(self) -> str:
+        self.active = tag + "active"
         """ZSET: claimed ids; score = lock deadline (ms). Past-deadline members are stalled."""
-        return self.tag + "active"
-
-    @property
-    def completed(self) -> str:
+        self.completed = tag + "completed"
         """ZSET: completed ids; score = finish time (ms)."""
-        return self.tag + "completed"
-
-    @property
-    def failed(self) -> str:
+        self.failed = tag + "failed"
         """ZSET: permanently failed ids (the dead-letter set); score = finish time (ms)."""
-        return self.tag + "failed"
-
-    @property
-    def events(self) -> str:
+        self.events = tag + "events"
         """STREAM: one entry per transition (``event``, ``job`` fields), capped."""
-        return self.tag + "events"
-
-    @property
-    def marker(self) -> str:
+        self.marker = tag + "marker"
         """ZSET with the one member "0": idle workers BZPOPMIN it. Score 0 = work now,
         score t = the next delayed job is due at t."""
-        return self.tag + "marker"
-
-    @property
-    def sweep(self) -> str:
+        self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
-        return self.tag + "sweep"
+
+    def __repr__(self) -> str:
+        return f"TaskKeys(prefix={self.prefix!r}, name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TaskKeys) and (self.prefix, self.name) == (
+            other.prefix,
+            other.name,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.prefix, self.name))
 
     def job(self, job_id: str) -> str:
         """HASH: one job (state, data, result, error, attempt, times, lock token)."""

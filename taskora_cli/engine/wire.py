@@ -1,0 +1,282 @@
+"""A lean, pipelined connection for the hot path: script calls and the idle worker's block.
+
+redis-py's asyncio client spends ~100 µs of CPU on every command (connection pool, retry
+wrapper, per-call timeout, instrumentation) — more than the server spends running a script.
+This connection writes RESP straight to the transport and parses replies with hiredis as they
+arrive, so a call costs a few µs of client CPU, and any number of calls may be in flight at once
+(replies come back in order). It keeps redis-py's behaviour where it matters: the same error
+classes, reconnecting with the same backoff after a server restart (or while it loads its AOF),
+a reply timeout for a server that stopped answering. TLS (``rediss://``) stays with redis-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import hiredis
+from redis._parsers.base import BaseParser
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError, NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .connection import RECONNECT_ATTEMPTS
+from .scripts import Script
+
+CONNECT_TIMEOUT_S = 5.0
+REPLY_TIMEOUT_S = 30.0
+"""A reply that takes longer means the server is gone: the connection is dropped and retried."""
+
+_RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
+"""What redis-py retries too (BusyLoadingError, "the server is loading", is a ConnectionError)."""
+
+
+def supports(url: str) -> bool:
+    """Whether :class:`Wire` can serve ``url`` (plain TCP or a unix socket, not TLS)."""
+    return url.startswith(("redis://", "unix://"))
+
+
+def pack(args: Sequence[Any]) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    parts = [f"*{len(args)}\r\n"]
+    for arg in args:
+        kind = type(arg)
+        if kind is str and arg.isascii():  # the common case: one byte per character
+            parts.append(f"${len(arg)}\r\n{arg}\r\n")
+        elif kind is int:
+            text = str(arg)
+            parts.append(f"${len(text)}\r\n{text}\r\n")
+        else:
+            return _pack_any(args)
+    return "".join(parts).encode()
+
+
+def _pack_any(args: Sequence[Any]) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            data = arg.encode()
+        elif isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, int) and not isinstance(arg, bool):
+            data = b"%d" % arg
+        elif isinstance(arg, float):
+            data = repr(arg).encode()
+        else:
+            raise DataError(f"cannot send {type(arg).__name__} {arg!r} to the server")
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def _error(message: str) -> Exception:
+    """The exception redis-py raises for this error reply (NOSCRIPT, LOADING, WRONGTYPE...)."""
+    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
+
+
+class _Target:
+    """Where to connect and how to log in, from a redis:// or unix:// URL."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        query = parse_qs(parsed.query)
+        self.path = unquote(parsed.path) if parsed.scheme == "unix" else None
+        self.host = parsed.hostname or "localhost"
+        self.port = parsed.port or 6379
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        if "password" in query:
+            self.password = query["password"][0]
+        db = query["db"][0] if "db" in query else ""
+        if parsed.scheme == "redis" and not db:
+            db = parsed.path.lstrip("/")
+        self.db = int(db or 0)
+
+    def login(self) -> list[tuple[Any, ...]]:
+        commands: list[tuple[Any, ...]] = []
+        if self.password is not None:
+            user = (self.username,) if self.username else ()
+            commands.append(("AUTH", *user, self.password))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        return commands
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: writes packed commands, settles their futures as replies arrive."""
+
+    def __init__(self) -> None:
+        self.reader = hiredis.Reader(encoding="utf-8")
+        self.pending: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.lost: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, packed: bytes, sent_at: float) -> asyncio.Future[Any]:
+        if self.lost is not None or self.transport is None:
+            raise RedisConnectionError(f"connection lost: {self.lost}")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.transport.write(packed)
+        self.pending.append((future, sent_at))
+        return future
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        while True:
+            try:
+                reply = self.reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.abort(RedisConnectionError(f"protocol error: {exc}"))
+                return
+            if reply is False:
+                return
+            future = self.pending.popleft()[0]
+            if future.done():
+                continue  # its caller gave up; the reply is dropped in order
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(_error(str(reply)))
+            else:
+                future.set_result(reply)
+
+    def abort(self, exc: BaseException) -> None:
+        self.lost = self.lost or exc
+        if self.transport is not None:
+            self.transport.abort()
+        self._fail_pending()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = self.lost or RedisConnectionError(f"the server closed the connection ({exc})")
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        while self.pending:
+            future = self.pending.popleft()[0]
+            if not future.done():
+                future.set_exception(self.lost or RedisConnectionError("connection lost"))
+
+
+class Wire:
+    """A pipelined connection, opened on first use and reopened after it breaks.
+
+    Args:
+        url: a ``redis://`` or ``unix://`` URL.
+        blocking: for a connection that waits in blocking commands: no reply timeout, and a
+            call whose caller is cancelled drops the connection (so the server forgets the
+            block and no later reply is consumed by nobody).
+    """
+
+    def __init__(self, url: str, *, blocking: bool = False) -> None:
+        self._target = _Target(url)
+        self._blocking = blocking
+        self._proto: _Protocol | None = None
+        self._opening: asyncio.Future[_Protocol] | None = None
+        self._backoff = ExponentialBackoff(cap=1.0, base=0.02)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    async def call(self, *args: Any) -> Any:
+        """Send one command and return its reply (errors raise redis-py's exception classes)."""
+        packed = pack(args)
+        failures = 0
+        while True:
+            try:
+                return await self._send(packed)
+            except _RETRYABLE:
+                failures += 1
+                if failures > RECONNECT_ATTEMPTS or self._closed:
+                    raise
+                await asyncio.sleep(self._backoff.compute(failures))
+
+    async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run a script by SHA, loading it first if the server does not know it (yet, or any
+        more: after SCRIPT FLUSH or a restart)."""
+        try:
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self.call("SCRIPT", "LOAD", script.source)
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    async def _send(self, packed: bytes) -> Any:
+        proto = self._proto
+        if proto is None or proto.lost is not None:
+            proto = await self._open()
+        loop = asyncio.get_running_loop()
+        future = proto.send(packed, loop.time())
+        if self._blocking:
+            try:
+                return await future
+            except asyncio.CancelledError:
+                proto.abort(RedisConnectionError("a blocking call was cancelled"))
+                raise
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(REPLY_TIMEOUT_S, self._check_replies)
+        return await future
+
+    def _check_replies(self) -> None:
+        """Drop the connection when the oldest reply is overdue; else look again later."""
+        self._watchdog = None
+        proto = self._proto
+        if proto is None or not proto.pending:
+            return
+        loop = asyncio.get_running_loop()
+        overdue_at = proto.pending[0][1] + REPLY_TIMEOUT_S
+        if loop.time() >= overdue_at:
+            proto.abort(RedisTimeoutError(f"no reply within {REPLY_TIMEOUT_S:g}s"))
+        else:
+            self._watchdog = loop.call_at(overdue_at, self._check_replies)
+
+    async def _open(self) -> _Protocol:
+        if self._closed:
+            raise RedisConnectionError("the connection is closed")
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._connect())
+        opening = self._opening
+        try:
+            return await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _connect(self) -> _Protocol:
+        loop = asyncio.get_running_loop()
+        target = self._target
+        try:
+            if target.path is not None:
+                connecting = loop.create_unix_connection(_Protocol, target.path)
+            else:
+                connecting = loop.create_connection(_Protocol, target.host, target.port)
+            _, proto = await asyncio.wait_for(connecting, CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            where = target.path or f"{target.host}:{target.port}"
+            raise RedisConnectionError(f"cannot connect to {where}: {exc}") from exc
+        try:
+            for command in target.login():
+                await proto.send(pack(command), loop.time())
+        except BaseException:
+            proto.abort(RedisConnectionError("login failed"))
+            raise
+        self._proto = proto
+        return proto
+
+    async def close(self) -> None:
+        """Close the connection; calls in flight fail with ConnectionError."""
+        self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self._opening is not None:
+            self._opening.cancel()
+            with contextlib.suppress(BaseException):
+                await self._opening
+            self._opening = None
+        if self._proto is not None:
+            self._proto.abort(RedisConnectionError("the connection was closed"))
+            self._proto = None
