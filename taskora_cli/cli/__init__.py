@@ -30,7 +30,7 @@ app.add_typer(server.app, name="server")
 def main() -> None:
     """Run the command; taskora's own errors become one line on stderr and a documented code."""
     try:
-        app()
+        app(prog_name="taskora")
     except CliExit as stop:
         if stop.message:
             error_line(stop.message)

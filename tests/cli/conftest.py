@@ -1,0 +1,138 @@
+"""Fixtures for CLI tests: a project folder wired to the test server, and the real `taskora`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TASKS = '''
+import os, time
+from pathlib import Path
+from taskora_cli import Retry, task
+
+HERE = Path(__file__).parent
+
+
+@task("add")
+def add(data, ctx):
+    return data["a"] + data["b"]
+
+
+@task("echo")
+async def echo(data, ctx):
+    return data
+
+
+@task("explode")
+def explode(data, ctx):
+    raise ValueError("boom")
+
+
+@task("slow", concurrency=4)
+def slow(data, ctx):
+    time.sleep(data or 0.2)
+    (HERE / "done").mkdir(exist_ok=True)
+    (HERE / "done" / ctx.id).write_text(str(ctx.attempt))
+    return "slow done"
+
+
+@task("crash-once", queue="fragile")
+def crash_once(data, ctx):
+    marker = HERE / "crashed-once"
+    if not marker.exists():
+        (HERE / "victim.pid").write_text(str(os.getpid()))
+        marker.write_text("")
+        time.sleep(60)  # the test kills this process here
+    return "survived"
+'''
+
+
+def run_taskora(
+    *args: str, cwd: Path, env: dict[str, str], input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point (`python -m taskora_cli`) and capture everything."""
+    return subprocess.run(
+        [sys.executable, "-m", "taskora_cli", *args],
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Project:
+    """A folder with a taskora.toml on the test server and a `mytasks` module."""
+
+    root: Path
+    env: dict[str, str]
+    workers: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def taskora(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return run_taskora(*args, cwd=self.root, env=self.env, input=input, timeout=timeout)
+
+    def start_worker(self, *args: str) -> subprocess.Popen[str]:
+        """Start `taskora work` and wait until it reports started."""
+        log = self.root / f"worker{len(self.workers)}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taskora_cli", "work", *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            text=True,
+        )
+        proc.log = log  # type: ignore[attr-defined]
+        self.workers.append(proc)
+        wait_for(lambda: "started for" in log.read_text() or proc.poll() is not None, 30)
+        assert proc.poll() is None, log.read_text()
+        return proc
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll ``condition`` every 20 ms; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.02)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any TASKORA_* variable, so only the test's config counts."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TASKORA_")}
+
+
+@pytest.fixture
+def project(tmp_path: Path, redis_url: str) -> Iterator[Project]:
+    (tmp_path / "mytasks.py").write_text(textwrap.dedent(TASKS))
+    (tmp_path / "taskora.toml").write_text(
+        f'url = "{redis_url}"\nmodules = ["mytasks"]\n\n[defaults]\nstall_interval = "1s"\n'
+    )
+    proj = Project(tmp_path, clean_env())
+    try:
+        yield proj
+    finally:
+        proj.stop_workers()

@@ -1,0 +1,94 @@
+"""`taskora work` end to end: burst, processes, reload, drain, queues."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from .conftest import Project, wait_for
+
+
+def test_burst_runs_what_is_waiting_then_exits_0(project: Project) -> None:
+    ids = project.taskora("dispatch", "slow", "--ndjson", "-", input="0.01\n" * 6).stdout.split()
+    done = project.taskora("work", "--burst", "--task", "slow", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (project.root / "done").iterdir()) == sorted(ids)
+
+
+def test_json_log_format_writes_one_object_per_job_event(project: Project) -> None:
+    project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}')
+    done = project.taskora("work", "--burst", "--task", "add", "--log-format", "json")
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    jobs = [e for e in events if e["event"] in ("started", "completed")]
+    assert [e["event"] for e in jobs] == ["started", "completed"]
+    assert {e["task"] for e in jobs} == {"add"}
+
+
+def test_sigterm_drains_and_loses_nothing(project: Project) -> None:
+    ids = project.taskora("dispatch", "slow", "--ndjson", "-", input="0.3\n" * 12).stdout.split()
+    worker = project.start_worker("--task", "slow", "--grace", "10s")
+    done_dir = project.root / "done"
+    wait_for(lambda: done_dir.exists() and any(done_dir.iterdir()))
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    finished = {p.name for p in done_dir.iterdir()}
+    assert len(finished) < len(ids), "the drain should have stopped before the queue was empty"
+    rest = project.taskora("work", "--burst", "--task", "slow")
+    assert rest.returncode == 0, rest.stderr
+    assert {p.name for p in done_dir.iterdir()} == set(ids)
+
+
+def test_a_killed_child_process_is_restarted_and_its_job_completes(project: Project) -> None:
+    project.start_worker("--processes", "2", "--queue", "fragile")
+    out = project.root / "result.txt"
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "dispatch", "crash-once", "--wait", "--timeout", "25s"],
+        cwd=project.root,
+        env=project.env,
+        stdout=out.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    victim = project.root / "victim.pid"
+    wait_for(lambda: victim.exists() and victim.read_text() != "")
+    os.kill(int(victim.read_text()), signal.SIGKILL)
+    # The lock TTL is 30 s: finishing well inside the 25 s wait shows the claim was released.
+    assert waiter.wait(30) == 0, out.read_text()
+    assert out.read_text().strip() == '"survived"'
+    log = project.workers[0].log.read_text()  # type: ignore[attr-defined]
+    assert "was killed by signal 9" in log and "1 of its jobs went back to the queue" in log
+
+
+def test_reload_runs_the_edited_code(project: Project) -> None:
+    module = project.root / "mytasks.py"
+    project.start_worker("--reload", "--task", "echo")
+    first = project.taskora("dispatch", "echo", "--data", '"v1"', "--wait", "--timeout", "20s")
+    assert first.stdout == '"v1"\n', first.stderr
+    module.write_text(module.read_text().replace("    return data\n", "    return 'edited'\n", 1))
+
+    def runs_new_code() -> bool:
+        got = project.taskora("dispatch", "echo", "--data", '"v2"', "--wait", "--timeout", "5s")
+        return got.stdout == '"edited"\n'
+
+    wait_for(runs_new_code, 45)
+
+
+def test_an_unknown_queue_is_a_usage_error_naming_the_queues(project: Project) -> None:
+    done = project.taskora("work", "--queue", "nope")
+    assert done.returncode == 2
+    assert "unknown queue 'nope'" in done.stderr and "default, fragile" in done.stderr
+
+
+def test_a_bad_queue_flag_is_a_usage_error(project: Project) -> None:
+    done = project.taskora("work", "--queue", "fragile=zero")
+    assert done.returncode == 2 and "NAME=N" in done.stderr
+
+
+def test_a_module_that_fails_to_import_exits_2_naming_it(project: Project) -> None:
+    (project.root / "mytasks.py").write_text("import nothing_here\n")
+    done = project.taskora("work", "--burst")
+    assert done.returncode == 2
+    assert "cannot import task module 'mytasks'" in done.stderr
+    assert "Traceback" not in done.stderr
