@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-TASKS = '''
+TASKS = """
 import os, time
 from pathlib import Path
 from taskora_cli import Retry, task
@@ -53,7 +53,7 @@ def crash_once(data, ctx):
         marker.write_text("")
         time.sleep(60)  # the test kills this process here
     return "survived"
-'''
+"""
 
 
 def run_taskora(
@@ -79,7 +79,9 @@ class Project:
     env: dict[str, str]
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def taskora(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def taskora(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return run_taskora(*args, cwd=self.root, env=self.env, input=input, timeout=timeout)
 
     def start_worker(self, *args: str) -> subprocess.Popen[str]:

@@ -25,7 +25,9 @@ def test_data_comes_from_a_file_or_standard_input(project: Project) -> None:
     project.start_worker()
     (project.root / "payload.json").write_text('{"from": "file"}')
     from_file = project.taskora("dispatch", "echo", "--data", "@payload.json", "--wait")
-    from_stdin = project.taskora("dispatch", "echo", "--data", "@-", "--wait", input='{"from": "stdin"}')
+    from_stdin = project.taskora(
+        "dispatch", "echo", "--data", "@-", "--wait", input='{"from": "stdin"}'
+    )
     assert json.loads(from_file.stdout) == {"from": "file"}
     assert json.loads(from_stdin.stdout) == {"from": "stdin"}
 
@@ -66,7 +68,9 @@ def test_a_failed_job_exits_1_with_the_remote_error_on_stderr(project: Project) 
     assert "Traceback" not in done.stderr
     as_json = project.taskora("dispatch", "explode", "--wait", "--json")
     error = json.loads(as_json.stdout)["error"]
-    assert as_json.returncode == 1 and error["type"] == "ValueError" and "boom" in error["traceback"]
+    assert (
+        as_json.returncode == 1 and error["type"] == "ValueError" and "boom" in error["traceback"]
+    )
 
 
 def test_malformed_json_is_a_usage_error_with_one_line(project: Project) -> None:
@@ -108,7 +112,9 @@ def test_wait_timeout_exits_124_and_the_job_keeps_waiting(project: Project) -> N
     assert "keeps running" in done.stderr
 
 
-def test_a_task_only_the_server_knows_can_be_dispatched_without_its_module(project: Project) -> None:
+def test_a_task_only_the_server_knows_can_be_dispatched_without_its_module(
+    project: Project,
+) -> None:
     project.start_worker()  # registers the task names on the server
     (project.root / "taskora.toml").write_text(
         (project.root / "taskora.toml").read_text().replace('modules = ["mytasks"]', "modules = []")

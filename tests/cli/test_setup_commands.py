@@ -71,7 +71,9 @@ def test_a_config_error_exits_2_naming_the_file_and_key(project: Project) -> Non
     assert "Traceback" not in done.stderr
 
 
-def test_the_config_flag_beats_taskora_config_and_discovery(project: Project, tmp_path: Path) -> None:
+def test_the_config_flag_beats_taskora_config_and_discovery(
+    project: Project, tmp_path: Path
+) -> None:
     other = tmp_path / "elsewhere.toml"
     other.write_text('prefix = "fromflag"\n')
     project.env["TASKORA_CONFIG"] = str(project.root / "taskora.toml")
@@ -92,7 +94,9 @@ def test_doctor_passes_on_a_good_setup(project: Project) -> None:
 def test_doctor_names_the_first_problem(project: Project) -> None:
     (project.root / "mytasks.py").write_text("raise RuntimeError('bad module')\n")
     broken = project.taskora("doctor")
-    assert broken.returncode == 2 and "modules: cannot import task module 'mytasks'" in broken.stderr
+    assert (
+        broken.returncode == 2 and "modules: cannot import task module 'mytasks'" in broken.stderr
+    )
     (project.root / "mytasks.py").write_text("")
     project.env["TASKORA_URL"] = "redis://127.0.0.1:1/0"
     unreachable = project.taskora("doctor")

@@ -45,7 +45,16 @@ def test_a_killed_child_process_is_restarted_and_its_job_completes(project: Proj
     project.start_worker("--processes", "2", "--queue", "fragile")
     out = project.root / "result.txt"
     waiter = subprocess.Popen(
-        [sys.executable, "-m", "taskora_cli", "dispatch", "crash-once", "--wait", "--timeout", "25s"],
+        [
+            sys.executable,
+            "-m",
+            "taskora_cli",
+            "dispatch",
+            "crash-once",
+            "--wait",
+            "--timeout",
+            "25s",
+        ],
         cwd=project.root,
         env=project.env,
         stdout=out.open("w"),
