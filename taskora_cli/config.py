@@ -52,7 +52,7 @@ class WorkerConfig:
     """Jobs per task at once for tasks without their own; None falls back to [defaults]."""
     processes: int = 1
     queues: dict[str, int] = field(default_factory=dict)
-    """Queue (task) name -> jobs run at once; empty means every task found in `modules`."""
+    """Queue name -> jobs of each of its tasks run at once; empty means every task's queue."""
     grace_ms: int = 30_000
 
 
