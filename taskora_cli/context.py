@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from .durations import Duration, to_seconds
 from .errors import RetryError
@@ -19,43 +19,76 @@ LOG_CAP = 1000
 """Log entries kept per job; older ones are trimmed."""
 
 Write = Coroutine[Any, Any, None]
-Writer = Callable[[], Write]
+
+_signal_lock = threading.Lock()
+
+
+class JobIO(Protocol):
+    """How a context talks to the server: one per task in a worker, shared by its jobs."""
+
+    def write_progress(self, job_id: str, value: str) -> Write: ...
+
+    def write_logs(self, job_id: str, entries: list[str]) -> Write: ...
+
+    def extend_lock(self, job_id: str, token: str) -> Write: ...
 
 
 class CancelSignal:
     """Set when the job should stop: cancelled, shutting down, or its lock was lost.
 
     Thread handlers poll ``is_set()`` or block in ``wait(timeout)``; async handlers may
-    ``await signal.wait_async()``.
+    ``await signal.wait_async()``. The events behind the waits are made on first use: most
+    jobs never wait, and starting a job is the hot path.
     """
 
+    __slots__ = ("_async_event", "_event", "reason")
+
     def __init__(self) -> None:
-        self._event = threading.Event()
-        self._async_event = asyncio.Event()
         self.reason: str | None = None
+        self._event: threading.Event | None = None
+        self._async_event: asyncio.Event | None = None
 
     def is_set(self) -> bool:
         """True once the job has been asked to stop."""
-        return self._event.is_set()
+        return self.reason is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block (in a thread handler) until set or ``timeout``; returns whether it is set."""
-        return self._event.wait(timeout)
+        event = self._event
+        if event is None:
+            with _signal_lock:  # set() reads the event under the same lock: no lost wake-up
+                if self._event is None:
+                    self._event = threading.Event()
+                    if self.reason is not None:
+                        self._event.set()
+                event = self._event
+        return event.wait(timeout)
 
     async def wait_async(self) -> None:
         """Wait (in an async handler) until set."""
+        if self._async_event is None:
+            self._async_event = asyncio.Event()
+            if self.reason is not None:
+                self._async_event.set()
         await self._async_event.wait()
 
     def set(self, reason: str) -> None:
         """Ask the job to stop; call on the worker's loop."""
-        if not self._event.is_set():
+        with _signal_lock:
+            if self.reason is not None:
+                return
             self.reason = reason
-            self._event.set()
+            event = self._event
+        if event is not None:
+            event.set()
+        if self._async_event is not None:
             self._async_event.set()
 
 
 class JobLogger:
     """``ctx.log``: structured lines stored with the job (capped at LOG_CAP)."""
+
+    __slots__ = ("_ctx",)
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
@@ -89,6 +122,20 @@ class JobContext:
         cancelled: the cancellation signal (shutdown, cancel, or lock lost).
     """
 
+    __slots__ = (
+        "_dispatched_at_ms",
+        "_io",
+        "_logger",
+        "_loop",
+        "_loop_thread",
+        "_pending",
+        "_token",
+        "attempt",
+        "cancelled",
+        "id",
+        "task",
+    )
+
     def __init__(
         self,
         *,
@@ -96,31 +143,42 @@ class JobContext:
         task: str,
         attempt: int,
         dispatched_at_ms: int,
+        token: str,
+        io: JobIO,
         loop: asyncio.AbstractEventLoop,
-        write_progress: Callable[[str], Write],
-        write_logs: Callable[[list[str]], Write],
-        heartbeat: Writer,
+        loop_thread: int,
     ) -> None:
         self.id = job_id
         self.task = task
         self.attempt = attempt
-        self.dispatched_at = datetime.fromtimestamp(dispatched_at_ms / 1000, tz=UTC)
-        self.log = JobLogger(self)
         self.cancelled = CancelSignal()
+        self._dispatched_at_ms = dispatched_at_ms
+        self._token = token
+        self._io = io
         self._loop = loop
-        self._loop_thread = threading.get_ident()
-        self._write_progress = write_progress
-        self._write_logs = write_logs
-        self._heartbeat = heartbeat
-        self._pending: list[asyncio.Future[None] | Future[None]] = []
+        self._loop_thread = loop_thread
+        self._logger: JobLogger | None = None
+        self._pending: list[asyncio.Future[None] | Future[None]] | None = None
+
+    @property
+    def dispatched_at(self) -> datetime:
+        """When the job was dispatched (UTC)."""
+        return datetime.fromtimestamp(self._dispatched_at_ms / 1000, tz=UTC)
+
+    @property
+    def log(self) -> JobLogger:
+        """Structured per-job logging: ``ctx.log.info("msg", key=value)``."""
+        if self._logger is None:
+            self._logger = JobLogger(self)
+        return self._logger
 
     def progress(self, value: float | int | dict[str, Any]) -> None:
         """Report progress: a number (e.g. percent) or a dict; readable while the job runs."""
-        self._submit(self._write_progress(dumps(value, what="progress")))
+        self._submit(self._io.write_progress(self.id, dumps(value, what="progress")))
 
     def heartbeat(self) -> None:
         """Extend this job's lock now (long steps between automatic heartbeats)."""
-        self._submit(self._heartbeat())
+        self._submit(self._io.extend_lock(self.id, self._token))
 
     def retry(self, delay: Duration | None = None, reason: str | None = None) -> NoReturn:
         """Stop this attempt and ask for another (while attempts remain).
@@ -134,13 +192,20 @@ class JobContext:
         entry = {"ts": round(time.time() * 1000), "level": level, "msg": message}
         if fields:
             entry["fields"] = fields
-        self._submit(self._write_logs([dumps(entry, what="log fields")]))
+        self._submit(self._io.write_logs(self.id, [dumps(entry, what="log fields")]))
 
     def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._pending is None:
+            self._pending = []
         if threading.get_ident() == self._loop_thread:
             self._pending.append(self._loop.create_task(coro))
         else:
             self._pending.append(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether progress/log writes are still on their way."""
+        return bool(self._pending)
 
     async def flush(self) -> None:
         """Wait for pending progress/log writes, so they land before the job's final event."""

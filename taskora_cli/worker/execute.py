@@ -1,4 +1,4 @@
-"""Run one job's handler and turn what happened into an Outcome for the engine."""
+"""Start one job's handler and turn what happened into an Outcome for the engine."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import traceback
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from ..context import JobContext
 from ..engine.records import ClaimedJob
 from ..errors import RetryError, SerializationError, TaskTimeoutError
 from ..retry import Retry
-from ..serialization import dumps, loads
+from ..serialization import dumps
 from ..task import Task
 
 
@@ -30,27 +31,24 @@ class Outcome:
     error_summary: str = ""
 
 
-async def run_handler(
-    task: Task, job: ClaimedJob, ctx: JobContext, timeout_s: float, executor: Executor
-) -> Any:
-    """Call the handler with (data, ctx), as its signature asks, within ``timeout_s``.
+def start_handler(
+    task: Task,
+    data: Any,
+    ctx: JobContext | None,
+    loop: asyncio.AbstractEventLoop,
+    executor: Executor,
+) -> Awaitable[Any]:
+    """Call the handler with (data, ctx), as many as its signature takes.
 
-    Raises:
-        TaskTimeoutError: the attempt ran too long (a thread handler keeps running; its
-            cancellation signal is set so it can stop).
+    An ``async def`` handler gives its coroutine; a plain ``def`` one runs in ``executor`` (in a
+    copy of the caller's context variables) and gives the future of that.
     """
-    args = (loads(job.data), ctx)[: task.arity]
-    try:
-        async with asyncio.timeout(timeout_s) as scope:
-            if task.is_async:
-                return await task.fn(*args)
-            call = functools.partial(contextvars.copy_context().run, task.fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(executor, call)
-    except TimeoutError:
-        if not scope.expired():
-            raise  # the handler's own TimeoutError, not ours
-        ctx.cancelled.set("timeout")
-        raise TaskTimeoutError(f"job {job.id} did not finish within {timeout_s:g}s") from None
+    args = (data,) if task.arity == 1 else (data, ctx)[: task.arity]
+    if task.is_async:
+        awaitable: Awaitable[Any] = task.fn(*args)
+        return awaitable
+    call = functools.partial(contextvars.copy_context().run, task.fn, *args)
+    return loop.run_in_executor(executor, call)
 
 
 def describe_error(error: BaseException) -> str:
@@ -76,9 +74,17 @@ def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> 
     )
 
 
-def succeeded(job: ClaimedJob, value: Any, retry: Retry, now_ms: int) -> Outcome:
+def timed_out(job: ClaimedJob, timeout_s: float, retry: Retry, now_ms: int) -> Outcome:
+    """The Outcome of an attempt that ran past the task's timeout."""
+    error = TaskTimeoutError(f"job {job.id} did not finish within {timeout_s:g}s")
+    return failed(job, error, retry, now_ms)
+
+
+def succeeded(job: ClaimedJob, value: Any, clock: Callable[[], int]) -> Outcome:
     """The Outcome of a handler that returned ``value`` (a failure if it is not JSON)."""
+    if value is None:
+        return Outcome(job, True, result="null")
     try:
         return Outcome(job, True, result=dumps(value, what="the handler's return value"))
     except SerializationError as exc:
-        return failed(job, exc, Retry(attempts=1), now_ms)
+        return failed(job, exc, Retry(attempts=1), clock())

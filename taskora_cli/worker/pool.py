@@ -12,7 +12,6 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ..context import LOG_CAP, JobContext
 from ..engine.engine import Engine
 from ..engine.records import ClaimedJob
 from ..retry import NO_RETRY, Retry
@@ -55,7 +54,8 @@ class Worker:
         worker_id: this worker's id, part of every lock token it takes (default: host, pid and
             a random suffix); a supervisor names its children so it can release their claims.
         prefetch: jobs claimed beyond the free slots so the next one is at hand; they hold
-            locks like running jobs and go back to the queue at shutdown.
+            locks like running jobs and go back to the queue at shutdown. None (the default)
+            adapts it to the handlers' speed: up to 64 for quick jobs, 1 for slow ones.
         lock_ttl_ms / heartbeat_ms: how long a claim holds unrenewed, and how often it is renewed.
         stall_interval_ms / max_stalls: how often stalled jobs are looked for, and how many
             stalls a job survives before it fails.
@@ -122,8 +122,7 @@ class Worker:
         await self.engine.register_tasks([t.name for t in self.tasks])
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
-            prefetch = self._prefetch if self._prefetch is not None else min(concurrency, 64)
-            runner = TaskRunner(self, task.name, concurrency, prefetch)
+            runner = TaskRunner(self, task.name, concurrency, self._prefetch)
             self.runners.append(runner)
             runner.start()
         loop = asyncio.get_running_loop()
@@ -198,35 +197,6 @@ class Worker:
                 )
 
     # -- per job -----------------------------------------------------------------------------
-
-    def context_for(self, task: str, job: ClaimedJob) -> JobContext:
-        engine = self.engine
-
-        def write_progress(value: str) -> Coroutine[Any, Any, None]:
-            return engine.set_progress(task, job.id, value)
-
-        def write_logs(entries: list[str]) -> Coroutine[Any, Any, None]:
-            return engine.append_logs(task, job.id, entries, LOG_CAP)
-
-        async def heartbeat() -> None:
-            await engine.extend_locks(
-                task, [(job.id, job.token)], self.app.clock(), self.lock_ttl_ms
-            )
-
-        return JobContext(
-            job_id=job.id,
-            task=task,
-            attempt=job.attempt,
-            dispatched_at_ms=job.dispatched_at_ms,
-            loop=asyncio.get_running_loop(),
-            write_progress=write_progress,
-            write_logs=write_logs,
-            heartbeat=heartbeat,
-        )
-
-    def started(self, task: str, job: ClaimedJob) -> None:
-        if self.on_start is not None:
-            self.on_start(task, job)
 
     def report(self, task: str, outcome: Outcome, settled: bool) -> None:
         if self.on_finish is not None:

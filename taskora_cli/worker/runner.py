@@ -3,19 +3,22 @@
 Jobs a worker holds move buffer -> running -> finished. The settle loop sends every finished
 job back in one fused script call that also claims the next jobs, so at full load a process
 makes one round trip per batch, not per job. Idle, it blocks on the task's marker key.
+
+Handlers run in slots (see slots.py): a few long-lived asyncio tasks that take buffered jobs
+one after another, so a job costs no Task, timer or context of its own unless it needs one.
+How far the runner claims ahead adapts to how long the handlers take: fast jobs travel in big
+batches, slow ones are not hoarded by one worker while others idle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..context import JobContext
 from ..engine.records import Ack, ClaimedJob, Failure
-from .execute import Outcome, failed, run_handler, succeeded
+from .execute import Outcome
+from .slots import Slots
 
 if TYPE_CHECKING:
     from .pool import Worker
@@ -27,38 +30,42 @@ IDLE_BLOCK_S = 5.0
 SHORT_WAIT_MS = 150
 """Below this, a worker waits for a delayed job on its own clock rather than the server's,
 whose blocking timeouts are only as precise as its event loop tick (100 ms at hz 10)."""
+PREFETCH_CAP = 64
+"""At most this many jobs claimed beyond the free slots (unless the worker sets prefetch)."""
+PREFETCH_BUDGET_S = 0.02
+"""Claim ahead about this much work, judged by the handlers' average run time."""
 
 
-@dataclass(slots=True)
-class Running:
-    job: ClaimedJob
-    ctx: JobContext
-    handle: asyncio.Task[None]
+class TaskRunner(Slots):
+    """Claims, runs and settles the jobs of one task inside a Worker.
 
+    Args:
+        prefetch: jobs claimed beyond the free slots; None adapts it to the handlers' speed
+            (1 to PREFETCH_CAP).
+    """
 
-class TaskRunner:
-    """Claims, runs and settles the jobs of one task inside a Worker."""
-
-    def __init__(self, worker: Worker, task_name: str, concurrency: int, prefetch: int) -> None:
-        self.worker = worker
-        self.task = worker.app.get_task(task_name)
+    def __init__(
+        self, worker: Worker, task_name: str, concurrency: int, prefetch: int | None
+    ) -> None:
+        super().__init__(worker, worker.app.get_task(task_name), concurrency)
         self.engine = worker.engine
-        self.concurrency = concurrency
-        self.limit = concurrency + prefetch
-        self.retry = worker.retry_for(self.task)
-        self.timeout_s = worker.timeout_ms_for(self.task) / 1000
-        self.held: dict[str, str] = {}  # id -> lock token, for every claimed, unsettled job
-        self.buffer: deque[ClaimedJob] = deque()
-        self.running: dict[str, Running] = {}
-        self.finished: list[Outcome] = []
-        self.stopping = False
+        self.prefetch = prefetch
         self.in_flight = False
         """True while a claim or settle round trip is on the wire."""
         self._maybe_more = True
-        self._wake = asyncio.Event()
         self._arm = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._waker_task: asyncio.Task[None] | None = None
+
+    @property
+    def limit(self) -> int:
+        """How many jobs to hold at most: the slots plus the prefetch."""
+        if self.prefetch is not None:
+            return self.concurrency + self.prefetch
+        if self.average_s is None:
+            return self.concurrency + 1
+        ahead = PREFETCH_BUDGET_S * self.concurrency / max(self.average_s, 1e-6)
+        return self.concurrency + max(1, min(PREFETCH_CAP, int(ahead)))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -74,26 +81,22 @@ class TaskRunner:
             self._waker_task.cancel()
         await self._hand_back(list(self.buffer))
         self.buffer.clear()
-        self._wake.set()
+        self.wake.set()
         deadline = asyncio.get_running_loop().time() + grace_s
         while self.running and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
-        leftovers = list(self.running.values())
-        for item in leftovers:
-            item.ctx.cancelled.set("shutdown")
-            item.handle.cancel()
-            self.running.pop(item.job.id, None)
-        await self._hand_back([item.job for item in leftovers])
-        self._wake.set()
+        await self._hand_back(self.abandon("shutdown"))
+        self.wake.set()
         if self._loop_task is not None:
             await self._loop_task
+        self.close_slots()
 
     def lost(self, job_id: str) -> None:
         """The heartbeat found this job's lock taken: stop caring about it."""
         self.held.pop(job_id, None)
         item = self.running.get(job_id)
         if item is not None:
-            item.ctx.cancelled.set("lock lost")
+            item.signal("lock lost")
 
     # -- the settle/claim loop ---------------------------------------------------------------
 
@@ -103,31 +106,37 @@ class TaskRunner:
             want = 0 if self.stopping else self.limit - len(self.held) + len(finished)
             if finished or (want > 0 and self._maybe_more):
                 self.in_flight = True
-                call = self._settle(finished, want) if finished else self._claim(want)
-                claimed = await self._guard(call)
-                self.in_flight = False
+                try:
+                    claimed = await self._round_trip(finished, want)
+                finally:
+                    self.in_flight = False
             else:
                 if self.stopping and not self.held:
                     return
                 if want > 0:
                     self._arm.set()
-                await self._wake.wait()
-                self._wake.clear()
+                await self.wake.wait()
+                self.wake.clear()
                 continue
             self._maybe_more = want > 0 and len(claimed) >= want
+            held, buffer = self.held, self.buffer
             for job in claimed:
-                self.held[job.id] = job.token
-                self.buffer.append(job)
+                held[job.id] = job.token
+                buffer.append(job)
             if self.stopping:  # stop() began while this claim was on the wire: give them back
                 await self._hand_back(list(self.buffer))
                 self.buffer.clear()
-            self._start_ready()
+            self.start_ready()
 
-    async def _guard(self, call: asyncio.Future[list[ClaimedJob]] | object) -> list[ClaimedJob]:
+    async def _round_trip(self, finished: list[Outcome], want: int) -> list[ClaimedJob]:
         try:
-            return await call  # type: ignore[no-any-return, misc]
+            if finished:
+                return await self._settle(finished, want)
+            return await self._claim(want)
         except Exception as exc:
             log.warning("taskora: %s: %s; retrying", self.task.name, exc)
+            # what was not settled goes out again with the next call
+            self.finished[:0] = [o for o in finished if o.job.id in self.held]
             await asyncio.sleep(0.5)
             return []
 
@@ -137,54 +146,30 @@ class TaskRunner:
 
     async def _settle(self, finished: list[Outcome], want: int) -> list[ClaimedJob]:
         w, name = self.worker, self.task.name
-        acks = [Ack(o.job.id, o.job.token, o.result) for o in finished if o.ok]
+        succeeded = [o for o in finished if o.ok]
         failures = [o for o in finished if not o.ok]
         claimed: list[ClaimedJob] = []
         for i, o in enumerate(failures):
-            count = want if not acks and i == len(failures) - 1 else 0
+            count = want if not succeeded and i == len(failures) - 1 else 0
             failure = Failure(o.job.id, o.job.token, o.error, o.retry_at_ms)
             status, got = await self.engine.fail_and_claim(
                 name, failure, w.id, count, w.app.clock(), w.lock_ttl_ms
             )
             claimed += got
             self._release(o, status != 0)
-        if acks:
+        if succeeded:
+            acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
                 name, acks, w.id, want, w.app.clock(), w.lock_ttl_ms
             )
             claimed += got
-            for o, flag in zip((o for o in finished if o.ok), flags, strict=True):
+            for o, flag in zip(succeeded, flags, strict=True):
                 self._release(o, flag)
         return claimed
 
     def _release(self, outcome: Outcome, settled: bool) -> None:
         self.held.pop(outcome.job.id, None)
         self.worker.report(self.task.name, outcome, settled)
-
-    # -- running handlers --------------------------------------------------------------------
-
-    def _start_ready(self) -> None:
-        while self.buffer and len(self.running) < self.concurrency and not self.stopping:
-            job = self.buffer.popleft()
-            ctx = self.worker.context_for(self.task.name, job)
-            handle = asyncio.get_running_loop().create_task(self._run(job, ctx))
-            self.running[job.id] = Running(job, ctx, handle)
-
-    async def _run(self, job: ClaimedJob, ctx: JobContext) -> None:
-        self.worker.started(self.task.name, job)
-        try:
-            value = await run_handler(self.task, job, ctx, self.timeout_s, self.worker.executor)
-            outcome = succeeded(job, value, self.retry, self.worker.app.clock())
-        except asyncio.CancelledError:
-            return  # stop() hands the job back
-        except Exception as exc:
-            outcome = failed(job, exc, self.retry, self.worker.app.clock())
-        await ctx.flush()
-        if self.running.pop(job.id, None) is None or job.id not in self.held:
-            return  # handed back at shutdown or lock lost: the result is not ours to record
-        self.finished.append(outcome)
-        self._start_ready()
-        self._wake.set()
 
     async def _hand_back(self, jobs: list[ClaimedJob]) -> None:
         held = [(job.id, job.token) for job in jobs if job.id in self.held]
@@ -211,7 +196,7 @@ class TaskRunner:
             if score:
                 await self._sleep_until(score)
             self._maybe_more = True
-            self._wake.set()
+            self.wake.set()
 
     async def _sleep_until(self, due_ms: float) -> None:
         """The next job is delayed until ``due_ms``: wait for it, waking early for new work."""

@@ -1,0 +1,219 @@
+"""Run claimed jobs in slots: a few long-lived asyncio tasks, not one task per job.
+
+A slot takes buffered jobs one after another. While handlers finish without suspending (the
+common case for quick async handlers) one slot serves them all, yielding to the loop every few
+jobs so finished ones get settled while it carries on. When a handler suspends (awaits I/O, or
+runs in the thread pool) a probe notices and starts more slots, up to the task's concurrency.
+
+Timeouts cost one timer per task, not one per job: every job of a task has the same timeout,
+so the oldest running job always has the earliest deadline. A job's ``ctx`` is built only when
+its handler takes one (or someone signals it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ..context import LOG_CAP, JobContext, Write
+from ..engine.records import ClaimedJob
+from ..serialization import loads
+from .execute import Outcome, failed, start_handler, succeeded, timed_out
+
+if TYPE_CHECKING:
+    from ..task import Task
+    from .pool import Worker
+
+YIELD_EVERY = 16
+"""A slot running handlers that never suspend lets the loop run after this many jobs."""
+AVERAGE_WEIGHT = 0.1
+"""How much each finished job moves the running average of handler run time."""
+
+
+class Running:
+    """A job whose handler is running: its slot, deadline and (lazily) its context."""
+
+    __slots__ = ("_ctx", "_slots", "deadline", "job", "slot", "suspended", "timed_out")
+
+    def __init__(self, job: ClaimedJob, slot: asyncio.Task[None], deadline: float, slots: Slots):
+        self.job = job
+        self.slot = slot
+        self.deadline = deadline
+        self.suspended = False
+        self.timed_out = False
+        self._slots = slots
+        self._ctx: JobContext | None = None
+
+    @property
+    def ctx(self) -> JobContext:
+        """The job's context, made on first use."""
+        if self._ctx is None:
+            self._ctx = self._slots.context_for(self.job)
+        return self._ctx
+
+    def signal(self, reason: str) -> None:
+        """Ask the handler to stop (if it can hear it: only a handler given ``ctx`` can)."""
+        if self._ctx is not None:
+            self._ctx.cancelled.set(reason)
+
+
+class Slots:
+    """The job-running half of a TaskRunner: buffer -> running -> finished."""
+
+    def __init__(self, worker: Worker, task: Task, concurrency: int) -> None:
+        self.worker = worker
+        self.task = task
+        self.concurrency = concurrency
+        self.retry = worker.retry_for(task)
+        self.timeout_s = worker.timeout_ms_for(task) / 1000
+        self.held: dict[str, str] = {}  # id -> lock token, for every claimed, unsettled job
+        self.buffer: deque[ClaimedJob] = deque()
+        self.running: dict[str, Running] = {}  # in start order: the first has the next deadline
+        self.finished: list[Outcome] = []
+        self.stopping = False
+        self.wake = asyncio.Event()
+        """Set when there is something for the settle loop to do."""
+        self.average_s: float | None = None
+        """Running average of how long a handler runs (None until one finished)."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._slots: set[asyncio.Task[None]] = set()  # strong references: the loop's are weak
+        self._live = 0  # slots started and not yet ended (the set empties a loop turn later)
+        self._suspending = False  # seen a handler suspend: give every buffered job a slot
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def start_ready(self) -> None:
+        """Make sure buffered jobs have slots to run them."""
+        if self.stopping or not self.buffer:
+            return
+        free = self._live - len(self.running)  # slots about to take the next job
+        need = (len(self.buffer) if self._suspending else 1) - free
+        for _ in range(min(need, self.concurrency - self._live)):
+            self._live += 1
+            slot = self._loop.create_task(self._slot(), name=f"taskora-slot:{self.task.name}")
+            self._slots.add(slot)
+            slot.add_done_callback(self._slots.discard)
+
+    def _on_suspend(self, item: Running) -> None:
+        """A handler suspended before finishing: other buffered jobs need slots of their own."""
+        item.suspended = True
+        self._suspending = True
+        self.start_ready()
+
+    async def _slot(self) -> None:
+        try:
+            streak = 0
+            while self.buffer and not self.stopping:
+                item = self._begin(self.buffer.popleft())
+                outcome = await self._execute(item)
+                if self.running.pop(item.job.id, None) is None:
+                    continue  # stop() handed it back while the handler ignored the cancellation
+                if item._ctx is not None and item._ctx.has_pending:
+                    await item._ctx.flush()  # progress and logs land before the final event
+                if item.job.id in self.held:  # else the lock was lost: not ours to record
+                    self.finished.append(outcome)
+                    self.wake.set()
+                streak = 0 if item.suspended else streak + 1
+                if streak >= YIELD_EVERY:
+                    streak = 0
+                    await asyncio.sleep(0)
+        finally:
+            self._live -= 1
+
+    def _begin(self, job: ClaimedJob) -> Running:
+        slot = asyncio.current_task()
+        assert slot is not None
+        item = Running(job, slot, self._loop.time() + self.timeout_s, self)
+        self.running[job.id] = item
+        if self._timer is None:
+            self._timer = self._loop.call_at(item.deadline, self._on_timer)
+        on_start = self.worker.on_start
+        if on_start is not None:
+            on_start(self.task.name, job)
+        return item
+
+    async def _execute(self, item: Running) -> Outcome:
+        """Run the handler to its end; the Outcome says how it went."""
+        job, loop = item.job, self._loop
+        probe = loop.call_soon(self._on_suspend, item)
+        try:
+            ctx = item.ctx if self.task.arity >= 2 else None
+            handler = start_handler(self.task, loads(job.data), ctx, loop, self.worker.executor)
+            value = await handler
+        except asyncio.CancelledError:
+            if not item.timed_out:
+                raise  # shutdown: stop() hands the job back
+            item.slot.uncancel()
+            item.signal("timeout")
+            return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
+        except Exception as exc:
+            return failed(job, exc, self.retry, self.worker.app.clock())
+        finally:
+            probe.cancel()
+            self._measure(loop.time() - (item.deadline - self.timeout_s))
+        if item.timed_out:  # the handler swallowed the cancellation and returned
+            item.slot.uncancel()
+        return succeeded(job, value, self.worker.app.clock)
+
+    def _measure(self, duration_s: float) -> None:
+        average = self.average_s
+        if average is None:
+            self.average_s = duration_s
+        else:
+            self.average_s = average + (duration_s - average) * AVERAGE_WEIGHT
+
+    def _on_timer(self) -> None:
+        """Time out every job past its deadline; then wait for the next deadline."""
+        self._timer = None
+        now = self._loop.time()
+        for item in self.running.values():
+            if item.deadline > now:
+                self._timer = self._loop.call_at(item.deadline, self._on_timer)
+                return
+            if not item.timed_out:
+                item.timed_out = True
+                item.slot.cancel()
+
+    def abandon(self, reason: str) -> list[ClaimedJob]:
+        """Stop every running handler now; returns their jobs (to hand back)."""
+        leftovers = list(self.running.values())
+        self.running.clear()
+        for item in leftovers:
+            item.signal(reason)
+            item.slot.cancel()
+        return [item.job for item in leftovers]
+
+    def close_slots(self) -> None:
+        """Cancel the deadline timer (slots end on their own once stopping)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- contexts ----------------------------------------------------------------------------
+
+    def context_for(self, job: ClaimedJob) -> JobContext:
+        """A handler's ``ctx`` for ``job``."""
+        return JobContext(
+            job_id=job.id,
+            task=self.task.name,
+            attempt=job.attempt,
+            dispatched_at_ms=job.dispatched_at_ms,
+            token=job.token,
+            io=self,
+            loop=self._loop,
+            loop_thread=self._loop_thread,
+        )
+
+    def write_progress(self, job_id: str, value: str) -> Write:
+        return self.worker.engine.set_progress(self.task.name, job_id, value)
+
+    def write_logs(self, job_id: str, entries: list[str]) -> Write:
+        return self.worker.engine.append_logs(self.task.name, job_id, entries, LOG_CAP)
+
+    async def extend_lock(self, job_id: str, token: str) -> None:
+        w = self.worker
+        await w.engine.extend_locks(self.task.name, [(job_id, token)], w.app.clock(), w.lock_ttl_ms)
