@@ -101,3 +101,20 @@ def test_a_module_that_fails_to_import_exits_2_naming_it(project: Project) -> No
     assert done.returncode == 2
     assert "cannot import task module 'mytasks'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_max_jobs_stops_the_worker_after_that_many_jobs(project: Project) -> None:
+    project.taskora("dispatch", "slow", "--ndjson", "-", input="0.01\n" * 10)
+    done = project.taskora("work", "--task", "slow", "--max-jobs", "3", "--concurrency", "1")
+    assert done.returncode == 0, done.stderr
+    finished = len(list((project.root / "done").iterdir()))
+    assert 3 <= finished < 10
+
+
+def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:
+    supervisor = project.start_worker("--processes", "2", "--task", "echo")
+    log = project.workers[0].log  # type: ignore[attr-defined]
+    wait_for(lambda: log.read_text().count("started for") == 2)
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(30) == 0
+    wait_for(lambda: log.read_text().count("stopped") == 2)
