@@ -21,23 +21,29 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
-local acked = {}
+local acked, done, finished = {}, {}, {}
 local acks = tonumber(ARGV[7])
 for i = 0, acks - 1 do
   local base = 8 + i * 3
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   if redis.call("HGET", job, "lock") == token then
-    redis.call("ZREM", keys.active, id)
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
-    redis.call("ZADD", KEYS[7], now, id)
     emit(keys.events, "completed", id)
+    done[#done + 1] = id
+    finished[#finished + 1] = now
+    finished[#finished + 1] = id
     acked[#acked + 1] = 1
   else
     acked[#acked + 1] = 0
   end
 end
+-- one ZREM and one ZADD for the whole batch, not one each per job
+for i = 1, #done, 1000 do
+  redis.call("ZREM", keys.active, unpack(done, i, math.min(i + 999, #done)))
+end
+zadd_many(KEYS[7], finished)
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))

@@ -20,7 +20,7 @@ if priority > 0 then
 else
   redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
 end
-push_waiting(KEYS[1], KEYS[2], id, priority, now, false)
+queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
 redis.call("ZADD", KEYS[4], 0, "0")
 emit(KEYS[3], "waiting", id)
 return 1

@@ -26,7 +26,7 @@ for i = 3, #ARGV, 4 do
       emit(KEYS[4], "delayed", id)
     else
       redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
-      push_waiting(KEYS[1], KEYS[2], id, priority, now, false)
+      queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
       any_now = true
       emit(KEYS[4], "waiting", id)
     end

@@ -11,7 +11,8 @@
 --@include lib/common.lua
 local tag = ARGV[1]
 local out, any = {}, false
-for i = 3, #ARGV, 2 do
+-- last first: each goes to the very front, so the handed-back jobs keep their order
+for i = #ARGV - 1, 3, -2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job = job_key(tag, id)
   if redis.call("HGET", job, "lock") == token then
@@ -23,10 +24,10 @@ for i = 3, #ARGV, 2 do
     local fields = redis.call("HMGET", job, "prio", "ts")
     push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
     emit(KEYS[4], "waiting", id, "reason", "handed back")
-    out[#out + 1] = 1
+    out[(i - 1) / 2] = 1
     any = true
   else
-    out[#out + 1] = 0
+    out[(i - 1) / 2] = 0
   end
 end
 if any then

@@ -14,7 +14,7 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
     local job = job_key(tag, id)
     local priority = redis.call("HGET", job, "prio")
     if priority ~= false or redis.call("EXISTS", job) == 1 then
-      push_waiting(wait, prio_key, id, tonumber(priority or "0"), due_at, false)
+      queue_back(tag, wait, prio_key, id, tonumber(priority or "0"), due_at)
       redis.call("HSET", job, "state", "waiting")
       emit(events, "promoted", id)
     end
@@ -43,31 +43,33 @@ local function pop_waiting(wait, prio_key, n)
 end
 
 -- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
+-- Three calls per job (read, write, event); the lock deadlines go into `active` in one ZADD.
 local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   if n <= 0 then
     return
   end
   local ids = pop_waiting(keys.wait, keys.prio, n)
+  local deadline = now + lock_ttl
+  local locked = {}
   for i = 1, #ids do
     local id = ids[i]
     local job = job_key(tag, id)
-    local attempt = redis.call("HINCRBY", job, "attempt", 1)
-    local fields = redis.call("HMGET", job, "data", "ts")
-    if fields[1] then
+    local fields = redis.call("HMGET", job, "data", "ts", "attempt")
+    if fields[1] then -- else the hash is gone (deleted while queued): drop the stray id
+      local attempt = tonumber(fields[3] or "0") + 1
       local token = worker .. ":" .. attempt .. ":" .. now
-      redis.call("HSET", job, "state", "active", "started", now, "lock", token)
-      redis.call("ZADD", keys.active, now + lock_ttl, id)
+      redis.call("HSET", job, "attempt", attempt, "state", "active", "started", now, "lock", token)
+      locked[#locked + 1] = deadline
+      locked[#locked + 1] = id
       emit(keys.events, "active", id, "attempt", attempt)
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = attempt
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
-    else
-      -- the hash is gone (deleted while queued): drop the stray id
-      redis.call("DEL", job)
     end
   end
+  zadd_many(keys.active, locked)
 end
 
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.

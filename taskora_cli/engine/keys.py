@@ -43,6 +43,7 @@ class TaskKeys:
         "name",
         "prefix",
         "prioritized",
+        "seq",
         "sweep",
         "tag",
         "wait",
@@ -73,6 +74,9 @@ class TaskKeys:
         score t = the next delayed job is due at t."""
         self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
+        self.seq = tag + "seq"
+        """STRING: the last position given in the priority bands (from the time, strictly
+        increasing, so jobs of one priority queued in the same millisecond keep their order)."""
 
     def __repr__(self) -> str:
         return f"TaskKeys(prefix={self.prefix!r}, name={self.name!r})"

@@ -39,10 +39,28 @@ def test_enqueue_stores_the_job_and_wakes_workers(lua: Lua) -> None:
 
 def test_enqueue_with_priority_goes_to_the_prioritized_set(lua: Lua) -> None:
     enqueue(lua, "p", prio=5)
+    assert lua.snapshot() == {
+        t.events: [ev("waiting", "p")],
+        t.job("p"): {"state": "waiting", "ts": str(NOW), "data": "{}", "prio": "5"},
+        t.marker: [("0", 0)],
+        t.prioritized: [("p", -5 * SPAN + NOW)],
+        t.seq: str(NOW),  # the last position given in the bands
+    }
+
+
+def test_jobs_of_one_priority_queued_in_one_millisecond_keep_their_order(lua: Lua) -> None:
+    for job_id in ("x", "y", "z"):
+        enqueue(lua, job_id, prio=5)
+    enqueue(lua, "later", prio=5, now=NOW + 10)
     snap = lua.snapshot()
-    assert snap[t.prioritized] == [("p", -5 * SPAN + NOW)]
-    assert snap[t.job("p")]["prio"] == "5"
-    assert t.wait not in snap
+    assert snap[t.prioritized] == [
+        ("x", -5 * SPAN + NOW),
+        ("y", -5 * SPAN + NOW + 1),
+        ("z", -5 * SPAN + NOW + 2),
+        ("later", -5 * SPAN + NOW + 10),  # the position catches up with the time
+    ]
+    assert snap[t.seq] == str(NOW + 10)
+    assert claim(lua, 4)[0::5] == ["x", "y", "z", "later"]
 
 
 def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
@@ -76,6 +94,15 @@ def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     assert snap[t.delayed] == [("c", NOW + 100)]
     assert snap[t.marker] == [("0", 0)]
     assert snap[t.job("dup")]["data"] == "{}"
+
+
+def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> None:
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+    args: list[Any] = [t.tag, NOW]
+    for job_id in ("c", "a", "b"):
+        args += [job_id, "{}", 2, 0]
+    assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1]
+    assert claim(lua, 3)[0::5] == ["c", "a", "b"]
 
 
 def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
@@ -145,6 +172,24 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     assert ev("completed", "a") in snap[t.events]
 
 
+def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
+    for job_id in ("a", "b", "c", "d"):
+        enqueue(lua, job_id)
+    got = claim(lua, 3)
+    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, 3]
+    for i in range(3):
+        args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
+    acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed], args)
+    assert (acked, claimed) == ([1, 1, 1], [])
+    snap = lua.snapshot()
+    assert snap[t.completed] == [("a", NOW + 7), ("b", NOW + 7), ("c", NOW + 7)]
+    assert t.active not in snap
+    assert snap[t.wait] == ["d"]
+    assert [snap[t.job(j)]["result"] for j in "abc"] == ['"a"', '"b"', '"c"']
+    assert all("lock" not in snap[t.job(j)] for j in "abc")
+    assert snap[t.events][-3:] == [ev("completed", j) for j in "abc"]
+
+
 def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
     enqueue(lua, "a")
     _, token = claim(lua, 1)[:2]
@@ -201,6 +246,17 @@ def test_extend_lock_moves_the_deadline_only_for_the_owner(lua: Lua) -> None:
     )
     assert flags == [1, 0]
     assert lua.snapshot()[t.active] == [("b", NOW + 30_000), ("a", NOW + 40_000)]
+
+
+def test_nack_of_several_jobs_keeps_their_order(lua: Lua) -> None:
+    for job_id in ("a", "b", "c"):
+        enqueue(lua, job_id)
+    got = claim(lua, 2)
+    keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
+    args = [t.tag, NOW, "a", got[1], "b", got[6], "gone", "x"]
+    assert lua.run("nack", keys, args) == [1, 1, 0]
+    assert lua.snapshot()[t.wait] == ["c", "b", "a"]  # a, then b, then c
+    assert claim(lua, 3)[0::5] == ["a", "b", "c"]
 
 
 def test_nack_hands_jobs_back_to_the_front(lua: Lua) -> None:
