@@ -130,10 +130,16 @@ class Server:
         return sorted(rows, key=lambda r: -r["usec"])[:limit]
 
     def flushall(self) -> None:
-        self.client.flushall()
+        # SYNC: with lazyfree-lazy-user-flush (Valkey's default) a plain FLUSHALL frees in the
+        # background, and the memory it is still freeing would blur the next measurement.
+        self.client.execute_command("FLUSHALL", "SYNC")
 
     def memory(self) -> dict[str, int]:
+        deadline = time.monotonic() + 10
         info = self.client.info("memory")
+        while int(info.get("lazyfree_pending_objects", 0)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            info = self.client.info("memory")
         return {k: int(info[k]) for k in ("used_memory", "used_memory_dataset") if k in info}
 
     def counts(self) -> dict[str, int]:
@@ -543,6 +549,9 @@ def w_memory(srv: Server, n: int = 10_000) -> Result:
         used_memory_before=before,
         used_memory_after=after,
         one_job_hash_bytes=srv.client.memory_usage(f"{tag}j:{sample_id}") if sample_id else None,
+        one_job_hash_encoding=srv.client.object("encoding", f"{tag}j:{sample_id}")
+        if sample_id
+        else None,
         wait_list_bytes=srv.client.memory_usage(tag + "wait"),
         events_stream_bytes=srv.client.memory_usage(tag + "events"),
         events_stream_len=srv.client.xlen(tag + "events"),

@@ -247,6 +247,9 @@ appendfsync everysec
 save ""
 # Jobs are the data: refuse writes when memory is full rather than evict them.
 maxmemory-policy noeviction
+# A job is a hash holding its JSON payload; with the default limit of 64 bytes a typical
+# payload turns it from a compact listpack into a hash table, ~170 bytes more per job.
+hash-max-listpack-value 1024
 """
 
 
