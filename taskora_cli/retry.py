@@ -23,7 +23,7 @@ class Retry:
         backoff: "fixed" (delay), "linear" (delay * attempt), "exponential"
             (delay * 2 ** (attempt - 1)), or a callable(attempt) -> seconds.
         delay: the base delay (seconds or "500ms", "1s", ...).
-        max_delay: an upper bound on any computed delay.
+        max_delay: a hard upper bound on any computed delay, jitter included.
         jitter: spread each delay by ±25% so retries of a burst do not arrive together.
         retry_on: if given, only these exception types are retried.
         no_retry_on: these exception types are never retried.
@@ -66,10 +66,11 @@ class Retry:
             raw = base * attempt
         else:
             raw = base * 2 ** (attempt - 1)
-        if self.max_delay is not None:
-            raw = min(raw, to_ms(self.max_delay))
         if self.jitter:
             raw *= 0.75 + random.random() * 0.5
+        if self.max_delay is not None:
+            # after the jitter: max_delay is a hard cap, never exceeded by a quarter
+            raw = min(raw, to_ms(self.max_delay))
         return max(0, round(raw))
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
