@@ -30,7 +30,6 @@ for i = 0, acks - 1 do
   if redis.call("HGET", job, "lock") == token then
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
-    emit(keys.events, "completed", id)
     done[#done + 1] = id
     finished[#finished + 1] = now
     finished[#finished + 1] = id
@@ -39,11 +38,12 @@ for i = 0, acks - 1 do
     acked[#acked + 1] = 0
   end
 end
--- one ZREM and one ZADD for the whole batch, not one each per job
+-- one ZREM, one ZADD and an event per batch, not one each per job
 for i = 1, #done, 1000 do
   redis.call("ZREM", keys.active, unpack(done, i, math.min(i + 999, #done)))
 end
 zadd_many(KEYS[7], finished)
+emit_many(keys.events, "completed", done)
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))

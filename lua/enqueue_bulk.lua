@@ -10,7 +10,8 @@
 -- returns one flag per job: 1 enqueued, 0 an id that already exists
 --@include lib/common.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
-local out, any_now, first_due = {}, false, nil
+local out, any_now, first_due, waiting = {}, false, nil, {}
+local now_ids, delayed_ids = {}, {}
 for i = 3, #ARGV, 4 do
   local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local job = job_key(tag, id)
@@ -23,12 +24,16 @@ for i = 3, #ARGV, 4 do
       if first_due == nil or run_at < first_due then
         first_due = run_at
       end
-      emit(KEYS[4], "delayed", id)
+      delayed_ids[#delayed_ids + 1] = id
     else
       redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
-      queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
+      if priority > 0 then
+        queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
+      else
+        waiting[#waiting + 1] = id -- pushed together below, in this order
+      end
       any_now = true
-      emit(KEYS[4], "waiting", id)
+      now_ids[#now_ids + 1] = id
     end
     if priority > 0 then
       redis.call("HSET", job, "prio", priority)
@@ -36,6 +41,11 @@ for i = 3, #ARGV, 4 do
     out[#out + 1] = 1
   end
 end
+for i = 1, #waiting, 1000 do
+  redis.call("LPUSH", KEYS[1], unpack(waiting, i, math.min(i + 999, #waiting)))
+end
+emit_many(KEYS[4], "waiting", now_ids)
+emit_many(KEYS[4], "delayed", delayed_ids)
 if any_now then
   redis.call("ZADD", KEYS[5], 0, "0")
 elseif first_due then

@@ -9,6 +9,7 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
     return
   end
   redis.call("ZREMRANGEBYRANK", delayed, 0, count - 1)
+  local promoted = {}
   for i = 1, #due, 2 do
     local id, due_at = due[i], tonumber(due[i + 1])
     local job = job_key(tag, id)
@@ -16,9 +17,10 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
     if priority ~= false or redis.call("EXISTS", job) == 1 then
       queue_back(tag, wait, prio_key, id, tonumber(priority or "0"), due_at)
       redis.call("HSET", job, "state", "waiting")
-      emit(events, "promoted", id)
+      promoted[#promoted + 1] = id
     end
   end
+  emit_many(events, "promoted", promoted)
 end
 
 -- Pop up to n waiting ids: prioritized first, then FIFO.
@@ -43,14 +45,14 @@ local function pop_waiting(wait, prio_key, n)
 end
 
 -- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
--- Three calls per job (read, write, event); the lock deadlines go into `active` in one ZADD.
+-- Two calls per job (read, write); the lock deadlines and the events go out per batch.
 local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   if n <= 0 then
     return
   end
   local ids = pop_waiting(keys.wait, keys.prio, n)
   local deadline = now + lock_ttl
-  local locked = {}
+  local locked, claimed, attempts = {}, {}, {}
   for i = 1, #ids do
     local id = ids[i]
     local job = job_key(tag, id)
@@ -61,7 +63,8 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       redis.call("HSET", job, "attempt", attempt, "state", "active", "started", now, "lock", token)
       locked[#locked + 1] = deadline
       locked[#locked + 1] = id
-      emit(keys.events, "active", id, "attempt", attempt)
+      claimed[#claimed + 1] = id
+      attempts[#attempts + 1] = attempt
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = attempt
@@ -70,6 +73,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     end
   end
   zadd_many(keys.active, locked)
+  emit_many(keys.events, "active", claimed, "attempt", attempts)
 end
 
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.

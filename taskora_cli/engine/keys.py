@@ -68,7 +68,9 @@ class TaskKeys:
         self.failed = tag + "failed"
         """ZSET: permanently failed ids (the dead-letter set); score = finish time (ms)."""
         self.events = tag + "events"
-        """STREAM: one entry per transition (``event``, ``job`` fields), capped."""
+        """STREAM, capped: ``event`` (the transition), ``job`` (the id, or the space-separated
+        ids of the jobs that made it together in one script call), and maybe more fields whose
+        values are per job, likewise space-separated."""
         self.marker = tag + "marker"
         """ZSET with the one member "0": idle workers BZPOPMIN it. Score 0 = work now,
         score t = the next delayed job is due at t."""

@@ -102,7 +102,8 @@ class ResultWaiter:
             for entry_id, fields in entries:
                 self._cursors[task] = entry_id
                 if fields.get("event") in TERMINAL_STATES:
-                    await self._settle(task, fields.get("job", ""))
+                    for job_id in fields.get("job", "").split(" "):  # one id, or a batch's
+                        await self._settle(task, job_id)
 
     async def _settle(self, task: str, job_id: str) -> None:
         futures = self._waiters.get((task, job_id))

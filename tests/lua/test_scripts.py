@@ -99,10 +99,11 @@ def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
 def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     args: list[Any] = [t.tag, NOW]
-    for job_id in ("c", "a", "b"):
-        args += [job_id, "{}", 2, 0]
-    assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1]
-    assert claim(lua, 3)[0::5] == ["c", "a", "b"]
+    for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
+        args += [job_id, "{}", prio, 0]
+    assert lua.run("enqueue_bulk", keys, args) == [1] * 6
+    assert lua.snapshot()[t.wait] == ["r", "p", "q"]
+    assert claim(lua, 6)[0::5] == ["c", "a", "b", "q", "p", "r"]
 
 
 def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
@@ -124,7 +125,21 @@ def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
     }
     assert snap[t.wait] == ["b"]
     assert snap[t.marker] == [("0", 0)]  # b is still waiting: keep idle workers awake
-    assert snap[t.events][-2:] == [ev("active", "hi", attempt=1), ev("active", "a", attempt=1)]
+    # one event for the batch: ids and attempts separated by spaces, in claim order
+    assert snap[t.events][-1] == ev("active", "hi a", attempt="1 1")
+
+
+def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None:
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+    ids = [f"j{i:02}" for i in range(40)]
+    args: list[Any] = [t.tag, NOW]
+    for job_id in ids:
+        args += [job_id, "{}", 0, 0]
+    lua.run("enqueue_bulk", keys, args)
+    assert lua.snapshot()[t.events] == [
+        ev("waiting", " ".join(ids[:32])),
+        ev("waiting", " ".join(ids[32:])),
+    ]
 
 
 def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
@@ -187,7 +202,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     assert snap[t.wait] == ["d"]
     assert [snap[t.job(j)]["result"] for j in "abc"] == ['"a"', '"b"', '"c"']
     assert all("lock" not in snap[t.job(j)] for j in "abc")
-    assert snap[t.events][-3:] == [ev("completed", j) for j in "abc"]
+    assert snap[t.events][-1] == ev("completed", "a b c")
 
 
 def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
