@@ -21,8 +21,14 @@ from urllib.parse import parse_qs, unquote, urlparse
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    DataError,
+    NoPermissionError,
+    NoScriptError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .connection import RECONNECT_ATTEMPTS
@@ -71,6 +77,11 @@ def _pack_any(args: Sequence[Any]) -> bytes:
             raise DataError(f"cannot send {type(arg).__name__} {arg!r} to the server")
         out.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
+
+
+def _is_final(error: Exception) -> bool:
+    """A refused login is a ConnectionError to redis-py too, but trying again will not help."""
+    return isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError)
 
 
 def _error(message: str) -> Exception:
@@ -189,9 +200,9 @@ class Wire:
         while True:
             try:
                 return await self._send(packed)
-            except _RETRYABLE:
+            except _RETRYABLE as exc:
                 failures += 1
-                if failures > RECONNECT_ATTEMPTS or self._closed:
+                if failures > RECONNECT_ATTEMPTS or self._closed or _is_final(exc):
                     raise
                 await asyncio.sleep(self._backoff.compute(failures))
 

@@ -105,10 +105,12 @@ class Slots:
         self.start_ready()
 
     async def _slot(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
         try:
             streak = 0
             while self.buffer and not self.stopping:
-                item = self._begin(self.buffer.popleft())
+                item = self._begin(self.buffer.popleft(), me)
                 outcome = await self._execute(item)
                 if self.running.pop(item.job.id, None) is None:
                     continue  # stop() handed it back while the handler ignored the cancellation
@@ -124,9 +126,7 @@ class Slots:
         finally:
             self._live -= 1
 
-    def _begin(self, job: ClaimedJob) -> Running:
-        slot = asyncio.current_task()
-        assert slot is not None
+    def _begin(self, job: ClaimedJob, slot: asyncio.Task[None]) -> Running:
         item = Running(job, slot, self._loop.time() + self.timeout_s, self)
         self.running[job.id] = item
         if self._timer is None:

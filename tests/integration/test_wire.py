@@ -1,0 +1,127 @@
+"""The lean pipelined connection the engine sends scripts over (engine/wire.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+from redis.exceptions import AuthenticationError, ResponseError
+
+from taskora_cli.engine.engine import Engine
+from taskora_cli.engine.records import Ack, NewJob
+from taskora_cli.engine.wire import Wire, _Target, pack, supports
+
+
+def test_commands_are_packed_as_resp_bulk_strings() -> None:
+    assert pack(("SET", "k", 12)) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n"
+    # non-ASCII text is counted in bytes, not characters
+    assert pack(("SET", "é", 1.5, b"\x00")) == (
+        b"*4\r\n$3\r\nSET\r\n$2\r\n\xc3\xa9\r\n$3\r\n1.5\r\n$1\r\n\x00\r\n"
+    )
+    with pytest.raises(redis.DataError):
+        pack(("SET", True))
+
+
+def test_urls_name_the_socket_the_login_and_the_database() -> None:
+    tcp = _Target("redis://ann:s%40cret@example.com:6380/3")
+    assert (tcp.host, tcp.port, tcp.path, tcp.db) == ("example.com", 6380, None, 3)
+    assert tcp.login() == [("AUTH", "ann", "s@cret"), ("SELECT", 3)]
+    unix = _Target("unix:///run/valkey.sock?db=2&password=pw")
+    assert (unix.path, unix.db) == ("/run/valkey.sock", 2)
+    assert unix.login() == [("AUTH", "pw"), ("SELECT", 2)]
+    assert _Target("redis://localhost").login() == []
+    assert supports("redis://h") and supports("unix:///s") and not supports("rediss://h")
+
+
+async def test_many_calls_in_flight_get_their_own_replies(redis_url: str) -> None:
+    wire = Wire(redis_url)
+    try:
+        replies = await asyncio.gather(*(wire.call("ECHO", f"m{i}") for i in range(300)))
+        assert replies == [f"m{i}" for i in range(300)]
+        with pytest.raises(ResponseError):
+            await wire.call("NOSUCHCOMMAND")
+        assert await wire.call("PING") == "PONG"  # an error reply leaves the connection usable
+    finally:
+        await wire.close()
+
+
+async def test_scripts_survive_script_flush(redis_url: str) -> None:
+    engine = Engine(redis_url)
+    try:
+        await engine.connect(0)
+        redis.Redis.from_url(redis_url).script_flush()
+        assert await engine.enqueue("t", NewJob("a", "{}"), 1)
+        assert [job.id for job in await engine.claim("t", "w", 5, 2, 30_000)] == ["a"]
+    finally:
+        await engine.close()
+
+
+async def test_calls_ride_out_a_server_restart(restartable_valkey: Any) -> None:
+    server = restartable_valkey
+    engine = Engine(server.url)
+
+    async def restart_soon() -> None:
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(server.start)
+
+    try:
+        await engine.connect(0)
+        assert await engine.enqueue("t", NewJob("a", "{}"), 1)
+        await asyncio.to_thread(server.stop)
+        restarting = asyncio.ensure_future(restart_soon())
+        assert await engine.enqueue("t", NewJob("b", "{}"), 2)  # waits for the server
+        await restarting
+        assert (await engine.counts("t"))["waiting"] == 2  # the AOF kept "a"
+    finally:
+        await engine.close()
+
+
+async def test_a_password_is_sent_before_any_command(restartable_valkey: Any) -> None:
+    url: str = restartable_valkey.url
+    client = redis.Redis.from_url(url)
+    client.config_set("requirepass", "pw")
+    try:
+        wire = Wire(url + "?password=pw")
+        assert await wire.call("PING") == "PONG"
+        await wire.close()
+        anonymous = Wire(url)
+        with pytest.raises(AuthenticationError):
+            await anonymous.call("SET", "k", "v")
+        await anonymous.close()
+    finally:
+        redis.Redis.from_url(url, password="pw").config_set("requirepass", "")
+        client.close()
+
+
+async def test_a_cancelled_blocking_call_drops_its_connection(redis_url: str) -> None:
+    wire = Wire(redis_url, blocking=True)
+    try:
+        waiting = asyncio.ensure_future(wire.call("BZPOPMIN", "marker", 5))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        # the server forgot the block: a marker added now stays for the next waiter
+        redis.Redis.from_url(redis_url).zadd("marker", {"0": 0})
+        await asyncio.sleep(0.05)
+        assert await wire.call("BZPOPMIN", "marker", 1) == ["marker", "0", "0"]
+    finally:
+        await wire.close()
+
+
+async def test_the_redis_py_path_runs_the_same_scripts(redis_url: str) -> None:
+    # what rediss:// URLs use: the scripts over redis-py instead of the lean connection
+    engine = Engine(redis_url)
+    engine._wire = None
+    try:
+        await engine.connect(0)
+        assert await engine.enqueue_bulk("t", [NewJob("a", "{}"), NewJob("b", "{}")], 1)
+        claimed = await engine.claim("t", "w", 1, 2, 30_000)
+        acked, more = await engine.ack_and_claim(
+            "t", [Ack(claimed[0].id, claimed[0].token, "1")], "w", 1, 3, 30_000
+        )
+        assert (acked, [job.id for job in more]) == ([True], ["b"])
+    finally:
+        await engine.close()
