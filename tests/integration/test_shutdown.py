@@ -1,0 +1,137 @@
+"""Graceful stop loses nothing: jobs running at the stop finish or go back, and later complete."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import make_app, until
+
+from taskora_cli import Taskora
+from taskora_cli.worker.pool import Worker
+
+JOBS = 10
+SLOTS = 3
+
+
+@pytest.fixture
+async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
+    made = make_app(redis_url, tmp_path)
+    yield made
+    await made.aclose()
+
+
+async def counts(app: Taskora, task: str) -> dict[str, int]:
+    return await (await app._engine()).counts(task)
+
+
+async def test_jobs_running_at_stop_finish_within_the_grace_and_the_rest_go_back(
+    app: Taskora,
+) -> None:
+    release = asyncio.Event()
+    started: list[str] = []
+    finished: list[str] = []
+
+    @app.task("drain", concurrency=SLOTS)
+    async def drain(n: int, ctx: object) -> int:
+        started.append(ctx.id)  # type: ignore[attr-defined]
+        await release.wait()
+        finished.append(ctx.id)  # type: ignore[attr-defined]
+        return n
+
+    handles = await drain.adispatch_many(range(JOBS))
+    worker = Worker(app, [drain], prefetch=2)
+    await worker.start()
+    await until(lambda: len(started) == SLOTS)
+
+    stopping = asyncio.create_task(worker.stop(grace_ms=10_000))
+    # the prefetched jobs go back at once; the running ones keep their slots
+    await until(lambda: _is(counts(app, "drain"), waiting=JOBS - SLOTS, active=SLOTS))
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+
+    assert sorted(finished) == sorted(started)
+    assert await counts(app, "drain") == _state(completed=SLOTS, waiting=JOBS - SLOTS)
+
+    second = await app.start()
+    try:
+        assert [await h.aresult(10) for h in handles] == list(range(JOBS))
+    finally:
+        await second.stop()
+    assert Counter(started) == {h.id: 1 for h in handles}  # none ran twice
+    assert await counts(app, "drain") == _state(completed=JOBS)
+
+
+async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
+    app: Taskora, redis_url: str, tmp_path: Path
+) -> None:
+    interrupted: list[str] = []
+    in_thread: list[str] = []
+    thread_may_finish = threading.Event()
+
+    @app.task("stuck", concurrency=SLOTS)
+    async def stuck(n: int, ctx: object) -> int:
+        interrupted.append(ctx.id)  # type: ignore[attr-defined]
+        await asyncio.Event().wait()  # never finishes: only the shutdown ends it
+        return n
+
+    @app.task("stuck-thread", concurrency=1)
+    def stuck_thread(n: int, ctx: object) -> int:
+        in_thread.append(ctx.id)  # type: ignore[attr-defined]
+        ctx.cancelled.wait(10)  # type: ignore[attr-defined]
+        thread_may_finish.wait(10)
+        return n
+
+    handles = await stuck.adispatch_many(range(JOBS))
+    thread_handle = await stuck_thread.adispatch(99)
+    worker = Worker(app, [stuck, stuck_thread], prefetch=2)
+    await worker.start()
+    await until(lambda: len(interrupted) == SLOTS and len(in_thread) == 1)
+
+    await asyncio.wait_for(worker.stop(grace_ms=50), 10)
+    thread_may_finish.set()  # the cancelled thread handler returns; its result is not recorded
+
+    assert await counts(app, "stuck") == _state(waiting=JOBS)
+    assert await counts(app, "stuck-thread") == _state(waiting=1)
+    engine = await app._engine()
+    for job_id in interrupted:
+        record = await engine.job("stuck", job_id)
+        assert record is not None and record.state == "waiting"
+        assert record.attempt == 0  # an interrupted run does not use up an attempt
+
+    ran_again: list[str] = []
+    rerun = make_app(redis_url, tmp_path)
+
+    @rerun.task("stuck", concurrency=SLOTS)
+    async def quick(n: int, ctx: object) -> int:
+        ran_again.append(ctx.id)  # type: ignore[attr-defined]
+        return n
+
+    @rerun.task("stuck-thread")
+    def quick_thread(n: int) -> int:
+        return n
+
+    second = await rerun.start()
+    try:
+        assert [await h.aresult(10) for h in handles] == list(range(JOBS))
+        assert await thread_handle.aresult(10) == 99
+    finally:
+        await second.stop()
+    assert Counter(ran_again) == {h.id: 1 for h in handles}
+    for handle in handles:
+        record = await engine.job("stuck", handle.id)
+        assert record is not None and record.attempt == 1
+
+
+def _state(**nonzero: int) -> dict[str, int]:
+    base = {"waiting": 0, "delayed": 0, "active": 0, "completed": 0, "failed": 0}
+    return {**base, **nonzero}
+
+
+async def _is(pending: object, **nonzero: int) -> bool:
+    found = await pending  # type: ignore[misc]
+    return bool(found == _state(**nonzero))
