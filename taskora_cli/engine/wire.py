@@ -38,6 +38,10 @@ CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 30.0
 """A reply that takes longer means the server is gone: the connection is dropped and retried."""
 
+FIRST_CONNECT_ATTEMPTS = 2
+"""Retries before a server that has never answered is reported unreachable (~0.1 s): there is
+no restart to ride out yet, and a wrong URL should fail at once, not after ~16 s."""
+
 _RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
 """What redis-py retries too (BusyLoadingError, "the server is loading", is a ConnectionError)."""
 
@@ -192,6 +196,7 @@ class Wire:
         self._backoff = ExponentialBackoff(cap=1.0, base=0.02)
         self._watchdog: asyncio.TimerHandle | None = None
         self._closed = False
+        self._connected_once = False
 
     async def call(self, *args: Any) -> Any:
         """Send one command and return its reply (errors raise redis-py's exception classes)."""
@@ -202,7 +207,8 @@ class Wire:
                 return await self._send(packed)
             except _RETRYABLE as exc:
                 failures += 1
-                if failures > RECONNECT_ATTEMPTS or self._closed or _is_final(exc):
+                limit = RECONNECT_ATTEMPTS if self._connected_once else FIRST_CONNECT_ATTEMPTS
+                if failures > limit or self._closed or _is_final(exc):
                     raise
                 await asyncio.sleep(self._backoff.compute(failures))
 
@@ -275,6 +281,7 @@ class Wire:
             proto.abort(RedisConnectionError("login failed"))
             raise
         self._proto = proto
+        self._connected_once = True
         return proto
 
     async def close(self) -> None:

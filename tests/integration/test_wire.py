@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +127,12 @@ async def test_the_redis_py_path_runs_the_same_scripts(redis_url: str) -> None:
         assert (acked, [job.id for job in more]) == ([True], ["b"])
     finally:
         await engine.close()
+
+
+async def test_a_server_that_never_answered_is_reported_at_once(tmp_path: Path) -> None:
+    wire = Wire(f"unix://{tmp_path}/nothing-here.sock")
+    began = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        await wire.call("PING")
+    assert time.monotonic() - began < 5  # not the ~16 s a restart is given
+    await wire.close()
