@@ -93,6 +93,7 @@ class Worker:
         )
         self.runners: list[TaskRunner] = []
         self._loops: list[asyncio.Task[None]] = []
+        self._closing = asyncio.Event()
         self.on_start: Callable[[str, ClaimedJob], None] | None = None
         self.on_finish: Callable[[str, Outcome, bool], None] | None = None
 
@@ -119,6 +120,7 @@ class Worker:
     async def start(self) -> None:
         """Connect, then start claiming and the background loops."""
         self.engine = await self.app._engine()
+        self._closing.clear()
         await self.engine.register_tasks([t.name for t in self.tasks])
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
@@ -151,11 +153,14 @@ class Worker:
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
+        # The loops also watch this flag: a cancel can be swallowed below us (on Python 3.11,
+        # asyncio.wait_for inside redis-py drops one that lands as its write completes), and a
+        # loop that lived on would keep its thread, and the process, from ever ending.
+        self._closing.set()
         for task in self._loops:
             task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # gather, not `suppress(CancelledError)`: a cancel of stop() itself must not be swallowed
+        await asyncio.gather(*self._loops, return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.app.aclose()
         log.info("taskora: worker %s stopped", self.id)
@@ -164,13 +169,19 @@ class Worker:
         self, period_ms: int, tick: Callable[[], Coroutine[Any, Any, None]], at_once: bool = False
     ) -> None:
         if not at_once:
-            await asyncio.sleep(period_ms / 1000)
-        while True:
+            await self._pause(period_ms)
+        while not self._closing.is_set():
             try:
                 await tick()
             except Exception as exc:
                 log.warning("taskora: background tick failed: %s", exc)
-            await asyncio.sleep(period_ms / 1000)
+            await self._pause(period_ms)
+
+    async def _pause(self, period_ms: int) -> None:
+        """Wait ``period_ms``, or until the worker stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(period_ms / 1000):
+                await self._closing.wait()
 
     async def _heartbeat(self) -> None:
         for runner in self.runners:

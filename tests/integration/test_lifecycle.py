@@ -305,7 +305,8 @@ def test_the_blocking_api_works_without_an_event_loop(redis_url: str, tmp_path: 
 
         asyncio.run(main())
 
-    thread = threading.Thread(target=work)
+    # a daemon, so a worker that failed to stop fails this test instead of hanging the run's exit
+    thread = threading.Thread(target=work, daemon=True)
     thread.start()
     try:
         assert handle.result(timeout=10) == 6
@@ -313,3 +314,4 @@ def test_the_blocking_api_works_without_an_event_loop(redis_url: str, tmp_path: 
         done.set()
         thread.join(10)
         app.close()
+    assert not thread.is_alive(), "the worker thread did not stop"

@@ -12,6 +12,7 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import Taskora
+from taskora_cli.engine.engine import Engine
 from taskora_cli.worker.pool import Worker
 
 JOBS = 10
@@ -135,3 +136,39 @@ def _state(**nonzero: int) -> dict[str, int]:
 async def _is(pending: object, **nonzero: int) -> bool:
     found = await pending  # type: ignore[misc]
     return bool(found == _state(**nonzero))
+
+
+async def test_stop_ends_the_background_loops_even_when_a_tick_swallows_its_cancellation(
+    app: Taskora, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Python 3.11, asyncio.wait_for (inside redis-py's socket writes) swallows a cancel
+    # that arrives just as the write completes; the heartbeat and sweep loops must end anyway.
+    in_tick = asyncio.Event()
+    swallowed: list[str] = []
+
+    async def swallowing_sweep(*args: object, **kwargs: object) -> None:
+        in_tick.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.append("sweep")  # return normally, as the 3.11 bug does
+        return None
+
+    monkeypatch.setattr(Engine, "stall_sweep", swallowing_sweep)
+
+    @app.task("calm")
+    async def calm(data: object) -> None:
+        return None
+
+    worker = Worker(app, [calm], stall_interval_ms=60_000)
+    await worker.start()
+    await asyncio.wait_for(in_tick.wait(), 10)
+    stopping = asyncio.create_task(worker.stop(grace_ms=0))
+    await asyncio.wait({stopping}, timeout=10)  # not wait_for: its cancel would unstick stop()
+    if not stopping.done():
+        for loop in worker._loops:
+            loop.cancel()
+        await stopping
+        raise AssertionError("stop() waited for ever on a loop that outlived its cancellation")
+    assert swallowed == ["sweep"]
+    assert all(loop.done() for loop in worker._loops)
