@@ -12,19 +12,23 @@
 -- ARGV[4] worker            the claiming worker's id
 -- ARGV[5] count             how many jobs to claim next (0 = none)
 -- ARGV[6] promote_limit     how many due jobs to promote at most
--- ARGV[7] acks              how many finished jobs follow
--- ARGV[8..] per finished job: id, token, result (JSON)
+-- ARGV[7] max_age_ms        retention: completed jobs older than this are deleted; -1 = keep
+-- ARGV[8] max_items         retention: completed jobs kept at most; -1 = no limit
+-- ARGV[9] acks              how many finished jobs follow
+-- ARGV[10..] per finished job: id, token, result (JSON)
 -- returns {acked, claimed}: acked has one flag per finished job (1 done, 0 the lock was lost);
 --   claimed is the flat list claim.lua returns
+-- Trims the completed set (lib/retention.lua), deleting trimmed jobs' hashes and logs.
 --@include lib/common.lua
 --@include lib/claim.lua
+--@include lib/retention.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local acked, done, finished = {}, {}, {}
-local acks = tonumber(ARGV[7])
+local acks = tonumber(ARGV[9])
 for i = 0, acks - 1 do
-  local base = 8 + i * 3
+  local base = 10 + i * 3
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   if redis.call("HGET", job, "lock") == token then
@@ -44,6 +48,9 @@ for i = 1, #done, 1000 do
 end
 zadd_many(KEYS[7], finished)
 emit_many(keys.events, "completed", done)
+if #done > 0 then
+  trim_finished(tag, KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]), 2 * #done + TRIM_SLACK)
+end
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))

@@ -16,10 +16,14 @@
 -- ARGV[8] token             its lock token
 -- ARGV[9] error             the error as JSON {type, message, traceback}
 -- ARGV[10] retry_at_ms      when to run the next attempt; -1 = fail for good
+-- ARGV[11] max_age_ms       retention: failed jobs older than this are deleted; -1 = keep
+-- ARGV[12] max_items        retention: failed jobs kept at most; -1 = no limit
 -- returns {status, claimed}: status 1 retrying, 2 failed, 0 the lock was lost;
 --   claimed is the flat list claim.lua returns
+-- A job that fails for good trims the failed set (lib/retention.lua).
 --@include lib/common.lua
 --@include lib/claim.lua
+--@include lib/retention.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
@@ -39,6 +43,7 @@ if redis.call("HGET", job, "lock") == token then
     redis.call("ZADD", KEYS[7], now, id)
     emit(keys.events, "failed", id)
     status = 2
+    trim_finished(tag, KEYS[7], now, tonumber(ARGV[11]), tonumber(ARGV[12]), 2 + TRIM_SLACK)
   end
 end
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))

@@ -9,13 +9,20 @@
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] sweep       STRING the time (ms) before which no other sweep of this task runs
+-- KEYS[8] completed   ZSET  score = finish time (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
 -- ARGV[4] max_stalls        a job stalled more often than this fails for good
 -- ARGV[5] limit             how many stalled jobs to handle at most
+-- ARGV[6] completed_max_age_ms  retention of completed jobs (-1 = keep); see lib/retention.lua
+-- ARGV[7] completed_max_items   (-1 = no limit)
+-- ARGV[8] failed_max_age_ms     retention of failed jobs (-1 = keep)
+-- ARGV[9] failed_max_items      (-1 = no limit)
 -- returns {recovered, failed}, or {-1, -1} when another worker swept this period
+-- The sweep also trims both finished sets, so jobs age out of a queue that has gone quiet.
 --@include lib/common.lua
+--@include lib/retention.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local max_stalls, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 if tonumber(redis.call("GET", KEYS[7]) or "0") > now then
@@ -53,4 +60,6 @@ end
 if recovered > 0 then
   redis.call("ZADD", KEYS[6], 0, "0")
 end
+trim_finished(tag, KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]), TRIM_SWEEP)
+trim_finished(tag, KEYS[4], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP + 2 * failed)
 return { recovered, failed }

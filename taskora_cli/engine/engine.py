@@ -15,7 +15,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..errors import ServerError, WireFormatError
 from . import keys as k
 from .connection import open_client
-from .records import Ack, ClaimedJob, Failure, JobRecord, NewJob, SweepResult
+from .records import (
+    KEEP_ALL,
+    Ack,
+    ClaimedJob,
+    Failure,
+    JobRecord,
+    NewJob,
+    Retention,
+    SweepResult,
+)
 from .scripts import all_scripts
 from .wire import Wire, supports
 
@@ -150,10 +159,13 @@ class Engine:
         count: int,
         now_ms: int,
         lock_ttl_ms: int,
+        retention: Retention = KEEP_ALL,
     ) -> tuple[list[bool], list[ClaimedJob]]:
-        """Complete finished jobs and claim up to ``count`` more, in one round trip."""
+        """Complete finished jobs and claim up to ``count`` more, in one round trip; trim the
+        completed jobs beyond ``retention`` (a bounded number per call)."""
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, len(acks)]
+        args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
         keys = [*self._claim_keys(t), t.completed]
@@ -168,8 +180,10 @@ class Engine:
         count: int,
         now_ms: int,
         lock_ttl_ms: int,
+        retention: Retention = KEEP_ALL,
     ) -> tuple[int, list[ClaimedJob]]:
-        """Record a failed attempt (retry or dead letter) and claim up to ``count`` more.
+        """Record a failed attempt (retry or dead letter) and claim up to ``count`` more; a
+        dead letter trims the failed jobs beyond ``retention``.
 
         Returns:
             (status, claimed): status 1 retrying, 2 failed for good, 0 the lock was lost.
@@ -178,6 +192,7 @@ class Engine:
         retry_at = -1 if failure.retry_at_ms is None else failure.retry_at_ms
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
+        args += [retention.failed_max_age_ms, retention.failed_max_items]
         keys = [*self._claim_keys(t), t.failed]
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
@@ -206,12 +221,19 @@ class Engine:
         return [bool(flag) for flag in await self._run("nack", keys, args)]
 
     async def stall_sweep(
-        self, task: str, now_ms: int, interval_ms: int, max_stalls: int, limit: int = 1000
+        self,
+        task: str,
+        now_ms: int,
+        interval_ms: int,
+        max_stalls: int,
+        limit: int = 1000,
+        retention: Retention = KEEP_ALL,
     ) -> SweepResult | None:
-        """Recover or fail jobs whose lock deadline passed; None if another worker swept."""
+        """Recover or fail jobs whose lock deadline passed, and trim both finished sets to
+        ``retention`` (a bounded number per call); None if another worker swept."""
         t = self.keys(task)
-        keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-        args = [t.tag, now_ms, interval_ms, max_stalls, limit]
+        keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep, t.completed]
+        args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self._run("stall_sweep", keys, args)
         if recovered < 0:
             return None

@@ -48,6 +48,20 @@ class Failure:
     retry_at_ms: int | None
 
 
+class Retention(NamedTuple):
+    """How many finished jobs the scripts keep, per set; -1 means no limit (the wire form).
+    The fields are in the order of the stall sweep's ARGV."""
+
+    completed_max_age_ms: int = -1
+    completed_max_items: int = -1
+    failed_max_age_ms: int = -1
+    failed_max_items: int = -1
+
+
+KEEP_ALL = Retention()
+"""No retention limits: nothing is trimmed."""
+
+
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     """What one stall sweep did."""

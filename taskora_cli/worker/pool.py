@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..engine.engine import Engine
-from ..engine.records import ClaimedJob
+from ..engine.records import ClaimedJob, Retention
 from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from .execute import Outcome
@@ -21,7 +21,7 @@ from .runner import TaskRunner
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..config import Config
+    from ..config import Config, RetentionConfig
 
 log = logging.getLogger("taskora.worker")
 
@@ -41,6 +41,20 @@ def task_slots(
     if slots and task.name in slots:
         return slots[task.name]
     return task.options.concurrency or concurrency or config.defaults.concurrency
+
+
+def retention_limits(config: RetentionConfig) -> Retention:
+    """The [retention] settings as the scripts take them (-1 for no limit)."""
+
+    def limit(value: int | None) -> int:
+        return -1 if value is None else value
+
+    return Retention(
+        limit(config.completed_max_age_ms),
+        limit(config.completed_max_items),
+        limit(config.failed_max_age_ms),
+        limit(config.failed_max_items),
+    )
 
 
 class Worker:
@@ -84,6 +98,8 @@ class Worker:
         self.heartbeat_ms = heartbeat_ms
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
+        self.retention = retention_limits(app.config.retention)
+        """How many finished jobs to keep ([retention]); the scripts that finish jobs trim."""
         self._concurrency = concurrency or app.config.worker.concurrency
         self._prefetch = prefetch
         self.engine: Engine
@@ -197,7 +213,11 @@ class Worker:
     async def _sweep(self) -> None:
         for runner in self.runners:
             result = await self.engine.stall_sweep(
-                runner.task.name, self.app.clock(), self.stall_interval_ms, self.max_stalls
+                runner.task.name,
+                self.app.clock(),
+                self.stall_interval_ms,
+                self.max_stalls,
+                retention=self.retention,
             )
             if result and (result.recovered or result.failed):
                 log.warning(

@@ -153,14 +153,14 @@ class TaskRunner(Slots):
             count = want if not succeeded and i == len(failures) - 1 else 0
             failure = Failure(o.job.id, o.job.token, o.error, o.retry_at_ms)
             status, got = await self.engine.fail_and_claim(
-                name, failure, w.id, count, w.app.clock(), w.lock_ttl_ms
+                name, failure, w.id, count, w.app.clock(), w.lock_ttl_ms, w.retention
             )
             claimed += got
             self._release(o, status != 0)
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
-                name, acks, w.id, want, w.app.clock(), w.lock_ttl_ms
+                name, acks, w.id, want, w.app.clock(), w.lock_ttl_ms, w.retention
             )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):

@@ -20,7 +20,7 @@ import pytest
 
 from taskora_cli.engine import keys as k
 from taskora_cli.engine.engine import Engine
-from taskora_cli.engine.records import Ack, Failure, NewJob
+from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
@@ -90,6 +90,8 @@ HEADERS_SNAPSHOT = {
             "worker",
             "count",
             "promote_limit",
+            "max_age_ms",
+            "max_items",
             "acks",
             "per finished job: id, token, result",
         ],
@@ -142,6 +144,8 @@ HEADERS_SNAPSHOT = {
             "token",
             "error",
             "retry_at_ms",
+            "max_age_ms",
+            "max_items",
         ],
     },
     "handshake": {
@@ -165,8 +169,19 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "sweep STRING",
+            "completed ZSET",
         ],
-        "ARGV": ["tag", "now_ms", "interval_ms", "max_stalls", "limit"],
+        "ARGV": [
+            "tag",
+            "now_ms",
+            "interval_ms",
+            "max_stalls",
+            "limit",
+            "completed_max_age_ms",
+            "completed_max_items",
+            "failed_max_age_ms",
+            "failed_max_items",
+        ],
     },
 }
 
@@ -311,6 +326,7 @@ async def test_the_engine_calls_each_script_as_its_header_says(
 async def exercise(engine: Engine) -> None:
     """Call every engine method that runs a script, with batches of one and of two."""
     task, now, ttl = "contract", NOW, 30_000
+    keep = Retention(60_000, 100, 60_000, 100)
     await engine.connect(now)
     await engine.enqueue(task, NewJob("a", "{}"), now)
     await engine.enqueue(task, NewJob("d", "{}", run_at_ms=now + 10), now)
@@ -324,15 +340,15 @@ async def exercise(engine: Engine) -> None:
     await engine.extend_locks(task, [(one.id, one.token), (two.id, two.token)], now + 30, ttl)
     await engine.ack_and_claim(task, [Ack(one.id, one.token, "1")], "w1", 0, now + 40, ttl)
     acks = [Ack(two.id, two.token, "2"), Ack(three.id, three.token, "3")]
-    await engine.ack_and_claim(task, acks, "w1", 1, now + 40, ttl)
+    await engine.ack_and_claim(task, acks, "w1", 1, now + 40, ttl, keep)
     await engine.fail_and_claim(
-        task, Failure(four.id, four.token, "{}", now + 50), "w1", 1, now, ttl
+        task, Failure(four.id, four.token, "{}", now + 50), "w1", 1, now, ttl, keep
     )
     await engine.nack(task, [(five.id, five.token)], now + 60)
     again = await engine.claim(task, "w2", 2, now + 70, ttl)
     await engine.nack(task, [(job.id, job.token) for job in again], now + 80)
     await engine.release_worker(task, "w1")
-    await engine.stall_sweep(task, now + 90, 1000, 1)
+    await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:

@@ -167,7 +167,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,
-        [t.tag, NOW + 5, 30_000, "w1", 1, 100, 2, "a", token, "42", "b", "bad", "0"],
+        [t.tag, NOW + 5, 30_000, "w1", 1, 100, -1, -1, 2, "a", token, "42", "b", "bad", "0"],
     )
     assert acked == [1, 0]  # b was not claimed with that token
     assert claimed[0] == "b"
@@ -191,7 +191,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     for job_id in ("a", "b", "c", "d"):
         enqueue(lua, job_id)
     got = claim(lua, 3)
-    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, 3]
+    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, 3]
     for i in range(3):
         args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
     acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed], args)
@@ -212,7 +212,7 @@ def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
     status, claimed = lua.run(
         "fail_and_claim",
         keys,
-        [t.tag, NOW, 30_000, "w1", 1, 100, "a", token, '{"m":1}', NOW + 1000],
+        [t.tag, NOW, 30_000, "w1", 1, 100, "a", token, '{"m":1}', NOW + 1000, -1, -1],
     )
     assert (status, claimed) == (1, [])
     snap = lua.snapshot()
@@ -229,7 +229,7 @@ def test_fail_and_claim_without_retry_dead_letters(lua: Lua) -> None:
     _, token = claim(lua, 1)[:2]
     keys = [*CLAIM_KEYS, t.failed]
     status, _ = lua.run(
-        "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1]
+        "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1, -1, -1]
     )
     assert status == 2
     snap = lua.snapshot()
@@ -244,7 +244,7 @@ def test_fail_with_a_stale_token_is_refused(lua: Lua) -> None:
     before = lua.snapshot()
     keys = [*CLAIM_KEYS, t.failed]
     status, _ = lua.run(
-        "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1]
+        "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1, -1, -1]
     )
     assert status == 0
     assert lua.snapshot() == before
@@ -296,8 +296,9 @@ def sweep(lua: Lua, now: int, max_stalls: int = 1, keys: TaskKeys = t) -> Any:
         keys.events,
         keys.marker,
         keys.sweep,
+        keys.completed,
     ]
-    return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100])
+    return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100, -1, -1, -1, -1])
 
 
 def test_stall_sweep_recovers_a_job_whose_lock_expired(lua: Lua) -> None:
@@ -323,7 +324,7 @@ def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
     lua.run(
         "ack_and_claim",
         [*CLAIM_KEYS, t.completed],
-        [t.tag, NOW + 20, 1000, "w1", 0, 100, 1, "a", token, "1"],
+        [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, 1, "a", token, "1"],
     )
     assert sweep(lua, NOW + 5000) == [0, 0]
     snap = lua.snapshot()
