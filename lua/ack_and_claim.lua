@@ -6,6 +6,7 @@
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] completed   ZSET  score = finish time (ms)
+-- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -23,7 +24,7 @@
 --@include lib/claim.lua
 --@include lib/retention.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6] }
+  events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local acked, done, finished = {}, {}, {}
 local acks = tonumber(ARGV[9])

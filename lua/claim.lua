@@ -5,6 +5,7 @@
 -- KEYS[4] active      ZSET  score = lock deadline (ms)
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
+-- KEYS[7] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       how long a claim holds without a heartbeat
@@ -15,7 +16,7 @@
 --@include lib/common.lua
 --@include lib/claim.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6] }
+  events = KEYS[5], marker = KEYS[6], expired = KEYS[7] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
 local out = {}

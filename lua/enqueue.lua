@@ -8,6 +8,7 @@
 -- ARGV[3] data              the JSON payload
 -- ARGV[4] now_ms
 -- ARGV[5] priority          integer >= 0
+-- ARGV[6] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
 local tag, id, data, now, priority = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -19,6 +20,9 @@ if priority > 0 then
   redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, "prio", priority)
 else
   redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
+end
+if ARGV[6] ~= "0" then
+  redis.call("HSET", job, "exp", ARGV[6])
 end
 queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
 redis.call("ZADD", KEYS[4], 0, "0")

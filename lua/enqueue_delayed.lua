@@ -8,6 +8,7 @@
 -- ARGV[4] now_ms
 -- ARGV[5] priority          integer >= 0, applied when the job becomes due
 -- ARGV[6] run_at_ms         when the job becomes due
+-- ARGV[7] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
 local tag, id, data, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -19,6 +20,9 @@ end
 redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)
 if priority > 0 then
   redis.call("HSET", job, "prio", priority)
+end
+if ARGV[7] ~= "0" then
+  redis.call("HSET", job, "exp", ARGV[7])
 end
 redis.call("ZADD", KEYS[1], run_at, id)
 redis.call("ZADD", KEYS[3], "LT", run_at, "0")

@@ -6,6 +6,7 @@
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
+-- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -25,7 +26,7 @@
 --@include lib/claim.lua
 --@include lib/retention.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6] }
+  events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
 local job = job_key(tag, id)

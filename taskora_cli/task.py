@@ -64,17 +64,33 @@ class Task:
         """Call the handler directly, in-process (handy in unit tests)."""
         return self.fn(*args, **kwargs)
 
-    def _new_job(self, data: Any, delay: Duration | None, priority: int, now_ms: int) -> NewJob:
+    def _new_job(
+        self,
+        data: Any,
+        delay: Duration | None,
+        priority: int,
+        ttl: Duration | None,
+        now_ms: int,
+    ) -> NewJob:
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise UsageError(f"priority must be an int 0..{MAX_PRIORITY}, got {priority!r}")
         if not 0 <= priority <= MAX_PRIORITY:
             raise UsageError(f"priority must be within 0..{MAX_PRIORITY}, got {priority}")
         delay_ms = 0 if delay is None else to_ms(delay, what="delay")
+        ttl_ms = 0 if ttl is None else to_ms(ttl, what="ttl")
+        if ttl is not None and ttl_ms == 0:
+            raise UsageError("ttl must be longer than 0 (omit it for jobs that never expire)")
         payload = dumps(data, what=f"data for task {self.name!r}")
-        return NewJob(new_job_id(), payload, priority, now_ms + delay_ms if delay_ms else 0)
+        run_at = now_ms + delay_ms if delay_ms else 0
+        return NewJob(new_job_id(), payload, priority, run_at, now_ms + ttl_ms if ttl_ms else 0)
 
     def dispatch(
-        self, data: Any = None, *, delay: Duration | None = None, priority: int = 0
+        self,
+        data: Any = None,
+        *,
+        delay: Duration | None = None,
+        priority: int = 0,
+        ttl: Duration | None = None,
     ) -> JobHandle:
         """Enqueue one job and return its handle (blocking).
 
@@ -82,19 +98,26 @@ class Task:
             data: the job payload; anything JSON can encode.
             delay: run no sooner than this (seconds or "5s", "10m", ...).
             priority: 0..255; higher priorities run first, FIFO within one priority.
+            ttl: how long after dispatch the job may still start; a job no worker has started
+                by then ends ``expired`` instead of running (result waiters get ExpiredError).
 
         Raises:
             UsageError: bad data, delay or priority.
             ServerError: the server cannot be reached.
         """
-        return self.app._portal.call(self.adispatch(data, delay=delay, priority=priority))
+        return self.app._portal.call(self.adispatch(data, delay=delay, priority=priority, ttl=ttl))
 
     async def adispatch(
-        self, data: Any = None, *, delay: Duration | None = None, priority: int = 0
+        self,
+        data: Any = None,
+        *,
+        delay: Duration | None = None,
+        priority: int = 0,
+        ttl: Duration | None = None,
     ) -> JobHandle:
         """Async twin of :meth:`dispatch`."""
         now = self.app.clock()
-        job = self._new_job(data, delay, priority, now)
+        job = self._new_job(data, delay, priority, ttl, now)
         engine = await self.app._engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
             await engine.register_tasks([self.name])
@@ -102,17 +125,29 @@ class Task:
         return JobHandle(self.app, self.name, job.id, enqueued)
 
     def dispatch_many(
-        self, items: Iterable[Any], *, delay: Duration | None = None, priority: int = 0
+        self,
+        items: Iterable[Any],
+        *,
+        delay: Duration | None = None,
+        priority: int = 0,
+        ttl: Duration | None = None,
     ) -> list[JobHandle]:
         """Enqueue many jobs in one round trip per batch of 1,000 (blocking)."""
-        return self.app._portal.call(self.adispatch_many(items, delay=delay, priority=priority))
+        return self.app._portal.call(
+            self.adispatch_many(items, delay=delay, priority=priority, ttl=ttl)
+        )
 
     async def adispatch_many(
-        self, items: Iterable[Any], *, delay: Duration | None = None, priority: int = 0
+        self,
+        items: Iterable[Any],
+        *,
+        delay: Duration | None = None,
+        priority: int = 0,
+        ttl: Duration | None = None,
     ) -> list[JobHandle]:
         """Async twin of :meth:`dispatch_many`."""
         now = self.app.clock()
-        jobs = [self._new_job(item, delay, priority, now) for item in items]
+        jobs = [self._new_job(item, delay, priority, ttl, now) for item in items]
         engine = await self.app._engine()
         await engine.register_tasks([self.name])
         handles: list[JobHandle] = []

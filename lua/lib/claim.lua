@@ -46,18 +46,24 @@ end
 
 -- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
 -- Two calls per job (read, write); the lock deadlines and the events go out per batch.
+-- A job whose TTL ("exp") has passed is not started: it ends "expired" instead.
 local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   if n <= 0 then
     return
   end
   local ids = pop_waiting(keys.wait, keys.prio, n)
   local deadline = now + lock_ttl
-  local locked, claimed, attempts = {}, {}, {}
+  local locked, claimed, attempts, expired, expired_ids = {}, {}, {}, {}, {}
   for i = 1, #ids do
     local id = ids[i]
     local job = job_key(tag, id)
-    local fields = redis.call("HMGET", job, "data", "ts", "attempt")
-    if fields[1] then -- else the hash is gone (deleted while queued): drop the stray id
+    local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp")
+    if fields[4] and fields[1] and tonumber(fields[4]) <= now then
+      redis.call("HSET", job, "state", "expired", "finished", now)
+      expired[#expired + 1] = now
+      expired[#expired + 1] = id
+      expired_ids[#expired_ids + 1] = id
+    elseif fields[1] then -- else the hash is gone (deleted while queued): drop the stray id
       local attempt = tonumber(fields[3] or "0") + 1
       local token = worker .. ":" .. attempt .. ":" .. now
       redis.call("HSET", job, "attempt", attempt, "state", "active", "started", now, "lock", token)
@@ -74,6 +80,8 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   end
   zadd_many(keys.active, locked)
   emit_many(keys.events, "active", claimed, "attempt", attempts)
+  zadd_many(keys.expired, expired)
+  emit_many(keys.events, "expired", expired_ids)
 end
 
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.

@@ -44,6 +44,14 @@ def dispatch(
         str | None,
         typer.Option(help='Run no sooner than this, e.g. "5s", "10m", "2h".', show_default=False),
     ] = None,
+    ttl: Annotated[
+        str | None,
+        typer.Option(
+            help="Expire the job if no worker has started it this long after dispatch, e.g. "
+            '"10m"; an expired job never runs (--wait then exits 1).',
+            show_default=False,
+        ),
+    ] = None,
     priority: Annotated[
         int, typer.Option(min=0, max=255, help="0..255; higher runs first, FIFO within one.")
     ] = 0,
@@ -86,10 +94,11 @@ def dispatch(
     app = load_app(load(config))
     try:
         if items is not None:
-            for handle in app.dispatch_many(task, items, delay=delay, priority=priority):
+            options = {"delay": delay, "priority": priority, "ttl": ttl}
+            for handle in app.dispatch_many(task, items, **options):
                 _print_dispatched(handle, as_json)
             return
-        handle = app.dispatch(task, payload, delay=delay, priority=priority)
+        handle = app.dispatch(task, payload, delay=delay, priority=priority, ttl=ttl)
         if not wait:
             _print_dispatched(handle, as_json)
             return

@@ -122,10 +122,10 @@ class Engine:
         """Enqueue one job; False when its id already exists."""
         t = self.keys(task)
         if job.run_at_ms > now_ms:
-            args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms]
+            args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
             done = await self._run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
         else:
-            args = [t.tag, job.id, job.data, now_ms, job.priority]
+            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms]
             done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
         return bool(done)
 
@@ -134,7 +134,7 @@ class Engine:
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms]
         for job in jobs:
-            args += [job.id, job.data, job.priority, job.run_at_ms]
+            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms]
         keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
         return [bool(flag) for flag in await self._run("enqueue_bulk", keys, args)]
 
@@ -149,7 +149,7 @@ class Engine:
         """Promote due delayed jobs, then claim up to ``count`` jobs."""
         t = self.keys(task)
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
-        return _claimed(await self._run("claim", self._claim_keys(t), args))
+        return _claimed(await self._run("claim", [*self._claim_keys(t), t.expired], args))
 
     async def ack_and_claim(
         self,
@@ -168,7 +168,7 @@ class Engine:
         args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
-        keys = [*self._claim_keys(t), t.completed]
+        keys = [*self._claim_keys(t), t.completed, t.expired]
         acked, claimed = await self._run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
@@ -193,7 +193,7 @@ class Engine:
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
         args += [retention.failed_max_age_ms, retention.failed_max_items]
-        keys = [*self._claim_keys(t), t.failed]
+        keys = [*self._claim_keys(t), t.failed, t.expired]
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 

@@ -38,6 +38,7 @@ class TaskKeys:
         "completed",
         "delayed",
         "events",
+        "expired",
         "failed",
         "marker",
         "name",
@@ -67,6 +68,8 @@ class TaskKeys:
         """ZSET: completed ids; score = finish time (ms)."""
         self.failed = tag + "failed"
         """ZSET: permanently failed ids (the dead-letter set); score = finish time (ms)."""
+        self.expired = tag + "expired"
+        """ZSET: ids of jobs whose TTL passed before a worker started them; score = when."""
         self.events = tag + "events"
         """STREAM, capped: ``event`` (the transition), ``job`` (the id, or the space-separated
         ids of the jobs that made it together in one script call), and maybe more fields whose

@@ -9,12 +9,13 @@ TERMINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
 
 
 class NewJob(NamedTuple):
-    """A job to enqueue. ``run_at_ms`` 0 means now."""
+    """A job to enqueue. ``run_at_ms`` 0 means now; ``expire_at_ms`` 0 means never."""
 
     id: str
     data: str
     priority: int = 0
     run_at_ms: int = 0
+    expire_at_ms: int = 0
 
 
 class ClaimedJob(NamedTuple):

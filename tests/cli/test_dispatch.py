@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from .conftest import Project
+import redis
+
+from taskora_cli.engine.keys import TaskKeys
+
+from .conftest import Project, wait_for
 
 
 def test_dispatch_wait_round_trip_prints_the_result_as_json(project: Project) -> None:
@@ -122,3 +128,25 @@ def test_a_task_only_the_server_knows_can_be_dispatched_without_its_module(
     done = project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 1}', "--wait")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "2\n"
+
+
+def test_ttl_expires_a_job_no_worker_started_in_time(project: Project, redis_url: str) -> None:
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "dispatch", "echo", "--ttl", "1ms", "--wait"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Start the worker only once the job is queued, so its 1 ms TTL has surely passed.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: client.llen(TaskKeys("", "echo").wait) == 1)
+    finally:
+        client.close()
+    burst = project.taskora("work", "--burst", "--task", "echo")
+    assert burst.returncode == 0, burst.stderr
+    _, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 1
+    assert "expired before a worker started it" in err

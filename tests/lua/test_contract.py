@@ -61,6 +61,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
+    "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
     "TaskKeys('app', 'send-email').failed": "taskora:app:{send-email}:failed",
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
@@ -82,6 +83,7 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "completed ZSET",
+            "expired ZSET",
         ],
         "ARGV": [
             "tag",
@@ -104,20 +106,21 @@ HEADERS_SNAPSHOT = {
             "active ZSET",
             "events STREAM",
             "marker ZSET",
+            "expired ZSET",
         ],
         "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
     },
     "enqueue": {
         "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority"],
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms"],
     },
     "enqueue_bulk": {
         "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms"],
+        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms"],
     },
     "enqueue_delayed": {
         "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms"],
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms"],
     },
     "extend_lock": {
         "KEYS": ["active ZSET"],
@@ -132,6 +135,7 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "failed ZSET",
+            "expired ZSET",
         ],
         "ARGV": [
             "tag",

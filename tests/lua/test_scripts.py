@@ -19,12 +19,12 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, data: str = "{}", now: int = NOW, prio: int = 0) -> Any:
     return lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, job_id, data, now, prio]
+        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, job_id, data, now, prio, 0]
     )
 
 
 def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1", ttl: int = 30_000) -> list[Any]:
-    return list(lua.run("claim", CLAIM_KEYS, [t.tag, now, ttl, worker, count, 100]))
+    return list(lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, now, ttl, worker, count, 100]))
 
 
 def test_enqueue_stores_the_job_and_wakes_workers(lua: Lua) -> None:
@@ -72,8 +72,8 @@ def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
 
 def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000]) == 1
-    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000])
+    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0]) == 1
+    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0])
     assert lua.snapshot() == {
         t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
         t.events: [ev("delayed", "d"), ev("delayed", "e")],
@@ -86,7 +86,8 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
 def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     enqueue(lua, "dup")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [t.tag, NOW, "a", "1", 0, 0, "b", "2", 3, 0, "c", "3", 0, NOW + 100, "dup", "4", 0, 0]
+    args = [t.tag, NOW, "a", "1", 0, 0, 0, "b", "2", 3, 0, 0, "c", "3", 0, NOW + 100, 0]
+    args += ["dup", "4", 0, 0, 0]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["a", "dup"]
@@ -100,7 +101,7 @@ def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> 
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     args: list[Any] = [t.tag, NOW]
     for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
-        args += [job_id, "{}", prio, 0]
+        args += [job_id, "{}", prio, 0, 0]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
     assert lua.snapshot()[t.wait] == ["r", "p", "q"]
     assert claim(lua, 6)[0::5] == ["c", "a", "b", "q", "p", "r"]
@@ -134,7 +135,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
     ids = [f"j{i:02}" for i in range(40)]
     args: list[Any] = [t.tag, NOW]
     for job_id in ids:
-        args += [job_id, "{}", 0, 0]
+        args += [job_id, "{}", 0, 0, 0]
     lua.run("enqueue_bulk", keys, args)
     assert lua.snapshot()[t.events] == [
         ev("waiting", " ".join(ids[:32])),
@@ -145,7 +146,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
 def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
     for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
-        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due])
+        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0])
     got = claim(lua, 3, now=NOW + 500)
     assert got[0::5] == ["early", "mid", "late"]
     snap = lua.snapshot()
@@ -163,7 +164,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     enqueue(lua, "a")
     enqueue(lua, "b")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.completed]
+    keys = [*CLAIM_KEYS, t.completed, t.expired]
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,
@@ -194,7 +195,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, 3]
     for i in range(3):
         args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
-    acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed], args)
+    acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired], args)
     assert (acked, claimed) == ([1, 1, 1], [])
     snap = lua.snapshot()
     assert snap[t.completed] == [("a", NOW + 7), ("b", NOW + 7), ("c", NOW + 7)]
@@ -208,7 +209,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
 def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
     enqueue(lua, "a")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.failed]
+    keys = [*CLAIM_KEYS, t.failed, t.expired]
     status, claimed = lua.run(
         "fail_and_claim",
         keys,
@@ -227,7 +228,7 @@ def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
 def test_fail_and_claim_without_retry_dead_letters(lua: Lua) -> None:
     enqueue(lua, "a")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.failed]
+    keys = [*CLAIM_KEYS, t.failed, t.expired]
     status, _ = lua.run(
         "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1, -1, -1]
     )
@@ -242,7 +243,7 @@ def test_fail_with_a_stale_token_is_refused(lua: Lua) -> None:
     enqueue(lua, "a")
     claim(lua, 1)
     before = lua.snapshot()
-    keys = [*CLAIM_KEYS, t.failed]
+    keys = [*CLAIM_KEYS, t.failed, t.expired]
     status, _ = lua.run(
         "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1, -1, -1]
     )
@@ -323,7 +324,7 @@ def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
     sweep(lua, NOW + 10)
     lua.run(
         "ack_and_claim",
-        [*CLAIM_KEYS, t.completed],
+        [*CLAIM_KEYS, t.completed, t.expired],
         [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, 1, "a", token, "1"],
     )
     assert sweep(lua, NOW + 5000) == [0, 0]
