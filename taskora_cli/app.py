@@ -313,11 +313,11 @@ class Taskora:
         grace: Duration | None = None,
     ) -> None:
         """Run a worker until SIGINT/SIGTERM, then drain within ``grace`` (blocking)."""
-        from .worker.pool import run_until_signalled
+        from .worker.serve import serve
 
         worker = self.worker(tasks, concurrency=concurrency)
         grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
-        asyncio.run(run_until_signalled(worker, grace_ms))
+        asyncio.run(serve(worker, grace_ms))
 
 
 def _defined_elsewhere(*_: Any) -> Any:

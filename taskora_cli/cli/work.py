@@ -135,7 +135,20 @@ def work(
         print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
-    asyncio.run(serve(worker, to_ms(grace) if grace else cfg.worker.grace_ms, when))
+    if asyncio.run(serve(worker, to_ms(grace) if grace else cfg.worker.grace_ms, when)):
+        _exit_now()
+
+
+def _exit_now() -> None:
+    """Leave without joining the handler threads a hurried stop abandoned: their jobs are back
+    in the queue already, and a thread cannot be killed, only waited for."""
+    import logging
+    import os
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _parse_queues(values: list[str]) -> dict[str, int | None]:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -242,30 +241,3 @@ class Worker:
                 action,
                 outcome.error_summary,
             )
-
-
-async def run_until_signalled(worker: Worker, grace_ms: int) -> None:
-    """Start ``worker``; on the first SIGINT/SIGTERM drain within ``grace_ms``; on the second,
-    stop at once, handing running jobs back."""
-    loop = asyncio.get_running_loop()
-    first, second = asyncio.Event(), asyncio.Event()
-
-    def on_signal() -> None:
-        (second if first.is_set() else first).set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    await worker.start()
-    await first.wait()
-    log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
-    drain = loop.create_task(worker.stop(grace_ms))
-    hurry = loop.create_task(second.wait())
-    await asyncio.wait({drain, hurry}, return_when=asyncio.FIRST_COMPLETED)
-    if not drain.done():
-        for runner in worker.runners:
-            for item in list(runner.running.values()):
-                item.ctx.cancelled.set("shutdown")
-        for runner in worker.runners:
-            await runner.stop(0)
-        await drain
-    hurry.cancel()

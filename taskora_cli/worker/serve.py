@@ -37,8 +37,13 @@ class StopWhen:
     parent_pid: int | None = None
 
 
-async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> None:
-    """Start ``worker`` and run it until a signal or ``when`` says stop, then drain it."""
+async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> bool:
+    """Start ``worker`` and run it until a signal or ``when`` says stop, then drain it.
+
+    Returns:
+        True if a second signal cut the drain short: handlers still running in threads were
+        abandoned (their jobs are back in the queue) and may keep the interpreter from exiting.
+    """
     loop = asyncio.get_running_loop()
     stop, hurry = asyncio.Event(), asyncio.Event()
 
@@ -57,13 +62,12 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> N
         drain = loop.create_task(worker.stop(grace_ms))
         hurried = loop.create_task(hurry.wait())
         await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)
-        if not drain.done():
-            for runner in worker.runners:
-                for item in list(runner.running.values()):
-                    item.ctx.cancelled.set("shutdown")
+        hurry_now = not drain.done()
+        if hurry_now:  # a second signal: signal every handler and hand its job back now
             await asyncio.gather(*(runner.stop(0) for runner in worker.runners))
             await drain
         hurried.cancel()
+        return hurry_now
     finally:
         for watcher in watchers:
             watcher.cancel()

@@ -8,6 +8,10 @@ import signal
 import subprocess
 import sys
 
+import redis
+
+from taskora_cli.engine.keys import TaskKeys
+
 from .conftest import Project, wait_for
 
 
@@ -118,3 +122,23 @@ def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(30) == 0
     wait_for(lambda: log.read_text().count("stopped") == 2)
+
+
+def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
+    project: Project, redis_url: str
+) -> None:
+    job = project.taskora("dispatch", "slow", "--data", "60").stdout.strip()
+    worker = project.start_worker("--task", "slow", "--grace", "60s")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = TaskKeys("", "slow").job(job)
+    try:
+        wait_for(lambda: client.hget(key, "state") == "active")
+        worker.send_signal(signal.SIGTERM)
+        log = worker.log  # type: ignore[attr-defined]
+        wait_for(lambda: "draining" in log.read_text())
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+        assert client.hget(key, "state") == "waiting"
+        assert client.hget(key, "attempt") == "0"  # the interrupted run does not count
+    finally:
+        client.close()
