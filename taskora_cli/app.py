@@ -20,8 +20,10 @@ from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    from .dead_letters import DeadLetters
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
+    from .inspector import Inspector
     from .worker.pool import Worker
 
 Clock = Callable[[], int]
@@ -205,6 +207,18 @@ class Taskora:
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
         return JobHandle(self, name, job_id)
+
+    def inspect(self) -> Inspector:
+        """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
+        from .inspector import Inspector
+
+        return Inspector(self)
+
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter queue: jobs that failed for good; list, group, retry, purge."""
+        from .dead_letters import DeadLetters
+
+        return DeadLetters(self)
 
     def server_info(self) -> dict[str, str]:
         """Connect (starting the embedded server if needed) and describe the server (blocking).

@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..errors import ServerError, WireFormatError
 from . import keys as k
 from .connection import open_client
+from .reads import Reads
 from .records import (
     KEEP_ALL,
     Ack,
@@ -46,7 +47,7 @@ def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
     ]
 
 
-class Engine:
+class Engine(Reads):
     """One server connection (plus blocking ones, made on demand) for one event loop."""
 
     def __init__(self, url: str, prefix: str = "") -> None:

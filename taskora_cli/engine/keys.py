@@ -35,6 +35,8 @@ class TaskKeys:
 
     __slots__ = (
         "active",
+        "cancel_channel",
+        "cancelled",
         "completed",
         "delayed",
         "events",
@@ -70,6 +72,11 @@ class TaskKeys:
         """ZSET: permanently failed ids (the dead-letter set); score = finish time (ms)."""
         self.expired = tag + "expired"
         """ZSET: ids of jobs whose TTL passed before a worker started them; score = when."""
+        self.cancelled = tag + "cancelled"
+        """ZSET: ids of cancelled jobs; score = when they ended (ms)."""
+        self.cancel_channel = tag + "cancel"
+        """PUB/SUB channel (not a key): the id of each active job asked to cancel; every worker
+        of the task subscribes."""
         self.events = tag + "events"
         """STREAM, capped: ``event`` (the transition), ``job`` (the id, or the space-separated
         ids of the jobs that made it together in one script call), and maybe more fields whose
@@ -96,7 +103,8 @@ class TaskKeys:
         return hash((self.prefix, self.name))
 
     def job(self, job_id: str) -> str:
-        """HASH: one job (state, data, result, error, attempt, times, lock token)."""
+        """HASH: one job (state, data, result, error, attempt, times, lock token, and
+        ``cancel``: the reason, set when someone asked to cancel it)."""
         return f"{self.tag}j:{job_id}"
 
     def logs(self, job_id: str) -> str:

@@ -71,6 +71,21 @@ class SweepResult:
     failed: int
 
 
+class TaskCounts(NamedTuple):
+    """How many jobs of one task are in each state; ``oldest_waiting_ms`` is the age of the
+    oldest job at the front of its waiting line (None when nothing waits)."""
+
+    task: str
+    waiting: int
+    delayed: int
+    active: int
+    completed: int
+    failed: int
+    expired: int
+    cancelled: int
+    oldest_waiting_ms: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A job as stored: state and raw JSON fields."""
@@ -89,6 +104,8 @@ class JobRecord:
     run_at_ms: int | None = None
     progress: str | None = None
     stalls: int = 0
+    cancel: str | None = None
+    """The reason given when someone asked to cancel the job ("" for none); None if never."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -105,7 +122,7 @@ class JobRecord:
             return int(float(value)) if value is not None else None
 
         known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
-        known |= {"finished", "run_at", "progress", "stalls", "lock"}
+        known |= {"finished", "run_at", "progress", "stalls", "lock", "cancel"}
         return cls(
             id=job_id,
             task=task,
@@ -121,5 +138,6 @@ class JobRecord:
             run_at_ms=num("run_at"),
             progress=raw.get("progress"),
             stalls=num("stalls") or 0,
+            cancel=raw.get("cancel"),
             extra={k: v for k, v in raw.items() if k not in known},
         )

@@ -1,0 +1,223 @@
+"""The inspector: what is queued, running and finished, and everything stored about one job.
+
+``app.inspect()`` returns one. Every read is a pipelined batch of cheap commands (LLEN, ZCARD,
+ZRANGE, HGETALL); nothing writes and nothing scans the keyspace.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .serialization import loads
+
+if TYPE_CHECKING:
+    from .app import Taskora
+    from .engine.records import JobRecord, TaskCounts
+
+STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
+"""The states ``Inspector.jobs`` lists; ``delayed`` includes jobs waiting to be retried."""
+
+
+def _when(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class TaskStats:
+    """Counts by state for one task (or the total); ``latency`` is the age in seconds of the
+    oldest job at the front of the waiting line, None when nothing waits."""
+
+    task: str
+    waiting: int = 0
+    delayed: int = 0
+    active: int = 0
+    completed: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    latency: float | None = None
+
+    @classmethod
+    def from_counts(cls, c: TaskCounts) -> TaskStats:
+        latency = None if c.oldest_waiting_ms is None else c.oldest_waiting_ms / 1000
+        return cls(c.task, *c[1:8], latency=latency)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Per-task stats (sorted by name) and their total (latency: the largest)."""
+
+    tasks: list[TaskStats]
+    total: TaskStats
+
+
+@dataclass(frozen=True)
+class RemoteError:
+    """How a handler failed, as the worker recorded it."""
+
+    type: str | None
+    message: str
+    traceback: str | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When the job was dispatched, when its latest attempt started and when it ended; a
+    delayed or retrying job's ``run_at`` is when it becomes due. The job hash keeps only the
+    latest attempt's times, so earlier attempts are not listed."""
+
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    run_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """Everything stored about one job.
+
+    Attributes:
+        data / result / progress: decoded JSON (None when absent).
+        error: the latest failure (a retrying job keeps its last one), or None.
+        attempt: attempts started so far.
+        logs: the job's ``ctx.log`` entries, oldest first.
+        cancel_reason: set when someone asked to cancel the job ("" if no reason was given).
+    """
+
+    id: str
+    task: str
+    state: str
+    data: Any
+    result: Any
+    error: RemoteError | None
+    attempt: int
+    priority: int
+    progress: Any
+    stalls: int
+    cancel_reason: str | None
+    timeline: Timeline
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, record: JobRecord, logs: list[str] | None = None) -> JobInfo:
+        return cls(
+            id=record.id,
+            task=record.task,
+            state=record.state,
+            data=_json(record.data),
+            result=_json(record.result),
+            error=_error(record.error),
+            attempt=record.attempt,
+            priority=record.priority,
+            progress=_json(record.progress),
+            stalls=record.stalls,
+            cancel_reason=record.cancel,
+            timeline=Timeline(
+                _when(record.dispatched_at_ms),
+                _when(record.started_at_ms),
+                _when(record.finished_at_ms),
+                _when(record.run_at_ms),
+            ),
+            logs=[entry for entry in map(_json, logs or []) if isinstance(entry, dict)],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as ISO 8601 strings)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["error"] = None if self.error is None else vars(self.error).copy()
+        out["timeline"] = {
+            name: None if value is None else value.isoformat()
+            for name, value in vars(self.timeline).items()
+        }
+        return out
+
+
+def _json(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return loads(raw)
+    except Exception:
+        return raw  # written by something else: show it as it is
+
+
+def _error(raw: str | None) -> RemoteError | None:
+    if not raw:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return RemoteError(None, raw, None)
+    return RemoteError(parsed.get("type"), str(parsed.get("message", "")), parsed.get("traceback"))
+
+
+class Inspector:
+    """Read-only views of the app's tasks and jobs; blocking methods with async twins."""
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+
+    async def tasks(self) -> list[str]:
+        """The tasks to look at: those registered here and those the server knows."""
+        engine = await self.app._engine()
+        return sorted(set(self.app.tasks) | set(await engine.known_tasks()))
+
+    def stats(self) -> Stats:
+        """Counts by state per task and in total, and each queue's latency (blocking)."""
+        return self.app._portal.call(self.astats())
+
+    async def astats(self) -> Stats:
+        """Async twin of :meth:`stats`."""
+        engine = await self.app._engine()
+        counts = await engine.task_counts(await self.tasks(), self.app.clock())
+        per_task = [TaskStats.from_counts(c) for c in counts]
+        latencies = [s.latency for s in per_task if s.latency is not None]
+        sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
+        total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
+        return Stats(per_task, total)
+
+    def jobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
+        """Jobs of ``task`` in ``state`` (blocking): the waiting line in the order workers take
+        it, delayed ones by due time, active ones by lock deadline, finished ones newest first.
+        The listed records carry no logs (see :meth:`find`)."""
+        return self.app._portal.call(self.ajobs(task, state, offset, limit))
+
+    async def ajobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
+        """Async twin of :meth:`jobs`.
+
+        Raises:
+            UsageError: an unknown state, or a negative offset or limit.
+        """
+        if state not in STATES:
+            raise UsageError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
+        if offset < 0 or limit < 0:
+            raise UsageError(f"offset and limit must be >= 0, got {offset} and {limit}")
+        if limit == 0:
+            return []
+        engine = await self.app._engine()
+        ids = await engine.job_ids(task, state, offset, limit)
+        return [JobInfo.from_record(r) for r in await engine.jobs_by_id(task, ids)]
+
+    def find(self, job_id: str, task: str | None = None) -> JobInfo | None:
+        """The job ``job_id`` with its logs, or None (blocking). Without ``task`` it is looked
+        for under every known task (one pipelined key look-up each)."""
+        return self.app._portal.call(self.afind(job_id, task))
+
+    async def afind(self, job_id: str, task: str | None = None) -> JobInfo | None:
+        """Async twin of :meth:`find`."""
+        engine = await self.app._engine()
+        tasks = [task] if task is not None else await self.tasks()
+        record = await engine.find_job(job_id, tasks)
+        if record is None:
+            return None
+        return JobInfo.from_record(record, await engine.job_logs(record.task, job_id))
