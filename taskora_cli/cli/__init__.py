@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import config, dispatch, doctor, init, server, work
+from . import config, dispatch, dlq, doctor, init, server, work
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command()(init.init)
 app.command(name="config")(config.show_config)
 app.command()(doctor.doctor)
 app.add_typer(server.app, name="server")
+app.add_typer(dlq.app, name="dlq")
 
 
 def main() -> None:

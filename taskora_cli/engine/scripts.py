@@ -31,6 +31,8 @@ SCRIPT_NAMES = (
     "nack",
     "stall_sweep",
     "release_worker",
+    "retry_dead",
+    "purge_dead",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
+from taskora_cli.engine import dead
 from taskora_cli.engine import keys as k
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
+DEAD_SOURCE = Path(inspect.getfile(dead))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -45,6 +47,8 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "nack",
         "stall_sweep",
         "release_worker",
+        "retry_dead",
+        "purge_dead",
     ],
 }
 
@@ -162,9 +166,17 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["wait LIST", "prio ZSET", "active ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "now_ms", "per job: id, token"],
     },
+    "purge_dead": {
+        "KEYS": ["failed ZSET", "events STREAM"],
+        "ARGV": ["tag", "per job: id"],
+    },
     "release_worker": {
         "KEYS": ["active ZSET", "sweep STRING"],
         "ARGV": ["tag", "worker"],
+    },
+    "retry_dead": {
+        "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["tag", "now_ms", "per job: id"],
     },
     "stall_sweep": {
         "KEYS": [
@@ -274,6 +286,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
+    called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', DEAD_SOURCE.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
@@ -355,6 +368,10 @@ async def exercise(engine: Engine) -> None:
     await engine.nack(task, [(job.id, job.token) for job in again], now + 80)
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
+    await dead.retry_dead(engine, task, ["a"], now + 100)
+    await dead.retry_dead(engine, task, ["a", "b"], now + 100)
+    await dead.purge_dead(engine, task, ["a"])
+    await dead.purge_dead(engine, task, ["a", "b"])
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:

@@ -1,0 +1,49 @@
+-- retry_dead.lua: failed -> waiting with a fresh attempt count (dead letters retried)
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
+-- KEYS[4] events      STREAM
+-- KEYS[5] marker      ZSET  wakes idle workers
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] now_ms
+-- ARGV[3..] per job: id
+-- returns one flag per job: 1 back in the waiting line, 0 not a dead letter (any more)
+-- Each job goes to the back of its line, in the order given. Its attempt count, error, times,
+-- stall count and TTL are cleared (the TTL was for starting it, which it did); the error it
+-- died with stays in its log. A failed-set member whose hash is gone is dropped.
+--@include lib/common.lua
+local tag, now = ARGV[1], tonumber(ARGV[2])
+local out, retried, reasons = {}, {}, {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local job = job_key(tag, id)
+  local fields = redis.call("HMGET", job, "state", "prio", "error", "attempt")
+  if fields[1] == "failed" and redis.call("ZREM", KEYS[3], id) == 1 then
+    local err = fields[3]
+    if not err then
+      err = "null"
+    elseif string.sub(err, 1, 1) ~= "{" then
+      err = cjson.encode(err)
+    end
+    redis.call("HDEL", job, "error", "finished", "started", "run_at", "stalls", "lock", "exp",
+      "progress", "result")
+    redis.call("HSET", job, "state", "waiting", "attempt", 0)
+    queue_back(tag, KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
+    redis.call("RPUSH", job .. ":logs", '{"ts":' .. now .. ',"level":"warning","msg":'
+      .. '"retried from the dead-letter queue","fields":{"attempts":' .. (fields[4] or "0")
+      .. ',"error":' .. err .. '}}')
+    out[#out + 1] = 1
+    retried[#retried + 1] = id
+    reasons[#reasons + 1] = "dlq"
+  else
+    if fields[1] == false then
+      redis.call("ZREM", KEYS[3], id)
+    end
+    out[#out + 1] = 0
+  end
+end
+if #retried > 0 then
+  emit_many(KEYS[4], "waiting", retried, "reason", reasons)
+  redis.call("ZADD", KEYS[5], 0, "0")
+end
+return out
