@@ -232,3 +232,38 @@ async def test_a_dry_run_walks_ties_without_looping_and_purge_deletes_everything
         client.close()
     assert left == ["taskora:{bulk}:events"]
     assert await dlq.alist("bulk") == [] and ids
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_the_bulk_walk_acts_on_exactly_the_matching_jobs_across_ties_and_pages(
+    app: Taskora, redis_url: str, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    import random
+
+    import taskora_cli.dead_letters as dl
+
+    monkeypatch.setattr(dl, "BATCH", 7)  # many pages, with ties across page boundaries
+    rng = random.Random(seed)
+    keys = TaskKeys("", "walk")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    kinds: dict[str, str] = {}
+    try:
+        client.sadd("taskora:{_global}:tasks", "walk")
+        for i in range(120):
+            job_id, kind = f"j{i:03}", rng.choice(["Alpha", "Beta", "Gamma"])
+            kinds[job_id] = kind
+            error = json.dumps({"type": kind, "message": "x"})
+            finished = 1_000 + rng.randrange(6)  # six failure times: long runs of ties
+            client.hset(keys.job(job_id), mapping={"state": "failed", "error": error})
+            client.zadd(keys.failed, {job_id: finished})
+        dlq = app.dead_letters()
+        wanted = {job_id for job_id, kind in kinds.items() if kind != "Beta"}
+        dry = await dlq.aretry_all("walk", error_match="Alpha|Gamma", dry_run=True)
+        assert dry.matched == len(wanted)
+        done = await dlq.aretry_all("walk", error_match="Alpha|Gamma")
+        assert (done.matched, done.done) == (len(wanted), len(wanted))
+        left = set(client.zrange(keys.failed, 0, -1))
+        assert left == set(kinds) - wanted
+        assert set(client.lrange(keys.wait, 0, -1)) == wanted
+    finally:
+        client.close()
