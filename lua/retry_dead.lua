@@ -9,8 +9,9 @@
 -- ARGV[3..] per job: id
 -- returns one flag per job: 1 back in the waiting line, 0 not a dead letter (any more)
 -- Each job goes to the back of its line, in the order given. Its attempt count, error, times,
--- stall count and TTL are cleared (the TTL was for starting it, which it did); the error it
--- died with stays in its log. A failed-set member whose hash is gone is dropped.
+-- stall count, cancel flag and TTL are cleared (the TTL was for starting it, which it did);
+-- run_at becomes now (when it was due again); the error it died with stays in its log. A
+-- failed-set member whose hash is gone is dropped.
 --@include lib/common.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local out, retried, reasons = {}, {}, {}
@@ -25,9 +26,9 @@ for i = 3, #ARGV do
     elseif string.sub(err, 1, 1) ~= "{" then
       err = cjson.encode(err)
     end
-    redis.call("HDEL", job, "error", "finished", "started", "run_at", "stalls", "lock", "exp",
-      "progress", "result")
-    redis.call("HSET", job, "state", "waiting", "attempt", 0)
+    redis.call("HDEL", job, "error", "finished", "started", "stalls", "lock", "exp", "progress",
+      "result", "cancel")
+    redis.call("HSET", job, "state", "waiting", "attempt", 0, "run_at", now)
     queue_back(tag, KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
     redis.call("RPUSH", job .. ":logs", '{"ts":' .. now .. ',"level":"warning","msg":'
       .. '"retried from the dead-letter queue","fields":{"attempts":' .. (fields[4] or "0")

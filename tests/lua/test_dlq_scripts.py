@@ -63,10 +63,17 @@ def purge(lua: Lua, *ids: str) -> list[int]:
 def test_retry_sends_dead_letters_to_the_back_of_the_line_with_a_fresh_attempt_count(
     lua: Lua,
 ) -> None:
-    seed_dead(lua, {"a": dead_hash(NOW - 300), "b": dead_hash(NOW - 200, exp=str(NOW - 1))})
+    seed_dead(lua, {"a": dead_hash(NOW - 300, stalls="1", cancel="")})
+    seed_dead(lua, {"b": dead_hash(NOW - 200, exp=str(NOW - 1), run_at=str(NOW - 900))})
     lua.r.lpush(t.wait, "queued")
     assert retry(lua, "a", "b") == [1, 1]
-    fresh = {"state": "waiting", "ts": str(NOW - 5000), "data": "{}", "attempt": "0"}
+    fresh = {
+        "state": "waiting",
+        "ts": str(NOW - 5000),  # still when it was dispatched
+        "data": "{}",
+        "attempt": "0",
+        "run_at": str(NOW),  # when it was due again
+    }
     assert lua.snapshot() == {
         t.events: [ev("waiting", "a b", reason="dlq dlq")],
         t.job("a"): fresh,
@@ -91,6 +98,7 @@ def test_retry_puts_a_prioritized_job_at_the_back_of_its_band(lua: Lua) -> None:
         "data": "{}",
         "attempt": "0",
         "prio": "5",
+        "run_at": str(NOW),
     }
     assert t.wait not in snap and t.failed not in snap
 
