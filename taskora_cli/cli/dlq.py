@@ -158,14 +158,21 @@ def _bulk(
 
         if not (yes or dry_run):
             would = run(dry=True)
-            if would.matched == 0 or not typer.confirm(
-                f"{verb.capitalize()} {would.matched} dead job(s)?", err=True
+            if would.matched == 0 or not _confirm(
+                f"{verb.capitalize()} {would.matched} dead job(s)?"
             ):
                 _print_bulk(verb, would, as_json, asked=True)
                 return
         with _progress(verb, enabled=sys.stderr.isatty() and not dry_run) as report:
             done = run(dry_run, report)
     _print_bulk(verb, done, as_json)
+
+
+def _confirm(question: str) -> bool:
+    # not typer.confirm: click writes the space after the prompt to stdout, which --json owns
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 @contextmanager

@@ -158,3 +158,36 @@ def test_bad_input_is_one_line_and_exit_2(
     done = project.taskora("dlq", *args, input="")
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("answer, left", [("n", 2), ("y", 0)])
+def test_bulk_actions_on_a_terminal_ask_first(
+    project: Project, client: redis.Redis, answer: str, left: int
+) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    fail_jobs(project, client, 2)
+    main, tty = pty.openpty()  # stdin is a terminal: the command asks instead of refusing
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taskora_cli", "dlq", "purge"],
+            cwd=project.root,
+            env=project.env,
+            stdin=tty,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(main, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(main)
+        os.close(tty)
+    assert proc.returncode == 0, err
+    assert "Purge 2 dead job(s)? [y/N]" in err
+    assert out.splitlines()[0] == ("purged nothing (2 dead job(s) matched)" if left else
+                                   "purged 2 dead job(s)")  # fmt: skip
+    assert client.zcard(KEYS.failed) == left
