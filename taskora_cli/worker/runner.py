@@ -51,6 +51,9 @@ class TaskRunner(Slots):
         self.engine = worker.engine
         self.prefetch = prefetch
         self.in_flight = False
+        self.abandoned_threads = 0
+        """Jobs whose thread handlers were still running when the stop gave up on them."""
+        self._give_up_at = float("inf")
         """True while a claim or settle round trip is on the wire."""
         self._maybe_more = True
         self._arm = asyncio.Event()
@@ -76,16 +79,26 @@ class TaskRunner(Slots):
 
     async def stop(self, grace_s: float) -> None:
         """Stop claiming, let running jobs finish within ``grace_s``, hand back the rest."""
+        loop = asyncio.get_running_loop()
         self.stopping = True
+        self._give_up_at = min(self._give_up_at, loop.time() + grace_s)
         if self._waker_task is not None:
             self._waker_task.cancel()
         await self._hand_back(list(self.buffer))
         self.buffer.clear()
         self.wake.set()
-        deadline = asyncio.get_running_loop().time() + grace_s
-        while self.running and asyncio.get_running_loop().time() < deadline:
+        while self.running and loop.time() < self._give_up_at:
             await asyncio.sleep(0.01)
-        await self._hand_back(self.abandon("shutdown"))
+        leftovers = self.abandon("shutdown")
+        if self.task.is_async:
+            await self._hand_back(leftovers)  # cancelled: the handlers have really stopped
+        else:
+            # A thread cannot be stopped, so its handler may still run: handing the job back now
+            # could run it twice at once. It keeps its lock until this process is gone; then
+            # the stall sweep (or at once, a supervisor) sends it back to the queue.
+            for job in leftovers:
+                self.held.pop(job.id, None)
+            self.abandoned_threads += len(leftovers)
         self.wake.set()
         if self._loop_task is not None:
             await self._loop_task
@@ -134,9 +147,22 @@ class TaskRunner(Slots):
                 return await self._settle(finished, want)
             return await self._claim(want)
         except Exception as exc:
+            unsettled = [o for o in finished if o.job.id in self.held]
+            if self.stopping and asyncio.get_running_loop().time() >= self._give_up_at:
+                # Stopping, and the grace is over: waiting for the server could last for ever.
+                # These jobs keep their locks; after the lock TTL the stall sweep reruns them.
+                for outcome in unsettled:
+                    self.held.pop(outcome.job.id, None)
+                log.warning(
+                    "taskora: %s: %s; %d finished jobs could not be recorded and will run again "
+                    "after the lock TTL",
+                    self.task.name,
+                    exc,
+                    len(unsettled),
+                )
+                return []
             log.warning("taskora: %s: %s; retrying", self.task.name, exc)
-            # what was not settled goes out again with the next call
-            self.finished[:0] = [o for o in finished if o.job.id in self.held]
+            self.finished[:0] = unsettled  # they go out again with the next call
             await asyncio.sleep(0.5)
             return []
 

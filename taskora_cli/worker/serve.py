@@ -41,8 +41,8 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     """Start ``worker`` and run it until a signal or ``when`` says stop, then drain it.
 
     Returns:
-        True if a second signal cut the drain short: handlers still running in threads were
-        abandoned (their jobs are back in the queue) and may keep the interpreter from exiting.
+        True if handlers were abandoned (a second signal, or the grace ran out): threads still
+        running them would keep the interpreter from exiting, so the caller should exit now.
     """
     loop = asyncio.get_running_loop()
     stop, hurry = asyncio.Event(), asyncio.Event()
@@ -67,7 +67,7 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
             await asyncio.gather(*(runner.stop(0) for runner in worker.runners))
             await drain
         hurried.cancel()
-        return hurry_now
+        return hurry_now or any(runner.abandoned_threads for runner in worker.runners)
     finally:
         for watcher in watchers:
             watcher.cancel()

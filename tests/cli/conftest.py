@@ -45,6 +45,14 @@ def slow(data, ctx):
     return "slow done"
 
 
+@task("aslow")
+async def aslow(data, ctx):
+    import asyncio
+
+    await asyncio.sleep(data)
+    return "aslow done"
+
+
 @task("crash-once", queue="fragile")
 def crash_once(data, ctx):
     marker = HERE / "crashed-once"

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -127,10 +129,10 @@ def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:
 def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
     project: Project, redis_url: str
 ) -> None:
-    job = project.taskora("dispatch", "slow", "--data", "60").stdout.strip()
-    worker = project.start_worker("--task", "slow", "--grace", "60s")
+    job = project.taskora("dispatch", "aslow", "--data", "60").stdout.strip()
+    worker = project.start_worker("--task", "aslow", "--grace", "60s")
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    key = TaskKeys("", "slow").job(job)
+    key = TaskKeys("", "aslow").job(job)
     try:
         wait_for(lambda: client.hget(key, "state") == "active")
         worker.send_signal(signal.SIGTERM)
@@ -142,3 +144,46 @@ def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
         assert client.hget(key, "attempt") == "0"  # the interrupted run does not count
     finally:
         client.close()
+
+
+def test_a_thread_handler_past_the_grace_is_not_run_twice_and_the_worker_exits(
+    project: Project, redis_url: str
+) -> None:
+    job = project.taskora("dispatch", "slow", "--data", "60").stdout.strip()
+    worker = project.start_worker("--task", "slow", "--grace", "0.2s")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    key = TaskKeys("", "slow").job(job)
+    try:
+        wait_for(lambda: client.hget(key, "state") == "active")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0  # it does not wait the minute for the thread
+        # Still locked: handing it back while its thread may run could run it twice at once.
+        assert client.hget(key, "state") == "active"
+    finally:
+        client.close()
+
+
+def test_a_draining_worker_stops_even_when_the_server_is_gone(
+    project: Project,
+    restartable_valkey: Any,  # tests/conftest.py's RestartableValkey
+) -> None:
+    config = project.root / "taskora.toml"
+    config.write_text(config.read_text().replace(redis_url_in(config), restartable_valkey.url))
+    # The job ends within the grace, but its result cannot be recorded: the drain must give up
+    # at the end of the grace rather than retry for ever.
+    job = project.taskora("dispatch", "aslow", "--data", "0.5").stdout.strip()
+    worker = project.start_worker("--task", "aslow", "--grace", "1.5s")
+    client = redis.Redis.from_url(restartable_valkey.url, decode_responses=True)
+    try:
+        wait_for(lambda: client.hget(TaskKeys("", "aslow").job(job), "state") == "active")
+    finally:
+        client.close()
+    restartable_valkey.stop()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+    log = worker.log.read_text()  # type: ignore[attr-defined]
+    assert "could not be recorded and will run again after the lock TTL" in log
+
+
+def redis_url_in(config: Path) -> str:
+    return config.read_text().split('"')[1]
