@@ -44,6 +44,8 @@ class TaskOptions:
     timeout_ms: int | None = None
     concurrency: int | None = None
     queue: str = DEFAULT_QUEUE
+    on_cancel: Handler | None = None
+    """Called as ``on_cancel(data, ctx)`` (async or not) after a cancelled job's handler ended."""
 
 
 class Task:
@@ -80,6 +82,10 @@ class Task:
         ttl_ms = 0 if ttl is None else to_ms(ttl, what="ttl")
         if ttl is not None and ttl_ms == 0:
             raise UsageError("ttl must be longer than 0 (omit it for jobs that never expire)")
+        if ttl_ms and ttl_ms <= delay_ms:
+            raise UsageError(
+                f"ttl ({ttl}) must be longer than delay ({delay}): the job could only expire"
+            )
         payload = dumps(data, what=f"data for task {self.name!r}")
         run_at = now_ms + delay_ms if delay_ms else 0
         return NewJob(new_job_id(), payload, priority, run_at, now_ms + ttl_ms if ttl_ms else 0)

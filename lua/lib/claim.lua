@@ -46,7 +46,8 @@ end
 
 -- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
 -- Two calls per job (read, write); the lock deadlines and the events go out per batch.
--- A job whose TTL ("exp") has passed is not started: it ends "expired" instead.
+-- A job whose TTL ("exp") has passed is not started: it ends "expired" instead. The TTL only
+-- bounds the wait for a first start, so claiming a job drops it.
 local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   if n <= 0 then
     return
@@ -67,6 +68,9 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       local attempt = tonumber(fields[3] or "0") + 1
       local token = worker .. ":" .. attempt .. ":" .. now
       redis.call("HSET", job, "attempt", attempt, "state", "active", "started", now, "lock", token)
+      if fields[4] then -- started in time: a retry or a hand-back later must not expire it
+        redis.call("HDEL", job, "exp")
+      end
       locked[#locked + 1] = deadline
       locked[#locked + 1] = id
       claimed[#claimed + 1] = id

@@ -48,7 +48,8 @@ def dispatch(
         str | None,
         typer.Option(
             help="Expire the job if no worker has started it this long after dispatch, e.g. "
-            '"10m"; an expired job never runs (--wait then exits 1).',
+            '"10m": the worker that reaches it then ends it expired instead of running it '
+            "(--wait then exits 1). Must be longer than --delay.",
             show_default=False,
         ),
     ] = None,

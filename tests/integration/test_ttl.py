@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support import until
 
-from taskora_cli import ExpiredError, Taskora, UsageError
+from taskora_cli import ExpiredError, JobContext, Retry, Taskora, UsageError
 from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
 
@@ -75,14 +75,14 @@ async def test_a_job_started_within_its_ttl_runs_even_if_it_finishes_later(
         await worker.stop()
 
 
-async def test_a_delayed_job_expires_if_its_ttl_passes_before_it_is_due(
+async def test_a_delayed_job_expires_if_no_worker_starts_it_within_its_ttl(
     app: Taskora, clock: VirtualClock
 ) -> None:
     @app.task("later")
     async def later(data: None) -> None:
         raise AssertionError("an expired job must not run")
 
-    handle = await later.adispatch(delay="5m", ttl="1m")
+    handle = await later.adispatch(delay="1m", ttl="5m")
     clock.offset_ms = 6 * 60_000
     worker = await app.start()
     try:
@@ -100,3 +100,27 @@ async def test_a_ttl_must_be_a_positive_duration(app: Taskora) -> None:
     for bad in (0, "0s", -1, "soon"):
         with pytest.raises(UsageError):
             await t.adispatch(ttl=bad)
+    with pytest.raises(UsageError, match="must be longer than delay"):
+        await t.adispatch(delay="10m", ttl="5m")
+
+
+async def test_a_job_started_in_time_is_retried_after_its_ttl(
+    app: Taskora, clock: VirtualClock
+) -> None:
+    attempts: list[int] = []
+
+    @app.task("flaky", retry=Retry(attempts=2, backoff="fixed", delay="10ms", jitter=False))
+    async def flaky(data: None, ctx: JobContext) -> str:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            clock.offset_ms = 60 * 60_000  # the TTL passes before the retry is due
+            raise RuntimeError("first attempt fails")
+        return "second attempt"
+
+    handle = await flaky.adispatch(ttl="1m")
+    worker = await app.start()
+    try:
+        assert await handle.aresult(10) == "second attempt"
+        assert attempts == [1, 2]
+    finally:
+        await worker.stop()
