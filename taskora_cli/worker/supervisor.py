@@ -24,6 +24,8 @@ log = logging.getLogger("taskora.worker")
 
 USAGE_EXIT = 2
 """A child that exits with this code met a usage or config error: restarting cannot help."""
+UNREACHABLE_EXIT = 3
+"""A child that exits with this code could not reach the server."""
 STABLE_AFTER_S = 5.0
 """A child that lived this long before dying is restarted at once; quicker deaths back off."""
 MAX_BACKOFF_S = 10.0
@@ -40,6 +42,8 @@ class Child:
     process: asyncio.subprocess.Process
     epoch: int
     started: float
+    draining: bool = False
+    """Sent SIGTERM already: another one would tell it to stop at once."""
 
 
 class Supervisor:
@@ -98,12 +102,20 @@ class Supervisor:
             log.info("taskora: stopping %d worker processes (signal again to stop at once)",
                      len(self.children))  # fmt: skip
         self._stopping.set()
-        self._signal_children(signal.SIGTERM)  # a child's second signal means "stop at once"
+        self._signal_children(again=True)  # a child's second signal means "stop at once"
 
-    def _signal_children(self, sig: signal.Signals) -> None:
+    def _signal_children(self, *, again: bool = False) -> None:
+        """SIGTERM the children (drain); with ``again``, also those already draining."""
         for child in self.children.values():
-            with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(sig)
+            self._drain(child, again=again)
+
+    @staticmethod
+    def _drain(child: Child, *, again: bool = False) -> None:
+        if child.draining and not again:
+            return
+        child.draining = True
+        with contextlib.suppress(ProcessLookupError):
+            child.process.send_signal(signal.SIGTERM)
 
     async def _keep_running(self, slot: int) -> None:
         failures = 0
@@ -112,6 +124,8 @@ class Supervisor:
             code = await child.process.wait()
             self.children.pop(slot, None)
             if self._stopping.is_set():
+                if code not in (0, USAGE_EXIT):
+                    await self._recover(child, code, restarting=False)
                 return
             if child.epoch < self._epoch:
                 continue  # reloaded: start the new code at once
@@ -119,12 +133,13 @@ class Supervisor:
                 if not self.restart_clean_exits:
                     return
                 continue
-            await self._recover(child, code)
+            if code == UNREACHABLE_EXIT and not self.restart_clean_exits:
+                self._give_up(UNREACHABLE_EXIT)  # --burst: a cron wrapper must not wait for ever
+                return
+            await self._recover(child, code, restarting=code != USAGE_EXIT)
             if code == USAGE_EXIT:
                 if self.watch is None:
-                    self.exit_code = USAGE_EXIT
-                    self._stopping.set()
-                    self._signal_children(signal.SIGTERM)
+                    self._give_up(USAGE_EXIT)
                     return
                 log.warning("taskora: fix the error above; waiting for a file to change")
                 await self._next_epoch()
@@ -132,6 +147,11 @@ class Supervisor:
             lived = time.monotonic() - child.started
             failures = 0 if lived >= STABLE_AFTER_S else failures + 1
             await self._pause(min(0.25 * 2**failures, MAX_BACKOFF_S) if failures else 0)
+
+    def _give_up(self, code: int) -> None:
+        self.exit_code = code
+        self._stopping.set()
+        self._signal_children()
 
     async def _spawn(self, slot: int) -> Child:
         self._spawned += 1
@@ -142,9 +162,11 @@ class Supervisor:
         )
         child = Child(worker_id, process, self._epoch, time.monotonic())
         self.children[slot] = child
+        if self._stopping.is_set():  # a signal arrived while it was starting
+            self._drain(child)
         return child
 
-    async def _recover(self, child: Child, code: int) -> None:
+    async def _recover(self, child: Child, code: int, *, restarting: bool = True) -> None:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         try:
             held = await self.recover(child.worker_id)
@@ -152,8 +174,9 @@ class Supervisor:
             log.warning("taskora: worker process %d %s; could not recover its jobs now: %s",
                         child.process.pid, how, exc)  # fmt: skip
             return
-        log.warning("taskora: worker process %d %s; %d of its jobs went back to the queue; "
-                    "restarting it", child.process.pid, how, held)  # fmt: skip
+        then = "; restarting it" if restarting else ""
+        log.warning("taskora: worker process %d %s; %d of its jobs went back to the queue%s",
+                    child.process.pid, how, held, then)  # fmt: skip
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -181,4 +204,4 @@ class Supervisor:
             log.warning("taskora: %s changed; restarting the workers", ", ".join(names))
             self._epoch += 1
             self._epoch_changed.set()
-            self._signal_children(signal.SIGTERM)
+            self._signal_children()  # once per child: a second SIGTERM would mean "at once"
