@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -29,9 +30,21 @@ class Portal:
             return self._loop
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the portal loop and return its result (re-raising its error)."""
+        """Run ``coro`` on the portal loop and return its result (re-raising its error).
+
+        If the caller is interrupted (Ctrl-C), the coroutine is cancelled and given a moment to
+        unwind, so nothing is left pending on the loop when the process exits.
+        """
         loop = self._ensure()
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except BaseException:
+            if future.cancel():
+                settled = asyncio.run_coroutine_threadsafe(_settle_cancelled(), loop)
+                with contextlib.suppress(BaseException):
+                    settled.result(timeout=1.0)
+            raise
 
     def close(self) -> None:
         """Stop the loop (its thread is a daemon, so this is optional at exit)."""
@@ -39,3 +52,11 @@ class Portal:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._loop = None
+
+
+async def _settle_cancelled() -> None:
+    """Let the tasks being cancelled on this loop take in their cancellation and unwind."""
+    current = asyncio.current_task()
+    cancelling = [t for t in asyncio.all_tasks() if t is not current and t.cancelling()]
+    if cancelling:
+        await asyncio.wait(cancelling, timeout=0.5)

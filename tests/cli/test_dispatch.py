@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -150,3 +151,23 @@ def test_ttl_expires_a_job_no_worker_started_in_time(project: Project, redis_url
     _, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 1
     assert "expired before a worker started it" in err
+
+
+def test_ctrl_c_while_waiting_exits_130_without_noise(project: Project, redis_url: str) -> None:
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "dispatch", "echo", "--data", "1", "--wait"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: client.llen(TaskKeys("", "echo").wait) == 1)
+    finally:
+        client.close()
+    waiter.send_signal(signal.SIGINT)
+    _, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 130
+    assert err == ""
