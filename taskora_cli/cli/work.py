@@ -106,12 +106,11 @@ def work(
     supervisor_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run workers for the tasks in the configured modules, until SIGTERM or Ctrl-C."""
-    from ..durations import to_ms
     from .banner import print_banner
     from .joblog import JobLog, setup_logging
 
     overrides = {"worker.concurrency": concurrency, "worker.processes": processes}
-    cfg = load(config, {**overrides, "worker.grace": grace})
+    cfg = load(config, {**overrides, "worker.grace": grace})  # --grace lands in worker.grace_ms
     app = load_app(cfg)
     queues = _parse_queues(queue) if queue else dict[str, int | None](cfg.worker.queues)
     chosen, slots = select_tasks(app, task or [], queues, cfg)
@@ -135,7 +134,7 @@ def work(
         print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
-    if asyncio.run(serve(worker, to_ms(grace) if grace else cfg.worker.grace_ms, when)):
+    if asyncio.run(serve(worker, cfg.worker.grace_ms, when)):
         _exit_now()
 
 
