@@ -7,6 +7,7 @@
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] completed   ZSET  score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
+-- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -17,8 +18,9 @@
 -- ARGV[8] max_items         retention: completed jobs kept at most; -1 = no limit
 -- ARGV[9] acks              how many finished jobs follow
 -- ARGV[10..] per finished job: id, token, result (JSON)
--- returns {acked, claimed}: acked has one flag per finished job (1 done, 0 the lock was lost);
---   claimed is the flat list claim.lua returns
+-- returns {acked, claimed}: acked has one flag per finished job (1 completed, 2 cancelled: it
+--   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
+--   returns
 -- Trims the completed set (lib/retention.lua), deleting trimmed jobs' hashes and logs.
 --@include lib/common.lua
 --@include lib/claim.lua
@@ -26,29 +28,42 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
-local acked, done, finished = {}, {}, {}
+local acked, done, finished, left, cancelled, stopped = {}, {}, {}, {}, {}, {}
 local acks = tonumber(ARGV[9])
 for i = 0, acks - 1 do
   local base = 10 + i * 3
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
-  if redis.call("HGET", job, "lock") == token then
+  -- the one check per job cancellation costs: the "cancel" flag comes with the lock
+  local held = redis.call("HMGET", job, "lock", "cancel")
+  if held[1] == token then
     redis.call("HDEL", job, "lock")
-    redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
-    done[#done + 1] = id
-    finished[#finished + 1] = now
-    finished[#finished + 1] = id
-    acked[#acked + 1] = 1
+    left[#left + 1] = id
+    if held[2] then -- asked to cancel while it ran: it ends cancelled, its result unkept
+      redis.call("HSET", job, "state", "cancelled", "finished", now)
+      cancelled[#cancelled + 1] = id
+      stopped[#stopped + 1] = now
+      stopped[#stopped + 1] = id
+      acked[#acked + 1] = 2
+    else
+      redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
+      done[#done + 1] = id
+      finished[#finished + 1] = now
+      finished[#finished + 1] = id
+      acked[#acked + 1] = 1
+    end
   else
     acked[#acked + 1] = 0
   end
 end
 -- one ZREM, one ZADD and an event per batch, not one each per job
-for i = 1, #done, 1000 do
-  redis.call("ZREM", keys.active, unpack(done, i, math.min(i + 999, #done)))
+for i = 1, #left, 1000 do
+  redis.call("ZREM", keys.active, unpack(left, i, math.min(i + 999, #left)))
 end
 zadd_many(KEYS[7], finished)
 emit_many(keys.events, "completed", done)
+zadd_many(KEYS[9], stopped)
+emit_many(keys.events, "cancelled", cancelled)
 if #done > 0 then
   trim_finished(tag, KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]), 2 * #done + TRIM_SLACK)
 end

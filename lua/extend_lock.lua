@@ -4,15 +4,17 @@
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       the new deadline is now + lock_ttl
 -- ARGV[4..] per job: id, token
--- returns one flag per job: 1 extended, 0 the lock is no longer ours
+-- returns one flag per job: 1 extended, 2 extended but the job was asked to cancel (the
+--   worker's fallback when it missed the cancel channel), 0 the lock is no longer ours
 --@include lib/common.lua
 local tag, deadline = ARGV[1], tonumber(ARGV[2]) + tonumber(ARGV[3])
 local out = {}
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if redis.call("HGET", job_key(tag, id), "lock") == token then
+  local held = redis.call("HMGET", job_key(tag, id), "lock", "cancel")
+  if held[1] == token then
     redis.call("ZADD", KEYS[1], "XX", deadline, id)
-    out[#out + 1] = 1
+    out[#out + 1] = held[2] and 2 or 1
   else
     out[#out + 1] = 0
   end

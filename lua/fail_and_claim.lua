@@ -7,6 +7,7 @@
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
+-- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -19,7 +20,8 @@
 -- ARGV[10] retry_at_ms      when to run the next attempt; -1 = fail for good
 -- ARGV[11] max_age_ms       retention: failed jobs older than this are deleted; -1 = keep
 -- ARGV[12] max_items        retention: failed jobs kept at most; -1 = no limit
--- returns {status, claimed}: status 1 retrying, 2 failed, 0 the lock was lost;
+-- returns {status, claimed}: status 1 retrying, 2 failed, 3 cancelled (it was asked to cancel
+--   while it ran: it neither retries nor fails), 0 the lock was lost;
 --   claimed is the flat list claim.lua returns
 -- A job that fails for good trims the failed set (lib/retention.lua).
 --@include lib/common.lua
@@ -31,10 +33,16 @@ local tag, now = ARGV[1], tonumber(ARGV[2])
 local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
 local job = job_key(tag, id)
 local status = 0
-if redis.call("HGET", job, "lock") == token then
+local held = redis.call("HMGET", job, "lock", "cancel")
+if held[1] == token then
   redis.call("ZREM", keys.active, id)
   redis.call("HDEL", job, "lock")
-  if retry_at >= 0 then
+  if held[2] then
+    redis.call("HSET", job, "state", "cancelled", "finished", now)
+    redis.call("ZADD", KEYS[9], now, id)
+    emit(keys.events, "cancelled", id)
+    status = 3
+  elseif retry_at >= 0 then
     redis.call("HSET", job, "state", "retrying", "error", err, "run_at", retry_at)
     redis.call("ZADD", keys.delayed, retry_at, id)
     emit(keys.events, "retrying", id, "at", retry_at)

@@ -1,21 +1,31 @@
 -- nack.lua: active -> waiting, at the front of the line (a worker hands back jobs it will not run)
+--   | cancelled (a job asked to cancel is not run again)
 -- KEYS[1] wait        LIST  waiting ids of priority 0
 -- KEYS[2] prio        ZSET  waiting ids of priority > 0
 -- KEYS[3] active      ZSET  score = lock deadline (ms)
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
+-- KEYS[6] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3..] per job: id, token
--- returns one flag per job: 1 handed back, 0 the lock is no longer ours
+-- returns one flag per job: 1 handed back, 2 cancelled, 0 the lock is no longer ours
 --@include lib/common.lua
-local tag = ARGV[1]
+local tag, now = ARGV[1], tonumber(ARGV[2])
 local out, any = {}, false
 -- last first: each goes to the very front, so the handed-back jobs keep their order
 for i = #ARGV - 1, 3, -2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job = job_key(tag, id)
-  if redis.call("HGET", job, "lock") == token then
+  local held = redis.call("HMGET", job, "lock", "cancel")
+  if held[1] == token and held[2] then
+    redis.call("ZREM", KEYS[3], id)
+    redis.call("HDEL", job, "lock")
+    redis.call("HSET", job, "state", "cancelled", "finished", now)
+    redis.call("ZADD", KEYS[6], now, id)
+    emit(KEYS[4], "cancelled", id)
+    out[(i - 1) / 2] = 2
+  elseif held[1] == token then
     redis.call("ZREM", KEYS[3], id)
     redis.call("HDEL", job, "lock")
     -- the interrupted run does not count as an attempt

@@ -1,4 +1,5 @@
 -- stall_sweep.lua: active (lock deadline passed) -> waiting (recovered) | failed (stalled too often)
+--   | cancelled (it was asked to cancel: it is not run again)
 -- A job is stalled only while it is still a member of `active` with a past deadline: finishing
 -- removes it from `active` in the same script that finishes it, so a completed job can never be
 -- taken for a stalled one (the Node engine's bug B1).
@@ -10,6 +11,7 @@
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] sweep       STRING the time (ms) before which no other sweep of this task runs
 -- KEYS[8] completed   ZSET  score = finish time (ms)
+-- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
@@ -19,7 +21,8 @@
 -- ARGV[7] completed_max_items   (-1 = no limit)
 -- ARGV[8] failed_max_age_ms     retention of failed jobs (-1 = keep)
 -- ARGV[9] failed_max_items      (-1 = no limit)
--- returns {recovered, failed}, or {-1, -1} when another worker swept this period
+-- returns {recovered, failed}, or {-1, -1} when another worker swept this period (stalled jobs
+--   that were asked to cancel end cancelled and count in neither)
 -- The sweep also trims both finished sets, so jobs age out of a queue that has gone quiet.
 --@include lib/common.lua
 --@include lib/retention.lua
@@ -35,7 +38,13 @@ for i = 1, #stalled do
   local id = stalled[i]
   local job = job_key(tag, id)
   redis.call("ZREM", KEYS[3], id)
-  if redis.call("HGET", job, "state") == "active" then
+  local was = redis.call("HMGET", job, "state", "cancel")
+  if was[1] == "active" and was[2] then
+    redis.call("HDEL", job, "lock")
+    redis.call("HSET", job, "state", "cancelled", "finished", now)
+    redis.call("ZADD", KEYS[9], now, id)
+    emit(KEYS[5], "cancelled", id)
+  elseif was[1] == "active" then
     local stalls = redis.call("HINCRBY", job, "stalls", 1)
     redis.call("HDEL", job, "lock")
     if stalls > max_stalls then

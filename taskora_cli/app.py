@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
-from .errors import UnknownTaskError, UsageError
+from .errors import JobNotFoundError, UnknownTaskError, UsageError
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
@@ -103,6 +103,7 @@ class Taskora:
         timeout: Duration | None = None,
         concurrency: int | None = None,
         queue: str = DEFAULT_QUEUE,
+        on_cancel: Handler | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -113,11 +114,15 @@ class Taskora:
             concurrency: jobs of this task one worker process runs at once.
             queue: the queue the task belongs to; ``taskora work --queue NAME`` serves only the
                 tasks of that queue.
+            on_cancel: called as ``on_cancel(data, ctx)`` (``async def`` or plain) when a job
+                cancelled while it ran has stopped, before it is recorded ``cancelled``.
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if on_cancel is not None and not callable(on_cancel):
+            raise UsageError(f"on_cancel must be callable, got {on_cancel!r}")
         if not isinstance(queue, str) or not queue or any(c in queue for c in "{}\n\r :="):
             raise UsageError(
                 f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
@@ -127,6 +132,7 @@ class Taskora:
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
             concurrency=concurrency,
             queue=queue,
+            on_cancel=on_cancel,
         )
 
         def register(fn: Handler) -> Task:
@@ -207,6 +213,25 @@ class Taskora:
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
         return JobHandle(self, name, job_id)
+
+    def cancel(self, job_id: str, reason: str | None = None, *, task: str | None = None) -> str:
+        """Cancel a job by id (blocking); see :meth:`JobHandle.cancel`. Without ``task`` the
+        job is looked for under every known task."""
+        return self._portal.call(self.acancel(job_id, reason, task=task))
+
+    async def acancel(
+        self, job_id: str, reason: str | None = None, *, task: str | None = None
+    ) -> str:
+        """Async twin of :meth:`cancel`."""
+        from .handle import cancel_job
+
+        if task is None:
+            engine = await self._engine()
+            found = await engine.find_job(job_id, await self.inspect().tasks())
+            if found is None:
+                raise JobNotFoundError(f"no job {job_id} under any known task", job_id)
+            task = found.task
+        return await cancel_job(self, task, job_id, reason)
 
     def inspect(self) -> Inspector:
         """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
@@ -358,8 +383,14 @@ def task(
     timeout: Duration | None = None,
     concurrency: int | None = None,
     queue: str = DEFAULT_QUEUE,
+    on_cancel: Handler | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
-        name, retry=retry, timeout=timeout, concurrency=concurrency, queue=queue
+        name,
+        retry=retry,
+        timeout=timeout,
+        concurrency=concurrency,
+        queue=queue,
+        on_cancel=on_cancel,
     )

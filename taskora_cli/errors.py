@@ -66,6 +66,14 @@ class ExpiredError(JobError):
     """The job expired (its TTL passed) before a worker started it."""
 
 
+class NotCancellableError(JobError):
+    """The job already ended (completed, failed, expired or cancelled); `state` says how."""
+
+    def __init__(self, message: str, job_id: str | None = None, state: str = "") -> None:
+        super().__init__(message, job_id)
+        self.state = state
+
+
 class JobNotFoundError(JobError):
     """No job with this id exists (never dispatched, or trimmed by retention)."""
 

@@ -6,7 +6,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .engine.records import JobRecord
-from .errors import CancelledError, ExpiredError, JobFailedError, JobNotFoundError
+from .errors import (
+    CancelledError,
+    ExpiredError,
+    JobFailedError,
+    JobNotFoundError,
+    NotCancellableError,
+)
 from .serialization import loads
 
 if TYPE_CHECKING:
@@ -54,11 +60,48 @@ class JobHandle:
         """
         return self.app._portal.call(self.aresult(timeout))
 
+    def cancel(self, reason: str | None = None) -> str:
+        """Cancel the job (blocking).
+
+        A waiting, delayed or retrying job is cancelled at once. An active one is flagged and
+        its worker told: the handler's ``ctx.cancelled`` is set (an ``async def`` handler is
+        also interrupted), the task's ``on_cancel`` hook runs, and the job ends ``cancelled``
+        whatever the handler returns. Result waiters get :class:`CancelledError`.
+
+        Args:
+            reason: stored with the job (``Inspector.find`` shows it).
+
+        Returns:
+            ``"cancelled"`` (done), or ``"cancelling"`` (active: its worker is stopping it).
+
+        Raises:
+            NotCancellableError: the job already ended (its ``state`` says how).
+            JobNotFoundError: no such job.
+        """
+        return self.app._portal.call(self.acancel(reason))
+
+    async def acancel(self, reason: str | None = None) -> str:
+        """Async twin of :meth:`cancel`."""
+        return await cancel_job(self.app, self.task, self.id, reason)
+
     async def aresult(self, timeout: float | None = None) -> Any:
         """Async twin of :meth:`result`."""
         waiter = await self.app._waiter()
         record = await waiter.wait(self.task, self.id, timeout)
         return outcome(self.task, self.id, record)
+
+
+async def cancel_job(app: Taskora, task: str, job_id: str, reason: str | None) -> str:
+    """Cancel a job of ``task``; see :meth:`JobHandle.cancel`."""
+    engine = await app._engine()
+    done, state = await engine.cancel(task, job_id, reason or "", app.clock())
+    if done == "missing":
+        raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
+    if done == "finished":
+        raise NotCancellableError(
+            f"job {job_id} already ended {state}; it cannot be cancelled", job_id, state
+        )
+    return "cancelled" if done == "cancelled" else "cancelling"
 
 
 def outcome(task: str, job_id: str, record: JobRecord | None) -> Any:

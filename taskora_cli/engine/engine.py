@@ -163,13 +163,14 @@ class Engine(Reads):
         retention: Retention = KEEP_ALL,
     ) -> tuple[list[bool], list[ClaimedJob]]:
         """Complete finished jobs and claim up to ``count`` more, in one round trip; trim the
-        completed jobs beyond ``retention`` (a bounded number per call)."""
+        completed jobs beyond ``retention`` (a bounded number per call). A job asked to cancel
+        while it ran ends cancelled instead (its flag is True: it was settled)."""
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
-        keys = [*self._claim_keys(t), t.completed, t.expired]
+        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled]
         acked, claimed = await self._run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
@@ -187,38 +188,41 @@ class Engine(Reads):
         dead letter trims the failed jobs beyond ``retention``.
 
         Returns:
-            (status, claimed): status 1 retrying, 2 failed for good, 0 the lock was lost.
+            (status, claimed): status 1 retrying, 2 failed for good, 3 cancelled (asked to
+            cancel while it ran), 0 the lock was lost.
         """
         t = self.keys(task)
         retry_at = -1 if failure.retry_at_ms is None else failure.retry_at_ms
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
         args += [retention.failed_max_age_ms, retention.failed_max_items]
-        keys = [*self._claim_keys(t), t.failed, t.expired]
+        keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled]
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
     async def extend_locks(
         self, task: str, held: Sequence[tuple[str, str]], now_ms: int, lock_ttl_ms: int
-    ) -> list[bool]:
-        """Push the lock deadline of held jobs forward; False where the lock was lost."""
+    ) -> list[int]:
+        """Push the lock deadline of held jobs forward: 1 done, 2 done but the job was asked to
+        cancel, 0 the lock was lost."""
         if not held:
             return []
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms, lock_ttl_ms]
         for job_id, token in held:
             args += [job_id, token]
-        return [bool(flag) for flag in await self._run("extend_lock", [t.active], args)]
+        return [int(flag) for flag in await self._run("extend_lock", [t.active], args)]
 
     async def nack(self, task: str, held: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
-        """Hand held jobs back to the front of the waiting line."""
+        """Hand held jobs back to the front of the waiting line (those asked to cancel end
+        cancelled instead); False where the lock was lost."""
         if not held:
             return []
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms]
         for job_id, token in held:
             args += [job_id, token]
-        keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
+        keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
         return [bool(flag) for flag in await self._run("nack", keys, args)]
 
     async def stall_sweep(
@@ -234,11 +238,24 @@ class Engine(Reads):
         ``retention`` (a bounded number per call); None if another worker swept."""
         t = self.keys(task)
         keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep, t.completed]
+        keys.append(t.cancelled)
         args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self._run("stall_sweep", keys, args)
         if recovered < 0:
             return None
         return SweepResult(int(recovered), int(failed))
+
+    async def cancel(self, task: str, job_id: str, reason: str, now_ms: int) -> tuple[str, str]:
+        """Cancel a job: at once unless it is active, when it is flagged and its worker told.
+
+        Returns:
+            (outcome, state before): outcome "cancelled", "flagged", "finished" or "missing".
+        """
+        t = self.keys(task)
+        keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
+        args = [t.tag, job_id, now_ms, reason, t.cancel_channel]
+        outcome, state = await self._run("cancel", keys, args)
+        return str(outcome), str(state)
 
     async def release_worker(self, task: str, worker: str) -> int:
         """End a dead worker's claims on ``task`` so the next stall sweep recovers its jobs.

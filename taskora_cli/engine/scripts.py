@@ -31,6 +31,7 @@ SCRIPT_NAMES = (
     "nack",
     "stall_sweep",
     "release_worker",
+    "cancel",
     "retry_dead",
     "purge_dead",
 )

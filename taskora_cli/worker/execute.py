@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
+import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -18,6 +20,8 @@ from ..retry import Retry
 from ..serialization import dumps
 from ..task import Task
 
+log = logging.getLogger("taskora.worker")
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -29,6 +33,8 @@ class Outcome:
     error: str = ""
     retry_at_ms: int | None = None
     error_summary: str = ""
+    cancelled: bool = False
+    """The job was asked to cancel while it ran; the engine ends it ``cancelled``."""
 
 
 def start_handler(
@@ -49,6 +55,29 @@ def start_handler(
         return awaitable
     call = functools.partial(contextvars.copy_context().run, task.fn, *args)
     return loop.run_in_executor(executor, call)
+
+
+def cancelled(job: ClaimedJob) -> Outcome:
+    """The Outcome of a job cancelled while it ran: whatever its handler did, the engine sees
+    the job's cancel flag as it settles it and ends it cancelled."""
+    return Outcome(job, True, result="null", cancelled=True)
+
+
+async def run_on_cancel(
+    task: Task, data: Any, ctx: JobContext, loop: asyncio.AbstractEventLoop, executor: Executor
+) -> None:
+    """Run the task's ``on_cancel(data, ctx)`` hook, if it has one; its errors are logged."""
+    hook = task.options.on_cancel
+    if hook is None:
+        return
+    try:
+        if inspect.iscoroutinefunction(hook):
+            await hook(data, ctx)
+        else:
+            call = functools.partial(contextvars.copy_context().run, hook, data, ctx)
+            await loop.run_in_executor(executor, call)
+    except Exception:
+        log.exception("taskora: %s: the on_cancel hook of job %s failed", task.name, ctx.id)
 
 
 def describe_error(error: BaseException) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from ..engine.cancels import listen_for_cancels
 from ..engine.engine import Engine
 from ..engine.records import ClaimedJob, Retention
 from ..retry import NO_RETRY, Retry
@@ -26,6 +27,8 @@ log = logging.getLogger("taskora.worker")
 
 LOCK_TTL_MS = 30_000
 HEARTBEAT_MS = 10_000
+SUBSCRIBE_TIMEOUT_S = 5.0
+"""How long a starting worker waits to subscribe to the cancel channels before it claims."""
 
 
 def task_slots(
@@ -137,6 +140,19 @@ class Worker:
         self.engine = await self.app._engine()
         self._closing.clear()
         await self.engine.register_tasks([t.name for t in self.tasks])
+        subscribed = asyncio.Event()
+        listener = asyncio.get_running_loop().create_task(
+            listen_for_cancels(
+                self.engine.url,
+                [self.engine.keys(t.name) for t in self.tasks],
+                self.cancel_job,
+                self._closing,
+                subscribed,
+            )
+        )
+        with contextlib.suppress(TimeoutError):  # a slow server: start anyway; heartbeats tell
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                await subscribed.wait()
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
             runner = TaskRunner(self, task.name, concurrency, self._prefetch)
@@ -146,6 +162,7 @@ class Worker:
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
             loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
+            listener,
         ]
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
@@ -208,6 +225,8 @@ class Worker:
                 if not kept:
                     log.warning("taskora: lost the lock of job %s; another worker owns it", job_id)
                     runner.lost(job_id)
+                elif kept == 2:  # asked to cancel, and the cancel channel's message was missed
+                    runner.cancel_job(job_id)
 
     async def _sweep(self) -> None:
         for runner in self.runners:
@@ -227,6 +246,12 @@ class Worker:
                 )
 
     # -- per job -----------------------------------------------------------------------------
+
+    def cancel_job(self, task: str, job_id: str) -> None:
+        """A job of ``task`` was asked to cancel: stop it if this worker holds it."""
+        for runner in self.runners:
+            if runner.task.name == task and job_id in runner.held:
+                runner.cancel_job(job_id)
 
     def report(self, task: str, outcome: Outcome, settled: bool) -> None:
         if self.on_finish is not None:

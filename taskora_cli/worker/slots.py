@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 from ..context import LOG_CAP, JobContext, Write
 from ..engine.records import ClaimedJob
 from ..serialization import loads
-from .execute import Outcome, failed, start_handler, succeeded, timed_out
+from .execute import (
+    Outcome,
+    cancelled,
+    failed,
+    run_on_cancel,
+    start_handler,
+    succeeded,
+    timed_out,
+)
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -35,7 +43,16 @@ AVERAGE_WEIGHT = 0.1
 class Running:
     """A job whose handler is running: its slot, deadline and (lazily) its context."""
 
-    __slots__ = ("_ctx", "_slots", "deadline", "job", "slot", "suspended", "timed_out")
+    __slots__ = (
+        "_ctx",
+        "_slots",
+        "cancelled",
+        "deadline",
+        "job",
+        "slot",
+        "suspended",
+        "timed_out",
+    )
 
     def __init__(self, job: ClaimedJob, slot: asyncio.Task[None], deadline: float, slots: Slots):
         self.job = job
@@ -43,6 +60,7 @@ class Running:
         self.deadline = deadline
         self.suspended = False
         self.timed_out = False
+        self.cancelled = False
         self._slots = slots
         self._ctx: JobContext | None = None
 
@@ -138,6 +156,17 @@ class Slots:
 
     async def _execute(self, item: Running) -> Outcome:
         """Run the handler to its end; the Outcome says how it went."""
+        outcome = await self._run_handler(item)
+        if item.cancelled:
+            if item.slot.cancelling() and not self.stopping:
+                item.slot.uncancel()  # the handler swallowed or replaced the cancellation
+            await run_on_cancel(
+                self.task, loads(item.job.data), item.ctx, self._loop, self.worker.executor
+            )
+            return cancelled(item.job)
+        return outcome
+
+    async def _run_handler(self, item: Running) -> Outcome:
         job, loop = item.job, self._loop
         probe = loop.call_soon(self._on_suspend, item)
         try:
@@ -145,6 +174,9 @@ class Slots:
             handler = start_handler(self.task, loads(job.data), ctx, loop, self.worker.executor)
             value = await handler
         except asyncio.CancelledError:
+            if item.cancelled and not self.stopping:
+                item.slot.uncancel()  # cancel_job() stopped the async handler
+                return cancelled(job)
             if not item.timed_out:
                 raise  # shutdown: stop() hands the job back
             item.slot.uncancel()
@@ -177,6 +209,25 @@ class Slots:
             if not item.timed_out:
                 item.timed_out = True
                 item.slot.cancel()
+
+    def cancel_job(self, job_id: str) -> None:
+        """The job was asked to cancel: signal its handler (and stop it, if it is async; a
+        thread cannot be stopped, so a plain handler should poll ``ctx.cancelled``), or drop
+        it unstarted. Either way it is settled as cancelled."""
+        item = self.running.get(job_id)
+        if item is not None:
+            if not item.cancelled:
+                item.cancelled = True
+                item.signal("cancelled")
+                if self.task.is_async:
+                    item.slot.cancel()
+            return
+        for job in self.buffer:
+            if job.id == job_id:
+                self.buffer.remove(job)
+                self.finished.append(cancelled(job))
+                self.wake.set()
+                return
 
     def abandon(self, reason: str) -> list[ClaimedJob]:
         """Stop every running handler now; returns their jobs (to hand back)."""

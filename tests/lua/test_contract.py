@@ -47,6 +47,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "nack",
         "stall_sweep",
         "release_worker",
+        "cancel",
         "retry_dead",
         "purge_dead",
     ],
@@ -80,6 +81,10 @@ KEYS_SNAPSHOT = {
 }
 
 HEADERS_SNAPSHOT = {
+    "cancel": {
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
+    },
     "ack_and_claim": {
         "KEYS": [
             "wait LIST",
@@ -90,6 +95,7 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "completed ZSET",
             "expired ZSET",
+            "cancelled ZSET",
         ],
         "ARGV": [
             "tag",
@@ -142,6 +148,7 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "failed ZSET",
             "expired ZSET",
+            "cancelled ZSET",
         ],
         "ARGV": [
             "tag",
@@ -163,7 +170,14 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
     },
     "nack": {
-        "KEYS": ["wait LIST", "prio ZSET", "active ZSET", "events STREAM", "marker ZSET"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "cancelled ZSET",
+        ],
         "ARGV": ["tag", "now_ms", "per job: id, token"],
     },
     "purge_dead": {
@@ -188,6 +202,7 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "sweep STRING",
             "completed ZSET",
+            "cancelled ZSET",
         ],
         "ARGV": [
             "tag",
@@ -368,6 +383,7 @@ async def exercise(engine: Engine) -> None:
     await engine.nack(task, [(job.id, job.token) for job in again], now + 80)
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
+    await engine.cancel(task, "d", "", now + 95)
     await dead.retry_dead(engine, task, ["a"], now + 100)
     await dead.retry_dead(engine, task, ["a", "b"], now + 100)
     await dead.purge_dead(engine, task, ["a"])

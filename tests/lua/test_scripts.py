@@ -164,7 +164,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     enqueue(lua, "a")
     enqueue(lua, "b")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.completed, t.expired]
+    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled]
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,

@@ -1,0 +1,44 @@
+-- cancel.lua: waiting | delayed | retrying -> cancelled; active -> flagged (the worker stops it)
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  delayed and retrying ids; score = due time (ms)
+-- KEYS[4] events      STREAM
+-- KEYS[5] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] id                the job to cancel
+-- ARGV[3] now_ms
+-- ARGV[4] reason            why (may be empty); kept in the job's "cancel" field
+-- ARGV[5] channel           the task's cancel channel, told the id of a flagged active job
+-- returns {outcome, state}: outcome "cancelled" (done now), "flagged" (active: its worker
+--   will stop it and end it cancelled), "finished" (too late: state says how it ended) or
+--   "missing" (no such job); state is the job's state before the call
+-- An active job keeps its lock: ack_and_claim, fail_and_claim, nack and stall_sweep end a
+-- flagged job cancelled, whatever its handler did.
+--@include lib/common.lua
+local tag, id, now, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local job = job_key(tag, id)
+local state = redis.call("HGET", job, "state")
+if not state then
+  return { "missing", "" }
+end
+if state == "active" then
+  if not redis.call("HGET", job, "cancel") then
+    redis.call("HSET", job, "cancel", reason)
+  end
+  redis.call("PUBLISH", ARGV[5], id)
+  return { "flagged", state }
+end
+if state ~= "waiting" and state ~= "delayed" and state ~= "retrying" then
+  return { "finished", state }
+end
+if state == "waiting" then
+  if redis.call("ZREM", KEYS[2], id) == 0 then
+    redis.call("LREM", KEYS[1], 1, id)
+  end
+else
+  redis.call("ZREM", KEYS[3], id)
+end
+redis.call("HSET", job, "state", "cancelled", "finished", now, "cancel", reason)
+redis.call("ZADD", KEYS[5], now, id)
+emit(KEYS[4], "cancelled", id)
+return { "cancelled", state }
