@@ -227,7 +227,7 @@ class Taskora:
 
         if task is None:
             engine = await self._engine()
-            found = await engine.find_job(job_id, await self.inspect().tasks())
+            found = await engine.find_job(job_id, await self.inspect().atasks())
             if found is None:
                 raise JobNotFoundError(f"no job {job_id} under any known task", job_id)
             task = found.task

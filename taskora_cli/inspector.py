@@ -167,8 +167,12 @@ class Inspector:
     def __init__(self, app: Taskora) -> None:
         self.app = app
 
-    async def tasks(self) -> list[str]:
-        """The tasks to look at: those registered here and those the server knows."""
+    def tasks(self) -> list[str]:
+        """The tasks to look at: those registered here and those the server knows (blocking)."""
+        return self.app._portal.call(self.atasks())
+
+    async def atasks(self) -> list[str]:
+        """Async twin of :meth:`tasks`."""
         engine = await self.app._engine()
         return sorted(set(self.app.tasks) | set(await engine.known_tasks()))
 
@@ -179,7 +183,7 @@ class Inspector:
     async def astats(self) -> Stats:
         """Async twin of :meth:`stats`."""
         engine = await self.app._engine()
-        counts = await engine.task_counts(await self.tasks(), self.app.clock())
+        counts = await engine.task_counts(await self.atasks(), self.app.clock())
         per_task = [TaskStats.from_counts(c) for c in counts]
         latencies = [s.latency for s in per_task if s.latency is not None]
         sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
@@ -216,7 +220,7 @@ class Inspector:
     async def afind(self, job_id: str, task: str | None = None) -> JobInfo | None:
         """Async twin of :meth:`find`."""
         engine = await self.app._engine()
-        tasks = [task] if task is not None else await self.tasks()
+        tasks = [task] if task is not None else await self.atasks()
         record = await engine.find_job(job_id, tasks)
         if record is None:
             return None

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import config, dispatch, dlq, doctor, init, server, work
+from . import config, dispatch, dlq, doctor, init, jobs, server, stats, work
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.command(name="config")(config.show_config)
 app.command()(doctor.doctor)
 app.add_typer(server.app, name="server")
 app.add_typer(dlq.app, name="dlq")
+app.command()(stats.stats)
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:

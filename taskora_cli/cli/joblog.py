@@ -20,7 +20,8 @@ def _now() -> str:
 
 
 class JobLog:
-    """Writes a line when a job starts and when it finishes (completed, retrying, failed)."""
+    """Writes a line when a job starts and when it finishes (completed, cancelled, retrying,
+    failed)."""
 
     def __init__(self, fmt: str) -> None:
         self.json = fmt == "json"
@@ -42,6 +43,8 @@ class JobLog:
             line["duration_ms"] = round((time.monotonic() - began) * 1000, 1)
         if not settled:
             line["event"] = "lost"  # the lock was taken over: another worker owns the job now
+        elif outcome.cancelled:
+            line["event"] = "cancelled"
         elif outcome.ok:
             line["event"] = "completed"
         elif outcome.retry_at_ms is not None:

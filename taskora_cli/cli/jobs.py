@@ -1,0 +1,278 @@
+"""``taskora jobs ls|show|logs|cancel|wait``: look at jobs, stop them, wait for them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .common import (
+    JOB_FAILED,
+    OK,
+    TIMED_OUT,
+    USAGE,
+    ConfigOption,
+    JsonOption,
+    complete_task_name,
+    fail,
+    load,
+    load_app,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..inspector import JobInfo
+
+app = typer.Typer(
+    help="Look at jobs, cancel them, wait for them.",
+    no_args_is_help=True,
+)
+
+STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
+TaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--task", "-t", help="Only this task's jobs (default: every known task).",
+        autocompletion=complete_task_name, show_default=False,
+    ),
+]  # fmt: skip
+IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The job id.")]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print rows for people: every column at full width but the last, cut to fit a terminal
+    (piped, nothing is cut: grep sees whole lines)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+    grid = Table(box=None, header_style="bold")
+    used = 0
+    for i, name in enumerate(headers[:-1]):
+        widest = max(len(name), *(len(row[i]) for row in rows))
+        grid.add_column(name, no_wrap=True, min_width=widest)
+        used += widest + 2
+    room = max(10, console.width - used - 2)
+    grid.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        grid.add_row(*row)
+    console.print(grid)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _summary(job: JobInfo) -> str:
+    if job.error is not None:
+        return f"{job.error.type or 'Error'}: {job.error.message}"
+    if job.state == "cancelled":
+        return f"cancelled: {job.cancel_reason}" if job.cancel_reason else "cancelled"
+    shown = job.result if job.state == "completed" else job.data
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def _find(app: Taskora, job_id: str, task: str | None) -> JobInfo:
+    found = app.inspect().find(job_id, task)
+    if found is None:
+        where = f"task {task!r}" if task else "any known task"
+        fail(USAGE, f"no job {job_id} under {where}; check the id (`taskora jobs ls` lists them)")
+    return found
+
+
+@app.command("ls")
+def ls(
+    task: TaskOption = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            "-s",
+            help=f"Only jobs in this state: {', '.join(STATES)} (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = 50,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """List jobs: the waiting line in the order workers take it, finished ones newest first."""
+    if state is not None and state not in STATES:
+        fail(USAGE, f"unknown state {state!r}; use one of {', '.join(STATES)}")
+    app = load_app(load(config))
+    try:
+        inspector = app.inspect()
+        tasks = [task] if task else inspector.tasks()
+        jobs: list[JobInfo] = []
+        for name in tasks:
+            for wanted in [state] if state else STATES:
+                if len(jobs) < limit:
+                    jobs += inspector.jobs(name, wanted, limit=limit - len(jobs))
+    finally:
+        app.close()
+    if as_json:
+        print_json([job.as_dict() for job in jobs])
+    elif not jobs:
+        print("no jobs")
+    else:
+        rows = [
+            (j.id, j.task, j.state, str(j.attempt), _when(j.timeline.dispatched_at), _summary(j))
+            for j in jobs
+        ]
+        table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows)
+
+
+@app.command("show")
+def show(
+    job_id: IdArgument,
+    task: TaskOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Everything stored about one job: data, result, error and traceback, timeline, logs."""
+    app = load_app(load(config))
+    try:
+        job = _find(app, job_id, task)
+    finally:
+        app.close()
+    if as_json:
+        print_json(job.as_dict())
+        return
+    t = job.timeline
+    fields = [
+        ("id", job.id), ("task", job.task), ("state", job.state),
+        ("attempt", str(job.attempt)), ("priority", str(job.priority)),
+        ("dispatched", _when(t.dispatched_at)), ("started", _when(t.started_at)),
+        ("finished", _when(t.finished_at)), ("due", _when(t.run_at)),
+        ("data", json.dumps(job.data, ensure_ascii=False)),
+        ("result", json.dumps(job.result, ensure_ascii=False)),
+        ("progress", json.dumps(job.progress, ensure_ascii=False)),
+        ("logs", f"{len(job.logs)} entries (taskora jobs logs {job.id})"),
+    ]  # fmt: skip
+    if job.cancel_reason is not None:
+        fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
+    if job.error is not None:
+        fields.append(("error", f"{job.error.type or 'Error'}: {job.error.message}"))
+    for name, value in fields:
+        print(f"{name + ':':<12}{value}")
+    if job.error is not None and job.error.traceback:
+        print("\n" + job.error.traceback.rstrip())
+
+
+@app.command("logs")
+def logs(
+    job_id: IdArgument,
+    task: TaskOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print a job's log entries (from ``ctx.log``), oldest first."""
+    app = load_app(load(config))
+    try:
+        job = _find(app, job_id, task)
+    finally:
+        app.close()
+    for entry in job.logs:
+        if as_json:
+            print_json(entry)
+        else:
+            print(_log_line(entry))
+
+
+def _log_line(entry: dict[str, Any]) -> str:
+    when = datetime.fromtimestamp(entry.get("ts", 0) / 1000).strftime("%Y-%m-%d %H:%M:%S.%f")
+    parts = [when[:-3], f"{entry.get('level', 'info'):<7}", str(entry.get("msg", ""))]
+    fields = entry.get("fields") or {}
+    parts += [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
+    return " ".join(parts)
+
+
+@app.command("cancel")
+def cancel(
+    job_id: IdArgument,
+    reason: Annotated[
+        str | None, typer.Option(help="Why; stored with the job.", show_default=False)
+    ] = None,
+    task: TaskOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Cancel a job: a queued one at once; an active one is stopped by its worker.
+
+    Exit codes: 0 cancelled (or being cancelled); 1 the job already ended; 2 no such job.
+    """
+    from ..errors import JobNotFoundError
+
+    app = load_app(load(config))
+    try:
+        done = app.cancel(job_id, reason, task=task)
+    except JobNotFoundError:
+        fail(USAGE, f"no job {job_id} under any known task; check the id")
+    finally:
+        app.close()
+    if as_json:
+        print_json({"id": job_id, "state": done})
+    elif done == "cancelled":
+        print(f"{job_id} cancelled")
+    else:
+        print(f"{job_id} cancelling: its worker is stopping it")
+
+
+@app.command("wait")
+def wait(
+    job_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="The jobs to wait for.")],
+    timeout: Annotated[
+        str | None,
+        typer.Option(help='Give up after this long, e.g. "30s" (exit 124).', show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Wait for jobs to end; print one line each (ID and how it ended).
+
+    Exit codes as `dispatch --wait`: 0 all completed; 1 one failed, was cancelled or expired;
+    124 the timeout passed first (the jobs keep running); 2 an unknown id (nothing waited).
+    """
+    from ..durations import to_seconds
+
+    timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
+    app = load_app(load(config))
+    try:
+        handles = [app.handle(_find(app, job_id, None).task, job_id) for job_id in job_ids]
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        codes = [_wait_one(handle, deadline, as_json) for handle in handles]
+    finally:
+        app.close()
+    code = TIMED_OUT if TIMED_OUT in codes else max(codes)
+    if code != OK:
+        raise typer.Exit(code)
+
+
+def _wait_one(handle: Any, deadline: float | None, as_json: bool) -> int:
+    from ..errors import JobError
+
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    line: dict[str, Any] = {"id": handle.id, "task": handle.task}
+    code = OK
+    try:
+        line |= {"state": "completed", "result": handle.result(timeout=left)}
+    except TimeoutError:
+        line["state"], code = "timeout", TIMED_OUT
+    except JobError as exc:
+        from .dispatch import _state_of
+
+        line |= {"state": _state_of(exc), "error": str(exc)}
+        code = JOB_FAILED
+    if as_json:
+        print_json(line)
+    else:
+        failure = f" — {line['error']}" if line["state"] == "failed" else ""
+        print(f"{handle.id} {line['state']}{failure}")
+    return code

@@ -1,0 +1,139 @@
+"""`taskora stats` and `taskora jobs ...` end to end through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+from taskora_cli.engine.keys import TaskKeys
+
+from .conftest import Project, wait_for
+
+
+@pytest.fixture
+def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
+    """An app in the test process that queues `echo` jobs (no worker runs them)."""
+    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path / "producer"))
+
+    @app.task("echo")
+    async def echo(data: object) -> object:
+        return data
+
+    return app
+
+
+def test_stats_counts_jobs_by_state_as_a_table_and_as_json(
+    project: Project, producer: Taskora
+) -> None:
+    for n in range(3):
+        producer.dispatch("echo", n)
+    producer.close()
+    as_json = project.taskora("stats", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    parsed = json.loads(as_json.stdout)
+    echo = next(s for s in parsed["tasks"] if s["task"] == "echo")
+    assert (echo["waiting"], echo["completed"], parsed["total"]["waiting"]) == (3, 0, 3)
+    assert echo["latency"] >= 0
+    shown = project.taskora("stats")
+    assert shown.returncode == 0, shown.stderr
+    assert "WAITING" in shown.stdout and "LATENCY" in shown.stdout
+    assert any(line.split()[:2] == ["echo", "3"] for line in shown.stdout.splitlines())
+
+
+def test_jobs_ls_lists_the_waiting_line_in_order_as_a_table_and_as_json(
+    project: Project, producer: Taskora
+) -> None:
+    ids = [producer.dispatch("echo", {"n": n}).id for n in range(3)]
+    producer.close()
+    listed = project.taskora("jobs", "ls", "--task", "echo", "--state", "waiting", "--json")
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout)
+    assert [job["id"] for job in jobs] == ids
+    assert jobs[0]["data"] == {"n": 0} and jobs[0]["state"] == "waiting"
+    shown = project.taskora("jobs", "ls", "--limit", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert ids[0] in shown.stdout and ids[1] in shown.stdout and ids[2] not in shown.stdout
+    bad = project.taskora("jobs", "ls", "--state", "sleeping")
+    assert bad.returncode == 2 and "unknown state 'sleeping'" in bad.stderr
+
+
+def test_jobs_show_and_logs_print_the_error_traceback_and_log_lines(
+    project: Project, redis_url: str
+) -> None:
+    project.start_worker()
+    failed = project.taskora("dispatch", "explode", "--json", "--wait")
+    job_id = json.loads(failed.stdout)["id"]
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry = {
+        "ts": 1_700_000_000_000,
+        "level": "info",
+        "msg": "about to explode",
+        "fields": {"n": 1},
+    }
+    client.rpush(TaskKeys("", "explode").logs(job_id), json.dumps(entry))
+    client.close()
+    shown = project.taskora("jobs", "show", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "state:      failed" in shown.stdout
+    assert "error:      ValueError: boom" in shown.stdout
+    assert 'raise ValueError("boom")' in shown.stdout  # the remote traceback
+    as_json = json.loads(project.taskora("jobs", "show", job_id, "--json").stdout)
+    assert as_json["error"]["type"] == "ValueError" and as_json["attempt"] == 1
+    assert as_json["timeline"]["finished_at"] is not None
+    logs = project.taskora("jobs", "logs", job_id)
+    assert logs.returncode == 0, logs.stderr
+    assert "about to explode" in logs.stdout and "n=1" in logs.stdout
+    missing = project.taskora("jobs", "show", "nope")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no job nope" in missing.stderr
+
+
+def test_jobs_cancel_a_queued_job_then_report_it_not_cancellable(
+    project: Project, producer: Taskora
+) -> None:
+    job_id = producer.dispatch("echo", 1).id
+    producer.close()
+    done = project.taskora("jobs", "cancel", job_id, "--reason", "not needed")
+    assert (done.returncode, done.stdout) == (0, f"{job_id} cancelled\n"), done.stderr
+    again = project.taskora("jobs", "cancel", job_id)
+    assert again.returncode == 1
+    assert "already ended cancelled" in again.stderr and "Traceback" not in again.stderr
+    assert project.taskora("jobs", "cancel", "nope").returncode == 2
+    waited = project.taskora("jobs", "wait", job_id)
+    assert (waited.returncode, waited.stdout) == (1, f"{job_id} cancelled\n")
+
+
+def test_jobs_cancel_stops_an_active_job_and_wait_reports_each_ending(project: Project) -> None:
+    worker = project.start_worker()
+    slow = project.taskora("dispatch", "slow", "--data", "1.0").stdout.strip()
+    wait_for(
+        lambda: (
+            json.loads(project.taskora("jobs", "show", slow, "--json").stdout)["state"] == "active"
+        )
+    )
+    done = project.taskora("jobs", "cancel", slow, "--json")
+    assert json.loads(done.stdout) == {"id": slow, "state": "cancelling"}, done.stderr
+    ok = project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}').stdout.strip()
+    waited = project.taskora("jobs", "wait", ok, slow, "--json")
+    assert waited.returncode == 1, waited.stderr
+    lines = [json.loads(line) for line in waited.stdout.splitlines()]
+    assert [(line["id"], line["state"]) for line in lines] == [
+        (ok, "completed"),
+        (slow, "cancelled"),
+    ]
+    assert lines[0]["result"] == 3
+    assert project.taskora("jobs", "wait", ok).returncode == 0
+    assert project.taskora("jobs", "wait", ok, "nope").returncode == 2
+    assert f"cancelled slow {slow}" in worker.log.read_text()  # type: ignore[attr-defined]
+
+
+def test_jobs_wait_times_out_with_124(project: Project, producer: Taskora) -> None:
+    job_id = producer.dispatch("echo", 1).id
+    producer.close()
+    done = project.taskora("jobs", "wait", job_id, "--timeout", "0.2s")
+    assert (done.returncode, done.stdout) == (124, f"{job_id} timeout\n"), done.stderr
