@@ -221,7 +221,9 @@ class Worker:
             flags = await self.engine.extend_locks(
                 runner.task.name, held, self.app.clock(), self.lock_ttl_ms
             )
-            for (job_id, _), kept in zip(held, flags, strict=True):
+            for (job_id, token), kept in zip(held, flags, strict=True):
+                if not kept and runner.held.get(job_id) != token:
+                    continue  # settled while this heartbeat was on the wire: its lock is gone
                 if not kept:
                     log.warning("taskora: lost the lock of job %s; another worker owns it", job_id)
                     runner.lost(job_id)
