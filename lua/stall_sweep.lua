@@ -12,6 +12,7 @@
 -- KEYS[7] sweep       STRING the time (ms) before which no other sweep of this task runs
 -- KEYS[8] completed   ZSET  score = finish time (ms)
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[10] expired    ZSET  expired ids; score = when they ended (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
@@ -19,11 +20,13 @@
 -- ARGV[5] limit             how many stalled jobs to handle at most
 -- ARGV[6] completed_max_age_ms  retention of completed jobs (-1 = keep); see lib/retention.lua
 -- ARGV[7] completed_max_items   (-1 = no limit)
--- ARGV[8] failed_max_age_ms     retention of failed jobs (-1 = keep)
--- ARGV[9] failed_max_items      (-1 = no limit)
+-- ARGV[8] failed_max_age_ms     retention of failed jobs, and of cancelled and expired ones
+--                               (-1 = keep)
+-- ARGV[9] failed_max_items      (-1 = no limit; per set)
 -- returns {recovered, failed}, or {-1, -1} when another worker swept this period (stalled jobs
 --   that were asked to cancel end cancelled and count in neither)
--- The sweep also trims both finished sets, so jobs age out of a queue that has gone quiet.
+-- The sweep also trims the finished sets, so jobs age out of a queue that has gone quiet;
+-- it is the only trimming the cancelled and expired sets get.
 --@include lib/common.lua
 --@include lib/retention.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
@@ -71,4 +74,6 @@ if recovered > 0 then
 end
 trim_finished(tag, KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]), TRIM_SWEEP)
 trim_finished(tag, KEYS[4], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP + 2 * failed)
+trim_finished(tag, KEYS[9], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP)
+trim_finished(tag, KEYS[10], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP)
 return { recovered, failed }

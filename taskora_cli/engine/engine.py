@@ -234,11 +234,12 @@ class Engine(Reads):
         limit: int = 1000,
         retention: Retention = KEEP_ALL,
     ) -> SweepResult | None:
-        """Recover or fail jobs whose lock deadline passed, and trim both finished sets to
-        ``retention`` (a bounded number per call); None if another worker swept."""
+        """Recover or fail jobs whose lock deadline passed, and trim the finished sets to
+        ``retention`` (cancelled and expired by the failed limits; a bounded number per call);
+        None if another worker swept."""
         t = self.keys(task)
-        keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep, t.completed]
-        keys.append(t.cancelled)
+        keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
+        keys += [t.completed, t.cancelled, t.expired]
         args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self._run("stall_sweep", keys, args)
         if recovered < 0:

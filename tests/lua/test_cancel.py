@@ -182,7 +182,7 @@ def test_a_flagged_job_handed_back_ends_cancelled_instead_of_waiting(lua: Lua) -
 def test_a_flagged_job_that_stalls_ends_cancelled_instead_of_recovering(lua: Lua) -> None:
     flagged(lua)
     keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-    keys += [t.completed, t.cancelled]
+    keys += [t.completed, t.cancelled, t.expired]
     now = NOW + 60_000
     assert lua.run("stall_sweep", keys, [t.tag, now, 1000, 1, 100, -1, -1, -1, -1]) == [0, 0]
     snap = assert_ended_cancelled(lua, now)

@@ -203,6 +203,7 @@ HEADERS_SNAPSHOT = {
             "sweep STRING",
             "completed ZSET",
             "cancelled ZSET",
+            "expired ZSET",
         ],
         "ARGV": [
             "tag",

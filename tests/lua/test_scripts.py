@@ -298,6 +298,8 @@ def sweep(lua: Lua, now: int, max_stalls: int = 1, keys: TaskKeys = t) -> Any:
         keys.marker,
         keys.sweep,
         keys.completed,
+        keys.cancelled,
+        keys.expired,
     ]
     return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100, -1, -1, -1, -1])
 

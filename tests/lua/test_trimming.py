@@ -10,6 +10,7 @@ from harness import T as t
 
 CLAIM_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
 SWEEP_KEYS = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep, t.completed]
+SWEEP_KEYS += [t.cancelled, t.expired]
 NO_LIMIT = -1
 LOG = '{"msg":"step"}'
 
@@ -20,7 +21,7 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def seed_finished(lua: Lua, state: str, jobs: dict[str, int]) -> None:
     """Finished jobs as the scripts leave them: in their set, with a hash and a log."""
-    key = t.completed if state == "completed" else t.failed
+    key = {"completed": t.completed, "failed": t.failed}.get(state) or getattr(t, state)
     for job_id, finished in jobs.items():
         lua.r.zadd(key, {job_id: finished})
         lua.r.hset(t.job(job_id), mapping={"state": state, "finished": str(finished)})
@@ -222,6 +223,21 @@ def test_the_sweep_trims_both_sets_of_a_quiet_queue(lua: Lua) -> None:
         t.sweep: str(NOW + 1000),
         **finished_keys("completed", {"c3": NOW - 5}),
         **finished_keys("failed", {"f2": NOW - 10}),
+    }
+
+
+def test_the_sweep_trims_cancelled_and_expired_jobs_by_the_failed_limits(lua: Lua) -> None:
+    seed_finished(lua, "cancelled", {"x1": NOW - 90_000, "x2": NOW - 10})
+    seed_finished(lua, "expired", {"e1": NOW - 90_000, "e2": NOW - 20, "e3": NOW - 10})
+
+    assert sweep(lua, NOW, (NO_LIMIT, NO_LIMIT, 60_000, 1)) == [0, 0]
+
+    assert lua.snapshot() == {
+        t.cancelled: [("x2", NOW - 10)],
+        t.expired: [("e3", NOW - 10)],
+        t.sweep: str(NOW + 1000),
+        **finished_keys("cancelled", {"x2": NOW - 10}),
+        **finished_keys("expired", {"e3": NOW - 10}),
     }
 
 
