@@ -110,7 +110,9 @@ def test_jobs_cancel_a_queued_job_then_report_it_not_cancellable(
 
 def test_jobs_cancel_stops_an_active_job_and_wait_reports_each_ending(project: Project) -> None:
     worker = project.start_worker()
-    slow = project.taskora("dispatch", "slow", "--data", "1.0").stdout.strip()
+    # Long enough that it is surely still running when the cancel arrives; async, so the
+    # cancel interrupts it at once.
+    slow = project.taskora("dispatch", "aslow", "--data", "60").stdout.strip()
     wait_for(
         lambda: (
             json.loads(project.taskora("jobs", "show", slow, "--json").stdout)["state"] == "active"
@@ -129,7 +131,7 @@ def test_jobs_cancel_stops_an_active_job_and_wait_reports_each_ending(project: P
     assert lines[0]["result"] == 3
     assert project.taskora("jobs", "wait", ok).returncode == 0
     assert project.taskora("jobs", "wait", ok, "nope").returncode == 2
-    assert f"cancelled slow {slow}" in worker.log.read_text()  # type: ignore[attr-defined]
+    assert f"cancelled aslow {slow}" in worker.log.read_text()  # type: ignore[attr-defined]
 
 
 def test_jobs_wait_times_out_with_124(project: Project, producer: Taskora) -> None:
