@@ -131,21 +131,27 @@ def test_a_task_only_the_server_knows_can_be_dispatched_without_its_module(
     assert done.stdout == "2\n"
 
 
-def test_ttl_expires_a_job_no_worker_started_in_time(project: Project, redis_url: str) -> None:
+def start_waiting_dispatch(project: Project, redis_url: str, *args: str) -> subprocess.Popen[str]:
+    """Run `taskora dispatch echo ARGS --wait` and return once its job is queued."""
     waiter = subprocess.Popen(
-        [sys.executable, "-m", "taskora_cli", "dispatch", "echo", "--ttl", "1ms", "--wait"],
+        [sys.executable, "-m", "taskora_cli", "dispatch", "echo", *args, "--wait"],
         cwd=project.root,
         env=project.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Start the worker only once the job is queued, so its 1 ms TTL has surely passed.
     client = redis.Redis.from_url(redis_url)
     try:
         wait_for(lambda: client.llen(TaskKeys("", "echo").wait) == 1)
     finally:
         client.close()
+    return waiter
+
+
+def test_ttl_expires_a_job_no_worker_started_in_time(project: Project, redis_url: str) -> None:
+    # The worker starts only once the job is queued, so its 1 ms TTL has surely passed.
+    waiter = start_waiting_dispatch(project, redis_url, "--ttl", "1ms")
     burst = project.taskora("work", "--burst", "--task", "echo")
     assert burst.returncode == 0, burst.stderr
     _, err = waiter.communicate(timeout=30)
@@ -154,19 +160,7 @@ def test_ttl_expires_a_job_no_worker_started_in_time(project: Project, redis_url
 
 
 def test_ctrl_c_while_waiting_exits_130_without_noise(project: Project, redis_url: str) -> None:
-    waiter = subprocess.Popen(
-        [sys.executable, "-m", "taskora_cli", "dispatch", "echo", "--data", "1", "--wait"],
-        cwd=project.root,
-        env=project.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    client = redis.Redis.from_url(redis_url)
-    try:
-        wait_for(lambda: client.llen(TaskKeys("", "echo").wait) == 1)
-    finally:
-        client.close()
+    waiter = start_waiting_dispatch(project, redis_url, "--data", "1")
     waiter.send_signal(signal.SIGINT)
     _, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 130
