@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import ConfigOption, fail, load, load_app
+from .common import USAGE, ConfigOption, fail, load, load_app
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -139,8 +139,9 @@ def work(
 
 
 def _exit_now() -> None:
-    """Leave without joining the handler threads a hurried stop abandoned: their jobs are back
-    in the queue already, and a thread cannot be killed, only waited for."""
+    """Leave without joining the handler threads the stop abandoned (a thread cannot be killed,
+    only waited for): async jobs are back in the queue already; a thread's job keeps its lock,
+    and the stall sweep (or the supervisor) recovers it once this process is gone."""
     import logging
     import os
 
@@ -155,7 +156,7 @@ def _parse_queues(values: list[str]) -> dict[str, int | None]:
     for value in values:
         name, sep, count = value.partition("=")
         if not name or (sep and not count.isdigit()) or (sep and int(count) < 1):
-            fail(2, f"--queue {value!r}: write NAME or NAME=N with N a whole number >= 1")
+            fail(USAGE, f"--queue {value!r}: write NAME or NAME=N with N a whole number >= 1")
         queues[name] = int(count) if sep else None
     return queues
 
@@ -167,17 +168,17 @@ def select_tasks(
     tasks = [app.get_task(name) for name in names] if names else list(app.tasks.values())
     if not tasks:
         where = f" in {cfg.path}" if cfg.path else " (no config file found)"
-        fail(2, f"no tasks to run: `modules`{where} lists no module that defines a task; "
+        fail(USAGE, f"no tasks to run: `modules`{where} lists no module that defines a task; "
              "add one (e.g. modules = [\"app.tasks\"]) or pass --config")  # fmt: skip
     if not queues:
         return tasks, {}
     known = sorted({t.options.queue for t in app.tasks.values()})
     unknown = [q for q in queues if q not in known]
     if unknown:
-        fail(2, f"unknown queue {unknown[0]!r}; the tasks' queues are: {', '.join(known)}")
+        fail(USAGE, f"unknown queue {unknown[0]!r}; the tasks' queues are: {', '.join(known)}")
     tasks = [t for t in tasks if t.options.queue in queues]
     if not tasks:
-        fail(2, "no task matches both --task and --queue")
+        fail(USAGE, "no task matches both --task and --queue")
     slots = {t.name: n for t in tasks if (n := queues[t.options.queue]) is not None}
     return tasks, slots
 
