@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .engine.waiter import ResultWaiter
     from .inspector import Inspector
     from .worker.pool import Worker
+    from .workers import WorkerInfo
 
 Clock = Callable[[], int]
 
@@ -323,7 +324,30 @@ class Taskora:
                 held += released
                 now = self.clock()
                 await engine.stall_sweep(name, now, defaults.stall_interval_ms, defaults.max_stalls)
+        from .engine import registry
+
+        await registry.remove(engine, worker_id)  # released means dead: forget it
         return held
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker process, live and gone, most recent heartbeat first."""
+        return self._portal.call(self.aworkers())
+
+    async def aworkers(self) -> list[WorkerInfo]:
+        """Async twin of :meth:`workers`."""
+        from .workers import list_workers
+
+        return await list_workers(self)
+
+    async def areap_workers(self) -> dict[str, int]:
+        """Release the jobs of every gone worker at once and drop it from the registry.
+
+        Returns:
+            Worker id -> how many jobs it held, for each worker reaped.
+        """
+        from .workers import reap_workers
+
+        return await reap_workers(self)
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None

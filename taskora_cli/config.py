@@ -54,6 +54,8 @@ class WorkerConfig:
     queues: dict[str, int] = field(default_factory=dict)
     """Queue name -> jobs of each of its tasks run at once; empty means every task's queue."""
     grace_ms: int = 30_000
+    heartbeat_ms: int = 10_000
+    """How often a worker renews its locks and its registry record; 3 missed beats = gone."""
 
 
 @dataclass(frozen=True)

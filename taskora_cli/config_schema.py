@@ -226,6 +226,7 @@ KEYS = (
     Key("worker.processes", "processes", _COUNT, env="TASKORA_PROCESSES", from_env=env_int),
     Key("worker.queues", "queues", queue_slots, dict),
     Key("worker.grace", "grace_ms", duration(0), _ms),
+    Key("worker.heartbeat", "heartbeat_ms", duration(100), _ms),
     Key("retention.completed_max_age", "completed_max_age_ms", _LIMIT_AGE, _ms_or_false),
     Key("retention.completed_max_items", "completed_max_items", _LIMIT_ITEMS, _or_false),
     Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),

@@ -29,6 +29,16 @@ def task_registry_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
+def workers_key(prefix: str) -> str:
+    """ZSET: ids of the registered worker processes; score = their last heartbeat (ms)."""
+    return f"{base(prefix)}:{{_global}}:workers"
+
+
+def worker_key(prefix: str, worker_id: str) -> str:
+    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms)."""
+    return f"{base(prefix)}:{{_global}}:worker:{worker_id}"
+
+
 class TaskKeys:
     """The keys of one task; all share the hash tag ``{name}``. Built once per task, so the
     hot path reads attributes instead of formatting strings."""

@@ -72,7 +72,8 @@ class Worker:
         prefetch: jobs claimed beyond the free slots so the next one is at hand; they hold
             locks like running jobs and go back to the queue at shutdown. None (the default)
             adapts it to the handlers' speed: up to 64 for quick jobs, 1 for slow ones.
-        lock_ttl_ms / heartbeat_ms: how long a claim holds unrenewed, and how often it is renewed.
+        lock_ttl_ms / heartbeat_ms: how long a claim holds unrenewed, and how often it (and the
+            worker's registry record) is renewed (default: [worker] heartbeat).
         stall_interval_ms / max_stalls: how often stalled jobs are looked for, and how many
             stalls a job survives before it fails.
     """
@@ -87,7 +88,7 @@ class Worker:
         worker_id: str | None = None,
         prefetch: int | None = None,
         lock_ttl_ms: int = LOCK_TTL_MS,
-        heartbeat_ms: int = HEARTBEAT_MS,
+        heartbeat_ms: int | None = None,
         stall_interval_ms: int | None = None,
         max_stalls: int | None = None,
     ) -> None:
@@ -97,7 +98,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
         self._slots = slots or {}
         self.lock_ttl_ms = lock_ttl_ms
-        self.heartbeat_ms = heartbeat_ms
+        self.heartbeat_ms = heartbeat_ms or app.config.worker.heartbeat_ms
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
         self.retention = retention_limits(app.config.retention)
@@ -114,6 +115,9 @@ class Worker:
         self._closing = asyncio.Event()
         self.on_start: Callable[[str, ClaimedJob], None] | None = None
         self.on_finish: Callable[[str, Outcome, bool], None] | None = None
+        self.processed = 0
+        self.failed = 0
+        self.started_ms = 0
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -158,6 +162,8 @@ class Worker:
             runner = TaskRunner(self, task.name, concurrency, self._prefetch)
             self.runners.append(runner)
             runner.start()
+        self.started_ms = self.app.clock()
+        await self._register()
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
@@ -194,6 +200,12 @@ class Worker:
         # gather, not `suppress(CancelledError)`: a cancel of stop() itself must not be swallowed
         await asyncio.gather(*self._loops, return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        from ..engine import registry
+
+        # Bounded: with the server gone the stop must not wait; the record is reaped once old.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(0.5):
+                await registry.remove(self.engine, self.id)
         await self.app.aclose()
         log.info("taskora: worker %s stopped", self.id)
 
@@ -215,7 +227,26 @@ class Worker:
             async with asyncio.timeout(period_ms / 1000):
                 await self._closing.wait()
 
+    async def _register(self) -> None:
+        """Write this worker's registry record and beat (one round trip)."""
+        from ..engine import registry
+
+        fields: dict[str, str | int] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "tasks": ",".join(t.name for t in self.tasks),
+            "queues": ",".join(sorted({t.options.queue for t in self.tasks})),
+            "slots": sum(r.concurrency for r in self.runners),
+            "active": sum(len(r.held) for r in self.runners),
+            "processed": self.processed,
+            "failed": self.failed,
+            "started_ms": self.started_ms,
+            "heartbeat_ms": self.heartbeat_ms,
+        }
+        await registry.beat(self.engine, self.id, fields, self.app.clock())
+
     async def _heartbeat(self) -> None:
+        await self._register()
         for runner in self.runners:
             held = list(runner.held.items())
             flags = await self.engine.extend_locks(
@@ -231,6 +262,10 @@ class Worker:
                     runner.cancel_job(job_id)
 
     async def _sweep(self) -> None:
+        reaped = await self.app.areap_workers()  # gone workers' jobs: recover them now
+        for worker_id, held in reaped.items():
+            log.warning("taskora: worker %s stopped beating; %d of its jobs went back to the "
+                        "queue", worker_id, held)  # fmt: skip
         for runner in self.runners:
             result = await self.engine.stall_sweep(
                 runner.task.name,
@@ -256,6 +291,8 @@ class Worker:
                 runner.cancel_job(job_id)
 
     def report(self, task: str, outcome: Outcome, settled: bool) -> None:
+        self.processed += 1
+        self.failed += not outcome.ok
         if self.on_finish is not None:
             self.on_finish(task, outcome, settled)
         elif not outcome.ok:

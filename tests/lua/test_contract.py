@@ -60,6 +60,9 @@ KEYS_SNAPSHOT = {
     "meta_key('app')": "taskora:app:{_global}:meta",
     "task_registry_key('')": "taskora:{_global}:tasks",
     "task_registry_key('app')": "taskora:app:{_global}:tasks",
+    "workers_key('')": "taskora:{_global}:workers",
+    "workers_key('app')": "taskora:app:{_global}:workers",
+    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
     "TaskKeys('', 'send-email').active": "taskora:{send-email}:active",
     "TaskKeys('', 'send-email').tag": "taskora:{send-email}:",
     "TaskKeys('app', 'send-email').active": "taskora:app:{send-email}:active",
@@ -424,6 +427,7 @@ def built_keys() -> dict[str, str]:
         if fn.__module__ == k.__name__ and list(inspect.signature(fn).parameters) == ["prefix"]:
             for prefix in ("", "app"):
                 found[f"{name}({prefix!r})"] = fn(prefix)
+    found["worker_key('app', 'h:1:w')"] = k.worker_key("app", "h:1:w")
     for prefix in ("", "app"):
         task = k.TaskKeys(prefix, "send-email")
         label = f"TaskKeys({prefix!r}, 'send-email')"

@@ -265,7 +265,7 @@ def test_unknown_top_level_key_names_file_key_and_allowed_keys(tmp_path: Path) -
 def test_unknown_key_inside_a_table_names_the_table(tmp_path: Path) -> None:
     assert error_of(tmp_path, "[worker]\nconcurrncy = 4\n") == (
         "tasks.toml: [worker] concurrncy: unknown key; "
-        "allowed: concurrency, processes, queues, grace"
+        "allowed: concurrency, processes, queues, grace, heartbeat"
     )
 
 

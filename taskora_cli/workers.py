@@ -1,0 +1,93 @@
+"""The worker registry seen from the library: who is working, and who stopped beating.
+
+Every worker process registers on start, refreshes its record on each heartbeat and removes
+itself on stop. One whose last beat is older than ``GONE_AFTER_BEATS`` of its own heartbeat
+intervals is *gone*: ``app.areap_workers()`` releases its claims at once and forgets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import Taskora
+
+GONE_AFTER_BEATS = 3
+"""Missed heartbeats after which a worker counts as gone."""
+
+
+def _int(raw: str | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One registered worker process.
+
+    Attributes:
+        tasks: the task names it serves.
+        slots: jobs it runs at once, over all its tasks; ``active``: jobs it holds now.
+        started_ms / beat_ms: when it started and last beat (ms since the epoch).
+        age: seconds since its last beat; ``gone``: it missed GONE_AFTER_BEATS beats.
+    """
+
+    id: str
+    host: str
+    pid: int
+    tasks: list[str]
+    queues: list[str]
+    slots: int
+    active: int
+    processed: int
+    failed: int
+    started_ms: int
+    beat_ms: int
+    heartbeat_ms: int
+    age: float
+    gone: bool
+
+    @classmethod
+    def from_fields(cls, row: dict[str, str], now_ms: int) -> WorkerInfo:
+        beat, heartbeat = _int(row.get("beat_ms")), _int(row.get("heartbeat_ms")) or 10_000
+        return cls(
+            id=row["id"],
+            host=row.get("host", "?"),
+            pid=_int(row.get("pid")),
+            tasks=[t for t in row.get("tasks", "").split(",") if t],
+            queues=[q for q in row.get("queues", "").split(",") if q],
+            slots=_int(row.get("slots")),
+            active=_int(row.get("active")),
+            processed=_int(row.get("processed")),
+            failed=_int(row.get("failed")),
+            started_ms=_int(row.get("started_ms")),
+            beat_ms=beat,
+            heartbeat_ms=heartbeat,
+            age=max(0, now_ms - beat) / 1000,
+            gone=now_ms - beat > GONE_AFTER_BEATS * heartbeat,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+async def list_workers(app: Taskora) -> list[WorkerInfo]:
+    """Every registered worker, live and gone, most recent beat first."""
+    from .engine import registry
+
+    engine = await app._engine()
+    now = app.clock()
+    return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
+
+
+async def reap_workers(app: Taskora) -> dict[str, int]:
+    """Release the claims of every gone worker and drop it; worker id -> jobs it held."""
+    reaped: dict[str, int] = {}
+    for worker in await list_workers(app):
+        if worker.gone:
+            reaped[worker.id] = await app.arelease_worker(worker.id, worker.tasks or None)
+    return reaped

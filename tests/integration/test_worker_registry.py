@@ -1,0 +1,70 @@
+"""The worker registry through the library: workers register, beat, count, and are reaped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from support import make_app, until
+
+from taskora_cli.worker.pool import Worker
+
+
+async def test_a_worker_registers_counts_its_jobs_and_removes_itself_on_stop(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    @app.task("double", concurrency=3)
+    async def double(n: int) -> int:
+        return n * 2
+
+    worker = Worker(app, [double], heartbeat_ms=100)
+    await worker.start()
+    try:
+        [me] = await app.aworkers()
+        assert (me.id, me.pid, me.tasks, me.slots, me.gone) == (worker.id, os.getpid(),
+                                                                ["double"], 3, False)  # fmt: skip
+        handles = [await double.adispatch(n) for n in range(4)]
+        assert [await h.aresult(10) for h in handles] == [0, 2, 4, 6]
+
+        async def counted() -> bool:
+            [me] = await app.aworkers()
+            return me.processed == 4 and me.failed == 0
+
+        await until(counted)
+    finally:
+        await worker.stop()
+    assert await app.aworkers() == []
+    await app.aclose()
+
+
+async def test_a_worker_that_stops_beating_is_gone_and_reaping_releases_its_jobs(
+    redis_url: str, tmp_path: Path
+) -> None:
+    now = [1_000_000]
+    app = make_app(redis_url, tmp_path)
+    app.clock = lambda: now[0]  # type: ignore[method-assign]
+    started = asyncio.Event()
+
+    @app.task("hang")
+    async def hang(_: object) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    worker = Worker(app, [hang], heartbeat_ms=60_000, stall_interval_ms=60_000)
+    await worker.start()
+    handle = await hang.adispatch(None)
+    await asyncio.wait_for(started.wait(), 10)
+    now[0] += 180_001  # three heartbeats missed, in virtual time
+    [gone] = await app.aworkers()
+    assert (gone.id, gone.gone, gone.age) == (worker.id, True, 180.001)
+    assert await app.areap_workers() == {worker.id: 1}
+    assert await app.aworkers() == []
+    engine = await app._engine()
+    record = await engine.job("hang", handle.id)
+    assert record is not None  # recovered as a stall long before the lock TTL, then reclaimed
+    assert (record.stalls, record.started_at_ms) == (1, now[0])
+    await worker.stop(grace_ms=0)
+    await app.aclose()
