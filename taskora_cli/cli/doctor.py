@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
 
 from .common import USAGE, ConfigOption, JsonOption, exit_code_for, fail, print_json
 
 MIN_SERVER = (6, 2)
 """ZADD LT/GT and RPOP with a count need Redis 6.2 (every Valkey has them)."""
+OVER_THRESHOLD = 1
+"""A task's queue latency or waiting depth crossed --max-latency or --max-depth."""
+EXIT_HELP = (
+    "Exit codes: 0 all checks passed; 1 a task is over --max-latency or --max-depth; 2 bad "
+    "config, task modules or flags; 3 server unreachable, too old or in another wire format."
+)
 
 
-def doctor(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Check the setup step by step; exit non-zero naming the first problem."""
+def doctor(
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    max_latency: Annotated[
+        str | None,
+        typer.Option(
+            "--max-latency",
+            metavar="DURATION",
+            help="Fail when a task's oldest waiting job is older than this (e.g. 60s, 5m).",
+            show_default=False,
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--max-depth",
+            min=0,
+            help="Fail when more than this many jobs of a task are waiting.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the setup step by step; exit non-zero naming the first problem. With
+    --max-latency or --max-depth, also check every task's queue (for cron alerting)."""
+    from ..durations import to_ms  # a bad value is a usage error before anything connects
+
+    latency = (
+        None if max_latency is None else (to_ms(max_latency, what="--max-latency"), max_latency)
+    )
+    _doctor(config, as_json, latency, max_depth)
+
+
+def _doctor(
+    config: Any, as_json: bool, max_latency: tuple[int, str] | None, max_depth: int | None
+) -> None:  # fmt: skip
     checks: list[dict[str, Any]] = []
 
     def passed(name: str, detail: str) -> None:
@@ -44,6 +86,7 @@ def doctor(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     passed("modules", f"{len(names)} tasks: {', '.join(names)}" if names else "no tasks defined")
     try:
         info = app.server_info()
+        stats = _stats(app, max_latency, max_depth)
     except Exception as exc:
         report_and_fail("server", exc)
     finally:
@@ -58,10 +101,47 @@ def doctor(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         too_old = f"the server runs {info['version']}; taskora needs Redis >= {need} or Valkey"
         report_and_fail("version", ServerError(too_old))
     passed("wire", f"format {info['wire_version']} (written by {info['written_by']})")
+    _check_queues(stats, (max_latency, max_depth), checks, as_json, passed)
     if as_json:
         print_json({"ok": True, "checks": checks})
     if not names:
         fail(USAGE, "no tasks: list the modules that define them in `modules`")
+
+
+def _stats(app: Any, max_latency: tuple[int, str] | None, max_depth: int | None) -> Any:
+    """The inspector's stats when a threshold was asked for, else None."""
+    return None if max_latency is None and max_depth is None else app.inspect().stats()
+
+
+def _check_queues(
+    stats: Any,
+    limits: tuple[tuple[int, str] | None, int | None],
+    checks: list[Any],
+    as_json: bool,
+    passed: Callable[[str, str], None],
+) -> None:
+    """Stop with OVER_THRESHOLD naming the first task over a threshold (no stats: no check)."""
+    if stats is None:
+        return
+    over = _over_threshold(stats.tasks, *limits)
+    if over:
+        checks.append({"check": "queues", "ok": False, "detail": over})
+        if as_json:
+            print_json({"ok": False, "checks": checks})
+        fail(OVER_THRESHOLD, f"queues: {over}")
+    passed("queues", f"{len(stats.tasks)} tasks within the thresholds")
+
+
+def _over_threshold(tasks: Any, max_latency: tuple[int, str] | None, max_depth: int | None) -> str:
+    """The first task over a threshold, described; "" when none is."""
+    limit_ms, written = max_latency or (None, "")
+    for s in tasks:
+        if limit_ms is not None and s.latency is not None and s.latency * 1000 > limit_ms:
+            return f"task {s.task!r}: its oldest waiting job is {s.latency:.1f}s old " \
+                   f"(--max-latency {written})"  # fmt: skip
+        if max_depth is not None and s.waiting > max_depth:
+            return f"task {s.task!r}: {s.waiting} jobs waiting (--max-depth {max_depth})"
+    return ""
 
 
 def _version(text: str) -> tuple[int, ...]:
