@@ -9,13 +9,15 @@ import importlib
 import json
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..app import Taskora
     from ..config import Config
 
@@ -74,6 +76,27 @@ def error_line(message: str) -> None:
 def print_json(value: Any) -> None:
     """One line of JSON on stdout."""
     print(json.dumps(value, ensure_ascii=False, separators=(",", ":")), flush=True)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Console:
+    """Print rows for people: every column at full width but the last, cut to fit a terminal
+    (piped, nothing is cut: grep sees whole lines). Returns the console, for a footer."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+    grid = Table(box=None, header_style="bold")
+    used = 0
+    for i, name in enumerate(headers[:-1]):
+        widest = max(len(name), *(len(row[i]) for row in rows))
+        grid.add_column(name, no_wrap=True, min_width=widest)
+        used += widest + 2  # the padding either side
+    room = max(10, console.width - used - 2)
+    grid.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=room)
+    for row in rows:
+        grid.add_row(*row)
+    console.print(grid)
+    return console
 
 
 def exit_code_for(error: BaseException) -> int | None:

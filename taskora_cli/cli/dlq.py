@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import USAGE, ConfigOption, JsonOption, complete_task_name, fail, load, print_json
+from .common import (
+    USAGE,
+    ConfigOption,
+    JsonOption,
+    complete_task_name,
+    fail,
+    load,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ..app import Taskora
     from ..dead_letters import BulkResult, DeadGroup, DeadLetter
 
@@ -237,7 +244,7 @@ def _print_letters(letters: list[DeadLetter], total: int) -> None:
         print("no dead letters")
         return
     rows = [(x.id, x.task, _ago(x.failed_at_ms), str(x.attempts), _error(x)) for x in letters]
-    console = _print_table(("ID", "TASK", "FAILED", "ATTEMPTS", "ERROR"), rows)
+    console = print_table(("ID", "TASK", "FAILED", "ATTEMPTS", "ERROR"), rows)
     if total > len(letters):
         console.print(f"{len(letters)} of {total} shown (newest first); see --limit")
 
@@ -247,24 +254,4 @@ def _print_groups(groups: list[DeadGroup]) -> None:
         print("no dead letters")
         return
     rows = [(str(g.count), _ago(g.newest_ms), ",".join(g.tasks), _error(g)) for g in groups]
-    _print_table(("COUNT", "NEWEST", "TASKS", "ERROR"), rows)
-
-
-def _print_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Console:
-    """One line per row: every column at full width but the last, which is cut to fit."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    table = Table(box=None, header_style="bold")
-    used = 0
-    for i, name in enumerate(headers[:-1]):
-        widest = max(len(name), *(len(row[i]) for row in rows))
-        table.add_column(name, no_wrap=True, min_width=widest)
-        used += widest + 2  # the padding either side
-    room = max(10, console.width - used - 2)
-    table.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=room)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    return console
+    print_table(("COUNT", "NEWEST", "TASKS", "ERROR"), rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +21,7 @@ from .common import (
     load,
     load_app,
     print_json,
+    print_table,
 )
 
 if TYPE_CHECKING:
@@ -42,28 +42,6 @@ TaskOption = Annotated[
     ),
 ]  # fmt: skip
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The job id.")]
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Print rows for people: every column at full width but the last, cut to fit a terminal
-    (piped, nothing is cut: grep sees whole lines)."""
-    import sys
-
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
-    grid = Table(box=None, header_style="bold")
-    used = 0
-    for i, name in enumerate(headers[:-1]):
-        widest = max(len(name), *(len(row[i]) for row in rows))
-        grid.add_column(name, no_wrap=True, min_width=widest)
-        used += widest + 2
-    room = max(10, console.width - used - 2)
-    grid.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=room)
-    for row in rows:
-        grid.add_row(*row)
-    console.print(grid)
 
 
 def _when(moment: datetime | None) -> str:
@@ -126,7 +104,7 @@ def ls(
             (j.id, j.task, j.state, str(j.attempt), _when(j.timeline.dispatched_at), _summary(j))
             for j in jobs
         ]
-        table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows)
+        print_table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows)
 
 
 @app.command("show")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .common import ConfigOption, JsonOption, load, load_app, print_json
-from .jobs import table
+from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
 
 COLUMNS = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
 
@@ -33,4 +32,4 @@ def stats(as_json: JsonOption = False, config: ConfigOption = None) -> None:
         for s in [*found.tasks, found.total]
     ]
     rows[-1] = ("TOTAL", *rows[-1][1:])
-    table(("TASK", *(c.upper() for c in COLUMNS), "LATENCY"), rows)
+    print_table(("TASK", *(c.upper() for c in COLUMNS), "LATENCY"), rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import ConfigOption, JsonOption, load, load_app, print_json
+from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
 
 app = typer.Typer(help="Look at the worker processes.", no_args_is_help=True)
 
@@ -13,7 +13,6 @@ app = typer.Typer(help="Look at the worker processes.", no_args_is_help=True)
 def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List every registered worker: its tasks, busy slots, counts and heartbeat age. A worker
     that missed 3 heartbeats is gone; the next stall sweep recovers its jobs."""
-    from .jobs import table
 
     app_ = load_app(load(config), import_modules=False)
     try:
@@ -31,4 +30,4 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
             for w in found
         ]  # fmt: skip
         headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "BEAT", "STATE", "TASKS")
-        table(headers, rows)
+        print_table(headers, rows)
