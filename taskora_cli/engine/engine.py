@@ -321,9 +321,11 @@ class Engine(Reads):
     # -- reading -----------------------------------------------------------------------------
 
     async def server_info(self) -> dict[str, str]:
-        """What the server says of itself: its name, version, memory and mode, and our layout."""
+        """What the server says of itself: its name, version, memory, connected clients and
+        mode, and our layout."""
         info: dict[str, Any] = await self.client.info("server")
         memory: dict[str, Any] = await self.client.info("memory")
+        clients: dict[str, Any] = await self.client.info("clients")
         meta: dict[str, str] = await self.client.hgetall(k.meta_key(self.prefix))  # type: ignore[assignment]
         valkey = info.get("valkey_version")
         return {
@@ -331,6 +333,7 @@ class Engine(Reads):
             "version": str(valkey or info.get("redis_version", "?")),
             "mode": str(info.get("redis_mode") or info.get("server_mode") or "standalone"),
             "used_memory": str(memory.get("used_memory_human", "?")),
+            "clients": str(clients.get("connected_clients", "?")),
             "wire_version": meta.get("wire_version", "?"),
             "written_by": meta.get("written_by", "?"),
         }
