@@ -1,0 +1,70 @@
+"""``taskora top``: the live dashboard, or the Overview printed every interval without a TTY."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from .common import UNREACHABLE, USAGE, ConfigOption, complete_task_name, fail, load, load_app
+
+
+def top(
+    interval: Annotated[
+        str,
+        typer.Option("--interval", "-i", help='How often to refresh, e.g. "1s", "500ms", "5s".'),
+    ] = "1s",
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Only this task (default: every known task).",
+            autocompletion=complete_task_name,
+            show_default=False,
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print the Overview once as plain text and exit.")
+    ] = False,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--iterations",
+            "-n",
+            min=1,
+            show_default=False,
+            help="Stop after N refreshes (default: until q or Ctrl-C).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A live view of queues, jobs, dead letters and workers that can act on them.
+
+    Keys: 1-4 switch screens (Overview, Jobs, Dead letters, Workers); arrows or j/k move;
+    Enter opens; / filters; c cancels a job; r retries a dead letter, R its whole error
+    group; ? lists every key; q quits. Without a terminal (piped, or --once) it prints the
+    Overview every interval instead. Exit codes: 0 done; 2 bad option; 3 the server cannot be
+    reached (plain output only: the dashboard keeps retrying).
+    """
+    from ..durations import to_seconds
+    from ..tui.app import run_live, run_plain
+    from ..tui.state import State
+
+    seconds = to_seconds(interval, what="--interval")
+    if seconds < 0.1:
+        fail(USAGE, f"--interval must be at least 100ms, got {interval!r}")
+    app = load_app(load(config))
+    try:
+        known = app.inspect().tasks()  # an unreachable server fails here, once (exit 3)
+        if task is not None and task not in known:
+            fail(USAGE, f"unknown task {task!r}; known tasks: {', '.join(known) or 'none'}")
+        if once or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            error = run_plain(app, task, seconds, 1 if once else iterations, sys.stdout)
+            if error:
+                fail(UNREACHABLE, f"cannot read the server: {error}")
+        else:
+            run_live(app, State(task=task), seconds, iterations)
+    finally:
+        app.close()

@@ -1,0 +1,132 @@
+"""The only impure part of the dashboard: the terminal, the clock, and the server.
+
+``run_live`` reads keys in cbreak mode (termios + select, no extra dependency), feeds them to
+the reducer, performs the effects it returns, fetches one snapshot per interval (and at once
+when the view changes), and redraws with rich's Live on the alternate screen. The terminal is
+restored on the way out, whether by ``q``, Ctrl-C or an exception. ``run_plain`` is the
+fallback when there is no terminal: the Overview printed every interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
+
+from ..errors import TaskoraError
+from .fetch import fetch
+from .keys import decode
+from .model import Query
+from .render import CHROME, overview, render, stamp
+from .state import Cancel, Done, Effect, Key, Loaded, Resized, RetryDead, State, query, reduce
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+
+
+@contextlib.contextmanager
+def cbreak(fd: int) -> Iterator[None]:
+    """Keys arrive one by one, unechoed; Ctrl-C still interrupts. Restored on exit."""
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def read_keys(fd: int, timeout: float) -> list[str]:
+    """The keys pressed within ``timeout`` seconds (an empty list if none)."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return []
+    return decode(os.read(fd, 1024))
+
+
+def perform(app: Taskora, effect: Effect) -> str:
+    """Do what the user asked; the answer is the status line."""
+    try:
+        if isinstance(effect, Cancel):
+            done = app.cancel(effect.job_id, "cancelled from taskora top", task=effect.task)
+            if done == "cancelled":
+                return f"cancelled job {effect.job_id} ({effect.task})"
+            return f"cancelling job {effect.job_id} ({effect.task}): its worker is stopping it"
+        if isinstance(effect, RetryDead):
+            app.dead_letters().retry(effect.job_id, effect.task)
+            return f"retried dead letter {effect.job_id} ({effect.task}): back in its queue"
+        error = f"{effect.error_type}: {effect.error_message}"
+        pattern = "^" + re.escape(error) + "$"
+        result = app.dead_letters().retry_all(effect.task, error_match=pattern)
+        return f"retried {result.done} dead letters that failed with {error}"
+    except TaskoraError as exc:
+        return f"not done: {exc}"
+
+
+def run_live(app: Taskora, state: State, interval: float, iterations: int | None) -> State:
+    """The interactive dashboard, until ``q`` (or Ctrl-C, or ``iterations`` refreshes)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    fd = sys.stdin.fileno()
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        cbreak(fd),
+        Live(console=console, screen=True, auto_refresh=False) as live,
+    ):
+        fetched: Query | None = None
+        due, ticks = 0.0, 0
+        while True:
+            state, _ = reduce(state, Resized(console.height - CHROME))
+            wanted = query(state)
+            if wanted != fetched or time.monotonic() >= due:
+                state, _ = reduce(state, Loaded(fetch(app, wanted)))
+                fetched, due, ticks = wanted, time.monotonic() + interval, ticks + 1
+            live.update(render(state, console.width), refresh=True)
+            if state.quit or (iterations is not None and ticks >= iterations):
+                break
+            for key in read_keys(fd, max(0.0, due - time.monotonic())):
+                state, effects = reduce(state, Key(key))
+                for effect in effects:
+                    live.update(render(state, console.width), refresh=True)
+                    state, _ = reduce(state, Done(perform(app, effect)))
+                    due = 0.0  # show what the action changed now
+                if state.quit:
+                    break
+    return state
+
+
+def run_plain(
+    app: Taskora, task: str | None, interval: float, iterations: int | None, out: TextIO
+) -> str | None:
+    """Print the Overview every ``interval`` seconds, ``iterations`` times (None: until
+    Ctrl-C). Returns the error of the last read, None if it succeeded."""
+    from rich.console import Console
+
+    console = Console(file=out, width=120, color_system=None, highlight=False, soft_wrap=True)
+    done = 0
+    while True:
+        state = State(task=task, rows=10_000)
+        state, _ = reduce(state, Loaded(fetch(app, query(state))))
+        snap = state.snapshot
+        assert snap is not None
+        console.print(f"taskora top  {stamp(snap.taken_ms)}", markup=False)
+        if snap.error:
+            console.print(f"cannot read the server: {snap.error}", markup=False)
+        else:
+            for line in overview(state, console.width):
+                console.print(line)
+        out.flush()
+        done += 1
+        if iterations is not None and done >= iterations:
+            return snap.error
+        time.sleep(interval)  # Ctrl-C here ends the command (exit 130)
+        console.print()

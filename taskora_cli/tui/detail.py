@@ -1,0 +1,135 @@
+"""The Job screen's lines: everything stored about one job, one rich Text per line.
+
+Pure, and independent of the terminal's width (long lines are cut by render, never wrapped),
+so the reducer can count the lines to keep the scroll in range.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from ..inspector import JobInfo
+
+BAR = 30
+"""Cells of the progress bar."""
+
+
+def detail_lines(job: JobInfo) -> list[Text]:
+    """Identity, progress, timeline, data, result or error with its traceback, then the logs."""
+    lines = [
+        _field("job", Text(job.id, style="bold")),
+        _field("task", job.task),
+        _field("state", Text(job.state, style=STATE_STYLES.get(job.state, ""))),
+        _field("attempt", f"{job.attempt}   priority {job.priority}   stalls {job.stalls}"),
+    ]
+    if job.progress is not None:
+        lines.append(_field("progress", progress_bar(job.progress)))
+    lines += timeline_lines(job)
+    lines.append(_field("data", _json(job.data)))
+    if job.state == "completed":
+        lines.append(_field("result", _json(job.result)))
+    if job.cancel_reason is not None:
+        lines.append(_field("cancelled", job.cancel_reason or "(no reason given)"))
+    if job.error is not None:
+        error = f"{job.error.type or 'Error'}: {job.error.message}"
+        lines.append(_field("error", Text(error, style="red")))
+        trace = (job.error.traceback or "").rstrip()
+        lines += [Text("  " + line, style="dim red") for line in trace.splitlines()]
+    lines.append(Text(f"logs ({len(job.logs)})", style="bold"))
+    lines += [_log_line(entry) for entry in job.logs]
+    return lines
+
+
+STATE_STYLES = {
+    "waiting": "cyan",
+    "delayed": "blue",
+    "active": "yellow",
+    "completed": "green",
+    "failed": "red",
+    "expired": "magenta",
+    "cancelled": "dim",
+}
+
+
+def _field(name: str, value: str | Text) -> Text:
+    line = Text(f"{name:<11}", style="bold")
+    line.append(value if isinstance(value, Text) else Text(value))
+    return line
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def progress_bar(value: Any) -> Text:
+    """A bar for a percent (a number, or a dict with ``percent`` or ``done``/``total``);
+    anything else as JSON."""
+    ratio = _ratio(value)
+    if ratio is None:
+        return Text(_json(value))
+    filled = round(ratio * BAR)
+    bar = Text("█" * filled, style="green")
+    bar.append("░" * (BAR - filled), style="dim")
+    bar.append(f" {ratio * 100:.0f}%")
+    if isinstance(value, dict):
+        bar.append("  " + _json(value), style="dim")
+    return bar
+
+
+def _ratio(value: Any) -> float | None:
+    if isinstance(value, dict):
+        if _number(value.get("percent")):
+            value = value["percent"]
+        elif _number(value.get("done")) and _number(value.get("total")) and value["total"] > 0:
+            return float(min(1.0, max(0.0, value["done"] / value["total"])))
+    if _number(value) and 0 <= value <= 100:
+        return float(value) / 100
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def timeline_lines(job: JobInfo) -> list[Text]:
+    """The latest attempt, one step a line: dispatched, started (after waiting how long),
+    ended (after running how long), and when a delayed or retrying job is due."""
+    t = job.timeline
+    lines = [_field("dispatched", _clock(t.dispatched_at))]
+    if t.started_at is not None:
+        lines.append(
+            _field("started", _clock(t.started_at) + _took("waited", t.dispatched_at, t.started_at))
+        )
+    if t.finished_at is not None:
+        lines.append(
+            _field("ended", _clock(t.finished_at) + _took("ran", t.started_at, t.finished_at))
+        )
+    if t.run_at is not None and job.state == "delayed":
+        lines.append(_field("due", _clock(t.run_at)))
+    return lines
+
+
+def _clock(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone().strftime("%H:%M:%S.%f")[:-3]
+
+
+def _took(what: str, start: datetime | None, end: datetime) -> str:
+    if start is None:
+        return ""
+    return f"   {what} {max(0.0, (end - start).total_seconds()):.2f}s"
+
+
+def _log_line(entry: dict[str, Any]) -> Text:
+    when = datetime.fromtimestamp(entry.get("ts", 0) / 1000).strftime("%H:%M:%S.%f")[:-3]
+    level = str(entry.get("level", "info"))
+    line = Text(f"  {when} ")
+    line.append(f"{level:<7}", style="red" if level in ("error", "warning") else "dim")
+    line.append(str(entry.get("msg", "")))
+    for key, value in (entry.get("fields") or {}).items():
+        line.append(f" {key}={_json(value)}", style="dim")
+    return line

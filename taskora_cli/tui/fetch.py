@@ -1,0 +1,93 @@
+"""One snapshot per refresh: ``fetch(app, query)`` reads only what the visible screen shows.
+
+Bounded work whatever the queue sizes: the counts (a handful of pipelined LLEN/ZCARD per
+task), plus at most one page of the visible list (PAGE jobs per task, the newest DEAD_PAGE dead
+letters, the registered workers, or one job). Nothing walks a whole set and nothing scans the
+keyspace, so a task with a million queued jobs costs what a task with ten does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TaskoraError
+from .model import DEAD_PAGE, PAGE, Query, Screen, Snapshot
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..inspector import JobInfo
+
+Fetcher = Callable[["Taskora", Query], dict[str, Any]]
+
+
+def fetch(app: Taskora, query: Query) -> Snapshot:
+    """Read what ``query`` asks for; a failed read (server gone, ...) becomes ``error``."""
+    taken = app.clock()
+    try:
+        fields: dict[str, Any] = {"stats": app.inspect().stats()}
+        fields |= FETCHERS[query.screen](app, query)
+    except TaskoraError as exc:
+        return Snapshot(query, taken, error=str(exc))
+    except Exception as exc:
+        if not _connection_trouble(exc):
+            raise  # a bug: let it show
+        return Snapshot(query, taken, error=f"{type(exc).__name__}: {exc}")
+    return Snapshot(query, taken, **fields)
+
+
+def _connection_trouble(exc: Exception) -> bool:
+    """A lost connection: the client's own errors (after its reconnect retries) reach us
+    unwrapped, and only engine/ may import redis, so they are told by their module."""
+    return isinstance(exc, OSError) or type(exc).__module__.startswith("redis.")
+
+
+def _overview(app: Taskora, query: Query) -> dict[str, Any]:
+    return {"server": app.server_info(), "workers": app.workers()}
+
+
+def _jobs(app: Taskora, query: Query) -> dict[str, Any]:
+    inspector = app.inspect()
+    tasks = [query.task] if query.task else inspector.tasks()
+    found = [job for name in tasks for job in inspector.jobs(name, query.state, limit=PAGE)]
+    return {"jobs": sorted(found, key=_order(query.state))[:PAGE]}
+
+
+def _order(state: str) -> Callable[[JobInfo], Any]:
+    """How the tasks' pages merge: the waiting line oldest first, delayed by due time, active
+    by start, finished ones newest first (as each task's own page is ordered)."""
+    if state == "waiting":
+        return lambda job: _ms(job.timeline.dispatched_at)
+    if state == "delayed":
+        return lambda job: _ms(job.timeline.run_at)
+    if state == "active":
+        return lambda job: _ms(job.timeline.started_at)
+    return lambda job: -_ms(job.timeline.finished_at)
+
+
+def _ms(moment: Any) -> float:
+    return 0.0 if moment is None else float(moment.timestamp())
+
+
+def _dead(app: Taskora, query: Query) -> dict[str, Any]:
+    return {"dead": app.dead_letters().list(query.task, limit=DEAD_PAGE)}
+
+
+def _workers(app: Taskora, query: Query) -> dict[str, Any]:
+    return {"workers": app.workers()}
+
+
+def _job(app: Taskora, query: Query) -> dict[str, Any]:
+    if query.job is None:
+        return {}
+    task, job_id = query.job
+    return {"job": app.inspect().find(job_id, task)}
+
+
+FETCHERS: dict[Screen, Fetcher] = {
+    Screen.OVERVIEW: _overview,
+    Screen.JOBS: _jobs,
+    Screen.DEAD: _dead,
+    Screen.WORKERS: _workers,
+    Screen.DETAIL: _job,
+}

@@ -1,0 +1,72 @@
+"""The data the dashboard's parts pass each other: screens, what to fetch, what was fetched.
+
+Plain frozen dataclasses; the library's own records (Stats, JobInfo, DeadLetter, WorkerInfo)
+travel inside them unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..dead_letters import DeadLetter
+    from ..inspector import JobInfo, Stats
+    from ..workers import WorkerInfo
+
+PAGE = 50
+"""Jobs read per task for the Jobs screen: the first page, never the whole set."""
+DEAD_PAGE = 200
+"""The newest dead letters read (over all tasks) for the Dead letters screen."""
+
+
+class Screen(Enum):
+    """The screens; the numbered ones are listed in ``NUMBERED`` (detail opens with Enter)."""
+
+    OVERVIEW = "Overview"
+    JOBS = "Jobs"
+    DEAD = "Dead letters"
+    WORKERS = "Workers"
+    DETAIL = "Job"
+
+
+NUMBERED: tuple[Screen, ...] = (Screen.OVERVIEW, Screen.JOBS, Screen.DEAD, Screen.WORKERS)
+"""Screens by number key: "1" is the first. A new screen goes here, in fetch.FETCHERS and in
+render.BODIES."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """What one refresh reads: only what the visible screen shows.
+
+    Attributes:
+        task: the one task to read, or None for every task.
+        state: the Jobs screen's state tab.
+        job: the (task, id) the Job screen shows.
+    """
+
+    screen: Screen
+    task: str | None = None
+    state: str = "waiting"
+    job: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One refresh's answer to a Query; a field the query did not ask for stays None.
+
+    Attributes:
+        taken_ms: when it was read (epoch ms), for ages and "updated" stamps.
+        error: why the read failed (the server is unreachable, ...); the rest is then None.
+    """
+
+    query: Query
+    taken_ms: int
+    stats: Stats | None = None
+    server: dict[str, str] | None = None
+    workers: list[WorkerInfo] | None = None
+    jobs: list[JobInfo] | None = None
+    dead: list[DeadLetter] | None = None
+    job: JobInfo | None = None
+    error: str | None = None

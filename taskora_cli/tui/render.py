@@ -1,0 +1,319 @@
+"""State -> what the terminal shows. Pure: the same state and size give the same lines.
+
+The frame is a header line (the screens), ``state.rows`` lines of body, a status line (what
+the last action did, a question, or the filter being typed) and a line of key hints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.text import Text
+
+from ..inspector import STATES
+from .cells import age, count, grid, line, window
+from .detail import STATE_STYLES, detail_lines
+from .model import NUMBERED, Screen
+from .state import State, dead_groups, job_rows, task_rows, worker_rows
+
+if TYPE_CHECKING:
+    from ..inspector import JobInfo
+
+CHROME = 3
+"""Lines around the body: header, status, hints."""
+
+HINTS = {
+    Screen.OVERVIEW: "↑↓ select  enter jobs of task  1-4 screens  ? help  q quit",
+    Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  ? help  q quit",
+    Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
+    Screen.WORKERS: "↑↓ select  1-4 screens  ? help  q quit",
+    Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
+}
+
+HELP = [
+    ("1-4", "Overview, Jobs, Dead letters, Workers"),
+    ("↑ ↓  j k", "move; PgUp PgDn, g G: by page, to the ends"),
+    ("← →  h l", "Jobs: the previous or next state"),
+    ("/", "filter by task, id prefix or error text (esc clears)"),
+    ("enter", "open: a task's jobs (Overview), a job's detail (Jobs, Dead letters)"),
+    ("esc", "back from a job's detail"),
+    ("f", "job detail: follow the logs"),
+    ("c", "cancel the selected job (asks first)"),
+    ("r", "retry the selected dead letter"),
+    ("R", "retry every dead letter with the selected one's error (asks first)"),
+    ("?", "this help; any key closes it"),
+    ("q", "quit"),
+]
+
+
+def render(state: State, width: int) -> Group:
+    """The whole frame for a terminal ``width`` cells wide (``state.rows`` + CHROME lines)."""
+    body = help_lines(width) if state.help else BODIES[state.screen](state, width)
+    body = body[: state.rows] + [Text()] * max(0, state.rows - len(body))
+    return Group(header(state, width), *body, status_line(state, width), hints(state, width))
+
+
+def header(state: State, width: int) -> Text:
+    """The screens, the current one highlighted, and the task in scope."""
+    out = Text("taskora ", style="bold")
+    current = Screen.DEAD if state.screen is Screen.DETAIL and state.back is Screen.DEAD else None
+    for n, screen in enumerate(NUMBERED, 1):
+        on = screen is state.screen or screen is current
+        on = on or (state.screen is Screen.DETAIL and current is None and screen is Screen.JOBS)
+        out.append(f" {n} {screen.value} ", style="reverse bold" if on else "")
+    if state.task:
+        out.append(f"  task {state.task}", style="cyan")
+    return line(out, width)
+
+
+def status_line(state: State, width: int) -> Text:
+    """A question, the filter being typed, a read error, or what the last action did."""
+    if state.confirm is not None:
+        return line(state.confirm.prompt, width, "bold yellow")
+    if state.editing:
+        return line(f"/{state.filter}▏", width, "bold")
+    error = state.snapshot.error if state.snapshot else None
+    if error:
+        return line(f"cannot read the server: {error}", width, "bold red")
+    return line(state.status, width, "bold")
+
+
+def hints(state: State, width: int) -> Text:
+    """The keys that work here."""
+    return line(HINTS[state.screen], width, "dim")
+
+
+def help_lines(width: int) -> list[Text]:
+    """The key list."""
+    out = [line("Keys", width, "bold")]
+    for keys, what in HELP:
+        row = Text(f"  {keys:<10}", style="bold")
+        row.append(what)
+        out.append(line(row, width))
+    return out
+
+
+def _waiting_for_data(state: State, width: int) -> list[Text] | None:
+    if state.snapshot is None:
+        return [line("reading…", width, "dim")]
+    return None
+
+
+# -- Overview ------------------------------------------------------------------------------------
+
+
+def overview(state: State, width: int) -> list[Text]:
+    """Server health, then each task's counts by state and its queue latency."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    snap = state.snapshot
+    assert snap is not None
+    out = [line(_health(state), width), Text()]
+    tasks = task_rows(state)
+    if not tasks:
+        return [*out, line("no tasks yet: dispatch a job or start a worker", width, "dim")]
+    columns = STATES
+    headers = ("TASK", *(SHORT[name].upper() for name in STATES), "LATENCY")
+    room = state.rows - len(out) - 2  # the table's header and total
+    shown = window(len(tasks), state.cursor(Screen.OVERVIEW), room)
+    rows = [[s.task, *(count(getattr(s, c)) for c in columns), age(s.latency)] for s in tasks]
+    total = snap.stats.total if snap.stats else None
+    if total is not None and state.task is None:
+        rows.append(["TOTAL", *(count(getattr(total, c)) for c in columns), age(total.latency)])
+    cursor = state.cursor(Screen.OVERVIEW) - shown.start
+    visible = [rows[i] for i in shown] + rows[len(tasks) :]
+    return out + grid(headers, visible, width, right=range(1, 9), selected=cursor)
+
+
+def _health(state: State) -> Text:
+    snap = state.snapshot
+    assert snap is not None
+    out = Text()
+    if snap.server is not None:
+        s = snap.server
+        out.append(f"{s.get('server', '?')} {s.get('version', '?')}", style="bold")
+        out.append(f"  memory {s.get('used_memory', '?')}  clients {s.get('clients', '?')}")
+    if snap.workers is not None:
+        live = sum(1 for w in snap.workers if not w.gone)
+        gone = len(snap.workers) - live
+        out.append(f"  workers {live} live" + (f", {gone} gone" if gone else ""))
+    return out
+
+
+# -- Jobs ----------------------------------------------------------------------------------------
+
+
+def jobs(state: State, width: int) -> list[Text]:
+    """The state tabs with their counts, then the first page of jobs in the current one."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    out = [line(_tabs(state), width)]
+    rows = job_rows(state)
+    if state.filter:
+        out.append(line(f"filter “{state.filter}”: {len(rows)} of the first page match", width))
+    if not rows:
+        return [*out, line(f"no {state.tab} jobs", width, "dim")]
+    snap = state.snapshot
+    assert snap is not None
+    shown = window(len(rows), state.cursor(Screen.JOBS), state.rows - len(out) - 1)
+    table = [
+        [j.id, j.task, str(j.attempt), _when(j, snap.taken_ms), _summary(j)]
+        for j in (rows[i] for i in shown)
+    ]
+    headers = ("ID", "TASK", "ATT", _WHEN[state.tab], "SUMMARY")
+    selected = state.cursor(Screen.JOBS) - shown.start
+    return out + grid(headers, table, width, right=(2, 3), selected=selected)
+
+
+_WHEN = {
+    "waiting": "WAITED",
+    "delayed": "DUE",
+    "active": "RUNNING",
+    "completed": "ENDED",
+    "failed": "ENDED",
+    "expired": "ENDED",
+    "cancelled": "ENDED",
+}
+
+
+def _tabs(state: State) -> Text:
+    stats = state.snapshot.stats if state.snapshot else None
+    scope = None
+    if stats is not None:
+        scope = next((s for s in stats.tasks if s.task == state.task), None) or stats.total
+    out = Text()
+    for name in STATES:
+        label = f" {SHORT[name]} {count(getattr(scope, name)) if scope else '?'} "
+        out.append(label, style="reverse bold" if name == state.tab else STATE_STYLES[name])
+    return out
+
+
+SHORT = {
+    "waiting": "wait",
+    "delayed": "delay",
+    "active": "active",
+    "completed": "done",
+    "failed": "failed",
+    "expired": "expired",
+    "cancelled": "cancel",
+}
+"""State names short enough for all seven tabs, and the Overview's columns, to fit 80 cells."""
+
+
+def _when(job: JobInfo, now_ms: int) -> str:
+    """Since when it waits, runs or ended; for a delayed job, how long until it is due."""
+    t = job.timeline
+    moments = {"waiting": t.dispatched_at, "delayed": t.run_at, "active": t.started_at}
+    moment = moments.get(job.state, t.finished_at)
+    return "-" if moment is None else age(now_ms / 1000 - moment.timestamp())
+
+
+def _summary(job: JobInfo) -> str:
+    if job.error is not None:
+        return f"{job.error.type or 'Error'}: {job.error.message}"
+    if job.state == "cancelled" and job.cancel_reason:
+        return f"cancelled: {job.cancel_reason}"
+    shown = job.result if job.state == "completed" else job.data
+    return json.dumps(shown, ensure_ascii=False)
+
+
+# -- Dead letters --------------------------------------------------------------------------------
+
+
+def dead(state: State, width: int) -> list[Text]:
+    """The newest dead letters, grouped by error: a line per group, then its letters."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    snap = state.snapshot
+    assert snap is not None
+    total = snap.stats.total.failed if snap.stats else 0
+    if state.task and snap.stats:
+        total = sum(s.failed for s in snap.stats.tasks if s.task == state.task)
+    groups = dead_groups(state)
+    fetched = len(snap.dead or [])
+    intro = f"{count(total)} dead letters"
+    if total > fetched:
+        intro += f"; the newest {fetched} grouped by error"
+    if state.filter:
+        intro += f"; filter “{state.filter}”"
+    out = [line(intro, width)]
+    if not groups:
+        return [*out, line("no dead letters", width, "dim")]
+    lines: list[Text] = []
+    selected_line = n = 0
+    task_width = max(len(d.task) for _, letters in groups for d in letters)
+    for (kind, message), letters in groups:
+        head = Text(f"{len(letters):>5} x ", style="bold")
+        head.append(f"{kind}: {message}", style="bold red")
+        lines.append(line(head, width))
+        for letter in letters:
+            chosen = n == state.cursor(Screen.DEAD)
+            selected_line = len(lines) if chosen else selected_line
+            ago = age(snap.taken_ms / 1000 - letter.failed_at_ms / 1000)
+            row = f"        {letter.id}  {letter.task:<{task_width}}  attempts {letter.attempts}"
+            lines.append(line(f"{row}  failed {ago} ago", width, "reverse" if chosen else ""))
+            n += 1
+    shown = window(len(lines), selected_line, state.rows - len(out))
+    return out + [lines[i] for i in shown]
+
+
+# -- Workers -------------------------------------------------------------------------------------
+
+
+def workers(state: State, width: int) -> list[Text]:
+    """Every registered worker: where it runs, what it serves, how busy, its last beat."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    rows = worker_rows(state)
+    if not rows:
+        return [line("no workers registered: start one with `taskora work`", width, "dim")]
+    shown = window(len(rows), state.cursor(Screen.WORKERS), state.rows - 1)
+    table: list[list[str | Text]] = [
+        [w.host, str(w.pid), ",".join(w.queues) or "-", f"{w.active}/{w.slots}",
+         count(w.processed), count(w.failed), age(w.age),
+         Text("gone", style="red") if w.gone else Text("live", style="green"),
+         ",".join(w.tasks)]
+        for w in (rows[i] for i in shown)
+    ]  # fmt: skip
+    headers = ("HOST", "PID", "QUEUES", "BUSY", "DONE", "FAILED", "BEAT", "STATE", "TASKS")
+    selected = state.cursor(Screen.WORKERS) - shown.start
+    return grid(headers, table, width, right=(1, 3, 4, 5, 6), selected=selected)
+
+
+# -- Job detail ----------------------------------------------------------------------------------
+
+
+def detail(state: State, width: int) -> list[Text]:
+    """Everything about one job; scrolled, or following the end (the newest logs)."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    job = state.snapshot.job if state.snapshot else None
+    if job is None or state.job is None or (job.task, job.id) != state.job:
+        missing = state.job[1] if state.job else "?"
+        return [line(f"reading job {missing}… (gone if this stays: trimmed by retention)", width)]
+    lines = detail_lines(job)
+    top = max(0, len(lines) - state.rows) if state.follow else state.scroll
+    return [line(text, width) for text in lines[top : top + state.rows]]
+
+
+BODIES: dict[Screen, Callable[[State, int], list[Text]]] = {
+    Screen.OVERVIEW: overview,
+    Screen.JOBS: jobs,
+    Screen.DEAD: dead,
+    Screen.WORKERS: workers,
+    Screen.DETAIL: detail,
+}
+
+
+def stamp(ms: int) -> str:
+    """A refresh time for plain output (local time)."""
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")

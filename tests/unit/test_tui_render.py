@@ -1,0 +1,164 @@
+"""The dashboard's render as snapshots: a state drawn on an 80-column console, as text."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from rich.console import Console
+from tui_data import NOW, boom, job, loaded, on
+
+from taskora_cli.tui.model import Query, Screen, Snapshot
+from taskora_cli.tui.render import CHROME, render
+from taskora_cli.tui.state import Key, State, reduce
+
+
+def draw(state: State, width: int = 80) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(render(state, width))
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Clock times print in local time: pin it to UTC for the snapshot."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if saved is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+def test_the_overview_fills_an_80x24_terminal() -> None:
+    assert draw(on(Screen.OVERVIEW, rows=24 - CHROME)) == "\n".join(
+        [
+            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
+            "valkey 9.0.0  memory 1.5M  clients 7  workers 1 live, 1 gone",
+            "",
+            "TASK        WAIT  DELAY  ACTIVE  DONE  FAILED  EXPIRED  CANCEL  LATENCY",
+            "send-email     3      0       0  1200       3        0       0     2.5s",
+            "resize         0      1       2  1.5M       1        0       1        -",
+            "TOTAL          3      1       2  1.5M       4        0       1     2.5s",
+            *[""] * 16,
+            "↑↓ select  enter jobs of task  1-4 screens  ? help  q quit",
+        ]
+    )
+
+
+def test_the_jobs_screen_scrolls_to_keep_the_cursor_in_view() -> None:
+    state, _ = reduce(on(Screen.JOBS, rows=4), Key("G"))
+    assert draw(state) == "\n".join(
+        [
+            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
+            " wait 3  delay 1  active 2  done 1.5M  failed 4  expired 0  cancel 1",
+            "ID        TASK        ATT  WAITED  SUMMARY",
+            'bbbb2222  send-email    0    4.0s  {"to": "bob@example.com"}',
+            "cccc3333  resize        0    3.0s  [640, 480]",
+            "",
+            "←→ state  ↑↓ select  / filter  enter detail  c cancel  ? help  q quit",
+        ]
+    )
+
+
+def test_dead_letters_show_group_by_group_with_the_question_on_the_status_line() -> None:
+    state, _ = reduce(on(Screen.DEAD, rows=7), Key("R"))
+    assert draw(state) == "\n".join(
+        [
+            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
+            "4 dead letters",
+            "    3 x ValueError: boom",
+            "        dead0002  send-email  attempts 3  failed 20.0s ago",
+            "        dead0003  resize      attempts 3  failed 30.0s ago",
+            "        dead0004  send-email  attempts 3  failed 40.0s ago",
+            "    1 x ValueError: timeout",
+            "        dead0001  send-email  attempts 3  failed 10.0s ago",
+            "[y/N] retry EVERY dead letter that failed with ValueError: boom",
+            "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
+        ]
+    )
+
+
+def test_the_workers_screen_shows_slots_counts_and_heartbeat_age() -> None:
+    assert draw(on(Screen.WORKERS, rows=3)) == "\n".join(
+        [
+            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
+            "HOST    PID  QUEUES   BUSY  DONE  FAILED   BEAT  STATE  TASKS",
+            "web-1  4242  default   1/4   120       3   1.0s  live   send-email,resize",
+            "web-2   977  default   0/4   120       3  45.0s  gone   send-email,resize",
+            "",
+            "↑↓ select  1-4 screens  ? help  q quit",
+        ]
+    )
+
+
+def test_a_failed_job_shows_its_progress_timeline_traceback_and_logs(utc: None) -> None:
+    logs = [{"ts": NOW - 2000, "level": "error", "msg": "sending failed", "fields": {"code": 550}}]
+    failed = job("f1", state="failed", error=boom(), attempt=3, data={"to": "x"}, progress=40,
+                 logs=logs)  # fmt: skip
+    start = State(screen=Screen.DETAIL, job=("send-email", "f1"), rows=15, back=Screen.DEAD)
+    state = loaded(start, Snapshot(Query(Screen.DETAIL, job=("send-email", "f1")), NOW, job=failed))
+    assert draw(state) == "\n".join(
+        [
+            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
+            "job        f1",
+            "task       send-email",
+            "state      failed",
+            "attempt    3   priority 0   stalls 0",
+            "progress   ████████████░░░░░░░░░░░░░░░░░░ 40%",
+            "dispatched 23:59:55.000",
+            "started    23:59:56.000   waited 1.00s",
+            "ended      23:59:58.000   ran 2.00s",
+            'data       {"to": "x"}',
+            "error      ValueError: boom",
+            "  Traceback (most recent call last):",
+            '    File "tasks.py", line 9',
+            "  ValueError: boom",
+            "logs (1)",
+            "  23:59:58.000 error  sending failed code=550",
+            "",
+            "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
+        ]
+    )
+
+
+def test_long_values_are_cut_to_the_width_never_wrapped() -> None:
+    noisy = job("n1", task="t" * 40, data={"text": "x" * 200})
+    state = loaded(
+        State(screen=Screen.JOBS, rows=3), Snapshot(Query(Screen.JOBS), NOW, jobs=[noisy])
+    )
+    lines = draw(state).splitlines()
+    assert lines[3] == "n1  " + "t" * 23 + '…    0    5.0s  {"text": "' + "x" * 26 + "…"
+    assert (len(lines), max(len(line) for line in lines)) == (3 + CHROME, 80)
+
+
+@pytest.mark.parametrize("screen", list(Screen))
+def test_every_screen_is_exactly_the_terminal_height_and_no_wider(screen: Screen) -> None:
+    lines = draw(on(screen, rows=24 - CHROME)).splitlines()
+    assert len(lines) == 24 and max(len(line) for line in lines) <= 80
+
+
+def test_the_status_line_shows_the_filter_being_typed_then_a_read_error() -> None:
+    typing, _ = reduce(on(Screen.JOBS, rows=1, filter="send"), Key("/"))
+    unreachable = loaded(
+        State(rows=1), Snapshot(Query(Screen.OVERVIEW), NOW, error="cannot reach the server")
+    )
+    assert draw(typing).splitlines()[-2] == "/send▏"
+    assert draw(unreachable).splitlines()[-2] == "cannot read the server: cannot reach the server"
+
+
+def test_help_lists_the_keys() -> None:
+    lines = draw(replace(on(Screen.OVERVIEW, rows=13), help=True)).splitlines()
+    assert lines[1:4] == [
+        "Keys",
+        "  1-4       Overview, Jobs, Dead letters, Workers",
+        "  ↑ ↓  j k  move; PgUp PgDn, g G: by page, to the ends",
+    ]
+    assert lines[-3] == "  q         quit"
