@@ -7,7 +7,7 @@ from .common import ConfigOption, JsonOption, load, load_app, print_json, print_
 COLUMNS = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
 
 
-def _latency(seconds: float | None) -> str:
+def format_latency(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
@@ -28,7 +28,7 @@ def stats(as_json: JsonOption = False, config: ConfigOption = None) -> None:
         print_json({"tasks": [s.as_dict() for s in found.tasks], "total": found.total.as_dict()})
         return
     rows = [
-        (s.task, *(str(getattr(s, c)) for c in COLUMNS), _latency(s.latency))
+        (s.task, *(str(getattr(s, c)) for c in COLUMNS), format_latency(s.latency))
         for s in [*found.tasks, found.total]
     ]
     rows[-1] = ("TOTAL", *rows[-1][1:])

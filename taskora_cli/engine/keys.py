@@ -25,7 +25,7 @@ def meta_key(prefix: str) -> str:
 
 
 def task_registry_key(prefix: str) -> str:
-    """SET: names of every task that has ever been dispatched or worked."""
+    """HASH: task name -> its queue, for every task that has ever been dispatched or worked."""
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
@@ -35,8 +35,14 @@ def workers_key(prefix: str) -> str:
 
 
 def worker_key(prefix: str, worker_id: str) -> str:
-    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms)."""
+    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms, and
+    ``drain``: set when an operator asked it to finish its jobs and exit)."""
     return f"{base(prefix)}:{{_global}}:worker:{worker_id}"
+
+
+def paused_queues_key(prefix: str) -> str:
+    """SET: names of the paused queues; workers everywhere claim nothing of their tasks."""
+    return f"{base(prefix)}:{{_global}}:paused"
 
 
 class TaskKeys:
