@@ -175,7 +175,7 @@ class Engine(Reads):
         args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
-        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled]
+        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
         acked, claimed = await self._run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
@@ -201,7 +201,7 @@ class Engine(Reads):
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
         args += [retention.failed_max_age_ms, retention.failed_max_items]
-        keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled]
+        keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled, t.counts]
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
@@ -244,7 +244,7 @@ class Engine(Reads):
         None if another worker swept."""
         t = self.keys(task)
         keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-        keys += [t.completed, t.cancelled, t.expired]
+        keys += [t.completed, t.cancelled, t.expired, t.counts]
         args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self._run("stall_sweep", keys, args)
         if recovered < 0:

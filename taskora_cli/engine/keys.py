@@ -54,6 +54,7 @@ class TaskKeys:
         "cancel_channel",
         "cancelled",
         "completed",
+        "counts",
         "delayed",
         "events",
         "expired",
@@ -102,6 +103,9 @@ class TaskKeys:
         score t = the next delayed job is due at t."""
         self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
+        self.counts = tag + "counts"
+        """HASH: per-minute throughput for the last 24 h; field ``c:<minute>`` (completed) or
+        ``f:<minute>`` (failed for good), minute = ms since the epoch // 60000."""
         self.seq = tag + "seq"
         """STRING: the last position given in the priority bands (from the time, strictly
         increasing, so jobs of one priority queued in the same millisecond keep their order)."""

@@ -72,6 +72,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
+    "TaskKeys('app', 'send-email').counts": "taskora:app:{send-email}:counts",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
@@ -102,6 +103,7 @@ HEADERS_SNAPSHOT = {
             "completed ZSET",
             "expired ZSET",
             "cancelled ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
@@ -155,6 +157,7 @@ HEADERS_SNAPSHOT = {
             "failed ZSET",
             "expired ZSET",
             "cancelled ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
@@ -211,6 +214,7 @@ HEADERS_SNAPSHOT = {
             "completed ZSET",
             "cancelled ZSET",
             "expired ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
