@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
     from .inspector import Inspector
+    from .queues import Queues
     from .worker.pool import Worker
     from .workers import WorkerInfo
 
@@ -206,6 +207,8 @@ class Taskora:
         engine = await self._engine()
         on_server = await engine.known_tasks()
         if name in on_server:
+            # Its queue is unknown here: never re-register it, or it would land in "default".
+            engine.registered.add(name)
             return Task(self, name, _defined_elsewhere, TaskOptions())
         known = ", ".join(sorted(set(self.tasks) | set(on_server)))
         hint = "" if self.tasks else " (are the task modules configured and importable?)"
@@ -245,6 +248,12 @@ class Taskora:
         from .dead_letters import DeadLetters
 
         return DeadLetters(self)
+
+    def queues(self) -> Queues:
+        """The queues: list them with their counts, pause and resume them."""
+        from .queues import Queues
+
+        return Queues(self)
 
     def server_info(self) -> dict[str, str]:
         """Connect (starting the embedded server if needed) and describe the server (blocking).
@@ -338,6 +347,21 @@ class Taskora:
         from .workers import list_workers
 
         return await list_workers(self)
+
+    def drain_workers(self, node: str) -> list[str]:
+        """Ask workers to finish their running jobs and exit (blocking); ``node`` is a worker
+        id or a host name (every worker on it). Returns the ids asked; none is an error.
+
+        Raises:
+            UsageError: no live worker has that id or host.
+        """
+        return self._portal.call(self.adrain_workers(node))
+
+    async def adrain_workers(self, node: str) -> list[str]:
+        """Async twin of :meth:`drain_workers`."""
+        from .workers import drain_workers
+
+        return await drain_workers(self, node)
 
     async def areap_workers(self) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.

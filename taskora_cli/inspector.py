@@ -161,6 +161,23 @@ def _error(raw: str | None) -> RemoteError | None:
     return RemoteError(parsed.get("type"), str(parsed.get("message", "")), parsed.get("traceback"))
 
 
+@dataclass(frozen=True)
+class Minute:
+    """How many jobs completed and failed for good in the minute starting ``at``."""
+
+    at: datetime
+    completed: int
+    failed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``at`` in ISO 8601)."""
+        return {"at": self.at.isoformat(), "completed": self.completed, "failed": self.failed}
+
+
+MAX_THROUGHPUT_MINUTES = 1440
+"""The per-minute counters are kept for a day."""
+
+
 class Inspector:
     """Read-only views of the app's tasks and jobs; blocking methods with async twins."""
 
@@ -189,6 +206,32 @@ class Inspector:
         sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
         total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
         return Stats(per_task, total)
+
+    def throughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
+        """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
+        1440) up to and including the current one, oldest first; of one task or all of them
+        (blocking)."""
+        return self.app._portal.call(self.athroughput(task, minutes))
+
+    async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
+        """Async twin of :meth:`throughput`.
+
+        Raises:
+            UsageError: ``minutes`` is not within 1..1440.
+        """
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise UsageError(f"minutes must be an int, got {minutes!r}")
+        if not 1 <= minutes <= MAX_THROUGHPUT_MINUTES:
+            raise UsageError(f"minutes must be within 1..{MAX_THROUGHPUT_MINUTES}, got {minutes}")
+        engine = await self.app._engine()
+        now_minute = self.app.clock() // 60_000
+        span = list(range(now_minute - minutes + 1, now_minute + 1))
+        tasks = [task] if task is not None else await self.atasks()
+        counts = await engine.minute_counts(tasks, span)
+        return [
+            Minute(datetime.fromtimestamp(m * 60, tz=UTC), c, f)
+            for m, (c, f) in zip(span, counts, strict=True)
+        ]
 
     def jobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """Jobs of ``task`` in ``state`` (blocking): the waiting line in the order workers take

@@ -126,7 +126,7 @@ class Task:
         job = self._new_job(data, delay, priority, ttl, now)
         engine = await self.app._engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
-            await engine.register_tasks([self.name])
+            await engine.register_tasks({self.name: self.options.queue})
         enqueued = await engine.enqueue(self.name, job, now)
         return JobHandle(self.app, self.name, job.id, enqueued)
 
@@ -155,7 +155,7 @@ class Task:
         now = self.app.clock()
         jobs = [self._new_job(item, delay, priority, ttl, now) for item in items]
         engine = await self.app._engine()
-        await engine.register_tasks([self.name])
+        await engine.register_tasks({self.name: self.options.queue})
         handles: list[JobHandle] = []
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]

@@ -6,7 +6,20 @@ import sys
 
 import typer
 
-from . import config, dispatch, dlq, doctor, init, jobs, server, stats, top, work, workers
+from . import (
+    config,
+    dispatch,
+    dlq,
+    doctor,
+    init,
+    jobs,
+    queues,
+    server,
+    stats,
+    top,
+    work,
+    workers,
+)
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -29,6 +42,7 @@ app.add_typer(dlq.app, name="dlq")
 app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
+app.add_typer(queues.app, name="queues")
 app.command()(top.top)
 
 

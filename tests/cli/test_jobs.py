@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,33 @@ def test_stats_counts_jobs_by_state_as_a_table_and_as_json(
     assert shown.returncode == 0, shown.stderr
     assert "WAITING" in shown.stdout and "LATENCY" in shown.stdout
     assert any(line.split()[:2] == ["echo", "3"] for line in shown.stdout.splitlines())
+    assert "last hour 0 completed, 0 failed" in shown.stdout
+
+
+def test_stats_watch_prints_a_fresh_snapshot_each_interval_until_ctrl_c(
+    project: Project, producer: Taskora
+) -> None:
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "stats", "--watch", "--interval", "50ms", "--json"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None
+    first = json.loads(watcher.stdout.readline())
+    assert first["total"]["completed"] == 0 and first["last_hour"]["completed"] == 0
+    project.start_worker("--task", "echo")
+    assert producer.dispatch("echo", 1).result(timeout=15) == 1
+    while True:  # the refreshes go on: one of them sees the job completed
+        line = json.loads(watcher.stdout.readline())
+        if line["last_hour"]["completed"] == 1:
+            break
+    assert line["last_minute"]["completed"] + line["total"]["completed"] >= 1
+    watcher.send_signal(signal.SIGINT)
+    _, err = watcher.communicate(timeout=20)
+    assert (watcher.returncode, err) == (0, "")
 
 
 def test_jobs_ls_lists_the_waiting_line_in_order_as_a_table_and_as_json(

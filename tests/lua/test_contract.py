@@ -50,6 +50,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "cancel",
         "retry_dead",
         "purge_dead",
+        "request_drain",
     ],
 }
 
@@ -60,6 +61,8 @@ KEYS_SNAPSHOT = {
     "meta_key('app')": "taskora:app:{_global}:meta",
     "task_registry_key('')": "taskora:{_global}:tasks",
     "task_registry_key('app')": "taskora:app:{_global}:tasks",
+    "paused_queues_key('')": "taskora:{_global}:paused",
+    "paused_queues_key('app')": "taskora:app:{_global}:paused",
     "workers_key('')": "taskora:{_global}:workers",
     "workers_key('app')": "taskora:app:{_global}:workers",
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
@@ -69,6 +72,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
+    "TaskKeys('app', 'send-email').counts": "taskora:app:{send-email}:counts",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
@@ -99,6 +103,7 @@ HEADERS_SNAPSHOT = {
             "completed ZSET",
             "expired ZSET",
             "cancelled ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
@@ -152,6 +157,7 @@ HEADERS_SNAPSHOT = {
             "failed ZSET",
             "expired ZSET",
             "cancelled ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
@@ -191,6 +197,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["active ZSET", "sweep STRING"],
         "ARGV": ["tag", "worker"],
     },
+    "request_drain": {"KEYS": ["worker HASH"], "ARGV": []},
     "retry_dead": {
         "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "now_ms", "per job: id"],
@@ -207,6 +214,7 @@ HEADERS_SNAPSHOT = {
             "completed ZSET",
             "cancelled ZSET",
             "expired ZSET",
+            "counts HASH",
         ],
         "ARGV": [
             "tag",
@@ -392,6 +400,7 @@ async def exercise(engine: Engine) -> None:
     await dead.retry_dead(engine, task, ["a", "b"], now + 100)
     await dead.purge_dead(engine, task, ["a"])
     await dead.purge_dead(engine, task, ["a", "b"])
+    await engine.request_drain("nobody")
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
