@@ -23,7 +23,19 @@ from .fetch import fetch
 from .keys import decode
 from .model import Query
 from .render import CHROME, overview, render, stamp
-from .state import Cancel, Done, Effect, Key, Loaded, Resized, RetryDead, State, query, reduce
+from .state import (
+    Cancel,
+    Done,
+    Effect,
+    Key,
+    Loaded,
+    Resized,
+    RetryDead,
+    SetPaused,
+    State,
+    query,
+    reduce,
+)
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -59,6 +71,8 @@ def perform(app: Taskora, effect: Effect) -> str:
             if done == "cancelled":
                 return f"cancelled job {effect.job_id} ({effect.task})"
             return f"cancelling job {effect.job_id} ({effect.task}): its worker is stopping it"
+        if isinstance(effect, SetPaused):
+            return _set_paused(app, effect)
         if isinstance(effect, RetryDead):
             app.dead_letters().retry(effect.job_id, effect.task)
             return f"retried dead letter {effect.job_id} ({effect.task}): back in its queue"
@@ -68,6 +82,21 @@ def perform(app: Taskora, effect: Effect) -> str:
         return f"retried {result.done} dead letters that failed with {error}"
     except TaskoraError as exc:
         return f"not done: {exc}"
+
+
+def _set_paused(app: Taskora, effect: SetPaused) -> str:
+    queues = app.queues()
+    if effect.paused:
+        changed = queues.pause(effect.queue)
+        done = f"paused queue {effect.queue}: workers stop starting its jobs within a second"
+    else:
+        changed = queues.resume(effect.queue)
+        done = f"resumed queue {effect.queue}: workers start its jobs again"
+    return (
+        done
+        if changed
+        else f"queue {effect.queue} already was {'paused' if effect.paused else 'running'}"
+    )
 
 
 def run_live(app: Taskora, state: State, interval: float, iterations: int | None) -> State:

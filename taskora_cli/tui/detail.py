@@ -57,7 +57,7 @@ STATE_STYLES = {
 
 
 def _field(name: str, value: str | Text) -> Text:
-    line = Text(f"{name:<11}", style="bold")
+    line = Text.assemble((f"{name:<11}", "bold"))
     line.append(value if isinstance(value, Text) else Text(value))
     return line
 

@@ -1,8 +1,9 @@
 """One snapshot per refresh: ``fetch(app, query)`` reads only what the visible screen shows.
 
 Bounded work whatever the queue sizes: the counts (a handful of pipelined LLEN/ZCARD per
-task), plus at most one page of the visible list (PAGE jobs per task, the newest DEAD_PAGE dead
-letters, the registered workers, or one job). Nothing walks a whole set and nothing scans the
+task), plus what the visible screen shows: the Overview's queues and per-minute counters (one
+HMGET per task), or one page of a list (PAGE jobs per task, the newest DEAD_PAGE dead letters,
+the registered workers), or one job. Nothing walks a whole set and nothing scans the
 keyspace, so a task with a million queued jobs costs what a task with ten does.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskoraError
-from .model import DEAD_PAGE, PAGE, Query, Screen, Snapshot
+from .model import DEAD_PAGE, PAGE, THROUGHPUT_MINUTES, Query, Screen, Snapshot
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -43,7 +44,12 @@ def _connection_trouble(exc: Exception) -> bool:
 
 
 def _overview(app: Taskora, query: Query) -> dict[str, Any]:
-    return {"server": app.server_info(), "workers": app.workers()}
+    return {
+        "server": app.server_info(),
+        "workers": app.workers(),
+        "queues": app.queues().list(),
+        "throughput": app.inspect().throughput(query.task, THROUGHPUT_MINUTES),
+    }
 
 
 def _jobs(app: Taskora, query: Query) -> dict[str, Any]:

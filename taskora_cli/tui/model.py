@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..dead_letters import DeadLetter
-    from ..inspector import JobInfo, Stats
+    from ..inspector import JobInfo, Minute, Stats
+    from ..queues import QueueInfo
     from ..workers import WorkerInfo
 
 PAGE = 50
 """Jobs read per task for the Jobs screen: the first page, never the whole set."""
 DEAD_PAGE = 200
 """The newest dead letters read (over all tasks) for the Dead letters screen."""
+THROUGHPUT_MINUTES = 60
+"""The Overview's sparkline: jobs finished per minute over the last hour."""
 
 
 class Screen(Enum):
@@ -65,6 +68,8 @@ class Snapshot:
     taken_ms: int
     stats: Stats | None = None
     server: dict[str, str] | None = None
+    queues: list[QueueInfo] | None = None
+    throughput: list[Minute] | None = None
     workers: list[WorkerInfo] | None = None
     jobs: list[JobInfo] | None = None
     dead: list[DeadLetter] | None = None

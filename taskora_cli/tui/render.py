@@ -22,12 +22,14 @@ from .state import State, dead_groups, job_rows, task_rows, worker_rows
 
 if TYPE_CHECKING:
     from ..inspector import JobInfo
+    from ..queues import QueueInfo
+    from ..workers import WorkerInfo
 
 CHROME = 3
 """Lines around the body: header, status, hints."""
 
 HINTS = {
-    Screen.OVERVIEW: "↑↓ select  enter jobs of task  1-4 screens  ? help  q quit",
+    Screen.OVERVIEW: "↑↓ select  enter jobs of task  p pause/resume its queue  ? help  q quit",
     Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  ? help  q quit",
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
     Screen.WORKERS: "↑↓ select  1-4 screens  ? help  q quit",
@@ -42,6 +44,7 @@ HELP = [
     ("enter", "open: a task's jobs (Overview), a job's detail (Jobs, Dead letters)"),
     ("esc", "back from a job's detail"),
     ("f", "job detail: follow the logs"),
+    ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
     ("c", "cancel the selected job (asks first)"),
     ("r", "retry the selected dead letter"),
     ("R", "retry every dead letter with the selected one's error (asks first)"),
@@ -59,7 +62,7 @@ def render(state: State, width: int) -> Group:
 
 def header(state: State, width: int) -> Text:
     """The screens, the current one highlighted, and the task in scope."""
-    out = Text("taskora ", style="bold")
+    out = Text.assemble(("taskora ", "bold"))
     current = Screen.DEAD if state.screen is Screen.DETAIL and state.back is Screen.DEAD else None
     for n, screen in enumerate(NUMBERED, 1):
         on = screen is state.screen or screen is current
@@ -91,7 +94,7 @@ def help_lines(width: int) -> list[Text]:
     """The key list."""
     out = [line("Keys", width, "bold")]
     for keys, what in HELP:
-        row = Text(f"  {keys:<10}", style="bold")
+        row = Text.assemble((f"  {keys:<10}", "bold"))
         row.append(what)
         out.append(line(row, width))
     return out
@@ -107,27 +110,79 @@ def _waiting_for_data(state: State, width: int) -> list[Text] | None:
 
 
 def overview(state: State, width: int) -> list[Text]:
-    """Server health, then each task's counts by state and its queue latency."""
+    """Server health, the last hour's throughput, the queues (paused or not), then each
+    task's counts by state and its queue latency."""
     pending = _waiting_for_data(state, width)
     if pending is not None:
         return pending
     snap = state.snapshot
     assert snap is not None
-    out = [line(_health(state), width), Text()]
+    out = [line(_health(state), width), *throughput_lines(state, width), Text()]
+    queues = [q for q in snap.queues or [] if state.task is None or state.task in q.tasks]
+    if queues:
+        out += [*_queue_table(queues, width), Text()]
     tasks = task_rows(state)
     if not tasks:
         return [*out, line("no tasks yet: dispatch a job or start a worker", width, "dim")]
-    columns = STATES
     headers = ("TASK", *(SHORT[name].upper() for name in STATES), "LATENCY")
     room = state.rows - len(out) - 2  # the table's header and total
     shown = window(len(tasks), state.cursor(Screen.OVERVIEW), room)
-    rows = [[s.task, *(count(getattr(s, c)) for c in columns), age(s.latency)] for s in tasks]
+    paused = {t for q in snap.queues or [] if q.paused for t in q.tasks}
+    rows: list[list[str | Text]] = [
+        [_task_name(s.task, s.task in paused), *(count(getattr(s, c)) for c in STATES),
+         age(s.latency)]
+        for s in (tasks[i] for i in shown)
+    ]  # fmt: skip
     total = snap.stats.total if snap.stats else None
     if total is not None and state.task is None:
-        rows.append(["TOTAL", *(count(getattr(total, c)) for c in columns), age(total.latency)])
+        rows.append(["TOTAL", *(count(getattr(total, c)) for c in STATES), age(total.latency)])
     cursor = state.cursor(Screen.OVERVIEW) - shown.start
-    visible = [rows[i] for i in shown] + rows[len(tasks) :]
-    return out + grid(headers, visible, width, right=range(1, 9), selected=cursor)
+    return out + grid(headers, rows, width, right=range(1, 9), selected=cursor)
+
+
+def _task_name(task: str, paused: bool) -> Text:
+    return Text(task + (" [paused]" if paused else ""), style="yellow" if paused else "")
+
+
+def _queue_table(queues: list[QueueInfo], width: int) -> list[Text]:
+    rows: list[list[str | Text]] = [
+        [q.name, Text("paused", style="bold yellow") if q.paused else Text("running", "green"),
+         count(q.waiting), count(q.delayed), count(q.active), count(q.failed), age(q.latency),
+         ",".join(q.tasks)]
+        for q in queues
+    ]  # fmt: skip
+    headers = ("QUEUE", "STATE", "WAIT", "DELAY", "ACTIVE", "FAILED", "LATENCY", "TASKS")
+    return grid(headers, rows, width, right=range(2, 7))
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def throughput_lines(state: State, width: int) -> list[Text]:
+    """A sparkline of jobs finished per minute over the last hour (red: a minute with
+    failures), and the totals of the last minute and hour."""
+    minutes = state.snapshot.throughput if state.snapshot else None
+    if not minutes:
+        return []
+    label = "per minute "
+    peak = max(m.completed + m.failed for m in minutes)
+    tail = f" peak {count(peak)}"
+    shown = minutes[-max(1, width - len(label) - len(tail)) :]
+    spark = Text()
+    spark.append(label, style="bold")
+    for m in shown:
+        finished = m.completed + m.failed
+        level = 0 if finished == 0 else max(1, round(finished / peak * (len(SPARKS) - 1)))
+        spark.append(SPARKS[level], style="red" if m.failed else "green" if level else "dim")
+    spark.append(tail, style="dim")
+    last = minutes[-1]
+    done, failed = sum(m.completed for m in minutes), sum(m.failed for m in minutes)
+    span = "hour" if len(minutes) == 60 else f"{len(minutes)} min"
+    summary = (
+        f"last minute: {count(last.completed)} done, {count(last.failed)} failed"
+        f"    last {span}: {count(done)} done, {count(failed)} failed"
+    )
+    return [line(spark, width), line(summary, width)]
 
 
 def _health(state: State) -> Text:
@@ -250,7 +305,7 @@ def dead(state: State, width: int) -> list[Text]:
     selected_line = n = 0
     task_width = max(len(d.task) for _, letters in groups for d in letters)
     for (kind, message), letters in groups:
-        head = Text(f"{len(letters):>5} x ", style="bold")
+        head = Text.assemble((f"{len(letters):>5} x ", "bold"))
         head.append(f"{kind}: {message}", style="bold red")
         lines.append(line(head, width))
         for letter in letters:
@@ -279,13 +334,19 @@ def workers(state: State, width: int) -> list[Text]:
     table: list[list[str | Text]] = [
         [w.host, str(w.pid), ",".join(w.queues) or "-", f"{w.active}/{w.slots}",
          count(w.processed), count(w.failed), age(w.age),
-         Text("gone", style="red") if w.gone else Text("live", style="green"),
+         _worker_state(w),
          ",".join(w.tasks)]
         for w in (rows[i] for i in shown)
     ]  # fmt: skip
     headers = ("HOST", "PID", "QUEUES", "BUSY", "DONE", "FAILED", "BEAT", "STATE", "TASKS")
     selected = state.cursor(Screen.WORKERS) - shown.start
     return grid(headers, table, width, right=(1, 3, 4, 5, 6), selected=selected)
+
+
+def _worker_state(worker: WorkerInfo) -> Text:
+    if worker.gone:
+        return Text("gone", style="red")
+    return Text("draining", style="yellow") if worker.draining else Text("live", style="green")
 
 
 # -- Job detail ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from .model import NUMBERED, Query, Screen, Snapshot
 if TYPE_CHECKING:
     from ..dead_letters import DeadLetter
     from ..inspector import JobInfo, TaskStats
+    from ..queues import QueueInfo
     from ..workers import WorkerInfo
 
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -50,7 +51,15 @@ class RetryGroup:
     error_message: str
 
 
-Effect = Cancel | RetryDead | RetryGroup
+@dataclass(frozen=True)
+class SetPaused:
+    """Pause (or resume) a queue: workers stop (or start again) claiming its jobs."""
+
+    queue: str
+    paused: bool
+
+
+Effect = Cancel | RetryDead | RetryGroup | SetPaused
 
 
 @dataclass(frozen=True)
@@ -261,6 +270,8 @@ def _list_key(state: State, key: str) -> tuple[State, list[Effect]]:
     filtered = state.screen in (Screen.JOBS, Screen.DEAD)
     if state.screen is Screen.DEAD and key in ("r", "R"):
         return _dead_retry(state, key)
+    if state.screen is Screen.OVERVIEW and key == "p":
+        return _toggle_pause(state)
     if key == "/" and filtered:
         return replace(state, editing=True), []
     if key == "esc" and state.filter:
@@ -361,6 +372,24 @@ def _dead_retry(state: State, key: str) -> tuple[State, list[Effect]]:
     )
     effect = RetryGroup(state.task, letter.error_type, letter.error_message)
     return replace(state, confirm=Confirm(prompt, effect)), []
+
+
+def queue_of(state: State, task: str) -> QueueInfo | None:
+    """The queue ``task`` belongs to, as last read (None before the Overview has read it)."""
+    queues = state.snapshot.queues if state.snapshot else None
+    return next((q for q in queues or [] if task in q.tasks), None)
+
+
+def _toggle_pause(state: State) -> tuple[State, list[Effect]]:
+    """Resume the selected task's queue if it is paused; else ask, then pause it."""
+    rows = task_rows(state)
+    queue = queue_of(state, rows[state.cursor()].task) if rows else None
+    if queue is None:
+        return replace(state, status="select a task to pause or resume its queue"), []
+    if queue.paused:
+        return replace(state, status="working…"), [SetPaused(queue.name, False)]
+    prompt = f"[y/N] pause queue {queue.name} (tasks {', '.join(queue.tasks)})?"
+    return replace(state, confirm=Confirm(prompt, SetPaused(queue.name, True))), []
 
 
 def _enter(state: State) -> State:

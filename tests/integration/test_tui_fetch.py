@@ -74,6 +74,12 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     assert counts == {"work": (0, 0, 1, 1, 1, 0), "later": (1, 1, 0, 0, 0, 1)}
     assert overview.server is not None and int(overview.server["clients"]) >= 1
     assert overview.workers is not None and [w.gone for w in overview.workers] == [False]
+    assert [(q.name, q.paused, q.tasks) for q in overview.queues or []] == [
+        ("default", False, ["later", "work"])
+    ]
+    minutes = overview.throughput or []
+    assert len(minutes) == 60
+    assert (sum(m.completed for m in minutes), sum(m.failed for m in minutes)) == (1, 1)
     assert (overview.jobs, overview.dead, overview.job) == (None, None, None)  # not asked for
 
     assert [j.id for j in waiting.jobs or []] == [first.id]

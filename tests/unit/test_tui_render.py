@@ -13,7 +13,7 @@ from rich.console import Console
 from tui_data import NOW, boom, job, loaded, on
 
 from taskora_cli.tui.model import Query, Screen, Snapshot
-from taskora_cli.tui.render import CHROME, render
+from taskora_cli.tui.render import CHROME, render, throughput_lines
 from taskora_cli.tui.state import Key, State, reduce
 
 
@@ -42,15 +42,28 @@ def test_the_overview_fills_an_80x24_terminal() -> None:
         [
             "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers",
             "valkey 9.0.0  memory 1.5M  clients 7  workers 1 live, 1 gone",
+            "per minute " + "▁" * 40 + "▂▂▃▃▃▄▅▅▅▆▇▇▇█" + "▁" * 6 + " peak 140",
+            "last minute: 0 done, 0 failed    last hour: 1050 done, 1 failed",
             "",
-            "TASK        WAIT  DELAY  ACTIVE  DONE  FAILED  EXPIRED  CANCEL  LATENCY",
-            "send-email     3      0       0  1200       3        0       0     2.5s",
-            "resize         0      1       2  1.5M       1        0       1        -",
-            "TOTAL          3      1       2  1.5M       4        0       1     2.5s",
-            *[""] * 16,
-            "↑↓ select  enter jobs of task  1-4 screens  ? help  q quit",
+            "QUEUE    STATE    WAIT  DELAY  ACTIVE  FAILED  LATENCY  TASKS",
+            "default  running     3      0       0       3     2.5s  send-email",
+            "images   paused      0      1       2       1        -  resize",
+            "",
+            "TASK             WAIT  DELAY  ACTIVE  DONE  FAILED  EXPIRED  CANCEL  LATENCY",
+            "send-email          3      0       0  1200       3        0       0     2.5s",
+            "resize [paused]     0      1       2  1.5M       1        0       1        -",
+            "TOTAL               3      1       2  1.5M       4        0       1     2.5s",
+            *[""] * 10,
+            "↑↓ select  enter jobs of task  p pause/resume its queue  ? help  q quit",
         ]
     )
+
+
+def test_the_sparkline_marks_minutes_with_failures_red_and_idle_ones_dim() -> None:
+    spark = throughput_lines(on(Screen.OVERVIEW), 80)[0]
+    console = Console(width=80, file=io.StringIO())
+    styles = [str(spark.get_style_at_offset(console, i)) for i in range(11, 71)]
+    assert styles == ["dim"] * 40 + ["green"] * 10 + ["red"] + ["green"] * 3 + ["dim"] * 6
 
 
 def test_the_jobs_screen_scrolls_to_keep_the_cursor_in_view() -> None:
@@ -155,7 +168,7 @@ def test_the_status_line_shows_the_filter_being_typed_then_a_read_error() -> Non
 
 
 def test_help_lists_the_keys() -> None:
-    lines = draw(replace(on(Screen.OVERVIEW, rows=13), help=True)).splitlines()
+    lines = draw(replace(on(Screen.OVERVIEW, rows=14), help=True)).splitlines()
     assert lines[1:4] == [
         "Keys",
         "  1-4       Overview, Jobs, Dead letters, Workers",

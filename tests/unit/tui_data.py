@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taskora_cli.dead_letters import DeadLetter
-from taskora_cli.inspector import JobInfo, RemoteError, Stats, TaskStats, Timeline
+from taskora_cli.inspector import JobInfo, Minute, RemoteError, Stats, TaskStats, Timeline
+from taskora_cli.queues import QueueInfo
 from taskora_cli.tui.model import Query, Screen, Snapshot
 from taskora_cli.tui.state import Loaded, State, reduce
 from taskora_cli.workers import WorkerInfo
@@ -108,6 +109,15 @@ DEAD = [
     letter("dead0004", ago=40),
 ]
 WORKERS = [worker("web-1", 4242), worker("web-2", 977, active=0, age=45.0)]
+QUEUES = [
+    QueueInfo("default", False, ["send-email"], waiting=3, failed=3, latency=2.5),
+    QueueInfo("images", True, ["resize"], delayed=1, active=2, failed=1),
+]
+# an hour of minutes, oldest first: quiet, then a ramp with one failing minute, then quiet
+THROUGHPUT = [
+    Minute(at(3600 - 60 * n), completed, 1 if n == 50 else 0)
+    for n, completed in enumerate([0] * 40 + [n * 10 for n in range(1, 15)] + [0] * 6)
+]
 SERVER = {"server": "valkey", "version": "9.0.0", "used_memory": "1.5M", "clients": "7"}
 
 
@@ -122,7 +132,12 @@ def loaded(state: State, snap: Snapshot) -> State:
 def on(screen: Screen, rows: int = 20, **fields: Any) -> State:
     """A state on ``screen`` with that screen's data loaded."""
     data: dict[Screen, dict[str, Any]] = {
-        Screen.OVERVIEW: {"server": SERVER, "workers": WORKERS},
+        Screen.OVERVIEW: {
+            "server": SERVER,
+            "workers": WORKERS,
+            "queues": QUEUES,
+            "throughput": THROUGHPUT,
+        },
         Screen.JOBS: {"jobs": JOBS},
         Screen.DEAD: {"dead": DEAD},
         Screen.WORKERS: {"workers": WORKERS},
