@@ -100,7 +100,12 @@ def _set_paused(app: Taskora, effect: SetPaused) -> str:
 
 
 def run_live(app: Taskora, state: State, interval: float, iterations: int | None) -> State:
-    """The interactive dashboard, until ``q`` (or Ctrl-C, or ``iterations`` refreshes)."""
+    """The interactive dashboard, until ``q`` (or Ctrl-C, or ``iterations`` refreshes).
+
+    Keys typed ahead are handled one at a time, and a key that changes the view (another
+    screen, tab or job) is followed by a fetch before the next key is: each key acts on what
+    its own screen shows.
+    """
     from rich.console import Console
     from rich.live import Live
 
@@ -113,6 +118,7 @@ def run_live(app: Taskora, state: State, interval: float, iterations: int | None
     ):
         fetched: Query | None = None
         due, ticks = 0.0, 0
+        typed: list[str] = []
         while True:
             state, _ = reduce(state, Resized(console.height - CHROME))
             wanted = query(state)
@@ -122,14 +128,13 @@ def run_live(app: Taskora, state: State, interval: float, iterations: int | None
             live.update(render(state, console.width), refresh=True)
             if state.quit or (iterations is not None and ticks >= iterations):
                 break
-            for key in read_keys(fd, max(0.0, due - time.monotonic())):
-                state, effects = reduce(state, Key(key))
+            typed = typed or read_keys(fd, max(0.0, due - time.monotonic()))
+            while typed and not state.quit and query(state) == fetched:
+                state, effects = reduce(state, Key(typed.pop(0)))
                 for effect in effects:
                     live.update(render(state, console.width), refresh=True)
                     state, _ = reduce(state, Done(perform(app, effect)))
                     due = 0.0  # show what the action changed now
-                if state.quit:
-                    break
     return state
 
 
