@@ -100,7 +100,9 @@ class Tmux:
         self.socket = f"taskora-top-{os.getpid()}-{time.monotonic_ns()}"
         self.env = {**env, "TERM": "xterm-256color"}
         top = f"{shlex.quote(sys.executable)} -m taskora_cli top --interval 200ms"
-        shell = f"cd {shlex.quote(str(root))} && {top} 2>top.err; echo EXITED $?; sleep 600"
+        # after top: its exit code, and whether the terminal is back in line mode ("icanon")
+        mode = "$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon')"
+        shell = f"cd {shlex.quote(str(root))} && {top} 2>top.err; echo EXITED $? {mode}; sleep 600"
         self.run("new-session", "-d", "-s", "top", "-x", "80", "-y", "24", shell)
 
     def run(self, *args: str) -> str:
@@ -172,8 +174,27 @@ def test_top_retries_a_dead_letter_with_r_and_pauses_a_queue_with_p(
         tmux.wait_for("paused queue default", "add [paused]")
         tmux.keys("p")
         tmux.wait_for("resumed queue default")
+
+        later = project.taskora("dispatch", "add", "-d", '{"a": 1, "b": 1}', "--delay", "1h")
+        tmux.keys("2", "h", "h")  # Jobs, from the completed tab back to delayed
+        tmux.wait_for(later.stdout.strip(), "DUE")
+        tmux.keys("c")
+        tmux.wait_for(f"[y/N] cancel job {later.stdout.strip()} of add?")
+        tmux.keys("y")
+        tmux.wait_for(f"cancelled job {later.stdout.strip()} (add)")
         tmux.keys("q")
-        tmux.wait_for("EXITED 0")
+        tmux.wait_for("EXITED 0 icanon")
     finally:
         tmux.close()
     assert (project.root / "top.err").read_text() == ""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_ctrl_c_leaves_top_with_the_terminal_restored(project: Project) -> None:
+    tmux = Tmux(project.root, project.env)
+    try:
+        tmux.wait_for("1 Overview", "add")
+        tmux.keys("C-c")
+        tmux.wait_for("EXITED 0 icanon")
+    finally:
+        tmux.close()
