@@ -6,7 +6,20 @@ import sys
 
 import typer
 
-from . import config, dispatch, dlq, doctor, init, jobs, queues, server, stats, work, workers
+from . import (
+    config,
+    dispatch,
+    dlq,
+    doctor,
+    events,
+    init,
+    jobs,
+    queues,
+    server,
+    stats,
+    work,
+    workers,
+)
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -30,6 +43,7 @@ app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
 app.add_typer(queues.app, name="queues")
+app.command()(events.events)
 
 
 def main() -> None:
