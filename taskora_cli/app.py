@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
+from .events import Listener, Listeners, parse_app_event, register
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .dead_letters import DeadLetters
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
+    from .events import Event
     from .inspector import Inspector
     from .queues import Queues
     from .worker.pool import Worker
@@ -65,6 +67,7 @@ class Taskora:
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
         self._connect_lock = threading.Lock()
+        self._listeners = Listeners()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -213,6 +216,25 @@ class Taskora:
         known = ", ".join(sorted(set(self.tasks) | set(on_server)))
         hint = "" if self.tasks else " (are the task modules configured and importable?)"
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
+
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
+        alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
+        call listeners (see taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self._listeners, None, parse_app_event(event), fn)
+
+    def events(
+        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """Iterate over job events (async): the last ``recent`` of each task first, then new
+        ones as they come (with ``follow``). Every reader sees every event."""
+        from .events import events
+
+        return events(self, tasks, recent=recent, follow=follow)
 
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""

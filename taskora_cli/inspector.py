@@ -178,6 +178,18 @@ MAX_THROUGHPUT_MINUTES = 1440
 """The per-minute counters are kept for a day."""
 
 
+SEARCH_PAGE = 200
+SEARCH_SCAN = 10_000
+"""How many jobs per task a search looks at, at most, by default."""
+
+
+def _error_has(error: RemoteError | None, needle: str) -> bool:
+    if error is None:
+        return False
+    text = f"{error.type or ''}: {error.message}\n{error.traceback or ''}"
+    return needle in text.casefold()
+
+
 class Inspector:
     """Read-only views of the app's tasks and jobs; blocking methods with async twins."""
 
@@ -254,6 +266,40 @@ class Inspector:
         engine = await self.app._engine()
         ids = await engine.job_ids(task, state, offset, limit)
         return [JobInfo.from_record(r) for r in await engine.jobs_by_id(task, ids)]
+
+    def search(
+        self,
+        error: str,
+        task: str | None = None,
+        state: str = "failed",
+        limit: int = 50,
+        max_scan: int = SEARCH_SCAN,
+    ) -> list[JobInfo]:
+        """Jobs in ``state`` whose error (type, message or traceback) contains ``error``,
+        ignoring case (blocking); newest first for finished states. Walks each task's set for
+        that state in pages, looking at ``max_scan`` jobs per task at most: no keyspace scan."""
+        return self.app._portal.call(self.asearch(error, task, state, limit, max_scan))
+
+    async def asearch(
+        self,
+        error: str,
+        task: str | None = None,
+        state: str = "failed",
+        limit: int = 50,
+        max_scan: int = SEARCH_SCAN,
+    ) -> list[JobInfo]:
+        """Async twin of :meth:`search`."""
+        needle = error.casefold()
+        found: list[JobInfo] = []
+        for name in [task] if task is not None else await self.atasks():
+            for offset in range(0, max_scan, SEARCH_PAGE):
+                page = await self.ajobs(name, state, offset, min(SEARCH_PAGE, max_scan - offset))
+                found += [job for job in page if _error_has(job.error, needle)]
+                if len(found) >= limit or len(page) < SEARCH_PAGE:
+                    break
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def find(self, job_id: str, task: str | None = None) -> JobInfo | None:
         """The job ``job_id`` with its logs, or None (blocking). Without ``task`` it is looked

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .durations import Duration, to_ms
 from .engine.records import NewJob
 from .errors import UsageError
+from .events import Listener, register
 from .handle import JobHandle
 from .retry import Retry
 from .serialization import dumps
@@ -61,6 +62,17 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
+
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of this task ("completed", "failed",
+        "retrying", "active", "progress", "stalled", "cancelled", "expired", ...), or use it as
+        a decorator: ``@send_email.on("failed")``. Worker processes call listeners (see
+        taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self.app._listeners, self.name, event, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, in-process (handy in unit tests)."""

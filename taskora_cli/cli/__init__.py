@@ -11,6 +11,7 @@ from . import (
     dispatch,
     dlq,
     doctor,
+    events,
     init,
     jobs,
     queues,
@@ -43,6 +44,7 @@ app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
 app.add_typer(queues.app, name="queues")
+app.command()(events.events)
 app.command()(top.top)
 
 

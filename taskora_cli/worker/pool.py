@@ -160,9 +160,19 @@ class Worker:
                 subscribed,
             )
         )
+        delivering, following = [], asyncio.Event()
+        if self.app._listeners:  # follow the event streams before claiming: no event is missed
+            from ..events import deliver
+
+            delivering.append(
+                asyncio.get_running_loop().create_task(deliver(self.app, self._closing, following))
+            )
+        else:
+            following.set()
         with contextlib.suppress(TimeoutError):  # a slow server: start anyway; heartbeats tell
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await subscribed.wait()
+                await following.wait()
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
             runner = TaskRunner(self, task.name, concurrency, self._prefetch)
@@ -178,6 +188,7 @@ class Worker:
             loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
             loop.create_task(self._every(CONTROL_MS, self._obey)),
             listener,
+            *delivering,
         ]
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)

@@ -199,8 +199,8 @@ HEADERS_SNAPSHOT = {
     },
     "request_drain": {"KEYS": ["worker HASH"], "ARGV": []},
     "retry_dead": {
-        "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id"],
+        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["tag", "now_ms", "state", "per job: id"],
     },
     "stall_sweep": {
         "KEYS": [
