@@ -30,7 +30,7 @@ from .state import (
     Key,
     Loaded,
     Resized,
-    RetryDead,
+    Retry,
     SetPaused,
     State,
     query,
@@ -73,9 +73,9 @@ def perform(app: Taskora, effect: Effect) -> str:
             return f"cancelling job {effect.job_id} ({effect.task}): its worker is stopping it"
         if isinstance(effect, SetPaused):
             return _set_paused(app, effect)
-        if isinstance(effect, RetryDead):
-            app.dead_letters().retry(effect.job_id, effect.task)
-            return f"retried dead letter {effect.job_id} ({effect.task}): back in its queue"
+        if isinstance(effect, Retry):
+            app.handle(effect.task, effect.job_id).retry()
+            return f"retried job {effect.job_id} ({effect.task}): waiting again"
         error = f"{effect.error_type}: {effect.error_message}"
         pattern = "^" + re.escape(error) + "$"
         result = app.dead_letters().retry_all(effect.task, error_match=pattern)

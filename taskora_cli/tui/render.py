@@ -30,7 +30,7 @@ CHROME = 3
 
 HINTS = {
     Screen.OVERVIEW: "↑↓ select  enter jobs of task  p pause/resume its queue  ? help  q quit",
-    Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  ? help  q quit",
+    Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  r retry  ? help  q quit",
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
     Screen.WORKERS: "↑↓ select  1-4 screens  ? help  q quit",
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
@@ -46,7 +46,7 @@ HELP = [
     ("f", "job detail: follow the logs"),
     ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
     ("c", "cancel the selected job (asks first)"),
-    ("r", "retry the selected dead letter"),
+    ("r", "retry the selected job (failed, cancelled or expired)"),
     ("R", "retry every dead letter with the selected one's error (asks first)"),
     ("?", "this help; any key closes it"),
     ("q", "quit"),

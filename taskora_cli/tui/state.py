@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..workers import WorkerInfo
 
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
+RETRYABLE = ("failed", "cancelled", "expired")
 
 # -- effects: what the user asked the server to do ---------------------------------------------
 
@@ -35,8 +36,8 @@ class Cancel:
 
 
 @dataclass(frozen=True)
-class RetryDead:
-    """Send one dead letter back to its waiting line."""
+class Retry:
+    """Send one failed, cancelled or expired job back to its waiting line."""
 
     task: str
     job_id: str
@@ -59,7 +60,7 @@ class SetPaused:
     paused: bool
 
 
-Effect = Cancel | RetryDead | RetryGroup | SetPaused
+Effect = Cancel | Retry | RetryGroup | SetPaused
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,8 @@ def _key(state: State, key: str) -> tuple[State, list[Effect]]:
         return replace(state, screen=NUMBERED[int(key) - 1]), []
     if key == "c":
         return _ask_cancel(state), []
+    if key == "r":
+        return _retry(state)
     if state.screen is Screen.DETAIL:
         return _detail_key(state, key)
     return _list_key(state, key)
@@ -268,8 +271,8 @@ def _key(state: State, key: str) -> tuple[State, list[Effect]]:
 def _list_key(state: State, key: str) -> tuple[State, list[Effect]]:
     """A key on one of the list screens."""
     filtered = state.screen in (Screen.JOBS, Screen.DEAD)
-    if state.screen is Screen.DEAD and key in ("r", "R"):
-        return _dead_retry(state, key)
+    if state.screen is Screen.DEAD and key == "R":
+        return _retry_group(state)
     if state.screen is Screen.OVERVIEW and key == "p":
         return _toggle_pause(state)
     if key == "/" and filtered:
@@ -358,13 +361,24 @@ def _ask_cancel(state: State) -> State:
     return replace(state, confirm=Confirm(prompt, Cancel(task, job_id)))
 
 
-def _dead_retry(state: State, key: str) -> tuple[State, list[Effect]]:
+def _retry(state: State) -> tuple[State, list[Effect]]:
+    """Retry the selected job, if it ended without completing."""
+    chosen = _selected(state)
+    if chosen is None:
+        return replace(state, status="select a job to retry"), []
+    task, job_id, job_state = chosen
+    if job_state not in (*RETRYABLE, "?"):
+        return replace(state, status=f"job {job_id} is {job_state}; only failed, cancelled or "
+                       "expired jobs can be retried"), []  # fmt: skip
+    return replace(state, status="working…"), [Retry(task, job_id)]
+
+
+def _retry_group(state: State) -> tuple[State, list[Effect]]:
+    """Ask, then retry every dead letter that died of the selected one's error."""
     rows = dead_rows(state)
     if not rows:
         return replace(state, status="no dead letters to retry"), []
     letter = rows[state.cursor()]
-    if key == "r":
-        return replace(state, status="working…"), [RetryDead(letter.task, letter.id)]
     where = f" of {state.task}" if state.task else ""
     prompt = (
         f"[y/N] retry EVERY dead letter{where} that failed with "
@@ -410,11 +424,6 @@ def _enter(state: State) -> State:
 def _detail_key(state: State, key: str) -> tuple[State, list[Effect]]:
     if key in ("esc", "left", "h", "backspace"):
         return replace(state, screen=state.back, follow=False), []
-    if key == "r":
-        chosen = _selected(state)
-        if chosen is None or chosen[2] != "failed":
-            return replace(state, status="only a failed job (a dead letter) can be retried"), []
-        return replace(state, status="working…"), [RetryDead(chosen[0], chosen[1])]
     if key in ("f", "end", "G"):
         return replace(state, follow=not state.follow if key == "f" else True), []
     step = MOVES.get(key)

@@ -162,7 +162,7 @@ def test_top_retries_a_dead_letter_with_r_and_pauses_a_queue_with_p(
         tmux.wait_for("1 dead letters", "RuntimeError: flaky is broken", job_id)
         (project.root / "broken").unlink()
         tmux.keys("r")
-        tmux.wait_for(f"retried dead letter {job_id} (flaky): back in its queue")
+        tmux.wait_for(f"retried job {job_id} (flaky): waiting again")
         wait_for(lambda: client.hget(TaskKeys("", "flaky").job(job_id), "state") == "completed")
         tmux.keys("2", "l", "l", "l")  # Jobs, then waiting -> delayed -> active -> completed
         tmux.wait_for(job_id, '"fixed"', "ENDED")

@@ -76,7 +76,7 @@ def test_the_jobs_screen_scrolls_to_keep_the_cursor_in_view() -> None:
             'bbbb2222  send-email    0    4.0s  {"to": "bob@example.com"}',
             "cccc3333  resize        0    3.0s  [640, 480]",
             "",
-            "←→ state  ↑↓ select  / filter  enter detail  c cancel  ? help  q quit",
+            "←→ state  ↑↓ select  / filter  enter detail  c cancel  r retry  ? help  q quit",
         ]
     )
 

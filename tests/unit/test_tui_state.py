@@ -16,7 +16,7 @@ from taskora_cli.tui.state import (
     Effect,
     Key,
     Resized,
-    RetryDead,
+    Retry,
     RetryGroup,
     SetPaused,
     State,
@@ -85,7 +85,12 @@ TABLE: list[tuple[str, State, tuple[str, ...], dict[str, Any], list[Effect]]] = 
     ("c on a dead letter says it already ended", on(Screen.DEAD), ("c",),
      {"confirm": None, "status": "job dead0002 already ended (failed); nothing to cancel"}, []),
     ("r retries the selected dead letter at once", on(Screen.DEAD), ("j", "j", "r"),
-     {"status": "working…"}, [RetryDead("send-email", "dead0004")]),
+     {"status": "working…"}, [Retry("send-email", "dead0004")]),
+    ("r on a waiting job says which jobs can be retried", on(Screen.JOBS), ("r",),
+     {"status": "job aaaa1111 is waiting; only failed, cancelled or expired jobs can be "
+                "retried"}, []),
+    ("r on the overview says to select a job", on(Screen.OVERVIEW), ("r",),
+     {"status": "select a job to retry"}, []),
     ("R asks before retrying the whole group", on(Screen.DEAD), ("R",),
      {"confirm": Confirm(GROUP_PROMPT, RetryGroup(None, "ValueError", "boom"))}, []),
     ("y retries the group", on(Screen.DEAD), ("R", "y"),
@@ -167,11 +172,23 @@ def opened(found: Any, rows: int = 5) -> State:
     return loaded(start, snap)
 
 
-def test_r_on_a_failed_job_retries_it_and_elsewhere_says_why_not() -> None:
-    _, effects = press(opened(job("f1", state="failed", error=boom())), "r")
+def test_r_retries_a_failed_cancelled_or_expired_job_and_says_why_not_otherwise() -> None:
+    retried = [press(opened(job(f"{state}1", state=state)), "r")[1]
+               for state in ("failed", "cancelled", "expired")]  # fmt: skip
     done, none = press(opened(job("c1", state="completed")), "r")
-    assert effects == [RetryDead("send-email", "f1")]
-    assert (none, done.status) == ([], "only a failed job (a dead letter) can be retried")
+    assert retried == [[Retry("send-email", f"{state}1")] for state in
+                       ("failed", "cancelled", "expired")]  # fmt: skip
+    assert (none, done.status) == (
+        [],
+        "job c1 is completed; only failed, cancelled or expired jobs can be retried",
+    )
+
+
+def test_r_on_the_jobs_screen_retries_the_selected_failed_job() -> None:
+    failed = [job("f1", state="failed", error=boom())]
+    state = loaded(State(screen=Screen.JOBS, tab="failed"),
+                   snapshot(Screen.JOBS, "failed", jobs=failed))  # fmt: skip
+    assert press(state, "r")[1] == [Retry("send-email", "f1")]
 
 
 def test_the_job_screen_scrolls_within_its_lines() -> None:
