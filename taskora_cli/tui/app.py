@@ -2,7 +2,8 @@
 
 ``run_live`` reads keys in cbreak mode (termios + select, no extra dependency), feeds them to
 the reducer, performs the effects it returns, fetches one snapshot per interval (and at once
-when the view changes), and redraws with rich's Live on the alternate screen. The terminal is
+when the view changes) on a helper thread, and redraws with rich's Live on the alternate
+screen. The terminal is
 restored on the way out, whether by ``q``, Ctrl-C or an exception. ``run_plain`` is the
 fallback when there is no terminal: the Overview printed every interval.
 """
@@ -14,14 +15,16 @@ import os
 import re
 import select
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
 from .fetch import fetch
 from .keys import decode
-from .model import Query
+from .model import Query, Snapshot
 from .render import CHROME, overview, render, stamp
 from .state import (
     Cancel,
@@ -99,43 +102,99 @@ def _set_paused(app: Taskora, effect: SetPaused) -> str:
     )
 
 
+class Refresher:
+    """One fetch at a time on a helper thread, so keys are read while the server answers.
+
+    The thread is a daemon: when the server stops answering, a fetch can wait through the
+    client's reconnect retries (~15 s), and quitting must not wait for it.
+    """
+
+    def __init__(self, app: Taskora, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self.running: Future[Snapshot] | None = None
+        self.asked: Query | None = None
+        self.due = 0.0
+
+    def start_if_due(self, wanted: Query) -> None:
+        """Fetch ``wanted`` if the view changed or the interval passed (and none is running)."""
+        if self.running is None and (wanted != self.asked or time.monotonic() >= self.due):
+            self.running = future = Future[Snapshot]()
+
+            def work() -> None:
+                try:
+                    future.set_result(fetch(self.app, wanted))
+                except BaseException as exc:  # a bug: take() raises it in the loop
+                    future.set_exception(exc)
+
+            threading.Thread(target=work, name="taskora-top-fetch", daemon=True).start()
+            self.asked, self.due = wanted, time.monotonic() + self.interval
+
+    def take(self) -> Snapshot | None:
+        """The snapshot of the fetch that finished, if one did."""
+        if self.running is None or not self.running.done():
+            return None
+        done, self.running = self.running, None
+        return done.result()
+
+    def wait(self) -> float:
+        """How long to wait for a key before looking again."""
+        return 0.05 if self.running else max(0.0, self.due - time.monotonic())
+
+    def close(self) -> None:
+        """Give a fetch under way a moment to end before the app's connections close."""
+        if self.running is not None:
+            with contextlib.suppress(Exception):
+                self.running.result(timeout=1.0)
+
+
 def run_live(app: Taskora, state: State, interval: float, iterations: int | None) -> State:
     """The interactive dashboard, until ``q`` (or Ctrl-C, or ``iterations`` refreshes).
 
-    Keys typed ahead are handled one at a time, and a key that changes the view (another
-    screen, tab or job) is followed by a fetch before the next key is: each key acts on what
-    its own screen shows.
+    Keys are read while a refresh runs. Keys typed ahead are handled one at a time, and one
+    that changes the view (another screen, tab or job) holds the next until that view's data
+    has arrived, so each key acts on what its own screen shows; ``q`` is never held.
     """
     from rich.console import Console
     from rich.live import Live
 
     console = Console()
     fd = sys.stdin.fileno()
+    refresher = Refresher(app, interval)
     with (
         contextlib.suppress(KeyboardInterrupt),
         cbreak(fd),
         Live(console=console, screen=True, auto_refresh=False) as live,
     ):
-        fetched: Query | None = None
-        due, ticks = 0.0, 0
+        ticks = 0
         typed: list[str] = []
-        while True:
+        while not state.quit and (iterations is None or ticks < iterations):
             state, _ = reduce(state, Resized(console.height - CHROME))
-            wanted = query(state)
-            if wanted != fetched or time.monotonic() >= due:
-                state, _ = reduce(state, Loaded(fetch(app, wanted)))
-                fetched, due, ticks = wanted, time.monotonic() + interval, ticks + 1
+            snapshot = refresher.take()
+            if snapshot is not None:
+                state, _ = reduce(state, Loaded(snapshot))
+                ticks += 1
+            refresher.start_if_due(query(state))
             live.update(render(state, console.width), refresh=True)
-            if state.quit or (iterations is not None and ticks >= iterations):
-                break
-            typed = typed or read_keys(fd, max(0.0, due - time.monotonic()))
-            while typed and not state.quit and query(state) == fetched:
+            typed = typed or read_keys(fd, refresher.wait())
+            while typed and not state.quit and (_in_view(state) or _quits(state, typed[0])):
                 state, effects = reduce(state, Key(typed.pop(0)))
                 for effect in effects:
                     live.update(render(state, console.width), refresh=True)
                     state, _ = reduce(state, Done(perform(app, effect)))
-                    due = 0.0  # show what the action changed now
+                    refresher.due = 0.0  # show what the action changed at once
+        live.update(render(state, console.width), refresh=True)
+    refresher.close()
     return state
+
+
+def _in_view(state: State) -> bool:
+    """The data on screen is the current view's (not a screen or tab left meanwhile)."""
+    return state.snapshot is not None and state.snapshot.query == query(state)
+
+
+def _quits(state: State, key: str) -> bool:
+    return key == "q" and not state.editing and state.confirm is None
 
 
 def run_plain(

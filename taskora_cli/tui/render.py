@@ -101,7 +101,12 @@ def help_lines(width: int) -> list[Text]:
 
 
 def _waiting_for_data(state: State, width: int) -> list[Text] | None:
-    if state.snapshot is None:
+    """A placeholder while the screen has no data of its own: before the first read, after a
+    switch to another screen, or while the server does not answer."""
+    snap = state.snapshot
+    if snap is not None and snap.error:
+        return [line("no data: the server does not answer (the status line says why)", width)]
+    if snap is None or snap.query.screen is not state.screen:
         return [line("reading…", width, "dim")]
     return None
 
