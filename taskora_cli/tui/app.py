@@ -22,23 +22,12 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
+from .events import Cancel, Done, Effect, Key, Loaded, Resized, Retry, SetPaused
 from .fetch import fetch
 from .keys import decode
 from .model import Query, Snapshot
 from .render import CHROME, overview, render, stamp
-from .state import (
-    Cancel,
-    Done,
-    Effect,
-    Key,
-    Loaded,
-    Resized,
-    Retry,
-    SetPaused,
-    State,
-    query,
-    reduce,
-)
+from .state import State, query, reduce
 
 if TYPE_CHECKING:
     from ..app import Taskora

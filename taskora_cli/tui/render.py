@@ -32,12 +32,12 @@ HINTS = {
     Screen.OVERVIEW: "↑↓ select  enter jobs of task  p pause/resume its queue  ? help  q quit",
     Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  r retry  ? help  q quit",
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
-    Screen.WORKERS: "↑↓ select  1-4 screens  ? help  q quit",
+    Screen.WORKERS: f"↑↓ select  1-{len(NUMBERED)} screens  ? help  q quit",
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
 }
 
 HELP = [
-    ("1-4", "Overview, Jobs, Dead letters, Workers"),
+    (f"1-{len(NUMBERED)}", ", ".join(screen.value for screen in NUMBERED)),
     ("↑ ↓  j k", "move; PgUp PgDn, g G: by page, to the ends"),
     ("← →  h l", "Jobs: the previous or next state"),
     ("/", "filter by task, id prefix or error text (esc clears)"),

@@ -13,6 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..inspector import STATES
 from .detail import detail_lines
+from .events import (
+    Cancel,
+    Confirm,
+    Done,
+    Effect,
+    Event,
+    Loaded,
+    Resized,
+    Retry,
+    RetryGroup,
+    SetPaused,
+)
 from .model import NUMBERED, Query, Screen, Snapshot
 
 if TYPE_CHECKING:
@@ -23,86 +35,6 @@ if TYPE_CHECKING:
 
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 RETRYABLE = ("failed", "cancelled", "expired")
-
-# -- effects: what the user asked the server to do ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Cancel one job."""
-
-    task: str
-    job_id: str
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Send one failed, cancelled or expired job back to its waiting line."""
-
-    task: str
-    job_id: str
-
-
-@dataclass(frozen=True)
-class RetryGroup:
-    """Retry every dead letter (of ``task``, or all tasks) that died of this error."""
-
-    task: str | None
-    error_type: str
-    error_message: str
-
-
-@dataclass(frozen=True)
-class SetPaused:
-    """Pause (or resume) a queue: workers stop (or start again) claiming its jobs."""
-
-    queue: str
-    paused: bool
-
-
-Effect = Cancel | Retry | RetryGroup | SetPaused
-
-
-@dataclass(frozen=True)
-class Confirm:
-    """A destructive or bulk action waiting for "y"."""
-
-    prompt: str
-    effect: Effect
-
-
-# -- events --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Key:
-    """A key press, named as tui.keys.decode names it."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A refresh came back."""
-
-    snapshot: Snapshot
-
-
-@dataclass(frozen=True)
-class Done:
-    """An effect was performed; ``message`` says what it did."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class Resized:
-    """The terminal now has room for ``rows`` lines of screen body."""
-
-    rows: int
-
-
-Event = Key | Loaded | Done | Resized
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import pytest
 from rich.console import Console
 from tui_data import NOW, boom, job, loaded, on
 
+from taskora_cli.tui.events import Key
 from taskora_cli.tui.model import Query, Screen, Snapshot
 from taskora_cli.tui.render import CHROME, render, throughput_lines
-from taskora_cli.tui.state import Key, State, reduce
+from taskora_cli.tui.state import State, reduce
 
 
 def draw(state: State, width: int = 80) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from tui_data import JOBS, NOW, boom, job, loaded, on, snapshot
 
-from taskora_cli.tui.model import Query, Screen, Snapshot
-from taskora_cli.tui.state import (
+from taskora_cli.tui.events import (
     Cancel,
     Confirm,
     Done,
@@ -19,12 +18,9 @@ from taskora_cli.tui.state import (
     Retry,
     RetryGroup,
     SetPaused,
-    State,
-    dead_rows,
-    job_rows,
-    query,
-    reduce,
 )
+from taskora_cli.tui.model import Query, Screen, Snapshot
+from taskora_cli.tui.state import State, dead_rows, job_rows, query, reduce
 
 
 def press(state: State, *keys: str) -> tuple[State, list[Effect]]:

@@ -9,8 +9,9 @@ from typing import Any
 from taskora_cli.dead_letters import DeadLetter
 from taskora_cli.inspector import JobInfo, Minute, RemoteError, Stats, TaskStats, Timeline
 from taskora_cli.queues import QueueInfo
+from taskora_cli.tui.events import Loaded
 from taskora_cli.tui.model import Query, Screen, Snapshot
-from taskora_cli.tui.state import Loaded, State, reduce
+from taskora_cli.tui.state import State, reduce
 from taskora_cli.workers import WorkerInfo
 
 NOW = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC

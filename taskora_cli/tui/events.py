@@ -1,0 +1,89 @@
+"""What flows through the reducer: events in (keys, snapshots, finished actions, resizes),
+effects out (what the user asked the server to do), and the question a bulk or destructive
+effect waits behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Snapshot
+
+# -- effects: what the user asked the server to do ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel one job."""
+
+    task: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Send one failed, cancelled or expired job back to its waiting line."""
+
+    task: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class RetryGroup:
+    """Retry every dead letter (of ``task``, or all tasks) that died of this error."""
+
+    task: str | None
+    error_type: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class SetPaused:
+    """Pause (or resume) a queue: workers stop (or start again) claiming its jobs."""
+
+    queue: str
+    paused: bool
+
+
+Effect = Cancel | Retry | RetryGroup | SetPaused
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A destructive or bulk action waiting for "y"."""
+
+    prompt: str
+    effect: Effect
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key press, named as tui.keys.decode names it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A refresh came back."""
+
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class Done:
+    """An effect was performed; ``message`` says what it did."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Resized:
+    """The terminal now has room for ``rows`` lines of screen body."""
+
+    rows: int
+
+
+Event = Key | Loaded | Done | Resized
