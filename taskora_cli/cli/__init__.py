@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -57,7 +58,11 @@ def main() -> None:
             error_line(stop.message)
         sys.exit(stop.code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        # Leave at once: a coroutine the interrupt cancelled on the background loop may still
+        # be unwinding, and its garbage collection at exit would print noise on stderr.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except Exception as exc:
         code = exit_code_for(exc)
         if code is None:
