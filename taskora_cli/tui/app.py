@@ -30,6 +30,8 @@ from .render import CHROME, overview, render, stamp
 from .state import State, query, reduce
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..app import Taskora
 
 
@@ -200,15 +202,22 @@ def run_plain(
         state, _ = reduce(state, Loaded(fetch(app, query(state))))
         snap = state.snapshot
         assert snap is not None
-        console.print(f"taskora top  {stamp(snap.taken_ms)}", markup=False)
-        if snap.error:
-            console.print(f"cannot read the server: {snap.error}", markup=False)
-        else:
-            for line in overview(state, console.width):
-                console.print(line)
-        out.flush()
-        done += 1
-        if iterations is not None and done >= iterations:
-            return snap.error
-        time.sleep(interval)  # Ctrl-C here ends the command (exit 130)
-        console.print()
+        try:
+            _print_overview(console, state, snap)
+            out.flush()
+            done += 1
+            if iterations is not None and done >= iterations:
+                return snap.error
+            time.sleep(interval)
+            console.print()
+        except KeyboardInterrupt:
+            return None  # Ctrl-C between reads is how a watch ends: not an error
+
+
+def _print_overview(console: Console, state: State, snap: Snapshot) -> None:
+    console.print(f"taskora top  {stamp(snap.taken_ms)}", markup=False)
+    if snap.error:
+        console.print(f"cannot read the server: {snap.error}", markup=False)
+    else:
+        for line in overview(state, console.width):
+            console.print(line)

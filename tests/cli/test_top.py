@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -67,6 +68,23 @@ def test_top_without_a_terminal_prints_one_block_per_refresh(project: Project) -
         for block in done.stdout.split("taskora top  ")[1:]
     ]
     assert tasks_listed == [["add"]] * 3  # only the task asked for, and no total
+
+
+def test_ctrl_c_between_plain_refreshes_ends_top_without_an_error(project: Project) -> None:
+    out = project.root / "top.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "taskora_cli", "top", "--interval", "1m"],
+            cwd=project.root, env=project.env, stdout=sink, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: "TASK" in out.read_text())
+            proc.send_signal(signal.SIGINT)
+            _, errors = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+    assert (proc.returncode, errors) == (0, "")
+    assert out.read_text().count("taskora top  ") == 1
 
 
 @pytest.mark.parametrize(
