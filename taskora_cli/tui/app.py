@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
-from .events import Cancel, Done, Effect, Key, Loaded, Resized, Retry, SetPaused
+from .events import Cancel, Done, Drain, Effect, Key, Loaded, Resized, Retry, SetPaused
 from .fetch import fetch
 from .keys import decode
 from .model import Query, Snapshot
@@ -67,6 +67,9 @@ def perform(app: Taskora, effect: Effect) -> str:
             return f"cancelling job {effect.job_id} ({effect.task}): its worker is stopping it"
         if isinstance(effect, SetPaused):
             return _set_paused(app, effect)
+        if isinstance(effect, Drain):
+            app.drain_workers(effect.worker_id)
+            return f"draining worker {effect.worker_id}: it finishes its running jobs, then exits"
         if isinstance(effect, Retry):
             app.handle(effect.task, effect.job_id).retry()
             return f"retried job {effect.job_id} ({effect.task}): waiting again"

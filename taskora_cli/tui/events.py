@@ -44,7 +44,14 @@ class SetPaused:
     paused: bool
 
 
-Effect = Cancel | Retry | RetryGroup | SetPaused
+@dataclass(frozen=True)
+class Drain:
+    """Ask a worker to finish its running jobs and exit."""
+
+    worker_id: str
+
+
+Effect = Cancel | Retry | RetryGroup | SetPaused | Drain
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ HINTS = {
     Screen.OVERVIEW: "↑↓ select  enter jobs of task  p pause/resume its queue  ? help  q quit",
     Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  r retry  ? help  q quit",
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
-    Screen.WORKERS: f"↑↓ select  1-{len(NUMBERED)} screens  ? help  q quit",
+    Screen.WORKERS: f"↑↓ select  D drain worker  1-{len(NUMBERED)} screens  ? help  q quit",
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
 }
 
@@ -45,6 +45,7 @@ HELP = [
     ("esc", "back from a job's detail"),
     ("f", "job detail: follow the logs"),
     ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
+    ("D", "Workers: drain the selected worker (asks first)"),
     ("c", "cancel the selected job (asks first)"),
     ("r", "retry the selected job (failed, cancelled or expired)"),
     ("R", "retry every dead letter with the selected one's error (asks first)"),

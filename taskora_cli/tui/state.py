@@ -17,6 +17,7 @@ from .events import (
     Cancel,
     Confirm,
     Done,
+    Drain,
     Effect,
     Event,
     Loaded,
@@ -207,6 +208,8 @@ def _list_key(state: State, key: str) -> tuple[State, list[Effect]]:
         return _retry_group(state)
     if state.screen is Screen.OVERVIEW and key == "p":
         return _toggle_pause(state)
+    if state.screen is Screen.WORKERS and key == "D":
+        return _ask_drain(state), []
     if key == "/" and filtered:
         return replace(state, editing=True), []
     if key == "esc" and state.filter:
@@ -336,6 +339,19 @@ def _toggle_pause(state: State) -> tuple[State, list[Effect]]:
         return replace(state, status="working…"), [SetPaused(queue.name, False)]
     prompt = f"[y/N] pause queue {queue.name} (tasks {', '.join(queue.tasks)})?"
     return replace(state, confirm=Confirm(prompt, SetPaused(queue.name, True))), []
+
+
+def _ask_drain(state: State) -> State:
+    rows = worker_rows(state)
+    if not rows:
+        return replace(state, status="no worker to drain")
+    chosen = rows[state.cursor()]
+    if chosen.gone or chosen.draining:
+        return replace(
+            state, status=f"worker {chosen.id} is already {'gone' if chosen.gone else 'draining'}"
+        )
+    prompt = f"[y/N] drain worker {chosen.id} on {chosen.host}: finish its jobs, then exit?"
+    return replace(state, confirm=Confirm(prompt, Drain(chosen.id)))
 
 
 def _enter(state: State) -> State:

@@ -163,7 +163,7 @@ class Tmux:
     shutil.which("tmux") is None,
     reason="tmux is not installed (apt-get install -y tmux) to drive the dashboard end to end",
 )
-def test_top_retries_a_dead_letter_with_r_and_pauses_a_queue_with_p(
+def test_top_retries_a_dead_letter_pauses_a_queue_cancels_a_job_and_drains_a_worker(
     project: Project, client: redis.Redis
 ) -> None:
     (project.root / "broken").write_text("")
@@ -200,6 +200,12 @@ def test_top_retries_a_dead_letter_with_r_and_pauses_a_queue_with_p(
         tmux.wait_for(f"[y/N] cancel job {later.stdout.strip()} of add?")
         tmux.keys("y")
         tmux.wait_for(f"cancelled job {later.stdout.strip()} (add)")
+
+        tmux.keys("4", "D")
+        tmux.wait_for("[y/N] drain worker")
+        tmux.keys("y")
+        tmux.wait_for("draining worker", "no workers registered")
+        wait_for(lambda: project.workers[0].poll() is not None)
         tmux.keys("q")
         tmux.wait_for("EXITED 0 icanon")
     finally:

@@ -108,7 +108,7 @@ def test_the_workers_screen_shows_slots_counts_and_heartbeat_age() -> None:
             "web-1  4242  default   1/4   120       3   1.0s  live   send-email,resize",
             "web-2   977  default   0/4   120       3  45.0s  gone   send-email,resize",
             "",
-            "↑↓ select  1-4 screens  ? help  q quit",
+            "↑↓ select  D drain worker  1-4 screens  ? help  q quit",
         ]
     )
 
@@ -169,7 +169,7 @@ def test_the_status_line_shows_the_filter_being_typed_then_a_read_error() -> Non
 
 
 def test_help_lists_the_keys() -> None:
-    lines = draw(replace(on(Screen.OVERVIEW, rows=14), help=True)).splitlines()
+    lines = draw(replace(on(Screen.OVERVIEW, rows=15), help=True)).splitlines()
     assert lines[1:4] == [
         "Keys",
         "  1-4       Overview, Jobs, Dead letters, Workers",
