@@ -64,11 +64,9 @@ def render(state: State, width: int) -> Group:
 def header(state: State, width: int) -> Text:
     """The screens, the current one highlighted, and the task in scope."""
     out = Text.assemble(("taskora ", "bold"))
-    current = Screen.DEAD if state.screen is Screen.DETAIL and state.back is Screen.DEAD else None
+    current = state.back if state.screen is Screen.DETAIL else state.screen
     for n, screen in enumerate(NUMBERED, 1):
-        on = screen is state.screen or screen is current
-        on = on or (state.screen is Screen.DETAIL and current is None and screen is Screen.JOBS)
-        out.append(f" {n} {screen.value} ", style="reverse bold" if on else "")
+        out.append(f" {n} {screen.value} ", style="reverse bold" if screen is current else "")
     if state.task:
         out.append(f"  task {state.task}", style="cyan")
     return line(out, width)

@@ -13,8 +13,8 @@ from rich.console import Console
 from tui_data import NOW, boom, job, loaded, on
 
 from taskora_cli.tui.events import Key
-from taskora_cli.tui.model import Query, Screen, Snapshot
-from taskora_cli.tui.render import CHROME, render, throughput_lines
+from taskora_cli.tui.model import NUMBERED, Query, Screen, Snapshot
+from taskora_cli.tui.render import CHROME, header, render, throughput_lines
 from taskora_cli.tui.state import State, reduce
 
 
@@ -176,3 +176,20 @@ def test_help_lists_the_keys() -> None:
         "  ↑ ↓  j k  move; PgUp PgDn, g G: by page, to the ends",
     ]
     assert lines[-3] == "  q         quit"
+
+
+def test_the_header_highlights_the_screen_in_view_or_the_one_a_job_was_opened_from() -> None:
+    opened, _ = reduce(on(Screen.DEAD), Key("enter"))
+    console = Console(width=80, file=io.StringIO())
+
+    def highlighted(state: State) -> list[str]:
+        top = header(state, 80)
+        names = [f" {n} {screen.value} " for n, screen in enumerate(NUMBERED, 1)]
+        return [
+            name.strip()
+            for name in names
+            if "reverse" in str(top.get_style_at_offset(console, top.plain.index(name) + 1))
+        ]
+
+    assert highlighted(on(Screen.JOBS)) == ["2 Jobs"]
+    assert (opened.screen, highlighted(opened)) == (Screen.DETAIL, ["3 Dead letters"])
