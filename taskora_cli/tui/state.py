@@ -258,11 +258,12 @@ def _move(state: State, key: str) -> State:
 
 
 def _clamp(state: State) -> State:
-    """Keep every cursor on a row that exists, and the Job screen's scroll in range."""
-    for screen, rows in ROWS.items():
+    """Keep the current screen's cursor on a row that exists, and the Job screen's scroll in
+    range. (Other screens keep theirs: the data in hand is not theirs.)"""
+    rows = ROWS.get(state.screen)
+    if rows is not None and state.snapshot and state.snapshot.query.screen is state.screen:
         last = max(0, len(rows(state)) - 1)
-        if not 0 <= state.cursor(screen) <= last:
-            state = state.with_cursor(min(max(0, state.cursor(screen)), last), screen)
+        state = state.with_cursor(min(max(0, state.cursor()), last))
     return replace(state, scroll=min(max(0, state.scroll), _max_scroll(state)))
 
 

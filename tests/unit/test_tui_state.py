@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tui_data import JOBS, NOW, boom, job, loaded, on, snapshot
+from tui_data import DEAD, JOBS, NOW, boom, job, loaded, on, snapshot
 
 from taskora_cli.tui.events import (
     Cancel,
@@ -151,6 +151,14 @@ def test_a_smaller_refresh_pulls_the_cursor_back_onto_a_row() -> None:
     state, _ = press(on(Screen.JOBS), "G")
     state = loaded(state, snapshot(Screen.JOBS, jobs=JOBS[:1]))
     assert state.cursor() == 0
+
+
+def test_each_screen_keeps_its_cursor_while_another_is_in_view() -> None:
+    state, _ = press(on(Screen.JOBS), "j", "j", "3")
+    state = loaded(state, snapshot(Screen.DEAD, dead=DEAD))
+    state, _ = press(state, "j", "2")
+    state = loaded(state, snapshot(Screen.DEAD, dead=DEAD))  # a late answer for the screen left
+    assert (state.cursor(Screen.JOBS), state.cursor(Screen.DEAD)) == (2, 1)
 
 
 def test_a_filter_naming_a_task_reads_only_that_task() -> None:
