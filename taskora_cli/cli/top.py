@@ -43,10 +43,11 @@ def top(
     """A live view of queues, jobs, dead letters and workers that can act on them.
 
     Keys: 1-4 switch screens (Overview, Jobs, Dead letters, Workers); arrows or j/k move;
-    Enter opens; / filters; c cancels a job; r retries a dead letter, R its whole error
-    group; ? lists every key; q quits. Without a terminal (piped, or --once) it prints the
-    Overview every interval instead. Exit codes: 0 done; 2 bad option; 3 the server cannot be
-    reached (plain output only: the dashboard keeps retrying).
+    Enter opens; / filters; c cancels a job; r retries a failed, cancelled or expired one; R
+    retries a dead letter's whole error group; p pauses or resumes a queue; D drains a
+    worker; ? lists every key; q quits. Without a terminal (piped, or --once) it prints the
+    Overview every interval instead. Exit codes: 0 done; 2 bad option or unknown task; 3 the
+    server cannot be reached at start (or at the last plain read; the dashboard retries).
     """
     from ..durations import to_seconds
     from ..tui.app import run_live, run_plain
