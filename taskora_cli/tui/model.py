@@ -35,8 +35,12 @@ class Screen(Enum):
 
 
 NUMBERED: tuple[Screen, ...] = (Screen.OVERVIEW, Screen.JOBS, Screen.DEAD, Screen.WORKERS)
-"""Screens by number key: "1" is the first. A new screen goes here, in fetch.FETCHERS and in
-render.BODIES."""
+"""Screens by number key: "1" is the first.
+
+A new screen (say Schedules) is: a Screen member listed here; a Snapshot field for its data;
+its reader in fetch.FETCHERS; its body in render.BODIES and its keys in render.HINTS; if it
+lists rows to move over, its row function in state.ROWS; its actions as effects in events.py,
+keys for them in state.py and their performing in app.perform."""
 
 
 @dataclass(frozen=True)
