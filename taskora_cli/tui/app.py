@@ -198,7 +198,8 @@ def run_plain(
     Ctrl-C). Returns the error of the last read, None if it succeeded."""
     from rich.console import Console
 
-    console = Console(file=out, width=120, color_system=None, highlight=False, soft_wrap=True)
+    # piped, nothing is cut: grep sees whole lines (as print_table does)
+    console = Console(file=out, width=10_000, color_system=None, highlight=False, soft_wrap=True)
     done = 0
     while True:
         state = State(task=task, rows=10_000)
