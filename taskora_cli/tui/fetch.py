@@ -60,10 +60,11 @@ def _jobs(app: Taskora, query: Query) -> dict[str, Any]:
 
 
 def _order(state: str) -> Callable[[JobInfo], Any]:
-    """How the tasks' pages merge: the waiting line oldest first, delayed by due time, active
-    by start, finished ones newest first (as each task's own page is ordered)."""
+    """How the tasks' pages merge, each in the order its own page has: the waiting line as
+    workers take it (higher priority first, then oldest first), delayed by due time, active
+    by start, finished ones newest first."""
     if state == "waiting":
-        return lambda job: _ms(job.timeline.dispatched_at)
+        return lambda job: (-job.priority, _ms(job.timeline.dispatched_at))
     if state == "delayed":
         return lambda job: _ms(job.timeline.run_at)
     if state == "active":

@@ -55,6 +55,7 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
         held = await work.adispatch("hold")
         await until(lambda: _is(held, "active"))
         first, second = await later.adispatch(1), await later.adispatch(2)
+        urgent = await later.adispatch(9, priority=5)  # dispatched last, taken first
         await later.adispatch(3, delay="1h")
         await app.acancel(second.id)
 
@@ -71,7 +72,7 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     assert overview.error is None and overview.stats is not None
     counts = {s.task: (s.waiting, s.delayed, s.active, s.completed, s.failed, s.cancelled)
               for s in overview.stats.tasks}  # fmt: skip
-    assert counts == {"work": (0, 0, 1, 1, 1, 0), "later": (1, 1, 0, 0, 0, 1)}
+    assert counts == {"work": (0, 0, 1, 1, 1, 0), "later": (2, 1, 0, 0, 0, 1)}
     assert overview.server is not None and int(overview.server["clients"]) >= 1
     assert overview.workers is not None and [w.gone for w in overview.workers] == [False]
     assert [(q.name, q.paused, q.tasks) for q in overview.queues or []] == [
@@ -82,7 +83,7 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     assert (sum(m.completed for m in minutes), sum(m.failed for m in minutes)) == (1, 1)
     assert (overview.jobs, overview.dead, overview.job) == (None, None, None)  # not asked for
 
-    assert [j.id for j in waiting.jobs or []] == [first.id]
+    assert [j.id for j in waiting.jobs or []] == [urgent.id, first.id]  # as workers take them
     assert [(j.id, j.state) for j in active.jobs or []] == [(held.id, "active")]
     assert [(d.id, d.error_type, d.error_message) for d in dead.dead or []] == [
         (failed.id, "ValueError", "no such user")
