@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
+from .flow import parse_ttl
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
-from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions
+from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
@@ -105,6 +106,9 @@ class Taskora:
         concurrency: int | None = None,
         queue: str = DEFAULT_QUEUE,
         on_cancel: Handler | None = None,
+        ttl: TtlOption = None,
+        singleton: bool = False,
+        concurrency_limit: int | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -117,6 +121,12 @@ class Taskora:
                 tasks of that queue.
             on_cancel: called as ``on_cancel(data, ctx)`` (``async def`` or plain) when a job
                 cancelled while it ran has stopped, before it is recorded ``cancelled``.
+            ttl: how long a job may wait for its first start: "1h", or
+                ``{"max": "1h", "on_expire": "fail" | "discard"}``; see :meth:`Task.dispatch`.
+            singleton: at most one job of this task is active at a time across every worker;
+                the others wait their turn.
+            concurrency_limit: the default limit for dispatches that give a
+                ``concurrency_key`` (default 1).
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -128,12 +138,22 @@ class Taskora:
             raise UsageError(
                 f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
             )
+        if concurrency_limit is not None and (
+            type(concurrency_limit) is not int or concurrency_limit < 1
+        ):
+            raise UsageError(f"concurrency_limit must be an int >= 1, got {concurrency_limit!r}")
+        if singleton and concurrency_limit is not None:
+            raise UsageError("singleton=True already limits the task to one active job: drop "
+                             "concurrency_limit, or use it without singleton")  # fmt: skip
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
             concurrency=concurrency,
             queue=queue,
             on_cancel=on_cancel,
+            ttl=parse_ttl(ttl),
+            singleton=bool(singleton),
+            concurrency_limit=concurrency_limit,
         )
 
         def register(fn: Handler) -> Task:
@@ -408,6 +428,9 @@ def task(
     concurrency: int | None = None,
     queue: str = DEFAULT_QUEUE,
     on_cancel: Handler | None = None,
+    ttl: TtlOption = None,
+    singleton: bool = False,
+    concurrency_limit: int | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
@@ -417,4 +440,7 @@ def task(
         concurrency=concurrency,
         queue=queue,
         on_cancel=on_cancel,
+        ttl=ttl,
+        singleton=singleton,
+        concurrency_limit=concurrency_limit,
     )

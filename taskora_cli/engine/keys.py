@@ -7,8 +7,10 @@ tag. Changing anything in this module changes the wire format: bump WIRE_VERSION
 
 from __future__ import annotations
 
-WIRE_VERSION = 1
-"""The layout version written to the meta record; bump on any incompatible change."""
+WIRE_VERSION = 2
+"""The layout version written to the meta record; bump on any incompatible change.
+2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines) and job
+fields (holds, on_expire, conc, conc_max, conc_q). Version 1 data reads the same."""
 
 MIN_COMPAT_VERSION = 1
 """The oldest layout this code can still read and write."""
@@ -57,6 +59,8 @@ class TaskKeys:
         "prefix",
         "prioritized",
         "seq",
+        "singleton",
+        "singleton_parked",
         "sweep",
         "tag",
         "wait",
@@ -99,6 +103,10 @@ class TaskKeys:
         self.seq = tag + "seq"
         """STRING: the last position given in the priority bands (from the time, strictly
         increasing, so jobs of one priority queued in the same millisecond keep their order)."""
+        self.singleton = tag + "singleton"
+        """STRING: how many jobs of a ``singleton=True`` task are active (0 or 1)."""
+        self.singleton_parked = tag + "singleton:parked"
+        """LIST: jobs of a singleton task that found the slot taken; they run one by one."""
 
     def __repr__(self) -> str:
         return f"TaskKeys(prefix={self.prefix!r}, name={self.name!r})"
@@ -116,6 +124,29 @@ class TaskKeys:
         """HASH: one job (state, data, result, error, attempt, times, lock token, and
         ``cancel``: the reason, set when someone asked to cancel it)."""
         return f"{self.tag}j:{job_id}"
+
+    def dedup(self, key: str) -> str:
+        """STRING: the id of the job holding deduplication ``key`` (free once that job left
+        the blocking states, whatever the string still says)."""
+        return f"{self.tag}dedup:{key}"
+
+    def throttle(self, key: str) -> str:
+        """ZSET: the jobs accepted under throttle ``key``; score = when (ms). A sliding
+        window: members older than the window are dropped before counting."""
+        return f"{self.tag}throttle:{key}"
+
+    def debounce(self, key: str) -> str:
+        """STRING: the id of the delayed job debounce ``key`` would replace."""
+        return f"{self.tag}debounce:{key}"
+
+    def concurrency(self, key: str) -> str:
+        """STRING: how many jobs with concurrency ``key`` are active now."""
+        return f"{self.tag}conc:{key}"
+
+    def parked(self, key: str) -> str:
+        """LIST: jobs that found concurrency ``key`` full when claimed; each release of a
+        slot puts the oldest back at the front of the waiting line."""
+        return f"{self.tag}conc:{key}:parked"
 
     def logs(self, job_id: str) -> str:
         """LIST: the job's log lines as JSON, capped."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead
+from taskora_cli.engine import dead, flow
 from taskora_cli.engine import keys as k
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
@@ -26,6 +26,7 @@ from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
+FLOW_SOURCE = Path(inspect.getfile(flow))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -33,13 +34,16 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 1,
+    "WIRE_VERSION": 2,
     "MIN_COMPAT_VERSION": 1,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "enqueue_debounced",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -54,21 +58,15 @@ WIRE_SNAPSHOT: dict[str, Any] = {
 }
 
 KEYS_SNAPSHOT = {
-    "base('')": "taskora",
-    "base('app')": "taskora:app",
-    "meta_key('')": "taskora:{_global}:meta",
-    "meta_key('app')": "taskora:app:{_global}:meta",
-    "task_registry_key('')": "taskora:{_global}:tasks",
-    "task_registry_key('app')": "taskora:app:{_global}:tasks",
-    "workers_key('')": "taskora:{_global}:workers",
-    "workers_key('app')": "taskora:app:{_global}:workers",
-    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
     "TaskKeys('', 'send-email').active": "taskora:{send-email}:active",
     "TaskKeys('', 'send-email').tag": "taskora:{send-email}:",
     "TaskKeys('app', 'send-email').active": "taskora:app:{send-email}:active",
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
+    "TaskKeys('app', 'send-email').concurrency('j1')": "taskora:app:{send-email}:conc:j1",
+    "TaskKeys('app', 'send-email').debounce('j1')": "taskora:app:{send-email}:debounce:j1",
+    "TaskKeys('app', 'send-email').dedup('j1')": "taskora:app:{send-email}:dedup:j1",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
@@ -76,18 +74,27 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
+    "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
+    "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",
+    "TaskKeys('app', 'send-email').singleton_parked": "taskora:app:{send-email}:singleton:parked",
     "TaskKeys('app', 'send-email').sweep": "taskora:app:{send-email}:sweep",
     "TaskKeys('app', 'send-email').tag": "taskora:app:{send-email}:",
+    "TaskKeys('app', 'send-email').throttle('j1')": "taskora:app:{send-email}:throttle:j1",
     "TaskKeys('app', 'send-email').wait": "taskora:app:{send-email}:wait",
+    "base('')": "taskora",
+    "base('app')": "taskora:app",
+    "meta_key('')": "taskora:{_global}:meta",
+    "meta_key('app')": "taskora:app:{_global}:meta",
+    "task_registry_key('')": "taskora:{_global}:tasks",
+    "task_registry_key('app')": "taskora:app:{_global}:tasks",
+    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
+    "workers_key('')": "taskora:{_global}:workers",
+    "workers_key('app')": "taskora:app:{_global}:workers",
 }
 
 HEADERS_SNAPSHOT = {
-    "cancel": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
-        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-    },
     "ack_and_claim": {
         "KEYS": [
             "wait LIST",
@@ -113,6 +120,10 @@ HEADERS_SNAPSHOT = {
             "per finished job: id, token, result",
         ],
     },
+    "cancel": {
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
+    },
     "claim": {
         "KEYS": [
             "wait LIST",
@@ -127,15 +138,70 @@ HEADERS_SNAPSHOT = {
     },
     "enqueue": {
         "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms"],
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
     },
     "enqueue_bulk": {
         "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms"],
+        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+    },
+    "enqueue_debounced": {
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "debounce STRING",
+            "cancelled ZSET",
+        ],
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+    },
+    "enqueue_deduplicated": {
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "dedup STRING",
+        ],
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "blocking",
+        ],
     },
     "enqueue_delayed": {
         "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms"],
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+    },
+    "enqueue_throttled": {
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "throttle ZSET",
+        ],
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "max",
+            "window_ms",
+        ],
     },
     "extend_lock": {
         "KEYS": ["active ZSET"],
@@ -183,14 +249,8 @@ HEADERS_SNAPSHOT = {
         ],
         "ARGV": ["tag", "now_ms", "per job: id, token"],
     },
-    "purge_dead": {
-        "KEYS": ["failed ZSET", "events STREAM"],
-        "ARGV": ["tag", "per job: id"],
-    },
-    "release_worker": {
-        "KEYS": ["active ZSET", "sweep STRING"],
-        "ARGV": ["tag", "worker"],
-    },
+    "purge_dead": {"KEYS": ["failed ZSET", "events STREAM"], "ARGV": ["tag", "per job: id"]},
+    "release_worker": {"KEYS": ["active ZSET", "sweep STRING"], "ARGV": ["tag", "worker"]},
     "retry_dead": {
         "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "now_ms", "per job: id"],
@@ -306,6 +366,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
     called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', DEAD_SOURCE.read_text()))
+    called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', FLOW_SOURCE.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
@@ -392,6 +453,10 @@ async def exercise(engine: Engine) -> None:
     await dead.retry_dead(engine, task, ["a", "b"], now + 100)
     await dead.purge_dead(engine, task, ["a"])
     await dead.purge_dead(engine, task, ["a", "b"])
+    states = ("waiting", "active")
+    await flow.enqueue_deduplicated(engine, task, NewJob("f1", "{}"), "k", states, now)
+    await flow.enqueue_throttled(engine, task, NewJob("f2", "{}"), "k", 5, 1000, now)
+    await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
