@@ -28,6 +28,7 @@ from .errors import (
     UsageError,
     WireFormatError,
 )
+from .flow import CollectInfo
 from .handle import JobHandle
 from .retry import Retry
 from .task import Task
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CancelSignal",
     "CancelledError",
+    "CollectInfo",
     "ConfigError",
     "DispatchRejectedError",
     "DuplicateJobError",

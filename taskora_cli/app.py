@@ -6,14 +6,14 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
-from .flow import parse_ttl
+from .flow import parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
@@ -109,6 +109,7 @@ class Taskora:
         ttl: TtlOption = None,
         singleton: bool = False,
         concurrency_limit: int | None = None,
+        collect: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -127,6 +128,11 @@ class Taskora:
                 the others wait their turn.
             concurrency_limit: the default limit for dispatches that give a
                 ``concurrency_key`` (default 1).
+            collect: ``{"key": ..., "delay": "5s", "max_size": 100, "max_wait": "30s"}``:
+                dispatches accumulate per key (a string, or a function of the data) and the
+                handler receives a list of their data, flushed ``delay`` after the newest item,
+                at ``max_size`` items or ``max_wait`` after the oldest, whichever comes first.
+                Each dispatch's handle is the batch job it joined.
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -154,6 +160,7 @@ class Taskora:
             ttl=parse_ttl(ttl),
             singleton=bool(singleton),
             concurrency_limit=concurrency_limit,
+            collect=parse_collect(collect),
         )
 
         def register(fn: Handler) -> Task:
@@ -431,6 +438,7 @@ def task(
     ttl: TtlOption = None,
     singleton: bool = False,
     concurrency_limit: int | None = None,
+    collect: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
@@ -443,4 +451,5 @@ def task(
         ttl=ttl,
         singleton=singleton,
         concurrency_limit=concurrency_limit,
+        collect=collect,
     )

@@ -7,7 +7,7 @@ durations in milliseconds. Errors are UsageErrors naming the option and the fix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,55 @@ class Debounce:
 
 
 FlowControl = Deduplicate | Throttle | Debounce
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """Dispatches accumulate per key; the handler gets the list. A batch flushes ``delay_ms``
+    after its newest item, at ``max_size`` items, or ``max_wait_ms`` after its oldest item,
+    whichever comes first (0 = that trigger is off)."""
+
+    key: str | Callable[[Any], str]
+    delay_ms: int
+    max_size: int = 0
+    max_wait_ms: int = 0
+
+    def key_for(self, data: Any) -> str:
+        """The buffer key of one item (``key`` may be a function of the item)."""
+        key = self.key(data) if callable(self.key) else self.key
+        if not isinstance(key, str) or not key:
+            raise UsageError(f"collect key must be a non-empty string, got {key!r}")
+        return key
+
+
+@dataclass(frozen=True, slots=True)
+class CollectInfo:
+    """A collect buffer at a glance: how many items, and when the oldest and newest came
+    (epoch ms)."""
+
+    count: int
+    oldest_at_ms: int
+    newest_at_ms: int
+
+
+def parse_collect(value: Mapping[str, Any] | None) -> Collect | None:
+    """``{"key": ..., "delay": "5s", "max_size": 100, "max_wait": "30s"}`` -> Collect."""
+    if value is None:
+        return None
+    example = '{"key": "inserts", "delay": "2s", "max_size": 100, "max_wait": "10s"}'
+    _only_keys(value, {"key", "delay", "max_size", "max_wait"}, "collect", example=example)
+    key = _required(value, "key", "collect")
+    if not callable(key) and (not isinstance(key, str) or not key):
+        raise UsageError(f"collect key must be a non-empty string or a function, got {key!r}")
+    delay_ms = to_ms(_required(value, "delay", "collect"), what="collect delay")
+    if delay_ms <= 0:
+        raise UsageError("collect delay must be longer than 0")
+    max_size = value.get("max_size") or 0
+    if type(max_size) is not int or max_size < 0:
+        raise UsageError(f"collect max_size must be an int >= 1, got {max_size!r}")
+    wait = value.get("max_wait")
+    max_wait_ms = 0 if wait is None else to_ms(wait, what="collect max_wait")
+    return Collect(key, delay_ms, max_size, max_wait_ms)
 
 
 def parse_ttl(value: Duration | Mapping[str, Any] | None, *, what: str = "ttl") -> Ttl | None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from .durations import format_ms
 from .engine import flow as scripts
-from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError
-from .flow import Debounce, Deduplicate, FlowControl, Throttle
+from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError, UsageError
+from .flow import Collect, CollectInfo, Debounce, Deduplicate, FlowControl, Throttle
+from .handle import JobHandle
+from .serialization import dumps
 
 if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.records import Admission, NewJob
+    from .task import Task
 
 
 async def admit(
@@ -49,3 +53,46 @@ def rejection(
         job_id,
         existing_id=existing,
     )
+
+
+async def collect(task: Task, data: Any, config: Collect, now_ms: int) -> JobHandle:
+    """Add one item to its collect buffer; the handle is the batch job it joined."""
+    from .task import new_job_id
+
+    item = dumps(data, what=f"data for task {task.name!r}")
+    key = config.key_for(data)
+    engine = await task.app._engine()
+    if task.name not in engine.registered:
+        await engine.register_tasks([task.name])
+    limits = (config.delay_ms, config.max_size, config.max_wait_ms)
+    joined, _, _ = await scripts.collect_push(
+        engine, task.name, new_job_id(), item, key, limits, now_ms
+    )
+    return JobHandle(task.app, task.name, joined)
+
+
+def _collect_config(task: Task) -> Collect:
+    if task.options.collect is None:
+        raise UsageError(f"task {task.name!r} has no collect option: there is no buffer to read")
+    return task.options.collect
+
+
+async def peek_collect(task: Task, key: str) -> list[Any]:
+    """The items in ``task``'s collect buffer ``key``, oldest first; bad JSON is skipped."""
+    _collect_config(task)
+    engine = await task.app._engine()
+    items: list[Any] = []
+    for raw in await scripts.collect_peek(engine, task.name, key):
+        try:
+            items.append(json.loads(raw))
+        except ValueError:
+            continue
+    return items
+
+
+async def inspect_collect(task: Task, key: str) -> CollectInfo | None:
+    """Count and times of ``task``'s collect buffer ``key``; None when it is empty."""
+    _collect_config(task)
+    engine = await task.app._engine()
+    info = await scripts.collect_info(engine, task.name, key)
+    return None if info is None else CollectInfo(*info)

@@ -13,8 +13,8 @@ from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
 from .errors import UsageError
-from .flow import Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
-from .flow_dispatch import admit, rejection
+from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
+from .flow_dispatch import admit, collect, inspect_collect, peek_collect, rejection
 from .handle import JobHandle
 from .retry import Retry
 from .serialization import dumps
@@ -56,6 +56,8 @@ class TaskOptions:
     """At most one job of the task is active at a time, across every worker."""
     concurrency_limit: int | None = None
     """The default limit of dispatches that give a ``concurrency_key`` (else 1)."""
+    collect: Collect | None = None
+    """Dispatches accumulate into batches; the handler receives a list of their data."""
 
 
 TtlOption = Duration | Mapping[str, Any] | None
@@ -209,6 +211,16 @@ class Task:
         """Async twin of :meth:`dispatch`."""
         now = self.app.clock()
         flow = parse_flow(debounce, throttle, deduplicate)
+        if self.options.collect is not None:
+            options = {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
+                       "deduplicate": deduplicate, "concurrency_key": concurrency_key}  # fmt: skip
+            given = [name for name, value in options.items() if value is not None]
+            if given or priority:
+                raise UsageError(
+                    f"task {self.name!r} collects its dispatches into batches: "
+                    f"{', '.join(given or ['priority'])} cannot apply to one item; drop it"
+                )
+            return await collect(self, data, self.options.collect, now)
         if isinstance(flow, Debounce):
             if delay is not None:
                 raise UsageError(
@@ -263,6 +275,18 @@ class Task:
     ) -> list[JobHandle]:
         """Async twin of :meth:`dispatch_many`."""
         now = self.app.clock()
+        if self.options.collect is not None:  # each item joins its buffer, one call each
+            return [
+                await self.adispatch(
+                    item,
+                    delay=delay,
+                    priority=priority,
+                    ttl=ttl,
+                    concurrency_key=concurrency_key,
+                    concurrency_limit=concurrency_limit,
+                )
+                for item in items
+            ]
         concurrency = (concurrency_key, concurrency_limit)
         jobs = [self._new_job(item, delay, priority, ttl, now, concurrency) for item in items]
         engine = await self.app._engine()
@@ -275,6 +299,31 @@ class Task:
                 JobHandle(self.app, self.name, j.id, f) for j, f in zip(batch, flags, strict=True)
             ]
         return handles
+
+    def peek_collect(self, key: str) -> list[Any]:
+        """The items buffered under collect ``key``, oldest first, without draining them or
+        moving the flush (blocking). Items the JSON decoder rejects are skipped.
+
+        Raises:
+            UsageError: the task has no ``collect`` option.
+        """
+        return self.app._portal.call(self.apeek_collect(key))
+
+    async def apeek_collect(self, key: str) -> list[Any]:
+        """Async twin of :meth:`peek_collect`."""
+        return await peek_collect(self, key)
+
+    def inspect_collect(self, key: str) -> CollectInfo | None:
+        """Count and age of collect ``key``'s buffer, or None when it holds nothing (blocking).
+
+        Raises:
+            UsageError: the task has no ``collect`` option.
+        """
+        return self.app._portal.call(self.ainspect_collect(key))
+
+    async def ainspect_collect(self, key: str) -> CollectInfo | None:
+        """Async twin of :meth:`inspect_collect`."""
+        return await inspect_collect(self, key)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""

@@ -1,6 +1,16 @@
 -- Promote-then-claim, shared by claim.lua, ack_and_claim.lua and fail_and_claim.lua
 -- (spliced in by the loader at "--@include lib/claim.lua"; needs lib/common.lua first).
 
+-- A collect flush job as it becomes due: the buffer's items become its data (one JSON array)
+-- and the buffer is gone, so the next item starts a new one (see collect_push.lua).
+local function drain_collect(job, items_key)
+  local meta_key = redis.call("HGET", job, "collect_meta")
+  local items = redis.call("LRANGE", items_key, 0, -1)
+  redis.call("HSET", job, "data", "[" .. table.concat(items, ",") .. "]")
+  redis.call("HDEL", job, "collect", "collect_meta")
+  redis.call("DEL", items_key, meta_key)
+end
+
 -- Move due delayed/retrying jobs to the waiting line in due order (earliest first).
 local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
   local due = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "WITHSCORES", "LIMIT", 0, limit)
@@ -13,9 +23,12 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
   for i = 1, #due, 2 do
     local id, due_at = due[i], tonumber(due[i + 1])
     local job = job_key(tag, id)
-    local priority = redis.call("HGET", job, "prio")
-    if priority ~= false or redis.call("EXISTS", job) == 1 then
-      queue_back(tag, wait, prio_key, id, tonumber(priority or "0"), due_at)
+    local fields = redis.call("HMGET", job, "prio", "ts", "collect") -- no ts: the job is gone
+    if fields[2] then
+      if fields[3] then
+        drain_collect(job, fields[3])
+      end
+      queue_back(tag, wait, prio_key, id, tonumber(fields[1] or "0"), due_at)
       redis.call("HSET", job, "state", "waiting")
       promoted[#promoted + 1] = id
     end

@@ -56,3 +56,38 @@ async def enqueue_debounced(
     keys = [*_keys(t), t.debounce(key), t.cancelled]
     done, replaced = await engine._run("enqueue_debounced", keys, _args(t, job, now_ms))
     return Admission(bool(int(done)), replaced_id=str(replaced) or None)
+
+
+async def collect_push(
+    engine: Engine,
+    task: str,
+    job_id: str,
+    item: str,
+    key: str,
+    limits: tuple[int, int, int],
+    now_ms: int,
+) -> tuple[str, int, bool]:
+    """Add ``item`` to collect ``key``'s buffer; ``limits`` = (delay, max_size, max_wait), ms
+    and count, 0 for none. Returns (the flush job it joined, items in the buffer, flushed)."""
+    t = engine.keys(task)
+    keys = [*_keys(t), t.collect_items(key), t.collect_meta(key)]
+    args = [t.tag, job_id, item, now_ms, *limits]
+    joined, count, flushed = await engine._run("collect_push", keys, args)
+    return str(joined), int(count), bool(int(flushed))
+
+
+async def collect_peek(engine: Engine, task: str, key: str) -> list[str]:
+    """The items (JSON) in collect ``key``'s buffer, oldest first; one atomic read."""
+    key_name = engine.keys(task).collect_items(key)
+    items: list[str] = await engine.client.lrange(key_name, 0, -1)  # type: ignore[assignment]
+    return items
+
+
+async def collect_info(engine: Engine, task: str, key: str) -> tuple[int, int, int] | None:
+    """(count, first ms, last ms) of collect ``key``'s buffer, or None when it is empty."""
+    meta = engine.keys(task).collect_meta(key)
+    fields: list[str | None] = await engine.client.hmget(meta, ["count", "first", "last"])  # type: ignore[assignment]
+    count, first, last = fields
+    if not count:
+        return None
+    return int(count), int(first or 0), int(last or 0)

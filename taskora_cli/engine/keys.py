@@ -148,6 +148,14 @@ class TaskKeys:
         slot puts the oldest back at the front of the waiting line."""
         return f"{self.tag}conc:{key}:parked"
 
+    def collect_items(self, key: str) -> str:
+        """LIST: the items (JSON) buffered for collect ``key``, oldest first."""
+        return f"{self.tag}collect:{key}:items"
+
+    def collect_meta(self, key: str) -> str:
+        """HASH: collect ``key``'s buffer: count, first and last (ms), job (its flush job)."""
+        return f"{self.tag}collect:{key}:meta"
+
     def logs(self, job_id: str) -> str:
         """LIST: the job's log lines as JSON, capped."""
         return f"{self.tag}j:{job_id}:logs"

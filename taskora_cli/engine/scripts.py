@@ -27,6 +27,7 @@ SCRIPT_NAMES = (
     "enqueue_deduplicated",
     "enqueue_throttled",
     "enqueue_debounced",
+    "collect_push",
     "claim",
     "ack_and_claim",
     "fail_and_claim",

@@ -44,6 +44,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "enqueue_deduplicated",
         "enqueue_throttled",
         "enqueue_debounced",
+        "collect_push",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -63,6 +64,10 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').active": "taskora:app:{send-email}:active",
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
+    "TaskKeys('app', 'send-email').collect_items('j1')": (
+        "taskora:app:{send-email}:collect:j1:items"
+    ),
+    "TaskKeys('app', 'send-email').collect_meta('j1')": "taskora:app:{send-email}:collect:j1:meta",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
     "TaskKeys('app', 'send-email').concurrency('j1')": "taskora:app:{send-email}:conc:j1",
     "TaskKeys('app', 'send-email').debounce('j1')": "taskora:app:{send-email}:debounce:j1",
@@ -135,6 +140,18 @@ HEADERS_SNAPSHOT = {
             "expired ZSET",
         ],
         "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
+    },
+    "collect_push": {
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "items LIST",
+            "meta HASH",
+        ],
+        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
     },
     "enqueue": {
         "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
@@ -457,6 +474,8 @@ async def exercise(engine: Engine) -> None:
     await flow.enqueue_deduplicated(engine, task, NewJob("f1", "{}"), "k", states, now)
     await flow.enqueue_throttled(engine, task, NewJob("f2", "{}"), "k", 5, 1000, now)
     await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
+    await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
+    await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:

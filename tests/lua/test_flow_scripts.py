@@ -208,3 +208,49 @@ def test_cancelling_a_parked_job_takes_it_off_the_parked_line(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
     assert lua.run("cancel", keys, [t.tag, "b", NOW, "", t.cancel_channel])[0] == "cancelled"
     assert lua.r.exists(t.parked("u1")) == 0
+
+
+# -- collect -------------------------------------------------------------------------------
+
+COLLECT_KEYS = [*FLOW_KEYS, t.collect_items("db"), t.collect_meta("db")]
+
+
+def push(lua: Lua, job_id: str, item: str, now: int, limits: tuple[int, int, int]) -> Any:
+    args = [t.tag, job_id, item, now, *limits]
+    return lua.run("collect_push", COLLECT_KEYS, args)
+
+
+def test_collect_items_share_one_flush_job_whose_timer_resets(lua: Lua) -> None:
+    assert push(lua, "a", "1", NOW, (2000, 0, 0)) == ["a", 1, 0]
+    assert push(lua, "b", '"x"', NOW + 500, (2000, 0, 0)) == ["a", 2, 0]
+    snap = lua.snapshot()
+    assert snap[t.delayed] == [("a", NOW + 2500)]
+    assert snap[t.collect_items("db")] == ["1", '"x"']
+    assert snap[t.collect_meta("db")] == {
+        "count": "2", "first": str(NOW), "last": str(NOW + 500), "job": "a",
+    }  # fmt: skip
+    assert t.job("b") not in snap
+    got = claim(lua, 1, now=NOW + 2500)  # promotion drains the buffer into the job
+    assert got[0] == "a" and got[3] == '[1,"x"]'
+    after = lua.snapshot()
+    assert t.collect_items("db") not in after and t.collect_meta("db") not in after
+    assert "collect" not in after[t.job("a")]
+    assert push(lua, "c", "3", NOW + 2600, (2000, 0, 0)) == ["c", 1, 0]  # a new batch
+
+
+def test_max_wait_caps_the_flush_time_from_the_oldest_item(lua: Lua) -> None:
+    push(lua, "a", "1", NOW, (2000, 0, 3000))
+    push(lua, "b", "2", NOW + 1900, (2000, 0, 3000))
+    assert lua.snapshot()[t.delayed] == [("a", NOW + 3000)]  # not NOW + 3900
+
+
+def test_max_size_flushes_at_once_into_a_waiting_job(lua: Lua) -> None:
+    push(lua, "a", "1", NOW, (2000, 3, 0))
+    push(lua, "b", "2", NOW + 1, (2000, 3, 0))
+    assert push(lua, "c", "3", NOW + 2, (2000, 3, 0)) == ["a", 3, 1]
+    snap = lua.snapshot()
+    assert t.delayed not in snap
+    assert snap[t.wait] == ["a"]
+    assert snap[t.job("a")]["data"] == "[1,2,3]"
+    assert snap[t.job("a")]["state"] == "waiting"
+    assert t.collect_items("db") not in snap and t.collect_meta("db") not in snap
