@@ -17,7 +17,7 @@
 --@include lib/common.lua
 local tag, id, now, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local job = job_key(tag, id)
-local fields = redis.call("HMGET", job, "state", "holds", "conc_q")
+local fields = redis.call("HMGET", job, "state", "holds", "conc_q", "conc_all")
 local state = fields[1]
 if not state then
   return { "missing", "" }
@@ -37,6 +37,9 @@ if state == "waiting" then
   if redis.call("ZREM", KEYS[2], id) == 0 and redis.call("LREM", KEYS[1], 1, id) == 0
     and fields[3] then
     redis.call("LREM", fields[3], 1, id)
+    if fields[4] then
+      redis.call("SREM", fields[4], id)
+    end
   end
 else
   redis.call("ZREM", KEYS[3], id)

@@ -128,11 +128,13 @@ class Task:
                     f"task {self.name!r} is a singleton (one active job at a time); "
                     "a concurrency_key cannot loosen that: drop it"
                 )
-            return {"conc": keys.singleton, "conc_q": keys.singleton_parked, "conc_max": 1}
+            return {"conc": keys.singleton, "conc_q": keys.singleton_parked, "conc_max": 1,
+                    "conc_all": keys.parked_all}  # fmt: skip
         if key is None:
             return {}
         cap = limit or self.options.concurrency_limit or 1
-        return {"conc": keys.concurrency(key), "conc_q": keys.parked(key), "conc_max": cap}
+        return {"conc": keys.concurrency(key), "conc_q": keys.parked(key), "conc_max": cap,
+                "conc_all": keys.parked_all}  # fmt: skip
 
     def dispatch(
         self,

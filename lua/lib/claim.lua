@@ -60,9 +60,12 @@ end
 -- Take a unit of a concurrency counter for a job about to start, or park the job (at the back
 -- of the counter's parked line, still "waiting") when the counter is at its limit.
 local function take_slot(job, id, conc)
-  local limits = redis.call("HMGET", job, "conc_max", "conc_q")
+  local limits = redis.call("HMGET", job, "conc_max", "conc_q", "conc_all")
   if tonumber(redis.call("GET", conc) or "0") >= tonumber(limits[1] or "1") then
     redis.call("LPUSH", limits[2], id)
+    if limits[3] then
+      redis.call("SADD", limits[3], id)
+    end
     return false
   end
   redis.call("INCR", conc)

@@ -56,6 +56,7 @@ class TaskKeys:
         "failed",
         "marker",
         "name",
+        "parked_all",
         "prefix",
         "prioritized",
         "seq",
@@ -103,6 +104,9 @@ class TaskKeys:
         self.seq = tag + "seq"
         """STRING: the last position given in the priority bands (from the time, strictly
         increasing, so jobs of one priority queued in the same millisecond keep their order)."""
+        self.parked_all = tag + "parked"
+        """SET: every job of the task parked on a full concurrency key (any key), so the
+        counts include them among the waiting."""
         self.singleton = tag + "singleton"
         """STRING: how many jobs of a ``singleton=True`` task are active (0 or 1)."""
         self.singleton_parked = tag + "singleton:parked"

@@ -176,3 +176,34 @@ async def _is_active(state: object, process: subprocess.Popen[bytes]) -> bool:
         _, err = process.communicate()
         raise AssertionError(f"the worker process exited early: {err.decode()[-2000:]}")
     return await state == "active"  # type: ignore[misc,no-any-return]
+
+
+async def test_parked_jobs_count_as_waiting(redis_url: str, tmp_path: Path) -> None:
+    app = make_app(redis_url, tmp_path)
+    release = asyncio.Event()
+
+    @app.task("one-by-one", singleton=True, concurrency=4)
+    async def one_by_one(n: int) -> None:
+        await release.wait()
+
+    handles = [await one_by_one.adispatch(n) for n in range(3)]
+    worker = await app.start()
+    try:
+        await until(lambda: _state_is(handles[0], "active"))
+        await until(lambda: _counts_are(app, waiting=2, active=1))
+        release.set()
+        for handle in handles:
+            await handle.aresult(10)
+        assert (await app.inspect().astats()).total.waiting == 0
+    finally:
+        await worker.stop()
+        await app.aclose()
+
+
+async def _state_is(handle: object, state: str) -> bool:
+    return await handle.astate() == state  # type: ignore[attr-defined,no-any-return]
+
+
+async def _counts_are(app: Taskora, waiting: int, active: int) -> bool:
+    total = (await app.inspect().astats()).total
+    return (total.waiting, total.active) == (waiting, active)

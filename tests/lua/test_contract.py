@@ -80,6 +80,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
     "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
+    "TaskKeys('app', 'send-email').parked_all": "taskora:app:{send-email}:parked",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
     "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",

@@ -254,3 +254,16 @@ def test_max_size_flushes_at_once_into_a_waiting_job(lua: Lua) -> None:
     assert snap[t.job("a")]["data"] == "[1,2,3]"
     assert snap[t.job("a")]["state"] == "waiting"
     assert t.collect_items("db") not in snap and t.collect_meta("db") not in snap
+
+
+def test_parked_jobs_are_indexed_for_the_counts_until_they_leave(lua: Lua) -> None:
+    conc = dict(CONC, conc_all=t.parked_all)
+    for job_id in ("a", "b", "c"):
+        enqueue(lua, job_id, conc)
+    got = claim(lua, 3)
+    assert lua.r.smembers(t.parked_all) == {"b", "c"}
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
+    lua.run("cancel", keys, [t.tag, "c", NOW, "", t.cancel_channel])
+    assert lua.r.smembers(t.parked_all) == {"b"}
+    ack(lua, "a", got[1])
+    assert lua.r.exists(t.parked_all) == 0
