@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
-from .flow import parse_collect, parse_ttl
+from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
@@ -144,13 +144,7 @@ class Taskora:
             raise UsageError(
                 f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
             )
-        if concurrency_limit is not None and (
-            type(concurrency_limit) is not int or concurrency_limit < 1
-        ):
-            raise UsageError(f"concurrency_limit must be an int >= 1, got {concurrency_limit!r}")
-        if singleton and concurrency_limit is not None:
-            raise UsageError("singleton=True already limits the task to one active job: drop "
-                             "concurrency_limit, or use it without singleton")  # fmt: skip
+        check_concurrency_options(singleton, concurrency_limit)
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),

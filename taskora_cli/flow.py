@@ -131,6 +131,19 @@ def merge_ttl(task_ttl: Ttl | None, dispatch_ttl: Ttl | None, raw: object) -> Tt
     return dispatch_ttl
 
 
+def check_concurrency_options(singleton: bool, concurrency_limit: int | None) -> None:
+    """A task's ``singleton`` / ``concurrency_limit`` options, checked together."""
+    if concurrency_limit is not None and (
+        type(concurrency_limit) is not int or concurrency_limit < 1
+    ):
+        raise UsageError(f"concurrency_limit must be an int >= 1, got {concurrency_limit!r}")
+    if singleton and concurrency_limit is not None:
+        raise UsageError(
+            "singleton=True already limits the task to one active job: drop "
+            "concurrency_limit, or use it without singleton"
+        )
+
+
 def parse_flow(
     debounce: Mapping[str, Any] | None,
     throttle: Mapping[str, Any] | None,

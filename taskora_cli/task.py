@@ -113,6 +113,8 @@ class Task:
         return NewJob(new_job_id(), payload, priority, run_at, expire_at, fields)
 
     def _concurrency_fields(self, key: str | None, limit: int | None) -> dict[str, str | int]:
+        if key is None and limit is None and not self.options.singleton:
+            return {}  # the common case: no key to build
         if limit is not None and key is None:
             raise UsageError("concurrency_limit needs a concurrency_key to count jobs under")
         if limit is not None and (
