@@ -90,6 +90,7 @@ class JobHandle:
             JobFailedError: the job failed for good; carries the remote error.
             CancelledError / ExpiredError: the job was cancelled / expired.
             JobNotFoundError: no such job (never stored, or trimmed by retention).
+            ThrottledError: the dispatch was throttled, so no job exists.
         """
         return self.app._portal.call(self.aresult(timeout))
 

@@ -164,7 +164,9 @@ class Task:
                 result waiters get ExpiredError. Overrides the task's ``ttl``.
             deduplicate: ``{"key": ..., "while": ["waiting", "delayed", "active"]}``: while a
                 job holding the key is in one of those states (default: all three), the
-                dispatch is a no-op: ``enqueued`` False, ``existing_id`` that job.
+                dispatch is a no-op: ``enqueued`` False, ``existing_id`` that job (a job
+                waiting to be retried counts as delayed). The key frees itself when the job
+                ends, however it ends.
             throttle: ``{"key": ..., "max": 100, "window": "1m"}``: at most ``max`` dispatches
                 with the key are accepted in any window (sliding); the rest are rejected.
             debounce: ``{"key": ..., "delay": "2s"}``: the job runs ``delay`` after the last
