@@ -360,15 +360,19 @@ class Taskora:
 
         return await list_workers(self)
 
-    async def areap_workers(self) -> dict[str, int]:
+    async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.
+
+        Args:
+            alive: ids never to reap: a worker calling this knows it is alive, whatever its
+                record's age says (after a jump of a virtual clock, say).
 
         Returns:
             Worker id -> how many jobs it held, for each worker reaped.
         """
         from .workers import reap_workers
 
-        return await reap_workers(self)
+        return await reap_workers(self, frozenset(alive))
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
