@@ -8,6 +8,7 @@
 -- KEYS[7] completed   ZSET  score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -70,6 +71,7 @@ emit_many(keys.events, "completed", done)
 zadd_many(KEYS[9], stopped)
 emit_many(keys.events, "cancelled", cancelled)
 if #done > 0 then
+  count_minute(KEYS[10], "c", now, #done)
   trim_finished(tag, KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]), 2 * #done + TRIM_SLACK)
 end
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))

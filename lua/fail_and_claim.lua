@@ -8,6 +8,7 @@
 -- KEYS[7] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -59,6 +60,7 @@ if held[1] == token then
     redis.call("ZADD", KEYS[7], now, id)
     emit(keys.events, "failed", id)
     status = 2
+    count_minute(KEYS[10], "f", now, 1)
     trim_finished(tag, KEYS[7], now, tonumber(ARGV[11]), tonumber(ARGV[12]), 2 + TRIM_SLACK)
   end
 end

@@ -13,6 +13,7 @@
 -- KEYS[8] completed   ZSET  score = finish time (ms)
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] expired    ZSET  expired ids; score = when they ended (ms)
+-- KEYS[11] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
@@ -74,6 +75,9 @@ for i = 1, #stalled do
       recovered = recovered + 1
     end
   end
+end
+if failed > 0 then
+  count_minute(KEYS[11], "f", now, failed)
 end
 if recovered > 0 or unparked then
   redis.call("ZADD", KEYS[6], 0, "0")

@@ -7,6 +7,7 @@ connect), so task modules and ``taskora --help`` load fast.
 
 from .app import Taskora, default_app, task
 from .context import CancelSignal, JobContext
+from .dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .errors import (
     CancelledError,
     ConfigError,
@@ -28,10 +29,14 @@ from .errors import (
     UsageError,
     WireFormatError,
 )
+from .events import Event
 from .flow import CollectInfo
 from .handle import JobHandle
+from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
+from .queues import QueueInfo, Queues
 from .retry import Retry
 from .task import Task
+from .workers import WorkerInfo
 
 __version__ = "0.1.0"
 
@@ -40,21 +45,32 @@ __all__ = [
     "CancelledError",
     "CollectInfo",
     "ConfigError",
+    "DeadGroup",
+    "DeadLetter",
+    "DeadLetters",
     "DispatchRejectedError",
     "DuplicateJobError",
     "EmbeddedServerError",
+    "Event",
     "ExpiredError",
+    "Inspector",
     "JobContext",
     "JobError",
     "JobFailedError",
     "JobHandle",
+    "JobInfo",
     "JobNotFoundError",
+    "Minute",
     "NotCancellableError",
+    "QueueInfo",
+    "Queues",
     "Retry",
     "RetryError",
     "SerializationError",
     "ServerError",
+    "Stats",
     "Task",
+    "TaskStats",
     "TaskTimeoutError",
     "Taskora",
     "TaskoraError",
@@ -62,6 +78,7 @@ __all__ = [
     "UnknownTaskError",
     "UsageError",
     "WireFormatError",
+    "WorkerInfo",
     "__version__",
     "default_app",
     "task",

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
+from .events import Listener, Listeners, parse_app_event, register
 from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from .dead_letters import DeadLetters
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
+    from .events import Event
     from .inspector import Inspector
+    from .queues import Queues
     from .worker.pool import Worker
     from .workers import WorkerInfo
 
@@ -65,6 +68,7 @@ class Taskora:
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
         self._connect_lock = threading.Lock()
+        self._listeners = Listeners()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -227,10 +231,31 @@ class Taskora:
         engine = await self._engine()
         on_server = await engine.known_tasks()
         if name in on_server:
+            # Its queue is unknown here: never re-register it, or it would land in "default".
+            engine.registered.add(name)
             return Task(self, name, _defined_elsewhere, TaskOptions())
         known = ", ".join(sorted(set(self.tasks) | set(on_server)))
         hint = "" if self.tasks else " (are the task modules configured and importable?)"
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
+
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
+        alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
+        call listeners (see taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self._listeners, None, parse_app_event(event), fn)
+
+    def events(
+        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """Iterate over job events (async): the last ``recent`` of each task first, then new
+        ones as they come (with ``follow``). Every reader sees every event."""
+        from .events import events
+
+        return events(self, tasks, recent=recent, follow=follow)
 
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
@@ -266,6 +291,12 @@ class Taskora:
         from .dead_letters import DeadLetters
 
         return DeadLetters(self)
+
+    def queues(self) -> Queues:
+        """The queues: list them with their counts, pause and resume them."""
+        from .queues import Queues
+
+        return Queues(self)
 
     def server_info(self) -> dict[str, str]:
         """Connect (starting the embedded server if needed) and describe the server (blocking).
@@ -359,6 +390,21 @@ class Taskora:
         from .workers import list_workers
 
         return await list_workers(self)
+
+    def drain_workers(self, node: str) -> list[str]:
+        """Ask workers to finish their running jobs and exit (blocking); ``node`` is a worker
+        id or a host name (every worker on it). Returns the ids asked; none is an error.
+
+        Raises:
+            UsageError: no live worker has that id or host.
+        """
+        return self._portal.call(self.adrain_workers(node))
+
+    async def adrain_workers(self, node: str) -> list[str]:
+        """Async twin of :meth:`drain_workers`."""
+        from .workers import drain_workers
+
+        return await drain_workers(self, node)
 
     async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.

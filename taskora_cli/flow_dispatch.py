@@ -63,7 +63,7 @@ async def collect(task: Task, data: Any, config: Collect, now_ms: int) -> JobHan
     key = config.key_for(data)
     engine = await task.app._engine()
     if task.name not in engine.registered:
-        await engine.register_tasks([task.name])
+        await engine.register_tasks({task.name: task.options.queue})
     limits = (config.delay_ms, config.max_size, config.max_wait_ms)
     joined, _, _ = await scripts.collect_push(
         engine, task.name, new_job_id(), item, key, limits, now_ms

@@ -13,6 +13,7 @@ from .errors import (
     JobNotFoundError,
     NotCancellableError,
     ThrottledError,
+    UsageError,
 )
 from .serialization import loads
 
@@ -118,6 +119,21 @@ class JobHandle:
         """Async twin of :meth:`cancel`."""
         return await cancel_job(self.app, self.task, self._target, reason)
 
+    def retry(self) -> None:
+        """Run a job that ended without completing (failed, cancelled or expired) again
+        (blocking): it goes to the back of its waiting line with a fresh attempt count, and
+        its last error stays in its log.
+
+        Raises:
+            UsageError: the job is waiting, active or completed (its state is in the message).
+            JobNotFoundError: no such job.
+        """
+        self.app._portal.call(self.aretry())
+
+    async def aretry(self) -> None:
+        """Async twin of :meth:`retry`."""
+        await retry_job(self.app, self.task, self._target)
+
     async def aresult(self, timeout: float | None = None) -> Any:
         """Async twin of :meth:`result`."""
         if self.reason == "throttled":
@@ -140,6 +156,23 @@ async def cancel_job(app: Taskora, task: str, job_id: str, reason: str | None) -
             f"job {job_id} already ended {state}; it cannot be cancelled", job_id, state
         )
     return "cancelled" if done == "cancelled" else "cancelling"
+
+
+async def retry_job(app: Taskora, task: str, job_id: str) -> None:
+    """Send an ended, uncompleted job of ``task`` back to its line; see :meth:`JobHandle.retry`."""
+    from .engine.dead import RETRYABLE_STATES, retry_dead
+
+    engine = await app._engine()
+    state = await engine.job_state(task, job_id)
+    if state is None:
+        raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
+    if state not in RETRYABLE_STATES:
+        raise UsageError(
+            f"job {job_id} is {state}; only failed, cancelled or expired jobs can be retried"
+            + (" (dispatch it again to run it twice)" if state == "completed" else "")
+        )
+    if not (await retry_dead(engine, task, [job_id], app.clock(), state))[0]:
+        raise UsageError(f"job {job_id} stopped being {state} meanwhile; look at it again")
 
 
 def outcome(task: str, job_id: str, record: JobRecord | None) -> Any:

@@ -13,6 +13,7 @@ from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
 from .errors import UsageError
+from .events import Listener, register
 from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
 from .flow_dispatch import admit, collect, inspect_collect, peek_collect, rejection
 from .handle import JobHandle
@@ -77,6 +78,17 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
+
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of this task ("completed", "failed",
+        "retrying", "active", "progress", "stalled", "cancelled", "expired", ...), or use it as
+        a decorator: ``@send_email.on("failed")``. Worker processes call listeners (see
+        taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self.app._listeners, self.name, event, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, in-process (handy in unit tests)."""
@@ -237,7 +249,7 @@ class Task:
         job = self._new_job(data, delay, priority, ttl, now, concurrency)
         engine = await self.app._engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
-            await engine.register_tasks([self.name])
+            await engine.register_tasks({self.name: self.options.queue})
         if flow is None:
             enqueued = await engine.enqueue(self.name, job, now)
             return JobHandle(self.app, self.name, job.id, enqueued)
@@ -296,7 +308,7 @@ class Task:
         concurrency = (concurrency_key, concurrency_limit)
         jobs = [self._new_job(item, delay, priority, ttl, now, concurrency) for item in items]
         engine = await self.app._engine()
-        await engine.register_tasks([self.name])
+        await engine.register_tasks({self.name: self.options.queue})
         handles: list[JobHandle] = []
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]

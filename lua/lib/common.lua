@@ -6,6 +6,28 @@
 local EVENTS_MAXLEN = 10000
 local PRIORITY_SPAN = 1e13 -- priority p sorts before every job of priority < p, then by time
 
+-- Per-minute counters in one HASH: field "<kind>:<minute>" (minute = now_ms // 60000) counts
+-- the jobs of that kind ("c" completed, "f" failed for good) in that minute. The first count
+-- of a minute also drops fields older than COUNTS_KEEP_MINUTES, so the hash stays bounded
+-- (at most 2 fields a minute for a day) at the cost of one HKEYS a minute.
+local COUNTS_KEEP_MINUTES = 1440
+local function count_minute(key, kind, now, n)
+  local minute = math.floor(now / 60000)
+  if redis.call("HINCRBY", key, kind .. ":" .. minute, n) ~= n then
+    return
+  end
+  local stale = {}
+  for _, field in ipairs(redis.call("HKEYS", key)) do
+    local at = tonumber(string.match(field, ":(%d+)$"))
+    if at and at <= minute - COUNTS_KEEP_MINUTES then
+      stale[#stale + 1] = field
+    end
+  end
+  if #stale > 0 then
+    redis.call("HDEL", key, unpack(stale))
+  end
+end
+
 local function job_key(tag, id)
   return tag .. "j:" .. id
 end

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 WIRE_VERSION = 2
 """The layout version written to the meta record; bump on any incompatible change.
-2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines) and job
-fields (holds, on_expire, conc, conc_max, conc_q). Version 1 data reads the same."""
+2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines), job
+fields (holds, on_expire, conc, conc_max, conc_q), per-minute counts, paused queues, and the
+task registry as a HASH task -> queue (a SET in version 1, so version 1 data is not readable)."""
 
-MIN_COMPAT_VERSION = 1
+MIN_COMPAT_VERSION = 2
 """The oldest layout this code can still read and write."""
 
 
@@ -27,7 +28,7 @@ def meta_key(prefix: str) -> str:
 
 
 def task_registry_key(prefix: str) -> str:
-    """SET: names of every task that has ever been dispatched or worked."""
+    """HASH: task name -> its queue, for every task that has ever been dispatched or worked."""
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
@@ -37,8 +38,14 @@ def workers_key(prefix: str) -> str:
 
 
 def worker_key(prefix: str, worker_id: str) -> str:
-    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms)."""
+    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms, and
+    ``drain``: set when an operator asked it to finish its jobs and exit)."""
     return f"{base(prefix)}:{{_global}}:worker:{worker_id}"
+
+
+def paused_queues_key(prefix: str) -> str:
+    """SET: names of the paused queues; workers everywhere claim nothing of their tasks."""
+    return f"{base(prefix)}:{{_global}}:paused"
 
 
 class TaskKeys:
@@ -50,6 +57,7 @@ class TaskKeys:
         "cancel_channel",
         "cancelled",
         "completed",
+        "counts",
         "delayed",
         "events",
         "expired",
@@ -101,6 +109,9 @@ class TaskKeys:
         score t = the next delayed job is due at t."""
         self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
+        self.counts = tag + "counts"
+        """HASH: per-minute throughput for the last 24 h; field ``c:<minute>`` (completed) or
+        ``f:<minute>`` (failed for good), minute = ms since the epoch // 60000."""
         self.seq = tag + "seq"
         """STRING: the last position given in the priority bands (from the time, strictly
         increasing, so jobs of one priority queued in the same millisecond keep their order)."""

@@ -51,6 +51,22 @@ class Reads:
             out.append(TaskCounts(task, waiting, n[2], n[3], n[4], n[5], n[6], n[7], ages[i]))
         return out
 
+    async def minute_counts(
+        self, tasks: Sequence[str], minutes: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """(completed, failed) in each of ``minutes`` (ms // 60000), summed over ``tasks``."""
+        fields = [f"{kind}:{minute}" for minute in minutes for kind in "cf"]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for task in tasks:
+                pipe.hmget(self.keys(task).counts, fields)
+            rows: list[list[str | None]] = await pipe.execute()
+        sums = [0] * len(fields)
+        for row in rows:
+            for i, value in enumerate(row):
+                if value is not None:
+                    sums[i] += int(value)
+        return [(sums[2 * i], sums[2 * i + 1]) for i in range(len(minutes))]
+
     async def _oldest_ages(
         self, tasks: Sequence[str], fronts: list[list[str | None]], now_ms: int
     ) -> list[int | None]:

@@ -38,6 +38,7 @@ SCRIPT_NAMES = (
     "cancel",
     "retry_dead",
     "purge_dead",
+    "request_drain",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

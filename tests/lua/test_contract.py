@@ -35,7 +35,7 @@ NOW = 1_700_000_000_000
 
 WIRE_SNAPSHOT: dict[str, Any] = {
     "WIRE_VERSION": 2,
-    "MIN_COMPAT_VERSION": 1,
+    "MIN_COMPAT_VERSION": 2,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
@@ -55,6 +55,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "cancel",
         "retry_dead",
         "purge_dead",
+        "request_drain",
     ],
 }
 
@@ -70,6 +71,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').collect_meta('j1')": "taskora:app:{send-email}:collect:j1:meta",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
     "TaskKeys('app', 'send-email').concurrency('j1')": "taskora:app:{send-email}:conc:j1",
+    "TaskKeys('app', 'send-email').counts": "taskora:app:{send-email}:counts",
     "TaskKeys('app', 'send-email').debounce('j1')": "taskora:app:{send-email}:debounce:j1",
     "TaskKeys('app', 'send-email').dedup('j1')": "taskora:app:{send-email}:dedup:j1",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
@@ -93,6 +95,8 @@ KEYS_SNAPSHOT = {
     "base('app')": "taskora:app",
     "meta_key('')": "taskora:{_global}:meta",
     "meta_key('app')": "taskora:app:{_global}:meta",
+    "paused_queues_key('')": "taskora:{_global}:paused",
+    "paused_queues_key('app')": "taskora:app:{_global}:paused",
     "task_registry_key('')": "taskora:{_global}:tasks",
     "task_registry_key('app')": "taskora:app:{_global}:tasks",
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
@@ -102,17 +106,6 @@ KEYS_SNAPSHOT = {
 
 HEADERS_SNAPSHOT = {
     "ack_and_claim": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "completed ZSET",
-            "expired ZSET",
-            "cancelled ZSET",
-        ],
         "ARGV": [
             "tag",
             "now_ms",
@@ -125,12 +118,25 @@ HEADERS_SNAPSHOT = {
             "acks",
             "per finished job: id, token, result",
         ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "completed ZSET",
+            "expired ZSET",
+            "cancelled ZSET",
+            "counts HASH",
+        ],
     },
     "cancel": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
         "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
     },
     "claim": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -140,9 +146,9 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "expired ZSET",
         ],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
     },
     "collect_push": {
+        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -152,17 +158,17 @@ HEADERS_SNAPSHOT = {
             "items LIST",
             "meta HASH",
         ],
-        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
     },
     "enqueue": {
-        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
     },
     "enqueue_bulk": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
     },
     "enqueue_debounced": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -172,17 +178,8 @@ HEADERS_SNAPSHOT = {
             "debounce STRING",
             "cancelled ZSET",
         ],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
     },
     "enqueue_deduplicated": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "dedup STRING",
-        ],
         "ARGV": [
             "tag",
             "id",
@@ -194,20 +191,20 @@ HEADERS_SNAPSHOT = {
             "extra",
             "blocking",
         ],
-    },
-    "enqueue_delayed": {
-        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
-    },
-    "enqueue_throttled": {
         "KEYS": [
             "wait LIST",
             "prio ZSET",
             "delayed ZSET",
             "events STREAM",
             "marker ZSET",
-            "throttle ZSET",
+            "dedup STRING",
         ],
+    },
+    "enqueue_delayed": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_throttled": {
         "ARGV": [
             "tag",
             "id",
@@ -220,23 +217,20 @@ HEADERS_SNAPSHOT = {
             "max",
             "window_ms",
         ],
-    },
-    "extend_lock": {
-        "KEYS": ["active ZSET"],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
-    },
-    "fail_and_claim": {
         "KEYS": [
             "wait LIST",
             "prio ZSET",
             "delayed ZSET",
-            "active ZSET",
             "events STREAM",
             "marker ZSET",
-            "failed ZSET",
-            "expired ZSET",
-            "cancelled ZSET",
+            "throttle ZSET",
         ],
+    },
+    "extend_lock": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
+        "KEYS": ["active ZSET"],
+    },
+    "fail_and_claim": {
         "ARGV": [
             "tag",
             "now_ms",
@@ -251,12 +245,25 @@ HEADERS_SNAPSHOT = {
             "max_age_ms",
             "max_items",
         ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "failed ZSET",
+            "expired ZSET",
+            "cancelled ZSET",
+            "counts HASH",
+        ],
     },
     "handshake": {
-        "KEYS": ["meta HASH"],
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
+        "KEYS": ["meta HASH"],
     },
     "nack": {
+        "ARGV": ["tag", "now_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -265,15 +272,26 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "cancelled ZSET",
         ],
-        "ARGV": ["tag", "now_ms", "per job: id, token"],
     },
-    "purge_dead": {"KEYS": ["failed ZSET", "events STREAM"], "ARGV": ["tag", "per job: id"]},
-    "release_worker": {"KEYS": ["active ZSET", "sweep STRING"], "ARGV": ["tag", "worker"]},
+    "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
+    "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
     "retry_dead": {
-        "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id"],
+        "ARGV": ["tag", "now_ms", "state", "per job: id"],
+        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
     },
     "stall_sweep": {
+        "ARGV": [
+            "tag",
+            "now_ms",
+            "interval_ms",
+            "max_stalls",
+            "limit",
+            "completed_max_age_ms",
+            "completed_max_items",
+            "failed_max_age_ms",
+            "failed_max_items",
+        ],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -285,17 +303,7 @@ HEADERS_SNAPSHOT = {
             "completed ZSET",
             "cancelled ZSET",
             "expired ZSET",
-        ],
-        "ARGV": [
-            "tag",
-            "now_ms",
-            "interval_ms",
-            "max_stalls",
-            "limit",
-            "completed_max_age_ms",
-            "completed_max_items",
-            "failed_max_age_ms",
-            "failed_max_items",
+            "counts HASH",
         ],
     },
 }
@@ -477,6 +485,7 @@ async def exercise(engine: Engine) -> None:
     await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
     await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
     await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
+    await engine.request_drain("nobody")
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:

@@ -44,13 +44,13 @@ def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1") -> list[Any]
 
 
 def ack(lua: Lua, job_id: str, token: str, now: int = NOW, count: int = 0) -> Any:
-    keys = [*FINISH_KEYS, t.completed, t.expired, t.cancelled]
+    keys = [*FINISH_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     args = [t.tag, now, 30_000, "w1", count, 100, -1, -1, 1, job_id, token, "null"]
     return lua.run("ack_and_claim", keys, args)
 
 
 def fail(lua: Lua, job_id: str, token: str, retry_at: int = -1, now: int = NOW) -> Any:
-    keys = [*FINISH_KEYS, t.failed, t.expired, t.cancelled]
+    keys = [*FINISH_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     args = [t.tag, now, 30_000, "w1", 0, 100, job_id, token, "{}", retry_at, -1, -1]
     return lua.run("fail_and_claim", keys, args)
 
@@ -196,7 +196,7 @@ def test_every_exit_from_active_gives_the_slot_back(lua: Lua) -> None:
     assert lua.r.get(t.concurrency("u1")) == "1"
     lua.run("release_worker", [t.active, t.sweep], [t.tag, "w1"])
     sweep = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-    sweep += [t.completed, t.cancelled, t.expired]
+    sweep += [t.completed, t.cancelled, t.expired, t.counts]
     assert lua.run("stall_sweep", sweep, [t.tag, NOW + 1, 1000, 1, 100, -1, -1, -1, -1]) == [1, 0]
     assert lua.r.exists(t.concurrency("u1")) == 0
 
