@@ -23,6 +23,7 @@
 --   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
 --   returns
 -- Trims the completed set (lib/retention.lua), deleting trimmed jobs' hashes and logs.
+-- A finished job lets go of its dedup key and its concurrency slot (lib/common.lua).
 --@include lib/common.lua
 --@include lib/claim.lua
 --@include lib/retention.lua
@@ -36,10 +37,14 @@ for i = 0, acks - 1 do
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   -- the one check per job cancellation costs: the "cancel" flag comes with the lock
-  local held = redis.call("HMGET", job, "lock", "cancel")
+  local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
   if held[1] == token then
     redis.call("HDEL", job, "lock")
     left[#left + 1] = id
+    release_hold(id, held[3])
+    if held[4] then
+      release_slot(tag, keys.wait, keys.prio, job, held[4])
+    end
     if held[2] then -- asked to cancel while it ran: it ends cancelled, its result unkept
       redis.call("HSET", job, "state", "cancelled", "finished", now)
       cancelled[#cancelled + 1] = id

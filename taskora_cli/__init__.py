@@ -11,6 +11,8 @@ from .dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .errors import (
     CancelledError,
     ConfigError,
+    DispatchRejectedError,
+    DuplicateJobError,
     EmbeddedServerError,
     ExpiredError,
     JobError,
@@ -22,11 +24,13 @@ from .errors import (
     ServerError,
     TaskoraError,
     TaskTimeoutError,
+    ThrottledError,
     UnknownTaskError,
     UsageError,
     WireFormatError,
 )
 from .events import Event
+from .flow import CollectInfo
 from .handle import JobHandle
 from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
 from .queues import QueueInfo, Queues
@@ -39,10 +43,13 @@ __version__ = "0.1.0"
 __all__ = [
     "CancelSignal",
     "CancelledError",
+    "CollectInfo",
     "ConfigError",
     "DeadGroup",
     "DeadLetter",
     "DeadLetters",
+    "DispatchRejectedError",
+    "DuplicateJobError",
     "EmbeddedServerError",
     "Event",
     "ExpiredError",
@@ -67,6 +74,7 @@ __all__ = [
     "TaskTimeoutError",
     "Taskora",
     "TaskoraError",
+    "ThrottledError",
     "UnknownTaskError",
     "UsageError",
     "WireFormatError",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +14,11 @@ from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
 from .events import Listener, Listeners, parse_app_event, register
+from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
-from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions
+from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
@@ -109,6 +110,10 @@ class Taskora:
         concurrency: int | None = None,
         queue: str = DEFAULT_QUEUE,
         on_cancel: Handler | None = None,
+        ttl: TtlOption = None,
+        singleton: bool = False,
+        concurrency_limit: int | None = None,
+        collect: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -121,6 +126,17 @@ class Taskora:
                 tasks of that queue.
             on_cancel: called as ``on_cancel(data, ctx)`` (``async def`` or plain) when a job
                 cancelled while it ran has stopped, before it is recorded ``cancelled``.
+            ttl: how long a job may wait for its first start: "1h", or
+                ``{"max": "1h", "on_expire": "fail" | "discard"}``; see :meth:`Task.dispatch`.
+            singleton: at most one job of this task is active at a time across every worker;
+                the others wait their turn.
+            concurrency_limit: the default limit for dispatches that give a
+                ``concurrency_key`` (default 1).
+            collect: ``{"key": ..., "delay": "5s", "max_size": 100, "max_wait": "30s"}``:
+                dispatches accumulate per key (a string, or a function of the data) and the
+                handler receives a list of their data, flushed ``delay`` after the newest item,
+                at ``max_size`` items or ``max_wait`` after the oldest, whichever comes first.
+                Each dispatch's handle is the batch job it joined.
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -132,12 +148,17 @@ class Taskora:
             raise UsageError(
                 f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
             )
+        check_concurrency_options(singleton, concurrency_limit)
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
             concurrency=concurrency,
             queue=queue,
             on_cancel=on_cancel,
+            ttl=parse_ttl(ttl),
+            singleton=bool(singleton),
+            concurrency_limit=concurrency_limit,
+            collect=parse_collect(collect),
         )
 
         def register(fn: Handler) -> Task:
@@ -385,15 +406,19 @@ class Taskora:
 
         return await drain_workers(self, node)
 
-    async def areap_workers(self) -> dict[str, int]:
+    async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.
+
+        Args:
+            alive: ids never to reap: a worker calling this knows it is alive, whatever its
+                record's age says (after a jump of a virtual clock, say).
 
         Returns:
             Worker id -> how many jobs it held, for each worker reaped.
         """
         from .workers import reap_workers
 
-        return await reap_workers(self)
+        return await reap_workers(self, frozenset(alive))
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
@@ -454,6 +479,10 @@ def task(
     concurrency: int | None = None,
     queue: str = DEFAULT_QUEUE,
     on_cancel: Handler | None = None,
+    ttl: TtlOption = None,
+    singleton: bool = False,
+    concurrency_limit: int | None = None,
+    collect: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
@@ -463,4 +492,8 @@ def task(
         concurrency=concurrency,
         queue=queue,
         on_cancel=on_cancel,
+        ttl=ttl,
+        singleton=singleton,
+        concurrency_limit=concurrency_limit,
+        collect=collect,
     )

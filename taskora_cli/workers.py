@@ -87,11 +87,12 @@ async def list_workers(app: Taskora) -> list[WorkerInfo]:
     return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
 
 
-async def reap_workers(app: Taskora) -> dict[str, int]:
-    """Release the claims of every gone worker and drop it; worker id -> jobs it held."""
+async def reap_workers(app: Taskora, alive: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Release the claims of every gone worker (but those in ``alive``) and drop it; worker
+    id -> jobs it held."""
     reaped: dict[str, int] = {}
     for worker in await list_workers(app):
-        if worker.gone:
+        if worker.gone and worker.id not in alive:
             reaped[worker.id] = await app.arelease_worker(worker.id, worker.tasks or None)
     return reaped
 

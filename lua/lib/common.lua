@@ -87,3 +87,37 @@ local function push_waiting(wait, prio_key, id, priority, ts, at_front)
     redis.call("LPUSH", wait, id)
   end
 end
+
+-- Flow control on a job's hash (absent on plain jobs, so the scripts that read them add
+-- fields to an HMGET they already make, never a call):
+--   holds      the dedup or debounce key (STRING) whose value is this job's id while it holds it
+--   on_expire  "discard" when an expired job is deleted instead of kept "expired"
+--   conc       the concurrency counter (STRING) this job takes a unit of while active;
+--   conc_max   its limit; conc_q the LIST where jobs that found it full wait their turn, and
+--   conc_all   the task's SET of every parked job (for the counts)
+
+-- Let go of a dedup/debounce key on a terminal transition, unless another job holds it now.
+local function release_hold(id, hold)
+  if hold and redis.call("GET", hold) == id then
+    redis.call("DEL", hold)
+  end
+end
+
+-- Give back a job's unit of its concurrency counter as it leaves `active`, and move the first
+-- job parked on that counter to the front of the waiting line. Returns true if one moved.
+local function release_slot(tag, wait, prio_key, job, conc)
+  if redis.call("DECR", conc) <= 0 then
+    redis.call("DEL", conc)
+  end
+  local parked = redis.call("HMGET", job, "conc_q", "conc_all")
+  local next_id = parked[1] and redis.call("RPOP", parked[1])
+  if not next_id then
+    return false
+  end
+  if parked[2] then
+    redis.call("SREM", parked[2], next_id)
+  end
+  local fields = redis.call("HMGET", job_key(tag, next_id), "prio", "ts")
+  push_waiting(wait, prio_key, next_id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
+  return true
+end

@@ -129,9 +129,10 @@ class Engine(Reads):
         t = self.keys(task)
         if job.run_at_ms > now_ms:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
+            args.append(job.extra)
             done = await self._run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
         else:
-            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms]
+            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
             done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
         return bool(done)
 
@@ -140,7 +141,7 @@ class Engine(Reads):
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms]
         for job in jobs:
-            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms]
+            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
         keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
         return [bool(flag) for flag in await self._run("enqueue_bulk", keys, args)]
 

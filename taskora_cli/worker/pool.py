@@ -301,7 +301,8 @@ class Worker:
                     runner.cancel_job(job_id)
 
     async def _sweep(self) -> None:
-        reaped = await self.app.areap_workers()  # gone workers' jobs: recover them now
+        # gone workers' jobs: recover them now (never our own: we are sweeping, so alive)
+        reaped = await self.app.areap_workers(alive=[self.id])
         for worker_id, held in reaped.items():
             log.warning("taskora: worker %s stopped beating; %d of its jobs went back to the "
                         "queue", worker_id, held)  # fmt: skip

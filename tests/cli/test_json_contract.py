@@ -54,4 +54,4 @@ def test_the_json_documents_keep_their_keys(project: Project) -> None:
     assert letter["error"] == {"type": "ValueError", "message": "boom"}
 
     events = [json.loads(line) for line in project.taskora("events").stdout.splitlines()]
-    assert events and all(EVENT_KEYS <= set(e) for e in events)
+    assert events and all(set(e) >= EVENT_KEYS for e in events)

@@ -20,7 +20,7 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, prio: int = 0) -> None:
     keys = [t.wait, t.prioritized, t.events, t.marker]
-    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, prio, 0])
+    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, prio, 0, ""])
 
 
 def claim(lua: Lua, count: int = 1) -> list[Any]:
@@ -72,7 +72,7 @@ def test_cancel_of_a_prioritized_job_removes_it_from_its_band(lua: Lua) -> None:
 
 def test_cancel_of_a_delayed_or_retrying_job_takes_it_off_the_schedule(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 60_000, 0])
+    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 60_000, 0, ""])
     assert cancel(lua, "d") == ["cancelled", "delayed"]
     assert lua.snapshot() == {
         t.cancelled: [("d", LATER)],

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead
+from taskora_cli.engine import dead, flow
 from taskora_cli.engine import keys as k
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
@@ -26,6 +26,7 @@ from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
+FLOW_SOURCE = Path(inspect.getfile(flow))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -33,13 +34,17 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 1,
-    "MIN_COMPAT_VERSION": 1,
+    "WIRE_VERSION": 2,
+    "MIN_COMPAT_VERSION": 2,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "enqueue_debounced",
+        "collect_push",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -55,24 +60,20 @@ WIRE_SNAPSHOT: dict[str, Any] = {
 }
 
 KEYS_SNAPSHOT = {
-    "base('')": "taskora",
-    "base('app')": "taskora:app",
-    "meta_key('')": "taskora:{_global}:meta",
-    "meta_key('app')": "taskora:app:{_global}:meta",
-    "task_registry_key('')": "taskora:{_global}:tasks",
-    "task_registry_key('app')": "taskora:app:{_global}:tasks",
-    "paused_queues_key('')": "taskora:{_global}:paused",
-    "paused_queues_key('app')": "taskora:app:{_global}:paused",
-    "workers_key('')": "taskora:{_global}:workers",
-    "workers_key('app')": "taskora:app:{_global}:workers",
-    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
     "TaskKeys('', 'send-email').active": "taskora:{send-email}:active",
     "TaskKeys('', 'send-email').tag": "taskora:{send-email}:",
     "TaskKeys('app', 'send-email').active": "taskora:app:{send-email}:active",
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
+    "TaskKeys('app', 'send-email').collect_items('j1')": (
+        "taskora:app:{send-email}:collect:j1:items"
+    ),
+    "TaskKeys('app', 'send-email').collect_meta('j1')": "taskora:app:{send-email}:collect:j1:meta",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
+    "TaskKeys('app', 'send-email').concurrency('j1')": "taskora:app:{send-email}:conc:j1",
     "TaskKeys('app', 'send-email').counts": "taskora:app:{send-email}:counts",
+    "TaskKeys('app', 'send-email').debounce('j1')": "taskora:app:{send-email}:debounce:j1",
+    "TaskKeys('app', 'send-email').dedup('j1')": "taskora:app:{send-email}:dedup:j1",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
@@ -80,31 +81,31 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
+    "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
+    "TaskKeys('app', 'send-email').parked_all": "taskora:app:{send-email}:parked",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
+    "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",
+    "TaskKeys('app', 'send-email').singleton_parked": "taskora:app:{send-email}:singleton:parked",
     "TaskKeys('app', 'send-email').sweep": "taskora:app:{send-email}:sweep",
     "TaskKeys('app', 'send-email').tag": "taskora:app:{send-email}:",
+    "TaskKeys('app', 'send-email').throttle('j1')": "taskora:app:{send-email}:throttle:j1",
     "TaskKeys('app', 'send-email').wait": "taskora:app:{send-email}:wait",
+    "base('')": "taskora",
+    "base('app')": "taskora:app",
+    "meta_key('')": "taskora:{_global}:meta",
+    "meta_key('app')": "taskora:app:{_global}:meta",
+    "paused_queues_key('')": "taskora:{_global}:paused",
+    "paused_queues_key('app')": "taskora:app:{_global}:paused",
+    "task_registry_key('')": "taskora:{_global}:tasks",
+    "task_registry_key('app')": "taskora:app:{_global}:tasks",
+    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
+    "workers_key('')": "taskora:{_global}:workers",
+    "workers_key('app')": "taskora:app:{_global}:workers",
 }
 
 HEADERS_SNAPSHOT = {
-    "cancel": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
-        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-    },
     "ack_and_claim": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "completed ZSET",
-            "expired ZSET",
-            "cancelled ZSET",
-            "counts HASH",
-        ],
         "ARGV": [
             "tag",
             "now_ms",
@@ -117,8 +118,6 @@ HEADERS_SNAPSHOT = {
             "acks",
             "per finished job: id, token, result",
         ],
-    },
-    "claim": {
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -126,39 +125,112 @@ HEADERS_SNAPSHOT = {
             "active ZSET",
             "events STREAM",
             "marker ZSET",
-            "expired ZSET",
-        ],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
-    },
-    "enqueue": {
-        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms"],
-    },
-    "enqueue_bulk": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms"],
-    },
-    "enqueue_delayed": {
-        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms"],
-    },
-    "extend_lock": {
-        "KEYS": ["active ZSET"],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
-    },
-    "fail_and_claim": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "failed ZSET",
+            "completed ZSET",
             "expired ZSET",
             "cancelled ZSET",
             "counts HASH",
         ],
+    },
+    "cancel": {
+        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+    },
+    "claim": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "expired ZSET",
+        ],
+    },
+    "collect_push": {
+        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "items LIST",
+            "meta HASH",
+        ],
+    },
+    "enqueue": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_bulk": {
+        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_debounced": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "debounce STRING",
+            "cancelled ZSET",
+        ],
+    },
+    "enqueue_deduplicated": {
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "blocking",
+        ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "dedup STRING",
+        ],
+    },
+    "enqueue_delayed": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_throttled": {
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "max",
+            "window_ms",
+        ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "throttle ZSET",
+        ],
+    },
+    "extend_lock": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
+        "KEYS": ["active ZSET"],
+    },
+    "fail_and_claim": {
         "ARGV": [
             "tag",
             "now_ms",
@@ -173,12 +245,25 @@ HEADERS_SNAPSHOT = {
             "max_age_ms",
             "max_items",
         ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "failed ZSET",
+            "expired ZSET",
+            "cancelled ZSET",
+            "counts HASH",
+        ],
     },
     "handshake": {
-        "KEYS": ["meta HASH"],
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
+        "KEYS": ["meta HASH"],
     },
     "nack": {
+        "ARGV": ["tag", "now_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -187,22 +272,26 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "cancelled ZSET",
         ],
-        "ARGV": ["tag", "now_ms", "per job: id, token"],
     },
-    "purge_dead": {
-        "KEYS": ["failed ZSET", "events STREAM"],
-        "ARGV": ["tag", "per job: id"],
-    },
-    "release_worker": {
-        "KEYS": ["active ZSET", "sweep STRING"],
-        "ARGV": ["tag", "worker"],
-    },
-    "request_drain": {"KEYS": ["worker HASH"], "ARGV": []},
+    "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
+    "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
     "retry_dead": {
-        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
         "ARGV": ["tag", "now_ms", "state", "per job: id"],
+        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
     },
     "stall_sweep": {
+        "ARGV": [
+            "tag",
+            "now_ms",
+            "interval_ms",
+            "max_stalls",
+            "limit",
+            "completed_max_age_ms",
+            "completed_max_items",
+            "failed_max_age_ms",
+            "failed_max_items",
+        ],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -215,17 +304,6 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "counts HASH",
-        ],
-        "ARGV": [
-            "tag",
-            "now_ms",
-            "interval_ms",
-            "max_stalls",
-            "limit",
-            "completed_max_age_ms",
-            "completed_max_items",
-            "failed_max_age_ms",
-            "failed_max_items",
         ],
     },
 }
@@ -314,6 +392,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
     called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', DEAD_SOURCE.read_text()))
+    called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', FLOW_SOURCE.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
@@ -400,6 +479,12 @@ async def exercise(engine: Engine) -> None:
     await dead.retry_dead(engine, task, ["a", "b"], now + 100)
     await dead.purge_dead(engine, task, ["a"])
     await dead.purge_dead(engine, task, ["a", "b"])
+    states = ("waiting", "active")
+    await flow.enqueue_deduplicated(engine, task, NewJob("f1", "{}"), "k", states, now)
+    await flow.enqueue_throttled(engine, task, NewJob("f2", "{}"), "k", 5, 1000, now)
+    await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
+    await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
+    await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
     await engine.request_drain("nobody")
 
 

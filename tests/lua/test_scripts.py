@@ -19,7 +19,9 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, data: str = "{}", now: int = NOW, prio: int = 0) -> Any:
     return lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, job_id, data, now, prio, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, job_id, data, now, prio, 0, ""],
     )
 
 
@@ -72,8 +74,8 @@ def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
 
 def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0]) == 1
-    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0])
+    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0, ""]) == 1
+    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0, ""])
     assert lua.snapshot() == {
         t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
         t.events: [ev("delayed", "d"), ev("delayed", "e")],
@@ -86,8 +88,8 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
 def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     enqueue(lua, "dup")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [t.tag, NOW, "a", "1", 0, 0, 0, "b", "2", 3, 0, 0, "c", "3", 0, NOW + 100, 0]
-    args += ["dup", "4", 0, 0, 0]
+    args = [t.tag, NOW, "a", "1", 0, 0, 0, "", "b", "2", 3, 0, 0, "", "c", "3", 0, NOW + 100, 0, ""]
+    args += ["dup", "4", 0, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["a", "dup"]
@@ -101,7 +103,7 @@ def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> 
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     args: list[Any] = [t.tag, NOW]
     for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
-        args += [job_id, "{}", prio, 0, 0]
+        args += [job_id, "{}", prio, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
     assert lua.snapshot()[t.wait] == ["r", "p", "q"]
     assert claim(lua, 6)[0::5] == ["c", "a", "b", "q", "p", "r"]
@@ -135,7 +137,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
     ids = [f"j{i:02}" for i in range(40)]
     args: list[Any] = [t.tag, NOW]
     for job_id in ids:
-        args += [job_id, "{}", 0, 0, 0]
+        args += [job_id, "{}", 0, 0, 0, ""]
     lua.run("enqueue_bulk", keys, args)
     assert lua.snapshot()[t.events] == [
         ev("waiting", " ".join(ids[:32])),
@@ -146,7 +148,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
 def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
     for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
-        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0])
+        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0, ""])
     got = claim(lua, 3, now=NOW + 500)
     assert got[0::5] == ["early", "mid", "late"]
     snap = lua.snapshot()

@@ -42,7 +42,7 @@ def claim_one(lua: Lua, job_id: str = "new", ttl: int = 30_000) -> str:
     lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, job_id, "{}", NOW - 100, 0, 0],
+        [t.tag, job_id, "{}", NOW - 100, 0, 0, ""],
     )
     claimed = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, ttl, "w1", 1, 100])
     assert claimed[0] == job_id
@@ -143,10 +143,14 @@ def test_ack_and_claim_trims_the_completed_set(
 
 def test_two_finished_jobs_buy_a_budget_of_fourteen(lua: Lua) -> None:
     lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, "n1", "{}", NOW - 100, 0, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, "n1", "{}", NOW - 100, 0, 0, ""],
     )
     lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, "n2", "{}", NOW - 100, 0, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, "n2", "{}", NOW - 100, 0, 0, ""],
     )
     got = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, 30_000, "w1", 2, 100])
     seed_finished(lua, "completed", OLD_JOBS)
