@@ -49,10 +49,35 @@ def cbreak(fd: int) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def read_keys(fd: int, timeout: float) -> list[str]:
-    """The keys pressed within ``timeout`` seconds (an empty list if none)."""
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
+@contextlib.contextmanager
+def resizes() -> Iterator[int]:
+    """A file descriptor that turns readable when the terminal is resized (SIGWINCH), so the
+    loop redraws at once instead of at the next refresh. Restored on exit."""
+    import signal
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def woken(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):  # the pipe is full: a redraw is coming anyway
+            os.write(wake_w, b"\0")
+
+    saved = signal.signal(signal.SIGWINCH, woken)
+    try:
+        yield wake_r
+    finally:
+        signal.signal(signal.SIGWINCH, saved)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+def read_keys(fd: int, timeout: float, wake: int | None = None) -> list[str]:
+    """The keys pressed within ``timeout`` seconds; an empty list if none, or as soon as
+    ``wake`` (see :func:`resizes`) turns readable."""
+    ready, _, _ = select.select([fd] if wake is None else [fd, wake], [], [], timeout)
+    if wake is not None and wake in ready:
+        os.read(wake, 1024)
+    if fd not in ready:
         return []
     return decode(os.read(fd, 1024))
 
@@ -158,6 +183,7 @@ def run_live(app: Taskora, state: State, interval: float, iterations: int | None
     with (
         contextlib.suppress(KeyboardInterrupt),
         cbreak(fd),
+        resizes() as resized,
         Live(console=console, screen=True, auto_refresh=False) as live,
     ):
         ticks = 0
@@ -170,7 +196,7 @@ def run_live(app: Taskora, state: State, interval: float, iterations: int | None
                 ticks += 1
             refresher.start_if_due(query(state))
             live.update(render(state, console.width), refresh=True)
-            typed = typed or read_keys(fd, refresher.wait())
+            typed = typed or read_keys(fd, refresher.wait(), resized)
             while typed and not state.quit and (_in_view(state) or _quits(state, typed[0])):
                 state, effects = reduce(state, Key(typed.pop(0)))
                 for effect in effects:

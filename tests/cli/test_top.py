@@ -114,10 +114,10 @@ def test_top_exits_3_when_the_server_cannot_be_reached(project: Project) -> None
 class Tmux:
     """One tmux server of our own (a private socket), running `taskora top` at 80x24."""
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, env: dict[str, str], interval: str = "200ms") -> None:
         self.socket = f"taskora-top-{os.getpid()}-{time.monotonic_ns()}"
         self.env = {**env, "TERM": "xterm-256color"}
-        top = f"{shlex.quote(sys.executable)} -m taskora_cli top --interval 200ms"
+        top = f"{shlex.quote(sys.executable)} -m taskora_cli top --interval {interval}"
         # after top: its exit code, and whether the terminal is back in line mode ("icanon")
         mode = "$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?icanon')"
         shell = f"cd {shlex.quote(str(root))} && {top} 2>top.err; echo EXITED $? {mode}; sleep 600"
@@ -141,13 +141,15 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "top")
 
-    def wait_for(self, *texts: str, timeout: float = 20.0) -> str:
-        """The screen once it shows every one of ``texts``; fail with the screen after
-        ``timeout`` seconds."""
+    def wait_for(self, *texts: str, timeout: float = 20.0, last_line: int | None = None) -> str:
+        """The screen once it shows every one of ``texts`` (the last of them on line
+        ``last_line``, if given); fail with the screen after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             shown = self.screen()
-            if all(text in shown for text in texts):
+            lines = shown.splitlines()
+            placed = last_line is None or (len(lines) > last_line and texts[-1] in lines[last_line])
+            if placed and all(text in shown for text in texts):
                 return shown
             if time.monotonic() > deadline:
                 raise AssertionError(f"never showed {texts!r}; the screen:\n{shown}")
@@ -219,6 +221,20 @@ def test_ctrl_c_leaves_top_with_the_terminal_restored(project: Project) -> None:
     try:
         tmux.wait_for("1 Overview", "add")
         tmux.keys("C-c")
+        tmux.wait_for("EXITED 0 icanon")
+    finally:
+        tmux.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_top_redraws_at_once_when_the_terminal_is_resized(project: Project) -> None:
+    hints = "↑↓ select  enter jobs of task"
+    tmux = Tmux(project.root, project.env, interval="1m")  # no refresh would redraw it
+    try:
+        tmux.wait_for("TOTAL", hints, last_line=23)  # read: no refresh until a minute passes
+        tmux.run("resize-window", "-t", "top", "-x", "100", "-y", "30")
+        tmux.wait_for(hints, last_line=29)
+        tmux.keys("q")
         tmux.wait_for("EXITED 0 icanon")
     finally:
         tmux.close()
