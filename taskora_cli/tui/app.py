@@ -3,9 +3,8 @@
 ``run_live`` reads keys in cbreak mode (termios + select, no extra dependency), feeds them to
 the reducer, performs the effects it returns, fetches one snapshot per interval (and at once
 when the view changes) on a helper thread, and redraws with rich's Live on the alternate
-screen. The terminal is
-restored on the way out, whether by ``q``, Ctrl-C or an exception. ``run_plain`` is the
-fallback when there is no terminal: the Overview printed every interval.
+screen. The terminal is restored on the way out, whether by ``q``, Ctrl-C or an exception.
+``run_plain`` is the fallback when there is no terminal: the Overview printed every interval.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
 from .events import Cancel, Done, Drain, Effect, Key, Loaded, Resized, Retry, SetPaused
-from .fetch import fetch
+from .fetch import connection_trouble, fetch
 from .keys import decode
 from .model import Query, Snapshot
 from .render import CHROME, overview, render, stamp
@@ -104,6 +103,10 @@ def perform(app: Taskora, effect: Effect) -> str:
         return f"retried {result.done} dead letters that failed with {error}"
     except TaskoraError as exc:
         return f"not done: {exc}"
+    except Exception as exc:
+        if not connection_trouble(exc):
+            raise  # a bug: let it show
+        return f"not done: {type(exc).__name__}: {exc}"
 
 
 def _set_paused(app: Taskora, effect: SetPaused) -> str:

@@ -31,13 +31,13 @@ def fetch(app: Taskora, query: Query) -> Snapshot:
     except TaskoraError as exc:
         return Snapshot(query, taken, error=str(exc))
     except Exception as exc:
-        if not _connection_trouble(exc):
+        if not connection_trouble(exc):
             raise  # a bug: let it show
         return Snapshot(query, taken, error=f"{type(exc).__name__}: {exc}")
     return Snapshot(query, taken, **fields)
 
 
-def _connection_trouble(exc: Exception) -> bool:
+def connection_trouble(exc: Exception) -> bool:
     """A lost connection: the client's own errors (after its reconnect retries) reach us
     unwrapped, and only engine/ may import redis, so they are told by their module."""
     return isinstance(exc, OSError) or type(exc).__module__.startswith("redis.")
