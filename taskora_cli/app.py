@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
     from .inspector import Inspector
+    from .schedule_spec import ScheduleSpec
+    from .schedules import ScheduleManager
     from .worker.pool import Worker
     from .workers import WorkerInfo
 
@@ -60,6 +62,7 @@ class Taskora:
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
         self.tasks: dict[str, Task] = {}
+        self._schedules: dict[str, ScheduleSpec] = {}
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
@@ -105,6 +108,7 @@ class Taskora:
         concurrency: int | None = None,
         queue: str = DEFAULT_QUEUE,
         on_cancel: Handler | None = None,
+        schedule: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -117,6 +121,9 @@ class Taskora:
                 tasks of that queue.
             on_cancel: called as ``on_cancel(data, ctx)`` (``async def`` or plain) when a job
                 cancelled while it ran has stopped, before it is recorded ``cancelled``.
+            schedule: run it on a schedule named after the task: ``{"every": "30s"}`` or
+                ``{"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}``, plus optional
+                ``data``, ``on_missed`` and ``overlap`` (see :meth:`schedule`).
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -148,6 +155,8 @@ class Taskora:
                     f"task {task_name!r} is already registered by {existing.fn.__qualname__}"
                 )
             created = Task(self, task_name, fn, options)
+            if schedule is not None:
+                self._declare_inline(task_name, schedule)
             self.tasks[task_name] = created
             return created
 
@@ -155,6 +164,90 @@ class Taskora:
             fn, name = name, None
             return register(fn)
         return register
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        name: str,
+        *,
+        task: str | Task,
+        cron: str | None = None,
+        every: Duration | None = None,
+        data: Any = None,
+        timezone: str | None = None,
+        on_missed: str = "skip",
+        overlap: bool = False,
+    ) -> ScheduleSpec:
+        """Declare a schedule; workers store it on the server when they start.
+
+        Args:
+            name: the schedule's name (letters, digits, ``_ . -``).
+            task: the task to dispatch, by name or as the Task.
+            cron: a cron expression: 5 fields, or 6 with a leading seconds field; day and
+                month names work ("0 9 * * MON-FRI").
+            every: a fixed interval ("30s", "1h"); fires never drift.
+            data: the payload of every run.
+            timezone: the IANA zone of ``cron`` (default UTC); DST changes neither skip nor
+                double a run.
+            on_missed: fires whose time passed while no scheduler ran: "skip" (default),
+                "catch-up" (all, in order) or "catch-up-limit:N" (the newest N).
+            overlap: False (default) skips a fire while the previous run's job is unfinished.
+
+        Raises:
+            UsageError: a bad option, or a name declared twice.
+        """
+        from .schedule_spec import ScheduleSpec
+
+        spec = ScheduleSpec.build(
+            task, cron=cron, every=every, data=data, timezone=timezone, on_missed=on_missed,
+            overlap=overlap,
+        )  # fmt: skip
+        return self._add_schedule(name, spec)
+
+    def _declare_inline(self, task_name: str, schedule: object) -> None:
+        from .schedule_spec import ScheduleSpec
+
+        if not isinstance(schedule, Mapping):
+            raise UsageError(f'schedule must be a dict like {{"every": "30s"}}, got {schedule!r}')
+        where = f"task {task_name!r} schedule"
+        self._add_schedule(
+            task_name, ScheduleSpec.from_mapping({**schedule, "task": task_name}, where)
+        )
+
+    def _add_schedule(self, name: str, spec: ScheduleSpec) -> ScheduleSpec:
+        from .schedule_spec import check_name
+
+        check_name(name)
+        existing = self._schedules.get(name)
+        if existing is not None and existing != spec:
+            raise UsageError(f"schedule {name!r} is already declared (for task {existing.task!r})")
+        self._schedules[name] = spec
+        return spec
+
+    def declared_schedules(self) -> dict[str, ScheduleSpec]:
+        """The schedules this app declares: in code, inline on tasks, and in the config's
+        ``[schedules.NAME]`` tables.
+
+        Raises:
+            UsageError: a TOML schedule reuses a name declared in code.
+        """
+        from .schedule_spec import ScheduleSpec
+
+        found = dict(self._schedules)
+        for name, table in self.config.schedules.items():
+            spec = ScheduleSpec.from_mapping(table, f"[schedules.{name}]")
+            if name in found and found[name] != spec:
+                raise UsageError(f"schedule {name!r} is declared both in code and in the config")
+            found[name] = spec
+        return found
+
+    def schedules(self) -> ScheduleManager:
+        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
+        ``update``, ``remove``, ``upcoming``, with async twins."""
+        from .schedules import ScheduleManager
+
+        return ScheduleManager(self)
 
     def get_task(self, name: str) -> Task:
         """The task registered as ``name``.
@@ -408,6 +501,7 @@ def task(
     concurrency: int | None = None,
     queue: str = DEFAULT_QUEUE,
     on_cancel: Handler | None = None,
+    schedule: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
@@ -417,4 +511,5 @@ def task(
         concurrency=concurrency,
         queue=queue,
         on_cancel=on_cancel,
+        schedule=schedule,
     )

@@ -18,6 +18,7 @@ from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from .execute import Outcome
 from .runner import TaskRunner
+from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -118,6 +119,13 @@ class Worker:
         self.processed = 0
         self.failed = 0
         self.started_ms = 0
+        settings = app.config.scheduler
+        self.scheduler = (
+            Scheduler(app, self.id, poll_ms=settings.poll_ms, lease_ms=settings.lease_ms)
+            if settings.enabled
+            else None
+        )
+        """Competes for the scheduler lease; the leader fires due schedules ([scheduler])."""
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -164,6 +172,8 @@ class Worker:
             runner.start()
         self.started_ms = self.app.clock()
         await self._register()
+        if self.scheduler is not None:
+            await self.scheduler.start()
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
@@ -190,6 +200,8 @@ class Worker:
 
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
         # The loops also watch this flag: a cancel can be swallowed below us (on Python 3.11,
         # asyncio.wait_for inside redis-py drops one that lands as its write completes), and a
