@@ -28,5 +28,6 @@ if ARGV[9] ~= "0" then
   redis.call("HINCRBY", s, "skipped", ARGV[9])
   redis.call("HSET", s, "last_skipped", ARGV[10])
 end
-redis.call("ZADD", KEYS[2], ARGV[5], ARGV[1])
+-- due at the fire time until settled, so a crash leaves it due: the next tick finishes it
+redis.call("ZADD", KEYS[2], ARGV[4], ARGV[1])
 return 1

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import config, dispatch, dlq, doctor, init, jobs, server, stats, work, workers
+from . import config, dispatch, dlq, doctor, init, jobs, schedules, server, stats, work, workers
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(dlq.app, name="dlq")
 app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
+app.add_typer(schedules.app, name="schedules")
 
 
 def main() -> None:

@@ -79,7 +79,7 @@ async def claim(
 
 async def settle(engine: Engine, name: str, job_id: str) -> bool:
     """Mark a claimed fire's job as enqueued."""
-    return bool(await engine._run("schedule_settle", _keys(engine, name)[:1], [job_id]))
+    return bool(await engine._run("schedule_settle", _keys(engine, name), [name, job_id]))
 
 
 async def skip(

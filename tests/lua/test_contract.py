@@ -263,7 +263,7 @@ HEADERS_SNAPSHOT = {
             "now_ms",
         ],
     },
-    "schedule_settle": {"KEYS": ["schedule HASH"], "ARGV": ["job_id"]},
+    "schedule_settle": {"KEYS": ["schedule HASH", "due ZSET"], "ARGV": ["name", "job_id"]},
     "schedule_skip": {
         "KEYS": ["schedule HASH", "due ZSET"],
         "ARGV": ["name", "rev", "expected_next", "next_ms", "skipped", "now_ms"],
