@@ -192,7 +192,9 @@ class Taskora:
                 double a run.
             on_missed: fires whose time passed while no scheduler ran: "skip" (default),
                 "catch-up" (all, in order) or "catch-up-limit:N" (the newest N).
-            overlap: False (default) skips a fire while the previous run's job is unfinished.
+            overlap: False (default): a fire due while the previous run's job is unfinished
+                is skipped, or under a catch-up policy waits until it ended (and is then
+                replayed as that policy says).
 
         Raises:
             UsageError: a bad option, or a name declared twice.

@@ -67,7 +67,9 @@ class ScheduleSpec:
         data: the JSON payload of every fire.
         on_missed: "skip", "catch-up" or "catch-up-limit:N": what a late scheduler does with
             fires whose time passed while no scheduler ran.
-        overlap: False skips a fire while the previous fire's job is still unfinished.
+        overlap: False: a fire due while the previous run's job is unfinished is skipped, or
+            under a catch-up policy waits until that job ended. The fires of one tick's
+            catch-up are enqueued together.
     """
 
     task: str

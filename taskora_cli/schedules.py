@@ -145,7 +145,8 @@ class ScheduleManager:
         return ScheduleInfo.from_row(name, row), engine
 
     def upcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
-        """The next ``count`` fire times, in the schedule's zone (blocking)."""
+        """The next ``count`` fire times, in the schedule's zone (blocking); for a paused
+        schedule, those it would have if resumed now."""
         result: builtins.list[datetime] = self._call(self.aupcoming(name, count))
         return result
 
@@ -155,7 +156,10 @@ class ScheduleManager:
 
         info = await self.aget(name)
         where = zone(info.spec.timezone)
-        times = info.spec.upcoming(info.next_run_ms, count)
+        first = info.next_run_ms
+        if info.paused:  # what a resume now would make of it
+            first = info.spec.resume_at(first, self.app.clock())
+        times = info.spec.upcoming(first, count)
         return [datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(where) for ms in times]
 
     # -- changing ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import schedules as es
 from ..engine.records import TERMINAL_STATES, NewJob
-from ..schedule_spec import ScheduleSpec, plan
+from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
 from ..schedules import ScheduleManager, pending_job
 from ..serialization import dumps
 
@@ -134,7 +134,9 @@ async def _fire(
     spec, rev, next_ms = ScheduleSpec.from_json(row["def"]), row["rev"], int(row["next"])
     todo = plan(spec, next_ms, now_ms, grace_ms)
     if todo.fires and not spec.overlap and await _still_running(engine, row):
-        todo = type(todo)([], todo.skipped + len(todo.fires), todo.next_ms)
+        if catch_up_limit(spec.on_missed) != 0:
+            return 0, True  # catch-up: the fires wait, and the policy replays them once it ends
+        todo = Plan([], todo.skipped + len(todo.fires), todo.next_ms)
     if not todo.fires:
         done = await es.skip(engine, name, rev, next_ms, todo.next_ms, todo.skipped, now_ms)
         return 0, done

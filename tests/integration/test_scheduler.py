@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import make_app, until
@@ -69,6 +71,36 @@ async def test_every_fires_on_its_own_cadence_and_never_drifts(
     assert info.last_job_id == f"beat@{T0 + 20 * SECOND}"
     job = await app.inspect().afind(f"beat@{T0 + 20 * SECOND}")
     assert job is not None and job.data == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "start", ["2026-03-28T00:00:00+00:00", "2026-10-24T00:00:00+00:00"], ids=["spring", "fall"]
+)
+async def test_a_daily_berlin_cron_fires_once_a_day_across_a_dst_change(
+    world: tuple[Taskora, Clock], start: str
+) -> None:
+    app, clock = world
+    begin = int(datetime.fromisoformat(start).timestamp() * 1000)
+    clock.now = begin
+    app.schedule("night", task="report", cron="30 2 * * *", timezone="Europe/Berlin")
+    app.schedule("hourly", task="report", cron="0 * * * *", timezone="Europe/Berlin")
+    await app.schedules().aregister()
+    s = scheduler(app)
+    for at in range(begin, begin + 3 * 24 * 60 * MINUTE, 5 * MINUTE):
+        await s.tick(at)
+        for job in await app.inspect().ajobs("report", "waiting", 0, 100):
+            await app.acancel(job.id, task="report")  # each run ends before the next fire
+    fired = sorted(
+        int(job.id.split("@")[1])
+        for job in await app.inspect().ajobs("report", "cancelled", 0, 1000)
+        if job.id.startswith("night@")
+    )
+    local = [datetime.fromtimestamp(ms / 1000, tz=ZoneInfo("Europe/Berlin")) for ms in fired]
+    assert [t.day for t in local] == sorted({t.day for t in local})  # one run per day
+    assert len(local) == 3
+    hourly = [j for j in await app.inspect().ajobs("report", "cancelled", 0, 1000)
+              if j.id.startswith("hourly@")]  # fmt: skip
+    assert len(hourly) == 3 * 24 - 1  # every real hour after the start: none doubled or dropped
 
 
 async def test_two_schedulers_ticking_together_enqueue_each_fire_once(
@@ -198,6 +230,22 @@ async def test_overlap_off_skips_fires_while_the_previous_job_is_unfinished(
     assert await s.tick(T0 + 30 * SECOND) == 2
     assert f"solo@{T0 + 30 * SECOND}" in await job_ids(app)
     assert (await app.schedules().aget("solo")).skipped == 1
+
+
+async def test_overlap_off_under_catch_up_waits_for_the_previous_job_instead_of_skipping(
+    world: tuple[Taskora, Clock],
+) -> None:
+    app, _ = world
+    app.schedule("serial", task="report", every="10s", on_missed="catch-up")
+    await app.schedules().aregister()
+    s = scheduler(app)
+    assert await s.tick(T0 + 10 * SECOND) == 1
+    assert await s.tick(T0 + 20 * SECOND) == 0  # the first job still waits: the fire waits too
+    assert await s.tick(T0 + 30 * SECOND) == 0
+    assert (await app.schedules().aget("serial")).next_run_ms == T0 + 20 * SECOND
+    await app.acancel(f"serial@{T0 + 10 * SECOND}", task="report")
+    assert await s.tick(T0 + 31 * SECOND) == 2  # both waiting fires, in order
+    assert await job_ids(app) == [f"serial@{T0 + t * SECOND}" for t in (20, 30)]
 
 
 async def test_a_fire_left_pending_by_a_crash_is_enqueued_exactly_once(
