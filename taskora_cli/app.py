@@ -156,7 +156,9 @@ class Taskora:
                 )
             created = Task(self, task_name, fn, options)
             if schedule is not None:
-                self._declare_inline(task_name, schedule)
+                from .schedule_spec import declare_inline
+
+                declare_inline(self._schedules, task_name, schedule)
             self.tasks[task_name] = created
             return created
 
@@ -199,33 +201,13 @@ class Taskora:
         Raises:
             UsageError: a bad option, or a name declared twice.
         """
-        from .schedule_spec import ScheduleSpec
+        from .schedule_spec import ScheduleSpec, declare
 
         spec = ScheduleSpec.build(
             task, cron=cron, every=every, data=data, timezone=timezone, on_missed=on_missed,
             overlap=overlap,
         )  # fmt: skip
-        return self._add_schedule(name, spec)
-
-    def _declare_inline(self, task_name: str, schedule: object) -> None:
-        from .schedule_spec import ScheduleSpec
-
-        if not isinstance(schedule, Mapping):
-            raise UsageError(f'schedule must be a dict like {{"every": "30s"}}, got {schedule!r}')
-        where = f"task {task_name!r} schedule"
-        self._add_schedule(
-            task_name, ScheduleSpec.from_mapping({**schedule, "task": task_name}, where)
-        )
-
-    def _add_schedule(self, name: str, spec: ScheduleSpec) -> ScheduleSpec:
-        from .schedule_spec import check_name
-
-        check_name(name)
-        existing = self._schedules.get(name)
-        if existing is not None and existing != spec:
-            raise UsageError(f"schedule {name!r} is already declared (for task {existing.task!r})")
-        self._schedules[name] = spec
-        return spec
+        return declare(self._schedules, name, spec)
 
     def declared_schedules(self) -> dict[str, ScheduleSpec]:
         """The schedules this app declares: in code, inline on tasks, and in the config's
@@ -234,15 +216,9 @@ class Taskora:
         Raises:
             UsageError: a TOML schedule reuses a name declared in code.
         """
-        from .schedule_spec import ScheduleSpec
+        from .schedule_spec import with_config
 
-        found = dict(self._schedules)
-        for name, table in self.config.schedules.items():
-            spec = ScheduleSpec.from_mapping(table, f"[schedules.{name}]")
-            if name in found and found[name] != spec:
-                raise UsageError(f"schedule {name!r} is declared both in code and in the config")
-            found[name] = spec
-        return found
+        return with_config(self._schedules, self.config.schedules)
 
     def schedules(self) -> ScheduleManager:
         """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from . import cron as cron_expr
 from .durations import Duration, format_ms, to_ms
 from .errors import UsageError
 from .serialization import dumps
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 MIN_EVERY_MS = 1000
 MISSED_POLICIES = ("skip", "catch-up", "catch-up-limit:N")
@@ -240,8 +238,44 @@ class ScheduleSpec:
             return next_ms + ((now_ms - next_ms) // self.every_ms + 1) * self.every_ms
         return self.next_after(now_ms)
 
-    def with_data(self, data: Any) -> ScheduleSpec:
-        return replace(self, data=data)
+
+def declare(declared: dict[str, ScheduleSpec], name: str, spec: ScheduleSpec) -> ScheduleSpec:
+    """Add ``spec`` as ``name`` to an app's declarations; declaring it again the same is fine.
+
+    Raises:
+        UsageError: a bad name, or the name declared before with another definition.
+    """
+    check_name(name)
+    existing = declared.get(name)
+    if existing is not None and existing != spec:
+        raise UsageError(f"schedule {name!r} is already declared (for task {existing.task!r})")
+    declared[name] = spec
+    return spec
+
+
+def declare_inline(declared: dict[str, ScheduleSpec], task: str, raw: object) -> ScheduleSpec:
+    """Declare ``@task(schedule={...})``: a schedule named after its task."""
+    if not isinstance(raw, Mapping):
+        raise UsageError(f'schedule must be a dict like {{"every": "30s"}}, got {raw!r}')
+    spec = ScheduleSpec.from_mapping({**raw, "task": task}, f"task {task!r} schedule")
+    return declare(declared, task, spec)
+
+
+def with_config(
+    declared: Mapping[str, ScheduleSpec], tables: Mapping[str, Mapping[str, Any]]
+) -> dict[str, ScheduleSpec]:
+    """An app's declarations plus the config's ``[schedules.NAME]`` tables.
+
+    Raises:
+        UsageError: a table reuses a name declared in code with another definition.
+    """
+    found = dict(declared)
+    for name, table in tables.items():
+        spec = ScheduleSpec.from_mapping(table, f"[schedules.{name}]")
+        if name in found and found[name] != spec:
+            raise UsageError(f"schedule {name!r} is declared both in code and in the config")
+        found[name] = spec
+    return found
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,19 @@ def test_update_replaces_only_what_it_names() -> None:
     assert (moved.cron, moved.every_ms, moved.timezone, moved.data) == (None, 3_600_000, "UTC", 1)
     with pytest.raises(UsageError, match="unknown schedule option 'cronn'"):
         spec.with_changes(cronn="* * * * *")
+
+
+def test_declarations_refuse_a_name_reused_for_another_definition() -> None:
+    from taskora_cli.schedule_spec import declare, declare_inline, with_config
+
+    declared: dict[str, ScheduleSpec] = {}
+    declare_inline(declared, "health", {"every": "30s"})
+    declare(declared, "health", ScheduleSpec.build("health", every="30s"))  # the same: fine
+    with pytest.raises(UsageError, match="schedule 'health' is already declared"):
+        declare(declared, "health", ScheduleSpec.build("health", every="1m"))
+    with pytest.raises(UsageError, match="task 'x' schedule: unknown key 'evry'"):
+        declare_inline(declared, "x", {"evry": "1m"})
+    with pytest.raises(UsageError, match="declared both in code and in the config"):
+        with_config(declared, {"health": {"task": "health", "every": "5m"}})
+    with pytest.raises(UsageError, match="schedule name 'a b' must be"):
+        declare(declared, "a b", ScheduleSpec.build("t", every="1m"))
