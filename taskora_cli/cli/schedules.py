@@ -78,13 +78,20 @@ def next_runs(
         times = tk.schedules().upcoming(name, count)
     if as_json:
         print_json(
-            [{"at": t.isoformat(), "utc": t.astimezone(UTC).isoformat(),
+            [{"at": t.isoformat(timespec="seconds"),
+              "utc": t.astimezone(UTC).isoformat(timespec="seconds"),
               "ms": int(t.timestamp() * 1000)} for t in times]
         )  # fmt: skip
         return
     if info.paused:
         print(f"{name} is paused; when resumed it fires at:", file=sys.stderr)
-    rows = [(t.isoformat(), t.astimezone(UTC).isoformat()) for t in times]
+    if info.spec.timezone == "UTC":
+        print_table(("UTC",), [(t.isoformat(timespec="seconds"),) for t in times])
+        return
+    rows = [
+        (t.isoformat(timespec="seconds"), t.astimezone(UTC).isoformat(timespec="seconds"))
+        for t in times
+    ]
     print_table((info.spec.timezone, "UTC"), rows)
 
 
@@ -176,7 +183,7 @@ def _print_info(info: ScheduleInfo) -> None:
         ("task", info.spec.task),
         ("when", info.spec.describe()),
         ("state", "paused" if info.paused else "active"),
-        ("next run", f"{iso(info.next_run_ms, where)} ({_when(info.next_run_ms)})"),
+        ("next run", f"{iso(info.next_run_ms, where)} ({_relative(info.next_run_ms)})"),
         ("last run", "-" if info.last_run_ms is None else iso(info.last_run_ms, where)),
         ("last job", info.last_job_id or "-"),
         ("on missed", info.spec.on_missed),
@@ -201,10 +208,12 @@ def _when(ms: int | None) -> str:
         return "-"
     from ..schedules import iso
 
+    return f"{iso(ms)} ({_relative(ms)})"
+
+
+def _relative(ms: int) -> str:
     delta = int(ms / 1000 - time.time())
-    ago, seconds = delta < 0, abs(delta)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size or unit == "s":
-            span = f"{seconds // size}{unit}"
-            break
-    return f"{iso(ms)} ({span} ago)" if ago else f"{iso(ms)} (in {span})"
+    seconds = abs(delta)
+    size, unit = next((s, u) for u, s in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+                      if seconds >= s or u == "s")  # fmt: skip
+    return f"{seconds // size}{unit} ago" if delta < 0 else f"in {seconds // size}{unit}"
