@@ -21,12 +21,15 @@ from .errors import (
     ServerError,
     TaskoraError,
     TaskTimeoutError,
+    UnknownScheduleError,
     UnknownTaskError,
     UsageError,
     WireFormatError,
 )
 from .handle import JobHandle
 from .retry import Retry
+from .schedule_spec import ScheduleSpec
+from .schedules import ScheduleInfo, ScheduleManager
 from .task import Task
 
 __version__ = "0.1.0"
@@ -45,12 +48,16 @@ __all__ = [
     "NotCancellableError",
     "Retry",
     "RetryError",
+    "ScheduleInfo",
+    "ScheduleManager",
+    "ScheduleSpec",
     "SerializationError",
     "ServerError",
     "Task",
     "TaskTimeoutError",
     "Taskora",
     "TaskoraError",
+    "UnknownScheduleError",
     "UnknownTaskError",
     "UsageError",
     "WireFormatError",

@@ -181,7 +181,8 @@ class Taskora:
         on_missed: str = "skip",
         overlap: bool = False,
     ) -> ScheduleSpec:
-        """Declare a schedule; workers store it on the server when they start.
+        """Declare a schedule; workers store it on the server when they start (declare it
+        before, or store it now with ``app.schedules().register()``).
 
         Args:
             name: the schedule's name (letters, digits, ``_ . -``).

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 _FIELDS_5 = ("minute", "hour", "day of month", "month", "day of week")
 _FIELDS_6 = ("second", *_FIELDS_5)
@@ -64,7 +66,7 @@ def check(expression: str) -> str:
     for i, (value, name) in enumerate(zip(fields, names, strict=True)):
         one = [*probe[:i], value, *probe[i + 1 :]]
         try:
-            croniter(" ".join(one), second_at_beginning=len(fields) == 6)
+            _matcher(" ".join(one), datetime(2000, 1, 1))
         except (ValueError, KeyError) as exc:
             raise UsageError(f"cron {expression!r}: bad {name} field {value!r} ({exc})") from None
     normal = " ".join(fields)
@@ -76,6 +78,8 @@ def check(expression: str) -> str:
 
 
 def _matcher(expression: str, start: datetime) -> croniter:
+    from croniter import croniter  # 70 ms of imports: only once a cron schedule is used
+
     return croniter(expression, start, second_at_beginning=len(expression.split()) == 6)
 
 

@@ -68,3 +68,42 @@ def test_a_claim_is_a_compare_and_set_and_the_fire_stays_due_until_settled(lua: 
     state = lua.snapshot()
     assert state[DUE] == [("beat", NOW + 10)]
     assert "pending_id" not in state[S] and "pending" not in state[S]
+
+
+def test_skip_pause_resume_trigger_and_remove(lua: Lua) -> None:
+    lua.run("schedule_register", [S, DUE, NAMES], ["beat", "D", "every 10", NOW, NOW - 10])
+    keys = [S, DUE]
+    assert lua.run("schedule_skip", keys, ["beat", "1", NOW - 1, NOW + 10, 1, NOW]) == 0  # stale
+    assert lua.run("schedule_skip", keys, ["beat", "1", NOW, NOW + 10, 3, NOW + 1]) == 1
+    assert lua.run("schedule_pause", keys, ["beat", NOW + 2]) == 1
+    assert lua.run("schedule_pause", [k.schedule_key("", "nope"), DUE], ["nope", NOW]) == 0
+    assert lua.run("schedule_triggered", [S], ["t1", "mail", NOW + 3]) == 1
+    assert lua.snapshot() == {
+        NAMES: ["beat"],
+        S: {
+            "def": "D",
+            "timing": "every 10",
+            "rev": "1",
+            "next": str(NOW + 10),
+            "created": str(NOW - 10),
+            "skipped": "3",
+            "last_skipped": str(NOW + 1),
+            "paused": str(NOW + 2),
+            "last_run": str(NOW + 3),
+            "last_fired": str(NOW + 3),
+            "last_job": "t1",
+            "last_task": "mail",
+        },
+    }  # paused: not due
+    assert lua.run("schedule_resume", keys, ["beat", NOW + 9, NOW + 20]) == 0  # changed meanwhile
+    assert lua.run("schedule_resume", keys, ["beat", NOW + 10, NOW + 20]) == 1
+    assert lua.run("schedule_resume", keys, ["beat", NOW + 20, NOW + 30]) == 2  # not paused
+    state = lua.snapshot()
+    assert (state[DUE], state[S]["next"], "paused" in state[S]) == (
+        [("beat", NOW + 20)],
+        str(NOW + 20),
+        False,
+    )
+    assert lua.run("schedule_remove", [S, DUE, NAMES], ["beat"]) == 1
+    assert lua.run("schedule_remove", [S, DUE, NAMES], ["beat"]) == 0
+    assert lua.snapshot() == {}
