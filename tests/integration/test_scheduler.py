@@ -381,3 +381,20 @@ async def test_a_running_worker_fires_its_schedules(redis_url: str, tmp_path: Pa
         assert all(job_id.startswith("pulse@") for job_id in ran)
     finally:
         await worker.stop(0)
+
+
+async def test_a_worker_with_the_scheduler_disabled_never_takes_the_lease(
+    redis_url: str, tmp_path: Path
+) -> None:
+    config = load_config(env={"TASKORA_SCHEDULER": "false"}, cwd=tmp_path)
+    assert config.scheduler.enabled is False and config.sources["scheduler.enabled"] == (
+        "env TASKORA_SCHEDULER"
+    )
+    app = Taskora(redis_url, config=config)
+    app.task("noop")(lambda: None)
+    worker = await app.start()
+    try:
+        assert worker.scheduler is None
+        assert await es.lease(await app._engine()) == {}
+    finally:
+        await worker.stop(0)
