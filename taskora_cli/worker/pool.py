@@ -200,9 +200,9 @@ class Worker:
 
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
-        if self.scheduler is not None:
-            await self.scheduler.stop()
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
+        if self.scheduler is not None:  # after the runners: stopping them must not wait on it
+            await self.scheduler.stop()
         # The loops also watch this flag: a cancel can be swallowed below us (on Python 3.11,
         # asyncio.wait_for inside redis-py drops one that lands as its write completes), and a
         # loop that lived on would keep its thread, and the process, from ever ending.
