@@ -8,6 +8,7 @@
 -- KEYS[7] completed   ZSET  score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -22,6 +23,7 @@
 --   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
 --   returns
 -- Trims the completed set (lib/retention.lua), deleting trimmed jobs' hashes and logs.
+-- A finished job lets go of its dedup key and its concurrency slot (lib/common.lua).
 --@include lib/common.lua
 --@include lib/claim.lua
 --@include lib/retention.lua
@@ -35,10 +37,14 @@ for i = 0, acks - 1 do
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   -- the one check per job cancellation costs: the "cancel" flag comes with the lock
-  local held = redis.call("HMGET", job, "lock", "cancel")
+  local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
   if held[1] == token then
     redis.call("HDEL", job, "lock")
     left[#left + 1] = id
+    release_hold(id, held[3])
+    if held[4] then
+      release_slot(tag, keys.wait, keys.prio, job, held[4])
+    end
     if held[2] then -- asked to cancel while it ran: it ends cancelled, its result unkept
       redis.call("HSET", job, "state", "cancelled", "finished", now)
       cancelled[#cancelled + 1] = id
@@ -65,6 +71,7 @@ emit_many(keys.events, "completed", done)
 zadd_many(KEYS[9], stopped)
 emit_many(keys.events, "cancelled", cancelled)
 if #done > 0 then
+  count_minute(KEYS[10], "c", now, #done)
   trim_finished(tag, KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]), 2 * #done + TRIM_SLACK)
 end
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))

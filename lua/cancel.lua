@@ -17,7 +17,8 @@
 --@include lib/common.lua
 local tag, id, now, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local job = job_key(tag, id)
-local state = redis.call("HGET", job, "state")
+local fields = redis.call("HMGET", job, "state", "holds", "conc_q", "conc_all")
+local state = fields[1]
 if not state then
   return { "missing", "" }
 end
@@ -32,13 +33,19 @@ if state ~= "waiting" and state ~= "delayed" and state ~= "retrying" then
   return { "finished", state }
 end
 if state == "waiting" then
-  if redis.call("ZREM", KEYS[2], id) == 0 then
-    redis.call("LREM", KEYS[1], 1, id)
+  -- in the priority set, the waiting list, or parked on a full concurrency key
+  if redis.call("ZREM", KEYS[2], id) == 0 and redis.call("LREM", KEYS[1], 1, id) == 0
+    and fields[3] then
+    redis.call("LREM", fields[3], 1, id)
+    if fields[4] then
+      redis.call("SREM", fields[4], id)
+    end
   end
 else
   redis.call("ZREM", KEYS[3], id)
 end
 redis.call("HSET", job, "state", "cancelled", "finished", now, "cancel", reason)
+release_hold(id, fields[2])
 redis.call("ZADD", KEYS[5], now, id)
 emit(KEYS[4], "cancelled", id)
 return { "cancelled", state }

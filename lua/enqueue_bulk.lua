@@ -6,13 +6,14 @@
 -- KEYS[5] marker      ZSET  wakes idle workers
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
--- ARGV[3..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never)
+-- ARGV[3..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra
+--   (extra: more hash fields as a JSON object, "" = none)
 -- returns one flag per job: 1 enqueued, 0 an id that already exists
 --@include lib/common.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local out, any_now, first_due, waiting = {}, false, nil, {}
 local now_ids, delayed_ids = {}, {}
-for i = 3, #ARGV, 5 do
+for i = 3, #ARGV, 6 do
   local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local job = job_key(tag, id)
   if redis.call("EXISTS", job) == 1 then
@@ -40,6 +41,11 @@ for i = 3, #ARGV, 5 do
     end
     if ARGV[i + 4] ~= "0" then
       redis.call("HSET", job, "exp", ARGV[i + 4])
+    end
+    if ARGV[i + 5] ~= "" then
+      for name, value in pairs(cjson.decode(ARGV[i + 5])) do
+        redis.call("HSET", job, name, value)
+      end
     end
     out[#out + 1] = 1
   end

@@ -9,6 +9,7 @@
 -- ARGV[5] priority          integer >= 0, applied when the job becomes due
 -- ARGV[6] run_at_ms         when the job becomes due
 -- ARGV[7] expire_at_ms      expire the job if no worker has started it by then; 0 = never
+-- ARGV[8] extra             more hash fields as a JSON object (on_expire, conc, ...); "" = none
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
 local tag, id, data, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -23,6 +24,11 @@ if priority > 0 then
 end
 if ARGV[7] ~= "0" then
   redis.call("HSET", job, "exp", ARGV[7])
+end
+if ARGV[8] ~= "" then
+  for name, value in pairs(cjson.decode(ARGV[8])) do
+    redis.call("HSET", job, name, value)
+  end
 end
 redis.call("ZADD", KEYS[1], run_at, id)
 redis.call("ZADD", KEYS[3], "LT", run_at, "0")

@@ -8,6 +8,7 @@
 -- KEYS[7] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -23,7 +24,8 @@
 -- returns {status, claimed}: status 1 retrying, 2 failed, 3 cancelled (it was asked to cancel
 --   while it ran: it neither retries nor fails), 0 the lock was lost;
 --   claimed is the flat list claim.lua returns
--- A job that fails for good trims the failed set (lib/retention.lua).
+-- A job that fails for good trims the failed set (lib/retention.lua). The job lets go of its
+-- concurrency slot, and unless it retries, of its dedup key (lib/common.lua).
 --@include lib/common.lua
 --@include lib/claim.lua
 --@include lib/retention.lua
@@ -33,10 +35,16 @@ local tag, now = ARGV[1], tonumber(ARGV[2])
 local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
 local job = job_key(tag, id)
 local status = 0
-local held = redis.call("HMGET", job, "lock", "cancel")
+local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
 if held[1] == token then
   redis.call("ZREM", keys.active, id)
   redis.call("HDEL", job, "lock")
+  if held[4] then
+    release_slot(tag, keys.wait, keys.prio, job, held[4])
+  end
+  if held[2] or retry_at < 0 then
+    release_hold(id, held[3]) -- a retrying job keeps its dedup key: it will run again
+  end
   if held[2] then
     redis.call("HSET", job, "state", "cancelled", "finished", now)
     redis.call("ZADD", KEYS[9], now, id)
@@ -52,6 +60,7 @@ if held[1] == token then
     redis.call("ZADD", KEYS[7], now, id)
     emit(keys.events, "failed", id)
     status = 2
+    count_minute(KEYS[10], "f", now, 1)
     trim_finished(tag, KEYS[7], now, tonumber(ARGV[11]), tonumber(ARGV[12]), 2 + TRIM_SLACK)
   end
 end

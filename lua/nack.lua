@@ -10,6 +10,7 @@
 -- ARGV[2] now_ms
 -- ARGV[3..] per job: id, token
 -- returns one flag per job: 1 handed back, 2 cancelled, 0 the lock is no longer ours
+-- Each job lets go of its concurrency slot; a cancelled one of its dedup key too.
 --@include lib/common.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local out, any = {}, false
@@ -17,8 +18,12 @@ local out, any = {}, false
 for i = #ARGV - 1, 3, -2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job = job_key(tag, id)
-  local held = redis.call("HMGET", job, "lock", "cancel")
+  local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
+  if held[1] == token and held[4] and release_slot(tag, KEYS[1], KEYS[2], job, held[4]) then
+    any = true
+  end
   if held[1] == token and held[2] then
+    release_hold(id, held[3])
     redis.call("ZREM", KEYS[3], id)
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "cancelled", "finished", now)

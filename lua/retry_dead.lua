@@ -1,25 +1,30 @@
--- retry_dead.lua: failed -> waiting with a fresh attempt count (dead letters retried)
+-- retry_dead.lua: failed | cancelled | expired -> waiting with a fresh attempt count (jobs that
+--   ended without completing run again: dead letters retried, or `taskora jobs retry`)
 -- KEYS[1] wait        LIST  waiting ids of priority 0
 -- KEYS[2] prio        ZSET  waiting ids of priority > 0
--- KEYS[3] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
+-- KEYS[3] ended       ZSET  the set of the state they are in (failed, cancelled or expired)
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
--- ARGV[3..] per job: id
--- returns one flag per job: 1 back in the waiting line, 0 not a dead letter (any more)
+-- ARGV[3] state             the state they must be in: failed, cancelled or expired
+-- ARGV[4..] per job: id
+-- returns one flag per job: 1 back in the waiting line, 0 not in that state (any more)
 -- Each job goes to the back of its line, in the order given. Its attempt count, error, times,
 -- stall count, cancel flag and TTL are cleared (the TTL was for starting it, which it did);
 -- run_at becomes now (when it was due again); the error it died with stays in its log. A
 -- failed-set member whose hash is gone is dropped.
 --@include lib/common.lua
-local tag, now = ARGV[1], tonumber(ARGV[2])
+local tag, now, from = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local note = from == "failed" and "retried from the dead-letter queue" or ("retried after it "
+  .. "was " .. from)
+local reason = from == "failed" and "dlq" or "retried"
 local out, retried, reasons = {}, {}, {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
   local job = job_key(tag, id)
   local fields = redis.call("HMGET", job, "state", "prio", "error", "attempt")
-  if fields[1] == "failed" and redis.call("ZREM", KEYS[3], id) == 1 then
+  if fields[1] == from and redis.call("ZREM", KEYS[3], id) == 1 then
     local err = fields[3]
     if not err then
       err = "null"
@@ -31,11 +36,11 @@ for i = 3, #ARGV do
     redis.call("HSET", job, "state", "waiting", "attempt", 0, "run_at", now)
     queue_back(tag, KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
     redis.call("RPUSH", job .. ":logs", '{"ts":' .. now .. ',"level":"warning","msg":'
-      .. '"retried from the dead-letter queue","fields":{"attempts":' .. (fields[4] or "0")
+      .. cjson.encode(note) .. ',"fields":{"attempts":' .. (fields[4] or "0")
       .. ',"error":' .. err .. '}}')
     out[#out + 1] = 1
     retried[#retried + 1] = id
-    reasons[#reasons + 1] = "dlq"
+    reasons[#reasons + 1] = reason
   else
     if fields[1] == false then
       redis.call("ZREM", KEYS[3], id)

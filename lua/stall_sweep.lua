@@ -13,6 +13,7 @@
 -- KEYS[8] completed   ZSET  score = finish time (ms)
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] expired    ZSET  expired ids; score = when they ended (ms)
+-- KEYS[11] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
@@ -27,6 +28,7 @@
 --   that were asked to cancel end cancelled and count in neither)
 -- The sweep also trims the finished sets, so jobs age out of a queue that has gone quiet;
 -- it is the only trimming the cancelled and expired sets get.
+-- A stalled job lets go of its concurrency slot; one that ends lets go of its dedup key.
 --@include lib/common.lua
 --@include lib/retention.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
@@ -36,13 +38,17 @@ if tonumber(redis.call("GET", KEYS[7]) or "0") > now then
 end
 redis.call("SET", KEYS[7], now + tonumber(ARGV[3]))
 local stalled = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", "(" .. now, "LIMIT", 0, limit)
-local recovered, failed = 0, 0
+local recovered, failed, unparked = 0, 0, false
 for i = 1, #stalled do
   local id = stalled[i]
   local job = job_key(tag, id)
   redis.call("ZREM", KEYS[3], id)
-  local was = redis.call("HMGET", job, "state", "cancel")
+  local was = redis.call("HMGET", job, "state", "cancel", "holds", "conc")
+  if was[1] == "active" and was[4] and release_slot(tag, KEYS[1], KEYS[2], job, was[4]) then
+    unparked = true
+  end
   if was[1] == "active" and was[2] then
+    release_hold(id, was[3])
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "cancelled", "finished", now)
     redis.call("ZADD", KEYS[9], now, id)
@@ -51,6 +57,7 @@ for i = 1, #stalled do
     local stalls = redis.call("HINCRBY", job, "stalls", 1)
     redis.call("HDEL", job, "lock")
     if stalls > max_stalls then
+      release_hold(id, was[3])
       local err = '{"type":"StalledError","message":"the job stalled ' .. stalls
         .. ' times (its worker stopped heartbeating); giving up"}'
       redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
@@ -69,7 +76,10 @@ for i = 1, #stalled do
     end
   end
 end
-if recovered > 0 then
+if failed > 0 then
+  count_minute(KEYS[11], "f", now, failed)
+end
+if recovered > 0 or unparked then
   redis.call("ZADD", KEYS[6], 0, "0")
 end
 trim_finished(tag, KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]), TRIM_SWEEP)

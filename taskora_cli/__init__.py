@@ -7,9 +7,12 @@ connect), so task modules and ``taskora --help`` load fast.
 
 from .app import Taskora, default_app, task
 from .context import CancelSignal, JobContext
+from .dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .errors import (
     CancelledError,
     ConfigError,
+    DispatchRejectedError,
+    DuplicateJobError,
     EmbeddedServerError,
     ExpiredError,
     JobError,
@@ -21,31 +24,49 @@ from .errors import (
     ServerError,
     TaskoraError,
     TaskTimeoutError,
+    ThrottledError,
     UnknownScheduleError,
     UnknownTaskError,
     UsageError,
     WireFormatError,
 )
+from .events import Event
+from .flow import CollectInfo
 from .handle import JobHandle
+from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
+from .queues import QueueInfo, Queues
 from .retry import Retry
 from .schedule_spec import ScheduleSpec
 from .schedules import ScheduleInfo, ScheduleManager
 from .task import Task
+from .workers import WorkerInfo
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CancelSignal",
     "CancelledError",
+    "CollectInfo",
     "ConfigError",
+    "DeadGroup",
+    "DeadLetter",
+    "DeadLetters",
+    "DispatchRejectedError",
+    "DuplicateJobError",
     "EmbeddedServerError",
+    "Event",
     "ExpiredError",
+    "Inspector",
     "JobContext",
     "JobError",
     "JobFailedError",
     "JobHandle",
+    "JobInfo",
     "JobNotFoundError",
+    "Minute",
     "NotCancellableError",
+    "QueueInfo",
+    "Queues",
     "Retry",
     "RetryError",
     "ScheduleInfo",
@@ -53,14 +74,18 @@ __all__ = [
     "ScheduleSpec",
     "SerializationError",
     "ServerError",
+    "Stats",
     "Task",
+    "TaskStats",
     "TaskTimeoutError",
     "Taskora",
     "TaskoraError",
+    "ThrottledError",
     "UnknownScheduleError",
     "UnknownTaskError",
     "UsageError",
     "WireFormatError",
+    "WorkerInfo",
     "__version__",
     "default_app",
     "task",

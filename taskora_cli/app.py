@@ -6,24 +6,28 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UnknownTaskError, UsageError
+from .events import Listener, Listeners, parse_app_event, register
+from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
 from .retry import Retry
-from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions
+from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .dead_letters import DeadLetters
     from .engine.engine import Engine
     from .engine.waiter import ResultWaiter
+    from .events import Event
     from .inspector import Inspector
+    from .queues import Queues
     from .schedule_spec import ScheduleSpec
     from .schedules import ScheduleManager
     from .worker.pool import Worker
@@ -67,6 +71,7 @@ class Taskora:
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
         self._connect_lock = threading.Lock()
+        self._listeners = Listeners()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -108,6 +113,10 @@ class Taskora:
         concurrency: int | None = None,
         queue: str = DEFAULT_QUEUE,
         on_cancel: Handler | None = None,
+        ttl: TtlOption = None,
+        singleton: bool = False,
+        concurrency_limit: int | None = None,
+        collect: Mapping[str, Any] | None = None,
         schedule: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
@@ -121,6 +130,17 @@ class Taskora:
                 tasks of that queue.
             on_cancel: called as ``on_cancel(data, ctx)`` (``async def`` or plain) when a job
                 cancelled while it ran has stopped, before it is recorded ``cancelled``.
+            ttl: how long a job may wait for its first start: "1h", or
+                ``{"max": "1h", "on_expire": "fail" | "discard"}``; see :meth:`Task.dispatch`.
+            singleton: at most one job of this task is active at a time across every worker;
+                the others wait their turn.
+            concurrency_limit: the default limit for dispatches that give a
+                ``concurrency_key`` (default 1).
+            collect: ``{"key": ..., "delay": "5s", "max_size": 100, "max_wait": "30s"}``:
+                dispatches accumulate per key (a string, or a function of the data) and the
+                handler receives a list of their data, flushed ``delay`` after the newest item,
+                at ``max_size`` items or ``max_wait`` after the oldest, whichever comes first.
+                Each dispatch's handle is the batch job it joined.
             schedule: run it on a schedule named after the task: ``{"every": "30s"}`` or
                 ``{"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}``, plus optional
                 ``data``, ``on_missed`` and ``overlap`` (see :meth:`schedule`).
@@ -135,12 +155,17 @@ class Taskora:
             raise UsageError(
                 f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
             )
+        check_concurrency_options(singleton, concurrency_limit)
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
             concurrency=concurrency,
             queue=queue,
             on_cancel=on_cancel,
+            ttl=parse_ttl(ttl),
+            singleton=bool(singleton),
+            concurrency_limit=concurrency_limit,
+            collect=parse_collect(collect),
         )
 
         def register(fn: Handler) -> Task:
@@ -278,10 +303,31 @@ class Taskora:
         engine = await self._engine()
         on_server = await engine.known_tasks()
         if name in on_server:
+            # Its queue is unknown here: never re-register it, or it would land in "default".
+            engine.registered.add(name)
             return Task(self, name, _defined_elsewhere, TaskOptions())
         known = ", ".join(sorted(set(self.tasks) | set(on_server)))
         hint = "" if self.tasks else " (are the task modules configured and importable?)"
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
+
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
+        alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
+        call listeners (see taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self._listeners, None, parse_app_event(event), fn)
+
+    def events(
+        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """Iterate over job events (async): the last ``recent`` of each task first, then new
+        ones as they come (with ``follow``). Every reader sees every event."""
+        from .events import events
+
+        return events(self, tasks, recent=recent, follow=follow)
 
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
@@ -317,6 +363,12 @@ class Taskora:
         from .dead_letters import DeadLetters
 
         return DeadLetters(self)
+
+    def queues(self) -> Queues:
+        """The queues: list them with their counts, pause and resume them."""
+        from .queues import Queues
+
+        return Queues(self)
 
     def server_info(self) -> dict[str, str]:
         """Connect (starting the embedded server if needed) and describe the server (blocking).
@@ -411,15 +463,34 @@ class Taskora:
 
         return await list_workers(self)
 
-    async def areap_workers(self) -> dict[str, int]:
+    def drain_workers(self, node: str) -> list[str]:
+        """Ask workers to finish their running jobs and exit (blocking); ``node`` is a worker
+        id or a host name (every worker on it). Returns the ids asked; none is an error.
+
+        Raises:
+            UsageError: no live worker has that id or host.
+        """
+        return self._portal.call(self.adrain_workers(node))
+
+    async def adrain_workers(self, node: str) -> list[str]:
+        """Async twin of :meth:`drain_workers`."""
+        from .workers import drain_workers
+
+        return await drain_workers(self, node)
+
+    async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.
+
+        Args:
+            alive: ids never to reap: a worker calling this knows it is alive, whatever its
+                record's age says (after a jump of a virtual clock, say).
 
         Returns:
             Worker id -> how many jobs it held, for each worker reaped.
         """
         from .workers import reap_workers
 
-        return await reap_workers(self)
+        return await reap_workers(self, frozenset(alive))
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
@@ -480,6 +551,10 @@ def task(
     concurrency: int | None = None,
     queue: str = DEFAULT_QUEUE,
     on_cancel: Handler | None = None,
+    ttl: TtlOption = None,
+    singleton: bool = False,
+    concurrency_limit: int | None = None,
+    collect: Mapping[str, Any] | None = None,
     schedule: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
@@ -490,5 +565,9 @@ def task(
         concurrency=concurrency,
         queue=queue,
         on_cancel=on_cancel,
+        ttl=ttl,
+        singleton=singleton,
+        concurrency_limit=concurrency_limit,
+        collect=collect,
         schedule=schedule,
     )

@@ -82,6 +82,35 @@ class JobNotFoundError(JobError):
     """No job with this id exists (never dispatched, or trimmed by retention)."""
 
 
+class DispatchRejectedError(TaskoraError):
+    """Flow control turned a dispatch away (raised only with ``throw_on_reject=True``)."""
+
+    def __init__(self, message: str, key: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.job_id = job_id
+
+
+class ThrottledError(DispatchRejectedError):
+    """The throttle key already accepted its maximum in the window; `retry_after` in seconds."""
+
+    def __init__(
+        self, message: str, key: str, job_id: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, key, job_id)
+        self.retry_after = retry_after
+
+
+class DuplicateJobError(DispatchRejectedError):
+    """A job holding the deduplication key is still pending; `existing_id` is that job."""
+
+    def __init__(
+        self, message: str, key: str, job_id: str | None = None, existing_id: str = ""
+    ) -> None:
+        super().__init__(message, key, job_id)
+        self.existing_id = existing_id
+
+
 class RetryError(TaskoraError):
     """Raised by a handler (usually via `ctx.retry()`) to ask for another attempt."""
 

@@ -161,6 +161,35 @@ def _error(raw: str | None) -> RemoteError | None:
     return RemoteError(parsed.get("type"), str(parsed.get("message", "")), parsed.get("traceback"))
 
 
+@dataclass(frozen=True)
+class Minute:
+    """How many jobs completed and failed for good in the minute starting ``at``."""
+
+    at: datetime
+    completed: int
+    failed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``at`` in ISO 8601)."""
+        return {"at": self.at.isoformat(), "completed": self.completed, "failed": self.failed}
+
+
+MAX_THROUGHPUT_MINUTES = 1440
+"""The per-minute counters are kept for a day."""
+
+
+SEARCH_PAGE = 200
+SEARCH_SCAN = 10_000
+"""How many jobs per task a search looks at, at most, by default."""
+
+
+def _error_has(error: RemoteError | None, needle: str) -> bool:
+    if error is None:
+        return False
+    text = f"{error.type or ''}: {error.message}\n{error.traceback or ''}"
+    return needle in text.casefold()
+
+
 class Inspector:
     """Read-only views of the app's tasks and jobs; blocking methods with async twins."""
 
@@ -190,6 +219,32 @@ class Inspector:
         total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
         return Stats(per_task, total)
 
+    def throughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
+        """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
+        1440) up to and including the current one, oldest first; of one task or all of them
+        (blocking)."""
+        return self.app._portal.call(self.athroughput(task, minutes))
+
+    async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
+        """Async twin of :meth:`throughput`.
+
+        Raises:
+            UsageError: ``minutes`` is not within 1..1440.
+        """
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise UsageError(f"minutes must be an int, got {minutes!r}")
+        if not 1 <= minutes <= MAX_THROUGHPUT_MINUTES:
+            raise UsageError(f"minutes must be within 1..{MAX_THROUGHPUT_MINUTES}, got {minutes}")
+        engine = await self.app._engine()
+        now_minute = self.app.clock() // 60_000
+        span = list(range(now_minute - minutes + 1, now_minute + 1))
+        tasks = [task] if task is not None else await self.atasks()
+        counts = await engine.minute_counts(tasks, span)
+        return [
+            Minute(datetime.fromtimestamp(m * 60, tz=UTC), c, f)
+            for m, (c, f) in zip(span, counts, strict=True)
+        ]
+
     def jobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """Jobs of ``task`` in ``state`` (blocking): the waiting line in the order workers take
         it, delayed ones by due time, active ones by lock deadline, finished ones newest first.
@@ -211,6 +266,40 @@ class Inspector:
         engine = await self.app._engine()
         ids = await engine.job_ids(task, state, offset, limit)
         return [JobInfo.from_record(r) for r in await engine.jobs_by_id(task, ids)]
+
+    def search(
+        self,
+        error: str,
+        task: str | None = None,
+        state: str = "failed",
+        limit: int = 50,
+        max_scan: int = SEARCH_SCAN,
+    ) -> list[JobInfo]:
+        """Jobs in ``state`` whose error (type, message or traceback) contains ``error``,
+        ignoring case (blocking); newest first for finished states. Walks each task's set for
+        that state in pages, looking at ``max_scan`` jobs per task at most: no keyspace scan."""
+        return self.app._portal.call(self.asearch(error, task, state, limit, max_scan))
+
+    async def asearch(
+        self,
+        error: str,
+        task: str | None = None,
+        state: str = "failed",
+        limit: int = 50,
+        max_scan: int = SEARCH_SCAN,
+    ) -> list[JobInfo]:
+        """Async twin of :meth:`search`."""
+        needle = error.casefold()
+        found: list[JobInfo] = []
+        for name in [task] if task is not None else await self.atasks():
+            for offset in range(0, max_scan, SEARCH_PAGE):
+                page = await self.ajobs(name, state, offset, min(SEARCH_PAGE, max_scan - offset))
+                found += [job for job in page if _error_has(job.error, needle)]
+                if len(found) >= limit or len(page) < SEARCH_PAGE:
+                    break
+            if len(found) >= limit:
+                break
+        return found[:limit]
 
     def find(self, job_id: str, task: str | None = None) -> JobInfo | None:
         """The job ``job_id`` with its logs, or None (blocking). Without ``task`` it is looked

@@ -267,7 +267,7 @@ async def _register(engine: Engine, name: str, spec: ScheduleSpec, now_ms: int) 
     from .engine import schedules as es
 
     check_name(name)
-    await engine.register_tasks([spec.task])
+    await engine.note_tasks([spec.task])
     return await es.register(
         engine, name, spec.to_json(), spec.timing(), spec.first_fire(now_ms), now_ms
     )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .durations import Duration, to_ms
+from .durations import Duration, format_ms, to_ms
+from .engine.keys import TaskKeys
 from .engine.records import NewJob
 from .errors import UsageError
+from .events import Listener, register
+from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
+from .flow_dispatch import admit, collect, inspect_collect, peek_collect, rejection
 from .handle import JobHandle
 from .retry import Retry
 from .serialization import dumps
@@ -46,6 +51,18 @@ class TaskOptions:
     queue: str = DEFAULT_QUEUE
     on_cancel: Handler | None = None
     """Called as ``on_cancel(data, ctx)`` (async or not) after a cancelled job's handler ended."""
+    ttl: Ttl | None = None
+    """How long a job may wait for its first start (a dispatch's ``ttl`` overrides it)."""
+    singleton: bool = False
+    """At most one job of the task is active at a time, across every worker."""
+    concurrency_limit: int | None = None
+    """The default limit of dispatches that give a ``concurrency_key`` (else 1)."""
+    collect: Collect | None = None
+    """Dispatches accumulate into batches; the handler receives a list of their data."""
+
+
+TtlOption = Duration | Mapping[str, Any] | None
+FlowOption = Mapping[str, Any] | None
 
 
 class Task:
@@ -62,6 +79,17 @@ class Task:
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
 
+    def on(self, event: str, fn: Listener | None = None) -> Any:
+        """Call ``fn(event)`` on every ``event`` of this task ("completed", "failed",
+        "retrying", "active", "progress", "stalled", "cancelled", "expired", ...), or use it as
+        a decorator: ``@send_email.on("failed")``. Worker processes call listeners (see
+        taskora_cli.events); ``fn`` may be ``async``.
+
+        Raises:
+            UsageError: an unknown event (the message lists them).
+        """
+        return register(self.app._listeners, self.name, event, fn)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, in-process (handy in unit tests)."""
         return self.fn(*args, **kwargs)
@@ -71,24 +99,56 @@ class Task:
         data: Any,
         delay: Duration | None,
         priority: int,
-        ttl: Duration | None,
+        ttl: TtlOption,
         now_ms: int,
+        concurrency: tuple[str | None, int | None] = (None, None),
     ) -> NewJob:
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise UsageError(f"priority must be an int 0..{MAX_PRIORITY}, got {priority!r}")
         if not 0 <= priority <= MAX_PRIORITY:
             raise UsageError(f"priority must be within 0..{MAX_PRIORITY}, got {priority}")
         delay_ms = 0 if delay is None else to_ms(delay, what="delay")
-        ttl_ms = 0 if ttl is None else to_ms(ttl, what="ttl")
-        if ttl is not None and ttl_ms == 0:
-            raise UsageError("ttl must be longer than 0 (omit it for jobs that never expire)")
-        if ttl_ms and ttl_ms <= delay_ms:
+        expiry = merge_ttl(self.options.ttl, parse_ttl(ttl), ttl)
+        if expiry is not None and expiry.max_ms <= delay_ms:
             raise UsageError(
-                f"ttl ({ttl}) must be longer than delay ({delay}): the job could only expire"
+                f"ttl ({format_ms(expiry.max_ms)}) must be longer than delay "
+                f"({format_ms(delay_ms)}): the job could only expire"
             )
         payload = dumps(data, what=f"data for task {self.name!r}")
         run_at = now_ms + delay_ms if delay_ms else 0
-        return NewJob(new_job_id(), payload, priority, run_at, now_ms + ttl_ms if ttl_ms else 0)
+        extra: dict[str, str | int] = {}
+        if expiry is not None and expiry.on_expire == "discard":
+            extra["on_expire"] = "discard"
+        extra |= self._concurrency_fields(*concurrency)
+        expire_at = now_ms + expiry.max_ms if expiry is not None else 0
+        fields = json.dumps(extra) if extra else ""
+        return NewJob(new_job_id(), payload, priority, run_at, expire_at, fields)
+
+    def _concurrency_fields(self, key: str | None, limit: int | None) -> dict[str, str | int]:
+        if key is None and limit is None and not self.options.singleton:
+            return {}  # the common case: no key to build
+        if limit is not None and key is None:
+            raise UsageError("concurrency_limit needs a concurrency_key to count jobs under")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise UsageError(f"concurrency_limit must be an int >= 1, got {limit!r}")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise UsageError(f"concurrency_key must be a non-empty string, got {key!r}")
+        keys = TaskKeys(self.app.prefix, self.name)
+        if self.options.singleton:
+            if key is not None:
+                raise UsageError(
+                    f"task {self.name!r} is a singleton (one active job at a time); "
+                    "a concurrency_key cannot loosen that: drop it"
+                )
+            return {"conc": keys.singleton, "conc_q": keys.singleton_parked, "conc_max": 1,
+                    "conc_all": keys.parked_all}  # fmt: skip
+        if key is None:
+            return {}
+        cap = limit or self.options.concurrency_limit or 1
+        return {"conc": keys.concurrency(key), "conc_q": keys.parked(key), "conc_max": cap,
+                "conc_all": keys.parked_all}  # fmt: skip
 
     def dispatch(
         self,
@@ -96,7 +156,13 @@ class Task:
         *,
         delay: Duration | None = None,
         priority: int = 0,
-        ttl: Duration | None = None,
+        ttl: TtlOption = None,
+        deduplicate: FlowOption = None,
+        throttle: FlowOption = None,
+        debounce: FlowOption = None,
+        throw_on_reject: bool = False,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> JobHandle:
         """Enqueue one job and return its handle (blocking).
 
@@ -104,14 +170,47 @@ class Task:
             data: the job payload; anything JSON can encode.
             delay: run no sooner than this (seconds or "5s", "10m", ...).
             priority: 0..255; higher priorities run first, FIFO within one priority.
-            ttl: how long after dispatch the job may still start; a job no worker has started
-                by then ends ``expired`` instead of running (result waiters get ExpiredError).
+            ttl: how long after dispatch the job may still start ("1h"), or
+                ``{"max": "1h", "on_expire": "fail" | "discard"}``; a job no worker has started
+                by then ends ``expired`` (or is deleted, with "discard") instead of running;
+                result waiters get ExpiredError. Overrides the task's ``ttl``.
+            deduplicate: ``{"key": ..., "while": ["waiting", "delayed", "active"]}``: while a
+                job holding the key is in one of those states (default: all three), the
+                dispatch is a no-op: ``enqueued`` False, ``existing_id`` that job (a job
+                waiting to be retried counts as delayed). The key frees itself when the job
+                ends, however it ends.
+            throttle: ``{"key": ..., "max": 100, "window": "1m"}``: at most ``max`` dispatches
+                with the key are accepted in any window (sliding); the rest are rejected.
+            debounce: ``{"key": ..., "delay": "2s"}``: the job runs ``delay`` after the last
+                dispatch with the key; each dispatch replaces the still-pending one (which ends
+                cancelled), so only the last payload runs. Not with ``delay``.
+            throw_on_reject: raise DuplicateJobError / ThrottledError instead of returning a
+                handle with ``enqueued`` False.
+            concurrency_key: at most ``concurrency_limit`` jobs with this key are active at a
+                time, across every worker; the others wait their turn.
+            concurrency_limit: the limit for ``concurrency_key`` (default: the task's, else 1).
+
+        Only one of deduplicate, throttle and debounce may be given.
 
         Raises:
-            UsageError: bad data, delay or priority.
+            UsageError: bad data, delay, priority or options, or flow-control options combined.
+            DuplicateJobError / ThrottledError: rejected, with ``throw_on_reject``.
             ServerError: the server cannot be reached.
         """
-        return self.app._portal.call(self.adispatch(data, delay=delay, priority=priority, ttl=ttl))
+        return self.app._portal.call(
+            self.adispatch(
+                data,
+                delay=delay,
+                priority=priority,
+                ttl=ttl,
+                deduplicate=deduplicate,
+                throttle=throttle,
+                debounce=debounce,
+                throw_on_reject=throw_on_reject,
+                concurrency_key=concurrency_key,
+                concurrency_limit=concurrency_limit,
+            )
+        )
 
     async def adispatch(
         self,
@@ -119,16 +218,45 @@ class Task:
         *,
         delay: Duration | None = None,
         priority: int = 0,
-        ttl: Duration | None = None,
+        ttl: TtlOption = None,
+        deduplicate: FlowOption = None,
+        throttle: FlowOption = None,
+        debounce: FlowOption = None,
+        throw_on_reject: bool = False,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> JobHandle:
         """Async twin of :meth:`dispatch`."""
         now = self.app.clock()
-        job = self._new_job(data, delay, priority, ttl, now)
+        flow = parse_flow(debounce, throttle, deduplicate)
+        if self.options.collect is not None:
+            options = {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
+                       "deduplicate": deduplicate, "concurrency_key": concurrency_key}  # fmt: skip
+            given = [name for name, value in options.items() if value is not None]
+            if given or priority:
+                raise UsageError(
+                    f"task {self.name!r} collects its dispatches into batches: "
+                    f"{', '.join(given or ['priority'])} cannot apply to one item; drop it"
+                )
+            return await collect(self, data, self.options.collect, now)
+        if isinstance(flow, Debounce):
+            if delay is not None:
+                raise UsageError(
+                    'debounce sets the delay itself (its "delay"); drop delay= when debouncing'
+                )
+            delay = flow.delay_ms / 1000
+        concurrency = (concurrency_key, concurrency_limit)
+        job = self._new_job(data, delay, priority, ttl, now, concurrency)
         engine = await self.app._engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
-            await engine.register_tasks([self.name])
-        enqueued = await engine.enqueue(self.name, job, now)
-        return JobHandle(self.app, self.name, job.id, enqueued)
+            await engine.register_tasks({self.name: self.options.queue})
+        if flow is None:
+            enqueued = await engine.enqueue(self.name, job, now)
+            return JobHandle(self.app, self.name, job.id, enqueued)
+        admission = await admit(engine, self.name, job, flow, now)
+        if not admission.enqueued and throw_on_reject:
+            raise rejection(self.name, job.id, flow, admission)
+        return JobHandle.admitted(self.app, self.name, job.id, admission)
 
     def dispatch_many(
         self,
@@ -136,11 +264,21 @@ class Task:
         *,
         delay: Duration | None = None,
         priority: int = 0,
-        ttl: Duration | None = None,
+        ttl: TtlOption = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> list[JobHandle]:
-        """Enqueue many jobs in one round trip per batch of 1,000 (blocking)."""
+        """Enqueue many jobs in one round trip per batch of 1,000 (blocking); the options are
+        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it)."""
         return self.app._portal.call(
-            self.adispatch_many(items, delay=delay, priority=priority, ttl=ttl)
+            self.adispatch_many(
+                items,
+                delay=delay,
+                priority=priority,
+                ttl=ttl,
+                concurrency_key=concurrency_key,
+                concurrency_limit=concurrency_limit,
+            )
         )
 
     async def adispatch_many(
@@ -149,13 +287,28 @@ class Task:
         *,
         delay: Duration | None = None,
         priority: int = 0,
-        ttl: Duration | None = None,
+        ttl: TtlOption = None,
+        concurrency_key: str | None = None,
+        concurrency_limit: int | None = None,
     ) -> list[JobHandle]:
         """Async twin of :meth:`dispatch_many`."""
         now = self.app.clock()
-        jobs = [self._new_job(item, delay, priority, ttl, now) for item in items]
+        if self.options.collect is not None:  # each item joins its buffer, one call each
+            return [
+                await self.adispatch(
+                    item,
+                    delay=delay,
+                    priority=priority,
+                    ttl=ttl,
+                    concurrency_key=concurrency_key,
+                    concurrency_limit=concurrency_limit,
+                )
+                for item in items
+            ]
+        concurrency = (concurrency_key, concurrency_limit)
+        jobs = [self._new_job(item, delay, priority, ttl, now, concurrency) for item in items]
         engine = await self.app._engine()
-        await engine.register_tasks([self.name])
+        await engine.register_tasks({self.name: self.options.queue})
         handles: list[JobHandle] = []
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]
@@ -164,6 +317,31 @@ class Task:
                 JobHandle(self.app, self.name, j.id, f) for j, f in zip(batch, flags, strict=True)
             ]
         return handles
+
+    def peek_collect(self, key: str) -> list[Any]:
+        """The items buffered under collect ``key``, oldest first, without draining them or
+        moving the flush (blocking). Items the JSON decoder rejects are skipped.
+
+        Raises:
+            UsageError: the task has no ``collect`` option.
+        """
+        return self.app._portal.call(self.apeek_collect(key))
+
+    async def apeek_collect(self, key: str) -> list[Any]:
+        """Async twin of :meth:`peek_collect`."""
+        return await peek_collect(self, key)
+
+    def inspect_collect(self, key: str) -> CollectInfo | None:
+        """Count and age of collect ``key``'s buffer, or None when it holds nothing (blocking).
+
+        Raises:
+            UsageError: the task has no ``collect`` option.
+        """
+        return self.app._portal.call(self.ainspect_collect(key))
+
+    async def ainspect_collect(self, key: str) -> CollectInfo | None:
+        """Async twin of :meth:`inspect_collect`."""
+        return await inspect_collect(self, key)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""

@@ -33,6 +33,7 @@ class WorkerInfo:
         slots: jobs it runs at once, over all its tasks; ``active``: jobs it holds now.
         started_ms / beat_ms: when it started and last beat (ms since the epoch).
         age: seconds since its last beat; ``gone``: it missed GONE_AFTER_BEATS beats.
+        draining: an operator asked it to finish its jobs and exit.
     """
 
     id: str
@@ -49,6 +50,7 @@ class WorkerInfo:
     heartbeat_ms: int
     age: float
     gone: bool
+    draining: bool = False
 
     @classmethod
     def from_fields(cls, row: dict[str, str], now_ms: int) -> WorkerInfo:
@@ -68,6 +70,7 @@ class WorkerInfo:
             heartbeat_ms=heartbeat,
             age=max(0, now_ms - beat) / 1000,
             gone=now_ms - beat > GONE_AFTER_BEATS * heartbeat,
+            draining="drain" in row,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,10 +87,24 @@ async def list_workers(app: Taskora) -> list[WorkerInfo]:
     return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
 
 
-async def reap_workers(app: Taskora) -> dict[str, int]:
-    """Release the claims of every gone worker and drop it; worker id -> jobs it held."""
+async def reap_workers(app: Taskora, alive: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Release the claims of every gone worker (but those in ``alive``) and drop it; worker
+    id -> jobs it held."""
     reaped: dict[str, int] = {}
     for worker in await list_workers(app):
-        if worker.gone:
+        if worker.gone and worker.id not in alive:
             reaped[worker.id] = await app.arelease_worker(worker.id, worker.tasks or None)
     return reaped
+
+
+async def drain_workers(app: Taskora, node: str) -> list[str]:
+    """Ask every live worker whose id or host is ``node`` to drain; the ids asked."""
+    from .errors import UsageError
+
+    live = [w for w in await list_workers(app) if not w.gone]
+    chosen = [w.id for w in live if node in (w.id, w.host)]
+    if not chosen:
+        known = ", ".join(sorted({w.id for w in live} | {w.host for w in live})) or "none"
+        raise UsageError(f"no live worker has id or host {node!r}; live workers: {known}")
+    engine = await app._engine()
+    return [worker_id for worker_id in chosen if await engine.request_drain(worker_id)]

@@ -1,6 +1,16 @@
 -- Promote-then-claim, shared by claim.lua, ack_and_claim.lua and fail_and_claim.lua
 -- (spliced in by the loader at "--@include lib/claim.lua"; needs lib/common.lua first).
 
+-- A collect flush job as it becomes due: the buffer's items become its data (one JSON array)
+-- and the buffer is gone, so the next item starts a new one (see collect_push.lua).
+local function drain_collect(job, items_key)
+  local meta_key = redis.call("HGET", job, "collect_meta")
+  local items = redis.call("LRANGE", items_key, 0, -1)
+  redis.call("HSET", job, "data", "[" .. table.concat(items, ",") .. "]")
+  redis.call("HDEL", job, "collect", "collect_meta")
+  redis.call("DEL", items_key, meta_key)
+end
+
 -- Move due delayed/retrying jobs to the waiting line in due order (earliest first).
 local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
   local due = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "WITHSCORES", "LIMIT", 0, limit)
@@ -13,9 +23,12 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
   for i = 1, #due, 2 do
     local id, due_at = due[i], tonumber(due[i + 1])
     local job = job_key(tag, id)
-    local priority = redis.call("HGET", job, "prio")
-    if priority ~= false or redis.call("EXISTS", job) == 1 then
-      queue_back(tag, wait, prio_key, id, tonumber(priority or "0"), due_at)
+    local fields = redis.call("HMGET", job, "prio", "ts", "collect") -- no ts: the job is gone
+    if fields[2] then
+      if fields[3] then
+        drain_collect(job, fields[3])
+      end
+      queue_back(tag, wait, prio_key, id, tonumber(fields[1] or "0"), due_at)
       redis.call("HSET", job, "state", "waiting")
       promoted[#promoted + 1] = id
     end
@@ -44,27 +57,52 @@ local function pop_waiting(wait, prio_key, n)
   return ids
 end
 
+-- Take a unit of a concurrency counter for a job about to start, or park the job (at the back
+-- of the counter's parked line, still "waiting") when the counter is at its limit.
+local function take_slot(job, id, conc)
+  local limits = redis.call("HMGET", job, "conc_max", "conc_q", "conc_all")
+  if tonumber(redis.call("GET", conc) or "0") >= tonumber(limits[1] or "1") then
+    redis.call("LPUSH", limits[2], id)
+    if limits[3] then
+      redis.call("SADD", limits[3], id)
+    end
+    return false
+  end
+  redis.call("INCR", conc)
+  return true
+end
+
 -- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
 -- Two calls per job (read, write); the lock deadlines and the events go out per batch.
--- A job whose TTL ("exp") has passed is not started: it ends "expired" instead. The TTL only
--- bounds the wait for a first start, so claiming a job drops it.
+-- A job whose TTL ("exp") has passed is not started: it ends "expired" instead (or is deleted,
+-- with on_expire "discard"). The TTL only bounds the wait for a first start, so claiming a
+-- job drops it. A job whose concurrency key is full is parked, not claimed.
 local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   if n <= 0 then
     return
   end
   local ids = pop_waiting(keys.wait, keys.prio, n)
   local deadline = now + lock_ttl
-  local locked, claimed, attempts, expired, expired_ids = {}, {}, {}, {}, {}
+  local locked, claimed, attempts, expired, expired_ids, discarded, flags = {}, {}, {}, {}, {}, {}, {}
   for i = 1, #ids do
     local id = ids[i]
     local job = job_key(tag, id)
-    local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp")
+    local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
+      "conc")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
-      redis.call("HSET", job, "state", "expired", "finished", now)
-      expired[#expired + 1] = now
-      expired[#expired + 1] = id
-      expired_ids[#expired_ids + 1] = id
-    elseif fields[1] then -- else the hash is gone (deleted while queued): drop the stray id
+      release_hold(id, fields[6])
+      if fields[5] == "discard" then
+        redis.call("DEL", job, job .. ":logs")
+        discarded[#discarded + 1] = id
+        flags[#flags + 1] = 1
+      else
+        redis.call("HSET", job, "state", "expired", "finished", now)
+        expired[#expired + 1] = now
+        expired[#expired + 1] = id
+        expired_ids[#expired_ids + 1] = id
+      end
+    elseif fields[1] and (not fields[7] or take_slot(job, id, fields[7])) then
+      -- (no data: the hash is gone, deleted while queued; the stray id is dropped)
       local attempt = tonumber(fields[3] or "0") + 1
       local token = worker .. ":" .. attempt .. ":" .. now
       redis.call("HSET", job, "attempt", attempt, "state", "active", "started", now, "lock", token)
@@ -86,6 +124,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   emit_many(keys.events, "active", claimed, "attempt", attempts)
   zadd_many(keys.expired, expired)
   emit_many(keys.events, "expired", expired_ids)
+  emit_many(keys.events, "expired", discarded, "discarded", flags)
 end
 
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.

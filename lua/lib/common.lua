@@ -6,6 +6,28 @@
 local EVENTS_MAXLEN = 10000
 local PRIORITY_SPAN = 1e13 -- priority p sorts before every job of priority < p, then by time
 
+-- Per-minute counters in one HASH: field "<kind>:<minute>" (minute = now_ms // 60000) counts
+-- the jobs of that kind ("c" completed, "f" failed for good) in that minute. The first count
+-- of a minute also drops fields older than COUNTS_KEEP_MINUTES, so the hash stays bounded
+-- (at most 2 fields a minute for a day) at the cost of one HKEYS a minute.
+local COUNTS_KEEP_MINUTES = 1440
+local function count_minute(key, kind, now, n)
+  local minute = math.floor(now / 60000)
+  if redis.call("HINCRBY", key, kind .. ":" .. minute, n) ~= n then
+    return
+  end
+  local stale = {}
+  for _, field in ipairs(redis.call("HKEYS", key)) do
+    local at = tonumber(string.match(field, ":(%d+)$"))
+    if at and at <= minute - COUNTS_KEEP_MINUTES then
+      stale[#stale + 1] = field
+    end
+  end
+  if #stale > 0 then
+    redis.call("HDEL", key, unpack(stale))
+  end
+end
+
 local function job_key(tag, id)
   return tag .. "j:" .. id
 end
@@ -64,4 +86,38 @@ local function push_waiting(wait, prio_key, id, priority, ts, at_front)
   else
     redis.call("LPUSH", wait, id)
   end
+end
+
+-- Flow control on a job's hash (absent on plain jobs, so the scripts that read them add
+-- fields to an HMGET they already make, never a call):
+--   holds      the dedup or debounce key (STRING) whose value is this job's id while it holds it
+--   on_expire  "discard" when an expired job is deleted instead of kept "expired"
+--   conc       the concurrency counter (STRING) this job takes a unit of while active;
+--   conc_max   its limit; conc_q the LIST where jobs that found it full wait their turn, and
+--   conc_all   the task's SET of every parked job (for the counts)
+
+-- Let go of a dedup/debounce key on a terminal transition, unless another job holds it now.
+local function release_hold(id, hold)
+  if hold and redis.call("GET", hold) == id then
+    redis.call("DEL", hold)
+  end
+end
+
+-- Give back a job's unit of its concurrency counter as it leaves `active`, and move the first
+-- job parked on that counter to the front of the waiting line. Returns true if one moved.
+local function release_slot(tag, wait, prio_key, job, conc)
+  if redis.call("DECR", conc) <= 0 then
+    redis.call("DEL", conc)
+  end
+  local parked = redis.call("HMGET", job, "conc_q", "conc_all")
+  local next_id = parked[1] and redis.call("RPOP", parked[1])
+  if not next_id then
+    return false
+  end
+  if parked[2] then
+    redis.call("SREM", parked[2], next_id)
+  end
+  local fields = redis.call("HMGET", job_key(tag, next_id), "prio", "ts")
+  push_waiting(wait, prio_key, next_id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
+  return true
 end

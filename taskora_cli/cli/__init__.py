@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
-from . import config, dispatch, dlq, doctor, init, jobs, schedules, server, stats, work, workers
+from . import (
+    config,
+    dispatch,
+    dlq,
+    doctor,
+    events,
+    init,
+    jobs,
+    queues,
+    schedules,
+    server,
+    stats,
+    work,
+    workers,
+)
 from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
 
 app = typer.Typer(
@@ -29,6 +44,8 @@ app.add_typer(dlq.app, name="dlq")
 app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
+app.add_typer(queues.app, name="queues")
+app.command()(events.events)
 app.add_typer(schedules.app, name="schedules")
 
 
@@ -41,7 +58,11 @@ def main() -> None:
             error_line(stop.message)
         sys.exit(stop.code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        # Leave at once: a coroutine the interrupt cancelled on the background loop may still
+        # be unwinding, and its garbage collection at exit would print noise on stderr.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except Exception as exc:
         code = exit_code_for(exc)
         if code is None:

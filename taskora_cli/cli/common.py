@@ -32,7 +32,8 @@ TIMED_OUT = 124
 """``--wait`` gave up; the job keeps running. The same code as timeout(1)."""
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 done; 1 the job failed, was cancelled or expired; 2 usage error, bad input "
+    "Exit codes: 0 done; 1 the job failed, was cancelled or expired, or the dispatch was "
+    "rejected (throttled, duplicate); 2 usage error, bad input "
     "or bad config; 3 server unreachable; 124 --wait timed out (the job keeps running)."
 )
 
@@ -101,13 +102,13 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Consol
 
 def exit_code_for(error: BaseException) -> int | None:
     """The documented exit code for one of taskora's errors; None for anything else (a bug)."""
-    from ..errors import ConfigError, JobError, ServerError, UsageError
+    from ..errors import ConfigError, DispatchRejectedError, JobError, ServerError, UsageError
 
     if isinstance(error, ConfigError | UsageError):
         return USAGE
     if isinstance(error, ServerError):
         return UNREACHABLE
-    if isinstance(error, JobError):
+    if isinstance(error, JobError | DispatchRejectedError):
         return JOB_FAILED
     return None
 

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from . import flow_flags as flags
 from .common import (
+    JOB_FAILED,
     TIMED_OUT,
     USAGE,
     ConfigOption,
     JsonOption,
     complete_task_name,
+    error_line,
     fail,
     load,
     load_app,
@@ -53,9 +56,71 @@ def dispatch(
             show_default=False,
         ),
     ] = None,
+    on_expire: Annotated[
+        str | None,
+        typer.Option(
+            "--on-expire",
+            help="With --ttl: what an expired job becomes: fail (kept as expired, the default) "
+            "or discard (deleted, no trace).",
+            metavar="fail|discard",
+            show_default=False,
+        ),
+    ] = None,
     priority: Annotated[
         int, typer.Option(min=0, max=255, help="0..255; higher runs first, FIFO within one.")
     ] = 0,
+    debounce: Annotated[
+        str | None,
+        typer.Option(
+            help="KEY=DELAY: run DELAY after the last dispatch with KEY; each dispatch replaces "
+            "the still-pending one (only the last payload runs), e.g. doc:1=2s.",
+            metavar="KEY=DELAY",
+            show_default=False,
+        ),
+    ] = None,
+    throttle: Annotated[
+        str | None,
+        typer.Option(
+            help="KEY=MAX/WINDOW: accept at most MAX dispatches with KEY in any WINDOW "
+            "(sliding); the rest are rejected, e.g. stripe=100/1m.",
+            metavar="KEY=MAX/WINDOW",
+            show_default=False,
+        ),
+    ] = None,
+    dedup: Annotated[
+        str | None,
+        typer.Option(
+            help="KEY: while a job dispatched with KEY is waiting, delayed or active, do "
+            "nothing (rejected; the existing job's id is printed instead).",
+            metavar="KEY",
+            show_default=False,
+        ),
+    ] = None,
+    dedup_while: Annotated[
+        str | None,
+        typer.Option(
+            help="With --dedup: the states that block, comma separated (default "
+            "waiting,delayed,active).",
+            metavar="STATES",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="KEY=LIMIT: at most LIMIT jobs with KEY run at once across every worker; the "
+            "others wait their turn. KEY alone uses the task's concurrency_limit (else 1).",
+            metavar="KEY=LIMIT",
+            show_default=False,
+        ),
+    ] = None,
+    allow_reject: Annotated[
+        bool,
+        typer.Option(
+            "--allow-reject",
+            help="Exit 0 when --throttle or --dedup rejects the dispatch (default: exit 1).",
+        ),
+    ] = False,
     wait: Annotated[
         bool,
         typer.Option(
@@ -82,7 +147,11 @@ def dispatch(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Enqueue a job and print its id (with --wait, its result)."""
+    """Enqueue a job and print its id (with --wait, its result).
+
+    A dispatch rejected by --throttle or --dedup prints why on stderr and exits 1 (0 with
+    --allow-reject); at most one of --debounce, --throttle and --dedup may be given.
+    """
     from ..durations import to_seconds
 
     if ndjson is not None and (data is not None or wait):
@@ -90,29 +159,75 @@ def dispatch(
     if timeout is not None and not wait:
         fail(USAGE, "--timeout only applies with --wait")
     timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
+    flow = {
+        "debounce": flags.debounce_option(debounce),
+        "throttle": flags.throttle_option(throttle),
+        "deduplicate": flags.dedup_option(dedup, dedup_while),
+    }
+    given = [
+        f"--{name}"
+        for name, value in zip(("debounce", "throttle", "dedup"), flow.values(), strict=True)
+        if value
+    ]
+    if len(given) > 1:
+        fail(USAGE, f"{' and '.join(given)} cannot be combined: pick one flow-control flag")
+    if given and ndjson is not None:
+        fail(USAGE, f"{given[0]} applies to one dispatch at a time; drop --ndjson or {given[0]}")
+    conc_key, conc_limit = flags.concurrency_option(concurrency_key)
+    options: dict[str, Any] = {
+        "delay": delay,
+        "priority": priority,
+        "ttl": flags.ttl_option(ttl, on_expire),
+        "concurrency_key": conc_key,
+        "concurrency_limit": conc_limit,
+    }
     items = _read_ndjson(ndjson) if ndjson is not None else None
     payload = _read_data(data) if items is None else None
     app = load_app(load(config))
     try:
         if items is not None:
-            options = {"delay": delay, "priority": priority, "ttl": ttl}
             for handle in app.dispatch_many(task, items, **options):
                 _print_dispatched(handle, as_json)
             return
-        handle = app.dispatch(task, payload, delay=delay, priority=priority, ttl=ttl)
-        if not wait:
+        handle = app.dispatch(task, payload, **options, **{k: v for k, v in flow.items() if v})
+        if not handle.enqueued:
             _print_dispatched(handle, as_json)
-            return
-        _wait_and_print(handle, timeout_s, as_json)
+            _rejected(handle, allow_reject)
+        elif not wait:
+            _print_dispatched(handle, as_json)
+        else:
+            _wait_and_print(handle, timeout_s, as_json)
     finally:
         app.close()
 
 
+def _rejected(handle: JobHandle, allow_reject: bool) -> None:
+    if handle.reason == "duplicate":
+        why = f"deduplicated: job {handle.existing_id} holds the key and is still pending"
+    elif handle.reason == "throttled":
+        wait_s = handle.retry_after or 0
+        why = f"throttled: the key accepts another in {wait_s:g}s"
+    else:
+        why = f"a job with id {handle.id} already exists"
+    message = f"dispatch of {handle.task!r} rejected, {why}"
+    if allow_reject:
+        error_line(message)
+        return
+    fail(JOB_FAILED, message)
+
+
 def _print_dispatched(handle: JobHandle, as_json: bool) -> None:
     if as_json:
-        print_json({"id": handle.id, "task": handle.task, "enqueued": handle.enqueued})
-    else:
-        print(handle.id, flush=True)
+        out: dict[str, Any] = {"id": handle.id, "task": handle.task, "enqueued": handle.enqueued}
+        if not handle.enqueued:
+            out |= {"reason": handle.reason, "existing_id": handle.existing_id}
+            if handle.retry_after is not None:
+                out["retry_after"] = handle.retry_after
+        if handle.replaced_id:
+            out["replaced_id"] = handle.replaced_id
+        print_json(out)
+    elif handle.enqueued or handle.existing_id:  # a duplicate: the job to wait on instead
+        print(handle.id if handle.enqueued else handle.existing_id, flush=True)
 
 
 def _wait_and_print(handle: JobHandle, timeout_s: float | None, as_json: bool) -> None:

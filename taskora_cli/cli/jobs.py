@@ -78,6 +78,16 @@ def ls(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = 50,
+    error: Annotated[
+        str | None,
+        typer.Option(
+            "--error",
+            "-e",
+            help="Only jobs whose error contains this text (any case); --state defaults to "
+            "failed. Looks at up to 10,000 jobs per task.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -89,6 +99,9 @@ def ls(
         inspector = app.inspect()
         tasks = [task] if task else inspector.tasks()
         jobs: list[JobInfo] = []
+        if error is not None:
+            jobs = inspector.search(error, task, state or "failed", limit)
+            tasks = []
         for name in tasks:
             for wanted in [state] if state else STATES:
                 if len(jobs) < limit:
@@ -144,9 +157,19 @@ def show(
         print("\n" + job.error.traceback.rstrip())
 
 
+ENDED = ("completed", "failed", "expired", "cancelled")
+FOLLOW_POLL_S = 0.5
+
+
 @app.command("logs")
 def logs(
     job_id: IdArgument,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Keep printing new entries until the job ends (or Ctrl-C)."
+        ),
+    ] = False,
     task: TaskOption = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
@@ -155,13 +178,31 @@ def logs(
     app = load_app(load(config))
     try:
         job = _find(app, job_id, task)
+        shown = _print_new(job.logs, [], as_json)
+        while follow and job.state not in ENDED:
+            time.sleep(FOLLOW_POLL_S)
+            job = _find(app, job_id, job.task)
+            shown = _print_new(job.logs, shown, as_json)
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a follow that should not wait for the end stops
     finally:
         app.close()
-    for entry in job.logs:
-        if as_json:
-            print_json(entry)
-        else:
-            print(_log_line(entry))
+
+
+def _print_new(
+    entries: list[dict[str, Any]], shown: list[dict[str, Any]], as_json: bool
+) -> list[dict[str, Any]]:
+    """Print the entries after the last one already shown. The log is capped (the oldest
+    entries drop out), so the position of the last shown entry, not a count, says where the
+    new ones start."""
+    start = 0
+    if shown:
+        last = shown[-1]
+        at = next((i for i in range(len(entries) - 1, -1, -1) if entries[i] == last), None)
+        start = 0 if at is None else at + 1
+    for entry in entries[start:]:
+        print_json(entry) if as_json else print(_log_line(entry), flush=True)
+    return entries
 
 
 def _log_line(entry: dict[str, Any]) -> str:
@@ -170,6 +211,30 @@ def _log_line(entry: dict[str, Any]) -> str:
     fields = entry.get("fields") or {}
     parts += [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
     return " ".join(parts)
+
+
+@app.command("retry")
+def retry(
+    job_id: IdArgument,
+    task: TaskOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run a failed, cancelled or expired job again: it goes to the back of its waiting line
+    with a fresh attempt count; its last error stays in its log.
+
+    Exit codes: 0 queued again; 2 no such job, or it is waiting, active or completed.
+    """
+    app = load_app(load(config))
+    try:
+        job = _find(app, job_id, task)
+        app.handle(job.task, job_id).retry()
+    finally:
+        app.close()
+    if as_json:
+        print_json({"id": job_id, "task": job.task, "was": job.state, "state": "waiting"})
+    else:
+        print(f"{job_id} was {job.state}; waiting again")
 
 
 @app.command("cancel")

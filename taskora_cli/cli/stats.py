@@ -1,13 +1,23 @@
-"""``taskora stats``: how many jobs each task has in each state, and how long the line is."""
+"""``taskora stats``: how many jobs each task has in each state, how long the line is, and how
+many jobs finished lately; once, or refreshed until Ctrl-C (``--watch``)."""
 
 from __future__ import annotations
 
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
 from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
+
+if TYPE_CHECKING:
+    from ..app import Taskora
 
 COLUMNS = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
 
 
-def _latency(seconds: float | None) -> str:
+def format_latency(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
@@ -17,19 +27,68 @@ def _latency(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def stats(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Jobs per task by state, and each queue's latency (the age of its oldest waiting job)."""
+def stats(
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh until Ctrl-C instead of printing once.")
+    ] = False,
+    interval: Annotated[
+        str, typer.Option(help='With --watch: how often to refresh, e.g. "2s".')
+    ] = "2s",
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Jobs per task by state, each queue's latency (the age of its oldest waiting job), and
+    the jobs completed and failed for good in the last minute and hour. With --watch and
+    --json, one JSON document per line per refresh."""
+    from ..durations import to_seconds
+
+    period = to_seconds(interval, what="--interval")
     app = load_app(load(config))
     try:
-        found = app.inspect().stats()
+        if not watch:
+            _show(app, as_json)
+            return
+        while True:
+            if not as_json:  # on a terminal, redraw in place; in a pipe, one block per refresh
+                clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n"
+                print(f"{clear}{time.strftime('%H:%M:%S')}", flush=True)
+            _show(app, as_json)
+            time.sleep(period)
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a watch ends: not an error
     finally:
         app.close()
+
+
+def snapshot(app: Taskora) -> dict[str, Any]:
+    """Counts, latency and the last hour's throughput, as JSON-ready data."""
+    inspector = app.inspect()
+    found = inspector.stats()
+    minutes = inspector.throughput(minutes=60)
+    return {
+        "tasks": [s.as_dict() for s in found.tasks],
+        "total": found.total.as_dict(),
+        "last_minute": {"completed": minutes[-1].completed, "failed": minutes[-1].failed},
+        "last_hour": {
+            "completed": sum(m.completed for m in minutes),
+            "failed": sum(m.failed for m in minutes),
+        },
+    }
+
+
+def _show(app: Taskora, as_json: bool) -> None:
+    data = snapshot(app)
     if as_json:
-        print_json({"tasks": [s.as_dict() for s in found.tasks], "total": found.total.as_dict()})
+        print_json(data)
         return
     rows = [
-        (s.task, *(str(getattr(s, c)) for c in COLUMNS), _latency(s.latency))
-        for s in [*found.tasks, found.total]
+        (s["task"], *(str(s[c]) for c in COLUMNS), format_latency(s["latency"]))
+        for s in [*data["tasks"], data["total"]]
     ]
     rows[-1] = ("TOTAL", *rows[-1][1:])
     print_table(("TASK", *(c.upper() for c in COLUMNS), "LATENCY"), rows)
+    minute, hour = data["last_minute"], data["last_hour"]
+    print(
+        f"finished: last minute {minute['completed']} completed, {minute['failed']} failed; "
+        f"last hour {hour['completed']} completed, {hour['failed']} failed"
+    )

@@ -126,6 +126,7 @@ def work(
 
     from ..worker.pool import Worker
     from ..worker.serve import StopWhen, serve
+    from ..worker.supervisor import DRAINED_EXIT
 
     worker = Worker(
         app, chosen, concurrency=cfg.worker.concurrency, slots=slots, worker_id=worker_id
@@ -134,11 +135,16 @@ def work(
         print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
-    if asyncio.run(serve(worker, cfg.worker.grace_ms, when)):
-        _exit_now()
+    abandoned = asyncio.run(serve(worker, cfg.worker.grace_ms, when))
+    # drained by an operator: a supervisor must not restart this child; alone, that is success
+    code = DRAINED_EXIT if child and worker.drain_requested.is_set() else 0
+    if abandoned:
+        _exit_now(code)
+    if code:
+        raise typer.Exit(code)
 
 
-def _exit_now() -> None:
+def _exit_now(code: int = 0) -> None:
     """Leave without joining the handler threads the stop abandoned (a thread cannot be killed,
     only waited for): async jobs are back in the queue already; a thread's job keeps its lock,
     and the stall sweep (or the supervisor) recovers it once this process is gone."""
@@ -148,7 +154,7 @@ def _exit_now() -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def _parse_queues(values: list[str]) -> dict[str, int | None]:

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
+from .common import (
+    TIMED_OUT,
+    ConfigOption,
+    JsonOption,
+    fail,
+    load,
+    load_app,
+    print_json,
+    print_table,
+)
 
-app = typer.Typer(help="Look at the worker processes.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..workers import WorkerInfo
+
+app = typer.Typer(help="Look at and drain the worker processes.", no_args_is_help=True)
 
 
 @app.command("ls")
@@ -26,8 +42,62 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     else:
         rows = [
             (w.id, w.host, str(w.pid), f"{w.active}/{w.slots}", str(w.processed), str(w.failed),
-             f"{w.age:.1f}s", "gone" if w.gone else "live", ",".join(w.tasks))
+             f"{w.age:.1f}s", _state(w), ",".join(w.tasks))
             for w in found
         ]  # fmt: skip
         headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "BEAT", "STATE", "TASKS")
         print_table(headers, rows)
+
+
+def _state(worker: WorkerInfo) -> str:
+    if worker.gone:
+        return "gone"
+    return "draining" if worker.draining else "live"
+
+
+@app.command("drain")
+def drain(
+    node: Annotated[
+        str, typer.Argument(metavar="NODE", help="A worker id, or a host (all its workers).")
+    ],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the workers have exited.")
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(help='With --wait: give up after this long, e.g. "2m" (exit 124).'),
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Ask workers to stop claiming, finish their running jobs and exit (within a second).
+    A supervisor (`work --processes`) does not restart a drained child. Exit 2 when no live
+    worker has that id or host."""
+    from ..durations import to_seconds
+
+    timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
+    app_ = load_app(load(config), import_modules=False)
+    try:
+        asked = app_.drain_workers(node)
+        left = _wait_gone(app_, asked, timeout_s) if wait else asked
+    finally:
+        app_.close()
+    if as_json:
+        print_json({"draining": asked, "still_running": left if wait else None})
+    else:
+        for worker_id in asked:
+            done = wait and worker_id not in left
+            print(f"{worker_id} {'exited' if done else 'draining'}")
+    if wait and left:
+        fail(TIMED_OUT, f"{len(left)} worker(s) still running after {timeout}: {', '.join(left)}")
+
+
+def _wait_gone(app_: Taskora, ids: list[str], timeout_s: float | None) -> list[str]:
+    """Poll the registry until none of ``ids`` is live; the ones still live at the deadline."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        live = {w.id for w in app_.workers() if not w.gone}
+        left = [worker_id for worker_id in ids if worker_id in live]
+        if not left or (deadline is not None and time.monotonic() >= deadline):
+            return left
+        time.sleep(0.2)

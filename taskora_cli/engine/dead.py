@@ -90,14 +90,22 @@ async def failed_at(engine: Engine, task: str, job_id: str) -> int | None:
     return None if score is None else int(score)
 
 
-async def retry_dead(engine: Engine, task: str, ids: Sequence[str], now_ms: int) -> list[bool]:
-    """Send dead letters back to the end of the waiting line with a fresh attempt count; one
-    flag per id, False where it was not (or no longer) dead."""
+RETRYABLE_STATES = ("failed", "cancelled", "expired")
+"""The states a job can be sent back to the waiting line from."""
+
+
+async def retry_dead(
+    engine: Engine, task: str, ids: Sequence[str], now_ms: int, state: str = "failed"
+) -> list[bool]:
+    """Send jobs that ended in ``state`` (failed, cancelled or expired) back to the end of the
+    waiting line with a fresh attempt count; one flag per id, False where it was not (or no
+    longer) in that state."""
     if not ids:
         return []
     t = engine.keys(task)
-    keys = [t.wait, t.prioritized, t.failed, t.events, t.marker]
-    flags = await engine._run("retry_dead", keys, [t.tag, now_ms, *ids])
+    ended = {"failed": t.failed, "cancelled": t.cancelled, "expired": t.expired}[state]
+    keys = [t.wait, t.prioritized, ended, t.events, t.marker]
+    flags = await engine._run("retry_dead", keys, [t.tag, now_ms, state, *ids])
     return [bool(flag) for flag in flags]
 
 

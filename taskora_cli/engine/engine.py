@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -61,6 +61,7 @@ class Engine(Reads):
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()
+        self._noted: set[str] = set()
         """Task names this engine has recorded in the registry (a dispatch checks it first)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -105,17 +106,34 @@ class Engine(Reads):
             return await self._wire.evalsha(self._scripts[name], keys, args)
         return await self._scripts[name](self.client, keys, args)
 
-    async def register_tasks(self, names: Iterable[str]) -> None:
-        """Record task names in the global registry (once per engine per name)."""
-        new = [name for name in names if name not in self.registered]
+    async def register_tasks(self, queues: Mapping[str, str]) -> None:
+        """Record task names and their queues in the global registry (once per engine each)."""
+        new = {name: queue for name, queue in queues.items() if name not in self.registered}
         if new:
-            await self.client.sadd(k.task_registry_key(self.prefix), *new)
+            await self.client.hset(k.task_registry_key(self.prefix), mapping=new)  # type: ignore[arg-type]
             self.registered.update(new)
+
+    async def note_tasks(self, names: Iterable[str]) -> None:
+        """Record task names whose queue this process does not know: a name already in the
+        registry keeps its queue; a new one gets "default" until a worker registers it."""
+        new = [name for name in names if name not in self.registered | self._noted]
+        if new:
+            key = k.task_registry_key(self.prefix)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in new:
+                    pipe.hsetnx(key, name, "default")
+                await pipe.execute()
+            self._noted.update(new)  # not `registered`: a later register_tasks sets the queue
 
     async def known_tasks(self) -> list[str]:
         """Every task name ever registered on this server/prefix."""
-        names: set[str] = await self.client.smembers(k.task_registry_key(self.prefix))  # type: ignore[assignment]
+        names: list[str] = await self.client.hkeys(k.task_registry_key(self.prefix))  # type: ignore[assignment]
         return sorted(names)
+
+    async def task_queues(self) -> dict[str, str]:
+        """Task name -> the queue it was last registered in, for every known task."""
+        found: dict[str, str] = await self.client.hgetall(k.task_registry_key(self.prefix))  # type: ignore[assignment]
+        return found
 
     # -- producing ---------------------------------------------------------------------------
 
@@ -124,9 +142,10 @@ class Engine(Reads):
         t = self.keys(task)
         if job.run_at_ms > now_ms:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
+            args.append(job.extra)
             done = await self._run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
         else:
-            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms]
+            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
             done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
         return bool(done)
 
@@ -135,7 +154,7 @@ class Engine(Reads):
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms]
         for job in jobs:
-            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms]
+            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
         keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
         return [bool(flag) for flag in await self._run("enqueue_bulk", keys, args)]
 
@@ -170,7 +189,7 @@ class Engine(Reads):
         args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
-        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled]
+        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
         acked, claimed = await self._run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
@@ -196,7 +215,7 @@ class Engine(Reads):
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
         args += [retention.failed_max_age_ms, retention.failed_max_items]
-        keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled]
+        keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled, t.counts]
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
@@ -239,7 +258,7 @@ class Engine(Reads):
         None if another worker swept."""
         t = self.keys(task)
         keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-        keys += [t.completed, t.cancelled, t.expired]
+        keys += [t.completed, t.cancelled, t.expired, t.counts]
         args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self._run("stall_sweep", keys, args)
         if recovered < 0:
@@ -266,6 +285,11 @@ class Engine(Reads):
         """
         t = self.keys(task)
         return int(await self._run("release_worker", [t.active, t.sweep], [t.tag, worker]))
+
+    async def request_drain(self, worker_id: str) -> bool:
+        """Ask a registered worker to finish its jobs and exit; False if there is none."""
+        key = k.worker_key(self.prefix, worker_id)
+        return bool(await self._run("request_drain", [key], []))
 
     async def ready_count(self, task: str, now_ms: int) -> int:
         """Jobs of ``task`` a worker could claim now: waiting, plus delayed ones already due."""

@@ -9,10 +9,13 @@ WIRE_VERSION.
 
 from __future__ import annotations
 
-WIRE_VERSION = 1
-"""The layout version written to the meta record; bump on any incompatible change."""
+WIRE_VERSION = 2
+"""The layout version written to the meta record; bump on any incompatible change.
+2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines), job
+fields (holds, on_expire, conc, conc_max, conc_q), per-minute counts, paused queues, and the
+task registry as a HASH task -> queue (a SET in version 1, so version 1 data is not readable)."""
 
-MIN_COMPAT_VERSION = 1
+MIN_COMPAT_VERSION = 2
 """The oldest layout this code can still read and write."""
 
 
@@ -27,7 +30,7 @@ def meta_key(prefix: str) -> str:
 
 
 def task_registry_key(prefix: str) -> str:
-    """SET: names of every task that has ever been dispatched or worked."""
+    """HASH: task name -> its queue, for every task that has ever been dispatched or worked."""
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
@@ -37,8 +40,14 @@ def workers_key(prefix: str) -> str:
 
 
 def worker_key(prefix: str, worker_id: str) -> str:
-    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms)."""
+    """HASH: one worker process (host, pid, tasks, slots, active, counts, times in ms, and
+    ``drain``: set when an operator asked it to finish its jobs and exit)."""
     return f"{base(prefix)}:{{_global}}:worker:{worker_id}"
+
+
+def paused_queues_key(prefix: str) -> str:
+    """SET: names of the paused queues; workers everywhere claim nothing of their tasks."""
+    return f"{base(prefix)}:{{_global}}:paused"
 
 
 def schedule_names_key(prefix: str) -> str:
@@ -72,15 +81,19 @@ class TaskKeys:
         "cancel_channel",
         "cancelled",
         "completed",
+        "counts",
         "delayed",
         "events",
         "expired",
         "failed",
         "marker",
         "name",
+        "parked_all",
         "prefix",
         "prioritized",
         "seq",
+        "singleton",
+        "singleton_parked",
         "sweep",
         "tag",
         "wait",
@@ -120,9 +133,19 @@ class TaskKeys:
         score t = the next delayed job is due at t."""
         self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
+        self.counts = tag + "counts"
+        """HASH: per-minute throughput for the last 24 h; field ``c:<minute>`` (completed) or
+        ``f:<minute>`` (failed for good), minute = ms since the epoch // 60000."""
         self.seq = tag + "seq"
         """STRING: the last position given in the priority bands (from the time, strictly
         increasing, so jobs of one priority queued in the same millisecond keep their order)."""
+        self.parked_all = tag + "parked"
+        """SET: every job of the task parked on a full concurrency key (any key), so the
+        counts include them among the waiting."""
+        self.singleton = tag + "singleton"
+        """STRING: how many jobs of a ``singleton=True`` task are active (0 or 1)."""
+        self.singleton_parked = tag + "singleton:parked"
+        """LIST: jobs of a singleton task that found the slot taken; they run one by one."""
 
     def __repr__(self) -> str:
         return f"TaskKeys(prefix={self.prefix!r}, name={self.name!r})"
@@ -140,6 +163,37 @@ class TaskKeys:
         """HASH: one job (state, data, result, error, attempt, times, lock token, and
         ``cancel``: the reason, set when someone asked to cancel it)."""
         return f"{self.tag}j:{job_id}"
+
+    def dedup(self, key: str) -> str:
+        """STRING: the id of the job holding deduplication ``key`` (free once that job left
+        the blocking states, whatever the string still says)."""
+        return f"{self.tag}dedup:{key}"
+
+    def throttle(self, key: str) -> str:
+        """ZSET: the jobs accepted under throttle ``key``; score = when (ms). A sliding
+        window: members older than the window are dropped before counting."""
+        return f"{self.tag}throttle:{key}"
+
+    def debounce(self, key: str) -> str:
+        """STRING: the id of the delayed job debounce ``key`` would replace."""
+        return f"{self.tag}debounce:{key}"
+
+    def concurrency(self, key: str) -> str:
+        """STRING: how many jobs with concurrency ``key`` are active now."""
+        return f"{self.tag}conc:{key}"
+
+    def parked(self, key: str) -> str:
+        """LIST: jobs that found concurrency ``key`` full when claimed; each release of a
+        slot puts the oldest back at the front of the waiting line."""
+        return f"{self.tag}conc:{key}:parked"
+
+    def collect_items(self, key: str) -> str:
+        """LIST: the items (JSON) buffered for collect ``key``, oldest first."""
+        return f"{self.tag}collect:{key}:items"
+
+    def collect_meta(self, key: str) -> str:
+        """HASH: collect ``key``'s buffer: count, first and last (ms), job (its flush job)."""
+        return f"{self.tag}collect:{key}:meta"
 
     def logs(self, job_id: str) -> str:
         """LIST: the job's log lines as JSON, capped."""

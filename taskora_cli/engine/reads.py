@@ -39,15 +39,33 @@ class Reads:
                     pipe.zcard(key)
                 pipe.lindex(t.wait, -1)  # the front of the line: the oldest of priority 0
                 pipe.zrange(t.prioritized, 0, 0)  # the next prioritized job
+                pipe.scard(t.parked_all)  # waiting for a concurrency slot
             flat: list[Any] = await pipe.execute()
-        per = 10
+        per = 11
         fronts = [[flat[i * per + 8], *(flat[i * per + 9] or [])] for i in range(len(tasks))]
         ages = await self._oldest_ages(tasks, fronts, now_ms)
         out = []
         for i, task in enumerate(tasks):
             n = [int(x) for x in flat[i * per : i * per + 8]]
-            out.append(TaskCounts(task, n[0] + n[1], n[2], n[3], n[4], n[5], n[6], n[7], ages[i]))
+            waiting = n[0] + n[1] + int(flat[i * per + 10])
+            out.append(TaskCounts(task, waiting, n[2], n[3], n[4], n[5], n[6], n[7], ages[i]))
         return out
+
+    async def minute_counts(
+        self, tasks: Sequence[str], minutes: Sequence[int]
+    ) -> list[tuple[int, int]]:
+        """(completed, failed) in each of ``minutes`` (ms // 60000), summed over ``tasks``."""
+        fields = [f"{kind}:{minute}" for minute in minutes for kind in "cf"]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for task in tasks:
+                pipe.hmget(self.keys(task).counts, fields)
+            rows: list[list[str | None]] = await pipe.execute()
+        sums = [0] * len(fields)
+        for row in rows:
+            for i, value in enumerate(row):
+                if value is not None:
+                    sums[i] += int(value)
+        return [(sums[2 * i], sums[2 * i + 1]) for i in range(len(minutes))]
 
     async def _oldest_ages(
         self, tasks: Sequence[str], fronts: list[list[str | None]], now_ms: int

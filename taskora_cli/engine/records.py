@@ -9,13 +9,28 @@ TERMINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
 
 
 class NewJob(NamedTuple):
-    """A job to enqueue. ``run_at_ms`` 0 means now; ``expire_at_ms`` 0 means never."""
+    """A job to enqueue. ``run_at_ms`` 0 means now; ``expire_at_ms`` 0 means never; ``extra``
+    holds more hash fields as a JSON object (flow control: on_expire, conc, ...), "" for none."""
 
     id: str
     data: str
     priority: int = 0
     run_at_ms: int = 0
     expire_at_ms: int = 0
+    extra: str = ""
+
+
+class Admission(NamedTuple):
+    """What a flow-controlled enqueue did: ``enqueued`` False means rejected, and ``reason``
+    ("duplicate", "throttled") says why; ``existing_id`` is the job that blocked a duplicate;
+    ``retry_after_ms`` when a throttled dispatch would be accepted; ``replaced_id`` the job a
+    debounced dispatch replaced."""
+
+    enqueued: bool
+    reason: str | None = None
+    existing_id: str | None = None
+    retry_after_ms: int | None = None
+    replaced_id: str | None = None
 
 
 class ClaimedJob(NamedTuple):

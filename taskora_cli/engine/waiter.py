@@ -90,26 +90,29 @@ class ResultWaiter:
             except (RedisError, OSError):
                 await asyncio.sleep(0.2)  # the client reconnects; try again shortly
 
-    async def _read_once(self) -> None:
+    async def _read_once(self, block: int | None = BLOCK_MS) -> None:
         if self._client is None:
             self._client = open_client(self._engine.url, blocking=True)
         tasks = {task for task, _ in self._waiters}
         streams = {self._engine.keys(t).events: self._cursors[t] for t in tasks}
         by_stream = {self._engine.keys(t).events: t for t in tasks}
-        reply: Any = await self._client.xread(streams, block=BLOCK_MS, count=500)  # type: ignore[arg-type]
+        reply: Any = await self._client.xread(streams, block=block, count=500)  # type: ignore[arg-type]
         for stream, entries in reply or []:
             task = by_stream[stream]
             for entry_id, fields in entries:
                 self._cursors[task] = entry_id
-                if fields.get("event") in TERMINAL_STATES:
+                event = fields.get("event")
+                if event in TERMINAL_STATES:
                     for job_id in fields.get("job", "").split(" "):  # one id, or a batch's
-                        await self._settle(task, job_id)
+                        await self._settle(task, job_id, event)
 
-    async def _settle(self, task: str, job_id: str) -> None:
+    async def _settle(self, task: str, job_id: str, event: str | None = None) -> None:
         futures = self._waiters.get((task, job_id))
         if not futures:
             return
         record = await self._engine.job(task, job_id)
+        if record is None and event == "expired":  # discarded on expiry: no hash is left
+            record = JobRecord(job_id, task, "expired")
         if record is not None and not record.finished:
             return  # a late event for an earlier attempt; wait for the next one
         for future in futures:
@@ -117,7 +120,15 @@ class ResultWaiter:
                 future.set_result(record)
 
     async def _recheck_all(self) -> None:
+        missing: list[tuple[str, str]] = []
         for task, job_id in list(self._waiters):
             state = await self._engine.job_state(task, job_id)
-            if state is None or state in TERMINAL_STATES:
+            if state is None:
+                missing.append((task, job_id))
+            elif state in TERMINAL_STATES:
+                await self._settle(task, job_id)
+        if missing:
+            # a job discarded on expiry since the last read: its event tells how it ended
+            await self._read_once(block=None)
+            for task, job_id in missing:
                 await self._settle(task, job_id)

@@ -28,6 +28,9 @@ log = logging.getLogger("taskora.worker")
 
 LOCK_TTL_MS = 30_000
 HEARTBEAT_MS = 10_000
+CONTROL_MS = 500
+"""How often a worker reads its orders (paused queues, a drain request): a pause reaches every
+worker within this, without a connection of its own per worker."""
 SUBSCRIBE_TIMEOUT_S = 5.0
 """How long a starting worker waits to subscribe to the cancel channels before it claims."""
 
@@ -126,6 +129,9 @@ class Worker:
             else None
         )
         """Competes for the scheduler lease; the leader fires due schedules ([scheduler])."""
+        self.paused_queues: set[str] = set()
+        self.drain_requested = asyncio.Event()
+        """Set when an operator asked this worker to drain (``taskora workers drain``)."""
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -151,7 +157,7 @@ class Worker:
         """Connect, then start claiming and the background loops."""
         self.engine = await self.app._engine()
         self._closing.clear()
-        await self.engine.register_tasks([t.name for t in self.tasks])
+        await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
         subscribed = asyncio.Event()
         listener = asyncio.get_running_loop().create_task(
             listen_for_cancels(
@@ -162,13 +168,25 @@ class Worker:
                 subscribed,
             )
         )
+        delivering, following = [], asyncio.Event()
+        if self.app._listeners:  # follow the event streams before claiming: no event is missed
+            from ..events import deliver
+
+            delivering.append(
+                asyncio.get_running_loop().create_task(deliver(self.app, self._closing, following))
+            )
+        else:
+            following.set()
         with contextlib.suppress(TimeoutError):  # a slow server: start anyway; heartbeats tell
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await subscribed.wait()
+                await following.wait()
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
             runner = TaskRunner(self, task.name, concurrency, self._prefetch)
             self.runners.append(runner)
+        await self._obey()  # a queue paused before this worker started stays paused
+        for runner in self.runners:
             runner.start()
         self.started_ms = self.app.clock()
         await self._register()
@@ -178,7 +196,9 @@ class Worker:
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
             loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
+            loop.create_task(self._every(CONTROL_MS, self._obey)),
             listener,
+            *delivering,
         ]
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
@@ -194,6 +214,8 @@ class Worker:
             return False
         now = self.app.clock()
         for runner in self.runners:
+            if runner.paused:  # its ready jobs cannot run now; --burst leaves them
+                continue
             if await self.engine.ready_count(runner.task.name, now):
                 return False
         return not self.busy()
@@ -257,6 +279,23 @@ class Worker:
         }
         await registry.beat(self.engine, self.id, fields, self.app.clock())
 
+    async def _obey(self) -> None:
+        """Read this worker's orders and apply them: pause runners, begin a drain."""
+        from ..engine import control
+
+        paused, drain = await control.worker_orders(self.engine, self.id)
+        if paused != self.paused_queues:
+            for queue in sorted(paused - self.paused_queues):
+                log.info("taskora: queue %s paused; claiming none of its jobs", queue)
+            for queue in sorted(self.paused_queues - paused):
+                log.info("taskora: queue %s resumed", queue)
+            self.paused_queues = paused
+        for runner in self.runners:
+            runner.set_paused(drain or runner.task.options.queue in paused)
+        if drain and not self.drain_requested.is_set():
+            log.warning("taskora: asked to drain; finishing the running jobs, then exiting")
+            self.drain_requested.set()
+
     async def _heartbeat(self) -> None:
         await self._register()
         for runner in self.runners:
@@ -274,7 +313,8 @@ class Worker:
                     runner.cancel_job(job_id)
 
     async def _sweep(self) -> None:
-        reaped = await self.app.areap_workers()  # gone workers' jobs: recover them now
+        # gone workers' jobs: recover them now (never our own: we are sweeping, so alive)
+        reaped = await self.app.areap_workers(alive=[self.id])
         for worker_id, held in reaped.items():
             log.warning("taskora: worker %s stopped beating; %d of its jobs went back to the "
                         "queue", worker_id, held)  # fmt: skip

@@ -51,6 +51,8 @@ class TaskRunner(Slots):
         self.engine = worker.engine
         self.prefetch = prefetch
         self.in_flight = False
+        self.paused = False
+        """Its queue is paused, or the worker drains: claim nothing, still settle."""
         self.abandoned_threads = 0
         """Jobs whose thread handlers were still running when the stop gave up on them."""
         self._give_up_at = float("inf")
@@ -104,6 +106,15 @@ class TaskRunner(Slots):
             await self._loop_task
         self.close_slots()
 
+    def set_paused(self, paused: bool) -> None:
+        """Stop claiming (jobs held run on and are settled), or start again."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused:
+            self._maybe_more = True
+            self.wake.set()
+
     def lost(self, job_id: str) -> None:
         """The heartbeat found this job's lock taken: stop caring about it."""
         self.held.pop(job_id, None)
@@ -116,7 +127,8 @@ class TaskRunner(Slots):
     async def _settle_loop(self) -> None:
         while True:
             finished, self.finished = self.finished, []
-            want = 0 if self.stopping else self.limit - len(self.held) + len(finished)
+            claiming = not (self.stopping or self.paused)
+            want = self.limit - len(self.held) + len(finished) if claiming else 0
             if finished or (want > 0 and self._maybe_more):
                 self.in_flight = True
                 try:

@@ -174,5 +174,5 @@ async def _enqueue_pending(engine: Engine, name: str, raw: str, now_ms: int) -> 
 
 async def _enqueue(engine: Engine, task: str, job_id: str, data: str, now_ms: int) -> None:
     # False (the id exists) means an earlier attempt of this same fire got through: done.
-    await engine.register_tasks([task])
+    await engine.note_tasks([task])
     await engine.enqueue(task, NewJob(job_id, data), now_ms)

@@ -1,4 +1,5 @@
-"""Run one worker until told to stop: a signal, a drained queue, a job count, a dead parent.
+"""Run one worker until told to stop: a signal, a drained queue, a job count, a dead parent, or
+an operator's drain request (``taskora workers drain``).
 
 The first SIGINT/SIGTERM drains (stop claiming, let running jobs finish within the grace period,
 hand back the rest); a second one stops at once, handing running jobs back. Nothing is lost either
@@ -55,7 +56,10 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     if when.max_jobs is not None:
         _count_finished(worker, when.max_jobs, stop)
     await worker.start()
-    watchers = [loop.create_task(_watch(worker, when, stop))]
+    watchers = [
+        loop.create_task(_watch(worker, when, stop)),
+        loop.create_task(_obey_drain(worker, stop)),
+    ]
     try:
         await stop.wait()
         log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
@@ -88,6 +92,11 @@ def _count_finished(worker: Worker, max_jobs: int, stop: asyncio.Event) -> None:
             stop.set()
 
     worker.on_finish = count
+
+
+async def _obey_drain(worker: Worker, stop: asyncio.Event) -> None:
+    await worker.drain_requested.wait()
+    stop.set()
 
 
 async def _watch(worker: Worker, when: StopWhen, stop: asyncio.Event) -> None:

@@ -26,6 +26,9 @@ USAGE_EXIT = 2
 """A child that exits with this code met a usage or config error: restarting cannot help."""
 UNREACHABLE_EXIT = 3
 """A child that exits with this code could not reach the server."""
+DRAINED_EXIT = 4
+"""A child that exits with this code was drained by an operator (``taskora workers drain``):
+it is done for good, so it is not restarted."""
 STABLE_AFTER_S = 5.0
 """A child that lived this long before dying is restarted at once; quicker deaths back off."""
 MAX_BACKOFF_S = 10.0
@@ -124,8 +127,12 @@ class Supervisor:
             code = await child.process.wait()
             self.children.pop(slot, None)
             if self._stopping.is_set():
-                if code not in (0, USAGE_EXIT):
+                if code not in (0, USAGE_EXIT, DRAINED_EXIT):
                     await self._recover(child, code, restarting=False)
+                return
+            if code == DRAINED_EXIT:
+                log.info("taskora: worker %s drained by request; not restarting it",
+                         child.worker_id)  # fmt: skip
                 return
             if child.epoch < self._epoch:
                 continue  # reloaded: start the new code at once

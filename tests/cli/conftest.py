@@ -53,6 +53,11 @@ async def aslow(data, ctx):
     return "aslow done"
 
 
+@task("mail", queue="emails")
+def mail(data, ctx):
+    return f"sent to {data}"
+
+
 @task("crash-once", queue="fragile")
 def crash_once(data, ctx):
     marker = HERE / "crashed-once"

@@ -90,7 +90,7 @@ def test_an_unknown_task_exits_2_naming_the_known_tasks(project: Project) -> Non
     done = project.taskora("dispatch", "nope")
     assert done.returncode == 2
     assert "unknown task 'nope'" in done.stderr
-    assert "add, aslow, crash-once, echo, explode, slow" in done.stderr
+    assert "add, aslow, crash-once, echo, explode, mail, slow" in done.stderr
 
 
 def test_a_missing_data_file_exits_2(project: Project) -> None:

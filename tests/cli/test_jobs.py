@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,33 @@ def test_stats_counts_jobs_by_state_as_a_table_and_as_json(
     assert shown.returncode == 0, shown.stderr
     assert "WAITING" in shown.stdout and "LATENCY" in shown.stdout
     assert any(line.split()[:2] == ["echo", "3"] for line in shown.stdout.splitlines())
+    assert "last hour 0 completed, 0 failed" in shown.stdout
+
+
+def test_stats_watch_prints_a_fresh_snapshot_each_interval_until_ctrl_c(
+    project: Project, producer: Taskora
+) -> None:
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "stats", "--watch", "--interval", "50ms", "--json"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None
+    first = json.loads(watcher.stdout.readline())
+    assert first["total"]["completed"] == 0 and first["last_hour"]["completed"] == 0
+    project.start_worker("--task", "echo")
+    assert producer.dispatch("echo", 1).result(timeout=15) == 1
+    while True:  # the refreshes go on: one of them sees the job completed
+        line = json.loads(watcher.stdout.readline())
+        if line["last_hour"]["completed"] == 1:
+            break
+    assert line["last_minute"]["completed"] + line["total"]["completed"] >= 1
+    watcher.send_signal(signal.SIGINT)
+    _, err = watcher.communicate(timeout=20)
+    assert (watcher.returncode, err) == (0, "")
 
 
 def test_jobs_ls_lists_the_waiting_line_in_order_as_a_table_and_as_json(
@@ -139,3 +169,53 @@ def test_jobs_wait_times_out_with_124(project: Project, producer: Taskora) -> No
     producer.close()
     done = project.taskora("jobs", "wait", job_id, "--timeout", "0.2s")
     assert (done.returncode, done.stdout) == (124, f"{job_id} timeout\n"), done.stderr
+
+
+def test_jobs_logs_follow_prints_new_entries_until_the_job_ends(
+    project: Project, producer: Taskora, redis_url: str
+) -> None:
+    job_id = producer.dispatch("echo", "hi").id
+    producer.close()
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "jobs", "logs", job_id, "--follow", "--json"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for n in (1, 2):
+            entry = {"ts": 1_700_000_000_000 + n, "level": "info", "msg": f"step {n}"}
+            client.rpush(TaskKeys("", "echo").logs(job_id), json.dumps(entry))
+            assert json.loads(follower.stdout.readline())["msg"] == f"step {n}"
+    finally:
+        client.close()
+    project.start_worker("--task", "echo")  # the job completes, so the follow ends by itself
+    out, err = follower.communicate(timeout=30)
+    assert (follower.returncode, out, err) == (0, "", "")
+
+
+def test_jobs_retry_runs_a_failed_job_again_and_refuses_a_completed_one(
+    project: Project,
+) -> None:
+    project.start_worker("--task", "explode", "--task", "add")
+    failed = json.loads(project.taskora("dispatch", "explode", "--json", "--wait").stdout)
+    found = project.taskora("jobs", "ls", "--error", "BOOM", "--json")
+    assert [job["id"] for job in json.loads(found.stdout)] == [failed["id"]]
+    assert project.taskora("jobs", "ls", "--error", "no such text").stdout.strip() == "no jobs"
+    retried = project.taskora("jobs", "retry", failed["id"])
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.strip() == f"{failed['id']} was failed; waiting again"
+    waited = project.taskora("jobs", "wait", failed["id"], "--timeout", "15s")
+    assert waited.returncode == 1 and "boom" in waited.stdout  # it ran again, and failed again
+    assert (
+        "retried from the dead-letter queue" in project.taskora("jobs", "logs", failed["id"]).stdout
+    )
+    done = json.loads(project.taskora("dispatch", "add", "--data", '{"a":1,"b":1}', "--json",
+                                      "--wait").stdout)  # fmt: skip
+    refused = project.taskora("jobs", "retry", done["id"])
+    assert refused.returncode == 2
+    assert "is completed; only failed, cancelled or expired jobs" in refused.stderr

@@ -84,7 +84,7 @@ def test_the_config_flag_beats_taskora_config_and_discovery(
 def test_doctor_passes_on_a_good_setup(project: Project) -> None:
     done = project.taskora("doctor")
     assert done.returncode == 0, done.stderr
-    assert "6 tasks" in done.stdout and "valkey" in done.stdout
+    assert "7 tasks" in done.stdout and "valkey" in done.stdout
     checks = json.loads(project.taskora("doctor", "--json").stdout)
     assert checks["ok"] and [c["check"] for c in checks["checks"]] == [
         "config", "modules", "server", "wire",

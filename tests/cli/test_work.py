@@ -93,7 +93,7 @@ def test_reload_runs_the_edited_code(project: Project) -> None:
 def test_an_unknown_queue_is_a_usage_error_naming_the_queues(project: Project) -> None:
     done = project.taskora("work", "--queue", "nope")
     assert done.returncode == 2
-    assert "unknown queue 'nope'" in done.stderr and "default, fragile" in done.stderr
+    assert "unknown queue 'nope'" in done.stderr and "default, emails, fragile" in done.stderr
 
 
 def test_a_bad_queue_flag_is_a_usage_error(project: Project) -> None:

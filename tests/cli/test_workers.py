@@ -60,3 +60,40 @@ def test_a_killed_worker_is_listed_gone_and_its_job_recovered_by_another(
     waited = project.taskora("jobs", "wait", job_id, "--timeout", "15s")
     assert waited.returncode == 0, waited.stdout + waited.stderr
     assert [row["pid"] for row in listed(project)] == [rescuer.pid]
+
+
+def test_drain_lets_the_running_job_finish_then_the_worker_exits(project: Project) -> None:
+    fast_heartbeat(project)
+    worker = project.start_worker("--task", "slow")
+    job_id = project.taskora("dispatch", "slow", "--data", "1.5").stdout.strip()
+    wait_for(lambda: listed(project)[0]["active"] == 1)
+    drained = project.taskora("workers", "drain", str(listed(project)[0]["id"]), "--wait",
+                              "--timeout", "30s", "--json")  # fmt: skip
+    assert drained.returncode == 0, drained.stderr
+    assert json.loads(drained.stdout)["still_running"] == []
+    assert worker.wait(10) == 0
+    shown = json.loads(project.taskora("jobs", "show", job_id, "--json").stdout)
+    assert shown["state"] == "completed"  # finished, not handed back
+    assert project.taskora("workers", "ls").stdout.strip() == "no workers"
+
+
+def test_a_drained_child_is_not_restarted_by_its_supervisor(project: Project) -> None:
+    fast_heartbeat(project)
+    supervisor = project.start_worker("--task", "add", "--processes", "2")
+    wait_for(lambda: len(listed(project)) == 2)
+    victim, survivor = sorted(row["id"] for row in listed(project))
+    drained = project.taskora("workers", "drain", victim, "--wait", "--timeout", "30s")
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.strip() == f"{victim} exited"
+    log = supervisor.log  # type: ignore[attr-defined]
+    wait_for(lambda: "drained by request; not restarting it" in log.read_text())
+    assert [row["id"] for row in listed(project)] == [survivor]
+    assert supervisor.poll() is None
+    done = project.taskora("dispatch", "add", "--data", '{"a": 2, "b": 3}', "--wait")
+    assert (done.returncode, done.stdout.strip()) == (0, "5")
+
+
+def test_draining_an_unknown_node_is_a_usage_error(project: Project) -> None:
+    done = project.taskora("workers", "drain", "nowhere")
+    assert done.returncode == 2
+    assert "no live worker has id or host 'nowhere'" in done.stderr

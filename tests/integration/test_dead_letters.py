@@ -159,7 +159,7 @@ def seed_dead(url: str, task: str, count: int) -> list[str]:
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
         pipe = client.pipeline(transaction=False)
-        client.sadd(task_registry_key(""), task)
+        client.hset(task_registry_key(""), task, "default")
         for i, job_id in enumerate(ids):
             finished = 1_700_000_000_000 + i % 20
             pipe.hset(
@@ -248,7 +248,7 @@ async def test_the_bulk_walk_acts_on_exactly_the_matching_jobs_across_ties_and_p
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     kinds: dict[str, str] = {}
     try:
-        client.sadd(task_registry_key(""), "walk")
+        client.hset(task_registry_key(""), "walk", "default")
         for i in range(120):
             job_id, kind = f"j{i:03}", rng.choice(["Alpha", "Beta", "Gamma"])
             kinds[job_id] = kind

@@ -146,3 +146,34 @@ async def test_find_returns_data_error_traceback_attempts_logs_and_timeline(
     assert shown["error"]["type"] == "RuntimeError"
     assert await app.inspect().afind(handle.id, task="other") is None
     assert await app.inspect().afind("no-such-job") is None
+
+
+async def test_throughput_counts_completed_and_failed_jobs_per_minute(
+    app: Taskora, clock: VirtualClock
+) -> None:
+    @app.task("double", retry=Retry(attempts=1))
+    async def double(n: int) -> int:
+        if n < 0:
+            raise ValueError("negative")
+        return 2 * n
+
+    # start just after a minute begins, so each batch (milliseconds long) finishes in one minute
+    clock.offset_ms += 60_000 - clock() % 60_000 + 1_000
+    worker = await app.start(["double"])
+    try:
+        first = [await double.adispatch(n) for n in (1, 2, -1)]
+        await until(lambda: finished(app, *(h.id for h in first)))
+        clock.offset_ms += 60_000  # the next jobs finish a minute later
+        second = [await double.adispatch(n) for n in (3, -2, -3)]
+        await until(lambda: finished(app, *(h.id for h in second)))
+    finally:
+        await worker.stop()
+    minutes = await app.inspect().athroughput(minutes=3)
+    assert len(minutes) == 3 and minutes[0].at < minutes[1].at < minutes[2].at
+    assert (minutes[2].at.timestamp() * 1000) // 60_000 == clock() // 60_000
+    recent = [(m.completed, m.failed) for m in minutes if (m.completed, m.failed) != (0, 0)]
+    assert recent == [(2, 1), (1, 2)]
+    assert sum(m.completed for m in await app.inspect().athroughput("double", 1440)) == 3
+    assert [m.as_dict()["completed"] for m in await app.inspect().athroughput("idle", 3)] == [0] * 3
+    with pytest.raises(UsageError, match=r"within 1\.\.1440"):
+        await app.inspect().athroughput(minutes=0)

@@ -113,3 +113,47 @@ def _state(**nonzero: int) -> dict[str, int]:
 
 async def _equals(pending: Any, wanted: dict[str, int]) -> bool:
     return bool(await pending == wanted)
+
+
+async def test_a_burst_of_twenty_thousand_jobs_leaves_memory_bounded(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = app_with(redis_url, tmp_path, completed_max_items=500, failed_max_items=100)
+
+    @app.task("burst", concurrency=50)
+    async def burst(n: int, ctx: Any) -> int:
+        ctx.log.info("step", n=n)
+        if n % 100 == 0:
+            raise ValueError("one in a hundred fails")
+        return n
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.execute_command("MEMORY", "PURGE")
+        before = int(client.info("memory")["used_memory"])
+        await burst.adispatch_many(range(20_000))
+        queued = int(client.info("memory")["used_memory"]) - before
+        worker = await app.start()
+        try:
+            stats = app.inspect()
+
+            async def all_done() -> bool:
+                total = (await stats.astats()).total
+                return total.waiting + total.active + total.delayed == 0
+
+            await until(all_done, timeout=120)
+        finally:
+            await worker.stop()
+        total = (await stats.astats()).total
+        assert (total.completed, total.failed) == (500, 100)  # 19,800 and 200 finished
+        finished = [
+            key for key in client.scan_iter("taskora:{burst}:j:*") if not key.endswith(":logs")
+        ]
+        assert len(finished) == 600  # every trimmed job's hash and log list is gone
+        assert len(list(client.scan_iter("taskora:{burst}:j:*:logs"))) == 600
+        after = int(client.info("memory")["used_memory"]) - before
+        # 3% of the jobs stay; most of what remains is the event stream, capped at ~10,000
+        # entries whatever the traffic, and the allocator's slack
+        assert after < queued / 2, (after, queued)
+    finally:
+        client.close()

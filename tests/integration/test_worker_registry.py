@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from support import make_app, until
 
+from taskora_cli import JobContext, Retry, Taskora
+from taskora_cli.app import system_clock
+from taskora_cli.config import load_config
+from taskora_cli.engine.keys import TaskKeys
 from taskora_cli.worker.pool import Worker
 
 
@@ -68,3 +73,43 @@ async def test_a_worker_that_stops_beating_is_gone_and_reaping_releases_its_jobs
     assert (record.stalls, record.started_at_ms) == (1, now[0])
     await worker.stop(grace_ms=0)
     await app.aclose()
+
+
+async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(
+    redis_url: str, tmp_path: Path
+) -> None:
+    offset = [0]
+    app = Taskora(
+        redis_url,
+        config=load_config(env={}, cwd=tmp_path),
+        clock=lambda: system_clock() + offset[0],
+    )
+    runs: list[int] = []
+
+    @app.task("long", retry=Retry(attempts=2, backoff="fixed", delay="10ms", jitter=False))
+    async def long(data: None, ctx: JobContext) -> str:
+        runs.append(ctx.attempt)
+        if ctx.attempt == 1:  # an hour of virtual time passes: our own beat looks an hour old
+            offset[0] = 60 * 60_000
+            raise RuntimeError("try again")
+        sweep = TaskKeys(app.prefix, "long").sweep
+        engine = await app._engine()
+        await until(  # a sweep (with its reaper) ran since the retry started
+            lambda: _swept_after(engine.client.get(sweep), system_clock() + offset[0])
+        )
+        return "done"
+
+    worker = Worker(app, [long], heartbeat_ms=60_000, stall_interval_ms=20)
+    await worker.start()
+    try:
+        handle = await long.adispatch()
+        assert await handle.aresult(10) == "done"
+        assert runs == [1, 2]  # the retry ran once: its worker did not reap itself
+    finally:
+        await worker.stop()
+        await app.aclose()
+
+
+async def _swept_after(stored: Any, jumped_ms: int) -> bool:
+    value = await stored
+    return value is not None and int(value) >= jumped_ms

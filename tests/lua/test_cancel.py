@@ -20,7 +20,7 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, prio: int = 0) -> None:
     keys = [t.wait, t.prioritized, t.events, t.marker]
-    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, prio, 0])
+    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, prio, 0, ""])
 
 
 def claim(lua: Lua, count: int = 1) -> list[Any]:
@@ -72,7 +72,7 @@ def test_cancel_of_a_prioritized_job_removes_it_from_its_band(lua: Lua) -> None:
 
 def test_cancel_of_a_delayed_or_retrying_job_takes_it_off_the_schedule(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 60_000, 0])
+    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 60_000, 0, ""])
     assert cancel(lua, "d") == ["cancelled", "delayed"]
     assert lua.snapshot() == {
         t.cancelled: [("d", LATER)],
@@ -117,7 +117,7 @@ def test_cancel_of_an_active_job_flags_it_and_keeps_its_lock(lua: Lua) -> None:
 def test_cancel_of_a_finished_or_missing_job_changes_nothing(lua: Lua) -> None:
     enqueue(lua, "a")
     token = claim(lua)[1]
-    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled]
+    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     lua.run("ack_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, -1, -1, 1, "a", token, "1"])
     before = lua.snapshot()
     assert cancel(lua, "a") == ["finished", "completed"]
@@ -149,7 +149,7 @@ def assert_ended_cancelled(lua: Lua, at: int) -> dict[str, Any]:
 
 def test_an_ack_of_a_flagged_job_ends_it_cancelled_not_completed(lua: Lua) -> None:
     token = flagged(lua)
-    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled]
+    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, -1, -1, 1, "a", token, '"done"']
     assert lua.run("ack_and_claim", keys, args) == [[2], []]
     snap = assert_ended_cancelled(lua, NOW + 9)
@@ -158,7 +158,7 @@ def test_an_ack_of_a_flagged_job_ends_it_cancelled_not_completed(lua: Lua) -> No
 
 def test_a_failure_of_a_flagged_job_ends_it_cancelled_without_a_retry(lua: Lua) -> None:
     token = flagged(lua)
-    keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled]
+    keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, "a", token, "{}", NOW + 1000, -1, -1]
     assert lua.run("fail_and_claim", keys, args) == [3, []]
     snap = assert_ended_cancelled(lua, NOW + 9)

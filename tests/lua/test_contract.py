@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead
+from taskora_cli.engine import dead, flow
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -28,6 +28,7 @@ from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
 SCHEDULES_SOURCE = Path(inspect.getfile(es))
+FLOW_SOURCE = Path(inspect.getfile(flow))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -35,13 +36,17 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 1,
-    "MIN_COMPAT_VERSION": 1,
+    "WIRE_VERSION": 2,
+    "MIN_COMPAT_VERSION": 2,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "enqueue_debounced",
+        "collect_push",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -52,6 +57,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "cancel",
         "retry_dead",
         "purge_dead",
+        "request_drain",
         "scheduler_tick",
         "scheduler_release",
         "schedule_register",
@@ -66,28 +72,20 @@ WIRE_SNAPSHOT: dict[str, Any] = {
 }
 
 KEYS_SNAPSHOT = {
-    "base('')": "taskora",
-    "base('app')": "taskora:app",
-    "meta_key('')": "taskora:{_global}:meta",
-    "meta_key('app')": "taskora:app:{_global}:meta",
-    "task_registry_key('')": "taskora:{_global}:tasks",
-    "task_registry_key('app')": "taskora:app:{_global}:tasks",
-    "workers_key('')": "taskora:{_global}:workers",
-    "workers_key('app')": "taskora:app:{_global}:workers",
-    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
-    "schedule_due_key('')": "taskora:{_schedules}:due",
-    "schedule_due_key('app')": "taskora:app:{_schedules}:due",
-    "schedule_key('app', 'nightly')": "taskora:app:{_schedules}:s:nightly",
-    "schedule_names_key('')": "taskora:{_schedules}:names",
-    "schedule_names_key('app')": "taskora:app:{_schedules}:names",
-    "scheduler_lease_key('')": "taskora:{_schedules}:lease",
-    "scheduler_lease_key('app')": "taskora:app:{_schedules}:lease",
     "TaskKeys('', 'send-email').active": "taskora:{send-email}:active",
     "TaskKeys('', 'send-email').tag": "taskora:{send-email}:",
     "TaskKeys('app', 'send-email').active": "taskora:app:{send-email}:active",
     "TaskKeys('app', 'send-email').cancel_channel": "taskora:app:{send-email}:cancel",
     "TaskKeys('app', 'send-email').cancelled": "taskora:app:{send-email}:cancelled",
+    "TaskKeys('app', 'send-email').collect_items('j1')": (
+        "taskora:app:{send-email}:collect:j1:items"
+    ),
+    "TaskKeys('app', 'send-email').collect_meta('j1')": "taskora:app:{send-email}:collect:j1:meta",
     "TaskKeys('app', 'send-email').completed": "taskora:app:{send-email}:completed",
+    "TaskKeys('app', 'send-email').concurrency('j1')": "taskora:app:{send-email}:conc:j1",
+    "TaskKeys('app', 'send-email').counts": "taskora:app:{send-email}:counts",
+    "TaskKeys('app', 'send-email').debounce('j1')": "taskora:app:{send-email}:debounce:j1",
+    "TaskKeys('app', 'send-email').dedup('j1')": "taskora:app:{send-email}:dedup:j1",
     "TaskKeys('app', 'send-email').delayed": "taskora:app:{send-email}:delayed",
     "TaskKeys('app', 'send-email').events": "taskora:app:{send-email}:events",
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
@@ -95,30 +93,38 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
+    "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
+    "TaskKeys('app', 'send-email').parked_all": "taskora:app:{send-email}:parked",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
+    "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",
+    "TaskKeys('app', 'send-email').singleton_parked": "taskora:app:{send-email}:singleton:parked",
     "TaskKeys('app', 'send-email').sweep": "taskora:app:{send-email}:sweep",
     "TaskKeys('app', 'send-email').tag": "taskora:app:{send-email}:",
+    "TaskKeys('app', 'send-email').throttle('j1')": "taskora:app:{send-email}:throttle:j1",
     "TaskKeys('app', 'send-email').wait": "taskora:app:{send-email}:wait",
+    "base('')": "taskora",
+    "base('app')": "taskora:app",
+    "meta_key('')": "taskora:{_global}:meta",
+    "meta_key('app')": "taskora:app:{_global}:meta",
+    "paused_queues_key('')": "taskora:{_global}:paused",
+    "paused_queues_key('app')": "taskora:app:{_global}:paused",
+    "schedule_due_key('')": "taskora:{_schedules}:due",
+    "schedule_due_key('app')": "taskora:app:{_schedules}:due",
+    "schedule_key('app', 'nightly')": "taskora:app:{_schedules}:s:nightly",
+    "schedule_names_key('')": "taskora:{_schedules}:names",
+    "schedule_names_key('app')": "taskora:app:{_schedules}:names",
+    "scheduler_lease_key('')": "taskora:{_schedules}:lease",
+    "scheduler_lease_key('app')": "taskora:app:{_schedules}:lease",
+    "task_registry_key('')": "taskora:{_global}:tasks",
+    "task_registry_key('app')": "taskora:app:{_global}:tasks",
+    "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
+    "workers_key('')": "taskora:{_global}:workers",
+    "workers_key('app')": "taskora:app:{_global}:workers",
 }
 
 HEADERS_SNAPSHOT = {
-    "cancel": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
-        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-    },
     "ack_and_claim": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "completed ZSET",
-            "expired ZSET",
-            "cancelled ZSET",
-        ],
         "ARGV": [
             "tag",
             "now_ms",
@@ -131,8 +137,6 @@ HEADERS_SNAPSHOT = {
             "acks",
             "per finished job: id, token, result",
         ],
-    },
-    "claim": {
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -140,38 +144,112 @@ HEADERS_SNAPSHOT = {
             "active ZSET",
             "events STREAM",
             "marker ZSET",
-            "expired ZSET",
-        ],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
-    },
-    "enqueue": {
-        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms"],
-    },
-    "enqueue_bulk": {
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms"],
-    },
-    "enqueue_delayed": {
-        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms"],
-    },
-    "extend_lock": {
-        "KEYS": ["active ZSET"],
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
-    },
-    "fail_and_claim": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "delayed ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "failed ZSET",
+            "completed ZSET",
             "expired ZSET",
             "cancelled ZSET",
+            "counts HASH",
         ],
+    },
+    "cancel": {
+        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+    },
+    "claim": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "expired ZSET",
+        ],
+    },
+    "collect_push": {
+        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "items LIST",
+            "meta HASH",
+        ],
+    },
+    "enqueue": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_bulk": {
+        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_debounced": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "debounce STRING",
+            "cancelled ZSET",
+        ],
+    },
+    "enqueue_deduplicated": {
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "blocking",
+        ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "dedup STRING",
+        ],
+    },
+    "enqueue_delayed": {
+        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
+    },
+    "enqueue_throttled": {
+        "ARGV": [
+            "tag",
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "max",
+            "window_ms",
+        ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "throttle ZSET",
+        ],
+    },
+    "extend_lock": {
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
+        "KEYS": ["active ZSET"],
+    },
+    "fail_and_claim": {
         "ARGV": [
             "tag",
             "now_ms",
@@ -186,70 +264,42 @@ HEADERS_SNAPSHOT = {
             "max_age_ms",
             "max_items",
         ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "failed ZSET",
+            "expired ZSET",
+            "cancelled ZSET",
+            "counts HASH",
+        ],
     },
     "handshake": {
-        "KEYS": ["meta HASH"],
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
+        "KEYS": ["meta HASH"],
     },
     "nack": {
-        "KEYS": [
-            "wait LIST",
-            "prio ZSET",
-            "active ZSET",
-            "events STREAM",
-            "marker ZSET",
-            "cancelled ZSET",
-        ],
         "ARGV": ["tag", "now_ms", "per job: id, token"],
-    },
-    "purge_dead": {
-        "KEYS": ["failed ZSET", "events STREAM"],
-        "ARGV": ["tag", "per job: id"],
-    },
-    "release_worker": {
-        "KEYS": ["active ZSET", "sweep STRING"],
-        "ARGV": ["tag", "worker"],
-    },
-    "retry_dead": {
-        "KEYS": ["wait LIST", "prio ZSET", "failed ZSET", "events STREAM", "marker ZSET"],
-        "ARGV": ["tag", "now_ms", "per job: id"],
-    },
-    "stall_sweep": {
         "KEYS": [
             "wait LIST",
             "prio ZSET",
             "active ZSET",
-            "failed ZSET",
             "events STREAM",
             "marker ZSET",
-            "sweep STRING",
-            "completed ZSET",
             "cancelled ZSET",
-            "expired ZSET",
-        ],
-        "ARGV": [
-            "tag",
-            "now_ms",
-            "interval_ms",
-            "max_stalls",
-            "limit",
-            "completed_max_age_ms",
-            "completed_max_items",
-            "failed_max_age_ms",
-            "failed_max_items",
         ],
     },
-    "scheduler_tick": {
-        "KEYS": ["lease HASH", "due ZSET"],
-        "ARGV": ["token", "now_ms", "lease_ms", "limit"],
-    },
-    "scheduler_release": {"KEYS": ["lease HASH"], "ARGV": ["token"]},
-    "schedule_register": {
-        "KEYS": ["schedule HASH", "due ZSET", "names SET"],
-        "ARGV": ["name", "def", "timing", "first_ms", "now_ms"],
+    "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
+    "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
+    "retry_dead": {
+        "ARGV": ["tag", "now_ms", "state", "per job: id"],
+        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
     },
     "schedule_claim": {
-        "KEYS": ["schedule HASH", "due ZSET"],
         "ARGV": [
             "name",
             "rev",
@@ -262,19 +312,55 @@ HEADERS_SNAPSHOT = {
             "skipped",
             "now_ms",
         ],
-    },
-    "schedule_settle": {"KEYS": ["schedule HASH", "due ZSET"], "ARGV": ["name", "job_id"]},
-    "schedule_skip": {
         "KEYS": ["schedule HASH", "due ZSET"],
-        "ARGV": ["name", "rev", "expected_next", "next_ms", "skipped", "now_ms"],
     },
-    "schedule_pause": {"KEYS": ["schedule HASH", "due ZSET"], "ARGV": ["name", "now_ms"]},
+    "schedule_pause": {"ARGV": ["name", "now_ms"], "KEYS": ["schedule HASH", "due ZSET"]},
+    "schedule_register": {
+        "ARGV": ["name", "def", "timing", "first_ms", "now_ms"],
+        "KEYS": ["schedule HASH", "due ZSET", "names SET"],
+    },
+    "schedule_remove": {"ARGV": ["name"], "KEYS": ["schedule HASH", "due ZSET", "names SET"]},
     "schedule_resume": {
-        "KEYS": ["schedule HASH", "due ZSET"],
         "ARGV": ["name", "expected_next", "next_ms"],
+        "KEYS": ["schedule HASH", "due ZSET"],
     },
-    "schedule_remove": {"KEYS": ["schedule HASH", "due ZSET", "names SET"], "ARGV": ["name"]},
-    "schedule_triggered": {"KEYS": ["schedule HASH"], "ARGV": ["job_id", "task", "now_ms"]},
+    "schedule_settle": {"ARGV": ["name", "job_id"], "KEYS": ["schedule HASH", "due ZSET"]},
+    "schedule_skip": {
+        "ARGV": ["name", "rev", "expected_next", "next_ms", "skipped", "now_ms"],
+        "KEYS": ["schedule HASH", "due ZSET"],
+    },
+    "schedule_triggered": {"ARGV": ["job_id", "task", "now_ms"], "KEYS": ["schedule HASH"]},
+    "scheduler_release": {"ARGV": ["token"], "KEYS": ["lease HASH"]},
+    "scheduler_tick": {
+        "ARGV": ["token", "now_ms", "lease_ms", "limit"],
+        "KEYS": ["lease HASH", "due ZSET"],
+    },
+    "stall_sweep": {
+        "ARGV": [
+            "tag",
+            "now_ms",
+            "interval_ms",
+            "max_stalls",
+            "limit",
+            "completed_max_age_ms",
+            "completed_max_items",
+            "failed_max_age_ms",
+            "failed_max_items",
+        ],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "active ZSET",
+            "failed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "sweep STRING",
+            "completed ZSET",
+            "cancelled ZSET",
+            "expired ZSET",
+            "counts HASH",
+        ],
+    },
 }
 
 # -- reading the headers -------------------------------------------------------------------
@@ -360,7 +446,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
-    for source in (DEAD_SOURCE, SCHEDULES_SOURCE):
+    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE):
         called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
@@ -448,6 +534,13 @@ async def exercise(engine: Engine) -> None:
     await dead.retry_dead(engine, task, ["a", "b"], now + 100)
     await dead.purge_dead(engine, task, ["a"])
     await dead.purge_dead(engine, task, ["a", "b"])
+    states = ("waiting", "active")
+    await flow.enqueue_deduplicated(engine, task, NewJob("f1", "{}"), "k", states, now)
+    await flow.enqueue_throttled(engine, task, NewJob("f2", "{}"), "k", 5, 1000, now)
+    await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
+    await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
+    await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
+    await engine.request_drain("nobody")
     await es.tick(engine, "w1", now, ttl, 10)
     await es.register(engine, "s", '{"task":"contract"}', "every 1000", now + 1000, now)
     fire = es.Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)

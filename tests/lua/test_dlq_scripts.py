@@ -53,7 +53,7 @@ def retried_log(attempts: int = 3, error: Any = None) -> str:
 
 
 def retry(lua: Lua, *ids: str) -> list[int]:
-    return list(lua.run("retry_dead", RETRY_KEYS, [t.tag, NOW, *ids]))
+    return list(lua.run("retry_dead", RETRY_KEYS, [t.tag, NOW, "failed", *ids]))
 
 
 def purge(lua: Lua, *ids: str) -> list[int]:
@@ -154,3 +154,20 @@ def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
 def test_purge_of_nothing_dead_emits_nothing(lua: Lua) -> None:
     assert purge(lua, "nobody") == [0]
     assert lua.snapshot() == {}
+
+
+def test_retry_sends_a_cancelled_job_back_and_ignores_one_in_another_state(lua: Lua) -> None:
+    ended = {"state": "cancelled", "data": "{}", "ts": str(NOW - 500), "attempt": "1"}
+    lua.r.hset(t.job("c"), mapping={**ended, "finished": str(NOW - 100), "cancel": "no"})
+    lua.r.zadd(t.cancelled, {"c": NOW - 100})
+    lua.r.hset(t.job("f"), mapping={"state": "failed", "data": "{}"})
+    lua.r.zadd(t.failed, {"f": NOW - 100})
+    keys = [t.wait, t.prioritized, t.cancelled, t.events, t.marker]
+    assert lua.run("retry_dead", keys, [t.tag, NOW, "cancelled", "c", "f"]) == [1, 0]
+    snap = lua.snapshot()
+    assert snap[t.wait] == ["c"] and t.cancelled not in snap
+    assert snap[t.job("c")] == {"state": "waiting", "data": "{}", "ts": str(NOW - 500),
+                                "attempt": "0", "run_at": str(NOW)}  # fmt: skip
+    assert snap[t.failed] == [("f", NOW - 100)]
+    assert json.loads(snap[t.logs("c")][0])["msg"] == "retried after it was cancelled"
+    assert snap[t.events] == [{"event": "waiting", "job": "c", "reason": "retried"}]

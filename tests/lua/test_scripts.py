@@ -19,7 +19,9 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, data: str = "{}", now: int = NOW, prio: int = 0) -> Any:
     return lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, job_id, data, now, prio, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, job_id, data, now, prio, 0, ""],
     )
 
 
@@ -72,8 +74,8 @@ def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
 
 def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0]) == 1
-    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0])
+    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0, ""]) == 1
+    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0, ""])
     assert lua.snapshot() == {
         t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
         t.events: [ev("delayed", "d"), ev("delayed", "e")],
@@ -86,8 +88,8 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
 def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     enqueue(lua, "dup")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [t.tag, NOW, "a", "1", 0, 0, 0, "b", "2", 3, 0, 0, "c", "3", 0, NOW + 100, 0]
-    args += ["dup", "4", 0, 0, 0]
+    args = [t.tag, NOW, "a", "1", 0, 0, 0, "", "b", "2", 3, 0, 0, "", "c", "3", 0, NOW + 100, 0, ""]
+    args += ["dup", "4", 0, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["a", "dup"]
@@ -101,7 +103,7 @@ def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> 
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     args: list[Any] = [t.tag, NOW]
     for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
-        args += [job_id, "{}", prio, 0, 0]
+        args += [job_id, "{}", prio, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
     assert lua.snapshot()[t.wait] == ["r", "p", "q"]
     assert claim(lua, 6)[0::5] == ["c", "a", "b", "q", "p", "r"]
@@ -135,7 +137,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
     ids = [f"j{i:02}" for i in range(40)]
     args: list[Any] = [t.tag, NOW]
     for job_id in ids:
-        args += [job_id, "{}", 0, 0, 0]
+        args += [job_id, "{}", 0, 0, 0, ""]
     lua.run("enqueue_bulk", keys, args)
     assert lua.snapshot()[t.events] == [
         ev("waiting", " ".join(ids[:32])),
@@ -146,7 +148,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
 def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
     for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
-        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0])
+        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0, ""])
     got = claim(lua, 3, now=NOW + 500)
     assert got[0::5] == ["early", "mid", "late"]
     snap = lua.snapshot()
@@ -164,7 +166,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     enqueue(lua, "a")
     enqueue(lua, "b")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled]
+    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,
@@ -195,7 +197,9 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, 3]
     for i in range(3):
         args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
-    acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired], args)
+    acked, claimed = lua.run(
+        "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
+    )
     assert (acked, claimed) == ([1, 1, 1], [])
     snap = lua.snapshot()
     assert snap[t.completed] == [("a", NOW + 7), ("b", NOW + 7), ("c", NOW + 7)]
@@ -209,7 +213,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
 def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
     enqueue(lua, "a")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.failed, t.expired]
+    keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     status, claimed = lua.run(
         "fail_and_claim",
         keys,
@@ -228,7 +232,7 @@ def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
 def test_fail_and_claim_without_retry_dead_letters(lua: Lua) -> None:
     enqueue(lua, "a")
     _, token = claim(lua, 1)[:2]
-    keys = [*CLAIM_KEYS, t.failed, t.expired]
+    keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     status, _ = lua.run(
         "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1, -1, -1]
     )
@@ -243,7 +247,7 @@ def test_fail_with_a_stale_token_is_refused(lua: Lua) -> None:
     enqueue(lua, "a")
     claim(lua, 1)
     before = lua.snapshot()
-    keys = [*CLAIM_KEYS, t.failed, t.expired]
+    keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     status, _ = lua.run(
         "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1, -1, -1]
     )
@@ -300,6 +304,7 @@ def sweep(lua: Lua, now: int, max_stalls: int = 1, keys: TaskKeys = t) -> Any:
         keys.completed,
         keys.cancelled,
         keys.expired,
+        keys.counts,
     ]
     return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100, -1, -1, -1, -1])
 
@@ -326,7 +331,7 @@ def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
     sweep(lua, NOW + 10)
     lua.run(
         "ack_and_claim",
-        [*CLAIM_KEYS, t.completed, t.expired],
+        [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts],
         [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, 1, "a", token, "1"],
     )
     assert sweep(lua, NOW + 5000) == [0, 0]
@@ -343,9 +348,32 @@ def test_stall_sweep_fails_a_job_that_stalls_too_often(lua: Lua) -> None:
     assert snap[t.failed] == [("a", NOW + 2000)]
     assert snap[t.job("a")]["state"] == "failed"
     assert "StalledError" in snap[t.job("a")]["error"]
+    assert snap[t.counts] == {f"f:{(NOW + 2000) // 60_000}": "1"}
 
 
 def test_handshake_writes_once_and_returns_what_is_stored(lua: Lua) -> None:
     meta = "taskora:{_global}:meta"
     assert lua.run("handshake", [meta], [1, 1, "a", NOW]) == ["1", "1", "a", str(NOW)]
     assert lua.run("handshake", [meta], [2, 2, "b", NOW + 1]) == ["1", "1", "a", str(NOW)]
+
+
+def test_finishing_counts_per_minute_and_forgets_minutes_older_than_a_day(lua: Lua) -> None:
+    minute = NOW // 60_000
+    stale = {f"c:{minute - 1440}": "7", f"f:{minute - 1441}": "2", f"c:{minute - 1439}": "3"}
+    lua.r.hset(t.counts, mapping=stale)
+    for job_id in ("a", "b", "c"):
+        enqueue(lua, job_id)
+    got = claim(lua, 3)
+    args: list[Any] = [t.tag, NOW + 1, 30_000, "w1", 0, 100, -1, -1, 2]
+    args += [got[0], got[1], "1", got[5], got[6], "2"]
+    keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
+    assert lua.run("ack_and_claim", keys, args) == [[1, 1], []]
+    # the minute's first count dropped the fields a day old or more, and kept the younger one
+    assert lua.r.hgetall(t.counts) == {f"c:{minute - 1439}": "3", f"c:{minute}": "2"}
+    fail_keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
+    fail_args = [t.tag, NOW + 2, 30_000, "w1", 0, 100, got[10], got[11], "{}", -1, -1, -1]
+    assert lua.run("fail_and_claim", fail_keys, fail_args) == [2, []]
+    assert lua.r.hgetall(t.counts)[f"f:{minute}"] == "1"
+    retry_args = [*fail_args[:9], NOW + 5000, -1, -1]  # a retry is not a failure for good
+    lua.run("fail_and_claim", fail_keys, retry_args)
+    assert lua.r.hgetall(t.counts)[f"f:{minute}"] == "1"

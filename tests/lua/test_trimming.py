@@ -10,7 +10,7 @@ from harness import T as t
 
 CLAIM_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
 SWEEP_KEYS = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep, t.completed]
-SWEEP_KEYS += [t.cancelled, t.expired]
+SWEEP_KEYS += [t.cancelled, t.expired, t.counts]
 NO_LIMIT = -1
 LOG = '{"msg":"step"}'
 
@@ -42,7 +42,7 @@ def claim_one(lua: Lua, job_id: str = "new", ttl: int = 30_000) -> str:
     lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, job_id, "{}", NOW - 100, 0, 0],
+        [t.tag, job_id, "{}", NOW - 100, 0, 0, ""],
     )
     claimed = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, ttl, "w1", 1, 100])
     assert claimed[0] == job_id
@@ -51,7 +51,9 @@ def claim_one(lua: Lua, job_id: str = "new", ttl: int = 30_000) -> str:
 
 def ack(lua: Lua, token: str, max_age: int, max_items: int, job_id: str = "new") -> list[int]:
     args = [t.tag, NOW, 30_000, "w1", 0, 100, max_age, max_items, 1, job_id, token, "1"]
-    acked, claimed = lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired], args)
+    acked, claimed = lua.run(
+        "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
+    )
     assert claimed == []
     return list(acked)
 
@@ -130,6 +132,7 @@ def test_ack_and_claim_trims_the_completed_set(
 
     kept = {job_id: at for job_id, at in {**old, "new": NOW}.items() if job_id not in gone}
     expected: dict[str, Any] = {t.events: NEW_EVENTS, **finished_keys("completed", kept)}
+    expected[t.counts] = {f"c:{NOW // 60_000}": "1"}
     if "new" in kept:
         expected[t.job("new")] = NEW_COMPLETED
         del expected[t.logs("new")]  # the fresh job logged nothing
@@ -140,16 +143,22 @@ def test_ack_and_claim_trims_the_completed_set(
 
 def test_two_finished_jobs_buy_a_budget_of_fourteen(lua: Lua) -> None:
     lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, "n1", "{}", NOW - 100, 0, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, "n1", "{}", NOW - 100, 0, 0, ""],
     )
     lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [t.tag, "n2", "{}", NOW - 100, 0, 0]
+        "enqueue",
+        [t.wait, t.prioritized, t.events, t.marker],
+        [t.tag, "n2", "{}", NOW - 100, 0, 0, ""],
     )
     got = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, 30_000, "w1", 2, 100])
     seed_finished(lua, "completed", OLD_JOBS)
     args = [t.tag, NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, 2]
     args += [got[0], got[1], "1", got[5], got[6], "2"]
-    assert lua.run("ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired], args) == [[1, 1], []]
+    assert lua.run(
+        "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
+    ) == [[1, 1], []]
     left = [job_id for job_id, _ in lua.snapshot()[t.completed]]
     assert left == [f"o{i:02}" for i in range(14, 20)] + ["n1", "n2"]
     assert not lua.r.exists(t.job("o13"), t.logs("o13"))
@@ -166,7 +175,9 @@ def test_an_ack_that_lost_its_lock_trims_nothing(lua: Lua) -> None:
 def fail(lua: Lua, token: str, retry_at: int, max_age: int, max_items: int) -> int:
     args = [t.tag, NOW, 30_000, "w1", 0, 100, "new", token, '{"m":1}', retry_at]
     status, claimed = lua.run(
-        "fail_and_claim", [*CLAIM_KEYS, t.failed, t.expired], [*args, max_age, max_items]
+        "fail_and_claim",
+        [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts],
+        [*args, max_age, max_items],
     )
     assert claimed == []
     return int(status)
@@ -192,6 +203,7 @@ def test_a_dead_letter_trims_the_failed_set(lua: Lua) -> None:
             "finished": str(NOW),
         },
         **finished_keys("failed", {"f3": NOW - 400}),
+        t.counts: {f"f:{NOW // 60_000}": "1"},
     }
 
 

@@ -1,0 +1,46 @@
+-- enqueue_deduplicated.lua: (new) -> waiting | delayed, unless a job holding the dedup key is
+--   in one of the blocking states (then nothing changes)
+-- KEYS[1] wait        LIST  waiting ids of priority 0
+-- KEYS[2] prio        ZSET  waiting ids of priority > 0
+-- KEYS[3] delayed     ZSET  score = due time (ms)
+-- KEYS[4] events      STREAM
+-- KEYS[5] marker      ZSET  wakes idle workers
+-- KEYS[6] dedup       STRING the id of the job holding the key
+-- ARGV[1] tag               the task's key prefix
+-- ARGV[2] id                the job id (client generated)
+-- ARGV[3] data              the JSON payload
+-- ARGV[4] now_ms
+-- ARGV[5] priority          integer >= 0
+-- ARGV[6] run_at_ms         when the job becomes due; 0 = now
+-- ARGV[7] expire_at_ms      expire the job if no worker has started it by then; 0 = never
+-- ARGV[8] extra             more hash fields as a JSON object; "" = none
+-- ARGV[9] blocking          the states that block, space separated ("waiting delayed active")
+-- returns {1, id} enqueued, or {0, holder id} deduplicated
+-- The holder's state is read now, so a key whose holder ended (or was deleted) never blocks,
+-- even if a finishing script has not released it. "retrying" blocks like "delayed": the job
+-- waits in the delayed set for its next attempt.
+--@include lib/common.lua
+--@include lib/create.lua
+local tag, id, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local holder = redis.call("GET", KEYS[6])
+if holder then
+  local state = redis.call("HGET", job_key(tag, holder), "state")
+  if state == "retrying" then
+    state = "delayed"
+  end
+  if state then
+    for blocking in string.gmatch(ARGV[9], "%S+") do
+      if blocking == state then
+        return { 0, holder }
+      end
+    end
+  end
+end
+if redis.call("EXISTS", job_key(tag, id)) == 1 then
+  return { 0, id }
+end
+local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[4], marker = KEYS[5] }
+create_job(tag, k, id, ARGV[3], now, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8])
+redis.call("HSET", job_key(tag, id), "holds", KEYS[6])
+redis.call("SET", KEYS[6], id)
+return { 1, id }

@@ -1,0 +1,41 @@
+-- Create one job, waiting or delayed: shared by the flow-control enqueue scripts (spliced in
+-- at "--@include lib/create.lua"; needs lib/common.lua first). The plain enqueue scripts keep
+-- their own copy of these few lines: they are the hot path and stay branch-free.
+
+-- Hash fields beyond the basics, from a JSON object ("" = none), as HSET arguments.
+local function extra_fields(extra)
+  local out = {}
+  if extra ~= "" then
+    for name, value in pairs(cjson.decode(extra)) do
+      out[#out + 1] = name
+      out[#out + 1] = value
+    end
+  end
+  return out
+end
+
+-- k: {wait, prio, delayed, events, marker}; run_at 0 = now; exp "0" = never.
+local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
+  local job = job_key(tag, id)
+  local fields = extra_fields(extra)
+  if priority > 0 then
+    fields[#fields + 1] = "prio"
+    fields[#fields + 1] = priority
+  end
+  if exp ~= "0" then
+    fields[#fields + 1] = "exp"
+    fields[#fields + 1] = exp
+  end
+  if run_at > now then
+    redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at,
+      unpack(fields))
+    redis.call("ZADD", k.delayed, run_at, id)
+    redis.call("ZADD", k.marker, "LT", run_at, "0")
+    emit(k.events, "delayed", id)
+  else
+    redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, unpack(fields))
+    queue_back(tag, k.wait, k.prio, id, priority, now)
+    redis.call("ZADD", k.marker, 0, "0")
+    emit(k.events, "waiting", id)
+  end
+end

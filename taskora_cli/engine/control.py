@@ -1,0 +1,42 @@
+"""Operator control the workers obey: paused queues, and drain requests to one worker.
+
+Both live under the ``{_global}`` tag (one slot per call). Workers read them with one
+pipelined round trip per control tick (see worker/pool.py), so a pause reaches every worker
+within a tick, whether or not it was connected when the operator asked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import keys as k
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+async def pause_queue(engine: Engine, queue: str) -> bool:
+    """Pause ``queue``; False if it already was."""
+    added: int = await engine.client.sadd(k.paused_queues_key(engine.prefix), queue)
+    return added == 1
+
+
+async def resume_queue(engine: Engine, queue: str) -> bool:
+    """Resume ``queue``; False if it was not paused."""
+    removed: int = await engine.client.srem(k.paused_queues_key(engine.prefix), queue)
+    return removed == 1
+
+
+async def paused_queues(engine: Engine) -> set[str]:
+    """The names of the paused queues."""
+    members: set[str] = await engine.client.smembers(k.paused_queues_key(engine.prefix))  # type: ignore[assignment]
+    return set(members)
+
+
+async def worker_orders(engine: Engine, worker_id: str) -> tuple[set[str], bool]:
+    """What ``worker_id`` is told now: the paused queues, and whether to drain."""
+    async with engine.client.pipeline(transaction=False) as pipe:
+        pipe.smembers(k.paused_queues_key(engine.prefix))
+        pipe.hexists(k.worker_key(engine.prefix, worker_id), "drain")
+        paused, drain = await pipe.execute()
+    return set(paused), bool(drain)

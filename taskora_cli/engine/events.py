@@ -1,0 +1,130 @@
+"""Read the per-task event streams: the recent past, and new entries as they come.
+
+Each stream entry records one transition of one or more jobs (see lua/lib/common.lua): ``job``
+holds their ids separated by spaces and every other field but ``event`` holds per-job values,
+likewise. ``expand`` turns an entry into one RawEvent per job. Readers are plain XREADs, not
+a consumer group: every process that reads sees every event (fan-out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from ..errors import ServerError
+from .connection import open_client
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from .engine import Engine
+
+READ_COUNT = 500
+"""Entries fetched per stream per read."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One job's part of a stream entry."""
+
+    task: str
+    entry_id: str
+    event: str
+    job_id: str
+    fields: dict[str, str]
+
+    @property
+    def at_ms(self) -> int:
+        """When it was written: the millisecond part of the entry id."""
+        return int(self.entry_id.split("-", 1)[0])
+
+
+def expand(task: str, entry_id: str, fields: Mapping[str, str]) -> list[RawEvent]:
+    """One RawEvent per job of a stream entry."""
+    ids = fields.get("job", "").split(" ")
+    extra = {
+        name: value.split(" ") for name, value in fields.items() if name not in ("event", "job")
+    }
+    event = fields.get("event", "?")
+    out = []
+    for i, job_id in enumerate(ids):
+        values = {name: split[i] if i < len(split) else "" for name, split in extra.items()}
+        out.append(RawEvent(task, entry_id, event, job_id, values))
+    return out
+
+
+async def recent(engine: Engine, tasks: Iterable[str], count: int) -> list[RawEvent]:
+    """The last ``count`` stream entries of each task, expanded, oldest first overall."""
+    names = list(tasks)
+    async with engine.client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.xrevrange(engine.keys(name).events, count=count)
+        pages: list[list[tuple[str, dict[str, str]]]] = await pipe.execute()
+    events = [
+        raw
+        for name, page in zip(names, pages, strict=True)
+        for entry_id, fields in page
+        for raw in expand(name, entry_id, fields)
+    ]
+    events.sort(key=lambda raw: tuple(int(part) for part in raw.entry_id.split("-")))
+    return events
+
+
+async def latest_ids(engine: Engine, tasks: Iterable[str]) -> dict[str, str]:
+    """Each task's last entry id now ("0-0" for an empty stream): where following starts."""
+    names = list(tasks)
+    async with engine.client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.xrevrange(engine.keys(name).events, count=1)
+        pages: list[list[tuple[str, Any]]] = await pipe.execute()
+    return {name: page[0][0] if page else "0-0" for name, page in zip(names, pages, strict=True)}
+
+
+class Follower:
+    """Reads new entries of some tasks' streams, blocking; one connection of its own."""
+
+    def __init__(self, engine: Engine, cursors: Mapping[str, str]) -> None:
+        self._engine = engine
+        self._client: Redis = open_client(engine.url, blocking=True)
+        self._streams = {engine.keys(task).events: task for task in cursors}
+        self._cursors = {engine.keys(task).events: last for task, last in cursors.items()}
+
+    async def read(self, block_ms: int) -> list[RawEvent]:
+        """New entries since the last read (waiting up to ``block_ms`` for one), expanded.
+
+        Raises:
+            ServerError: the server could not be read (call again to retry).
+        """
+        streams: Any = self._cursors
+        try:
+            reply: Any = await self._client.xread(streams, count=READ_COUNT, block=block_ms)
+        except (RedisError, OSError) as exc:
+            raise ServerError(f"cannot read the event streams: {exc}") from exc
+        out: list[RawEvent] = []
+        for stream, entries in reply or []:
+            task = self._streams[stream]
+            for entry_id, fields in entries:
+                out += expand(task, entry_id, fields)
+                self._cursors[stream] = entry_id
+        return out
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+async def job_details(
+    engine: Engine, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, str | None]]:
+    """(task, job id) -> the job's attempt, result, error and progress, in one round trip."""
+    pairs = list(dict.fromkeys(wanted))
+    fields = ("attempt", "result", "error", "progress")
+    async with engine.client.pipeline(transaction=False) as pipe:
+        for task, job_id in pairs:
+            pipe.hmget(engine.keys(task).job(job_id), fields)
+        rows: list[list[str | None]] = await pipe.execute()
+    return {
+        pair: dict(zip(fields, row, strict=True)) for pair, row in zip(pairs, rows, strict=True)
+    }

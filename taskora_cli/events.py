@@ -1,0 +1,259 @@
+"""Job events: listen with ``task.on("completed", fn)`` or ``app.on("task:failed", fn)``, or read
+them with ``app.events()``.
+
+Every transition the scripts make is appended to its task's capped event stream, so every
+process that reads the streams sees every event (fan-out, not a work queue). Listeners are
+called by worker processes (``taskora work``, ``app.start()``): each worker reads the streams
+of the tasks someone listens to and calls the listeners in its event loop. A listener may be
+``async`` or not; one that raises is logged and the rest still run. Events that happen while
+no worker runs are not replayed to listeners; ``taskora events`` shows the recent past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .serialization import loads
+
+if TYPE_CHECKING:
+    from .app import Taskora
+    from .engine.events import RawEvent
+    from .inspector import RemoteError
+
+log = logging.getLogger("taskora.events")
+
+LISTENABLE = (
+    "waiting",
+    "delayed",
+    "active",
+    "progress",
+    "completed",
+    "failed",
+    "retrying",
+    "stalled",
+    "cancelled",
+    "expired",
+)
+"""The events a listener can subscribe to."""
+
+_DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active"})
+"""Events whose listeners get fields read from the job (result, error, progress, attempt)."""
+
+BLOCK_MS = 1000
+"""How long one read waits for new entries before the stop flag is looked at again."""
+
+Listener = Callable[["Event"], Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One job's transition.
+
+    Attributes:
+        name: the event (see LISTENABLE; a reader may also see "promoted" and "purged").
+        task / job_id: whose.
+        at: when the transition was recorded (UTC).
+        attempt: the attempt it concerns ("active", "completed", "failed", "retrying").
+        result: the handler's return value ("completed").
+        error: how the attempt failed ("failed", "retrying").
+        progress: the value the handler reported ("progress").
+        details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
+            "recovered" or "failed"), "reason" (why a job is waiting again).
+    """
+
+    name: str
+    task: str
+    job_id: str
+    at: datetime
+    attempt: int | None = None
+    result: Any = None
+    error: RemoteError | None = None
+    progress: Any = None
+    details: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        error = self.error
+        return {
+            "event": self.name,
+            "task": self.task,
+            "job": self.job_id,
+            "at": self.at.isoformat(),
+            "attempt": self.attempt,
+            "result": self.result,
+            "error": None if error is None else {"type": error.type, "message": error.message},
+            "progress": self.progress,
+            **(self.details or {}),
+        }
+
+
+def check_event(name: str) -> str:
+    if name not in LISTENABLE:
+        raise UsageError(f"unknown event {name!r}; listen to one of {', '.join(LISTENABLE)}")
+    return name
+
+
+class Listeners:
+    """Who listens to what: per task, and for every task (key None)."""
+
+    def __init__(self) -> None:
+        self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
+
+    def __bool__(self) -> bool:
+        return any(self._by.values())
+
+    def add(self, task: str | None, event: str, fn: Listener) -> None:
+        if not callable(fn):
+            raise UsageError(f"a listener must be callable, got {fn!r}")
+        self._by[(task, check_event(event))].append(fn)
+
+    def for_event(self, task: str, event: str) -> list[Listener]:
+        return [*self._by.get((task, event), ()), *self._by.get((None, event), ())]
+
+    def tasks(self, known: Iterable[str]) -> list[str]:
+        """The tasks whose streams must be read: those listened to, or all if any listener
+        is for every task."""
+        if any(task is None and fns for (task, _), fns in self._by.items()):
+            return sorted(set(known))
+        return sorted({task for (task, _), fns in self._by.items() if task is not None and fns})
+
+
+def parse_app_event(name: str) -> str:
+    """``app.on`` names: "task:completed" (or just "completed") -> "completed"."""
+    event = name.removeprefix("task:")
+    return check_event(event)
+
+
+async def _enrich(app: Taskora, raws: list[RawEvent]) -> list[Event]:
+    from .engine.events import job_details
+    from .inspector import _error
+
+    engine = await app._engine()
+    wanted = [(r.task, r.job_id) for r in raws if r.event in _DETAILED]
+    details = await job_details(engine, wanted) if wanted else {}
+    out = []
+    for raw in raws:
+        row = details.get((raw.task, raw.job_id), {})
+        attempt = raw.fields.get("attempt") or row.get("attempt")
+        out.append(
+            Event(
+                raw.event,
+                raw.task,
+                raw.job_id,
+                datetime.fromtimestamp(raw.at_ms / 1000, tz=UTC),
+                attempt=int(attempt) if attempt else None,
+                result=_loads(row.get("result")) if raw.event == "completed" else None,
+                error=_error(row.get("error")) if raw.event in ("failed", "retrying") else None,
+                progress=_loads(row.get("progress")) if raw.event == "progress" else None,
+                details={k: v for k, v in raw.fields.items() if k != "attempt"} or None,
+            )
+        )
+    return out
+
+
+def _loads(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return loads(raw)
+    except ValueError:
+        return raw
+
+
+async def events(
+    app: Taskora, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+) -> AsyncIterator[Event]:
+    """The events of ``tasks`` (default: every known task): the last ``recent`` of each task's
+    stream first, then, with ``follow``, new ones as they come, until the caller stops."""
+    from .engine import events as streams
+
+    engine = await app._engine()
+    names = list(tasks) if tasks is not None else await app.inspect().atasks()
+    cursors = await streams.latest_ids(engine, names) if follow else {}
+    if recent:
+        for event in await _enrich(app, await streams.recent(engine, names, recent)):
+            yield event
+    if not follow or not names:
+        return
+    follower = streams.Follower(engine, cursors)
+    try:
+        while True:
+            raws = await follower.read(BLOCK_MS)
+            for event in await _enrich(app, raws):
+                yield event
+    finally:
+        await follower.close()
+
+
+async def deliver(
+    app: Taskora, stop: asyncio.Event, following: asyncio.Event | None = None
+) -> None:
+    """Call the app's listeners for every new event of the tasks they listen to, until
+    ``stop`` is set; ``following`` is set once the streams' current ends are known (every
+    later event is delivered). Runs inside a worker."""
+    from .engine import events as streams
+
+    listeners: Listeners = app._listeners
+    engine = await app._engine()
+    names = listeners.tasks(await app.inspect().atasks())
+    if not names:
+        if following is not None:
+            following.set()
+        return
+    cursors = await streams.latest_ids(engine, names)
+    if following is not None:
+        following.set()
+    follower = streams.Follower(engine, cursors)
+    try:
+        while not stop.is_set():
+            try:
+                raws = await follower.read(BLOCK_MS)
+                raws = [r for r in raws if listeners.for_event(r.task, r.event)]
+                found = await _enrich(app, raws) if raws else []
+            except Exception as exc:  # a server hiccup must not end the delivery for good
+                log.warning("taskora: reading events failed (%s); trying again", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for event in found:
+                for fn in listeners.for_event(event.task, event.name):
+                    await _call(fn, event)
+    finally:
+        with contextlib.suppress(Exception):
+            await follower.close()
+
+
+async def _call(fn: Listener, event: Event) -> None:
+    try:
+        outcome = fn(event)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception:
+        log.exception("taskora: the %s listener %r failed", event.name, fn)
+
+
+ListenerDecorator = Callable[[Listener], Listener]
+
+
+def register(
+    listeners: Listeners, task: str | None, event: str, fn: Listener | None
+) -> Listener | ListenerDecorator:
+    """Add ``fn`` (or return a decorator that adds the function it decorates)."""
+    if fn is not None:
+        listeners.add(task, event, fn)
+        return fn
+    check_event(event)
+
+    def decorate(f: Listener) -> Listener:
+        listeners.add(task, event, f)
+        return f
+
+    return decorate

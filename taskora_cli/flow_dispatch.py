@@ -1,0 +1,98 @@
+"""Route a flow-controlled dispatch to its engine call, and word its rejection."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .durations import format_ms
+from .engine import flow as scripts
+from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError, UsageError
+from .flow import Collect, CollectInfo, Debounce, Deduplicate, FlowControl, Throttle
+from .handle import JobHandle
+from .serialization import dumps
+
+if TYPE_CHECKING:
+    from .engine.engine import Engine
+    from .engine.records import Admission, NewJob
+    from .task import Task
+
+
+async def admit(
+    engine: Engine, task: str, job: NewJob, flow: FlowControl, now_ms: int
+) -> Admission:
+    """Enqueue ``job`` under ``flow``; the Admission says whether it was accepted."""
+    if isinstance(flow, Deduplicate):
+        return await scripts.enqueue_deduplicated(engine, task, job, flow.key, flow.states, now_ms)
+    if isinstance(flow, Throttle):
+        return await scripts.enqueue_throttled(
+            engine, task, job, flow.key, flow.max, flow.window_ms, now_ms
+        )
+    assert isinstance(flow, Debounce)
+    return await scripts.enqueue_debounced(engine, task, job, flow.key, now_ms)
+
+
+def rejection(
+    task: str, job_id: str, flow: FlowControl, admission: Admission
+) -> DispatchRejectedError:
+    """The error ``throw_on_reject`` raises for a rejected dispatch."""
+    if isinstance(flow, Throttle):
+        wait_ms = admission.retry_after_ms or 0
+        return ThrottledError(
+            f"dispatch of {task!r} throttled: key {flow.key!r} already accepted {flow.max} in "
+            f"{format_ms(flow.window_ms)}; the next is accepted in {format_ms(wait_ms)}",
+            flow.key,
+            job_id,
+            retry_after=wait_ms / 1000,
+        )
+    existing = admission.existing_id or ""
+    return DuplicateJobError(
+        f"dispatch of {task!r} deduplicated: job {existing} holds key "
+        f"{getattr(flow, 'key', '')!r} and is still pending",
+        getattr(flow, "key", ""),
+        job_id,
+        existing_id=existing,
+    )
+
+
+async def collect(task: Task, data: Any, config: Collect, now_ms: int) -> JobHandle:
+    """Add one item to its collect buffer; the handle is the batch job it joined."""
+    from .task import new_job_id
+
+    item = dumps(data, what=f"data for task {task.name!r}")
+    key = config.key_for(data)
+    engine = await task.app._engine()
+    if task.name not in engine.registered:
+        await engine.register_tasks({task.name: task.options.queue})
+    limits = (config.delay_ms, config.max_size, config.max_wait_ms)
+    joined, _, _ = await scripts.collect_push(
+        engine, task.name, new_job_id(), item, key, limits, now_ms
+    )
+    return JobHandle(task.app, task.name, joined)
+
+
+def _collect_config(task: Task) -> Collect:
+    if task.options.collect is None:
+        raise UsageError(f"task {task.name!r} has no collect option: there is no buffer to read")
+    return task.options.collect
+
+
+async def peek_collect(task: Task, key: str) -> list[Any]:
+    """The items in ``task``'s collect buffer ``key``, oldest first; bad JSON is skipped."""
+    _collect_config(task)
+    engine = await task.app._engine()
+    items: list[Any] = []
+    for raw in await scripts.collect_peek(engine, task.name, key):
+        try:
+            items.append(json.loads(raw))
+        except ValueError:
+            continue
+    return items
+
+
+async def inspect_collect(task: Task, key: str) -> CollectInfo | None:
+    """Count and times of ``task``'s collect buffer ``key``; None when it is empty."""
+    _collect_config(task)
+    engine = await task.app._engine()
+    info = await scripts.collect_info(engine, task.name, key)
+    return None if info is None else CollectInfo(*info)

@@ -1,0 +1,116 @@
+"""Queues: a task's ``queue`` option groups it with others, so an operator can pause and
+resume them together. A paused queue still accepts dispatches; workers everywhere stop
+claiming its jobs within a control tick (0.5 s) and start again on resume. Jobs already
+running finish normally.
+
+``app.queues()`` returns the manager; blocking methods have async twins.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .app import Taskora
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """One queue: its tasks and their summed counts; ``latency`` is the age in seconds of the
+    oldest waiting job of any of its tasks (None when nothing waits)."""
+
+    name: str
+    paused: bool
+    tasks: list[str] = field(default_factory=list)
+    waiting: int = 0
+    delayed: int = 0
+    active: int = 0
+    failed: int = 0
+    latency: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise UsageError(f"a queue name is a non-empty string without outer spaces, got {name!r}")
+    return name
+
+
+class Queues:
+    """List, pause and resume queues."""
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+
+    def list(self) -> list[QueueInfo]:
+        """Every known queue (of tasks registered here or on the server, and any paused one),
+        sorted by name (blocking)."""
+        return self.app._portal.call(self.alist())
+
+    async def alist(self) -> builtins.list[QueueInfo]:
+        """Async twin of :meth:`list`."""
+        from .engine import control
+
+        engine = await self.app._engine()
+        queue_of = await engine.task_queues()
+        for name, task in self.app.tasks.items():
+            queue_of[name] = task.options.queue
+        paused = await control.paused_queues(engine)
+        stats = {s.task: s for s in (await self.app.inspect().astats()).tasks}
+        members: dict[str, list[str]] = {queue: [] for queue in paused}
+        for task_name, queue in sorted(queue_of.items()):
+            members.setdefault(queue, []).append(task_name)
+        out = []
+        for queue, tasks in sorted(members.items()):
+            rows = [stats[t] for t in tasks if t in stats]
+            latencies = [r.latency for r in rows if r.latency is not None]
+            out.append(
+                QueueInfo(
+                    queue,
+                    queue in paused,
+                    tasks,
+                    waiting=sum(r.waiting for r in rows),
+                    delayed=sum(r.delayed for r in rows),
+                    active=sum(r.active for r in rows),
+                    failed=sum(r.failed for r in rows),
+                    latency=max(latencies) if latencies else None,
+                )
+            )
+        return out
+
+    def pause(self, name: str) -> bool:
+        """Pause queue ``name`` (blocking); False if it already was. Dispatch still works."""
+        return self.app._portal.call(self.apause(name))
+
+    async def apause(self, name: str) -> bool:
+        """Async twin of :meth:`pause`."""
+        from .engine import control
+
+        return await control.pause_queue(await self.app._engine(), _check_name(name))
+
+    def resume(self, name: str) -> bool:
+        """Resume queue ``name`` (blocking); False if it was not paused."""
+        return self.app._portal.call(self.aresume(name))
+
+    async def aresume(self, name: str) -> bool:
+        """Async twin of :meth:`resume`."""
+        from .engine import control
+
+        return await control.resume_queue(await self.app._engine(), _check_name(name))
+
+    def is_paused(self, name: str) -> bool:
+        """Whether queue ``name`` is paused (blocking)."""
+        return self.app._portal.call(self.ais_paused(name))
+
+    async def ais_paused(self, name: str) -> bool:
+        """Async twin of :meth:`is_paused`."""
+        from .engine import control
+
+        return _check_name(name) in await control.paused_queues(await self.app._engine())

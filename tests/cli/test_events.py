@@ -1,0 +1,49 @@
+"""`taskora events` end to end: recent events as JSON lines, and following new ones."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+from .conftest import Project
+
+
+def test_events_prints_the_recent_past_as_json_lines(project: Project) -> None:
+    project.start_worker("--task", "add")
+    done = project.taskora("dispatch", "add", "--data", '{"a": 2, "b": 2}', "--json", "--wait")
+    job_id = json.loads(done.stdout)["id"]
+    printed = project.taskora("events", "--task", "add", "--limit", "10")
+    assert printed.returncode == 0, printed.stderr
+    lines = [json.loads(line) for line in printed.stdout.splitlines()]
+    mine = [line for line in lines if line["job"] == job_id]
+    assert [line["event"] for line in mine] == ["waiting", "active", "completed"]
+    assert mine[-1]["result"] == 4 and mine[-1]["task"] == "add" and mine[1]["attempt"] == 1
+    assert project.taskora("events", "--task", "add", "--limit", "0").stdout == ""
+
+
+def test_events_follow_prints_new_events_until_ctrl_c(project: Project) -> None:
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "taskora_cli", "events", "--follow", "--task", "explode", "-n", "0"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None
+    project.start_worker("--task", "explode")
+    # the follower may start reading after this dispatch: dispatch until it hears one fail
+    job_ids = set()
+    while True:
+        job_ids.add(project.taskora("dispatch", "explode").stdout.strip())
+        line = json.loads(follower.stdout.readline())
+        if line["event"] == "waiting":
+            break
+    while line["event"] != "failed":
+        line = json.loads(follower.stdout.readline())
+    assert line["job"] in job_ids and line["error"] == {"type": "ValueError", "message": "boom"}
+    follower.send_signal(signal.SIGINT)
+    _, err = follower.communicate(timeout=20)
+    assert (follower.returncode, err) == (0, "")
