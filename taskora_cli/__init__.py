@@ -25,6 +25,7 @@ from .errors import (
     TaskoraError,
     TaskTimeoutError,
     ThrottledError,
+    UnknownScheduleError,
     UnknownTaskError,
     UsageError,
     WireFormatError,
@@ -35,6 +36,8 @@ from .handle import JobHandle
 from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
 from .queues import QueueInfo, Queues
 from .retry import Retry
+from .schedule_spec import ScheduleSpec
+from .schedules import ScheduleInfo, ScheduleManager
 from .task import Task
 from .workers import WorkerInfo
 
@@ -66,6 +69,9 @@ __all__ = [
     "Queues",
     "Retry",
     "RetryError",
+    "ScheduleInfo",
+    "ScheduleManager",
+    "ScheduleSpec",
     "SerializationError",
     "ServerError",
     "Stats",
@@ -75,6 +81,7 @@ __all__ = [
     "Taskora",
     "TaskoraError",
     "ThrottledError",
+    "UnknownScheduleError",
     "UnknownTaskError",
     "UsageError",
     "WireFormatError",

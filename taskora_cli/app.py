@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .events import Event
     from .inspector import Inspector
     from .queues import Queues
+    from .schedule_spec import ScheduleSpec
+    from .schedules import ScheduleManager
     from .worker.pool import Worker
     from .workers import WorkerInfo
 
@@ -64,6 +66,7 @@ class Taskora:
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
         self.tasks: dict[str, Task] = {}
+        self._schedules: dict[str, ScheduleSpec] = {}
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
@@ -114,6 +117,7 @@ class Taskora:
         singleton: bool = False,
         concurrency_limit: int | None = None,
         collect: Mapping[str, Any] | None = None,
+        schedule: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -137,6 +141,9 @@ class Taskora:
                 handler receives a list of their data, flushed ``delay`` after the newest item,
                 at ``max_size`` items or ``max_wait`` after the oldest, whichever comes first.
                 Each dispatch's handle is the batch job it joined.
+            schedule: run it on a schedule named after the task: ``{"every": "30s"}`` or
+                ``{"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}``, plus optional
+                ``data``, ``on_missed`` and ``overlap`` (see :meth:`schedule`).
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -173,6 +180,10 @@ class Taskora:
                     f"task {task_name!r} is already registered by {existing.fn.__qualname__}"
                 )
             created = Task(self, task_name, fn, options)
+            if schedule is not None:
+                from .schedule_spec import declare_inline
+
+                declare_inline(self._schedules, task_name, schedule)
             self.tasks[task_name] = created
             return created
 
@@ -180,6 +191,67 @@ class Taskora:
             fn, name = name, None
             return register(fn)
         return register
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        name: str,
+        *,
+        task: str | Task,
+        cron: str | None = None,
+        every: Duration | None = None,
+        data: Any = None,
+        timezone: str | None = None,
+        on_missed: str = "skip",
+        overlap: bool = False,
+    ) -> ScheduleSpec:
+        """Declare a schedule; workers store it on the server when they start (declare it
+        before, or store it now with ``app.schedules().register()``).
+
+        Args:
+            name: the schedule's name (letters, digits, ``_ . -``).
+            task: the task to dispatch, by name or as the Task.
+            cron: a cron expression: 5 fields, or 6 with a leading seconds field; day and
+                month names work ("0 9 * * MON-FRI").
+            every: a fixed interval ("30s", "1h"); fires never drift.
+            data: the payload of every run.
+            timezone: the IANA zone of ``cron`` (default UTC); DST changes neither skip nor
+                double a run.
+            on_missed: fires whose time passed while no scheduler ran: "skip" (default),
+                "catch-up" (all, in order) or "catch-up-limit:N" (the newest N).
+            overlap: False (default): a fire due while the previous run's job is unfinished
+                is skipped, or under a catch-up policy waits until it ended (and is then
+                replayed as that policy says).
+
+        Raises:
+            UsageError: a bad option, or a name declared twice.
+        """
+        from .schedule_spec import ScheduleSpec, declare
+
+        spec = ScheduleSpec.build(
+            task, cron=cron, every=every, data=data, timezone=timezone, on_missed=on_missed,
+            overlap=overlap,
+        )  # fmt: skip
+        return declare(self._schedules, name, spec)
+
+    def declared_schedules(self) -> dict[str, ScheduleSpec]:
+        """The schedules this app declares: in code, inline on tasks, and in the config's
+        ``[schedules.NAME]`` tables.
+
+        Raises:
+            UsageError: a TOML schedule reuses a name declared in code.
+        """
+        from .schedule_spec import with_config
+
+        return with_config(self._schedules, self.config.schedules)
+
+    def schedules(self) -> ScheduleManager:
+        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
+        ``update``, ``remove``, ``upcoming``, with async twins."""
+        from .schedules import ScheduleManager
+
+        return ScheduleManager(self)
 
     def get_task(self, name: str) -> Task:
         """The task registered as ``name``.
@@ -483,6 +555,7 @@ def task(
     singleton: bool = False,
     concurrency_limit: int | None = None,
     collect: Mapping[str, Any] | None = None,
+    schedule: Mapping[str, Any] | None = None,
 ) -> Callable[[Handler], Task]:
     """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
     return default_app().task(
@@ -496,4 +569,5 @@ def task(
         singleton=singleton,
         concurrency_limit=concurrency_limit,
         collect=collect,
+        schedule=schedule,
     )

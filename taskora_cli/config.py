@@ -69,6 +69,18 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class SchedulerConfig:
+    """The scheduler every worker runs; the one holding the lease fires the schedules."""
+
+    enabled: bool = True
+    """False keeps this worker out of the leader election (it never fires schedules)."""
+    poll_ms: int = 1000
+    """How often the scheduler looks for due schedules (and renews its lease)."""
+    lease_ms: int = 30_000
+    """How long the leader's lease holds unrenewed: a dead leader is replaced after it."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, with the source of each value in `sources`."""
 
@@ -83,6 +95,7 @@ class Config:
     defaults: TaskDefaults = field(default_factory=TaskDefaults)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     """Dotted key -> "default", "file <path>", "env TASKORA_X" or "flag"."""
@@ -209,6 +222,7 @@ def _build(
         defaults=TaskDefaults(retry=retry, **_kwargs(values, "defaults")),
         worker=WorkerConfig(**_kwargs(values, "worker")),
         retention=RetentionConfig(**_kwargs(values, "retention")),
+        scheduler=SchedulerConfig(**_kwargs(values, "scheduler")),
         sources=sources,
     )
 

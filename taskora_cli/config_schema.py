@@ -131,12 +131,19 @@ def queue_slots(value: object, where: str) -> dict[str, int]:
 
 
 def schedule_tables(value: object, where: str) -> dict[str, dict[str, Any]]:
-    # Only the shape is checked here; the scheduler validates each table's fields.
+    """[schedules.NAME] tables, each checked in full (task, cron or every, zone, policies)."""
+    from .schedule_spec import ScheduleSpec, check_name
+
     if not isinstance(value, dict):
         raise fail(where, "a table of [schedules.NAME] tables", value)
     for name, table in value.items():
         if not isinstance(table, dict):
             raise fail(f"{where}.{name}", f"a table ([schedules.{name}])", table)
+        try:
+            check_name(name)
+            ScheduleSpec.from_mapping(table, f"{where}.{name}")
+        except UsageError as error:
+            raise ConfigError(str(error)) from None
     return {name: dict(table) for name, table in value.items()}
 
 
@@ -146,6 +153,16 @@ def env_int(raw: str) -> object:
         return int(raw.strip())
     except ValueError:
         return raw
+
+
+def env_bool(raw: str) -> object:
+    """ "true"/"1"/"yes" and "false"/"0"/"no" become booleans; anything else is judged as is."""
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    return raw
 
 
 def env_list(raw: str) -> object:
@@ -200,7 +217,7 @@ class Key:
         return self.name.rpartition(".")[2]
 
 
-TABLES = ("defaults", "defaults.retry", "worker", "retention")
+TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler")
 """Tables whose keys are declared one by one (worker.queues and schedules are values)."""
 
 _COUNT = integer(1)
@@ -227,6 +244,9 @@ KEYS = (
     Key("worker.queues", "queues", queue_slots, dict),
     Key("worker.grace", "grace_ms", duration(0), _ms),
     Key("worker.heartbeat", "heartbeat_ms", duration(100), _ms),
+    Key("scheduler.enabled", "enabled", boolean, env="TASKORA_SCHEDULER", from_env=env_bool),
+    Key("scheduler.poll_interval", "poll_ms", duration(10), _ms),
+    Key("scheduler.lease", "lease_ms", duration(100), _ms),
     Key("retention.completed_max_age", "completed_max_age_ms", _LIMIT_AGE, _ms_or_false),
     Key("retention.completed_max_items", "completed_max_items", _LIMIT_ITEMS, _or_false),
     Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),

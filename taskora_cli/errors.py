@@ -19,6 +19,10 @@ class UnknownTaskError(UsageError):
     """A task name that no app has registered."""
 
 
+class UnknownScheduleError(UsageError):
+    """A schedule name the server does not hold."""
+
+
 class SerializationError(UsageError):
     """Job data or a result could not be serialised to JSON."""
 

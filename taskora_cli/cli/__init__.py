@@ -16,6 +16,7 @@ from . import (
     init,
     jobs,
     queues,
+    schedules,
     server,
     stats,
     top,
@@ -46,6 +47,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(workers.app, name="workers")
 app.add_typer(queues.app, name="queues")
 app.command()(events.events)
+app.add_typer(schedules.app, name="schedules")
 app.command()(top.top)
 
 

@@ -61,6 +61,7 @@ class Engine(Reads):
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()
+        self._noted: set[str] = set()
         """Task names this engine has recorded in the registry (a dispatch checks it first)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -111,6 +112,18 @@ class Engine(Reads):
         if new:
             await self.client.hset(k.task_registry_key(self.prefix), mapping=new)  # type: ignore[arg-type]
             self.registered.update(new)
+
+    async def note_tasks(self, names: Iterable[str]) -> None:
+        """Record task names whose queue this process does not know: a name already in the
+        registry keeps its queue; a new one gets "default" until a worker registers it."""
+        new = [name for name in names if name not in self.registered | self._noted]
+        if new:
+            key = k.task_registry_key(self.prefix)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in new:
+                    pipe.hsetnx(key, name, "default")
+                await pipe.execute()
+            self._noted.update(new)  # not `registered`: a later register_tasks sets the queue
 
     async def known_tasks(self) -> list[str]:
         """Every task name ever registered on this server/prefix."""

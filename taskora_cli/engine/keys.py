@@ -2,7 +2,9 @@
 
 All keys of one task share the hash tag ``{task}`` so each script touches one cluster slot.
 Keys that belong to no task (the wire meta record, the task registry) share the ``{_global}``
-tag. Changing anything in this module changes the wire format: bump WIRE_VERSION.
+tag, and the schedules (and the scheduler lease) share ``{_schedules}``, so every scheduler
+script touches one slot. Changing anything in this module changes the wire format: bump
+WIRE_VERSION.
 """
 
 from __future__ import annotations
@@ -46,6 +48,28 @@ def worker_key(prefix: str, worker_id: str) -> str:
 def paused_queues_key(prefix: str) -> str:
     """SET: names of the paused queues; workers everywhere claim nothing of their tasks."""
     return f"{base(prefix)}:{{_global}}:paused"
+
+
+def schedule_names_key(prefix: str) -> str:
+    """SET: the name of every schedule, paused ones included."""
+    return f"{base(prefix)}:{{_schedules}}:names"
+
+
+def schedule_due_key(prefix: str) -> str:
+    """ZSET: schedule name -> its next run (ms); paused schedules are left out."""
+    return f"{base(prefix)}:{{_schedules}}:due"
+
+
+def schedule_key(prefix: str, name: str) -> str:
+    """HASH: one schedule: ``def`` (JSON), ``timing``, ``rev``, ``next``, ``paused``, the last
+    run (``last_run``, ``last_job``, ``last_task``, ``last_fired``), a fire not yet enqueued
+    (``pending_id``, ``pending``), ``skipped``, ``last_skipped`` and ``created`` (times in ms)."""
+    return f"{base(prefix)}:{{_schedules}}:s:{name}"
+
+
+def scheduler_lease_key(prefix: str) -> str:
+    """HASH: the scheduler leader's lease: ``owner`` (its token) and ``until`` (ms)."""
+    return f"{base(prefix)}:{{_schedules}}:lease"
 
 
 class TaskKeys:

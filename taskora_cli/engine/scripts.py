@@ -39,6 +39,16 @@ SCRIPT_NAMES = (
     "retry_dead",
     "purge_dead",
     "request_drain",
+    "scheduler_tick",
+    "scheduler_release",
+    "schedule_register",
+    "schedule_claim",
+    "schedule_settle",
+    "schedule_skip",
+    "schedule_pause",
+    "schedule_resume",
+    "schedule_remove",
+    "schedule_triggered",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -18,6 +18,7 @@ from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from .execute import Outcome
 from .runner import TaskRunner
+from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -121,6 +122,13 @@ class Worker:
         self.processed = 0
         self.failed = 0
         self.started_ms = 0
+        settings = app.config.scheduler
+        self.scheduler = (
+            Scheduler(app, self.id, poll_ms=settings.poll_ms, lease_ms=settings.lease_ms)
+            if settings.enabled
+            else None
+        )
+        """Competes for the scheduler lease; the leader fires due schedules ([scheduler])."""
         self.paused_queues: set[str] = set()
         self.drain_requested = asyncio.Event()
         """Set when an operator asked this worker to drain (``taskora workers drain``)."""
@@ -182,6 +190,8 @@ class Worker:
             runner.start()
         self.started_ms = self.app.clock()
         await self._register()
+        if self.scheduler is not None:
+            await self.scheduler.start()
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
@@ -213,6 +223,8 @@ class Worker:
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
+        if self.scheduler is not None:  # after the runners: stopping them must not wait on it
+            await self.scheduler.stop()
         # The loops also watch this flag: a cancel can be swallowed below us (on Python 3.11,
         # asyncio.wait_for inside redis-py drops one that lands as its write completes), and a
         # loop that lived on would keep its thread, and the process, from ever ending.

@@ -20,12 +20,14 @@ import pytest
 
 from taskora_cli.engine import dead, flow
 from taskora_cli.engine import keys as k
+from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
+SCHEDULES_SOURCE = Path(inspect.getfile(es))
 FLOW_SOURCE = Path(inspect.getfile(flow))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
@@ -56,6 +58,16 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "retry_dead",
         "purge_dead",
         "request_drain",
+        "scheduler_tick",
+        "scheduler_release",
+        "schedule_register",
+        "schedule_claim",
+        "schedule_settle",
+        "schedule_skip",
+        "schedule_pause",
+        "schedule_resume",
+        "schedule_remove",
+        "schedule_triggered",
     ],
 }
 
@@ -97,6 +109,13 @@ KEYS_SNAPSHOT = {
     "meta_key('app')": "taskora:app:{_global}:meta",
     "paused_queues_key('')": "taskora:{_global}:paused",
     "paused_queues_key('app')": "taskora:app:{_global}:paused",
+    "schedule_due_key('')": "taskora:{_schedules}:due",
+    "schedule_due_key('app')": "taskora:app:{_schedules}:due",
+    "schedule_key('app', 'nightly')": "taskora:app:{_schedules}:s:nightly",
+    "schedule_names_key('')": "taskora:{_schedules}:names",
+    "schedule_names_key('app')": "taskora:app:{_schedules}:names",
+    "scheduler_lease_key('')": "taskora:{_schedules}:lease",
+    "scheduler_lease_key('app')": "taskora:app:{_schedules}:lease",
     "task_registry_key('')": "taskora:{_global}:tasks",
     "task_registry_key('app')": "taskora:app:{_global}:tasks",
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
@@ -280,6 +299,42 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["tag", "now_ms", "state", "per job: id"],
         "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
     },
+    "schedule_claim": {
+        "ARGV": [
+            "name",
+            "rev",
+            "expected_next",
+            "fire_ms",
+            "next_ms",
+            "job_id",
+            "task",
+            "pending",
+            "skipped",
+            "now_ms",
+        ],
+        "KEYS": ["schedule HASH", "due ZSET"],
+    },
+    "schedule_pause": {"ARGV": ["name", "now_ms"], "KEYS": ["schedule HASH", "due ZSET"]},
+    "schedule_register": {
+        "ARGV": ["name", "def", "timing", "first_ms", "now_ms"],
+        "KEYS": ["schedule HASH", "due ZSET", "names SET"],
+    },
+    "schedule_remove": {"ARGV": ["name"], "KEYS": ["schedule HASH", "due ZSET", "names SET"]},
+    "schedule_resume": {
+        "ARGV": ["name", "expected_next", "next_ms"],
+        "KEYS": ["schedule HASH", "due ZSET"],
+    },
+    "schedule_settle": {"ARGV": ["name", "job_id"], "KEYS": ["schedule HASH", "due ZSET"]},
+    "schedule_skip": {
+        "ARGV": ["name", "rev", "expected_next", "next_ms", "skipped", "now_ms"],
+        "KEYS": ["schedule HASH", "due ZSET"],
+    },
+    "schedule_triggered": {"ARGV": ["job_id", "task", "now_ms"], "KEYS": ["schedule HASH"]},
+    "scheduler_release": {"ARGV": ["token"], "KEYS": ["lease HASH"]},
+    "scheduler_tick": {
+        "ARGV": ["token", "now_ms", "lease_ms", "limit"],
+        "KEYS": ["lease HASH", "due ZSET"],
+    },
     "stall_sweep": {
         "ARGV": [
             "tag",
@@ -391,8 +446,8 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
-    called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', DEAD_SOURCE.read_text()))
-    called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', FLOW_SOURCE.read_text()))
+    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE):
+        called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
@@ -486,6 +541,17 @@ async def exercise(engine: Engine) -> None:
     await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
     await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
     await engine.request_drain("nobody")
+    await es.tick(engine, "w1", now, ttl, 10)
+    await es.register(engine, "s", '{"task":"contract"}', "every 1000", now + 1000, now)
+    fire = es.Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)
+    await es.claim(engine, "s", "1", now + 1000, fire, now + 1000)
+    await es.settle(engine, "s", "s@1")
+    await es.skip(engine, "s", "1", now + 2000, now + 3000, 1, now + 2000)
+    await es.pause(engine, "s", now)
+    await es.resume(engine, "s", now + 3000, now + 4000)
+    await es.triggered(engine, "s", "t1", task, now)
+    await es.remove(engine, "s")
+    await es.release(engine, "w1")
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
@@ -522,6 +588,7 @@ def built_keys() -> dict[str, str]:
             for prefix in ("", "app"):
                 found[f"{name}({prefix!r})"] = fn(prefix)
     found["worker_key('app', 'h:1:w')"] = k.worker_key("app", "h:1:w")
+    found["schedule_key('app', 'nightly')"] = k.schedule_key("app", "nightly")
     for prefix in ("", "app"):
         task = k.TaskKeys(prefix, "send-email")
         label = f"TaskKeys({prefix!r}, 'send-email')"

@@ -258,7 +258,7 @@ def test_flags_use_file_key_names_accept_durations_and_ignore_none(tmp_path: Pat
 def test_unknown_top_level_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
     assert error_of(tmp_path, 'urll = "redis://x"\n') == (
         "tasks.toml: urll: unknown key; allowed: url, modules, prefix, state_dir, schedules, "
-        "defaults, worker, retention"
+        "defaults, worker, retention, scheduler"
     )
 
 
@@ -428,6 +428,7 @@ def test_config_to_toml_writes_file_keys_and_loads_back_unchanged(tmp_path: Path
         completed_max_age = false
         [schedules.nightly]
         task = "report"
+        every = "1h"
         """,
     )
     text = config_to_toml(config)
@@ -435,7 +436,7 @@ def test_config_to_toml_writes_file_keys_and_loads_back_unchanged(tmp_path: Path
     assert document["url"] == "redis://db:6379/1"
     assert document["defaults"]["retry"]["max_delay"] == "90s"
     assert document["retention"]["completed_max_age"] is False
-    assert document["schedules"] == {"nightly": {"task": "report"}}
+    assert document["schedules"] == {"nightly": {"task": "report", "every": "1h"}}
     write(tmp_path / "again" / "taskora.toml", text)
     again = load_config(env={}, cwd=tmp_path / "again")
     assert (again.url, again.modules, again.state_dir) == (

@@ -1,0 +1,219 @@
+"""``taskora schedules ls|show|next|pause|resume|trigger|rm``: the schedules on the server."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import USAGE, ConfigOption, JsonOption, fail, load, load_app, print_json, print_table
+
+if TYPE_CHECKING:
+    from ..app import Taskora
+    from ..schedules import ScheduleInfo
+
+app = typer.Typer(
+    help="The schedules on the server: list, inspect, pause, resume, trigger, remove. Workers "
+    "store the schedules declared in code and [schedules.NAME] when they start.",
+    no_args_is_help=True,
+)
+
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The schedule's name.")]
+
+
+@contextmanager
+def _app(config: ConfigOption) -> Iterator[Taskora]:
+    tk = load_app(load(config), import_modules=False)
+    try:
+        yield tk
+    finally:
+        tk.close()
+
+
+@app.command("ls")
+def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """List every schedule: its task, timing, next and last run, and whether it is paused."""
+    with _app(config) as tk:
+        found = tk.schedules().list()
+    if as_json:
+        print_json([info.as_dict() for info in found])
+    elif not found:
+        print("no schedules (workers store the declared ones when they start)")
+    else:
+        rows = [
+            (i.name, i.spec.task, "paused" if i.paused else "active", _when(i.next_run_ms),
+             _when(i.last_run_ms), i.last_job_id or "-", i.spec.describe())
+            for i in found
+        ]  # fmt: skip
+        print_table(("NAME", "TASK", "STATE", "NEXT", "LAST", "LAST JOB", "WHEN"), rows)
+
+
+@app.command("show")
+def show(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Everything stored about one schedule."""
+    with _app(config) as tk:
+        info = tk.schedules().get(name)
+    if as_json:
+        print_json(info.as_dict())
+        return
+    _print_info(info)
+
+
+@app.command("next")
+def next_runs(
+    name: NameArgument,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """The upcoming fire times, in the schedule's time zone and in UTC."""
+    from datetime import UTC
+
+    with _app(config) as tk:
+        info = tk.schedules().get(name)
+        times = tk.schedules().upcoming(name, count)
+    if as_json:
+        print_json(
+            [{"at": t.isoformat(timespec="seconds"),
+              "utc": t.astimezone(UTC).isoformat(timespec="seconds"),
+              "ms": int(t.timestamp() * 1000)} for t in times]
+        )  # fmt: skip
+        return
+    if info.paused:
+        print(f"{name} is paused; when resumed it fires at:", file=sys.stderr)
+    if info.spec.timezone == "UTC":
+        print_table(("UTC",), [(t.isoformat(timespec="seconds"),) for t in times])
+        return
+    rows = [
+        (t.isoformat(timespec="seconds"), t.astimezone(UTC).isoformat(timespec="seconds"))
+        for t in times
+    ]
+    print_table((info.spec.timezone, "UTC"), rows)
+
+
+@app.command("pause")
+def pause(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Stop firing a schedule until it is resumed."""
+    with _app(config) as tk:
+        info = tk.schedules().pause(name)
+    _done(info, "paused", as_json)
+
+
+@app.command("resume")
+def resume(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Fire a paused schedule again; fire times passed while paused are skipped unless its
+    on_missed policy is a catch-up."""
+    with _app(config) as tk:
+        info = tk.schedules().resume(name)
+    _done(info, "resumed", as_json)
+
+
+@app.command("trigger")
+def trigger(
+    name: NameArgument,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Wait for the job to end; print its result.")
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(help='With --wait: give up after this long (exit 124), e.g. "30s".'),
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Dispatch the schedule's job now; its next run stays where it is."""
+    from ..durations import to_seconds
+    from .dispatch import _print_dispatched, _wait_and_print
+
+    if timeout is not None and not wait:
+        fail(USAGE, "--timeout only applies with --wait")
+    timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
+    with _app(config) as tk:
+        handle = tk.schedules().trigger(name)
+        if wait:
+            _wait_and_print(handle, timeout_s, as_json)
+        else:
+            _print_dispatched(handle, as_json)
+
+
+@app.command("rm")
+def rm(
+    name: NameArgument,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a TTY)."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Remove a schedule (jobs it dispatched stay). A schedule still declared in code or TOML
+    comes back when a worker next starts: remove the declaration too."""
+    if not (yes or sys.stdin.isatty()):
+        fail(USAGE, f"schedules rm deletes {name!r} and stdin is not a terminal to confirm on; "
+             "pass --yes")  # fmt: skip
+    with _app(config) as tk:
+        manager = tk.schedules()
+        manager.get(name)  # an unknown name fails before the question
+        if not yes:
+            sys.stderr.write(f"Remove schedule {name!r}? [y/N]: ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                print(f"kept {name}")
+                return
+        manager.remove(name)
+    print(f"removed {name}")
+
+
+def _done(info: ScheduleInfo, verb: str, as_json: bool) -> None:
+    if as_json:
+        print_json(info.as_dict())
+    else:
+        print(f"{verb} {info.name}; next run {_when(info.next_run_ms)}")
+
+
+def _print_info(info: ScheduleInfo) -> None:
+    from ..cron import zone
+    from ..schedules import iso
+
+    where = zone(info.spec.timezone)
+    rows = [
+        ("task", info.spec.task),
+        ("when", info.spec.describe()),
+        ("state", "paused" if info.paused else "active"),
+        ("next run", f"{iso(info.next_run_ms, where)} ({_relative(info.next_run_ms)})"),
+        ("last run", "-" if info.last_run_ms is None else iso(info.last_run_ms, where)),
+        ("last job", info.last_job_id or "-"),
+        ("on missed", info.spec.on_missed),
+        ("overlap", "allowed" if info.spec.overlap else "skip while the last job runs"),
+        ("skipped", str(info.skipped)),
+        ("data", _json(info.spec.data)),
+    ]
+    if info.pending:
+        rows.append(("pending", "a fire's job is being enqueued"))
+    print_table(("FIELD", "VALUE"), rows)
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _when(ms: int | None) -> str:
+    """An epoch-ms time as UTC to the second, with how far away it is."""
+    if ms is None:
+        return "-"
+    from ..schedules import iso
+
+    return f"{iso(ms)} ({_relative(ms)})"
+
+
+def _relative(ms: int) -> str:
+    delta = int(ms / 1000 - time.time())
+    seconds = abs(delta)
+    size, unit = next((s, u) for u, s in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+                      if seconds >= s or u == "s")  # fmt: skip
+    return f"{seconds // size}{unit} ago" if delta < 0 else f"in {seconds // size}{unit}"

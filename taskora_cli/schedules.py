@@ -1,0 +1,279 @@
+"""Schedules at run time: what the server holds about each one, and the ways to change it.
+
+``app.schedules()`` returns a :class:`ScheduleManager`: list, get, pause, resume, trigger,
+update, remove, and the upcoming fire times; blocking methods with ``a``-prefixed async twins.
+The definitions an app declares (``app.schedule``, ``@app.task(schedule=...)``, TOML
+``[schedules.NAME]``) reach the server through :meth:`ScheduleManager.register`, which every
+worker calls on start; registering again never resets a schedule's state.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import UnknownScheduleError
+from .schedule_spec import ScheduleSpec, check_name
+
+if TYPE_CHECKING:
+    from .app import Taskora
+    from .engine.engine import Engine
+    from .handle import JobHandle
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """One schedule as the server holds it (times are epoch milliseconds).
+
+    Attributes:
+        spec: the definition (task, cron or every_ms, timezone, data, on_missed, overlap).
+        next_run_ms: when it fires next (kept while paused).
+        last_run_ms: the fire time of its last run (a trigger's: when it was triggered).
+        last_job_id: the job of its last run, in task ``last_task``.
+        skipped: fire times it skipped (missed while no scheduler ran, or overlapping).
+        pending: a claimed fire whose job is not yet confirmed enqueued (a scheduler crashed
+            in between; the next tick finishes it).
+    """
+
+    name: str
+    spec: ScheduleSpec
+    paused: bool
+    next_run_ms: int
+    last_run_ms: int | None
+    last_job_id: str | None
+    last_task: str | None
+    skipped: int
+    pending: bool
+    created_ms: int | None
+
+    @classmethod
+    def from_row(cls, name: str, row: dict[str, str]) -> ScheduleInfo:
+        return cls(
+            name=name,
+            spec=ScheduleSpec.from_json(row["def"]),
+            paused="paused" in row,
+            next_run_ms=int(row["next"]),
+            last_run_ms=_int(row.get("last_run")),
+            last_job_id=row.get("last_job"),
+            last_task=row.get("last_task"),
+            skipped=_int(row.get("skipped")) or 0,
+            pending="pending_id" in row,
+            created_ms=_int(row.get("created")),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times in ms and as ISO 8601 UTC)."""
+        return {
+            "name": self.name,
+            "task": self.spec.task,
+            "cron": self.spec.cron,
+            "every_ms": self.spec.every_ms,
+            "timezone": self.spec.timezone,
+            "data": self.spec.data,
+            "on_missed": self.spec.on_missed,
+            "overlap": self.spec.overlap,
+            "paused": self.paused,
+            "next_run_ms": self.next_run_ms,
+            "next_run": iso(self.next_run_ms),
+            "last_run_ms": self.last_run_ms,
+            "last_run": None if self.last_run_ms is None else iso(self.last_run_ms),
+            "last_job_id": self.last_job_id,
+            "skipped": self.skipped,
+            "pending": self.pending,
+        }
+
+
+def iso(ms: int, zone: Any = UTC) -> str:
+    """Epoch ms as ISO 8601 in ``zone`` (UTC by default), to the second."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone).isoformat(timespec="seconds")
+
+
+class ScheduleManager:
+    """The server's schedules; blocking methods with async twins (``a`` prefix)."""
+
+    def __init__(self, app: Taskora) -> None:
+        self.app = app
+
+    def _call(self, coroutine: Any) -> Any:
+        return self.app._portal.call(coroutine)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list(self) -> builtins.list[ScheduleInfo]:
+        """Every schedule on the server, by name (blocking)."""
+        result: builtins.list[ScheduleInfo] = self._call(self.alist())
+        return result
+
+    async def alist(self) -> builtins.list[ScheduleInfo]:
+        """Async twin of :meth:`list`."""
+        from .engine import schedules as es
+
+        engine = await self.app._engine()
+        names = await es.names(engine)
+        rows = await es.read(engine, names)
+        return [ScheduleInfo.from_row(n, row) for n, row in zip(names, rows, strict=True) if row]
+
+    def get(self, name: str) -> ScheduleInfo:
+        """One schedule (blocking).
+
+        Raises:
+            UnknownScheduleError: no such schedule; the message lists the known ones.
+        """
+        result: ScheduleInfo = self._call(self.aget(name))
+        return result
+
+    async def aget(self, name: str) -> ScheduleInfo:
+        """Async twin of :meth:`get`."""
+        info, _ = await self._read(name)
+        return info
+
+    async def _read(self, name: str) -> tuple[ScheduleInfo, Engine]:
+        from .engine import schedules as es
+
+        engine = await self.app._engine()
+        row = (await es.read(engine, [name]))[0]
+        if not row:
+            known = ", ".join(await es.names(engine)) or "none"
+            raise UnknownScheduleError(f"unknown schedule {name!r}; known schedules: {known}")
+        return ScheduleInfo.from_row(name, row), engine
+
+    def upcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
+        """The next ``count`` fire times, in the schedule's zone (blocking); for a paused
+        schedule, those it would have if resumed now."""
+        result: builtins.list[datetime] = self._call(self.aupcoming(name, count))
+        return result
+
+    async def aupcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
+        """Async twin of :meth:`upcoming`."""
+        from .cron import zone
+
+        info = await self.aget(name)
+        where = zone(info.spec.timezone)
+        first = info.next_run_ms
+        if info.paused:  # what a resume now would make of it
+            first = info.spec.resume_at(first, self.app.clock())
+        times = info.spec.upcoming(first, count)
+        return [datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(where) for ms in times]
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def pause(self, name: str) -> ScheduleInfo:
+        """Stop firing until resumed; the next run is kept (blocking)."""
+        result: ScheduleInfo = self._call(self.apause(name))
+        return result
+
+    async def apause(self, name: str) -> ScheduleInfo:
+        """Async twin of :meth:`pause`."""
+        from .engine import schedules as es
+
+        _, engine = await self._read(name)
+        await es.pause(engine, name, self.app.clock())
+        return await self.aget(name)
+
+    def resume(self, name: str) -> ScheduleInfo:
+        """Fire again. Fire times passed while paused are skipped, unless ``on_missed`` is a
+        catch-up policy, which replays them (up to its limit) on the next tick (blocking)."""
+        result: ScheduleInfo = self._call(self.aresume(name))
+        return result
+
+    async def aresume(self, name: str) -> ScheduleInfo:
+        """Async twin of :meth:`resume`."""
+        from .engine import schedules as es
+
+        for _ in range(5):  # changed between our read and the script: read again
+            info, engine = await self._read(name)
+            if not info.paused:
+                return info
+            next_ms = info.spec.resume_at(info.next_run_ms, self.app.clock())
+            if await es.resume(engine, name, info.next_run_ms, next_ms):
+                break
+        return await self.aget(name)
+
+    def trigger(self, name: str) -> JobHandle:
+        """Dispatch the schedule's job now, leaving the next run where it is; overlap does not
+        apply to a run asked for by hand (blocking)."""
+        result: JobHandle = self._call(self.atrigger(name))
+        return result
+
+    async def atrigger(self, name: str) -> JobHandle:
+        """Async twin of :meth:`trigger`."""
+        from .engine import schedules as es
+
+        info, engine = await self._read(name)
+        handle = await self.app.adispatch(info.spec.task, info.spec.data)
+        await es.triggered(engine, name, handle.id, info.spec.task, self.app.clock())
+        return handle
+
+    def update(self, name: str, **changes: Any) -> ScheduleInfo:
+        """Change some options (task, cron, every, timezone, data, on_missed, overlap); a new
+        timing moves the next run, anything else keeps it (blocking).
+
+        Note: a schedule defined in code or TOML gets its declared definition back when a
+        worker next starts; change the declaration for lasting changes.
+        """
+        result: ScheduleInfo = self._call(self.aupdate(name, **changes))
+        return result
+
+    async def aupdate(self, name: str, **changes: Any) -> ScheduleInfo:
+        """Async twin of :meth:`update`."""
+        info, engine = await self._read(name)
+        await _register(engine, name, info.spec.with_changes(**changes), self.app.clock())
+        return await self.aget(name)
+
+    def remove(self, name: str) -> None:
+        """Delete the schedule; jobs it dispatched are left alone (blocking).
+
+        Raises:
+            UnknownScheduleError: no such schedule.
+        """
+        self._call(self.aremove(name))
+
+    async def aremove(self, name: str) -> None:
+        """Async twin of :meth:`remove`."""
+        from .engine import schedules as es
+
+        _, engine = await self._read(name)
+        await es.remove(engine, name)
+
+    def register(self) -> dict[str, str]:
+        """Store the app's declared schedules on the server (blocking); see :meth:`aregister`."""
+        result: dict[str, str] = self._call(self.aregister())
+        return result
+
+    async def aregister(self) -> dict[str, str]:
+        """Store every schedule the app declares (code, inline on tasks, TOML). A schedule the
+        server already holds keeps its next run, last run and pause; only a changed timing
+        moves its next run.
+
+        Returns:
+            name -> "created", "updated", "retimed" or "unchanged".
+        """
+        engine = await self.app._engine()
+        now = self.app.clock()
+        return {
+            name: await _register(engine, name, spec, now)
+            for name, spec in self.app.declared_schedules().items()
+        }
+
+
+async def _register(engine: Engine, name: str, spec: ScheduleSpec, now_ms: int) -> str:
+    from .engine import schedules as es
+
+    check_name(name)
+    await engine.note_tasks([spec.task])
+    return await es.register(
+        engine, name, spec.to_json(), spec.timing(), spec.first_fire(now_ms), now_ms
+    )
+
+
+def pending_job(raw: str) -> tuple[str, str, str]:
+    """(job id, task, data JSON) of a stored pending fire."""
+    value = json.loads(raw)
+    return str(value["id"]), str(value["task"]), str(value["data"])
