@@ -89,8 +89,8 @@ async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(
     @app.task("long", retry=Retry(attempts=2, backoff="fixed", delay="10ms", jitter=False))
     async def long(data: None, ctx: JobContext) -> str:
         runs.append(ctx.attempt)
-        if ctx.attempt == 1:  # an hour of virtual time passes: our own beat looks an hour old
-            offset[0] = 60 * 60_000
+        if ctx.attempt == 1:  # 5 minutes of virtual time pass: our own beat looks 5 min old,
+            offset[0] = 5 * 60_000  # past 3 beats (3 min), but the locks (10 min) hold
             raise RuntimeError("try again")
         sweep = TaskKeys(app.prefix, "long").sweep
         engine = await app._engine()
@@ -99,7 +99,7 @@ async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(
         )
         return "done"
 
-    worker = Worker(app, [long], heartbeat_ms=60_000, stall_interval_ms=20)
+    worker = Worker(app, [long], heartbeat_ms=60_000, lock_ttl_ms=600_000, stall_interval_ms=20)
     await worker.start()
     try:
         handle = await long.adispatch()
