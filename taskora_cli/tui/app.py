@@ -21,7 +21,19 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
-from .events import Cancel, Done, Drain, Effect, Key, Loaded, Resized, Retry, SetPaused
+from .events import (
+    Cancel,
+    Done,
+    Drain,
+    Effect,
+    Key,
+    Loaded,
+    PauseSchedule,
+    Resized,
+    Retry,
+    SetPaused,
+    Trigger,
+)
 from .fetch import connection_trouble, fetch
 from .keys import decode
 from .model import Query, Snapshot
@@ -97,6 +109,11 @@ def perform(app: Taskora, effect: Effect) -> str:
         if isinstance(effect, Retry):
             app.handle(effect.task, effect.job_id).retry()
             return f"retried job {effect.job_id} ({effect.task}): waiting again"
+        if isinstance(effect, PauseSchedule):
+            return _pause_schedule(app, effect)
+        if isinstance(effect, Trigger):
+            fired = app.schedules().trigger(effect.name)
+            return f"triggered schedule {effect.name}: job {fired.id} of {fired.task} queued"
         error = f"{effect.error_type}: {effect.error_message}"
         pattern = "^" + re.escape(error) + "$"
         result = app.dead_letters().retry_all(effect.task, error_match=pattern)
@@ -107,6 +124,15 @@ def perform(app: Taskora, effect: Effect) -> str:
         if not connection_trouble(exc):
             raise  # a bug: let it show
         return f"not done: {type(exc).__name__}: {exc}"
+
+
+def _pause_schedule(app: Taskora, effect: PauseSchedule) -> str:
+    schedules = app.schedules()
+    if effect.paused:
+        schedules.pause(effect.name)
+        return f"paused schedule {effect.name}: it does not fire until resumed"
+    info = schedules.resume(effect.name)
+    return f"resumed schedule {effect.name}: next run {stamp(info.next_run_ms)}"
 
 
 def _set_paused(app: Taskora, effect: SetPaused) -> str:

@@ -51,7 +51,22 @@ class Drain:
     worker_id: str
 
 
-Effect = Cancel | Retry | RetryGroup | SetPaused | Drain
+@dataclass(frozen=True)
+class PauseSchedule:
+    """Pause (or resume) a schedule: the scheduler leader stops (or starts again) firing it."""
+
+    name: str
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Fire a schedule now, without moving its next run."""
+
+    name: str
+
+
+Effect = Cancel | Retry | RetryGroup | SetPaused | Drain | PauseSchedule | Trigger
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Bounded work whatever the queue sizes: the counts (a handful of pipelined LLEN/ZCARD per
 task), plus what the visible screen shows: the Overview's queues and per-minute counters (one
 HMGET per task), or one page of a list (PAGE jobs per task, the newest DEAD_PAGE dead letters,
-the registered workers), or one job. Nothing walks a whole set and nothing scans the
+the registered workers, up to SCHEDULE_PAGE schedules with their last job's state), or one
+job. Nothing walks a whole set and nothing scans the
 keyspace, so a task with a million queued jobs costs what a task with ten does.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskoraError
-from .model import DEAD_PAGE, PAGE, THROUGHPUT_MINUTES, Query, Screen, Snapshot
+from .model import DEAD_PAGE, PAGE, SCHEDULE_PAGE, THROUGHPUT_MINUTES, Query, Screen, Snapshot
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -84,6 +85,17 @@ def _workers(app: Taskora, query: Query) -> dict[str, Any]:
     return {"workers": app.workers()}
 
 
+def _schedules(app: Taskora, query: Query) -> dict[str, Any]:
+    found = [s for s in app.schedules().list() if query.task in (None, s.spec.task)]
+    found = found[:SCHEDULE_PAGE]
+    outcomes = {
+        s.name: app.handle(s.last_task, s.last_job_id).state()
+        for s in found
+        if s.last_task and s.last_job_id
+    }
+    return {"schedules": found, "outcomes": outcomes}
+
+
 def _job(app: Taskora, query: Query) -> dict[str, Any]:
     if query.job is None:
         return {}
@@ -96,5 +108,6 @@ FETCHERS: dict[Screen, Fetcher] = {
     Screen.JOBS: _jobs,
     Screen.DEAD: _dead,
     Screen.WORKERS: _workers,
+    Screen.SCHEDULES: _schedules,
     Screen.DETAIL: _job,
 }

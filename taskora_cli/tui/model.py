@@ -14,12 +14,15 @@ if TYPE_CHECKING:
     from ..dead_letters import DeadLetter
     from ..inspector import JobInfo, Minute, Stats
     from ..queues import QueueInfo
+    from ..schedules import ScheduleInfo
     from ..workers import WorkerInfo
 
 PAGE = 50
 """Jobs read per task for the Jobs screen: the first page, never the whole set."""
 DEAD_PAGE = 200
 """The newest dead letters read (over all tasks) for the Dead letters screen."""
+SCHEDULE_PAGE = 200
+"""Schedules read for the Schedules screen (with one job-state read each for the outcome)."""
 THROUGHPUT_MINUTES = 60
 """The Overview's sparkline: jobs finished per minute over the last hour."""
 
@@ -31,10 +34,17 @@ class Screen(Enum):
     JOBS = "Jobs"
     DEAD = "Dead letters"
     WORKERS = "Workers"
+    SCHEDULES = "Schedules"
     DETAIL = "Job"
 
 
-NUMBERED: tuple[Screen, ...] = (Screen.OVERVIEW, Screen.JOBS, Screen.DEAD, Screen.WORKERS)
+NUMBERED: tuple[Screen, ...] = (
+    Screen.OVERVIEW,
+    Screen.JOBS,
+    Screen.DEAD,
+    Screen.WORKERS,
+    Screen.SCHEDULES,
+)
 """Screens by number key: "1" is the first.
 
 A new screen (say Schedules) is: a Screen member listed here; a Snapshot field for its data;
@@ -78,4 +88,7 @@ class Snapshot:
     jobs: list[JobInfo] | None = None
     dead: list[DeadLetter] | None = None
     job: JobInfo | None = None
+    schedules: list[ScheduleInfo] | None = None
+    outcomes: dict[str, str] | None = None
+    """Schedule name -> the state of its last run's job ("missing" once trimmed)."""
     error: str | None = None

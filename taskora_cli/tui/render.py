@@ -18,7 +18,7 @@ from ..inspector import STATES
 from .cells import age, count, grid, line, window
 from .detail import STATE_STYLES, detail_lines
 from .model import NUMBERED, Screen
-from .state import State, dead_groups, job_rows, task_rows, worker_rows
+from .state import State, dead_groups, job_rows, schedule_rows, task_rows, worker_rows
 
 if TYPE_CHECKING:
     from ..inspector import JobInfo
@@ -33,6 +33,7 @@ HINTS = {
     Screen.JOBS: "←→ state  ↑↓ select  / filter  enter detail  c cancel  r retry  ? help  q quit",
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
     Screen.WORKERS: f"↑↓ select  D drain worker  1-{len(NUMBERED)} screens  ? help  q quit",
+    Screen.SCHEDULES: "↑↓ select  p pause/resume  t trigger now  ? help  q quit",
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
 }
 
@@ -46,6 +47,8 @@ HELP = [
     ("f", "job detail: follow the logs"),
     ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
     ("D", "Workers: drain the selected worker (asks first)"),
+    ("p", "Schedules: pause the selected schedule (asks first), or resume it"),
+    ("t", "Schedules: fire the selected schedule now (its next run stays)"),
     ("c", "cancel the selected job (asks first)"),
     ("r", "retry the selected job (failed, cancelled or expired)"),
     ("R", "retry every dead letter with the selected one's error (asks first)"),
@@ -353,6 +356,39 @@ def _worker_state(worker: WorkerInfo) -> Text:
     return Text("draining", style="yellow") if worker.draining else Text("live", style="green")
 
 
+# -- Schedules -----------------------------------------------------------------------------------
+
+
+def schedules(state: State, width: int) -> list[Text]:
+    """Every schedule: its task and timing, the countdown to its next run, its last run and
+    how that run's job ended."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    rows = schedule_rows(state)
+    if not rows:
+        return [line("no schedules: declare them in code or [schedules] (workers store them)",
+                     width, "dim")]  # fmt: skip
+    snap = state.snapshot
+    now = snap.taken_ms if snap else 0
+    outcomes = (snap.outcomes if snap else None) or {}
+    shown = window(len(rows), state.cursor(Screen.SCHEDULES), state.rows - 1)
+    table: list[list[str | Text]] = []
+    for s in (rows[i] for i in shown):
+        last = None if s.last_run_ms is None else (now - s.last_run_ms) / 1000
+        outcome = outcomes.get(s.name, "-")
+        table.append([
+            s.name, s.spec.task,
+            Text("paused", style="yellow") if s.paused else Text("active", style="green"),
+            age((now - s.next_run_ms) / 1000) if s.next_run_ms > now else "due", age(last),
+            Text(outcome, style=STATE_STYLES.get(outcome, "")),
+            count(s.skipped), s.spec.describe(),
+        ])  # fmt: skip
+    headers = ("NAME", "TASK", "STATE", "NEXT", "LAST", "OUTCOME", "SKIPPED", "WHEN")
+    selected = state.cursor(Screen.SCHEDULES) - shown.start
+    return grid(headers, table, width, right=(3, 4, 6), selected=selected)
+
+
 # -- Job detail ----------------------------------------------------------------------------------
 
 
@@ -375,6 +411,7 @@ BODIES: dict[Screen, Callable[[State, int], list[Text]]] = {
     Screen.JOBS: jobs,
     Screen.DEAD: dead,
     Screen.WORKERS: workers,
+    Screen.SCHEDULES: schedules,
     Screen.DETAIL: detail,
 }
 

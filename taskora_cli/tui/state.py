@@ -21,10 +21,12 @@ from .events import (
     Effect,
     Event,
     Loaded,
+    PauseSchedule,
     Resized,
     Retry,
     RetryGroup,
     SetPaused,
+    Trigger,
 )
 from .model import NUMBERED, Query, Screen, Snapshot
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ..dead_letters import DeadLetter
     from ..inspector import JobInfo, TaskStats
     from ..queues import QueueInfo
+    from ..schedules import ScheduleInfo
     from ..workers import WorkerInfo
 
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -124,6 +127,14 @@ def worker_rows(state: State) -> list[WorkerInfo]:
     return [w for w in snap.workers if state.task is None or state.task in w.tasks]
 
 
+def schedule_rows(state: State) -> list[ScheduleInfo]:
+    """The Schedules screen's rows (by name), or those firing ``task``."""
+    snap = state.snapshot
+    if snap is None or snap.schedules is None:
+        return []
+    return [s for s in snap.schedules if state.task is None or s.spec.task == state.task]
+
+
 def _job_matches(job: JobInfo, text: str) -> bool:
     if not text:
         return True
@@ -149,6 +160,7 @@ ROWS: dict[Screen, Callable[[State], Sequence[Any]]] = {
     Screen.JOBS: job_rows,
     Screen.DEAD: dead_rows,
     Screen.WORKERS: worker_rows,
+    Screen.SCHEDULES: schedule_rows,
 }
 
 
@@ -210,6 +222,8 @@ def _list_key(state: State, key: str) -> tuple[State, list[Effect]]:
         return _toggle_pause(state)
     if state.screen is Screen.WORKERS and key == "D":
         return _ask_drain(state), []
+    if state.screen is Screen.SCHEDULES and key in ("p", "t"):
+        return _schedule_key(state, key)
     if key == "/" and filtered:
         return replace(state, editing=True), []
     if key == "esc" and state.filter:
@@ -353,6 +367,20 @@ def _ask_drain(state: State) -> State:
         )
     prompt = f"[y/N] drain worker {chosen.id} on {chosen.host}: finish its jobs, then exit?"
     return replace(state, confirm=Confirm(prompt, Drain(chosen.id)))
+
+
+def _schedule_key(state: State, key: str) -> tuple[State, list[Effect]]:
+    """p: pause the selected schedule (asks first) or resume it; t: fire it now."""
+    rows = schedule_rows(state)
+    if not rows:
+        return replace(state, status="no schedule selected"), []
+    chosen = rows[state.cursor()]
+    if key == "t":
+        return replace(state, status="working…"), [Trigger(chosen.name)]
+    if chosen.paused:
+        return replace(state, status="working…"), [PauseSchedule(chosen.name, False)]
+    prompt = f"[y/N] pause schedule {chosen.name} ({chosen.spec.describe()})?"
+    return replace(state, confirm=Confirm(prompt, PauseSchedule(chosen.name, True))), []
 
 
 def _enter(state: State) -> State:

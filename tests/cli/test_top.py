@@ -238,3 +238,32 @@ def test_top_redraws_at_once_when_the_terminal_is_resized(project: Project) -> N
         tmux.wait_for("EXITED 0 icanon")
     finally:
         tmux.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_top_pauses_a_schedule_with_p_and_triggers_one_with_t(
+    project: Project, client: redis.Redis
+) -> None:
+    toml = project.root / "taskora.toml"
+    toml.write_text(toml.read_text() + '\n[schedules.digest]\ntask = "echo"\nevery = "1h"\n')
+    project.start_worker("--task", "echo")  # stores the declared schedule, and runs its fires
+    tmux = Tmux(project.root, project.env)
+    try:
+        tmux.wait_for("1 Overview", "echo")  # keys sent before top runs would go to the shell
+        tmux.keys("5")
+        tmux.wait_for("5 Schedules", "digest", "active", "every 1h")
+        tmux.keys("p")
+        tmux.wait_for("[y/N] pause schedule digest (every 1h)?")
+        tmux.keys("y")
+        tmux.wait_for("paused schedule digest: it does not fire until resumed", "paused")
+        assert "paused" in client.hgetall("taskora:{_schedules}:s:digest")
+        tmux.keys("t")
+        tmux.wait_for("triggered schedule digest: job")
+        tmux.wait_for("completed")  # the triggered run's job ran: its outcome shows
+        tmux.keys("p")
+        tmux.wait_for("resumed schedule digest: next run")
+        tmux.keys("q")
+        tmux.wait_for("EXITED 0 icanon")
+    finally:
+        tmux.close()
+    assert (project.root / "top.err").read_text() == ""

@@ -12,7 +12,7 @@ from support import make_app, until
 
 from taskora_cli import Taskora
 from taskora_cli.tui.app import perform
-from taskora_cli.tui.events import Cancel, Retry, RetryGroup, SetPaused
+from taskora_cli.tui.events import Cancel, PauseSchedule, Retry, RetryGroup, SetPaused, Trigger
 
 
 @pytest.fixture
@@ -89,3 +89,25 @@ async def test_pausing_and_resuming_a_queue_say_what_changed(app: Taskora) -> No
         "queue emails already was paused",
         "resumed queue emails: workers start its jobs again",
     )
+
+
+async def test_pausing_resuming_and_triggering_a_schedule_say_what_happened(
+    app: Taskora,
+) -> None:
+    @app.task("report")
+    async def report(data: None) -> str:
+        return "done"
+
+    app.schedule("nightly", task="report", cron="0 2 * * *")
+    await app.schedules().aregister()
+    paused = await asyncio.to_thread(perform, app, PauseSchedule("nightly", True))
+    assert (await app.schedules().aget("nightly")).paused
+    fired = await asyncio.to_thread(perform, app, Trigger("nightly"))
+    resumed = await asyncio.to_thread(perform, app, PauseSchedule("nightly", False))
+    info = await app.schedules().aget("nightly")
+    assert not info.paused and info.last_job_id is not None
+    assert paused == "paused schedule nightly: it does not fire until resumed"
+    assert fired == f"triggered schedule nightly: job {info.last_job_id} of report queued"
+    assert resumed.startswith("resumed schedule nightly: next run ")
+    missing = await asyncio.to_thread(perform, app, Trigger("nope"))
+    assert missing.startswith("not done: ") and "nope" in missing

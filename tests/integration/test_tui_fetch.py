@@ -46,10 +46,15 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     async def later(n: int) -> int:
         return n
 
+    app.schedule("hourly", task="work", every="1h", data="ok")
+    app.schedule("nightly", task="later", cron="0 2 * * *", data=0)
+    await app.schedules().aregister()
     done, failed = await work.adispatch("ok"), await work.adispatch("fail")
+    fired = await app.schedules().atrigger("hourly")  # its last run: a job that completes
     worker = await app.start(["work"])
     try:
         assert await done.aresult(10) == "OK"
+        assert await fired.aresult(10) == "OK"
         with pytest.raises(JobFailedError):
             await failed.aresult(10)
         held = await work.adispatch("hold")
@@ -65,6 +70,8 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
         dead = await snap(app, Query(Screen.DEAD))
         detail = await snap(app, Query(Screen.DETAIL, job=("work", failed.id)))
         workers = await snap(app, Query(Screen.WORKERS))
+        schedules = await snap(app, Query(Screen.SCHEDULES))
+        nightly = await snap(app, Query(Screen.SCHEDULES, task="later"))
     finally:
         release.set()
         await worker.stop()
@@ -72,7 +79,7 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     assert overview.error is None and overview.stats is not None
     counts = {s.task: (s.waiting, s.delayed, s.active, s.completed, s.failed, s.cancelled)
               for s in overview.stats.tasks}  # fmt: skip
-    assert counts == {"work": (0, 0, 1, 1, 1, 0), "later": (2, 1, 0, 0, 0, 1)}
+    assert counts == {"work": (0, 0, 1, 2, 1, 0), "later": (2, 1, 0, 0, 0, 1)}
     assert overview.server is not None and int(overview.server["clients"]) >= 1
     assert overview.workers is not None and [w.gone for w in overview.workers] == [False]
     assert [(q.name, q.paused, q.tasks) for q in overview.queues or []] == [
@@ -80,7 +87,7 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     ]
     minutes = overview.throughput or []
     assert len(minutes) == 60
-    assert (sum(m.completed for m in minutes), sum(m.failed for m in minutes)) == (1, 1)
+    assert (sum(m.completed for m in minutes), sum(m.failed for m in minutes)) == (2, 1)
     assert (overview.jobs, overview.dead, overview.job) == (None, None, None)  # not asked for
 
     assert [j.id for j in waiting.jobs or []] == [urgent.id, first.id]  # as workers take them
@@ -93,6 +100,9 @@ async def test_a_snapshot_holds_counts_and_the_visible_page_for_each_screen(app:
     assert "raise ValueError" in (detail.job.error.traceback or "")
     assert [entry["msg"] for entry in detail.job.logs] == ["working on"]
     assert workers.workers is not None and len(workers.workers) == 1
+    assert [s.name for s in schedules.schedules or []] == ["hourly", "nightly"]
+    assert schedules.outcomes == {"hourly": "completed"}  # nightly never ran
+    assert [s.name for s in nightly.schedules or []] == ["nightly"]
 
 
 async def _is(handle: JobHandle, state: str) -> bool:

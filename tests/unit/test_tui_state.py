@@ -15,10 +15,12 @@ from taskora_cli.tui.events import (
     Drain,
     Effect,
     Key,
+    PauseSchedule,
     Resized,
     Retry,
     RetryGroup,
     SetPaused,
+    Trigger,
 )
 from taskora_cli.tui.model import Query, Screen, Snapshot
 from taskora_cli.tui.state import State, dead_rows, job_rows, query, reduce
@@ -110,6 +112,20 @@ TABLE: list[tuple[str, State, tuple[str, ...], dict[str, Any], list[Effect]]] = 
      {"confirm": None, "status": "worker web-2-977 is already gone"}, []),
     ("/ filters dead letters by error text", on(Screen.DEAD), ("/", "t", "i", "m", "e", "r"),
      {"filter": "timer"}, []),
+    ("5 is the schedules screen", State(), ("5",), {"screen": Screen.SCHEDULES}, []),
+    ("t triggers the selected schedule at once", on(Screen.SCHEDULES), ("t",),
+     {"confirm": None, "status": "working…"}, [Trigger("digest")]),
+    ("p asks before pausing the selected schedule", on(Screen.SCHEDULES), ("p",),
+     {"confirm": Confirm("[y/N] pause schedule digest (every 30s)?",
+                         PauseSchedule("digest", True))}, []),
+    ("y pauses the schedule", on(Screen.SCHEDULES), ("p", "y"), {},
+     [PauseSchedule("digest", True)]),
+    ("p on a paused schedule resumes it at once", on(Screen.SCHEDULES), ("j", "p"),
+     {"confirm": None, "status": "working…"}, [PauseSchedule("nightly", False)]),
+    ("t with no schedules says so", on(Screen.SCHEDULES, task="nothing"), ("t",),
+     {"status": "no schedule selected"}, []),
+    ("--task shows only its schedules", on(Screen.SCHEDULES, task="resize"), ("t",), {},
+     [Trigger("nightly")]),
 ]  # fmt: skip
 
 

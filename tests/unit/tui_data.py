@@ -9,6 +9,8 @@ from typing import Any
 from taskora_cli.dead_letters import DeadLetter
 from taskora_cli.inspector import JobInfo, Minute, RemoteError, Stats, TaskStats, Timeline
 from taskora_cli.queues import QueueInfo
+from taskora_cli.schedule_spec import ScheduleSpec
+from taskora_cli.schedules import ScheduleInfo
 from taskora_cli.tui.events import Loaded
 from taskora_cli.tui.model import Query, Screen, Snapshot
 from taskora_cli.tui.state import State, reduce
@@ -119,6 +121,13 @@ THROUGHPUT = [
     Minute(at(3600 - 60 * n), completed, 1 if n == 50 else 0)
     for n, completed in enumerate([0] * 40 + [n * 10 for n in range(1, 15)] + [0] * 6)
 ]
+SCHEDULES = [
+    ScheduleInfo("digest", ScheduleSpec("send-email", every_ms=30_000), False, NOW + 12_000,
+                 NOW - 18_000, "digest@1", "send-email", 0, False, NOW - 86_400_000),
+    ScheduleInfo("nightly", ScheduleSpec("resize", cron="0 2 * * *", timezone="Europe/Berlin"),
+                 True, NOW + 7_200_000, None, None, None, 3, False, NOW - 86_400_000),
+]  # fmt: skip
+OUTCOMES = {"digest": "completed"}
 SERVER = {"server": "valkey", "version": "9.0.0", "used_memory": "1.5M", "clients": "7"}
 
 
@@ -142,6 +151,7 @@ def on(screen: Screen, rows: int = 20, **fields: Any) -> State:
         Screen.JOBS: {"jobs": JOBS},
         Screen.DEAD: {"dead": DEAD},
         Screen.WORKERS: {"workers": WORKERS},
+        Screen.SCHEDULES: {"schedules": SCHEDULES, "outcomes": OUTCOMES},
     }
     start = replace(State(screen=screen, rows=rows), **fields)
     return loaded(start, snapshot(screen, start.tab, **data.get(screen, {})))
