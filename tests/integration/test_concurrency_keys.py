@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,16 +126,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture
-def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 async def test_a_killed_workers_singleton_slot_is_released_with_the_worker(

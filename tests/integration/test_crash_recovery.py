@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from support import make_app, until
 
 from taskora_cli import Retry
@@ -42,17 +40,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture
-def spawn(redis_url: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Started worker processes; any still alive at teardown are killed."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 async def test_a_job_whose_worker_was_killed_completes_on_another_worker(

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from support import until
+from support import VirtualClock, until
 
 from taskora_cli import (
     CancelledError,
@@ -21,16 +21,6 @@ from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
 
 
-class VirtualClock:
-    """The real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return system_clock() + self.offset_ms
-
-
 class FrozenClock:
     """A clock that stands still unless the test moves it (a throttle window never slides)."""
 
@@ -39,11 +29,6 @@ class FrozenClock:
 
     def __call__(self) -> int:
         return self.now_ms
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
 
 
 def new_app(url: str, tmp: Path, clock: object) -> Taskora:

@@ -6,24 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support import until
+from support import VirtualClock, until
 
 from taskora_cli import Retry, Taskora, UsageError
-from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return system_clock() + self.offset_ms
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
 
 
 @pytest.fixture

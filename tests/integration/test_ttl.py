@@ -5,26 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import until
+from support import VirtualClock, until
 
 from taskora_cli import ExpiredError, JobContext, Retry, Taskora, UsageError
-from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
-
-
-class VirtualClock:
-    """The real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return system_clock() + self.offset_ms
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
 
 
 @pytest.fixture

@@ -1,0 +1,26 @@
+"""Fixtures of the end-to-end tests (the servers come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from support import VirtualClock
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    """A virtual clock for the test's app: move ``offset_ms`` to jump ahead in time."""
+    return VirtualClock()
+
+
+@pytest.fixture
+def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes the test starts; any still alive at teardown are killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
