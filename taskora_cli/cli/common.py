@@ -9,7 +9,8 @@ import importlib
 import json
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -129,6 +130,17 @@ def load_app(config: Config, *, import_modules: bool = True) -> Taskora:
     if import_modules:
         import_task_modules(config)
     return app
+
+
+@contextmanager
+def opened_app(config_path: Path | None) -> Iterator[Taskora]:
+    """The configured app, without importing the task modules (the server knows the tasks by
+    name), closed on the way out."""
+    app = load_app(load(config_path), import_modules=False)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def import_task_modules(config: Config) -> None:

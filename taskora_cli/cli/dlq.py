@@ -16,13 +16,12 @@ from .common import (
     JsonOption,
     complete_task_name,
     fail,
-    load,
+    opened_app,
     print_json,
     print_table,
 )
 
 if TYPE_CHECKING:
-    from ..app import Taskora
     from ..dead_letters import BulkResult, DeadGroup, DeadLetter
 
 app = typer.Typer(
@@ -72,7 +71,7 @@ def ls(
     config: ConfigOption = None,
 ) -> None:
     """List dead letters, newest first (or grouped by error)."""
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         dlq = tk.dead_letters()
         if group:
             groups = dlq.groups(task)[:limit]
@@ -98,7 +97,7 @@ def retry(
     """Retry one dead job: back to its waiting line, attempts reset."""
     from ..errors import JobNotFoundError
 
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         try:
             letter = tk.dead_letters().retry(job_id, task)
         except JobNotFoundError as exc:
@@ -153,7 +152,7 @@ def _bulk(
     if not (yes or dry_run or sys.stdin.isatty()):
         fail(USAGE, f"dlq {verb} changes many jobs and stdin is not a terminal to confirm on; "
              "pass --yes (or --dry-run to only count)")  # fmt: skip
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         dlq = tk.dead_letters()
         action = dlq.retry_all if verb == "retry" else dlq.purge
 
@@ -180,17 +179,6 @@ def _confirm(question: str) -> bool:
     sys.stderr.write(f"{question} [y/N]: ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-@contextmanager
-def _app(config: ConfigOption) -> Iterator[Taskora]:
-    from .common import load_app
-
-    tk = load_app(load(config), import_modules=False)
-    try:
-        yield tk
-    finally:
-        tk.close()
 
 
 @contextmanager

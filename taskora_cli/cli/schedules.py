@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import USAGE, ConfigOption, JsonOption, fail, load, load_app, print_json, print_table
+from .common import (
+    USAGE,
+    ConfigOption,
+    JsonOption,
+    fail,
+    opened_app,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
-    from ..app import Taskora
     from ..schedules import ScheduleInfo
 
 app = typer.Typer(
@@ -25,19 +30,10 @@ app = typer.Typer(
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The schedule's name.")]
 
 
-@contextmanager
-def _app(config: ConfigOption) -> Iterator[Taskora]:
-    tk = load_app(load(config), import_modules=False)
-    try:
-        yield tk
-    finally:
-        tk.close()
-
-
 @app.command("ls")
 def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List every schedule: its task, timing, next and last run, and whether it is paused."""
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         found = tk.schedules().list()
     if as_json:
         print_json([info.as_dict() for info in found])
@@ -55,7 +51,7 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
 @app.command("show")
 def show(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Everything stored about one schedule."""
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         info = tk.schedules().get(name)
     if as_json:
         print_json(info.as_dict())
@@ -73,7 +69,7 @@ def next_runs(
     """The upcoming fire times, in the schedule's time zone and in UTC."""
     from datetime import UTC
 
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         info = tk.schedules().get(name)
         times = tk.schedules().upcoming(name, count)
     if as_json:
@@ -98,7 +94,7 @@ def next_runs(
 @app.command("pause")
 def pause(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Stop firing a schedule until it is resumed."""
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         info = tk.schedules().pause(name)
     _done(info, "paused", as_json)
 
@@ -107,7 +103,7 @@ def pause(name: NameArgument, as_json: JsonOption = False, config: ConfigOption 
 def resume(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Fire a paused schedule again; fire times passed while paused are skipped unless its
     on_missed policy is a catch-up."""
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         info = tk.schedules().resume(name)
     _done(info, "resumed", as_json)
 
@@ -132,7 +128,7 @@ def trigger(
     if timeout is not None and not wait:
         fail(USAGE, "--timeout only applies with --wait")
     timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         handle = tk.schedules().trigger(name)
         if wait:
             _wait_and_print(handle, timeout_s, as_json)
@@ -154,7 +150,7 @@ def rm(
     if not (yes or sys.stdin.isatty()):
         fail(USAGE, f"schedules rm deletes {name!r} and stdin is not a terminal to confirm on; "
              "pass --yes")  # fmt: skip
-    with _app(config) as tk:
+    with opened_app(config) as tk:
         manager = tk.schedules()
         manager.get(name)  # an unknown name fails before the question
         if not yes:
