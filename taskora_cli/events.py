@@ -4,8 +4,9 @@ them with ``app.events()``.
 Every transition the scripts make is appended to its task's capped event stream, so every
 process that reads the streams sees every event (fan-out, not a work queue). Listeners are
 called by worker processes (``taskora work``, ``app.start()``): each worker reads the streams
-of the tasks someone listens to and calls the listeners in its event loop. A listener may be
-``async`` or not; one that raises is logged and the rest still run. Events that happen while
+of the tasks someone listens to and calls the listeners: an ``async`` one in its event loop,
+a plain one in a thread (so a slow one cannot hold up the worker). One that raises is logged
+and the rest still run. Events that happen while
 no worker runs are not replayed to listeners; ``taskora events`` shows the recent past.
 """
 
@@ -178,10 +179,14 @@ async def events(
 
     engine = await app._engine()
     names = list(tasks) if tasks is not None else await app.inspect().atasks()
-    cursors = await streams.latest_ids(engine, names) if follow else {}
     if recent:
-        for event in await _enrich(app, await streams.recent(engine, names, recent)):
+        past = await streams.recent(engine, names, recent)
+        # follow from the newest entry printed, so nothing written meanwhile shows twice
+        cursors = {name: "0-0" for name in names} | {raw.task: raw.entry_id for raw in past}
+        for event in await _enrich(app, past):
             yield event
+    elif follow:
+        cursors = await streams.latest_ids(engine, names)
     if not follow or not names:
         return
     follower = streams.Follower(engine, cursors)
@@ -203,22 +208,24 @@ async def deliver(
     from .engine import events as streams
 
     listeners: Listeners = app._listeners
-    engine = await app._engine()
-    names = listeners.tasks(await app.inspect().atasks())
-    if not names:
-        if following is not None:
-            following.set()
-        return
-    cursors = await streams.latest_ids(engine, names)
-    if following is not None:
-        following.set()
-    follower = streams.Follower(engine, cursors)
+    follower: streams.Follower | None = None
+    pending: list[RawEvent] = []  # read, not yet delivered: kept across a failed enrichment
     try:
         while not stop.is_set():
             try:
-                raws = await follower.read(BLOCK_MS)
-                raws = [r for r in raws if listeners.for_event(r.task, r.event)]
-                found = await _enrich(app, raws) if raws else []
+                if follower is None:
+                    engine = await app._engine()
+                    names = listeners.tasks(await app.inspect().atasks())
+                    if not names:
+                        return
+                    follower = streams.Follower(engine, await streams.latest_ids(engine, names))
+                    if following is not None:
+                        following.set()
+                if not pending:
+                    raws = await follower.read(BLOCK_MS)
+                    pending = [r for r in raws if listeners.for_event(r.task, r.event)]
+                found = await _enrich(app, pending) if pending else []
+                pending = []
             except Exception as exc:  # a server hiccup must not end the delivery for good
                 log.warning("taskora: reading events failed (%s); trying again", exc)
                 await asyncio.sleep(0.5)
@@ -227,13 +234,21 @@ async def deliver(
                 for fn in listeners.for_event(event.task, event.name):
                     await _call(fn, event)
     finally:
-        with contextlib.suppress(Exception):
-            await follower.close()
+        if following is not None:
+            following.set()  # a worker waiting for this must not wait out its timeout
+        if follower is not None:
+            with contextlib.suppress(Exception):
+                await follower.close()
 
 
 async def _call(fn: Listener, event: Event) -> None:
+    """Run one listener: an ``async`` one in the worker's loop, a plain one in a thread, so a
+    slow one (a mail, an HTTP call) cannot stall the heartbeats and claims."""
     try:
-        outcome = fn(event)
+        if inspect.iscoroutinefunction(fn):
+            await fn(event)
+            return
+        outcome = await asyncio.to_thread(fn, event)
         if inspect.isawaitable(outcome):
             await outcome
     except Exception:

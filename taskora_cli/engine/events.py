@@ -43,10 +43,14 @@ class RawEvent:
 
 
 def expand(task: str, entry_id: str, fields: Mapping[str, str]) -> list[RawEvent]:
-    """One RawEvent per job of a stream entry."""
+    """One RawEvent per job of a stream entry. Only an entry of several jobs holds per-job
+    values separated by spaces; one job's values are whole (a reason may hold a space)."""
     ids = fields.get("job", "").split(" ")
+    many = len(ids) > 1
     extra = {
-        name: value.split(" ") for name, value in fields.items() if name not in ("event", "job")
+        name: value.split(" ") if many else [value]
+        for name, value in fields.items()
+        if name not in ("event", "job")
     }
     event = fields.get("event", "?")
     out = []

@@ -10,6 +10,7 @@ keyspace, so a task with a million queued jobs costs what a task with ten does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -87,13 +88,15 @@ def _workers(app: Taskora, query: Query) -> dict[str, Any]:
 
 def _schedules(app: Taskora, query: Query) -> dict[str, Any]:
     found = [s for s in app.schedules().list() if query.task in (None, s.spec.task)]
-    found = found[:SCHEDULE_PAGE]
-    outcomes = {
-        s.name: app.handle(s.last_task, s.last_job_id).state()
-        for s in found
-        if s.last_task and s.last_job_id
-    }
-    return {"schedules": found, "outcomes": outcomes}
+    ran = [s for s in found[:SCHEDULE_PAGE] if s.last_task and s.last_job_id]
+
+    async def last_states() -> list[str]:  # at once, not one round trip after another
+        handles = [app.handle(s.last_task or "", s.last_job_id or "") for s in ran]
+        return list(await asyncio.gather(*(handle.astate() for handle in handles)))
+
+    states = app._portal.call(last_states()) if ran else []
+    outcomes = {s.name: state for s, state in zip(ran, states, strict=True)}
+    return {"schedules": found[:SCHEDULE_PAGE], "outcomes": outcomes}
 
 
 def _job(app: Taskora, query: Query) -> dict[str, Any]:

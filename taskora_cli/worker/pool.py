@@ -132,6 +132,10 @@ class Worker:
         self.paused_queues: set[str] = set()
         self.drain_requested = asyncio.Event()
         """Set when an operator asked this worker to drain (``taskora workers drain``)."""
+        self.stops_on_drain = True
+        """Whether a drain request stops this worker by itself (as ``stop()`` would); serve()
+        turns it off, as it runs the drain itself and then ends the process."""
+        self._draining: asyncio.Task[None] | None = None
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -222,6 +226,10 @@ class Worker:
 
     async def stop(self, grace_ms: int = 30_000) -> None:
         """Stop claiming; let running jobs finish within ``grace_ms``; hand back the rest."""
+        draining = self._draining
+        if draining is not None and draining is not asyncio.current_task():
+            await draining  # a drain request is stopping it already: wait for that stop
+            return
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
         if self.scheduler is not None:  # after the runners: stopping them must not wait on it
             await self.scheduler.stop()
@@ -295,6 +303,9 @@ class Worker:
         if drain and not self.drain_requested.is_set():
             log.warning("taskora: asked to drain; finishing the running jobs, then exiting")
             self.drain_requested.set()
+            if self.stops_on_drain:  # a task of its own: stop() cancels this very loop
+                grace = self.app.config.worker.grace_ms
+                self._draining = asyncio.get_running_loop().create_task(self.stop(grace))
 
     async def _heartbeat(self) -> None:
         await self._register()

@@ -144,6 +144,8 @@ class TaskRunner(Slots):
                 self.wake.clear()
                 continue
             self._maybe_more = want > 0 and len(claimed) >= want
+            if not claiming and not (self.stopping or self.paused):
+                self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer
             for job in claimed:
                 held[job.id] = job.token

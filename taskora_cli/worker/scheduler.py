@@ -24,7 +24,7 @@ from ..engine import schedules as es
 from ..engine.records import TERMINAL_STATES, NewJob
 from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
 from ..schedules import ScheduleManager, pending_job
-from ..serialization import dumps
+from ..serialization import dumps, loads
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -102,25 +102,28 @@ class Scheduler:
             return 0
         fired = 0
         for name in due:
-            fired += await fire_due(engine, name, now, self.grace_ms)
+            fired += await fire_due(engine, name, now, self.grace_ms, app=self.app)
         return fired
 
 
-async def fire_due(engine: Engine, name: str, now_ms: int, grace_ms: int) -> int:
+async def fire_due(
+    engine: Engine, name: str, now_ms: int, grace_ms: int, *, app: Taskora | None = None
+) -> int:
     """Fire schedule ``name`` if it is due at ``now_ms``, as its missed and overlap policies
-    say; safe to run from several schedulers at once. Returns the jobs it dispatched."""
+    say; safe to run from several schedulers at once. Returns the jobs it dispatched. With
+    ``app``, a task it defines gets its own options (ttl, singleton, collect, queue)."""
     fired = 0
     for _ in range(5):  # another scheduler moved it meanwhile: look again
         row = (await es.read(engine, [name]))[0]
         if not row or "paused" in row:
             return fired
         if "pending_id" in row:
-            await _enqueue_pending(engine, name, row["pending"], now_ms)
+            await _enqueue_pending(engine, name, row["pending"], now_ms, app)
             continue
         next_ms = int(row["next"])
         if next_ms > now_ms:
             return fired
-        made, done = await _fire(engine, name, row, now_ms, grace_ms)
+        made, done = await _fire(engine, name, row, now_ms, grace_ms, app)
         fired += made
         if done:
             return fired
@@ -128,7 +131,12 @@ async def fire_due(engine: Engine, name: str, now_ms: int, grace_ms: int) -> int
 
 
 async def _fire(
-    engine: Engine, name: str, row: dict[str, str], now_ms: int, grace_ms: int
+    engine: Engine,
+    name: str,
+    row: dict[str, str],
+    now_ms: int,
+    grace_ms: int,
+    app: Taskora | None,
 ) -> tuple[int, bool]:
     """Apply one plan; (jobs dispatched, whether it went through without losing a race)."""
     spec, rev, next_ms = ScheduleSpec.from_json(row["def"]), row["rev"], int(row["next"])
@@ -151,7 +159,7 @@ async def _fire(
         )
         if not await es.claim(engine, name, rev, expected, fire, now_ms):
             return made, False
-        await _enqueue(engine, spec.task, job_id, data, now_ms)
+        await _enqueue(engine, spec.task, job_id, data, now_ms, app)
         await es.settle(engine, name, job_id)
         expected, made = following, made + 1
     return made, True
@@ -166,13 +174,32 @@ async def _still_running(engine: Engine, row: dict[str, str]) -> bool:
     return state is not None and state not in TERMINAL_STATES
 
 
-async def _enqueue_pending(engine: Engine, name: str, raw: str, now_ms: int) -> None:
+async def _enqueue_pending(
+    engine: Engine, name: str, raw: str, now_ms: int, app: Taskora | None
+) -> None:
     job_id, task, data = pending_job(raw)
-    await _enqueue(engine, task, job_id, data, now_ms)
+    await _enqueue(engine, task, job_id, data, now_ms, app)
     await es.settle(engine, name, job_id)
 
 
-async def _enqueue(engine: Engine, task: str, job_id: str, data: str, now_ms: int) -> None:
-    # False (the id exists) means an earlier attempt of this same fire got through: done.
-    await engine.note_tasks([task])
-    await engine.enqueue(task, NewJob(job_id, data), now_ms)
+async def _enqueue(
+    engine: Engine, task: str, job_id: str, data: str, now_ms: int, app: Taskora | None
+) -> None:
+    """Enqueue one fire's job under its fixed id: False (the id exists) means an earlier
+    attempt of this same fire got through, so a retry is a no-op. A task defined here gets
+    its own options, as a dispatch would: ttl, singleton, collect."""
+    local = app.tasks.get(task) if app is not None else None
+    if local is None:
+        await engine.note_tasks([task])
+        await engine.enqueue(task, NewJob(job_id, data), now_ms)
+        return
+    await engine.register_tasks({task: local.options.queue})
+    if local.options.collect is not None:
+        from ..flow_dispatch import collect
+
+        # A collect buffer has no id of its own to make a retried fire a no-op: a scheduler
+        # that dies between this push and the settle below pushes the item once more.
+        await collect(local, loads(data), local.options.collect, now_ms)
+        return
+    job = local._new_job(loads(data), None, 0, None, now_ms)._replace(id=job_id)
+    await engine.enqueue(task, job, now_ms)

@@ -55,6 +55,7 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
         loop.add_signal_handler(sig, on_signal)
     if when.max_jobs is not None:
         _count_finished(worker, when.max_jobs, stop)
+    worker.stops_on_drain = False  # a drain request sets `stop` below, like a signal
     await worker.start()
     watchers = [
         loop.create_task(_watch(worker, when, stop)),

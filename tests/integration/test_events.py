@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,24 @@ def test_unknown_events_are_usage_errors(app: Taskora) -> None:
         app.on("task:finished", print)
     with pytest.raises(UsageError, match="must be callable"):
         app.on("task:completed", "nope")  # type: ignore[arg-type]
+
+
+async def test_a_slow_plain_listener_does_not_hold_up_the_worker(app: Taskora) -> None:
+    resize = define(app)
+    gate = threading.Event()
+    heard: list[str] = []
+
+    def slow(event: Event) -> None:  # a plain listener runs in a thread, not the worker's loop
+        heard.append(event.job_id)
+        gate.wait(20)
+
+    resize.on("completed", slow)
+    worker = await app.start()
+    try:
+        first = await resize.adispatch(1)
+        await until(lambda: heard == [first.id])  # its listener is blocked now...
+        second = await resize.adispatch(2)
+        assert await second.aresult(10) == 20  # ...and the worker still runs jobs
+    finally:
+        gate.set()
+        await worker.stop()

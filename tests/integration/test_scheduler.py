@@ -398,3 +398,18 @@ async def test_a_worker_with_the_scheduler_disabled_never_takes_the_lease(
         assert await es.lease(await app._engine()) == {}
     finally:
         await worker.stop(0)
+
+
+async def test_a_fire_carries_the_tasks_own_options(world: tuple[Taskora, Clock]) -> None:
+    app, _ = world
+    app.task("solo", singleton=True, ttl={"max": "1m", "on_expire": "discard"}, queue="ops")(
+        lambda data: data
+    )
+    app.schedule("solo-beat", task="solo", every="10s", overlap=True)
+    await app.schedules().aregister()
+    assert await scheduler(app).tick(T0 + 10 * SECOND) == 1
+    engine = await app._engine()
+    stored = await engine.client.hgetall(f"taskora:{{solo}}:j:solo-beat@{T0 + 10 * SECOND}")
+    assert stored["on_expire"] == "discard" and int(stored["exp"]) == T0 + 10 * SECOND + MINUTE
+    assert "conc" in stored  # the singleton's counter: one active job at a time
+    assert (await engine.task_queues())["solo"] == "ops"

@@ -113,3 +113,36 @@ async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(
 async def _swept_after(stored: Any, jumped_ms: int) -> bool:
     value = await stored
     return value is not None and int(value) >= jumped_ms
+
+
+async def test_a_drain_request_stops_a_worker_started_in_process(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path))
+    release = asyncio.Event()
+
+    @app.task("held")
+    async def held(data: None) -> str:
+        await release.wait()
+        return "finished"
+
+    worker = await app.start()
+    try:
+        handle = await held.adispatch()
+        await until(lambda: _is_active(handle))
+        assert await app.adrain_workers(worker.id) == [worker.id]
+        await until(lambda: worker.drain_requested.is_set())
+        release.set()  # the running job finishes; then the worker is gone
+        assert await handle.aresult(10) == "finished"
+        await until(lambda: _no_workers(app))
+    finally:
+        await worker.stop()  # waits for the drain's own stop; a second stop is harmless
+        await app.aclose()
+
+
+async def _is_active(handle: Any) -> bool:
+    return bool(await handle.astate() == "active")
+
+
+async def _no_workers(app: Taskora) -> bool:
+    return await app.aworkers() == []
