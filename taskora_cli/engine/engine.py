@@ -138,7 +138,11 @@ class Engine(Reads):
     # -- producing ---------------------------------------------------------------------------
 
     async def enqueue(self, task: str, job: NewJob, now_ms: int) -> bool:
-        """Enqueue one job; False when its id already exists."""
+        """Enqueue one job; False when another job holds its id.
+
+        A call is sent again after a dropped connection even when the server already ran it,
+        and then finds its own job in place: a job with this id, payload and dispatch time is
+        this very call's, so that counts as enqueued (a retry is idempotent)."""
         t = self.keys(task)
         if job.run_at_ms > now_ms:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
@@ -147,7 +151,10 @@ class Engine(Reads):
         else:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
             done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
-        return bool(done)
+        if done:
+            return True
+        stored = await self.client.hmget(t.job(job.id), ["ts", "data"])
+        return list(stored) == [str(now_ms), job.data]
 
     async def enqueue_bulk(self, task: str, jobs: Sequence[NewJob], now_ms: int) -> list[bool]:
         """Enqueue many jobs in one round trip; one flag per job."""

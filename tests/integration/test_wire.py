@@ -136,3 +136,22 @@ async def test_a_server_that_never_answered_is_reported_at_once(tmp_path: Path) 
         await wire.call("PING")
     assert time.monotonic() - began < 5  # not the ~16 s a restart is given
     await wire.close()
+
+
+async def test_an_enqueue_sent_again_after_a_drop_counts_its_own_job_as_enqueued(
+    redis_url: str,
+) -> None:
+    # A dropped connection makes the wire send a call again, though the server may have run
+    # it: the second run then finds the job in place. Same id, payload and time: ours.
+    engine = Engine(redis_url)
+    now = int(time.time() * 1000)
+    await engine.connect(now)
+    try:
+        job = NewJob("once", '{"n": 1}')
+        assert await engine.enqueue("t", job, now) is True
+        assert await engine.enqueue("t", job, now) is True  # the re-sent call
+        assert await engine.enqueue("t", job._replace(data='{"n": 2}'), now) is False
+        assert await engine.enqueue("t", job, now + 1) is False  # another dispatch, same id
+        assert (await engine.counts("t"))["waiting"] == 1  # one job, queued once
+    finally:
+        await engine.close()
