@@ -192,14 +192,14 @@ def logs(
 def _print_new(
     entries: list[dict[str, Any]], shown: list[dict[str, Any]], as_json: bool
 ) -> list[dict[str, Any]]:
-    """Print the entries after the last one already shown. The log is capped (the oldest
-    entries drop out), so the position of the last shown entry, not a count, says where the
-    new ones start."""
+    """Print the entries after those already shown. The log is capped (the oldest entries
+    drop out), so the new ones start after the longest run that ends what was shown and
+    begins what is read now; two equal entries in a row are both printed."""
     start = 0
-    if shown:
-        last = shown[-1]
-        at = next((i for i in range(len(entries) - 1, -1, -1) if entries[i] == last), None)
-        start = 0 if at is None else at + 1
+    for overlap in range(min(len(shown), len(entries)), 0, -1):
+        if entries[:overlap] == shown[len(shown) - overlap :]:
+            start = overlap
+            break
     for entry in entries[start:]:
         print_json(entry) if as_json else print(_log_line(entry), flush=True)
     return entries
