@@ -160,7 +160,8 @@ async def cancel_job(app: Taskora, task: str, job_id: str, reason: str | None) -
 
 async def retry_job(app: Taskora, task: str, job_id: str) -> None:
     """Send an ended, uncompleted job of ``task`` back to its line; see :meth:`JobHandle.retry`."""
-    from .engine.dead import RETRYABLE_STATES, retry_dead
+    from .engine.dead import retry_dead
+    from .engine.records import RETRYABLE_STATES
 
     engine = await app._engine()
     state = await engine.job_state(task, job_id)

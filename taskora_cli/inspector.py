@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .engine.records import STATES as _STATES
 from .errors import UsageError
 from .serialization import loads
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from .app import Taskora
     from .engine.records import JobRecord, TaskCounts
 
-STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
+STATES = _STATES
 """The states ``Inspector.jobs`` lists; ``delayed`` includes jobs waiting to be retried."""
 
 

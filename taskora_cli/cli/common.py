@@ -132,6 +132,14 @@ def load_app(config: Config, *, import_modules: bool = True) -> Taskora:
     return app
 
 
+def confirm(question: str) -> bool:
+    """Ask on the terminal; only "y" or "yes" is a yes. Written to stderr, not with
+    typer.confirm: click writes the space after the prompt to stdout, which --json owns."""
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 @contextmanager
 def opened_app(config_path: Path | None) -> Iterator[Taskora]:
     """The configured app, without importing the task modules (the server knows the tasks by

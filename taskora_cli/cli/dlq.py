@@ -15,6 +15,7 @@ from .common import (
     ConfigOption,
     JsonOption,
     complete_task_name,
+    confirm,
     fail,
     opened_app,
     print_json,
@@ -164,7 +165,7 @@ def _bulk(
 
         if not (yes or dry_run):
             would = run(dry=True)
-            if would.matched == 0 or not _confirm(
+            if would.matched == 0 or not confirm(
                 f"{verb.capitalize()} {would.matched} dead job(s)?"
             ):
                 _print_bulk(verb, would, as_json, asked=True)
@@ -172,13 +173,6 @@ def _bulk(
         with _progress(verb, enabled=sys.stderr.isatty() and not dry_run) as report:
             done = run(dry_run, report)
     _print_bulk(verb, done, as_json)
-
-
-def _confirm(question: str) -> bool:
-    # not typer.confirm: click writes the space after the prompt to stdout, which --json owns
-    sys.stderr.write(f"{question} [y/N]: ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 @contextmanager

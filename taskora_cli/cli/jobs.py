@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..engine.records import STATES, TERMINAL_STATES
 from .common import (
     JOB_FAILED,
     OK,
@@ -33,7 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
 TaskOption = Annotated[
     str | None,
     typer.Option(
@@ -157,7 +157,6 @@ def show(
         print("\n" + job.error.traceback.rstrip())
 
 
-ENDED = ("completed", "failed", "expired", "cancelled")
 FOLLOW_POLL_S = 0.5
 
 
@@ -179,7 +178,7 @@ def logs(
     try:
         job = _find(app, job_id, task)
         shown = _print_new(job.logs, [], as_json)
-        while follow and job.state not in ENDED:
+        while follow and job.state not in TERMINAL_STATES:
             time.sleep(FOLLOW_POLL_S)
             job = _find(app, job_id, job.task)
             shown = _print_new(job.logs, shown, as_json)

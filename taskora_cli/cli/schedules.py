@@ -12,6 +12,7 @@ from .common import (
     USAGE,
     ConfigOption,
     JsonOption,
+    confirm,
     fail,
     opened_app,
     print_json,
@@ -153,12 +154,9 @@ def rm(
     with opened_app(config) as tk:
         manager = tk.schedules()
         manager.get(name)  # an unknown name fails before the question
-        if not yes:
-            sys.stderr.write(f"Remove schedule {name!r}? [y/N]: ")
-            sys.stderr.flush()
-            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-                print(f"kept {name}")
-                return
+        if not (yes or confirm(f"Remove schedule {name!r}?")):
+            print(f"kept {name}")
+            return
         manager.remove(name)
     print(f"removed {name}")
 

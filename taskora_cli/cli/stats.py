@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..engine.records import STATES
 from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
 
 if TYPE_CHECKING:
     from ..app import Taskora
 
-COLUMNS = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
+COLUMNS = STATES
 
 
 def format_latency(seconds: float | None) -> str:

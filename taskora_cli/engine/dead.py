@@ -90,10 +90,6 @@ async def failed_at(engine: Engine, task: str, job_id: str) -> int | None:
     return None if score is None else int(score)
 
 
-RETRYABLE_STATES = ("failed", "cancelled", "expired")
-"""The states a job can be sent back to the waiting line from."""
-
-
 async def retry_dead(
     engine: Engine, task: str, ids: Sequence[str], now_ms: int, state: str = "failed"
 ) -> list[bool]:

@@ -16,9 +16,6 @@ if TYPE_CHECKING:
 
     from .keys import TaskKeys
 
-LISTABLE_STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
-"""States whose jobs can be listed; ``delayed`` includes jobs waiting to be retried."""
-
 
 class Reads:
     """Read-only queries for the inspector (needs ``client`` and ``keys`` from Engine)."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from ..engine.records import RETRYABLE_STATES, TERMINAL_STATES
 from ..inspector import STATES
 from .detail import detail_lines
 from .events import (
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
     from ..queues import QueueInfo
     from ..schedules import ScheduleInfo
     from ..workers import WorkerInfo
-
-ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
-RETRYABLE = ("failed", "cancelled", "expired")
 
 
 @dataclass(frozen=True)
@@ -305,7 +303,7 @@ def _ask_cancel(state: State) -> State:
     if chosen is None:
         return replace(state, status="select a job to cancel (2 Jobs)")
     task, job_id, job_state = chosen
-    if job_state in ENDED:
+    if job_state in TERMINAL_STATES:
         return replace(state, status=f"job {job_id} already ended ({job_state}); nothing to cancel")
     prompt = f"[y/N] cancel job {job_id} of {task}?"
     return replace(state, confirm=Confirm(prompt, Cancel(task, job_id)))
@@ -317,7 +315,7 @@ def _retry(state: State) -> tuple[State, list[Effect]]:
     if chosen is None:
         return replace(state, status="select a job to retry"), []
     task, job_id, job_state = chosen
-    if job_state not in (*RETRYABLE, "?"):
+    if job_state not in (*RETRYABLE_STATES, "?"):
         return replace(state, status=f"job {job_id} is {job_state}; only failed, cancelled or "
                        "expired jobs can be retried"), []  # fmt: skip
     return replace(state, status="working…"), [Retry(task, job_id)]
