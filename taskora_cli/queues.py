@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
+from .inspector import TaskStats
 
 if TYPE_CHECKING:
     from .app import Taskora
+    from .inspector import Stats
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,13 @@ class Queues:
     def __init__(self, app: Taskora) -> None:
         self.app = app
 
-    def list(self) -> list[QueueInfo]:
+    def list(self, stats: Stats | None = None) -> list[QueueInfo]:
         """Every known queue (of tasks registered here or on the server, and any paused one),
-        sorted by name (blocking)."""
-        return self.app._portal.call(self.alist())
+        sorted by name (blocking). ``stats``: counts already read with
+        ``app.inspect().stats()``, so they are not read again."""
+        return self.app._portal.call(self.alist(stats))
 
-    async def alist(self) -> builtins.list[QueueInfo]:
+    async def alist(self, stats: Stats | None = None) -> builtins.list[QueueInfo]:
         """Async twin of :meth:`list`."""
         from .engine import control
 
@@ -63,13 +66,18 @@ class Queues:
         for name, task in self.app.tasks.items():
             queue_of[name] = task.options.queue
         paused = await control.paused_queues(engine)
-        stats = {s.task: s for s in (await self.app.inspect().astats()).tasks}
+        if stats is None:
+            counts = await engine.task_counts(sorted(queue_of), self.app.clock())
+            per_task = [TaskStats.from_counts(c) for c in counts]
+        else:
+            per_task = stats.tasks
+        by_task = {s.task: s for s in per_task}
         members: dict[str, list[str]] = {queue: [] for queue in paused}
         for task_name, queue in sorted(queue_of.items()):
             members.setdefault(queue, []).append(task_name)
         out = []
         for queue, tasks in sorted(members.items()):
-            rows = [stats[t] for t in tasks if t in stats]
+            rows = [by_task[t] for t in tasks if t in by_task]
             latencies = [r.latency for r in rows if r.latency is not None]
             out.append(
                 QueueInfo(

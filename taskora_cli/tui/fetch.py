@@ -19,17 +19,19 @@ from .model import DEAD_PAGE, PAGE, SCHEDULE_PAGE, THROUGHPUT_MINUTES, Query, Sc
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..inspector import JobInfo
+    from ..inspector import JobInfo, Stats
 
-Fetcher = Callable[["Taskora", Query], dict[str, Any]]
+Fetcher = Callable[["Taskora", Query, "Stats"], dict[str, Any]]
+"""Reads one screen's data; gets the counts fetch() read for every screen, to reuse them."""
 
 
 def fetch(app: Taskora, query: Query) -> Snapshot:
     """Read what ``query`` asks for; a failed read (server gone, ...) becomes ``error``."""
     taken = app.clock()
     try:
-        fields: dict[str, Any] = {"stats": app.inspect().stats()}
-        fields |= FETCHERS[query.screen](app, query)
+        stats = app.inspect().stats()
+        fields: dict[str, Any] = {"stats": stats}
+        fields |= FETCHERS[query.screen](app, query, stats)
     except TaskoraError as exc:
         return Snapshot(query, taken, error=str(exc))
     except Exception as exc:
@@ -45,18 +47,18 @@ def connection_trouble(exc: Exception) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.startswith("redis.")
 
 
-def _overview(app: Taskora, query: Query) -> dict[str, Any]:
+def _overview(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     return {
         "server": app.server_info(),
         "workers": app.workers(),
-        "queues": app.queues().list(),
+        "queues": app.queues().list(stats),
         "throughput": app.inspect().throughput(query.task, THROUGHPUT_MINUTES),
     }
 
 
-def _jobs(app: Taskora, query: Query) -> dict[str, Any]:
+def _jobs(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     inspector = app.inspect()
-    tasks = [query.task] if query.task else inspector.tasks()
+    tasks = [query.task] if query.task else [s.task for s in stats.tasks]
     found = [job for name in tasks for job in inspector.jobs(name, query.state, limit=PAGE)]
     return {"jobs": sorted(found, key=_order(query.state))[:PAGE]}
 
@@ -78,15 +80,15 @@ def _ms(moment: Any) -> float:
     return 0.0 if moment is None else float(moment.timestamp())
 
 
-def _dead(app: Taskora, query: Query) -> dict[str, Any]:
+def _dead(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     return {"dead": app.dead_letters().list(query.task, limit=DEAD_PAGE)}
 
 
-def _workers(app: Taskora, query: Query) -> dict[str, Any]:
+def _workers(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     return {"workers": app.workers()}
 
 
-def _schedules(app: Taskora, query: Query) -> dict[str, Any]:
+def _schedules(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     found = [s for s in app.schedules().list() if query.task in (None, s.spec.task)]
     ran = [s for s in found[:SCHEDULE_PAGE] if s.last_task and s.last_job_id]
 
@@ -99,7 +101,7 @@ def _schedules(app: Taskora, query: Query) -> dict[str, Any]:
     return {"schedules": found[:SCHEDULE_PAGE], "outcomes": outcomes}
 
 
-def _job(app: Taskora, query: Query) -> dict[str, Any]:
+def _job(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     if query.job is None:
         return {}
     task, job_id = query.job
