@@ -17,6 +17,7 @@ from .events import Listener, Listeners, parse_app_event, register
 from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .portal import Portal
+from .queues import check_queue_name
 from .retry import Retry
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
 
@@ -151,10 +152,7 @@ class Taskora:
             raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
         if on_cancel is not None and not callable(on_cancel):
             raise UsageError(f"on_cancel must be callable, got {on_cancel!r}")
-        if not isinstance(queue, str) or not queue or any(c in queue for c in "{}\n\r :="):
-            raise UsageError(
-                f"queue must be a name without spaces, ':', '=' or braces, got {queue!r}"
-            )
+        check_queue_name(queue)
         check_concurrency_options(singleton, concurrency_limit)
         options = TaskOptions(
             retry=retry,

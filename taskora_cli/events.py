@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from .errors import UnknownTaskError, UsageError
 from .serialization import loads
 
 if TYPE_CHECKING:
@@ -174,11 +174,21 @@ async def events(
     app: Taskora, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
 ) -> AsyncIterator[Event]:
     """The events of ``tasks`` (default: every known task): the last ``recent`` of each task's
-    stream first, then, with ``follow``, new ones as they come, until the caller stops."""
+    stream first, then, with ``follow``, new ones as they come, until the caller stops.
+
+    Raises:
+        UnknownTaskError: a task neither this app nor the server knows (a typo, most likely).
+    """
     from .engine import events as streams
 
     engine = await app._engine()
-    names = list(tasks) if tasks is not None else await app.inspect().atasks()
+    known = await app.inspect().atasks()
+    names = list(tasks) if tasks is not None else known
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise UnknownTaskError(
+            f"unknown task {unknown[0]!r}; known tasks: {', '.join(known) or 'none'}"
+        )
     if recent:
         past = await streams.recent(engine, names, recent)
         # follow from the newest entry printed, so nothing written meanwhile shows twice

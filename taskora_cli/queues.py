@@ -39,9 +39,10 @@ class QueueInfo:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name or name != name.strip():
-        raise UsageError(f"a queue name is a non-empty string without outer spaces, got {name!r}")
+def check_queue_name(name: object) -> str:
+    """A queue name as tasks may use it (``--queue NAME=N`` parses it, so no ':' or '=')."""
+    if not isinstance(name, str) or not name or any(c in name for c in "{}\n\r :="):
+        raise UsageError(f"a queue name has no spaces, ':', '=' or braces, got {name!r}")
     return name
 
 
@@ -101,7 +102,7 @@ class Queues:
         """Async twin of :meth:`pause`."""
         from .engine import control
 
-        return await control.pause_queue(await self.app._engine(), _check_name(name))
+        return await control.pause_queue(await self.app._engine(), check_queue_name(name))
 
     def resume(self, name: str) -> bool:
         """Resume queue ``name`` (blocking); False if it was not paused."""
@@ -111,7 +112,7 @@ class Queues:
         """Async twin of :meth:`resume`."""
         from .engine import control
 
-        return await control.resume_queue(await self.app._engine(), _check_name(name))
+        return await control.resume_queue(await self.app._engine(), check_queue_name(name))
 
     def is_paused(self, name: str) -> bool:
         """Whether queue ``name`` is paused (blocking)."""
@@ -121,4 +122,4 @@ class Queues:
         """Async twin of :meth:`is_paused`."""
         from .engine import control
 
-        return _check_name(name) in await control.paused_queues(await self.app._engine())
+        return check_queue_name(name) in await control.paused_queues(await self.app._engine())

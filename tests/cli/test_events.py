@@ -47,3 +47,12 @@ def test_events_follow_prints_new_events_until_ctrl_c(project: Project) -> None:
     follower.send_signal(signal.SIGINT)
     _, err = follower.communicate(timeout=20)
     assert (follower.returncode, err) == (0, "")
+
+
+def test_events_of_an_unknown_task_is_a_usage_error_naming_the_known_ones(
+    project: Project,
+) -> None:
+    done = project.taskora("events", "--task", "ad")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "unknown task 'ad'; known tasks: add, aslow" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -65,3 +65,9 @@ def test_a_bad_queue_name_is_a_usage_error(project: Project) -> None:
     done = project.taskora("queues", "pause", " ")
     assert done.returncode == 2
     assert "queue name" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_queue_name_a_task_could_not_use_is_refused(project: Project) -> None:
+    done = project.taskora("queues", "pause", "emails:urgent")
+    assert done.returncode == 2
+    assert "a queue name has no spaces, ':', '=' or braces, got 'emails:urgent'" in done.stderr
