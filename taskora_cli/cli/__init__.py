@@ -23,7 +23,7 @@ from . import (
     work,
     workers,
 )
-from .common import EXIT_CODES_HELP, CliExit, error_line, exit_code_for
+from .common import EXIT_CODES_HELP, USAGE, CliExit, error_line, exit_code_for, usage_line
 
 app = typer.Typer(
     name="taskora",
@@ -53,8 +53,21 @@ app.command()(top.top)
 
 def main() -> None:
     """Run the command; taskora's own errors become one line on stderr and a documented code."""
+    from typer._click import exceptions as click
+
     try:
-        app(prog_name="taskora")
+        code = typer.main.get_command(app).main(prog_name="taskora", standalone_mode=False)
+    except click.NoArgsIsHelpError as bare:  # `taskora jobs`: the help is the answer
+        bare.show()
+        sys.exit(USAGE)
+    except click.UsageError as bad:
+        error_line(usage_line(bad), prefix=bad.ctx.command_path if bad.ctx else "taskora")
+        sys.exit(USAGE)
+    except click.ClickException as bad:  # e.g. an unreadable file argument
+        error_line(bad.format_message())
+        sys.exit(bad.exit_code)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        sys.exit(130)
     except CliExit as stop:
         if stop.message:
             error_line(stop.message)
@@ -71,3 +84,4 @@ def main() -> None:
             raise  # a bug: show the traceback
         error_line(str(exc))
         sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,8 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ..app import Taskora
     from ..config import Config
 
@@ -65,14 +64,40 @@ def fail(code: int, message: str) -> NoReturn:
     raise CliExit(code, message)
 
 
-def error_line(message: str) -> None:
+def error_line(message: str, prefix: str = "taskora") -> None:
     """Print ``taskora: message`` on stderr, red when stderr is a terminal."""
     if sys.stderr.isatty():
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True, highlight=False).print(f"[bold red]taskora:[/] {message}", markup=True)
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]{escape(prefix)}:[/] {escape(message)}", markup=True
+        )
     else:
-        print(f"taskora: {message}", file=sys.stderr, flush=True)
+        print(f"{prefix}: {message}", file=sys.stderr, flush=True)
+
+
+def usage_line(error: Any) -> str:
+    """A click usage error as one line that names the fix, e.g. ``no such option --dely (did
+    you mean --delay?); see 'taskora dispatch --help'``. ``error`` is a click UsageError."""
+    import difflib
+
+    from typer._click import exceptions as click
+
+    if isinstance(error, click.NoSuchOption):
+        message = f"no such option {error.option_name}"
+        best = difflib.get_close_matches(error.option_name, error.possibilities or [], n=1)
+        if best:
+            message += f" (did you mean {best[0]}?)"
+    else:
+        message = error.format_message().strip()
+        message = message[:1].lower() + message[1:]
+        message = " ".join(message.replace(". Did you mean", " (did you mean").split())
+        if "(did you mean" in message:
+            message = message.rstrip(".?") + "?)"
+        message = message.rstrip(".")
+    where = error.ctx.command_path if error.ctx is not None else "taskora"
+    return f"{message}; see '{where} --help'"
 
 
 def print_json(value: Any) -> None:
@@ -80,25 +105,76 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, separators=(",", ":")), flush=True)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Console:
-    """Print rows for people: every column at full width but the last, cut to fit a terminal
-    (piped, nothing is cut: grep sees whole lines). Returns the console, for a footer."""
-    from rich.console import Console
-    from rich.table import Table
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Print every cell whole (default: cut to the terminal width; 80 when "
+        "piped, $COLUMNS if set).",
+    ),
+]  # fmt: skip
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
-    grid = Table(box=None, header_style="bold")
-    used = 0
-    for i, name in enumerate(headers[:-1]):
-        widest = max(len(name), *(len(row[i]) for row in rows))
-        grid.add_column(name, no_wrap=True, min_width=widest)
-        used += widest + 2  # the padding either side
-    room = max(10, console.width - used - 2)
-    grid.add_column(headers[-1], no_wrap=True, overflow="ellipsis", max_width=room)
-    for row in rows:
-        grid.add_row(*row)
-    console.print(grid)
-    return console
+MIN_CELL = 8
+"""A column is never cut narrower than this (or its header, or its widest cell if less)."""
+
+
+def table_width() -> int:
+    """Where tables are cut: $COLUMNS, else the terminal's width, else 80 (piped)."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, wide: bool = False
+) -> None:
+    """Print rows for people, columns two spaces apart. Cells are cut (ending in "…") so each
+    line fits the terminal, widest columns first; ``wide`` keeps every cell whole. Control
+    characters in a cell become spaces, so a cell is always one line of plain text."""
+    from rich.cells import cell_len
+
+    cells = [[_one_line(c) for c in row] for row in [list(headers), *rows]]
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(headers))]
+    if not wide:
+        widths = _fit(widths, [cell_len(h) for h in headers], table_width())
+    bold = sys.stdout.isatty()
+    for n, row in enumerate(cells):
+        text = "  ".join(_cut(cell, width) for cell, width in zip(row, widths, strict=True))
+        text = text.rstrip()
+        print(f"\x1b[1m{text}\x1b[0m" if bold and n == 0 else text)
+    sys.stdout.flush()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(cell: str) -> str:
+    return _CONTROL.sub(" ", cell)
+
+
+def _fit(widths: list[int], header_widths: list[int], room: int) -> list[int]:
+    """Narrow the widest columns, one cell at a time, until the line fits ``room``."""
+    widths = list(widths)
+    floors = [min(w, max(h, MIN_CELL)) for w, h in zip(widths, header_widths, strict=True)]
+    room -= 2 * (len(widths) - 1)  # the gaps
+    while sum(widths) > room:
+        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not shrinkable:
+            break  # even the floors do not fit: the line wraps, nothing more to cut
+        widest = max(shrinkable, key=lambda i: widths[i])
+        runner_up = max((widths[i] for i in shrinkable if i != widest), default=0)
+        excess = sum(widths) - room
+        # straight down to the next widest (or to fit), so a huge cell costs one step
+        target = max(floors[widest], runner_up, widths[widest] - excess)
+        widths[widest] = min(target, widths[widest] - 1)
+    return widths
+
+
+def _cut(cell: str, width: int) -> str:
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(cell) <= width:
+        return set_cell_size(cell, width)
+    return set_cell_size(cell, width - 1) + "…"
 
 
 def exit_code_for(error: BaseException) -> int | None:

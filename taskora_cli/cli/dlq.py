@@ -14,6 +14,7 @@ from .common import (
     USAGE,
     ConfigOption,
     JsonOption,
+    WideOption,
     complete_task_name,
     confirm,
     fail,
@@ -69,6 +70,7 @@ def ls(
     ] = False,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
     as_json: JsonOption = False,
+    wide: WideOption = False,
     config: ConfigOption = None,
 ) -> None:
     """List dead letters, newest first (or grouped by error)."""
@@ -79,13 +81,13 @@ def ls(
             if as_json:
                 print_json([g.to_dict() for g in groups])
             else:
-                _print_groups(groups)
+                _print_groups(groups, wide)
             return
         letters = dlq.list(task, limit=limit)
         if as_json:
             print_json([letter.to_dict() for letter in letters])
         else:
-            _print_letters(letters, dlq.count(task))
+            _print_letters(letters, dlq.count(task), wide)
 
 
 @app.command("retry")
@@ -221,19 +223,19 @@ def _ago(ms: int) -> str:
     return f"{seconds}s ago"
 
 
-def _print_letters(letters: list[DeadLetter], total: int) -> None:
+def _print_letters(letters: list[DeadLetter], total: int, wide: bool) -> None:
     if not letters:
         print("no dead letters")
         return
     rows = [(x.id, x.task, _ago(x.failed_at_ms), str(x.attempts), _error(x)) for x in letters]
-    console = print_table(("ID", "TASK", "FAILED", "ATTEMPTS", "ERROR"), rows)
+    print_table(("ID", "TASK", "FAILED", "ATTEMPTS", "ERROR"), rows, wide=wide)
     if total > len(letters):
-        console.print(f"{len(letters)} of {total} shown (newest first); see --limit")
+        print(f"{len(letters)} of {total} shown (newest first); see --limit")
 
 
-def _print_groups(groups: list[DeadGroup]) -> None:
+def _print_groups(groups: list[DeadGroup], wide: bool) -> None:
     if not groups:
         print("no dead letters")
         return
     rows = [(str(g.count), _ago(g.newest_ms), ",".join(g.tasks), _error(g)) for g in groups]
-    print_table(("COUNT", "NEWEST", "TASKS", "ERROR"), rows)
+    print_table(("COUNT", "NEWEST", "TASKS", "ERROR"), rows, wide=wide)

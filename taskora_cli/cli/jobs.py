@@ -17,6 +17,7 @@ from .common import (
     USAGE,
     ConfigOption,
     JsonOption,
+    WideOption,
     complete_task_name,
     fail,
     load,
@@ -89,6 +90,7 @@ def ls(
         ),
     ] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
     config: ConfigOption = None,
 ) -> None:
     """List jobs: the waiting line in the order workers take it, finished ones newest first."""
@@ -117,7 +119,7 @@ def ls(
             (j.id, j.task, j.state, str(j.attempt), _when(j.timeline.dispatched_at), _summary(j))
             for j in jobs
         ]
-        print_table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows)
+        print_table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows, wide=wide)
 
 
 @app.command("show")

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
+from .common import (
+    ConfigOption,
+    JsonOption,
+    WideOption,
+    load,
+    load_app,
+    print_json,
+    print_table,
+)
 from .stats import format_latency
 
 app = typer.Typer(help="List, pause and resume queues.", no_args_is_help=True)
@@ -15,7 +23,7 @@ QueueName = Annotated[str, typer.Argument(metavar="NAME", help="The queue (a tas
 
 
 @app.command("ls")
-def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOption = None) -> None:
     """List every queue: whether it is paused, its tasks, jobs waiting/delayed/active/failed,
     and its latency (the age of its oldest waiting job)."""
     app_ = load_app(load(config))
@@ -32,7 +40,7 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
         for q in found
     ]  # fmt: skip
     headers = ("QUEUE", "STATE", "WAITING", "DELAYED", "ACTIVE", "FAILED", "LATENCY", "TASKS")
-    print_table(headers, rows)
+    print_table(headers, rows, wide=wide)
 
 
 @app.command("pause")

@@ -12,6 +12,7 @@ from .common import (
     USAGE,
     ConfigOption,
     JsonOption,
+    WideOption,
     confirm,
     fail,
     opened_app,
@@ -32,7 +33,7 @@ NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The schedule'
 
 
 @app.command("ls")
-def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOption = None) -> None:
     """List every schedule: its task, timing, next and last run, and whether it is paused."""
     with opened_app(config) as tk:
         found = tk.schedules().list()
@@ -46,18 +47,23 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
              _when(i.last_run_ms), i.last_job_id or "-", i.spec.describe())
             for i in found
         ]  # fmt: skip
-        print_table(("NAME", "TASK", "STATE", "NEXT", "LAST", "LAST JOB", "WHEN"), rows)
+        print_table(("NAME", "TASK", "STATE", "NEXT", "LAST", "LAST JOB", "WHEN"), rows, wide=wide)
 
 
 @app.command("show")
-def show(name: NameArgument, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+def show(
+    name: NameArgument,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
+    config: ConfigOption = None,
+) -> None:
     """Everything stored about one schedule."""
     with opened_app(config) as tk:
         info = tk.schedules().get(name)
     if as_json:
         print_json(info.as_dict())
         return
-    _print_info(info)
+    _print_info(info, wide)
 
 
 @app.command("next")
@@ -168,7 +174,7 @@ def _done(info: ScheduleInfo, verb: str, as_json: bool) -> None:
         print(f"{verb} {info.name}; next run {_when(info.next_run_ms)}")
 
 
-def _print_info(info: ScheduleInfo) -> None:
+def _print_info(info: ScheduleInfo, wide: bool) -> None:
     from ..cron import zone
     from ..schedules import iso
 
@@ -187,7 +193,7 @@ def _print_info(info: ScheduleInfo) -> None:
     ]
     if info.pending:
         rows.append(("pending", "a fire's job is being enqueued"))
-    print_table(("FIELD", "VALUE"), rows)
+    print_table(("FIELD", "VALUE"), rows, wide=wide)
 
 
 def _json(value: object) -> str:

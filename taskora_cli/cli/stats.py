@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..engine.records import STATES
-from .common import ConfigOption, JsonOption, load, load_app, print_json, print_table
+from .common import (
+    ConfigOption,
+    JsonOption,
+    WideOption,
+    load,
+    load_app,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -36,24 +44,29 @@ def stats(
         str, typer.Option(help='With --watch: how often to refresh, e.g. "2s".')
     ] = "2s",
     as_json: JsonOption = False,
+    wide: WideOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Jobs per task by state, each queue's latency (the age of its oldest waiting job), and
-    the jobs completed and failed for good in the last minute and hour. With --watch and
-    --json, one JSON document per line per refresh."""
+    the jobs completed and failed for good in the last minute and hour.
+
+    COMPLETED and FAILED count the finished jobs retention still keeps ([retention] in the
+    config: by default up to 10,000 per task, completed for 1d, failed for 7d), so they stop
+    growing at the cap; the last-minute and last-hour counts are not capped. With --watch and
+    --json, one JSON document per line per refresh (JSON Lines)."""
     from ..durations import to_seconds
 
     period = to_seconds(interval, what="--interval")
     app = load_app(load(config))
     try:
         if not watch:
-            _show(app, as_json)
+            _show(app, as_json, wide)
             return
         while True:
             if not as_json:  # on a terminal, redraw in place; in a pipe, one block per refresh
                 clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n"
                 print(f"{clear}{time.strftime('%H:%M:%S')}", flush=True)
-            _show(app, as_json)
+            _show(app, as_json, wide)
             time.sleep(period)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a watch ends: not an error
@@ -66,6 +79,7 @@ def snapshot(app: Taskora) -> dict[str, Any]:
     inspector = app.inspect()
     found = inspector.stats()
     minutes = inspector.throughput(minutes=60)
+    kept = app.config.retention
     return {
         "tasks": [s.as_dict() for s in found.tasks],
         "total": found.total.as_dict(),
@@ -74,10 +88,17 @@ def snapshot(app: Taskora) -> dict[str, Any]:
             "completed": sum(m.completed for m in minutes),
             "failed": sum(m.failed for m in minutes),
         },
+        # completed/failed above count only what retention keeps: say where the cap is
+        "retention": {
+            "completed_max_items": kept.completed_max_items,
+            "completed_max_age_ms": kept.completed_max_age_ms,
+            "failed_max_items": kept.failed_max_items,
+            "failed_max_age_ms": kept.failed_max_age_ms,
+        },
     }
 
 
-def _show(app: Taskora, as_json: bool) -> None:
+def _show(app: Taskora, as_json: bool, wide: bool = False) -> None:
     data = snapshot(app)
     if as_json:
         print_json(data)
@@ -87,9 +108,22 @@ def _show(app: Taskora, as_json: bool) -> None:
         for s in [*data["tasks"], data["total"]]
     ]
     rows[-1] = ("TOTAL", *rows[-1][1:])
-    print_table(("TASK", *(c.upper() for c in COLUMNS), "LATENCY"), rows)
+    print_table(("TASK", *(c.upper() for c in COLUMNS), "LATENCY"), rows, wide=wide)
     minute, hour = data["last_minute"], data["last_hour"]
     print(
         f"finished: last minute {minute['completed']} completed, {minute['failed']} failed; "
         f"last hour {hour['completed']} completed, {hour['failed']} failed"
     )
+    print(f"COMPLETED and FAILED count what retention keeps: {_kept(data['retention'])}")
+
+
+def _kept(limits: dict[str, int | None]) -> str:
+    """The retention caps in words, e.g. "completed up to 10000 per task for 1d"."""
+    from ..durations import format_ms
+
+    parts = []
+    for state in ("completed", "failed"):
+        items, age = limits[f"{state}_max_items"], limits[f"{state}_max_age_ms"]
+        most = "all" if items is None else f"up to {items:,} per task"
+        parts.append(f"{state} {most}" + ("" if age is None else f" for {format_ms(age)}"))
+    return "; ".join(parts)

@@ -11,6 +11,7 @@ from .common import (
     TIMED_OUT,
     ConfigOption,
     JsonOption,
+    WideOption,
     fail,
     load,
     load_app,
@@ -26,7 +27,7 @@ app = typer.Typer(help="Look at and drain the worker processes.", no_args_is_hel
 
 
 @app.command("ls")
-def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOption = None) -> None:
     """List every registered worker: its tasks, busy slots, counts and heartbeat age. A worker
     that missed 3 heartbeats is gone; the next stall sweep recovers its jobs."""
 
@@ -46,7 +47,7 @@ def ls(as_json: JsonOption = False, config: ConfigOption = None) -> None:
             for w in found
         ]  # fmt: skip
         headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "BEAT", "STATE", "TASKS")
-        print_table(headers, rows)
+        print_table(headers, rows, wide=wide)
 
 
 def _state(worker: WorkerInfo) -> str:
