@@ -82,6 +82,30 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One run of a job, as far as the job's hash still tells it: the job keeps only the
+    latest failure, so only the attempt just before the final one can carry an error.
+
+    Attributes:
+        number: 1 for the first run.
+        outcome: "retried" (a later attempt ran), or the job's state for the latest one.
+        error: how it failed, where still stored.
+    """
+
+    number: int
+    outcome: str
+    error: RemoteError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "attempt": self.number,
+            "outcome": self.outcome,
+            "error": None if self.error is None else vars(self.error).copy(),
+        }
+
+
+@dataclass(frozen=True)
 class JobInfo:
     """Everything stored about one job.
 
@@ -130,10 +154,29 @@ class JobInfo:
             logs=[entry for entry in map(_json, logs or []) if isinstance(entry, dict)],
         )
 
+    @property
+    def outcome_error(self) -> RemoteError | None:
+        """The error that belongs to the job's outcome (or to the run it waits to retry):
+        None once it completed, even if an earlier attempt failed (see :meth:`attempts`)."""
+        return None if self.state == "completed" else self.error
+
+    def attempts(self) -> list[Attempt]:
+        """The attempts so far, oldest first; the latest one's outcome is the job's state."""
+        earlier_error = self.error if self.state == "completed" else None
+        out = [Attempt(n, "retried") for n in range(1, self.attempt)]
+        if out and earlier_error is not None:
+            out[-1] = Attempt(out[-1].number, "retried", earlier_error)
+        if self.attempt >= 1:
+            out.append(Attempt(self.attempt, self.state, self.outcome_error))
+        return out
+
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601 strings)."""
+        """A JSON-ready dict (times as ISO 8601 strings). ``error`` is the outcome's error
+        (null once completed); an earlier attempt's error is in ``attempts``."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        out["error"] = None if self.error is None else vars(self.error).copy()
+        error = self.outcome_error
+        out["error"] = None if error is None else vars(error).copy()
+        out["attempts"] = [attempt.as_dict() for attempt in self.attempts()]
         out["timeline"] = {
             name: None if value is None else value.isoformat()
             for name, value in vars(self.timeline).items()

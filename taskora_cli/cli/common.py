@@ -152,10 +152,12 @@ def _one_line(cell: str) -> str:
 
 
 def _fit(widths: list[int], header_widths: list[int], room: int) -> list[int]:
-    """Narrow the widest columns, one cell at a time, until the line fits ``room``."""
+    """Narrow the last column (the free text: a summary, an error), then the widest ones,
+    until the line fits ``room``."""
     widths = list(widths)
     floors = [min(w, max(h, MIN_CELL)) for w, h in zip(widths, header_widths, strict=True)]
     room -= 2 * (len(widths) - 1)  # the gaps
+    widths[-1] = max(floors[-1], min(widths[-1], room - sum(widths[:-1])))
     while sum(widths) > room:
         shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
         if not shrinkable:

@@ -50,8 +50,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def _summary(job: JobInfo) -> str:
-    if job.error is not None:
-        return f"{job.error.type or 'Error'}: {job.error.message}"
+    """The job's outcome in one cell: its error, its cancel reason, its result, or its data."""
+    error = job.outcome_error
+    if error is not None:
+        return f"{error.type or 'Error'}: {error.message}"
     if job.state == "cancelled":
         return f"cancelled: {job.cancel_reason}" if job.cancel_reason else "cancelled"
     shown = job.result if job.state == "completed" else job.data
@@ -151,12 +153,29 @@ def show(
     ]  # fmt: skip
     if job.cancel_reason is not None:
         fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
-    if job.error is not None:
-        fields.append(("error", f"{job.error.type or 'Error'}: {job.error.message}"))
+    error = job.outcome_error
+    if error is not None:
+        fields.append(("error", f"{error.type or 'Error'}: {error.message}"))
+    fields += _attempt_fields(job)
     for name, value in fields:
         print(f"{name + ':':<12}{value}")
-    if job.error is not None and job.error.traceback:
-        print("\n" + job.error.traceback.rstrip())
+    if error is not None and error.traceback:
+        print("\n" + error.traceback.rstrip())
+
+
+def _attempt_fields(job: JobInfo) -> list[tuple[str, str]]:
+    """One line per attempt when there was more than one; an earlier attempt's error (the
+    job keeps only the last) shows there, never as the job's error."""
+    attempts = job.attempts()
+    if len(attempts) < 2:
+        return []
+    out = []
+    for attempt in attempts:
+        text = attempt.outcome
+        if attempt.error is not None and attempt is not attempts[-1]:
+            text += f": {attempt.error.type or 'Error'}: {attempt.error.message}"
+        out.append((f"  #{attempt.number}", text))
+    return [("attempts", str(len(attempts))), *out]
 
 
 FOLLOW_POLL_S = 0.5

@@ -35,11 +35,17 @@ def detail_lines(job: JobInfo) -> list[Text]:
         lines.append(_field("result", _json(job.result)))
     if job.cancel_reason is not None:
         lines.append(_field("cancelled", job.cancel_reason or "(no reason given)"))
-    if job.error is not None:
-        error = f"{job.error.type or 'Error'}: {job.error.message}"
+    failure = job.outcome_error  # once completed, an earlier failure is only history
+    if failure is not None:
+        error = f"{failure.type or 'Error'}: {failure.message}"
         lines.append(_field("error", Text(error, style="red")))
-        trace = (job.error.traceback or "").rstrip()
+        trace = (failure.traceback or "").rstrip()
         lines += [Text("  " + line, style="dim red") for line in trace.splitlines()]
+    for attempt in job.attempts()[:-1]:
+        if attempt.error is not None:
+            said = f"attempt {attempt.number} {attempt.outcome}: {attempt.error.type or 'Error'}"
+            said += f": {attempt.error.message}"
+            lines.append(_field("earlier", Text(said, style="dim")))
     lines.append(Text(f"logs ({len(job.logs)})", style="bold"))
     lines += [_log_line(entry) for entry in job.logs]
     return lines

@@ -277,8 +277,9 @@ def _when(job: JobInfo, now_ms: int) -> str:
 
 
 def _summary(job: JobInfo) -> str:
-    if job.error is not None:
-        return f"{job.error.type or 'Error'}: {job.error.message}"
+    error = job.outcome_error  # a completed job shows its result, not an earlier failure
+    if error is not None:
+        return f"{error.type or 'Error'}: {error.message}"
     if job.state == "cancelled" and job.cancel_reason:
         return f"cancelled: {job.cancel_reason}"
     shown = job.result if job.state == "completed" else job.data
