@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -51,12 +52,21 @@ app.add_typer(schedules.app, name="schedules")
 app.command()(top.top)
 
 
+def build_command() -> Any:
+    """The click command behind ``taskora``, every --help page with its Examples."""
+    from .examples import attach_examples
+
+    command = typer.main.get_command(app)
+    attach_examples(command)
+    return command
+
+
 def main() -> None:
     """Run the command; taskora's own errors become one line on stderr and a documented code."""
     from typer._click import exceptions as click
 
     try:
-        code = typer.main.get_command(app).main(prog_name="taskora", standalone_mode=False)
+        code = build_command().main(prog_name="taskora", standalone_mode=False)
     except click.NoArgsIsHelpError as bare:  # `taskora jobs`: the help is the answer
         bare.show()
         sys.exit(USAGE)

@@ -69,7 +69,9 @@ def show(
 @app.command("next")
 def next_runs(
     name: NameArgument,
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
+    count: Annotated[
+        int, typer.Option("--limit", "-n", "--count", min=1, max=1000, help="How many.")
+    ] = 5,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

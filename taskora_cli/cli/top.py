@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..tui.model import keys_help
 from .common import UNREACHABLE, USAGE, ConfigOption, complete_task_name, fail, load, load_app
 
 
@@ -32,7 +33,6 @@ def top(
         int | None,
         typer.Option(
             "--iterations",
-            "-n",
             min=1,
             show_default=False,
             help="Stop after N refreshes (default: until q or Ctrl-C).",
@@ -40,15 +40,6 @@ def top(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """A live view of queues, jobs, dead letters and workers that can act on them.
-
-    Keys: 1-4 switch screens (Overview, Jobs, Dead letters, Workers); arrows or j/k move;
-    Enter opens; / filters; c cancels a job; r retries a failed, cancelled or expired one; R
-    retries a dead letter's whole error group; p pauses or resumes a queue; D drains a
-    worker; ? lists every key; q quits. Without a terminal (piped, or --once) it prints the
-    Overview every interval instead. Exit codes: 0 done; 2 bad option or unknown task; 3 the
-    server cannot be reached at start (or at the last plain read; the dashboard retries).
-    """
     from ..durations import to_seconds
     from ..tui.app import run_live, run_plain
     from ..tui.state import State
@@ -69,3 +60,16 @@ def top(
             run_live(app, State(task=task), seconds, iterations)
     finally:
         app.close()
+
+
+top.__doc__ = f"""A live view of queues, jobs, dead letters, workers and schedules that can act
+on them.
+
+Keys (? lists them in the dashboard too):
+
+{keys_help()}
+
+Without a terminal (piped, or --once) it prints the Overview every interval instead. Exit
+codes: 0 done; 2 bad option or unknown task; 3 the server cannot be reached at start (or at
+the last plain read; the dashboard retries).
+"""

@@ -48,9 +48,35 @@ NUMBERED: tuple[Screen, ...] = (
 """Screens by number key: "1" is the first.
 
 A new screen (say Schedules) is: a Screen member listed here; a Snapshot field for its data;
-its reader in fetch.FETCHERS; its body in render.BODIES and its keys in render.HINTS; if it
-lists rows to move over, its row function in state.ROWS; its actions as effects in events.py,
+its reader in fetch.FETCHERS; its body in render.BODIES; its keys in KEYS and render.HINTS; if
+it lists rows to move over, its row function in state.ROWS; its actions as effects in events.py,
 keys for them in state.py and their performing in app.perform."""
+
+KEYS: tuple[tuple[str, str], ...] = (
+    (f"1-{len(NUMBERED)}", ", ".join(screen.value for screen in NUMBERED)),
+    ("↑ ↓  j k", "move; PgUp PgDn, g G: by page, to the ends"),
+    ("← →  h l", "Jobs: the previous or next state"),
+    ("/", "filter by task, id prefix or error text (esc clears)"),
+    ("enter", "open: a task's jobs (Overview), a job's detail (Jobs, Dead letters)"),
+    ("esc", "back from a job's detail"),
+    ("f", "job detail: follow the logs"),
+    ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
+    ("D", "Workers: drain the selected worker (asks first)"),
+    ("p", "Schedules: pause the selected schedule (asks first), or resume it"),
+    ("t", "Schedules: fire the selected schedule now (its next run stays)"),
+    ("c", "cancel the selected job (asks first)"),
+    ("r", "retry the selected job (failed, cancelled or expired)"),
+    ("R", "retry every dead letter with the selected one's error (asks first)"),
+    ("?", "this help; any key closes it"),
+    ("q", "quit"),
+)
+"""Every key of the dashboard, as its help screen (?) lists them; `taskora top --help` is
+written from this list and NUMBERED, so the two cannot disagree."""
+
+
+def keys_help() -> str:
+    """The keys, one per line, as a block click prints unwrapped (``taskora top --help``)."""
+    return "\b\n" + "\n".join(f"  {keys:<10}{what}" for keys, what in KEYS)
 
 
 @dataclass(frozen=True)

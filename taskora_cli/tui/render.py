@@ -17,7 +17,7 @@ from rich.text import Text
 from ..inspector import STATES
 from .cells import age, count, grid, line, window
 from .detail import STATE_STYLES, detail_lines
-from .model import NUMBERED, Screen
+from .model import KEYS, NUMBERED, Screen
 from .state import State, dead_groups, job_rows, schedule_rows, task_rows, worker_rows
 
 if TYPE_CHECKING:
@@ -37,24 +37,7 @@ HINTS = {
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
 }
 
-HELP = [
-    (f"1-{len(NUMBERED)}", ", ".join(screen.value for screen in NUMBERED)),
-    ("↑ ↓  j k", "move; PgUp PgDn, g G: by page, to the ends"),
-    ("← →  h l", "Jobs: the previous or next state"),
-    ("/", "filter by task, id prefix or error text (esc clears)"),
-    ("enter", "open: a task's jobs (Overview), a job's detail (Jobs, Dead letters)"),
-    ("esc", "back from a job's detail"),
-    ("f", "job detail: follow the logs"),
-    ("p", "Overview: pause the selected task's queue (asks first), or resume it"),
-    ("D", "Workers: drain the selected worker (asks first)"),
-    ("p", "Schedules: pause the selected schedule (asks first), or resume it"),
-    ("t", "Schedules: fire the selected schedule now (its next run stays)"),
-    ("c", "cancel the selected job (asks first)"),
-    ("r", "retry the selected job (failed, cancelled or expired)"),
-    ("R", "retry every dead letter with the selected one's error (asks first)"),
-    ("?", "this help; any key closes it"),
-    ("q", "quit"),
-]
+HELP = KEYS
 
 
 def render(state: State, width: int) -> Group:
