@@ -124,7 +124,17 @@ def dispatch(
     wait: Annotated[
         bool,
         typer.Option(
-            "--wait", "-w", help="Wait for the job to end; print its result as JSON on stdout."
+            "--wait",
+            "-w",
+            help="Wait for the job to end; print its result on stdout as JSON (a string result "
+            'prints quoted, "like this"; see --raw).',
+        ),
+    ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="With --wait: print a string result as it is, unquoted (other results stay JSON).",
         ),
     ] = False,
     timeout: Annotated[
@@ -139,7 +149,8 @@ def dispatch(
         str | None,
         typer.Option(
             help="Dispatch one job per line of FILE (- for standard input), in pipelined "
-            "batches; prints one id per line. Nothing is dispatched if any line is bad.",
+            "batches; prints one id per line (with --json, one list). Nothing is dispatched if "
+            "any line is bad.",
             metavar="FILE|-",
             show_default=False,
         ),
@@ -158,6 +169,8 @@ def dispatch(
         fail(USAGE, "--ndjson reads the data of every job from its lines; drop --data and --wait")
     if timeout is not None and not wait:
         fail(USAGE, "--timeout only applies with --wait")
+    if raw and (not wait or as_json):
+        fail(USAGE, "--raw only applies with --wait and without --json")
     timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
     flow = {
         "debounce": flags.debounce_option(debounce),
@@ -186,8 +199,12 @@ def dispatch(
     app = load_app(load(config))
     try:
         if items is not None:
-            for handle in app.dispatch_many(task, items, **options):
-                _print_dispatched(handle, as_json)
+            handles = app.dispatch_many(task, items, **options)
+            if as_json:
+                print_json([_dispatched(handle) for handle in handles])
+            else:
+                for handle in handles:
+                    _print_dispatched(handle, as_json=False)
             return
         handle = app.dispatch(task, payload, **options, **{k: v for k, v in flow.items() if v})
         if not handle.enqueued:
@@ -196,7 +213,7 @@ def dispatch(
         elif not wait:
             _print_dispatched(handle, as_json)
         else:
-            _wait_and_print(handle, timeout_s, as_json)
+            _wait_and_print(handle, timeout_s, as_json, raw)
     finally:
         app.close()
 
@@ -216,21 +233,27 @@ def _rejected(handle: JobHandle, allow_reject: bool) -> None:
     fail(JOB_FAILED, message)
 
 
+def _dispatched(handle: JobHandle) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": handle.id, "task": handle.task, "enqueued": handle.enqueued}
+    if not handle.enqueued:
+        out |= {"reason": handle.reason, "existing_id": handle.existing_id}
+        if handle.retry_after is not None:
+            out["retry_after"] = handle.retry_after
+    if handle.replaced_id:
+        out["replaced_id"] = handle.replaced_id
+    return out
+
+
 def _print_dispatched(handle: JobHandle, as_json: bool) -> None:
     if as_json:
-        out: dict[str, Any] = {"id": handle.id, "task": handle.task, "enqueued": handle.enqueued}
-        if not handle.enqueued:
-            out |= {"reason": handle.reason, "existing_id": handle.existing_id}
-            if handle.retry_after is not None:
-                out["retry_after"] = handle.retry_after
-        if handle.replaced_id:
-            out["replaced_id"] = handle.replaced_id
-        print_json(out)
+        print_json(_dispatched(handle))
     elif handle.enqueued or handle.existing_id:  # a duplicate: the job to wait on instead
         print(handle.id if handle.enqueued else handle.existing_id, flush=True)
 
 
-def _wait_and_print(handle: JobHandle, timeout_s: float | None, as_json: bool) -> None:
+def _wait_and_print(
+    handle: JobHandle, timeout_s: float | None, as_json: bool, raw: bool = False
+) -> None:
     from ..errors import JobError, JobFailedError
 
     try:
@@ -250,6 +273,8 @@ def _wait_and_print(handle: JobHandle, timeout_s: float | None, as_json: bool) -
         raise
     if as_json:
         print_json({"id": handle.id, "task": handle.task, "state": "completed", "result": result})
+    elif raw and isinstance(result, str):
+        print(result, flush=True)
     else:
         print(json.dumps(result, ensure_ascii=False), flush=True)
 

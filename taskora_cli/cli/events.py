@@ -1,13 +1,18 @@
-"""``taskora events``: job events as JSON lines, the recent past or followed live."""
+"""``taskora events``: job events, the recent past or followed live; one line each, as text
+or as JSON Lines (``--json``)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import json
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .common import ConfigOption, load, load_app, print_json
+
+if TYPE_CHECKING:
+    from ..events import Event
 
 
 def events(
@@ -27,17 +32,26 @@ def events(
             "--limit", "-n", min=0, help="How many recent events of each task to print first."
         ),
     ] = 20,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per event and per line (JSON Lines), as events stream: "
+            "nothing at all when there are none.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Print job events, one JSON object per line: event, task, job, at, attempt, and the
-    result, error or progress where the event has one. Each task keeps its last ~10,000."""
+    """Print job events, one per line: when, event, task, job, attempt, and the result, error
+    or progress where the event has one. With --json each line is a JSON object with the keys
+    event, task, job, at, attempt, result, error, progress. Each task keeps its last ~10,000."""
     app = load_app(load(config))
 
     async def run() -> None:
         stream = app.events(task or None, recent=limit, follow=follow)
         try:
             async for event in stream:
-                print_json(event.as_dict())
+                print_json(event.as_dict()) if as_json else print(_line(event), flush=True)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
             await app.aclose()
@@ -46,3 +60,18 @@ def events(
         asyncio.run(run())
     except KeyboardInterrupt:
         return  # Ctrl-C is how a follow ends
+
+
+def _line(event: Event) -> str:
+    when = event.at.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    parts = [when, f"{event.name:<9}", event.task, event.job_id]
+    if event.attempt is not None:
+        parts.append(f"attempt {event.attempt}")
+    if event.error is not None:
+        parts.append(f"— {event.error.type or 'Error'}: {event.error.message}")
+    elif event.name == "completed":
+        parts.append(f"→ {json.dumps(event.result, ensure_ascii=False)}")
+    elif event.name == "progress":
+        parts.append(json.dumps(event.progress, ensure_ascii=False))
+    parts += [f"{key}={value}" for key, value in (event.details or {}).items()]
+    return " ".join(parts)

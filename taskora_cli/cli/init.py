@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import USAGE, fail
+from .common import USAGE, JsonOption, fail, print_json
 
 
 def init(
@@ -39,6 +39,7 @@ def init(
         "taskora.toml"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write a starter taskora.toml from the flags (checked by loading it back)."""
     import tomli_w
@@ -68,4 +69,7 @@ def init(
         else:
             path.write_bytes(previous)
         raise
-    print(f"wrote {path}")
+    if as_json:
+        print_json({"path": str(path), "written": True, "config": document})
+    else:
+        print(f"wrote {path}")

@@ -191,13 +191,23 @@ def logs(
         ),
     ] = False,
     task: TaskOption = None,
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the entries as one JSON list; with --follow, one JSON object per entry "
+            "and per line (JSON Lines), as they come.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Print a job's log entries (from ``ctx.log``), oldest first."""
     app = load_app(load(config))
     try:
         job = _find(app, job_id, task)
+        if as_json and not follow:
+            print_json(job.logs)
+            return
         shown = _print_new(job.logs, [], as_json)
         while follow and job.state not in TERMINAL_STATES:
             time.sleep(FOLLOW_POLL_S)
@@ -298,7 +308,8 @@ def wait(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Wait for jobs to end; print one line each (ID and how it ended).
+    """Wait for jobs to end; print one line each (ID and how it ended), or with --json one
+    list of {id, task, state, result or error} once all have ended.
 
     Exit codes as `dispatch --wait`: 0 all completed; 1 one failed, was cancelled or expired;
     124 the timeout passed first (the jobs keep running); 2 an unknown id (nothing waited).
@@ -310,15 +321,18 @@ def wait(
     try:
         handles = [app.handle(_find(app, job_id, None).task, job_id) for job_id in job_ids]
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        codes = [_wait_one(handle, deadline, as_json) for handle in handles]
+        ended = [_wait_one(handle, deadline, as_json) for handle in handles]
     finally:
         app.close()
+    if as_json:
+        print_json([line for line, _ in ended])
+    codes = [code for _, code in ended]
     code = TIMED_OUT if TIMED_OUT in codes else max(codes)
     if code != OK:
         raise typer.Exit(code)
 
 
-def _wait_one(handle: Any, deadline: float | None, as_json: bool) -> int:
+def _wait_one(handle: Any, deadline: float | None, as_json: bool) -> tuple[dict[str, Any], int]:
     from ..errors import JobError
 
     left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -333,9 +347,7 @@ def _wait_one(handle: Any, deadline: float | None, as_json: bool) -> int:
 
         line |= {"state": _state_of(exc), "error": str(exc)}
         code = JOB_FAILED
-    if as_json:
-        print_json(line)
-    else:
+    if not as_json:  # people see each job as it ends; --json is one list at the end
         failure = f" — {line['error']}" if line["state"] == "failed" else ""
-        print(f"{handle.id} {line['state']}{failure}")
-    return code
+        print(f"{handle.id} {line['state']}{failure}", flush=True)
+    return line, code

@@ -152,6 +152,7 @@ def rm(
         bool,
         typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a TTY)."),
     ] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Remove a schedule (jobs it dispatched stay). A schedule still declared in code or TOML
@@ -163,10 +164,10 @@ def rm(
         manager = tk.schedules()
         manager.get(name)  # an unknown name fails before the question
         if not (yes or confirm(f"Remove schedule {name!r}?")):
-            print(f"kept {name}")
+            print_json({"name": name, "removed": False}) if as_json else print(f"kept {name}")
             return
         manager.remove(name)
-    print(f"removed {name}")
+    print_json({"name": name, "removed": True}) if as_json else print(f"removed {name}")
 
 
 def _done(info: ScheduleInfo, verb: str, as_json: bool) -> None:

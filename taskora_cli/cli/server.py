@@ -45,13 +45,16 @@ def start(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def stop(config: ConfigOption = None) -> None:
+def stop(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Stop the embedded server; its AOF keeps every queued job for the next start."""
     from ..engine.embedded import stop_embedded
 
     cfg = _embedded_only(load(config), "stop")
     stopped = stop_embedded(cfg.state_dir)
-    print("stopped" if stopped else f"not running (state dir {cfg.state_dir})")
+    if as_json:
+        print_json({"stopped": stopped, "state_dir": str(cfg.state_dir)})
+    else:
+        print("stopped" if stopped else f"not running (state dir {cfg.state_dir})")
 
 
 def _embedded_only(cfg: Config, verb: str) -> Config:

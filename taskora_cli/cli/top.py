@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..tui.model import keys_help
-from .common import UNREACHABLE, USAGE, ConfigOption, complete_task_name, fail, load, load_app
+from .common import (
+    UNREACHABLE,
+    USAGE,
+    ConfigOption,
+    complete_task_name,
+    fail,
+    load,
+    load_app,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from ..app import Taskora
 
 
 def top(
@@ -38,6 +50,12 @@ def top(
             help="Stop after N refreshes (default: until q or Ctrl-C).",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the Overview once as one JSON document and exit (as --once)."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     from ..durations import to_seconds
@@ -52,7 +70,9 @@ def top(
         known = app.inspect().tasks()  # an unreachable server fails here, once (exit 3)
         if task is not None and task not in known:
             fail(USAGE, f"unknown task {task!r}; known tasks: {', '.join(known) or 'none'}")
-        if once or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        if as_json:
+            print_json(_overview(app, task))
+        elif once or not (sys.stdin.isatty() and sys.stdout.isatty()):
             error = run_plain(app, task, seconds, 1 if once else iterations, sys.stdout)
             if error:
                 fail(UNREACHABLE, f"cannot read the server: {error}")
@@ -62,6 +82,25 @@ def top(
         app.close()
 
 
+def _overview(app: Taskora, task: str | None) -> dict[str, Any]:
+    """What the Overview shows, as JSON: server, counts per task, queues, throughput, workers."""
+    from ..tui.fetch import fetch
+    from ..tui.state import State, query
+
+    snap = fetch(app, query(State(task=task)))
+    if snap.error or snap.stats is None:
+        fail(UNREACHABLE, f"cannot read the server: {snap.error}")
+    return {
+        "taken_ms": snap.taken_ms,
+        "server": snap.server,
+        "tasks": [s.as_dict() for s in snap.stats.tasks],
+        "total": snap.stats.total.as_dict(),
+        "queues": [q.as_dict() for q in snap.queues or []],
+        "throughput": [m.as_dict() for m in snap.throughput or []],
+        "workers": [w.as_dict() for w in snap.workers or []],
+    }
+
+
 top.__doc__ = f"""A live view of queues, jobs, dead letters, workers and schedules that can act
 on them.
 
@@ -69,7 +108,8 @@ Keys (? lists them in the dashboard too):
 
 {keys_help()}
 
-Without a terminal (piped, or --once) it prints the Overview every interval instead. Exit
+Without a terminal (piped, or --once) it prints the Overview every interval instead; with
+--json, once as one JSON document. Exit
 codes: 0 done; 2 bad option or unknown task; 3 the server cannot be reached at start (or at
 the last plain read; the dashboard retries).
 """

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import USAGE, ConfigOption, fail, load, load_app
+from .common import USAGE, ConfigOption, fail, load, load_app, print_json
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -102,6 +103,14 @@ def work(
         LogFormat,
         typer.Option(help="Job lines on stderr: text, or one JSON object per line."),
     ] = LogFormat.text,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="With --burst or --max-jobs: on exit, print a summary on stdout as one JSON "
+            "document: jobs run, completed, failed, duration_s (one process only).",
+        ),
+    ] = False,
     worker_id: Annotated[str | None, typer.Option(hidden=True)] = None,
     supervisor_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -109,6 +118,9 @@ def work(
     from .banner import print_banner
     from .joblog import JobLog, setup_logging
 
+    if as_json and not (burst or max_jobs):
+        fail(USAGE, "--json prints a summary when the worker exits by itself; add --burst or "
+             "--max-jobs")  # fmt: skip
     overrides = {"worker.concurrency": concurrency, "worker.processes": processes}
     cfg = load(config, {**overrides, "worker.grace": grace})  # --grace lands in worker.grace_ms
     app = load_app(cfg)
@@ -116,6 +128,8 @@ def work(
     chosen, slots = select_tasks(app, task or [], queues, cfg)
     setup_logging(log_format.value)
     child = worker_id is not None
+    if as_json and (cfg.worker.processes > 1 or reload):
+        fail(USAGE, "--json summarises one worker process; drop --processes and --reload")
     if not child and (cfg.worker.processes > 1 or reload):
         print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
         _supervise(app, cfg, chosen, reload=reload, burst=burst, passthrough=_passthrough(
@@ -135,13 +149,26 @@ def work(
         print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
+    began = time.monotonic()
     abandoned = asyncio.run(serve(worker, cfg.worker.grace_ms, when))
+    if as_json:
+        print_json(_summary(worker, time.monotonic() - began))
     # drained by an operator: a supervisor must not restart this child; alone, that is success
     code = DRAINED_EXIT if child and worker.drain_requested.is_set() else 0
     if abandoned:
         _exit_now(code)
     if code:
         raise typer.Exit(code)
+
+
+def _summary(worker: Any, seconds: float) -> dict[str, Any]:
+    """What a --burst or --max-jobs run did: attempts run, how they ended, how long it took."""
+    return {
+        "jobs": worker.processed,
+        "completed": worker.processed - worker.failed,
+        "failed": worker.failed,
+        "duration_s": round(seconds, 3),
+    }
 
 
 def _exit_now(code: int = 0) -> None:

@@ -14,18 +14,31 @@ def test_events_prints_the_recent_past_as_json_lines(project: Project) -> None:
     project.start_worker("--task", "add")
     done = project.taskora("dispatch", "add", "--data", '{"a": 2, "b": 2}', "--json", "--wait")
     job_id = json.loads(done.stdout)["id"]
-    printed = project.taskora("events", "--task", "add", "--limit", "10")
+    printed = project.taskora("events", "--task", "add", "--limit", "10", "--json")
     assert printed.returncode == 0, printed.stderr
     lines = [json.loads(line) for line in printed.stdout.splitlines()]
     mine = [line for line in lines if line["job"] == job_id]
     assert [line["event"] for line in mine] == ["waiting", "active", "completed"]
     assert mine[-1]["result"] == 4 and mine[-1]["task"] == "add" and mine[1]["attempt"] == 1
-    assert project.taskora("events", "--task", "add", "--limit", "0").stdout == ""
+    assert project.taskora("events", "--task", "add", "--limit", "0", "--json").stdout == ""
+    text = project.taskora("events", "--task", "add").stdout
+    assert f"completed add {job_id} attempt 1 → 4" in " ".join(text.split())
 
 
 def test_events_follow_prints_new_events_until_ctrl_c(project: Project) -> None:
     follower = subprocess.Popen(
-        [sys.executable, "-m", "taskora_cli", "events", "--follow", "--task", "explode", "-n", "0"],
+        [
+            sys.executable,
+            "-m",
+            "taskora_cli",
+            "events",
+            "--follow",
+            "--task",
+            "explode",
+            "-n",
+            "0",
+            "--json",
+        ],
         cwd=project.root,
         env=project.env,
         stdout=subprocess.PIPE,

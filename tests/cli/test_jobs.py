@@ -153,7 +153,7 @@ def test_jobs_cancel_stops_an_active_job_and_wait_reports_each_ending(project: P
     ok = project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}').stdout.strip()
     waited = project.taskora("jobs", "wait", ok, slow, "--json")
     assert waited.returncode == 1, waited.stderr
-    lines = [json.loads(line) for line in waited.stdout.splitlines()]
+    lines = json.loads(waited.stdout)
     assert [(line["id"], line["state"]) for line in lines] == [
         (ok, "completed"),
         (slow, "cancelled"),

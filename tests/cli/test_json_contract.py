@@ -11,7 +11,7 @@ from .conftest import Project
 
 JOB_KEYS = {
     "id", "task", "state", "data", "result", "error", "attempt", "priority", "progress",
-    "stalls", "cancel_reason", "timeline", "logs",
+    "stalls", "cancel_reason", "timeline", "logs", "attempts",
 }  # fmt: skip
 TASK_STATS_KEYS = {
     "task", "waiting", "delayed", "active", "completed", "failed", "expired", "cancelled",
@@ -38,7 +38,10 @@ def test_the_json_documents_keep_their_keys(project: Project) -> None:
     project.taskora("dispatch", "explode", "--wait")
 
     stats = parsed(project, "stats")
-    assert set(stats) == {"tasks", "total", "last_minute", "last_hour"}
+    assert set(stats) == {"tasks", "total", "last_minute", "last_hour", "retention"}
+    assert set(stats["retention"]) == {
+        "completed_max_items", "completed_max_age_ms", "failed_max_items", "failed_max_age_ms",
+    }  # fmt: skip
     assert all(set(row) == TASK_STATS_KEYS for row in [*stats["tasks"], stats["total"]])
     assert set(stats["last_hour"]) == {"completed", "failed"}
 
@@ -53,5 +56,91 @@ def test_the_json_documents_keep_their_keys(project: Project) -> None:
     assert set(letter) == {"id", "task", "failed_at_ms", "attempts", "error"}
     assert letter["error"] == {"type": "ValueError", "message": "boom"}
 
-    events = [json.loads(line) for line in project.taskora("events").stdout.splitlines()]
+    events = [json.loads(line) for line in project.taskora("events", "--json").stdout.splitlines()]
     assert events and all(set(e) >= EVENT_KEYS for e in events)
+
+
+def leaf_commands() -> set[str]:
+    """Every runnable command, as "jobs ls", "work", ..."""
+    from taskora_cli.cli import build_command
+
+    found: set[str] = set()
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        subcommands = getattr(command, "commands", None)
+        if not subcommands:
+            found.add(" ".join(path))
+        for name, sub in (subcommands or {}).items():
+            walk(sub, (*path, name))
+
+    walk(build_command(), ())
+    return found
+
+
+STREAMING = {"events"}
+"""Commands whose --json is JSON Lines, as their --help says (so is `jobs logs --follow`)."""
+
+
+def test_every_command_prints_one_json_document_with_json(project: Project) -> None:
+    config = project.root / "taskora.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[schedules.tick]\ntask = "add"\nevery = "1h"\ndata = { a = 1, b = 1 }\n'
+    )
+    (project.root / "nourl.toml").write_text('modules = ["mytasks"]\n')
+    ran: dict[str, Any] = {}
+
+    def run(*args: str, ok: tuple[int, ...] = (0,), input: str | None = None) -> Any:
+        done = project.taskora(*args, "--json", input=input)
+        assert done.returncode in ok, (args, done.stderr)
+        words = [a for a in args if not a.startswith("-")]
+        command = next(c for c in sorted(leaf_commands(), key=len, reverse=True)
+                       if words[: len(c.split())] == c.split())  # fmt: skip
+        if command in STREAMING:
+            value = [json.loads(line) for line in done.stdout.splitlines()]
+        else:
+            value = json.loads(done.stdout)  # one document: fails on JSON Lines or nothing
+        ran[command] = value
+        return value
+
+    assert run("init", "--path", "other.toml", "-m", "mytasks")["written"] is True
+    assert run("config")["values"]["modules"] == ["mytasks"]
+    assert run("dispatch", "add", "--ndjson", "-", input="") == []
+    ids = [run("dispatch", "add", "--data", '{"a": 1, "b": 2}')["id"] for _ in range(2)]
+    assert run("work", "--burst", "--task", "add") == {
+        "jobs": 2, "completed": 2, "failed": 0, "duration_s": ran["work"]["duration_s"],
+    }  # fmt: skip
+    assert run("jobs", "logs", ids[0]) == []
+    assert [j["state"] for j in run("jobs", "wait", *ids)] == ["completed", "completed"]
+    assert run("jobs", "show", ids[0])["result"] == 3
+    assert len(run("jobs", "ls", "--task", "add")) == 2
+    queued = run("dispatch", "add", "--data", '{"a": 1, "b": 2}')["id"]
+    assert run("jobs", "cancel", queued)["state"] == "cancelled"
+    assert run("jobs", "retry", queued)["state"] == "waiting"
+    project.start_worker()
+    assert run("dispatch", "explode", "--wait", ok=(1,))["state"] == "failed"
+    [dead] = run("dlq", "ls")
+    assert run("dlq", "ls", "--group")[0]["count"] == 1
+    assert run("dlq", "retry", dead["id"])["retried"] is True
+    assert run("dlq", "retry-all", "--dry-run")["dry_run"] is True
+    assert run("dlq", "purge", "--dry-run")["dry_run"] is True
+    assert set(run("stats")) >= {"tasks", "total", "retention"}
+    assert all(isinstance(event, dict) for event in run("events", "--task", "add"))
+    assert set(run("top")) >= {"tasks", "queues", "workers", "throughput"}
+    assert run("doctor", ok=(0, 1))
+    assert run("queues", "ls")
+    assert run("queues", "pause", "default")["state"] == "paused"
+    assert run("queues", "resume", "default")["state"] == "running"
+    [tick] = run("schedules", "ls")
+    assert run("schedules", "show", "tick")["name"] == tick["name"]
+    assert len(run("schedules", "next", "tick", "-n", "2")) == 2
+    assert run("schedules", "pause", "tick")["paused"] is True
+    assert run("schedules", "resume", "tick")["paused"] is False
+    assert run("schedules", "trigger", "tick", "--wait")["result"] == 2
+    assert run("schedules", "rm", "tick", "--yes") == {"name": "tick", "removed": True}
+    [worker] = run("workers", "ls")
+    assert run("workers", "drain", worker["id"])["draining"] == [worker["id"]]
+    assert run("server", "status", "--config", "nourl.toml")["running"] is False
+    assert run("server", "start", "--config", "nourl.toml")["running"] is True
+    assert run("server", "stop", "--config", "nourl.toml")["stopped"] is True
+    assert set(ran) == leaf_commands()
