@@ -57,7 +57,12 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class DeadGroup:
-    """Dead letters that died of the same error (type and message)."""
+    """Dead letters that died of the same error: the same type, and the same message once
+    the values in it (numbers, ids, quoted text) are masked (see :func:`error_shape`).
+
+    ``error_message`` is that masked message, e.g. ``card <n> declined``; ``sample`` is the
+    newest member's own message; ``error_match`` a regular expression for ``--error-match``
+    (``dlq retry-all``, ``dlq purge``) that matches every member."""
 
     error_type: str
     error_message: str
@@ -65,6 +70,8 @@ class DeadGroup:
     newest_ms: int
     newest_id: str
     tasks: tuple[str, ...]
+    sample: str = ""
+    error_match: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``taskora dlq ls --group --json``)."""
@@ -74,7 +81,47 @@ class DeadGroup:
             "newest_ms": self.newest_ms,
             "newest_id": self.newest_id,
             "tasks": list(self.tasks),
+            "sample": self.sample,
+            "error_match": self.error_match,
         }
+
+
+# What varies between messages of one error, masked in this order (an id's digits are not
+# numbers of their own). Each mask has the regular expression that matches what it replaced.
+_MASKS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"'[^'\n]*'"), "'<s>'", r"'[^'\n]*'"),
+    (re.compile(r'"[^"\n]*"'), '"<s>"', r'"[^"\n]*"'),
+    (
+        re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+        "<id>",
+        r"[0-9A-Za-z-]+",
+    ),
+    # hex and base-36 ids (taskora's own): 8+ letters and digits with at least one digit
+    (re.compile(r"\b(?:0x)?(?=[0-9A-Za-z]*\d)(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{8,}\b"), "<id>",
+     r"[0-9A-Za-z-]+"),
+    (re.compile(r"(?<![A-Za-z_<])-?\d+(?:\.\d+)?"), "<n>", r"-?\d+(?:\.\d+)?"),
+)  # fmt: skip
+_HOLES = re.compile("|".join(re.escape(mask) for _, mask, _ in _MASKS))
+
+
+def error_shape(message: str) -> str:
+    """A message with its values masked, so the errors of one cause group together:
+    ``card 4242 declined for 'bob'`` -> ``card <n> declined for '<s>'``."""
+    for pattern, mask, _ in _MASKS:
+        message = pattern.sub(mask, message)
+    return message
+
+
+def shape_pattern(error_type: str, shape: str) -> str:
+    """A regular expression for ``--error-match`` that matches ``"ErrorType: message"`` for
+    every message of this shape."""
+    holes = {mask: regex for _, mask, regex in _MASKS}
+    parts, at = [], 0
+    for hole in _HOLES.finditer(shape):
+        parts += [re.escape(shape[at : hole.start()]), holes[hole.group()]]
+        at = hole.end()
+    parts.append(re.escape(shape[at:]))
+    return f"^{re.escape(error_type)}: {''.join(parts)}$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,28 +230,35 @@ class DeadLetters:
         return self.app._portal.call(self.agroups(task))
 
     async def agroups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
-        """Dead letters grouped by error type and message, the largest group first."""
+        """Dead letters grouped by error type and message shape (numbers, ids and quoted
+        values masked: see :func:`error_shape`), the largest group first."""
         from .engine.dead import dead_page, dead_rows
 
         engine, names = await self._scope(task)
-        found: dict[tuple[str, str], tuple[int, int, str, set[str]]] = {}
+        found: dict[tuple[str, str], tuple[int, int, str, set[str], str]] = {}
         for name in names:
             offset = 0
             while True:
                 page = await dead_page(engine, name, None, offset, BATCH)
                 for row in await dead_rows(engine, name, page):
                     kind, message, _ = parse_error(row.error)
-                    count, newest, newest_id, tasks = found.get((kind, message), (0, -1, "", set()))
+                    key = (kind, error_shape(message))
+                    count, newest, newest_id, tasks, sample = found.get(
+                        key, (0, -1, "", set(), message)
+                    )
                     if row.failed_at_ms >= newest:
-                        newest, newest_id = row.failed_at_ms, row.id
-                    found[(kind, message)] = (count + 1, newest, newest_id, tasks | {name})
+                        newest, newest_id, sample = row.failed_at_ms, row.id, message
+                    found[key] = (count + 1, newest, newest_id, tasks | {name}, sample)
                 if len(page) < BATCH:
                     break
                 offset += len(page)
         groups = [
-            DeadGroup(kind, message, count, newest, newest_id, tuple(sorted(tasks)))
-            for (kind, message), (count, newest, newest_id, tasks) in found.items()
-        ]
+            DeadGroup(
+                kind, shape, count, newest, newest_id, tuple(sorted(tasks)), sample,
+                shape_pattern(kind, shape),
+            )
+            for (kind, shape), (count, newest, newest_id, tasks, sample) in found.items()
+        ]  # fmt: skip
         return sorted(groups, key=lambda g: (-g.count, -g.newest_ms))
 
     def count(self, task: str | Task | None = None) -> int:

@@ -100,6 +100,17 @@ def usage_line(error: Any) -> str:
     return f"{message}; see '{where} --help'"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 entry", "2 entries", "0 dead letters": a count with its noun agreeing."""
+    if n == 1:
+        return f"{n} {word}"
+    if many is None:
+        many = (
+            word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+        )
+    return f"{n} {many}"
+
+
 def print_json(value: Any) -> None:
     """One line of JSON on stdout."""
     print(json.dumps(value, ensure_ascii=False, separators=(",", ":")), flush=True)

@@ -19,6 +19,7 @@ from .common import (
     confirm,
     fail,
     opened_app,
+    plural,
     print_json,
     print_table,
 )
@@ -168,7 +169,7 @@ def _bulk(
         if not (yes or dry_run):
             would = run(dry=True)
             if would.matched == 0 or not confirm(
-                f"{verb.capitalize()} {would.matched} dead job(s)?"
+                f"{verb.capitalize()} {plural(would.matched, 'dead job')}?"
             ):
                 _print_bulk(verb, would, as_json, asked=True)
                 return
@@ -201,11 +202,11 @@ def _print_bulk(verb: str, result: BulkResult, as_json: bool, asked: bool = Fals
         return
     past = "retried" if verb == "retry" else "purged"
     if asked:
-        print(f"{past} nothing ({result.matched} dead job(s) matched)")
+        print(f"{past} nothing ({plural(result.matched, 'dead job')} matched)")
     elif result.dry_run:
-        print(f"would {verb} {result.matched} dead job(s) (dry run: nothing changed)")
+        print(f"would {verb} {plural(result.matched, 'dead job')} (dry run: nothing changed)")
     else:
-        print(f"{past} {result.done} dead job(s)")
+        print(f"{past} {plural(result.done, 'dead job')}")
     for name, n in sorted(result.by_task.items()):
         print(f"  {name}: {n}")
 

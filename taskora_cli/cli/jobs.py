@@ -22,6 +22,7 @@ from .common import (
     fail,
     load,
     load_app,
+    plural,
     print_json,
     print_table,
 )
@@ -149,7 +150,7 @@ def show(
         ("data", json.dumps(job.data, ensure_ascii=False)),
         ("result", json.dumps(job.result, ensure_ascii=False)),
         ("progress", json.dumps(job.progress, ensure_ascii=False)),
-        ("logs", f"{len(job.logs)} entries (taskora jobs logs {job.id})"),
+        ("logs", f"{plural(len(job.logs), 'entry')} (taskora jobs logs {job.id})"),
     ]  # fmt: skip
     if job.cancel_reason is not None:
         fields.append(("cancelled", job.cancel_reason or "(no reason given)"))

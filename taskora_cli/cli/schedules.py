@@ -44,7 +44,7 @@ def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOpti
     else:
         rows = [
             (i.name, i.spec.task, "paused" if i.paused else "active", _when(i.next_run_ms),
-             _when(i.last_run_ms), i.last_job_id or "-", i.spec.describe())
+             _when(i.last_run_ms, due=False), i.last_job_id or "-", i.spec.describe())
             for i in found
         ]  # fmt: skip
         print_table(("NAME", "TASK", "STATE", "NEXT", "LAST", "LAST JOB", "WHEN"), rows, wide=wide)
@@ -187,7 +187,12 @@ def _print_info(info: ScheduleInfo, wide: bool) -> None:
         ("when", info.spec.describe()),
         ("state", "paused" if info.paused else "active"),
         ("next run", f"{iso(info.next_run_ms, where)} ({_relative(info.next_run_ms)})"),
-        ("last run", "-" if info.last_run_ms is None else iso(info.last_run_ms, where)),
+        (
+            "last run",
+            "-"
+            if info.last_run_ms is None
+            else f"{iso(info.last_run_ms, where)} ({_relative(info.last_run_ms, due=False)})",
+        ),
         ("last job", info.last_job_id or "-"),
         ("on missed", info.spec.on_missed),
         ("overlap", "allowed" if info.spec.overlap else "skip while the last job runs"),
@@ -205,18 +210,27 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _when(ms: int | None) -> str:
-    """An epoch-ms time as UTC to the second, with how far away it is."""
+def _when(ms: int | None, *, due: bool = True) -> str:
+    """An epoch-ms time as UTC to the second, with how far away it is; ``due`` says it is a
+    next run (one in the past is overdue), else a past event ("ago")."""
     if ms is None:
         return "-"
     from ..schedules import iso
 
-    return f"{iso(ms)} ({_relative(ms)})"
+    return f"{iso(ms)} ({_relative(ms, due=due)})"
 
 
-def _relative(ms: int) -> str:
-    delta = int(ms / 1000 - time.time())
-    seconds = abs(delta)
-    size, unit = next((s, u) for u, s in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-                      if seconds >= s or u == "s")  # fmt: skip
-    return f"{seconds // size}{unit} ago" if delta < 0 else f"in {seconds // size}{unit}"
+def _relative(ms: int, *, due: bool = True) -> str:
+    """ "in 5m" for a time ahead; behind, "overdue 3s" for a next run, "3s ago" otherwise."""
+    ahead_ms = ms - int(time.time() * 1000)
+    if ahead_ms > 0:
+        return f"in {_span(-(-ahead_ms // 1000))}"  # rounded up: "in 0s" would read as now
+    span = _span(-ahead_ms // 1000)
+    return f"overdue {span}" if due else f"{span} ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -15,6 +15,7 @@ from .common import (
     fail,
     load,
     load_app,
+    plural,
     print_json,
     print_table,
 )
@@ -90,7 +91,8 @@ def drain(
             done = wait and worker_id not in left
             print(f"{worker_id} {'exited' if done else 'draining'}")
     if wait and left:
-        fail(TIMED_OUT, f"{len(left)} worker(s) still running after {timeout}: {', '.join(left)}")
+        still = plural(len(left), "worker")
+        fail(TIMED_OUT, f"{still} still running after {timeout}: {', '.join(left)}")
 
 
 def _wait_gone(app_: Taskora, ids: list[str], timeout_s: float | None) -> list[str]:

@@ -284,7 +284,7 @@ def dead(state: State, width: int) -> list[Text]:
         total = sum(s.failed for s in snap.stats.tasks if s.task == state.task)
     groups = dead_groups(state)
     fetched = len(snap.dead or [])
-    intro = f"{count(total)} dead letters"
+    intro = f"{count(total)} dead letter{'' if total == 1 else 's'}"
     if total > fetched:
         intro += f"; the newest {fetched} grouped by error"
     if state.filter:

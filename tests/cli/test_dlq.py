@@ -67,12 +67,18 @@ def test_dlq_ls_shows_dead_jobs_as_a_table_as_json_and_grouped(
 
     one = json.loads(project.taskora("dlq", "ls", "--json", "--limit", "1").stdout)
     assert one == listed[:1]
-    grouped = json.loads(project.taskora("dlq", "ls", "--group", "--json").stdout)
-    assert sorted(g["error"]["message"] for g in grouped) == [
-        f"flaky is broken ({i})" for i in range(3)
-    ]
-    assert {g["count"] for g in grouped} == {1} and grouped[0]["tasks"] == ["flaky"]
-    assert "COUNT" in project.taskora("dlq", "ls", "--group").stdout
+    # the messages differ only in a number: one group, which --error-match can retry whole
+    [grouped] = json.loads(project.taskora("dlq", "ls", "--group", "--json").stdout)
+    assert grouped["error"] == {"type": "RuntimeError", "message": "flaky is broken (<n>)"}
+    assert (grouped["count"], grouped["tasks"]) == (3, ["flaky"])
+    assert grouped["sample"] == f"flaky is broken ({last})"
+    would = project.taskora(
+        "dlq", "retry-all", "--error-match", grouped["error_match"], "--dry-run", "--json"
+    )
+    assert json.loads(would.stdout)["matched"] == 3
+    table = project.taskora("dlq", "ls", "--group").stdout.splitlines()
+    assert table[0].split() == ["COUNT", "NEWEST", "TASKS", "ERROR"]
+    assert table[1].split()[0] == "3" and table[1].endswith("RuntimeError: flaky is broken (<n>)")
 
 
 def test_dlq_retry_sends_one_job_back_and_it_completes(
@@ -125,7 +131,7 @@ def test_retry_all_dry_run_then_yes_retries_the_matching_jobs(
         "dry_run": True,
         "by_task": {"flaky": 3},
     }
-    assert project.taskora(*args, "--dry-run").stdout.startswith("would retry 3 dead job(s)")
+    assert project.taskora(*args, "--dry-run").stdout.startswith("would retry 3 dead jobs")
     done = project.taskora(*args, "--since", "1h", "--yes", "--json", input="")
     assert json.loads(done.stdout)["done"] == 3, done.stderr
     wait_for(lambda: all(client.hget(KEYS.job(i), "state") == "completed" for i in ids[:3]))
@@ -136,11 +142,11 @@ def test_purge_yes_deletes_the_dead_jobs(project: Project, client: redis.Redis) 
     ids = fail_jobs(project, client)
     done = project.taskora("dlq", "purge", "--yes", "--limit", "2", input="")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "purged 2 dead job(s)\n  flaky: 2\n"
+    assert done.stdout == "purged 2 dead jobs\n  flaky: 2\n"
     (kept,) = client.zrange(KEYS.failed, 0, -1)
     gone = [job_id for job_id in ids if job_id != kept]
     assert not client.exists(*(KEYS.job(i) for i in gone), *(KEYS.logs(i) for i in gone))
-    assert project.taskora("dlq", "purge", "-y").stdout.startswith("purged 1 dead job(s)")
+    assert project.taskora("dlq", "purge", "-y").stdout.startswith("purged 1 dead job")
     assert project.taskora("dlq", "ls").stdout == "no dead letters\n"
 
 
@@ -187,7 +193,7 @@ def test_bulk_actions_on_a_terminal_ask_first(
         os.close(main)
         os.close(tty)
     assert proc.returncode == 0, err
-    assert "Purge 2 dead job(s)? [y/N]" in err
-    assert out.splitlines()[0] == ("purged nothing (2 dead job(s) matched)" if left else
-                                   "purged 2 dead job(s)")  # fmt: skip
+    assert "Purge 2 dead jobs? [y/N]" in err
+    assert out.splitlines()[0] == ("purged nothing (2 dead jobs matched)" if left else
+                                   "purged 2 dead jobs")  # fmt: skip
     assert client.zcard(KEYS.failed) == left

@@ -179,7 +179,7 @@ def test_top_retries_a_dead_letter_pauses_a_queue_cancels_a_job_and_drains_a_wor
     try:
         tmux.wait_for("1 Overview", "flaky", "workers 1 live")
         tmux.keys("3")
-        tmux.wait_for("1 dead letters", "RuntimeError: flaky is broken", job_id)
+        tmux.wait_for("1 dead letter", "RuntimeError: flaky is broken", job_id)
         (project.root / "broken").unlink()
         tmux.keys("r")
         tmux.wait_for(f"retried job {job_id} (flaky): waiting again")
