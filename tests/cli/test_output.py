@@ -101,3 +101,30 @@ def test_a_usage_error_is_one_line_naming_the_fix_and_exits_2(
 ) -> None:
     done = project.taskora(*args)
     assert (done.returncode, done.stderr, done.stdout) == (2, line + "\n", "")
+
+
+def test_dispatch_wait_prints_a_string_result_as_json_or_raw_and_stats_names_the_retention_cap(
+    project: Project,
+) -> None:
+    project.start_worker("--task", "mail")
+    quoted = project.taskora("dispatch", "mail", "--data", '"bob"', "--wait")
+    assert (quoted.returncode, quoted.stdout) == (0, '"sent to bob"\n'), quoted.stderr
+    raw = project.taskora("dispatch", "mail", "--data", '"bob"', "--wait", "--raw")
+    assert (raw.returncode, raw.stdout) == (0, "sent to bob\n"), raw.stderr
+    assert "--raw" in project.taskora("dispatch", "--help").stdout
+    alone = project.taskora("dispatch", "mail", "--raw")
+    assert (alone.returncode, alone.stdout) == (2, "")
+
+    said = project.taskora("stats").stdout
+    assert (
+        "COMPLETED and FAILED count what retention keeps: completed up to 10,000 per task for 1d"
+        in said
+    )
+
+
+def test_work_json_without_an_end_is_a_usage_error(project: Project) -> None:
+    done = project.taskora("work", "--json")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(
+        "taskora: --json prints a summary when the worker exits by itself"
+    )
