@@ -71,7 +71,8 @@ def main() -> None:
         bare.show()
         sys.exit(USAGE)
     except click.UsageError as bad:
-        error_line(usage_line(bad), prefix=bad.ctx.command_path if bad.ctx else "taskora")
+        where = bad.ctx.command_path if bad.ctx else _command_path(sys.argv[1:])
+        error_line(usage_line(bad, where), prefix=where)
         sys.exit(USAGE)
     except click.ClickException as bad:  # e.g. an unreadable file argument
         error_line(bad.format_message())
@@ -95,3 +96,16 @@ def main() -> None:
         error_line(str(exc))
         sys.exit(code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_path(args: list[str]) -> str:
+    """``taskora jobs ls`` from the words of a command line (for the errors click raises
+    before it knows the command)."""
+    command, path = build_command(), ["taskora"]
+    for word in args:
+        subcommands = getattr(command, "commands", None) or {}
+        if word not in subcommands:
+            break
+        command = subcommands[word]
+        path.append(word)
+    return " ".join(path)

@@ -77,9 +77,10 @@ def error_line(message: str, prefix: str = "taskora") -> None:
         print(f"{prefix}: {message}", file=sys.stderr, flush=True)
 
 
-def usage_line(error: Any) -> str:
+def usage_line(error: Any, where: str = "taskora") -> str:
     """A click usage error as one line that names the fix, e.g. ``no such option --dely (did
-    you mean --delay?); see 'taskora dispatch --help'``. ``error`` is a click UsageError."""
+    you mean --delay?); see 'taskora dispatch --help'``. ``error`` is a click UsageError;
+    ``where`` the command it concerns."""
     import difflib
 
     from typer._click import exceptions as click
@@ -96,7 +97,6 @@ def usage_line(error: Any) -> str:
         if "(did you mean" in message:
             message = message.rstrip(".?") + "?)"
         message = message.rstrip(".")
-    where = error.ctx.command_path if error.ctx is not None else "taskora"
     return f"{message}; see '{where} --help'"
 
 

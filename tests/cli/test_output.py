@@ -94,6 +94,10 @@ def test_a_job_that_failed_once_then_completed_shows_its_result_and_the_failure_
         ),
         (("jbos",), "taskora: no such command 'jbos' (did you mean 'jobs'?); see 'taskora --help'"),
         (("dispatch",), "taskora dispatch: missing argument 'TASK'; see 'taskora dispatch --help'"),
+        (
+            ("jobs", "ls", "--state"),
+            "taskora jobs ls: option '--state' requires an argument; see 'taskora jobs ls --help'",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_naming_the_fix_and_exits_2(
