@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
 import sys
 import threading
@@ -114,8 +113,10 @@ def perform(app: Taskora, effect: Effect) -> str:
         if isinstance(effect, Trigger):
             fired = app.schedules().trigger(effect.name)
             return f"triggered schedule {effect.name}: job {fired.id} of {fired.task} queued"
+        from ..dead_letters import shape_pattern
+
         error = f"{effect.error_type}: {effect.error_message}"
-        pattern = "^" + re.escape(error) + "$"
+        pattern = shape_pattern(effect.error_type, effect.error_message)
         result = app.dead_letters().retry_all(effect.task, error_match=pattern)
         return f"retried {result.done} dead letters that failed with {error}"
     except TaskoraError as exc:

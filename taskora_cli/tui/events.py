@@ -29,7 +29,8 @@ class Retry:
 
 @dataclass(frozen=True)
 class RetryGroup:
-    """Retry every dead letter (of ``task``, or all tasks) that died of this error."""
+    """Retry every dead letter (of ``task``, or all tasks) that died of this error: its type,
+    and its message's shape (``dead_letters.error_shape``)."""
 
     task: str | None
     error_type: str

@@ -100,15 +100,18 @@ def job_rows(state: State) -> list[JobInfo]:
 
 
 def dead_groups(state: State) -> list[tuple[tuple[str, str], list[DeadLetter]]]:
-    """The fetched dead letters that pass the filter, grouped by (error type, message): the
-    largest group first, each group newest first."""
+    """The fetched dead letters that pass the filter, grouped by (error type, message shape:
+    values masked, as `dlq ls --group`): the largest group first, each group newest first."""
+    from ..dead_letters import error_shape
+
     snap = state.snapshot
     if snap is None or snap.dead is None:
         return []
     groups: dict[tuple[str, str], list[DeadLetter]] = {}
     for letter in snap.dead:
         if _dead_matches(letter, state.filter):
-            groups.setdefault((letter.error_type, letter.error_message), []).append(letter)
+            key = (letter.error_type, error_shape(letter.error_message))
+            groups.setdefault(key, []).append(letter)
     return sorted(groups.items(), key=lambda g: (-len(g[1]), -g[1][0].failed_at_ms))
 
 
@@ -326,13 +329,13 @@ def _retry_group(state: State) -> tuple[State, list[Effect]]:
     rows = dead_rows(state)
     if not rows:
         return replace(state, status="no dead letters to retry"), []
+    from ..dead_letters import error_shape
+
     letter = rows[state.cursor()]
+    shape = error_shape(letter.error_message)
     where = f" of {state.task}" if state.task else ""
-    prompt = (
-        f"[y/N] retry EVERY dead letter{where} that failed with "
-        f"{letter.error_type}: {letter.error_message}"
-    )
-    effect = RetryGroup(state.task, letter.error_type, letter.error_message)
+    prompt = f"[y/N] retry EVERY dead letter{where} that failed with {letter.error_type}: {shape}"
+    effect = RetryGroup(state.task, letter.error_type, shape)
     return replace(state, confirm=Confirm(prompt, effect)), []
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tui_data import DEAD, JOBS, NOW, boom, job, loaded, on, snapshot
+from tui_data import DEAD, JOBS, NOW, boom, job, letter, loaded, on, snapshot
 
 from taskora_cli.tui.events import (
     Cancel,
@@ -23,7 +23,7 @@ from taskora_cli.tui.events import (
     Trigger,
 )
 from taskora_cli.tui.model import Query, Screen, Snapshot
-from taskora_cli.tui.state import State, dead_rows, job_rows, query, reduce
+from taskora_cli.tui.state import State, dead_groups, dead_rows, job_rows, query, reduce
 
 
 def press(state: State, *keys: str) -> tuple[State, list[Effect]]:
@@ -233,3 +233,12 @@ def test_a_resize_keeps_the_scroll_in_range() -> None:
     down, _ = press(state, "G", "k")
     bigger, _ = reduce(down, Resized(200))
     assert bigger.scroll == 0
+
+
+def test_dead_letters_whose_messages_differ_only_in_values_group_and_retry_together() -> None:
+    letters = [letter(f"dead{n}", message=f"card {4000 + n} declined") for n in range(3)]
+    state = loaded(on(Screen.DEAD), snapshot(Screen.DEAD, dead=letters))
+    [(key, members)] = dead_groups(state)
+    assert (key, len(members)) == (("ValueError", "card <n> declined"), 3)
+    _, effects = press(state, "R", "y")
+    assert effects == [RetryGroup(None, "ValueError", "card <n> declined")]
