@@ -105,9 +105,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     if n == 1:
         return f"{n} {word}"
     if many is None:
-        many = (
-            word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
-        )
+        many = word[:-1] + "ies" if word.endswith("ry") else word + "s"
     return f"{n} {many}"
 
 
@@ -139,14 +137,15 @@ def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, wide: bool = False
 ) -> None:
     """Print rows for people, columns two spaces apart. Cells are cut (ending in "…") so each
-    line fits the terminal, widest columns first; ``wide`` keeps every cell whole. Control
-    characters in a cell become spaces, so a cell is always one line of plain text."""
+    line fits the terminal, the last column first, then the widest; ``wide`` keeps every cell
+    whole. Control characters in a cell become spaces, so a cell is one line of plain text."""
     from rich.cells import cell_len
 
-    cells = [[_one_line(c) for c in row] for row in [list(headers), *rows]]
+    room = None if wide else table_width()
+    cells = [[_one_line(c, room) for c in row] for row in [list(headers), *rows]]
     widths = [max(cell_len(row[i]) for row in cells) for i in range(len(headers))]
-    if not wide:
-        widths = _fit(widths, [cell_len(h) for h in headers], table_width())
+    if room is not None:
+        widths = _fit(widths, [cell_len(h) for h in headers], room)
     bold = sys.stdout.isatty()
     for n, row in enumerate(cells):
         text = "  ".join(_cut(cell, width) for cell, width in zip(row, widths, strict=True))
@@ -158,7 +157,9 @@ def print_table(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _one_line(cell: str) -> str:
+def _one_line(cell: str, room: int | None) -> str:
+    if room is not None and len(cell) > room:
+        cell = cell[:room] + "…"  # a 5 MB cell is measured by what can show, not whole
     return _CONTROL.sub(" ", cell)
 
 
