@@ -109,7 +109,6 @@ Keys (? lists them in the dashboard too):
 {keys_help()}
 
 Without a terminal (piped, or --once) it prints the Overview every interval instead; with
---json, once as one JSON document. Exit
-codes: 0 done; 2 bad option or unknown task; 3 the server cannot be reached at start (or at
-the last plain read; the dashboard retries).
+--json, once as one JSON document. Exit codes: 0 done; 2 bad option or unknown task; 3 the
+server cannot be reached at start (or at the last plain read; the dashboard retries).
 """

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..app import Taskora
     from ..config import Config
     from ..task import Task
+    from ..worker.pool import Worker
 
 
 class LogFormat(StrEnum):
@@ -161,7 +162,7 @@ def work(
         raise typer.Exit(code)
 
 
-def _summary(worker: Any, seconds: float) -> dict[str, Any]:
+def _summary(worker: Worker, seconds: float) -> dict[str, Any]:
     """What a --burst or --max-jobs run did: attempts run, how they ended, how long it took."""
     return {
         "jobs": worker.processed,
