@@ -6,6 +6,9 @@ Try them from a second terminal:
     taskora dispatch --config tasks.example.toml send-email --data '{"to": "a@example.com"}'
     taskora dispatch --config tasks.example.toml flaky --wait       # retries, then completes
     taskora dispatch --config tasks.example.toml explode --wait     # fails: exit code 1
+
+`@task` registers each task on taskora's default app (`taskora_cli.default_app()`); for an app
+object of your own (`app = Taskora(...)`, `@app.task`), see examples/own_app.py.
 """
 
 from __future__ import annotations

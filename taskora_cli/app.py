@@ -47,8 +47,10 @@ class Taskora:
 
     Args:
         url: the server (redis://, rediss://, unix://). None reads the configuration, and with
-            no URL there either, starts (or reuses) the embedded Valkey server.
-        prefix: a key prefix to share one server between apps.
+            no URL there either, starts (or reuses) the embedded Valkey server. TASKORA_URL
+            overrides it; it overrides the config file's ``url``.
+        prefix: a key prefix to share one server between apps; TASKORA_PREFIX overrides it,
+            it overrides the config file's ``prefix``.
         config: a loaded Config, or a path to a TOML file; None discovers one.
         clock: epoch milliseconds; tests pass a virtual clock.
     """
@@ -91,17 +93,28 @@ class Taskora:
 
     @property
     def prefix(self) -> str:
-        """The key prefix in use."""
-        return self._prefix if self._prefix is not None else self.config.prefix
+        """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
+        return str(self._setting("prefix", self._prefix))
 
     def resolve_url(self) -> str:
-        """The server URL, starting the embedded server when none is configured."""
-        url = self._url or self.config.url
+        """The server URL, starting the embedded server when none is configured.
+
+        A flag or TASKORA_* variable beats the URL given to the constructor, which beats the
+        config file: the deployment overrides the code, the code overrides the project's file
+        (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
+        """
+        url: str | None = self._setting("url", self._url or None)
         if url:
             return url
         from .engine.embedded import ensure_embedded
 
         return ensure_embedded(self.config.state_dir)
+
+    def _setting(self, key: str, given: str | None) -> Any:
+        source = self.config.sources.get(key, "default")
+        if given is None or source == "flag" or source.startswith("env "):
+            return getattr(self.config, key)
+        return given
 
     # -- tasks -------------------------------------------------------------------------------
 

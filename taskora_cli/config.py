@@ -86,6 +86,8 @@ class Config:
 
     url: str | None = None
     """None runs against the embedded server."""
+    app: str | None = None
+    """"module:attr" of the app to use; None finds it in `modules` (else the default app)."""
     modules: tuple[str, ...] = ()
     prefix: str = ""
     state_dir: Path = field(default_factory=lambda: Path.cwd() / DEFAULT_STATE_DIR)

@@ -7,6 +7,7 @@ environment and flag layers, the error messages and `config_to_toml` cannot drif
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,16 @@ def path(value: object, where: str) -> Path:
     if not isinstance(value, str) or not value:
         raise fail(where, "a directory path", value)
     return Path(value)
+
+
+_APP_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def app_ref(value: object, where: str) -> str:
+    """ "package.module:attr", as uvicorn and gunicorn write it (the attr may be dotted)."""
+    if not isinstance(value, str) or not _APP_REF.fullmatch(value.strip()):
+        raise fail(where, 'MODULE:ATTR naming your Taskora app, e.g. "myapp.tasks:app"', value)
+    return value.strip()
 
 
 def modules(value: object, where: str) -> tuple[str, ...]:
@@ -226,6 +237,7 @@ _LIMIT_ITEMS = integer(0, nullable=True)
 
 KEYS = (
     Key("url", "url", url, env="TASKORA_URL"),
+    Key("app", "app", app_ref, env="TASKORA_APP"),
     Key("modules", "modules", modules, _list, env="TASKORA_MODULES", from_env=env_list),
     Key("prefix", "prefix", prefix, env="TASKORA_PREFIX"),
     Key("state_dir", "state_dir", path, _str, env="TASKORA_STATE_DIR"),

@@ -24,6 +24,7 @@ from . import (
     work,
     workers,
 )
+from .app_option import AppOption, add_app_option, remember_app
 from .common import EXIT_CODES_HELP, USAGE, CliExit, error_line, exit_code_for, usage_line
 
 app = typer.Typer(
@@ -36,6 +37,13 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _global_options(app_ref: AppOption = None) -> None:
+    remember_app(app_ref)  # `taskora --app X COMMAND`, as celery's -A
+
+
 app.command(epilog=EXIT_CODES_HELP)(work.work)
 app.command(epilog=EXIT_CODES_HELP)(dispatch.dispatch)
 app.command()(init.init)
@@ -50,6 +58,7 @@ app.add_typer(queues.app, name="queues")
 app.command()(events.events)
 app.add_typer(schedules.app, name="schedules")
 app.command()(top.top)
+add_app_option(app)  # `taskora COMMAND --app X`, beside --config
 
 
 def build_command() -> Any:

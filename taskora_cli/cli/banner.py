@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from .find_app import describe
+
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..config import Config
@@ -35,6 +37,7 @@ def print_banner(
     rows.add_row("server", server)
     rows.add_row("config", str(cfg.path) if cfg.path else "(none: defaults)")
     rows.add_row("modules", ", ".join(cfg.modules) or "(none)")
+    rows.add_row("app", describe(app, cfg))
     extra = " · reloading on change" if reload else ""
     rows.add_row(
         "processes",

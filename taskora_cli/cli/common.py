@@ -49,6 +49,10 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
+GLOBAL_FLAGS: dict[str, Any] = {}
+"""Config keys given as flags outside a command's own parameters (``--app``, see app_option.py),
+by dotted name; every ``load()`` of this process applies them."""
+
 
 class CliExit(Exception):
     """Leave with ``code`` after printing ``message`` (if any) as one line on stderr."""
@@ -208,17 +212,32 @@ def load(config_path: Path | None, overrides: Mapping[str, Any] | None = None) -
     """The effective configuration for this command."""
     from ..config import load_config
 
-    return load_config(config_path, overrides=overrides)
+    return load_config(config_path, overrides={**GLOBAL_FLAGS, **(overrides or {})})
 
 
 def load_app(config: Config, *, import_modules: bool = True) -> Taskora:
-    """The default app (the one ``@task`` registers on), configured, with its modules imported."""
-    from ..app import default_app
+    """The app this command works with, configured: the one ``app`` names ("module:attr"),
+    else the one the task modules define, else the default app (the one ``@task`` uses).
 
-    app = default_app()
-    app.configure(config)
-    if import_modules:
+    Args:
+        import_modules: False when the command needs the app (its server and prefix) but not
+            its tasks: with ``app`` set, only the app's own module is imported. Without it the
+            task modules are imported all the same, to find the app in them.
+
+    Raises:
+        ConfigError: a module cannot be imported, ``app`` names no app, or tasks are
+            registered on several apps.
+    """
+    from .find_app import discovered_app, named_app
+
+    if config.app is not None:
+        app = named_app(config)
+        if import_modules:
+            import_task_modules(config)
+    else:
         import_task_modules(config)
+        app = discovered_app(config)[1]
+    app.configure(config)
     return app
 
 
@@ -276,11 +295,7 @@ def _where_it_failed(exc: BaseException, root: Path) -> str:
 def complete_task_name(incomplete: str) -> list[str]:
     """Shell completion for task names: the tasks of the configured modules."""
     try:
-        config = load(None)
-        import_task_modules(config)
-        from ..app import default_app
-
-        names = default_app().tasks
+        names = load_app(load(None)).tasks
     except Exception:  # completion must never print errors into the user's prompt
         return []
     return sorted(name for name in names if name.startswith(incomplete))

@@ -70,16 +70,15 @@ def _doctor(
             print_json({"ok": False, "checks": checks})
         fail(code, f"{name}: {error}")
 
-    from .common import import_task_modules, load, load_app
+    from .common import load, load_app
 
     try:
         cfg = load(config)
     except Exception as exc:
         report_and_fail("config", exc)
     passed("config", str(cfg.path) if cfg.path else "no config file; defaults and environment")
-    app = load_app(cfg, import_modules=False)
     try:
-        import_task_modules(cfg)
+        app = load_app(cfg)
     except Exception as exc:
         report_and_fail("modules", exc)
     names = sorted(app.tasks)

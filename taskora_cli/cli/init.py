@@ -19,6 +19,16 @@ def init(
             show_default=False,
         ),
     ] = None,
+    app: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="MODULE:ATTR",
+            help="Your own Taskora app object, e.g. myapp.tasks:app. Default: none (the app "
+            "the modules define, else the default app of @task).",
+            show_default=False,
+        ),
+    ] = None,
     module: Annotated[
         list[str] | None,
         typer.Option(
@@ -49,6 +59,8 @@ def init(
     document: dict[str, Any] = {}
     if url is not None:
         document["url"] = url
+    if app is not None:
+        document["app"] = app
     document["modules"] = list(module or [])
     if prefix is not None:
         document["prefix"] = prefix

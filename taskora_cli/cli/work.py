@@ -200,6 +200,9 @@ def select_tasks(
 ) -> tuple[list[Task], dict[str, int]]:
     """The tasks to serve and their per-task slots, from --task and the queues."""
     tasks = [app.get_task(name) for name in names] if names else list(app.tasks.values())
+    if not tasks and cfg.app:
+        fail(USAGE, f"no tasks to run: the app {cfg.app} has none; list the modules that add "
+             "tasks to it in `modules`")  # fmt: skip
     if not tasks:
         where = f" in {cfg.path}" if cfg.path else " (no config file found)"
         fail(USAGE, f"no tasks to run: `modules`{where} lists no module that defines a task; "
@@ -267,7 +270,7 @@ def _supervise(
         await app._engine()  # reach the server (or start the embedded one) before the children
         try:
             supervisor = Supervisor(
-                [sys.executable, "-m", "taskora_cli", "work", *passthrough],
+                [sys.executable, "-m", "taskora_cli", *_app_flag(cfg), "work", *passthrough],
                 cfg.worker.processes,
                 recover,
                 restart_clean_exits=not burst,
@@ -280,6 +283,11 @@ def _supervise(
     code = asyncio.run(run())
     if code:
         raise typer.Exit(code)
+
+
+def _app_flag(cfg: Config) -> list[str]:
+    # A global option: it goes before the command.
+    return ["--app", cfg.app] if cfg.sources.get("app") == "flag" and cfg.app else []
 
 
 def _watched(cfg: Config) -> list[Path]:

@@ -257,7 +257,7 @@ def test_flags_use_file_key_names_accept_durations_and_ignore_none(tmp_path: Pat
 
 def test_unknown_top_level_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
     assert error_of(tmp_path, 'urll = "redis://x"\n') == (
-        "tasks.toml: urll: unknown key; allowed: url, modules, prefix, state_dir, schedules, "
+        "tasks.toml: urll: unknown key; allowed: url, app, modules, prefix, state_dir, schedules, "
         "defaults, worker, retention, scheduler"
     )
 
@@ -387,6 +387,24 @@ def test_a_flag_rescues_a_bad_env_value_because_only_the_winning_layer_is_read(
         overrides={"worker.processes": 2}, env={"TASKORA_PROCESSES": "x"}, cwd=tmp_path
     )
     assert config.worker.processes == 2
+
+
+# -- the app key ---------------------------------------------------------------------------------
+
+
+def test_the_app_key_comes_from_the_file_env_or_flag_like_every_key(tmp_path: Path) -> None:
+    assert load_text(tmp_path, 'app = "myapp.tasks:app"\n').app == "myapp.tasks:app"
+    from_env = load_text(tmp_path, 'app = "a:b"\n', env={"TASKORA_APP": "pkg.mod:main.app"})
+    assert (from_env.app, from_env.sources["app"]) == ("pkg.mod:main.app", "env TASKORA_APP")
+    flagged = load_text(tmp_path, 'app = "a:b"\n', {"TASKORA_APP": "c:d"}, {"app": "e:f"})
+    assert (flagged.app, flagged.sources["app"]) == ("e:f", "flag")
+    assert load_text(tmp_path, "").app is None
+
+
+@pytest.mark.parametrize("value", ['"myapp.tasks"', '"myapp:"', '":app"', '"a b:c"', "3"])
+def test_an_app_that_is_not_module_colon_attr_is_a_config_error(tmp_path: Path, value: str) -> None:
+    message = error_of(tmp_path, f"app = {value}\n")
+    assert message.startswith("tasks.toml: app: expected MODULE:ATTR naming your Taskora app, e.g.")
 
 
 # -- the example file and TOML output ------------------------------------------------------------
