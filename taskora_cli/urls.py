@@ -1,0 +1,40 @@
+"""Server URLs as they may be shown: with any password masked."""
+
+from __future__ import annotations
+
+import re
+
+MASK = "****"
+
+# scheme://[userinfo@]rest: the userinfo ends at the last "@" before the path.
+_AUTHORITY = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*@)?(?P<rest>.*)$", re.S
+)
+_PASSWORD_PARAM = re.compile(r"(?P<key>(?:^|[?&])password=)[^&#]*", re.I)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (``user:pass@``, ``secret@``, ``?password=``) shown as ``****``.
+
+    Every place that prints or logs a server URL goes through this, so a credential in
+    ``TASKORA_URL`` never reaches a banner, an error, ``taskora config`` or ``doctor --json``.
+    The URL is masked as text rather than parsed and rebuilt, so it shows exactly as the
+    user wrote it apart from the secret, and a URL too broken to parse is masked too.
+    """
+    match = _AUTHORITY.match(url)
+    if match is None:
+        return _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, url)
+    userinfo = match["userinfo"] or ""
+    if userinfo:
+        user, has_secret, _ = userinfo[:-1].partition(":")
+        # redis://secret@host means the password alone: redis-py reads a bare userinfo so.
+        userinfo = f"{user}:{MASK}@" if has_secret else f"{MASK}@"
+    rest = _mask_query(match["rest"])
+    return f"{match['scheme']}{userinfo}{rest}"
+
+
+def _mask_query(rest: str) -> str:
+    path, sep, query = rest.partition("?")
+    if not sep:
+        return rest
+    return path + sep + _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, query)
