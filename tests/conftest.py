@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,13 @@ import pytest
 import redis
 
 from taskora_cli.engine.embedded import embedded_url, ensure_embedded, stop_embedded
+
+
+@pytest.fixture(autouse=True)
+def _no_taskora_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TASKORA_* variable in the runner's shell beats constructor arguments: keep it out."""
+    for name in [name for name in os.environ if name.startswith("TASKORA_")]:
+        monkeypatch.delenv(name)
 
 
 @dataclass(frozen=True)
