@@ -182,7 +182,7 @@ class Slots:
             item.slot.uncancel()
             item.signal("timeout")
             return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
-        except Exception as exc:
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
             return failed(job, exc, self.retry, self.worker.app.clock())
         finally:
             probe.cancel()
