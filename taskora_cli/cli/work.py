@@ -86,7 +86,7 @@ def work(
         int | None,
         typer.Option(
             min=1,
-            help="Stop claiming after this many jobs, let running ones finish, and exit 0 "
+            help="Run this many jobs (it claims no more, prefetch included), then exit 0 "
             "(with --processes, the process is replaced by a fresh one).",
             show_default=False,
         ),

@@ -121,6 +121,11 @@ class Worker:
         self.on_finish: Callable[[str, Outcome, bool], None] | None = None
         self.processed = 0
         self.failed = 0
+        self.max_claims: int | None = None
+        """Claim no more than this many jobs in all (``--max-jobs``); None for no limit."""
+        self.claims = 0
+        """Jobs claimed (or being claimed) and not handed back: what counts against
+        ``max_claims``."""
         self.started_ms = 0
         settings = app.config.scheduler
         self.scheduler = (
@@ -346,6 +351,19 @@ class Worker:
                 )
 
     # -- per job -----------------------------------------------------------------------------
+
+    def reserve_claims(self, want: int) -> int:
+        """How many of ``want`` jobs a runner may claim now (``max_claims`` bounds the sum over
+        every runner); the reservation counts at once, so two runners cannot both take it."""
+        if self.max_claims is not None:
+            want = max(0, min(want, self.max_claims - self.claims))
+        self.claims += want
+        return want
+
+    def unclaim(self, count: int) -> None:
+        """``count`` reserved or held jobs were not claimed after all, or went back: they no
+        longer count against ``max_claims``."""
+        self.claims -= count
 
     def cancel_job(self, task: str, job_id: str) -> None:
         """A job of ``task`` was asked to cancel: stop it if this worker holds it."""

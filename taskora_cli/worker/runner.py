@@ -117,7 +117,8 @@ class TaskRunner(Slots):
 
     def lost(self, job_id: str) -> None:
         """The heartbeat found this job's lock taken: stop caring about it."""
-        self.held.pop(job_id, None)
+        if self.held.pop(job_id, None) is not None:
+            self.worker.unclaim(1)  # another worker runs it: it does not count for --max-jobs
         item = self.running.get(job_id)
         if item is not None:
             item.signal("lock lost")
@@ -130,11 +131,14 @@ class TaskRunner(Slots):
             claiming = not (self.stopping or self.paused)
             want = self.limit - len(self.held) + len(finished) if claiming else 0
             if finished or (want > 0 and self._maybe_more):
+                want = self.worker.reserve_claims(want)
                 self.in_flight = True
+                claimed = []
                 try:
                     claimed = await self._round_trip(finished, want)
                 finally:
                     self.in_flight = False
+                    self.worker.unclaim(want - len(claimed))
             else:
                 if self.stopping and not self.held:
                     return
@@ -215,6 +219,7 @@ class TaskRunner(Slots):
         held = [(job.id, job.token) for job in jobs if job.id in self.held]
         for job_id, _ in held:
             self.held.pop(job_id, None)
+        self.worker.unclaim(len(held))
         if held:
             try:
                 await self.engine.nack(self.task.name, held, self.worker.app.clock())

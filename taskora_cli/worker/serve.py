@@ -54,6 +54,7 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     if when.max_jobs is not None:
+        worker.max_claims = when.max_jobs  # prefetched jobs beyond it would run too
         _count_finished(worker, when.max_jobs, stop)
     worker.stops_on_drain = False  # a drain request sets `stop` below, like a signal
     await worker.start()

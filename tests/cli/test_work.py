@@ -109,12 +109,21 @@ def test_a_module_that_fails_to_import_exits_2_naming_it(project: Project) -> No
     assert "Traceback" not in done.stderr
 
 
-def test_max_jobs_stops_the_worker_after_that_many_jobs(project: Project) -> None:
+def test_max_jobs_runs_exactly_that_many_and_leaves_the_rest_waiting(
+    project: Project, redis_url: str
+) -> None:
     project.taskora("dispatch", "slow", "--ndjson", "-", input="0.01\n" * 10)
-    done = project.taskora("work", "--task", "slow", "--max-jobs", "3", "--concurrency", "1")
+    # 4 slots (the task's own concurrency) and a prefetch: it must still claim only 3
+    done = project.taskora("work", "--task", "slow", "--max-jobs", "3")
     assert done.returncode == 0, done.stderr
-    finished = len(list((project.root / "done").iterdir()))
-    assert 3 <= finished < 10
+    assert len(list((project.root / "done").iterdir())) == 3
+    keys = TaskKeys("", "slow")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert (client.zcard(keys.completed), client.llen(keys.wait)) == (3, 7)
+        assert client.zcard(keys.active) == 0
+    finally:
+        client.close()
 
 
 def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:
