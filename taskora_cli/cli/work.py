@@ -13,6 +13,8 @@ import typer
 from .common import USAGE, ConfigOption, fail, load, load_app, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..app import Taskora
     from ..config import Config
     from ..task import Task
@@ -132,9 +134,12 @@ def work(
     if as_json and (cfg.worker.processes > 1 or reload):
         fail(USAGE, "--json summarises one worker process; drop --processes and --reload")
     if not child and (cfg.worker.processes > 1 or reload):
-        print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
-        _supervise(app, cfg, chosen, reload=reload, burst=burst, passthrough=_passthrough(
-            cfg, concurrency, queue, task, burst, max_jobs, grace, log_format.value
+
+        def banner() -> None:
+            print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
+
+        _supervise(app, cfg, chosen, reload=reload, burst=burst, banner=banner, passthrough=(
+            _passthrough(cfg, concurrency, queue, task, burst, max_jobs, grace, log_format.value)
         ))  # fmt: skip
         return
     import asyncio
@@ -146,12 +151,17 @@ def work(
     worker = Worker(
         app, chosen, concurrency=cfg.worker.concurrency, slots=slots, worker_id=worker_id
     )
-    if not child:
-        print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
     began = time.monotonic()
-    abandoned = asyncio.run(serve(worker, cfg.worker.grace_ms, when))
+
+    async def run() -> bool:
+        await app._engine()  # unreachable: the one-line error, not a banner and then the error
+        if not child:
+            print_banner(app, cfg, chosen, slots, processes=1)
+        return await serve(worker, cfg.worker.grace_ms, when)
+
+    abandoned = asyncio.run(run())
     if as_json:
         print_json(_summary(worker, time.monotonic() - began))
     # drained by an operator: a supervisor must not restart this child; alone, that is success
@@ -255,6 +265,7 @@ def _supervise(
     *,
     reload: bool,
     burst: bool,
+    banner: Callable[[], None],
     passthrough: list[str],
 ) -> None:
     import asyncio
@@ -268,6 +279,7 @@ def _supervise(
 
     async def run() -> int:
         await app._engine()  # reach the server (or start the embedded one) before the children
+        banner()  # after: an unreachable server is one line, not a banner and then the error
         try:
             supervisor = Supervisor(
                 [sys.executable, "-m", "taskora_cli", *_app_flag(cfg), "work", *passthrough],

@@ -47,8 +47,12 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     """
     loop = asyncio.get_running_loop()
     stop, hurry = asyncio.Event(), asyncio.Event()
+    signalled = False
 
     def on_signal() -> None:
+        nonlocal signalled
+        if not stop.is_set():
+            signalled = True
         (hurry if stop.is_set() else stop).set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,7 +68,10 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     ]
     try:
         await stop.wait()
-        log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
+        # only a signal can be followed by another; --burst, --max-jobs and a drain request stop
+        # by themselves
+        again = "; signal again to stop at once" if signalled else ""
+        log.info("taskora: draining (grace %.1fs)%s", grace_ms / 1000, again)
         drain = loop.create_task(worker.stop(grace_ms))
         hurried = loop.create_task(hurry.wait())
         await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)

@@ -196,3 +196,40 @@ def test_a_draining_worker_stops_even_when_the_server_is_gone(
 
 def redis_url_in(config: Path) -> str:
     return config.read_text().split('"')[1]
+
+
+def test_stopping_by_itself_does_not_speak_of_signals(project: Project) -> None:
+    project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}')
+    project.taskora("dispatch", "echo", "--data", "1")
+    burst = project.taskora("work", "--burst", "--task", "add")
+    counted = project.taskora("work", "--task", "echo", "--max-jobs", "1")
+    for done in (burst, counted):
+        assert done.returncode == 0, done.stderr
+        assert "draining" in done.stderr
+        assert "signal again" not in done.stderr
+
+
+def test_a_drained_worker_does_not_speak_of_signals(project: Project) -> None:
+    worker = project.start_worker("--task", "echo")
+    workers = json.loads(project.taskora("workers", "ls", "--json").stdout)
+    asked = project.taskora("workers", "drain", workers[0]["id"], "--wait", "--timeout", "30s")
+    assert asked.returncode == 0, asked.stderr
+    assert worker.wait(30) == 0
+    log = worker.log.read_text()  # type: ignore[attr-defined]
+    assert "draining" in log and "signal again" not in log
+
+
+def test_a_signal_says_a_second_one_stops_at_once(project: Project) -> None:
+    worker = project.start_worker("--task", "echo")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert "signal again to stop at once" in worker.log.read_text()  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_server_is_one_line_and_no_banner(project: Project) -> None:
+    project.env["TASKORA_URL"] = "redis://127.0.0.1:1/0"
+    for args in (["work", "--burst"], ["work", "--burst", "-p", "2"]):
+        done = project.taskora(*args)
+        assert done.returncode == 3, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "cannot reach" in done.stderr
