@@ -184,8 +184,8 @@ def _summary(worker: Worker, seconds: float) -> dict[str, Any]:
 
 def _exit_now(code: int = 0) -> None:
     """Leave without joining the handler threads the stop abandoned (a thread cannot be killed,
-    only waited for): async jobs are back in the queue already; a thread's job keeps its lock,
-    and the stall sweep (or the supervisor) recovers it once this process is gone."""
+    only waited for): their jobs are back at the front of their queue already, and their lock
+    tokens no longer match, so nothing the threads might still do could settle them."""
     import logging
     import os
 

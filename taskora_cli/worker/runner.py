@@ -92,15 +92,14 @@ class TaskRunner(Slots):
         while self.running and loop.time() < self._give_up_at:
             await asyncio.sleep(0.01)
         leftovers = self.abandon("shutdown")
-        if self.task.is_async:
-            await self._hand_back(leftovers)  # cancelled: the handlers have really stopped
-        else:
-            # A thread cannot be stopped, so its handler may still run: handing the job back now
-            # could run it twice at once. It keeps its lock until this process is gone; then
-            # the stall sweep (or at once, a supervisor) sends it back to the queue.
-            for job in leftovers:
-                self.held.pop(job.id, None)
+        if not self.task.is_async:
+            # A thread cannot be stopped: its handler may run on (until this process exits,
+            # which `taskora work` does at once). The job goes back now all the same, so it
+            # neither waits out the lock TTL nor counts a stall; handing it back ends this
+            # worker's lock, so whatever the thread does later cannot settle it over the next
+            # owner (every settle checks the lock token), and its slot is gone, so it won't try.
             self.abandoned_threads += len(leftovers)
+        await self._hand_back(leftovers)
         self.wake.set()
         if self._loop_task is not None:
             await self._loop_task

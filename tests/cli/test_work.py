@@ -155,7 +155,7 @@ def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
         client.close()
 
 
-def test_a_thread_handler_past_the_grace_is_not_run_twice_and_the_worker_exits(
+def test_a_thread_handler_past_the_grace_goes_back_at_once_and_the_worker_exits(
     project: Project, redis_url: str
 ) -> None:
     job = project.taskora("dispatch", "slow", "--data", "60").stdout.strip()
@@ -166,8 +166,11 @@ def test_a_thread_handler_past_the_grace_is_not_run_twice_and_the_worker_exits(
         wait_for(lambda: client.hget(key, "state") == "active")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(15) == 0  # it does not wait the minute for the thread
-        # Still locked: handing it back while its thread may run could run it twice at once.
-        assert client.hget(key, "state") == "active"
+        # back at the front of the queue at once (the thread died with the process), with
+        # neither an attempt nor a stall counted
+        assert client.hget(key, "state") == "waiting"
+        assert (client.hget(key, "attempt"), client.hget(key, "stalls")) == ("0", None)
+        assert client.lindex(TaskKeys("", "slow").wait, 0) == job
     finally:
         client.close()
 
