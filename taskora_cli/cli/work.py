@@ -146,7 +146,7 @@ def work(
 
     from ..worker.pool import Worker
     from ..worker.serve import StopWhen, serve
-    from ..worker.supervisor import DRAINED_EXIT
+    from ..worker.supervisor import DRAINED_EXIT, STUCK_EXIT
 
     worker = Worker(
         app, chosen, concurrency=cfg.worker.concurrency, slots=slots, worker_id=worker_id
@@ -166,7 +166,9 @@ def work(
         print_json(_summary(worker, time.monotonic() - began))
     # drained by an operator: a supervisor must not restart this child; alone, that is success
     code = DRAINED_EXIT if child and worker.drain_requested.is_set() else 0
-    if abandoned:
+    if worker.left_stuck:
+        code = STUCK_EXIT  # a supervisor (or systemd) starts a fresh process: fresh threads
+    if abandoned or worker.stuck:  # a stuck thread would keep the interpreter from exiting
         _exit_now(code)
     if code:
         raise typer.Exit(code)

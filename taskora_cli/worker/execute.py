@@ -9,7 +9,7 @@ import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,23 +38,20 @@ class Outcome:
 
 
 def start_handler(
-    task: Task,
-    data: Any,
-    ctx: JobContext | None,
-    loop: asyncio.AbstractEventLoop,
-    executor: Executor,
-) -> Awaitable[Any]:
+    task: Task, data: Any, ctx: JobContext | None, executor: Executor
+) -> tuple[Awaitable[Any], Future[Any] | None]:
     """Call the handler with (data, ctx), as many as its signature takes.
 
     An ``async def`` handler gives its coroutine; a plain ``def`` one runs in ``executor`` (in a
-    copy of the caller's context variables) and gives the future of that.
+    copy of the caller's context variables) and gives an awaitable of that, and the thread's
+    own future: it tells when the thread really ends, which a timeout does not.
     """
     args = (data,) if task.arity == 1 else (data, ctx)[: task.arity]
     if task.is_async:
         awaitable: Awaitable[Any] = task.fn(*args)
-        return awaitable
-    call = functools.partial(contextvars.copy_context().run, task.fn, *args)
-    return loop.run_in_executor(executor, call)
+        return awaitable, None
+    thread = executor.submit(contextvars.copy_context().run, task.fn, *args)
+    return asyncio.wrap_future(thread), thread
 
 
 def cancelled(job: ClaimedJob) -> Outcome:

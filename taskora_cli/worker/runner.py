@@ -114,6 +114,15 @@ class TaskRunner(Slots):
             self._maybe_more = True
             self.wake.set()
 
+    def _starved(self) -> bool:
+        """Too many of the pool's threads are stuck: a thread job claimed now might not run."""
+        return not self.task.is_async and self.worker.too_stuck.is_set()
+
+    def resume_claiming(self) -> None:
+        """Stuck threads ended: look for work again."""
+        self._maybe_more = True
+        self.wake.set()
+
     def lost(self, job_id: str) -> None:
         """The heartbeat found this job's lock taken: stop caring about it."""
         if self.held.pop(job_id, None) is not None:
@@ -127,7 +136,7 @@ class TaskRunner(Slots):
     async def _settle_loop(self) -> None:
         while True:
             finished, self.finished = self.finished, []
-            claiming = not (self.stopping or self.paused)
+            claiming = not (self.stopping or self.paused or self._starved())
             want = self.limit - len(self.held) + len(finished) if claiming else 0
             if finished or (want > 0 and self._maybe_more):
                 want = self.worker.reserve_claims(want)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .execute import Outcome
 from .pool import Worker
+from .supervisor import STUCK_EXIT
 
 log = logging.getLogger("taskora.worker")
 
@@ -65,6 +66,7 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     watchers = [
         loop.create_task(_watch(worker, when, stop)),
         loop.create_task(_obey_drain(worker, stop)),
+        loop.create_task(_leave_when_stuck(worker, stop)),
     ]
     try:
         await stop.wait()
@@ -101,6 +103,16 @@ def _count_finished(worker: Worker, max_jobs: int, stop: asyncio.Event) -> None:
             stop.set()
 
     worker.on_finish = count
+
+
+async def _leave_when_stuck(worker: Worker, stop: asyncio.Event) -> None:
+    """Too many stuck thread handlers: the pool cannot be trusted to run jobs, and only a new
+    process gets its threads back. Drain and leave (the caller exits with STUCK_EXIT)."""
+    await worker.too_stuck.wait()
+    if not stop.is_set():
+        log.error("taskora: leaving so a fresh process takes over (exit code %d)", STUCK_EXIT)
+        worker.left_stuck = True
+        stop.set()
 
 
 async def _obey_drain(worker: Worker, stop: asyncio.Event) -> None:
