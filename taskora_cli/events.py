@@ -273,7 +273,9 @@ async def _call(fn: Listener, event: Event) -> None:
         outcome = await asyncio.to_thread(fn, event)
         if inspect.isawaitable(outcome):
             await outcome
-    except Exception:
+    except asyncio.CancelledError:
+        raise
+    except BaseException:  # sys.exit() in a listener must not end the worker either
         log.exception("taskora: the %s listener %r failed", event.name, fn)
 
 

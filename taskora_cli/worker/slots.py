@@ -174,7 +174,10 @@ class Slots:
             ctx = item.ctx if self.task.arity >= 2 else None
             handler, thread = start_handler(self.task, loads(job.data), ctx, self.worker.executor)
             value = await handler
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if not item.slot.cancelling() and not self.stopping:
+                # nobody cancelled this slot: the handler raised CancelledError itself
+                return failed(job, exc, self.retry, self.worker.app.clock())
             if item.cancelled and not self.stopping:
                 item.slot.uncancel()  # cancel_job() stopped the async handler
                 return cancelled(job)

@@ -3,13 +3,14 @@ the task's retry policy); the worker lives on and runs the next job."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import make_app
+from support import make_app, until
 
 from taskora_cli import JobContext, JobFailedError, Retry, Taskora
 
@@ -18,15 +19,21 @@ class Custom(BaseException):
     """A BaseException that is neither an Exception nor one of the interpreter's own."""
 
 
+def _throw(error: BaseException) -> None:
+    raise error
+
+
 RAISERS: dict[str, Any] = {
     "exit": lambda: sys.exit(3),
-    "interrupt": lambda: (_ for _ in ()).throw(KeyboardInterrupt("stop")),
-    "custom": lambda: (_ for _ in ()).throw(Custom("odd")),
+    "interrupt": lambda: _throw(KeyboardInterrupt("stop")),
+    "custom": lambda: _throw(Custom("odd")),
+    "cancelled": lambda: _throw(asyncio.CancelledError("mine")),  # not the worker's cancel
 }
 EXPECTED = {
     "exit": "handler raised SystemExit(3)",
     "interrupt": "handler raised KeyboardInterrupt('stop')",
     "custom": "handler raised Custom('odd')",
+    "cancelled": "handler raised CancelledError('mine')",
 }
 
 
@@ -86,3 +93,22 @@ async def test_a_handler_exit_follows_the_tasks_retry_policy(app: Taskora) -> No
         assert job is not None and job.attempt == 2
     finally:
         await worker.stop()
+
+
+async def test_a_listener_that_exits_is_logged_and_the_worker_lives(
+    app: Taskora, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.task("heard")
+    async def heard(n: int) -> int:
+        return n
+
+    done: list[str] = []
+    heard.on("completed", lambda event: sys.exit(4))
+    heard.on("completed", lambda event: done.append(event.job_id))
+    worker = await app.start()
+    try:
+        first, second = await heard.adispatch(1), await heard.adispatch(2)
+        await until(lambda: sorted(done) == sorted([first.id, second.id]))
+    finally:
+        await worker.stop()
+    assert "the completed listener" in caplog.text
