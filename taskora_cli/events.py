@@ -154,11 +154,23 @@ async def _enrich(app: Taskora, raws: list[RawEvent]) -> list[Event]:
                 attempt=int(attempt) if attempt else None,
                 result=_loads(row.get("result")) if raw.event == "completed" else None,
                 error=_error(row.get("error")) if raw.event in ("failed", "retrying") else None,
-                progress=_loads(row.get("progress")) if raw.event == "progress" else None,
-                details={k: v for k, v in raw.fields.items() if k != "attempt"} or None,
+                progress=_progress(raw, row),
+                details={k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS} or None,
             )
         )
     return out
+
+
+_OWN_FIELDS = frozenset({"attempt", "progress"})
+"""Entry fields an Event carries as attributes of its own, not in ``details``."""
+
+
+def _progress(raw: RawEvent, row: dict[str, str | None]) -> Any:
+    """The value a progress event announced; an entry written before events carried it falls
+    back to the job's progress now."""
+    if raw.event != "progress":
+        return None
+    return _loads(raw.fields.get("progress", row.get("progress")))
 
 
 def _loads(raw: str | None) -> Any:
@@ -261,7 +273,9 @@ async def _call(fn: Listener, event: Event) -> None:
         outcome = await asyncio.to_thread(fn, event)
         if inspect.isawaitable(outcome):
             await outcome
-    except Exception:
+    except asyncio.CancelledError:
+        raise
+    except BaseException:  # sys.exit() in a listener must not end the worker either
         log.exception("taskora: the %s listener %r failed", event.name, fn)
 
 

@@ -34,6 +34,9 @@ class WorkerInfo:
         started_ms / beat_ms: when it started and last beat (ms since the epoch).
         age: seconds since its last beat; ``gone``: it missed GONE_AFTER_BEATS beats.
         draining: an operator asked it to finish its jobs and exit.
+        stuck: its thread handlers running on past their timeout (a thread cannot be stopped);
+            ``healthy`` is False once there are more than its pool replaces: it claims no
+            more thread jobs (and ``taskora work`` exits with code 5 to be replaced).
     """
 
     id: str
@@ -51,6 +54,8 @@ class WorkerInfo:
     age: float
     gone: bool
     draining: bool = False
+    stuck: int = 0
+    healthy: bool = True
 
     @classmethod
     def from_fields(cls, row: dict[str, str], now_ms: int) -> WorkerInfo:
@@ -71,6 +76,8 @@ class WorkerInfo:
             age=max(0, now_ms - beat) / 1000,
             gone=now_ms - beat > GONE_AFTER_BEATS * heartbeat,
             draining="drain" in row,
+            stuck=_int(row.get("stuck")),
+            healthy=_int(row.get("stuck")) <= _int(row.get("stuck_limit")),
         )
 
     def as_dict(self) -> dict[str, Any]:

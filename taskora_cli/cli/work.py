@@ -13,6 +13,8 @@ import typer
 from .common import USAGE, ConfigOption, fail, load, load_app, print_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..app import Taskora
     from ..config import Config
     from ..task import Task
@@ -86,7 +88,7 @@ def work(
         int | None,
         typer.Option(
             min=1,
-            help="Stop claiming after this many jobs, let running ones finish, and exit 0 "
+            help="Run this many jobs (it claims no more, prefetch included), then exit 0 "
             "(with --processes, the process is replaced by a fresh one).",
             show_default=False,
         ),
@@ -132,31 +134,41 @@ def work(
     if as_json and (cfg.worker.processes > 1 or reload):
         fail(USAGE, "--json summarises one worker process; drop --processes and --reload")
     if not child and (cfg.worker.processes > 1 or reload):
-        print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
-        _supervise(app, cfg, chosen, reload=reload, burst=burst, passthrough=_passthrough(
-            cfg, concurrency, queue, task, burst, max_jobs, grace, log_format.value
+
+        def banner() -> None:
+            print_banner(app, cfg, chosen, slots, processes=cfg.worker.processes, reload=reload)
+
+        _supervise(app, cfg, chosen, reload=reload, burst=burst, banner=banner, passthrough=(
+            _passthrough(cfg, concurrency, queue, task, burst, max_jobs, grace, log_format.value)
         ))  # fmt: skip
         return
     import asyncio
 
     from ..worker.pool import Worker
     from ..worker.serve import StopWhen, serve
-    from ..worker.supervisor import DRAINED_EXIT
+    from ..worker.supervisor import DRAINED_EXIT, STUCK_EXIT
 
     worker = Worker(
         app, chosen, concurrency=cfg.worker.concurrency, slots=slots, worker_id=worker_id
     )
-    if not child:
-        print_banner(app, cfg, chosen, slots, processes=1)
     JobLog(log_format.value).attach(worker)
     when = StopWhen(drained=burst, max_jobs=max_jobs, parent_pid=supervisor_pid)
     began = time.monotonic()
-    abandoned = asyncio.run(serve(worker, cfg.worker.grace_ms, when))
+
+    async def run() -> bool:
+        await app._engine()  # unreachable: the one-line error, not a banner and then the error
+        if not child:
+            print_banner(app, cfg, chosen, slots, processes=1)
+        return await serve(worker, cfg.worker.grace_ms, when)
+
+    abandoned = asyncio.run(run())
     if as_json:
         print_json(_summary(worker, time.monotonic() - began))
     # drained by an operator: a supervisor must not restart this child; alone, that is success
     code = DRAINED_EXIT if child and worker.drain_requested.is_set() else 0
-    if abandoned:
+    if worker.left_stuck:
+        code = STUCK_EXIT  # a supervisor (or systemd) starts a fresh process: fresh threads
+    if abandoned or worker.stuck:  # a stuck thread would keep the interpreter from exiting
         _exit_now(code)
     if code:
         raise typer.Exit(code)
@@ -174,8 +186,8 @@ def _summary(worker: Worker, seconds: float) -> dict[str, Any]:
 
 def _exit_now(code: int = 0) -> None:
     """Leave without joining the handler threads the stop abandoned (a thread cannot be killed,
-    only waited for): async jobs are back in the queue already; a thread's job keeps its lock,
-    and the stall sweep (or the supervisor) recovers it once this process is gone."""
+    only waited for): their jobs are back at the front of their queue already, and their lock
+    tokens no longer match, so nothing the threads might still do could settle them."""
     import logging
     import os
 
@@ -255,6 +267,7 @@ def _supervise(
     *,
     reload: bool,
     burst: bool,
+    banner: Callable[[], None],
     passthrough: list[str],
 ) -> None:
     import asyncio
@@ -268,6 +281,7 @@ def _supervise(
 
     async def run() -> int:
         await app._engine()  # reach the server (or start the embedded one) before the children
+        banner()  # after: an unreachable server is one line, not a banner and then the error
         try:
             supervisor = Supervisor(
                 [sys.executable, "-m", "taskora_cli", *_app_flag(cfg), "work", *passthrough],

@@ -30,7 +30,9 @@ app = typer.Typer(help="Look at and drain the worker processes.", no_args_is_hel
 @app.command("ls")
 def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOption = None) -> None:
     """List every registered worker: its tasks, busy slots, counts and heartbeat age. A worker
-    that missed 3 heartbeats is gone; the next stall sweep recovers its jobs."""
+    that missed 3 heartbeats is gone; the next stall sweep recovers its jobs. STUCK counts
+    thread handlers running on past their timeout; a worker with more than it can replace is
+    unhealthy: it claims no more thread jobs."""
 
     app_ = load_app(load(config), import_modules=False)
     try:
@@ -44,17 +46,20 @@ def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOpti
     else:
         rows = [
             (w.id, w.host, str(w.pid), f"{w.active}/{w.slots}", str(w.processed), str(w.failed),
-             f"{w.age:.1f}s", _state(w), ",".join(w.tasks))
+             str(w.stuck), f"{w.age:.1f}s", _state(w), ",".join(w.tasks))
             for w in found
         ]  # fmt: skip
-        headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "BEAT", "STATE", "TASKS")
+        headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "STUCK", "BEAT", "STATE",
+                   "TASKS")  # fmt: skip
         print_table(headers, rows, wide=wide)
 
 
 def _state(worker: WorkerInfo) -> str:
     if worker.gone:
         return "gone"
-    return "draining" if worker.draining else "live"
+    if worker.draining:
+        return "draining"
+    return "live" if worker.healthy else "unhealthy"
 
 
 @app.command("drain")

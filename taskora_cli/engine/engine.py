@@ -332,13 +332,13 @@ class Engine(Reads):
         return float(popped[2])
 
     async def set_progress(self, task: str, job_id: str, value: str) -> None:
-        """Store a job's progress and announce it on the event stream."""
+        """Store a job's progress and announce it on the event stream, value included: a
+        reader that comes later must see each value set, not the job's latest."""
         t = self.keys(task)
+        entry = {"event": "progress", "job": job_id, "progress": value}
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(t.job(job_id), "progress", value)
-            pipe.xadd(
-                t.events, {"event": "progress", "job": job_id}, maxlen=10000, approximate=True
-            )
+            pipe.xadd(t.events, entry, maxlen=10000, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
     async def append_logs(self, task: str, job_id: str, entries: Sequence[str], cap: int) -> None:

@@ -9,7 +9,7 @@ import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,23 +38,20 @@ class Outcome:
 
 
 def start_handler(
-    task: Task,
-    data: Any,
-    ctx: JobContext | None,
-    loop: asyncio.AbstractEventLoop,
-    executor: Executor,
-) -> Awaitable[Any]:
+    task: Task, data: Any, ctx: JobContext | None, executor: Executor
+) -> tuple[Awaitable[Any], Future[Any] | None]:
     """Call the handler with (data, ctx), as many as its signature takes.
 
     An ``async def`` handler gives its coroutine; a plain ``def`` one runs in ``executor`` (in a
-    copy of the caller's context variables) and gives the future of that.
+    copy of the caller's context variables) and gives an awaitable of that, and the thread's
+    own future: it tells when the thread really ends, which a timeout does not.
     """
     args = (data,) if task.arity == 1 else (data, ctx)[: task.arity]
     if task.is_async:
         awaitable: Awaitable[Any] = task.fn(*args)
-        return awaitable
-    call = functools.partial(contextvars.copy_context().run, task.fn, *args)
-    return loop.run_in_executor(executor, call)
+        return awaitable, None
+    thread = executor.submit(contextvars.copy_context().run, task.fn, *args)
+    return asyncio.wrap_future(thread), thread
 
 
 def cancelled(job: ClaimedJob) -> Outcome:
@@ -76,30 +73,45 @@ async def run_on_cancel(
         else:
             call = functools.partial(contextvars.copy_context().run, hook, data, ctx)
             await loop.run_in_executor(executor, call)
-    except Exception:
+    except asyncio.CancelledError:
+        raise
+    except BaseException:  # a hook's sys.exit() must not end the worker either
         log.exception("taskora: %s: the on_cancel hook of job %s failed", task.name, ctx.id)
 
 
-def describe_error(error: BaseException) -> str:
+def describe_error(error: BaseException, message: str | None = None) -> str:
     """The error as JSON: type, message and traceback, for the job record."""
     kind = type(error)
     name = (
         kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     )
     trace = "".join(traceback.format_exception(error))
-    return dumps({"type": name, "message": str(error), "traceback": trace}, what="error")
+    text = str(error) if message is None else message
+    return dumps({"type": name, "message": text, "traceback": trace}, what="error")
 
 
 def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> Outcome:
-    """The Outcome of a failed attempt: retry later, or fail for good."""
+    """The Outcome of a failed attempt: retry later, or fail for good.
+
+    A BaseException that is not an Exception (``sys.exit()``, KeyboardInterrupt) is an error of
+    the handler like any other: it fails the attempt instead of ending the worker, and says so.
+    """
     retry_at: int | None = None
     if retry.should_retry(error, job.attempt):
         explicit = error.delay if isinstance(error, RetryError) else None
         delay_ms = round(explicit * 1000) if explicit is not None else retry.delay_ms(job.attempt)
         retry_at = now_ms + delay_ms
-    summary = f"{type(error).__name__}: {error}"
+    if isinstance(error, Exception):
+        message = None
+        summary = f"{type(error).__name__}: {error}"
+    else:
+        message = summary = f"handler raised {error!r}"
     return Outcome(
-        job, False, error=describe_error(error), retry_at_ms=retry_at, error_summary=summary
+        job,
+        False,
+        error=describe_error(error, message),
+        retry_at_ms=retry_at,
+        error_summary=summary,
     )
 
 

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..engine.cancels import listen_for_cancels
@@ -110,8 +110,21 @@ class Worker:
         self._concurrency = concurrency or app.config.worker.concurrency
         self._prefetch = prefetch
         self.engine: Engine
+        thread_slots = sum(self.concurrency_for(t) for t in tasks if not t.is_async)
+        self.stuck_limit = thread_slots
+        """How many stuck threads (thread handlers that outlived their timeout: a thread cannot
+        be stopped) the pool replaces with fresh ones; one more and the worker stops claiming
+        thread jobs and reports itself unhealthy (``taskora work`` then exits, STUCK_EXIT)."""
+        self.stuck = 0
+        """Thread handlers running past their timeout now."""
+        self.too_stuck = asyncio.Event()
+        """Set while more than ``stuck_limit`` threads are stuck."""
+        self.left_stuck = False
+        """serve() stopped this worker because too many threads were stuck."""
+        self._beat_now: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(
-            max_workers=max(4, sum(self.concurrency_for(t) for t in tasks if not t.is_async)),
+            # threads are made on demand: the spare ones cost nothing until a handler sticks
+            max_workers=max(4, thread_slots) + self.stuck_limit,
             thread_name_prefix="taskora-job",
         )
         self.runners: list[TaskRunner] = []
@@ -121,6 +134,11 @@ class Worker:
         self.on_finish: Callable[[str, Outcome, bool], None] | None = None
         self.processed = 0
         self.failed = 0
+        self.max_claims: int | None = None
+        """Claim no more than this many jobs in all (``--max-jobs``); None for no limit."""
+        self.claims = 0
+        """Jobs claimed (or being claimed) and not handed back: what counts against
+        ``max_claims``."""
         self.started_ms = 0
         settings = app.config.scheduler
         self.scheduler = (
@@ -284,6 +302,8 @@ class Worker:
             "failed": self.failed,
             "started_ms": self.started_ms,
             "heartbeat_ms": self.heartbeat_ms,
+            "stuck": self.stuck,
+            "stuck_limit": self.stuck_limit,
         }
         await registry.beat(self.engine, self.id, fields, self.app.clock())
 
@@ -346,6 +366,51 @@ class Worker:
                 )
 
     # -- per job -----------------------------------------------------------------------------
+
+    def note_stuck(self, thread: Future[Any]) -> None:
+        """A thread handler outlived its timeout and runs on: count it until it ends."""
+        self.stuck += 1
+        loop = asyncio.get_running_loop()
+        if self.stuck > self.stuck_limit and not self.too_stuck.is_set():
+            log.error(
+                "taskora: %d thread handlers are stuck past their timeout (at most %d are "
+                "replaced); claiming no more thread jobs until they end",
+                self.stuck,
+                self.stuck_limit,
+            )
+            self.too_stuck.set()
+            self._beat_now = loop.create_task(self._beat_soon())  # `workers ls` shows it now
+
+        def ended(_: Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: so is the count
+                loop.call_soon_threadsafe(self._unstuck)
+
+        thread.add_done_callback(ended)
+
+    def _unstuck(self) -> None:
+        self.stuck -= 1
+        if self.stuck <= self.stuck_limit and self.too_stuck.is_set():
+            log.warning("taskora: stuck thread handlers ended; claiming again")
+            self.too_stuck.clear()
+            for runner in self.runners:
+                runner.resume_claiming()
+
+    async def _beat_soon(self) -> None:
+        with contextlib.suppress(Exception):  # the next heartbeat tries again
+            await self._register()
+
+    def reserve_claims(self, want: int) -> int:
+        """How many of ``want`` jobs a runner may claim now (``max_claims`` bounds the sum over
+        every runner); the reservation counts at once, so two runners cannot both take it."""
+        if self.max_claims is not None:
+            want = max(0, min(want, self.max_claims - self.claims))
+        self.claims += want
+        return want
+
+    def unclaim(self, count: int) -> None:
+        """``count`` reserved or held jobs were not claimed after all, or went back: they no
+        longer count against ``max_claims``."""
+        self.claims -= count
 
     def cancel_job(self, task: str, job_id: str) -> None:
         """A job of ``task`` was asked to cancel: stop it if this worker holds it."""

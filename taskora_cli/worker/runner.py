@@ -92,15 +92,14 @@ class TaskRunner(Slots):
         while self.running and loop.time() < self._give_up_at:
             await asyncio.sleep(0.01)
         leftovers = self.abandon("shutdown")
-        if self.task.is_async:
-            await self._hand_back(leftovers)  # cancelled: the handlers have really stopped
-        else:
-            # A thread cannot be stopped, so its handler may still run: handing the job back now
-            # could run it twice at once. It keeps its lock until this process is gone; then
-            # the stall sweep (or at once, a supervisor) sends it back to the queue.
-            for job in leftovers:
-                self.held.pop(job.id, None)
+        if not self.task.is_async:
+            # A thread cannot be stopped: its handler may run on (until this process exits,
+            # which `taskora work` does at once). The job goes back now all the same, so it
+            # neither waits out the lock TTL nor counts a stall; handing it back ends this
+            # worker's lock, so whatever the thread does later cannot settle it over the next
+            # owner (every settle checks the lock token), and its slot is gone, so it won't try.
             self.abandoned_threads += len(leftovers)
+        await self._hand_back(leftovers)
         self.wake.set()
         if self._loop_task is not None:
             await self._loop_task
@@ -115,9 +114,19 @@ class TaskRunner(Slots):
             self._maybe_more = True
             self.wake.set()
 
+    def _starved(self) -> bool:
+        """Too many of the pool's threads are stuck: a thread job claimed now might not run."""
+        return not self.task.is_async and self.worker.too_stuck.is_set()
+
+    def resume_claiming(self) -> None:
+        """Stuck threads ended: look for work again."""
+        self._maybe_more = True
+        self.wake.set()
+
     def lost(self, job_id: str) -> None:
         """The heartbeat found this job's lock taken: stop caring about it."""
-        self.held.pop(job_id, None)
+        if self.held.pop(job_id, None) is not None:
+            self.worker.unclaim(1)  # another worker runs it: it does not count for --max-jobs
         item = self.running.get(job_id)
         if item is not None:
             item.signal("lock lost")
@@ -127,14 +136,17 @@ class TaskRunner(Slots):
     async def _settle_loop(self) -> None:
         while True:
             finished, self.finished = self.finished, []
-            claiming = not (self.stopping or self.paused)
+            claiming = not (self.stopping or self.paused or self._starved())
             want = self.limit - len(self.held) + len(finished) if claiming else 0
             if finished or (want > 0 and self._maybe_more):
+                want = self.worker.reserve_claims(want)
                 self.in_flight = True
+                claimed = []
                 try:
                     claimed = await self._round_trip(finished, want)
                 finally:
                     self.in_flight = False
+                    self.worker.unclaim(want - len(claimed))
             else:
                 if self.stopping and not self.held:
                     return
@@ -215,6 +227,7 @@ class TaskRunner(Slots):
         held = [(job.id, job.token) for job in jobs if job.id in self.held]
         for job_id, _ in held:
             self.held.pop(job_id, None)
+        self.worker.unclaim(len(held))
         if held:
             try:
                 await self.engine.nack(self.task.name, held, self.worker.app.clock())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .execute import Outcome
 from .pool import Worker
+from .supervisor import STUCK_EXIT
 
 log = logging.getLogger("taskora.worker")
 
@@ -47,23 +48,32 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
     """
     loop = asyncio.get_running_loop()
     stop, hurry = asyncio.Event(), asyncio.Event()
+    signalled = False
 
     def on_signal() -> None:
+        nonlocal signalled
+        if not stop.is_set():
+            signalled = True
         (hurry if stop.is_set() else stop).set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     if when.max_jobs is not None:
+        worker.max_claims = when.max_jobs  # prefetched jobs beyond it would run too
         _count_finished(worker, when.max_jobs, stop)
     worker.stops_on_drain = False  # a drain request sets `stop` below, like a signal
     await worker.start()
     watchers = [
         loop.create_task(_watch(worker, when, stop)),
         loop.create_task(_obey_drain(worker, stop)),
+        loop.create_task(_leave_when_stuck(worker, stop)),
     ]
     try:
         await stop.wait()
-        log.info("taskora: draining (grace %.1fs); signal again to stop at once", grace_ms / 1000)
+        # only a signal can be followed by another; --burst, --max-jobs and a drain request stop
+        # by themselves
+        again = "; signal again to stop at once" if signalled else ""
+        log.info("taskora: draining (grace %.1fs)%s", grace_ms / 1000, again)
         drain = loop.create_task(worker.stop(grace_ms))
         hurried = loop.create_task(hurry.wait())
         await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)
@@ -93,6 +103,16 @@ def _count_finished(worker: Worker, max_jobs: int, stop: asyncio.Event) -> None:
             stop.set()
 
     worker.on_finish = count
+
+
+async def _leave_when_stuck(worker: Worker, stop: asyncio.Event) -> None:
+    """Too many stuck thread handlers: the pool cannot be trusted to run jobs, and only a new
+    process gets its threads back. Drain and leave (the caller exits with STUCK_EXIT)."""
+    await worker.too_stuck.wait()
+    if not stop.is_set():
+        log.error("taskora: leaving so a fresh process takes over (exit code %d)", STUCK_EXIT)
+        worker.left_stuck = True
+        stop.set()
 
 
 async def _obey_drain(worker: Worker, stop: asyncio.Event) -> None:

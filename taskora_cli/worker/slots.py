@@ -169,11 +169,15 @@ class Slots:
     async def _run_handler(self, item: Running) -> Outcome:
         job, loop = item.job, self._loop
         probe = loop.call_soon(self._on_suspend, item)
+        thread = None
         try:
             ctx = item.ctx if self.task.arity >= 2 else None
-            handler = start_handler(self.task, loads(job.data), ctx, loop, self.worker.executor)
+            handler, thread = start_handler(self.task, loads(job.data), ctx, self.worker.executor)
             value = await handler
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if not item.slot.cancelling() and not self.stopping:
+                # nobody cancelled this slot: the handler raised CancelledError itself
+                return failed(job, exc, self.retry, self.worker.app.clock())
             if item.cancelled and not self.stopping:
                 item.slot.uncancel()  # cancel_job() stopped the async handler
                 return cancelled(job)
@@ -181,8 +185,12 @@ class Slots:
                 raise  # shutdown: stop() hands the job back
             item.slot.uncancel()
             item.signal("timeout")
+            # not cancel(): still queued in the pool, it never starts; else it runs on and keeps
+            # its pool thread
+            if thread is not None and not thread.cancel() and not thread.done():
+                self.worker.note_stuck(thread)
             return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
-        except Exception as exc:
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
             return failed(job, exc, self.retry, self.worker.app.clock())
         finally:
             probe.cancel()

@@ -29,6 +29,9 @@ UNREACHABLE_EXIT = 3
 DRAINED_EXIT = 4
 """A child that exits with this code was drained by an operator (``taskora workers drain``):
 it is done for good, so it is not restarted."""
+STUCK_EXIT = 5
+"""A child that exits with this code had more thread handlers stuck past their timeout than its
+pool replaces: it drained and left so a fresh process (fresh threads) takes over; restarted."""
 STABLE_AFTER_S = 5.0
 """A child that lived this long before dying is restarted at once; quicker deaths back off."""
 MAX_BACKOFF_S = 10.0

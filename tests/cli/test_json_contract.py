@@ -21,7 +21,7 @@ EVENT_KEYS = {"event", "task", "job", "at", "attempt", "result", "error", "progr
 QUEUE_KEYS = {"name", "paused", "tasks", "waiting", "delayed", "active", "failed", "latency"}
 WORKER_KEYS = {
     "id", "host", "pid", "tasks", "queues", "slots", "active", "processed", "failed",
-    "started_ms", "beat_ms", "heartbeat_ms", "age", "gone", "draining",
+    "started_ms", "beat_ms", "heartbeat_ms", "age", "gone", "draining", "stuck", "healthy",
 }  # fmt: skip
 
 

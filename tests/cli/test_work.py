@@ -109,12 +109,21 @@ def test_a_module_that_fails_to_import_exits_2_naming_it(project: Project) -> No
     assert "Traceback" not in done.stderr
 
 
-def test_max_jobs_stops_the_worker_after_that_many_jobs(project: Project) -> None:
+def test_max_jobs_runs_exactly_that_many_and_leaves_the_rest_waiting(
+    project: Project, redis_url: str
+) -> None:
     project.taskora("dispatch", "slow", "--ndjson", "-", input="0.01\n" * 10)
-    done = project.taskora("work", "--task", "slow", "--max-jobs", "3", "--concurrency", "1")
+    # 4 slots (the task's own concurrency) and a prefetch: it must still claim only 3
+    done = project.taskora("work", "--task", "slow", "--max-jobs", "3")
     assert done.returncode == 0, done.stderr
-    finished = len(list((project.root / "done").iterdir()))
-    assert 3 <= finished < 10
+    assert len(list((project.root / "done").iterdir())) == 3
+    keys = TaskKeys("", "slow")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert (client.zcard(keys.completed), client.llen(keys.wait)) == (3, 7)
+        assert client.zcard(keys.active) == 0
+    finally:
+        client.close()
 
 
 def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:
@@ -146,7 +155,7 @@ def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
         client.close()
 
 
-def test_a_thread_handler_past_the_grace_is_not_run_twice_and_the_worker_exits(
+def test_a_thread_handler_past_the_grace_goes_back_at_once_and_the_worker_exits(
     project: Project, redis_url: str
 ) -> None:
     job = project.taskora("dispatch", "slow", "--data", "60").stdout.strip()
@@ -157,8 +166,11 @@ def test_a_thread_handler_past_the_grace_is_not_run_twice_and_the_worker_exits(
         wait_for(lambda: client.hget(key, "state") == "active")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(15) == 0  # it does not wait the minute for the thread
-        # Still locked: handing it back while its thread may run could run it twice at once.
-        assert client.hget(key, "state") == "active"
+        # back at the front of the queue at once (the thread died with the process), with
+        # neither an attempt nor a stall counted
+        assert client.hget(key, "state") == "waiting"
+        assert (client.hget(key, "attempt"), client.hget(key, "stalls")) == ("0", None)
+        assert client.lindex(TaskKeys("", "slow").wait, 0) == job
     finally:
         client.close()
 
@@ -187,3 +199,40 @@ def test_a_draining_worker_stops_even_when_the_server_is_gone(
 
 def redis_url_in(config: Path) -> str:
     return config.read_text().split('"')[1]
+
+
+def test_stopping_by_itself_does_not_speak_of_signals(project: Project) -> None:
+    project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}')
+    project.taskora("dispatch", "echo", "--data", "1")
+    burst = project.taskora("work", "--burst", "--task", "add")
+    counted = project.taskora("work", "--task", "echo", "--max-jobs", "1")
+    for done in (burst, counted):
+        assert done.returncode == 0, done.stderr
+        assert "draining" in done.stderr
+        assert "signal again" not in done.stderr
+
+
+def test_a_drained_worker_does_not_speak_of_signals(project: Project) -> None:
+    worker = project.start_worker("--task", "echo")
+    workers = json.loads(project.taskora("workers", "ls", "--json").stdout)
+    asked = project.taskora("workers", "drain", workers[0]["id"], "--wait", "--timeout", "30s")
+    assert asked.returncode == 0, asked.stderr
+    assert worker.wait(30) == 0
+    log = worker.log.read_text()  # type: ignore[attr-defined]
+    assert "draining" in log and "signal again" not in log
+
+
+def test_a_signal_says_a_second_one_stops_at_once(project: Project) -> None:
+    worker = project.start_worker("--task", "echo")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert "signal again to stop at once" in worker.log.read_text()  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_server_is_one_line_and_no_banner(project: Project) -> None:
+    project.env["TASKORA_URL"] = "redis://127.0.0.1:1/0"
+    for args in (["work", "--burst"], ["work", "--burst", "-p", "2"]):
+        done = project.taskora(*args)
+        assert done.returncode == 3, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "cannot reach" in done.stderr

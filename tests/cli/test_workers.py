@@ -97,3 +97,31 @@ def test_draining_an_unknown_node_is_a_usage_error(project: Project) -> None:
     done = project.taskora("workers", "drain", "nowhere")
     assert done.returncode == 2
     assert "no live worker has id or host 'nowhere'" in done.stderr
+
+
+WEDGE = """
+
+@task("wedge", timeout="200ms", concurrency=2)
+def wedge(data, ctx):
+    time.sleep(data)  # deaf to its timeout: the thread runs on, stuck
+    return data
+"""
+
+
+def test_stuck_threads_show_then_too_many_make_the_worker_exit_5(project: Project) -> None:
+    fast_heartbeat(project)
+    with (project.root / "mytasks.py").open("a") as module:
+        module.write(WEDGE)
+    worker = project.start_worker("--task", "wedge")
+    project.taskora("dispatch", "wedge", "--data", "60")
+    wait_for(lambda: listed(project)[0]["stuck"] == 1)  # replaced: still healthy, still working
+    [row] = listed(project)
+    assert row["healthy"] is True and worker.poll() is None
+    table = project.taskora("workers", "ls").stdout
+    assert "STUCK" in table.splitlines()[0] and "live" in table
+
+    project.taskora("dispatch", "wedge", "--ndjson", "-", input="60\n60\n")
+    assert worker.wait(30) == 5  # 3 stuck, 2 replaced: it leaves so a fresh process takes over
+    log = worker.log.read_text()  # type: ignore[attr-defined]
+    assert "thread handlers are stuck past their timeout" in log
+    assert "exit code 5" in log

@@ -157,3 +157,23 @@ async def test_a_slow_plain_listener_does_not_hold_up_the_worker(app: Taskora) -
     finally:
         gate.set()
         await worker.stop()
+
+
+async def test_each_progress_event_carries_the_value_set_then(app: Taskora) -> None:
+    @app.task("steps")
+    def steps(n: int, ctx: JobContext) -> int:
+        ctx.progress(10)
+        ctx.progress({"done": 90})
+        return n
+
+    worker = await app.start()
+    try:
+        handle = await steps.adispatch(1)
+        await handle.aresult(10)
+    finally:
+        await worker.stop()
+    # read after the job ended: the events must not show the job's progress of now
+    got = [e async for e in app.events(["steps"], recent=10, follow=False)]
+    progress = [e for e in got if e.name == "progress" and e.job_id == handle.id]
+    assert [e.progress for e in progress] == [10, {"done": 90}]
+    assert all(e.details is None for e in progress)

@@ -13,6 +13,7 @@ from support import make_app, until
 
 from taskora_cli import Taskora
 from taskora_cli.engine.engine import Engine
+from taskora_cli.engine.records import Ack, Failure
 from taskora_cli.worker.pool import Worker
 
 JOBS = 10
@@ -72,6 +73,7 @@ async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
 ) -> None:
     interrupted: list[str] = []
     in_thread: list[str] = []
+    thread_returned: list[int] = []
     thread_may_finish = threading.Event()
 
     @app.task("stuck", concurrency=SLOTS)
@@ -85,6 +87,7 @@ async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
         in_thread.append(ctx.id)  # type: ignore[attr-defined]
         ctx.cancelled.wait(10)  # type: ignore[attr-defined]
         thread_may_finish.wait(10)
+        thread_returned.append(n)
         return n
 
     handles = await stuck.adispatch_many(range(JOBS))
@@ -94,21 +97,19 @@ async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
     await until(lambda: len(interrupted) == SLOTS and len(in_thread) == 1)
 
     await asyncio.wait_for(worker.stop(grace_ms=50), 10)
-    # The thread cannot be stopped, so its job is not handed back while it may still run (it
-    # would run twice at once); it keeps its lock until the stall sweep recovers it.
-    assert await counts(app, "stuck-thread") == _state(active=1)
-    thread_may_finish.set()  # the abandoned thread handler returns; its result is not recorded
-
+    # Both kinds go back to the front of the queue at once: no lock TTL to wait out, no stall
+    # counted, no attempt used up. The thread cannot be stopped and still runs meanwhile.
     assert await counts(app, "stuck") == _state(waiting=JOBS)
+    assert await counts(app, "stuck-thread") == _state(waiting=1)
+    assert not thread_returned
     engine = await app._engine()
-    for job_id in interrupted:
-        record = await engine.job("stuck", job_id)
+    for task, job_id in [*(("stuck", i) for i in interrupted), ("stuck-thread", in_thread[0])]:
+        record = await engine.job(task, job_id)
         assert record is not None and record.state == "waiting"
-        assert record.attempt == 0  # an interrupted run does not use up an attempt
+        assert (record.attempt, record.stalls) == (0, 0)
 
     ran_again: list[str] = []
-    rerun = make_app(redis_url, tmp_path)
-    rerun.clock = lambda: app.clock() + 60_000  # past the abandoned job's lock TTL
+    rerun = make_app(redis_url, tmp_path)  # no clock jump: nothing waits for a lock TTL
 
     @rerun.task("stuck", concurrency=SLOTS)
     async def quick(n: int, ctx: object) -> int:
@@ -117,18 +118,55 @@ async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
 
     @rerun.task("stuck-thread")
     def quick_thread(n: int) -> int:
-        return n
+        return n + 1000
 
     second = await rerun.start()
     try:
         assert [await h.aresult(10) for h in handles] == list(range(JOBS))
-        assert await thread_handle.aresult(10) == 99
+        assert await thread_handle.aresult(10) == 1099
+        # the abandoned thread ends after the new owner: what it returns is recorded nowhere
+        thread_may_finish.set()
+        await until(lambda: thread_returned == [99])
+        await asyncio.sleep(0.2)  # a settle it might (wrongly) send would land within this
     finally:
         await second.stop()
+        await rerun.aclose()
+    assert await thread_handle.aresult(1) == 1099
     assert Counter(ran_again) == {h.id: 1 for h in handles}
     for handle in handles:
         record = await engine.job("stuck", handle.id)
         assert record is not None and record.attempt == 1
+
+
+async def test_a_handed_back_jobs_old_lock_token_cannot_settle_it_over_the_new_owner(
+    app: Taskora,
+) -> None:
+    @app.task("owned")
+    def owned(n: int) -> int:
+        return n
+
+    handle = await owned.adispatch(1)
+    engine = await app._engine()
+    now = app.clock()
+    [first] = await engine.claim("owned", "old-worker", 1, now, 30_000)
+    assert await engine.nack("owned", [(first.id, first.token)], now) == [True]
+    [second] = await engine.claim("owned", "new-worker", 1, now, 30_000)
+    assert second.id == first.id and second.token != first.token
+
+    stale = [Ack(first.id, first.token, '"old"')]
+    assert (await engine.ack_and_claim("owned", stale, "old-worker", 0, now, 30_000))[0] == [False]
+    lost, _ = await engine.fail_and_claim(
+        "owned", Failure(first.id, first.token, '{"type": "X"}', None), "old-worker", 0, now, 1
+    )
+    assert lost == 0
+    assert await engine.extend_locks("owned", [(first.id, first.token)], now, 30_000) == [0]
+    assert await engine.nack("owned", [(first.id, first.token)], now) == [False]
+    record = await engine.job("owned", first.id)
+    assert record is not None and record.state == "active"  # still the new owner's
+
+    fresh = [Ack(second.id, second.token, '"new"')]
+    assert (await engine.ack_and_claim("owned", fresh, "new-worker", 0, now, 30_000))[0] == [True]
+    assert await handle.aresult(1) == "new"
 
 
 def _state(**nonzero: int) -> dict[str, int]:

@@ -62,12 +62,17 @@ async def test_a_worker_that_stops_beating_is_gone_and_reaping_releases_its_jobs
     await worker.start()
     handle = await hang.adispatch(None)
     await asyncio.wait_for(started.wait(), 10)
+    # The worker sweeps once at start, then every 60 s of real time. Under load that first sweep
+    # can reach the stall script after the jump below: it would see the job's lock long expired
+    # and recover it (stall 1), the still-running worker would claim it again, and the reap
+    # would release that second claim (stall 2). Jump only once the first sweep is done.
+    engine = await app._engine()
+    await until(lambda: _swept_after(engine.client.get(TaskKeys(app.prefix, "hang").sweep), 1))
     now[0] += 180_001  # three heartbeats missed, in virtual time
     [gone] = await app.aworkers()
     assert (gone.id, gone.gone, gone.age) == (worker.id, True, 180.001)
     assert await app.areap_workers() == {worker.id: 1}
     assert await app.aworkers() == []
-    engine = await app._engine()
     record = await engine.job("hang", handle.id)
     assert record is not None  # recovered as a stall long before the lock TTL, then reclaimed
     assert (record.stalls, record.started_at_ms) == (1, now[0])

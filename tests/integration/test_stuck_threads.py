@@ -1,0 +1,68 @@
+"""Thread handlers that outlive their timeout keep their thread (a thread cannot be stopped):
+the pool replaces up to `concurrency` of them; past that the worker claims no more thread jobs
+and says it is unhealthy, until they end."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import make_app, until
+
+from taskora_cli import JobFailedError, Taskora
+from taskora_cli.worker.pool import Worker
+
+
+@pytest.fixture
+async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
+    made = make_app(redis_url, tmp_path)
+    yield made
+    await made.aclose()
+
+
+async def test_stuck_threads_are_replaced_up_to_a_bound_then_the_worker_stops_claiming(
+    app: Taskora,
+) -> None:
+    unstick = threading.Event()
+    started: list[int] = []
+
+    @app.task("wedge", timeout="100ms", concurrency=2)
+    def wedge(n: int) -> int:
+        started.append(n)
+        if n >= 0:
+            unstick.wait(30)  # deaf to the timeout: its thread is stuck
+        return n
+
+    worker = Worker(app, [wedge], prefetch=0, heartbeat_ms=100)
+    assert worker.stuck_limit == 2
+    await worker.start()
+    try:
+        stuck = await wedge.adispatch_many(range(4))
+        # the first two time out and stick; their replacements run the next two, which stick too
+        for handle in stuck:
+            with pytest.raises(JobFailedError, match="did not finish within") as info:
+                await handle.aresult(10)
+            assert info.value.remote_type == "taskora_cli.errors.TaskTimeoutError"
+        await until(lambda: worker.stuck == 4 and worker.too_stuck.is_set())
+        late = await wedge.adispatch(-1)
+        await until(_reports(app, stuck=4, healthy=False))
+        assert await late.astate() == "waiting"  # not claimed: it might never get a thread
+        assert sorted(started) == [0, 1, 2, 3]
+
+        unstick.set()  # the stuck threads end: the worker is healthy and claims again
+        assert await late.aresult(10) == -1
+        await until(lambda: worker.stuck == 0 and not worker.too_stuck.is_set())
+        await until(_reports(app, stuck=0, healthy=True))
+    finally:
+        unstick.set()
+        await worker.stop()
+
+
+def _reports(app: Taskora, *, stuck: int, healthy: bool):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        [info] = await app.aworkers()
+        return (info.stuck, info.healthy) == (stuck, healthy)
+
+    return check
