@@ -8,13 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError, WireFormatError
 from . import keys as k
 from .connection import open_client
+from .failures import BLOCK_MARGIN_S
 from .reads import Reads
 from .records import (
     KEEP_ALL,
@@ -73,20 +72,17 @@ class Engine(Reads):
             ServerError: the server cannot be reached.
             WireFormatError: the server holds an incompatible layout.
         """
-        try:
-            stored = await self._run(
-                "handshake",
-                [k.meta_key(self.prefix)],
-                [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
-            )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise ServerError(f"cannot reach the server at {self.url}: {exc}") from exc
+        stored = await self._run(
+            "handshake",
+            [k.meta_key(self.prefix)],
+            [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
+        )
         _check_wire(stored, self.prefix)
 
     async def close(self) -> None:
         """Close every connection this engine opened."""
         for client in [self.client, *self._blocking.values()]:
-            with contextlib.suppress(RedisError, OSError, RuntimeError):
+            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
                 await client.aclose()
         for wire in [self._wire, *self._blocking_wires.values()]:
             if wire is not None:
@@ -321,7 +317,9 @@ class Engine(Reads):
             wire = self._blocking_wires.get(task)
             if wire is None:
                 wire = self._blocking_wires[task] = Wire(self.url, blocking=True)
-            popped = await wire.call("BZPOPMIN", marker, round(timeout_s, 3))
+            popped = await wire.call(
+                "BZPOPMIN", marker, round(timeout_s, 3), reply_timeout=timeout_s + BLOCK_MARGIN_S
+            )
         else:
             client = self._blocking.get(task)
             if client is None:
