@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead, flow
+from taskora_cli.engine import dead, flow, registry
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -29,6 +29,7 @@ ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
 SCHEDULES_SOURCE = Path(inspect.getfile(es))
 FLOW_SOURCE = Path(inspect.getfile(flow))
+REGISTRY_SOURCE = Path(inspect.getfile(registry))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -58,6 +59,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "retry_dead",
         "purge_dead",
         "request_drain",
+        "worker_beat",
         "scheduler_tick",
         "scheduler_release",
         "schedule_register",
@@ -335,6 +337,10 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["token", "now_ms", "lease_ms", "limit"],
         "KEYS": ["lease HASH", "due ZSET"],
     },
+    "worker_beat": {
+        "ARGV": ["id", "now_ms", "per field: name, value"],
+        "KEYS": ["worker HASH", "workers ZSET"],
+    },
     "stall_sweep": {
         "ARGV": [
             "tag",
@@ -446,7 +452,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
-    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE):
+    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE):
         called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
@@ -541,6 +547,8 @@ async def exercise(engine: Engine) -> None:
     await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
     await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
     await engine.request_drain("nobody")
+    await registry.beat(engine, "w1", {"host": "h"}, now)
+    await registry.beat(engine, "w1", {"host": "h", "pid": 1}, now)
     await es.tick(engine, "w1", now, ttl, 10)
     await es.register(engine, "s", '{"task":"contract"}', "every 1000", now + 1000, now)
     fire = es.Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)
