@@ -93,6 +93,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
     "TaskKeys('app', 'send-email').failed": "taskora:app:{send-email}:failed",
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
+    "TaskKeys('app', 'send-email').lastclaim('j1')": "taskora:app:{send-email}:lastclaim:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
     "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
@@ -136,6 +137,7 @@ HEADERS_SNAPSHOT = {
             "promote_limit",
             "max_age_ms",
             "max_items",
+            "request",
             "acks",
             "per finished job: id, token, result",
         ],
@@ -150,6 +152,7 @@ HEADERS_SNAPSHOT = {
             "expired ZSET",
             "cancelled ZSET",
             "counts HASH",
+            "lastclaim HASH",
         ],
     },
     "cancel": {
@@ -157,7 +160,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
     },
     "claim": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -166,6 +169,7 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "expired ZSET",
+            "lastclaim HASH",
         ],
     },
     "collect_push": {
@@ -265,6 +269,7 @@ HEADERS_SNAPSHOT = {
             "retry_at_ms",
             "max_age_ms",
             "max_items",
+            "request",
         ],
         "KEYS": [
             "wait LIST",
@@ -277,6 +282,7 @@ HEADERS_SNAPSHOT = {
             "expired ZSET",
             "cancelled ZSET",
             "counts HASH",
+            "lastclaim HASH",
         ],
     },
     "handshake": {
