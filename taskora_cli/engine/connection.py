@@ -16,14 +16,12 @@ from ..urls import mask_url
 from .failures import (
     BLOCK_MARGIN_S,
     CONNECT_TIMEOUT_S,
+    MAX_BLOCK_S,
     RECONNECT_ATTEMPTS,
     REPLY_TIMEOUT_S,
     ServerLink,
     backoff,
 )
-
-MAX_BLOCK_S = 5.0
-"""The longest a blocking client waits in one command (the callers' block times are shorter)."""
 
 
 class _Client(Redis):

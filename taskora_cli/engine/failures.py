@@ -40,6 +40,10 @@ scripts run in milliseconds; a server that stalls for 10 s is not serving anyway
 BLOCK_MARGIN_S = 5.0
 """A blocking command (BZPOPMIN, XREAD BLOCK) is given its block time plus this."""
 
+MAX_BLOCK_S = 5.0
+"""The longest a blocking redis-py client waits in one command (its callers block for less):
+its socket timeout is this plus BLOCK_MARGIN_S on top of REPLY_TIMEOUT_S."""
+
 RECONNECT_ATTEMPTS = 6
 """Retries of a call whose connection broke, with `backoff()`: ~2.3 s, which rides out a quick
 server restart (`taskora server stop` then `start`, a failover). Longer is an outage: the
