@@ -9,6 +9,7 @@
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
+-- KEYS[11] lastclaim  HASH  the worker's last request id and its reply (lib/claim.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -17,8 +18,10 @@
 -- ARGV[6] promote_limit     how many due jobs to promote at most
 -- ARGV[7] max_age_ms        retention: completed jobs older than this are deleted; -1 = keep
 -- ARGV[8] max_items         retention: completed jobs kept at most; -1 = no limit
--- ARGV[9] acks              how many finished jobs follow
--- ARGV[10..] per finished job: id, token, result (JSON)
+-- ARGV[9] request           this call's id: sent again, it returns the same reply, settling
+--                           and claiming nothing more (lib/claim.lua)
+-- ARGV[10] acks             how many finished jobs follow
+-- ARGV[11..] per finished job: id, token, result (JSON)
 -- returns {acked, claimed}: acked has one flag per finished job (1 completed, 2 cancelled: it
 --   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
 --   returns
@@ -30,10 +33,14 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
+local before, again = replayed(KEYS[11], ARGV[9], tag)
+if again then
+  return { before, again }
+end
 local acked, done, finished, left, cancelled, stopped = {}, {}, {}, {}, {}, {}
-local acks = tonumber(ARGV[9])
+local acks = tonumber(ARGV[10])
 for i = 0, acks - 1 do
-  local base = 10 + i * 3
+  local base = 11 + i * 3
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   -- the one check per job cancellation costs: the "cancel" flag comes with the lock
@@ -78,4 +85,5 @@ promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 rearm_marker(keys)
+remember(KEYS[11], ARGV[9], acked, claimed, tonumber(ARGV[3]))
 return { acked, claimed }

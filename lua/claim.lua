@@ -6,20 +6,27 @@
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
+-- KEYS[8] lastclaim   HASH  the worker's last request id and what it claimed (lib/claim.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       how long a claim holds without a heartbeat
 -- ARGV[4] worker            the claiming worker's id (part of each lock token)
 -- ARGV[5] count             how many jobs to claim at most
 -- ARGV[6] promote_limit     how many due jobs to promote at most
+-- ARGV[7] request           this call's id: sent again, it returns the same jobs (lib/claim.lua)
 -- returns a flat list, 5 items per claimed job: id, token, attempt, data, dispatched_at_ms
 --@include lib/common.lua
 --@include lib/claim.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], expired = KEYS[7] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
+local _, again = replayed(KEYS[8], ARGV[7], tag)
+if again then
+  return again
+end
 promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
 local out = {}
 claim_into(out, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 rearm_marker(keys)
+remember(KEYS[8], ARGV[7], 0, out, tonumber(ARGV[3]))
 return out

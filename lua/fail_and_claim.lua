@@ -9,6 +9,7 @@
 -- KEYS[8] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
+-- KEYS[11] lastclaim  HASH  the worker's last request id and its reply (lib/claim.lua)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] now_ms
 -- ARGV[3] lock_ttl_ms       for the jobs claimed next
@@ -21,6 +22,8 @@
 -- ARGV[10] retry_at_ms      when to run the next attempt; -1 = fail for good
 -- ARGV[11] max_age_ms       retention: failed jobs older than this are deleted; -1 = keep
 -- ARGV[12] max_items        retention: failed jobs kept at most; -1 = no limit
+-- ARGV[13] request          this call's id: sent again, it returns the same reply, recording
+--                           and claiming nothing more (lib/claim.lua)
 -- returns {status, claimed}: status 1 retrying, 2 failed, 3 cancelled (it was asked to cancel
 --   while it ran: it neither retries nor fails), 0 the lock was lost;
 --   claimed is the flat list claim.lua returns
@@ -32,6 +35,10 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
 local tag, now = ARGV[1], tonumber(ARGV[2])
+local before, again = replayed(KEYS[11], ARGV[13], tag)
+if again then
+  return { before, again }
+end
 local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
 local job = job_key(tag, id)
 local status = 0
@@ -68,4 +75,5 @@ promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
 rearm_marker(keys)
+remember(KEYS[11], ARGV[13], status, claimed, tonumber(ARGV[3]))
 return { status, claimed }

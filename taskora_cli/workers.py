@@ -3,6 +3,7 @@
 Every worker process registers on start, refreshes its record on each heartbeat and removes
 itself on stop. One whose last beat is older than ``GONE_AFTER_BEATS`` of its own heartbeat
 intervals is *gone*: ``app.areap_workers()`` releases its claims at once and forgets it.
+Beats and their age are measured on the server's clock (see taskora_cli/engine/registry.py).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ async def list_workers(app: Taskora) -> list[WorkerInfo]:
     from .engine import registry
 
     engine = await app._engine()
-    now = app.clock()
+    now = await registry.server_now_ms(engine)  # beats are stamped by the server's clock
     return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
 
 

@@ -127,6 +127,54 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   emit_many(keys.events, "expired", discarded, "discarded", flags)
 end
 
+-- Claims are idempotent per request: the wire sends a call again after a dropped connection,
+-- though the server may have run it, and the first run's jobs would then stay locked (by
+-- nobody) until the lock TTL. Each claiming call carries a request id; the worker's last one is
+-- kept in its "lastclaim" hash with the ids and tokens it claimed and the rest of its reply, and
+-- the same id again gets that reply instead of running twice. It is kept for the lock TTL: a
+-- replay later than that would find the locks gone anyway, recovered by the stall sweep.
+-- A call without the key (or with request "") is not protected.
+
+-- The reply `request` got, as (head, claimed) when it is the worker's last one, else nil.
+-- Jobs no longer locked by the stored token (settled since, or taken back) are left out.
+local function replayed(key, request, tag)
+  if not key or not request or request == "" then
+    return nil
+  end
+  local stored = redis.call("HMGET", key, "req", "head", "jobs")
+  if stored[1] ~= request then
+    return nil
+  end
+  local out, jobs = {}, cjson.decode(stored[3])
+  for i = 1, #jobs, 2 do
+    local id, token = jobs[i], jobs[i + 1]
+    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts")
+    if job[1] == token then
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = tonumber(job[2])
+      out[#out + 1] = job[3]
+      out[#out + 1] = job[4]
+    end
+  end
+  return cjson.decode(stored[2]), out
+end
+
+-- Keep `request` as the worker's last one: its head (the non-claim part of the reply) and the
+-- id and token of each job it claimed (not their data: a replay reads that again).
+local function remember(key, request, head, claimed, ttl)
+  if not key or not request or request == "" then
+    return
+  end
+  local jobs = {}
+  for i = 1, #claimed, 5 do
+    jobs[#jobs + 1] = claimed[i]
+    jobs[#jobs + 1] = claimed[i + 1]
+  end
+  redis.call("HSET", key, "req", request, "head", cjson.encode(head), "jobs", cjson.encode(jobs))
+  redis.call("PEXPIRE", key, ttl)
+end
+
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.
 local function rearm_marker(keys)
   if redis.call("LLEN", keys.wait) > 0 or redis.call("ZCARD", keys.prio) > 0 then

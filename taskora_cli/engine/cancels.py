@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from redis.exceptions import RedisError
 
+from ..errors import ServerError
 from .connection import open_client
 from .keys import TaskKeys
 
@@ -50,10 +51,10 @@ async def listen_for_cancels(
                 task = by_channel.get((message or {}).get("channel", ""))
                 if message is not None and message.get("type") == "message" and task:
                     on_cancel(task, str(message["data"]))
-        except (RedisError, OSError) as exc:
+        except (ServerError, RedisError, OSError) as exc:
             log.debug("taskora: the cancel channel failed (%s); subscribing again", exc)
             await asyncio.sleep(RECONNECT_S)
         finally:
-            with contextlib.suppress(RedisError, OSError, RuntimeError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
+                await pubsub.aclose()
                 await client.aclose()

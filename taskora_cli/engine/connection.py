@@ -1,17 +1,56 @@
-"""Open redis-py asyncio clients that reconnect on their own after a server restart."""
+"""Open redis-py asyncio clients that reconnect on their own after a server restart, restart a
+dead embedded server, and raise only our ServerError (see :mod:`.failures`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError
+from ..urls import mask_url
+from .failures import (
+    BLOCK_MARGIN_S,
+    CONNECT_TIMEOUT_S,
+    MAX_BLOCK_S,
+    RECONNECT_ATTEMPTS,
+    REPLY_TIMEOUT_S,
+    ServerLink,
+    backoff,
+)
 
-RECONNECT_ATTEMPTS = 20
-"""With a 1 s backoff cap this rides out a server restart of ~15 s before a call fails."""
+
+class _Client(Redis):
+    """A redis-py client whose every command and pipeline goes through its :class:`ServerLink`."""
+
+    link: ServerLink
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        run = Redis.execute_command
+        return await self.link.guard(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe.link = self.link
+        return pipe
+
+
+class _Pipeline(Pipeline):
+    link: ServerLink
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        # A pipeline is sent again whole after a restart: ours are reads or idempotent writes.
+        stack = list(self.command_stack)
+
+        async def attempt() -> list[Any]:
+            self.command_stack = list(stack)
+            return await Pipeline.execute(self, raise_on_error)
+
+        return await self.link.guard(attempt)
 
 
 def open_client(url: str, *, blocking: bool = False) -> Redis:
@@ -19,22 +58,26 @@ def open_client(url: str, *, blocking: bool = False) -> Redis:
 
     Args:
         url: where the server is.
-        blocking: True for a connection that waits in BZPOPMIN/XREAD: no socket timeout, so a
-            long block is not mistaken for a dead server.
+        blocking: True for a connection that waits in BZPOPMIN/XREAD (up to MAX_BLOCK_S): its
+            replies are given that much longer, so a long block is not taken for a dead server.
     """
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.02), RECONNECT_ATTEMPTS)
+    link = ServerLink(url)
+    retry = Retry(backoff(), RECONNECT_ATTEMPTS)
     try:
-        return Redis.from_url(
+        client = _Client.from_url(
             url,
             decode_responses=True,
             retry=retry,
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
-            socket_timeout=None if blocking else 30.0,
-            socket_connect_timeout=5.0,
+            socket_timeout=REPLY_TIMEOUT_S + (MAX_BLOCK_S + BLOCK_MARGIN_S if blocking else 0),
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
             health_check_interval=0 if blocking else 30,
         )
     except ValueError as exc:
         raise ServerError(
-            f"cannot use the server URL {url!r}: {exc}; "
+            f"cannot use the server URL {mask_url(url)!r}: {exc}; "
             "write it as redis://host:6379/0, rediss://... or unix:///path/to.sock"
         ) from exc
+    assert isinstance(client, _Client)
+    client.link = link
+    return client

@@ -39,6 +39,10 @@ _LAUNCH = '"$0" "$@" >&2 & echo $!'
 
 Probe = Literal["up", "busy", "down"]
 
+_HANDED_OUT: dict[str, Path] = {}
+"""URL -> state directory of every embedded server `ensure_embedded` returned in this process:
+the servers this process may restart when it finds them dead (see `restart_embedded`)."""
+
 
 @dataclass(frozen=True)
 class EmbeddedStatus:
@@ -91,13 +95,44 @@ def ensure_embedded(state_dir: Path, *, timeout: float = 10.0) -> str:
         EmbeddedServerError: the state directory is unusable or the server did not start.
     """
     paths = _Paths.of(state_dir)
-    if _probe(paths.socket) == "up":
-        return embedded_url(paths.state_dir)
+    url = embedded_url(paths.state_dir)
+    if _probe(paths.socket) != "up":
+        deadline = time.monotonic() + timeout
+        with _locked(paths):
+            # A server that listens but is not ready (e.g. still loading a large AOF) is
+            # waited for, never replaced by a second one.
+            if _wait_ready(paths, None, deadline, 0) == "down":
+                _start(paths, deadline)
+    _HANDED_OUT[url] = paths.state_dir
+    return url
+
+
+def state_dir_of(url: str) -> Path | None:
+    """The state directory of the embedded server at `url`, if this process got `url` from
+    `ensure_embedded`; None for any other URL (a server taskora does not manage)."""
+    return _HANDED_OUT.get(url)
+
+
+def restart_embedded(state_dir: Path, *, timeout: float = 10.0) -> str:
+    """Start the embedded server again after it died (kill -9, the OOM killer, a crash).
+
+    Every process using the server may find it dead at once: under the state directory's
+    lock the first one starts it and the others find it up. A server stopped on purpose
+    (`stop_embedded` removes its server.json) stays stopped: restarting it behind
+    `taskora server stop` would undo what the operator asked for.
+
+    Raises:
+        EmbeddedServerError: it was stopped on purpose, or it did not start again.
+    """
+    paths = _Paths.of(state_dir)
     deadline = time.monotonic() + timeout
     with _locked(paths):
-        # A server that listens but is not ready (e.g. still loading a large AOF) is waited
-        # for, never replaced by a second one.
         if _wait_ready(paths, None, deadline, 0) == "down":
+            if not paths.meta.exists():
+                raise EmbeddedServerError(
+                    f"the embedded server for {paths.state_dir} was stopped; start it again "
+                    "with `taskora server start` (or restart this process)"
+                )
             _start(paths, deadline)
     return embedded_url(paths.state_dir)
 

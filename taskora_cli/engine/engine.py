@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError, WireFormatError
 from . import keys as k
 from .connection import open_client
+from .failures import BLOCK_MARGIN_S
 from .reads import Reads
 from .records import (
     KEEP_ALL,
@@ -63,6 +64,8 @@ class Engine(Reads):
         self.registered: set[str] = set()
         self._noted: set[str] = set()
         """Task names this engine has recorded in the registry (a dispatch checks it first)."""
+        self._requests = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count(1))
+        """Ids of claiming calls: unique per engine, and a call sent again keeps its id."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -73,20 +76,17 @@ class Engine(Reads):
             ServerError: the server cannot be reached.
             WireFormatError: the server holds an incompatible layout.
         """
-        try:
-            stored = await self._run(
-                "handshake",
-                [k.meta_key(self.prefix)],
-                [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
-            )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise ServerError(f"cannot reach the server at {self.url}: {exc}") from exc
+        stored = await self._run(
+            "handshake",
+            [k.meta_key(self.prefix)],
+            [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
+        )
         _check_wire(stored, self.prefix)
 
     async def close(self) -> None:
         """Close every connection this engine opened."""
         for client in [self.client, *self._blocking.values()]:
-            with contextlib.suppress(RedisError, OSError, RuntimeError):
+            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
                 await client.aclose()
         for wire in [self._wire, *self._blocking_wires.values()]:
             if wire is not None:
@@ -170,13 +170,29 @@ class Engine(Reads):
     def _claim_keys(self, t: k.TaskKeys) -> list[str]:
         return [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
 
+    def _request(self, given: str | None) -> str:
+        return given if given is not None else next(self._requests)
+
     async def claim(
-        self, task: str, worker: str, count: int, now_ms: int, lock_ttl_ms: int
+        self,
+        task: str,
+        worker: str,
+        count: int,
+        now_ms: int,
+        lock_ttl_ms: int,
+        *,
+        request: str | None = None,
     ) -> list[ClaimedJob]:
-        """Promote due delayed jobs, then claim up to ``count`` jobs."""
+        """Promote due delayed jobs, then claim up to ``count`` jobs.
+
+        The call is idempotent per ``request`` (default: a new id): sent again with the same
+        id, e.g. by the wire after a dropped connection, it returns the jobs the first run
+        claimed instead of claiming more (the same holds for ack_and_claim and fail_and_claim).
+        """
         t = self.keys(task)
-        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
-        return _claimed(await self._run("claim", [*self._claim_keys(t), t.expired], args))
+        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, self._request(request)]
+        keys = [*self._claim_keys(t), t.expired, t.lastclaim(worker)]
+        return _claimed(await self._run("claim", keys, args))
 
     async def ack_and_claim(
         self,
@@ -187,16 +203,20 @@ class Engine(Reads):
         now_ms: int,
         lock_ttl_ms: int,
         retention: Retention = KEEP_ALL,
+        *,
+        request: str | None = None,
     ) -> tuple[list[bool], list[ClaimedJob]]:
         """Complete finished jobs and claim up to ``count`` more, in one round trip; trim the
         completed jobs beyond ``retention`` (a bounded number per call). A job asked to cancel
         while it ran ends cancelled instead (its flag is True: it was settled)."""
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
-        args += [retention.completed_max_age_ms, retention.completed_max_items, len(acks)]
+        args += [retention.completed_max_age_ms, retention.completed_max_items]
+        args += [self._request(request), len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
         keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
+        keys.append(t.lastclaim(worker))
         acked, claimed = await self._run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
@@ -209,6 +229,8 @@ class Engine(Reads):
         now_ms: int,
         lock_ttl_ms: int,
         retention: Retention = KEEP_ALL,
+        *,
+        request: str | None = None,
     ) -> tuple[int, list[ClaimedJob]]:
         """Record a failed attempt (retry or dead letter) and claim up to ``count`` more; a
         dead letter trims the failed jobs beyond ``retention``.
@@ -221,8 +243,9 @@ class Engine(Reads):
         retry_at = -1 if failure.retry_at_ms is None else failure.retry_at_ms
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
-        args += [retention.failed_max_age_ms, retention.failed_max_items]
+        args += [retention.failed_max_age_ms, retention.failed_max_items, self._request(request)]
         keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled, t.counts]
+        keys.append(t.lastclaim(worker))
         status, claimed = await self._run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
@@ -321,7 +344,9 @@ class Engine(Reads):
             wire = self._blocking_wires.get(task)
             if wire is None:
                 wire = self._blocking_wires[task] = Wire(self.url, blocking=True)
-            popped = await wire.call("BZPOPMIN", marker, round(timeout_s, 3))
+            popped = await wire.call(
+                "BZPOPMIN", marker, round(timeout_s, 3), reply_timeout=timeout_s + BLOCK_MARGIN_S
+            )
         else:
             client = self._blocking.get(task)
             if client is None:

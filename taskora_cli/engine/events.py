@@ -105,7 +105,7 @@ class Follower:
         streams: Any = self._cursors
         try:
             reply: Any = await self._client.xread(streams, count=READ_COUNT, block=block_ms)
-        except (RedisError, OSError) as exc:
+        except (ServerError, RedisError, OSError) as exc:
             raise ServerError(f"cannot read the event streams: {exc}") from exc
         out: list[RawEvent] = []
         for stream, entries in reply or []:

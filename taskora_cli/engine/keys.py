@@ -195,6 +195,12 @@ class TaskKeys:
         """HASH: collect ``key``'s buffer: count, first and last (ms), job (its flush job)."""
         return f"{self.tag}collect:{key}:meta"
 
+    def lastclaim(self, worker: str) -> str:
+        """HASH: ``worker``'s last claiming request (its id, and the ids and tokens it claimed),
+        so the same request sent again after a dropped connection claims nothing more; it
+        expires with the claim's lock TTL."""
+        return f"{self.tag}lastclaim:{worker}"
+
     def logs(self, job_id: str) -> str:
         """LIST: the job's log lines as JSON, capped."""
         return f"{self.tag}j:{job_id}:logs"

@@ -2,7 +2,13 @@
 HASH per worker. Every key carries the ``{_global}`` tag, so each call touches one slot.
 
 Kept beside engine.py rather than in it: engine.py holds the job scripts, this only the
-workers' own bookkeeping. The clock comes from the caller, as for the scripts.
+workers' own bookkeeping.
+
+Liveness runs on the server's clock, unlike job timing (which takes ``now`` from the caller, so
+tests can drive it): a beat is stamped with the server's TIME and a reaper measures its age
+against the server's TIME too. Both ends read one clock, so a worker on a host whose clock is
+minutes off is neither reaped while it beats nor kept alive after it stops. A test makes a
+worker gone by letting it stop beating, not by moving a virtual clock.
 """
 
 from __future__ import annotations
@@ -19,12 +25,21 @@ if TYPE_CHECKING:
 async def beat(
     engine: Engine, worker_id: str, fields: Mapping[str, str | int], now_ms: int
 ) -> None:
-    """Register ``worker_id`` (or refresh it): its fields and last beat, in one round trip."""
-    record: dict[str, str | int] = {**fields, "beat_ms": now_ms}
-    async with engine.client.pipeline(transaction=True) as pipe:
-        pipe.hset(k.worker_key(engine.prefix, worker_id), mapping=record)  # type: ignore[arg-type]
-        pipe.zadd(k.workers_key(engine.prefix), {worker_id: now_ms})
-        await pipe.execute()
+    """Register ``worker_id`` (or refresh it): its fields and last beat, in one round trip.
+
+    The beat (``beat_ms``) is the server's time; ``now_ms``, the worker's own clock, is kept
+    as ``clock_ms``."""
+    keys = [k.worker_key(engine.prefix, worker_id), k.workers_key(engine.prefix)]
+    args: list[str | int] = [worker_id, now_ms]
+    for name, value in fields.items():
+        args += [name, value]
+    await engine._run("worker_beat", keys, args)
+
+
+async def server_now_ms(engine: Engine) -> int:
+    """The server's clock (ms since the epoch): what a beat's age is measured against."""
+    seconds, micros = await engine.client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
 
 
 async def remove(engine: Engine, worker_id: str) -> None:

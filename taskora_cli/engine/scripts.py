@@ -39,6 +39,7 @@ SCRIPT_NAMES = (
     "retry_dead",
     "purge_dead",
     "request_drain",
+    "worker_beat",
     "scheduler_tick",
     "scheduler_release",
     "schedule_register",

@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ..errors import ServerError
 from .connection import open_client
 from .engine import Engine
 from .records import TERMINAL_STATES, JobRecord
@@ -59,7 +60,7 @@ class ResultWaiter:
                 await self._reader
             self._reader = None
         if self._client is not None:
-            with contextlib.suppress(RedisError, OSError, RuntimeError):
+            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
                 await self._client.aclose()
             self._client = None
 
@@ -87,7 +88,7 @@ class ResultWaiter:
                 if loop.time() >= next_recheck:
                     next_recheck = loop.time() + RECHECK_S
                     await self._recheck_all()
-            except (RedisError, OSError):
+            except (ServerError, RedisError, OSError):
                 await asyncio.sleep(0.2)  # the client reconnects; try again shortly
 
     async def _read_once(self, block: int | None = BLOCK_MS) -> None:

@@ -4,9 +4,11 @@ redis-py's asyncio client spends ~100 µs of CPU on every command (connection po
 wrapper, per-call timeout, instrumentation) — more than the server spends running a script.
 This connection writes RESP straight to the transport and parses replies with hiredis as they
 arrive, so a call costs a few µs of client CPU, and any number of calls may be in flight at once
-(replies come back in order). It keeps redis-py's behaviour where it matters: the same error
-classes, reconnecting with the same backoff after a server restart (or while it loads its AOF),
-a reply timeout for a server that stopped answering. TLS (``rediss://``) stays with redis-py.
+(replies come back in order). It keeps redis-py's behaviour where it matters: reconnecting
+with the same backoff after a server restart (or while it loads its AOF), a reply timeout for a
+server that stopped answering; and like the redis-py clients it reports every failure through
+:mod:`.failures` (a dead embedded server restarted, anything else a ServerError). TLS
+(``rediss://``) stays with redis-py.
 """
 
 from __future__ import annotations
@@ -20,30 +22,23 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import hiredis
 from redis._parsers.base import BaseParser
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import (
-    AuthenticationError,
-    AuthorizationError,
-    DataError,
-    NoPermissionError,
-    NoScriptError,
-)
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .connection import RECONNECT_ATTEMPTS
+from .failures import (
+    CONNECT_TIMEOUT_S,
+    RECONNECT_ATTEMPTS,
+    REPLY_TIMEOUT_S,
+    ServerLink,
+    backoff,
+    is_outage,
+)
 from .scripts import Script
-
-CONNECT_TIMEOUT_S = 5.0
-REPLY_TIMEOUT_S = 30.0
-"""A reply that takes longer means the server is gone: the connection is dropped and retried."""
 
 FIRST_CONNECT_ATTEMPTS = 2
 """Retries before a server that has never answered is reported unreachable (~0.1 s): there is
 no restart to ride out yet, and a wrong URL should fail at once, not after ~16 s."""
-
-_RETRYABLE = (RedisConnectionError, RedisTimeoutError, ConnectionResetError)
-"""What redis-py retries too (BusyLoadingError, "the server is loading", is a ConnectionError)."""
 
 
 def supports(url: str) -> bool:
@@ -78,14 +73,9 @@ def _pack_any(args: Sequence[Any]) -> bytes:
         elif isinstance(arg, float):
             data = repr(arg).encode()
         else:
-            raise DataError(f"cannot send {type(arg).__name__} {arg!r} to the server")
+            raise TypeError(f"cannot send {type(arg).__name__} {arg!r} to the server")
         out.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
-
-
-def _is_final(error: Exception) -> bool:
-    """A refused login is a ConnectionError to redis-py too, but trying again will not help."""
-    return isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError)
 
 
 def _error(message: str) -> Exception:
@@ -128,6 +118,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8")
         self.pending: deque[tuple[asyncio.Future[Any], float]] = deque()
+        """Calls in flight, oldest first: each future and the loop time its reply is due by."""
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
 
@@ -135,12 +126,12 @@ class _Protocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
-    def send(self, packed: bytes, sent_at: float) -> asyncio.Future[Any]:
+    def send(self, packed: bytes, due_at: float) -> asyncio.Future[Any]:
         if self.lost is not None or self.transport is None:
             raise RedisConnectionError(f"connection lost: {self.lost}")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.transport.write(packed)
-        self.pending.append((future, sent_at))
+        self.pending.append((future, due_at))
         return future
 
     def data_received(self, data: bytes) -> None:
@@ -183,9 +174,10 @@ class Wire:
 
     Args:
         url: a ``redis://`` or ``unix://`` URL.
-        blocking: for a connection that waits in blocking commands: no reply timeout, and a
-            call whose caller is cancelled drops the connection (so the server forgets the
-            block and no later reply is consumed by nobody).
+        blocking: for a connection that waits in blocking commands (each call passes its
+            ``reply_timeout``: the block time plus a margin): a call whose caller is cancelled
+            drops the connection (so the server forgets the block and no later reply is
+            consumed by nobody).
     """
 
     def __init__(self, url: str, *, blocking: bool = False) -> None:
@@ -193,22 +185,37 @@ class Wire:
         self._blocking = blocking
         self._proto: _Protocol | None = None
         self._opening: asyncio.Future[_Protocol] | None = None
-        self._backoff = ExponentialBackoff(cap=1.0, base=0.02)
+        self._link = ServerLink(url)
+        self._backoff = backoff()
         self._watchdog: asyncio.TimerHandle | None = None
         self._closed = False
         self._connected_once = False
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command and return its reply (errors raise redis-py's exception classes)."""
+    async def call(self, *args: Any, reply_timeout: float = REPLY_TIMEOUT_S) -> Any:
+        """Send one command and return its reply.
+
+        A call whose connection broke is sent again (the same bytes, so a claim carries the
+        same request id and is not run twice, see lua/claim.lua).
+
+        Raises:
+            ServerError: the server cannot be reached (and, if it is the embedded one, could
+                not be restarted) or replied with an error.
+            NoScriptError: EVALSHA of a script the server does not hold (evalsha loads it).
+        """
         packed = pack(args)
+        return await self._link.guard(lambda: self._call(packed, reply_timeout))
+
+    async def _call(self, packed: bytes, reply_timeout: float) -> Any:
         failures = 0
         while True:
             try:
-                return await self._send(packed)
-            except _RETRYABLE as exc:
+                return await self._send(packed, reply_timeout)
+            except (RedisConnectionError, RedisTimeoutError, ConnectionResetError) as exc:
                 failures += 1
-                limit = RECONNECT_ATTEMPTS if self._connected_once else FIRST_CONNECT_ATTEMPTS
-                if failures > limit or self._closed or _is_final(exc):
+                limit = RECONNECT_ATTEMPTS
+                if not self._connected_once:
+                    limit = min(limit, FIRST_CONNECT_ATTEMPTS)
+                if failures > limit or self._closed or not is_outage(exc):
                     raise
                 await asyncio.sleep(self._backoff.compute(failures))
 
@@ -221,20 +228,20 @@ class Wire:
             await self.call("SCRIPT", "LOAD", script.source)
             return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
 
-    async def _send(self, packed: bytes) -> Any:
+    async def _send(self, packed: bytes, reply_timeout: float) -> Any:
         proto = self._proto
         if proto is None or proto.lost is not None:
             proto = await self._open()
         loop = asyncio.get_running_loop()
-        future = proto.send(packed, loop.time())
+        future = proto.send(packed, loop.time() + reply_timeout)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(reply_timeout, self._check_replies)
         if self._blocking:
             try:
                 return await future
             except asyncio.CancelledError:
                 proto.abort(RedisConnectionError("a blocking call was cancelled"))
                 raise
-        if self._watchdog is None:
-            self._watchdog = loop.call_later(REPLY_TIMEOUT_S, self._check_replies)
         return await future
 
     def _check_replies(self) -> None:
@@ -244,9 +251,9 @@ class Wire:
         if proto is None or not proto.pending:
             return
         loop = asyncio.get_running_loop()
-        overdue_at = proto.pending[0][1] + REPLY_TIMEOUT_S
+        overdue_at = proto.pending[0][1]
         if loop.time() >= overdue_at:
-            proto.abort(RedisTimeoutError(f"no reply within {REPLY_TIMEOUT_S:g}s"))
+            proto.abort(RedisTimeoutError("the server sent no reply in time"))
         else:
             self._watchdog = loop.call_at(overdue_at, self._check_replies)
 
@@ -276,7 +283,7 @@ class Wire:
             raise RedisConnectionError(f"cannot connect to {where}: {exc}") from exc
         try:
             for command in target.login():
-                await proto.send(pack(command), loop.time())
+                await proto.send(pack(command), loop.time() + REPLY_TIMEOUT_S)
         except BaseException:
             proto.abort(RedisConnectionError("login failed"))
             raise
@@ -285,7 +292,7 @@ class Wire:
         return proto
 
     async def close(self) -> None:
-        """Close the connection; calls in flight fail with ConnectionError."""
+        """Close the connection; calls in flight fail with ServerError."""
         self._closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()

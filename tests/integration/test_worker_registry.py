@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,10 @@ from taskora_cli import JobContext, Retry, Taskora
 from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import NewJob
 from taskora_cli.worker.pool import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_a_worker_registers_counts_its_jobs_and_removes_itself_on_stop(
@@ -46,38 +51,64 @@ async def test_a_worker_registers_counts_its_jobs_and_removes_itself_on_stop(
 
 
 async def test_a_worker_that_stops_beating_is_gone_and_reaping_releases_its_jobs(
-    redis_url: str, tmp_path: Path
+    redis_url: str, tmp_path: Path, spawn: list[subprocess.Popen[bytes]]
 ) -> None:
-    now = [1_000_000]
+    # Liveness runs on the server's clock (engine/registry.py): a worker is gone when it
+    # really stops beating, here a worker process killed while it holds a job.
     app = make_app(redis_url, tmp_path)
-    app.clock = lambda: now[0]  # type: ignore[method-assign]
-    started = asyncio.Event()
-
-    @app.task("hang")
-    async def hang(_: object) -> None:
-        started.set()
-        await asyncio.sleep(60)
-
-    worker = Worker(app, [hang], heartbeat_ms=60_000, stall_interval_ms=60_000)
-    await worker.start()
-    handle = await hang.adispatch(None)
-    await asyncio.wait_for(started.wait(), 10)
-    # The worker sweeps once at start, then every 60 s of real time. Under load that first sweep
-    # can reach the stall script after the jump below: it would see the job's lock long expired
-    # and recover it (stall 1), the still-running worker would claim it again, and the reap
-    # would release that second claim (stall 2). Jump only once the first sweep is done.
     engine = await app._engine()
-    await until(lambda: _swept_after(engine.client.get(TaskKeys(app.prefix, "hang").sweep), 1))
-    now[0] += 180_001  # three heartbeats missed, in virtual time
+    assert await engine.enqueue("hang", NewJob("held", "null"), app.clock())
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", HANGING_WORKER, redis_url, str(tmp_path)], env=env
+    )
+    spawn.append(doomed)
+    await until(lambda: _state_is(engine, "hang", "active"), timeout=30)
+    [alive] = await app.aworkers()
+    assert (alive.pid, alive.gone) == (doomed.pid, False)
+    doomed.kill()
+    doomed.wait(10)
+
+    await until(lambda: _gone(app))  # three beats of 100 ms missed
     [gone] = await app.aworkers()
-    assert (gone.id, gone.gone, gone.age) == (worker.id, True, 180.001)
-    assert await app.areap_workers() == {worker.id: 1}
+    assert gone.id == alive.id and gone.age > 0.3
+    assert await app.areap_workers() == {alive.id: 1}
     assert await app.aworkers() == []
-    record = await engine.job("hang", handle.id)
-    assert record is not None  # recovered as a stall long before the lock TTL, then reclaimed
-    assert (record.stalls, record.started_at_ms) == (1, now[0])
-    await worker.stop(grace_ms=0)
+    record = await engine.job("hang", "held")
+    assert record is not None  # recovered as a stall long before the lock TTL (10 min)
+    assert (record.state, record.stalls) == ("waiting", 1)
     await app.aclose()
+
+
+HANGING_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+from taskora_cli.worker.pool import Worker
+
+app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
+
+@app.task("hang")
+async def hang(data):
+    await asyncio.Event().wait()
+
+async def main():
+    worker = Worker(app, [hang], lock_ttl_ms=600_000, heartbeat_ms=100, stall_interval_ms=60_000)
+    await worker.start()
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def _state_is(engine: Any, task: str, state: str) -> bool:
+    return bool(await engine.job_state(task, "held") == state)
+
+
+async def _gone(app: Taskora) -> bool:
+    found = await app.aworkers()
+    return bool(found) and found[0].gone
 
 
 async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(

@@ -118,7 +118,9 @@ def test_cancel_of_a_finished_or_missing_job_changes_nothing(lua: Lua) -> None:
     enqueue(lua, "a")
     token = claim(lua)[1]
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    lua.run("ack_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, -1, -1, 1, "a", token, "1"])
+    lua.run(
+        "ack_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"]
+    )
     before = lua.snapshot()
     assert cancel(lua, "a") == ["finished", "completed"]
     assert cancel(lua, "nope") == ["missing", ""]
@@ -150,7 +152,7 @@ def assert_ended_cancelled(lua: Lua, at: int) -> dict[str, Any]:
 def test_an_ack_of_a_flagged_job_ends_it_cancelled_not_completed(lua: Lua) -> None:
     token = flagged(lua)
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, -1, -1, 1, "a", token, '"done"']
+    args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, '"done"']
     assert lua.run("ack_and_claim", keys, args) == [[2], []]
     snap = assert_ended_cancelled(lua, NOW + 9)
     assert t.completed not in snap

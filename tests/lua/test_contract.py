@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead, flow
+from taskora_cli.engine import dead, flow, registry
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -29,6 +29,7 @@ ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
 SCHEDULES_SOURCE = Path(inspect.getfile(es))
 FLOW_SOURCE = Path(inspect.getfile(flow))
+REGISTRY_SOURCE = Path(inspect.getfile(registry))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -58,6 +59,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "retry_dead",
         "purge_dead",
         "request_drain",
+        "worker_beat",
         "scheduler_tick",
         "scheduler_release",
         "schedule_register",
@@ -91,6 +93,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').expired": "taskora:app:{send-email}:expired",
     "TaskKeys('app', 'send-email').failed": "taskora:app:{send-email}:failed",
     "TaskKeys('app', 'send-email').job('j1')": "taskora:app:{send-email}:j:j1",
+    "TaskKeys('app', 'send-email').lastclaim('j1')": "taskora:app:{send-email}:lastclaim:j1",
     "TaskKeys('app', 'send-email').logs('j1')": "taskora:app:{send-email}:j:j1:logs",
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
     "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
@@ -134,6 +137,7 @@ HEADERS_SNAPSHOT = {
             "promote_limit",
             "max_age_ms",
             "max_items",
+            "request",
             "acks",
             "per finished job: id, token, result",
         ],
@@ -148,6 +152,7 @@ HEADERS_SNAPSHOT = {
             "expired ZSET",
             "cancelled ZSET",
             "counts HASH",
+            "lastclaim HASH",
         ],
     },
     "cancel": {
@@ -155,7 +160,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
     },
     "claim": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit"],
+        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -164,6 +169,7 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "expired ZSET",
+            "lastclaim HASH",
         ],
     },
     "collect_push": {
@@ -263,6 +269,7 @@ HEADERS_SNAPSHOT = {
             "retry_at_ms",
             "max_age_ms",
             "max_items",
+            "request",
         ],
         "KEYS": [
             "wait LIST",
@@ -275,6 +282,7 @@ HEADERS_SNAPSHOT = {
             "expired ZSET",
             "cancelled ZSET",
             "counts HASH",
+            "lastclaim HASH",
         ],
     },
     "handshake": {
@@ -334,6 +342,10 @@ HEADERS_SNAPSHOT = {
     "scheduler_tick": {
         "ARGV": ["token", "now_ms", "lease_ms", "limit"],
         "KEYS": ["lease HASH", "due ZSET"],
+    },
+    "worker_beat": {
+        "ARGV": ["id", "now_ms", "per field: name, value"],
+        "KEYS": ["worker HASH", "workers ZSET"],
     },
     "stall_sweep": {
         "ARGV": [
@@ -446,7 +458,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
-    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE):
+    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE):
         called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
@@ -541,6 +553,8 @@ async def exercise(engine: Engine) -> None:
     await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
     await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
     await engine.request_drain("nobody")
+    await registry.beat(engine, "w1", {"host": "h"}, now)
+    await registry.beat(engine, "w1", {"host": "h", "pid": 1}, now)
     await es.tick(engine, "w1", now, ttl, 10)
     await es.register(engine, "s", '{"task":"contract"}', "every 1000", now + 1000, now)
     fire = es.Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)

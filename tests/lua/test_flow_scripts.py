@@ -45,7 +45,7 @@ def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1") -> list[Any]
 
 def ack(lua: Lua, job_id: str, token: str, now: int = NOW, count: int = 0) -> Any:
     keys = [*FINISH_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, now, 30_000, "w1", count, 100, -1, -1, 1, job_id, token, "null"]
+    args = [t.tag, now, 30_000, "w1", count, 100, -1, -1, "", 1, job_id, token, "null"]
     return lua.run("ack_and_claim", keys, args)
 
 

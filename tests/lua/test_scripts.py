@@ -170,7 +170,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,
-        [t.tag, NOW + 5, 30_000, "w1", 1, 100, -1, -1, 2, "a", token, "42", "b", "bad", "0"],
+        [t.tag, NOW + 5, 30_000, "w1", 1, 100, -1, -1, "", 2, "a", token, "42", "b", "bad", "0"],
     )
     assert acked == [1, 0]  # b was not claimed with that token
     assert claimed[0] == "b"
@@ -194,7 +194,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     for job_id in ("a", "b", "c", "d"):
         enqueue(lua, job_id)
     got = claim(lua, 3)
-    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, 3]
+    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, "", 3]
     for i in range(3):
         args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
     acked, claimed = lua.run(
@@ -332,7 +332,7 @@ def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
     lua.run(
         "ack_and_claim",
         [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts],
-        [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, 1, "a", token, "1"],
+        [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"],
     )
     assert sweep(lua, NOW + 5000) == [0, 0]
     snap = lua.snapshot()
@@ -364,7 +364,7 @@ def test_finishing_counts_per_minute_and_forgets_minutes_older_than_a_day(lua: L
     for job_id in ("a", "b", "c"):
         enqueue(lua, job_id)
     got = claim(lua, 3)
-    args: list[Any] = [t.tag, NOW + 1, 30_000, "w1", 0, 100, -1, -1, 2]
+    args: list[Any] = [t.tag, NOW + 1, 30_000, "w1", 0, 100, -1, -1, "", 2]
     args += [got[0], got[1], "1", got[5], got[6], "2"]
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     assert lua.run("ack_and_claim", keys, args) == [[1, 1], []]

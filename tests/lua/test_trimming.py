@@ -50,7 +50,7 @@ def claim_one(lua: Lua, job_id: str = "new", ttl: int = 30_000) -> str:
 
 
 def ack(lua: Lua, token: str, max_age: int, max_items: int, job_id: str = "new") -> list[int]:
-    args = [t.tag, NOW, 30_000, "w1", 0, 100, max_age, max_items, 1, job_id, token, "1"]
+    args = [t.tag, NOW, 30_000, "w1", 0, 100, max_age, max_items, "", 1, job_id, token, "1"]
     acked, claimed = lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
     )
@@ -154,7 +154,7 @@ def test_two_finished_jobs_buy_a_budget_of_fourteen(lua: Lua) -> None:
     )
     got = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, 30_000, "w1", 2, 100])
     seed_finished(lua, "completed", OLD_JOBS)
-    args = [t.tag, NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, 2]
+    args = [t.tag, NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, "", 2]
     args += [got[0], got[1], "1", got[5], got[6], "2"]
     assert lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args

@@ -1,0 +1,127 @@
+"""What happens when the server cannot be reached or refuses a command: the one place that
+sets the connection timeouts, restarts a dead embedded server, and turns redis-py's
+exceptions into ours (a caller of the library never sees a ``redis.*`` exception).
+
+Both connections the engine uses go through here: the lean :class:`~.wire.Wire` and the
+redis-py clients of :mod:`.connection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    NoPermissionError,
+    NoScriptError,
+    RedisError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import ServerError
+from ..urls import mask_url
+from . import embedded
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 5.0
+"""Opening a connection: a host that does not answer within this is unreachable."""
+
+REPLY_TIMEOUT_S = 10.0
+"""A reply to a non-blocking command: later than this, the server is taken for gone (our
+scripts run in milliseconds; a server that stalls for 10 s is not serving anyway)."""
+
+BLOCK_MARGIN_S = 5.0
+"""A blocking command (BZPOPMIN, XREAD BLOCK) is given its block time plus this."""
+
+MAX_BLOCK_S = 5.0
+"""The longest a blocking redis-py client waits in one command (its callers block for less):
+its socket timeout is this plus BLOCK_MARGIN_S on top of REPLY_TIMEOUT_S."""
+
+RECONNECT_ATTEMPTS = 6
+"""Retries of a call whose connection broke, with `backoff()`: ~2.3 s, which rides out a quick
+server restart (`taskora server stop` then `start`, a failover). Longer is an outage: the
+embedded server is then restarted if it died, any other reported as ServerError rather than
+holding every caller for long (a worker retries on its own)."""
+
+
+def backoff() -> ExponentialBackoff:
+    """The wait between reconnect attempts: 40 ms doubling up to 1 s."""
+    return ExponentialBackoff(cap=1.0, base=0.02)
+
+
+def is_outage(error: BaseException) -> bool:
+    """The server is unreachable (or stopped answering), as opposed to refusing the command;
+    a refused login is a ConnectionError to redis-py too, but trying again will not help."""
+    if isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError):
+        return False
+    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+
+
+class ServerLink:
+    """The server behind one URL, and what a failure to reach it means.
+
+    A URL that :func:`~.embedded.ensure_embedded` handed out in this process is the embedded
+    server: it is restarted when found dead (every local process may race to do it; the
+    state directory's lock lets one start it). Any other URL is the operator's server:
+    it is reported, naming the URL (masked) and what to check.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.shown = mask_url(url)
+        self.state_dir: Path | None = embedded.state_dir_of(url)
+
+    async def recover(self, error: BaseException) -> bool:
+        """After an outage: restart the embedded server if it died; True when a retry may
+        now succeed.
+
+        Raises:
+            EmbeddedServerError: it was stopped on purpose, or did not start again.
+        """
+        if self.state_dir is None or not is_outage(error):
+            return False
+        await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+        return True
+
+    def error(self, error: BaseException) -> ServerError:
+        """Our exception for a redis-py one (or an OSError) raised while talking to the server."""
+        if isinstance(error, ServerError):
+            return error
+        if isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError):
+            return ServerError(
+                f"the server at {self.shown} refused the login ({error}); "
+                "check the user and password in the URL"
+            )
+        if is_outage(error):
+            return ServerError(
+                f"cannot reach the server at {self.shown} ({error}); check that it runs and "
+                "that the URL (url in taskora.toml, or TASKORA_URL) points at it"
+            )
+        return ServerError(f"the server at {self.shown} refused a command: {error}")
+
+    async def guard(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` (which does its own reconnect retries); after an outage restart the
+        embedded server and try once more; raise every failure as ServerError.
+
+        NOSCRIPT passes through unchanged: the script runner loads the script and retries.
+        """
+        try:
+            return await attempt()
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as exc:
+            if not await self.recover(exc):
+                raise self.error(exc) from exc
+        try:
+            return await attempt()
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as exc:
+            raise self.error(exc) from exc
