@@ -9,6 +9,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError
+from ..urls import mask_url
 
 RECONNECT_ATTEMPTS = 20
 """With a 1 s backoff cap this rides out a server restart of ~15 s before a call fails."""
@@ -35,6 +36,6 @@ def open_client(url: str, *, blocking: bool = False) -> Redis:
         )
     except ValueError as exc:
         raise ServerError(
-            f"cannot use the server URL {url!r}: {exc}; "
+            f"cannot use the server URL {mask_url(url)!r}: {exc}; "
             "write it as redis://host:6379/0, rediss://... or unix:///path/to.sock"
         ) from exc

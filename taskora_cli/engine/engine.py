@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError, WireFormatError
+from ..urls import mask_url
 from . import keys as k
 from .connection import open_client
 from .reads import Reads
@@ -80,7 +81,7 @@ class Engine(Reads):
                 [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
             )
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise ServerError(f"cannot reach the server at {self.url}: {exc}") from exc
+            raise ServerError(f"cannot reach the server at {mask_url(self.url)}: {exc}") from exc
         _check_wire(stored, self.prefix)
 
     async def close(self) -> None:
