@@ -105,10 +105,20 @@ class Taskora:
         """
         url: str | None = self._setting("url", self._url or None)
         if url:
-            return url
+            return self._checked(url)
         from .engine.embedded import ensure_embedded
 
         return ensure_embedded(self.config.state_dir)
+
+    @staticmethod
+    def _checked(url: str) -> str:
+        # the config checks its own URL; the constructor's is checked here, before any connect
+        from .server_url import url_problem
+
+        problem = url_problem(url)
+        if problem is not None:
+            raise UsageError(f"Taskora(url=...): {problem}")
+        return url
 
     def _setting(self, key: str, given: str | None) -> Any:
         source = self.config.sources.get(key, "default")

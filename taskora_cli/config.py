@@ -272,7 +272,7 @@ def config_to_toml(config: Config) -> str:
 
     Durations are written the short way ("30s"); unset optional values and empty tables are
     omitted, and retention limits switched off are written as `false`, so the output loads
-    back as-is.
+    back as-is, except a password in the URL, which is shown as ``****``.
     """
     document: dict[str, Any] = {}
     for key in schema.KEYS:

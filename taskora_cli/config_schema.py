@@ -15,12 +15,12 @@ from typing import Any
 
 from .durations import format_ms, to_ms
 from .errors import ConfigError, UsageError
+from .urls import mask_url
 
 Parser = Callable[[object, str], Any]
 """Checks a raw value and returns the effective one; the `str` names where it came from."""
 
 _DURATION = 'a duration (seconds, or a string like "500ms", "30s", "5m", "2h", "1d")'
-_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 BACKOFFS = ("fixed", "linear", "exponential")
 
 
@@ -47,8 +47,14 @@ def text(value: object, where: str) -> str:
 
 
 def url(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.startswith(_URL_SCHEMES):
+    """A server URL redis-py can connect with: scheme, port 1-65535, database >= 0."""
+    from .server_url import url_problem
+
+    if not isinstance(value, str):
         raise fail(where, "a URL starting with redis://, rediss:// or unix://", value)
+    problem = url_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")  # the URL shown with its password masked
     return value
 
 
@@ -201,6 +207,11 @@ def _ms_or_false(value: Any) -> Any:
     return False if value is None else format_ms(value)
 
 
+def _masked_url(value: Any) -> Any:
+    # `taskora config` prints where it connects, never the password
+    return None if value is None else mask_url(value)
+
+
 def _or_false(value: Any) -> Any:
     return False if value is None else value
 
@@ -236,7 +247,7 @@ _LIMIT_AGE = duration(0, nullable=True)
 _LIMIT_ITEMS = integer(0, nullable=True)
 
 KEYS = (
-    Key("url", "url", url, env="TASKORA_URL"),
+    Key("url", "url", url, _masked_url, env="TASKORA_URL"),
     Key("app", "app", app_ref, env="TASKORA_APP"),
     Key("modules", "modules", modules, _list, env="TASKORA_MODULES", from_env=env_list),
     Key("prefix", "prefix", prefix, env="TASKORA_PREFIX"),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import UsageError
 
 Duration = int | float | str
+
+MAX_MS = 3650 * 86_400_000
+"""The longest duration taskora accepts: 3650d (about 10 years). Longer is a typo (a delay of
+3,000,000 days lands past the year 9999, which no reader can show) and is refused at input."""
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -21,23 +26,47 @@ def to_ms(value: Duration, *, what: str = "duration") -> int:
         what: the option name, used in the error message.
 
     Raises:
-        UsageError: the value is negative, not a number, or has an unknown unit.
+        UsageError: the value is negative, not a finite number, longer than ``MAX_MS``
+            (3650d), or has an unknown unit.
     """
+    return _bounded(_to_ms(value, what), value, what)
+
+
+def _bounded(ms: int, value: Duration, what: str) -> int:
+    if ms > MAX_MS:
+        raise UsageError(
+            f"{what}: {_shown(value)} is longer than the longest duration taskora accepts, "
+            f"{format_ms(MAX_MS)} (about 10 years); use a shorter one"
+        )
+    return ms
+
+
+def _shown(value: Duration) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _to_ms(value: Duration, what: str) -> int:
     if isinstance(value, bool):
         raise UsageError(f"{what}: expected a duration, got {value!r}")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{what}: expected a finite number of seconds, got {value!r}")
         if value < 0:
             raise UsageError(f"{what} must not be negative, got {value!r}")
+        if value > MAX_MS / 1000:  # before multiplying: a huge float has no whole ms
+            return MAX_MS + 1
         return round(value * 1000)
     if isinstance(value, str):
         match = _PATTERN.match(value)
         if match is None:
             raise UsageError(
-                f"{what}: cannot read {value!r} as a duration; "
+                f"{what}: cannot read {_shown(value)} as a duration; "
                 'use seconds or a number with a unit: "500ms", "30s", "5m", "2h", "1d"'
             )
         number, unit = match.groups()
-        return round(float(number) * _UNITS_MS[unit or "s"])
+        ms = float(number) * _UNITS_MS[unit or "s"]
+        return round(ms) if ms <= MAX_MS else MAX_MS + 1
     raise UsageError(f"{what}: expected a duration, got {type(value).__name__}")
 
 

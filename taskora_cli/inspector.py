@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engine.records import STATES as _STATES
 from .errors import UsageError
+from .moments import to_datetime
 from .serialization import loads
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
 
 STATES = _STATES
 """The states ``Inspector.jobs`` lists; ``delayed`` includes jobs waiting to be retried."""
-
-
-def _when(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,61 @@ class RemoteError:
 class Timeline:
     """When the job was dispatched, when its latest attempt started and when it ended; a
     delayed or retrying job's ``run_at`` is when it becomes due. The job hash keeps only the
-    latest attempt's times, so earlier attempts are not listed."""
+    latest attempt's times, so earlier attempts are not listed.
+
+    A time stored outside what ``datetime`` holds (years 1-9999; written by something other
+    than taskora) is None here and kept, in ms since the epoch, in ``out_of_range``."""
 
     dispatched_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
     run_at: datetime | None
+    out_of_range: dict[str, int] = field(default_factory=dict)
+    """Field name -> the stored ms, for each time no datetime can hold."""
+
+    @classmethod
+    def from_ms(
+        cls,
+        dispatched_at: int | None,
+        started_at: int | None,
+        finished_at: int | None,
+        run_at: int | None,
+    ) -> Timeline:
+        """From the stored times, in ms since the epoch."""
+        stored = {
+            "dispatched_at": dispatched_at,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "run_at": run_at,
+        }
+        times = {name: to_datetime(ms) for name, ms in stored.items()}
+        odd = {n: ms for n, ms in stored.items() if ms is not None and times[n] is None}
+        return cls(
+            times["dispatched_at"],
+            times["started_at"],
+            times["finished_at"],
+            times["run_at"],
+            out_of_range=odd,
+        )
+
+    def ms(self, name: str) -> int | None:
+        """The time ``name`` (e.g. "dispatched_at") in ms since the epoch, as stored."""
+        moment: datetime | None = getattr(self, name)
+        if moment is None:
+            return self.out_of_range.get(name)
+        return round(moment.timestamp() * 1000)
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """Each time as ISO 8601; one out of datetime's range as its stored ms (an integer)."""
+        return {
+            name: self.out_of_range.get(name) if moment is None else moment.isoformat()
+            for name, moment in (
+                ("dispatched_at", self.dispatched_at),
+                ("started_at", self.started_at),
+                ("finished_at", self.finished_at),
+                ("run_at", self.run_at),
+            )
+        }
 
 
 @dataclass(frozen=True)
@@ -145,11 +191,11 @@ class JobInfo:
             progress=_json(record.progress),
             stalls=record.stalls,
             cancel_reason=record.cancel,
-            timeline=Timeline(
-                _when(record.dispatched_at_ms),
-                _when(record.started_at_ms),
-                _when(record.finished_at_ms),
-                _when(record.run_at_ms),
+            timeline=Timeline.from_ms(
+                dispatched_at=record.dispatched_at_ms,
+                started_at=record.started_at_ms,
+                finished_at=record.finished_at_ms,
+                run_at=record.run_at_ms,
             ),
             logs=[entry for entry in map(_json, logs or []) if isinstance(entry, dict)],
         )
@@ -171,16 +217,14 @@ class JobInfo:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601 strings). ``error`` is the outcome's error
-        (null once completed); an earlier attempt's error is in ``attempts``."""
+        """A JSON-ready dict (times as ISO 8601 strings, see :meth:`Timeline.as_dict`).
+        ``error`` is the outcome's error (null once completed); an earlier attempt's error
+        is in ``attempts``."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         error = self.outcome_error
         out["error"] = None if error is None else vars(error).copy()
         out["attempts"] = [attempt.as_dict() for attempt in self.attempts()]
-        out["timeline"] = {
-            name: None if value is None else value.isoformat()
-            for name, value in vars(self.timeline).items()
-        }
+        out["timeline"] = self.timeline.as_dict()
         return out
 
 

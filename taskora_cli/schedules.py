@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownScheduleError
+from .moments import out_of_range
 from .schedule_spec import ScheduleSpec, check_name
 
 if TYPE_CHECKING:
@@ -91,8 +92,13 @@ class ScheduleInfo:
 
 
 def iso(ms: int, zone: Any = UTC) -> str:
-    """Epoch ms as ISO 8601 in ``zone`` (UTC by default), to the second."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone).isoformat(timespec="seconds")
+    """Epoch ms as ISO 8601 in ``zone`` (UTC by default), to the second; a stored time no
+    calendar can show (years 1-9999) as its raw number."""
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone)
+    except (OverflowError, OSError, ValueError):
+        return out_of_range(ms)
+    return moment.isoformat(timespec="seconds")
 
 
 class ScheduleManager:

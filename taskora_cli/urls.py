@@ -33,6 +33,15 @@ def mask_url(url: str) -> str:
     return f"{match['scheme']}{userinfo}{rest}"
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def mask_urls_in(text: str) -> str:
+    """``text`` with every URL in it masked (see :func:`mask_url`): the last guard before an
+    error message, from wherever it was raised, reaches the terminal or a JSON report."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m[0]), text)
+
+
 def _mask_query(rest: str) -> str:
     path, sep, query = rest.partition("?")
     if not sep:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from ..urls import mask_url
 from .find_app import describe
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def print_banner(
     from ..durations import format_ms
     from ..worker.pool import task_slots
 
-    url = app.resolve_url()
+    url = mask_url(app.resolve_url())
     server = f"embedded Valkey ({url})" if cfg.url is None and not app._url else url
     rows = Table.grid(padding=(0, 2))
     rows.add_row("server", server)

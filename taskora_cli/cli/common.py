@@ -69,7 +69,11 @@ def fail(code: int, message: str) -> NoReturn:
 
 
 def error_line(message: str, prefix: str = "taskora") -> None:
-    """Print ``taskora: message`` on stderr, red when stderr is a terminal."""
+    """Print ``taskora: message`` on stderr, red when stderr is a terminal; a password in any
+    URL the message quotes is masked, whoever wrote the message."""
+    from ..urls import mask_urls_in
+
+    message = mask_urls_in(message)
     if sys.stderr.isatty():
         from rich.console import Console
         from rich.markup import escape

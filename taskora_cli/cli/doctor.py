@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..urls import mask_url, mask_urls_in
 from .common import USAGE, ConfigOption, JsonOption, exit_code_for, fail, print_json
 
 MIN_SERVER = (6, 2)
@@ -65,7 +66,7 @@ def _doctor(
         code = exit_code_for(error)
         if code is None:
             raise error
-        checks.append({"check": name, "ok": False, "detail": str(error)})
+        checks.append({"check": name, "ok": False, "detail": mask_urls_in(str(error))})
         if as_json:
             print_json({"ok": False, "checks": checks})
         fail(code, f"{name}: {error}")
@@ -90,7 +91,7 @@ def _doctor(
         report_and_fail("server", exc)
     finally:
         app.close()
-    where = cfg.url or f"embedded, {app.resolve_url()}"
+    where = mask_url(cfg.url) if cfg.url else f"embedded, {app.resolve_url()}"
     passed("server", f"{info['server']} {info['version']} ({info['mode']}) at {where}, "
            f"memory {info['used_memory']}")  # fmt: skip
     if _version(info["version"]) < MIN_SERVER:

@@ -25,7 +25,8 @@ def _duration(flag: str, text: str, form: str) -> str:
         if to_ms(text) <= 0:
             raise UsageError("not positive")
     except UsageError:
-        fail(USAGE, f'{flag}: {text!r} is not a positive duration; expected {form} ("30s", "5m")')
+        fail(USAGE, f'{flag}: {text!r} is not a positive duration (at most 3650d); expected '
+             f'{form} ("30s", "5m")')  # fmt: skip
     return text
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -46,8 +45,10 @@ TaskOption = Annotated[
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The job id.")]
 
 
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+def _when(job: JobInfo, name: str) -> str:
+    from ..moments import local_text
+
+    return local_text(job.timeline.ms(name))
 
 
 def _summary(job: JobInfo) -> str:
@@ -119,7 +120,7 @@ def ls(
         print("no jobs")
     else:
         rows = [
-            (j.id, j.task, j.state, str(j.attempt), _when(j.timeline.dispatched_at), _summary(j))
+            (j.id, j.task, j.state, str(j.attempt), _when(j, "dispatched_at"), _summary(j))
             for j in jobs
         ]
         print_table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows, wide=wide)
@@ -141,12 +142,11 @@ def show(
     if as_json:
         print_json(job.as_dict())
         return
-    t = job.timeline
     fields = [
         ("id", job.id), ("task", job.task), ("state", job.state),
         ("attempt", str(job.attempt)), ("priority", str(job.priority)),
-        ("dispatched", _when(t.dispatched_at)), ("started", _when(t.started_at)),
-        ("finished", _when(t.finished_at)), ("due", _when(t.run_at)),
+        ("dispatched", _when(job, "dispatched_at")), ("started", _when(job, "started_at")),
+        ("finished", _when(job, "finished_at")), ("due", _when(job, "run_at")),
         ("data", json.dumps(job.data, ensure_ascii=False)),
         ("result", json.dumps(job.result, ensure_ascii=False)),
         ("progress", json.dumps(job.progress, ensure_ascii=False)),
@@ -237,8 +237,11 @@ def _print_new(
 
 
 def _log_line(entry: dict[str, Any]) -> str:
-    when = datetime.fromtimestamp(entry.get("ts", 0) / 1000).strftime("%Y-%m-%d %H:%M:%S.%f")
-    parts = [when[:-3], f"{entry.get('level', 'info'):<7}", str(entry.get("msg", ""))]
+    from ..moments import local_text
+
+    when = local_text(entry.get("ts", 0), "%Y-%m-%d %H:%M:%S.%f")
+    when = when[:-3] if when[-1:].isdigit() else when  # microseconds -> milliseconds
+    parts = [when, f"{entry.get('level', 'info'):<7}", str(entry.get("msg", ""))]
     fields = entry.get("fields") or {}
     parts += [f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
     return " ".join(parts)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..urls import mask_url
 from .common import USAGE, ConfigOption, JsonOption, fail, load, print_json
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ def stop(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 def _embedded_only(cfg: Config, verb: str) -> Config:
     if cfg.url:
-        fail(USAGE, f"the config names a server ({cfg.url}); taskora does not {verb} that one, "
-             "only the embedded server used when no url is set")  # fmt: skip
+        fail(USAGE, f"the config names a server ({mask_url(cfg.url)}); taskora does not {verb} "
+             "that one, only the embedded server used when no url is set")  # fmt: skip
     return cfg
 
 
@@ -80,7 +81,7 @@ def _as_dict(found: EmbeddedStatus, cfg: Config) -> dict[str, object]:
 
 def _print_status(found: EmbeddedStatus, cfg: Config) -> None:
     if cfg.url:
-        print(f"taskora uses {cfg.url}; the embedded server below is not in use")
+        print(f"taskora uses {mask_url(cfg.url)}; the embedded server below is not in use")
     rows = {
         "running": "yes" if found.running else "no",
         "state dir": found.state_dir,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .common import USAGE, ConfigOption, fail, load, load_app, print_json
+from .work_limits import check_sizes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,7 +36,8 @@ def work(
             "-c",
             min=1,
             help="Jobs of each task one process runs at once (tasks that set their own "
-            "concurrency keep it). Default: [worker] concurrency, else [defaults] concurrency.",
+            "concurrency keep it); at most 10,000 without --force. Default: [worker] "
+            "concurrency, else [defaults] concurrency.",
             show_default=False,
         ),
     ] = None,
@@ -46,7 +48,8 @@ def work(
             "-p",
             min=1,
             help="Worker processes to run, supervised: one that dies is restarted and its jobs "
-            "go back to the queue at once. Default: [worker] processes, else 1.",
+            "go back to the queue at once. More than the CPUs warns; more than 4 per CPU (at "
+            "least 64) is refused without --force. Default: [worker] processes, else 1.",
             show_default=False,
         ),
     ] = None,
@@ -114,6 +117,10 @@ def work(
             "document: jobs run, completed, failed, duration_s (one process only).",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Start more --processes or --concurrency than the caps."),
+    ] = False,
     worker_id: Annotated[str | None, typer.Option(hidden=True)] = None,
     supervisor_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -126,6 +133,8 @@ def work(
              "--max-jobs")  # fmt: skip
     overrides = {"worker.concurrency": concurrency, "worker.processes": processes}
     cfg = load(config, {**overrides, "worker.grace": grace})  # --grace lands in worker.grace_ms
+    if worker_id is None:  # a supervised child: its supervisor checked (and warned) already
+        check_sizes(cfg.worker.processes, cfg.worker.concurrency, force=force)
     app = load_app(cfg)
     queues = _parse_queues(queue) if queue else dict[str, int | None](cfg.worker.queues)
     chosen, slots = select_tasks(app, task or [], queues, cfg)

@@ -139,8 +139,18 @@ class JobRecord:
         """Build a record from the job hash."""
 
         def num(name: str) -> int | None:
+            # Anything may have written the hash: a field that is no number reads as absent.
             value = raw.get(name)
-            return int(float(value)) if value is not None else None
+            if value is None:
+                return None
+            try:
+                return int(value)
+            except ValueError:
+                pass
+            try:
+                return int(float(value))
+            except (ValueError, OverflowError):
+                return None
 
         known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
         known |= {"finished", "run_at", "progress", "stalls", "lock", "cancel"}

@@ -7,10 +7,11 @@ so the reducer can count the lines to keep the scroll in range.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+
+from ..moments import local_text
 
 if TYPE_CHECKING:
     from ..inspector import JobInfo
@@ -106,32 +107,32 @@ def timeline_lines(job: JobInfo) -> list[Text]:
     """The latest attempt, one step a line: dispatched, started (after waiting how long),
     ended (after running how long), and when a delayed or retrying job is due."""
     t = job.timeline
-    lines = [_field("dispatched", _clock(t.dispatched_at))]
-    if t.started_at is not None:
-        lines.append(
-            _field("started", _clock(t.started_at) + _took("waited", t.dispatched_at, t.started_at))
-        )
-    if t.finished_at is not None:
-        lines.append(
-            _field("ended", _clock(t.finished_at) + _took("ran", t.started_at, t.finished_at))
-        )
-    if t.run_at is not None and job.state == "delayed":
-        lines.append(_field("due", _clock(t.run_at)))
+    dispatched, started, ended, due = (
+        t.ms(name) for name in ("dispatched_at", "started_at", "finished_at", "run_at")
+    )
+    lines = [_field("dispatched", _clock(dispatched))]
+    if started is not None:
+        lines.append(_field("started", _clock(started) + _took("waited", dispatched, started)))
+    if ended is not None:
+        lines.append(_field("ended", _clock(ended) + _took("ran", started, ended)))
+    if due is not None and job.state == "delayed":
+        lines.append(_field("due", _clock(due)))
     return lines
 
 
-def _clock(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone().strftime("%H:%M:%S.%f")[:-3]
+def _clock(ms: object) -> str:
+    when = local_text(ms, "%H:%M:%S.%f")
+    return when[:-3] if when[-1:].isdigit() else when  # microseconds -> milliseconds
 
 
-def _took(what: str, start: datetime | None, end: datetime) -> str:
-    if start is None:
+def _took(what: str, start_ms: int | None, end_ms: int) -> str:
+    if start_ms is None:
         return ""
-    return f"   {what} {max(0.0, (end - start).total_seconds()):.2f}s"
+    return f"   {what} {max(0.0, (end_ms - start_ms) / 1000):.2f}s"
 
 
 def _log_line(entry: dict[str, Any]) -> Text:
-    when = datetime.fromtimestamp(entry.get("ts", 0) / 1000).strftime("%H:%M:%S.%f")[:-3]
+    when = _clock(entry.get("ts", 0))
     level = str(entry.get("level", "info"))
     line = Text(f"  {when} ")
     line.append(f"{level:<7}", style="red" if level in ("error", "warning") else "dim")

@@ -68,16 +68,12 @@ def _order(state: str) -> Callable[[JobInfo], Any]:
     workers take it (higher priority first, then oldest first), delayed by due time, active
     by start, finished ones newest first."""
     if state == "waiting":
-        return lambda job: (-job.priority, _ms(job.timeline.dispatched_at))
+        return lambda job: (-job.priority, job.timeline.ms("dispatched_at") or 0)
     if state == "delayed":
-        return lambda job: _ms(job.timeline.run_at)
+        return lambda job: job.timeline.ms("run_at") or 0
     if state == "active":
-        return lambda job: _ms(job.timeline.started_at)
-    return lambda job: -_ms(job.timeline.finished_at)
-
-
-def _ms(moment: Any) -> float:
-    return 0.0 if moment is None else float(moment.timestamp())
+        return lambda job: job.timeline.ms("started_at") or 0
+    return lambda job: -(job.timeline.ms("finished_at") or 0)
 
 
 def _dead(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
 
 from ..inspector import STATES
+from ..moments import local_text
 from .cells import age, count, grid, line, window
 from .detail import STATE_STYLES, detail_lines
 from .model import KEYS, NUMBERED, Screen
@@ -253,10 +253,9 @@ SHORT = {
 
 def _when(job: JobInfo, now_ms: int) -> str:
     """Since when it waits, runs or ended; for a delayed job, how long until it is due."""
-    t = job.timeline
-    moments = {"waiting": t.dispatched_at, "delayed": t.run_at, "active": t.started_at}
-    moment = moments.get(job.state, t.finished_at)
-    return "-" if moment is None else age(now_ms / 1000 - moment.timestamp())
+    names = {"waiting": "dispatched_at", "delayed": "run_at", "active": "started_at"}
+    ms = job.timeline.ms(names.get(job.state, "finished_at"))
+    return "-" if ms is None else age((now_ms - ms) / 1000)
 
 
 def _summary(job: JobInfo) -> str:
@@ -402,4 +401,4 @@ BODIES: dict[Screen, Callable[[State, int], list[Text]]] = {
 
 def stamp(ms: int) -> str:
     """A refresh time for plain output (local time)."""
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return local_text(ms)

@@ -219,3 +219,53 @@ def test_jobs_retry_runs_a_failed_job_again_and_refuses_a_completed_one(
     refused = project.taskora("jobs", "retry", done["id"])
     assert refused.returncode == 2
     assert "is completed; only failed, cancelled or expired jobs" in refused.stderr
+
+
+def test_a_delay_past_the_longest_duration_is_refused_in_one_line_and_nothing_is_queued(
+    project: Project, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    before = client.dbsize()
+    for flags in (["--delay", "3000000d"], ["--ttl", "99999999999s"], ["--delay", "1e400"]):
+        refused = project.taskora("dispatch", "echo", *flags)
+        assert refused.returncode == 2, refused
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert "3650d" in refused.stderr or "cannot read" in refused.stderr, refused.stderr
+    assert client.dbsize() == before
+    client.close()
+
+
+def test_jobs_with_absurd_stored_times_still_list_show_and_log(
+    project: Project, producer: Taskora, redis_url: str
+) -> None:
+    """Anything may write a job hash: a time no calendar can show prints as stored."""
+    far, before_time, garbage = 10**17, -(10**17), "soon"
+    ids = [producer.dispatch("echo", n).id for n in range(3)]
+    producer.close()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = TaskKeys("", "echo")
+    client.hset(keys.job(ids[0]), mapping={"ts": far, "run_at": far, "started": before_time})
+    client.hset(keys.job(ids[1]), mapping={"ts": garbage, "finished": "inf"})
+    client.hset(keys.job(ids[2]), mapping={"ts": 2**70})
+    client.rpush(keys.logs(ids[0]), json.dumps({"ts": far, "msg": "from the future"}))
+    client.rpush(keys.logs(ids[0]), json.dumps({"ts": "nan", "msg": "no time at all"}))
+    client.close()
+
+    listed = project.taskora("jobs", "ls", "--wide")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{far}ms (out of range)" in listed.stdout
+    as_json = project.taskora("jobs", "ls", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    timelines = {job["id"]: job["timeline"] for job in json.loads(as_json.stdout)}
+    assert timelines[ids[0]]["dispatched_at"] == far
+    assert timelines[ids[0]]["started_at"] == before_time
+    assert timelines[ids[1]]["dispatched_at"] is None  # not a number: read as absent
+    shown = project.taskora("jobs", "show", ids[0])
+    assert shown.returncode == 0, shown.stderr
+    assert f"due:        {far}ms (out of range)" in shown.stdout
+    assert f"started:    {before_time}ms (out of range)" in shown.stdout
+    logs = project.taskora("jobs", "logs", ids[0])
+    assert logs.returncode == 0, logs.stderr
+    assert f"{far}ms (out of range)" in logs.stdout and "'nan' (not a time)" in logs.stdout
+    top = project.taskora("top", "--once")
+    assert top.returncode == 0, top.stderr

@@ -71,3 +71,29 @@ def test_a_queue_name_a_task_could_not_use_is_refused(project: Project) -> None:
     done = project.taskora("queues", "pause", "emails:urgent")
     assert done.returncode == 2
     assert "a queue name has no spaces, ':', '=' or braces, got 'emails:urgent'" in done.stderr
+
+
+def test_pausing_or_resuming_an_unknown_queue_is_refused_unless_forced(
+    project: Project, redis_url: str
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    assert project.taskora("queues", "ls").returncode == 0  # connected once: the handshake
+    before = sorted(client.keys())
+    for verb in ("pause", "resume"):
+        refused = project.taskora("queues", verb, "nosuchq")
+        assert refused.returncode == 2, refused
+        assert refused.stderr.count("\n") == 1
+        assert "unknown queue 'nosuchq'; the known queues are: default, emails, fragile" in (
+            refused.stderr
+        )
+    assert sorted(client.keys()) == before
+    listed = json.loads(project.taskora("queues", "ls", "--json").stdout)
+    assert "nosuchq" not in [q["name"] for q in listed]
+
+    forced = project.taskora("queues", "pause", "nosuchq", "--force")
+    assert (forced.returncode, forced.stdout.strip()) == (0, "queue nosuchq paused")
+    resumed = project.taskora("queues", "resume", "nosuchq")  # a paused one is known
+    assert (resumed.returncode, resumed.stdout.strip()) == (0, "queue nosuchq running")
+    client.close()

@@ -236,3 +236,30 @@ def test_an_unreachable_server_is_one_line_and_no_banner(project: Project) -> No
         assert done.returncode == 3, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "cannot reach" in done.stderr
+
+
+def test_too_many_processes_or_slots_are_refused_and_more_processes_than_cpus_warn(
+    project: Project, redis_url: str
+) -> None:
+    import redis
+
+    from taskora_cli.cli.work_limits import cpu_count, process_cap
+
+    client = redis.Redis.from_url(redis_url)
+    cap = process_cap(cpu_count())
+    for flags in (["-p", str(cap + 1)], ["-c", "10001"], ["-p", "1000", "-c", "5"]):
+        refused = project.taskora("work", "--burst", *flags)
+        assert refused.returncode == 2, refused
+        assert refused.stderr.count("\n") == 1 and "--force" in refused.stderr, refused.stderr
+    assert client.dbsize() == 0  # refused before anything connected
+    client.close()
+
+    warned = project.taskora("work", "--burst", "-p", str(cpu_count() + 1))
+    assert warned.returncode == 0, warned.stderr
+    first = warned.stderr.splitlines()[0]
+    assert first == (
+        f"taskora: warning: {cpu_count() + 1} processes on {cpu_count()} CPUs; more processes "
+        "than CPUs only adds memory and switching (raise --concurrency instead)"
+    )
+    assert "-p" in project.taskora("work", "--help").stdout
+    assert "4 per CPU" in " ".join(project.taskora("work", "--help").stdout.split())

@@ -207,3 +207,26 @@ def test_the_header_highlights_the_screen_in_view_or_the_one_a_job_was_opened_fr
 
     assert highlighted(on(Screen.JOBS)) == ["2 Jobs"]
     assert (opened.screen, highlighted(opened)) == (Screen.DETAIL, ["3 Dead letters"])
+
+
+def test_a_job_with_times_no_calendar_can_show_lists_and_opens_with_them_as_stored(
+    utc: None,
+) -> None:
+    from taskora_cli.inspector import Timeline
+
+    far = 10**17
+    odd = replace(
+        job("o1", state="delayed", logs=[{"ts": far, "msg": "from the future"}]),
+        timeline=Timeline.from_ms(dispatched_at=far, started_at=None, finished_at=-far, run_at=far),
+    )
+    listed = loaded(
+        State(screen=Screen.JOBS, rows=3, tab="delayed"),
+        Snapshot(Query(Screen.JOBS, state="delayed"), NOW, jobs=[odd]),
+    )
+    assert "o1" in draw(listed)
+    start = State(screen=Screen.DETAIL, job=("send-email", "o1"), rows=15)
+    opened = loaded(start, Snapshot(Query(Screen.DETAIL, job=("send-email", "o1")), NOW, job=odd))
+    shown = draw(opened, width=120)
+    assert f"dispatched {far}ms (out of range)" in shown
+    assert f"due        {far}ms (out of range)" in shown
+    assert f"  {far}ms (out of range) info" in shown

@@ -1,0 +1,143 @@
+"""A password in the server URL never reaches the terminal: every command, live or not."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from taskora_cli.cli import build_command
+
+from .conftest import TASKS, clean_env
+
+SECRET = "hunter2"
+
+ARGS: dict[str, list[str]] = {
+    "work": ["--burst"],
+    "dispatch": ["echo", "--data", "1"],
+    "init": ["--path", "init-out.toml"],
+    "config": [],
+    "doctor": [],
+    "stats": [],
+    "events": [],
+    "top": ["--once"],
+    "server status": [],
+    "server start": [],
+    "server stop": [],
+    "dlq ls": [],
+    "dlq retry": ["nosuchjob"],
+    "dlq retry-all": ["--yes"],
+    "dlq purge": ["--yes"],
+    "jobs ls": [],
+    "jobs show": ["nosuchjob"],
+    "jobs logs": ["nosuchjob"],
+    "jobs retry": ["nosuchjob"],
+    "jobs cancel": ["nosuchjob"],
+    "jobs wait": ["nosuchjob", "--timeout", "1s"],
+    "workers ls": [],
+    "workers drain": ["nosuchworker"],
+    "queues ls": [],
+    "queues pause": ["default"],
+    "queues resume": ["default"],
+    "schedules ls": [],
+    "schedules show": ["nightly"],
+    "schedules next": ["nightly"],
+    "schedules pause": ["nightly"],
+    "schedules resume": ["nightly"],
+    "schedules trigger": ["nightly"],
+    "schedules rm": ["nightly", "--yes"],
+}
+"""Arguments that make each command do its work (and end); every command must be listed."""
+
+
+def every_command() -> list[str]:
+    def walk(command: object, path: list[str]) -> Iterator[str]:
+        subcommands = getattr(command, "commands", None)
+        if not subcommands:
+            yield " ".join(path)
+            return
+        for name, sub in subcommands.items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(build_command(), []))
+
+
+def test_the_table_lists_every_command() -> None:
+    assert sorted(ARGS) == sorted(every_command())
+
+
+def run_all(root: Path, url: str, extra: list[str]) -> str:
+    """Every command (each twice: as text and, where it takes it, --json), stdout and stderr
+    together; a command still running after 20 s is stopped and its output kept."""
+    env = {**clean_env(), "TASKORA_URL": url}
+    out = []
+    for name in every_command():
+        takes_json = any("--json" in p.opts for p in _command(name).params)
+        for as_json in [False, True] if takes_json else [False]:
+            args = [*name.split(), *ARGS[name], *extra, *(["--json"] if as_json else [])]
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "taskora_cli", *args],
+                cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            try:
+                stdout, stderr = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGINT)
+                stdout, stderr = proc.communicate()
+            out.append(f"$ taskora {' '.join(args)} -> {proc.returncode}\n{stdout}{stderr}")
+    return "\n".join(out)
+
+
+def _command(name: str) -> object:
+    command = build_command()
+    for word in name.split():
+        command = command.commands[word]
+    return command
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "mytasks.py").write_text(textwrap.dedent(TASKS))
+    (tmp_path / "taskora.toml").write_text(
+        'modules = ["mytasks"]\n\n[schedules.nightly]\ntask = "echo"\nevery = "1h"\n'
+    )
+    return tmp_path
+
+
+def dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_no_command_shows_the_password_of_an_unreachable_server(folder: Path) -> None:
+    url = f"redis://user:{SECRET}@127.0.0.1:{dead_port()}/0"
+    shown = run_all(folder, url, [])
+    assert SECRET not in shown, shown
+    assert "user:****@127.0.0.1" in shown  # the URL still shows, masked
+
+
+def test_no_command_shows_the_password_of_a_live_server(
+    folder: Path, restartable_valkey: Any
+) -> None:
+    client = redis.Redis.from_url(restartable_valkey.url)
+    client.config_set("requirepass", SECRET)
+    client.close()
+    url = f"{restartable_valkey.url}?password={SECRET}"
+    try:
+        shown = run_all(folder, url, [])
+        assert SECRET not in shown, shown
+        assert "password=****" in shown  # `taskora config` shows where it connects
+        assert "dispatch echo --data 1 -> 0" in shown  # and the commands did reach the server
+    finally:
+        client = redis.Redis.from_url(url)
+        client.config_set("requirepass", "")
+        client.close()
