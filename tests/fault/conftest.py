@@ -1,0 +1,42 @@
+"""Fixtures of the fault suite: a project folder, the processes a test starts, server reads.
+
+The suite reuses the end-to-end helpers (tests/integration/support.py) rather than copying them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+from harness import NO_RETENTION, Fleet, Server
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The processes' folder: its taskora.toml keeps every finished job, so all can be counted."""
+    (tmp_path / "taskora.toml").write_text(NO_RETENTION)
+    return tmp_path
+
+
+@pytest.fixture
+def fleet(root: Path) -> Iterator[Fleet]:
+    fleet = Fleet(root)
+    try:
+        yield fleet
+    finally:
+        fleet.kill_all()
+
+
+@pytest.fixture
+def server(redis_url: str) -> Iterator[Server]:
+    """Reads of the (emptied) session server."""
+    reads = Server(redis_url)
+    try:
+        yield reads
+    finally:
+        reads.close()
