@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from harness import NO_RETENTION, Fleet, Server
+from proxy import FaultProxy
 
 
 @pytest.fixture
@@ -40,3 +41,14 @@ def server(redis_url: str) -> Iterator[Server]:
         yield reads
     finally:
         reads.close()
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[FaultProxy]:
+    """A proxy in front of the session server that the test can cut, slow or black-hole."""
+    assert redis_url.startswith("unix://")
+    running = FaultProxy(redis_url.removeprefix("unix://")).start()
+    try:
+        yield running
+    finally:
+        running.close()
