@@ -42,14 +42,23 @@ def build_app(url: str, root: str, journal: Journal | None) -> Taskora:
     """The fault suite's app: one async and one thread task that journal their runs.
 
     A job's data is ``{"sleep": seconds}``; the handlers sleep that long (interruptibly for the
-    async one), so a test chooses how long jobs stay in flight."""
+    async one), so a test chooses how long jobs stay in flight. With ``"once": true`` only the
+    job's first run sleeps (a marker file in ``root`` remembers it), so a rerun ends at once."""
     app = Taskora(url, config=load_config(env={}, cwd=Path(root)))
+
+    def seconds(data: dict[str, Any], job_id: str) -> float:
+        if data.get("once"):
+            marker = Path(root) / f"ran-{job_id}"
+            if marker.exists():
+                return 0.0
+            marker.touch()
+        return float(data.get("sleep", 0))
 
     @app.task(ASYNC_TASK, retry=Retry(attempts=1))
     async def fault_async(data: dict[str, Any], ctx: Any) -> str:
         if journal is not None:
             journal.write("S", ctx.id, ctx.attempt, os.getpid())
-        await asyncio.sleep(data.get("sleep", 0))
+        await asyncio.sleep(seconds(data, ctx.id))
         if journal is not None:
             journal.write("E", ctx.id, ctx.attempt, os.getpid())
         return str(ctx.id)
@@ -58,7 +67,7 @@ def build_app(url: str, root: str, journal: Journal | None) -> Taskora:
     def fault_thread(data: dict[str, Any], ctx: Any) -> str:
         if journal is not None:
             journal.write("S", ctx.id, ctx.attempt, os.getpid())
-        time.sleep(data.get("sleep", 0))
+        time.sleep(seconds(data, ctx.id))
         if journal is not None:
             journal.write("E", ctx.id, ctx.attempt, os.getpid())
         return str(ctx.id)
