@@ -1,18 +1,11 @@
-"""Fixtures of the fault suite: a project folder, the processes a test starts, server reads.
-
-The suite reuses the end-to-end helpers (tests/integration/support.py) rather than copying them.
-"""
+"""Fixtures of the fault suite: a project folder, the processes a test starts, server reads."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
 from harness import NO_RETENTION, Fleet, Server
 from proxy import FaultProxy
 

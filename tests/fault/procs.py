@@ -21,8 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The end-to-end helpers: the same app construction as tests/integration (config from `root`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from support import make_app
+
 from taskora_cli import Retry, Taskora
-from taskora_cli.config import load_config
 
 ASYNC_TASK = "fault-async"
 THREAD_TASK = "fault-thread"
@@ -44,7 +47,7 @@ def build_app(url: str, root: str, journal: Journal | None) -> Taskora:
     A job's data is ``{"sleep": seconds}``; the handlers sleep that long (interruptibly for the
     async one), so a test chooses how long jobs stay in flight. With ``"once": true`` only the
     job's first run sleeps (a marker file in ``root`` remembers it), so a rerun ends at once."""
-    app = Taskora(url, config=load_config(env={}, cwd=Path(root)))
+    app = make_app(url, Path(root))
 
     def seconds(data: dict[str, Any], job_id: str) -> float:
         if data.get("once"):

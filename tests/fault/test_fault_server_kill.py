@@ -31,6 +31,11 @@ async def test_a_server_killed_under_4_dispatchers_loses_at_most_the_last_second
     url = restartable_valkey.url
     status = embedded_status(restartable_valkey.state_dir)
     assert status.aof_enabled and status.pid is not None
+    server = Server(url)
+    try:
+        assert server.client.config_get("appendfsync") == {"appendfsync": "everysec"}
+    finally:
+        server.close()
     stop = root / "stop"
     journals = [root / f"acks{n}" for n in range(DISPATCHERS)]
     dispatchers = [

@@ -19,7 +19,7 @@ JOBS = 150
 
 async def dispatch_batch(url: str, root: Path) -> list[str]:
     app = build_app(url, str(root), None)
-    handles = await app.get_task(ASYNC_TASK).adispatch_many([{"sleep": 0.05}] * JOBS)
+    handles = await app.get_task(ASYNC_TASK).adispatch_many([{"sleep": 0.1}] * JOBS)
     await app.aclose()
     return [h.id for h in handles]
 
