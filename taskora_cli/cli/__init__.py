@@ -25,7 +25,15 @@ from . import (
     workers,
 )
 from .app_option import AppOption, add_app_option, remember_app
-from .common import EXIT_CODES_HELP, USAGE, CliExit, error_line, exit_code_for, usage_line
+from .common import (
+    EXIT_CODES_HELP,
+    INTERRUPTED,
+    USAGE,
+    CliExit,
+    error_line,
+    exit_code_for,
+    usage_line,
+)
 
 app = typer.Typer(
     name="taskora",
@@ -87,24 +95,30 @@ def main() -> None:
         error_line(bad.format_message())
         sys.exit(bad.exit_code)
     except typer.Abort:  # Ctrl-C or end of input at a prompt
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except CliExit as stop:
         if stop.message:
             error_line(stop.message)
         sys.exit(stop.code)
     except KeyboardInterrupt:
-        # Leave at once: a coroutine the interrupt cancelled on the background loop may still
-        # be unwinding, and its garbage collection at exit would print noise on stderr.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        _leave_interrupted()
     except Exception as exc:
         code = exit_code_for(exc)
         if code is None:
             raise  # a bug: show the traceback
         error_line(str(exc))
         sys.exit(code)
+    if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
+        _leave_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _leave_interrupted() -> None:
+    """Exit 130 at once: a coroutine the interrupt cancelled on the background loop may still
+    be unwinding, and its garbage collection at a normal exit would print noise on stderr."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)
 
 
 def _command_path(args: list[str]) -> str:

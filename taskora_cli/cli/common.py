@@ -30,6 +30,8 @@ UNREACHABLE = 3
 """The server cannot be reached (or holds an incompatible wire format)."""
 TIMED_OUT = 124
 """``--wait`` gave up; the job keeps running. The same code as timeout(1)."""
+INTERRUPTED = 130
+"""Ctrl-C (SIGINT), as shells report it: 128 + 2."""
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done; 1 the job failed, was cancelled or expired, or the dispatch was "
