@@ -36,7 +36,8 @@ INTERRUPTED = 130
 EXIT_CODES_HELP = (
     "Exit codes: 0 done; 1 the job failed, was cancelled or expired, or the dispatch was "
     "rejected (throttled, duplicate); 2 usage error, bad input "
-    "or bad config; 3 server unreachable; 124 --wait timed out (the job keeps running)."
+    "or bad config; 3 server unreachable; 124 --wait timed out (the job keeps running); "
+    "130 interrupted (Ctrl-C)."
 )
 
 ConfigOption = Annotated[
