@@ -125,6 +125,7 @@ class JobContext:
     __slots__ = (
         "_dispatched_at_ms",
         "_io",
+        "_last_write",
         "_logger",
         "_loop",
         "_loop_thread",
@@ -159,6 +160,7 @@ class JobContext:
         self._loop_thread = loop_thread
         self._logger: JobLogger | None = None
         self._pending: list[asyncio.Future[None] | Future[None]] | None = None
+        self._last_write: asyncio.Future[None] | Future[None] | None = None
 
     @property
     def dispatched_at(self) -> datetime:
@@ -197,10 +199,14 @@ class JobContext:
     def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
         if self._pending is None:
             self._pending = []
+        write = _in_order(self._last_write, coro)
+        submitted: asyncio.Future[None] | Future[None]
         if threading.get_ident() == self._loop_thread:
-            self._pending.append(self._loop.create_task(coro))
+            submitted = self._loop.create_task(write)
         else:
-            self._pending.append(asyncio.run_coroutine_threadsafe(coro, self._loop))
+            submitted = asyncio.run_coroutine_threadsafe(write, self._loop)
+        self._pending.append(submitted)
+        self._last_write = submitted
 
     @property
     def has_pending(self) -> bool:
@@ -215,3 +221,20 @@ class JobContext:
                 waitable = item if isinstance(item, asyncio.Future) else asyncio.wrap_future(item)
                 with contextlib.suppress(Exception):  # a failed log write must not fail the job
                     await waitable
+
+
+async def _in_order(
+    previous: asyncio.Future[None] | Future[None] | None, write: Coroutine[Any, Any, None]
+) -> None:
+    """Run ``write`` once the job's previous write has ended: each write travels on its own
+    connection, so without this ``progress(10)`` then ``progress(90)`` could land as 90, 10."""
+    try:
+        if previous is not None:
+            earlier = (
+                previous if isinstance(previous, asyncio.Future) else asyncio.wrap_future(previous)
+            )
+            await asyncio.wait([earlier])  # its failure is its own: this write goes on
+    except BaseException:
+        write.close()  # cancelled while waiting: the write never started
+        raise
+    await write
