@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import NO_RETENTION, Fleet, Server
+from fault_harness import NO_RETENTION, Fleet, Server
 from proxy import FaultProxy
 
 

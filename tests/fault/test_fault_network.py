@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import Fleet, Journal, Server, wait_for
-from procs import ASYNC_TASK, build_app
+from fault_harness import Fleet, Journal, Server, wait_for
+from fault_procs import ASYNC_TASK, build_app
 from proxy import FaultProxy
 
 pytestmark = pytest.mark.fault

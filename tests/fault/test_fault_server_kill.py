@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from harness import Fleet, Journal, Server, sigkill, wait_for
-from procs import ASYNC_TASK
+from fault_harness import Fleet, Journal, Server, sigkill, wait_for
+from fault_procs import ASYNC_TASK
 
 from taskora_cli.engine.embedded import embedded_status
 

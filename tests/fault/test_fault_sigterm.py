@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import Fleet, Journal, Server, wait_for
-from procs import ASYNC_TASK, THREAD_TASK, build_app
+from fault_harness import Fleet, Journal, Server, wait_for
+from fault_procs import ASYNC_TASK, THREAD_TASK, build_app
 
 pytestmark = pytest.mark.fault
 

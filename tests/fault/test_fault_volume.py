@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import Fleet, Journal, Server, wait_for
-from procs import ASYNC_TASK
+from fault_harness import Fleet, Journal, Server, wait_for
+from fault_procs import ASYNC_TASK
 
 pytestmark = pytest.mark.fault
 

@@ -9,8 +9,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from harness import Fleet, Journal, Kill, Server, assert_each_completed_once, sigkill, wait_for
-from procs import ASYNC_TASK, build_app
+from fault_harness import (
+    Fleet,
+    Journal,
+    Kill,
+    Server,
+    assert_each_completed_once,
+    sigkill,
+    wait_for,
+)
+from fault_procs import ASYNC_TASK, build_app
 
 pytestmark = pytest.mark.fault
 
@@ -42,13 +50,13 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_reruns_only_its_jobs_
     assert_each_completed_once(server, ASYNC_TASK, ids, journal, kill)
 
 
-# The CLI's app: procs.py's tasks, journalling next to the config.
+# The CLI's app: fault_procs.py's tasks, journalling next to the config.
 CLI_TASKS = """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, {procs_dir!r})
-from procs import Journal, build_app
+from fault_procs import Journal, build_app
 
 HERE = Path(__file__).parent
 app = build_app({url!r}, str(HERE), Journal(str(HERE / "journal")))

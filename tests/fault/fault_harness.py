@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import redis
 from taskora_cli.engine.keys import TaskKeys
 
 REPO = Path(__file__).resolve().parents[2]
-PROCS = Path(__file__).with_name("procs.py")
+PROCS = Path(__file__).with_name("fault_procs.py")
 NO_RETENTION = """\
 # Every finished job is kept, so the test can count them all.
 [retention]
@@ -30,7 +31,7 @@ failed_max_items = false
 
 @dataclass
 class Journal:
-    """What the processes wrote to one journal file (see procs.py)."""
+    """What the processes wrote to one journal file (see fault_procs.py)."""
 
     starts: Counter[str] = field(default_factory=Counter)
     ends: Counter[str] = field(default_factory=Counter)
@@ -78,7 +79,7 @@ class Fleet:
         return process
 
     def worker(self, url: str, journal: Path, *options: str, name: str = "worker") -> Worker:
-        """A library worker process (procs.py), started: it has logged 'started for'."""
+        """A library worker process (fault_procs.py), started: it has logged 'started for'."""
         args = [sys.executable, str(PROCS), "worker", url, str(self.root), str(journal)]
         process = self.spawn([*args, *options], name)
         wait_for(lambda: started(process), 30, f"{name} to start")
@@ -136,12 +137,19 @@ def started(process: subprocess.Popen[bytes], count: int = 1) -> bool:
     return log_of(process).count("started for") >= count
 
 
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    """Poll ``condition`` (a callable) every 20 ms; fail naming ``what`` after ``timeout`` s."""
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    explain: Callable[[], object] | None = None,
+) -> None:
+    """Poll ``condition`` every 20 ms; fail naming ``what`` (and what ``explain`` returns, the
+    state of things) after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            detail = f": {explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(0.02)
 
 

@@ -1,6 +1,6 @@
 """The child side of the fault suite: worker and dispatcher processes the tests kill.
 
-Run as ``python procs.py worker|dispatch ...``. Every process appends what it did to a journal
+Run as ``python fault_procs.py worker|dispatch ...``. Every process appends what it did to a journal
 file opened with O_APPEND, one short line per write (atomic on a local file system, so many
 processes may share one journal): the test reads the journals after the fault and counts.
 
