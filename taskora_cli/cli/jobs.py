@@ -103,7 +103,10 @@ def ls(
     app = load_app(load(config))
     try:
         inspector = app.inspect()
-        tasks = [task] if task else inspector.tasks()
+        known = inspector.tasks()
+        if task is not None and task not in known:  # a typo would list "no jobs"
+            fail(USAGE, f"unknown task {task!r}; known tasks: {', '.join(known) or 'none'}")
+        tasks = [task] if task else known
         jobs: list[JobInfo] = []
         if error is not None:
             jobs = inspector.search(error, task, state or "failed", limit)
