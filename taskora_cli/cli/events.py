@@ -63,7 +63,11 @@ def events(
 
 
 def _line(event: Event) -> str:
-    when = event.at.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    from ..moments import local_text
+
+    ms = event.at_ms if event.at_ms is not None else round(event.at.timestamp() * 1000)
+    when = local_text(ms, "%Y-%m-%d %H:%M:%S.%f")
+    when = when[:-3] if when[-1:].isdigit() else when  # microseconds -> milliseconds
     parts = [when, f"{event.name:<9}", event.task, event.job_id]
     if event.attempt is not None:
         parts.append(f"attempt {event.attempt}")
