@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import ConfigOption, load, load_app, print_json
+from .common import MAX_LISTED, ConfigOption, load, load_app, print_json
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -29,7 +29,11 @@ def events(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", min=0, help="How many recent events of each task to print first."
+            "--limit",
+            "-n",
+            min=0,
+            max=MAX_LISTED,
+            help="How many recent events of each task to print first.",
         ),
     ] = 20,
     as_json: Annotated[

@@ -11,6 +11,7 @@ import typer
 from ..engine.records import STATES, TERMINAL_STATES
 from .common import (
     JOB_FAILED,
+    MAX_LISTED,
     OK,
     TIMED_OUT,
     USAGE,
@@ -82,7 +83,9 @@ def ls(
             show_default=False,
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=MAX_LISTED, help="Show at most N.")
+    ] = 50,
     error: Annotated[
         str | None,
         typer.Option(

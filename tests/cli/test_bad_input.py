@@ -59,6 +59,8 @@ ROWS: list[tuple[list[str], int]] = [
     (["jobs", "ls", "--limit", "0"], 2),
     (["jobs", "ls", "--limit", "-1"], 2),
     (["jobs", "ls", "--limit", "nan"], 2),
+    (["jobs", "ls", "--limit", "9" * 20], 2),
+    (["jobs", "ls", "--state", "delayed", "--limit", "9" * 20], 2),
     (["jobs", "ls", "--state", "bogus"], 2),
     (["jobs", "ls", "--task", "nosuchtask"], 2),
     (["jobs", "show", "nosuchjob"], 2),
@@ -87,6 +89,7 @@ ROWS: list[tuple[list[str], int]] = [
     (["dlq", "retry-all", "--error-match", "(", "--yes"], 2),
     (["dlq", "purge", "--limit", "-1", "--yes"], 2),
     (["dlq", "ls", "--limit", "0"], 2),
+    (["dlq", "ls", "--limit", "9" * 20], 2),
     # stats, top, events, doctor
     (["stats", "--watch", "--interval", "0s"], 2),
     (["stats", "--watch", "--interval", "nan"], 2),
@@ -94,6 +97,7 @@ ROWS: list[tuple[list[str], int]] = [
     (["top", "--interval", "-1"], 2),
     (["top", "--interval", "3000000d"], 2),
     (["events", "--limit", "-5"], 2),
+    (["events", "--limit", "9" * 20], 2),
     (["doctor", "--max-latency", "3000000d"], 2),
     (["doctor", "--max-depth", "-1"], 2),
     # work (refused before anything runs)
@@ -149,6 +153,11 @@ def hostile(project: Project, redis_url: str) -> Iterator[tuple[Project, redis.R
     (project.root / "deep.ndjson").write_text("1\n" + "[" * 100_000 + "\n")
     client = redis.Redis.from_url(redis_url)
     assert project.taskora("stats").returncode == 0
+    for delay in ("", "1h"):  # a job in each line, so listings reach the server with --limit
+        done = project.taskora(
+            "dispatch", "echo", "--data", "1", *(["--delay", delay] * bool(delay))
+        )
+        assert done.returncode == 0, done.stderr
     yield project, client
     client.close()
 
