@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownTaskError, UsageError
+from .moments import to_datetime
 from .serialization import loads
 
 if TYPE_CHECKING:
@@ -62,11 +63,15 @@ class Event:
     Attributes:
         name: the event (see LISTENABLE; a reader may also see "promoted" and "purged").
         task / job_id: whose.
-        at: when the transition was recorded (UTC).
+        at: when the transition was recorded (UTC); clamped to the last (or first) moment a
+            datetime holds when the stream's entry id lies past it (see ``at_ms``).
         attempt: the attempt it concerns ("active", "completed", "failed", "retrying").
         result: the handler's return value ("completed").
         error: how the attempt failed ("failed", "retrying").
         progress: the value the handler reported ("progress").
+        at_ms: the same moment as stored, in ms since the epoch (None for an event built by
+            hand): a stream entry id written by something other than taskora may lie past the
+            year 9999, and this is then the one honest value.
         details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
             "recovered" or "failed"), "reason" (why a job is waiting again).
     """
@@ -80,6 +85,13 @@ class Event:
     error: RemoteError | None = None
     progress: Any = None
     details: dict[str, str] | None = None
+    at_ms: int | None = None
+
+    def _at_shown(self) -> str | int:
+        # ISO 8601; the stored ms when no datetime can hold it (as a job's timeline does)
+        if self.at_ms is not None and to_datetime(self.at_ms) is None:
+            return self.at_ms
+        return self.at.isoformat()
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -88,13 +100,20 @@ class Event:
             "event": self.name,
             "task": self.task,
             "job": self.job_id,
-            "at": self.at.isoformat(),
+            "at": self._at_shown(),
             "attempt": self.attempt,
             "result": self.result,
             "error": None if error is None else {"type": error.type, "message": error.message},
             "progress": self.progress,
             **(self.details or {}),
         }
+
+
+def _clamped(ms: int) -> datetime:
+    moment = to_datetime(ms)
+    if moment is not None:
+        return moment
+    return (datetime.max if ms > 0 else datetime.min).replace(tzinfo=UTC)
 
 
 def check_event(name: str) -> str:
@@ -150,12 +169,13 @@ async def _enrich(app: Taskora, raws: list[RawEvent]) -> list[Event]:
                 raw.event,
                 raw.task,
                 raw.job_id,
-                datetime.fromtimestamp(raw.at_ms / 1000, tz=UTC),
+                _clamped(raw.at_ms),
                 attempt=int(attempt) if attempt else None,
                 result=_loads(row.get("result")) if raw.event == "completed" else None,
                 error=_error(row.get("error")) if raw.event in ("failed", "retrying") else None,
                 progress=_progress(raw, row),
                 details={k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS} or None,
+                at_ms=raw.at_ms,
             )
         )
     return out

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .app import Taskora
     from .engine.records import JobRecord, TaskCounts
 
+MAX_INDEX = 2**53
+"""The largest offset + limit a listing takes: far beyond any queue, and well inside the 64-bit
+integers the server reads ranges as."""
+
 STATES = _STATES
 """The states ``Inspector.jobs`` lists; ``delayed`` includes jobs waiting to be retried."""
 
@@ -349,6 +353,8 @@ class Inspector:
             raise UsageError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
         if offset < 0 or limit < 0:
             raise UsageError(f"offset and limit must be >= 0, got {offset} and {limit}")
+        if offset + limit > MAX_INDEX:  # the server reads ranges as 64-bit integers
+            raise UsageError(f"offset + limit must be at most 2**53, got {offset + limit}")
         if limit == 0:
             return []
         engine = await self.app._engine()

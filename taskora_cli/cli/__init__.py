@@ -82,6 +82,13 @@ def main() -> None:
     """Run the command; taskora's own errors become one line on stderr and a documented code."""
     from typer._click import exceptions as click
 
+    undecodable = _not_utf8(sys.argv[1:])
+    if undecodable:
+        error_line(
+            f"{undecodable} is not UTF-8 text; taskora reads arguments and TASKORA_* "
+            "variables as UTF-8: retype it, or use a UTF-8 locale (LANG=C.UTF-8)"
+        )
+        sys.exit(USAGE)
     try:
         code = build_command().main(prog_name="taskora", standalone_mode=False)
     except click.NoArgsIsHelpError as bare:  # `taskora jobs`: the help is the answer
@@ -119,6 +126,25 @@ def _leave_interrupted() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(INTERRUPTED)
+
+
+def _not_utf8(args: list[str]) -> str:
+    """The first argument (or TASKORA_* variable) that did not decode as UTF-8, described
+    with the bytes Python kept for it as lone surrogates; "" when all did."""
+    named = [(f"argument {n} ({_shown(arg)})", arg) for n, arg in enumerate(args, start=1)]
+    named += [(name, value) for name, value in os.environ.items() if name.startswith("TASKORA_")]
+    for what, text in named:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return what
+    return ""
+
+
+def _shown(arg: str) -> str:
+    raw = arg.encode("utf-8", "surrogateescape")  # the bytes as typed
+    text = raw.decode("ascii", "backslashreplace")
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _command_path(args: list[str]) -> str:

@@ -50,6 +50,10 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+MAX_LISTED = 1_000_000
+"""The most rows a listing's --limit asks for: past it a number is a typo, and past 2**63 the
+server cannot even read it."""
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 GLOBAL_FLAGS: dict[str, Any] = {}

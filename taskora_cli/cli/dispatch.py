@@ -308,6 +308,8 @@ def _read_data(data: str | None) -> Any:
     text = _read_text(data[1:], "--data") if data.startswith("@") else data
     try:
         return json.loads(text)
+    except RecursionError:
+        fail(USAGE, "--data is nested too deeply to be read as JSON; flatten it")
     except json.JSONDecodeError as exc:
         shown = data if len(data) <= 40 else data[:37] + "..."
         fail(USAGE, f"--data {shown!r} is not valid JSON ({exc}); quote it for the shell, "
@@ -321,6 +323,9 @@ def _read_ndjson(source: str) -> list[Any]:
             continue
         try:
             items.append(json.loads(line))
+        except RecursionError:
+            fail(USAGE, f"line {number} is nested too deeply to be read as JSON; nothing was "
+                 "dispatched")  # fmt: skip
         except json.JSONDecodeError as exc:
             name = "standard input" if source == "-" else source
             fail(

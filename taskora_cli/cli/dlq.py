@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .common import (
+    MAX_LISTED,
     USAGE,
     ConfigOption,
     JsonOption,
@@ -69,7 +70,7 @@ def ls(
     group: Annotated[
         bool, typer.Option("--group", help="Group by error (type and message), largest first.")
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LISTED, help="Show at most this many.")] = 50,
     as_json: JsonOption = False,
     wide: WideOption = False,
     config: ConfigOption = None,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import ConfigOption, load, load_app, print_json
+from .common import MAX_LISTED, ConfigOption, load, load_app, print_json
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -29,7 +29,11 @@ def events(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", min=0, help="How many recent events of each task to print first."
+            "--limit",
+            "-n",
+            min=0,
+            max=MAX_LISTED,
+            help="How many recent events of each task to print first.",
         ),
     ] = 20,
     as_json: Annotated[
@@ -63,7 +67,11 @@ def events(
 
 
 def _line(event: Event) -> str:
-    when = event.at.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    from ..moments import local_text
+
+    ms = event.at_ms if event.at_ms is not None else round(event.at.timestamp() * 1000)
+    when = local_text(ms, "%Y-%m-%d %H:%M:%S.%f")
+    when = when[:-3] if when[-1:].isdigit() else when  # microseconds -> milliseconds
     parts = [when, f"{event.name:<9}", event.task, event.job_id]
     if event.attempt is not None:
         parts.append(f"attempt {event.attempt}")

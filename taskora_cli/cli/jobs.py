@@ -11,6 +11,7 @@ import typer
 from ..engine.records import STATES, TERMINAL_STATES
 from .common import (
     JOB_FAILED,
+    MAX_LISTED,
     OK,
     TIMED_OUT,
     USAGE,
@@ -82,7 +83,9 @@ def ls(
             show_default=False,
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=MAX_LISTED, help="Show at most N.")
+    ] = 50,
     error: Annotated[
         str | None,
         typer.Option(
@@ -103,7 +106,10 @@ def ls(
     app = load_app(load(config))
     try:
         inspector = app.inspect()
-        tasks = [task] if task else inspector.tasks()
+        known = inspector.tasks()
+        if task is not None and task not in known:  # a typo would list "no jobs"
+            fail(USAGE, f"unknown task {task!r}; known tasks: {', '.join(known) or 'none'}")
+        tasks = [task] if task else known
         jobs: list[JobInfo] = []
         if error is not None:
             jobs = inspector.search(error, task, state or "failed", limit)

@@ -11,9 +11,11 @@ import typer
 
 from ..engine.records import STATES
 from .common import (
+    USAGE,
     ConfigOption,
     JsonOption,
     WideOption,
+    fail,
     load,
     load_app,
     print_json,
@@ -57,6 +59,8 @@ def stats(
     from ..durations import to_seconds
 
     period = to_seconds(interval, what="--interval")
+    if period < 0.1:  # as top: 0s would spin the server with reads
+        fail(USAGE, f"--interval must be at least 100ms, got {interval!r}")
     app = load_app(load(config))
     try:
         if not watch:

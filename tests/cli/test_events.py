@@ -69,3 +69,26 @@ def test_events_of_an_unknown_task_is_a_usage_error_naming_the_known_ones(
     assert done.returncode == 2 and done.stdout == ""
     assert "unknown task 'ad'; known tasks: add, aslow" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_event_stored_past_the_year_9999_prints_as_stored(
+    project: Project, redis_url: str
+) -> None:
+    """Anything may XADD to the stream: an entry id no datetime can hold (and every later one,
+    stream ids only grow) still prints, with its time as stored."""
+    import redis
+
+    from taskora_cli.engine.keys import TaskKeys
+
+    assert project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 1}').returncode == 0
+    far = 10**17
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.xadd(TaskKeys("", "add").events, {"event": "waiting", "job": "j1"}, id=f"{far}-0")
+    client.close()
+    text = project.taskora("events", "--task", "add")
+    assert text.returncode == 0, text.stderr
+    assert f"{far}ms (out of range) waiting   add j1" in text.stdout
+    as_json = project.taskora("events", "--task", "add", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    last = json.loads(as_json.stdout.splitlines()[-1])
+    assert (last["job"], last["at"]) == ("j1", far)

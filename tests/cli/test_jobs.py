@@ -53,7 +53,7 @@ def test_stats_watch_prints_a_fresh_snapshot_each_interval_until_ctrl_c(
     project: Project, producer: Taskora
 ) -> None:
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "taskora_cli", "stats", "--watch", "--interval", "50ms", "--json"],
+        [sys.executable, "-m", "taskora_cli", "stats", "--watch", "--interval", "100ms", "--json"],
         cwd=project.root,
         env=project.env,
         stdout=subprocess.PIPE,

@@ -163,3 +163,16 @@ async def test_throughput_counts_completed_and_failed_jobs_per_minute(
     assert [m.as_dict()["completed"] for m in await app.inspect().athroughput("idle", 3)] == [0] * 3
     with pytest.raises(UsageError, match=r"within 1\.\.1440"):
         await app.inspect().athroughput(minutes=0)
+
+
+async def test_a_listing_past_what_the_server_can_index_is_our_usage_error(app: Taskora) -> None:
+    @app.task("double")
+    async def double(n: int) -> int:
+        return 2 * n
+
+    await double.adispatch(1, delay="1h")
+    inspector = app.inspect()
+    for state in ("waiting", "delayed"):
+        with pytest.raises(UsageError, match="at most 2\\*\\*53"):
+            await inspector.ajobs("double", state, limit=10**20)
+    assert len(await inspector.ajobs("double", "delayed", limit=2**53 - 1)) == 1

@@ -1,0 +1,225 @@
+"""Hostile input across the CLI: each row is refused with exactly one line on stderr, the
+documented exit code (2 bad input or config, 3 server unreachable), no traceback, and nothing
+written to the server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from .conftest import Project
+
+BAD_CRON = '[schedules.nightly]\ntask = "echo"\ncron = "61 * * * *"\n'
+HUGE_GRACE = '[worker]\ngrace = "3000000d"\n'
+BAD_URL = 'url = "redis://127.0.0.1:6379/abc"\n'
+
+ROWS: list[tuple[list[str], int]] = [
+    # dispatch: durations, numbers, data, flow-control flags, names
+    (["dispatch", "echo", "--delay", "3000000d"], 2),
+    (["dispatch", "echo", "--delay", "-5s"], 2),
+    (["dispatch", "echo", "--delay", "nan"], 2),
+    (["dispatch", "echo", "--delay", "inf"], 2),
+    (["dispatch", "echo", "--delay", "1e400"], 2),
+    (["dispatch", "echo", "--delay", ""], 2),
+    (["dispatch", "echo", "--delay", "9" * 400], 2),
+    (["dispatch", "echo", "--ttl", "99999999999s"], 2),
+    (["dispatch", "echo", "--ttl", "0"], 2),
+    (["dispatch", "echo", "--ttl", "1m", "--on-expire", "explode"], 2),
+    (["dispatch", "echo", "--wait", "--timeout", "3000000d"], 2),
+    (["dispatch", "echo", "--wait", "--timeout", "-1"], 2),
+    (["dispatch", "echo", "--priority", "-1"], 2),
+    (["dispatch", "echo", "--priority", "256"], 2),
+    (["dispatch", "echo", "--priority", "nan"], 2),
+    (["dispatch", "echo", "--priority", "9" * 40], 2),
+    (["dispatch", "echo", "--data", "{bad"], 2),
+    (["dispatch", "echo", "--data", ""], 2),
+    (["dispatch", "echo", "--data", "NaN"], 2),
+    (["dispatch", "echo", "--data", "1e999"], 2),
+    (["dispatch", "echo", "--data", "[" * 100_000], 2),
+    (["dispatch", "echo", "--data", "@missing.json"], 2),
+    (["dispatch", "echo", "--data", "@"], 2),
+    (["dispatch", "echo", "--ndjson", "missing.ndjson"], 2),
+    (["dispatch", "echo", "--throttle", "k=0/1m"], 2),
+    (["dispatch", "echo", "--throttle", "k=5/0s"], 2),
+    (["dispatch", "echo", "--throttle", "k=-5/1m"], 2),
+    (["dispatch", "echo", "--debounce", "k=3000000d"], 2),
+    (["dispatch", "echo", "--concurrency-key", "k=-1"], 2),
+    (["dispatch", "echo", "--concurrency-key", "k=abc"], 2),
+    (["dispatch", "echo", "--dedup", ""], 2),
+    (["dispatch", "echo", "--dedup", "k", "--dedup-while", "nonsense"], 2),
+    (["dispatch", "nosuchtask"], 2),
+    (["dispatch", ""], 2),
+    (["dispatch", "\udcff"], 2),  # the byte 0xff: not UTF-8
+    (["dispatch", "echo", "--data", '"\udcfe"'], 2),
+    (["dispatch", "echo", "--nosuchflag"], 2),
+    # jobs
+    (["jobs", "ls", "--limit", "0"], 2),
+    (["jobs", "ls", "--limit", "-1"], 2),
+    (["jobs", "ls", "--limit", "nan"], 2),
+    (["jobs", "ls", "--limit", "9" * 20], 2),
+    (["jobs", "ls", "--state", "delayed", "--limit", "9" * 20], 2),
+    (["jobs", "ls", "--state", "bogus"], 2),
+    (["jobs", "ls", "--task", "nosuchtask"], 2),
+    (["jobs", "show", "nosuchjob"], 2),
+    (["jobs", "show", ""], 2),
+    (["jobs", "logs", "nosuchjob"], 2),
+    (["jobs", "retry", "nosuchjob"], 2),
+    (["jobs", "cancel", "nosuchjob"], 2),
+    (["jobs", "wait", "nosuchjob", "--timeout", "abc"], 2),
+    (["jobs", "wait", "nosuchjob", "--timeout", "3000000d"], 2),
+    # queues, workers
+    (["queues", "pause", "nosuchq"], 2),
+    (["queues", "resume", "nosuchq"], 2),
+    (["queues", "pause", ""], 2),
+    (["queues", "pause", "a:b"], 2),
+    (["workers", "drain", "nosuchworker"], 2),
+    (["workers", "drain", "nosuchworker", "--wait", "--timeout", "inf"], 2),
+    # schedules, dlq
+    (["schedules", "show", "nosuch"], 2),
+    (["schedules", "next", "nosuch"], 2),
+    (["schedules", "next", "nosuch", "--limit", "0"], 2),
+    (["schedules", "trigger", "nosuch"], 2),
+    (["schedules", "pause", "nosuch"], 2),
+    (["schedules", "rm", "nosuch", "--yes"], 2),
+    (["dlq", "retry", "nosuchjob"], 2),
+    (["dlq", "retry-all", "--since", "3000000d", "--yes"], 2),
+    (["dlq", "retry-all", "--error-match", "(", "--yes"], 2),
+    (["dlq", "purge", "--limit", "-1", "--yes"], 2),
+    (["dlq", "ls", "--limit", "0"], 2),
+    (["dlq", "ls", "--limit", "9" * 20], 2),
+    # stats, top, events, doctor
+    (["stats", "--watch", "--interval", "0s"], 2),
+    (["stats", "--watch", "--interval", "nan"], 2),
+    (["dispatch", "echo", "--ndjson", "deep.ndjson"], 2),
+    (["top", "--interval", "-1"], 2),
+    (["top", "--interval", "3000000d"], 2),
+    (["events", "--limit", "-5"], 2),
+    (["events", "--limit", "9" * 20], 2),
+    (["doctor", "--max-latency", "3000000d"], 2),
+    (["doctor", "--max-depth", "-1"], 2),
+    # work (refused before anything runs)
+    (["work", "-p", "0"], 2),
+    (["work", "-p", "1000"], 2),
+    (["work", "-c", "100000"], 2),
+    (["work", "-c", "-3"], 2),
+    (["work", "--grace", "3000000d"], 2),
+    (["work", "--grace", "nan"], 2),
+    (["work", "-q", "nosuchq"], 2),
+    (["work", "-q", "emails=0"], 2),
+    (["work", "-q", "emails=x"], 2),
+    (["work", "-t", "nosuchtask"], 2),
+    (["work", "--max-jobs", "0"], 2),
+    # config: files and the environment
+    (["config", "--config", "missing.toml"], 2),
+    (["config", "--config", "badcron.toml"], 2),
+    (["work", "--burst", "--config", "hugegrace.toml"], 2),
+    (["jobs", "ls", "--config", "badurl.toml"], 2),
+    (["init", "--path", "taskora.toml"], 2),  # exists: --force to overwrite
+    (["init", "--path", "."], 2),
+    (["server", "start"], 2),  # the config names a server: not ours to start
+    (["nosuchcommand"], 2),
+]
+
+ENV_ROWS: list[tuple[dict[str, str], list[str], int]] = [
+    ({"TASKORA_URL": "redis://127.0.0.1:6379/abc"}, ["jobs", "ls"], 2),
+    ({"TASKORA_URL": "redis://127.0.0.1:99999/0"}, ["jobs", "ls"], 2),
+    ({"TASKORA_URL": "redis://127.0.0.1:0/0"}, ["dispatch", "echo"], 2),
+    ({"TASKORA_URL": "redis://127.0.0.1:6379/-1"}, ["stats"], 2),
+    ({"TASKORA_URL": "valkey://127.0.0.1:6379/0"}, ["stats"], 2),
+    ({"TASKORA_URL": "http://127.0.0.1"}, ["stats"], 2),
+    ({"TASKORA_URL": "127.0.0.1:6379"}, ["stats"], 2),
+    ({"TASKORA_URL": "redis://"}, ["stats"], 2),
+    ({"TASKORA_URL": "redis://127.0.0.1:DEAD/0"}, ["jobs", "ls"], 3),
+    ({"TASKORA_URL": "redis://127.0.0.1:DEAD/0"}, ["dispatch", "echo"], 3),
+    ({"TASKORA_URL": "redis://127.0.0.1:DEAD/0"}, ["queues", "pause", "emails"], 3),
+    ({"TASKORA_URL": "redis://127.0.0.1:DEAD/0"}, ["top", "--once"], 3),
+    ({"TASKORA_CONCURRENCY": "0"}, ["work", "--burst"], 2),
+    ({"TASKORA_PROCESSES": "-1"}, ["work", "--burst"], 2),
+    ({"TASKORA_PROCESSES": "nan"}, ["work", "--burst"], 2),
+    ({"TASKORA_PREFIX": "\udcff"}, ["jobs", "ls"], 2),
+]
+
+
+@pytest.fixture
+def hostile(project: Project, redis_url: str) -> Iterator[tuple[Project, redis.Redis]]:
+    """The CLI project with the files the rows name, connected once (the handshake writes the
+    layout's meta key: that is the only write a read-only command makes)."""
+    (project.root / "badcron.toml").write_text(BAD_CRON)
+    (project.root / "hugegrace.toml").write_text('modules = ["mytasks"]\n' + HUGE_GRACE)
+    (project.root / "badurl.toml").write_text(BAD_URL)
+    (project.root / "deep.ndjson").write_text("1\n" + "[" * 100_000 + "\n")
+    client = redis.Redis.from_url(redis_url)
+    assert project.taskora("stats").returncode == 0
+    for delay in ("", "1h"):  # a job in each line, so listings reach the server with --limit
+        done = project.taskora(
+            "dispatch", "echo", "--data", "1", *(["--delay", delay] * bool(delay))
+        )
+        assert done.returncode == 0, done.stderr
+    yield project, client
+    client.close()
+
+
+def dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def snapshot(client: redis.Redis) -> list[tuple[bytes, bytes]]:
+    return sorted((key, client.dump(key) or b"") for key in client.scan_iter())
+
+
+def check(project: Project, client: redis.Redis, args: list[str], expected: int) -> None:
+    before = snapshot(client)
+    done = project.taskora(*args, timeout=60)
+    lines = done.stderr.splitlines()
+    assert done.returncode == expected, (args, done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].strip(), (args, done.stderr[-2000:])
+    assert lines[0].startswith("taskora"), (args, lines[0])
+    assert "Traceback" not in done.stderr + done.stdout
+    assert snapshot(client) == before, args
+
+
+@pytest.mark.parametrize(("args", "expected"), ROWS, ids=[" ".join(r[0])[:60] for r in ROWS])
+def test_hostile_arguments_are_refused_in_one_line_writing_nothing(
+    hostile: tuple[Project, redis.Redis], args: list[str], expected: int
+) -> None:
+    check(*hostile, args, expected)
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "expected"),
+    ENV_ROWS,
+    ids=[f"{next(iter(r[0].items()))}-{' '.join(r[1])}"[:60] for r in ENV_ROWS],
+)
+def test_hostile_environment_is_refused_in_one_line_writing_nothing(
+    hostile: tuple[Project, redis.Redis], env: dict[str, str], args: list[str], expected: int
+) -> None:
+    project, client = hostile
+    port = str(dead_port())
+    project.env = {**project.env, **{k: v.replace("DEAD", port) for k, v in env.items()}}
+    check(project, client, args, expected)
+
+
+def test_the_table_covers_every_command() -> None:
+    from .test_secrets import every_command
+
+    covered = {" ".join(a[:2]) if a[0] in SUBCOMMANDS else a[0] for a, _ in ROWS}
+    missing = [c for c in every_command() if c not in covered and c not in NO_BAD_INPUT]
+    assert not missing, f"add hostile rows for {missing}"
+
+
+SUBCOMMANDS = {"jobs", "queues", "workers", "schedules", "dlq", "server"}
+NO_BAD_INPUT = {
+    "server status",
+    "server stop",
+    "queues ls",
+    "workers ls",
+    "schedules ls",
+    "schedules resume",
+    "dlq purge",
+}
+"""Commands whose only inputs are the flags every command shares (--config, --json)."""
