@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+
 TASKS = """
 import os, time
 from pathlib import Path
@@ -151,3 +154,15 @@ def project(tmp_path: Path, redis_url: str) -> Iterator[Project]:
         yield proj
     finally:
         proj.stop_workers()
+
+
+@pytest.fixture
+def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
+    """An app in the test process that queues `echo` jobs (no worker runs them)."""
+    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path / "producer"))
+
+    @app.task("echo")
+    async def echo(data: object) -> object:
+        return data
+
+    return app

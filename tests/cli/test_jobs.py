@@ -6,28 +6,13 @@ import json
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 import redis
 
 from taskora_cli import Taskora
-from taskora_cli.config import load_config
 from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project, wait_for
-
-
-@pytest.fixture
-def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
-    """An app in the test process that queues `echo` jobs (no worker runs them)."""
-    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path / "producer"))
-
-    @app.task("echo")
-    async def echo(data: object) -> object:
-        return data
-
-    return app
 
 
 def test_stats_counts_jobs_by_state_as_a_table_and_as_json(

@@ -4,12 +4,10 @@ one-line usage errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from taskora_cli import Taskora
-from taskora_cli.config import load_config
 
 from .conftest import Project
 
@@ -21,18 +19,6 @@ def flaky_once(data, ctx):
         raise ValueError("first try fails")
     return "second try works"
 """
-
-
-@pytest.fixture
-def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
-    """An app in the test process that queues `echo` jobs (no worker runs them)."""
-    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path / "producer"))
-
-    @app.task("echo")
-    async def echo(data: object) -> object:
-        return data
-
-    return app
 
 
 def test_a_table_cuts_each_line_to_the_terminal_width_and_wide_shows_every_cell(
