@@ -51,6 +51,11 @@ embedded server is then restarted if it died, any other reported as ServerError 
 holding every caller for long (a worker retries on its own)."""
 
 
+RECONNECT_WINDOW_S = 3.0
+"""One call's deadline is its reply timeout plus this: the reconnect attempts of a call that
+could not be sent stop here, so a hung or dead server fails a call in seconds, not minutes."""
+
+
 def backoff() -> ExponentialBackoff:
     """The wait between reconnect attempts: 40 ms doubling up to 1 s."""
     return ExponentialBackoff(cap=1.0, base=0.02)
@@ -87,6 +92,8 @@ class ServerLink:
         """
         if self.state_dir is None or not is_outage(error):
             return False
+        if isinstance(error, RedisTimeoutError | TimeoutError):
+            return False  # it is there but does not answer (paused, swapping): not dead
         await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
         return True
 
@@ -105,6 +112,18 @@ class ServerLink:
                 "that the URL (url in taskora.toml, or TASKORA_URL) points at it"
             )
         return ServerError(f"the server at {self.shown} refused a command: {error}")
+
+    def maybe_ran(self, error: BaseException) -> ServerError:
+        """A call that reached the server but got no reply: it may or may not have run, so it
+        is not sent again (the caller decides; a job id or request id makes that safe)."""
+        if isinstance(error, RedisTimeoutError | TimeoutError):
+            what = "did not answer in time"
+        else:
+            what = f"dropped the connection ({error})"
+        return ServerError(
+            f"the server at {self.shown} {what}; the last command may or may not have run. "
+            "Check that it runs and is not overloaded (taskora doctor), then retry"
+        )
 
     async def guard(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` (which does its own reconnect retries); after an outage restart the
