@@ -36,6 +36,9 @@ RESENDABLE = frozenset(
         "handshake",
         "enqueue",
         "enqueue_delayed",
+        "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -45,7 +48,9 @@ RESENDABLE = frozenset(
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,
 an enqueue by finding its own job, the others by what they write): the wire sends them again
-after a dropped connection, never after a reply timeout."""
+after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
+push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
+dropped under them is a ServerError that says the call may or may not have run."""
 PROMOTE_LIMIT = 1000
 """Due delayed jobs promoted per claim call; the rest follow on the next call."""
 
