@@ -16,6 +16,7 @@ from taskora_cli.engine import flow
 from taskora_cli.engine.embedded import embedded_status
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import NewJob
+from taskora_cli.engine.wire import Wire
 from taskora_cli.errors import ServerError
 
 if TYPE_CHECKING:
@@ -87,3 +88,24 @@ async def test_a_dispatch_to_a_paused_server_fails_and_the_job_exists_once(
         assert client.lrange(engine.keys("echo").wait, 0, -1).count("j1") == 1
     finally:
         client.close()
+
+
+async def test_a_login_to_a_paused_server_fails_instead_of_waiting_for_ever(
+    restartable_valkey: RestartableValkey, paused: int
+) -> None:
+    # The reply watchdog only watches a connection in use: the login needs its own bound.
+    wire = Wire(f"{restartable_valkey.url}?password=pw", reply_timeout_s=REPLY_TIMEOUT_S)
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        with pytest.raises(ServerError):
+            await asyncio.wait_for(wire.call("PING"), FAILURE_BOUND_S)
+    finally:
+        await wire.close()
+
+
+async def test_a_read_from_a_paused_server_fails_with_server_error(
+    engine: Engine, paused: int
+) -> None:
+    os.kill(paused, signal.SIGSTOP)
+    with pytest.raises(ServerError):
+        await asyncio.wait_for(engine.job("echo", "j1"), FAILURE_BOUND_S)
