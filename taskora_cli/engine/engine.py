@@ -195,8 +195,12 @@ class Engine(Reads):
     def _claim_keys(self, t: k.TaskKeys) -> list[str]:
         return [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
 
+    def new_request(self) -> str:
+        """A fresh request id for a claiming call (see :meth:`claim`)."""
+        return next(self._requests)
+
     def _request(self, given: str | None) -> str:
-        return given if given is not None else next(self._requests)
+        return given if given is not None else self.new_request()
 
     async def claim(
         self,
