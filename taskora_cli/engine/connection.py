@@ -32,6 +32,10 @@ class _Client(Redis):
         run = Redis.execute_command
         return await self.link.guard(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
 
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        self.link.closed = True
+        await super().aclose(close_connection_pool)
+
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
         pipe.link = self.link

@@ -82,6 +82,8 @@ class ServerLink:
         self.url = url
         self.shown = mask_url(url)
         self.state_dir: Path | None = embedded.state_dir_of(url)
+        self.closed = False
+        """Its connection was closed on purpose: a failure then is no reason to restart."""
 
     async def recover(self, error: BaseException) -> bool:
         """After an outage: restart the embedded server if it died; True when a retry may
@@ -94,7 +96,13 @@ class ServerLink:
             return False
         if isinstance(error, RedisTimeoutError | TimeoutError):
             return False  # it is there but does not answer (paused, swapping): not dead
-        await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+        try:
+            await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+        except OSError as exc:  # its state directory: unwritable, full, a file turned folder
+            raise ServerError(
+                f"the embedded server for {self.state_dir} is down and could not be started "
+                f"again ({exc}); fix the state directory, then `taskora server start`"
+            ) from exc
         return True
 
     def error(self, error: BaseException) -> ServerError:
@@ -129,14 +137,15 @@ class ServerLink:
         """Run ``attempt`` (which does its own reconnect retries); after an outage restart the
         embedded server and try once more; raise every failure as ServerError.
 
-        NOSCRIPT passes through unchanged: the script runner loads the script and retries.
+        NOSCRIPT passes through unchanged: the script runner loads the script and retries
+        (and maps it with :meth:`error` if the retry finds it unknown again).
         """
         try:
             return await attempt()
         except NoScriptError:
             raise
         except (RedisError, OSError) as exc:
-            if not await self.recover(exc):
+            if self.closed or not await self.recover(exc):
                 raise self.error(exc) from exc
         try:
             return await attempt()

@@ -259,7 +259,10 @@ class Wire:
             return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
         except NoScriptError:
             await self.call("SCRIPT", "LOAD", script.source, resend=True)
+        try:
             return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
+        except NoScriptError as exc:  # the server restarted again in between: give up
+            raise script.unknown(self._link.shown) from exc
 
     async def _reply(self, proto: _Protocol, future: asyncio.Future[Any], timeout: float) -> Any:
         if self._watchdog is None:
@@ -331,6 +334,7 @@ class Wire:
     async def close(self) -> None:
         """Close the connection; calls in flight fail with ServerError."""
         self._closed = True
+        self._link.closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
