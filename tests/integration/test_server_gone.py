@@ -53,14 +53,15 @@ def kill_server(state_dir: Path) -> int:
 def test_a_producer_restarts_its_killed_embedded_server_and_dispatches(project: Path) -> None:
     app = producer(None, project)
     try:
-        first = app.dispatch("echo", "before")
+        app.dispatch("echo", "before")
         killed = kill_server(project / ".taskora")
         second = app.dispatch("echo", "after")  # the same app, engine and connections
 
         status = embedded_status(project / ".taskora")
         assert status.running and status.pid not in (None, killed)
-        # both jobs are on the restarted server (the AOF kept the first)
-        assert first.state() == "waiting" and second.state() == "waiting"
+        # Only the job dispatched after the restart is checked: one dispatched just before a
+        # kill -9 may be lost under appendfsync everysec (tests/fault measures that bound).
+        assert second.state() == "waiting"
     finally:
         app.close()
 
@@ -72,14 +73,22 @@ async def test_async_producers_restart_a_killed_embedded_server_once(project: Pa
     try:
         for app in apps:
             await app.get_task("echo").adispatch("warm-up")
+        started_before = servers_started(project / ".taskora")
         killed = kill_server(project / ".taskora")
 
         handles = await asyncio.gather(*(app.get_task("echo").adispatch("x") for app in apps))
         assert [await h.astate() for h in handles] == ["waiting", "waiting"]
         assert embedded_status(project / ".taskora").pid not in (None, killed)
+        assert servers_started(project / ".taskora") == started_before + 1
     finally:
         for app in apps:
             await app.aclose()
+
+
+def servers_started(state_dir: Path) -> int:
+    """How many servers started in ``state_dir`` so far: each logs that it is ready once."""
+    log = (state_dir / "valkey.log").read_text(errors="replace")
+    return log.count("Ready to accept connections")
 
 
 def unused_port() -> int:
