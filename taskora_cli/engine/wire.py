@@ -6,7 +6,9 @@ This connection writes RESP straight to the transport and parses replies with hi
 arrive, so a call costs a few µs of client CPU, and any number of calls may be in flight at once
 (replies come back in order). It keeps redis-py's behaviour where it matters: reconnecting
 with the same backoff after a server restart (or while it loads its AOF), a reply timeout for a
-server that stopped answering; and like the redis-py clients it reports every failure through
+server that stopped answering; unlike redis-py it never sends again a command the server may
+have run unless the caller says that is harmless (see `Wire.call`); like the redis-py clients
+it reports every failure through
 :mod:`.failures` (a dead embedded server restarted, anything else a ServerError). TLS
 (``rediss://``) stays with redis-py.
 """
