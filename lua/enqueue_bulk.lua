@@ -8,7 +8,8 @@
 -- ARGV[2] now_ms
 -- ARGV[3..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra
 --   (extra: more hash fields as a JSON object, "" = none)
--- returns one flag per job: 1 enqueued, 0 an id that already exists
+-- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
+--   call: same id, data and now_ms), 0 an id another job holds
 --@include lib/common.lua
 local tag, now = ARGV[1], tonumber(ARGV[2])
 local out, any_now, first_due, waiting = {}, false, nil, {}
@@ -17,7 +18,7 @@ for i = 3, #ARGV, 6 do
   local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local job = job_key(tag, id)
   if redis.call("EXISTS", job) == 1 then
-    out[#out + 1] = 0
+    out[#out + 1] = own_job(job, data, now) and 1 or 0
   else
     if run_at > now then
       redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)

@@ -15,13 +15,17 @@
 -- ARGV[7] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- ARGV[8] extra             more hash fields as a JSON object; "" = none
 -- ARGV[9] blocking          the states that block, space separated ("waiting delayed active")
--- returns {1, id} enqueued, or {0, holder id} deduplicated
+-- returns {1, id} enqueued (also by an earlier run of this very call: same id, data and
+--   now_ms), or {0, holder id} deduplicated (the id itself when another job holds it)
 -- The holder's state is read now, so a key whose holder ended (or was deleted) never blocks,
 -- even if a finishing script has not released it. "retrying" blocks like "delayed": the job
 -- waits in the delayed set for its next attempt.
 --@include lib/common.lua
 --@include lib/create.lua
 local tag, id, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
+if own_job(job_key(tag, id), ARGV[3], now) then
+  return { 1, id } -- an earlier run of this very call created it: not a duplicate of itself
+end
 local holder = redis.call("GET", KEYS[6])
 if holder then
   local state = redis.call("HGET", job_key(tag, holder), "state")

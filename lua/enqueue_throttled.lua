@@ -16,7 +16,8 @@
 -- ARGV[8] extra             more hash fields as a JSON object; "" = none
 -- ARGV[9] max               dispatches accepted per window
 -- ARGV[10] window_ms        the window's length
--- returns {1, 0} enqueued, or {0, ms} throttled: ms until the oldest accepted dispatch leaves
+-- returns {1, 0} enqueued (also by an earlier run of this very call: same id, data and
+--   now_ms), {0, 0} when another job holds the id, or {0, ms} throttled: ms until the oldest accepted dispatch leaves
 --   the window (when the next one would be accepted)
 -- A sliding window: at most max accepted in ANY window_ms span (a fixed window lets 2 * max
 -- through across a boundary). Rejected dispatches do not count. The window is judged by
@@ -25,6 +26,9 @@
 --@include lib/create.lua
 local tag, id, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local max, window = tonumber(ARGV[9]), tonumber(ARGV[10])
+if own_job(job_key(tag, id), ARGV[3], now) then
+  return { 1, 0 } -- an earlier run of this very call took its place in the window
+end
 redis.call("ZREMRANGEBYSCORE", KEYS[6], "-inf", now - window)
 if redis.call("ZCARD", KEYS[6]) >= max then
   local oldest = redis.call("ZRANGE", KEYS[6], 0, 0, "WITHSCORES")

@@ -32,6 +32,13 @@ local function job_key(tag, id)
   return tag .. "j:" .. id
 end
 
+-- A job this very call created on an earlier run (the call was sent again after a dropped
+-- connection): same payload and dispatch time. Such a rerun counts as done, changing nothing.
+local function own_job(job, data, now)
+  local stored = redis.call("HMGET", job, "ts", "data")
+  return tonumber(stored[1]) == now and stored[2] == data
+end
+
 -- Append one transition to the task's capped event stream; extra field/value pairs may follow.
 local function emit(events, event, id, ...)
   redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "event", event, "job", id, ...)

@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ServerError
 from ..urls import mask_url
@@ -33,6 +32,10 @@ class _Client(Redis):
         run = Redis.execute_command
         return await self.link.guard(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
 
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        self.link.closed = True
+        await super().aclose(close_connection_pool)
+
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
         pipe.link = self.link
@@ -53,23 +56,29 @@ class _Pipeline(Pipeline):
         return await self.link.guard(attempt)
 
 
-def open_client(url: str, *, blocking: bool = False) -> Redis:
+def open_client(
+    url: str, *, blocking: bool = False, reply_timeout_s: float = REPLY_TIMEOUT_S
+) -> Redis:
     """A client for ``url`` (redis://, rediss://, unix://).
 
     Args:
         url: where the server is.
         blocking: True for a connection that waits in BZPOPMIN/XREAD (up to MAX_BLOCK_S): its
             replies are given that much longer, so a long block is not taken for a dead server.
+        reply_timeout_s: how long a reply may take before the server is taken for gone.
     """
     link = ServerLink(url)
-    retry = Retry(backoff(), RECONNECT_ATTEMPTS)
+    # Never on a timeout: the server may have run the command, and a paused server would run
+    # every copy once it wakes up.
+    resent_on = (RedisConnectionError, ConnectionResetError)
+    retry = Retry(backoff(), RECONNECT_ATTEMPTS, supported_errors=resent_on)
     try:
         client = _Client.from_url(
             url,
             decode_responses=True,
             retry=retry,
-            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
-            socket_timeout=REPLY_TIMEOUT_S + (MAX_BLOCK_S + BLOCK_MARGIN_S if blocking else 0),
+            retry_on_error=list(resent_on),
+            socket_timeout=reply_timeout_s + (MAX_BLOCK_S + BLOCK_MARGIN_S if blocking else 0),
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             health_check_interval=0 if blocking else 30,
         )

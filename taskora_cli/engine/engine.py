@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from ..errors import ServerError, WireFormatError
 from . import keys as k
 from .connection import open_client
-from .failures import BLOCK_MARGIN_S
+from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
 from .reads import Reads
 from .records import (
     KEEP_ALL,
@@ -31,6 +31,26 @@ from .scripts import all_scripts
 from .wire import Wire, supports
 
 WRITTEN_BY = "taskora-py"
+RESENDABLE = frozenset(
+    {
+        "handshake",
+        "enqueue",
+        "enqueue_delayed",
+        "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "claim",
+        "ack_and_claim",
+        "fail_and_claim",
+        "extend_lock",
+        "worker_beat",
+    }
+)
+"""Scripts that may run twice for one call with the same outcome (a claim by its request id,
+an enqueue by finding its own job, the others by what they write): the wire sends them again
+after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
+push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
+dropped under them is a ServerError that says the call may or may not have run."""
 PROMOTE_LIMIT = 1000
 """Due delayed jobs promoted per claim call; the rest follow on the next call."""
 
@@ -51,12 +71,16 @@ def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
 class Engine(Reads):
     """One server connection (plus blocking ones, made on demand) for one event loop."""
 
-    def __init__(self, url: str, prefix: str = "") -> None:
+    def __init__(
+        self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S
+    ) -> None:
         self.url = url
         self.prefix = prefix
-        self.client: Redis = open_client(url)
+        self.reply_timeout_s = reply_timeout_s
+        """How long a reply to a non-blocking command may take before the call fails."""
+        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s)
         # Scripts (the hot path) go over a lean pipelined connection where the URL allows it.
-        self._wire = Wire(url) if supports(url) else None
+        self._wire = Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
         self._scripts = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
         self._blocking: dict[str, Redis] = {}
@@ -103,7 +127,8 @@ class Engine(Reads):
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         if self._wire is not None:
-            return await self._wire.evalsha(self._scripts[name], keys, args)
+            script = self._scripts[name]
+            return await self._wire.evalsha(script, keys, args, resend=name in RESENDABLE)
         return await self._scripts[name](self.client, keys, args)
 
     async def register_tasks(self, queues: Mapping[str, str]) -> None:
@@ -170,8 +195,12 @@ class Engine(Reads):
     def _claim_keys(self, t: k.TaskKeys) -> list[str]:
         return [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
 
+    def new_request(self) -> str:
+        """A fresh request id for a claiming call (see :meth:`claim`)."""
+        return next(self._requests)
+
     def _request(self, given: str | None) -> str:
-        return given if given is not None else next(self._requests)
+        return given if given is not None else self.new_request()
 
     async def claim(
         self,
@@ -343,14 +372,22 @@ class Engine(Reads):
         if self._wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                wire = self._blocking_wires[task] = Wire(self.url, blocking=True)
+                wire = Wire(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                self._blocking_wires[task] = wire
+            # Sent again after a dropped connection: a marker popped twice costs a wake-up at
+            # most, and a worker looks for work every IDLE_BLOCK_S anyway.
             popped = await wire.call(
-                "BZPOPMIN", marker, round(timeout_s, 3), reply_timeout=timeout_s + BLOCK_MARGIN_S
+                "BZPOPMIN",
+                marker,
+                round(timeout_s, 3),
+                reply_timeout=timeout_s + BLOCK_MARGIN_S,
+                resend=True,
             )
         else:
             client = self._blocking.get(task)
             if client is None:
-                client = self._blocking[task] = open_client(self.url, blocking=True)
+                client = open_client(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                self._blocking[task] = client
             popped = await client.bzpopmin([marker], timeout=timeout_s)
         if popped is None:
             return None

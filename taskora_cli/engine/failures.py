@@ -51,6 +51,11 @@ embedded server is then restarted if it died, any other reported as ServerError 
 holding every caller for long (a worker retries on its own)."""
 
 
+RECONNECT_WINDOW_S = 3.0
+"""One call's deadline is its reply timeout plus this: the reconnect attempts of a call that
+could not be sent stop here, so a hung or dead server fails a call in seconds, not minutes."""
+
+
 def backoff() -> ExponentialBackoff:
     """The wait between reconnect attempts: 40 ms doubling up to 1 s."""
     return ExponentialBackoff(cap=1.0, base=0.02)
@@ -77,6 +82,8 @@ class ServerLink:
         self.url = url
         self.shown = mask_url(url)
         self.state_dir: Path | None = embedded.state_dir_of(url)
+        self.closed = False
+        """Its connection was closed on purpose: a failure then is no reason to restart."""
 
     async def recover(self, error: BaseException) -> bool:
         """After an outage: restart the embedded server if it died; True when a retry may
@@ -87,7 +94,15 @@ class ServerLink:
         """
         if self.state_dir is None or not is_outage(error):
             return False
-        await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+        if isinstance(error, RedisTimeoutError | TimeoutError):
+            return False  # it is there but does not answer (paused, swapping): not dead
+        try:
+            await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+        except OSError as exc:  # its state directory: unwritable, full, a file turned folder
+            raise ServerError(
+                f"the embedded server for {self.state_dir} is down and could not be started "
+                f"again ({exc}); fix the state directory, then `taskora server start`"
+            ) from exc
         return True
 
     def error(self, error: BaseException) -> ServerError:
@@ -106,18 +121,31 @@ class ServerLink:
             )
         return ServerError(f"the server at {self.shown} refused a command: {error}")
 
+    def maybe_ran(self, error: BaseException) -> ServerError:
+        """A call that reached the server but got no reply: it may or may not have run, so it
+        is not sent again (the caller decides; a job id or request id makes that safe)."""
+        if isinstance(error, RedisTimeoutError | TimeoutError):
+            what = "did not answer in time"
+        else:
+            what = f"dropped the connection ({error})"
+        return ServerError(
+            f"the server at {self.shown} {what}; the last command may or may not have run. "
+            "Check that it runs and is not overloaded (taskora doctor), then retry"
+        )
+
     async def guard(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` (which does its own reconnect retries); after an outage restart the
         embedded server and try once more; raise every failure as ServerError.
 
-        NOSCRIPT passes through unchanged: the script runner loads the script and retries.
+        NOSCRIPT passes through unchanged: the script runner loads the script and retries
+        (and maps it with :meth:`error` if the retry finds it unknown again).
         """
         try:
             return await attempt()
         except NoScriptError:
             raise
         except (RedisError, OSError) as exc:
-            if not await self.recover(exc):
+            if self.closed or not await self.recover(exc):
                 raise self.error(exc) from exc
         try:
             return await attempt()

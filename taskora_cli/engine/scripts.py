@@ -17,6 +17,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from ..errors import ServerError
+
 _INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
 
 SCRIPT_NAMES = (
@@ -85,7 +87,19 @@ class Script:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
             await client.script_load(self.source)
+        try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError as exc:  # the server restarted again in between: give up
+            link = getattr(client, "link", None)  # our clients know their (masked) URL
+            raise self.unknown(link.shown if link is not None else None) from exc
+
+    def unknown(self, server: str | None) -> ServerError:
+        """The error for a script the server does not hold even right after loading it."""
+        where = f" at {server}" if server else ""
+        return ServerError(
+            f"the server{where} does not hold script {self.name!r} even after loading it "
+            "(did it restart again?); retry"
+        )
 
 
 @cache

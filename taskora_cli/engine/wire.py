@@ -6,7 +6,9 @@ This connection writes RESP straight to the transport and parses replies with hi
 arrive, so a call costs a few µs of client CPU, and any number of calls may be in flight at once
 (replies come back in order). It keeps redis-py's behaviour where it matters: reconnecting
 with the same backoff after a server restart (or while it loads its AOF), a reply timeout for a
-server that stopped answering; and like the redis-py clients it reports every failure through
+server that stopped answering; unlike redis-py it never sends again a command the server may
+have run unless the caller says that is harmless (see `Wire.call`); like the redis-py clients
+it reports every failure through
 :mod:`.failures` (a dead embedded server restarted, anything else a ServerError). TLS
 (``rediss://``) stays with redis-py.
 """
@@ -29,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .failures import (
     CONNECT_TIMEOUT_S,
     RECONNECT_ATTEMPTS,
+    RECONNECT_WINDOW_S,
     REPLY_TIMEOUT_S,
     ServerLink,
     backoff,
@@ -131,6 +134,11 @@ class _Protocol(asyncio.Protocol):
             raise RedisConnectionError(f"connection lost: {self.lost}")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.transport.write(packed)
+        if self.transport.is_closing():
+            # The write failed at once (EPIPE: the server died while the connection idled):
+            # nothing reached the server, so the caller may send it again.
+            self.lost = self.lost or RedisConnectionError("the server closed the connection")
+            raise self.lost
         self.pending.append((future, due_at))
         return future
 
@@ -178,9 +186,13 @@ class Wire:
             ``reply_timeout``: the block time plus a margin): a call whose caller is cancelled
             drops the connection (so the server forgets the block and no later reply is
             consumed by nobody).
+        reply_timeout_s: how long a reply to a non-blocking call (and to the login) may take.
     """
 
-    def __init__(self, url: str, *, blocking: bool = False) -> None:
+    def __init__(
+        self, url: str, *, blocking: bool = False, reply_timeout_s: float = REPLY_TIMEOUT_S
+    ) -> None:
+        self.reply_timeout_s = reply_timeout_s
         self._target = _Target(url)
         self._blocking = blocking
         self._proto: _Protocol | None = None
@@ -191,51 +203,72 @@ class Wire:
         self._closed = False
         self._connected_once = False
 
-    async def call(self, *args: Any, reply_timeout: float = REPLY_TIMEOUT_S) -> Any:
+    async def call(
+        self, *args: Any, reply_timeout: float | None = None, resend: bool = False
+    ) -> Any:
         """Send one command and return its reply.
 
-        A call whose connection broke is sent again (the same bytes, so a claim carries the
-        same request id and is not run twice, see lua/claim.lua).
+        A call that could not be written (no connection yet, the server restarting) is tried
+        again for up to ~2.3 s. Once written, the server may have run it: a lost connection
+        sends it again only when ``resend`` says running it twice is harmless (a claim carries
+        a request id, see lua/claim.lua); a reply that does not come in time ends the call
+        (a paused server would run every copy once it wakes up).
 
         Raises:
             ServerError: the server cannot be reached (and, if it is the embedded one, could
-                not be restarted) or replied with an error.
+                not be restarted), did not answer in time, or replied with an error.
             NoScriptError: EVALSHA of a script the server does not hold (evalsha loads it).
         """
         packed = pack(args)
-        return await self._link.guard(lambda: self._call(packed, reply_timeout))
+        if reply_timeout is None:
+            reply_timeout = self.reply_timeout_s
+        timeout = reply_timeout
+        return await self._link.guard(lambda: self._call(packed, timeout, resend))
 
-    async def _call(self, packed: bytes, reply_timeout: float) -> Any:
+    async def _call(self, packed: bytes, reply_timeout: float, resend: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + reply_timeout + RECONNECT_WINDOW_S
         failures = 0
         while True:
+            written = False
             try:
-                return await self._send(packed, reply_timeout)
-            except (RedisConnectionError, RedisTimeoutError, ConnectionResetError) as exc:
+                proto = self._proto
+                if proto is None or proto.lost is not None:
+                    proto = await self._open(give_up_at - loop.time())
+                future = proto.send(packed, loop.time() + reply_timeout)
+                written = True
+                return await self._reply(proto, future, reply_timeout)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                may_have_run = written and is_outage(exc)
+                if may_have_run and (isinstance(exc, RedisTimeoutError) or not resend):
+                    raise self._link.maybe_ran(exc) from exc
                 failures += 1
                 limit = RECONNECT_ATTEMPTS
                 if not self._connected_once:
                     limit = min(limit, FIRST_CONNECT_ATTEMPTS)
-                if failures > limit or self._closed or not is_outage(exc):
+                wait = self._backoff.compute(failures)
+                late = loop.time() + wait >= give_up_at
+                if failures > limit or late or self._closed or not is_outage(exc):
                     raise
-                await asyncio.sleep(self._backoff.compute(failures))
+                await asyncio.sleep(wait)
 
-    async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def evalsha(
+        self, script: Script, keys: Sequence[str], args: Sequence[Any], *, resend: bool = False
+    ) -> Any:
         """Run a script by SHA, loading it first if the server does not know it (yet, or any
-        more: after SCRIPT FLUSH or a restart)."""
+        more: after SCRIPT FLUSH or a restart). ``resend``: see :meth:`call`."""
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
         except NoScriptError:
-            await self.call("SCRIPT", "LOAD", script.source)
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            await self.call("SCRIPT", "LOAD", script.source, resend=True)
+        try:
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
+        except NoScriptError as exc:  # the server restarted again in between: give up
+            raise script.unknown(self._link.shown) from exc
 
-    async def _send(self, packed: bytes, reply_timeout: float) -> Any:
-        proto = self._proto
-        if proto is None or proto.lost is not None:
-            proto = await self._open()
-        loop = asyncio.get_running_loop()
-        future = proto.send(packed, loop.time() + reply_timeout)
+    async def _reply(self, proto: _Protocol, future: asyncio.Future[Any], timeout: float) -> Any:
         if self._watchdog is None:
-            self._watchdog = loop.call_later(reply_timeout, self._check_replies)
+            self._watchdog = asyncio.get_running_loop().call_later(timeout, self._check_replies)
         if self._blocking:
             try:
                 return await future
@@ -257,14 +290,18 @@ class Wire:
         else:
             self._watchdog = loop.call_at(overdue_at, self._check_replies)
 
-    async def _open(self) -> _Protocol:
+    async def _open(self, within: float) -> _Protocol:
+        """The connection, opened (or its opening by another call awaited) within ``within``
+        seconds; an opening this caller stops waiting for goes on for the others."""
         if self._closed:
             raise RedisConnectionError("the connection is closed")
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._connect())
         opening = self._opening
         try:
-            return await asyncio.shield(opening)
+            return await asyncio.wait_for(asyncio.shield(opening), max(within, 0.001))
+        except TimeoutError as exc:
+            raise RedisTimeoutError("the server did not accept the connection in time") from exc
         finally:
             if opening.done() and self._opening is opening:
                 self._opening = None
@@ -282,8 +319,13 @@ class Wire:
             where = target.path or f"{target.host}:{target.port}"
             raise RedisConnectionError(f"cannot connect to {where}: {exc}") from exc
         try:
+            # No watchdog watches a connection not yet in use: a hung server is timed here.
             for command in target.login():
-                await proto.send(pack(command), loop.time() + REPLY_TIMEOUT_S)
+                due_at = loop.time() + self.reply_timeout_s
+                await asyncio.wait_for(proto.send(pack(command), due_at), self.reply_timeout_s)
+        except TimeoutError as exc:
+            proto.abort(RedisTimeoutError("no reply to the login in time"))
+            raise RedisTimeoutError("the server did not answer the login in time") from exc
         except BaseException:
             proto.abort(RedisConnectionError("login failed"))
             raise
@@ -294,6 +336,7 @@ class Wire:
     async def close(self) -> None:
         """Close the connection; calls in flight fail with ServerError."""
         self._closed = True
+        self._link.closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

@@ -58,6 +58,11 @@ class TaskRunner(Slots):
         self._give_up_at = float("inf")
         """True while a claim or settle round trip is on the wire."""
         self._maybe_more = True
+        self._unanswered: tuple[str, int] | None = None
+        """A claim that failed without a reply (its request id and count): the server may have
+        run it, so the next claim sends it again and gets that run's jobs, rather than leaving
+        them locked by nobody until the lock TTL. A settle call in between carries its own id:
+        the old one is dropped then (its jobs, if any, wait out the lock TTL)."""
         self._arm = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._waker_task: asyncio.Task[None] | None = None
@@ -170,6 +175,7 @@ class TaskRunner(Slots):
     async def _round_trip(self, finished: list[Outcome], want: int) -> list[ClaimedJob]:
         try:
             if finished:
+                self._unanswered = None
                 return await self._settle(finished, want)
             return await self._claim(want)
         except Exception as exc:
@@ -193,8 +199,23 @@ class TaskRunner(Slots):
             return []
 
     async def _claim(self, want: int) -> list[ClaimedJob]:
-        w = self.worker
-        return await self.engine.claim(self.task.name, w.id, want, w.app.clock(), w.lock_ttl_ms)
+        w, name = self.worker, self.task.name
+        request, count = self._unanswered or (self.engine.new_request(), want)
+        self._unanswered = (request, count)  # until its reply arrives
+        claimed = await self.engine.claim(
+            name, w.id, count, w.app.clock(), w.lock_ttl_ms, request=request
+        )
+        self._unanswered = None
+        if len(claimed) > want:
+            # A replay of a claim for more than may be held now (--max-jobs counted down
+            # meanwhile): the rest go straight back.
+            extra = [(job.id, job.token) for job in claimed[want:]]
+            claimed = claimed[:want]
+            try:
+                await self.engine.nack(name, extra, w.app.clock())
+            except Exception as exc:
+                log.warning("taskora: could not hand back %d jobs: %s", len(extra), exc)
+        return claimed
 
     async def _settle(self, finished: list[Outcome], want: int) -> list[ClaimedJob]:
         w, name = self.worker, self.task.name

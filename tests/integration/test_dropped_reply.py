@@ -13,6 +13,7 @@ import pytest
 from support import make_app
 
 from taskora_cli.engine.engine import Engine
+from taskora_cli.engine.failures import RECONNECT_WINDOW_S
 from taskora_cli.engine.records import NewJob
 from taskora_cli.engine.scripts import load_script
 from taskora_cli.worker.pool import Worker
@@ -31,6 +32,9 @@ class DroppingProxy:
         self.socket_path = socket_path
         self.marker: bytes | None = None
         self.dropped = 0
+        self.outage_s = 0.0
+        """After the drop, cut every new connection at once for this long."""
+        self._refusing_until = 0.0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
 
@@ -39,8 +43,9 @@ class DroppingProxy:
         port = self._server.sockets[0].getsockname()[1]
         return f"redis://127.0.0.1:{port}/0"
 
-    def arm(self, marker: bytes) -> None:
+    def arm(self, marker: bytes, outage_s: float = 0.0) -> None:
         self.marker = marker
+        self.outage_s = outage_s
 
     async def close(self) -> None:
         if self._server is not None:
@@ -56,6 +61,9 @@ class DroppingProxy:
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if asyncio.get_running_loop().time() < self._refusing_until:
+            client_w.transport.abort()
+            return
         self._pipes.add(task)
         server_r, server_w = await asyncio.open_unix_connection(self.socket_path)
         drop_reply = asyncio.Event()
@@ -72,6 +80,7 @@ class DroppingProxy:
             while data := await server_r.read(65536):
                 if drop_reply.is_set():
                     self.dropped += 1
+                    self._refusing_until = asyncio.get_running_loop().time() + self.outage_s
                     client_w.transport.abort()
                     return
                 client_w.write(data)
@@ -155,3 +164,38 @@ async def test_every_job_completes_once_when_a_workers_claim_reply_is_lost(
     assert dropper.dropped == 1
     assert results == list(range(20))
     assert runs == Counter(range(20))  # each exactly once
+
+
+async def test_a_claim_the_runner_sends_again_after_a_server_error_gets_the_same_jobs(
+    redis_url: str, tmp_path: Path, proxy: tuple[DroppingProxy, str]
+) -> None:
+    # The reply is lost and the connection stays cut for longer than the wire's reconnect
+    # attempts: the claim fails with ServerError, and the runner's next claim (same request id)
+    # gets the jobs the first run locked, instead of leaving them locked until the 60 s TTL.
+    dropper, url = proxy
+    producer = make_app(redis_url, tmp_path)
+    app = make_app(url, tmp_path)
+    runs: Counter[int] = Counter()
+
+    @producer.task("count")
+    async def dispatched(n: int) -> int:
+        return n
+
+    @app.task("count", concurrency=4)
+    async def count(n: int) -> int:
+        runs[n] += 1
+        return n
+
+    worker = Worker(app, [count], lock_ttl_ms=60_000)
+    await worker.start()  # idle: its claims found nothing, and the script is loaded
+    try:
+        dropper.arm(CLAIM, outage_s=RECONNECT_WINDOW_S + 1)
+        handles = await dispatched.adispatch_many(list(range(6)))
+        results = [await h.aresult(30) for h in handles]  # not after the 60 s lock TTL
+    finally:
+        await worker.stop()
+        await app.aclose()
+        await producer.aclose()
+    assert dropper.dropped == 1
+    assert results == list(range(6))
+    assert runs == Counter(range(6))

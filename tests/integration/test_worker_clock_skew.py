@@ -72,9 +72,11 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
     app = skewed_app(redis_url, tmp_path, skew_ms)
     reaper = make_app(redis_url, tmp_path)
     engine = await app._engine()
+    await reaper._engine()  # connected now: its first look below is one round trip
     try:
         job = await _dispatch_raw(app, "hold")
-        fields = {"host": "elsewhere", "pid": 1, "tasks": "hold", "heartbeat_ms": 100}
+        # Gone after 3 missed beats: 3 s, far more than the look below takes on a loaded host.
+        fields = {"host": "elsewhere", "pid": 1, "tasks": "hold", "heartbeat_ms": 1000}
         await registry.beat(engine, "dead-worker", fields, app.clock())
         [claimed] = await engine.claim("hold", "dead-worker", 1, app.clock(), 600_000)
         assert claimed.id == job
@@ -88,7 +90,7 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
             reaped.update(await reaper.areap_workers())
             return bool(reaped)
 
-        await until(reaped_once)  # after 3 missed beats of 100 ms, on the server's clock
+        await until(reaped_once)  # after 3 missed beats of 1 s, on the server's clock
         assert reaped == {"dead-worker": 1}
         assert await reaper.aworkers() == []
         assert await (await reaper._engine()).job_state("hold", job) == "waiting"
