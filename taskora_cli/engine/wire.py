@@ -235,6 +235,10 @@ class Wire:
                     limit = min(limit, FIRST_CONNECT_ATTEMPTS)
                 if failures > limit or self._closed or not is_outage(exc):
                     raise
+                if self._blocking and isinstance(exc, RedisTimeoutError):
+                    # The lost reply may have popped what the caller waits for (a marker):
+                    # waiting again would miss it; the caller goes and looks instead.
+                    raise
                 await asyncio.sleep(self._backoff.compute(failures))
 
     async def evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from proxy import FaultProxy
 
+from taskora_cli.engine.failures import BLOCK_MARGIN_S
 from taskora_cli.engine.wire import Wire
 from taskora_cli.errors import ServerError
 
@@ -31,6 +32,14 @@ async def ended(call: Any) -> Any:
         return exc
 
 
+async def cut_then_heal(proxy: FaultProxy, sent: asyncio.Future[Any]) -> None:
+    await asyncio.sleep(0.2)  # the call is on the wire
+    proxy.half_open()
+    await asyncio.sleep(1.0)  # the outage itself, not a wait for a condition
+    assert not sent.done()
+    proxy.heal()
+
+
 async def test_a_call_on_a_half_open_connection_ends_once_the_server_answers_again(
     redis_url: str, proxy: FaultProxy
 ) -> None:
@@ -46,6 +55,32 @@ async def test_a_call_on_a_half_open_connection_ends_once_the_server_answers_aga
         assert await wire.call("PING") == "PONG"  # on a fresh connection
     finally:
         await wire.close()
+
+
+async def test_a_blocking_pop_on_a_half_open_connection_is_not_waited_again(
+    redis_url: str, proxy: FaultProxy
+) -> None:
+    """The dead connection's pop may take the marker it waits for (the server still serves it;
+    the reply goes nowhere): the caller must hear of the failure and go and look, not block
+    again on a fresh connection for a marker that is gone."""
+    wire = Wire(proxy.url, blocking=True)
+    other = Wire(redis_url)
+    try:
+        await other.call("DEL", "half-open:marker")
+        block_s = 3.0
+        sent = asyncio.ensure_future(
+            wire.call(
+                "BZPOPMIN", "half-open:marker", block_s, reply_timeout=block_s + BLOCK_MARGIN_S
+            )
+        )
+        await cut_then_heal(proxy, sent)
+        await other.call("ZADD", "half-open:marker", 0, "work")  # popped by the dead connection
+        outcome = await ended(sent)
+        assert isinstance(outcome, ServerError), outcome
+        assert await other.call("EXISTS", "half-open:marker") == 0
+    finally:
+        await wire.close()
+        await other.close()
 
 
 async def test_a_server_busy_in_a_long_script_is_waited_for(

@@ -84,14 +84,6 @@ async def test_a_busy_worker_whose_connections_go_half_open_recovers_soon_after_
     assert max(starts.values()) <= 2
 
 
-HALF_OPEN_IDLE = (
-    "an idle worker whose blocking connection went half-open never claims again: "
-    "Engine.wait_for_work's BZPOPMIN runs on a Wire(blocking=True) with no reply timeout and "
-    "TaskRunner._waker awaits it with no deadline, so the wake-up never comes (>70 s observed)"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=HALF_OPEN_IDLE)
 async def test_an_idle_worker_whose_connections_go_half_open_claims_again_after_the_network(
     redis_url: str, root: Path, fleet: Fleet, server: Server, proxy: FaultProxy
 ) -> None:
