@@ -37,6 +37,16 @@ REPLY_TIMEOUT_S = 10.0
 """A reply to a non-blocking command: later than this, the server is taken for gone (our
 scripts run in milliseconds; a server that stalls for 10 s is not serving anyway)."""
 
+SILENCE_PROBE_S = 1.0
+"""A connection with a call in flight that has heard nothing for this long (past the block
+time, for a blocking command) is checked: the server is asked PING on a fresh connection, and
+if it answers while this one stays silent, this one is half-open (a peer or NAT that vanished
+without a FIN or RST) and is dropped, in about a second rather than at the reply timeout."""
+
+PROBE_TIMEOUT_S = 1.0
+"""How long that PING (connect, login and reply) may take; later, the probe tells nothing
+(the network is still out, or the server stalls) and the reply timeout stays the judge."""
+
 BLOCK_MARGIN_S = 5.0
 """A blocking command (BZPOPMIN, XREAD BLOCK) is given its block time plus this."""
 

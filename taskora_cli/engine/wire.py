@@ -25,14 +25,17 @@ from urllib.parse import parse_qs, unquote, urlparse
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .failures import (
+    BLOCK_MARGIN_S,
     CONNECT_TIMEOUT_S,
+    PROBE_TIMEOUT_S,
     RECONNECT_ATTEMPTS,
     RECONNECT_WINDOW_S,
     REPLY_TIMEOUT_S,
+    SILENCE_PROBE_S,
     ServerLink,
     backoff,
     is_outage,
@@ -81,6 +84,10 @@ def _pack_any(args: Sequence[Any]) -> bytes:
     return b"".join(out)
 
 
+PROBE = pack(("EVAL", "return 1", 0))
+"""What a silent connection's probe asks (see Wire._probe_silence)."""
+
+
 def _error(message: str) -> Exception:
     """The exception redis-py raises for this error reply (NOSCRIPT, LOADING, WRONGTYPE...)."""
     error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
@@ -124,15 +131,22 @@ class _Protocol(asyncio.Protocol):
         """Calls in flight, oldest first: each future and the loop time its reply is due by."""
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
+        self.heard_at = 0.0
+        """Loop time of the last sign of life: a reply, or a call sent while none was in
+        flight (the silence that counts starts there)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.heard_at = asyncio.get_running_loop().time()
 
     def send(self, packed: bytes, due_at: float) -> asyncio.Future[Any]:
         if self.lost is not None or self.transport is None:
             raise RedisConnectionError(f"connection lost: {self.lost}")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self.pending:
+            self.heard_at = loop.time()
         self.transport.write(packed)
         if self.transport.is_closing():
             # The write failed at once (EPIPE: the server died while the connection idled):
@@ -143,6 +157,7 @@ class _Protocol(asyncio.Protocol):
         return future
 
     def data_received(self, data: bytes) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
         self.reader.feed(data)
         while True:
             try:
@@ -200,6 +215,9 @@ class Wire:
         self._link = ServerLink(url)
         self._backoff = backoff()
         self._watchdog: asyncio.TimerHandle | None = None
+        self._silence_s = SILENCE_PROBE_S
+        """How long the connection may stay silent with a call in flight before it is probed."""
+        self._probe: asyncio.Task[None] | None = None
         self._closed = False
         self._connected_once = False
 
@@ -267,8 +285,14 @@ class Wire:
             raise script.unknown(self._link.shown) from exc
 
     async def _reply(self, proto: _Protocol, future: asyncio.Future[Any], timeout: float) -> Any:
+        # A blocking command is silent for its block time by design (its timeout is that plus
+        # BLOCK_MARGIN_S); any other reply takes milliseconds.
+        self._silence_s = SILENCE_PROBE_S
+        if self._blocking:
+            self._silence_s += max(0.0, timeout - BLOCK_MARGIN_S)
         if self._watchdog is None:
-            self._watchdog = asyncio.get_running_loop().call_later(timeout, self._check_replies)
+            delay = min(timeout, self._silence_s)
+            self._watchdog = asyncio.get_running_loop().call_later(delay, self._check_replies)
         if self._blocking:
             try:
                 return await future
@@ -278,17 +302,47 @@ class Wire:
         return await future
 
     def _check_replies(self) -> None:
-        """Drop the connection when the oldest reply is overdue; else look again later."""
+        """Drop the connection when the oldest reply is overdue; probe it when it has been
+        silent too long; else look again later."""
         self._watchdog = None
         proto = self._proto
         if proto is None or not proto.pending:
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         overdue_at = proto.pending[0][1]
-        if loop.time() >= overdue_at:
+        if now >= overdue_at:
             proto.abort(RedisTimeoutError("the server sent no reply in time"))
-        else:
-            self._watchdog = loop.call_at(overdue_at, self._check_replies)
+            return
+        probe_at = proto.heard_at + self._silence_s
+        if now >= probe_at:
+            if self._probe is None:
+                self._probe = loop.create_task(self._probe_silence(proto))
+            probe_at = now + SILENCE_PROBE_S
+        self._watchdog = loop.call_at(min(overdue_at, probe_at), self._check_replies)
+
+    async def _probe_silence(self, proto: _Protocol) -> None:
+        """Ask the server a trivial script on a fresh connection: if it answers while ``proto``
+        stays silent, ``proto`` is half-open (its replies go nowhere), so drop it; its calls
+        fail as timed out, like at the reply timeout. No answer tells nothing: the network may
+        still be out, or the server stalls (busy in a long script, stopped, or paused: a script
+        waits out CLIENT PAUSE WRITE, where a PING would not), and the reply timeout judges."""
+        loop = asyncio.get_running_loop()
+        asked_at = loop.time()
+        probe: _Protocol | None = None
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                probe = await self._dial()
+                answer = await probe.send(PROBE, loop.time() + PROBE_TIMEOUT_S)
+            await asyncio.sleep(0)  # a reply read in the same loop pass as the probe's lands first
+            if answer == 1 and proto.pending and proto.heard_at < asked_at:
+                proto.abort(RedisTimeoutError("the connection went silent (half-open)"))
+        except (RedisError, OSError, TimeoutError):
+            pass
+        finally:
+            self._probe = None
+            if probe is not None:
+                probe.abort(RedisConnectionError("the probe is over"))
 
     async def _open(self, within: float) -> _Protocol:
         """The connection, opened (or its opening by another call awaited) within ``within``
@@ -307,6 +361,13 @@ class Wire:
                 self._opening = None
 
     async def _connect(self) -> _Protocol:
+        proto = await self._dial()
+        self._proto = proto
+        self._connected_once = True
+        return proto
+
+    async def _dial(self) -> _Protocol:
+        """A new connection, logged in (not yet this wire's)."""
         loop = asyncio.get_running_loop()
         target = self._target
         try:
@@ -329,8 +390,6 @@ class Wire:
         except BaseException:
             proto.abort(RedisConnectionError("login failed"))
             raise
-        self._proto = proto
-        self._connected_once = True
         return proto
 
     async def close(self) -> None:
@@ -340,6 +399,8 @@ class Wire:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        if self._probe is not None:
+            self._probe.cancel()
         if self._opening is not None:
             self._opening.cancel()
             with contextlib.suppress(BaseException):
