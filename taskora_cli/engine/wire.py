@@ -334,8 +334,13 @@ class Wire:
             async with asyncio.timeout(PROBE_TIMEOUT_S):
                 probe = await self._dial()
                 answer = await probe.send(PROBE, loop.time() + PROBE_TIMEOUT_S)
-            await asyncio.sleep(0)  # a reply read in the same loop pass as the probe's lands first
-            if answer == 1 and proto.pending and proto.heard_at < asked_at:
+            if answer != 1:
+                return
+            # Whatever held the server (a pause ending, a long script returning) released the
+            # probe and ``proto``'s reply together, and either may arrive first: a live
+            # connection speaks within a moment of the probe's answer, a half-open one never.
+            await asyncio.sleep(SILENCE_PROBE_S)
+            if proto.pending and proto.heard_at < asked_at:
                 proto.abort(RedisTimeoutError("the connection went silent (half-open)"))
         except (RedisError, OSError, TimeoutError):
             pass
