@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Coroutine
@@ -14,6 +15,8 @@ from typing import Any, NoReturn, Protocol
 from .durations import Duration, to_seconds
 from .errors import RetryError
 from .serialization import dumps
+
+log = logging.getLogger("taskora.worker")
 
 LOG_CAP = 1000
 """Log entries kept per job; older ones are trimmed."""
@@ -123,6 +126,7 @@ class JobContext:
     """
 
     __slots__ = (
+        "_closed",
         "_dispatched_at_ms",
         "_io",
         "_last_write",
@@ -161,6 +165,7 @@ class JobContext:
         self._logger: JobLogger | None = None
         self._pending: list[asyncio.Future[None] | Future[None]] | None = None
         self._last_write: asyncio.Future[None] | Future[None] | None = None
+        self._closed = False
 
     @property
     def dispatched_at(self) -> datetime:
@@ -196,7 +201,19 @@ class JobContext:
             entry["fields"] = fields
         self._submit(self._io.write_logs(self.id, [dumps(entry, what="log fields")]))
 
+    def close(self) -> None:
+        """This run no longer owns the job (settled, timed out, handed back, lock lost): a
+        handler still running (a thread cannot be stopped) must not write progress, logs or
+        heartbeats over the job's next run, which the server would take from anyone."""
+        self._closed = True
+
     def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            log.debug(
+                "taskora: %s job %s: dropped a write from a run that ended", self.task, self.id
+            )
+            return
         if self._pending is None:
             self._pending = []
         write = _in_order(self._last_write, coro)

@@ -137,7 +137,7 @@ class TaskRunner(Slots):
             self.worker.unclaim(1)  # another worker runs it: it does not count for --max-jobs
         item = self.running.get(job_id)
         if item is not None:
-            item.signal("lock lost")
+            item.give_up("lock lost")
 
     # -- the settle/claim loop ---------------------------------------------------------------
 

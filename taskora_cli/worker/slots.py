@@ -76,6 +76,13 @@ class Running:
         if self._ctx is not None:
             self._ctx.cancelled.set(reason)
 
+    def give_up(self, reason: str) -> None:
+        """This run no longer owns the job: ask the handler to stop, and drop whatever it
+        still writes through ``ctx`` (it might be a thread that runs on regardless)."""
+        self.signal(reason)
+        if self._ctx is not None:
+            self._ctx.close()
+
 
 class Slots:
     """The job-running half of a TaskRunner: buffer -> running -> finished."""
@@ -132,8 +139,10 @@ class Slots:
                 outcome = await self._execute(item)
                 if self.running.pop(item.job.id, None) is None:
                     continue  # stop() handed it back while the handler ignored the cancellation
-                if item._ctx is not None and item._ctx.has_pending:
-                    await item._ctx.flush()  # progress and logs land before the final event
+                if item._ctx is not None:
+                    if item._ctx.has_pending:
+                        await item._ctx.flush()  # progress and logs land before the final event
+                    item._ctx.close()  # settled next: a thread left behind writes no more
                 if item.job.id in self.held:  # else the lock was lost: not ours to record
                     self.finished.append(outcome)
                     self.wake.set()
@@ -184,7 +193,7 @@ class Slots:
             if not item.timed_out:
                 raise  # shutdown: stop() hands the job back
             item.slot.uncancel()
-            item.signal("timeout")
+            item.give_up("timeout")
             # not cancel(): still queued in the pool, it never starts; else it runs on and keeps
             # its pool thread
             if thread is not None and not thread.cancel() and not thread.done():
@@ -242,7 +251,7 @@ class Slots:
         leftovers = list(self.running.values())
         self.running.clear()
         for item in leftovers:
-            item.signal(reason)
+            item.give_up(reason)
             item.slot.cancel()
         return [item.job for item in leftovers]
 

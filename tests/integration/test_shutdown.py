@@ -12,6 +12,7 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import Taskora
+from taskora_cli.context import JobContext
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure
 from taskora_cli.worker.pool import Worker
@@ -213,3 +214,53 @@ async def test_stop_ends_the_background_loops_even_when_a_tick_swallows_its_canc
         raise AssertionError("stop() waited for ever on a loop that outlived its cancellation")
     assert swallowed == ["sweep"]
     assert all(loop.done() for loop in worker._loops)
+
+
+async def test_a_handed_back_thread_writes_no_progress_or_logs_to_the_jobs_next_run(
+    app: Taskora, redis_url: str, tmp_path: Path
+) -> None:
+    old_ctx: list[JobContext] = []
+    may_write = threading.Event()
+    wrote = threading.Event()
+
+    @app.task("sticky", concurrency=1)
+    def sticky(n: int, ctx: JobContext) -> int:
+        old_ctx.append(ctx)
+        may_write.wait(10)  # ignores the shutdown: runs on after its job went back
+        ctx.progress(13)
+        ctx.log.info("from the old run")
+        wrote.set()
+        return n
+
+    handle = await sticky.adispatch(1)
+    worker = Worker(app, [sticky])
+    await worker.start()
+    await until(lambda: len(old_ctx) == 1)
+    await asyncio.wait_for(worker.stop(grace_ms=50), 10)
+
+    rerun = make_app(redis_url, tmp_path)
+    new_run_started = threading.Event()
+    new_run_may_end = threading.Event()
+
+    @rerun.task("sticky")
+    def new_run(n: int) -> int:
+        new_run_started.set()
+        new_run_may_end.wait(10)
+        return n + 1000
+
+    second = await rerun.start()
+    try:
+        await until(new_run_started.is_set)
+        may_write.set()
+        await until(wrote.is_set)
+        await old_ctx[0].flush()  # whatever the old thread got submitted has landed now
+        engine = await app._engine()
+        record = await engine.job("sticky", handle.id)
+        assert record is not None and record.progress is None
+        assert await engine.job_logs("sticky", handle.id) == []
+        new_run_may_end.set()
+        assert await handle.aresult(10) == 1001
+    finally:
+        new_run_may_end.set()
+        await second.stop()
+        await rerun.aclose()
