@@ -187,17 +187,17 @@ class Slots:
             if not item.slot.cancelling() and not self.stopping:
                 # nobody cancelled this slot: the handler raised CancelledError itself
                 return failed(job, exc, self.retry, self.worker.app.clock())
-            if item.cancelled and not self.stopping:
-                item.slot.uncancel()  # cancel_job() stopped the async handler
-                return cancelled(job)
-            if not item.timed_out:
+            was_cancelled = item.cancelled and not self.stopping
+            if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
-            item.slot.uncancel()
-            item.give_up("timeout")
-            # not cancel(): still queued in the pool, it never starts; else it runs on and keeps
-            # its pool thread
+            item.slot.uncancel()  # cancel_job() or the timeout stopped it: the slot goes on
+            # A thread handler (cancelled or not) may ignore the timeout: not cancel() means
+            # still queued in the pool, it never starts; else it runs on and keeps its thread.
             if thread is not None and not thread.cancel() and not thread.done():
                 self.worker.note_stuck(thread)
+            if was_cancelled:
+                return cancelled(job)
+            item.give_up("timeout")
             return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
             return failed(job, exc, self.retry, self.worker.app.clock())
