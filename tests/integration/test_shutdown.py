@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,24 @@ from taskora_cli.worker.pool import Worker
 
 JOBS = 10
 SLOTS = 3
+ROOT = Path(__file__).resolve().parents[2]
+
+# app.run_worker() with a thread handler deaf to the shutdown: it would run a minute more.
+DEAF_THREAD_WORKER = """
+import sys, threading
+from pathlib import Path
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+
+app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
+
+@app.task("deaf")
+def deaf(n):
+    threading.Event().wait(60)
+    return n
+
+app.run_worker(grace="100ms")
+"""
 
 
 @pytest.fixture
@@ -264,3 +286,28 @@ async def test_a_handed_back_thread_writes_no_progress_or_logs_to_the_jobs_next_
         new_run_may_end.set()
         await second.stop()
         await rerun.aclose()
+
+
+async def test_run_worker_exits_at_once_when_a_thread_outlives_the_grace(
+    app: Taskora, redis_url: str, tmp_path: Path, spawn: list[subprocess.Popen[bytes]]
+) -> None:
+    @app.task("deaf")
+    def deaf(n: int) -> int:
+        return n
+
+    handle = await deaf.adispatch(1)
+    process = subprocess.Popen(
+        [sys.executable, "-c", DEAF_THREAD_WORKER, redis_url, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    spawn.append(process)
+    await until(lambda: _state_is(handle.astate(), "active"), timeout=30)
+    process.send_signal(signal.SIGTERM)
+    # the grace is 100 ms; the thread would keep a process that joins it alive for a minute
+    await until(lambda: process.poll() is not None, timeout=20)
+    assert process.returncode == 0
+    assert await handle.astate() == "waiting"  # handed back for another worker
+
+
+async def _state_is(state: Awaitable[str], expected: str) -> bool:
+    return await state == expected
