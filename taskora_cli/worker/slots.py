@@ -184,8 +184,9 @@ class Slots:
             handler, thread = start_handler(self.task, loads(job.data), ctx, self.worker.executor)
             value = await handler
         except asyncio.CancelledError as exc:
-            if not item.slot.cancelling() and not self.stopping:
-                # nobody cancelled this slot: the handler raised CancelledError itself
+            if not item.slot.cancelling():
+                # nobody cancelled this slot (a drain doesn't: only abandon() and the timer
+                # do): the handler raised CancelledError itself
                 return failed(job, exc, self.retry, self.worker.app.clock())
             was_cancelled = item.cancelled and not self.stopping
             if not (was_cancelled or item.timed_out):

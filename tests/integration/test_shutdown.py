@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support import make_app, until
 
-from taskora_cli import Taskora
+from taskora_cli import Retry, Taskora
 from taskora_cli.context import JobContext
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEAF_THREAD_WORKER = """
 import sys, threading
 from pathlib import Path
-from taskora_cli import Taskora
+from taskora_cli import Retry, Taskora
 from taskora_cli.config import load_config
 
 app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
@@ -311,3 +311,27 @@ async def test_run_worker_exits_at_once_when_a_thread_outlives_the_grace(
 
 async def _state_is(state: Awaitable[str], expected: str) -> bool:
     return await state == expected
+
+
+async def test_an_async_handler_raising_cancelled_error_itself_during_a_drain_fails_its_job(
+    app: Taskora,
+) -> None:
+    started = asyncio.Event()
+    go = asyncio.Event()
+
+    @app.task("self-cancelling", retry=Retry(attempts=1))
+    async def self_cancelling(n: int) -> int:
+        started.set()
+        await go.wait()
+        raise asyncio.CancelledError  # its own, not the worker's: an ordinary failure
+
+    handle = await self_cancelling.adispatch(1)
+    worker = Worker(app, [self_cancelling])
+    await worker.start()
+    await started.wait()
+    stopping = asyncio.create_task(worker.stop(grace_ms=2_000))
+    await until(lambda: all(runner.stopping for runner in worker.runners))
+    go.set()
+    await stopping
+    # not handed back as if the drain had stopped it: it ran to its end, and failed
+    assert await handle.astate() == "failed"
