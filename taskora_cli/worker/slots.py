@@ -200,6 +200,8 @@ class Slots:
                 return cancelled(job)
             item.give_up("timeout")
             return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
+        except GeneratorExit:
+            raise  # the slot's coroutine is being closed: not the handler failing
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
             return failed(job, exc, self.retry, self.worker.app.clock())
         finally:
