@@ -185,7 +185,8 @@ class JobContext:
 
     def heartbeat(self) -> None:
         """Extend this job's lock now (long steps between automatic heartbeats)."""
-        self._submit(self._io.extend_lock(self.id, self._token))
+        # not in line behind progress/log writes: a slow log write must not let the lock lapse
+        self._submit(self._io.extend_lock(self.id, self._token), ordered=False)
 
     def retry(self, delay: Duration | None = None, reason: str | None = None) -> NoReturn:
         """Stop this attempt and ask for another (while attempts remain).
@@ -207,7 +208,9 @@ class JobContext:
         heartbeats over the job's next run, which the server would take from anyone."""
         self._closed = True
 
-    def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _submit(self, coro: Coroutine[Any, Any, None], *, ordered: bool = True) -> None:
+        """Send ``coro`` on the worker's loop; ``ordered`` writes start only once the previous
+        ordered write has ended."""
         if self._closed:
             coro.close()
             log.debug(
@@ -216,14 +219,15 @@ class JobContext:
             return
         if self._pending is None:
             self._pending = []
-        write = _in_order(self._last_write, coro)
+        write = _in_order(self._last_write, coro) if ordered else coro
         submitted: asyncio.Future[None] | Future[None]
         if threading.get_ident() == self._loop_thread:
             submitted = self._loop.create_task(write)
         else:
             submitted = asyncio.run_coroutine_threadsafe(write, self._loop)
         self._pending.append(submitted)
-        self._last_write = submitted
+        if ordered:
+            self._last_write = submitted
 
     @property
     def has_pending(self) -> bool:
