@@ -140,9 +140,9 @@ class Slots:
                 if self.running.pop(item.job.id, None) is None:
                     continue  # stop() handed it back while the handler ignored the cancellation
                 if item._ctx is not None:
+                    item._ctx.close()  # settled next: a thread left behind writes no more
                     if item._ctx.has_pending:
                         await item._ctx.flush()  # progress and logs land before the final event
-                    item._ctx.close()  # settled next: a thread left behind writes no more
                 if item.job.id in self.held:  # else the lock was lost: not ours to record
                     self.finished.append(outcome)
                     self.wake.set()
