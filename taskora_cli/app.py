@@ -539,12 +539,20 @@ class Taskora:
         concurrency: int | None = None,
         grace: Duration | None = None,
     ) -> None:
-        """Run a worker until SIGINT/SIGTERM, then drain within ``grace`` (blocking)."""
-        from .worker.serve import serve
+        """Run a worker until SIGINT/SIGTERM, then drain within ``grace`` (blocking).
+
+        If a thread handler is still running once the grace is over (a thread cannot be
+        stopped; its job is already back in its queue), the process exits at once, as
+        ``taskora work`` does, rather than wait for the thread; with too many threads stuck
+        past their timeout, its exit code is 5.
+        """
+        from .worker.serve import exit_if_threads_linger, serve
+        from .worker.supervisor import STUCK_EXIT
 
         worker = self.worker(tasks, concurrency=concurrency)
         grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
-        asyncio.run(serve(worker, grace_ms))
+        abandoned = asyncio.run(serve(worker, grace_ms))
+        exit_if_threads_linger(worker, abandoned, STUCK_EXIT if worker.left_stuck else 0)
 
 
 def _defined_elsewhere(*_: Any) -> Any:

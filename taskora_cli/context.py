@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Coroutine
@@ -14,6 +15,8 @@ from typing import Any, NoReturn, Protocol
 from .durations import Duration, to_seconds
 from .errors import RetryError
 from .serialization import dumps
+
+log = logging.getLogger("taskora.worker")
 
 LOG_CAP = 1000
 """Log entries kept per job; older ones are trimmed."""
@@ -123,6 +126,7 @@ class JobContext:
     """
 
     __slots__ = (
+        "_closed",
         "_dispatched_at_ms",
         "_io",
         "_last_write",
@@ -161,6 +165,7 @@ class JobContext:
         self._logger: JobLogger | None = None
         self._pending: list[asyncio.Future[None] | Future[None]] | None = None
         self._last_write: asyncio.Future[None] | Future[None] | None = None
+        self._closed = False
 
     @property
     def dispatched_at(self) -> datetime:
@@ -180,7 +185,8 @@ class JobContext:
 
     def heartbeat(self) -> None:
         """Extend this job's lock now (long steps between automatic heartbeats)."""
-        self._submit(self._io.extend_lock(self.id, self._token))
+        # not in line behind progress/log writes: a slow log write must not let the lock lapse
+        self._submit(self._io.extend_lock(self.id, self._token), ordered=False)
 
     def retry(self, delay: Duration | None = None, reason: str | None = None) -> NoReturn:
         """Stop this attempt and ask for another (while attempts remain).
@@ -196,17 +202,32 @@ class JobContext:
             entry["fields"] = fields
         self._submit(self._io.write_logs(self.id, [dumps(entry, what="log fields")]))
 
-    def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+    def close(self) -> None:
+        """This run no longer owns the job (settled, timed out, handed back, lock lost): a
+        handler still running (a thread cannot be stopped) must not write progress, logs or
+        heartbeats over the job's next run, which the server would take from anyone."""
+        self._closed = True
+
+    def _submit(self, coro: Coroutine[Any, Any, None], *, ordered: bool = True) -> None:
+        """Send ``coro`` on the worker's loop; ``ordered`` writes start only once the previous
+        ordered write has ended."""
+        if self._closed:
+            coro.close()
+            log.debug(
+                "taskora: %s job %s: dropped a write from a run that ended", self.task, self.id
+            )
+            return
         if self._pending is None:
             self._pending = []
-        write = _in_order(self._last_write, coro)
+        write = _in_order(self._last_write, coro) if ordered else coro
         submitted: asyncio.Future[None] | Future[None]
         if threading.get_ident() == self._loop_thread:
             submitted = self._loop.create_task(write)
         else:
             submitted = asyncio.run_coroutine_threadsafe(write, self._loop)
         self._pending.append(submitted)
-        self._last_write = submitted
+        if ordered:
+            self._last_write = submitted
 
     @property
     def has_pending(self) -> bool:

@@ -293,7 +293,7 @@ async def _call(fn: Listener, event: Event) -> None:
         outcome = await asyncio.to_thread(fn, event)
         if inspect.isawaitable(outcome):
             await outcome
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):  # this coroutine is being stopped
         raise
     except BaseException:  # sys.exit() in a listener must not end the worker either
         log.exception("taskora: the %s listener %r failed", event.name, fn)

@@ -154,7 +154,7 @@ def work(
     import asyncio
 
     from ..worker.pool import Worker
-    from ..worker.serve import StopWhen, serve
+    from ..worker.serve import StopWhen, exit_if_threads_linger, serve
     from ..worker.supervisor import DRAINED_EXIT, STUCK_EXIT
 
     worker = Worker(
@@ -177,8 +177,7 @@ def work(
     code = DRAINED_EXIT if child and worker.drain_requested.is_set() else 0
     if worker.left_stuck:
         code = STUCK_EXIT  # a supervisor (or systemd) starts a fresh process: fresh threads
-    if abandoned or worker.stuck:  # a stuck thread would keep the interpreter from exiting
-        _exit_now(code)
+    exit_if_threads_linger(worker, abandoned, code)
     if code:
         raise typer.Exit(code)
 
@@ -191,19 +190,6 @@ def _summary(worker: Worker, seconds: float) -> dict[str, Any]:
         "failed": worker.failed,
         "duration_s": round(seconds, 3),
     }
-
-
-def _exit_now(code: int = 0) -> None:
-    """Leave without joining the handler threads the stop abandoned (a thread cannot be killed,
-    only waited for): their jobs are back at the front of their queue already, and their lock
-    tokens no longer match, so nothing the threads might still do could settle them."""
-    import logging
-    import os
-
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def _parse_queues(values: list[str]) -> dict[str, int | None]:

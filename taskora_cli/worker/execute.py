@@ -73,7 +73,7 @@ async def run_on_cancel(
         else:
             call = functools.partial(contextvars.copy_context().run, hook, data, ctx)
             await loop.run_in_executor(executor, call)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):  # this coroutine is being stopped
         raise
     except BaseException:  # a hook's sys.exit() must not end the worker either
         log.exception("taskora: %s: the on_cancel hook of job %s failed", task.name, ctx.id)

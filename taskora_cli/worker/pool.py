@@ -411,6 +411,10 @@ class Worker:
         """``count`` reserved or held jobs were not claimed after all, or went back: they no
         longer count against ``max_claims``."""
         self.claims -= count
+        if count > 0 and self.max_claims is not None:
+            for runner in self.runners:
+                if runner.at_limit:  # it waits for exactly this, claiming nothing meanwhile
+                    runner.resume_claiming()
 
     def cancel_job(self, task: str, job_id: str) -> None:
         """A job of ``task`` was asked to cancel: stop it if this worker holds it."""

@@ -51,13 +51,16 @@ class TaskRunner(Slots):
         self.engine = worker.engine
         self.prefetch = prefetch
         self.in_flight = False
+        """True while a claim or settle round trip is on the wire."""
         self.paused = False
         """Its queue is paused, or the worker drains: claim nothing, still settle."""
         self.abandoned_threads = 0
         """Jobs whose thread handlers were still running when the stop gave up on them."""
         self._give_up_at = float("inf")
-        """True while a claim or settle round trip is on the wire."""
         self._maybe_more = True
+        self.at_limit = False
+        """The last reservation got nothing (``--max-jobs`` is used up): claim nothing and
+        wait for no work until the worker's unclaim() says some came free."""
         self._unanswered: tuple[str, int] | None = None
         """A claim that failed without a reply (its request id and count): the server may have
         run it, so the next claim sends it again and gets that run's jobs, rather than leaving
@@ -134,7 +137,7 @@ class TaskRunner(Slots):
             self.worker.unclaim(1)  # another worker runs it: it does not count for --max-jobs
         item = self.running.get(job_id)
         if item is not None:
-            item.signal("lock lost")
+            item.give_up("lock lost")
 
     # -- the settle/claim loop ---------------------------------------------------------------
 
@@ -142,9 +145,14 @@ class TaskRunner(Slots):
         while True:
             finished, self.finished = self.finished, []
             claiming = not (self.stopping or self.paused or self._starved())
-            want = self.limit - len(self.held) + len(finished) if claiming else 0
-            if finished or (want > 0 and self._maybe_more):
-                want = self.worker.reserve_claims(want)
+            room = self.limit - len(self.held) + len(finished) if claiming else 0
+            want = 0
+            if room > 0 and (finished or self._maybe_more):
+                # reserve before deciding on a round trip: at the --max-jobs limit a claim for
+                # nothing would only put the queue's marker back and wake the waker at once
+                want = self.worker.reserve_claims(room)
+                self.at_limit = want == 0
+            if finished or want > 0:
                 self.in_flight = True
                 claimed = []
                 try:
@@ -155,8 +163,8 @@ class TaskRunner(Slots):
             else:
                 if self.stopping and not self.held:
                     return
-                if want > 0:
-                    self._arm.set()
+                if room > 0 and not self.at_limit:
+                    self._arm.set()  # at the limit, unclaim() wakes this loop instead
                 await self.wake.wait()
                 self.wake.clear()
                 continue

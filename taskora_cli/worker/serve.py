@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass
 
 from .execute import Outcome
@@ -88,6 +89,20 @@ async def serve(worker: Worker, grace_ms: int, when: StopWhen = StopWhen()) -> b
             watcher.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def exit_if_threads_linger(worker: Worker, abandoned: bool, code: int = 0) -> None:
+    """After serve(): if handler threads still run (abandoned at the stop, or stuck past their
+    timeout), leave the process now with ``code`` rather than join them at exit (a thread
+    cannot be killed, only waited for). Their jobs are back at the front of their queue
+    already, and their lock tokens no longer match, so nothing the threads might still do
+    could settle them; meanwhile the jobs' next runs go on elsewhere."""
+    if not (abandoned or worker.stuck):
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _count_finished(worker: Worker, max_jobs: int, stop: asyncio.Event) -> None:

@@ -76,6 +76,13 @@ class Running:
         if self._ctx is not None:
             self._ctx.cancelled.set(reason)
 
+    def give_up(self, reason: str) -> None:
+        """This run no longer owns the job: ask the handler to stop, and drop whatever it
+        still writes through ``ctx`` (it might be a thread that runs on regardless)."""
+        self.signal(reason)
+        if self._ctx is not None:
+            self._ctx.close()
+
 
 class Slots:
     """The job-running half of a TaskRunner: buffer -> running -> finished."""
@@ -132,8 +139,10 @@ class Slots:
                 outcome = await self._execute(item)
                 if self.running.pop(item.job.id, None) is None:
                     continue  # stop() handed it back while the handler ignored the cancellation
-                if item._ctx is not None and item._ctx.has_pending:
-                    await item._ctx.flush()  # progress and logs land before the final event
+                if item._ctx is not None:
+                    item._ctx.close()  # settled next: a thread left behind writes no more
+                    if item._ctx.has_pending:
+                        await item._ctx.flush()  # progress and logs land before the final event
                 if item.job.id in self.held:  # else the lock was lost: not ours to record
                     self.finished.append(outcome)
                     self.wake.set()
@@ -175,21 +184,24 @@ class Slots:
             handler, thread = start_handler(self.task, loads(job.data), ctx, self.worker.executor)
             value = await handler
         except asyncio.CancelledError as exc:
-            if not item.slot.cancelling() and not self.stopping:
-                # nobody cancelled this slot: the handler raised CancelledError itself
+            if not item.slot.cancelling():
+                # nobody cancelled this slot (a drain doesn't: only abandon() and the timer
+                # do): the handler raised CancelledError itself
                 return failed(job, exc, self.retry, self.worker.app.clock())
-            if item.cancelled and not self.stopping:
-                item.slot.uncancel()  # cancel_job() stopped the async handler
-                return cancelled(job)
-            if not item.timed_out:
+            was_cancelled = item.cancelled and not self.stopping
+            if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
-            item.slot.uncancel()
-            item.signal("timeout")
-            # not cancel(): still queued in the pool, it never starts; else it runs on and keeps
-            # its pool thread
+            item.slot.uncancel()  # cancel_job() or the timeout stopped it: the slot goes on
+            # A thread handler (cancelled or not) may ignore the timeout: not cancel() means
+            # still queued in the pool, it never starts; else it runs on and keeps its thread.
             if thread is not None and not thread.cancel() and not thread.done():
                 self.worker.note_stuck(thread)
+            if was_cancelled:
+                return cancelled(job)
+            item.give_up("timeout")
             return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
+        except GeneratorExit:
+            raise  # the slot's coroutine is being closed: not the handler failing
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
             return failed(job, exc, self.retry, self.worker.app.clock())
         finally:
@@ -242,7 +254,7 @@ class Slots:
         leftovers = list(self.running.values())
         self.running.clear()
         for item in leftovers:
-            item.signal(reason)
+            item.give_up(reason)
             item.slot.cancel()
         return [item.job for item in leftovers]
 

@@ -177,14 +177,21 @@ class Supervisor:
         return child
 
     async def _recover(self, child: Child, code: int, *, restarting: bool = True) -> None:
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if code == STUCK_EXIT:  # by design, not a crash: the next process gets fresh threads
+            how = f"left with more stuck thread handlers than it replaces (exit code {code})"
+        elif code < 0:
+            how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
         try:
             held = await self.recover(child.worker_id)
         except Exception as exc:  # the stall sweep still recovers them after the lock TTL
             log.warning("taskora: worker process %d %s; could not recover its jobs now: %s",
                         child.process.pid, how, exc)  # fmt: skip
             return
-        then = "; restarting it" if restarting else ""
+        then = ""
+        if restarting:
+            then = "; starting a fresh one" if code == STUCK_EXIT else "; restarting it"
         log.warning("taskora: worker process %d %s; %d of its jobs went back to the queue%s",
                     child.process.pid, how, held, then)  # fmt: skip
 

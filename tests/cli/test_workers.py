@@ -125,3 +125,17 @@ def test_stuck_threads_show_then_too_many_make_the_worker_exit_5(project: Projec
     log = worker.log.read_text()  # type: ignore[attr-defined]
     assert "thread handlers are stuck past their timeout" in log
     assert "exit code 5" in log
+
+
+def test_a_supervisor_says_a_child_left_for_stuck_threads_not_that_it_crashed(
+    project: Project,
+) -> None:
+    fast_heartbeat(project)
+    with (project.root / "mytasks.py").open("a") as module:
+        module.write(WEDGE)
+    supervisor = project.start_worker("--task", "wedge", "--processes", "2")
+    # 6 wedged jobs on 2 children replacing 2 stuck threads each: one child gets a third
+    project.taskora("dispatch", "wedge", "--ndjson", "-", input="60\n" * 6)
+    log = supervisor.log  # type: ignore[attr-defined]
+    wait_for(lambda: "left with more stuck thread handlers" in log.read_text(), 60)
+    assert "exited with code 5" not in log.read_text()

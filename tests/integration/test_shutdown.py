@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
 from support import make_app, until
 
-from taskora_cli import Taskora
+from taskora_cli import Retry, Taskora
+from taskora_cli.context import JobContext
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure
 from taskora_cli.worker.pool import Worker
 
 JOBS = 10
 SLOTS = 3
+ROOT = Path(__file__).resolve().parents[2]
+
+# app.run_worker() with a thread handler deaf to the shutdown: it would run a minute more.
+DEAF_THREAD_WORKER = """
+import sys, threading
+from pathlib import Path
+from taskora_cli import Retry, Taskora
+from taskora_cli.config import load_config
+
+app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
+
+@app.task("deaf")
+def deaf(n):
+    threading.Event().wait(60)
+    return n
+
+app.run_worker(grace="100ms")
+"""
 
 
 @pytest.fixture
@@ -213,3 +236,102 @@ async def test_stop_ends_the_background_loops_even_when_a_tick_swallows_its_canc
         raise AssertionError("stop() waited for ever on a loop that outlived its cancellation")
     assert swallowed == ["sweep"]
     assert all(loop.done() for loop in worker._loops)
+
+
+async def test_a_handed_back_thread_writes_no_progress_or_logs_to_the_jobs_next_run(
+    app: Taskora, redis_url: str, tmp_path: Path
+) -> None:
+    old_ctx: list[JobContext] = []
+    may_write = threading.Event()
+    wrote = threading.Event()
+
+    @app.task("sticky", concurrency=1)
+    def sticky(n: int, ctx: JobContext) -> int:
+        old_ctx.append(ctx)
+        may_write.wait(10)  # ignores the shutdown: runs on after its job went back
+        ctx.progress(13)
+        ctx.log.info("from the old run")
+        wrote.set()
+        return n
+
+    handle = await sticky.adispatch(1)
+    worker = Worker(app, [sticky])
+    await worker.start()
+    await until(lambda: len(old_ctx) == 1)
+    await asyncio.wait_for(worker.stop(grace_ms=50), 10)
+
+    rerun = make_app(redis_url, tmp_path)
+    new_run_started = threading.Event()
+    new_run_may_end = threading.Event()
+
+    @rerun.task("sticky")
+    def new_run(n: int) -> int:
+        new_run_started.set()
+        new_run_may_end.wait(10)
+        return n + 1000
+
+    second = await rerun.start()
+    try:
+        await until(new_run_started.is_set)
+        may_write.set()
+        await until(wrote.is_set)
+        await old_ctx[0].flush()  # whatever the old thread got submitted has landed now
+        engine = await app._engine()
+        record = await engine.job("sticky", handle.id)
+        assert record is not None and record.progress is None
+        assert await engine.job_logs("sticky", handle.id) == []
+        new_run_may_end.set()
+        assert await handle.aresult(10) == 1001
+    finally:
+        new_run_may_end.set()
+        await second.stop()
+        await rerun.aclose()
+
+
+async def test_run_worker_exits_at_once_when_a_thread_outlives_the_grace(
+    app: Taskora, redis_url: str, tmp_path: Path, spawn: list[subprocess.Popen[bytes]]
+) -> None:
+    @app.task("deaf")
+    def deaf(n: int) -> int:
+        return n
+
+    handle = await deaf.adispatch(1)
+    process = subprocess.Popen(
+        [sys.executable, "-c", DEAF_THREAD_WORKER, redis_url, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    spawn.append(process)
+    await until(lambda: _state_is(handle.astate(), "active"), timeout=30)
+    process.send_signal(signal.SIGTERM)
+    # the grace is 100 ms; the thread would keep a process that joins it alive for a minute
+    await until(lambda: process.poll() is not None, timeout=20)
+    assert process.returncode == 0
+    assert await handle.astate() == "waiting"  # handed back for another worker
+
+
+async def _state_is(state: Awaitable[str], expected: str) -> bool:
+    return await state == expected
+
+
+async def test_an_async_handler_raising_cancelled_error_itself_during_a_drain_fails_its_job(
+    app: Taskora,
+) -> None:
+    started = asyncio.Event()
+    go = asyncio.Event()
+
+    @app.task("self-cancelling", retry=Retry(attempts=1))
+    async def self_cancelling(n: int) -> int:
+        started.set()
+        await go.wait()
+        raise asyncio.CancelledError  # its own, not the worker's: an ordinary failure
+
+    handle = await self_cancelling.adispatch(1)
+    worker = Worker(app, [self_cancelling])
+    await worker.start()
+    await started.wait()
+    stopping = asyncio.create_task(worker.stop(grace_ms=2_000))
+    await until(lambda: all(runner.stopping for runner in worker.runners))
+    go.set()
+    await stopping
+    # not handed back as if the drain had stopped it: it ran to its end, and failed
+    assert await handle.astate() == "failed"

@@ -12,6 +12,8 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import JobFailedError, Taskora
+from taskora_cli.context import JobContext
+from taskora_cli.handle import JobHandle
 from taskora_cli.worker.pool import Worker
 
 
@@ -58,6 +60,39 @@ async def test_stuck_threads_are_replaced_up_to_a_bound_then_the_worker_stops_cl
     finally:
         unstick.set()
         await worker.stop()
+
+
+async def test_a_cancelled_thread_that_ignores_it_and_times_out_counts_as_stuck(
+    app: Taskora,
+) -> None:
+    unstick = threading.Event()
+    contexts: list[JobContext] = []
+
+    @app.task("deaf", timeout="200ms", concurrency=1)
+    def deaf(n: int, ctx: JobContext) -> int:
+        contexts.append(ctx)
+        unstick.wait(30)  # hears neither the cancellation nor the timeout
+        return n
+
+    worker = Worker(app, [deaf], prefetch=0)
+    await worker.start()
+    try:
+        handle = await deaf.adispatch(1)
+        await until(lambda: len(contexts) == 1)
+        await handle.acancel()
+        await until(lambda: contexts[0].cancelled.is_set())
+        # the timeout ends the slot's wait; the job settles as cancelled, its thread runs on
+        await until(lambda: _state_is(handle, "cancelled"))
+        assert worker.stuck == 1
+        unstick.set()
+        await until(lambda: worker.stuck == 0)
+    finally:
+        unstick.set()
+        await worker.stop()
+
+
+async def _state_is(handle: JobHandle, state: str) -> bool:
+    return await handle.astate() == state
 
 
 def _reports(app: Taskora, *, stuck: int, healthy: bool):  # type: ignore[no-untyped-def]
