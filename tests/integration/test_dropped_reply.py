@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from support import make_app
 
+from taskora_cli import Taskora
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.failures import RECONNECT_WINDOW_S
 from taskora_cli.engine.records import NewJob
 from taskora_cli.engine.scripts import load_script
+from taskora_cli.task import Task
 from taskora_cli.worker.pool import Worker
 
 NOW = 1_700_000_000_000
@@ -136,19 +138,7 @@ async def test_every_job_completes_once_when_a_workers_claim_reply_is_lost(
     redis_url: str, tmp_path: Path, proxy: tuple[DroppingProxy, str]
 ) -> None:
     dropper, url = proxy
-    producer = make_app(redis_url, tmp_path)
-    app = make_app(url, tmp_path)
-    runs: Counter[int] = Counter()
-
-    @producer.task("count")
-    async def dispatched(n: int) -> int:
-        return n
-
-    @app.task("count", concurrency=4)
-    async def count(n: int) -> int:
-        runs[n] += 1
-        return n
-
+    producer, dispatched, app, count, runs = _counting(redis_url, url, tmp_path)
     handles = await dispatched.adispatch_many(list(range(20)))
     warm = await producer._engine()  # load the script: the first reply is not a NOSCRIPT
     await warm.claim("count", "nobody", 0, NOW, 60_000)
@@ -173,19 +163,7 @@ async def test_a_claim_the_runner_sends_again_after_a_server_error_gets_the_same
     # attempts: the claim fails with ServerError, and the runner's next claim (same request id)
     # gets the jobs the first run locked, instead of leaving them locked until the 60 s TTL.
     dropper, url = proxy
-    producer = make_app(redis_url, tmp_path)
-    app = make_app(url, tmp_path)
-    runs: Counter[int] = Counter()
-
-    @producer.task("count")
-    async def dispatched(n: int) -> int:
-        return n
-
-    @app.task("count", concurrency=4)
-    async def count(n: int) -> int:
-        runs[n] += 1
-        return n
-
+    producer, dispatched, app, count, runs = _counting(redis_url, url, tmp_path)
     worker = Worker(app, [count], lock_ttl_ms=60_000)
     await worker.start()  # idle: its claims found nothing, and the script is loaded
     try:
@@ -199,3 +177,24 @@ async def test_a_claim_the_runner_sends_again_after_a_server_error_gets_the_same
     assert dropper.dropped == 1
     assert results == list(range(6))
     assert runs == Counter(range(6))
+
+
+def _counting(
+    redis_url: str, url: str, tmp_path: Path
+) -> tuple[Taskora, Task, Taskora, Task, Counter[int]]:
+    """A producer on the server itself, and a worker's app behind the proxy whose `count`
+    task counts each run of each job (n -> n)."""
+    producer = make_app(redis_url, tmp_path)
+    app = make_app(url, tmp_path)
+    runs: Counter[int] = Counter()
+
+    @producer.task("count")
+    async def dispatched(n: int) -> int:
+        return n
+
+    @app.task("count", concurrency=4)
+    async def count(n: int) -> int:
+        runs[n] += 1
+        return n
+
+    return producer, dispatched, app, count, runs
