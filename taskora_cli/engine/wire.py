@@ -327,14 +327,9 @@ class Wire:
         fail as timed out, like at the reply timeout. No answer tells nothing: the network may
         still be out, or the server stalls (busy in a long script, stopped, or paused: a script
         waits out CLIENT PAUSE WRITE, where a PING would not), and the reply timeout judges."""
-        loop = asyncio.get_running_loop()
-        asked_at = loop.time()
-        probe: _Protocol | None = None
+        asked_at = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT_S):
-                probe = await self._dial()
-                answer = await probe.send(PROBE, loop.time() + PROBE_TIMEOUT_S)
-            if answer != 1:
+            if not await self._answers_probe():
                 return
             # Whatever held the server (a pause ending, a long script returning) released the
             # probe and ``proto``'s reply together, and either may arrive first: a live
@@ -342,10 +337,21 @@ class Wire:
             await asyncio.sleep(SILENCE_PROBE_S)
             if proto.pending and proto.heard_at < asked_at:
                 proto.abort(RedisTimeoutError("the connection went silent (half-open)"))
-        except (RedisError, OSError, TimeoutError):
-            pass
         finally:
             self._probe = None
+
+    async def _answers_probe(self) -> bool:
+        """Whether the server runs a trivial script on a fresh connection within
+        PROBE_TIMEOUT_S (the connection is closed again either way)."""
+        probe: _Protocol | None = None
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                probe = await self._dial()
+                due_at = asyncio.get_running_loop().time() + PROBE_TIMEOUT_S
+                return bool(await probe.send(PROBE, due_at) == 1)
+        except (RedisError, OSError, TimeoutError):
+            return False
+        finally:
             if probe is not None:
                 probe.abort(RedisConnectionError("the probe is over"))
 
