@@ -239,9 +239,8 @@ class JobContext:
         while self._pending:
             pending, self._pending = self._pending, []
             for item in pending:
-                waitable = item if isinstance(item, asyncio.Future) else asyncio.wrap_future(item)
                 with contextlib.suppress(Exception):  # a failed log write must not fail the job
-                    await waitable
+                    await asyncio.wrap_future(item)
 
 
 async def _in_order(
@@ -251,10 +250,8 @@ async def _in_order(
     connection, so without this ``progress(10)`` then ``progress(90)`` could land as 90, 10."""
     try:
         if previous is not None:
-            earlier = (
-                previous if isinstance(previous, asyncio.Future) else asyncio.wrap_future(previous)
-            )
-            await asyncio.wait([earlier])  # its failure is its own: this write goes on
+            # its failure is its own: this write goes on
+            await asyncio.wait([asyncio.wrap_future(previous)])
     except BaseException:
         write.close()  # cancelled while waiting: the write never started
         raise
