@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class TaskoraError(Exception):
     """Base class of every error taskora raises on purpose."""
@@ -25,6 +27,36 @@ class UnknownScheduleError(UsageError):
 
 class SerializationError(UsageError):
     """Job data or a result could not be serialised to JSON."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One reason a value failed its schema.
+
+    Attributes:
+        path: where, as dotted keys and indexes ("items.0.qty"; "" for the value itself).
+        message: what is wrong there, in words a user can act on.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '(root)'}: {self.message}"
+
+
+class ValidationError(UsageError):
+    """A job's data (or a handler's result) does not match the task's schema.
+
+    Never retried: the same data fails the same way. ``issues`` lists every problem found.
+    """
+
+    def __init__(self, task: str, issues: list[Issue], *, what: str = "data") -> None:
+        self.task = task
+        self.issues = list(issues)
+        self.what = what
+        listed = "; ".join(str(issue) for issue in self.issues) or "rejected by its schema"
+        super().__init__(f"{what} for task {task!r} is invalid: {listed}")
 
 
 class ServerError(TaskoraError):
