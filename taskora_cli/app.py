@@ -1,45 +1,39 @@
-"""Taskora: the app that holds tasks, resolves the server, and runs workers."""
+"""Taskora: the app facade. It owns a Runtime (server, clock, connections) and a
+TaskRegistry (tasks, declared schedules), and hands both to the views and the worker."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, load_config
+from .config import Config
 from .durations import Duration, to_ms
-from .errors import JobNotFoundError, UnknownTaskError, UsageError
-from .events import Listener, Listeners, parse_app_event, register
+from .errors import JobNotFoundError, UsageError
 from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
-from .portal import Portal
+from .listeners import Listener, parse_app_event, register
 from .queues import check_queue_name
 from .retry import Retry
+from .runtime import Clock, Runtime, system_clock
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
+from .task_registry import TaskRegistry
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .dead_letters import DeadLetters
     from .engine.engine import Engine
-    from .engine.waiter import ResultWaiter
-    from .events import Event
     from .inspector import Inspector
+    from .listeners import Event
     from .queues import Queues
     from .schedule_spec import ScheduleSpec
     from .schedules import ScheduleManager
     from .worker.pool import Worker
     from .workers import WorkerInfo
 
-Clock = Callable[[], int]
-
-
-def system_clock() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+__all__ = ["Clock", "Taskora", "default_app", "system_clock", "task"]
 
 
 class Taskora:
@@ -63,38 +57,34 @@ class Taskora:
         config: Config | str | Path | None = None,
         clock: Clock = system_clock,
     ) -> None:
-        self._url = url
-        self._prefix = prefix
-        self._config = config if isinstance(config, Config) else None
-        self._config_path = Path(config) if isinstance(config, str | Path) else None
-        self.clock = clock
-        self.tasks: dict[str, Task] = {}
-        self._schedules: dict[str, ScheduleSpec] = {}
-        self._portal = Portal()
-        self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
-        self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
-        self._connect_lock = threading.Lock()
-        self._listeners = Listeners()
+        self.runtime = Runtime(url, prefix=prefix, config=config, clock=clock)
+        self.registry = TaskRegistry(self.runtime)
 
     # -- configuration -----------------------------------------------------------------------
 
     @property
+    def clock(self) -> Clock:
+        """Epoch milliseconds, as the app reads them (a virtual clock in tests)."""
+        return self.runtime.clock
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """The tasks registered in this process, by name."""
+        return self.registry.tasks
+
+    @property
     def config(self) -> Config:
         """The effective configuration (discovered on first use)."""
-        if self._config is None:
-            self._config = load_config(self._config_path)
-        return self._config
+        return self.runtime.config
 
     def configure(self, config: Config) -> None:
         """Replace the configuration; only before the app has connected."""
-        if self._engines:
-            raise UsageError("configure() must be called before the app connects to a server")
-        self._config = config
+        self.runtime.configure(config)
 
     @property
     def prefix(self) -> str:
         """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
-        return str(self._setting("prefix", self._prefix))
+        return self.runtime.prefix
 
     def resolve_url(self) -> str:
         """The server URL, starting the embedded server when none is configured.
@@ -103,28 +93,7 @@ class Taskora:
         config file: the deployment overrides the code, the code overrides the project's file
         (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
         """
-        url: str | None = self._setting("url", self._url or None)
-        if url:
-            return self._checked(url)
-        from .engine.embedded import ensure_embedded
-
-        return ensure_embedded(self.config.state_dir)
-
-    @staticmethod
-    def _checked(url: str) -> str:
-        # the config checks its own URL; the constructor's is checked here, before any connect
-        from .server_url import url_problem
-
-        problem = url_problem(url)
-        if problem is not None:
-            raise UsageError(f"Taskora(url=...): {problem}")
-        return url
-
-    def _setting(self, key: str, given: str | None) -> Any:
-        source = self.config.sources.get(key, "default")
-        if given is None or source == "flag" or source.startswith("env "):
-            return getattr(self.config, key)
-        return given
+        return self.runtime.resolve_url()
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -195,18 +164,13 @@ class Taskora:
                 raise UsageError(
                     f"task name {task_name!r} must be non-empty, without spaces, ':' or braces"
                 )
-            existing = self.tasks.get(task_name)
-            if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
-                raise UsageError(
-                    f"task {task_name!r} is already registered by {existing.fn.__qualname__}"
-                )
-            created = Task(self, task_name, fn, options)
+            created = Task(self.runtime, task_name, fn, options)
             if schedule is not None:
                 from .schedule_spec import declare_inline
 
-                declare_inline(self._schedules, task_name, schedule)
-            self.tasks[task_name] = created
-            return created
+                self.registry.add(created)  # refuse a clash before declaring its schedule
+                declare_inline(self.registry.schedules, task_name, schedule)
+            return self.registry.add(created)
 
         if callable(name):  # used bare: @app.task
             fn, name = name, None
@@ -254,7 +218,7 @@ class Taskora:
             task, cron=cron, every=every, data=data, timezone=timezone, on_missed=on_missed,
             overlap=overlap,
         )  # fmt: skip
-        return declare(self._schedules, name, spec)
+        return declare(self.registry.schedules, name, spec)
 
     def declared_schedules(self) -> dict[str, ScheduleSpec]:
         """The schedules this app declares: in code, inline on tasks, and in the config's
@@ -263,9 +227,7 @@ class Taskora:
         Raises:
             UsageError: a TOML schedule reuses a name declared in code.
         """
-        from .schedule_spec import with_config
-
-        return with_config(self._schedules, self.config.schedules)
+        return self.registry.declared_schedules()
 
     def schedules(self) -> ScheduleManager:
         """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
@@ -280,15 +242,11 @@ class Taskora:
         Raises:
             UnknownTaskError: no such task; the message lists the known ones.
         """
-        found = self.tasks.get(name)
-        if found is None:
-            known = ", ".join(sorted(self.tasks)) or "none (are the task modules imported?)"
-            raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known}")
-        return found
+        return self.registry.get(name)
 
     def dispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
         """Dispatch by task name (blocking); see :meth:`adispatch`."""
-        return self._portal.call(self.adispatch(name, data, **options))
+        return self.runtime.call(self.adispatch(name, data, **options))
 
     async def adispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
         """Dispatch by task name; see :meth:`Task.adispatch` for the options.
@@ -304,7 +262,7 @@ class Taskora:
 
     def dispatch_many(self, name: str, items: Iterable[Any], **options: Any) -> list[JobHandle]:
         """Dispatch many jobs by task name, one round trip per batch (blocking)."""
-        return self._portal.call(self.adispatch_many(name, items, **options))
+        return self.runtime.call(self.adispatch_many(name, items, **options))
 
     async def adispatch_many(
         self, name: str, items: Iterable[Any], **options: Any
@@ -318,18 +276,7 @@ class Taskora:
         Raises:
             UnknownTaskError: neither knows it; the message lists every known name.
         """
-        local = self.tasks.get(name)
-        if local is not None:
-            return local
-        engine = await self._engine()
-        on_server = await engine.known_tasks()
-        if name in on_server:
-            # Its queue is unknown here: never re-register it, or it would land in "default".
-            engine.registered.add(name)
-            return Task(self, name, _defined_elsewhere, TaskOptions())
-        known = ", ".join(sorted(set(self.tasks) | set(on_server)))
-        hint = "" if self.tasks else " (are the task modules configured and importable?)"
-        raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
+        return await self.registry.resolve(name)
 
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
@@ -339,7 +286,7 @@ class Taskora:
         Raises:
             UsageError: an unknown event (the message lists them).
         """
-        return register(self._listeners, None, parse_app_event(event), fn)
+        return register(self.runtime.listeners, None, parse_app_event(event), fn)
 
     def events(
         self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
@@ -352,12 +299,12 @@ class Taskora:
 
     def handle(self, name: str, job_id: str) -> JobHandle:
         """A handle for an existing job of task ``name``."""
-        return JobHandle(self, name, job_id)
+        return JobHandle(self.runtime, name, job_id)
 
     def cancel(self, job_id: str, reason: str | None = None, *, task: str | None = None) -> str:
         """Cancel a job by id (blocking); see :meth:`JobHandle.cancel`. Without ``task`` the
         job is looked for under every known task."""
-        return self._portal.call(self.acancel(job_id, reason, task=task))
+        return self.runtime.call(self.acancel(job_id, reason, task=task))
 
     async def acancel(
         self, job_id: str, reason: str | None = None, *, task: str | None = None
@@ -366,12 +313,12 @@ class Taskora:
         from .handle import cancel_job
 
         if task is None:
-            engine = await self._engine()
-            found = await engine.find_job(job_id, await self.inspect().atasks())
+            engine = await self.runtime.engine()
+            found = await engine.find_job(job_id, await self.registry.known_names())
             if found is None:
                 raise JobNotFoundError(f"no job {job_id} under any known task", job_id)
             task = found.task
-        return await cancel_job(self, task, job_id, reason)
+        return await cancel_job(self.runtime, task, job_id, reason)
 
     def inspect(self) -> Inspector:
         """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
@@ -399,53 +346,28 @@ class Taskora:
         """
 
         async def describe() -> dict[str, str]:
-            return await (await self._engine()).server_info()
+            return await (await self.runtime.engine()).server_info()
 
-        return self._portal.call(describe())
+        return self.runtime.call(describe())
 
-    # -- connections (one engine per event loop) ---------------------------------------------
+    # -- connections ----------------------------------------------------------------------
 
-    async def _engine(self) -> Engine:
-        loop = asyncio.get_running_loop()
-        engine = self._engines.get(loop)
-        if engine is None:
-            from .engine.engine import Engine
+    async def connect(self) -> Engine:
+        """Connect the running event loop (starting the embedded server if needed) and return
+        its engine; later calls return the same one.
 
-            url = await asyncio.to_thread(self._resolve_url_once)
-            engine = Engine(url, self.prefix)
-            await engine.connect(self.clock())
-            engine = self._engines.setdefault(loop, engine)
-        return engine
-
-    def _resolve_url_once(self) -> str:
-        with self._connect_lock:  # two loops starting at once must not race to start a server
-            return self.resolve_url()
-
-    async def _waiter(self) -> ResultWaiter:
-        loop = asyncio.get_running_loop()
-        waiter = self._waiters.get(loop)
-        if waiter is None:
-            from .engine.waiter import ResultWaiter
-
-            waiter = self._waiters[loop] = ResultWaiter(await self._engine())
-        return waiter
+        Raises:
+            ServerError: it cannot be reached, or holds an incompatible wire format.
+        """
+        return await self.runtime.engine()
 
     async def aclose(self) -> None:
         """Close the connections of the current event loop."""
-        loop = asyncio.get_running_loop()
-        waiter = self._waiters.pop(loop, None)
-        if waiter is not None:
-            await waiter.close()
-        engine = self._engines.pop(loop, None)
-        if engine is not None:
-            await engine.close()
+        await self.runtime.aclose()
 
     def close(self) -> None:
         """Close the blocking API's connections."""
-        if any(not loop.is_closed() for loop in self._engines):
-            with contextlib.suppress(RuntimeError):
-                self._portal.call(self.aclose())
-        self._portal.close()
+        self.runtime.close()
 
     # -- workers -----------------------------------------------------------------------------
 
@@ -459,30 +381,19 @@ class Taskora:
         Returns:
             How many jobs it held.
         """
-        engine = await self._engine()
-        names = list(tasks) if tasks is not None else await engine.known_tasks()
-        defaults = self.config.defaults
-        held = 0
-        for name in names:
-            released = await engine.release_worker(name, worker_id)
-            if released:
-                held += released
-                now = self.clock()
-                await engine.stall_sweep(name, now, defaults.stall_interval_ms, defaults.max_stalls)
-        from .engine import registry
+        from .workers import release_worker
 
-        await registry.remove(engine, worker_id)  # released means dead: forget it
-        return held
+        return await release_worker(self.runtime, worker_id, tasks)
 
     def workers(self) -> list[WorkerInfo]:
         """Every registered worker process, live and gone, most recent heartbeat first."""
-        return self._portal.call(self.aworkers())
+        return self.runtime.call(self.aworkers())
 
     async def aworkers(self) -> list[WorkerInfo]:
         """Async twin of :meth:`workers`."""
         from .workers import list_workers
 
-        return await list_workers(self)
+        return await list_workers(self.runtime)
 
     def drain_workers(self, node: str) -> list[str]:
         """Ask workers to finish their running jobs and exit (blocking); ``node`` is a worker
@@ -491,13 +402,13 @@ class Taskora:
         Raises:
             UsageError: no live worker has that id or host.
         """
-        return self._portal.call(self.adrain_workers(node))
+        return self.runtime.call(self.adrain_workers(node))
 
     async def adrain_workers(self, node: str) -> list[str]:
         """Async twin of :meth:`drain_workers`."""
         from .workers import drain_workers
 
-        return await drain_workers(self, node)
+        return await drain_workers(self.runtime, node)
 
     async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
         """Release the jobs of every gone worker at once and drop it from the registry.
@@ -511,7 +422,7 @@ class Taskora:
         """
         from .workers import reap_workers
 
-        return await reap_workers(self, frozenset(alive))
+        return await reap_workers(self.runtime, frozenset(alive))
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
@@ -553,10 +464,6 @@ class Taskora:
         grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
         abandoned = asyncio.run(serve(worker, grace_ms))
         exit_if_threads_linger(worker, abandoned, STUCK_EXIT if worker.left_stuck else 0)
-
-
-def _defined_elsewhere(*_: Any) -> Any:
-    raise UsageError("this task's handler is defined in another process; dispatch it instead")
 
 
 _default_app: Taskora | None = None

@@ -20,10 +20,10 @@ from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .engine.dead import DeadRow
     from .engine.engine import Engine
     from .task import Task
+    from .task_registry import Parts
 
 BATCH = 500
 """Dead letters read, and retried or purged, per round trip."""
@@ -185,8 +185,9 @@ class DeadLetters:
     ``task`` may be a name or a Task; None means every task known to the server.
     """
 
-    def __init__(self, app: Taskora) -> None:
-        self.app = app
+    def __init__(self, app: Parts) -> None:
+        self.runtime = app.runtime
+        self.registry = app.registry
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class DeadLetters:
         self, task: str | Task | None = None, offset: int = 0, limit: int = 50
     ) -> builtins.list[DeadLetter]:
         """Dead letters, newest first (blocking); see :meth:`alist`."""
-        return self.app._portal.call(self.alist(task, offset, limit))
+        return self.runtime.call(self.alist(task, offset, limit))
 
     async def alist(
         self, task: str | Task | None = None, offset: int = 0, limit: int = 50
@@ -227,7 +228,7 @@ class DeadLetters:
 
     def groups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
         """Dead letters grouped by error (blocking); see :meth:`agroups`."""
-        return self.app._portal.call(self.agroups(task))
+        return self.runtime.call(self.agroups(task))
 
     async def agroups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
         """Dead letters grouped by error type and message shape (numbers, ids and quoted
@@ -263,7 +264,7 @@ class DeadLetters:
 
     def count(self, task: str | Task | None = None) -> int:
         """How many dead letters there are (blocking)."""
-        return self.app._portal.call(self.acount(task))
+        return self.runtime.call(self.acount(task))
 
     async def acount(self, task: str | Task | None = None) -> int:
         """How many dead letters there are."""
@@ -276,7 +277,7 @@ class DeadLetters:
 
     def retry(self, job_id: str, task: str | Task | None = None) -> DeadLetter:
         """Retry one dead letter (blocking); see :meth:`aretry`."""
-        return self.app._portal.call(self.aretry(job_id, task))
+        return self.runtime.call(self.aretry(job_id, task))
 
     async def aretry(self, job_id: str, task: str | Task | None = None) -> DeadLetter:
         """Send one dead letter back to the end of its waiting line with a fresh attempt count,
@@ -314,7 +315,7 @@ class DeadLetters:
         name = dead[0]
         when = await failed_at(engine, name, job_id)
         rows = await dead_rows(engine, name, [(job_id, when or 0)])
-        if not rows or not (await retry_dead(engine, name, [job_id], self.app.clock()))[0]:
+        if not rows or not (await retry_dead(engine, name, [job_id], self.runtime.clock()))[0]:
             raise UsageError(f"job {job_id} of task {name!r} stopped being dead meanwhile")
         return _letter(rows[0])
 
@@ -331,7 +332,7 @@ class DeadLetters:
         progress: Progress | None = None,
     ) -> BulkResult:
         """Retry many dead letters (blocking); see :meth:`aretry_all`."""
-        return self.app._portal.call(
+        return self.runtime.call(
             self.aretry_all(
                 task,
                 error_match=error_match,
@@ -366,7 +367,7 @@ class DeadLetters:
         """
         from .engine.dead import retry_dead
 
-        now = self.app.clock()
+        now = self.runtime.clock()
 
         async def act(engine: Engine, name: str, ids: builtins.list[str]) -> builtins.list[bool]:
             return await retry_dead(engine, name, ids, now)
@@ -384,7 +385,7 @@ class DeadLetters:
         progress: Progress | None = None,
     ) -> BulkResult:
         """Delete dead letters for good (blocking); see :meth:`apurge`."""
-        return self.app._portal.call(
+        return self.runtime.call(
             self.apurge(
                 task,
                 error_match=error_match,
@@ -430,7 +431,9 @@ class DeadLetters:
             raise UsageError(f"limit must be >= 0, got {limit}")
         since_ms = None if since is None else to_ms(since, what="since")
         filt = _Filter(
-            _compile(error_match), None if since_ms is None else self.app.clock() - since_ms, limit
+            _compile(error_match),
+            None if since_ms is None else self.runtime.clock() - since_ms,
+            limit,
         )
         engine, names = await self._scope(task)
         total = sum([await dead_count(engine, name, filt.min_ms) for name in names])
@@ -458,12 +461,12 @@ class DeadLetters:
     async def _scope(self, task: str | Task | None) -> tuple[Engine, builtins.list[str]]:
         """The engine, and the task names to look at: the one asked for (which must be known
         here or on the server), or every task known to either."""
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         if task is not None:
             name = task if isinstance(task, str) else task.name
-            await self.app.resolve_task(name)
+            await self.registry.resolve(name)
             return engine, [name]
-        return engine, sorted(set(self.app.tasks) | set(await engine.known_tasks()))
+        return engine, await self.registry.known_names()
 
 
 def _compile(error_match: str | None) -> re.Pattern[str] | None:

@@ -16,36 +16,21 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnknownTaskError, UsageError
-from .moments import to_datetime
+from .errors import UnknownTaskError
+from .listeners import LISTENABLE, Event, Listener, Listeners, clamped
+from .remote_error import parse_remote_error
 from .serialization import loads
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .engine.events import RawEvent
-    from .inspector import RemoteError
+    from .task_registry import Parts
+
+__all__ = ["LISTENABLE", "Event", "deliver", "events"]
 
 log = logging.getLogger("taskora.events")
-
-LISTENABLE = (
-    "waiting",
-    "delayed",
-    "active",
-    "progress",
-    "completed",
-    "failed",
-    "retrying",
-    "stalled",
-    "cancelled",
-    "expired",
-)
-"""The events a listener can subscribe to."""
 
 _DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active"})
 """Events whose listeners get fields read from the job (result, error, progress, attempt)."""
@@ -53,111 +38,11 @@ _DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active"})
 BLOCK_MS = 1000
 """How long one read waits for new entries before the stop flag is looked at again."""
 
-Listener = Callable[["Event"], Any]
 
-
-@dataclass(frozen=True)
-class Event:
-    """One job's transition.
-
-    Attributes:
-        name: the event (see LISTENABLE; a reader may also see "promoted" and "purged").
-        task / job_id: whose.
-        at: when the transition was recorded (UTC); clamped to the last (or first) moment a
-            datetime holds when the stream's entry id lies past it (see ``at_ms``).
-        attempt: the attempt it concerns ("active", "completed", "failed", "retrying").
-        result: the handler's return value ("completed").
-        error: how the attempt failed ("failed", "retrying").
-        progress: the value the handler reported ("progress").
-        at_ms: the same moment as stored, in ms since the epoch (None for an event built by
-            hand): a stream entry id written by something other than taskora may lie past the
-            year 9999, and this is then the one honest value.
-        details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
-            "recovered" or "failed"), "reason" (why a job is waiting again).
-    """
-
-    name: str
-    task: str
-    job_id: str
-    at: datetime
-    attempt: int | None = None
-    result: Any = None
-    error: RemoteError | None = None
-    progress: Any = None
-    details: dict[str, str] | None = None
-    at_ms: int | None = None
-
-    def _at_shown(self) -> str | int:
-        # ISO 8601; the stored ms when no datetime can hold it (as a job's timeline does)
-        if self.at_ms is not None and to_datetime(self.at_ms) is None:
-            return self.at_ms
-        return self.at.isoformat()
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        error = self.error
-        return {
-            "event": self.name,
-            "task": self.task,
-            "job": self.job_id,
-            "at": self._at_shown(),
-            "attempt": self.attempt,
-            "result": self.result,
-            "error": None if error is None else {"type": error.type, "message": error.message},
-            "progress": self.progress,
-            **(self.details or {}),
-        }
-
-
-def _clamped(ms: int) -> datetime:
-    moment = to_datetime(ms)
-    if moment is not None:
-        return moment
-    return (datetime.max if ms > 0 else datetime.min).replace(tzinfo=UTC)
-
-
-def check_event(name: str) -> str:
-    if name not in LISTENABLE:
-        raise UsageError(f"unknown event {name!r}; listen to one of {', '.join(LISTENABLE)}")
-    return name
-
-
-class Listeners:
-    """Who listens to what: per task, and for every task (key None)."""
-
-    def __init__(self) -> None:
-        self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
-
-    def __bool__(self) -> bool:
-        return any(self._by.values())
-
-    def add(self, task: str | None, event: str, fn: Listener) -> None:
-        if not callable(fn):
-            raise UsageError(f"a listener must be callable, got {fn!r}")
-        self._by[(task, check_event(event))].append(fn)
-
-    def for_event(self, task: str, event: str) -> list[Listener]:
-        return [*self._by.get((task, event), ()), *self._by.get((None, event), ())]
-
-    def tasks(self, known: Iterable[str]) -> list[str]:
-        """The tasks whose streams must be read: those listened to, or all if any listener
-        is for every task."""
-        if any(task is None and fns for (task, _), fns in self._by.items()):
-            return sorted(set(known))
-        return sorted({task for (task, _), fns in self._by.items() if task is not None and fns})
-
-
-def parse_app_event(name: str) -> str:
-    """``app.on`` names: "task:completed" (or just "completed") -> "completed"."""
-    event = name.removeprefix("task:")
-    return check_event(event)
-
-
-async def _enrich(app: Taskora, raws: list[RawEvent]) -> list[Event]:
+async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
     from .engine.events import job_details
-    from .inspector import _error
 
-    engine = await app._engine()
+    engine = await app.runtime.engine()
     wanted = [(r.task, r.job_id) for r in raws if r.event in _DETAILED]
     details = await job_details(engine, wanted) if wanted else {}
     out = []
@@ -169,10 +54,12 @@ async def _enrich(app: Taskora, raws: list[RawEvent]) -> list[Event]:
                 raw.event,
                 raw.task,
                 raw.job_id,
-                _clamped(raw.at_ms),
+                clamped(raw.at_ms),
                 attempt=int(attempt) if attempt else None,
                 result=_loads(row.get("result")) if raw.event == "completed" else None,
-                error=_error(row.get("error")) if raw.event in ("failed", "retrying") else None,
+                error=parse_remote_error(row.get("error"))
+                if raw.event in ("failed", "retrying")
+                else None,
                 progress=_progress(raw, row),
                 details={k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS} or None,
                 at_ms=raw.at_ms,
@@ -203,7 +90,7 @@ def _loads(raw: str | None) -> Any:
 
 
 async def events(
-    app: Taskora, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    app: Parts, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
 ) -> AsyncIterator[Event]:
     """The events of ``tasks`` (default: every known task): the last ``recent`` of each task's
     stream first, then, with ``follow``, new ones as they come, until the caller stops.
@@ -213,8 +100,8 @@ async def events(
     """
     from .engine import events as streams
 
-    engine = await app._engine()
-    known = await app.inspect().atasks()
+    engine = await app.runtime.engine()
+    known = await app.registry.known_names()
     names = list(tasks) if tasks is not None else known
     unknown = sorted(set(names) - set(known))
     if unknown:
@@ -241,23 +128,21 @@ async def events(
         await follower.close()
 
 
-async def deliver(
-    app: Taskora, stop: asyncio.Event, following: asyncio.Event | None = None
-) -> None:
+async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | None = None) -> None:
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every
     later event is delivered). Runs inside a worker."""
     from .engine import events as streams
 
-    listeners: Listeners = app._listeners
+    listeners: Listeners = app.runtime.listeners
     follower: streams.Follower | None = None
     pending: list[RawEvent] = []  # read, not yet delivered: kept across a failed enrichment
     try:
         while not stop.is_set():
             try:
                 if follower is None:
-                    engine = await app._engine()
-                    names = listeners.tasks(await app.inspect().atasks())
+                    engine = await app.runtime.engine()
+                    names = listeners.tasks(await app.registry.known_names())
                     if not names:
                         return
                     follower = streams.Follower(engine, await streams.latest_ids(engine, names))
@@ -297,22 +182,3 @@ async def _call(fn: Listener, event: Event) -> None:
         raise
     except BaseException:  # sys.exit() in a listener must not end the worker either
         log.exception("taskora: the %s listener %r failed", event.name, fn)
-
-
-ListenerDecorator = Callable[[Listener], Listener]
-
-
-def register(
-    listeners: Listeners, task: str | None, event: str, fn: Listener | None
-) -> Listener | ListenerDecorator:
-    """Add ``fn`` (or return a decorator that adds the function it decorates)."""
-    if fn is not None:
-        listeners.add(task, event, fn)
-        return fn
-    check_event(event)
-
-    def decorate(f: Listener) -> Listener:
-        listeners.add(task, event, f)
-        return f
-
-    return decorate

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .durations import format_ms
 from .engine import flow as scripts
 from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError, UsageError
 from .flow import Collect, CollectInfo, Debounce, Deduplicate, FlowControl, Throttle
 from .handle import JobHandle
-from .serialization import dumps
 
 if TYPE_CHECKING:
     from .engine.engine import Engine
     from .engine.records import Admission, NewJob
-    from .task import Task
+    from .runtime import Runtime
+
+
+class Collected(NamedTuple):
+    """One dispatch bound for a collect buffer: its would-be job id, encoded item and key."""
+
+    job_id: str
+    payload: str
+    key: str
 
 
 async def admit(
@@ -55,34 +62,32 @@ def rejection(
     )
 
 
-async def collect(task: Task, data: Any, config: Collect, now_ms: int) -> JobHandle:
-    """Add one item to its collect buffer; the handle is the batch job it joined."""
-    from .task import new_job_id
-
-    item = dumps(data, what=f"data for task {task.name!r}")
-    key = config.key_for(data)
-    engine = await task.app._engine()
-    if task.name not in engine.registered:
-        await engine.register_tasks({task.name: task.options.queue})
+async def collect(
+    runtime: Runtime, task: str, queue: str, item: Collected, config: Collect, now_ms: int
+) -> JobHandle:
+    """Add one item to ``task``'s collect buffer; the handle is the batch job it joined."""
+    engine = await runtime.engine()
+    if task not in engine.registered:
+        await engine.register_tasks({task: queue})
     limits = (config.delay_ms, config.max_size, config.max_wait_ms)
     joined, _, _ = await scripts.collect_push(
-        engine, task.name, new_job_id(), item, key, limits, now_ms
+        engine, task, item.job_id, item.payload, item.key, limits, now_ms
     )
-    return JobHandle(task.app, task.name, joined)
+    return JobHandle(runtime, task, joined)
 
 
-def _collect_config(task: Task) -> Collect:
-    if task.options.collect is None:
-        raise UsageError(f"task {task.name!r} has no collect option: there is no buffer to read")
-    return task.options.collect
+def check_collects(task: str, config: Collect | None) -> Collect:
+    """``config``, or the error of reading the buffer of a task that collects nothing."""
+    if config is None:
+        raise UsageError(f"task {task!r} has no collect option: there is no buffer to read")
+    return config
 
 
-async def peek_collect(task: Task, key: str) -> list[Any]:
+async def peek_collect(runtime: Runtime, task: str, key: str) -> list[Any]:
     """The items in ``task``'s collect buffer ``key``, oldest first; bad JSON is skipped."""
-    _collect_config(task)
-    engine = await task.app._engine()
+    engine = await runtime.engine()
     items: list[Any] = []
-    for raw in await scripts.collect_peek(engine, task.name, key):
+    for raw in await scripts.collect_peek(engine, task, key):
         try:
             items.append(json.loads(raw))
         except ValueError:
@@ -90,9 +95,8 @@ async def peek_collect(task: Task, key: str) -> list[Any]:
     return items
 
 
-async def inspect_collect(task: Task, key: str) -> CollectInfo | None:
+async def inspect_collect(runtime: Runtime, task: str, key: str) -> CollectInfo | None:
     """Count and times of ``task``'s collect buffer ``key``; None when it is empty."""
-    _collect_config(task)
-    engine = await task.app._engine()
-    info = await scripts.collect_info(engine, task.name, key)
+    engine = await runtime.engine()
+    info = await scripts.collect_info(engine, task, key)
     return None if info is None else CollectInfo(*info)

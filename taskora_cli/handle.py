@@ -18,8 +18,8 @@ from .errors import (
 from .serialization import loads
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .engine.records import Admission
+    from .runtime import Runtime
 
 
 class JobHandle:
@@ -36,8 +36,8 @@ class JobHandle:
         replaced_id: for a debounced dispatch, the pending job it replaced (now cancelled).
     """
 
-    def __init__(self, app: Taskora, task: str, job_id: str, enqueued: bool = True) -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime, task: str, job_id: str, enqueued: bool = True) -> None:
+        self.runtime = runtime
         self.task = task
         self.id = job_id
         self.enqueued = enqueued
@@ -47,9 +47,9 @@ class JobHandle:
         self.replaced_id: str | None = None
 
     @classmethod
-    def admitted(cls, app: Taskora, task: str, job_id: str, admission: Admission) -> JobHandle:
+    def admitted(cls, runtime: Runtime, task: str, job_id: str, admission: Admission) -> JobHandle:
         """The handle of a flow-controlled dispatch."""
-        handle = cls(app, task, job_id, admission.enqueued)
+        handle = cls(runtime, task, job_id, admission.enqueued)
         handle.reason = admission.reason
         handle.existing_id = admission.existing_id
         if admission.retry_after_ms is not None:
@@ -71,11 +71,11 @@ class JobHandle:
     def state(self) -> str:
         """The job's state now (``waiting``, ``active``, ``completed``, ..., ``missing``;
         ``throttled`` for a throttled dispatch, which made no job)."""
-        return self.app._portal.call(self.astate())
+        return self.runtime.call(self.astate())
 
     async def astate(self) -> str:
         """Async twin of :meth:`state`."""
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         if self.reason == "throttled":
             return "throttled"
         return await engine.job_state(self.task, self._target) or "missing"
@@ -93,7 +93,7 @@ class JobHandle:
             JobNotFoundError: no such job (never stored, or trimmed by retention).
             ThrottledError: the dispatch was throttled, so no job exists.
         """
-        return self.app._portal.call(self.aresult(timeout))
+        return self.runtime.call(self.aresult(timeout))
 
     def cancel(self, reason: str | None = None) -> str:
         """Cancel the job (blocking).
@@ -113,11 +113,11 @@ class JobHandle:
             NotCancellableError: the job already ended (its ``state`` says how).
             JobNotFoundError: no such job.
         """
-        return self.app._portal.call(self.acancel(reason))
+        return self.runtime.call(self.acancel(reason))
 
     async def acancel(self, reason: str | None = None) -> str:
         """Async twin of :meth:`cancel`."""
-        return await cancel_job(self.app, self.task, self._target, reason)
+        return await cancel_job(self.runtime, self.task, self._target, reason)
 
     def retry(self) -> None:
         """Run a job that ended without completing (failed, cancelled or expired) again
@@ -128,11 +128,11 @@ class JobHandle:
             UsageError: the job is waiting, active or completed (its state is in the message).
             JobNotFoundError: no such job.
         """
-        self.app._portal.call(self.aretry())
+        self.runtime.call(self.aretry())
 
     async def aretry(self) -> None:
         """Async twin of :meth:`retry`."""
-        await retry_job(self.app, self.task, self._target)
+        await retry_job(self.runtime, self.task, self._target)
 
     async def aresult(self, timeout: float | None = None) -> Any:
         """Async twin of :meth:`result`."""
@@ -140,15 +140,15 @@ class JobHandle:
             raise ThrottledError(
                 f"dispatch {self.id} of {self.task!r} was throttled: no job ran", "", self.id
             )
-        waiter = await self.app._waiter()
+        waiter = await self.runtime.waiter()
         record = await waiter.wait(self.task, self._target, timeout)
         return outcome(self.task, self._target, record)
 
 
-async def cancel_job(app: Taskora, task: str, job_id: str, reason: str | None) -> str:
+async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | None) -> str:
     """Cancel a job of ``task``; see :meth:`JobHandle.cancel`."""
-    engine = await app._engine()
-    done, state = await engine.cancel(task, job_id, reason or "", app.clock())
+    engine = await runtime.engine()
+    done, state = await engine.cancel(task, job_id, reason or "", runtime.clock())
     if done == "missing":
         raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
     if done == "finished":
@@ -158,12 +158,12 @@ async def cancel_job(app: Taskora, task: str, job_id: str, reason: str | None) -
     return "cancelled" if done == "cancelled" else "cancelling"
 
 
-async def retry_job(app: Taskora, task: str, job_id: str) -> None:
+async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
     """Send an ended, uncompleted job of ``task`` back to its line; see :meth:`JobHandle.retry`."""
     from .engine.dead import retry_dead
     from .engine.records import RETRYABLE_STATES
 
-    engine = await app._engine()
+    engine = await runtime.engine()
     state = await engine.job_state(task, job_id)
     if state is None:
         raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
@@ -172,7 +172,7 @@ async def retry_job(app: Taskora, task: str, job_id: str) -> None:
             f"job {job_id} is {state}; only failed, cancelled or expired jobs can be retried"
             + (" (dispatch it again to run it twice)" if state == "completed" else "")
         )
-    if not (await retry_dead(engine, task, [job_id], app.clock(), state))[0]:
+    if not (await retry_dead(engine, task, [job_id], runtime.clock(), state))[0]:
         raise UsageError(f"job {job_id} stopped being {state} meanwhile; look at it again")
 
 

@@ -6,7 +6,6 @@ ZRANGE, HGETALL); nothing writes and nothing scans the keyspace.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -14,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .engine.records import STATES as _STATES
 from .errors import UsageError
 from .moments import to_datetime
-from .serialization import loads
+from .remote_error import RemoteError, decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .engine.records import JobRecord, TaskCounts
+    from .task_registry import Parts
 
 MAX_INDEX = 2**53
 """The largest offset + limit a listing takes: far beyond any queue, and well inside the 64-bit
@@ -59,15 +58,6 @@ class Stats:
 
     tasks: list[TaskStats]
     total: TaskStats
-
-
-@dataclass(frozen=True)
-class RemoteError:
-    """How a handler failed, as the worker recorded it."""
-
-    type: str | None
-    message: str
-    traceback: str | None
 
 
 @dataclass(frozen=True)
@@ -187,12 +177,12 @@ class JobInfo:
             id=record.id,
             task=record.task,
             state=record.state,
-            data=_json(record.data),
-            result=_json(record.result),
-            error=_error(record.error),
+            data=decode_stored(record.data),
+            result=decode_stored(record.result),
+            error=parse_remote_error(record.error),
             attempt=record.attempt,
             priority=record.priority,
-            progress=_json(record.progress),
+            progress=decode_stored(record.progress),
             stalls=record.stalls,
             cancel_reason=record.cancel,
             timeline=Timeline.from_ms(
@@ -201,7 +191,7 @@ class JobInfo:
                 finished_at=record.finished_at_ms,
                 run_at=record.run_at_ms,
             ),
-            logs=[entry for entry in map(_json, logs or []) if isinstance(entry, dict)],
+            logs=[entry for entry in map(decode_stored, logs or []) if isinstance(entry, dict)],
         )
 
     @property
@@ -230,27 +220,6 @@ class JobInfo:
         out["attempts"] = [attempt.as_dict() for attempt in self.attempts()]
         out["timeline"] = self.timeline.as_dict()
         return out
-
-
-def _json(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return loads(raw)
-    except Exception:
-        return raw  # written by something else: show it as it is
-
-
-def _error(raw: str | None) -> RemoteError | None:
-    if not raw:
-        return None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        return RemoteError(None, raw, None)
-    return RemoteError(parsed.get("type"), str(parsed.get("message", "")), parsed.get("traceback"))
 
 
 @dataclass(frozen=True)
@@ -285,26 +254,26 @@ def _error_has(error: RemoteError | None, needle: str) -> bool:
 class Inspector:
     """Read-only views of the app's tasks and jobs; blocking methods with async twins."""
 
-    def __init__(self, app: Taskora) -> None:
-        self.app = app
+    def __init__(self, app: Parts) -> None:
+        self.runtime = app.runtime
+        self.registry = app.registry
 
     def tasks(self) -> list[str]:
         """The tasks to look at: those registered here and those the server knows (blocking)."""
-        return self.app._portal.call(self.atasks())
+        return self.runtime.call(self.atasks())
 
     async def atasks(self) -> list[str]:
         """Async twin of :meth:`tasks`."""
-        engine = await self.app._engine()
-        return sorted(set(self.app.tasks) | set(await engine.known_tasks()))
+        return await self.registry.known_names()
 
     def stats(self) -> Stats:
         """Counts by state per task and in total, and each queue's latency (blocking)."""
-        return self.app._portal.call(self.astats())
+        return self.runtime.call(self.astats())
 
     async def astats(self) -> Stats:
         """Async twin of :meth:`stats`."""
-        engine = await self.app._engine()
-        counts = await engine.task_counts(await self.atasks(), self.app.clock())
+        engine = await self.runtime.engine()
+        counts = await engine.task_counts(await self.atasks(), self.runtime.clock())
         per_task = [TaskStats.from_counts(c) for c in counts]
         latencies = [s.latency for s in per_task if s.latency is not None]
         sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
@@ -315,7 +284,7 @@ class Inspector:
         """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
         1440) up to and including the current one, oldest first; of one task or all of them
         (blocking)."""
-        return self.app._portal.call(self.athroughput(task, minutes))
+        return self.runtime.call(self.athroughput(task, minutes))
 
     async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
         """Async twin of :meth:`throughput`.
@@ -327,8 +296,8 @@ class Inspector:
             raise UsageError(f"minutes must be an int, got {minutes!r}")
         if not 1 <= minutes <= MAX_THROUGHPUT_MINUTES:
             raise UsageError(f"minutes must be within 1..{MAX_THROUGHPUT_MINUTES}, got {minutes}")
-        engine = await self.app._engine()
-        now_minute = self.app.clock() // 60_000
+        engine = await self.runtime.engine()
+        now_minute = self.runtime.clock() // 60_000
         span = list(range(now_minute - minutes + 1, now_minute + 1))
         tasks = [task] if task is not None else await self.atasks()
         counts = await engine.minute_counts(tasks, span)
@@ -341,7 +310,7 @@ class Inspector:
         """Jobs of ``task`` in ``state`` (blocking): the waiting line in the order workers take
         it, delayed ones by due time, active ones by lock deadline, finished ones newest first.
         The listed records carry no logs (see :meth:`find`)."""
-        return self.app._portal.call(self.ajobs(task, state, offset, limit))
+        return self.runtime.call(self.ajobs(task, state, offset, limit))
 
     async def ajobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """Async twin of :meth:`jobs`.
@@ -357,7 +326,7 @@ class Inspector:
             raise UsageError(f"offset + limit must be at most 2**53, got {offset + limit}")
         if limit == 0:
             return []
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         ids = await engine.job_ids(task, state, offset, limit)
         return [JobInfo.from_record(r) for r in await engine.jobs_by_id(task, ids)]
 
@@ -372,7 +341,7 @@ class Inspector:
         """Jobs in ``state`` whose error (type, message or traceback) contains ``error``,
         ignoring case (blocking); newest first for finished states. Walks each task's set for
         that state in pages, looking at ``max_scan`` jobs per task at most: no keyspace scan."""
-        return self.app._portal.call(self.asearch(error, task, state, limit, max_scan))
+        return self.runtime.call(self.asearch(error, task, state, limit, max_scan))
 
     async def asearch(
         self,
@@ -398,11 +367,11 @@ class Inspector:
     def find(self, job_id: str, task: str | None = None) -> JobInfo | None:
         """The job ``job_id`` with its logs, or None (blocking). Without ``task`` it is looked
         for under every known task (one pipelined key look-up each)."""
-        return self.app._portal.call(self.afind(job_id, task))
+        return self.runtime.call(self.afind(job_id, task))
 
     async def afind(self, job_id: str, task: str | None = None) -> JobInfo | None:
         """Async twin of :meth:`find`."""
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         tasks = [task] if task is not None else await self.atasks()
         record = await engine.find_job(job_id, tasks)
         if record is None:

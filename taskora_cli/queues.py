@@ -16,8 +16,8 @@ from .errors import UsageError
 from .inspector import TaskStats
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .inspector import Stats
+    from .task_registry import Parts
 
 
 @dataclass(frozen=True)
@@ -49,26 +49,27 @@ def check_queue_name(name: object) -> str:
 class Queues:
     """List, pause and resume queues."""
 
-    def __init__(self, app: Taskora) -> None:
-        self.app = app
+    def __init__(self, app: Parts) -> None:
+        self.runtime = app.runtime
+        self.registry = app.registry
 
     def list(self, stats: Stats | None = None) -> list[QueueInfo]:
         """Every known queue (of tasks registered here or on the server, and any paused one),
         sorted by name (blocking). ``stats``: counts already read with
         ``app.inspect().stats()``, so they are not read again."""
-        return self.app._portal.call(self.alist(stats))
+        return self.runtime.call(self.alist(stats))
 
     async def alist(self, stats: Stats | None = None) -> builtins.list[QueueInfo]:
         """Async twin of :meth:`list`."""
         from .engine import control
 
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         queue_of = await engine.task_queues()
-        for name, task in self.app.tasks.items():
+        for name, task in self.registry.tasks.items():
             queue_of[name] = task.options.queue
         paused = await control.paused_queues(engine)
         if stats is None:
-            counts = await engine.task_counts(sorted(queue_of), self.app.clock())
+            counts = await engine.task_counts(sorted(queue_of), self.runtime.clock())
             per_task = [TaskStats.from_counts(c) for c in counts]
         else:
             per_task = stats.tasks
@@ -96,30 +97,30 @@ class Queues:
 
     def pause(self, name: str) -> bool:
         """Pause queue ``name`` (blocking); False if it already was. Dispatch still works."""
-        return self.app._portal.call(self.apause(name))
+        return self.runtime.call(self.apause(name))
 
     async def apause(self, name: str) -> bool:
         """Async twin of :meth:`pause`."""
         from .engine import control
 
-        return await control.pause_queue(await self.app._engine(), check_queue_name(name))
+        return await control.pause_queue(await self.runtime.engine(), check_queue_name(name))
 
     def resume(self, name: str) -> bool:
         """Resume queue ``name`` (blocking); False if it was not paused."""
-        return self.app._portal.call(self.aresume(name))
+        return self.runtime.call(self.aresume(name))
 
     async def aresume(self, name: str) -> bool:
         """Async twin of :meth:`resume`."""
         from .engine import control
 
-        return await control.resume_queue(await self.app._engine(), check_queue_name(name))
+        return await control.resume_queue(await self.runtime.engine(), check_queue_name(name))
 
     def is_paused(self, name: str) -> bool:
         """Whether queue ``name`` is paused (blocking)."""
-        return self.app._portal.call(self.ais_paused(name))
+        return self.runtime.call(self.ais_paused(name))
 
     async def ais_paused(self, name: str) -> bool:
         """Async twin of :meth:`is_paused`."""
         from .engine import control
 
-        return check_queue_name(name) in await control.paused_queues(await self.app._engine())
+        return check_queue_name(name) in await control.paused_queues(await self.runtime.engine())

@@ -20,9 +20,9 @@ from .moments import out_of_range
 from .schedule_spec import ScheduleSpec, check_name
 
 if TYPE_CHECKING:
-    from .app import Taskora
     from .engine.engine import Engine
     from .handle import JobHandle
+    from .task_registry import Parts
 
 
 def _int(raw: str | None) -> int | None:
@@ -104,11 +104,12 @@ def iso(ms: int, zone: Any = UTC) -> str:
 class ScheduleManager:
     """The server's schedules; blocking methods with async twins (``a`` prefix)."""
 
-    def __init__(self, app: Taskora) -> None:
-        self.app = app
+    def __init__(self, app: Parts) -> None:
+        self.runtime = app.runtime
+        self.registry = app.registry
 
     def _call(self, coroutine: Any) -> Any:
-        return self.app._portal.call(coroutine)
+        return self.runtime.call(coroutine)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ class ScheduleManager:
         """Async twin of :meth:`list`."""
         from .engine import schedules as es
 
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         names = await es.names(engine)
         rows = await es.read(engine, names)
         return [ScheduleInfo.from_row(n, row) for n, row in zip(names, rows, strict=True) if row]
@@ -143,7 +144,7 @@ class ScheduleManager:
     async def _read(self, name: str) -> tuple[ScheduleInfo, Engine]:
         from .engine import schedules as es
 
-        engine = await self.app._engine()
+        engine = await self.runtime.engine()
         row = (await es.read(engine, [name]))[0]
         if not row:
             known = ", ".join(await es.names(engine)) or "none"
@@ -164,7 +165,7 @@ class ScheduleManager:
         where = zone(info.spec.timezone)
         first = info.next_run_ms
         if info.paused:  # what a resume now would make of it
-            first = info.spec.resume_at(first, self.app.clock())
+            first = info.spec.resume_at(first, self.runtime.clock())
         times = info.spec.upcoming(first, count)
         return [datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(where) for ms in times]
 
@@ -180,7 +181,7 @@ class ScheduleManager:
         from .engine import schedules as es
 
         _, engine = await self._read(name)
-        await es.pause(engine, name, self.app.clock())
+        await es.pause(engine, name, self.runtime.clock())
         return await self.aget(name)
 
     def resume(self, name: str) -> ScheduleInfo:
@@ -197,7 +198,7 @@ class ScheduleManager:
             info, engine = await self._read(name)
             if not info.paused:
                 return info
-            next_ms = info.spec.resume_at(info.next_run_ms, self.app.clock())
+            next_ms = info.spec.resume_at(info.next_run_ms, self.runtime.clock())
             if await es.resume(engine, name, info.next_run_ms, next_ms):
                 break
         return await self.aget(name)
@@ -213,8 +214,8 @@ class ScheduleManager:
         from .engine import schedules as es
 
         info, engine = await self._read(name)
-        handle = await self.app.adispatch(info.spec.task, info.spec.data)
-        await es.triggered(engine, name, handle.id, info.spec.task, self.app.clock())
+        handle = await (await self.registry.resolve(info.spec.task)).adispatch(info.spec.data)
+        await es.triggered(engine, name, handle.id, info.spec.task, self.runtime.clock())
         return handle
 
     def update(self, name: str, **changes: Any) -> ScheduleInfo:
@@ -230,7 +231,7 @@ class ScheduleManager:
     async def aupdate(self, name: str, **changes: Any) -> ScheduleInfo:
         """Async twin of :meth:`update`."""
         info, engine = await self._read(name)
-        await _register(engine, name, info.spec.with_changes(**changes), self.app.clock())
+        await _register(engine, name, info.spec.with_changes(**changes), self.runtime.clock())
         return await self.aget(name)
 
     def remove(self, name: str) -> None:
@@ -261,11 +262,11 @@ class ScheduleManager:
         Returns:
             name -> "created", "updated", "retimed" or "unchanged".
         """
-        engine = await self.app._engine()
-        now = self.app.clock()
+        engine = await self.runtime.engine()
+        now = self.runtime.clock()
         return {
             name: await _register(engine, name, spec, now)
-            for name, spec in self.app.declared_schedules().items()
+            for name, spec in self.registry.declared_schedules().items()
         }
 
 

@@ -13,15 +13,23 @@ from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
 from .errors import UsageError
-from .events import Listener, register
 from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
-from .flow_dispatch import admit, collect, inspect_collect, peek_collect, rejection
+from .flow_dispatch import (
+    Collected,
+    admit,
+    check_collects,
+    collect,
+    inspect_collect,
+    peek_collect,
+    rejection,
+)
 from .handle import JobHandle
+from .listeners import Listener, register
 from .retry import Retry
 from .serialization import dumps
 
 if TYPE_CHECKING:
-    from .app import Taskora
+    from .runtime import Runtime
 
 MAX_PRIORITY = 255
 """Priorities run 0 (default) to 255 (first); higher runs before lower."""
@@ -68,8 +76,8 @@ FlowOption = Mapping[str, Any] | None
 class Task:
     """A registered handler. Call ``dispatch``/``adispatch`` to enqueue jobs for it."""
 
-    def __init__(self, app: Taskora, name: str, fn: Handler, options: TaskOptions) -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime, name: str, fn: Handler, options: TaskOptions) -> None:
+        self.runtime = runtime
         self.name = name
         self.fn = fn
         self.options = options
@@ -88,13 +96,13 @@ class Task:
         Raises:
             UsageError: an unknown event (the message lists them).
         """
-        return register(self.app._listeners, self.name, event, fn)
+        return register(self.runtime.listeners, self.name, event, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, in-process (handy in unit tests)."""
         return self.fn(*args, **kwargs)
 
-    def _new_job(
+    def new_job(
         self,
         data: Any,
         delay: Duration | None,
@@ -103,6 +111,8 @@ class Task:
         now_ms: int,
         concurrency: tuple[str | None, int | None] = (None, None),
     ) -> NewJob:
+        """The job a dispatch of ``data`` would enqueue at ``now_ms`` (checked, encoded, with
+        its flow fields), without enqueueing it."""
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise UsageError(f"priority must be an int 0..{MAX_PRIORITY}, got {priority!r}")
         if not 0 <= priority <= MAX_PRIORITY:
@@ -135,7 +145,7 @@ class Task:
             raise UsageError(f"concurrency_limit must be an int >= 1, got {limit!r}")
         if key is not None and (not isinstance(key, str) or not key):
             raise UsageError(f"concurrency_key must be a non-empty string, got {key!r}")
-        keys = TaskKeys(self.app.prefix, self.name)
+        keys = TaskKeys(self.runtime.prefix, self.name)
         if self.options.singleton:
             if key is not None:
                 raise UsageError(
@@ -197,7 +207,7 @@ class Task:
             DuplicateJobError / ThrottledError: rejected, with ``throw_on_reject``.
             ServerError: the server cannot be reached.
         """
-        return self.app._portal.call(
+        return self.runtime.call(
             self.adispatch(
                 data,
                 delay=delay,
@@ -227,7 +237,7 @@ class Task:
         concurrency_limit: int | None = None,
     ) -> JobHandle:
         """Async twin of :meth:`dispatch`."""
-        now = self.app.clock()
+        now = self.runtime.clock()
         flow = parse_flow(debounce, throttle, deduplicate)
         if self.options.collect is not None:
             options = {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
@@ -238,7 +248,7 @@ class Task:
                     f"task {self.name!r} collects its dispatches into batches: "
                     f"{', '.join(given or ['priority'])} cannot apply to one item; drop it"
                 )
-            return await collect(self, data, self.options.collect, now)
+            return await self.collect_one(data, self.options.collect, now)
         if isinstance(flow, Debounce):
             if delay is not None:
                 raise UsageError(
@@ -246,17 +256,23 @@ class Task:
                 )
             delay = flow.delay_ms / 1000
         concurrency = (concurrency_key, concurrency_limit)
-        job = self._new_job(data, delay, priority, ttl, now, concurrency)
-        engine = await self.app._engine()
+        job = self.new_job(data, delay, priority, ttl, now, concurrency)
+        engine = await self.runtime.engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
             await engine.register_tasks({self.name: self.options.queue})
         if flow is None:
             enqueued = await engine.enqueue(self.name, job, now)
-            return JobHandle(self.app, self.name, job.id, enqueued)
+            return JobHandle(self.runtime, self.name, job.id, enqueued)
         admission = await admit(engine, self.name, job, flow, now)
         if not admission.enqueued and throw_on_reject:
             raise rejection(self.name, job.id, flow, admission)
-        return JobHandle.admitted(self.app, self.name, job.id, admission)
+        return JobHandle.admitted(self.runtime, self.name, job.id, admission)
+
+    async def collect_one(self, data: Any, config: Collect, now_ms: int) -> JobHandle:
+        """Add ``data`` to its collect buffer under ``config``; the batch job it joined."""
+        payload = dumps(data, what=f"data for task {self.name!r}")
+        item = Collected(new_job_id(), payload, config.key_for(data))
+        return await collect(self.runtime, self.name, self.options.queue, item, config, now_ms)
 
     def dispatch_many(
         self,
@@ -270,7 +286,7 @@ class Task:
     ) -> list[JobHandle]:
         """Enqueue many jobs in one round trip per batch of 1,000 (blocking); the options are
         :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it)."""
-        return self.app._portal.call(
+        return self.runtime.call(
             self.adispatch_many(
                 items,
                 delay=delay,
@@ -292,7 +308,7 @@ class Task:
         concurrency_limit: int | None = None,
     ) -> list[JobHandle]:
         """Async twin of :meth:`dispatch_many`."""
-        now = self.app.clock()
+        now = self.runtime.clock()
         if self.options.collect is not None:  # each item joins its buffer, one call each
             return [
                 await self.adispatch(
@@ -306,15 +322,16 @@ class Task:
                 for item in items
             ]
         concurrency = (concurrency_key, concurrency_limit)
-        jobs = [self._new_job(item, delay, priority, ttl, now, concurrency) for item in items]
-        engine = await self.app._engine()
+        jobs = [self.new_job(item, delay, priority, ttl, now, concurrency) for item in items]
+        engine = await self.runtime.engine()
         await engine.register_tasks({self.name: self.options.queue})
         handles: list[JobHandle] = []
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]
             flags = await engine.enqueue_bulk(self.name, batch, now)
             handles += [
-                JobHandle(self.app, self.name, j.id, f) for j, f in zip(batch, flags, strict=True)
+                JobHandle(self.runtime, self.name, j.id, f)
+                for j, f in zip(batch, flags, strict=True)
             ]
         return handles
 
@@ -325,11 +342,12 @@ class Task:
         Raises:
             UsageError: the task has no ``collect`` option.
         """
-        return self.app._portal.call(self.apeek_collect(key))
+        return self.runtime.call(self.apeek_collect(key))
 
     async def apeek_collect(self, key: str) -> list[Any]:
         """Async twin of :meth:`peek_collect`."""
-        return await peek_collect(self, key)
+        check_collects(self.name, self.options.collect)
+        return await peek_collect(self.runtime, self.name, key)
 
     def inspect_collect(self, key: str) -> CollectInfo | None:
         """Count and age of collect ``key``'s buffer, or None when it holds nothing (blocking).
@@ -337,15 +355,16 @@ class Task:
         Raises:
             UsageError: the task has no ``collect`` option.
         """
-        return self.app._portal.call(self.ainspect_collect(key))
+        return self.runtime.call(self.ainspect_collect(key))
 
     async def ainspect_collect(self, key: str) -> CollectInfo | None:
         """Async twin of :meth:`inspect_collect`."""
-        return await inspect_collect(self, key)
+        check_collects(self.name, self.options.collect)
+        return await inspect_collect(self.runtime, self.name, key)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""
-        return JobHandle(self.app, self.name, job_id)
+        return JobHandle(self.runtime, self.name, job_id)
 
 
 def _positional_arity(fn: Handler) -> int:

@@ -8,11 +8,12 @@ Beats and their age are measured on the server's clock (see taskora_cli/engine/r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import Taskora
+    from .runtime import Runtime
 
 GONE_AFTER_BEATS = 3
 """Missed heartbeats after which a worker counts as gone."""
@@ -86,33 +87,53 @@ class WorkerInfo:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-async def list_workers(app: Taskora) -> list[WorkerInfo]:
+async def list_workers(runtime: Runtime) -> list[WorkerInfo]:
     """Every registered worker, live and gone, most recent beat first."""
     from .engine import registry
 
-    engine = await app._engine()
+    engine = await runtime.engine()
     now = await registry.server_now_ms(engine)  # beats are stamped by the server's clock
     return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
 
 
-async def reap_workers(app: Taskora, alive: frozenset[str] = frozenset()) -> dict[str, int]:
+async def reap_workers(runtime: Runtime, alive: frozenset[str] = frozenset()) -> dict[str, int]:
     """Release the claims of every gone worker (but those in ``alive``) and drop it; worker
     id -> jobs it held."""
     reaped: dict[str, int] = {}
-    for worker in await list_workers(app):
+    for worker in await list_workers(runtime):
         if worker.gone and worker.id not in alive:
-            reaped[worker.id] = await app.arelease_worker(worker.id, worker.tasks or None)
+            reaped[worker.id] = await release_worker(runtime, worker.id, worker.tasks or None)
     return reaped
 
 
-async def drain_workers(app: Taskora, node: str) -> list[str]:
+async def release_worker(runtime: Runtime, worker_id: str, tasks: Iterable[str] | None) -> int:
+    """Send the jobs a dead worker held back to their queues now, and forget the worker; the
+    number of jobs it held. ``tasks``: the names it served (None: every task the server
+    knows)."""
+    from .engine import registry
+
+    engine = await runtime.engine()
+    names = list(tasks) if tasks is not None else await engine.known_tasks()
+    defaults = runtime.config.defaults
+    held = 0
+    for name in names:
+        released = await engine.release_worker(name, worker_id)
+        if released:
+            held += released
+            now = runtime.clock()
+            await engine.stall_sweep(name, now, defaults.stall_interval_ms, defaults.max_stalls)
+    await registry.remove(engine, worker_id)  # released means dead: forget it
+    return held
+
+
+async def drain_workers(runtime: Runtime, node: str) -> list[str]:
     """Ask every live worker whose id or host is ``node`` to drain; the ids asked."""
     from .errors import UsageError
 
-    live = [w for w in await list_workers(app) if not w.gone]
+    live = [w for w in await list_workers(runtime) if not w.gone]
     chosen = [w.id for w in live if node in (w.id, w.host)]
     if not chosen:
         known = ", ".join(sorted({w.id for w in live} | {w.host for w in live})) or "none"
         raise UsageError(f"no live worker has id or host {node!r}; live workers: {known}")
-    engine = await app._engine()
+    engine = await runtime.engine()
     return [worker_id for worker_id in chosen if await engine.request_drain(worker_id)]

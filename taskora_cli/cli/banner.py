@@ -33,7 +33,7 @@ def print_banner(
     from ..worker.pool import task_slots
 
     url = mask_url(app.resolve_url())
-    server = f"embedded Valkey ({url})" if cfg.url is None and not app._url else url
+    server = f"embedded Valkey ({url})" if app.runtime.uses_embedded else url
     rows = Table.grid(padding=(0, 2))
     rows.add_row("server", server)
     rows.add_row("config", str(cfg.path) if cfg.path else "(none: defaults)")

@@ -9,7 +9,6 @@ import importlib
 import json
 import re
 import sys
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -278,6 +277,7 @@ def import_task_modules(config: Config) -> None:
         ConfigError: a module cannot be imported; the message names it and the cause.
     """
     from ..errors import ConfigError
+    from .find_app import where_it_failed
 
     root = str(config.root)
     if root not in sys.path:
@@ -286,21 +286,12 @@ def import_task_modules(config: Config) -> None:
         try:
             importlib.import_module(name)
         except Exception as exc:
-            where = _where_it_failed(exc, config.root)
+            where = where_it_failed(exc, config.root)
             raise ConfigError(
                 f"cannot import task module {name!r}{where}: {type(exc).__name__}: {exc} "
                 f"(check `modules` in {config.path or 'the config'} and that it is importable "
                 f"from {config.root})"
             ) from exc
-
-
-def _where_it_failed(exc: BaseException, root: Path) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    inside = [f for f in frames if f.filename.startswith(str(root))]
-    if not inside:
-        return ""
-    frame = inside[-1]
-    return f" ({Path(frame.filename).relative_to(root)}, line {frame.lineno})"
 
 
 def complete_task_name(incomplete: str) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import traceback
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -125,9 +127,7 @@ def _import(module_name: str, where: str, config: Config) -> ModuleType:
 
 
 def _broken(module_name: str, where: str, exc: Exception, config: Config) -> ConfigError:
-    from .common import _where_it_failed
-
-    at = _where_it_failed(exc, config.root)
+    at = where_it_failed(exc, config.root)
     return ConfigError(
         f"{where}: cannot import {module_name!r}{at}: {type(exc).__name__}: {exc} "
         "(fix the module, or the reference)"
@@ -163,3 +163,13 @@ def _kind(value: object) -> str:
 
 def _count(app: Taskora) -> str:
     return "1 task" if len(app.tasks) == 1 else f"{len(app.tasks)} tasks"
+
+
+def where_it_failed(exc: BaseException, root: Path) -> str:
+    """ " (path, line N)": the last frame of the traceback inside the project, or ""."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [f for f in frames if f.filename.startswith(str(root))]
+    if not inside:
+        return ""
+    frame = inside[-1]
+    return f" ({Path(frame.filename).relative_to(root)}, line {frame.lineno})"

@@ -165,7 +165,7 @@ def work(
     began = time.monotonic()
 
     async def run() -> bool:
-        await app._engine()  # unreachable: the one-line error, not a banner and then the error
+        await app.connect()  # unreachable: the one-line error, not a banner and then the error
         if not child:
             print_banner(app, cfg, chosen, slots, processes=1)
         return await serve(worker, cfg.worker.grace_ms, when)
@@ -275,7 +275,7 @@ def _supervise(
         return await app.arelease_worker(worker_id, names)
 
     async def run() -> int:
-        await app._engine()  # reach the server (or start the embedded one) before the children
+        await app.connect()  # reach the server (or start the embedded one) before the children
         banner()  # after: an unreachable server is one line, not a banner and then the error
         try:
             supervisor = Supervisor(

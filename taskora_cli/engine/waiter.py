@@ -33,6 +33,10 @@ class ResultWaiter:
         self._client: Redis | None = None
         self._reader: asyncio.Task[None] | None = None
 
+    def waiting_for(self, job_id: str) -> bool:
+        """True while some caller waits for ``job_id``'s result (any task)."""
+        return any(key[1] == job_id for key in self._waiters)
+
     async def wait(self, task: str, job_id: str, timeout: float | None) -> JobRecord | None:
         """The job's final record, or None if there is no such job.
 

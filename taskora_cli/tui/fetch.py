@@ -92,7 +92,7 @@ def _schedules(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
         handles = [app.handle(s.last_task or "", s.last_job_id or "") for s in ran]
         return list(await asyncio.gather(*(handle.astate() for handle in handles)))
 
-    states = app._portal.call(last_states()) if ran else []
+    states = app.runtime.call(last_states()) if ran else []
     outcomes = {s.name: state for s, state in zip(ran, states, strict=True)}
     return {"schedules": found[:SCHEDULE_PAGE], "outcomes": outcomes}
 

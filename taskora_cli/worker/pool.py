@@ -16,13 +16,14 @@ from ..engine.engine import Engine
 from ..engine.records import ClaimedJob, Retention
 from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
+from ..workers import reap_workers
 from .execute import Outcome
 from .runner import TaskRunner
 from .scheduler import Scheduler
 
 if TYPE_CHECKING:
-    from ..app import Taskora
     from ..config import Config, RetentionConfig
+    from ..task_registry import Parts
 
 log = logging.getLogger("taskora.worker")
 
@@ -84,7 +85,7 @@ class Worker:
 
     def __init__(
         self,
-        app: Taskora,
+        app: Parts,
         tasks: list[Task],
         *,
         concurrency: int | None = None,
@@ -96,18 +97,19 @@ class Worker:
         stall_interval_ms: int | None = None,
         max_stalls: int | None = None,
     ) -> None:
-        defaults = app.config.defaults
-        self.app = app
+        defaults = app.runtime.config.defaults
+        self.runtime = app.runtime
+        self.registry = app.registry
         self.tasks = tasks
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
         self._slots = slots or {}
         self.lock_ttl_ms = lock_ttl_ms
-        self.heartbeat_ms = heartbeat_ms or app.config.worker.heartbeat_ms
+        self.heartbeat_ms = heartbeat_ms or app.runtime.config.worker.heartbeat_ms
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
-        self.retention = retention_limits(app.config.retention)
+        self.retention = retention_limits(app.runtime.config.retention)
         """How many finished jobs to keep ([retention]); the scripts that finish jobs trim."""
-        self._concurrency = concurrency or app.config.worker.concurrency
+        self._concurrency = concurrency or app.runtime.config.worker.concurrency
         self._prefetch = prefetch
         self.engine: Engine
         thread_slots = sum(self.concurrency_for(t) for t in tasks if not t.is_async)
@@ -140,7 +142,7 @@ class Worker:
         """Jobs claimed (or being claimed) and not handed back: what counts against
         ``max_claims``."""
         self.started_ms = 0
-        settings = app.config.scheduler
+        settings = app.runtime.config.scheduler
         self.scheduler = (
             Scheduler(app, self.id, poll_ms=settings.poll_ms, lease_ms=settings.lease_ms)
             if settings.enabled
@@ -158,12 +160,14 @@ class Worker:
     # -- per-task settings -------------------------------------------------------------------
 
     def concurrency_for(self, task: Task) -> int:
-        return task_slots(task, self.app.config, slots=self._slots, concurrency=self._concurrency)
+        return task_slots(
+            task, self.runtime.config, slots=self._slots, concurrency=self._concurrency
+        )
 
     def retry_for(self, task: Task) -> Retry:
         if task.options.retry is not None:
             return task.options.retry
-        d = self.app.config.defaults.retry
+        d = self.runtime.config.defaults.retry
         if d.attempts <= 1:
             return NO_RETRY
         max_delay = None if d.max_delay_ms is None else d.max_delay_ms / 1000
@@ -171,13 +175,13 @@ class Worker:
         return Retry(d.attempts, backoff, d.delay_ms / 1000, max_delay, d.jitter)
 
     def timeout_ms_for(self, task: Task) -> int:
-        return task.options.timeout_ms or self.app.config.defaults.timeout_ms
+        return task.options.timeout_ms or self.runtime.config.defaults.timeout_ms
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect, then start claiming and the background loops."""
-        self.engine = await self.app._engine()
+        self.engine = await self.runtime.engine()
         self._closing.clear()
         await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
         subscribed = asyncio.Event()
@@ -191,11 +195,11 @@ class Worker:
             )
         )
         delivering, following = [], asyncio.Event()
-        if self.app._listeners:  # follow the event streams before claiming: no event is missed
+        if self.runtime.listeners:  # follow the event streams before claiming: no event is missed
             from ..events import deliver
 
             delivering.append(
-                asyncio.get_running_loop().create_task(deliver(self.app, self._closing, following))
+                asyncio.get_running_loop().create_task(deliver(self, self._closing, following))
             )
         else:
             following.set()
@@ -205,12 +209,12 @@ class Worker:
                 await following.wait()
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
-            runner = TaskRunner(self, task.name, concurrency, self._prefetch)
+            runner = TaskRunner(self, task, concurrency, self._prefetch)
             self.runners.append(runner)
         await self._obey()  # a queue paused before this worker started stays paused
         for runner in self.runners:
             runner.start()
-        self.started_ms = self.app.clock()
+        self.started_ms = self.runtime.clock()
         await self._register()
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -234,7 +238,7 @@ class Worker:
         """True when this worker holds nothing and none of its tasks has a job ready to claim."""
         if self.busy():
             return False
-        now = self.app.clock()
+        now = self.runtime.clock()
         for runner in self.runners:
             if runner.paused:  # its ready jobs cannot run now; --burst leaves them
                 continue
@@ -266,7 +270,7 @@ class Worker:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(0.5):
                 await registry.remove(self.engine, self.id)
-        await self.app.aclose()
+        await self.runtime.aclose()
         log.info("taskora: worker %s stopped", self.id)
 
     async def _every(
@@ -305,7 +309,7 @@ class Worker:
             "stuck": self.stuck,
             "stuck_limit": self.stuck_limit,
         }
-        await registry.beat(self.engine, self.id, fields, self.app.clock())
+        await registry.beat(self.engine, self.id, fields, self.runtime.clock())
 
     async def _obey(self) -> None:
         """Read this worker's orders and apply them: pause runners, begin a drain."""
@@ -324,7 +328,7 @@ class Worker:
             log.warning("taskora: asked to drain; finishing the running jobs, then exiting")
             self.drain_requested.set()
             if self.stops_on_drain:  # a task of its own: stop() cancels this very loop
-                grace = self.app.config.worker.grace_ms
+                grace = self.runtime.config.worker.grace_ms
                 self._draining = asyncio.get_running_loop().create_task(self.stop(grace))
 
     async def _heartbeat(self) -> None:
@@ -332,7 +336,7 @@ class Worker:
         for runner in self.runners:
             held = list(runner.held.items())
             flags = await self.engine.extend_locks(
-                runner.task.name, held, self.app.clock(), self.lock_ttl_ms
+                runner.task.name, held, self.runtime.clock(), self.lock_ttl_ms
             )
             for (job_id, token), kept in zip(held, flags, strict=True):
                 if not kept and runner.held.get(job_id) != token:
@@ -345,14 +349,14 @@ class Worker:
 
     async def _sweep(self) -> None:
         # gone workers' jobs: recover them now (never our own: we are sweeping, so alive)
-        reaped = await self.app.areap_workers(alive=[self.id])
+        reaped = await reap_workers(self.runtime, frozenset([self.id]))
         for worker_id, held in reaped.items():
             log.warning("taskora: worker %s stopped beating; %d of its jobs went back to the "
                         "queue", worker_id, held)  # fmt: skip
         for runner in self.runners:
             result = await self.engine.stall_sweep(
                 runner.task.name,
-                self.app.clock(),
+                self.runtime.clock(),
                 self.stall_interval_ms,
                 self.max_stalls,
                 retention=self.retention,

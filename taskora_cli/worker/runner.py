@@ -21,7 +21,8 @@ from .execute import Outcome
 from .slots import Slots
 
 if TYPE_CHECKING:
-    from .pool import Worker
+    from ..task import Task
+    from .host import WorkerHost
 
 log = logging.getLogger("taskora.worker")
 
@@ -45,9 +46,9 @@ class TaskRunner(Slots):
     """
 
     def __init__(
-        self, worker: Worker, task_name: str, concurrency: int, prefetch: int | None
+        self, worker: WorkerHost, task: Task, concurrency: int, prefetch: int | None
     ) -> None:
-        super().__init__(worker, worker.app.get_task(task_name), concurrency)
+        super().__init__(worker, task, concurrency)
         self.engine = worker.engine
         self.prefetch = prefetch
         self.in_flight = False
@@ -211,7 +212,7 @@ class TaskRunner(Slots):
         request, count = self._unanswered or (self.engine.new_request(), want)
         self._unanswered = (request, count)  # until its reply arrives
         claimed = await self.engine.claim(
-            name, w.id, count, w.app.clock(), w.lock_ttl_ms, request=request
+            name, w.id, count, w.runtime.clock(), w.lock_ttl_ms, request=request
         )
         self._unanswered = None
         if len(claimed) > want:
@@ -220,7 +221,7 @@ class TaskRunner(Slots):
             extra = [(job.id, job.token) for job in claimed[want:]]
             claimed = claimed[:want]
             try:
-                await self.engine.nack(name, extra, w.app.clock())
+                await self.engine.nack(name, extra, w.runtime.clock())
             except Exception as exc:
                 log.warning("taskora: could not hand back %d jobs: %s", len(extra), exc)
         return claimed
@@ -234,14 +235,14 @@ class TaskRunner(Slots):
             count = want if not succeeded and i == len(failures) - 1 else 0
             failure = Failure(o.job.id, o.job.token, o.error, o.retry_at_ms)
             status, got = await self.engine.fail_and_claim(
-                name, failure, w.id, count, w.app.clock(), w.lock_ttl_ms, w.retention
+                name, failure, w.id, count, w.runtime.clock(), w.lock_ttl_ms, w.retention
             )
             claimed += got
             self._release(o, status != 0)
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
-                name, acks, w.id, want, w.app.clock(), w.lock_ttl_ms, w.retention
+                name, acks, w.id, want, w.runtime.clock(), w.lock_ttl_ms, w.retention
             )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
@@ -259,7 +260,7 @@ class TaskRunner(Slots):
         self.worker.unclaim(len(held))
         if held:
             try:
-                await self.engine.nack(self.task.name, held, self.worker.app.clock())
+                await self.engine.nack(self.task.name, held, self.worker.runtime.clock())
             except Exception as exc:
                 log.warning("taskora: could not hand back %d jobs: %s", len(held), exc)
 
@@ -282,11 +283,11 @@ class TaskRunner(Slots):
 
     async def _sleep_until(self, due_ms: float) -> None:
         """The next job is delayed until ``due_ms``: wait for it, waking early for new work."""
-        remaining = due_ms - self.worker.app.clock()
+        remaining = due_ms - self.worker.runtime.clock()
         if remaining > SHORT_WAIT_MS:
             block_s = min((remaining - SHORT_WAIT_MS / 2) / 1000, IDLE_BLOCK_S)
             if await self.engine.wait_for_work(self.task.name, block_s) is not None:
                 return  # new work (or an earlier due time) arrived: go and claim
-            remaining = due_ms - self.worker.app.clock()
+            remaining = due_ms - self.worker.runtime.clock()
         if 0 < remaining <= SHORT_WAIT_MS:
             await asyncio.sleep(remaining / 1000)

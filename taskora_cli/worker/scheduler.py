@@ -27,8 +27,8 @@ from ..schedules import ScheduleManager, pending_job
 from ..serialization import dumps, loads
 
 if TYPE_CHECKING:
-    from ..app import Taskora
     from ..engine.engine import Engine
+    from ..task_registry import Parts, TaskRegistry
 
 log = logging.getLogger("taskora.scheduler")
 
@@ -46,8 +46,9 @@ class Scheduler:
         lease_ms: how long the lease holds without a tick; a dead leader is replaced after it.
     """
 
-    def __init__(self, app: Taskora, token: str, *, poll_ms: int, lease_ms: int) -> None:
+    def __init__(self, app: Parts, token: str, *, poll_ms: int, lease_ms: int) -> None:
         self.app = app
+        self.runtime = app.runtime
         self.token = token
         self.poll_ms = poll_ms
         self.lease_ms = lease_ms
@@ -76,7 +77,7 @@ class Scheduler:
             self._loop = None
         with contextlib.suppress(Exception):  # a gone server: the lease simply runs out
             async with asyncio.timeout(0.5):
-                await es.release(await self.app._engine(), self.token)
+                await es.release(await self.runtime.engine(), self.token)
         self.leader = False
 
     async def _run(self) -> None:
@@ -92,8 +93,8 @@ class Scheduler:
     async def tick(self, now_ms: int | None = None) -> int:
         """One tick at ``now_ms`` (default: the app's clock): keep or take the lease and, as
         leader, fire what is due. Returns how many jobs it dispatched."""
-        now = self.app.clock() if now_ms is None else now_ms
-        engine = await self.app._engine()
+        now = self.runtime.clock() if now_ms is None else now_ms
+        engine = await self.runtime.engine()
         leader, due = await es.tick(engine, self.token, now, self.lease_ms, DUE_PER_TICK)
         if leader != self.leader:
             log.info("taskora: scheduler %s %s the lease", self.token, "took" if leader else "lost")
@@ -102,28 +103,28 @@ class Scheduler:
             return 0
         fired = 0
         for name in due:
-            fired += await fire_due(engine, name, now, self.grace_ms, app=self.app)
+            fired += await fire_due(engine, name, now, self.grace_ms, registry=self.app.registry)
         return fired
 
 
 async def fire_due(
-    engine: Engine, name: str, now_ms: int, grace_ms: int, *, app: Taskora | None = None
+    engine: Engine, name: str, now_ms: int, grace_ms: int, *, registry: TaskRegistry | None = None
 ) -> int:
     """Fire schedule ``name`` if it is due at ``now_ms``, as its missed and overlap policies
     say; safe to run from several schedulers at once. Returns the jobs it dispatched. With
-    ``app``, a task it defines gets its own options (ttl, singleton, collect, queue)."""
+    ``registry``, a task it defines gets its own options (ttl, singleton, collect, queue)."""
     fired = 0
     for _ in range(5):  # another scheduler moved it meanwhile: look again
         row = (await es.read(engine, [name]))[0]
         if not row or "paused" in row:
             return fired
         if "pending_id" in row:
-            await _enqueue_pending(engine, name, row["pending"], now_ms, app)
+            await _enqueue_pending(engine, name, row["pending"], now_ms, registry)
             continue
         next_ms = int(row["next"])
         if next_ms > now_ms:
             return fired
-        made, done = await _fire(engine, name, row, now_ms, grace_ms, app)
+        made, done = await _fire(engine, name, row, now_ms, grace_ms, registry)
         fired += made
         if done:
             return fired
@@ -136,7 +137,7 @@ async def _fire(
     row: dict[str, str],
     now_ms: int,
     grace_ms: int,
-    app: Taskora | None,
+    registry: TaskRegistry | None,
 ) -> tuple[int, bool]:
     """Apply one plan; (jobs dispatched, whether it went through without losing a race)."""
     spec, rev, next_ms = ScheduleSpec.from_json(row["def"]), row["rev"], int(row["next"])
@@ -159,7 +160,7 @@ async def _fire(
         )
         if not await es.claim(engine, name, rev, expected, fire, now_ms):
             return made, False
-        await _enqueue(engine, spec.task, job_id, data, now_ms, app)
+        await _enqueue(engine, spec.task, job_id, data, now_ms, registry)
         await es.settle(engine, name, job_id)
         expected, made = following, made + 1
     return made, True
@@ -175,31 +176,29 @@ async def _still_running(engine: Engine, row: dict[str, str]) -> bool:
 
 
 async def _enqueue_pending(
-    engine: Engine, name: str, raw: str, now_ms: int, app: Taskora | None
+    engine: Engine, name: str, raw: str, now_ms: int, registry: TaskRegistry | None
 ) -> None:
     job_id, task, data = pending_job(raw)
-    await _enqueue(engine, task, job_id, data, now_ms, app)
+    await _enqueue(engine, task, job_id, data, now_ms, registry)
     await es.settle(engine, name, job_id)
 
 
 async def _enqueue(
-    engine: Engine, task: str, job_id: str, data: str, now_ms: int, app: Taskora | None
+    engine: Engine, task: str, job_id: str, data: str, now_ms: int, registry: TaskRegistry | None
 ) -> None:
     """Enqueue one fire's job under its fixed id: False (the id exists) means an earlier
     attempt of this same fire got through, so a retry is a no-op. A task defined here gets
     its own options, as a dispatch would: ttl, singleton, collect."""
-    local = app.tasks.get(task) if app is not None else None
+    local = registry.tasks.get(task) if registry is not None else None
     if local is None:
         await engine.note_tasks([task])
         await engine.enqueue(task, NewJob(job_id, data), now_ms)
         return
     await engine.register_tasks({task: local.options.queue})
     if local.options.collect is not None:
-        from ..flow_dispatch import collect
-
         # A collect buffer has no id of its own to make a retried fire a no-op: a scheduler
         # that dies between this push and the settle below pushes the item once more.
-        await collect(local, loads(data), local.options.collect, now_ms)
+        await local.collect_one(loads(data), local.options.collect, now_ms)
         return
-    job = local._new_job(loads(data), None, 0, None, now_ms)._replace(id=job_id)
+    job = local.new_job(loads(data), None, 0, None, now_ms)._replace(id=job_id)
     await engine.enqueue(task, job, now_ms)

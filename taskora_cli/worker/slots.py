@@ -32,7 +32,7 @@ from .execute import (
 
 if TYPE_CHECKING:
     from ..task import Task
-    from .pool import Worker
+    from .host import WorkerHost
 
 YIELD_EVERY = 16
 """A slot running handlers that never suspend lets the loop run after this many jobs."""
@@ -87,7 +87,7 @@ class Running:
 class Slots:
     """The job-running half of a TaskRunner: buffer -> running -> finished."""
 
-    def __init__(self, worker: Worker, task: Task, concurrency: int) -> None:
+    def __init__(self, worker: WorkerHost, task: Task, concurrency: int) -> None:
         self.worker = worker
         self.task = task
         self.concurrency = concurrency
@@ -187,7 +187,7 @@ class Slots:
             if not item.slot.cancelling():
                 # nobody cancelled this slot (a drain doesn't: only abandon() and the timer
                 # do): the handler raised CancelledError itself
-                return failed(job, exc, self.retry, self.worker.app.clock())
+                return failed(job, exc, self.retry, self.worker.runtime.clock())
             was_cancelled = item.cancelled and not self.stopping
             if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
@@ -199,17 +199,17 @@ class Slots:
             if was_cancelled:
                 return cancelled(job)
             item.give_up("timeout")
-            return timed_out(job, self.timeout_s, self.retry, self.worker.app.clock())
+            return timed_out(job, self.timeout_s, self.retry, self.worker.runtime.clock())
         except GeneratorExit:
             raise  # the slot's coroutine is being closed: not the handler failing
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
-            return failed(job, exc, self.retry, self.worker.app.clock())
+            return failed(job, exc, self.retry, self.worker.runtime.clock())
         finally:
             probe.cancel()
             self._measure(loop.time() - (item.deadline - self.timeout_s))
         if item.timed_out:  # the handler swallowed the cancellation and returned
             item.slot.uncancel()
-        return succeeded(job, value, self.worker.app.clock)
+        return succeeded(job, value, self.worker.runtime.clock)
 
     def _measure(self, duration_s: float) -> None:
         average = self.average_s
@@ -287,4 +287,6 @@ class Slots:
 
     async def extend_lock(self, job_id: str, token: str) -> None:
         w = self.worker
-        await w.engine.extend_locks(self.task.name, [(job_id, token)], w.app.clock(), w.lock_ttl_ms)
+        await w.engine.extend_locks(
+            self.task.name, [(job_id, token)], w.runtime.clock(), w.lock_ttl_ms
+        )

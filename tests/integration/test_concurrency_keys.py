@@ -98,9 +98,9 @@ def test_conflicting_concurrency_options_are_usage_errors(tmp_path: Path) -> Non
     def solo(data: None) -> None: ...
 
     with pytest.raises(UsageError, match="singleton"):
-        solo._new_job(None, None, 0, None, 0, ("k", None))
+        solo.new_job(None, None, 0, None, 0, ("k", None))
     with pytest.raises(UsageError, match="needs a concurrency_key"):
-        app.task("b")(lambda data: None)._new_job(None, None, 0, None, 0, (None, 3))
+        app.task("b")(lambda data: None).new_job(None, None, 0, None, 0, (None, 3))
 
 
 # A worker that takes one singleton job and hangs, with a lock that outlives the test: only an

@@ -62,7 +62,7 @@ async def test_a_job_whose_worker_was_killed_completes_on_another_worker(
     )
     spawn.append(doomed)
     await until(lambda: _active_in(handle.astate(), doomed), timeout=30)
-    engine = await app._engine()
+    engine = await app.connect()
     assert await engine.counts("fragile") == _state(active=1)
 
     doomed.kill()  # SIGKILL: no shutdown, no hand-back, the lock simply stops being renewed
@@ -81,7 +81,7 @@ async def test_a_job_whose_worker_was_killed_completes_on_another_worker(
     finally:
         await survivor.stop()
     assert ran == [(handle.id, 1)]  # the killed run was not counted as an attempt
-    engine = await app._engine()
+    engine = await app.connect()
     record = await engine.job("fragile", handle.id)
     assert record is not None
     assert (record.state, record.attempt, record.stalls) == ("completed", 1, 1)

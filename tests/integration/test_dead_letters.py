@@ -103,7 +103,7 @@ async def test_a_retried_dead_letter_runs_again_with_a_fresh_attempt_and_complet
         assert await app.handle("charge", job_id).aresult(10) == "charged"
     finally:
         await worker.stop()
-    engine = await app._engine()
+    engine = await app.connect()
     record = await engine.job("charge", job_id)
     assert record is not None and record.attempt == 1 and record.error is None
     logs = [json.loads(line) for line in await engine.job_logs("charge", job_id)]
@@ -139,7 +139,7 @@ async def test_retry_all_filters_by_task_error_and_age(app: Taskora) -> None:
     assert (done.matched, done.done) == (2, 2)
     again = await dlq.aretry_all("charge", error_match="visa")
     assert (again.matched, again.done) == (1, 1)  # only what is still dead
-    engine = await app._engine()
+    engine = await app.connect()
     states = [await engine.job_state("charge", job_id) for job_id in ids["charge"]]
     assert states == ["waiting", "waiting", "waiting", "failed"]
     with pytest.raises(UsageError, match="not a valid regular expression"):
@@ -203,7 +203,7 @@ async def test_retry_all_of_ten_thousand_dead_jobs_runs_them_all_again(
     assert await dlq.acount("bulk") == 0
     assert (await dlq.aretry_all("bulk")).matched == 0
 
-    engine = await app._engine()
+    engine = await app.connect()
     assert (await engine.counts("bulk"))["waiting"] == MANY
     worker = await app.start()
     try:

@@ -140,7 +140,7 @@ async def test_every_job_completes_once_when_a_workers_claim_reply_is_lost(
     dropper, url = proxy
     producer, dispatched, app, count, runs = _counting(redis_url, url, tmp_path)
     handles = await dispatched.adispatch_many(list(range(20)))
-    warm = await producer._engine()  # load the script: the first reply is not a NOSCRIPT
+    warm = await producer.connect()  # load the script: the first reply is not a NOSCRIPT
     await warm.claim("count", "nobody", 0, NOW, 60_000)
     dropper.arm(CLAIM)  # the worker's first claim: its reply never arrives
     worker = Worker(app, [count], lock_ttl_ms=60_000)

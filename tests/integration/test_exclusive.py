@@ -52,7 +52,7 @@ async def test_two_workers_never_run_one_job_twice(redis_url: str, tmp_path: Pat
     assert started == {h.id: 1 for h in handles}
     by_worker = Counter(label for _, label in runs)
     assert by_worker["a"] > 0 and by_worker["b"] > 0, by_worker  # both really took part
-    engine = await producer._engine()
+    engine = await producer.connect()
     assert (await engine.counts("once"))["completed"] == JOBS
     await producer.aclose()
 
@@ -93,7 +93,7 @@ async def test_jobs_outliving_the_lock_ttl_are_not_taken_while_heartbeats_renew_
         for worker in workers:
             await worker.stop()
     assert Counter(job_id for job_id, _ in runs) == {h.id: 1 for h in handles}
-    engine = await apps[0]._engine()
+    engine = await apps[0].connect()
     for handle in handles:
         record = await engine.job("long", handle.id)
         assert record is not None and (record.attempt, record.stalls) == (1, 0)

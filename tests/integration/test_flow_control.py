@@ -82,7 +82,7 @@ async def test_a_dispatch_ttl_overrides_the_tasks_and_keeps_its_on_expire(
     kept = await ping.adispatch(ttl={"max": "1m", "on_expire": "fail"})
     clock.offset_ms = 2 * 60_000
     waiters = [asyncio.ensure_future(h.aresult(10)) for h in (short, kept)]
-    await until(lambda: _waiting_on(app, short.id) and _waiting_on(app, kept.id))
+    await until(lambda: _waiting_on(app, short.id, kept.id))
     worker = await app.start()
     try:
         for waiting in waiters:
@@ -254,7 +254,7 @@ async def _state_is(handle: object, state: str) -> bool:
     return await handle.astate() == state  # type: ignore[attr-defined,no-any-return]
 
 
-def _waiting_on(app: Taskora, job_id: str) -> bool:
-    """True once a result waiter of this event loop has registered for ``job_id``."""
-    waiter = app._waiters.get(asyncio.get_running_loop())
-    return waiter is not None and any(key[1] == job_id for key in waiter._waiters)
+async def _waiting_on(app: Taskora, *job_ids: str) -> bool:
+    """True once a result waiter of this event loop has registered for each of ``job_ids``."""
+    waiter = await app.runtime.waiter()
+    return all(waiter.waiting_for(job_id) for job_id in job_ids)

@@ -244,7 +244,7 @@ async def test_progress_and_logs_are_stored_with_the_job(app: Taskora) -> None:
     try:
         handle = await chatty.adispatch()
         await handle.aresult(10)
-        engine = await app._engine()
+        engine = await app.connect()
         record = await engine.job("chatty", handle.id)
         assert record is not None and record.progress == "50"
         logs = await engine.job_logs("chatty", handle.id)

@@ -46,7 +46,7 @@ async def test_a_worker_keeps_only_the_newest_finished_jobs(redis_url: str, tmp_
 
     handles = await kept.adispatch_many(range(JOBS))
     worker = await app.start()
-    engine = await app._engine()
+    engine = await app.connect()
     try:
         await until(lambda: len(ran) == JOBS)
         settled = {"waiting": 0, "delayed": 0, "active": 0, "completed": 5, "failed": 2}
@@ -88,7 +88,7 @@ async def test_finished_jobs_age_out_of_a_quiet_queue(redis_url: str, tmp_path: 
     handles = await ageing.adispatch_many([1, 2, -1])
     worker = Worker(app, [ageing], stall_interval_ms=50)
     await worker.start()
-    engine = await app._engine()
+    engine = await app.connect()
     try:
         assert await handles[0].aresult(10) == 1
         with pytest.raises(JobFailedError):

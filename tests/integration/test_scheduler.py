@@ -133,7 +133,7 @@ async def test_concurrent_fires_without_the_lease_still_enqueue_each_fire_once(
     try:
         app.schedule("race", task="report", every="1s", on_missed="catch-up", overlap=True)
         await app.schedules().aregister()
-        engines = [await other._engine() for other in apps]
+        engines = [await other.connect() for other in apps]
         for step in range(1, 31):
             now = T0 + step * SECOND
             await asyncio.gather(*(fire_due(e, "race", now, LEASE) for e in engines))
@@ -254,7 +254,7 @@ async def test_a_fire_left_pending_by_a_crash_is_enqueued_exactly_once(
     app, _ = world
     app.schedule("fragile", task="report", every="10s")
     await app.schedules().aregister()
-    engine = await app._engine()
+    engine = await app.connect()
     fire_ms = T0 + 10 * SECOND
     pending = json.dumps({"id": f"fragile@{fire_ms}", "task": "report", "data": "null"})
     fire = es.Fire(fire_ms, fire_ms + 10 * SECOND, f"fragile@{fire_ms}", "report", pending, 0)
@@ -329,7 +329,7 @@ async def test_registering_again_keeps_the_schedule_state(
         again.schedule("keep", task="report", every="1m")
         assert await again.schedules().aregister() == {"keep": "unchanged"}
         assert await again.schedules().aget("keep") == before
-        again._schedules.clear()
+        again.registry.schedules.clear()
         again.schedule("keep", task="report", every="1m", data={"v": 2})
         assert await again.schedules().aregister() == {"keep": "updated"}
         after = await again.schedules().aget("keep")
@@ -338,7 +338,7 @@ async def test_registering_again_keeps_the_schedule_state(
             before.last_job_id,
             True,
         )
-        again._schedules.clear()
+        again.registry.schedules.clear()
         again.schedule("keep", task="report", every="5m")
         assert await again.schedules().aregister() == {"keep": "retimed"}
         assert (await again.schedules().aget("keep")).next_run_ms == clock.now + 5 * MINUTE
@@ -395,7 +395,7 @@ async def test_a_worker_with_the_scheduler_disabled_never_takes_the_lease(
     worker = await app.start()
     try:
         assert worker.scheduler is None
-        assert await es.lease(await app._engine()) == {}
+        assert await es.lease(await app.connect()) == {}
     finally:
         await worker.stop(0)
 
@@ -408,7 +408,7 @@ async def test_a_fire_carries_the_tasks_own_options(world: tuple[Taskora, Clock]
     app.schedule("solo-beat", task="solo", every="10s", overlap=True)
     await app.schedules().aregister()
     assert await scheduler(app).tick(T0 + 10 * SECOND) == 1
-    engine = await app._engine()
+    engine = await app.connect()
     stored = await engine.client.hgetall(f"taskora:{{solo}}:j:solo-beat@{T0 + 10 * SECOND}")
     assert stored["on_expire"] == "discard" and int(stored["exp"]) == T0 + 10 * SECOND + MINUTE
     assert "conc" in stored  # the singleton's counter: one active job at a time

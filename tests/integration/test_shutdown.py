@@ -51,7 +51,7 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 
 
 async def counts(app: Taskora, task: str) -> dict[str, int]:
-    return await (await app._engine()).counts(task)
+    return await (await app.connect()).counts(task)
 
 
 async def test_jobs_running_at_stop_finish_within_the_grace_and_the_rest_go_back(
@@ -125,7 +125,7 @@ async def test_jobs_still_running_after_the_grace_are_handed_back_and_run_again(
     assert await counts(app, "stuck") == _state(waiting=JOBS)
     assert await counts(app, "stuck-thread") == _state(waiting=1)
     assert not thread_returned
-    engine = await app._engine()
+    engine = await app.connect()
     for task, job_id in [*(("stuck", i) for i in interrupted), ("stuck-thread", in_thread[0])]:
         record = await engine.job(task, job_id)
         assert record is not None and record.state == "waiting"
@@ -169,7 +169,7 @@ async def test_a_handed_back_jobs_old_lock_token_cannot_settle_it_over_the_new_o
         return n
 
     handle = await owned.adispatch(1)
-    engine = await app._engine()
+    engine = await app.connect()
     now = app.clock()
     [first] = await engine.claim("owned", "old-worker", 1, now, 30_000)
     assert await engine.nack("owned", [(first.id, first.token)], now) == [True]
@@ -276,7 +276,7 @@ async def test_a_handed_back_thread_writes_no_progress_or_logs_to_the_jobs_next_
         may_write.set()
         await until(wrote.is_set)
         await old_ctx[0].flush()  # whatever the old thread got submitted has landed now
-        engine = await app._engine()
+        engine = await app.connect()
         record = await engine.job("sticky", handle.id)
         assert record is not None and record.progress is None
         assert await engine.job_logs("sticky", handle.id) == []

@@ -49,7 +49,7 @@ async def test_a_beating_worker_with_a_skewed_clock_is_never_reaped(
             assert (me.id, me.gone, me.active) == (worker.id, False, 1)
         release.set()
         assert await handle.aresult(10) == "done"
-        engine = await reaper._engine()
+        engine = await reaper.connect()
         record = await engine.job("hold", handle.id)
         assert record is not None and record.stalls == 0
     finally:
@@ -71,8 +71,8 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
     # A worker process that died holding a job: its record and its claim stay behind.
     app = skewed_app(redis_url, tmp_path, skew_ms)
     reaper = make_app(redis_url, tmp_path)
-    engine = await app._engine()
-    await reaper._engine()  # connected now: its first look below is one round trip
+    engine = await app.connect()
+    await reaper.connect()  # connected now: its first look below is one round trip
     try:
         job = await _dispatch_raw(app, "hold")
         # Gone after 3 missed beats: 3 s, far more than the look below takes on a loaded host.
@@ -93,7 +93,7 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
         await until(reaped_once)  # after 3 missed beats of 1 s, on the server's clock
         assert reaped == {"dead-worker": 1}
         assert await reaper.aworkers() == []
-        assert await (await reaper._engine()).job_state("hold", job) == "waiting"
+        assert await (await reaper.connect()).job_state("hold", job) == "waiting"
     finally:
         await app.aclose()
         await reaper.aclose()
@@ -102,6 +102,6 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
 async def _dispatch_raw(app: Taskora, task: str) -> str:
     from taskora_cli.engine.records import NewJob
 
-    engine = await app._engine()
+    engine = await app.connect()
     assert await engine.enqueue(task, NewJob("job-1", "null"), app.clock())
     return "job-1"

@@ -56,7 +56,7 @@ async def test_a_worker_that_stops_beating_is_gone_and_reaping_releases_its_jobs
     # Liveness runs on the server's clock (engine/registry.py): a worker is gone when it
     # really stops beating, here a worker process killed while it holds a job.
     app = make_app(redis_url, tmp_path)
-    engine = await app._engine()
+    engine = await app.connect()
     assert await engine.enqueue("hang", NewJob("held", "null"), app.clock())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     doomed = subprocess.Popen(
@@ -129,7 +129,7 @@ async def test_a_worker_never_reaps_itself_when_its_own_record_looks_old(
             offset[0] = 5 * 60_000  # past 3 beats (3 min), but the locks (10 min) hold
             raise RuntimeError("try again")
         sweep = TaskKeys(app.prefix, "long").sweep
-        engine = await app._engine()
+        engine = await app.connect()
         await until(  # a sweep (with its reaper) ran since the retry started
             lambda: _swept_after(engine.client.get(sweep), system_clock() + offset[0])
         )

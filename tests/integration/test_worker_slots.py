@@ -79,7 +79,7 @@ async def test_many_quick_handlers_all_run_once_and_settle(app: Taskora) -> None
         results = [await h.aresult(10) for h in handles]
         assert results == [i + 1 for i in range(500)]
         assert seen == list(range(500))  # one slot, FIFO
-        counts = await (await app._engine()).counts("quick")
+        counts = await (await app.connect()).counts("quick")
         assert counts["completed"] == 500 and counts["active"] == 0
     finally:
         await worker.stop()

@@ -1,0 +1,151 @@
+"""Who listens to which job events, and the Event they receive.
+
+``task.on("completed", fn)`` and ``app.on("task:failed", fn)`` add listeners here; worker
+processes read the event streams and call them (see events.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .moments import to_datetime
+
+if TYPE_CHECKING:
+    from .remote_error import RemoteError
+
+LISTENABLE = (
+    "waiting",
+    "delayed",
+    "active",
+    "progress",
+    "completed",
+    "failed",
+    "retrying",
+    "stalled",
+    "cancelled",
+    "expired",
+)
+"""The events a listener can subscribe to."""
+
+Listener = Callable[["Event"], Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One job's transition.
+
+    Attributes:
+        name: the event (see LISTENABLE; a reader may also see "promoted" and "purged").
+        task / job_id: whose.
+        at: when the transition was recorded (UTC); clamped to the last (or first) moment a
+            datetime holds when the stream's entry id lies past it (see ``at_ms``).
+        attempt: the attempt it concerns ("active", "completed", "failed", "retrying").
+        result: the handler's return value ("completed").
+        error: how the attempt failed ("failed", "retrying").
+        progress: the value the handler reported ("progress").
+        at_ms: the same moment as stored, in ms since the epoch (None for an event built by
+            hand): a stream entry id written by something other than taskora may lie past the
+            year 9999, and this is then the one honest value.
+        details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
+            "recovered" or "failed"), "reason" (why a job is waiting again).
+    """
+
+    name: str
+    task: str
+    job_id: str
+    at: datetime
+    attempt: int | None = None
+    result: Any = None
+    error: RemoteError | None = None
+    progress: Any = None
+    details: dict[str, str] | None = None
+    at_ms: int | None = None
+
+    def _at_shown(self) -> str | int:
+        # ISO 8601; the stored ms when no datetime can hold it (as a job's timeline does)
+        if self.at_ms is not None and to_datetime(self.at_ms) is None:
+            return self.at_ms
+        return self.at.isoformat()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        error = self.error
+        return {
+            "event": self.name,
+            "task": self.task,
+            "job": self.job_id,
+            "at": self._at_shown(),
+            "attempt": self.attempt,
+            "result": self.result,
+            "error": None if error is None else {"type": error.type, "message": error.message},
+            "progress": self.progress,
+            **(self.details or {}),
+        }
+
+
+def clamped(ms: int) -> datetime:
+    moment = to_datetime(ms)
+    if moment is not None:
+        return moment
+    return (datetime.max if ms > 0 else datetime.min).replace(tzinfo=UTC)
+
+
+def check_event(name: str) -> str:
+    if name not in LISTENABLE:
+        raise UsageError(f"unknown event {name!r}; listen to one of {', '.join(LISTENABLE)}")
+    return name
+
+
+class Listeners:
+    """Who listens to what: per task, and for every task (key None)."""
+
+    def __init__(self) -> None:
+        self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
+
+    def __bool__(self) -> bool:
+        return any(self._by.values())
+
+    def add(self, task: str | None, event: str, fn: Listener) -> None:
+        if not callable(fn):
+            raise UsageError(f"a listener must be callable, got {fn!r}")
+        self._by[(task, check_event(event))].append(fn)
+
+    def for_event(self, task: str, event: str) -> list[Listener]:
+        return [*self._by.get((task, event), ()), *self._by.get((None, event), ())]
+
+    def tasks(self, known: Iterable[str]) -> list[str]:
+        """The tasks whose streams must be read: those listened to, or all if any listener
+        is for every task."""
+        if any(task is None and fns for (task, _), fns in self._by.items()):
+            return sorted(set(known))
+        return sorted({task for (task, _), fns in self._by.items() if task is not None and fns})
+
+
+def parse_app_event(name: str) -> str:
+    """``app.on`` names: "task:completed" (or just "completed") -> "completed"."""
+    event = name.removeprefix("task:")
+    return check_event(event)
+
+
+ListenerDecorator = Callable[[Listener], Listener]
+
+
+def register(
+    listeners: Listeners, task: str | None, event: str, fn: Listener | None
+) -> Listener | ListenerDecorator:
+    """Add ``fn`` (or return a decorator that adds the function it decorates)."""
+    if fn is not None:
+        listeners.add(task, event, fn)
+        return fn
+    check_event(event)
+
+    def decorate(f: Listener) -> Listener:
+        listeners.add(task, event, f)
+        return f
+
+    return decorate

@@ -1,0 +1,182 @@
+"""The runtime every part of an app shares: configuration, clock, connections and listeners.
+
+The views (inspector, dead letters, queues, schedules, events), tasks, handles and the worker
+reach the server through a Runtime; ``Taskora`` is a thin facade that owns one. It knows no
+task: the registry of tasks sits one layer up (task_registry.py), so arrows run one way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .config import Config, load_config
+from .errors import UsageError
+from .listeners import Listeners
+from .portal import Portal
+
+if TYPE_CHECKING:
+    # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    from .engine.engine import Engine
+    from .engine.waiter import ResultWaiter
+
+T = TypeVar("T")
+
+Clock = Callable[[], int]
+
+
+def system_clock() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class Runtime:
+    """One app's connection to its server: an engine per event loop, a result waiter per
+    loop, a blocking bridge for plain code, the clock, the key prefix and the configuration.
+
+    Args:
+        url: the server; None reads the configuration (see :meth:`resolve_url`).
+        prefix: a key prefix to share one server between apps.
+        config: a loaded Config, or a path to a TOML file; None discovers one.
+        clock: epoch milliseconds; tests pass a virtual clock.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        prefix: str | None = None,
+        config: Config | str | Path | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.given_url = url
+        """The URL given in code (None: the configuration's, else the embedded server)."""
+        self._prefix = prefix
+        self._config = config if isinstance(config, Config) else None
+        self._config_path = Path(config) if isinstance(config, str | Path) else None
+        self.clock = clock
+        self.listeners = Listeners()
+        self._portal = Portal()
+        self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
+        self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
+        self._connect_lock = threading.Lock()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The effective configuration (discovered on first use)."""
+        if self._config is None:
+            self._config = load_config(self._config_path)
+        return self._config
+
+    def configure(self, config: Config) -> None:
+        """Replace the configuration; only before the first connection."""
+        if self._engines:
+            raise UsageError("configure() must be called before the app connects to a server")
+        self._config = config
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
+        return str(self._setting("prefix", self._prefix))
+
+    @property
+    def uses_embedded(self) -> bool:
+        """True when no URL is given anywhere, so the embedded server serves this app."""
+        return self._setting("url", self.given_url or None) is None
+
+    def resolve_url(self) -> str:
+        """The server URL, starting the embedded server when none is configured.
+
+        A flag or TASKORA_* variable beats the URL given to the constructor, which beats the
+        config file: the deployment overrides the code, the code overrides the project's file
+        (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
+        """
+        url: str | None = self._setting("url", self.given_url or None)
+        if url:
+            return self._checked(url)
+        from .engine.embedded import ensure_embedded
+
+        return ensure_embedded(self.config.state_dir)
+
+    @staticmethod
+    def _checked(url: str) -> str:
+        # the config checks its own URL; the constructor's is checked here, before any connect
+        from .server_url import url_problem
+
+        problem = url_problem(url)
+        if problem is not None:
+            raise UsageError(f"Taskora(url=...): {problem}")
+        return url
+
+    def _setting(self, key: str, given: str | None) -> Any:
+        source = self.config.sources.get(key, "default")
+        if given is None or source == "flag" or source.startswith("env "):
+            return getattr(self.config, key)
+        return given
+
+    # -- connections (one engine per event loop) ---------------------------------------------
+
+    async def engine(self) -> Engine:
+        """The running event loop's engine, connecting (and starting the embedded server)
+        on first use.
+
+        Raises:
+            ServerError: the server cannot be reached, or holds an incompatible wire format.
+        """
+        loop = asyncio.get_running_loop()
+        engine = self._engines.get(loop)
+        if engine is None:
+            from .engine.engine import Engine
+
+            url = await asyncio.to_thread(self._resolve_url_once)
+            engine = Engine(url, self.prefix)
+            await engine.connect(self.clock())
+            engine = self._engines.setdefault(loop, engine)
+        return engine
+
+    def _resolve_url_once(self) -> str:
+        with self._connect_lock:  # two loops starting at once must not race to start a server
+            return self.resolve_url()
+
+    @property
+    def connected(self) -> bool:
+        """True once some event loop has connected."""
+        return bool(self._engines)
+
+    async def waiter(self) -> ResultWaiter:
+        """The running event loop's result waiter (one subscription shared by every wait)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.get(loop)
+        if waiter is None:
+            from .engine.waiter import ResultWaiter
+
+            waiter = self._waiters[loop] = ResultWaiter(await self.engine())
+        return waiter
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` from plain (blocking) code on the runtime's background loop."""
+        return self._portal.call(coro)
+
+    async def aclose(self) -> None:
+        """Close the connections of the current event loop."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.pop(loop, None)
+        if waiter is not None:
+            await waiter.close()
+        engine = self._engines.pop(loop, None)
+        if engine is not None:
+            await engine.close()
+
+    def close(self) -> None:
+        """Close the blocking API's connections."""
+        if any(not loop.is_closed() for loop in self._engines):
+            with contextlib.suppress(RuntimeError):
+                self._portal.call(self.aclose())
+        self._portal.close()

@@ -1,0 +1,102 @@
+"""The tasks an app knows: registered in this process, or known to the server by name.
+
+This is the layer contracts, schemas and middleware hang on. The views and the worker depend
+on it (through :class:`Parts`), never on the ``Taskora`` facade that owns it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import UnknownTaskError, UsageError
+from .task import Task, TaskOptions
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+    from .schedule_spec import ScheduleSpec
+
+
+class TaskRegistry:
+    """Task name -> Task for one app, and the schedules the app declares in code."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.tasks: dict[str, Task] = {}
+        self.schedules: dict[str, ScheduleSpec] = {}
+        """Schedules declared in code (``app.schedule``, ``@app.task(schedule=...)``)."""
+
+    def add(self, task: Task) -> Task:
+        """Register ``task``; a second handler under the same name is refused.
+
+        Raises:
+            UsageError: the name belongs to another function.
+        """
+        existing = self.tasks.get(task.name)
+        if existing is not None and existing.fn.__qualname__ != task.fn.__qualname__:
+            raise UsageError(
+                f"task {task.name!r} is already registered by {existing.fn.__qualname__}"
+            )
+        self.tasks[task.name] = task
+        return task
+
+    def get(self, name: str) -> Task:
+        """The task registered here as ``name``.
+
+        Raises:
+            UnknownTaskError: no such task; the message lists the known ones.
+        """
+        found = self.tasks.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.tasks)) or "none (are the task modules imported?)"
+            raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known}")
+        return found
+
+    async def known_names(self) -> list[str]:
+        """Every task name registered here or on the server, sorted."""
+        engine = await self.runtime.engine()
+        return sorted(set(self.tasks) | set(await engine.known_tasks()))
+
+    async def resolve(self, name: str) -> Task:
+        """The task ``name``: registered here, or known to the server's task registry (then
+        a Task that can dispatch but not run, since its handler lives elsewhere).
+
+        Raises:
+            UnknownTaskError: neither knows it; the message lists every known name.
+        """
+        local = self.tasks.get(name)
+        if local is not None:
+            return local
+        engine = await self.runtime.engine()
+        on_server = await engine.known_tasks()
+        if name in on_server:
+            # Its queue is unknown here: never re-register it, or it would land in "default".
+            engine.registered.add(name)
+            return Task(self.runtime, name, _defined_elsewhere, TaskOptions())
+        known = ", ".join(sorted(set(self.tasks) | set(on_server)))
+        hint = "" if self.tasks else " (are the task modules configured and importable?)"
+        raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
+
+    def declared_schedules(self) -> dict[str, ScheduleSpec]:
+        """The schedules declared in code and in the config's ``[schedules.NAME]`` tables.
+
+        Raises:
+            UsageError: a TOML schedule reuses a name declared in code.
+        """
+        from .schedule_spec import with_config
+
+        return with_config(self.schedules, self.runtime.config.schedules)
+
+
+class Parts(Protocol):
+    """What the views and the worker need of an app: its runtime and its tasks (``Taskora``
+    is one; so is anything else that holds the two)."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    @property
+    def registry(self) -> TaskRegistry: ...
+
+
+def _defined_elsewhere(*_: Any) -> Any:
+    raise UsageError("this task's handler is defined in another process; dispatch it instead")
