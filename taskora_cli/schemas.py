@@ -275,6 +275,8 @@ def schema_of(obj: Any) -> Schema | None:
         return _RecordSchema(obj)
     if isinstance(obj, type) or typing.get_origin(obj) is not None:
         raise UsageError(f"cannot use {obj!r} as a schema; use {_ACCEPTED}")
+    if inspect.iscoroutinefunction(obj):
+        raise UsageError(f"schema {obj.__qualname__} is async; a check function must be plain")
     if callable(obj):
         return _CallableSchema(obj)
     raise UsageError(f"cannot use {obj!r} as a schema; use {_ACCEPTED}")

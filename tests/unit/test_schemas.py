@@ -331,6 +331,8 @@ def test_schema_of_passes_none_and_schemas_through_and_rejects_the_rest() -> Non
     for bad in (int, dict, list[int], 5, "Email"):
         with pytest.raises(UsageError, match="pydantic model class"):
             schema_of(bad)
+    with pytest.raises(UsageError, match="async"):
+        schema_of(typed_async)
 
 
 def test_check_raises_the_public_validation_error() -> None:
