@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 import msgspec
 import pydantic
+import pydantic.dataclasses
 import pytest
 
 from taskora_cli.errors import Issue, UsageError, ValidationError
@@ -92,6 +93,12 @@ class MsgOrder(msgspec.Struct, forbid_unknown_fields=True):
     to: str
     items: list[MsgLine]
     note: str = "none"
+
+
+@pydantic.dataclasses.dataclass
+class PydPoint:
+    x: int
+    y: int = 0
 
 
 @dataclass
@@ -266,6 +273,14 @@ def test_pydantic_model() -> None:
     assert wire == {"to": "ann", "items": [{"sku": "a", "qty": 1}], "note": "none"}
     assert schema.to_wire(wire) == wire  # a handler may return the plain dict too
     assert schema.json_schema() == PydOrder.model_json_schema()
+
+
+def test_pydantic_dataclass_goes_through_pydantic() -> None:
+    schema = schema_of(PydPoint)
+    assert schema is not None
+    assert schema.validate({"x": "2"}) == PydPoint(x=2, y=0)  # pydantic's own (lax) rules
+    assert schema.to_wire(PydPoint(x=1)) == to_wire(PydPoint(x=1)) == {"x": 1, "y": 0}
+    assert schema.json_schema()["required"] == ["x"]  # type: ignore[index]
 
 
 # -- msgspec ------------------------------------------------------------------------------
