@@ -1,0 +1,398 @@
+"""Schemas: every kind checks good data, reports bad data with paths, applies defaults,
+round-trips through to_wire and describes itself as JSON Schema.
+
+String annotations on purpose (the future import): the checker must resolve them.
+"""
+
+from __future__ import annotations
+
+import enum
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
+
+import msgspec
+import pydantic
+import pydantic.dataclasses
+import pytest
+
+from taskora_cli.errors import Issue, UsageError, ValidationError
+from taskora_cli.schemas import (
+    Schema,
+    SchemaMismatch,
+    input_schema_of_handler,
+    output_schema_of_handler,
+    schema_of,
+    to_wire,
+)
+
+if TYPE_CHECKING:
+    from taskora_cli.context import JobContext
+
+
+class Priority(enum.Enum):
+    LOW = "low"
+    HIGH = "high"
+
+
+@dataclass
+class Line:
+    sku: str
+    qty: int
+    price: float = 0.0
+
+
+@dataclass
+class Order:
+    to: str
+    lines: list[Line]
+    priority: Priority = Priority.LOW
+    note: str | None = None
+    tags: set[str] = field(default_factory=set)
+    meta: dict[str, int] = field(default_factory=dict)
+    kind: Literal["retail", "wholesale"] = "retail"
+    point: tuple[int, int] = (0, 0)
+    extra: Any = None
+
+
+@dataclass
+class Tree:
+    name: str
+    children: list[Tree] = field(default_factory=list)
+
+
+class LineDict(TypedDict):
+    sku: str
+    qty: int
+
+
+class OrderDict(TypedDict):
+    to: str
+    lines: list[LineDict]
+    note: NotRequired[str]
+
+
+class PydLine(pydantic.BaseModel):
+    sku: str
+    qty: int
+
+
+class PydOrder(pydantic.BaseModel):
+    to: str
+    items: list[PydLine]
+    note: str = "none"
+
+
+class MsgLine(msgspec.Struct):
+    sku: str
+    qty: int
+
+
+class MsgOrder(msgspec.Struct, forbid_unknown_fields=True):
+    to: str
+    items: list[MsgLine]
+    note: str = "none"
+
+
+@pydantic.dataclasses.dataclass
+class PydPoint:
+    x: int
+    y: int = 0
+
+
+@dataclass
+class WithModel:
+    line: PydLine
+
+
+GOOD_ORDER = {"to": "ann", "lines": [{"sku": "a", "qty": 2, "price": 1.5}]}
+
+
+def issues_of(schema: Schema, value: Any) -> list[Issue]:
+    with pytest.raises(SchemaMismatch) as caught:
+        schema.validate(value)
+    return caught.value.issues
+
+
+# -- dataclasses --------------------------------------------------------------------------
+
+
+def test_dataclass_builds_instances_and_applies_defaults() -> None:
+    schema = schema_of(Order)
+    assert schema is not None and schema.name == "Order"
+    order = schema.validate(GOOD_ORDER)
+    assert order == Order(to="ann", lines=[Line("a", 2, 1.5)])
+    assert order.priority is Priority.LOW and order.tags == set()
+
+
+def test_dataclass_converts_json_shapes_to_field_types() -> None:
+    data = {
+        **GOOD_ORDER,
+        "priority": "high",
+        "tags": ["x", "x"],
+        "point": [1, 2],
+        "lines": [{"sku": "a", "qty": 1, "price": 3}],
+    }
+    order = schema_of(Order).validate(data)  # type: ignore[union-attr]
+    assert order.priority is Priority.HIGH
+    assert order.tags == {"x"} and order.point == (1, 2)
+    assert order.lines[0].price == 3.0 and isinstance(order.lines[0].price, float)
+
+
+def test_dataclass_reports_every_issue_with_its_path() -> None:
+    bad = {
+        "lines": [{"sku": "a", "qty": "2"}, {"sku": "b", "qty": True, "colour": "red"}],
+        "priority": "urgent",
+        "kind": "resale",
+        "meta": {"a": 1.5},
+        "surprise": 1,
+    }
+    assert issues_of(schema_of(Order), bad) == [  # type: ignore[arg-type]
+        Issue("to", "field required"),
+        Issue("lines.0.qty", "expected int, got str"),
+        Issue("lines.1.qty", "expected int, got bool"),
+        Issue("lines.1.colour", "unknown field"),
+        Issue("priority", "expected one of ['low', 'high'], got 'urgent'"),
+        Issue("meta.a", "expected int, got float"),
+        Issue("kind", "expected one of ['retail', 'wholesale'], got 'resale'"),
+        Issue("surprise", "unknown field"),
+    ]
+
+
+def test_dataclass_optional_and_wrong_shapes() -> None:
+    schema = schema_of(Order)
+    assert schema is not None
+    assert schema.validate({**GOOD_ORDER, "note": None}).note is None
+    assert issues_of(schema, {**GOOD_ORDER, "note": 5}) == [Issue("note", "expected str, got int")]
+    assert issues_of(schema, {**GOOD_ORDER, "lines": {}}) == [
+        Issue("lines", "expected a list, got dict")
+    ]
+    assert issues_of(schema, {**GOOD_ORDER, "point": [1]}) == [
+        Issue("point", "expected 2 items, got 1")
+    ]
+    assert issues_of(schema, "ann") == [Issue("", "expected an object (Order), got str")]
+
+
+def test_dataclass_instance_is_rechecked() -> None:
+    schema = schema_of(Line)
+    assert schema is not None
+    assert schema.validate(Line("a", 1)) == Line("a", 1)
+    assert issues_of(schema, Line("a", "1")) == [Issue("qty", "expected int, got str")]  # type: ignore[arg-type]
+
+
+def test_recursive_dataclass() -> None:
+    schema = schema_of(Tree)
+    assert schema is not None
+    tree = schema.validate({"name": "a", "children": [{"name": "b"}]})
+    assert tree == Tree("a", [Tree("b")])
+    assert issues_of(schema, {"name": "a", "children": [{"name": 1}]}) == [
+        Issue("children.0.name", "expected str, got int")
+    ]
+    assert schema.json_schema()["properties"]["children"]["items"] == {"$ref": "#/$defs/Tree"}  # type: ignore[index]
+
+
+def test_dataclass_to_wire_round_trips() -> None:
+    schema = schema_of(Order)
+    assert schema is not None
+    order = schema.validate({**GOOD_ORDER, "priority": "high", "tags": ["t"], "point": [1, 2]})
+    wire = schema.to_wire(order)
+    assert wire["priority"] == "high" and wire["tags"] == ["t"] and wire["point"] == [1, 2]
+    assert schema.validate(wire) == order
+
+
+def test_dataclass_json_schema() -> None:
+    document = schema_of(Order).json_schema()  # type: ignore[union-attr]
+    assert document is not None
+    assert document["title"] == "Order" and document["type"] == "object"
+    assert document["required"] == ["to", "lines"]
+    assert document["additionalProperties"] is False
+    properties = document["properties"]
+    assert properties["lines"]["items"] == {"$ref": "#/$defs/Line"}
+    priority = {"title": "Priority", "enum": ["low", "high"], "default": "low"}
+    assert properties["priority"] == priority
+    assert properties["note"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert properties["tags"]["uniqueItems"] is True
+    assert document["$defs"]["Line"]["properties"]["price"]["default"] == 0.0
+
+
+def test_dataclass_with_unsupported_field_type_is_a_usage_error() -> None:
+    @dataclass
+    class Odd:
+        when: complex
+
+    with pytest.raises(UsageError, match=r"Odd\.when.*complex"):
+        schema_of(Odd)
+
+
+def test_dataclass_field_of_pydantic_model_delegates() -> None:
+    schema = schema_of(WithModel)
+    assert schema is not None
+    assert schema.validate({"line": {"sku": "a", "qty": "3"}}) == WithModel(PydLine(sku="a", qty=3))
+    assert issues_of(schema, {"line": {"sku": "a"}}) == [Issue("line.qty", "Field required")]
+    assert schema.to_wire(WithModel(PydLine(sku="a", qty=3))) == {"line": {"sku": "a", "qty": 3}}
+    document = schema.json_schema()
+    assert document is not None and document["properties"]["line"]["title"] == "PydLine"
+
+
+# -- TypedDict ----------------------------------------------------------------------------
+
+
+def test_typeddict_checks_and_returns_a_new_dict() -> None:
+    schema = schema_of(OrderDict)
+    assert schema is not None
+    data = {"to": "ann", "lines": [{"sku": "a", "qty": 1}]}
+    checked = schema.validate(data)
+    assert checked == data and checked is not data
+    assert schema.validate({**data, "note": "hi"})["note"] == "hi"
+    assert issues_of(schema, {"lines": [{"sku": "a"}], "x": 1}) == [
+        Issue("to", "field required"),
+        Issue("lines.0.qty", "field required"),
+        Issue("x", "unknown field"),
+    ]
+    document = schema.json_schema()
+    assert document is not None and document["required"] == ["to", "lines"]
+    assert schema.to_wire(checked) == data
+
+
+# -- pydantic -----------------------------------------------------------------------------
+
+
+def test_pydantic_model() -> None:
+    schema = schema_of(PydOrder)
+    assert schema is not None and schema.name == "PydOrder"
+    order = schema.validate({"to": "ann", "items": [{"sku": "a", "qty": 1}]})
+    assert isinstance(order, PydOrder) and order.note == "none"
+    assert schema.validate(order) is order
+    not_int = "Input should be a valid integer, unable to parse string as an integer"
+    assert issues_of(schema, {"items": [{"sku": "a", "qty": "x"}]}) == [
+        Issue("to", "Field required"),
+        Issue("items.0.qty", not_int),
+    ]
+    wire = schema.to_wire(order)
+    assert wire == {"to": "ann", "items": [{"sku": "a", "qty": 1}], "note": "none"}
+    assert schema.to_wire(wire) == wire  # a handler may return the plain dict too
+    assert schema.json_schema() == PydOrder.model_json_schema()
+
+
+def test_pydantic_dataclass_goes_through_pydantic() -> None:
+    schema = schema_of(PydPoint)
+    assert schema is not None
+    assert schema.validate({"x": "2"}) == PydPoint(x=2, y=0)  # pydantic's own (lax) rules
+    assert schema.to_wire(PydPoint(x=1)) == to_wire(PydPoint(x=1)) == {"x": 1, "y": 0}
+    assert schema.json_schema()["required"] == ["x"]  # type: ignore[index]
+
+
+# -- msgspec ------------------------------------------------------------------------------
+
+
+def test_msgspec_struct() -> None:
+    schema = schema_of(MsgOrder)
+    assert schema is not None and schema.name == "MsgOrder"
+    order = schema.validate({"to": "ann", "items": [{"sku": "a", "qty": 1}]})
+    assert order == MsgOrder("ann", [MsgLine("a", 1)])
+    assert schema.validate(order) == order
+    assert issues_of(schema, {"to": "ann", "items": [{"sku": "a", "qty": "1"}]}) == [
+        Issue("items.0.qty", "Expected `int`, got `str`")
+    ]
+    assert issues_of(schema, {"to": "ann", "items": [{"sku": "a"}]}) == [
+        Issue("items.0.qty", "field required")
+    ]
+    assert issues_of(schema, {"to": "ann", "items": [], "x": 1}) == [Issue("x", "unknown field")]
+    wire = schema.to_wire(order)
+    assert wire == {"to": "ann", "items": [{"sku": "a", "qty": 1}], "note": "none"}
+    document = schema.json_schema()
+    assert document is not None and document["title"] == "MsgOrder"
+    assert document["required"] == ["to", "items"]
+    assert document["$defs"]["MsgLine"]["required"] == ["sku", "qty"]
+
+
+# -- callables ----------------------------------------------------------------------------
+
+
+def positive(value: Any) -> int:
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError("must be a positive int")
+    return value * 10
+
+
+def test_callable_returns_the_checked_value_or_its_message_is_the_issue() -> None:
+    schema = schema_of(positive)
+    assert schema is not None and schema.name == "positive"
+    assert schema.validate(3) == 30
+    assert issues_of(schema, -1) == [Issue("", "must be a positive int")]
+    assert schema.json_schema() is None
+
+
+def test_callable_returning_none_keeps_the_value_and_may_raise_its_own_issues() -> None:
+    def nonempty(value: Any) -> None:
+        if not value.get("to"):
+            raise SchemaMismatch([Issue("to", "must not be empty")])
+
+    schema = schema_of(nonempty)
+    assert schema is not None
+    data = {"to": "ann"}
+    assert schema.validate(data) is data
+    assert issues_of(schema, {"to": ""}) == [Issue("to", "must not be empty")]
+
+
+# -- schema_of itself ---------------------------------------------------------------------
+
+
+def test_schema_of_passes_none_and_schemas_through_and_rejects_the_rest() -> None:
+    schema = schema_of(Line)
+    assert schema_of(None) is None
+    assert schema_of(schema) is schema
+    for bad in (int, dict, list[int], 5, "Email"):
+        with pytest.raises(UsageError, match="pydantic model class"):
+            schema_of(bad)
+    with pytest.raises(UsageError, match="async"):
+        schema_of(typed_async)
+
+
+def test_check_raises_the_public_validation_error() -> None:
+    schema = schema_of(Line)
+    assert schema is not None
+    with pytest.raises(ValidationError) as caught:
+        schema.check({"sku": 1, "qty": 1}, task="ship", what="result")
+    assert caught.value.task == "ship" and caught.value.what == "result"
+    assert caught.value.issues == [Issue("sku", "expected str, got int")]
+
+
+# -- handler annotations ------------------------------------------------------------------
+
+
+def send(data: PydOrder, ctx: JobContext) -> MsgLine:  # ctx's type exists only for mypy
+    raise NotImplementedError
+
+
+def plain(data: dict[str, Any], ctx: Any) -> int:
+    raise NotImplementedError
+
+
+async def typed_async(data: OrderDict) -> Line:
+    raise NotImplementedError
+
+
+def test_handler_annotations_give_schemas_only_for_schema_classes() -> None:
+    assert input_schema_of_handler(send).name == "PydOrder"  # type: ignore[union-attr]
+    assert output_schema_of_handler(send).name == "MsgLine"  # type: ignore[union-attr]
+    assert input_schema_of_handler(typed_async).name == "OrderDict"  # type: ignore[union-attr]
+    assert output_schema_of_handler(typed_async).name == "Line"  # type: ignore[union-attr]
+    assert input_schema_of_handler(plain) is None and output_schema_of_handler(plain) is None
+    assert input_schema_of_handler(lambda data, ctx: None) is None
+    assert input_schema_of_handler(lambda: None) is None
+
+
+def test_to_wire_of_plain_values_and_enums() -> None:
+    data = {"a": [1, "x", None, True], "b": (Priority.HIGH,)}
+    assert to_wire(data) == {"a": [1, "x", None, True], "b": ["high"]}
+
+
+def test_importing_taskora_loads_neither_pydantic_nor_msgspec() -> None:
+    code = (
+        "import taskora_cli, taskora_cli.schemas, sys; "
+        "assert 'pydantic' not in sys.modules and 'msgspec' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('pydantic', 'msgspec')))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
