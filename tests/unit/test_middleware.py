@@ -7,6 +7,8 @@ import asyncio
 import contextvars
 import functools
 import logging
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -318,3 +320,90 @@ async def test_log_timing_writes_one_line_per_job(caplog: pytest.LogCaptureFixtu
     assert completed.taskora_duration_ms >= 0  # type: ignore[attr-defined]
     assert failed.levelno == logging.WARNING
     assert "attempt 2 failed (ValueError) in " in failed.getMessage()
+
+
+def test_importing_taskora_and_its_middleware_does_not_import_opentelemetry() -> None:
+    code = (
+        "import sys, taskora_cli, taskora_cli.middleware, taskora_cli.otel\n"
+        "assert taskora_cli.otel.inject_trace_context() is None\n"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
+
+
+def tracing() -> tuple[Any, Any]:
+    """A tracer provider whose finished spans land in memory (skips without the SDK)."""
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    provider = sdk_trace.TracerProvider()
+    exporter = in_memory.InMemorySpanExporter()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+async def test_otel_runs_the_job_in_a_span_parented_to_the_dispatching_one() -> None:
+    provider, exporter = tracing()
+    from opentelemetry import trace
+
+    from taskora_cli.otel import inject_trace_context, otel_middleware
+
+    assert inject_trace_context() is None  # no span active: nothing to carry
+    with provider.get_tracer("producer").start_as_current_span("dispatch") as dispatching:
+        carrier = inject_trace_context()
+    assert carrier is not None and "traceparent" in carrier
+    exporter.clear()  # the dispatch span ended: only the worker's count from here
+
+    async def handler(ctx: JobContext) -> str:
+        with provider.get_tracer("handler").start_as_current_span("inside the handler"):
+            return "done"
+
+    step = compose([otel_middleware(provider)], handler)
+    assert await step(make_context({"x": 1}, trace_context=carrier)) == "done"
+    inside, job = exporter.get_finished_spans()
+    assert job.name == "taskora.run send-email"
+    assert job.kind is trace.SpanKind.CONSUMER
+    assert job.parent.span_id == dispatching.get_span_context().span_id
+    assert job.context.trace_id == dispatching.get_span_context().trace_id
+    assert inside.parent.span_id == job.context.span_id
+    expected = {
+        "taskora.task": "send-email",
+        "taskora.job.id": "job-1",
+        "taskora.job.attempt": 2,
+        "taskora.job.outcome": "completed",
+    }
+    assert dict(job.attributes).items() >= expected.items()
+    assert job.status.status_code is trace.StatusCode.UNSET
+
+
+async def test_otel_records_a_failure_on_the_span() -> None:
+    provider, exporter = tracing()
+    from opentelemetry import trace
+
+    from taskora_cli.otel import otel_middleware
+
+    with pytest.raises(ValueError):
+        await compose([otel_middleware(provider)], failing_handler)(make_context())
+    (job,) = exporter.get_finished_spans()
+    assert job.parent is None  # nothing carried: a trace of its own
+    assert job.attributes["taskora.job.outcome"] == "failed"
+    assert job.status.status_code is trace.StatusCode.ERROR
+    assert job.status.description == "ValueError: boom"
+    assert [event.name for event in job.events] == ["exception"]
+
+
+async def test_otel_can_link_to_the_dispatching_span_instead_of_parenting() -> None:
+    provider, exporter = tracing()
+    from taskora_cli.otel import inject_trace_context, otel_middleware
+
+    with provider.get_tracer("producer").start_as_current_span("dispatch") as dispatching:
+        carrier = inject_trace_context()
+    exporter.clear()
+    step = compose([otel_middleware(provider, parent=False)], echo_handler())
+    await step(make_context(trace_context=carrier))
+    (job,) = exporter.get_finished_spans()
+    assert job.parent is None
+    assert job.context.trace_id != dispatching.get_span_context().trace_id
+    (link,) = job.links
+    assert link.context.span_id == dispatching.get_span_context().span_id
