@@ -322,6 +322,24 @@ async def test_log_timing_writes_one_line_per_job(caplog: pytest.LogCaptureFixtu
     assert "attempt 2 failed (ValueError) in " in failed.getMessage()
 
 
+async def test_log_timing_tells_a_cancelled_job(caplog: pytest.LogCaptureFixture) -> None:
+    started = asyncio.Event()
+
+    async def endless(ctx: JobContext) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    logger = logging.getLogger("test.middleware.timing")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        run = asyncio.ensure_future(compose([log_timing(logger)], endless)(make_context()))
+        await started.wait()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    (line,) = caplog.records
+    assert line.levelno == logging.WARNING and " cancelled in " in line.getMessage()
+
+
 def test_importing_taskora_and_its_middleware_does_not_import_opentelemetry() -> None:
     code = (
         "import sys, taskora_cli, taskora_cli.middleware, taskora_cli.otel\n"
