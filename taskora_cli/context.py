@@ -123,6 +123,13 @@ class JobContext:
         dispatched_at: when the job was dispatched (UTC).
         log: structured per-job logging (``ctx.log.info("msg", key=value)``).
         cancelled: the cancellation signal (shutdown, cancel, or lock lost).
+        data: the job's data; a middleware may replace it before ``call_next()`` and the
+            handler then receives the new value.
+        result: what the handler returned (None until it has); a middleware may replace it
+            after ``call_next()`` and the job stores the final value.
+        trace_context: the W3C trace context (``traceparent``/``tracestate``) the dispatching
+            process carried in the job, or None; the OpenTelemetry middleware parents its
+            span to it.
     """
 
     __slots__ = (
@@ -137,8 +144,11 @@ class JobContext:
         "_token",
         "attempt",
         "cancelled",
+        "data",
         "id",
+        "result",
         "task",
+        "trace_context",
     )
 
     def __init__(
@@ -152,11 +162,16 @@ class JobContext:
         io: JobIO,
         loop: asyncio.AbstractEventLoop,
         loop_thread: int,
+        data: Any = None,
+        trace_context: dict[str, str] | None = None,
     ) -> None:
         self.id = job_id
         self.task = task
         self.attempt = attempt
         self.cancelled = CancelSignal()
+        self.data = data
+        self.result: Any = None
+        self.trace_context = trace_context
         self._dispatched_at_ms = dispatched_at_ms
         self._token = token
         self._io = io
