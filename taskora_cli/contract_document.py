@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from .errors import UsageError, WireFormatError
+from .errors import UsageError, ValidationError, WireFormatError
 from .flow import Collect, Ttl
+from .json_schema import json_schema_issues
 from .retry import Retry
 from .task import DEFAULT_QUEUE, TaskOptions
 
@@ -108,6 +109,18 @@ class ContractDocument:
             published_at_ms=_read(body, "published_at_ms", int, name, 0),
             format=fmt,
         )
+
+    def check_input(self, data: Any) -> None:
+        """Check job data against the published input schema (nothing to check without one).
+
+        Raises:
+            ValidationError: the data breaks the schema; ``issues`` lists every bad field.
+            UsageError: the published schema itself is broken.
+        """
+        if self.input_schema is not None:
+            issues = json_schema_issues(data, self.input_schema)
+            if issues:
+                raise ValidationError(self.name, issues)
 
     def task_options(self) -> TaskOptions:
         """The options a producer dispatching by name applies: queue, singleton,

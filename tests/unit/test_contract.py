@@ -10,7 +10,7 @@ import pytest
 
 from taskora_cli.contract import TaskContract, define_task
 from taskora_cli.contract_document import FORMAT, ContractDocument
-from taskora_cli.errors import UsageError, WireFormatError
+from taskora_cli.errors import Issue, UsageError, ValidationError, WireFormatError
 from taskora_cli.flow import Collect, Ttl
 from taskora_cli.retry import Retry
 
@@ -191,3 +191,13 @@ def test_implement_overrides_are_what_gets_published() -> None:
     contract = define_task("o", queue="a")
     document = contract.document(options=replace(contract.task_options(), queue="b"))
     assert document.queue == "b"
+
+
+def test_check_input_validates_against_the_published_schema() -> None:
+    document = define_task("send-email").document(input_schema=EMAIL_SCHEMA)
+    document.check_input({"to": "a@b"})
+    with pytest.raises(ValidationError) as caught:
+        document.check_input({"to": 1, "cc": 2})
+    assert caught.value.task == "send-email"
+    assert caught.value.issues == [Issue("to", "expected a string, got 1")]
+    define_task("untyped").document().check_input(object())  # no schema: nothing to check
