@@ -185,8 +185,10 @@ class _Checker:
         if types is not None:
             wanted = [types] if isinstance(types, str) else list(types)
             if not any(_is_type(value, name) for name in wanted):
-                # a wrong type makes every other keyword's complaint noise
-                return [*issues, Issue(path, _type_message(wanted, value))]
+                # a wrong type makes every other keyword's complaint noise, but the allowed
+                # values (an Enum, a Literal) say more than the type alone
+                allowed = _check_allowed(value, schema, path)
+                return [*issues, *(allowed or [Issue(path, _type_message(wanted, value))])]
         issues += _check_allowed(value, schema, path)
         if isinstance(value, str):
             issues += self._check_string(value, schema, path)
@@ -223,13 +225,8 @@ class _Checker:
                 Issue(path, f"must be at most {high} character(s) long, got {len(value)}")
             )
         pattern = schema.get("pattern")
-        if isinstance(pattern, str):
-            try:
-                found = re.search(pattern, value)
-            except re.error as exc:
-                raise UsageError(f"the schema's pattern {pattern!r} is invalid: {exc}") from None
-            if found is None:
-                issues.append(Issue(path, f"must match the pattern {pattern}; got {_quote(value)}"))
+        if isinstance(pattern, str) and _search(pattern, value) is None:
+            issues.append(Issue(path, f"must match the pattern {pattern}; got {_quote(value)}"))
         return issues
 
     def _check_object(
@@ -255,7 +252,7 @@ class _Checker:
             if matched:
                 issues += self.check(item, properties[key], where)
             for pattern, sub in patterns.items():
-                if re.search(pattern, str(key)):
+                if _search(pattern, str(key)):
                     matched = True
                     issues += self.check(item, sub, where)
             if matched:
@@ -284,11 +281,14 @@ class _Checker:
         if isinstance(high, int) and len(value) > high:
             issues.append(Issue(path, f"must have at most {high} item(s), got {len(value)}"))
         prefix = schema.get("prefixItems")
+        rest = schema.get("items")
+        if isinstance(rest, list):  # the draft-07 spelling of a tuple (pydantic v1)
+            prefix, rest = rest, schema.get("additionalItems")
         prefix = prefix if isinstance(prefix, list) else []
         for index, sub in enumerate(prefix[: len(value)]):
             issues += self.check(value[index], sub, _join(path, index))
-        rest = schema.get("items")
-        if rest is False and len(value) > len(prefix):
+        said = isinstance(high, int) and len(value) > high
+        if rest is False and len(value) > len(prefix) and not said:
             issues.append(Issue(path, f"must have at most {len(prefix)} item(s), got {len(value)}"))
         elif isinstance(rest, Mapping):
             for index in range(len(prefix), len(value)):
@@ -367,6 +367,13 @@ def _check_number(value: float, schema: Mapping[str, Any], path: str) -> list[Is
         if not math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9):
             issues.append(Issue(path, f"must be a multiple of {step}, got {value!r}"))
     return issues
+
+
+def _search(pattern: str, text: str) -> re.Match[str] | None:
+    try:
+        return re.search(pattern, text)
+    except re.error as exc:
+        raise UsageError(f"the schema's pattern {pattern!r} is invalid: {exc}") from None
 
 
 def _type_message(wanted: list[str], value: Any) -> str:

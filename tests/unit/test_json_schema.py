@@ -277,3 +277,20 @@ def test_importing_it_pulls_in_no_validator_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_wrong_type_for_an_enum_lists_the_allowed_values() -> None:
+    issues = json_schema_issues({**GOOD_ORDER, "color": 3, "kind": None}, PYDANTIC_ORDER)
+    assert issues == [
+        Issue("color", 'must be one of "red", "blue"; got 3'),
+        Issue("kind", 'must be one of "a", "b"; got null'),
+    ]
+
+
+def test_the_draft_07_tuple_spelling() -> None:
+    schema = {"type": "array", "items": [{"type": "integer"}], "additionalItems": False}
+    assert json_schema_issues([1], schema) == []
+    assert json_schema_issues(["x", 2], schema) == [
+        Issue("0", 'expected an integer, got the string "x"'),
+        Issue("", "must have at most 1 item(s), got 2"),
+    ]
