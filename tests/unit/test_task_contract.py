@@ -180,7 +180,7 @@ def user_key(item: dict[str, Any]) -> str:
 def test_a_collect_key_function_cannot_travel_so_a_by_name_dispatch_is_refused() -> None:
     document = define_task("c", collect={"key": user_key, "delay": "1s"}).document()
     assert document.options["collect"]["key"] is None
-    assert document.options["collect"]["key_function"].endswith("test_contract.user_key")
+    assert document.options["collect"]["key_function"].endswith("test_task_contract.user_key")
     collect = ContractDocument.from_json(document.to_json()).task_options().collect
     assert collect is not None and collect.delay_ms == 1000
     with pytest.raises(UsageError, match="cannot compute it"):
