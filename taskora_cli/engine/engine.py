@@ -44,6 +44,7 @@ RESENDABLE = frozenset(
         "fail_and_claim",
         "extend_lock",
         "worker_beat",
+        "publish_contract",
     }
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,
@@ -158,6 +159,34 @@ class Engine(Reads):
     async def task_queues(self) -> dict[str, str]:
         """Task name -> the queue it was last registered in, for every known task."""
         found: dict[str, str] = await self.client.hgetall(k.task_registry_key(self.prefix))  # type: ignore[assignment]
+        return found
+
+    async def publish_contracts(self, documents: Mapping[str, str]) -> dict[str, int]:
+        """Publish tasks' contract documents (task name -> JSON), in one round trip.
+
+        A document replaces the published one of the same or an older version; one whose
+        published version is newer stays (an older worker starting during a rolling deploy
+        must not roll the contract back). Publishing the same documents again is a no-op.
+
+        Returns:
+            Task name -> the newer version still published, for each document kept out.
+        """
+        if not documents:
+            return {}
+        args: list[str] = []
+        for name, document in documents.items():
+            args += [name, document]
+        flat = await self._run("publish_contract", [k.contracts_key(self.prefix)], args)
+        return {flat[i]: int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    async def contracts(self) -> dict[str, str]:
+        """Task name -> its published contract document (JSON), for every published task."""
+        found: dict[str, str] = await self.client.hgetall(k.contracts_key(self.prefix))  # type: ignore[assignment]
+        return found
+
+    async def contract(self, name: str) -> str | None:
+        """The published contract document (JSON) of task ``name``, or None."""
+        found: str | None = await self.client.hget(k.contracts_key(self.prefix), name)  # type: ignore[assignment]
         return found
 
     # -- producing ---------------------------------------------------------------------------

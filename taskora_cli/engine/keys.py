@@ -34,6 +34,14 @@ def task_registry_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_global}}:tasks"
 
 
+def contracts_key(prefix: str) -> str:
+    """HASH: task name -> its published contract (a JSON document: queue, version range,
+    options, JSON Schemas; see taskora_cli.contract_document), written by the workers that
+    implement it, so processes without the task's code dispatch it with its options.
+    Added within layout 2: older taskora never reads or writes it."""
+    return f"{base(prefix)}:{{_global}}:contracts"
+
+
 def workers_key(prefix: str) -> str:
     """ZSET: ids of the registered worker processes; score = their last heartbeat (ms)."""
     return f"{base(prefix)}:{{_global}}:workers"

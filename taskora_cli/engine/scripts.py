@@ -52,6 +52,7 @@ SCRIPT_NAMES = (
     "schedule_resume",
     "schedule_remove",
     "schedule_triggered",
+    "publish_contract",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -70,6 +70,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "schedule_resume",
         "schedule_remove",
         "schedule_triggered",
+        "publish_contract",
     ],
 }
 
@@ -119,6 +120,8 @@ KEYS_SNAPSHOT = {
     "schedule_names_key('app')": "taskora:app:{_schedules}:names",
     "scheduler_lease_key('')": "taskora:{_schedules}:lease",
     "scheduler_lease_key('app')": "taskora:app:{_schedules}:lease",
+    "contracts_key('')": "taskora:{_global}:contracts",
+    "contracts_key('app')": "taskora:app:{_global}:contracts",
     "task_registry_key('')": "taskora:{_global}:tasks",
     "task_registry_key('app')": "taskora:app:{_global}:tasks",
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
@@ -300,6 +303,7 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
         ],
     },
+    "publish_contract": {"ARGV": ["per contract: name, document"], "KEYS": ["contracts HASH"]},
     "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
     "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
     "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
@@ -566,6 +570,8 @@ async def exercise(engine: Engine) -> None:
     await es.triggered(engine, "s", "t1", task, now)
     await es.remove(engine, "s")
     await es.release(engine, "w1")
+    await engine.publish_contracts({task: '{"name":"contract","version":2}'})
+    await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
