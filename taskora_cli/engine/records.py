@@ -43,6 +43,7 @@ class ClaimedJob(NamedTuple):
     """A job a worker now holds: the lock token proves ownership to ack/fail/nack/extend.
 
     A NamedTuple, not a frozen dataclass: one is built per claimed job, at a third the cost.
+    ``version`` is the payload version the job was dispatched at (see taskora_cli/versioning).
     """
 
     id: str
@@ -50,6 +51,7 @@ class ClaimedJob(NamedTuple):
     attempt: int
     data: str
     dispatched_at_ms: int
+    version: int = 1
 
 
 class Ack(NamedTuple):
