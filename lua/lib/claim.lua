@@ -73,7 +73,8 @@ local function take_slot(job, id, conc)
 end
 
 -- What a claim returns per job, flat: id, token, attempt, data, ts, v (the payload version the
--- job was dispatched at: its "v" field, written only when not 1, so 1 when absent).
+-- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
+-- so the reply holds an integer).
 local CLAIMED_ITEMS = 6
 
 -- Claim up to n jobs for worker; append CLAIMED_ITEMS items per job to out.
@@ -122,7 +123,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       out[#out + 1] = attempt
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
-      out[#out + 1] = fields[8] or 1
+      out[#out + 1] = tonumber(fields[8]) or 1
     end
   end
   zadd_many(keys.active, locked)
@@ -160,7 +161,7 @@ local function replayed(key, request, tag)
       out[#out + 1] = tonumber(job[2])
       out[#out + 1] = job[3]
       out[#out + 1] = job[4]
-      out[#out + 1] = job[5] or 1
+      out[#out + 1] = tonumber(job[5]) or 1
     end
   end
   return cjson.decode(stored[2]), out

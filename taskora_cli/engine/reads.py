@@ -137,7 +137,8 @@ class Reads:
 
     async def version_counts(self, task: str, batch: int = VERSION_BATCH) -> VersionCounts:
         """How many of ``task``'s waiting, active and delayed jobs carry each payload version
-        (the ``v`` field; absent = 1), for deciding when ``since`` can be raised.
+        (the ``v`` field; absent, or no number, = 1 as a claim reads it), for deciding when
+        ``since`` can be raised.
 
         Reads each line of the task in pages of ``batch`` ids and looks up their versions in
         one pipelined round trip per page: a snapshot, not atomic (jobs that move between two
@@ -192,4 +193,4 @@ class Reads:
                 rows: list[list[str | None]] = await pipe.execute()
             for version, ts in rows:
                 if ts is not None:  # (no ts: the job is gone, a stray id)
-                    into[int(version) if version is not None else 1] += 1
+                    into[int(version) if version and version.isdigit() else 1] += 1
