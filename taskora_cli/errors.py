@@ -154,3 +154,18 @@ class RetryError(TaskoraError):
 
 class TaskTimeoutError(TaskoraError, TimeoutError):
     """A handler ran longer than its task's timeout."""
+
+
+class JobVersionError(UsageError):
+    """A job was dispatched at a payload version older than its task's ``since``: no migration
+    leads from it to the current version any more. Never retried: no worker of this version
+    can run it. Keep the old migrations (a lower ``since``) until such jobs are drained."""
+
+    def __init__(self, task: str, job_version: int, since: int) -> None:
+        self.task = task
+        self.job_version = job_version
+        self.since = since
+        super().__init__(
+            f"job of task {task!r} has payload version {job_version}, older than the oldest "
+            f"this worker supports (since={since}); no migration is available for it"
+        )

@@ -72,7 +72,12 @@ local function take_slot(job, id, conc)
   return true
 end
 
--- Claim up to n jobs for worker; append {id, token, attempt, data, ts} per job to out.
+-- What a claim returns per job, flat: id, token, attempt, data, ts, v (the payload version the
+-- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
+-- so the reply holds an integer).
+local CLAIMED_ITEMS = 6
+
+-- Claim up to n jobs for worker; append CLAIMED_ITEMS items per job to out.
 -- Two calls per job (read, write); the lock deadlines and the events go out per batch.
 -- A job whose TTL ("exp") has passed is not started: it ends "expired" instead (or is deleted,
 -- with on_expire "discard"). The TTL only bounds the wait for a first start, so claiming a
@@ -88,7 +93,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     local id = ids[i]
     local job = job_key(tag, id)
     local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
-      "conc")
+      "conc", "v")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
       release_hold(id, fields[6])
       if fields[5] == "discard" then
@@ -118,6 +123,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       out[#out + 1] = attempt
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
+      out[#out + 1] = tonumber(fields[8]) or 1
     end
   end
   zadd_many(keys.active, locked)
@@ -148,13 +154,14 @@ local function replayed(key, request, tag)
   local out, jobs = {}, cjson.decode(stored[3])
   for i = 1, #jobs, 2 do
     local id, token = jobs[i], jobs[i + 1]
-    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts")
+    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v")
     if job[1] == token then
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = tonumber(job[2])
       out[#out + 1] = job[3]
       out[#out + 1] = job[4]
+      out[#out + 1] = tonumber(job[5]) or 1
     end
   end
   return cjson.decode(stored[2]), out
@@ -167,7 +174,7 @@ local function remember(key, request, head, claimed, ttl)
     return
   end
   local jobs = {}
-  for i = 1, #claimed, 5 do
+  for i = 1, #claimed, CLAIMED_ITEMS do
     jobs[#jobs + 1] = claimed[i]
     jobs[#jobs + 1] = claimed[i + 1]
   end

@@ -64,8 +64,9 @@ def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
             attempt=int(flat[i + 2]),
             data=flat[i + 3],
             dispatched_at_ms=int(flat[i + 4] or 0),
+            version=int(flat[i + 5]),
         )
-        for i in range(0, len(flat), 5)
+        for i in range(0, len(flat), 6)
     ]
 
 
@@ -331,6 +332,21 @@ class Engine(Reads):
             args += [job_id, token]
         keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
         return [bool(flag) for flag in await self._run("nack", keys, args)]
+
+    async def defer(
+        self, task: str, held: Sequence[tuple[str, str]], now_ms: int, run_at_ms: int
+    ) -> list[int]:
+        """Hand held jobs back as delayed until ``run_at_ms``, counting nothing against them
+        (a worker too old for their payload version leaves them to newer workers): 1 deferred,
+        2 cancelled instead (it was asked to), 0 the lock was lost."""
+        if not held:
+            return []
+        t = self.keys(task)
+        args: list[Any] = [t.tag, now_ms, run_at_ms]
+        for job_id, token in held:
+            args += [job_id, token]
+        keys = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.cancelled]
+        return [int(flag) for flag in await self._run("defer", keys, args)]
 
     async def stall_sweep(
         self,

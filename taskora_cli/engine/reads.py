@@ -6,15 +6,19 @@ nothing scans the keyspace: a job is found by checking its key under each known 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .records import JobRecord, TaskCounts
+from .records import JobRecord, TaskCounts, VersionCounts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .keys import TaskKeys
+
+VERSION_BATCH = 1000
+"""Job ids read, and their versions looked up (one pipelined round trip), per step."""
 
 
 class Reads:
@@ -130,3 +134,63 @@ class Reads:
             if raw:
                 return JobRecord.from_hash(task, job_id, raw)
         return None
+
+    async def version_counts(self, task: str, batch: int = VERSION_BATCH) -> VersionCounts:
+        """How many of ``task``'s waiting, active and delayed jobs carry each payload version
+        (the ``v`` field; absent, or no number, = 1 as a claim reads it), for deciding when
+        ``since`` can be raised.
+
+        Reads each line of the task in pages of ``batch`` ids and looks up their versions in
+        one pipelined round trip per page: a snapshot, not atomic (jobs that move between two
+        pages may be counted twice or missed), and never a scan of the keyspace.
+        """
+        t = self.keys(task)
+        c = self.client
+        waiting = Counter[int]()
+        for pages in (
+            self._pages(lambda i: c.lrange(t.wait, i, i + batch - 1), batch),
+            self._pages(lambda i: c.zrange(t.prioritized, i, i + batch - 1), batch),
+            self._pages(lambda i: c.lrange(t.singleton_parked, i, i + batch - 1), batch),
+            self._set_pages(t.parked_all, batch),
+        ):
+            await self._count_versions(t, pages, waiting)
+        active, delayed = Counter[int](), Counter[int]()
+        await self._count_versions(
+            t, self._pages(lambda i: c.zrange(t.active, i, i + batch - 1), batch), active
+        )
+        await self._count_versions(
+            t, self._pages(lambda i: c.zrange(t.delayed, i, i + batch - 1), batch), delayed
+        )
+        return VersionCounts(*(dict(sorted(n.items())) for n in (waiting, active, delayed)))
+
+    @staticmethod
+    async def _pages(read: Any, batch: int) -> AsyncIterator[list[str]]:
+        start = 0
+        while True:
+            ids: list[str] = await read(start)
+            if ids:
+                yield ids
+            if len(ids) < batch:
+                return
+            start += batch
+
+    async def _set_pages(self, key: str, batch: int) -> AsyncIterator[list[str]]:
+        cursor = 0
+        while True:  # SSCAN of this one set, not of the keyspace
+            cursor, ids = await self.client.sscan(key, cursor, count=batch)
+            if ids:
+                yield [str(job_id) for job_id in ids]
+            if not cursor:
+                return
+
+    async def _count_versions(
+        self, t: TaskKeys, pages: AsyncIterator[list[str]], into: Counter[int]
+    ) -> None:
+        async for ids in pages:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hmget(t.job(job_id), ["v", "ts"])
+                rows: list[list[str | None]] = await pipe.execute()
+            for version, ts in rows:
+                if ts is not None:  # (no ts: the job is gone, a stray id)
+                    into[int(version) if version and version.isdigit() else 1] += 1

@@ -43,6 +43,7 @@ class ClaimedJob(NamedTuple):
     """A job a worker now holds: the lock token proves ownership to ack/fail/nack/extend.
 
     A NamedTuple, not a frozen dataclass: one is built per claimed job, at a third the cost.
+    ``version`` is the payload version the job was dispatched at (see taskora_cli/versioning).
     """
 
     id: str
@@ -50,6 +51,7 @@ class ClaimedJob(NamedTuple):
     attempt: int
     data: str
     dispatched_at_ms: int
+    version: int = 1
 
 
 class Ack(NamedTuple):
@@ -172,3 +174,20 @@ class JobRecord:
             cancel=raw.get("cancel"),
             extra={k: v for k, v in raw.items() if k not in known},
         )
+
+
+class VersionCounts(NamedTuple):
+    """How many of a task's unfinished jobs carry each payload version (version -> count), per
+    place: ``waiting`` (parked ones included), ``active`` and ``delayed`` (retrying included)."""
+
+    waiting: dict[int, int]
+    active: dict[int, int]
+    delayed: dict[int, int]
+
+    def total(self) -> dict[int, int]:
+        """The three places summed: what holds back raising a task's ``since``."""
+        out: dict[int, int] = {}
+        for place in self:
+            for version, n in place.items():
+                out[version] = out.get(version, 0) + n
+        return dict(sorted(out.items()))

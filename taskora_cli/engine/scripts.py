@@ -35,6 +35,7 @@ SCRIPT_NAMES = (
     "fail_and_claim",
     "extend_lock",
     "nack",
+    "defer",
     "stall_sweep",
     "release_worker",
     "cancel",

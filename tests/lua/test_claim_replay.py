@@ -26,7 +26,7 @@ def claim(lua: Lua, count: int, request: str, now: int = NOW, worker: str = "w1"
 
 
 def ids(flat: list[Any]) -> list[str]:
-    return flat[0::5]
+    return flat[0::6]
 
 
 def test_a_replayed_claim_returns_the_same_jobs_and_locks_nothing_else(lua: Lua) -> None:

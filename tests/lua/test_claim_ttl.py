@@ -15,7 +15,7 @@ def test_claim_expires_a_job_past_its_ttl_and_claims_the_next(lua: Lua) -> None:
     lua.r.delete(t.events)
     claimed = lua.run("claim", CLAIM_KEYS, [t.tag, NOW + 1000, 30_000, "w1", 2, 100])
     token = f"w1:1:{NOW + 1000}"
-    assert claimed == ["new", token, 1, "{}", str(NOW)]
+    assert claimed == ["new", token, 1, "{}", str(NOW), 1]
     assert lua.snapshot() == {
         t.active: [("new", NOW + 31_000)],
         t.events: [

@@ -53,6 +53,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "fail_and_claim",
         "extend_lock",
         "nack",
+        "defer",
         "stall_sweep",
         "release_worker",
         "cancel",
@@ -185,6 +186,18 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "items LIST",
             "meta HASH",
+        ],
+    },
+    "defer": {
+        "ARGV": ["tag", "now_ms", "run_at_ms", "per job: id, token"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "active ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "cancelled ZSET",
         ],
     },
     "enqueue": {
@@ -542,7 +555,8 @@ async def exercise(engine: Engine) -> None:
     )
     await engine.nack(task, [(five.id, five.token)], now + 60)
     again = await engine.claim(task, "w2", 2, now + 70, ttl)
-    await engine.nack(task, [(job.id, job.token) for job in again], now + 80)
+    await engine.defer(task, [(job.id, job.token) for job in again[:1]], now + 75, now + 1000)
+    await engine.nack(task, [(job.id, job.token) for job in again[1:]], now + 80)
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
     await engine.cancel(task, "d", "", now + 95)

@@ -136,7 +136,7 @@ def test_debounce_replaces_the_pending_job_and_resets_the_timer(lua: Lua) -> Non
     assert snap[t.events][-2] == ev("cancelled", "a", reason="debounced", by="b")
     assert claim(lua, 1, now=NOW + 3499) == []
     got = claim(lua, 1, now=NOW + 3500)
-    assert got[0::5] == ["b"] and got[3] == '"v2"'
+    assert got[0::6] == ["b"] and got[3] == '"v2"'
 
 
 def test_debounce_leaves_a_job_that_already_started_alone(lua: Lua) -> None:
@@ -170,7 +170,7 @@ def test_a_full_concurrency_key_parks_the_job_and_a_finish_unparks_it(lua: Lua) 
     enqueue(lua, "b", CONC)
     enqueue(lua, "c")
     got = claim(lua, 3)
-    assert got[0::5] == ["a", "c"]
+    assert got[0::6] == ["a", "c"]
     assert lua.r.get(t.concurrency("u1")) == "1"
     assert lua.r.lrange(t.parked("u1"), 0, -1) == ["b"]
     assert lua.r.hget(t.job("b"), "state") == "waiting"
@@ -186,7 +186,7 @@ def test_every_exit_from_active_gives_the_slot_back(lua: Lua) -> None:
     for job_id in ("ok", "failed", "retried", "nacked", "stalled"):
         enqueue(lua, job_id, conc)
     got = claim(lua, 5)
-    tokens = dict(zip(got[0::5], got[1::5], strict=True))
+    tokens = dict(zip(got[0::6], got[1::6], strict=True))
     assert lua.r.get(t.concurrency("u1")) == "5"
     ack(lua, "ok", tokens["ok"])
     fail(lua, "failed", tokens["failed"])

@@ -62,7 +62,7 @@ def test_jobs_of_one_priority_queued_in_one_millisecond_keep_their_order(lua: Lu
         ("later", -5 * SPAN + NOW + 10),  # the position catches up with the time
     ]
     assert snap[t.seq] == str(NOW + 10)
-    assert claim(lua, 4)[0::5] == ["x", "y", "z", "later"]
+    assert claim(lua, 4)[0::6] == ["x", "y", "z", "later"]
 
 
 def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
@@ -106,7 +106,7 @@ def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> 
         args += [job_id, "{}", prio, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
     assert lua.snapshot()[t.wait] == ["r", "p", "q"]
-    assert claim(lua, 6)[0::5] == ["c", "a", "b", "q", "p", "r"]
+    assert claim(lua, 6)[0::6] == ["c", "a", "b", "q", "p", "r"]
 
 
 def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
@@ -115,7 +115,7 @@ def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
     enqueue(lua, "hi", prio=9, now=NOW + 1)
     got = claim(lua, 2, now=NOW + 10)
     token = f"w1:1:{NOW + 10}"
-    assert got == ["hi", token, 1, "{}", str(NOW + 1), "a", token, 1, "{}", str(NOW)]
+    assert got == ["hi", token, 1, "{}", str(NOW + 1), 1, "a", token, 1, "{}", str(NOW), 1]
     snap = lua.snapshot()
     assert snap[t.active] == [("a", NOW + 10 + 30_000), ("hi", NOW + 10 + 30_000)]
     assert snap[t.job("a")] == {
@@ -150,7 +150,7 @@ def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
     for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
         lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0, ""])
     got = claim(lua, 3, now=NOW + 500)
-    assert got[0::5] == ["early", "mid", "late"]
+    assert got[0::6] == ["early", "mid", "late"]
     snap = lua.snapshot()
     assert snap[t.delayed] == [("future", NOW + 10_000)]
     assert snap[t.marker] == [("0", NOW + 10_000)]  # next due time for the blocked workers
@@ -196,7 +196,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     got = claim(lua, 3)
     args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, "", 3]
     for i in range(3):
-        args += [got[5 * i], got[5 * i + 1], f'"{got[5 * i]}"']
+        args += [got[6 * i], got[6 * i + 1], f'"{got[6 * i]}"']
     acked, claimed = lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
     )
@@ -259,7 +259,7 @@ def test_extend_lock_moves_the_deadline_only_for_the_owner(lua: Lua) -> None:
     enqueue(lua, "a")
     enqueue(lua, "b")
     got = claim(lua, 2)
-    token_a, token_b = got[1], got[6]
+    token_a, token_b = got[1], got[7]
     assert token_a == token_b  # same worker, attempt and time; ids differ
     flags = lua.run(
         "extend_lock", [t.active], [t.tag, NOW + 10_000, 30_000, "a", token_a, "b", "other"]
@@ -273,10 +273,10 @@ def test_nack_of_several_jobs_keeps_their_order(lua: Lua) -> None:
         enqueue(lua, job_id)
     got = claim(lua, 2)
     keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
-    args = [t.tag, NOW, "a", got[1], "b", got[6], "gone", "x"]
+    args = [t.tag, NOW, "a", got[1], "b", got[7], "gone", "x"]
     assert lua.run("nack", keys, args) == [1, 1, 0]
     assert lua.snapshot()[t.wait] == ["c", "b", "a"]  # a, then b, then c
-    assert claim(lua, 3)[0::5] == ["a", "b", "c"]
+    assert claim(lua, 3)[0::6] == ["a", "b", "c"]
 
 
 def test_nack_hands_jobs_back_to_the_front(lua: Lua) -> None:
@@ -365,13 +365,13 @@ def test_finishing_counts_per_minute_and_forgets_minutes_older_than_a_day(lua: L
         enqueue(lua, job_id)
     got = claim(lua, 3)
     args: list[Any] = [t.tag, NOW + 1, 30_000, "w1", 0, 100, -1, -1, "", 2]
-    args += [got[0], got[1], "1", got[5], got[6], "2"]
+    args += [got[0], got[1], "1", got[6], got[7], "2"]
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     assert lua.run("ack_and_claim", keys, args) == [[1, 1], []]
     # the minute's first count dropped the fields a day old or more, and kept the younger one
     assert lua.r.hgetall(t.counts) == {f"c:{minute - 1439}": "3", f"c:{minute}": "2"}
     fail_keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
-    fail_args = [t.tag, NOW + 2, 30_000, "w1", 0, 100, got[10], got[11], "{}", -1, -1, -1]
+    fail_args = [t.tag, NOW + 2, 30_000, "w1", 0, 100, got[12], got[13], "{}", -1, -1, -1]
     assert lua.run("fail_and_claim", fail_keys, fail_args) == [2, []]
     assert lua.r.hgetall(t.counts)[f"f:{minute}"] == "1"
     retry_args = [*fail_args[:9], NOW + 5000, -1, -1]  # a retry is not a failure for good

@@ -155,7 +155,7 @@ def test_two_finished_jobs_buy_a_budget_of_fourteen(lua: Lua) -> None:
     got = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, 30_000, "w1", 2, 100])
     seed_finished(lua, "completed", OLD_JOBS)
     args = [t.tag, NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, "", 2]
-    args += [got[0], got[1], "1", got[5], got[6], "2"]
+    args += [got[0], got[1], "1", got[6], got[7], "2"]
     assert lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
     ) == [[1, 1], []]
