@@ -71,7 +71,7 @@ def _pack_any(args: Sequence[Any]) -> bytes:
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
         if isinstance(arg, str):
-            data = arg.encode()
+            data = arg.encode("utf-8", "surrogateescape")  # binary payloads: see _Protocol
         elif isinstance(arg, bytes):
             data = arg
         elif isinstance(arg, int) and not isinstance(arg, bool):
@@ -126,7 +126,9 @@ class _Protocol(asyncio.Protocol):
     """One connection: writes packed commands, settles their futures as replies arrive."""
 
     def __init__(self) -> None:
-        self.reader = hiredis.Reader(encoding="utf-8")
+        # surrogateescape, as the redis-py connections: bytes that are not UTF-8 (a msgpack
+        # payload) come back as the very str that was sent (see serialization.text_from_bytes)
+        self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
         self.pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         """Calls in flight, oldest first: each future and the loop time its reply is due by."""
         self.transport: asyncio.Transport | None = None
