@@ -57,14 +57,17 @@ def pack(args: Sequence[Any]) -> bytes:
     parts = [f"*{len(args)}\r\n"]
     for arg in args:
         kind = type(arg)
-        if kind is str and arg.isascii():  # the common case: one byte per character
-            parts.append(f"${len(arg)}\r\n{arg}\r\n")
+        if kind is str:
+            # the common case is ASCII, one byte per character; other text (a binary payload
+            # too: see _Protocol) is counted in bytes and encoded with the rest in one go
+            size = len(arg) if arg.isascii() else len(arg.encode("utf-8", "surrogateescape"))
+            parts.append(f"${size}\r\n{arg}\r\n")
         elif kind is int:
             text = str(arg)
             parts.append(f"${len(text)}\r\n{text}\r\n")
         else:
             return _pack_any(args)
-    return "".join(parts).encode()
+    return "".join(parts).encode("utf-8", "surrogateescape")
 
 
 def _pack_any(args: Sequence[Any]) -> bytes:
