@@ -25,10 +25,13 @@ bytes into text with :func:`text_from_bytes` and back with :func:`bytes_from_tex
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable
-from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, runtime_checkable
 
 from .errors import ConfigError, SerializationError
 
@@ -195,8 +198,10 @@ def require_json(serializer: Serializer, feature: str) -> None:
         )
 
 
-class Undecoded(NamedTuple):
-    """A payload :func:`decode_payload` could not decode, for display as it is."""
+@dataclass(frozen=True, slots=True)
+class Undecoded:
+    """A payload :func:`decode_payload` could not decode, for display as it is (not a tuple,
+    so JSON output goes through :func:`display_default`)."""
 
     serializer: str
     """The name of the serializer that wrote it."""
@@ -314,3 +319,14 @@ def decode_payload(text: str | None, *, readers: Iterable[Serializer] = ()) -> A
     decoded comes back as an :class:`Undecoded` (or, for broken JSON, its text)."""
     payloads = Payloads(readers=readers) if readers else _ANY_READER
     return payloads.show(text)
+
+
+def display_default(value: Any) -> Any:
+    """For ``json.dumps(..., default=display_default)`` of decoded payloads (``--json``
+    output): what msgpack carries beyond JSON as readable text, bytes as ``base64:...``, an
+    :class:`Undecoded` as its summary."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "base64:" + base64.b64encode(value).decode()
+    return str(value)

@@ -20,6 +20,7 @@ from taskora_cli.serialization import (
     bytes_from_text,
     check_serializer,
     decode_payload,
+    display_default,
     require_json,
     serializer_named,
     text_from_bytes,
@@ -133,3 +134,11 @@ def test_msgpack_without_msgspec_is_a_configuration_error() -> None:
     )
     shown = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert shown.stdout.startswith("<3 bytes of msgpack:") and "msgspec" in shown.stdout
+
+
+def test_decoded_payloads_show_as_json() -> None:
+    when = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    unknown = decode_payload(Payloads(CompressedJson()).dumps(1))
+    shown = json.dumps([b"\x00\xff", when, unknown], default=display_default)
+    assert json.loads(shown)[:2] == ["base64:AP8=", "2026-01-02T00:00:00+00:00"]
+    assert json.loads(shown)[2].startswith("<9 bytes of zjson: ")
