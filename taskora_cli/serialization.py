@@ -48,14 +48,26 @@ def dumps(value: Any, *, what: str = "job data") -> str:
     """Encode ``value`` as compact JSON.
 
     Raises:
-        SerializationError: the value holds something JSON cannot represent.
+        SerializationError: the value holds something JSON cannot represent, or text with
+            a lone surrogate (not valid UTF-8).
     """
     try:
-        return _encoder.encode(value)
+        text = _encoder.encode(value)
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"{what} must be JSON-serialisable (dict, list, str, int, float, bool, None): {exc}"
         ) from exc
+    if not text.isascii():
+        # the connections would store a lone surrogate as a raw byte (surrogateescape, for
+        # binary serializers): JSON stays valid UTF-8 for every other reader
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"{what} holds text that is not valid Unicode (a lone surrogate, such as "
+                f"bytes decoded with surrogateescape): {exc}"
+            ) from exc
+    return text
 
 
 def loads(text: str | None) -> Any:

@@ -51,6 +51,9 @@ def test_json_payloads_are_stored_as_before_serializers_existed() -> None:
 def test_json_errors_name_the_bad_value_as_before() -> None:
     with pytest.raises(SerializationError, match=r"data for 'send' must be JSON-serialisable.*set"):
         Payloads().dumps({"x": {1}}, what="data for 'send'")
+    # the server would get a raw byte that is not UTF-8 (the wire is binary-safe now)
+    with pytest.raises(SerializationError, match="result holds text that is not valid Unicode"):
+        Payloads().dumps(["é", "\udcff"], what="result")
 
 
 def test_msgpack_round_trips_what_json_cannot() -> None:
