@@ -76,6 +76,9 @@ def open_client(
         client = _Client.from_url(
             url,
             decode_responses=True,
+            # lossless bytes <-> str: a binary payload (msgpack) comes back as the str it was
+            # sent as (see serialization.text_from_bytes); valid UTF-8 is unaffected
+            encoding_errors="surrogateescape",
             retry=retry,
             retry_on_error=list(resent_on),
             socket_timeout=reply_timeout_s + (MAX_BLOCK_S + BLOCK_MARGIN_S if blocking else 0),

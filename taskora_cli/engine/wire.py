@@ -57,21 +57,24 @@ def pack(args: Sequence[Any]) -> bytes:
     parts = [f"*{len(args)}\r\n"]
     for arg in args:
         kind = type(arg)
-        if kind is str and arg.isascii():  # the common case: one byte per character
-            parts.append(f"${len(arg)}\r\n{arg}\r\n")
+        if kind is str:
+            # the common case is ASCII, one byte per character; other text (a binary payload
+            # too: see _Protocol) is counted in bytes and encoded with the rest in one go
+            size = len(arg) if arg.isascii() else len(arg.encode("utf-8", "surrogateescape"))
+            parts.append(f"${size}\r\n{arg}\r\n")
         elif kind is int:
             text = str(arg)
             parts.append(f"${len(text)}\r\n{text}\r\n")
         else:
             return _pack_any(args)
-    return "".join(parts).encode()
+    return "".join(parts).encode("utf-8", "surrogateescape")
 
 
 def _pack_any(args: Sequence[Any]) -> bytes:
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
         if isinstance(arg, str):
-            data = arg.encode()
+            data = arg.encode("utf-8", "surrogateescape")  # binary payloads: see _Protocol
         elif isinstance(arg, bytes):
             data = arg
         elif isinstance(arg, int) and not isinstance(arg, bool):
@@ -126,7 +129,9 @@ class _Protocol(asyncio.Protocol):
     """One connection: writes packed commands, settles their futures as replies arrive."""
 
     def __init__(self) -> None:
-        self.reader = hiredis.Reader(encoding="utf-8")
+        # surrogateescape, as the redis-py connections: bytes that are not UTF-8 (a msgpack
+        # payload) come back as the very str that was sent (see serialization.text_from_bytes)
+        self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
         self.pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         """Calls in flight, oldest first: each future and the loop time its reply is due by."""
         self.transport: asyncio.Transport | None = None

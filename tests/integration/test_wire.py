@@ -22,6 +22,8 @@ def test_commands_are_packed_as_resp_bulk_strings() -> None:
     assert pack(("SET", "é", 1.5, b"\x00")) == (
         b"*4\r\n$3\r\nSET\r\n$2\r\n\xc3\xa9\r\n$3\r\n1.5\r\n$1\r\n\x00\r\n"
     )
+    # a binary payload travels as str with lone surrogates (surrogateescape): its own bytes
+    assert pack(("SET", "k", "\udc81é")) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n\x81\xc3\xa9\r\n"
     with pytest.raises(TypeError):
         pack(("SET", True))
 
