@@ -22,7 +22,7 @@ def load_tool() -> object:
 def test_the_package_has_no_import_cycle() -> None:
     tool = load_tool()
     edges = tool.graph(ROOT)  # type: ignore[attr-defined]
-    assert "taskora_cli.app" in edges and edges["taskora_cli.app"]  # the walk sees imports
+    assert edges.get("taskora_cli.app")  # the walk sees imports
     assert tool.cycles(edges) == []  # type: ignore[attr-defined]
 
 
