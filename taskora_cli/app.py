@@ -18,8 +18,10 @@ from .listeners import Listener, parse_app_event, register
 from .queues import check_queue_name
 from .retry import Retry
 from .runtime import Clock, Runtime, system_clock
+from .serialization import JSON, Serializer
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
-from .task_registry import TaskRegistry
+from .task_registry import TaskRegistry, check_middlewares, with_schemas
+from .versioning import MigrateOption, Versioning
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from .engine.engine import Engine
     from .inspector import Inspector
     from .listeners import Event
+    from .middleware import Middleware
     from .queues import Queues
     from .schedule_spec import ScheduleSpec
     from .schedules import ScheduleManager
@@ -47,6 +50,12 @@ class Taskora:
             it overrides the config file's ``prefix``.
         config: a loaded Config, or a path to a TOML file; None discovers one.
         clock: epoch milliseconds; tests pass a virtual clock.
+        serializer: how job data and results are encoded: "json" (the default), "msgpack"
+            (``pip install 'taskora[msgspec]'``) or an object with ``name``, ``dumps`` and
+            ``loads`` (see taskora_cli.serialization). Any reader decodes every format.
+        validate_on_dispatch: check data against the task's ``input`` schema on dispatch
+            (the worker always checks before the handler); ``skip_validation=True`` skips it
+            for one dispatch.
     """
 
     def __init__(
@@ -56,8 +65,13 @@ class Taskora:
         prefix: str | None = None,
         config: Config | str | Path | None = None,
         clock: Clock = system_clock,
+        serializer: Serializer | str = JSON,
+        validate_on_dispatch: bool = True,
     ) -> None:
-        self.runtime = Runtime(url, prefix=prefix, config=config, clock=clock)
+        self.runtime = Runtime(
+            url, prefix=prefix, config=config, clock=clock, serializer=serializer,
+            validate_on_dispatch=validate_on_dispatch,
+        )  # fmt: skip
         self.registry = TaskRegistry(self.runtime)
 
     # -- configuration -----------------------------------------------------------------------
@@ -111,6 +125,12 @@ class Taskora:
         concurrency_limit: int | None = None,
         collect: Mapping[str, Any] | None = None,
         schedule: Mapping[str, Any] | None = None,
+        input: Any = None,
+        output: Any = None,
+        middleware: Iterable[Middleware] = (),
+        version: int | None = None,
+        since: int | None = None,
+        migrate: MigrateOption = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -137,6 +157,21 @@ class Taskora:
             schedule: run it on a schedule named after the task: ``{"every": "30s"}`` or
                 ``{"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}``, plus optional
                 ``data``, ``on_missed`` and ``overlap`` (see :meth:`schedule`).
+            input: the schema of a job's data: a pydantic model, a msgspec Struct, a
+                dataclass, a TypedDict, or a function that returns the checked value or
+                raises. Checked on dispatch and before the handler, which receives the checked
+                value. Default: the annotation of the handler's ``data`` parameter, if it is
+                one of those types.
+            output: the schema of the handler's result, checked before it is stored. Default:
+                the handler's return annotation, if it is one of those types.
+            middleware: functions ``mw(ctx, call_next)`` (``async`` or plain) wrapped around
+                this task's handler, inside the app's (see :meth:`use`).
+            version: the payload version jobs are dispatched with (default 1).
+            since: the oldest job version this task still runs (default 1); older ones fail
+                with a clear error, never retried.
+            migrate: ``{2: v1_to_v2, 3: v2_to_v3}`` (the key is the version a function
+                produces) or a list of functions from ``since`` on: run in order on a job
+                older than ``version`` before its data is checked.
         """
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
@@ -146,6 +181,8 @@ class Taskora:
             raise UsageError(f"on_cancel must be callable, got {on_cancel!r}")
         check_queue_name(queue)
         check_concurrency_options(singleton, concurrency_limit)
+        versioning = Versioning.build(version, since, migrate)
+        middlewares = check_middlewares(middleware)
         options = TaskOptions(
             retry=retry,
             timeout_ms=None if timeout is None else to_ms(timeout, what="timeout"),
@@ -156,6 +193,8 @@ class Taskora:
             singleton=bool(singleton),
             concurrency_limit=concurrency_limit,
             collect=parse_collect(collect),
+            middleware=middlewares,
+            versioning=versioning,
         )
 
         def register(fn: Handler) -> Task:
@@ -164,7 +203,7 @@ class Taskora:
                 raise UsageError(
                     f"task name {task_name!r} must be non-empty, without spaces, ':' or braces"
                 )
-            created = Task(self.runtime, task_name, fn, options)
+            created = Task(self.runtime, task_name, fn, with_schemas(options, fn, input, output))
             if schedule is not None:
                 from .schedule_spec import declare_inline
 
@@ -277,6 +316,17 @@ class Taskora:
             UnknownTaskError: neither knows it; the message lists every known name.
         """
         return await self.registry.resolve(name)
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Wrap every task's handler in ``middleware(ctx, call_next)`` (``async`` or plain),
+        outside the tasks' own middlewares, in the order ``use`` is called. Add them before
+        the worker starts: chains are built once, at start. Usable as a decorator.
+
+        Raises:
+            UsageError: not a function of ``(ctx, call_next)``.
+        """
+        self.registry.middleware.extend(check_middlewares([middleware]))
+        return middleware
 
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
@@ -492,8 +542,15 @@ def task(
     concurrency_limit: int | None = None,
     collect: Mapping[str, Any] | None = None,
     schedule: Mapping[str, Any] | None = None,
+    input: Any = None,
+    output: Any = None,
+    middleware: Iterable[Middleware] = (),
+    version: int | None = None,
+    since: int | None = None,
+    migrate: MigrateOption = None,
 ) -> Callable[[Handler], Task]:
-    """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""
+    """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``;
+    the options are :meth:`Taskora.task`'s."""
     return default_app().task(
         name,
         retry=retry,
@@ -506,4 +563,10 @@ def task(
         concurrency_limit=concurrency_limit,
         collect=collect,
         schedule=schedule,
+        input=input,
+        output=output,
+        middleware=middleware,
+        version=version,
+        since=since,
+        migrate=migrate,
     )

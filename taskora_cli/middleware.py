@@ -69,7 +69,7 @@ def compose(
         UsageError: a middleware is not callable with ``(ctx, call_next)``.
     """
     for middleware in middlewares:
-        _check(middleware)
+        check_middleware(middleware)
     if not middlewares:
         return handler
 
@@ -175,7 +175,8 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-def _check(middleware: object) -> None:
+def check_middleware(middleware: object) -> None:
+    """Refuse what cannot be a middleware (not a function of ``(ctx, call_next)``)."""
     if not callable(middleware):
         raise UsageError(
             f"middleware {middleware!r} is not callable: pass a function (ctx, call_next)"

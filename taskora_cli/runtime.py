@@ -19,6 +19,7 @@ from .config import Config, load_config
 from .errors import UsageError
 from .listeners import Listeners
 from .portal import Portal
+from .serialization import JSON, Payloads, Serializer, serializer_named
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
@@ -44,6 +45,8 @@ class Runtime:
         prefix: a key prefix to share one server between apps.
         config: a loaded Config, or a path to a TOML file; None discovers one.
         clock: epoch milliseconds; tests pass a virtual clock.
+        serializer: the serializer of job data and results, or its name.
+        validate_on_dispatch: check data against a task's input schema on dispatch.
     """
 
     def __init__(
@@ -53,7 +56,15 @@ class Runtime:
         prefix: str | None = None,
         config: Config | str | Path | None = None,
         clock: Clock = system_clock,
+        serializer: Serializer | str = JSON,
+        validate_on_dispatch: bool = True,
     ) -> None:
+        self.payloads = Payloads(
+            serializer_named(serializer) if isinstance(serializer, str) else serializer
+        )
+        """Encodes job data and results with the app's serializer; decodes any format."""
+        self.validate_on_dispatch = validate_on_dispatch
+        """Check data against a task's input schema on dispatch (the worker always does)."""
         self.given_url = url
         """The URL given in code (None: the configuration's, else the embedded server)."""
         self._prefix = prefix

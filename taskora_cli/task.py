@@ -27,9 +27,12 @@ from .handle import JobHandle
 from .listeners import Listener, register
 from .retry import Retry
 from .serialization import dumps
+from .versioning import DEFAULT_VERSIONING, Versioning
 
 if TYPE_CHECKING:
+    from .middleware import Middleware
     from .runtime import Runtime
+    from .schemas import Schema
 
 MAX_PRIORITY = 255
 """Priorities run 0 (default) to 255 (first); higher runs before lower."""
@@ -67,6 +70,16 @@ class TaskOptions:
     """The default limit of dispatches that give a ``concurrency_key`` (else 1)."""
     collect: Collect | None = None
     """Dispatches accumulate into batches; the handler receives a list of their data."""
+    input: Schema | None = None
+    """What a job's data must look like: checked on dispatch and before the handler, which
+    receives the checked value (a model instance, say). None: any JSON value."""
+    output: Schema | None = None
+    """What the handler's result must look like: checked before it is stored."""
+    middleware: tuple[Middleware, ...] = ()
+    """The task's own middlewares, run inside the app's (``app.use``), outer to inner."""
+    versioning: Versioning = DEFAULT_VERSIONING
+    """The payload version dispatches are stamped with, the oldest one the task still runs,
+    and the migrations in between."""
 
 
 TtlOption = Duration | Mapping[str, Any] | None

@@ -6,12 +6,16 @@ on it (through :class:`Parts`), never on the ``Taskora`` facade that owns it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import UnknownTaskError, UsageError
-from .task import Task, TaskOptions
+from .task import Handler, Task, TaskOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .middleware import Middleware
     from .runtime import Runtime
     from .schedule_spec import ScheduleSpec
 
@@ -24,6 +28,8 @@ class TaskRegistry:
         self.tasks: dict[str, Task] = {}
         self.schedules: dict[str, ScheduleSpec] = {}
         """Schedules declared in code (``app.schedule``, ``@app.task(schedule=...)``)."""
+        self.middleware: list[Middleware] = []
+        """The app's middlewares (``app.use``), outside every task's own, outer to inner."""
 
     def add(self, task: Task) -> Task:
         """Register ``task``; a second handler under the same name is refused.
@@ -96,6 +102,38 @@ class Parts(Protocol):
 
     @property
     def registry(self) -> TaskRegistry: ...
+
+
+def check_middlewares(middlewares: Iterable[Middleware]) -> tuple[Middleware, ...]:
+    """``middlewares`` as a tuple, each checked to be a function of ``(ctx, call_next)``.
+
+    Raises:
+        UsageError: one is not.
+    """
+    from .middleware import check_middleware
+
+    found = tuple(middlewares)
+    for middleware in found:
+        check_middleware(middleware)
+    return found
+
+
+def with_schemas(options: TaskOptions, fn: Handler, input: Any, output: Any) -> TaskOptions:
+    """``options`` with the task's input and output schemas: those given, else the ones the
+    handler's annotations name (``def send(data: Email, ctx) -> Receipt``).
+
+    Raises:
+        UsageError: ``input`` or ``output`` is not something a schema can be made of.
+    """
+    if input is None and output is None and not getattr(fn, "__annotations__", None):
+        return options  # nothing to adapt: skip importing the schema layer
+    from .schemas import input_schema_of_handler, output_schema_of_handler, schema_of
+
+    return replace(
+        options,
+        input=schema_of(input) if input is not None else input_schema_of_handler(fn),
+        output=schema_of(output) if output is not None else output_schema_of_handler(fn),
+    )
 
 
 def _defined_elsewhere(*_: Any) -> Any:

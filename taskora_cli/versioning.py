@@ -33,6 +33,9 @@ from typing import Any, Literal
 from .errors import UsageError
 
 Migration = Callable[[Any], Any]
+
+MigrateOption = Mapping[int, Migration] | Sequence[Migration] | None
+"""``{produced_version: fn}`` or a list of fns from ``since`` on."""
 """One step: takes the payload at version n - 1, returns it at version n."""
 
 Verdict = Literal["run", "too_new", "too_old"]
@@ -129,6 +132,10 @@ class Versioning:
         """The hash fields a dispatched job carries (merge into ``NewJob.extra``): the
         version, or nothing at version 1 so default jobs cost no extra bytes."""
         return {} if self.version == DEFAULT_VERSION else {VERSION_FIELD: self.version}
+
+
+DEFAULT_VERSIONING = Versioning()
+"""Version 1, no migrations: every task that declares nothing."""
 
 
 def raisable_since(counts: Mapping[int, int], since: int, version: int) -> int:
