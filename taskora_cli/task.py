@@ -124,6 +124,7 @@ class Task:
         self.is_async = inspect.iscoroutinefunction(fn)
         self.arity = _positional_arity(fn)
         self._stamp: dict[str, str | int] = {}
+        self._dumps = runtime.payloads.dumps  # bound once: the app's serializer never changes
         self._configure(fn, options)
 
     def _configure(self, fn: Handler, options: TaskOptions) -> None:
@@ -196,9 +197,9 @@ class Task:
                 f"ttl ({format_ms(expiry.max_ms)}) must be longer than delay "
                 f"({format_ms(delay_ms)}): the job could only expire"
             )
-        payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
+        payload = self._dumps(data, what=f"data for task {self.name!r}")
         run_at = now_ms + delay_ms if delay_ms else 0
-        extra: dict[str, str | int] = dict(self._stamp) if self._stamp else {}
+        extra: dict[str, str | int] = self._stamp.copy() if self._stamp else {}
         if expiry is not None and expiry.on_expire == "discard":
             extra["on_expire"] = "discard"
         extra |= self._concurrency_fields(*concurrency)
