@@ -32,7 +32,9 @@ class TaskRegistry:
         """The app's middlewares (``app.use``), outside every task's own, outer to inner."""
 
     def add(self, task: Task) -> Task:
-        """Register ``task``; a second handler under the same name is refused.
+        """Register ``task``; a second handler under the same name is refused. A task
+        registered without a handler (``app.register``) gets this one's handler and options
+        in place, so references to it keep working.
 
         Raises:
             UsageError: the name belongs to another function.
@@ -46,6 +48,9 @@ class TaskRegistry:
             raise UsageError(
                 f"task {task.name!r} is already registered by {existing.fn.__qualname__}"
             )
+        if existing is not None and not existing.implemented:
+            existing.implement(task.fn, task.options)  # registered first: keep the same object
+            return existing
         self.tasks[task.name] = task
         return task
 
