@@ -87,6 +87,16 @@ async def test_register_dispatches_with_the_contract_and_implement_upgrades_it(
         await worker.stop()
 
 
+async def test_a_decorated_handler_after_register_upgrades_the_same_task(app: Taskora) -> None:
+    registered = app.register(define_task("plain"))
+
+    @app.task("plain")
+    async def plain(data: Any) -> str:
+        return "ran"
+
+    assert plain is registered and registered.implemented and app.tasks["plain"] is plain
+
+
 async def test_the_worker_publishes_its_contracts_and_keeps_a_newer_one(
     app: Taskora, caplog: pytest.LogCaptureFixture
 ) -> None:
