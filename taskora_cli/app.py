@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config
-from .contract import TaskContract, check_task_name
+from .contract import TaskContract
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UsageError
 from .flow import check_concurrency_options, parse_collect, parse_ttl
 from .handle import JobHandle
 from .listeners import Listener, parse_app_event, register
-from .queues import check_queue_name
+from .names import check_queue_name, check_task_name
 from .retry import Retry
 from .runtime import Clock, Runtime, system_clock
 from .serialization import JSON, Serializer

@@ -21,7 +21,7 @@ from .contract_document import ContractDocument, options_document
 from .durations import Duration, to_ms
 from .errors import UsageError
 from .flow import Collect, Ttl, check_concurrency_options, parse_collect, parse_ttl
-from .queues import check_queue_name
+from .names import check_queue_name, check_task_name
 from .retry import Retry
 from .task import (
     DEFAULT_QUEUE,
@@ -240,10 +240,3 @@ def define_task(
         collect=parsed_collect,
         versioning=versioning,
     )
-
-
-def check_task_name(name: object) -> str:
-    """A task name as keys can hold it: non-empty, without spaces, ':' or braces."""
-    if not isinstance(name, str) or not name or any(c in name for c in "{}\n\r :"):
-        raise UsageError(f"task name {name!r} must be non-empty, without spaces, ':' or braces")
-    return name

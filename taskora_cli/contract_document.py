@@ -24,6 +24,7 @@ from typing import Any, TypeGuard
 from .errors import UsageError, WireFormatError
 from .flow import Collect, Ttl
 from .json_schema import json_schema_issues
+from .names import check_queue_name
 from .retry import Retry
 from .schemas import Schema, SchemaMismatch, to_wire
 from .task import DEFAULT_QUEUE, TaskOptions
@@ -78,7 +79,13 @@ class ContractDocument:
             "output_schema": self.output_schema,
             "published_at_ms": self.published_at_ms,
         }
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+        try:  # strict JSON: a reader in another language must be able to parse it
+            return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise UsageError(
+                f"the contract of task {self.name!r} holds a number JSON cannot carry (inf or "
+                f"nan, e.g. a schema field's default): give that field a finite default"
+            ) from None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ContractDocument:
@@ -89,7 +96,7 @@ class ContractDocument:
         """
         try:
             body = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise WireFormatError(f"a published contract is not JSON: {exc}") from None
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise WireFormatError(f"a published contract has no task name: {str(text)[:80]!r}")
@@ -100,9 +107,14 @@ class ContractDocument:
                 f"the contract of task {name!r} was published in format {fmt} by a newer "
                 f"taskora; this one reads format {FORMAT} at most: upgrade taskora here"
             )
+        queue = _read(body, "queue", str, name, DEFAULT_QUEUE)
+        try:
+            check_queue_name(queue)
+        except UsageError as exc:
+            raise WireFormatError(f"the contract of task {name!r} has a bad queue: {exc}") from None
         return cls(
             name=name,
-            queue=_read(body, "queue", str, name, DEFAULT_QUEUE),
+            queue=queue,
             version=_read(body, "version", int, name, 1),
             since=_read(body, "since", int, name, 1),
             options=_read(body, "options", dict, name, {}),
@@ -136,7 +148,7 @@ class ContractDocument:
             input=None if schema is None else PublishedSchema(schema, self.name),
             versioning=Versioning(max(self.version, 1), max(min(self.since, self.version), 1)),
             retry=_retry(options.get("retry")),
-            timeout_ms=timeout if _is_int(timeout) else None,
+            timeout_ms=timeout if _is_int(timeout) and timeout >= 1 else None,
             queue=self.queue,
             ttl=_ttl(options.get("ttl")),
             singleton=options.get("singleton") is True,
@@ -250,12 +262,12 @@ def _retry(value: Any) -> Retry | None:
             max_delay=None if cap is None else cap / 1000,
             jitter=value.get("jitter") is not False,
         )
-    except UsageError:
+    except (UsageError, OverflowError, ValueError):  # out of range: not rebuildable exactly
         return None
 
 
 def _ttl(value: Any) -> Ttl | None:
-    if not isinstance(value, Mapping) or not _is_int(value.get("max_ms")):
+    if not isinstance(value, Mapping) or not _is_int(value.get("max_ms")) or value["max_ms"] < 1:
         return None
     on_expire = value.get("on_expire")
     return Ttl(value["max_ms"], on_expire if on_expire in ("fail", "discard") else "fail")
@@ -264,6 +276,8 @@ def _ttl(value: Any) -> Ttl | None:
 def _collect(task: str, value: Any) -> Collect | None:
     if not isinstance(value, Mapping) or not _is_int(value.get("delay_ms")):
         return None
+    if value["delay_ms"] < 0:
+        return None
     size, wait = value.get("max_size"), value.get("max_wait_ms")
     key = value.get("key")
     if not (isinstance(key, str) and key):
@@ -271,8 +285,8 @@ def _collect(task: str, value: Any) -> Collect | None:
     return Collect(
         key,
         value["delay_ms"],
-        size if _is_int(size) else 0,
-        wait if _is_int(wait) else 0,
+        size if _is_int(size) and size >= 0 else 0,
+        wait if _is_int(wait) and wait >= 0 else 0,
     )
 
 

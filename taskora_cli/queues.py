@@ -12,8 +12,8 @@ import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
 from .inspector import TaskStats
+from .names import check_queue_name
 
 if TYPE_CHECKING:
     from .inspector import Stats
@@ -37,13 +37,6 @@ class QueueInfo:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-def check_queue_name(name: object) -> str:
-    """A queue name as tasks may use it (``--queue NAME=N`` parses it, so no ':' or '=')."""
-    if not isinstance(name, str) or not name or any(c in name for c in "{}\n\r :="):
-        raise UsageError(f"a queue name has no spaces, ':', '=' or braces, got {name!r}")
-    return name
 
 
 class Queues:

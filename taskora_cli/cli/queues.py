@@ -74,7 +74,7 @@ def resume(
 
 
 def _switch(name: str, *, paused: bool, force: bool, as_json: bool, config: ConfigOption) -> None:
-    from ..queues import check_queue_name
+    from ..names import check_queue_name
 
     check_queue_name(name)  # a malformed name says so, before "unknown"
     app_ = load_app(load(config))  # the task modules too: their queues are known ones

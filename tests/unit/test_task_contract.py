@@ -141,6 +141,8 @@ def test_a_newer_writers_unknown_fields_are_ignored() -> None:
         ('{"name": "x", "version": "3"}', "bad 'version'"),
         ('{"name": "x", "version": true}', "bad 'version'"),
         ('{"name": "x", "format": 99}', "format 99"),
+        ('{"name": "x", "queue": "a b:{c}"}', "bad queue"),
+        ("[" * 100_000, "not JSON"),  # nested past the parser's recursion limit
     ],
 )
 def test_unreadable_documents_are_wire_format_errors(text: str, message: str) -> None:
@@ -162,6 +164,25 @@ def test_task_options_rebuild_what_a_by_name_producer_applies() -> None:
     assert (rebuilt.retry.attempts, rebuilt.retry.max_delay) == (4, 60.0)
     single = define_task("s", singleton=True, ttl="10m").document().task_options()
     assert single.singleton and single.ttl == Ttl(600_000, "fail")
+
+
+def test_out_of_range_options_in_a_document_are_dropped_not_applied() -> None:
+    options = {
+        "ttl": {"max_ms": -5, "on_expire": "fail"},
+        "timeout_ms": -1,
+        "collect": {"key": "k", "delay_ms": -1, "max_size": -3, "max_wait_ms": -2},
+        "retry": {"attempts": 3, "backoff": "fixed", "delay_ms": 10**400, "max_delay_ms": None},
+    }
+    text = json.dumps({"name": "x", "options": options})
+    rebuilt = ContractDocument.from_json(text).task_options()
+    assert (rebuilt.ttl, rebuilt.timeout_ms, rebuilt.collect, rebuilt.retry) == (None,) * 4
+
+
+def test_a_document_is_strict_json_or_a_clear_error() -> None:
+    schema = {"type": "object", "properties": {"x": {"type": "number", "default": float("inf")}}}
+    document = replace(define_task("x").document(), input_schema=schema)
+    with pytest.raises(UsageError, match="inf or nan"):
+        document.to_json()
 
 
 def test_a_retry_with_python_only_parts_is_described_but_not_rebuilt() -> None:
