@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-import json
 import re
 import sys
 import typing
@@ -26,6 +25,7 @@ from .type_check import (
     Nested,
     SchemaMismatch,
     TypeChecker,
+    inline_top,
     is_record_class,
     json_schema_of,
 )
@@ -161,22 +161,7 @@ class _MsgspecSchema(Schema):
         return self._msgspec.to_builtins(value)
 
     def json_schema(self) -> dict[str, Any]:
-        return _inline_top(self._msgspec.json.schema(self._cls))
-
-
-def _inline_top(document: dict[str, Any]) -> dict[str, Any]:
-    """msgspec's ``{"$ref": X, "$defs": ...}`` with X inline, as pydantic writes it."""
-    ref = document.get("$ref", "")
-    defs = dict(document.get("$defs", {}))
-    name = ref.rsplit("/", 1)[-1]
-    if not ref.startswith("#/$defs/") or name not in defs:
-        return document
-    top = dict(defs[name])
-    if f'"{ref}"' not in json.dumps([v for k, v in defs.items() if k != name]):
-        del defs[name]  # nothing else refers to it
-    if defs:
-        top["$defs"] = defs
-    return top
+        return inline_top(self._msgspec.json.schema(self._cls))
 
 
 def _foreign(cls: type) -> Nested | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import enum
+import json
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -410,11 +411,26 @@ def json_schema_of(cls: type, foreign: ForeignLookup = _no_foreign) -> dict[str,
     The class itself is inline; nested classes sit under ``$defs`` and are referenced.
     """
     writer = _JsonSchemaWriter(foreign)
-    top = writer.record(cls)
-    document = dict(writer.defs.pop(top["$ref"].rsplit("/", 1)[1]))
-    if writer.defs:
-        document["$defs"] = writer.defs
-    return document
+    return inline_top({**writer.record(cls), "$defs": writer.defs})
+
+
+def inline_top(document: dict[str, Any]) -> dict[str, Any]:
+    """``{"$ref": "#/$defs/X", "$defs": ...}`` with X written inline, as pydantic writes it.
+
+    Only when nothing refers to X, not even X itself: a recursive class keeps the ``$ref``
+    form (pydantic's too), since inlining it would leave its inner ``$ref`` dangling.
+    """
+    ref = document.get("$ref")
+    defs = dict(document.get("$defs") or {})
+    name = ref.rsplit("/", 1)[-1] if isinstance(ref, str) else ""
+    if not (isinstance(ref, str) and ref.startswith("#/$defs/") and name in defs):
+        return document
+    if f'"{ref}"' in json.dumps(defs):  # referred to from inside, maybe by itself
+        return document
+    top = dict(defs.pop(name))
+    if defs:
+        top["$defs"] = defs
+    return top
 
 
 _JSON_SCALARS: dict[Any, dict[str, Any]] = {

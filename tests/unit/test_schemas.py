@@ -189,7 +189,9 @@ def test_recursive_dataclass() -> None:
     assert issues_of(schema, {"name": "a", "children": [{"name": 1}]}) == [
         Issue("children.0.name", "expected str, got int")
     ]
-    assert schema.json_schema()["properties"]["children"]["items"] == {"$ref": "#/$defs/Tree"}  # type: ignore[index]
+    document = schema.json_schema()
+    assert document is not None and document["$ref"] == "#/$defs/Tree"  # as pydantic writes it
+    assert document["$defs"]["Tree"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Tree"}
 
 
 def test_dataclass_to_wire_round_trips() -> None:
@@ -396,3 +398,47 @@ def test_importing_taskora_loads_neither_pydantic_nor_msgspec() -> None:
         "sorted(m for m in sys.modules if m.startswith(('pydantic', 'msgspec')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- what a review found -------------------------------------------------------------------
+
+
+@dataclass
+class Branch:
+    kids: list[Branch]
+
+
+@dataclass
+class Ping:
+    pong: Pong | None = None
+
+
+@dataclass
+class Pong:
+    ping: Ping | None = None
+
+
+class MsgNode(msgspec.Struct):
+    value: int
+    next: MsgNode | None = None
+
+
+class PydNode(pydantic.BaseModel):
+    value: int
+    next: PydNode | None = None
+
+
+@pytest.mark.parametrize("cls", [Branch, Ping, MsgNode, PydNode])
+def test_a_self_referencing_schema_publishes_a_usable_json_schema(cls: type) -> None:
+    from taskora_cli.json_schema import json_schema_issues
+
+    document = schema_of(cls).json_schema()  # type: ignore[union-attr]
+    assert document is not None
+    good = {"kids": [{"kids": []}]} if cls is Branch else {}
+    if cls is Ping:
+        good = {"pong": {"ping": {"pong": None}}}
+    elif cls in (MsgNode, PydNode):
+        good = {"value": 1, "next": {"value": 2}}
+    assert json_schema_issues(good, document) == []
+    bad = {**good, "surprise": 1} if cls in (Branch, Ping) else {"value": 1, "next": {"value": "x"}}
+    assert json_schema_issues(bad, document) != []
