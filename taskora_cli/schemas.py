@@ -117,7 +117,7 @@ class _PydanticSchema(Schema):
 
     def to_wire(self, value: Any) -> Any:
         if isinstance(value, self._cls):
-            return self._adapter.dump_python(value, mode="json")
+            return self._adapter.dump_python(value, mode="json", by_alias=True)
         return to_wire(value)  # e.g. a dict a handler returned instead of the model
 
     def json_schema(self) -> dict[str, Any]:
@@ -323,7 +323,7 @@ def to_wire(value: Any) -> Any:
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", by_alias=True)
     msgspec = sys.modules.get("msgspec")
     if msgspec is not None and isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
@@ -333,4 +333,4 @@ def to_wire(value: Any) -> Any:
 def _pydantic_dump(value: Any) -> Any:
     import pydantic
 
-    return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+    return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)

@@ -442,3 +442,30 @@ def test_a_self_referencing_schema_publishes_a_usable_json_schema(cls: type) -> 
     assert json_schema_issues(good, document) == []
     bad = {**good, "surprise": 1} if cls in (Branch, Ping) else {"value": 1, "next": {"value": "x"}}
     assert json_schema_issues(bad, document) != []
+
+
+class Aliased(pydantic.BaseModel):
+    user_id: int = pydantic.Field(alias="userId")
+
+
+@pydantic.dataclasses.dataclass
+class AliasedPoint:
+    x_pos: int = pydantic.Field(alias="xPos")
+
+
+@dataclass
+class HoldsAliased:
+    inner: Aliased
+
+
+def test_the_wire_form_of_an_aliased_model_passes_its_own_schema() -> None:
+    for cls, data in [(Aliased, {"userId": 7}), (AliasedPoint, {"xPos": 3})]:
+        schema = schema_of(cls)
+        assert schema is not None
+        value = schema.validate(data)
+        assert schema.to_wire(value) == data and to_wire(value) == data
+        assert schema.validate(schema.to_wire(value)) == value
+    holder = schema_of(HoldsAliased)
+    assert holder is not None
+    wire = holder.to_wire(holder.validate({"inner": {"userId": 1}}))
+    assert wire == {"inner": {"userId": 1}}
