@@ -196,12 +196,15 @@ class _CallableSchema(Schema):
     """A function that returns the checked value or raises; its message becomes the issue.
 
     A function that returns None leaves the value as it was, so a plain "raise if bad"
-    checker works as well as a converter. It may raise :class:`SchemaMismatch` (or
-    ``ValidationError``) itself to report several issues with their paths.
+    checker works as well as a converter. A predicate works too: True accepts the value as
+    it was, False rejects it ("check <name> returned False"); a bool is never taken for the
+    checked value itself. It may raise :class:`SchemaMismatch` (or ``ValidationError``)
+    itself to report several issues with their paths.
     """
 
     def __init__(self, check: Callable[[Any], Any]) -> None:
         self.name = getattr(check, "__qualname__", None) or type(check).__qualname__
+        self._short_name = getattr(check, "__name__", None) or type(check).__name__
         self._check = check
 
     def validate(self, value: Any) -> Any:
@@ -213,7 +216,9 @@ class _CallableSchema(Schema):
             raise SchemaMismatch(exc.issues) from None
         except Exception as exc:
             raise SchemaMismatch([Issue("", str(exc) or type(exc).__name__)]) from exc
-        return value if checked is None else checked
+        if checked is False:
+            raise SchemaMismatch([Issue("", f"check {self._short_name} returned False")])
+        return value if checked is None or checked is True else checked
 
 
 def _is_pydantic(obj: Any) -> bool:
@@ -240,8 +245,8 @@ def schema_of(obj: Any) -> Schema | None:
 
     Args:
         obj: a pydantic v2 model class, a msgspec Struct class, a dataclass, a TypedDict,
-            a function (or callable object) that returns the checked value or raises, an
-            existing Schema, or None.
+            a function (or callable object) that returns the checked value or raises (None
+            or True keeps the value as it was, False rejects it), an existing Schema, or None.
 
     Returns:
         The schema, or None for None.

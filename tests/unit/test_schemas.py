@@ -469,3 +469,10 @@ def test_the_wire_form_of_an_aliased_model_passes_its_own_schema() -> None:
     assert holder is not None
     wire = holder.to_wire(holder.validate({"inner": {"userId": 1}}))
     assert wire == {"inner": {"userId": 1}}
+
+
+def test_a_predicate_check_accepts_on_true_and_rejects_on_false() -> None:
+    schema = schema_of(lambda d: isinstance(d, dict))
+    assert schema is not None
+    assert schema.validate({"a": 1}) == {"a": 1}
+    assert issues_of(schema, [1]) == [Issue("", "check <lambda> returned False")]
