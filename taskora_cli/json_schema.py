@@ -7,8 +7,9 @@ It covers what pydantic v2 and msgspec emit (draft 2020-12): ``type`` (one or a 
 ``prefixItems``, ``enum`` / ``const``, the numeric and length bounds, ``pattern``,
 ``anyOf`` / ``oneOf`` / ``allOf`` / ``not``, and ``$ref`` into ``#/$defs/...`` or
 ``#/definitions/...``. Annotations (``title``, ``default``, ``format``, ``examples``,
-``discriminator``, ...) and any keyword it does not know are ignored: a schema from a newer
-writer still checks what this one understands.
+``discriminator``, ...), ``uniqueItems`` (the libraries write it for sets but accept
+repeats) and any keyword it does not know are ignored: a schema from a newer writer still
+checks what this one understands.
 
 Standard library only, so the CLI imports it without paying for a validator package. Every
 problem found is reported (not just the first), each as an :class:`~taskora_cli.errors.Issue`
@@ -293,10 +294,9 @@ class _Checker:
         elif isinstance(rest, Mapping):
             for index in range(len(prefix), len(value)):
                 issues += self.check(value[index], rest, _join(path, index))
-        if schema.get("uniqueItems") is True:
-            for index, item in enumerate(value):
-                if any(_json_equal(item, earlier) for earlier in value[:index]):
-                    issues.append(Issue(_join(path, index), "repeats an earlier item"))
+        # uniqueItems is ignored, like format: pydantic, msgspec and the dataclass checker
+        # write it for set[...] fields yet accept repeats (they build a set), so enforcing it
+        # would refuse data the task itself takes.
         return issues
 
     def _check_combinators(self, value: Any, schema: Mapping[str, Any], path: str) -> list[Issue]:

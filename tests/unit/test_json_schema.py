@@ -294,3 +294,14 @@ def test_the_draft_07_tuple_spelling() -> None:
         Issue("0", 'expected an integer, got the string "x"'),
         Issue("", "must have at most 1 item(s), got 2"),
     ]
+
+
+# --- what a review found -------------------------------------------------------------------
+
+
+def test_unique_items_is_ignored_as_the_libraries_that_emit_it_do() -> None:
+    # pydantic, msgspec and the dataclass checker write uniqueItems for set[...] fields, yet
+    # all of them accept a list with repeats (and make a set of it)
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    assert json_schema_issues([1, 1, 2], schema) == []
+    assert json_schema_issues(list(range(8000)) * 2, schema) == []
