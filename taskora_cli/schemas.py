@@ -309,11 +309,40 @@ def _schema_of_annotation(fn: Callable[..., Any], annotation: Any) -> Schema | N
     return schema_of(annotation) if _is_schema_class(annotation) else None
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """``value`` as JSON-able data: models, Structs, dataclasses and enums become plain data.
 
-    Plain JSON values pass through untouched (the common case costs one type check).
+    Plain JSON values (dicts, lists, str, int, float, bool, None all the way down) come back
+    as they are, not copied: one walk over them finds nothing to convert. Otherwise a new
+    value is built; the caller's own is never changed.
     """
+    if type(value) in _JSON_SCALARS or _is_plain_json(value):
+        return value
+    return _converted(value)
+
+
+def _is_plain_json(value: Any) -> bool:
+    """True if ``value`` holds nothing but dicts, lists and JSON scalars (exact types: an
+    Enum that is also a str or int still needs converting). A loop, not a recursion, so
+    deep data cannot exhaust the stack."""
+    scalars = _JSON_SCALARS
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind not in scalars:
+            return False
+    return True
+
+
+def _converted(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, dict):
@@ -336,6 +365,13 @@ def to_wire(value: Any) -> Any:
 
 
 def _pydantic_dump(value: Any) -> Any:
-    import pydantic
+    cls = type(value)
+    adapter = _PYDANTIC_ADAPTERS.get(cls)
+    if adapter is None:  # one per class: building one costs far more than a dump
+        import pydantic
 
-    return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)
+        adapter = _PYDANTIC_ADAPTERS[cls] = pydantic.TypeAdapter(cls)
+    return adapter.dump_python(value, mode="json", by_alias=True)
+
+
+_PYDANTIC_ADAPTERS: dict[type, Any] = {}

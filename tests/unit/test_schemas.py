@@ -476,3 +476,15 @@ def test_a_predicate_check_accepts_on_true_and_rejects_on_false() -> None:
     assert schema is not None
     assert schema.validate({"a": 1}) == {"a": 1}
     assert issues_of(schema, [1]) == [Issue("", "check <lambda> returned False")]
+
+
+def test_to_wire_returns_plain_json_as_it_is() -> None:
+    data = {"a": [1, 2.5, "x", None, True], "b": {"c": []}}
+    assert to_wire(data) is data
+    deep: list[Any] = []
+    for _ in range(5000):  # deeper than the recursion limit
+        deep = [deep]
+    assert to_wire(deep) is deep
+    mixed = {"plain": [1], "line": Line("a", 1)}
+    assert to_wire(mixed) == {"plain": [1], "line": {"sku": "a", "qty": 1, "price": 0.0}}
+    assert mixed["line"] == Line("a", 1)  # the caller's data is left alone
