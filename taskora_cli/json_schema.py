@@ -18,6 +18,7 @@ with a dotted path ("items.0.qty") and a message a shell user can act on.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -371,9 +372,44 @@ def _check_number(value: float, schema: Mapping[str, Any], path: str) -> list[Is
 
 def _search(pattern: str, text: str) -> re.Match[str] | None:
     try:
-        return re.search(pattern, text)
+        return _compiled(pattern).search(text)
     except re.error as exc:
         raise UsageError(f"the schema's pattern {pattern!r} is invalid: {exc}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with JSON Schema's (ECMA-262's, Rust's for pydantic) meaning of ``$``:
+    the end of the text. Python's ``$`` also matches before a final newline, which would let
+    "AB\\n" through ``^[A-Z]+$``; an unescaped ``$`` outside a character class becomes ``\\Z``.
+    """
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            # a "]" first in the class (after an optional "^") is a literal, not its end
+            if pattern[index : index + 1] == "^":
+                out.append("^")
+                index += 1
+            if pattern[index : index + 1] == "]":
+                out.append("]")
+                index += 1
+            continue
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        index += 1
+    return re.compile("".join(out))
 
 
 def _type_message(wanted: list[str], value: Any) -> str:

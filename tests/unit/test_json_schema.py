@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -305,3 +305,30 @@ def test_unique_items_is_ignored_as_the_libraries_that_emit_it_do() -> None:
     schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
     assert json_schema_issues([1, 1, 2], schema) == []
     assert json_schema_issues(list(range(8000)) * 2, schema) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^[A-Z]+$", "AB\n"),
+        ("^[A-Z]+$", "AB"),
+        ("^a[$]$", "a$"),
+        ("^a[$]$", "a$\n"),
+        (r"^a\$$", "a$"),
+        (r"^a\$$", "a$\n"),
+        ("^(x|y$)", "y\n"),
+        ("^[]$]+$", "$]"),
+        ("^[^]$]+$", "ab\n"),
+    ],
+)
+def test_pattern_ends_match_where_pydantic_says(pattern: str, text: str) -> None:
+    import pydantic
+
+    adapter = pydantic.TypeAdapter(Annotated[str, pydantic.StringConstraints(pattern=pattern)])
+    try:
+        adapter.validate_python(text)
+        pydantic_accepts = True
+    except pydantic.ValidationError:
+        pydantic_accepts = False
+    schema = {"type": "string", "pattern": pattern}
+    assert (json_schema_issues(text, schema) == []) is pydantic_accepts
