@@ -14,7 +14,7 @@ import enum
 import json
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NotRequired, Protocol, Required, get_args, get_origin
 
 from .errors import Issue, UsageError
@@ -449,6 +449,7 @@ class _JsonSchemaWriter:
     def __init__(self, foreign: ForeignLookup) -> None:
         self._foreign = foreign
         self.defs: dict[str, Any] = {}
+        self._names: dict[type, str] = {}
 
     def of(self, tp: Any) -> dict[str, Any]:
         if tp in _JSON_SCALARS:
@@ -467,9 +468,32 @@ class _JsonSchemaWriter:
         if is_record_class(tp):
             return self.record(tp)
         nested = self._foreign(tp) if isinstance(tp, type) else None
-        document = dict((nested.json_schema() or {}) if nested else {})
-        self.defs.update(document.pop("$defs", {}))
+        return self._merged(dict((nested.json_schema() or {}) if nested else {}))
+
+    def _merged(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A foreign schema's document with its ``$defs`` moved into ours, each one renamed
+        (refs rewritten) when ours already holds a different definition of that name."""
+        defs: dict[str, Any] = document.pop("$defs", None) or {}
+        renames: dict[str, str] = {}
+        for name, definition in defs.items():
+            if name in self.defs and self.defs[name] != definition:
+                renames[f"#/$defs/{name}"] = f"#/$defs/{self._free_name(name, defs)}"
+        if renames:
+            document, defs = _renamed_refs((document, defs), renames)
+        for name, definition in defs.items():
+            new_name = renames.get(f"#/$defs/{name}", name).rsplit("/", 1)[-1]
+            self.defs[new_name] = definition
         return document
+
+    def _free_name(
+        self, base: str, also_taken: Mapping[str, Any] = types.MappingProxyType({})
+    ) -> str:
+        """``base``, or ``base_2``, ``base_3``...: the first name no definition has."""
+        name, number = base, 1
+        while name in self.defs or (name != base and name in also_taken):
+            number += 1
+            name = f"{base}_{number}"
+        return name
 
     def _generic(self, origin: Any, args: tuple[Any, ...]) -> dict[str, Any]:
         if origin is typing.Annotated:
@@ -494,10 +518,12 @@ class _JsonSchemaWriter:
         return {}
 
     def record(self, cls: type) -> dict[str, Any]:
-        ref = {"$ref": f"#/$defs/{cls.__name__}"}
-        if cls.__name__ in self.defs:
-            return ref
-        self.defs[cls.__name__] = {}  # claimed first: a self-referencing class ends here
+        name = self._names.get(cls)
+        if name is not None:
+            return {"$ref": f"#/$defs/{name}"}
+        # Keyed by the class, not its name: two classes called Item get Item and Item_2.
+        name = self._names[cls] = self._free_name(cls.__name__)
+        self.defs[name] = {}  # claimed first: a self-referencing class ends here
         properties: dict[str, Any] = {}
         required: list[str] = []
         if dataclasses.is_dataclass(cls):
@@ -530,8 +556,22 @@ class _JsonSchemaWriter:
         }
         if required:
             schema["required"] = required
-        self.defs[cls.__name__] = schema
-        return ref
+        self.defs[name] = schema
+        return {"$ref": f"#/$defs/{name}"}
+
+
+def _renamed_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    """``node`` (a JSON Schema or part of one) with each ``$ref`` in ``renames`` rewritten."""
+    if isinstance(node, dict):
+        return {
+            key: renames.get(item, item)
+            if key == "$ref" and isinstance(item, str)
+            else _renamed_refs(item, renames)
+            for key, item in node.items()
+        }
+    if isinstance(node, (list, tuple)):
+        return type(node)(_renamed_refs(item, renames) for item in node)
+    return node
 
 
 def _is_json(value: Any) -> bool:

@@ -488,3 +488,25 @@ def test_to_wire_returns_plain_json_as_it_is() -> None:
     mixed = {"plain": [1], "line": Line("a", 1)}
     assert to_wire(mixed) == {"plain": [1], "line": {"sku": "a", "qty": 1, "price": 0.0}}
     assert mixed["line"] == Line("a", 1)  # the caller's data is left alone
+
+
+def test_two_classes_of_one_name_get_their_own_definitions() -> None:
+    import dataclasses
+
+    from taskora_cli.json_schema import json_schema_issues
+
+    first = dataclasses.make_dataclass("Item", [("a", int)])
+    second = dataclasses.make_dataclass("Item", [("b", str)])
+    model = pydantic.create_model(
+        "Wrapper", inner=(pydantic.create_model("Item", c=(bool, ...)), ...)
+    )
+    holder = dataclasses.make_dataclass(
+        "Holder", [("x", first), ("y", second), ("z", model), ("w", list[first])]
+    )
+    document = schema_of(holder).json_schema()  # type: ignore[union-attr]
+    assert document is not None
+    assert sorted(document["$defs"]) == ["Item", "Item_2", "Item_3"]
+    good = {"x": {"a": 1}, "y": {"b": "s"}, "z": {"inner": {"c": True}}, "w": [{"a": 2}]}
+    assert json_schema_issues(good, document) == []
+    swapped = {"x": {"b": "s"}, "y": {"a": 1}, "z": {"inner": {"a": 1}}, "w": [{"b": "s"}]}
+    assert len(json_schema_issues(swapped, document)) >= 4
