@@ -334,6 +334,8 @@ def _is_plain_json(value: Any) -> bool:
         item = pending.pop()
         kind = type(item)
         if kind is dict:
+            if not scalars.issuperset(map(type, item)):  # an Enum key, say
+                return False
             pending.extend(item.values())
         elif kind is list:
             pending.extend(item)
@@ -346,7 +348,7 @@ def _converted(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, dict):
-        return {key: to_wire(item) for key, item in value.items()}
+        return {_wire_key(key): to_wire(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_wire(item) for item in value]
     if isinstance(value, enum.Enum):
@@ -362,6 +364,10 @@ def _converted(value: Any) -> Any:
     if msgspec is not None and isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
     return value  # left for the serializer to accept or reject with its own message
+
+
+def _wire_key(key: Any) -> Any:
+    return key.value if isinstance(key, enum.Enum) else key
 
 
 def _pydantic_dump(value: Any) -> Any:

@@ -193,6 +193,27 @@ def _mapping(key: Check, item: Check) -> Check:
     return check
 
 
+def _json_key(key: Check) -> Check:
+    """A key check that also takes the text JSON made of the key (``{1: x}`` arrives as
+    ``{"1": x}``): the key as it is first, else the JSON value its text spells."""
+
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
+        scratch: list[Issue] = []
+        out = key(value, path, scratch)
+        if out is INVALID and isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                out = key(parsed, path, [])
+        if out is INVALID:
+            issues.extend(scratch)
+        return out
+
+    return check
+
+
 def _union(members: list[Any], checks: list[Check]) -> Check:
     optional = type(None) in members
     real = [c for m, c in zip(members, checks, strict=True) if m is not type(None)]
@@ -312,7 +333,10 @@ class TypeChecker:
             return _sequence(item, build, (list, tuple, set, frozenset))
         if origin in _DICTS:
             key, value = args if args else (Any, Any)
-            return _mapping(self.compile(key, where), self.compile(value, where))
+            key_check = self.compile(key, where)
+            if key not in (str, Any, object):  # JSON keys are strings: "1" for an int key
+                key_check = _json_key(key_check)
+            return _mapping(key_check, self.compile(value, where))
         raise UsageError(f"{where}: cannot check values of type {label(tp)}; use {_SUPPORTED}")
 
     def _record(self, cls: type) -> Check:

@@ -510,3 +510,38 @@ def test_two_classes_of_one_name_get_their_own_definitions() -> None:
     assert json_schema_issues(good, document) == []
     swapped = {"x": {"b": "s"}, "y": {"a": 1}, "z": {"inner": {"a": 1}}, "w": [{"b": "s"}]}
     assert len(json_schema_issues(swapped, document)) >= 4
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+
+
+@dataclass
+class Keyed:
+    by_id: dict[int, str]
+    by_weight: dict[float, int]
+    by_level: dict[Level, int]
+    by_shade: dict[Shade, int]
+
+
+class KeyedDict(TypedDict):
+    by_id: dict[int, str]
+
+
+def test_non_string_dict_keys_survive_json_transport() -> None:
+    import json
+
+    schema = schema_of(Keyed)
+    assert schema is not None
+    value = Keyed({1: "a"}, {0.5: 1, 2.0: 2}, {Level.HIGH: 3}, {Shade.DARK: 4})
+    carried = json.loads(json.dumps(schema.to_wire(value)))
+    assert schema.validate(carried) == value
+    typed = schema_of(KeyedDict)
+    assert typed is not None
+    assert typed.validate({"by_id": {"7": "x"}}) == {"by_id": {7: "x"}}
+    assert issues_of(typed, {"by_id": {"x": "y"}}) == [Issue("by_id.x", "expected int, got str")]
