@@ -120,8 +120,13 @@ class _PydanticSchema(Schema):
             return self._adapter.dump_python(value, mode="json", by_alias=True)
         return to_wire(value)  # e.g. a dict a handler returned instead of the model
 
-    def json_schema(self) -> dict[str, Any]:
-        return dict(self._adapter.json_schema())
+    def json_schema(self) -> dict[str, Any] | None:
+        import pydantic.errors
+
+        try:
+            return dict(self._adapter.json_schema())
+        except pydantic.errors.PydanticInvalidForJsonSchema:  # a field of an arbitrary type
+            return None
 
 
 # msgspec reports one error as "<message> - at `$.items[0].qty`".

@@ -545,3 +545,16 @@ def test_non_string_dict_keys_survive_json_transport() -> None:
     assert typed is not None
     assert typed.validate({"by_id": {"7": "x"}}) == {"by_id": {7: "x"}}
     assert issues_of(typed, {"by_id": {"x": "y"}}) == [Issue("by_id.x", "expected int, got str")]
+
+
+class Opaque:
+    pass
+
+
+class WithOpaque(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    thing: Opaque
+
+
+def test_a_model_without_a_json_schema_has_none() -> None:
+    assert schema_of(WithOpaque).json_schema() is None  # type: ignore[union-attr]
