@@ -18,6 +18,7 @@ with a dotted path ("items.0.qty") and a message a shell user can act on.
 
 from __future__ import annotations
 
+import fractions
 import functools
 import math
 import re
@@ -96,10 +97,9 @@ def _is_type(value: Any, name: str) -> bool:
     if isinstance(value, bool):  # True is an int to Python, never a number to JSON
         return False
     if name == "integer":
-        # JSON Schema counts 1.0 as an integer: a JSON text cannot tell them apart
-        return isinstance(value, int) or (
-            isinstance(value, float) and math.isfinite(value) and value.is_integer()
-        )
+        # Strict, as the task's own check will be: msgspec and the dataclass checker refuse
+        # 1.0 for an int (json.loads gives a float for "1.0"; pydantic would take it)
+        return isinstance(value, int)
     if name == "number":
         return isinstance(value, (int, float))
     return True  # an unknown type name: ignored, like any unknown keyword
@@ -363,11 +363,27 @@ def _check_number(value: float, schema: Mapping[str, Any], path: str) -> list[Is
             if not holds:
                 issues.append(Issue(path, f"must be {sign} {bound}, got {value!r}"))
     step = schema.get("multipleOf")
-    if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
-        quotient = value / step
-        if not math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9):
-            issues.append(Issue(path, f"must be a multiple of {step}, got {value!r}"))
+    if (
+        isinstance(step, (int, float))
+        and not isinstance(step, bool)
+        and step > 0
+        and not _is_multiple(value, step)
+    ):
+        issues.append(Issue(path, f"must be a multiple of {step}, got {value!r}"))
     return issues
+
+
+def _is_multiple(value: float, step: float) -> bool:
+    if isinstance(value, int) and (isinstance(step, int) or step.is_integer()):
+        return value % int(step) == 0  # exact: float division loses digits past 2**53
+    try:
+        quotient = value / step
+    except OverflowError:  # an int too large for a float: exact, in the step's binary value
+        return (fractions.Fraction(value) / fractions.Fraction(step)).denominator == 1
+    if not math.isfinite(quotient):
+        return False
+    # floats: 0.3 is not exactly 3 * 0.1 in binary, so "a multiple" allows rounding noise
+    return math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9)
 
 
 def _search(pattern: str, text: str) -> re.Match[str] | None:

@@ -171,7 +171,9 @@ def test_a_msgspec_schema_whose_root_is_a_ref() -> None:
     ("value", "kind", "ok"),
     [
         (1, "integer", True),
-        (1.0, "integer", True),  # JSON cannot tell 1 from 1.0
+        # 1.0 is a float to json.loads, and msgspec and the dataclass checker refuse it for int
+        (1.0, "integer", False),
+        (1e300, "integer", False),
         (1.5, "integer", False),
         (True, "integer", False),
         (True, "number", False),
@@ -332,3 +334,11 @@ def test_pattern_ends_match_where_pydantic_says(pattern: str, text: str) -> None
         pydantic_accepts = False
     schema = {"type": "string", "pattern": pattern}
     assert (json_schema_issues(text, schema) == []) is pydantic_accepts
+
+
+def test_multiple_of_is_exact_for_integers() -> None:
+    assert json_schema_issues(2**60 + 1, {"type": "integer", "multipleOf": 3}) != []
+    assert json_schema_issues(2**60 + 2, {"type": "integer", "multipleOf": 3}) == []
+    assert json_schema_issues(10**400, {"multipleOf": 0.5}) == []
+    assert json_schema_issues(0.3, {"multipleOf": 0.1}) == []
+    assert json_schema_issues(0.35, {"multipleOf": 0.1}) != []
