@@ -48,13 +48,17 @@ def json_schema_issues(instance: Any, schema: Schema) -> list[Issue]:
         schema: a JSON Schema as a dict (the root of any ``$ref``), or True / False.
 
     Returns:
-        The issues, in the order of the value's fields; empty when the value is valid.
+        The issues, in the order of the value's fields; empty when the value is valid. Data
+        nested too deeply to walk (well over a hundred levels) is one issue saying so.
 
     Raises:
         UsageError: the schema itself is broken (a ``$ref`` it does not define, a ``pattern``
             that is not a regular expression), so no value could be checked against it.
     """
-    return _Checker(schema).check(instance, schema, "")
+    try:
+        return _Checker(schema).check(instance, schema, "")
+    except RecursionError:  # each level of a recursive model costs several frames (~140 deep)
+        return [Issue("", "is nested too deeply to check against the schema here")]
 
 
 def describe_value(value: Any) -> str:

@@ -342,3 +342,32 @@ def test_multiple_of_is_exact_for_integers() -> None:
     assert json_schema_issues(10**400, {"multipleOf": 0.5}) == []
     assert json_schema_issues(0.3, {"multipleOf": 0.1}) == []
     assert json_schema_issues(0.35, {"multipleOf": 0.1}) != []
+
+
+NODE = {
+    "$defs": {
+        "Node": {
+            "properties": {
+                "value": {"title": "Value", "type": "integer"},
+                "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}], "default": None},
+            },
+            "required": ["value"],
+            "title": "Node",
+            "type": "object",
+        }
+    },
+    "$ref": "#/$defs/Node",
+}
+
+
+def chain(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"value": 0}
+    for index in range(depth):
+        node = {"value": index, "next": node}
+    return node
+
+
+def test_data_nested_too_deep_to_check_is_an_issue_not_a_crash() -> None:
+    assert json_schema_issues(chain(100), NODE) == []
+    issues = json_schema_issues(chain(5000), NODE)
+    assert len(issues) == 1 and "nested too deeply" in issues[0].message
