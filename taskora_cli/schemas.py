@@ -138,7 +138,10 @@ _MSGSPEC_FIELD = re.compile(r"^Object (?:missing required|contains unknown) fiel
 def _msgspec_issue(text: str) -> Issue:
     match = _MSGSPEC_AT.match(text)
     message, at = (match["message"], match["path"] or "") if match else (text, "")
-    steps = [name or index.strip('"') for name, index in _MSGSPEC_STEP.findall(at)]
+    steps = [
+        name or ("*" if index == "..." else index.strip('"'))  # "[...]": a key it won't name
+        for name, index in _MSGSPEC_STEP.findall(at)
+    ]
     field = _MSGSPEC_FIELD.match(message)
     if field:  # name the field itself, as pydantic and the dataclass checker do
         steps.append(field[1])

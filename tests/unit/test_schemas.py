@@ -558,3 +558,24 @@ class WithOpaque(pydantic.BaseModel):
 
 def test_a_model_without_a_json_schema_has_none() -> None:
     assert schema_of(WithOpaque).json_schema() is None  # type: ignore[union-attr]
+
+
+class MsgQty(msgspec.Struct):
+    q: int
+
+
+class MsgByKey(msgspec.Struct):
+    m: dict[str, MsgQty]
+    rows: list[dict[str, MsgQty]] = []
+
+
+def test_msgspec_issues_inside_a_dict_name_a_usable_path() -> None:
+    # msgspec does not say which key: "*" stands for it
+    schema = schema_of(MsgByKey)
+    assert schema is not None
+    assert issues_of(schema, {"m": {"a": {"q": "x"}}}) == [
+        Issue("m.*.q", "Expected `int`, got `str`")
+    ]
+    assert issues_of(schema, {"m": {}, "rows": [{"k": {}}]}) == [
+        Issue("rows.0.*.q", "field required")
+    ]
