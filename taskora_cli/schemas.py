@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from .errors import Issue, UsageError, ValidationError
+from .errors import Issue, SerializationError, UsageError, ValidationError
 from .type_check import (
     INVALID,
     Check,
@@ -117,7 +117,7 @@ class _PydanticSchema(Schema):
 
     def to_wire(self, value: Any) -> Any:
         if isinstance(value, self._cls):
-            return self._adapter.dump_python(value, mode="json", by_alias=True)
+            return _pydantic_wire(value, self._adapter.dump_python)
         return to_wire(value)  # e.g. a dict a handler returned instead of the model
 
     def json_schema(self) -> dict[str, Any] | None:
@@ -367,7 +367,7 @@ def _converted(value: Any) -> Any:
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
+        return _pydantic_wire(value, type(value).model_dump)
     msgspec = sys.modules.get("msgspec")
     if msgspec is not None and isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
@@ -385,7 +385,29 @@ def _pydantic_dump(value: Any) -> Any:
         import pydantic
 
         adapter = _PYDANTIC_ADAPTERS[cls] = pydantic.TypeAdapter(cls)
-    return adapter.dump_python(value, mode="json", by_alias=True)
+    return _pydantic_wire(value, adapter.dump_python)
 
 
 _PYDANTIC_ADAPTERS: dict[type, Any] = {}
+
+
+def _pydantic_wire(value: Any, dump: Callable[..., Any]) -> Any:
+    """``dump(value)`` (a model's or TypeAdapter's) as JSON data, by alias; a field it cannot
+    write (bytes that are not UTF-8, say) is a SerializationError naming that field."""
+    try:
+        return dump(value, mode="json", by_alias=True)
+    except ValueError as exc:  # UnicodeDecodeError, PydanticSerializationError
+        fields = getattr(type(value), "__pydantic_fields__", None) or {}
+        bad = [name for name in fields if not _dumps(value, dump, name)]
+        where = f"field {bad[0]!r} of " if bad else ""
+        raise SerializationError(
+            f"{where}{type(value).__name__} cannot be written as JSON data: {exc}"
+        ) from exc
+
+
+def _dumps(value: Any, dump: Callable[..., Any], field: str) -> bool:
+    try:
+        dump(value, mode="json", by_alias=True, include={field})
+    except ValueError:
+        return False
+    return True

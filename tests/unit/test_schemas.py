@@ -579,3 +579,27 @@ def test_msgspec_issues_inside_a_dict_name_a_usable_path() -> None:
     assert issues_of(schema, {"m": {}, "rows": [{"k": {}}]}) == [
         Issue("rows.0.*.q", "field required")
     ]
+
+
+class Blob(pydantic.BaseModel):
+    name: str = ""
+    blob: bytes = b""
+    x: float = 0.0
+
+
+@pydantic.dataclasses.dataclass
+class BlobPoint:
+    blob: bytes
+
+
+def test_pydantic_to_wire_names_the_field_it_cannot_write() -> None:
+    from taskora_cli.errors import SerializationError
+
+    schema = schema_of(Blob)
+    assert schema is not None
+    for write in (schema.to_wire, to_wire):
+        with pytest.raises(SerializationError, match="'blob' of Blob"):
+            write(Blob(blob=b"\xff"))
+    with pytest.raises(SerializationError, match="'blob' of BlobPoint"):
+        to_wire(BlobPoint(blob=b"\xff"))
+    assert schema.to_wire(Blob(x=float("inf")))["x"] == float("inf")  # not None
