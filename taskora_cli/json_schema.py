@@ -7,8 +7,9 @@ It covers what pydantic v2 and msgspec emit (draft 2020-12): ``type`` (one or a 
 ``prefixItems``, ``enum`` / ``const``, the numeric and length bounds, ``pattern``,
 ``anyOf`` / ``oneOf`` / ``allOf`` / ``not``, and ``$ref`` into ``#/$defs/...`` or
 ``#/definitions/...``. Annotations (``title``, ``default``, ``format``, ``examples``,
-``discriminator``, ...) and any keyword it does not know are ignored: a schema from a newer
-writer still checks what this one understands.
+``discriminator``, ...), ``uniqueItems`` (the libraries write it for sets but accept
+repeats) and any keyword it does not know are ignored: a schema from a newer writer still
+checks what this one understands.
 
 Standard library only, so the CLI imports it without paying for a validator package. Every
 problem found is reported (not just the first), each as an :class:`~taskora_cli.errors.Issue`
@@ -17,6 +18,8 @@ with a dotted path ("items.0.qty") and a message a shell user can act on.
 
 from __future__ import annotations
 
+import fractions
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -45,13 +48,17 @@ def json_schema_issues(instance: Any, schema: Schema) -> list[Issue]:
         schema: a JSON Schema as a dict (the root of any ``$ref``), or True / False.
 
     Returns:
-        The issues, in the order of the value's fields; empty when the value is valid.
+        The issues, in the order of the value's fields; empty when the value is valid. Data
+        nested too deeply to walk (well over a hundred levels) is one issue saying so.
 
     Raises:
         UsageError: the schema itself is broken (a ``$ref`` it does not define, a ``pattern``
             that is not a regular expression), so no value could be checked against it.
     """
-    return _Checker(schema).check(instance, schema, "")
+    try:
+        return _Checker(schema).check(instance, schema, "")
+    except RecursionError:  # each level of a recursive model costs several frames (~140 deep)
+        return [Issue("", "is nested too deeply to check against the schema here")]
 
 
 def describe_value(value: Any) -> str:
@@ -94,10 +101,9 @@ def _is_type(value: Any, name: str) -> bool:
     if isinstance(value, bool):  # True is an int to Python, never a number to JSON
         return False
     if name == "integer":
-        # JSON Schema counts 1.0 as an integer: a JSON text cannot tell them apart
-        return isinstance(value, int) or (
-            isinstance(value, float) and math.isfinite(value) and value.is_integer()
-        )
+        # Strict, as the task's own check will be: msgspec and the dataclass checker refuse
+        # 1.0 for an int (json.loads gives a float for "1.0"; pydantic would take it)
+        return isinstance(value, int)
     if name == "number":
         return isinstance(value, (int, float))
     return True  # an unknown type name: ignored, like any unknown keyword
@@ -293,10 +299,9 @@ class _Checker:
         elif isinstance(rest, Mapping):
             for index in range(len(prefix), len(value)):
                 issues += self.check(value[index], rest, _join(path, index))
-        if schema.get("uniqueItems") is True:
-            for index, item in enumerate(value):
-                if any(_json_equal(item, earlier) for earlier in value[:index]):
-                    issues.append(Issue(_join(path, index), "repeats an earlier item"))
+        # uniqueItems is ignored, like format: pydantic, msgspec and the dataclass checker
+        # write it for set[...] fields yet accept repeats (they build a set), so enforcing it
+        # would refuse data the task itself takes.
         return issues
 
     def _check_combinators(self, value: Any, schema: Mapping[str, Any], path: str) -> list[Issue]:
@@ -362,18 +367,69 @@ def _check_number(value: float, schema: Mapping[str, Any], path: str) -> list[Is
             if not holds:
                 issues.append(Issue(path, f"must be {sign} {bound}, got {value!r}"))
     step = schema.get("multipleOf")
-    if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
-        quotient = value / step
-        if not math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9):
-            issues.append(Issue(path, f"must be a multiple of {step}, got {value!r}"))
+    if (
+        isinstance(step, (int, float))
+        and not isinstance(step, bool)
+        and step > 0
+        and not _is_multiple(value, step)
+    ):
+        issues.append(Issue(path, f"must be a multiple of {step}, got {value!r}"))
     return issues
+
+
+def _is_multiple(value: float, step: float) -> bool:
+    if isinstance(value, int) and (isinstance(step, int) or step.is_integer()):
+        return value % int(step) == 0  # exact: float division loses digits past 2**53
+    try:
+        quotient = value / step
+    except OverflowError:  # an int too large for a float: exact, in the step's binary value
+        return (fractions.Fraction(value) / fractions.Fraction(step)).denominator == 1
+    if not math.isfinite(quotient):
+        return False
+    # floats: 0.3 is not exactly 3 * 0.1 in binary, so "a multiple" allows rounding noise
+    return math.isclose(quotient, round(quotient), rel_tol=0, abs_tol=1e-9)
 
 
 def _search(pattern: str, text: str) -> re.Match[str] | None:
     try:
-        return re.search(pattern, text)
+        return _compiled(pattern).search(text)
     except re.error as exc:
         raise UsageError(f"the schema's pattern {pattern!r} is invalid: {exc}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with JSON Schema's (ECMA-262's, Rust's for pydantic) meaning of ``$``:
+    the end of the text. Python's ``$`` also matches before a final newline, which would let
+    "AB\\n" through ``^[A-Z]+$``; an unescaped ``$`` outside a character class becomes ``\\Z``.
+    """
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            index += 1
+            # a "]" first in the class (after an optional "^") is a literal, not its end
+            if pattern[index : index + 1] == "^":
+                out.append("^")
+                index += 1
+            if pattern[index : index + 1] == "]":
+                out.append("]")
+                index += 1
+            continue
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        index += 1
+    return re.compile("".join(out))
 
 
 def _type_message(wanted: list[str], value: Any) -> str:

@@ -12,20 +12,20 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-import json
 import re
 import sys
 import typing
 from collections.abc import Callable
 from typing import Any
 
-from .errors import Issue, UsageError, ValidationError
+from .errors import Issue, SerializationError, UsageError, ValidationError
 from .type_check import (
     INVALID,
     Check,
     Nested,
     SchemaMismatch,
     TypeChecker,
+    inline_top,
     is_record_class,
     json_schema_of,
 )
@@ -117,11 +117,16 @@ class _PydanticSchema(Schema):
 
     def to_wire(self, value: Any) -> Any:
         if isinstance(value, self._cls):
-            return self._adapter.dump_python(value, mode="json")
+            return _pydantic_wire(value, self._adapter.dump_python)
         return to_wire(value)  # e.g. a dict a handler returned instead of the model
 
-    def json_schema(self) -> dict[str, Any]:
-        return dict(self._adapter.json_schema())
+    def json_schema(self) -> dict[str, Any] | None:
+        import pydantic.errors
+
+        try:
+            return dict(self._adapter.json_schema())
+        except pydantic.errors.PydanticInvalidForJsonSchema:  # a field of an arbitrary type
+            return None
 
 
 # msgspec reports one error as "<message> - at `$.items[0].qty`".
@@ -133,7 +138,10 @@ _MSGSPEC_FIELD = re.compile(r"^Object (?:missing required|contains unknown) fiel
 def _msgspec_issue(text: str) -> Issue:
     match = _MSGSPEC_AT.match(text)
     message, at = (match["message"], match["path"] or "") if match else (text, "")
-    steps = [name or index.strip('"') for name, index in _MSGSPEC_STEP.findall(at)]
+    steps = [
+        name or ("*" if index == "..." else index.strip('"'))  # "[...]": a key it won't name
+        for name, index in _MSGSPEC_STEP.findall(at)
+    ]
     field = _MSGSPEC_FIELD.match(message)
     if field:  # name the field itself, as pydantic and the dataclass checker do
         steps.append(field[1])
@@ -161,22 +169,7 @@ class _MsgspecSchema(Schema):
         return self._msgspec.to_builtins(value)
 
     def json_schema(self) -> dict[str, Any]:
-        return _inline_top(self._msgspec.json.schema(self._cls))
-
-
-def _inline_top(document: dict[str, Any]) -> dict[str, Any]:
-    """msgspec's ``{"$ref": X, "$defs": ...}`` with X inline, as pydantic writes it."""
-    ref = document.get("$ref", "")
-    defs = dict(document.get("$defs", {}))
-    name = ref.rsplit("/", 1)[-1]
-    if not ref.startswith("#/$defs/") or name not in defs:
-        return document
-    top = dict(defs[name])
-    if f'"{ref}"' not in json.dumps([v for k, v in defs.items() if k != name]):
-        del defs[name]  # nothing else refers to it
-    if defs:
-        top["$defs"] = defs
-    return top
+        return inline_top(self._msgspec.json.schema(self._cls))
 
 
 def _foreign(cls: type) -> Nested | None:
@@ -211,12 +204,15 @@ class _CallableSchema(Schema):
     """A function that returns the checked value or raises; its message becomes the issue.
 
     A function that returns None leaves the value as it was, so a plain "raise if bad"
-    checker works as well as a converter. It may raise :class:`SchemaMismatch` (or
-    ``ValidationError``) itself to report several issues with their paths.
+    checker works as well as a converter. A predicate works too: True accepts the value as
+    it was, False rejects it ("check <name> returned False"); a bool is never taken for the
+    checked value itself. It may raise :class:`SchemaMismatch` (or ``ValidationError``)
+    itself to report several issues with their paths.
     """
 
     def __init__(self, check: Callable[[Any], Any]) -> None:
         self.name = getattr(check, "__qualname__", None) or type(check).__qualname__
+        self._short_name = getattr(check, "__name__", None) or type(check).__name__
         self._check = check
 
     def validate(self, value: Any) -> Any:
@@ -228,7 +224,9 @@ class _CallableSchema(Schema):
             raise SchemaMismatch(exc.issues) from None
         except Exception as exc:
             raise SchemaMismatch([Issue("", str(exc) or type(exc).__name__)]) from exc
-        return value if checked is None else checked
+        if checked is False:
+            raise SchemaMismatch([Issue("", f"check {self._short_name} returned False")])
+        return value if checked is None or checked is True else checked
 
 
 def _is_pydantic(obj: Any) -> bool:
@@ -255,8 +253,8 @@ def schema_of(obj: Any) -> Schema | None:
 
     Args:
         obj: a pydantic v2 model class, a msgspec Struct class, a dataclass, a TypedDict,
-            a function (or callable object) that returns the checked value or raises, an
-            existing Schema, or None.
+            a function (or callable object) that returns the checked value or raises (None
+            or True keeps the value as it was, False rejects it), an existing Schema, or None.
 
     Returns:
         The schema, or None for None.
@@ -319,15 +317,46 @@ def _schema_of_annotation(fn: Callable[..., Any], annotation: Any) -> Schema | N
     return schema_of(annotation) if _is_schema_class(annotation) else None
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """``value`` as JSON-able data: models, Structs, dataclasses and enums become plain data.
 
-    Plain JSON values pass through untouched (the common case costs one type check).
+    Plain JSON values (dicts, lists, str, int, float, bool, None all the way down) come back
+    as they are, not copied: one walk over them finds nothing to convert. Otherwise a new
+    value is built; the caller's own is never changed.
     """
+    if type(value) in _JSON_SCALARS or _is_plain_json(value):
+        return value
+    return _converted(value)
+
+
+def _is_plain_json(value: Any) -> bool:
+    """True if ``value`` holds nothing but dicts, lists and JSON scalars (exact types: an
+    Enum that is also a str or int still needs converting). A loop, not a recursion, so
+    deep data cannot exhaust the stack."""
+    scalars = _JSON_SCALARS
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            if not scalars.issuperset(map(type, item)):  # an Enum key, say
+                return False
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind not in scalars:
+            return False
+    return True
+
+
+def _converted(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, dict):
-        return {key: to_wire(item) for key, item in value.items()}
+        return {_wire_key(key): to_wire(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_wire(item) for item in value]
     if isinstance(value, enum.Enum):
@@ -338,14 +367,47 @@ def to_wire(value: Any) -> Any:
         return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+        return _pydantic_wire(value, type(value).model_dump)
     msgspec = sys.modules.get("msgspec")
     if msgspec is not None and isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
     return value  # left for the serializer to accept or reject with its own message
 
 
-def _pydantic_dump(value: Any) -> Any:
-    import pydantic
+def _wire_key(key: Any) -> Any:
+    return key.value if isinstance(key, enum.Enum) else key
 
-    return pydantic.TypeAdapter(type(value)).dump_python(value, mode="json")
+
+def _pydantic_dump(value: Any) -> Any:
+    cls = type(value)
+    adapter = _PYDANTIC_ADAPTERS.get(cls)
+    if adapter is None:  # one per class: building one costs far more than a dump
+        import pydantic
+
+        adapter = _PYDANTIC_ADAPTERS[cls] = pydantic.TypeAdapter(cls)
+    return _pydantic_wire(value, adapter.dump_python)
+
+
+_PYDANTIC_ADAPTERS: dict[type, Any] = {}
+
+
+def _pydantic_wire(value: Any, dump: Callable[..., Any]) -> Any:
+    """``dump(value)`` (a model's or TypeAdapter's) as JSON data, by alias; a field it cannot
+    write (bytes that are not UTF-8, say) is a SerializationError naming that field."""
+    try:
+        return dump(value, mode="json", by_alias=True)
+    except ValueError as exc:  # UnicodeDecodeError, PydanticSerializationError
+        fields = getattr(type(value), "__pydantic_fields__", None) or {}
+        bad = [name for name in fields if not _dumps(value, dump, name)]
+        where = f"field {bad[0]!r} of " if bad else ""
+        raise SerializationError(
+            f"{where}{type(value).__name__} cannot be written as JSON data: {exc}"
+        ) from exc
+
+
+def _dumps(value: Any, dump: Callable[..., Any], field: str) -> bool:
+    try:
+        dump(value, mode="json", by_alias=True, include={field})
+    except ValueError:
+        return False
+    return True

@@ -178,6 +178,11 @@ def check_serializer(serializer: Any) -> Serializer:
         ConfigError: it lacks ``name``/``dumps``/``loads``, its name is malformed, or it claims
             a built-in name without being that serializer.
     """
+    if isinstance(serializer, type):  # the class has name/dumps/loads too, unbound
+        raise ConfigError(
+            f"serializer {serializer.__name__} is a class; pass an instance: "
+            f"{serializer.__name__}()"
+        )
     if not isinstance(serializer, Serializer):
         raise ConfigError(
             f"serializer must have a name and dumps(value) -> str / loads(text) methods, "

@@ -11,9 +11,10 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import enum
+import json
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NotRequired, Protocol, Required, get_args, get_origin
 
 from .errors import Issue, UsageError
@@ -192,6 +193,27 @@ def _mapping(key: Check, item: Check) -> Check:
     return check
 
 
+def _json_key(key: Check) -> Check:
+    """A key check that also takes the text JSON made of the key (``{1: x}`` arrives as
+    ``{"1": x}``): the key as it is first, else the JSON value its text spells."""
+
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
+        scratch: list[Issue] = []
+        out = key(value, path, scratch)
+        if out is INVALID and isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                out = key(parsed, path, [])
+        if out is INVALID:
+            issues.extend(scratch)
+        return out
+
+    return check
+
+
 def _union(members: list[Any], checks: list[Check]) -> Check:
     optional = type(None) in members
     real = [c for m, c in zip(members, checks, strict=True) if m is not type(None)]
@@ -311,7 +333,10 @@ class TypeChecker:
             return _sequence(item, build, (list, tuple, set, frozenset))
         if origin in _DICTS:
             key, value = args if args else (Any, Any)
-            return _mapping(self.compile(key, where), self.compile(value, where))
+            key_check = self.compile(key, where)
+            if key not in (str, Any, object):  # JSON keys are strings: "1" for an int key
+                key_check = _json_key(key_check)
+            return _mapping(key_check, self.compile(value, where))
         raise UsageError(f"{where}: cannot check values of type {label(tp)}; use {_SUPPORTED}")
 
     def _record(self, cls: type) -> Check:
@@ -410,11 +435,26 @@ def json_schema_of(cls: type, foreign: ForeignLookup = _no_foreign) -> dict[str,
     The class itself is inline; nested classes sit under ``$defs`` and are referenced.
     """
     writer = _JsonSchemaWriter(foreign)
-    top = writer.record(cls)
-    document = dict(writer.defs.pop(top["$ref"].rsplit("/", 1)[1]))
-    if writer.defs:
-        document["$defs"] = writer.defs
-    return document
+    return inline_top({**writer.record(cls), "$defs": writer.defs})
+
+
+def inline_top(document: dict[str, Any]) -> dict[str, Any]:
+    """``{"$ref": "#/$defs/X", "$defs": ...}`` with X written inline, as pydantic writes it.
+
+    Only when nothing refers to X, not even X itself: a recursive class keeps the ``$ref``
+    form (pydantic's too), since inlining it would leave its inner ``$ref`` dangling.
+    """
+    ref = document.get("$ref")
+    defs = dict(document.get("$defs") or {})
+    name = ref.rsplit("/", 1)[-1] if isinstance(ref, str) else ""
+    if not (isinstance(ref, str) and ref.startswith("#/$defs/") and name in defs):
+        return document
+    if f'"{ref}"' in json.dumps(defs):  # referred to from inside, maybe by itself
+        return document
+    top = dict(defs.pop(name))
+    if defs:
+        top["$defs"] = defs
+    return top
 
 
 _JSON_SCALARS: dict[Any, dict[str, Any]] = {
@@ -433,6 +473,7 @@ class _JsonSchemaWriter:
     def __init__(self, foreign: ForeignLookup) -> None:
         self._foreign = foreign
         self.defs: dict[str, Any] = {}
+        self._names: dict[type, str] = {}
 
     def of(self, tp: Any) -> dict[str, Any]:
         if tp in _JSON_SCALARS:
@@ -451,9 +492,32 @@ class _JsonSchemaWriter:
         if is_record_class(tp):
             return self.record(tp)
         nested = self._foreign(tp) if isinstance(tp, type) else None
-        document = dict((nested.json_schema() or {}) if nested else {})
-        self.defs.update(document.pop("$defs", {}))
+        return self._merged(dict((nested.json_schema() or {}) if nested else {}))
+
+    def _merged(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A foreign schema's document with its ``$defs`` moved into ours, each one renamed
+        (refs rewritten) when ours already holds a different definition of that name."""
+        defs: dict[str, Any] = document.pop("$defs", None) or {}
+        renames: dict[str, str] = {}
+        for name, definition in defs.items():
+            if name in self.defs and self.defs[name] != definition:
+                renames[f"#/$defs/{name}"] = f"#/$defs/{self._free_name(name, defs)}"
+        if renames:
+            document, defs = _renamed_refs((document, defs), renames)
+        for name, definition in defs.items():
+            new_name = renames.get(f"#/$defs/{name}", name).rsplit("/", 1)[-1]
+            self.defs[new_name] = definition
         return document
+
+    def _free_name(
+        self, base: str, also_taken: Mapping[str, Any] = types.MappingProxyType({})
+    ) -> str:
+        """``base``, or ``base_2``, ``base_3``...: the first name no definition has."""
+        name, number = base, 1
+        while name in self.defs or (name != base and name in also_taken):
+            number += 1
+            name = f"{base}_{number}"
+        return name
 
     def _generic(self, origin: Any, args: tuple[Any, ...]) -> dict[str, Any]:
         if origin is typing.Annotated:
@@ -478,10 +542,12 @@ class _JsonSchemaWriter:
         return {}
 
     def record(self, cls: type) -> dict[str, Any]:
-        ref = {"$ref": f"#/$defs/{cls.__name__}"}
-        if cls.__name__ in self.defs:
-            return ref
-        self.defs[cls.__name__] = {}  # claimed first: a self-referencing class ends here
+        name = self._names.get(cls)
+        if name is not None:
+            return {"$ref": f"#/$defs/{name}"}
+        # Keyed by the class, not its name: two classes called Item get Item and Item_2.
+        name = self._names[cls] = self._free_name(cls.__name__)
+        self.defs[name] = {}  # claimed first: a self-referencing class ends here
         properties: dict[str, Any] = {}
         required: list[str] = []
         if dataclasses.is_dataclass(cls):
@@ -514,8 +580,22 @@ class _JsonSchemaWriter:
         }
         if required:
             schema["required"] = required
-        self.defs[cls.__name__] = schema
-        return ref
+        self.defs[name] = schema
+        return {"$ref": f"#/$defs/{name}"}
+
+
+def _renamed_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    """``node`` (a JSON Schema or part of one) with each ``$ref`` in ``renames`` rewritten."""
+    if isinstance(node, dict):
+        return {
+            key: renames.get(item, item)
+            if key == "$ref" and isinstance(item, str)
+            else _renamed_refs(item, renames)
+            for key, item in node.items()
+        }
+    if isinstance(node, (list, tuple)):
+        return type(node)(_renamed_refs(item, renames) for item in node)
+    return node
 
 
 def _is_json(value: Any) -> bool:

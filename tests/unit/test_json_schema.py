@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -171,7 +171,9 @@ def test_a_msgspec_schema_whose_root_is_a_ref() -> None:
     ("value", "kind", "ok"),
     [
         (1, "integer", True),
-        (1.0, "integer", True),  # JSON cannot tell 1 from 1.0
+        # 1.0 is a float to json.loads, and msgspec and the dataclass checker refuse it for int
+        (1.0, "integer", False),
+        (1e300, "integer", False),
         (1.5, "integer", False),
         (True, "integer", False),
         (True, "number", False),
@@ -294,3 +296,78 @@ def test_the_draft_07_tuple_spelling() -> None:
         Issue("0", 'expected an integer, got the string "x"'),
         Issue("", "must have at most 1 item(s), got 2"),
     ]
+
+
+# --- what a review found -------------------------------------------------------------------
+
+
+def test_unique_items_is_ignored_as_the_libraries_that_emit_it_do() -> None:
+    # pydantic, msgspec and the dataclass checker write uniqueItems for set[...] fields, yet
+    # all of them accept a list with repeats (and make a set of it)
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    assert json_schema_issues([1, 1, 2], schema) == []
+    assert json_schema_issues(list(range(8000)) * 2, schema) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^[A-Z]+$", "AB\n"),
+        ("^[A-Z]+$", "AB"),
+        ("^a[$]$", "a$"),
+        ("^a[$]$", "a$\n"),
+        (r"^a\$$", "a$"),
+        (r"^a\$$", "a$\n"),
+        ("^(x|y$)", "y\n"),
+        ("^[]$]+$", "$]"),
+        ("^[^]$]+$", "ab\n"),
+    ],
+)
+def test_pattern_ends_match_where_pydantic_says(pattern: str, text: str) -> None:
+    import pydantic
+
+    adapter = pydantic.TypeAdapter(Annotated[str, pydantic.StringConstraints(pattern=pattern)])
+    try:
+        adapter.validate_python(text)
+        pydantic_accepts = True
+    except pydantic.ValidationError:
+        pydantic_accepts = False
+    schema = {"type": "string", "pattern": pattern}
+    assert (json_schema_issues(text, schema) == []) is pydantic_accepts
+
+
+def test_multiple_of_is_exact_for_integers() -> None:
+    assert json_schema_issues(2**60 + 1, {"type": "integer", "multipleOf": 3}) != []
+    assert json_schema_issues(2**60 + 2, {"type": "integer", "multipleOf": 3}) == []
+    assert json_schema_issues(10**400, {"multipleOf": 0.5}) == []
+    assert json_schema_issues(0.3, {"multipleOf": 0.1}) == []
+    assert json_schema_issues(0.35, {"multipleOf": 0.1}) != []
+
+
+NODE = {
+    "$defs": {
+        "Node": {
+            "properties": {
+                "value": {"title": "Value", "type": "integer"},
+                "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}], "default": None},
+            },
+            "required": ["value"],
+            "title": "Node",
+            "type": "object",
+        }
+    },
+    "$ref": "#/$defs/Node",
+}
+
+
+def chain(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"value": 0}
+    for index in range(depth):
+        node = {"value": index, "next": node}
+    return node
+
+
+def test_data_nested_too_deep_to_check_is_an_issue_not_a_crash() -> None:
+    assert json_schema_issues(chain(100), NODE) == []
+    issues = json_schema_issues(chain(5000), NODE)
+    assert len(issues) == 1 and "nested too deeply" in issues[0].message

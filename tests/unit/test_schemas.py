@@ -189,7 +189,9 @@ def test_recursive_dataclass() -> None:
     assert issues_of(schema, {"name": "a", "children": [{"name": 1}]}) == [
         Issue("children.0.name", "expected str, got int")
     ]
-    assert schema.json_schema()["properties"]["children"]["items"] == {"$ref": "#/$defs/Tree"}  # type: ignore[index]
+    document = schema.json_schema()
+    assert document is not None and document["$ref"] == "#/$defs/Tree"  # as pydantic writes it
+    assert document["$defs"]["Tree"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Tree"}
 
 
 def test_dataclass_to_wire_round_trips() -> None:
@@ -396,3 +398,208 @@ def test_importing_taskora_loads_neither_pydantic_nor_msgspec() -> None:
         "sorted(m for m in sys.modules if m.startswith(('pydantic', 'msgspec')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- what a review found -------------------------------------------------------------------
+
+
+@dataclass
+class Branch:
+    kids: list[Branch]
+
+
+@dataclass
+class Ping:
+    pong: Pong | None = None
+
+
+@dataclass
+class Pong:
+    ping: Ping | None = None
+
+
+class MsgNode(msgspec.Struct):
+    value: int
+    next: MsgNode | None = None
+
+
+class PydNode(pydantic.BaseModel):
+    value: int
+    next: PydNode | None = None
+
+
+@pytest.mark.parametrize("cls", [Branch, Ping, MsgNode, PydNode])
+def test_a_self_referencing_schema_publishes_a_usable_json_schema(cls: type) -> None:
+    from taskora_cli.json_schema import json_schema_issues
+
+    document = schema_of(cls).json_schema()  # type: ignore[union-attr]
+    assert document is not None
+    good = {"kids": [{"kids": []}]} if cls is Branch else {}
+    if cls is Ping:
+        good = {"pong": {"ping": {"pong": None}}}
+    elif cls in (MsgNode, PydNode):
+        good = {"value": 1, "next": {"value": 2}}
+    assert json_schema_issues(good, document) == []
+    bad = {**good, "surprise": 1} if cls in (Branch, Ping) else {"value": 1, "next": {"value": "x"}}
+    assert json_schema_issues(bad, document) != []
+
+
+class Aliased(pydantic.BaseModel):
+    user_id: int = pydantic.Field(alias="userId")
+
+
+@pydantic.dataclasses.dataclass
+class AliasedPoint:
+    x_pos: int = pydantic.Field(alias="xPos")
+
+
+@dataclass
+class HoldsAliased:
+    inner: Aliased
+
+
+def test_the_wire_form_of_an_aliased_model_passes_its_own_schema() -> None:
+    for cls, data in [(Aliased, {"userId": 7}), (AliasedPoint, {"xPos": 3})]:
+        schema = schema_of(cls)
+        assert schema is not None
+        value = schema.validate(data)
+        assert schema.to_wire(value) == data and to_wire(value) == data
+        assert schema.validate(schema.to_wire(value)) == value
+    holder = schema_of(HoldsAliased)
+    assert holder is not None
+    wire = holder.to_wire(holder.validate({"inner": {"userId": 1}}))
+    assert wire == {"inner": {"userId": 1}}
+
+
+def test_a_predicate_check_accepts_on_true_and_rejects_on_false() -> None:
+    schema = schema_of(lambda d: isinstance(d, dict))
+    assert schema is not None
+    assert schema.validate({"a": 1}) == {"a": 1}
+    assert issues_of(schema, [1]) == [Issue("", "check <lambda> returned False")]
+
+
+def test_to_wire_returns_plain_json_as_it_is() -> None:
+    data = {"a": [1, 2.5, "x", None, True], "b": {"c": []}}
+    assert to_wire(data) is data
+    deep: list[Any] = []
+    for _ in range(5000):  # deeper than the recursion limit
+        deep = [deep]
+    assert to_wire(deep) is deep
+    mixed = {"plain": [1], "line": Line("a", 1)}
+    assert to_wire(mixed) == {"plain": [1], "line": {"sku": "a", "qty": 1, "price": 0.0}}
+    assert mixed["line"] == Line("a", 1)  # the caller's data is left alone
+
+
+def test_two_classes_of_one_name_get_their_own_definitions() -> None:
+    import dataclasses
+
+    from taskora_cli.json_schema import json_schema_issues
+
+    first = dataclasses.make_dataclass("Item", [("a", int)])
+    second = dataclasses.make_dataclass("Item", [("b", str)])
+    model = pydantic.create_model(
+        "Wrapper", inner=(pydantic.create_model("Item", c=(bool, ...)), ...)
+    )
+    holder = dataclasses.make_dataclass(
+        "Holder", [("x", first), ("y", second), ("z", model), ("w", list[first])]
+    )
+    document = schema_of(holder).json_schema()  # type: ignore[union-attr]
+    assert document is not None
+    assert sorted(document["$defs"]) == ["Item", "Item_2", "Item_3"]
+    good = {"x": {"a": 1}, "y": {"b": "s"}, "z": {"inner": {"c": True}}, "w": [{"a": 2}]}
+    assert json_schema_issues(good, document) == []
+    swapped = {"x": {"b": "s"}, "y": {"a": 1}, "z": {"inner": {"a": 1}}, "w": [{"b": "s"}]}
+    assert len(json_schema_issues(swapped, document)) >= 4
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+
+
+@dataclass
+class Keyed:
+    by_id: dict[int, str]
+    by_weight: dict[float, int]
+    by_level: dict[Level, int]
+    by_shade: dict[Shade, int]
+
+
+class KeyedDict(TypedDict):
+    by_id: dict[int, str]
+
+
+def test_non_string_dict_keys_survive_json_transport() -> None:
+    import json
+
+    schema = schema_of(Keyed)
+    assert schema is not None
+    value = Keyed({1: "a"}, {0.5: 1, 2.0: 2}, {Level.HIGH: 3}, {Shade.DARK: 4})
+    carried = json.loads(json.dumps(schema.to_wire(value)))
+    assert schema.validate(carried) == value
+    typed = schema_of(KeyedDict)
+    assert typed is not None
+    assert typed.validate({"by_id": {"7": "x"}}) == {"by_id": {7: "x"}}
+    assert issues_of(typed, {"by_id": {"x": "y"}}) == [Issue("by_id.x", "expected int, got str")]
+
+
+class Opaque:
+    pass
+
+
+class WithOpaque(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    thing: Opaque
+
+
+def test_a_model_without_a_json_schema_has_none() -> None:
+    assert schema_of(WithOpaque).json_schema() is None  # type: ignore[union-attr]
+
+
+class MsgQty(msgspec.Struct):
+    q: int
+
+
+class MsgByKey(msgspec.Struct):
+    m: dict[str, MsgQty]
+    rows: list[dict[str, MsgQty]] = []
+
+
+def test_msgspec_issues_inside_a_dict_name_a_usable_path() -> None:
+    # msgspec does not say which key: "*" stands for it
+    schema = schema_of(MsgByKey)
+    assert schema is not None
+    assert issues_of(schema, {"m": {"a": {"q": "x"}}}) == [
+        Issue("m.*.q", "Expected `int`, got `str`")
+    ]
+    assert issues_of(schema, {"m": {}, "rows": [{"k": {}}]}) == [
+        Issue("rows.0.*.q", "field required")
+    ]
+
+
+class Blob(pydantic.BaseModel):
+    name: str = ""
+    blob: bytes = b""
+    x: float = 0.0
+
+
+@pydantic.dataclasses.dataclass
+class BlobPoint:
+    blob: bytes
+
+
+def test_pydantic_to_wire_names_the_field_it_cannot_write() -> None:
+    from taskora_cli.errors import SerializationError
+
+    schema = schema_of(Blob)
+    assert schema is not None
+    for write in (schema.to_wire, to_wire):
+        with pytest.raises(SerializationError, match="'blob' of Blob"):
+            write(Blob(blob=b"\xff"))
+    with pytest.raises(SerializationError, match="'blob' of BlobPoint"):
+        to_wire(BlobPoint(blob=b"\xff"))
+    assert schema.to_wire(Blob(x=float("inf")))["x"] == float("inf")  # not None

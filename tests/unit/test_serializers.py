@@ -145,3 +145,10 @@ def test_decoded_payloads_show_as_json() -> None:
     shown = json.dumps([b"\x00\xff", when, unknown], default=display_default)
     assert json.loads(shown)[:2] == ["base64:AP8=", "2026-01-02T00:00:00+00:00"]
     assert json.loads(shown)[2].startswith("<9 bytes of zjson: ")
+
+
+def test_a_serializer_class_instead_of_an_instance_says_so() -> None:
+    with pytest.raises(ConfigError, match=r"pass an instance: Msgpack\(\)"):
+        Payloads(Msgpack)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"pass an instance: CompressedJson\(\)"):
+        Payloads(CompressedJson)  # type: ignore[arg-type]
