@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .contract_document import ContractDocument, options_document
 from .durations import Duration, to_ms
 from .errors import UsageError
 from .flow import Collect, Ttl, check_concurrency_options, parse_collect, parse_ttl
@@ -34,6 +33,7 @@ from .task import (
 from .versioning import DEFAULT_VERSIONING, MigrateOption, Migration, Versioning
 
 if TYPE_CHECKING:
+    from .contract_document import ContractDocument
     from .engine.engine import Engine
     from .schemas import Schema
 
@@ -155,6 +155,9 @@ def _document(
     output_schema: Mapping[str, Any] | None,
     published_at_ms: int,
 ) -> ContractDocument:
+    # the document's schema checks load only when a worker publishes (not on `import taskora`)
+    from .contract_document import ContractDocument, options_document
+
     return ContractDocument(
         name=name,
         queue=options.queue,
