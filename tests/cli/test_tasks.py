@@ -165,3 +165,6 @@ def test_jobs_show_decodes_msgpack_data_and_lists_a_validation_errors_fields(
     assert "ValidationError: to: expected str; qty: required" in dlq.stdout
     listed = json.loads(project.taskora("dlq", "ls", "--json").stdout)
     assert listed[0]["error"]["issues"] == error["issues"]
+    events = project.taskora("events", "--task", "echo", "--json").stdout.splitlines()
+    failed = [json.loads(line) for line in events if '"failed"' in line]
+    assert failed[-1]["error"]["issues"] == error["issues"]
