@@ -247,10 +247,11 @@ async def read_migrations(app: Parts, task: str) -> Migrations:
         version, since = local.options.versioning.version, local.options.versioning.since
         source = "local"
     else:
-        document = await _published(engine, task)
+        text = await engine.contract(task)
+        document = _readable(text)
         if document is not None:
             version, since, source = document.version, document.since, "published"
-        elif task in await engine.known_tasks():
+        elif text is not None or task in await engine.known_tasks():
             version, since, source = DEFAULT_VERSION, DEFAULT_VERSION, "default"
         else:
             names = set(await app.registry.known_names()) | set(await engine.contracts())
@@ -269,11 +270,12 @@ async def read_migrations(app: Parts, task: str) -> Migrations:
     )
 
 
-async def _published(engine: Any, task: str) -> ContractDocument | None:
-    text = await engine.contract(task)
+def _readable(text: str | None) -> ContractDocument | None:
+    """A published document, or None when there is none or this version cannot read it (then
+    the task's version is not known here, and counts as the default)."""
     if text is None:
         return None
     try:
         return ContractDocument.from_json(text)
     except WireFormatError:
-        return None  # unreadable here: the task's own version is unknown
+        return None

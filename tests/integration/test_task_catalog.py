@@ -52,6 +52,8 @@ async def test_contracts_list_published_tasks_their_workers_and_skip_a_bad_docum
         assert contracts.unpublished["local-only"] == "here"
         assert len(contracts.unpublished_workers["local-only"]) == 1
         assert contracts.names() == ["broken", "by-name", "local-only", "send-email"]
+        unreadable = await app.inspect().amigrations("broken")  # its version unknown here
+        assert (unreadable.source, unreadable.version) == ("default", 1)
     finally:
         await app.aclose()
 
