@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .durations import Duration, to_ms
-from .errors import JobNotFoundError, UsageError
+from .errors import Issue, JobNotFoundError, UsageError
+from .remote_error import issues_as_dicts, parse_remote_error
 
 if TYPE_CHECKING:
     from .engine.dead import DeadRow
@@ -43,15 +44,21 @@ class DeadLetter:
     error_type: str
     error_message: str
     traceback: str | None = None
+    issues: tuple[Issue, ...] = ()
+    """For a validation or version failure, each bad field (empty otherwise)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``taskora dlq ls --json``); the traceback is left out."""
+        """The JSON form (``taskora dlq ls --json``); the traceback is left out, the issues
+        are in ``error`` when there are some."""
+        error: dict[str, Any] = {"type": self.error_type, "message": self.error_message}
+        if self.issues:
+            error["issues"] = issues_as_dicts(self.issues)
         return {
             "id": self.id,
             "task": self.task,
             "failed_at_ms": self.failed_at_ms,
             "attempts": self.attempts,
-            "error": {"type": self.error_type, "message": self.error_message},
+            "error": error,
         }
 
 
@@ -165,7 +172,9 @@ def parse_error(raw: str | None) -> tuple[str, str, str | None]:
 
 def _letter(row: DeadRow) -> DeadLetter:
     kind, message, trace = parse_error(row.error)
-    return DeadLetter(row.id, row.task, row.failed_at_ms, row.attempt, kind, message, trace)
+    stored = parse_remote_error(row.error)
+    issues = () if stored is None else stored.issues
+    return DeadLetter(row.id, row.task, row.failed_at_ms, row.attempt, kind, message, trace, issues)
 
 
 @dataclass

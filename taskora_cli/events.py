@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownTaskError
 from .listeners import LISTENABLE, Event, Listener, Listeners, clamped
-from .remote_error import parse_remote_error
-from .serialization import loads
+from .remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
     from .engine.events import RawEvent
@@ -56,7 +55,9 @@ async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
                 raw.job_id,
                 clamped(raw.at_ms),
                 attempt=int(attempt) if attempt else None,
-                result=_loads(row.get("result")) if raw.event == "completed" else None,
+                result=decode_stored(row.get("result"), app.runtime.payloads)
+                if raw.event == "completed"
+                else None,
                 error=parse_remote_error(row.get("error"))
                 if raw.event in ("failed", "retrying")
                 else None,
@@ -77,16 +78,7 @@ def _progress(raw: RawEvent, row: dict[str, str | None]) -> Any:
     back to the job's progress now."""
     if raw.event != "progress":
         return None
-    return _loads(raw.fields.get("progress", row.get("progress")))
-
-
-def _loads(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return loads(raw)
-    except ValueError:
-        return raw
+    return decode_stored(raw.fields.get("progress", row.get("progress")))
 
 
 async def events(

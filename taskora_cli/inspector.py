@@ -17,6 +17,8 @@ from .remote_error import RemoteError, decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
     from .engine.records import JobRecord, TaskCounts
+    from .serialization import Payloads
+    from .task_catalog import Contracts, Migrations
     from .task_registry import Parts
 
 MAX_INDEX = 2**53
@@ -141,7 +143,7 @@ class Attempt:
         return {
             "attempt": self.number,
             "outcome": self.outcome,
-            "error": None if self.error is None else vars(self.error).copy(),
+            "error": None if self.error is None else self.error.as_dict(),
         }
 
 
@@ -172,13 +174,17 @@ class JobInfo:
     logs: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def from_record(cls, record: JobRecord, logs: list[str] | None = None) -> JobInfo:
+    def from_record(
+        cls, record: JobRecord, logs: list[str] | None = None, payloads: Payloads | None = None
+    ) -> JobInfo:
+        """The job a record holds; data and result decoded by ``payloads`` (the app's: it
+        also knows the app's custom serializers), else by any built-in serializer."""
         return cls(
             id=record.id,
             task=record.task,
             state=record.state,
-            data=decode_stored(record.data),
-            result=decode_stored(record.result),
+            data=decode_stored(record.data, payloads),
+            result=decode_stored(record.result, payloads),
             error=parse_remote_error(record.error),
             attempt=record.attempt,
             priority=record.priority,
@@ -216,7 +222,7 @@ class JobInfo:
         is in ``attempts``."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         error = self.outcome_error
-        out["error"] = None if error is None else vars(error).copy()
+        out["error"] = None if error is None else error.as_dict()
         out["attempts"] = [attempt.as_dict() for attempt in self.attempts()]
         out["timeline"] = self.timeline.as_dict()
         return out
@@ -328,7 +334,8 @@ class Inspector:
             return []
         engine = await self.runtime.engine()
         ids = await engine.job_ids(task, state, offset, limit)
-        return [JobInfo.from_record(r) for r in await engine.jobs_by_id(task, ids)]
+        records = await engine.jobs_by_id(task, ids)
+        return [JobInfo.from_record(r, payloads=self.runtime.payloads) for r in records]
 
     def search(
         self,
@@ -376,4 +383,33 @@ class Inspector:
         record = await engine.find_job(job_id, tasks)
         if record is None:
             return None
-        return JobInfo.from_record(record, await engine.job_logs(record.task, job_id))
+        logs = await engine.job_logs(record.task, job_id)
+        return JobInfo.from_record(record, logs, self.runtime.payloads)
+
+    def contracts(self) -> Contracts:
+        """Every published task contract, with the live workers serving each, and the tasks
+        the server knows by name only (blocking). A document this version cannot read is
+        skipped and noted in ``unreadable``, never an error."""
+        return self.runtime.call(self.acontracts())
+
+    async def acontracts(self) -> Contracts:
+        """Async twin of :meth:`contracts`."""
+        from .task_catalog import read_contracts
+
+        return await read_contracts(self)
+
+    def migrations(self, task: str) -> Migrations:
+        """How ``task``'s waiting, active and delayed jobs spread over payload versions, its
+        version and since (from the task registered here, else its published contract), and
+        how far ``since`` can be raised without stranding a job (blocking).
+
+        Raises:
+            UnknownTaskError: no one knows the task.
+        """
+        return self.runtime.call(self.amigrations(task))
+
+    async def amigrations(self, task: str) -> Migrations:
+        """Async twin of :meth:`migrations`."""
+        from .task_catalog import read_migrations
+
+        return await read_migrations(self, task)

@@ -82,7 +82,7 @@ class Event:
             "at": self._at_shown(),
             "attempt": self.attempt,
             "result": self.result,
-            "error": None if error is None else {"type": error.type, "message": error.message},
+            "error": None if error is None else _error_dict(error),
             "progress": self.progress,
             **(self.details or {}),
         }
@@ -149,3 +149,10 @@ def register(
         return f
 
     return decorate
+
+
+def _error_dict(error: RemoteError) -> dict[str, Any]:
+    """An event's error for JSON: type and message, and the bad fields of a validation error."""
+    out = error.as_dict()
+    del out["traceback"]  # an event names what happened; `taskora jobs show` has the rest
+    return out

@@ -20,6 +20,7 @@ from . import (
     schedules,
     server,
     stats,
+    tasks,
     top,
     work,
     workers,
@@ -61,6 +62,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(dlq.app, name="dlq")
 app.command()(stats.stats)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(tasks.app, name="tasks")
 app.add_typer(workers.app, name="workers")
 app.add_typer(queues.app, name="queues")
 app.command()(events.events)
@@ -113,11 +115,24 @@ def main() -> None:
         code = exit_code_for(exc)
         if code is None:
             raise  # a bug: show the traceback
-        error_line(str(exc))
+        _report(exc)
         sys.exit(code)
     if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
         _leave_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(error: Exception) -> None:
+    """One of taskora's errors on stderr: one line, and for invalid data one more line per
+    bad field ("  path: message"), so each can be read and fixed."""
+    from ..errors import ValidationError
+
+    if not isinstance(error, ValidationError):
+        error_line(str(error))
+        return
+    error_line(f"{error.what} for task {error.task!r} is invalid:")
+    for line in [str(issue) for issue in error.issues] or ["(rejected by its schema)"]:
+        print(f"  {line}", file=sys.stderr, flush=True)
 
 
 def _leave_interrupted() -> None:

@@ -124,8 +124,20 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def print_json(value: Any) -> None:
-    """One line of JSON on stdout."""
-    print(json.dumps(value, ensure_ascii=False, separators=(",", ":")), flush=True)
+    """One line of JSON on stdout; what a non-JSON serializer carries beyond JSON (bytes,
+    datetimes, a payload no reader here decodes) as readable text (see display_default)."""
+    from ..serialization import display_default
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=display_default)
+    print(text, flush=True)
+
+
+def shown(value: Any) -> str:
+    """A decoded payload in one line for people: JSON, with what JSON cannot carry (bytes,
+    datetimes, an undecodable payload) as readable text."""
+    from ..serialization import display_default
+
+    return json.dumps(value, ensure_ascii=False, default=display_default)
 
 
 WideOption = Annotated[

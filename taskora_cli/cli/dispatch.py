@@ -155,10 +155,22 @@ def dispatch(
             show_default=False,
         ),
     ] = None,
+    skip_validation: Annotated[
+        bool,
+        typer.Option(
+            "--skip-validation",
+            help="Enqueue the data without checking it against the task's input schema (its "
+            "local one, else the one its workers published). The worker still checks it "
+            "before the handler runs: bad data then fails the job for good.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Enqueue a job and print its id (with --wait, its result).
+
+    The data is checked against the task's input schema first: bad data exits 2 naming
+    each bad field, and nothing is enqueued (see --skip-validation).
 
     A dispatch rejected by --throttle or --dedup prints why on stderr and exits 1 (0 with
     --allow-reject); at most one of --debounce, --throttle and --dedup may be given.
@@ -194,6 +206,8 @@ def dispatch(
         "concurrency_key": conc_key,
         "concurrency_limit": conc_limit,
     }
+    if skip_validation:  # only when asked: a library without the keyword still dispatches
+        options["skip_validation"] = True
     items = _read_ndjson(ndjson) if ndjson is not None else None
     payload = _read_data(data) if items is None else None
     app = load_app(load(config))

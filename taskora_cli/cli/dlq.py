@@ -213,6 +213,9 @@ def _print_bulk(verb: str, result: BulkResult, as_json: bool, asked: bool = Fals
 
 
 def _error(letter: DeadLetter | DeadGroup) -> str:
+    issues = getattr(letter, "issues", ())  # a group has none: its members' fields differ
+    if issues:  # name the bad fields, not the prose around them
+        return f"{letter.error_type}: " + "; ".join(str(issue) for issue in issues)
     first_line = letter.error_message.splitlines()[0] if letter.error_message else ""
     return f"{letter.error_type}: {first_line}" if first_line else letter.error_type
 

@@ -4,12 +4,11 @@ or as JSON Lines (``--json``)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import MAX_LISTED, ConfigOption, load, load_app, print_json
+from .common import MAX_LISTED, ConfigOption, load, load_app, print_json, shown
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -76,10 +75,11 @@ def _line(event: Event) -> str:
     if event.attempt is not None:
         parts.append(f"attempt {event.attempt}")
     if event.error is not None:
-        parts.append(f"— {event.error.type or 'Error'}: {event.error.message}")
+        parts.append(f"— {event.error.summary()}")
+        parts += [f"[{issue}]" for issue in event.error.issues]
     elif event.name == "completed":
-        parts.append(f"→ {json.dumps(event.result, ensure_ascii=False)}")
+        parts.append(f"→ {shown(event.result)}")
     elif event.name == "progress":
-        parts.append(json.dumps(event.progress, ensure_ascii=False))
+        parts.append(shown(event.progress))
     parts += [f"{key}={value}" for key, value in (event.details or {}).items()]
     return " ".join(parts)

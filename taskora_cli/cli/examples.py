@@ -17,6 +17,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         'taskora dispatch add -d \'{"a": 1, "b": 2}\' --wait --timeout 30s',
         "taskora dispatch greet --wait --raw   # a string result, unquoted",
         "taskora dispatch add --ndjson jobs.ndjson --json",
+        "taskora dispatch send-email -d @mail.json --skip-validation",
     ),
     "init": (
         "taskora init -m app.tasks",
@@ -53,6 +54,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "jobs wait": (
         "taskora jobs wait 8f1c2d3e 9a0b1c2d --timeout 5m",
         "taskora jobs wait 8f1c2d3e --json",
+    ),
+    "tasks ls": ("taskora tasks ls", "taskora tasks ls --json | jq -r '.[].name'"),
+    "tasks show": (
+        "taskora tasks show send-email",
+        "taskora tasks show send-email --schema > send-email.schema.json",
+        "taskora tasks show send-email --json | jq .migrations",
     ),
     "workers ls": ("taskora workers ls", "taskora workers ls --json"),
     "workers drain": (

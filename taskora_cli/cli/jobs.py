@@ -25,6 +25,7 @@ from .common import (
     plural,
     print_json,
     print_table,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ def _summary(job: JobInfo) -> str:
         return f"{error.type or 'Error'}: {error.message}"
     if job.state == "cancelled":
         return f"cancelled: {job.cancel_reason}" if job.cancel_reason else "cancelled"
-    shown = job.result if job.state == "completed" else job.data
-    return json.dumps(shown, ensure_ascii=False)
+    return shown(job.result if job.state == "completed" else job.data)
 
 
 def _find(app: Taskora, job_id: str, task: str | None) -> JobInfo:
@@ -153,19 +153,19 @@ def show(
         ("attempt", str(job.attempt)), ("priority", str(job.priority)),
         ("dispatched", _when(job, "dispatched_at")), ("started", _when(job, "started_at")),
         ("finished", _when(job, "finished_at")), ("due", _when(job, "run_at")),
-        ("data", json.dumps(job.data, ensure_ascii=False)),
-        ("result", json.dumps(job.result, ensure_ascii=False)),
-        ("progress", json.dumps(job.progress, ensure_ascii=False)),
+        ("data", shown(job.data)), ("result", shown(job.result)),
+        ("progress", shown(job.progress)),
         ("logs", f"{plural(len(job.logs), 'entry')} (taskora jobs logs {job.id})"),
     ]  # fmt: skip
     if job.cancel_reason is not None:
         fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
     error = job.outcome_error
     if error is not None:
-        fields.append(("error", f"{error.type or 'Error'}: {error.message}"))
+        fields.append(("error", error.summary()))
+        fields += [("", f"  {issue}") for issue in error.issues]
     fields += _attempt_fields(job)
     for name, value in fields:
-        print(f"{name + ':':<12}{value}")
+        print(f"{name + ':' if name else '':<12}{value}")
     if error is not None and error.traceback:
         print("\n" + error.traceback.rstrip())
 

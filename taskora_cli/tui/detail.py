@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from ..moments import local_text
+from ..serialization import display_default
 
 if TYPE_CHECKING:
     from ..inspector import JobInfo
@@ -40,6 +41,7 @@ def detail_lines(job: JobInfo) -> list[Text]:
     if failure is not None:
         error = f"{failure.type or 'Error'}: {failure.message}"
         lines.append(_field("error", Text(error, style="red")))
+        lines += [_field("", Text(f"  {issue}", style="red")) for issue in failure.issues]
         trace = (failure.traceback or "").rstrip()
         lines += [Text("  " + line, style="dim red") for line in trace.splitlines()]
     for attempt in job.attempts()[:-1]:
@@ -70,7 +72,7 @@ def _field(name: str, value: str | Text) -> Text:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=display_default)
 
 
 def progress_bar(value: Any) -> Text:

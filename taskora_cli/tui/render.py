@@ -15,6 +15,7 @@ from rich.text import Text
 
 from ..inspector import STATES
 from ..moments import local_text
+from ..serialization import display_default
 from .cells import age, count, grid, line, window
 from .detail import STATE_STYLES, detail_lines
 from .model import KEYS, NUMBERED, Screen
@@ -265,7 +266,7 @@ def _summary(job: JobInfo) -> str:
     if job.state == "cancelled" and job.cancel_reason:
         return f"cancelled: {job.cancel_reason}"
     shown = job.result if job.state == "completed" else job.data
-    return json.dumps(shown, ensure_ascii=False)
+    return json.dumps(shown, ensure_ascii=False, default=display_default)
 
 
 # -- Dead letters --------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ ROWS: list[tuple[list[str], int]] = [
     (["jobs", "cancel", "nosuchjob"], 2),
     (["jobs", "wait", "nosuchjob", "--timeout", "abc"], 2),
     (["jobs", "wait", "nosuchjob", "--timeout", "3000000d"], 2),
+    # tasks
+    (["tasks", "show", "nosuchtask"], 2),
+    (["tasks", "show", "nosuchtask", "--schema"], 2),
+    (["tasks", "show", ""], 2),
+    (["tasks", "ls", "extra"], 2),
     # queues, workers
     (["queues", "pause", "nosuchq"], 2),
     (["queues", "resume", "nosuchq"], 2),
@@ -212,7 +217,7 @@ def test_the_table_covers_every_command() -> None:
     assert not missing, f"add hostile rows for {missing}"
 
 
-SUBCOMMANDS = {"jobs", "queues", "workers", "schedules", "dlq", "server"}
+SUBCOMMANDS = {"jobs", "queues", "workers", "schedules", "dlq", "server", "tasks"}
 NO_BAD_INPUT = {
     "server status",
     "server stop",

@@ -139,6 +139,9 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("schedules", "trigger", "tick", "--wait")["result"] == 2
     assert run("schedules", "rm", "tick", "--yes") == {"name": "tick", "removed": True}
     [worker] = run("workers", "ls")
+    listed = {entry["name"]: entry for entry in run("tasks", "ls")}
+    assert listed["add"]["workers"] == [worker["id"]]
+    assert run("tasks", "show", "add")["migrations"]["task"] == "add"
     assert run("workers", "drain", worker["id"])["draining"] == [worker["id"]]
     assert run("server", "status", "--config", "nourl.toml")["running"] is False
     assert run("server", "start", "--config", "nourl.toml")["running"] is True

@@ -42,6 +42,8 @@ ARGS: dict[str, list[str]] = {
     "jobs retry": ["nosuchjob"],
     "jobs cancel": ["nosuchjob"],
     "jobs wait": ["nosuchjob", "--timeout", "1s"],
+    "tasks ls": [],
+    "tasks show": ["echo"],
     "workers ls": [],
     "workers drain": ["nosuchworker"],
     "queues ls": [],
