@@ -88,10 +88,13 @@ class JobFailedError(JobError):
         job_id: str | None = None,
         remote_type: str | None = None,
         remote_traceback: str | None = None,
+        issues: tuple[Issue, ...] = (),
     ) -> None:
         super().__init__(message, job_id)
         self.remote_type = remote_type
         self.remote_traceback = remote_traceback
+        self.issues = issues
+        """For a job that failed its schema: every bad field (path, message)."""
 
 
 class CancelledError(JobError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from .engine.records import JobRecord
@@ -15,6 +14,7 @@ from .errors import (
     ThrottledError,
     UsageError,
 )
+from .remote_error import RemoteError, parse_remote_error
 from .serialization import Payloads
 
 if TYPE_CHECKING:
@@ -192,21 +192,11 @@ def outcome(
         raise CancelledError(f"job {job_id} was cancelled", job_id)
     if record.state == "expired":
         raise ExpiredError(f"job {job_id} expired before a worker started it", job_id)
-    error = _parse_error(record.error)
+    error = parse_remote_error(record.error) or RemoteError(None, "", None)
     raise JobFailedError(
-        f"job {job_id} of task {task!r} failed: {error.get('type', 'Error')}: "
-        f"{error.get('message', '')}",
+        f"job {job_id} of task {task!r} failed: {error.type or 'Error'}: {error.message}",
         job_id,
-        remote_type=error.get("type"),
-        remote_traceback=error.get("traceback"),
+        remote_type=error.type,
+        remote_traceback=error.traceback,
+        issues=error.issues,
     )
-
-
-def _parse_error(raw: str | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return {"message": raw}
-    return parsed if isinstance(parsed, dict) else {"message": raw}

@@ -205,9 +205,8 @@ def dispatch(
         "ttl": flags.ttl_option(ttl, on_expire),
         "concurrency_key": conc_key,
         "concurrency_limit": conc_limit,
+        "skip_validation": skip_validation,
     }
-    if skip_validation:  # only when asked: a library without the keyword still dispatches
-        options["skip_validation"] = True
     items = _read_ndjson(ndjson) if ndjson is not None else None
     payload = _read_data(data) if items is None else None
     app = load_app(load(config))
@@ -269,6 +268,7 @@ def _wait_and_print(
     handle: JobHandle, timeout_s: float | None, as_json: bool, raw: bool = False
 ) -> None:
     from ..errors import JobError, JobFailedError
+    from ..remote_error import issues_as_dicts
 
     try:
         result = handle.result(timeout=timeout_s)
@@ -281,6 +281,8 @@ def _wait_and_print(
             error: dict[str, Any] = {"message": str(exc)}
             if isinstance(exc, JobFailedError):
                 error |= {"type": exc.remote_type, "traceback": exc.remote_traceback}
+                if exc.issues:
+                    error["issues"] = issues_as_dicts(exc.issues)
             print_json(
                 {"id": handle.id, "task": handle.task, "state": _state_of(exc), "error": error}
             )

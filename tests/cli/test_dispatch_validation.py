@@ -1,9 +1,5 @@
 """`taskora dispatch` against a task's input schema: bad data exits 2 naming each bad field and
-enqueues nothing; --skip-validation enqueues it anyway (the worker still checks it).
-
-The end-to-end tests need the dispatch side of issue 12 (by-name validation against the
-published contract, local validation, the ``skip_validation=`` keyword): they are marked
-xfail until it is merged, and the mark comes off then."""
+enqueues nothing; --skip-validation enqueues it anyway (the worker still checks it)."""
 
 from __future__ import annotations
 
@@ -19,11 +15,6 @@ from taskora_cli.errors import Issue, ValidationError
 
 from .conftest import Project
 from .test_tasks import on_server, publish_send_email
-
-NEEDS_DISPATCH_SIDE = pytest.mark.xfail(
-    strict=False,
-    reason="needs the dispatch helper's validation (by name and local) and skip_validation=",
-)
 
 TYPED = """
 from typing import TypedDict
@@ -56,7 +47,6 @@ def test_a_validation_error_is_reported_one_line_per_bad_field(
     ]
 
 
-@NEEDS_DISPATCH_SIDE
 def test_bad_data_for_a_published_contract_exits_2_naming_the_field(
     project: Project, redis_url: str
 ) -> None:
@@ -71,7 +61,6 @@ def test_bad_data_for_a_published_contract_exits_2_naming_the_field(
     assert done.stdout == "" and waiting(redis_url, "send-email") == 0
 
 
-@NEEDS_DISPATCH_SIDE
 def test_bad_data_for_a_local_typed_task_exits_2_and_skip_validation_enqueues_it(
     project: Project, redis_url: str
 ) -> None:
