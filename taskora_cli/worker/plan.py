@@ -9,6 +9,7 @@ check of features it does not use.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,6 @@ from ..errors import SerializationError
 from ..middleware import Middleware, threads_per_job
 from ..schemas import to_wire
 from ..serialization import Payloads, dumps
-from ..serialization import loads as json_loads
 from ..versioning import DEFAULT_VERSION, Versioning
 
 if TYPE_CHECKING:
@@ -129,11 +129,16 @@ def build_plan(task: Task, app_middleware: Sequence[Middleware], payloads: Paylo
 
 
 def _json_decoder(payloads: Payloads) -> Callable[[str], Any]:
+    """JSON at the cost of ``serialization.loads`` (one call, one decode), and any other
+    serializer's payload too."""
+    decode_json = json.JSONDecoder().decode
+
     def decode(text: str) -> Any:
         try:
-            return json_loads(text)
-        except ValueError:
-            # a "~name:" payload another app's serializer wrote: every reader decodes any
+            return decode_json(text)
+        except (ValueError, TypeError):
+            # a "~name:" payload another app's serializer wrote (every reader decodes any),
+            # or None (no data), which the payloads reader gives back as None
             return payloads.loads(text)
 
     return decode

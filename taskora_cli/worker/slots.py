@@ -24,7 +24,6 @@ from ..context import LOG_CAP, JobContext, Write
 from ..engine.records import ClaimedJob
 from ..middleware import compose
 from ..retry import NO_RETRY
-from ..serialization import loads
 from .execute import (
     Outcome,
     cancelled,
@@ -107,6 +106,7 @@ class Slots:
             if plan.middlewares
             else None
         )
+        self._decode = plan.decode
         self._store = store_json if plan.plain else functools.partial(plan.store, task.name)
         self.trace_contexts: dict[str, dict[str, str]] = {}
         """Job id -> the trace context its dispatcher carried (traced tasks only)."""
@@ -209,7 +209,7 @@ class Slots:
             if typed is None:
                 ctx = item.ctx if self.task.arity >= 2 else None
                 handler, thread = start_handler(
-                    self.task, loads(job.data), ctx, self.worker.executor
+                    self.task, self._decode(job.data), ctx, self.worker.executor
                 )
                 value = await handler
             else:
