@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SerializationError
-from ..middleware import Middleware, threads_per_job
+from ..middleware import TRACE_MARK, Middleware, threads_per_job
 from ..schemas import to_wire
 from ..serialization import Payloads, dumps
 from ..versioning import DEFAULT_VERSION, Versioning
@@ -28,7 +28,7 @@ RESULT = "the handler's return value"
 
 
 def _otel_marked(middleware: Middleware) -> bool:
-    return getattr(middleware, "taskora_reads_trace_context", False) is True
+    return getattr(middleware, TRACE_MARK, False) is True
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,9 +123,7 @@ async def test_migrations_run_in_order_then_the_schema_and_old_ones_fail(
         await app.aclose()
 
 
-async def test_a_failing_migration_fails_the_job_for_good(
-    redis_url: str, tmp_path: Path
-) -> None:
+async def test_a_failing_migration_fails_the_job_for_good(redis_url: str, tmp_path: Path) -> None:
     app = new_app(redis_url, tmp_path)
     try:
 

@@ -1,0 +1,73 @@
+"""OpenTelemetry through a real worker: a job dispatched inside a span runs in a worker span
+parented to it; tasks without the tracing middleware never read the trace context."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import make_app
+
+from taskora_cli import Taskora
+from taskora_cli.context import JobContext
+from taskora_cli.engine.records import NewJob
+from taskora_cli.otel import inject_trace_context, otel_middleware
+
+pytest.importorskip("opentelemetry.sdk")
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+
+
+@pytest.fixture
+async def app(redis_url: str, tmp_path: Path) -> Taskora:
+    made = make_app(redis_url, tmp_path)
+    yield made
+    await made.aclose()
+
+
+async def test_the_worker_span_is_a_child_of_the_dispatching_span(app: Taskora) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    carriers: dict[str, Any] = {}
+
+    @app.task("traced", middleware=[otel_middleware(tracer_provider=provider)])
+    async def traced(data: int, ctx: JobContext) -> int:
+        carriers["seen"] = ctx.trace_context
+        return data
+
+    @app.task("untraced")
+    async def untraced(data: int, ctx: JobContext) -> int:
+        carriers["untraced"] = ctx.trace_context
+        return data
+
+    engine = await app.runtime.engine()
+    now = app.runtime.clock()
+    with tracer.start_as_current_span("dispatch") as dispatching:
+        carrier = inject_trace_context()
+        assert carrier is not None
+        # the dispatch side writes this field; here it is written as it would be
+        extra = json.dumps({"tc": json.dumps(carrier)})
+        assert await engine.enqueue("traced", NewJob("t1", "7", extra=extra), now)
+        assert await engine.enqueue("untraced", NewJob("u1", "8", extra=extra), now)
+    worker = await app.start()
+    try:
+        assert worker.plans["traced"].traced and not worker.plans["untraced"].traced
+        assert await app.handle("traced", "t1").aresult(10) == 7
+        assert await app.handle("untraced", "u1").aresult(10) == 8
+    finally:
+        await worker.stop()
+    assert carriers["seen"] == carrier
+    assert carriers["untraced"] is None  # no tracing middleware: never read
+    job_span = next(s for s in exporter.get_finished_spans() if s.name == "taskora.run traced")
+    parent = dispatching.get_span_context()
+    assert job_span.parent is not None and job_span.parent.span_id == parent.span_id
+    assert job_span.context.trace_id == parent.trace_id
+    assert job_span.attributes is not None
+    assert job_span.attributes["taskora.job.outcome"] == "completed"
