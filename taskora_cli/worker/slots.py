@@ -190,7 +190,9 @@ class Slots:
         if item.cancelled:
             if item.slot.cancelling() and not self.stopping:
                 item.slot.uncancel()  # the handler swallowed or replaced the cancellation
-            data = self.plan.decode(item.job.data) if item._ctx is None else item._ctx.data
+            ctx = item._ctx
+            # a typed job's checked data (ctx.data, if it took a ctx), else the stored one
+            data = self.plan.decode(item.job.data) if ctx is None or self.plan.plain else ctx.data
             await run_on_cancel(self.task, data, item.ctx, self._loop, self.worker.executor)
             return cancelled(item.job)
         return outcome
@@ -259,6 +261,8 @@ class Slots:
             chained.trace_context = carrier
             return self._chain(chained)
         ctx = item.ctx if self.task.arity >= 2 else None
+        if ctx is not None:
+            ctx.data = data
         handler, item.thread = start_handler(self.task, data, ctx, self.worker.executor)
         return handler
 
