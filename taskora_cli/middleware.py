@@ -44,8 +44,8 @@ _Layer: TypeAlias = Callable[["JobContext"], Coroutine[Any, Any, None]]
 
 TRACE_MARK = "taskora_reads_trace_context"
 """Set this attribute to True on a middleware that reads ``ctx.trace_context`` (as
-``otel_middleware`` does): the worker reads each job's trace context, one more read per claim,
-only for tasks whose chain holds such a middleware; elsewhere ``ctx.trace_context`` is None."""
+``otel_middleware`` does): the worker fills it from the job's trace context only for tasks
+whose chain holds such a middleware; elsewhere ``ctx.trace_context`` is None."""
 
 
 def compose(

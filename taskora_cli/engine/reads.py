@@ -123,15 +123,6 @@ class Reads:
             if raw
         ]
 
-    async def job_field(self, task: str, ids: Sequence[str], field: str) -> list[str | None]:
-        """One hash field of each of ``ids`` (None where absent), in one pipelined round
-        trip: what a worker reads beyond a claim's reply only for tasks that need it (the
-        trace context ``tc``, for a task traced by a middleware)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(self.keys(task).job(job_id), field)
-            return list(await pipe.execute())
-
     async def find_job(self, job_id: str, tasks: Sequence[str]) -> JobRecord | None:
         """The job ``job_id`` under whichever of ``tasks`` holds it: one pipelined look-up of
         its key per task, never a scan."""

@@ -44,7 +44,7 @@ class TaskPlan:
         output: the output schema, or None.
         versioning: the task's payload version, ``since`` and migrations.
         middlewares: the app's then the task's middlewares, outer to inner.
-        traced: a middleware reads ``ctx.trace_context``: fetch the job's ``tc`` field.
+        traced: a middleware reads ``ctx.trace_context``: fill it from the job's ``tc``.
         threads_per_job: worker threads one job's plain middlewares hold at once.
     """
 
@@ -144,6 +144,16 @@ def _json_decoder(payloads: Payloads) -> Callable[[str], Any]:
     return decode
 
 
+def trace_context(raw: str) -> dict[str, str] | None:
+    """A job's ``tc`` field as the carrier it holds; None when it is not a JSON object (a
+    broken trace context is not worth failing the job for)."""
+    try:
+        carrier = json.loads(raw)
+    except ValueError:
+        return None
+    return carrier if isinstance(carrier, dict) else None
+
+
 def store_json(value: Any) -> str:
     """A result as JSON; a model, Struct or dataclass in its JSON form (converted only once
     the encoder refused it as it is, so a plain value pays nothing more than before)."""
@@ -173,4 +183,4 @@ def _encoder(write: Callable[..., str]) -> Callable[[Any], str]:
     return encode
 
 
-__all__ = ["TaskPlan", "build_plan", "store_json"]
+__all__ = ["TaskPlan", "build_plan", "store_json", "trace_context"]

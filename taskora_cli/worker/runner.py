@@ -13,7 +13,6 @@ batches, slow ones are not hoarded by one worker while others idle.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -42,8 +41,6 @@ PREFETCH_BUDGET_S = 0.02
 DEFER_MS = 5_000
 """How long a job too new for this worker's payload version waits before any worker looks
 at it again (a newer worker, if one runs, usually takes it sooner: it is waiting again then)."""
-TRACE_FIELD = "tc"
-"""The job hash field holding the dispatcher's trace context (a JSON object)."""
 
 
 class TaskRunner(Slots):
@@ -197,8 +194,6 @@ class TaskRunner(Slots):
                     misfits.append(job)
             if misfits:
                 await self._sort_out(misfits)
-            if self.plan.traced and claimed:
-                await self._read_traces(claimed)
             if self.stopping:  # stop() began while this claim was on the wire: give them back
                 await self._hand_back(list(self.buffer))
                 self.buffer.clear()
@@ -299,34 +294,14 @@ class TaskRunner(Slots):
         except Exception as exc:  # they keep their locks: the stall sweep frees them later
             log.warning("taskora: could not hand back %d jobs: %s", len(back), exc)
 
-    async def _read_traces(self, jobs: list[ClaimedJob]) -> None:
-        """The trace contexts the dispatchers carried in ``jobs`` (traced tasks only: one
-        extra round trip per claim, which a task without a tracing middleware never makes)."""
-        try:
-            raws = await self.engine.job_field(self.task.name, [j.id for j in jobs], TRACE_FIELD)
-        except Exception as exc:  # tracing is not worth failing or delaying the job for
-            log.debug("taskora: reading trace contexts failed: %s", exc)
-            return
-        for job, raw in zip(jobs, raws, strict=True):
-            if raw:
-                try:
-                    carrier = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(carrier, dict):
-                    self.trace_contexts[job.id] = carrier
-
     def _release(self, outcome: Outcome, settled: bool) -> None:
         self.held.pop(outcome.job.id, None)
-        if self.trace_contexts:  # a job that never reached its chain (cancelled unstarted)
-            self.trace_contexts.pop(outcome.job.id, None)
         self.worker.report(self.task.name, outcome, settled)
 
     async def _hand_back(self, jobs: list[ClaimedJob]) -> None:
         held = [(job.id, job.token) for job in jobs if job.id in self.held]
         for job_id, _ in held:
             self.held.pop(job_id, None)
-            self.trace_contexts.pop(job_id, None)
         self.worker.unclaim(len(held))
         if held:
             try:

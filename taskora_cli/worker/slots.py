@@ -33,7 +33,7 @@ from .execute import (
     succeeded,
     timed_out,
 )
-from .plan import store_json
+from .plan import store_json, trace_context
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -69,7 +69,7 @@ class Running:
         self.timed_out = False
         self.cancelled = False
         self.thread: Future[Any] | None = None
-        """A plain handler's thread, once started inside a middleware chain."""
+        """A plain handler's thread, when the typed path (schemas, middleware) started it."""
         self._slots = slots
         self._ctx: JobContext | None = None
 
@@ -108,8 +108,6 @@ class Slots:
         )
         self._decode = plan.decode
         self._store = store_json if plan.plain else functools.partial(plan.store, task.name)
-        self.trace_contexts: dict[str, dict[str, str]] = {}
-        """Job id -> the trace context its dispatcher carried (traced tasks only)."""
         self.concurrency = concurrency
         self._collects = task.options.collect is not None
         self.retry = worker.retry_for(task)
@@ -253,12 +251,12 @@ class Slots:
             Exception: the decoder's or a migration's error.
         """
         job, plan = item.job, self.plan
-        carrier = self.trace_contexts.pop(job.id, None) if plan.traced else None
         data = plan.prepare(self.task.name, job.data, job.version, self._collects)
         if self._chain is not None:
             chained = item.ctx
             chained.data = data
-            chained.trace_context = carrier
+            if plan.traced and job.trace:
+                chained.trace_context = trace_context(job.trace)
             return self._chain(chained)
         ctx = item.ctx if self.task.arity >= 2 else None
         if ctx is not None:

@@ -71,3 +71,30 @@ async def test_the_worker_span_is_a_child_of_the_dispatching_span(app: Taskora) 
     assert job_span.context.trace_id == parent.trace_id
     assert job_span.attributes is not None
     assert job_span.attributes["taskora.job.outcome"] == "completed"
+
+
+async def test_a_claim_returns_the_trace_context_only_of_jobs_that_carry_one(
+    redis_url: str,
+) -> None:
+    from taskora_cli.engine.engine import Engine
+
+    now = 1_700_000_000_000
+    engine = Engine(redis_url)
+    try:
+        await engine.connect(now)
+        tc = json.dumps({"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"})
+        assert await engine.enqueue("t", NewJob("a", "1", extra=json.dumps({"tc": tc})), now)
+        assert await engine.enqueue("t", NewJob("b", "2", extra=json.dumps({"v": 3})), now)
+        assert await engine.enqueue(
+            "t", NewJob("c", "3", extra=json.dumps({"v": 2, "tc": tc})), now
+        )
+        claimed = await engine.claim("t", "w", 3, now, 30_000, request="r1")
+        again = await engine.claim("t", "w", 3, now, 30_000, request="r1")  # a replay
+        for jobs in (claimed, again):
+            assert [(j.id, j.version, j.trace) for j in jobs] == [
+                ("a", 1, tc),
+                ("b", 3, None),
+                ("c", 2, tc),
+            ]
+    finally:
+        await engine.close()
