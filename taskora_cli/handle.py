@@ -15,7 +15,7 @@ from .errors import (
     ThrottledError,
     UsageError,
 )
-from .serialization import decode_payload
+from .serialization import loads
 
 if TYPE_CHECKING:
     from .engine.records import Admission
@@ -181,7 +181,7 @@ def outcome(task: str, job_id: str, record: JobRecord | None) -> Any:
     if record is None:
         raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
     if record.state == "completed":
-        return decode_payload(record.result)  # any serializer's payload (msgpack: "~msgpack:")
+        return loads(record.result)
     if record.state == "cancelled":
         raise CancelledError(f"job {job_id} was cancelled", job_id)
     if record.state == "expired":
