@@ -7,6 +7,7 @@ connect), so task modules and ``taskora --help`` load fast.
 
 from .app import Taskora, default_app, task
 from .context import CancelSignal, JobContext
+from .contract import TaskContract, define_task
 from .dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .errors import (
     CancelledError,
@@ -15,6 +16,7 @@ from .errors import (
     DuplicateJobError,
     EmbeddedServerError,
     ExpiredError,
+    Issue,
     JobError,
     JobFailedError,
     JobNotFoundError,
@@ -28,6 +30,7 @@ from .errors import (
     UnknownScheduleError,
     UnknownTaskError,
     UsageError,
+    ValidationError,
     WireFormatError,
 )
 from .events import Event
@@ -57,6 +60,7 @@ __all__ = [
     "Event",
     "ExpiredError",
     "Inspector",
+    "Issue",
     "JobContext",
     "JobError",
     "JobFailedError",
@@ -76,6 +80,7 @@ __all__ = [
     "ServerError",
     "Stats",
     "Task",
+    "TaskContract",
     "TaskStats",
     "TaskTimeoutError",
     "Taskora",
@@ -84,9 +89,11 @@ __all__ = [
     "UnknownScheduleError",
     "UnknownTaskError",
     "UsageError",
+    "ValidationError",
     "WireFormatError",
     "WorkerInfo",
     "__version__",
     "default_app",
+    "define_task",
     "task",
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config
+from .contract import TaskContract, check_task_name
 from .durations import Duration, to_ms
 from .errors import JobNotFoundError, UsageError
 from .flow import check_concurrency_options, parse_collect, parse_ttl
@@ -19,7 +21,7 @@ from .queues import check_queue_name
 from .retry import Retry
 from .runtime import Clock, Runtime, system_clock
 from .serialization import JSON, Serializer
-from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption
+from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption, unimplemented
 from .task_registry import TaskRegistry, check_middlewares, with_schemas
 from .versioning import MigrateOption, Versioning
 
@@ -173,12 +175,7 @@ class Taskora:
                 produces) or a list of functions from ``since`` on: run in order on a job
                 older than ``version`` before its data is checked.
         """
-        if retry is not None and not isinstance(retry, Retry):
-            raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
-        if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
-            raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if on_cancel is not None and not callable(on_cancel):
-            raise UsageError(f"on_cancel must be callable, got {on_cancel!r}")
+        _check_worker_options(retry, concurrency, on_cancel)
         check_queue_name(queue)
         check_concurrency_options(singleton, concurrency_limit)
         versioning = Versioning.build(version, since, migrate)
@@ -198,11 +195,7 @@ class Taskora:
         )
 
         def register(fn: Handler) -> Task:
-            task_name = name or fn.__name__.replace("_", "-")
-            if not task_name or any(c in task_name for c in "{}\n\r :"):
-                raise UsageError(
-                    f"task name {task_name!r} must be non-empty, without spaces, ':' or braces"
-                )
+            task_name = check_task_name(name or fn.__name__.replace("_", "-"))
             created = Task(self.runtime, task_name, fn, with_schemas(options, fn, input, output))
             if schedule is not None:
                 from .schedule_spec import declare_inline
@@ -215,6 +208,91 @@ class Taskora:
             fn, name = name, None
             return register(fn)
         return register
+
+    def register(self, contract: TaskContract) -> Task:
+        """A dispatchable task for ``contract``, in a producer that has no handler for it.
+
+        Dispatches check data against the contract's ``input`` schema and carry its options
+        and version stamp. Registering again returns the same task; if this process
+        implements the contract later (:meth:`implement`), this same task object gets the
+        handler, so references to it keep working.
+
+        Raises:
+            UsageError: the contract's ``input``/``output`` cannot be made a schema.
+        """
+        existing = self.registry.tasks.get(contract.name)
+        if existing is not None:
+            return existing
+        options = contract.task_options()
+        if contract.input is not None or contract.output is not None:
+            from .schemas import schema_of
+
+            options = replace(
+                options, input=schema_of(contract.input), output=schema_of(contract.output)
+            )
+        return self.registry.add(Task(self.runtime, contract.name, unimplemented, options))
+
+    def implement(
+        self,
+        contract: TaskContract,
+        handler: Handler,
+        *,
+        concurrency: int | None = None,
+        on_cancel: Handler | None = None,
+        middleware: Iterable[Middleware] = (),
+        retry: Retry | None = None,
+        timeout: Duration | None = None,
+        singleton: bool | None = None,
+        concurrency_limit: int | None = None,
+    ) -> Task:
+        """Run ``contract``'s jobs with ``handler`` in this app's workers.
+
+        The worker publishes the contract (with these options) when it starts, so processes
+        without this code dispatch the task by name with them.
+
+        Args:
+            contract: the task's declaration (:func:`~taskora_cli.define_task`).
+            handler: ``fn(data, ctx)`` or ``fn(data)``, ``async def`` or plain. With no
+                ``input`` on the contract, its ``data`` annotation is the schema.
+            concurrency: jobs of this task one worker process runs at once.
+            on_cancel: called as ``on_cancel(data, ctx)`` after a cancelled job's handler
+                stopped.
+            middleware: functions ``mw(ctx, call_next)`` around this task's handler, inside
+                the app's.
+            retry: overrides the contract's retry policy.
+            timeout: overrides the contract's timeout.
+            singleton: overrides the contract's ``singleton``.
+            concurrency_limit: overrides the contract's default concurrency limit.
+
+        Returns:
+            The task: the one :meth:`register` returned, if it was registered, now
+            implemented.
+
+        Raises:
+            UsageError: the contract is already implemented here (or its name taken by an
+                ``@app.task``), or a bad option.
+        """
+        if not callable(handler):
+            raise UsageError(f"the handler of task {contract.name!r} must be callable")
+        _check_worker_options(retry, concurrency, on_cancel)
+        options = contract.task_options(concurrency=concurrency, on_cancel=on_cancel)
+        chosen_singleton = options.singleton if singleton is None else bool(singleton)
+        chosen_limit = options.concurrency_limit if concurrency_limit is None else concurrency_limit
+        check_concurrency_options(chosen_singleton, chosen_limit)
+        options = replace(
+            options,
+            retry=retry or options.retry,
+            timeout_ms=options.timeout_ms if timeout is None else to_ms(timeout, what="timeout"),
+            singleton=chosen_singleton,
+            concurrency_limit=chosen_limit,
+            middleware=check_middlewares(middleware),
+        )
+        options = with_schemas(options, handler, contract.input, contract.output)
+        existing = self.registry.tasks.get(contract.name)
+        if existing is None:
+            return self.registry.add(Task(self.runtime, contract.name, handler, options))
+        existing.implement(handler, options)
+        return existing
 
     # -- schedules ---------------------------------------------------------------------------
 
@@ -294,7 +372,13 @@ class Taskora:
         producer somewhere has registered it on the server (so shell scripts can dispatch
         without the task's code).
 
+        A task known only by name is dispatched with the contract its workers published:
+        its queue, singleton, TTL, concurrency limit, collect and version stamp, and its data
+        checked against the published JSON Schema. ``skip_validation=True`` skips the check.
+
         Raises:
+            ValidationError: the data breaks the task's input schema (local or published);
+                ``issues`` lists every bad field. Nothing was enqueued.
             UnknownTaskError: no app here or on the server knows the name.
         """
         return await (await self.resolve_task(name)).adispatch(data, **options)
@@ -480,7 +564,16 @@ class Taskora:
         """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``."""
         from .worker.pool import Worker
 
-        chosen = [self.get_task(name) for name in tasks] if tasks else list(self.tasks.values())
+        if tasks:
+            chosen = [self.get_task(name) for name in tasks]
+            for task in chosen:
+                if not task.implemented:
+                    raise UsageError(
+                        f"task {task.name!r} is registered without a handler here: "
+                        "app.implement(contract, handler) to work on it"
+                    )
+        else:  # registered-only contracts are dispatched from here, run elsewhere
+            chosen = [task for task in self.tasks.values() if task.implemented]
         if not chosen:
             raise UsageError("no tasks to work on: register tasks or import the task modules first")
         return Worker(self, chosen, concurrency=concurrency)
@@ -514,6 +607,19 @@ class Taskora:
         grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
         abandoned = asyncio.run(serve(worker, grace_ms))
         exit_if_threads_linger(worker, abandoned, STUCK_EXIT if worker.left_stuck else 0)
+
+
+def _check_worker_options(
+    retry: Retry | None, concurrency: int | None, on_cancel: Handler | None
+) -> None:
+    if retry is not None and not isinstance(retry, Retry):
+        raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise UsageError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if on_cancel is not None and not callable(on_cancel):
+        raise UsageError(f"on_cancel must be callable, got {on_cancel!r}")
 
 
 _default_app: Taskora | None = None

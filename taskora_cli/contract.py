@@ -12,9 +12,10 @@ handler nor the contract can dispatch by name, is :mod:`taskora_cli.contract_doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from .contract_document import ContractDocument, options_document
 from .durations import Duration, to_ms
@@ -22,12 +23,21 @@ from .errors import UsageError
 from .flow import Collect, Ttl, check_concurrency_options, parse_collect, parse_ttl
 from .queues import check_queue_name
 from .retry import Retry
-from .task import DEFAULT_QUEUE, Handler, TaskOptions, TtlOption
+from .task import (
+    DEFAULT_QUEUE,
+    Handler,
+    Task,
+    TaskOptions,
+    TtlOption,
+    refuse_versioned_collect,
+)
+from .versioning import DEFAULT_VERSIONING, MigrateOption, Migration, Versioning
 
-Migration = Callable[[Any], Any]
-"""Turns a job's data of version ``n - 1`` into version ``n``."""
+if TYPE_CHECKING:
+    from .engine.engine import Engine
+    from .schemas import Schema
 
-MigrateOption = Mapping[int, Migration] | Sequence[Migration] | None
+log = logging.getLogger("taskora")
 
 
 @dataclass(frozen=True)
@@ -49,12 +59,24 @@ class TaskContract:
     singleton: bool = False
     concurrency_limit: int | None = None
     collect: Collect | None = None
-    version: int = 1
-    """The version this contract's producers stamp on new jobs."""
-    since: int = 1
-    """The oldest job version its workers still accept (migrating it up)."""
-    migrations: tuple[tuple[int, Migration], ...] = field(default=(), compare=False)
-    """``(n, fn)`` pairs sorted by ``n``: ``fn`` turns version ``n - 1`` data into ``n``."""
+    versioning: Versioning = DEFAULT_VERSIONING
+    """The version producers stamp on new jobs, the oldest workers accept, and the
+    migrations in between (checked by :meth:`Versioning.build`)."""
+
+    @property
+    def version(self) -> int:
+        """The version this contract's producers stamp on new jobs."""
+        return self.versioning.version
+
+    @property
+    def since(self) -> int:
+        """The oldest job version its workers still accept (migrating it up)."""
+        return self.versioning.since
+
+    @property
+    def migrations(self) -> tuple[tuple[int, Migration], ...]:
+        """``(n, fn)`` pairs sorted by ``n``: ``fn`` turns version ``n - 1`` data into ``n``."""
+        return tuple(self.versioning.steps.items())
 
     def task_options(
         self, *, concurrency: int | None = None, on_cancel: Handler | None = None
@@ -75,6 +97,7 @@ class TaskContract:
             singleton=self.singleton,
             concurrency_limit=self.concurrency_limit,
             collect=self.collect,
+            versioning=self.versioning,
         )
 
     def document(
@@ -94,16 +117,64 @@ class TaskContract:
             options: the options the worker really runs with (``implement`` may override
                 the contract's); default: the contract's own.
         """
-        return ContractDocument(
-            name=self.name,
-            queue=self.queue if options is None else options.queue,
-            version=self.version,
-            since=self.since,
-            options=options_document(options or self.task_options()),
-            input_schema=None if input_schema is None else dict(input_schema),
-            output_schema=None if output_schema is None else dict(output_schema),
-            published_at_ms=published_at_ms,
+        options = replace(options or self.task_options(), versioning=self.versioning)
+        return _document(self.name, options, input_schema, output_schema, published_at_ms)
+
+
+def document_of(task: Task, now_ms: int) -> ContractDocument:
+    """The contract a worker serving ``task`` publishes at ``now_ms``: its options, version
+    range and the JSON Schema of its input and output (None where the schema has none)."""
+    options = task.options
+    return _document(
+        task.name, options, _json_schema(options.input), _json_schema(options.output), now_ms
+    )
+
+
+async def publish_contracts(engine: Engine, tasks: Iterable[Task], now_ms: int) -> None:
+    """Publish the contracts of the tasks a worker serves (one round trip), so processes
+    without their code dispatch them by name with their options and schemas.
+
+    A task whose published contract is of a newer version keeps it (a rolling deploy: this
+    worker is the older one); each is logged as a warning.
+    """
+    documents = {task.name: document_of(task, now_ms).to_json() for task in tasks}
+    kept = await engine.publish_contracts(documents)
+    for name, newer in sorted(kept.items()):
+        log.warning(
+            "taskora: task %r: the server holds the contract of version %d, newer than this "
+            "worker's; kept it (is this worker running old code?)",
+            name,
+            newer,
         )
+
+
+def _document(
+    name: str,
+    options: TaskOptions,
+    input_schema: Mapping[str, Any] | None,
+    output_schema: Mapping[str, Any] | None,
+    published_at_ms: int,
+) -> ContractDocument:
+    return ContractDocument(
+        name=name,
+        queue=options.queue,
+        version=options.versioning.version,
+        since=options.versioning.since,
+        options=options_document(options),
+        input_schema=None if input_schema is None else dict(input_schema),
+        output_schema=None if output_schema is None else dict(output_schema),
+        published_at_ms=published_at_ms,
+    )
+
+
+def _json_schema(schema: Schema | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    try:
+        return schema.json_schema()
+    except Exception as exc:  # a type its library cannot express in JSON Schema
+        log.warning("taskora: schema %s has no JSON Schema; publishing none: %s", schema, exc)
+        return None
 
 
 def define_task(
@@ -153,7 +224,9 @@ def define_task(
         raise UsageError(f"retry must be a taskora Retry(...), got {retry!r}")
     check_queue_name(queue)
     check_concurrency_options(singleton, concurrency_limit)
-    low, high, migrations = parse_versions(version, since, migrate)
+    versioning = Versioning.build(version, since, migrate)
+    parsed_collect = parse_collect(collect)
+    refuse_versioned_collect(name, parsed_collect, versioning.version)
     return TaskContract(
         name=name,
         input=input,
@@ -164,10 +237,8 @@ def define_task(
         ttl=parse_ttl(ttl),
         singleton=bool(singleton),
         concurrency_limit=concurrency_limit,
-        collect=parse_collect(collect),
-        version=high,
-        since=low,
-        migrations=migrations,
+        collect=parsed_collect,
+        versioning=versioning,
     )
 
 
@@ -176,50 +247,3 @@ def check_task_name(name: object) -> str:
     if not isinstance(name, str) or not name or any(c in name for c in "{}\n\r :"):
         raise UsageError(f"task name {name!r} must be non-empty, without spaces, ':' or braces")
     return name
-
-
-def parse_versions(
-    version: int | None, since: int | None, migrate: MigrateOption
-) -> tuple[int, int, tuple[tuple[int, Migration], ...]]:
-    """``version`` / ``since`` / ``migrate`` -> (since, version, sorted migrations).
-
-    Raises:
-        UsageError: a version that is not an int >= 1, ``since`` above ``version``, a
-            migration outside ``since + 1 .. version`` or not callable, or a list of
-            migrations that disagrees with an explicit ``version``.
-    """
-    low = 1 if since is None else _positive(since, "since")
-    if migrate is None or isinstance(migrate, Mapping):
-        pairs = sorted((migrate or {}).items(), key=lambda pair: _positive(pair[0], "migrate"))
-        high = 1 if version is None else _positive(version, "version")
-        if version is None and pairs:
-            high = max(low, pairs[-1][0])
-    elif isinstance(migrate, Sequence) and not isinstance(migrate, (str, bytes)):
-        pairs = [(low + offset, fn) for offset, fn in enumerate(migrate, start=1)]
-        high = low + len(pairs)
-        if version is not None and _positive(version, "version") != high:
-            raise UsageError(
-                f"version={version} disagrees with migrate: since={low} plus {len(pairs)} "
-                f"migration(s) makes version {high}; drop version= or fix the list"
-            )
-    else:
-        raise UsageError(
-            f"migrate must be a dict {{version: fn}} or a list of functions, got {migrate!r}"
-        )
-    if low > high:
-        raise UsageError(f"since ({low}) cannot be above version ({high})")
-    for target, fn in pairs:
-        if not low < target <= high:
-            raise UsageError(
-                f"migrate[{target}] is outside since+1..version ({low + 1}..{high}): "
-                "each key is the version the migration produces"
-            )
-        if not callable(fn):
-            raise UsageError(f"migrate[{target}] must be a function of the data, got {fn!r}")
-    return low, high, tuple(pairs)
-
-
-def _positive(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{what} must be an int >= 1, got {value!r}")
-    return value

@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from .errors import UsageError, ValidationError, WireFormatError
+from .errors import UsageError, WireFormatError
 from .flow import Collect, Ttl
 from .json_schema import json_schema_issues
 from .retry import Retry
+from .schemas import Schema, SchemaMismatch, to_wire
 from .task import DEFAULT_QUEUE, TaskOptions
+from .versioning import Versioning
 
 FORMAT = 1
 """The document layout this code writes, and the newest it reads."""
@@ -118,18 +120,21 @@ class ContractDocument:
             UsageError: the published schema itself is broken.
         """
         if self.input_schema is not None:
-            issues = json_schema_issues(data, self.input_schema)
-            if issues:
-                raise ValidationError(self.name, issues)
+            PublishedSchema(self.input_schema, self.name).check(data, task=self.name)
 
     def task_options(self) -> TaskOptions:
         """The options a producer dispatching by name applies: queue, singleton,
-        concurrency limit, TTL, collect; and timeout and retry where they can be rebuilt
-        (informational there: the worker that runs the job applies its own)."""
+        concurrency limit, TTL, collect, the version stamp, and the input schema (as a
+        :class:`PublishedSchema`, so dispatch checks data as it does for a local task); and
+        timeout and retry where they can be rebuilt (informational there: the worker that
+        runs the job applies its own)."""
         options = self.options
         limit = options.get("concurrency_limit")
         timeout = options.get("timeout_ms")
+        schema = self.input_schema
         return TaskOptions(
+            input=None if schema is None else PublishedSchema(schema, self.name),
+            versioning=Versioning(max(self.version, 1), max(min(self.since, self.version), 1)),
             retry=_retry(options.get("retry")),
             timeout_ms=timeout if _is_int(timeout) else None,
             queue=self.queue,
@@ -138,6 +143,31 @@ class ContractDocument:
             concurrency_limit=limit if _is_int(limit) and limit >= 1 else None,
             collect=_collect(self.name, options.get("collect")),
         )
+
+
+class PublishedSchema(Schema):
+    """A published JSON Schema as a :class:`~taskora_cli.schemas.Schema`: checks data (as
+    plain JSON values) with :func:`~taskora_cli.json_schema.json_schema_issues` and returns
+    it unchanged; defaults are not applied (the worker's own schema applies them).
+
+    Args:
+        document: the JSON Schema (a dict, as published).
+        name: what to call it in messages (the task name).
+    """
+
+    def __init__(self, document: Mapping[str, Any], name: str) -> None:
+        self.name = name
+        self.document = document
+
+    def validate(self, value: Any) -> Any:
+        value = to_wire(value)  # a dataclass or model instance is checked as it will travel
+        issues = json_schema_issues(value, self.document)
+        if issues:
+            raise SchemaMismatch(issues)
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return dict(self.document)
 
 
 def options_document(options: TaskOptions) -> dict[str, Any]:

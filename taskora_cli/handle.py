@@ -15,11 +15,14 @@ from .errors import (
     ThrottledError,
     UsageError,
 )
-from .serialization import loads
+from .serialization import Payloads
 
 if TYPE_CHECKING:
     from .engine.records import Admission
     from .runtime import Runtime
+
+_ANY_FORMAT = Payloads()
+"""Reads results written with JSON or any built-in serializer."""
 
 
 class JobHandle:
@@ -142,7 +145,7 @@ class JobHandle:
             )
         waiter = await self.runtime.waiter()
         record = await waiter.wait(self.task, self._target, timeout)
-        return outcome(self.task, self._target, record)
+        return outcome(self.task, self._target, record, self.runtime.payloads)
 
 
 async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | None) -> str:
@@ -176,12 +179,15 @@ async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
         raise UsageError(f"job {job_id} stopped being {state} meanwhile; look at it again")
 
 
-def outcome(task: str, job_id: str, record: JobRecord | None) -> Any:
-    """The result of a finished job record, or the error that describes how it ended."""
+def outcome(
+    task: str, job_id: str, record: JobRecord | None, payloads: Payloads = _ANY_FORMAT
+) -> Any:
+    """The result of a finished job record (decoded by ``payloads``, which reads whichever
+    serializer wrote it), or the error that describes how it ended."""
     if record is None:
         raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
     if record.state == "completed":
-        return loads(record.result)
+        return payloads.loads(record.result, what=f"the result of job {job_id}")
     if record.state == "cancelled":
         raise CancelledError(f"job {job_id} was cancelled", job_id)
     if record.state == "expired":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
-from .errors import UsageError
+from .errors import Issue, UsageError, ValidationError
 from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
 from .flow_dispatch import (
     Collected,
@@ -25,8 +25,9 @@ from .flow_dispatch import (
 )
 from .handle import JobHandle
 from .listeners import Listener, register
+from .otel import inject_trace_context
 from .retry import Retry
-from .serialization import dumps
+from .serialization import require_json
 from .versioning import DEFAULT_VERSIONING, Versioning
 
 if TYPE_CHECKING:
@@ -86,8 +87,34 @@ TtlOption = Duration | Mapping[str, Any] | None
 FlowOption = Mapping[str, Any] | None
 
 
+def refuse_versioned_collect(name: str, collect: Collect | None, version: int) -> None:
+    """Collected items are joined on the server unstamped, so a collect task has version 1.
+
+    Raises:
+        UsageError: ``collect`` with ``version`` above 1.
+    """
+    if collect is not None and version > 1:
+        raise UsageError(
+            f"task {name!r} collects its dispatches, so its jobs cannot carry a payload "
+            f"version (version={version}): collected items are joined on the server "
+            "unstamped; drop version= or the collect option"
+        )
+
+
+def unimplemented(*_: Any) -> Any:
+    """The handler of a task whose code lives in another process (``app.register``, or a
+    name only the server knows): it can be dispatched, never run here."""
+    raise UsageError("this task's handler is defined in another process; dispatch it instead")
+
+
 class Task:
-    """A registered handler. Call ``dispatch``/``adispatch`` to enqueue jobs for it."""
+    """A registered handler. Call ``dispatch``/``adispatch`` to enqueue jobs for it.
+
+    Raises:
+        UsageError: a collect task with a payload version above 1.
+        ConfigError: a collect task on an app whose serializer is not JSON (the server
+            joins collected items as JSON text).
+    """
 
     def __init__(self, runtime: Runtime, name: str, fn: Handler, options: TaskOptions) -> None:
         self.runtime = runtime
@@ -96,6 +123,39 @@ class Task:
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.arity = _positional_arity(fn)
+        self._stamp: dict[str, str | int] = {}
+        self._dumps = runtime.payloads.dumps  # bound once: the app's serializer never changes
+        self._configure(fn, options)
+
+    def _configure(self, fn: Handler, options: TaskOptions) -> None:
+        """Take ``fn`` and ``options``, deciding once what each dispatch needs."""
+        if options.collect is not None:
+            require_json(self.runtime.payloads.serializer, f"task {self.name!r} (collect)")
+            refuse_versioned_collect(self.name, options.collect, options.versioning.version)
+        self.fn = fn
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.arity = _positional_arity(fn)
+        self._stamp = dict(options.versioning.stamp())
+
+    @property
+    def implemented(self) -> bool:
+        """True when this process holds the handler (a worker here can run the task)."""
+        return self.fn is not unimplemented
+
+    def implement(self, fn: Handler, options: TaskOptions) -> None:
+        """Give a registered-only task (``app.register``) its handler and final options, in
+        place, so references producers already hold dispatch with them.
+
+        Raises:
+            UsageError: the task already has a handler.
+        """
+        if self.implemented:
+            raise UsageError(
+                f"task {self.name!r} is already implemented by {self.fn.__qualname__}; "
+                "implement a contract once per app"
+            )
+        self._configure(fn, options)
 
     def __repr__(self) -> str:
         return f"Task({self.name!r})"
@@ -137,12 +197,15 @@ class Task:
                 f"ttl ({format_ms(expiry.max_ms)}) must be longer than delay "
                 f"({format_ms(delay_ms)}): the job could only expire"
             )
-        payload = dumps(data, what=f"data for task {self.name!r}")
+        payload = self._dumps(data, what=f"data for task {self.name!r}")
         run_at = now_ms + delay_ms if delay_ms else 0
-        extra: dict[str, str | int] = {}
+        extra: dict[str, str | int] = self._stamp.copy() if self._stamp else {}
         if expiry is not None and expiry.on_expire == "discard":
             extra["on_expire"] = "discard"
         extra |= self._concurrency_fields(*concurrency)
+        trace = inject_trace_context()  # None, cheaply, unless opentelemetry is tracing here
+        if trace is not None:
+            extra["tc"] = json.dumps(trace, separators=(",", ":"))
         expire_at = now_ms + expiry.max_ms if expiry is not None else 0
         fields = json.dumps(extra) if extra else ""
         return NewJob(new_job_id(), payload, priority, run_at, expire_at, fields)
@@ -186,11 +249,14 @@ class Task:
         throw_on_reject: bool = False,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        skip_validation: bool = False,
     ) -> JobHandle:
         """Enqueue one job and return its handle (blocking).
 
         Args:
-            data: the job payload; anything JSON can encode.
+            data: the job payload: a value of the task's ``input`` schema (a model instance,
+                say) or plain data it accepts; without a schema, anything the app's
+                serializer encodes (JSON by default).
             delay: run no sooner than this (seconds or "5s", "10m", ...).
             priority: 0..255; higher priorities run first, FIFO within one priority.
             ttl: how long after dispatch the job may still start ("1h"), or
@@ -212,10 +278,14 @@ class Task:
             concurrency_key: at most ``concurrency_limit`` jobs with this key are active at a
                 time, across every worker; the others wait their turn.
             concurrency_limit: the limit for ``concurrency_key`` (default: the task's, else 1).
+            skip_validation: enqueue ``data`` without checking it against the task's
+                ``input`` schema (the worker still checks it before the handler).
 
         Only one of deduplicate, throttle and debounce may be given.
 
         Raises:
+            ValidationError: ``data`` does not match the task's ``input`` schema; ``issues``
+                lists every bad field. Nothing was enqueued.
             UsageError: bad data, delay, priority or options, or flow-control options combined.
             DuplicateJobError / ThrottledError: rejected, with ``throw_on_reject``.
             ServerError: the server cannot be reached.
@@ -232,6 +302,7 @@ class Task:
                 throw_on_reject=throw_on_reject,
                 concurrency_key=concurrency_key,
                 concurrency_limit=concurrency_limit,
+                skip_validation=skip_validation,
             )
         )
 
@@ -248,8 +319,11 @@ class Task:
         throw_on_reject: bool = False,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        skip_validation: bool = False,
     ) -> JobHandle:
         """Async twin of :meth:`dispatch`."""
+        if self.options.input is not None:
+            data = self.checked(data, skip_validation)
         now = self.runtime.clock()
         flow = parse_flow(debounce, throttle, deduplicate)
         if self.options.collect is not None:
@@ -281,9 +355,23 @@ class Task:
             raise rejection(self.name, job.id, flow, admission)
         return JobHandle.admitted(self.runtime, self.name, job.id, admission)
 
+    def checked(self, data: Any, skip_validation: bool = False) -> Any:
+        """``data`` as a dispatch enqueues it: checked against the ``input`` schema (unless
+        skipped, here or app-wide) and turned into plain data (a model instance into a dict).
+
+        Raises:
+            ValidationError: it does not match; ``issues`` lists every bad field.
+        """
+        schema = self.options.input
+        if schema is None:
+            return data
+        if self.runtime.validate_on_dispatch and not skip_validation:
+            data = schema.check(data, task=self.name)
+        return schema.to_wire(data)
+
     async def collect_one(self, data: Any, config: Collect, now_ms: int) -> JobHandle:
         """Add ``data`` to its collect buffer under ``config``; the batch job it joined."""
-        payload = dumps(data, what=f"data for task {self.name!r}")
+        payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
         item = Collected(new_job_id(), payload, config.key_for(data))
         return await collect(self.runtime, self.name, self.options.queue, item, config, now_ms)
 
@@ -296,9 +384,17 @@ class Task:
         ttl: TtlOption = None,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        skip_validation: bool = False,
     ) -> list[JobHandle]:
         """Enqueue many jobs in one round trip per batch of 1,000 (blocking); the options are
-        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it)."""
+        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it).
+
+        Every item is checked before any is enqueued: one bad item enqueues nothing.
+
+        Raises:
+            ValidationError: items break the ``input`` schema; each issue's path starts with
+                the item's index ("3.email").
+        """
         return self.runtime.call(
             self.adispatch_many(
                 items,
@@ -307,6 +403,7 @@ class Task:
                 ttl=ttl,
                 concurrency_key=concurrency_key,
                 concurrency_limit=concurrency_limit,
+                skip_validation=skip_validation,
             )
         )
 
@@ -319,8 +416,11 @@ class Task:
         ttl: TtlOption = None,
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
+        skip_validation: bool = False,
     ) -> list[JobHandle]:
         """Async twin of :meth:`dispatch_many`."""
+        if self.options.input is not None:
+            items = self._checked_all(items, skip_validation)
         now = self.runtime.clock()
         if self.options.collect is not None:  # each item joins its buffer, one call each
             return [
@@ -331,6 +431,7 @@ class Task:
                     ttl=ttl,
                     concurrency_key=concurrency_key,
                     concurrency_limit=concurrency_limit,
+                    skip_validation=True,  # checked above, all before the first is enqueued
                 )
                 for item in items
             ]
@@ -347,6 +448,22 @@ class Task:
                 for j, f in zip(batch, flags, strict=True)
             ]
         return handles
+
+    def _checked_all(self, items: Iterable[Any], skip_validation: bool) -> list[Any]:
+        """Every item through :meth:`checked`; the issues of all bad items in one error."""
+        checked: list[Any] = []
+        issues: list[Issue] = []
+        for index, item in enumerate(items):
+            try:
+                checked.append(self.checked(item, skip_validation))
+            except ValidationError as exc:
+                issues += [
+                    Issue(f"{index}.{i.path}" if i.path else str(index), i.message)
+                    for i in exc.issues
+                ]
+        if issues:
+            raise ValidationError(self.name, issues)
+        return checked
 
     def peek_collect(self, key: str) -> list[Any]:
         """The items buffered under collect ``key``, oldest first, without draining them or

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import UnknownTaskError, UsageError
-from .task import Handler, Task, TaskOptions
+from .task import Handler, Task, TaskOptions, unimplemented
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,16 +32,25 @@ class TaskRegistry:
         """The app's middlewares (``app.use``), outside every task's own, outer to inner."""
 
     def add(self, task: Task) -> Task:
-        """Register ``task``; a second handler under the same name is refused.
+        """Register ``task``; a second handler under the same name is refused. A task
+        registered without a handler (``app.register``) gets this one's handler and options
+        in place, so references to it keep working.
 
         Raises:
             UsageError: the name belongs to another function.
         """
         existing = self.tasks.get(task.name)
-        if existing is not None and existing.fn.__qualname__ != task.fn.__qualname__:
+        if (
+            existing is not None
+            and existing.implemented
+            and existing.fn.__qualname__ != task.fn.__qualname__
+        ):
             raise UsageError(
                 f"task {task.name!r} is already registered by {existing.fn.__qualname__}"
             )
+        if existing is not None and not existing.implemented:
+            existing.implement(task.fn, task.options)  # registered first: keep the same object
+            return existing
         self.tasks[task.name] = task
         return task
 
@@ -63,21 +72,36 @@ class TaskRegistry:
         return sorted(set(self.tasks) | set(await engine.known_tasks()))
 
     async def resolve(self, name: str) -> Task:
-        """The task ``name``: registered here, or known to the server's task registry (then
-        a Task that can dispatch but not run, since its handler lives elsewhere).
+        """The task ``name``: registered here, or known to the server (then a Task that can
+        dispatch but not run, since its handler lives elsewhere).
+
+        A task whose worker published its contract comes with the contract's options (queue,
+        singleton, TTL, concurrency limit, collect, retry), version stamp and input schema,
+        so a by-name dispatch checks the data and enqueues the job the task's own code
+        would. A name the server knows without a contract (a worker older than contracts)
+        gets a plain job.
 
         Raises:
             UnknownTaskError: neither knows it; the message lists every known name.
+            WireFormatError: the published contract is unreadable (written by a newer
+                taskora, say).
         """
         local = self.tasks.get(name)
         if local is not None:
             return local
+        from .contract_document import ContractDocument
+
         engine = await self.runtime.engine()
+        published = await engine.contract(name)
+        if published is not None:
+            document = ContractDocument.from_json(published)
+            engine.registered.add(name)  # its worker registered it, in its queue
+            return Task(self.runtime, name, unimplemented, document.task_options())
         on_server = await engine.known_tasks()
         if name in on_server:
             # Its queue is unknown here: never re-register it, or it would land in "default".
             engine.registered.add(name)
-            return Task(self.runtime, name, _defined_elsewhere, TaskOptions())
+            return Task(self.runtime, name, unimplemented, TaskOptions())
         known = ", ".join(sorted(set(self.tasks) | set(on_server)))
         hint = "" if self.tasks else " (are the task modules configured and importable?)"
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known or 'none'}{hint}")
@@ -134,7 +158,3 @@ def with_schemas(options: TaskOptions, fn: Handler, input: Any, output: Any) -> 
         input=schema_of(input) if input is not None else input_schema_of_handler(fn),
         output=schema_of(output) if output is not None else output_schema_of_handler(fn),
     )
-
-
-def _defined_elsewhere(*_: Any) -> Any:
-    raise UsageError("this task's handler is defined in another process; dispatch it instead")

@@ -194,6 +194,9 @@ class Worker:
         self.engine = await self.runtime.engine()
         self._closing.clear()
         await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
+        from ..contract import publish_contracts  # producers elsewhere dispatch by name with them
+
+        await publish_contracts(self.engine, self.tasks, self.runtime.clock())
         subscribed = asyncio.Event()
         listener = asyncio.get_running_loop().create_task(
             listen_for_cancels(

@@ -38,7 +38,8 @@ async def test_a_waiting_job_is_cancelled_at_once_and_its_waiters_told(app: Task
 
     handle = await mail.adispatch("hi")
     waiter = asyncio.ensure_future(handle.aresult(10))
-    await asyncio.sleep(0.05)  # the waiter is waiting
+    waiting = await app.runtime.waiter()
+    await until(lambda: waiting.waiting_for(handle.id))  # told below, not read after the end
     assert await handle.acancel("changed my mind") == "cancelled"
     with pytest.raises(CancelledError):
         await waiter

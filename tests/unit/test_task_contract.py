@@ -36,7 +36,6 @@ def full_contract() -> TaskContract:
         queue="mail",
         ttl={"max": "1h", "on_expire": "discard"},
         concurrency_limit=3,
-        collect={"key": "batch", "delay": "5s", "max_size": 10, "max_wait": "1m"},
         version=3,
         since=2,
         migrate={3: lambda data: data},
@@ -48,7 +47,10 @@ def test_define_task_keeps_schemas_as_given_and_parses_options() -> None:
     assert contract.input is Email and contract.output is dict
     assert contract.timeout_ms == 30_000
     assert contract.ttl == Ttl(3_600_000, "discard")
-    assert contract.collect == Collect("batch", 5000, 10, 60_000)
+    batched = define_task(
+        "b", collect={"key": "batch", "delay": "5s", "max_size": 10, "max_wait": "1m"}
+    )
+    assert batched.collect == Collect("batch", 5000, 10, 60_000)
     assert (contract.since, contract.version) == (2, 3)
     assert [target for target, _ in contract.migrations] == [3]
     options = contract.task_options(concurrency=4)
@@ -71,9 +73,10 @@ def test_define_task_keeps_schemas_as_given_and_parses_options() -> None:
         ({"version": 0}, "version"),
         ({"version": True}, "version"),
         ({"version": 2, "since": 3}, "since"),
-        ({"version": 3, "migrate": {5: str}}, "outside"),
+        ({"version": 3, "migrate": {5: str}}, "newer than version"),
         ({"version": 3, "migrate": {3: "nope"}}, "function"),
-        ({"since": 1, "version": 5, "migrate": [str, str]}, "disagrees"),
+        ({"since": 1, "version": 5, "migrate": [str, str]}, "does not match"),
+        ({"version": 2, "collect": {"key": "k", "delay": "1s"}}, "collects"),
         ({"migrate": "v2"}, "migrate"),
     ],
 )
@@ -87,7 +90,7 @@ def test_versions_follow_the_migrations() -> None:
     listed = define_task("t", since=2, migrate=[str, str])
     assert (listed.since, listed.version) == (2, 4)
     assert [target for target, _ in listed.migrations] == [3, 4]
-    sparse = define_task("t", migrate={3: str, 2: str})
+    sparse = define_task("t", version=3, migrate={3: str, 2: str})
     assert (sparse.since, sparse.version) == (1, 3)
     assert [target for target, _ in sparse.migrations] == [2, 3]
     plain = define_task("t")
@@ -113,13 +116,7 @@ def test_the_document_round_trips_through_json() -> None:
         "ttl": {"max_ms": 3_600_000, "on_expire": "discard"},
         "singleton": False,
         "concurrency_limit": 3,
-        "collect": {
-            "key": "batch",
-            "key_function": None,
-            "delay_ms": 5000,
-            "max_size": 10,
-            "max_wait_ms": 60_000,
-        },
+        "collect": None,
     }
     assert (document.version, document.since, document.queue) == (3, 2, "mail")
     assert document.input_schema == EMAIL_SCHEMA and document.output_schema is None
@@ -155,7 +152,9 @@ def test_task_options_rebuild_what_a_by_name_producer_applies() -> None:
     contract = full_contract()
     rebuilt = ContractDocument.from_json(contract.document().to_json()).task_options()
     original = contract.task_options()
-    assert replace(rebuilt, retry=None) == replace(original, retry=None)
+    plain = {"retry": None, "versioning": original.versioning}  # steps stay with the code
+    assert replace(rebuilt, **plain) == replace(original, **plain)
+    assert (rebuilt.versioning.version, rebuilt.versioning.since) == (3, 2)
     assert rebuilt.retry is not None and original.retry is not None
     # the same policy, its durations now in seconds
     assert [rebuilt.retry.delay_ms(n) for n in (1, 2, 3)] == [2000, 4000, 6000]
