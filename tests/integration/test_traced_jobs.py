@@ -52,14 +52,13 @@ async def test_the_worker_span_is_a_child_of_the_dispatching_span(app: Taskora) 
     with tracer.start_as_current_span("dispatch") as dispatching:
         carrier = inject_trace_context()
         assert carrier is not None
-        # the dispatch side writes this field; here it is written as it would be
-        extra = json.dumps({"tc": json.dumps(carrier)})
-        assert await engine.enqueue("traced", NewJob("t1", "7", extra=extra), now)
+        handle = await traced.adispatch(7)  # dispatch writes the job's tc field
+        extra = json.dumps({"tc": json.dumps(carrier)})  # as it would for this one
         assert await engine.enqueue("untraced", NewJob("u1", "8", extra=extra), now)
     worker = await app.start()
     try:
         assert worker.plans["traced"].traced and not worker.plans["untraced"].traced
-        assert await app.handle("traced", "t1").aresult(10) == 7
+        assert await handle.aresult(10) == 7
         assert await app.handle("untraced", "u1").aresult(10) == 8
     finally:
         await worker.stop()
