@@ -141,10 +141,15 @@ def succeeded(
     job: ClaimedJob,
     value: Any,
     clock: Callable[[], int],
-    store: Callable[[Any], str] = store_json,
+    store: Callable[[Any], str] | None = None,
 ) -> Outcome:
-    """The Outcome of a handler that returned ``value``: ``store`` turns it into the stored
-    text (a failure, never retried, if it cannot: not encodable, or not the output schema)."""
+    """The Outcome of a handler that returned ``value``: ``store`` (default: JSON) turns it
+    into the stored text (a failure, never retried, if it cannot: not encodable, or not the
+    output schema)."""
+    if store is None:
+        if value is None:  # the common case of a plain task: no call at all
+            return Outcome(job, True, result="null")
+        store = store_json
     try:
         return Outcome(job, True, result=store(value))
     except (SerializationError, ValidationError) as exc:

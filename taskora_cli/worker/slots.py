@@ -33,7 +33,7 @@ from .execute import (
     succeeded,
     timed_out,
 )
-from .plan import store_json, trace_context
+from .plan import trace_context
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -61,6 +61,10 @@ class Running:
         "timed_out",
     )
 
+    thread: Future[Any]
+    """A plain handler's thread, when the typed path started it (unset otherwise: one store
+    less per job on the plain path, which keeps its thread in a local)."""
+
     def __init__(self, job: ClaimedJob, slot: asyncio.Task[None], deadline: float, slots: Slots):
         self.job = job
         self.slot = slot
@@ -68,8 +72,6 @@ class Running:
         self.suspended = False
         self.timed_out = False
         self.cancelled = False
-        self.thread: Future[Any] | None = None
-        """A plain handler's thread, when the typed path (schemas, middleware) started it."""
         self._slots = slots
         self._ctx: JobContext | None = None
 
@@ -106,8 +108,9 @@ class Slots:
             if plan.middlewares
             else None
         )
+        self._plain = plan.plain
         self._decode = plan.decode
-        self._store = store_json if plan.plain else functools.partial(plan.store, task.name)
+        self._store = None if plan.plain else functools.partial(plan.store, task.name)
         self.concurrency = concurrency
         self._collects = task.options.collect is not None
         self.retry = worker.retry_for(task)
@@ -196,9 +199,9 @@ class Slots:
         return outcome
 
     async def _run_handler(self, item: Running) -> Outcome:
-        job, loop, plain = item.job, self._loop, self.plan.plain
+        job, loop = item.job, self._loop
         typed: Awaitable[Any] | None = None
-        if not plain:
+        if not self._plain:
             try:
                 typed = self._start_typed(item)
             except Exception as exc:  # bad data or a failing migration: no retry mends it
@@ -223,7 +226,7 @@ class Slots:
             if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
             item.slot.uncancel()  # cancel_job() or the timeout stopped it: the slot goes on
-            thread = thread or item.thread
+            thread = thread or getattr(item, "thread", None)
             # A thread handler (cancelled or not) may ignore the timeout: not cancel() means
             # still queued in the pool, it never starts; else it runs on and keeps its thread.
             if thread is not None and not thread.cancel() and not thread.done():
@@ -261,7 +264,9 @@ class Slots:
         ctx = item.ctx if self.task.arity >= 2 else None
         if ctx is not None:
             ctx.data = data
-        handler, item.thread = start_handler(self.task, data, ctx, self.worker.executor)
+        handler, thread = start_handler(self.task, data, ctx, self.worker.executor)
+        if thread is not None:
+            item.thread = thread  # for the timeout: a thread cannot be stopped
         return handler
 
     async def _call_handler(self, ctx: JobContext) -> Any:

@@ -153,3 +153,23 @@ async def test_a_task_without_middleware_is_not_wrapped(app: Taskora) -> None:
     assert worker.plans["bare"].plain
     app.use(tracer("late", []))
     assert not app.worker().plans["bare"].plain
+
+
+async def test_a_thread_handler_inside_a_chain_that_times_out_counts_as_stuck(
+    app: Taskora,
+) -> None:
+    unstick = threading.Event()
+
+    @app.task("wedged", timeout=0.2, middleware=[tracer("mw", [])])
+    def wedged(data: None) -> None:
+        unstick.wait(30)  # deaf to the timeout: its thread is stuck
+
+    handle = await wedged.adispatch()
+    worker = await app.start()
+    try:
+        with pytest.raises(JobFailedError, match="did not finish"):
+            await handle.aresult(10)
+        assert worker.stuck == 1  # the chain's thread was found, as a bare handler's is
+    finally:
+        unstick.set()
+        await worker.stop()
