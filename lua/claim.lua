@@ -15,7 +15,8 @@
 -- ARGV[6] promote_limit     how many due jobs to promote at most
 -- ARGV[7] request           this call's id: sent again, it returns the same jobs (lib/claim.lua)
 -- returns a flat list, 6 items per claimed job: id, token, attempt, data, dispatched_at_ms,
---   version (the job's payload version; 1 when it carries none)
+--   version (the job's payload version; 1 when it carries none; {version, tc} when the job
+--   carries a trace context, lib/claim.lua)
 --@include lib/common.lua
 --@include lib/claim.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],

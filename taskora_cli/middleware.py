@@ -42,6 +42,11 @@ Step: TypeAlias = Callable[["JobContext"], Awaitable[Any]]
 
 _Layer: TypeAlias = Callable[["JobContext"], Coroutine[Any, Any, None]]
 
+TRACE_MARK = "taskora_reads_trace_context"
+"""Set this attribute to True on a middleware that reads ``ctx.trace_context`` (as
+``otel_middleware`` does): the worker fills it from the job's trace context only for tasks
+whose chain holds such a middleware; elsewhere ``ctx.trace_context`` is None."""
+
 
 def compose(
     middlewares: Sequence[Middleware], handler: Step, *, executor: Executor | None = None
@@ -253,4 +258,4 @@ def log_timing(
     return log_timing
 
 
-__all__ = ["Middleware", "Step", "compose", "log_timing", "threads_per_job"]
+__all__ = ["TRACE_MARK", "Middleware", "Step", "compose", "log_timing", "threads_per_job"]

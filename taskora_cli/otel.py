@@ -73,6 +73,7 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
             "otel_middleware needs OpenTelemetry: pip install 'taskora[otel]'"
         ) from None
     from . import __version__
+    from .middleware import TRACE_MARK
 
     tracer = trace.get_tracer("taskora", __version__, tracer_provider=tracer_provider)
     no_parent = otel_context.Context()
@@ -118,6 +119,9 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
                 raise
             span.set_attribute("taskora.job.outcome", "completed")
 
+    # the worker reads a job's trace context (one more read per claim) only for tasks whose
+    # chain holds a middleware marked so
+    setattr(otel_middleware, TRACE_MARK, True)
     return otel_middleware
 
 

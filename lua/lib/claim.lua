@@ -74,8 +74,18 @@ end
 
 -- What a claim returns per job, flat: id, token, attempt, data, ts, v (the payload version the
 -- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
--- so the reply holds an integer).
+-- so the reply holds an integer). A job dispatched inside a trace (its "tc" field, the W3C
+-- trace context as JSON) has {v, tc} there instead: read in the same HMGET, so the worker
+-- needs no second look, and the reply of every other job stays as it was.
 local CLAIMED_ITEMS = 6
+
+local function version_item(v, tc)
+  local version = tonumber(v) or 1
+  if tc then
+    return { version, tc }
+  end
+  return version
+end
 
 -- Claim up to n jobs for worker; append CLAIMED_ITEMS items per job to out.
 -- Two calls per job (read, write); the lock deadlines and the events go out per batch.
@@ -93,7 +103,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     local id = ids[i]
     local job = job_key(tag, id)
     local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
-      "conc", "v")
+      "conc", "v", "tc")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
       release_hold(id, fields[6])
       if fields[5] == "discard" then
@@ -123,7 +133,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       out[#out + 1] = attempt
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
-      out[#out + 1] = tonumber(fields[8]) or 1
+      out[#out + 1] = version_item(fields[8], fields[9])
     end
   end
   zadd_many(keys.active, locked)
@@ -154,14 +164,14 @@ local function replayed(key, request, tag)
   local out, jobs = {}, cjson.decode(stored[3])
   for i = 1, #jobs, 2 do
     local id, token = jobs[i], jobs[i + 1]
-    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v")
+    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v", "tc")
     if job[1] == token then
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = tonumber(job[2])
       out[#out + 1] = job[3]
       out[#out + 1] = job[4]
-      out[#out + 1] = tonumber(job[5]) or 1
+      out[#out + 1] = version_item(job[5], job[6])
     end
   end
   return cjson.decode(stored[2]), out

@@ -57,17 +57,27 @@ PROMOTE_LIMIT = 1000
 
 
 def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
-    return [
-        ClaimedJob(
-            id=flat[i],
-            token=flat[i + 1],
-            attempt=int(flat[i + 2]),
-            data=flat[i + 3],
-            dispatched_at_ms=int(flat[i + 4] or 0),
-            version=int(flat[i + 5]),
-        )
-        for i in range(0, len(flat), 6)
-    ]
+    try:
+        return [
+            ClaimedJob(
+                id=flat[i],
+                token=flat[i + 1],
+                attempt=int(flat[i + 2]),
+                data=flat[i + 3],
+                dispatched_at_ms=int(flat[i + 4] or 0),
+                version=int(flat[i + 5]),
+            )
+            for i in range(0, len(flat), 6)
+        ]
+    except TypeError:  # a job with a trace context: its version item is [version, tc]
+        return [_traced(flat[i : i + 6]) for i in range(0, len(flat), 6)]
+
+
+def _traced(item: Sequence[Any]) -> ClaimedJob:
+    version, trace = item[5] if isinstance(item[5], list) else (item[5], None)
+    return ClaimedJob(
+        item[0], item[1], int(item[2]), item[3], int(item[4] or 0), int(version), trace
+    )
 
 
 class Engine(Reads):

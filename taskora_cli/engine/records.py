@@ -52,6 +52,8 @@ class ClaimedJob(NamedTuple):
     data: str
     dispatched_at_ms: int
     version: int = 1
+    trace: str | None = None
+    """The dispatcher's W3C trace context as JSON (the job's ``tc`` field), if it has one."""
 
 
 class Ack(NamedTuple):

@@ -15,10 +15,17 @@ from typing import Any
 
 from ..context import JobContext
 from ..engine.records import ClaimedJob
-from ..errors import RetryError, SerializationError, TaskTimeoutError
-from ..retry import Retry
+from ..errors import (
+    JobVersionError,
+    RetryError,
+    SerializationError,
+    TaskTimeoutError,
+    ValidationError,
+)
+from ..retry import NO_RETRY, Retry
 from ..serialization import dumps
 from ..task import Task
+from .plan import store_json
 
 log = logging.getLogger("taskora.worker")
 
@@ -79,15 +86,24 @@ async def run_on_cancel(
         log.exception("taskora: %s: the on_cancel hook of job %s failed", task.name, ctx.id)
 
 
+PERMANENT = (ValidationError, JobVersionError)
+"""Errors no attempt can mend: the same data fails the same way, so they are never retried."""
+
+
 def describe_error(error: BaseException, message: str | None = None) -> str:
-    """The error as JSON: type, message and traceback, for the job record."""
+    """The error as JSON: type, message and traceback, for the job record; a
+    ValidationError adds ``issues``, a list of ``{"path", "message"}``."""
     kind = type(error)
-    name = (
-        kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    )
+    if kind.__module__ == "builtins" or isinstance(error, PERMANENT):
+        name = kind.__name__  # the permanent ones: the shared name readers look for
+    else:
+        name = f"{kind.__module__}.{kind.__qualname__}"
     trace = "".join(traceback.format_exception(error))
     text = str(error) if message is None else message
-    return dumps({"type": name, "message": text, "traceback": trace}, what="error")
+    record: dict[str, Any] = {"type": name, "message": text, "traceback": trace}
+    if isinstance(error, ValidationError):
+        record["issues"] = [{"path": i.path, "message": i.message} for i in error.issues]
+    return dumps(record, what="error")
 
 
 def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> Outcome:
@@ -97,7 +113,7 @@ def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> 
     the handler like any other: it fails the attempt instead of ending the worker, and says so.
     """
     retry_at: int | None = None
-    if retry.should_retry(error, job.attempt):
+    if not isinstance(error, PERMANENT) and retry.should_retry(error, job.attempt):
         explicit = error.delay if isinstance(error, RetryError) else None
         delay_ms = round(explicit * 1000) if explicit is not None else retry.delay_ms(job.attempt)
         retry_at = now_ms + delay_ms
@@ -121,11 +137,20 @@ def timed_out(job: ClaimedJob, timeout_s: float, retry: Retry, now_ms: int) -> O
     return failed(job, error, retry, now_ms)
 
 
-def succeeded(job: ClaimedJob, value: Any, clock: Callable[[], int]) -> Outcome:
-    """The Outcome of a handler that returned ``value`` (a failure if it is not JSON)."""
-    if value is None:
-        return Outcome(job, True, result="null")
+def succeeded(
+    job: ClaimedJob,
+    value: Any,
+    clock: Callable[[], int],
+    store: Callable[[Any], str] | None = None,
+) -> Outcome:
+    """The Outcome of a handler that returned ``value``: ``store`` (default: JSON) turns it
+    into the stored text (a failure, never retried, if it cannot: not encodable, or not the
+    output schema)."""
+    if store is None:
+        if value is None:  # the common case of a plain task: no call at all
+            return Outcome(job, True, result="null")
+        store = store_json
     try:
-        return Outcome(job, True, result=dumps(value, what="the handler's return value"))
-    except SerializationError as exc:
-        return failed(job, exc, Retry(attempts=1), clock())
+        return Outcome(job, True, result=store(value))
+    except (SerializationError, ValidationError) as exc:
+        return failed(job, exc, NO_RETRY, clock())

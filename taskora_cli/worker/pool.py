@@ -18,6 +18,7 @@ from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from ..workers import reap_workers
 from .execute import Outcome
+from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
 from .scheduler import Scheduler
 
@@ -112,7 +113,16 @@ class Worker:
         self._concurrency = concurrency or app.runtime.config.worker.concurrency
         self._prefetch = prefetch
         self.engine: Engine
+        self.plans: dict[str, TaskPlan] = {
+            t.name: build_plan(t, app.registry.middleware, app.runtime.payloads) for t in tasks
+        }
+        """What each task's jobs go through (schemas, middleware, versioning, serializer),
+        decided once here, not per job."""
         thread_slots = sum(self.concurrency_for(t) for t in tasks if not t.is_async)
+        # a job inside plain middlewares holds a thread per middleware on top of its handler's
+        middleware_threads = sum(
+            self.concurrency_for(t) * self.plans[t.name].threads_per_job for t in tasks
+        )
         self.stuck_limit = thread_slots
         """How many stuck threads (thread handlers that outlived their timeout: a thread cannot
         be stopped) the pool replaces with fresh ones; one more and the worker stops claiming
@@ -126,7 +136,7 @@ class Worker:
         self._beat_now: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(
             # threads are made on demand: the spare ones cost nothing until a handler sticks
-            max_workers=max(4, thread_slots) + self.stuck_limit,
+            max_workers=max(4, thread_slots + middleware_threads) + self.stuck_limit,
             thread_name_prefix="taskora-job",
         )
         self.runners: list[TaskRunner] = []
@@ -212,7 +222,7 @@ class Worker:
                 await following.wait()
         for task in self.tasks:
             concurrency = self.concurrency_for(task)
-            runner = TaskRunner(self, task, concurrency, self._prefetch)
+            runner = TaskRunner(self, task, concurrency, self._prefetch, self.plans[task.name])
             self.runners.append(runner)
         await self._obey()  # a queue paused before this worker started stays paused
         for runner in self.runners:

@@ -17,12 +17,15 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..engine.records import Ack, ClaimedJob, Failure
-from .execute import Outcome
+from ..errors import JobVersionError
+from ..retry import NO_RETRY
+from .execute import Outcome, failed
 from .slots import Slots
 
 if TYPE_CHECKING:
     from ..task import Task
     from .host import WorkerHost
+    from .plan import TaskPlan
 
 log = logging.getLogger("taskora.worker")
 
@@ -35,6 +38,9 @@ PREFETCH_CAP = 64
 """At most this many jobs claimed beyond the free slots (unless the worker sets prefetch)."""
 PREFETCH_BUDGET_S = 0.02
 """Claim ahead about this much work, judged by the handlers' average run time."""
+DEFER_MS = 5_000
+"""How long a job too new for this worker's payload version waits before any worker looks
+at it again (a newer worker, if one runs, usually takes it sooner: it is waiting again then)."""
 
 
 class TaskRunner(Slots):
@@ -46,9 +52,14 @@ class TaskRunner(Slots):
     """
 
     def __init__(
-        self, worker: WorkerHost, task: Task, concurrency: int, prefetch: int | None
+        self,
+        worker: WorkerHost,
+        task: Task,
+        concurrency: int,
+        prefetch: int | None,
+        plan: TaskPlan,
     ) -> None:
-        super().__init__(worker, task, concurrency)
+        super().__init__(worker, task, concurrency, plan)
         self.engine = worker.engine
         self.prefetch = prefetch
         self.in_flight = False
@@ -173,9 +184,16 @@ class TaskRunner(Slots):
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer
+            oldest, newest = self.plan.oldest, self.plan.newest
+            misfits: list[ClaimedJob] = []
             for job in claimed:
                 held[job.id] = job.token
-                buffer.append(job)
+                if oldest <= job.version <= newest:
+                    buffer.append(job)
+                else:
+                    misfits.append(job)
+            if misfits:
+                await self._sort_out(misfits)
             if self.stopping:  # stop() began while this claim was on the wire: give them back
                 await self._hand_back(list(self.buffer))
                 self.buffer.clear()
@@ -248,6 +266,33 @@ class TaskRunner(Slots):
             for o, flag in zip(succeeded, flags, strict=True):
                 self._release(o, flag)
         return claimed
+
+    async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
+        """Jobs whose payload version this worker cannot run: newer ones go back, delayed and
+        uncounted (no attempt, no stall), for a newer worker; ones older than ``since`` fail
+        for good (no migration leads from them any more)."""
+        now = self.worker.runtime.clock()
+        newer = [job for job in jobs if job.version > self.plan.newest]
+        for job in jobs:
+            if job.version < self.plan.oldest:
+                error = JobVersionError(self.task.name, job.version, self.plan.oldest)
+                self.finished.append(failed(job, error, NO_RETRY, now))
+        if not newer:
+            return
+        back = [(job.id, job.token) for job in newer]
+        for job_id, _ in back:
+            self.held.pop(job_id, None)
+        self.worker.unclaim(len(back))  # never ran here: they do not count for --max-jobs
+        log.info(
+            "taskora: %s: %d jobs have a payload version newer than %d: left for a newer worker",
+            self.task.name,
+            len(back),
+            self.plan.newest,
+        )
+        try:
+            await self.engine.defer(self.task.name, back, now, now + DEFER_MS)
+        except Exception as exc:  # they keep their locks: the stall sweep frees them later
+            log.warning("taskora: could not hand back %d jobs: %s", len(back), exc)
 
     def _release(self, outcome: Outcome, settled: bool) -> None:
         self.held.pop(outcome.job.id, None)

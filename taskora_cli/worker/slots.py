@@ -13,13 +13,17 @@ its handler takes one (or someone signals it).
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from ..context import LOG_CAP, JobContext, Write
 from ..engine.records import ClaimedJob
-from ..serialization import loads
+from ..middleware import compose
+from ..retry import NO_RETRY
 from .execute import (
     Outcome,
     cancelled,
@@ -29,10 +33,12 @@ from .execute import (
     succeeded,
     timed_out,
 )
+from .plan import trace_context
 
 if TYPE_CHECKING:
     from ..task import Task
     from .host import WorkerHost
+    from .plan import TaskPlan
 
 YIELD_EVERY = 16
 """A slot running handlers that never suspend lets the loop run after this many jobs."""
@@ -51,8 +57,13 @@ class Running:
         "job",
         "slot",
         "suspended",
+        "thread",
         "timed_out",
     )
+
+    thread: Future[Any]
+    """A plain handler's thread, when the typed path started it (unset otherwise: one store
+    less per job on the plain path, which keeps its thread in a local)."""
 
     def __init__(self, job: ClaimedJob, slot: asyncio.Task[None], deadline: float, slots: Slots):
         self.job = job
@@ -87,10 +98,21 @@ class Running:
 class Slots:
     """The job-running half of a TaskRunner: buffer -> running -> finished."""
 
-    def __init__(self, worker: WorkerHost, task: Task, concurrency: int) -> None:
+    def __init__(self, worker: WorkerHost, task: Task, concurrency: int, plan: TaskPlan) -> None:
         self.worker = worker
         self.task = task
+        self.plan = plan
+        """What the task's jobs go through, decided once (plan.py); ``plan.plain``: nothing."""
+        self._chain = (
+            compose(plan.middlewares, self._call_handler, executor=worker.executor)
+            if plan.middlewares
+            else None
+        )
+        self._plain = plan.plain
+        self._decode = plan.decode
+        self._store = None if plan.plain else functools.partial(plan.store, task.name)
         self.concurrency = concurrency
+        self._collects = task.options.collect is not None
         self.retry = worker.retry_for(task)
         self.timeout_s = worker.timeout_ms_for(task) / 1000
         self.held: dict[str, str] = {}  # id -> lock token, for every claimed, unsettled job
@@ -169,20 +191,32 @@ class Slots:
         if item.cancelled:
             if item.slot.cancelling() and not self.stopping:
                 item.slot.uncancel()  # the handler swallowed or replaced the cancellation
-            await run_on_cancel(
-                self.task, loads(item.job.data), item.ctx, self._loop, self.worker.executor
-            )
+            ctx = item._ctx
+            # a typed job's checked data (ctx.data, if it took a ctx), else the stored one
+            data = self.plan.decode(item.job.data) if ctx is None or self.plan.plain else ctx.data
+            await run_on_cancel(self.task, data, item.ctx, self._loop, self.worker.executor)
             return cancelled(item.job)
         return outcome
 
     async def _run_handler(self, item: Running) -> Outcome:
         job, loop = item.job, self._loop
+        typed: Awaitable[Any] | None = None
+        if not self._plain:
+            try:
+                typed = self._start_typed(item)
+            except Exception as exc:  # bad data or a failing migration: no retry mends it
+                return failed(job, exc, NO_RETRY, self.worker.runtime.clock())
         probe = loop.call_soon(self._on_suspend, item)
         thread = None
         try:
-            ctx = item.ctx if self.task.arity >= 2 else None
-            handler, thread = start_handler(self.task, loads(job.data), ctx, self.worker.executor)
-            value = await handler
+            if typed is None:
+                ctx = item.ctx if self.task.arity >= 2 else None
+                handler, thread = start_handler(
+                    self.task, self._decode(job.data), ctx, self.worker.executor
+                )
+                value = await handler
+            else:
+                value = await typed
         except asyncio.CancelledError as exc:
             if not item.slot.cancelling():
                 # nobody cancelled this slot (a drain doesn't: only abandon() and the timer
@@ -192,6 +226,7 @@ class Slots:
             if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
             item.slot.uncancel()  # cancel_job() or the timeout stopped it: the slot goes on
+            thread = thread or getattr(item, "thread", None)
             # A thread handler (cancelled or not) may ignore the timeout: not cancel() means
             # still queued in the pool, it never starts; else it runs on and keeps its thread.
             if thread is not None and not thread.cancel() and not thread.done():
@@ -209,7 +244,39 @@ class Slots:
             self._measure(loop.time() - (item.deadline - self.timeout_s))
         if item.timed_out:  # the handler swallowed the cancellation and returned
             item.slot.uncancel()
-        return succeeded(job, value, self.worker.runtime.clock)
+        return succeeded(job, value, self.worker.runtime.clock, self._store)
+
+    def _start_typed(self, item: Running) -> Awaitable[Any]:
+        """Prepare the job's data (decode, migrate, check) and start its chain or handler.
+
+        Raises:
+            ValidationError: the data does not match the input schema.
+            Exception: the decoder's or a migration's error.
+        """
+        job, plan = item.job, self.plan
+        data = plan.prepare(self.task.name, job.data, job.version, self._collects)
+        if self._chain is not None:
+            chained = item.ctx
+            chained.data = data
+            if plan.traced and job.trace:
+                chained.trace_context = trace_context(job.trace)
+            return self._chain(chained)
+        ctx = item.ctx if self.task.arity >= 2 else None
+        if ctx is not None:
+            ctx.data = data
+        handler, thread = start_handler(self.task, data, ctx, self.worker.executor)
+        if thread is not None:
+            item.thread = thread  # for the timeout: a thread cannot be stopped
+        return handler
+
+    async def _call_handler(self, ctx: JobContext) -> Any:
+        """The innermost step of a middleware chain: the handler, given ``ctx.data``."""
+        handler, thread = start_handler(self.task, ctx.data, ctx, self.worker.executor)
+        if thread is not None:
+            item = self.running.get(ctx.id)
+            if item is not None:
+                item.thread = thread  # for the timeout: a thread cannot be stopped
+        return await handler
 
     def _measure(self, duration_s: float) -> None:
         average = self.average_s

@@ -58,7 +58,7 @@ async def test_a_handler_being_closed_lets_generator_exit_through(tmp_path: Path
         await _forever()
 
     worker = Worker(app, [forever])
-    slots = Slots(worker, forever, 1)
+    slots = Slots(worker, forever, 1, worker.plans["forever"])
     me = asyncio.current_task()
     assert me is not None
     item = Running(ClaimedJob("j", "tok", 1, "1", 0), me, float("inf"), slots)
