@@ -18,7 +18,7 @@ from .test_tasks import on_server, publish_send_email
 
 TYPED = """
 from typing import TypedDict
-from taskora_cli import task
+from taskora_cli import Retry, task
 
 
 class Order(TypedDict):
@@ -26,7 +26,7 @@ class Order(TypedDict):
     qty: int
 
 
-@task("order")
+@task("order", retry=Retry(attempts=3))
 def order(data: Order) -> int:
     return data["qty"]
 """
@@ -75,3 +75,25 @@ def test_bad_data_for_a_local_typed_task_exits_2_and_skip_validation_enqueues_it
                              input='{"qty": "two"}')  # fmt: skip
     assert forced.returncode == 0, forced.stderr
     assert waiting(redis_url, "order") == 1
+
+
+def test_a_worker_publishes_the_schema_and_fails_a_skipped_bad_payload_with_its_issues(
+    project: Project, redis_url: str
+) -> None:
+    (project.root / "typed.py").write_text(textwrap.dedent(TYPED))
+    config = project.root / "taskora.toml"
+    config.write_text(config.read_text().replace('["mytasks"]', '["mytasks", "typed"]'))
+    project.start_worker("--task", "order")
+    listed = json.loads(project.taskora("tasks", "ls", "--json").stdout)
+    order = next(row for row in listed if row["name"] == "order")
+    assert len(order["workers"]) == 1, order  # published at start, by the live worker
+    schema = json.loads(project.taskora("tasks", "show", "order", "--schema").stdout)
+    assert schema["required"] == ["sku", "qty"]
+    job = project.taskora("dispatch", "order", "--data", '{"qty": "two"}', "--skip-validation")
+    assert job.returncode == 0, job.stderr
+    waited = project.taskora("jobs", "wait", job.stdout.strip(), "--timeout", "15s")
+    assert waited.returncode != 0  # failed for good at its first attempt, not retried
+    shown = json.loads(project.taskora("jobs", "show", job.stdout.strip(), "--json").stdout)
+    assert shown["state"] == "failed" and len(shown["attempts"]) == 1, shown
+    paths = {issue["path"] for issue in shown["error"]["issues"]}
+    assert paths == {"sku", "qty"}, shown["error"]
