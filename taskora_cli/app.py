@@ -564,16 +564,7 @@ class Taskora:
         """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``."""
         from .worker.pool import Worker
 
-        if tasks:
-            chosen = [self.get_task(name) for name in tasks]
-            for task in chosen:
-                if not task.implemented:
-                    raise UsageError(
-                        f"task {task.name!r} is registered without a handler here: "
-                        "app.implement(contract, handler) to work on it"
-                    )
-        else:  # registered-only contracts are dispatched from here, run elsewhere
-            chosen = [task for task in self.tasks.values() if task.implemented]
+        chosen = self.registry.to_run(tasks)
         if not chosen:
             raise UsageError("no tasks to work on: register tasks or import the task modules first")
         return Worker(self, chosen, concurrency=concurrency)

@@ -66,6 +66,26 @@ class TaskRegistry:
             raise UnknownTaskError(f"unknown task {name!r}; known tasks: {known}")
         return found
 
+    def to_run(self, names: Iterable[str] | None = None) -> list[Task]:
+        """The tasks a worker of this process serves: those named, else every task with a
+        handler here (a task only registered from a contract is dispatched from here and run
+        elsewhere).
+
+        Raises:
+            UnknownTaskError: a name no task has here.
+            UsageError: a named task has no handler in this process.
+        """
+        if not names:
+            return [task for task in self.tasks.values() if task.implemented]
+        chosen = [self.get(name) for name in names]
+        for task in chosen:
+            if not task.implemented:
+                raise UsageError(
+                    f"task {task.name!r} is registered without a handler here: "
+                    "app.implement(contract, handler) to work on it"
+                )
+        return chosen
+
     async def known_names(self) -> list[str]:
         """Every task name registered here or on the server, sorted."""
         engine = await self.runtime.engine()

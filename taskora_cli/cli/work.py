@@ -206,7 +206,7 @@ def select_tasks(
     app: Taskora, names: list[str], queues: dict[str, int | None], cfg: Config
 ) -> tuple[list[Task], dict[str, int]]:
     """The tasks to serve and their per-task slots, from --task and the queues."""
-    tasks = [app.get_task(name) for name in names] if names else list(app.tasks.values())
+    tasks = app.registry.to_run(names)
     if not tasks and cfg.app:
         fail(USAGE, f"no tasks to run: the app {cfg.app} has none; list the modules that add "
              "tasks to it in `modules`")  # fmt: skip

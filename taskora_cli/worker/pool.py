@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.cancels import listen_for_cancels
 from ..engine.engine import Engine
 from ..engine.records import ClaimedJob, Retention
+from ..errors import UsageError
 from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from ..workers import reap_workers
@@ -98,6 +99,12 @@ class Worker:
         stall_interval_ms: int | None = None,
         max_stalls: int | None = None,
     ) -> None:
+        idle = [task.name for task in tasks if not task.implemented]
+        if idle:  # its jobs would fail for good here, and its real worker would lose them
+            raise UsageError(
+                f"task {idle[0]!r} is registered without a handler here: "
+                "app.implement(contract, handler) to work on it"
+            )
         defaults = app.runtime.config.defaults
         self.runtime = app.runtime
         self.registry = app.registry

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import schedules as es
 from ..engine.records import TERMINAL_STATES, NewJob
+from ..errors import UnknownTaskError
 from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
 from ..schedules import ScheduleManager, pending_job
 from ..serialization import dumps, loads
@@ -187,9 +188,13 @@ async def _enqueue(
     engine: Engine, task: str, job_id: str, data: str, now_ms: int, registry: TaskRegistry | None
 ) -> None:
     """Enqueue one fire's job under its fixed id: False (the id exists) means an earlier
-    attempt of this same fire got through, so a retry is a no-op. A task defined here gets
-    its own options, as a dispatch would: ttl, singleton, collect."""
-    local = registry.tasks.get(task) if registry is not None else None
+    attempt of this same fire got through, so a retry is a no-op. A task defined here, or
+    published on the server by its worker, gets its options as a dispatch would: ttl,
+    singleton, collect, its payload version."""
+    local = None
+    if registry is not None:
+        with contextlib.suppress(UnknownTaskError):  # a name nobody registered: a plain job
+            local = await registry.resolve(task)
     if local is None:
         await engine.note_tasks([task])
         await engine.enqueue(task, NewJob(job_id, data), now_ms)

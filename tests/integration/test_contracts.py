@@ -28,6 +28,9 @@ from taskora_cli import (
 )
 from taskora_cli.contract_document import ContractDocument
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import NewJob
+from taskora_cli.worker.pool import Worker
+from taskora_cli.worker.scheduler import fire_due
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,6 +88,43 @@ async def test_register_dispatches_with_the_contract_and_implement_upgrades_it(
         assert await queued.aresult(10) == "sent"
     finally:
         await worker.stop()
+
+
+async def test_no_worker_serves_a_task_only_registered_in_its_process(app: Taskora) -> None:
+    app.register(SEND_EMAIL)  # dispatched from here, run by the worker that implements it
+
+    @app.task("local")
+    async def local(data: Any) -> None: ...
+
+    assert app.registry.to_run() == [local]
+    with pytest.raises(UsageError, match="registered without a handler here"):
+        app.registry.to_run(["send-email"])
+    with pytest.raises(UsageError, match="registered without a handler here"):
+        Worker(app, [app.tasks["send-email"]])
+
+
+async def test_a_scheduled_fire_of_a_task_known_only_by_its_contract_gets_its_options(
+    app: Taskora, redis_url: str, tmp_path: Path
+) -> None:
+    worker_side = make_app(redis_url, tmp_path / "worker")
+    versioned = define_task("digest", singleton=True, version=3, since=2)
+
+    async def digest(data: Any, ctx: JobContext) -> None: ...
+
+    worker_side.implement(versioned, digest)
+    running = await worker_side.start()  # publishes the contract
+    await running.stop()
+    await worker_side.aclose()
+    engine = await app.connect()  # the scheduler's app has no digest code
+    await engine.enqueue("digest", NewJob("seed", "{}"), 0)  # makes the name known, too
+    now = 1_800_000_000_000
+    app.schedule("nightly", task="digest", every="1m", data={"n": 1})
+    await app.schedules().aregister()
+    assert await fire_due(engine, "nightly", now + 60_000, 60_000, registry=app.registry) == 1
+    fired = await app.inspect().ajobs("digest", "waiting", 0, 10)
+    fire = next(job for job in fired if job.id.startswith("nightly@"))
+    fields = await job_fields(redis_url, "digest", fire.id)
+    assert fields["v"] == "3" and "conc" in fields, fields  # stamped, under the singleton
 
 
 async def test_a_decorated_handler_after_register_upgrades_the_same_task(app: Taskora) -> None:
