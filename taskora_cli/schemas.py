@@ -93,6 +93,26 @@ class Schema:
         return f"<{type(self).__name__} {self.name}>"
 
 
+def _refuse_one_way_aliases(cls: type) -> None:
+    """Jobs carry a model as it dumps by alias and are read back by validating that: a field
+    whose ``serialization_alias`` its own validation does not accept would be lost on the way
+    (or rejected, with ``extra="forbid"``). Refuse it where the task is defined."""
+    fields: dict[str, Any] = getattr(cls, "model_fields", {}) or {}
+    config: Any = getattr(cls, "model_config", {}) or {}
+    by_name = bool(config.get("populate_by_name") or config.get("validate_by_name"))
+    for name, info in fields.items():
+        written = getattr(info, "serialization_alias", None)
+        if written is None:
+            continue
+        read = {info.alias, info.validation_alias, name if by_name else None}
+        if written not in read:
+            raise UsageError(
+                f"{cls.__name__}.{name} is written as {written!r} (serialization_alias) but "
+                f"read back only as {(info.validation_alias or info.alias or name)!r}: a job's "
+                f"data would lose it; use alias={written!r} (both ways) instead"
+            )
+
+
 class _PydanticSchema(Schema):
     """A pydantic v2 model (or pydantic dataclass), through one TypeAdapter."""
 
@@ -101,6 +121,7 @@ class _PydanticSchema(Schema):
 
         self.name = cls.__name__
         self._cls = cls
+        _refuse_one_way_aliases(cls)
         self._adapter: Any = pydantic.TypeAdapter(cls)
         self._error = pydantic.ValidationError
 

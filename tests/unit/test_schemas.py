@@ -603,3 +603,19 @@ def test_pydantic_to_wire_names_the_field_it_cannot_write() -> None:
     with pytest.raises(SerializationError, match="'blob' of BlobPoint"):
         to_wire(BlobPoint(blob=b"\xff"))
     assert schema.to_wire(Blob(x=float("inf")))["x"] == float("inf")  # not None
+
+
+def test_a_pydantic_field_written_under_a_name_its_validation_refuses_is_refused() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class OneWay(pydantic.BaseModel):
+        user_id: int = pydantic.Field(0, serialization_alias="userId")
+
+    with pytest.raises(UsageError, match="use alias='userId'"):
+        schema_of(OneWay)
+
+    class ByName(pydantic.BaseModel):  # reads its field name too: the dump reads back
+        model_config = pydantic.ConfigDict(populate_by_name=True)
+        user_id: int = pydantic.Field(0, serialization_alias="user_id")
+
+    assert schema_of(ByName).validate({"user_id": 4}).user_id == 4
