@@ -152,7 +152,8 @@ class Taskora:
             concurrency_limit: the default limit for dispatches that give a
                 ``concurrency_key`` (default 1).
             collect: ``{"key": ..., "delay": "5s", "max_size": 100, "max_wait": "30s"}``:
-                dispatches accumulate per key (a string, or a function of the data) and the
+                dispatches accumulate per key (a string, or a function of the data as stored:
+                plain JSON values, a model already turned into them) and the
                 handler receives a list of their data, flushed ``delay`` after the newest item,
                 at ``max_size`` items or ``max_wait`` after the oldest, whichever comes first.
                 Each dispatch's handle is the batch job it joined.

@@ -230,6 +230,11 @@ def define_task(
     versioning = Versioning.build(version, since, migrate)
     parsed_collect = parse_collect(collect)
     refuse_versioned_collect(name, parsed_collect, versioning.version)
+    if input is not None or output is not None:  # a typo fails in the shared module, at import
+        from .schemas import schema_of
+
+        schema_of(input)
+        schema_of(output)
     return TaskContract(
         name=name,
         input=input,

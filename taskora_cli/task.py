@@ -327,14 +327,11 @@ class Task:
         now = self.runtime.clock()
         flow = parse_flow(debounce, throttle, deduplicate)
         if self.options.collect is not None:
-            options = {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
-                       "deduplicate": deduplicate, "concurrency_key": concurrency_key}  # fmt: skip
-            given = [name for name, value in options.items() if value is not None]
-            if given or priority:
-                raise UsageError(
-                    f"task {self.name!r} collects its dispatches into batches: "
-                    f"{', '.join(given or ['priority'])} cannot apply to one item; drop it"
-                )
+            self._refuse_per_item_options(
+                {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
+                 "deduplicate": deduplicate, "concurrency_key": concurrency_key},
+                priority,
+            )  # fmt: skip
             return await self.collect_one(data, self.options.collect, now)
         if isinstance(flow, Debounce):
             if delay is not None:
@@ -371,9 +368,20 @@ class Task:
 
     async def collect_one(self, data: Any, config: Collect, now_ms: int) -> JobHandle:
         """Add ``data`` to its collect buffer under ``config``; the batch job it joined."""
-        payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
-        item = Collected(new_job_id(), payload, config.key_for(data))
+        item = self._collected(data, config)
         return await collect(self.runtime, self.name, self.options.queue, item, config, now_ms)
+
+    def _refuse_per_item_options(self, options: dict[str, Any], priority: int) -> None:
+        given = [name for name, value in options.items() if value is not None]
+        if given or priority:
+            raise UsageError(
+                f"task {self.name!r} collects its dispatches into batches: "
+                f"{', '.join(given or ['priority'])} cannot apply to one item; drop it"
+            )
+
+    def _collected(self, data: Any, config: Collect) -> Collected:
+        payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
+        return Collected(new_job_id(), payload, config.key_for(data))
 
     def dispatch_many(
         self,
@@ -422,18 +430,15 @@ class Task:
         if self.options.input is not None:
             items = self._checked_all(items, skip_validation)
         now = self.runtime.clock()
-        if self.options.collect is not None:  # each item joins its buffer, one call each
+        config = self.options.collect
+        if config is not None:  # each item joins its buffer, one call each
+            given = {"delay": delay, "ttl": ttl, "concurrency_key": concurrency_key}
+            self._refuse_per_item_options(given, priority)
+            # keys and payloads first: a bad item must stop the batch before any is pushed
+            pending = [(self._collected(item, config), item) for item in items]
             return [
-                await self.adispatch(
-                    item,
-                    delay=delay,
-                    priority=priority,
-                    ttl=ttl,
-                    concurrency_key=concurrency_key,
-                    concurrency_limit=concurrency_limit,
-                    skip_validation=True,  # checked above, all before the first is enqueued
-                )
-                for item in items
+                await collect(self.runtime, self.name, self.options.queue, ready, config, now)
+                for ready, _ in pending
             ]
         concurrency = (concurrency_key, concurrency_limit)
         jobs = [self.new_job(item, delay, priority, ttl, now, concurrency) for item in items]

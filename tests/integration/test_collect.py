@@ -83,3 +83,14 @@ async def test_collect_misuse_is_a_usage_error(app: Taskora) -> None:
         await batch.adispatch(None, throttle={"key": "k", "max": 1, "window": 1})
     with pytest.raises(UsageError, match="collect delay"):
         app.task("bad", collect={"key": "k", "delay": 0})
+
+
+async def test_dispatch_many_pushes_nothing_when_one_item_has_no_key(app: Taskora) -> None:
+    @app.task("rows", collect={"key": lambda row: row["k"], "delay": "1h"})
+    async def rows(items: list[dict[str, str]]) -> None: ...
+
+    with pytest.raises(KeyError):
+        await rows.adispatch_many([{"k": "a"}, {"k": "a"}, {"no-key": "x"}])
+    assert await rows.apeek_collect("a") == []  # the good items did not go in alone
+    handles = await rows.adispatch_many([{"k": "a"}, {"k": "a"}])
+    assert len({h.id for h in handles}) == 1 and len(await rows.apeek_collect("a")) == 2

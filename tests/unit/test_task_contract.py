@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -22,15 +22,21 @@ EMAIL_SCHEMA = {
 }
 
 
-class Email:  # stands for a pydantic model: the contract keeps it as given
-    pass
+@dataclass
+class Email:  # the contract keeps it as given (checked to be a schema, not adapted)
+    to: str
+
+
+@dataclass
+class Receipt:
+    id: str
 
 
 def full_contract() -> TaskContract:
     return define_task(
         "send-email",
         input=Email,
-        output=dict,
+        output=Receipt,
         retry=Retry(attempts=4, backoff="linear", delay="2s", max_delay="1m", jitter=False),
         timeout="30s",
         queue="mail",
@@ -44,7 +50,7 @@ def full_contract() -> TaskContract:
 
 def test_define_task_keeps_schemas_as_given_and_parses_options() -> None:
     contract = full_contract()
-    assert contract.input is Email and contract.output is dict
+    assert contract.input is Email and contract.output is Receipt
     assert contract.timeout_ms == 30_000
     assert contract.ttl == Ttl(3_600_000, "discard")
     batched = define_task(
@@ -56,6 +62,11 @@ def test_define_task_keeps_schemas_as_given_and_parses_options() -> None:
     options = contract.task_options(concurrency=4)
     assert (options.queue, options.concurrency, options.concurrency_limit) == ("mail", 4, 3)
     assert options.retry == contract.retry and options.ttl == contract.ttl
+
+
+def test_define_task_refuses_what_cannot_be_a_schema_in_the_shared_module() -> None:
+    with pytest.raises(UsageError, match="schema"):
+        define_task("typo", input=int)
 
 
 @pytest.mark.parametrize(
