@@ -271,6 +271,36 @@ async def test_cancelling_the_chain_cancels_the_handler_below_a_plain_middleware
     assert swallowed == []
 
 
+async def test_cancelling_through_a_plain_middleware_waits_for_the_handler_to_unwind() -> None:
+    started, in_cleanup, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    events: list[str] = []
+
+    def plain_mw(ctx: JobContext, call_next: Any) -> None:
+        call_next()
+
+    async def handler(ctx: JobContext) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            in_cleanup.set()
+            await release.wait()  # cleanup that takes a while: the job is not over before
+            events.append("handler cleaned up")
+
+    run = asyncio.ensure_future(compose([plain_mw], handler)(make_context()))
+    await started.wait()
+    run.cancel()
+    await in_cleanup.wait()
+    # like an async middleware's chain, this one is still unwinding: timeout, on_cancel and
+    # the next job must not start while the handler's `finally` runs
+    assert not run.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    events.append("chain stopped")
+    assert events == ["handler cleaned up", "chain stopped"]
+
+
 def takes_one(ctx: Any) -> None: ...
 
 
