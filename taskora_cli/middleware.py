@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import CancelledError as FutureCancelledError
 from concurrent.futures import Executor, Future
+from inspect import CORO_CREATED
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .errors import UsageError
@@ -110,17 +111,42 @@ def threads_per_job(middlewares: Sequence[Middleware]) -> int:
 def _async_layer(middleware: Middleware, inner: _Layer) -> _Layer:
     async def layer(ctx: JobContext) -> None:
         called = False
+        handed_out: Coroutine[Any, Any, None] | None = None
 
-        async def call_next() -> None:
+        async def run_inner() -> None:
             nonlocal called
             if called:
                 raise UsageError(f"middleware {_name(middleware)} called call_next() twice")
             called = True
             await inner(ctx)
 
-        await middleware(ctx, call_next)
+        def call_next() -> Coroutine[Any, Any, None]:
+            nonlocal handed_out
+            handed_out = run_inner()
+            return handed_out
+
+        try:
+            await middleware(ctx, call_next)
+        except BaseException:
+            _discard_unawaited(handed_out)  # its own error says more than ours would
+            raise
+        # `call_next()` without `await` would complete the job without running the handler
+        # (and only warn once the coroutine is collected): fail the job instead
+        if _discard_unawaited(handed_out):
+            raise UsageError(
+                f"middleware {_name(middleware)} called call_next() without awaiting it: "
+                "write `await call_next()`"
+            )
 
     return layer
+
+
+def _discard_unawaited(coroutine: Coroutine[Any, Any, None] | None) -> bool:
+    """Close ``coroutine`` if it was made but never awaited; tell whether it was."""
+    if coroutine is None or inspect.getcoroutinestate(coroutine) != CORO_CREATED:
+        return False
+    coroutine.close()
+    return True
 
 
 def _thread_layer(middleware: Middleware, inner: _Layer, executor: Executor | None) -> _Layer:

@@ -301,6 +301,26 @@ async def test_cancelling_through_a_plain_middleware_waits_for_the_handler_to_un
     assert events == ["handler cleaned up", "chain stopped"]
 
 
+async def test_an_async_middleware_that_does_not_await_call_next_fails_the_job() -> None:
+    calls: list[str] = []
+
+    async def forgot(ctx: JobContext, call_next: Any) -> None:
+        call_next()  # type: ignore[unused-coroutine]  # the mistake under test
+
+    with pytest.raises(UsageError, match=r"forgot called call_next\(\) without awaiting it"):
+        await compose([forgot], echo_handler(calls))(make_context())
+    assert calls == []
+
+
+async def test_a_middleware_failing_with_call_next_unawaited_fails_with_its_own_error() -> None:
+    async def broken(ctx: JobContext, call_next: Any) -> None:
+        call_next()  # type: ignore[unused-coroutine]
+        raise ValueError("broken before awaiting")
+
+    with pytest.raises(ValueError, match="broken before awaiting"):
+        await compose([broken], echo_handler())(make_context())
+
+
 def takes_one(ctx: Any) -> None: ...
 
 
