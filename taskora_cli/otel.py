@@ -82,10 +82,13 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
         carrier = ctx.trace_context
         dispatched = propagate.extract(carrier) if carrier else None
         links: list[trace.Link] = []
-        if dispatched is not None and not parent:
-            span_context = trace.get_current_span(dispatched).get_span_context()
-            if span_context.is_valid:
-                links.append(trace.Link(span_context))
+        if not parent:
+            if dispatched is not None:
+                span_context = trace.get_current_span(dispatched).get_span_context()
+                if span_context.is_valid:
+                    links.append(trace.Link(span_context))
+            # a trace of its own even without a carrier: never a child of whatever span is
+            # current in the worker
             dispatched = no_parent
         with tracer.start_as_current_span(
             f"taskora.run {ctx.task}",
