@@ -477,13 +477,17 @@ async def test_otel_can_link_to_the_dispatching_span_instead_of_parenting() -> N
     assert link.context.span_id == dispatching.get_span_context().span_id
 
 
-async def test_otel_without_parenting_starts_a_trace_even_inside_a_current_span() -> None:
+@pytest.mark.parametrize("carrier", [None, {"traceparent": "garbled"}], ids=["none", "garbled"])
+@pytest.mark.parametrize("parent", [True, False])
+async def test_otel_starts_a_trace_for_an_untraced_job_even_inside_a_current_span(
+    parent: bool, carrier: dict[str, str] | None
+) -> None:
     provider, exporter = tracing()
     from taskora_cli.otel import otel_middleware
 
-    step = compose([otel_middleware(provider, parent=False)], echo_handler())
+    step = compose([otel_middleware(provider, parent=parent)], echo_handler())
     with provider.get_tracer("worker").start_as_current_span("around the worker") as around:
-        await step(make_context())  # no carrier: the job was dispatched untraced
+        await step(make_context(trace_context=carrier))  # no usable dispatching span
     job = next(s for s in exporter.get_finished_spans() if s.name.startswith("taskora.run"))
     assert job.parent is None
     assert job.context.trace_id != around.get_span_context().trace_id
