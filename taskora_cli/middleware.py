@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import logging
 import threading
@@ -26,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import CancelledError as FutureCancelledError
 from concurrent.futures import Executor, Future
+from inspect import CORO_CREATED
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .errors import UsageError
@@ -109,68 +111,140 @@ def threads_per_job(middlewares: Sequence[Middleware]) -> int:
 def _async_layer(middleware: Middleware, inner: _Layer) -> _Layer:
     async def layer(ctx: JobContext) -> None:
         called = False
+        handed_out: Coroutine[Any, Any, None] | None = None
 
-        async def call_next() -> None:
+        async def run_inner() -> None:
             nonlocal called
             if called:
                 raise UsageError(f"middleware {_name(middleware)} called call_next() twice")
             called = True
             await inner(ctx)
 
-        await middleware(ctx, call_next)
+        def call_next() -> Coroutine[Any, Any, None]:
+            nonlocal handed_out
+            handed_out = run_inner()
+            return handed_out
+
+        try:
+            await middleware(ctx, call_next)
+        except BaseException:
+            _discard_unawaited(handed_out)  # its own error says more than ours would
+            raise
+        # `call_next()` without `await` would complete the job without running the handler
+        # (and only warn once the coroutine is collected): fail the job instead
+        if _discard_unawaited(handed_out):
+            raise UsageError(
+                f"middleware {_name(middleware)} called call_next() without awaiting it: "
+                "write `await call_next()`"
+            )
 
     return layer
+
+
+def _discard_unawaited(coroutine: Coroutine[Any, Any, None] | None) -> bool:
+    """Close ``coroutine`` if it was made but never awaited; tell whether it was."""
+    if coroutine is None or inspect.getcoroutinestate(coroutine) != CORO_CREATED:
+        return False
+    coroutine.close()
+    return True
 
 
 def _thread_layer(middleware: Middleware, inner: _Layer, executor: Executor | None) -> _Layer:
     async def layer(ctx: JobContext) -> None:
-        loop = asyncio.get_running_loop()
-        loop_thread = threading.get_ident()
-        # the inner layers run on the loop as a task of their own: if this layer is cancelled
-        # (timeout, cancel, shutdown) that task must be cancelled too, or it would run on
-        running: list[Future[None]] = []
-        guard = threading.Lock()  # call_next (a thread) and the cancellation (the loop) race
-        stopped = False
-
-        def call_next() -> None:
-            if threading.get_ident() == loop_thread:
-                raise UsageError(
-                    f"middleware {_name(middleware)}: call_next() of a plain middleware must be "
-                    "called from the thread it runs in"
-                )
-            with guard:
-                if running:
-                    raise UsageError(f"middleware {_name(middleware)} called call_next() twice")
-                if stopped:
-                    raise asyncio.CancelledError
-                inner_run = asyncio.run_coroutine_threadsafe(inner(ctx), loop)
-                running.append(inner_run)
-            try:
-                inner_run.result()
-            except FutureCancelledError:
-                # a BaseException, as on the loop: `except Exception` must not swallow a timeout
-                raise asyncio.CancelledError from None
-
-        def run() -> None:
-            returned = middleware(ctx, call_next)
-            if inspect.isawaitable(returned):
-                if inspect.iscoroutine(returned):
-                    returned.close()
-                raise UsageError(
-                    f"middleware {_name(middleware)} returned an awaitable from a plain "
-                    "function: declare it `async def` so the worker awaits it"
-                )
-
+        below = _InnerRun(middleware, inner, ctx, asyncio.get_running_loop())
+        run = functools.partial(_run_plain, middleware, ctx, below.call_next)
         try:
-            await loop.run_in_executor(executor, contextvars.copy_context().run, run)
+            await below.loop.run_in_executor(executor, contextvars.copy_context().run, run)
         except asyncio.CancelledError:
-            with guard:
-                stopped = True
-                for inner_run in running:
-                    inner_run.cancel()
+            await below.stop()
             raise
 
     return layer
+
+
+def _run_plain(middleware: Middleware, ctx: JobContext, call_next: Callable[[], None]) -> None:
+    returned = middleware(ctx, call_next)
+    if inspect.isawaitable(returned):
+        if inspect.iscoroutine(returned):
+            returned.close()
+        raise UsageError(
+            f"middleware {_name(middleware)} returned an awaitable from a plain "
+            "function: declare it `async def` so the worker awaits it"
+        )
+
+
+class _InnerRun:
+    """The layers below a plain middleware, for one job: asked for by its thread
+    (``call_next``), run on the loop as a task only the loop touches (so starting and
+    cancelling it cannot race). When the layer is cancelled (timeout, cancel, shutdown) that
+    task is cancelled and awaited: the job is over only once the handler has unwound, as when
+    every middleware is async."""
+
+    def __init__(
+        self,
+        middleware: Middleware,
+        inner: _Layer,
+        ctx: JobContext,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.middleware = middleware
+        self.inner = inner
+        self.ctx = ctx
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False
+        self.called = False
+        self.guard = threading.Lock()  # a middleware may call call_next from threads of its own
+
+    def call_next(self) -> None:
+        """In the middleware's thread: run the inner layers, block until they are done."""
+        name = _name(self.middleware)
+        if threading.get_ident() == self.loop_thread:
+            raise UsageError(
+                f"middleware {name}: call_next() of a plain middleware must be called from the "
+                "thread it runs in"
+            )
+        with self.guard:
+            if self.called:
+                raise UsageError(f"middleware {name} called call_next() twice")
+            self.called = True
+        if self.stopped:  # already cancelled: spare the loop (it may be gone); _start decides
+            raise asyncio.CancelledError
+        outcome: Future[None] = Future()
+        # the inner layers see the context variables this thread set
+        self.loop.call_soon_threadsafe(self._start, outcome, contextvars.copy_context())
+        try:
+            outcome.result()
+        except FutureCancelledError:
+            # a BaseException, as on the loop: `except Exception` must not swallow a timeout
+            raise asyncio.CancelledError from None
+
+    def _start(self, outcome: Future[None], context: contextvars.Context) -> None:
+        if self.stopped:  # the layer was cancelled before call_next() reached the loop
+            outcome.cancel()
+            return
+        self.task = self.loop.create_task(self.inner(self.ctx), context=context)
+        self.task.add_done_callback(functools.partial(_settle, outcome))
+
+    async def stop(self) -> None:
+        """On the loop, once the layer is cancelled: cancel the inner layers, wait for them."""
+        self.stopped = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            # its outcome goes to the thread, not here; a second cancellation stops the
+            # waiting, not the unwinding
+            await asyncio.wait([self.task])
+
+
+def _settle(outcome: Future[None], task: asyncio.Task[None]) -> None:
+    """Hand the inner layers' outcome to the plain middleware's thread, blocked on it."""
+    if task.cancelled():
+        outcome.cancel()
+    elif (error := task.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(None)
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

@@ -60,7 +60,9 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
         parent: True makes the job's span a child of the dispatching span (one trace from
             the producer through the worker). False starts a trace per job that links to the
             dispatching span instead: for jobs that run long after they were dispatched, or
-            fan-outs that would grow one trace without bound.
+            fan-outs that would grow one trace without bound. Either way a job dispatched
+            without a trace context starts a trace of its own, whatever span is current in
+            the worker.
 
     Raises:
         UsageError: opentelemetry is not installed.
@@ -80,16 +82,18 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
 
     async def otel_middleware(ctx: JobContext, call_next: Callable[[], Awaitable[None]]) -> None:
         carrier = ctx.trace_context
-        dispatched = propagate.extract(carrier) if carrier else None
+        dispatched = propagate.extract(carrier, context=no_parent) if carrier else None
         links: list[trace.Link] = []
-        if dispatched is not None and not parent:
+        if not parent and dispatched is not None:
             span_context = trace.get_current_span(dispatched).get_span_context()
             if span_context.is_valid:
                 links.append(trace.Link(span_context))
-            dispatched = no_parent
+            dispatched = None
+        # a job without a dispatching span (or not parented to it) starts a trace of its own:
+        # never a child of whatever span is current in the worker
         with tracer.start_as_current_span(
             f"taskora.run {ctx.task}",
-            context=dispatched,
+            context=dispatched if dispatched is not None else no_parent,
             kind=trace.SpanKind.CONSUMER,
             links=links,
             attributes={

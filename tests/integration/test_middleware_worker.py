@@ -1,8 +1,10 @@
 """Middleware in a real worker: onion order (app's, task's, handler), data and result
-replacement, short-circuit, errors rethrown or swallowed, plain middlewares in threads."""
+replacement, short-circuit, errors rethrown or swallowed, plain middlewares in threads,
+cancellation through them."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 from support import make_app
 
-from taskora_cli import JobFailedError, Taskora
+from taskora_cli import CancelledError, JobFailedError, Taskora
 from taskora_cli.context import JobContext
 
 Next = Callable[[], Awaitable[None]]
@@ -173,3 +175,36 @@ async def test_a_thread_handler_inside_a_chain_that_times_out_counts_as_stuck(
     finally:
         unstick.set()
         await worker.stop()
+
+
+async def test_a_job_cancelled_through_a_plain_middleware_ends_after_its_handler_cleaned_up(
+    app: Taskora,
+) -> None:
+    started = asyncio.Event()
+    events: list[str] = []
+
+    def plain(ctx: JobContext, call_next: Callable[[], Any]) -> None:
+        call_next()
+
+    async def on_cancel(data: Any, ctx: JobContext) -> None:
+        events.append("on_cancel")
+
+    @app.task("unwinding", middleware=[plain], on_cancel=on_cancel)
+    async def unwinding(data: None) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.05)  # a cleanup that takes a while (only its order counts)
+            events.append("handler cleaned up")
+
+    handle = await unwinding.adispatch()
+    worker = await app.start()
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await handle.acancel("stop")
+        with pytest.raises(CancelledError):
+            await handle.aresult(10)
+    finally:
+        await worker.stop()
+    assert events == ["handler cleaned up", "on_cancel"]

@@ -271,6 +271,56 @@ async def test_cancelling_the_chain_cancels_the_handler_below_a_plain_middleware
     assert swallowed == []
 
 
+async def test_cancelling_through_a_plain_middleware_waits_for_the_handler_to_unwind() -> None:
+    started, in_cleanup, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    events: list[str] = []
+
+    def plain_mw(ctx: JobContext, call_next: Any) -> None:
+        call_next()
+
+    async def handler(ctx: JobContext) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            in_cleanup.set()
+            await release.wait()  # cleanup that takes a while: the job is not over before
+            events.append("handler cleaned up")
+
+    run = asyncio.ensure_future(compose([plain_mw], handler)(make_context()))
+    await started.wait()
+    run.cancel()
+    await in_cleanup.wait()
+    # like an async middleware's chain, this one is still unwinding: timeout, on_cancel and
+    # the next job must not start while the handler's `finally` runs
+    assert not run.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    events.append("chain stopped")
+    assert events == ["handler cleaned up", "chain stopped"]
+
+
+async def test_an_async_middleware_that_does_not_await_call_next_fails_the_job() -> None:
+    calls: list[str] = []
+
+    async def forgot(ctx: JobContext, call_next: Any) -> None:
+        call_next()  # type: ignore[unused-coroutine]  # the mistake under test
+
+    with pytest.raises(UsageError, match=r"forgot called call_next\(\) without awaiting it"):
+        await compose([forgot], echo_handler(calls))(make_context())
+    assert calls == []
+
+
+async def test_a_middleware_failing_with_call_next_unawaited_fails_with_its_own_error() -> None:
+    async def broken(ctx: JobContext, call_next: Any) -> None:
+        call_next()  # type: ignore[unused-coroutine]
+        raise ValueError("broken before awaiting")
+
+    with pytest.raises(ValueError, match="broken before awaiting"):
+        await compose([broken], echo_handler())(make_context())
+
+
 def takes_one(ctx: Any) -> None: ...
 
 
@@ -425,3 +475,20 @@ async def test_otel_can_link_to_the_dispatching_span_instead_of_parenting() -> N
     assert job.context.trace_id != dispatching.get_span_context().trace_id
     (link,) = job.links
     assert link.context.span_id == dispatching.get_span_context().span_id
+
+
+@pytest.mark.parametrize("carrier", [None, {"traceparent": "garbled"}], ids=["none", "garbled"])
+@pytest.mark.parametrize("parent", [True, False])
+async def test_otel_starts_a_trace_for_an_untraced_job_even_inside_a_current_span(
+    parent: bool, carrier: dict[str, str] | None
+) -> None:
+    provider, exporter = tracing()
+    from taskora_cli.otel import otel_middleware
+
+    step = compose([otel_middleware(provider, parent=parent)], echo_handler())
+    with provider.get_tracer("worker").start_as_current_span("around the worker") as around:
+        await step(make_context(trace_context=carrier))  # no usable dispatching span
+    job = next(s for s in exporter.get_finished_spans() if s.name.startswith("taskora.run"))
+    assert job.parent is None
+    assert job.context.trace_id != around.get_span_context().trace_id
+    assert list(job.links) == []
