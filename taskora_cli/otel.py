@@ -34,13 +34,14 @@ def inject_trace_context() -> dict[str, str] | None:
     None when opentelemetry has not been imported in this process or no span is recording
     here, so a dispatch that does not trace pays one dictionary lookup.
     """
-    if "opentelemetry.trace" not in sys.modules:
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
         return None
-    # an optional extra: mypy may run where it is not installed
-    from opentelemetry import propagate, trace  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
+    # loaded, yet maybe not tracing: redis-py imports opentelemetry whenever it is installed
     if not trace.get_current_span().get_span_context().is_valid:
         return None
+    from opentelemetry import propagate  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier or None

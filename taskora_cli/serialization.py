@@ -261,7 +261,8 @@ class Payloads:
         self._readers: dict[str, Serializer] = {"json": JSON}
         for reader in (*readers, serializer):
             self._readers[check_serializer(reader).name] = reader
-        self._is_json = serializer.name == "json"
+        self.is_json = serializer.name == "json"
+        """True when payloads are plain JSON (the default, and the fast path)."""
         self._marker = f"{MARKER}{serializer.name}:"
 
     def dumps(self, value: Any, *, what: str = "job data") -> str:
@@ -270,7 +271,7 @@ class Payloads:
         Raises:
             SerializationError: the serializer cannot encode it (the message says which value).
         """
-        if self._is_json:
+        if self.is_json:
             return dumps(value, what=what)
         try:
             return self._marker + self.serializer.dumps(value)

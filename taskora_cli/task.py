@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from .durations import Duration, format_ms, to_ms
@@ -27,7 +28,7 @@ from .handle import JobHandle
 from .listeners import Listener, register
 from .otel import inject_trace_context
 from .retry import Retry
-from .serialization import require_json
+from .serialization import dumps, require_json
 from .versioning import DEFAULT_VERSIONING, Versioning
 
 if TYPE_CHECKING:
@@ -124,7 +125,8 @@ class Task:
         self.is_async = inspect.iscoroutinefunction(fn)
         self.arity = _positional_arity(fn)
         self._stamp: dict[str, str | int] = {}
-        self._dumps = runtime.payloads.dumps  # bound once: the app's serializer never changes
+        # bound once (the app's serializer never changes); JSON skips the Payloads layer
+        self._dumps = dumps if runtime.payloads.is_json else runtime.payloads.dumps
         self._configure(fn, options)
 
     def _configure(self, fn: Handler, options: TaskOptions) -> None:
@@ -183,9 +185,12 @@ class Task:
         ttl: TtlOption,
         now_ms: int,
         concurrency: tuple[str | None, int | None] = (None, None),
+        *,
+        trace: Mapping[str, str] | EllipsisType | None = ...,
     ) -> NewJob:
         """The job a dispatch of ``data`` would enqueue at ``now_ms`` (checked, encoded, with
-        its flow fields), without enqueueing it."""
+        its flow fields), without enqueueing it. ``trace``: the trace context to carry (None:
+        none; omitted: the current one, if OpenTelemetry is tracing here)."""
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise UsageError(f"priority must be an int 0..{MAX_PRIORITY}, got {priority!r}")
         if not 0 <= priority <= MAX_PRIORITY:
@@ -203,7 +208,8 @@ class Task:
         if expiry is not None and expiry.on_expire == "discard":
             extra["on_expire"] = "discard"
         extra |= self._concurrency_fields(*concurrency)
-        trace = inject_trace_context()  # None, cheaply, unless opentelemetry is tracing here
+        if trace is ...:
+            trace = inject_trace_context()
         if trace is not None:
             extra["tc"] = json.dumps(trace, separators=(",", ":"))
         expire_at = now_ms + expiry.max_ms if expiry is not None else 0
@@ -441,7 +447,11 @@ class Task:
                 for ready, _ in pending
             ]
         concurrency = (concurrency_key, concurrency_limit)
-        jobs = [self.new_job(item, delay, priority, ttl, now, concurrency) for item in items]
+        trace = inject_trace_context()  # one look for the whole batch: the same span
+        jobs = [
+            self.new_job(item, delay, priority, ttl, now, concurrency, trace=trace)
+            for item in items
+        ]
         engine = await self.runtime.engine()
         await engine.register_tasks({self.name: self.options.queue})
         handles: list[JobHandle] = []
