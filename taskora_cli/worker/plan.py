@@ -154,22 +154,10 @@ def trace_context(raw: str) -> dict[str, str] | None:
     return carrier if isinstance(carrier, dict) else None
 
 
-def store_json(value: Any) -> str:
-    """A result as JSON; a model, Struct or dataclass in its JSON form (converted only once
-    the encoder refused it as it is, so a plain value pays nothing more than before)."""
-    if value is None:
-        return "null"
-    try:
-        return dumps(value, what=RESULT)
-    except SerializationError:
-        wire = to_wire(value)
-        if wire is value:
-            raise
-        return dumps(wire, what=RESULT)
-
-
 def _encoder(write: Callable[..., str]) -> Callable[[Any], str]:
-    """:func:`store_json` for another serializer's ``dumps``."""
+    """A result encoder over a serializer's ``dumps``: a model, Struct or dataclass goes in
+    its JSON form, converted only once ``write`` refused it as it is (so a plain value pays
+    nothing more than before)."""
 
     def encode(value: Any) -> str:
         try:
@@ -181,6 +169,14 @@ def _encoder(write: Callable[..., str]) -> Callable[[Any], str]:
             return write(wire, what=RESULT)
 
     return encode
+
+
+_store_json = _encoder(dumps)
+
+
+def store_json(value: Any) -> str:
+    """A result as JSON (see :func:`_encoder`); None, the common result, without a call."""
+    return "null" if value is None else _store_json(value)
 
 
 __all__ = ["TaskPlan", "build_plan", "store_json", "trace_context"]
