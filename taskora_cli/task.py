@@ -120,11 +120,6 @@ class Task:
     def __init__(self, runtime: Runtime, name: str, fn: Handler, options: TaskOptions) -> None:
         self.runtime = runtime
         self.name = name
-        self.fn = fn
-        self.options = options
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.arity = _positional_arity(fn)
-        self._stamp: dict[str, str | int] = {}
         # bound once (the app's serializer never changes); JSON skips the Payloads layer
         self._dumps = dumps if runtime.payloads.is_json else runtime.payloads.dumps
         self._configure(fn, options)
@@ -138,7 +133,7 @@ class Task:
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.arity = _positional_arity(fn)
-        self._stamp = dict(options.versioning.stamp())
+        self._stamp: dict[str, str | int] = dict(options.versioning.stamp())
 
     @property
     def implemented(self) -> bool:
