@@ -4,22 +4,25 @@ TaskRegistry (tasks, declared schedules), and hands both to the views and the wo
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from .app_client import AppClient
 from .config import Config
 from .contract import TaskContract
 from .durations import Duration, to_ms
-from .errors import JobNotFoundError, UsageError
+from .errors import UsageError
 from .flow import check_concurrency_options, parse_collect, parse_ttl
-from .handle import JobHandle
 from .listeners import Listener, parse_app_event, register
 from .names import check_queue_name, check_task_name
 from .retry import Retry
 from .runtime import Clock, Runtime, system_clock
+from .schedule_declarations import ScheduleDeclarations
 from .serialization import JSON, Serializer
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption, unimplemented
 from .task_registry import TaskRegistry, check_middlewares, with_schemas
@@ -27,22 +30,17 @@ from .versioning import MigrateOption, Versioning
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
-    from .dead_letters import DeadLetters
-    from .engine.engine import Engine
-    from .inspector import Inspector
-    from .listeners import Event
     from .middleware import Middleware
-    from .queues import Queues
-    from .schedule_spec import ScheduleSpec
-    from .schedules import ScheduleManager
     from .worker.pool import Worker
-    from .workers import WorkerInfo
 
 __all__ = ["Clock", "Taskora", "default_app", "system_clock", "task"]
 
 
-class Taskora:
-    """An app: a registry of tasks bound to one server and key prefix.
+class Taskora(AppClient, ScheduleDeclarations):
+    """An app: a registry of tasks bound to one server and key prefix. What it asks of the
+    server (dispatch by name, jobs, views, workers, connections) comes from
+    :class:`~taskora_cli.app_client.AppClient`, declaring schedules from
+    :class:`~taskora_cli.schedule_declarations.ScheduleDeclarations`.
 
     Args:
         url: the server (redis://, rediss://, unix://). None reads the configuration, and with
@@ -70,46 +68,16 @@ class Taskora:
         serializer: Serializer | str = JSON,
         validate_on_dispatch: bool = True,
     ) -> None:
-        self.runtime = Runtime(
+        runtime = Runtime(
             url, prefix=prefix, config=config, clock=clock, serializer=serializer,
             validate_on_dispatch=validate_on_dispatch,
         )  # fmt: skip
-        self.registry = TaskRegistry(self.runtime)
-
-    # -- configuration -----------------------------------------------------------------------
-
-    @property
-    def clock(self) -> Clock:
-        """Epoch milliseconds, as the app reads them (a virtual clock in tests)."""
-        return self.runtime.clock
+        super().__init__(runtime, TaskRegistry(runtime))
 
     @property
     def tasks(self) -> dict[str, Task]:
         """The tasks registered in this process, by name."""
         return self.registry.tasks
-
-    @property
-    def config(self) -> Config:
-        """The effective configuration (discovered on first use)."""
-        return self.runtime.config
-
-    def configure(self, config: Config) -> None:
-        """Replace the configuration; only before the app has connected."""
-        self.runtime.configure(config)
-
-    @property
-    def prefix(self) -> str:
-        """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
-        return self.runtime.prefix
-
-    def resolve_url(self) -> str:
-        """The server URL, starting the embedded server when none is configured.
-
-        A flag or TASKORA_* variable beats the URL given to the constructor, which beats the
-        config file: the deployment overrides the code, the code overrides the project's file
-        (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
-        """
-        return self.runtime.resolve_url()
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -295,65 +263,6 @@ class Taskora:
         existing.implement(handler, options)
         return existing
 
-    # -- schedules ---------------------------------------------------------------------------
-
-    def schedule(
-        self,
-        name: str,
-        *,
-        task: str | Task,
-        cron: str | None = None,
-        every: Duration | None = None,
-        data: Any = None,
-        timezone: str | None = None,
-        on_missed: str = "skip",
-        overlap: bool = False,
-    ) -> ScheduleSpec:
-        """Declare a schedule; workers store it on the server when they start (declare it
-        before, or store it now with ``app.schedules().register()``).
-
-        Args:
-            name: the schedule's name (letters, digits, ``_ . -``).
-            task: the task to dispatch, by name or as the Task.
-            cron: a cron expression: 5 fields, or 6 with a leading seconds field; day and
-                month names work ("0 9 * * MON-FRI").
-            every: a fixed interval ("30s", "1h"); fires never drift.
-            data: the payload of every run.
-            timezone: the IANA zone of ``cron`` (default UTC); DST changes neither skip nor
-                double a run.
-            on_missed: fires whose time passed while no scheduler ran: "skip" (default),
-                "catch-up" (all, in order) or "catch-up-limit:N" (the newest N).
-            overlap: False (default): a fire due while the previous run's job is unfinished
-                is skipped, or under a catch-up policy waits until it ended (and is then
-                replayed as that policy says).
-
-        Raises:
-            UsageError: a bad option, or a name declared twice.
-        """
-        from .schedule_spec import ScheduleSpec, declare
-
-        spec = ScheduleSpec.build(
-            task, cron=cron, every=every, data=data, timezone=timezone, on_missed=on_missed,
-            overlap=overlap,
-        )  # fmt: skip
-        return declare(self.registry.schedules, name, spec)
-
-    def declared_schedules(self) -> dict[str, ScheduleSpec]:
-        """The schedules this app declares: in code, inline on tasks, and in the config's
-        ``[schedules.NAME]`` tables.
-
-        Raises:
-            UsageError: a TOML schedule reuses a name declared in code.
-        """
-        return self.registry.declared_schedules()
-
-    def schedules(self) -> ScheduleManager:
-        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
-        ``update``, ``remove``, ``upcoming``, with async twins."""
-        from .schedules import ScheduleManager
-
-        return ScheduleManager(self)
-
     def get_task(self, name: str) -> Task:
         """The task registered as ``name``.
 
@@ -361,46 +270,6 @@ class Taskora:
             UnknownTaskError: no such task; the message lists the known ones.
         """
         return self.registry.get(name)
-
-    def dispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
-        """Dispatch by task name (blocking); see :meth:`adispatch`."""
-        return self.runtime.call(self.adispatch(name, data, **options))
-
-    async def adispatch(self, name: str, data: Any = None, **options: Any) -> JobHandle:
-        """Dispatch by task name; see :meth:`Task.adispatch` for the options.
-
-        The name may belong to a task this process has not imported, as long as a worker or
-        producer somewhere has registered it on the server (so shell scripts can dispatch
-        without the task's code).
-
-        A task known only by name is dispatched with the contract its workers published:
-        its queue, singleton, TTL, concurrency limit, collect and version stamp, and its data
-        checked against the published JSON Schema. ``skip_validation=True`` skips the check.
-
-        Raises:
-            ValidationError: the data breaks the task's input schema (local or published);
-                ``issues`` lists every bad field. Nothing was enqueued.
-            UnknownTaskError: no app here or on the server knows the name.
-        """
-        return await (await self.resolve_task(name)).adispatch(data, **options)
-
-    def dispatch_many(self, name: str, items: Iterable[Any], **options: Any) -> list[JobHandle]:
-        """Dispatch many jobs by task name, one round trip per batch (blocking)."""
-        return self.runtime.call(self.adispatch_many(name, items, **options))
-
-    async def adispatch_many(
-        self, name: str, items: Iterable[Any], **options: Any
-    ) -> list[JobHandle]:
-        """Async twin of :meth:`dispatch_many`."""
-        return await (await self.resolve_task(name)).adispatch_many(items, **options)
-
-    async def resolve_task(self, name: str) -> Task:
-        """The task ``name``: registered here, or known to the server's task registry.
-
-        Raises:
-            UnknownTaskError: neither knows it; the message lists every known name.
-        """
-        return await self.registry.resolve(name)
 
     def use(self, middleware: Middleware) -> Middleware:
         """Wrap every task's handler in ``middleware(ctx, call_next)`` (``async`` or plain),
@@ -423,141 +292,7 @@ class Taskora:
         """
         return register(self.runtime.listeners, None, parse_app_event(event), fn)
 
-    def events(
-        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
-    ) -> AsyncIterator[Event]:
-        """Iterate over job events (async): the last ``recent`` of each task first, then new
-        ones as they come (with ``follow``). Every reader sees every event."""
-        from .events import events
-
-        return events(self, tasks, recent=recent, follow=follow)
-
-    def handle(self, name: str, job_id: str) -> JobHandle:
-        """A handle for an existing job of task ``name``."""
-        return JobHandle(self.runtime, name, job_id)
-
-    def cancel(self, job_id: str, reason: str | None = None, *, task: str | None = None) -> str:
-        """Cancel a job by id (blocking); see :meth:`JobHandle.cancel`. Without ``task`` the
-        job is looked for under every known task."""
-        return self.runtime.call(self.acancel(job_id, reason, task=task))
-
-    async def acancel(
-        self, job_id: str, reason: str | None = None, *, task: str | None = None
-    ) -> str:
-        """Async twin of :meth:`cancel`."""
-        from .handle import cancel_job
-
-        if task is None:
-            engine = await self.runtime.engine()
-            found = await engine.find_job(job_id, await self.registry.known_names())
-            if found is None:
-                raise JobNotFoundError(f"no job {job_id} under any known task", job_id)
-            task = found.task
-        return await cancel_job(self.runtime, task, job_id, reason)
-
-    def inspect(self) -> Inspector:
-        """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
-        from .inspector import Inspector
-
-        return Inspector(self)
-
-    def dead_letters(self) -> DeadLetters:
-        """The dead-letter queue: jobs that failed for good; list, group, retry, purge."""
-        from .dead_letters import DeadLetters
-
-        return DeadLetters(self)
-
-    def queues(self) -> Queues:
-        """The queues: list them with their counts, pause and resume them."""
-        from .queues import Queues
-
-        return Queues(self)
-
-    def server_info(self) -> dict[str, str]:
-        """Connect (starting the embedded server if needed) and describe the server (blocking).
-
-        Raises:
-            ServerError: it cannot be reached, or holds an incompatible wire format.
-        """
-
-        async def describe() -> dict[str, str]:
-            return await (await self.runtime.engine()).server_info()
-
-        return self.runtime.call(describe())
-
-    # -- connections ----------------------------------------------------------------------
-
-    async def connect(self) -> Engine:
-        """Connect the running event loop (starting the embedded server if needed) and return
-        its engine; later calls return the same one.
-
-        Raises:
-            ServerError: it cannot be reached, or holds an incompatible wire format.
-        """
-        return await self.runtime.engine()
-
-    async def aclose(self) -> None:
-        """Close the connections of the current event loop."""
-        await self.runtime.aclose()
-
-    def close(self) -> None:
-        """Close the blocking API's connections."""
-        self.runtime.close()
-
     # -- workers -----------------------------------------------------------------------------
-
-    async def arelease_worker(self, worker_id: str, tasks: Iterable[str] | None = None) -> int:
-        """Send the jobs a dead worker held back to their queues now, not after its locks expire.
-
-        Args:
-            worker_id: the dead worker's id.
-            tasks: the task names it served (default: every task known to the server).
-
-        Returns:
-            How many jobs it held.
-        """
-        from .workers import release_worker
-
-        return await release_worker(self.runtime, worker_id, tasks)
-
-    def workers(self) -> list[WorkerInfo]:
-        """Every registered worker process, live and gone, most recent heartbeat first."""
-        return self.runtime.call(self.aworkers())
-
-    async def aworkers(self) -> list[WorkerInfo]:
-        """Async twin of :meth:`workers`."""
-        from .workers import list_workers
-
-        return await list_workers(self.runtime)
-
-    def drain_workers(self, node: str) -> list[str]:
-        """Ask workers to finish their running jobs and exit (blocking); ``node`` is a worker
-        id or a host name (every worker on it). Returns the ids asked; none is an error.
-
-        Raises:
-            UsageError: no live worker has that id or host.
-        """
-        return self.runtime.call(self.adrain_workers(node))
-
-    async def adrain_workers(self, node: str) -> list[str]:
-        """Async twin of :meth:`drain_workers`."""
-        from .workers import drain_workers
-
-        return await drain_workers(self.runtime, node)
-
-    async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
-        """Release the jobs of every gone worker at once and drop it from the registry.
-
-        Args:
-            alive: ids never to reap: a worker calling this knows it is alive, whatever its
-                record's age says (after a jump of a virtual clock, say).
-
-        Returns:
-            Worker id -> how many jobs it held, for each worker reaped.
-        """
-        from .workers import reap_workers
-
-        return await reap_workers(self.runtime, frozenset(alive))
 
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
@@ -627,44 +362,29 @@ def default_app() -> Taskora:
         return _default_app
 
 
-def task(
-    name: str | None = None,
-    *,
-    retry: Retry | None = None,
-    timeout: Duration | None = None,
-    concurrency: int | None = None,
-    queue: str = DEFAULT_QUEUE,
-    on_cancel: Handler | None = None,
-    ttl: TtlOption = None,
-    singleton: bool = False,
-    concurrency_limit: int | None = None,
-    collect: Mapping[str, Any] | None = None,
-    schedule: Mapping[str, Any] | None = None,
-    input: Any = None,
-    output: Any = None,
-    middleware: Iterable[Middleware] = (),
-    version: int | None = None,
-    since: int | None = None,
-    migrate: MigrateOption = None,
-) -> Callable[[Handler], Task]:
-    """Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``;
-    the options are :meth:`Taskora.task`'s."""
-    return default_app().task(
-        name,
-        retry=retry,
-        timeout=timeout,
-        concurrency=concurrency,
-        queue=queue,
-        on_cancel=on_cancel,
-        ttl=ttl,
-        singleton=singleton,
-        concurrency_limit=concurrency_limit,
-        collect=collect,
-        schedule=schedule,
-        input=input,
-        output=output,
-        middleware=middleware,
-        version=version,
-        since=since,
-        migrate=migrate,
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _on_default_app(method: Callable[Concatenate[Taskora, P], R]) -> Callable[P, R]:
+    """``method`` as a function that calls it on :func:`default_app`, with its parameters
+    (for mypy, ``inspect.signature`` and ``help()``) but without ``self``."""
+
+    @functools.wraps(method)
+    def on_default_app(*args: P.args, **kwargs: P.kwargs) -> R:
+        return method(default_app(), *args, **kwargs)
+
+    signature = inspect.signature(method)
+    on_default_app.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
     )
+    on_default_app.__qualname__ = method.__name__
+    on_default_app.__doc__ = (
+        f"Like :meth:`Taskora.{method.__name__}`, on the default app (:func:`default_app`).\n\n"
+        f"{inspect.cleandoc(method.__doc__ or '')}"
+    )
+    return on_default_app
+
+
+task = _on_default_app(Taskora.task)
+"""Register a task on the default app: ``@task("send-email", retry=Retry(attempts=3))``."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import builtins
 import heapq
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
+from .dead_letter_walk import Action, BulkFilter, compile_error_match, walk_failed_set
 from .durations import Duration, to_ms
+from .error_shapes import error_shape, parse_error, shape_pattern
 from .errors import Issue, JobNotFoundError, UsageError
 from .remote_error import issues_as_dicts, parse_remote_error
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from .engine.engine import Engine
     from .task import Task
     from .task_registry import Parts
+
+__all__ = [
+    "BATCH", "BulkResult", "DeadGroup", "DeadLetter", "DeadLetters", "Progress", "error_shape",
+    "parse_error", "shape_pattern",
+]  # fmt: skip
 
 BATCH = 500
 """Dead letters read, and retried or purged, per round trip."""
@@ -93,44 +99,6 @@ class DeadGroup:
         }
 
 
-# What varies between messages of one error, masked in this order (an id's digits are not
-# numbers of their own). Each mask has the regular expression that matches what it replaced.
-_MASKS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"'[^'\n]*'"), "'<s>'", r"'[^'\n]*'"),
-    (re.compile(r'"[^"\n]*"'), '"<s>"', r'"[^"\n]*"'),
-    (
-        re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-        "<id>",
-        r"[0-9A-Za-z-]+",
-    ),
-    # hex and base-36 ids (taskora's own): 8+ letters and digits with at least one digit
-    (re.compile(r"\b(?:0x)?(?=[0-9A-Za-z]*\d)(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{8,}\b"), "<id>",
-     r"[0-9A-Za-z-]+"),
-    (re.compile(r"(?<![A-Za-z_<])-?\d+(?:\.\d+)?"), "<n>", r"-?\d+(?:\.\d+)?"),
-)  # fmt: skip
-_HOLES = re.compile("|".join(re.escape(mask) for _, mask, _ in _MASKS))
-
-
-def error_shape(message: str) -> str:
-    """A message with its values masked, so the errors of one cause group together:
-    ``card 4242 declined for 'bob'`` -> ``card <n> declined for '<s>'``."""
-    for pattern, mask, _ in _MASKS:
-        message = pattern.sub(mask, message)
-    return message
-
-
-def shape_pattern(error_type: str, shape: str) -> str:
-    """A regular expression for ``--error-match`` that matches ``"ErrorType: message"`` for
-    every message of this shape."""
-    holes = {mask: regex for _, mask, regex in _MASKS}
-    parts, at = [], 0
-    for hole in _HOLES.finditer(shape):
-        parts += [re.escape(shape[at : hole.start()]), holes[hole.group()]]
-        at = hole.end()
-    parts.append(re.escape(shape[at:]))
-    return f"^{re.escape(error_type)}: {''.join(parts)}$"
-
-
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     """What a bulk retry or purge did: ``matched`` dead letters passed the filters, ``done``
@@ -152,39 +120,11 @@ class BulkResult:
         }
 
 
-def parse_error(raw: str | None) -> tuple[str, str, str | None]:
-    """(type, message, traceback) of a stored error JSON; tolerant of anything else."""
-    if not raw:
-        return "?", "", None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return "?", raw, None
-    if not isinstance(value, dict):
-        return "?", str(value), None
-    trace = value.get("traceback")
-    return (
-        str(value.get("type") or "?"),
-        str(value.get("message") or ""),
-        trace if isinstance(trace, str) else None,
-    )
-
-
 def _letter(row: DeadRow) -> DeadLetter:
     kind, message, trace = parse_error(row.error)
     stored = parse_remote_error(row.error)
     issues = () if stored is None else stored.issues
     return DeadLetter(row.id, row.task, row.failed_at_ms, row.attempt, kind, message, trace, issues)
-
-
-@dataclass
-class _Filter:
-    pattern: re.Pattern[str] | None
-    min_ms: int | None
-    left: int | None  # how many more may match; None = no limit
-
-    def full(self) -> bool:
-        return self.left is not None and self.left <= 0
 
 
 class DeadLetters:
@@ -199,12 +139,6 @@ class DeadLetters:
         self.registry = app.registry
 
     # -- reading -----------------------------------------------------------------------------
-
-    def list(
-        self, task: str | Task | None = None, offset: int = 0, limit: int = 50
-    ) -> builtins.list[DeadLetter]:
-        """Dead letters, newest first (blocking); see :meth:`alist`."""
-        return self.runtime.call(self.alist(task, offset, limit))
 
     async def alist(
         self, task: str | Task | None = None, offset: int = 0, limit: int = 50
@@ -235,9 +169,7 @@ class DeadLetters:
             _letter(found[(name, job_id)]) for _, job_id, name in chosen if (name, job_id) in found
         ]
 
-    def groups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
-        """Dead letters grouped by error (blocking); see :meth:`agroups`."""
-        return self.runtime.call(self.agroups(task))
+    list = blocking_twin(alist)
 
     async def agroups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
         """Dead letters grouped by error type and message shape (numbers, ids and quoted
@@ -271,9 +203,7 @@ class DeadLetters:
         ]  # fmt: skip
         return sorted(groups, key=lambda g: (-g.count, -g.newest_ms))
 
-    def count(self, task: str | Task | None = None) -> int:
-        """How many dead letters there are (blocking)."""
-        return self.runtime.call(self.acount(task))
+    groups = blocking_twin(agroups)
 
     async def acount(self, task: str | Task | None = None) -> int:
         """How many dead letters there are."""
@@ -282,11 +212,9 @@ class DeadLetters:
         engine, names = await self._scope(task)
         return sum([await dead_count(engine, name) for name in names])
 
-    # -- retrying one ------------------------------------------------------------------------
+    count = blocking_twin(acount)
 
-    def retry(self, job_id: str, task: str | Task | None = None) -> DeadLetter:
-        """Retry one dead letter (blocking); see :meth:`aretry`."""
-        return self.runtime.call(self.aretry(job_id, task))
+    # -- retrying one ------------------------------------------------------------------------
 
     async def aretry(self, job_id: str, task: str | Task | None = None) -> DeadLetter:
         """Send one dead letter back to the end of its waiting line with a fresh attempt count,
@@ -328,29 +256,9 @@ class DeadLetters:
             raise UsageError(f"job {job_id} of task {name!r} stopped being dead meanwhile")
         return _letter(rows[0])
 
-    # -- bulk --------------------------------------------------------------------------------
+    retry = blocking_twin(aretry)
 
-    def retry_all(
-        self,
-        task: str | Task | None = None,
-        *,
-        error_match: str | None = None,
-        since: Duration | None = None,
-        limit: int | None = None,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> BulkResult:
-        """Retry many dead letters (blocking); see :meth:`aretry_all`."""
-        return self.runtime.call(
-            self.aretry_all(
-                task,
-                error_match=error_match,
-                since=since,
-                limit=limit,
-                dry_run=dry_run,
-                progress=progress,
-            )
-        )
+    # -- bulk --------------------------------------------------------------------------------
 
     async def aretry_all(
         self,
@@ -383,27 +291,7 @@ class DeadLetters:
 
         return await self._bulk(act, task, error_match, since, limit, dry_run, progress)
 
-    def purge(
-        self,
-        task: str | Task | None = None,
-        *,
-        error_match: str | None = None,
-        since: Duration | None = None,
-        limit: int | None = None,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> BulkResult:
-        """Delete dead letters for good (blocking); see :meth:`apurge`."""
-        return self.runtime.call(
-            self.apurge(
-                task,
-                error_match=error_match,
-                since=since,
-                limit=limit,
-                dry_run=dry_run,
-                progress=progress,
-            )
-        )
+    retry_all = blocking_twin(aretry_all)
 
     async def apurge(
         self,
@@ -424,9 +312,11 @@ class DeadLetters:
 
         return await self._bulk(act, task, error_match, since, limit, dry_run, progress)
 
+    purge = blocking_twin(apurge)
+
     async def _bulk(
         self,
-        act: Callable[[Engine, str, builtins.list[str]], Any],
+        act: Action,
         task: str | Task | None,
         error_match: str | None,
         since: Duration | None,
@@ -439,8 +329,8 @@ class DeadLetters:
         if limit is not None and limit < 0:
             raise UsageError(f"limit must be >= 0, got {limit}")
         since_ms = None if since is None else to_ms(since, what="since")
-        filt = _Filter(
-            _compile(error_match),
+        filt = BulkFilter(
+            compile_error_match(error_match),
             None if since_ms is None else self.runtime.clock() - since_ms,
             limit,
         )
@@ -459,7 +349,7 @@ class DeadLetters:
         for name in names:
             if filt.full():
                 break
-            n_matched, n_done = await _walk(engine, name, filt, act, dry_run, tick)
+            n_matched, n_done = await walk_failed_set(engine, name, filt, act, dry_run, tick, BATCH)
             matched, done = matched + n_matched, done + n_done
             if n_matched:
                 by_task[name] = n_matched if dry_run else n_done
@@ -476,66 +366,3 @@ class DeadLetters:
             await self.registry.resolve(name)
             return engine, [name]
         return engine, await self.registry.known_names()
-
-
-def _compile(error_match: str | None) -> re.Pattern[str] | None:
-    if error_match is None:
-        return None
-    try:
-        return re.compile(error_match)
-    except re.error as exc:
-        raise UsageError(
-            f"error match {error_match!r} is not a valid regular expression: {exc}"
-        ) from None
-
-
-def _matches(row: DeadRow, pattern: re.Pattern[str]) -> bool:
-    kind, message, _ = parse_error(row.error)
-    return pattern.search(f"{kind}: {message}") is not None
-
-
-async def _walk(
-    engine: Engine,
-    name: str,
-    filt: _Filter,
-    act: Callable[[Engine, str, builtins.list[str]], Any],
-    dry_run: bool,
-    tick: Callable[[int], None],
-) -> tuple[int, int]:
-    """Walk one task's failed set oldest first, acting on the matching jobs batch by batch.
-
-    Jobs acted on leave the set, the others stay; so the walk keeps a cursor of (score, how
-    many jobs with exactly that score it has passed and left in place) rather than a rank,
-    which would shift under it. Returns (matched, done).
-    """
-    from .engine.dead import dead_page, dead_rows
-
-    cursor, kept_at_cursor = filt.min_ms, 0
-    matched = done = 0
-    while not filt.full():
-        page = await dead_page(engine, name, cursor, kept_at_cursor, BATCH)
-        if not page:
-            break
-        if filt.pattern is None:
-            chosen = [job_id for job_id, _ in page]
-        else:
-            rows = await dead_rows(engine, name, page)
-            chosen = [row.id for row in rows if _matches(row, filt.pattern)]
-        if filt.left is not None:
-            chosen = chosen[: filt.left]
-            filt.left -= len(chosen)
-        gone: set[str] = set()
-        if chosen and not dry_run:
-            flags = await act(engine, name, chosen)
-            gone = {job_id for job_id, flag in zip(chosen, flags, strict=True) if flag}
-        matched, done = matched + len(chosen), done + len(gone)
-        tick(len(page))
-        last = page[-1][1]
-        kept_last = sum(1 for job_id, ms in page if ms == last and job_id not in gone)
-        if last == cursor:
-            kept_at_cursor += kept_last
-        else:
-            cursor, kept_at_cursor = last, kept_last
-        if len(page) < BATCH:
-            break
-    return matched, done

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
 from .engine.records import JobRecord
 from .errors import (
     CancelledError,
@@ -71,35 +72,18 @@ class JobHandle:
             return f"JobHandle(task={self.task!r}, id={self.id!r}, rejected={self.reason!r}{why})"
         return f"JobHandle(task={self.task!r}, id={self.id!r})"
 
-    def state(self) -> str:
+    async def astate(self) -> str:
         """The job's state now (``waiting``, ``active``, ``completed``, ..., ``missing``;
         ``throttled`` for a throttled dispatch, which made no job)."""
-        return self.runtime.call(self.astate())
-
-    async def astate(self) -> str:
-        """Async twin of :meth:`state`."""
         engine = await self.runtime.engine()
         if self.reason == "throttled":
             return "throttled"
         return await engine.job_state(self.task, self._target) or "missing"
 
-    def result(self, timeout: float | None = None) -> Any:
-        """Wait for the job to end and return its result.
+    state = blocking_twin(astate)
 
-        Args:
-            timeout: seconds to wait; None waits for ever.
-
-        Raises:
-            TimeoutError: the job did not end in time (it keeps running).
-            JobFailedError: the job failed for good; carries the remote error.
-            CancelledError / ExpiredError: the job was cancelled / expired.
-            JobNotFoundError: no such job (never stored, or trimmed by retention).
-            ThrottledError: the dispatch was throttled, so no job exists.
-        """
-        return self.runtime.call(self.aresult(timeout))
-
-    def cancel(self, reason: str | None = None) -> str:
-        """Cancel the job (blocking).
+    async def acancel(self, reason: str | None = None) -> str:
+        """Cancel the job.
 
         A waiting, delayed or retrying job is cancelled at once. An active one is flagged and
         its worker told: the handler's ``ctx.cancelled`` is set (an ``async def`` handler is
@@ -116,29 +100,36 @@ class JobHandle:
             NotCancellableError: the job already ended (its ``state`` says how).
             JobNotFoundError: no such job.
         """
-        return self.runtime.call(self.acancel(reason))
-
-    async def acancel(self, reason: str | None = None) -> str:
-        """Async twin of :meth:`cancel`."""
         return await cancel_job(self.runtime, self.task, self._target, reason)
 
-    def retry(self) -> None:
-        """Run a job that ended without completing (failed, cancelled or expired) again
-        (blocking): it goes to the back of its waiting line with a fresh attempt count, and
-        its last error stays in its log.
+    cancel = blocking_twin(acancel)
+
+    async def aretry(self) -> None:
+        """Run a job that ended without completing (failed, cancelled or expired) again: it
+        goes to the back of its waiting line with a fresh attempt count, and its last error
+        stays in its log.
 
         Raises:
             UsageError: the job is waiting, active or completed (its state is in the message).
             JobNotFoundError: no such job.
         """
-        self.runtime.call(self.aretry())
-
-    async def aretry(self) -> None:
-        """Async twin of :meth:`retry`."""
         await retry_job(self.runtime, self.task, self._target)
 
+    retry = blocking_twin(aretry)
+
     async def aresult(self, timeout: float | None = None) -> Any:
-        """Async twin of :meth:`result`."""
+        """Wait for the job to end and return its result.
+
+        Args:
+            timeout: seconds to wait; None waits for ever.
+
+        Raises:
+            TimeoutError: the job did not end in time (it keeps running).
+            JobFailedError: the job failed for good; carries the remote error.
+            CancelledError / ExpiredError: the job was cancelled / expired.
+            JobNotFoundError: no such job (never stored, or trimmed by retention).
+            ThrottledError: the dispatch was throttled, so no job exists.
+        """
         if self.reason == "throttled":
             raise ThrottledError(
                 f"dispatch {self.id} of {self.task!r} was throttled: no job ran", "", self.id
@@ -146,6 +137,8 @@ class JobHandle:
         waiter = await self.runtime.waiter()
         record = await waiter.wait(self.task, self._target, timeout)
         return outcome(self.task, self._target, record, self.runtime.payloads)
+
+    result = blocking_twin(aresult)
 
 
 async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | None) -> str:

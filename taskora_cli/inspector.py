@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
 from .engine.records import STATES as _STATES
 from .errors import UsageError
 from .moments import to_datetime
@@ -264,20 +265,14 @@ class Inspector:
         self.runtime = app.runtime
         self.registry = app.registry
 
-    def tasks(self) -> list[str]:
-        """The tasks to look at: those registered here and those the server knows (blocking)."""
-        return self.runtime.call(self.atasks())
-
     async def atasks(self) -> list[str]:
-        """Async twin of :meth:`tasks`."""
+        """The tasks to look at: those registered here and those the server knows."""
         return await self.registry.known_names()
 
-    def stats(self) -> Stats:
-        """Counts by state per task and in total, and each queue's latency (blocking)."""
-        return self.runtime.call(self.astats())
+    tasks = blocking_twin(atasks)
 
     async def astats(self) -> Stats:
-        """Async twin of :meth:`stats`."""
+        """Counts by state per task and in total, and each queue's latency."""
         engine = await self.runtime.engine()
         counts = await engine.task_counts(await self.atasks(), self.runtime.clock())
         per_task = [TaskStats.from_counts(c) for c in counts]
@@ -286,17 +281,15 @@ class Inspector:
         total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
         return Stats(per_task, total)
 
-    def throughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
-        """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
-        1440) up to and including the current one, oldest first; of one task or all of them
-        (blocking)."""
-        return self.runtime.call(self.athroughput(task, minutes))
+    stats = blocking_twin(astats)
 
     async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
-        """Async twin of :meth:`throughput`.
+        """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
+         1440) up to and including the current one, oldest first; of one task or all of them
+        .
 
-        Raises:
-            UsageError: ``minutes`` is not within 1..1440.
+         Raises:
+             UsageError: ``minutes`` is not within 1..1440.
         """
         if isinstance(minutes, bool) or not isinstance(minutes, int):
             raise UsageError(f"minutes must be an int, got {minutes!r}")
@@ -312,14 +305,12 @@ class Inspector:
             for m, (c, f) in zip(span, counts, strict=True)
         ]
 
-    def jobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
-        """Jobs of ``task`` in ``state`` (blocking): the waiting line in the order workers take
-        it, delayed ones by due time, active ones by lock deadline, finished ones newest first.
-        The listed records carry no logs (see :meth:`find`)."""
-        return self.runtime.call(self.ajobs(task, state, offset, limit))
+    throughput = blocking_twin(athroughput)
 
     async def ajobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
-        """Async twin of :meth:`jobs`.
+        """Jobs of ``task`` in ``state``: the waiting line in the order workers take
+        it, delayed ones by due time, active ones by lock deadline, finished ones newest first.
+        The listed records carry no logs (see :meth:`find`).
 
         Raises:
             UsageError: an unknown state, or a negative offset or limit.
@@ -337,18 +328,7 @@ class Inspector:
         records = await engine.jobs_by_id(task, ids)
         return [JobInfo.from_record(r, payloads=self.runtime.payloads) for r in records]
 
-    def search(
-        self,
-        error: str,
-        task: str | None = None,
-        state: str = "failed",
-        limit: int = 50,
-        max_scan: int = SEARCH_SCAN,
-    ) -> list[JobInfo]:
-        """Jobs in ``state`` whose error (type, message or traceback) contains ``error``,
-        ignoring case (blocking); newest first for finished states. Walks each task's set for
-        that state in pages, looking at ``max_scan`` jobs per task at most: no keyspace scan."""
-        return self.runtime.call(self.asearch(error, task, state, limit, max_scan))
+    jobs = blocking_twin(ajobs)
 
     async def asearch(
         self,
@@ -358,7 +338,9 @@ class Inspector:
         limit: int = 50,
         max_scan: int = SEARCH_SCAN,
     ) -> list[JobInfo]:
-        """Async twin of :meth:`search`."""
+        """Jobs in ``state`` whose error (type, message or traceback) contains ``error``,
+        ignoring case; newest first for finished states. Walks each task's set for
+        that state in pages, looking at ``max_scan`` jobs per task at most: no keyspace scan."""
         needle = error.casefold()
         found: list[JobInfo] = []
         for name in [task] if task is not None else await self.atasks():
@@ -371,13 +353,11 @@ class Inspector:
                 break
         return found[:limit]
 
-    def find(self, job_id: str, task: str | None = None) -> JobInfo | None:
-        """The job ``job_id`` with its logs, or None (blocking). Without ``task`` it is looked
-        for under every known task (one pipelined key look-up each)."""
-        return self.runtime.call(self.afind(job_id, task))
+    search = blocking_twin(asearch)
 
     async def afind(self, job_id: str, task: str | None = None) -> JobInfo | None:
-        """Async twin of :meth:`find`."""
+        """The job ``job_id`` with its logs, or None. Without ``task`` it is looked
+        for under every known task (one pipelined key look-up each)."""
         engine = await self.runtime.engine()
         tasks = [task] if task is not None else await self.atasks()
         record = await engine.find_job(job_id, tasks)
@@ -386,30 +366,28 @@ class Inspector:
         logs = await engine.job_logs(record.task, job_id)
         return JobInfo.from_record(record, logs, self.runtime.payloads)
 
-    def contracts(self) -> Contracts:
-        """Every published task contract, with the live workers serving each, and the tasks
-        the server knows by name only (blocking). A document this version cannot read is
-        skipped and noted in ``unreadable``, never an error."""
-        return self.runtime.call(self.acontracts())
+    find = blocking_twin(afind)
 
     async def acontracts(self) -> Contracts:
-        """Async twin of :meth:`contracts`."""
+        """Every published task contract, with the live workers serving each, and the tasks
+        the server knows by name only. A document this version cannot read is
+        skipped and noted in ``unreadable``, never an error."""
         from .task_catalog import read_contracts
 
         return await read_contracts(self)
 
-    def migrations(self, task: str) -> Migrations:
+    contracts = blocking_twin(acontracts)
+
+    async def amigrations(self, task: str) -> Migrations:
         """How ``task``'s waiting, active and delayed jobs spread over payload versions, its
         version and since (from the task registered here, else its published contract), and
-        how far ``since`` can be raised without stranding a job (blocking).
+        how far ``since`` can be raised without stranding a job.
 
         Raises:
             UnknownTaskError: no one knows the task.
         """
-        return self.runtime.call(self.amigrations(task))
-
-    async def amigrations(self, task: str) -> Migrations:
-        """Async twin of :meth:`migrations`."""
         from .task_catalog import read_migrations
 
         return await read_migrations(self, task)
+
+    migrations = blocking_twin(amigrations)

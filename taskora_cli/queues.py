@@ -12,6 +12,7 @@ import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
 from .inspector import TaskStats
 from .names import check_queue_name
 
@@ -46,14 +47,10 @@ class Queues:
         self.runtime = app.runtime
         self.registry = app.registry
 
-    def list(self, stats: Stats | None = None) -> list[QueueInfo]:
-        """Every known queue (of tasks registered here or on the server, and any paused one),
-        sorted by name (blocking). ``stats``: counts already read with
-        ``app.inspect().stats()``, so they are not read again."""
-        return self.runtime.call(self.alist(stats))
-
     async def alist(self, stats: Stats | None = None) -> builtins.list[QueueInfo]:
-        """Async twin of :meth:`list`."""
+        """Every known queue (of tasks registered here or on the server, and any paused one),
+        sorted by name. ``stats``: counts already read with
+        ``app.inspect().stats()``, so they are not read again."""
         from .engine import control
 
         engine = await self.runtime.engine()
@@ -88,32 +85,28 @@ class Queues:
             )
         return out
 
-    def pause(self, name: str) -> bool:
-        """Pause queue ``name`` (blocking); False if it already was. Dispatch still works."""
-        return self.runtime.call(self.apause(name))
+    list = blocking_twin(alist)
 
     async def apause(self, name: str) -> bool:
-        """Async twin of :meth:`pause`."""
+        """Pause queue ``name``; False if it already was. Dispatch still works."""
         from .engine import control
 
         return await control.pause_queue(await self.runtime.engine(), check_queue_name(name))
 
-    def resume(self, name: str) -> bool:
-        """Resume queue ``name`` (blocking); False if it was not paused."""
-        return self.runtime.call(self.aresume(name))
+    pause = blocking_twin(apause)
 
     async def aresume(self, name: str) -> bool:
-        """Async twin of :meth:`resume`."""
+        """Resume queue ``name``; False if it was not paused."""
         from .engine import control
 
         return await control.resume_queue(await self.runtime.engine(), check_queue_name(name))
 
-    def is_paused(self, name: str) -> bool:
-        """Whether queue ``name`` is paused (blocking)."""
-        return self.runtime.call(self.ais_paused(name))
+    resume = blocking_twin(aresume)
 
     async def ais_paused(self, name: str) -> bool:
-        """Async twin of :meth:`is_paused`."""
+        """Whether queue ``name`` is paused."""
         from .engine import control
 
         return check_queue_name(name) in await control.paused_queues(await self.runtime.engine())
+
+    is_paused = blocking_twin(ais_paused)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
 from .errors import UnknownScheduleError
 from .moments import out_of_range
 from .schedule_spec import ScheduleSpec, check_name
@@ -108,18 +109,10 @@ class ScheduleManager:
         self.runtime = app.runtime
         self.registry = app.registry
 
-    def _call(self, coroutine: Any) -> Any:
-        return self.runtime.call(coroutine)
-
     # -- reading -------------------------------------------------------------------------------
 
-    def list(self) -> builtins.list[ScheduleInfo]:
-        """Every schedule on the server, by name (blocking)."""
-        result: builtins.list[ScheduleInfo] = self._call(self.alist())
-        return result
-
     async def alist(self) -> builtins.list[ScheduleInfo]:
-        """Async twin of :meth:`list`."""
+        """Every schedule on the server, by name."""
         from .engine import schedules as es
 
         engine = await self.runtime.engine()
@@ -127,19 +120,18 @@ class ScheduleManager:
         rows = await es.read(engine, names)
         return [ScheduleInfo.from_row(n, row) for n, row in zip(names, rows, strict=True) if row]
 
-    def get(self, name: str) -> ScheduleInfo:
-        """One schedule (blocking).
+    list = blocking_twin(alist)
+
+    async def aget(self, name: str) -> ScheduleInfo:
+        """One schedule.
 
         Raises:
             UnknownScheduleError: no such schedule; the message lists the known ones.
         """
-        result: ScheduleInfo = self._call(self.aget(name))
-        return result
-
-    async def aget(self, name: str) -> ScheduleInfo:
-        """Async twin of :meth:`get`."""
         info, _ = await self._read(name)
         return info
+
+    get = blocking_twin(aget)
 
     async def _read(self, name: str) -> tuple[ScheduleInfo, Engine]:
         from .engine import schedules as es
@@ -151,14 +143,9 @@ class ScheduleManager:
             raise UnknownScheduleError(f"unknown schedule {name!r}; known schedules: {known}")
         return ScheduleInfo.from_row(name, row), engine
 
-    def upcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
-        """The next ``count`` fire times, in the schedule's zone (blocking); for a paused
-        schedule, those it would have if resumed now."""
-        result: builtins.list[datetime] = self._call(self.aupcoming(name, count))
-        return result
-
     async def aupcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
-        """Async twin of :meth:`upcoming`."""
+        """The next ``count`` fire times, in the schedule's zone; for a paused
+        schedule, those it would have if resumed now."""
         from .cron import zone
 
         info = await self.aget(name)
@@ -169,29 +156,23 @@ class ScheduleManager:
         times = info.spec.upcoming(first, count)
         return [datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(where) for ms in times]
 
+    upcoming = blocking_twin(aupcoming)
+
     # -- changing ------------------------------------------------------------------------------
 
-    def pause(self, name: str) -> ScheduleInfo:
-        """Stop firing until resumed; the next run is kept (blocking)."""
-        result: ScheduleInfo = self._call(self.apause(name))
-        return result
-
     async def apause(self, name: str) -> ScheduleInfo:
-        """Async twin of :meth:`pause`."""
+        """Stop firing until resumed; the next run is kept."""
         from .engine import schedules as es
 
         _, engine = await self._read(name)
         await es.pause(engine, name, self.runtime.clock())
         return await self.aget(name)
 
-    def resume(self, name: str) -> ScheduleInfo:
-        """Fire again. Fire times passed while paused are skipped, unless ``on_missed`` is a
-        catch-up policy, which replays them (up to its limit) on the next tick (blocking)."""
-        result: ScheduleInfo = self._call(self.aresume(name))
-        return result
+    pause = blocking_twin(apause)
 
     async def aresume(self, name: str) -> ScheduleInfo:
-        """Async twin of :meth:`resume`."""
+        """Fire again. Fire times passed while paused are skipped, unless ``on_missed`` is a
+        catch-up policy, which replays them (up to its limit) on the next tick."""
         from .engine import schedules as es
 
         for _ in range(5):  # changed between our read and the script: read again
@@ -203,14 +184,11 @@ class ScheduleManager:
                 break
         return await self.aget(name)
 
-    def trigger(self, name: str) -> JobHandle:
-        """Dispatch the schedule's job now, leaving the next run where it is; overlap does not
-        apply to a run asked for by hand (blocking)."""
-        result: JobHandle = self._call(self.atrigger(name))
-        return result
+    resume = blocking_twin(aresume)
 
     async def atrigger(self, name: str) -> JobHandle:
-        """Async twin of :meth:`trigger`."""
+        """Dispatch the schedule's job now, leaving the next run where it is; overlap does not
+        apply to a run asked for by hand."""
         from .engine import schedules as es
 
         info, engine = await self._read(name)
@@ -218,41 +196,33 @@ class ScheduleManager:
         await es.triggered(engine, name, handle.id, info.spec.task, self.runtime.clock())
         return handle
 
-    def update(self, name: str, **changes: Any) -> ScheduleInfo:
+    trigger = blocking_twin(atrigger)
+
+    async def aupdate(self, /, name: str, **changes: Any) -> ScheduleInfo:
         """Change some options (task, cron, every, timezone, data, on_missed, overlap); a new
-        timing moves the next run, anything else keeps it (blocking).
+        timing moves the next run, anything else keeps it.
 
         Note: a schedule defined in code or TOML gets its declared definition back when a
         worker next starts; change the declaration for lasting changes.
         """
-        result: ScheduleInfo = self._call(self.aupdate(name, **changes))
-        return result
-
-    async def aupdate(self, name: str, **changes: Any) -> ScheduleInfo:
-        """Async twin of :meth:`update`."""
         info, engine = await self._read(name)
         await _register(engine, name, info.spec.with_changes(**changes), self.runtime.clock())
         return await self.aget(name)
 
-    def remove(self, name: str) -> None:
-        """Delete the schedule; jobs it dispatched are left alone (blocking).
+    update = blocking_twin(aupdate)
+
+    async def aremove(self, name: str) -> None:
+        """Delete the schedule; jobs it dispatched are left alone.
 
         Raises:
             UnknownScheduleError: no such schedule.
         """
-        self._call(self.aremove(name))
-
-    async def aremove(self, name: str) -> None:
-        """Async twin of :meth:`remove`."""
         from .engine import schedules as es
 
         _, engine = await self._read(name)
         await es.remove(engine, name)
 
-    def register(self) -> dict[str, str]:
-        """Store the app's declared schedules on the server (blocking); see :meth:`aregister`."""
-        result: dict[str, str] = self._call(self.aregister())
-        return result
+    remove = blocking_twin(aremove)
 
     async def aregister(self) -> dict[str, str]:
         """Store every schedule the app declares (code, inline on tasks, TOML). A schedule the
@@ -268,6 +238,8 @@ class ScheduleManager:
             name: await _register(engine, name, spec, now)
             for name, spec in self.registry.declared_schedules().items()
         }
+
+    register = blocking_twin(aregister)
 
 
 async def _register(engine: Engine, name: str, spec: ScheduleSpec, now_ms: int) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
+from .blocking import blocking_twin
 from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
@@ -237,7 +238,7 @@ class Task:
         return {"conc": keys.concurrency(key), "conc_q": keys.parked(key), "conc_max": cap,
                 "conc_all": keys.parked_all}  # fmt: skip
 
-    def dispatch(
+    async def adispatch(
         self,
         data: Any = None,
         *,
@@ -252,7 +253,7 @@ class Task:
         concurrency_limit: int | None = None,
         skip_validation: bool = False,
     ) -> JobHandle:
-        """Enqueue one job and return its handle (blocking).
+        """Enqueue one job and return its handle.
 
         Args:
             data: the job payload: a value of the task's ``input`` schema (a model instance,
@@ -291,38 +292,6 @@ class Task:
             DuplicateJobError / ThrottledError: rejected, with ``throw_on_reject``.
             ServerError: the server cannot be reached.
         """
-        return self.runtime.call(
-            self.adispatch(
-                data,
-                delay=delay,
-                priority=priority,
-                ttl=ttl,
-                deduplicate=deduplicate,
-                throttle=throttle,
-                debounce=debounce,
-                throw_on_reject=throw_on_reject,
-                concurrency_key=concurrency_key,
-                concurrency_limit=concurrency_limit,
-                skip_validation=skip_validation,
-            )
-        )
-
-    async def adispatch(
-        self,
-        data: Any = None,
-        *,
-        delay: Duration | None = None,
-        priority: int = 0,
-        ttl: TtlOption = None,
-        deduplicate: FlowOption = None,
-        throttle: FlowOption = None,
-        debounce: FlowOption = None,
-        throw_on_reject: bool = False,
-        concurrency_key: str | None = None,
-        concurrency_limit: int | None = None,
-        skip_validation: bool = False,
-    ) -> JobHandle:
-        """Async twin of :meth:`dispatch`."""
         if self.options.input is not None:
             data = self.checked(data, skip_validation)
         now = self.runtime.clock()
@@ -352,6 +321,8 @@ class Task:
         if not admission.enqueued and throw_on_reject:
             raise rejection(self.name, job.id, flow, admission)
         return JobHandle.admitted(self.runtime, self.name, job.id, admission)
+
+    dispatch = blocking_twin(adispatch)
 
     def checked(self, data: Any, skip_validation: bool = False) -> Any:
         """``data`` as a dispatch enqueues it: checked against the ``input`` schema (unless
@@ -384,38 +355,6 @@ class Task:
         payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
         return Collected(new_job_id(), payload, config.key_for(data))
 
-    def dispatch_many(
-        self,
-        items: Iterable[Any],
-        *,
-        delay: Duration | None = None,
-        priority: int = 0,
-        ttl: TtlOption = None,
-        concurrency_key: str | None = None,
-        concurrency_limit: int | None = None,
-        skip_validation: bool = False,
-    ) -> list[JobHandle]:
-        """Enqueue many jobs in one round trip per batch of 1,000 (blocking); the options are
-        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it).
-
-        Every item is checked before any is enqueued: one bad item enqueues nothing.
-
-        Raises:
-            ValidationError: items break the ``input`` schema; each issue's path starts with
-                the item's index ("3.email").
-        """
-        return self.runtime.call(
-            self.adispatch_many(
-                items,
-                delay=delay,
-                priority=priority,
-                ttl=ttl,
-                concurrency_key=concurrency_key,
-                concurrency_limit=concurrency_limit,
-                skip_validation=skip_validation,
-            )
-        )
-
     async def adispatch_many(
         self,
         items: Iterable[Any],
@@ -427,7 +366,15 @@ class Task:
         concurrency_limit: int | None = None,
         skip_validation: bool = False,
     ) -> list[JobHandle]:
-        """Async twin of :meth:`dispatch_many`."""
+        """Enqueue many jobs in one round trip per batch of 1,000; the options are
+        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it).
+
+        Every item is checked before any is enqueued: one bad item enqueues nothing.
+
+        Raises:
+            ValidationError: items break the ``input`` schema; each issue's path starts with
+                the item's index ("3.email").
+        """
         if self.options.input is not None:
             items = self._checked_all(items, skip_validation)
         now = self.runtime.clock()
@@ -459,6 +406,8 @@ class Task:
             ]
         return handles
 
+    dispatch_many = blocking_twin(adispatch_many)
+
     def _checked_all(self, items: Iterable[Any], skip_validation: bool) -> list[Any]:
         """Every item through :meth:`checked`; the issues of all bad items in one error."""
         checked: list[Any] = []
@@ -475,32 +424,28 @@ class Task:
             raise ValidationError(self.name, issues)
         return checked
 
-    def peek_collect(self, key: str) -> list[Any]:
+    async def apeek_collect(self, key: str) -> list[Any]:
         """The items buffered under collect ``key``, oldest first, without draining them or
-        moving the flush (blocking). Items the JSON decoder rejects are skipped.
+        moving the flush. Items the JSON decoder rejects are skipped.
 
         Raises:
             UsageError: the task has no ``collect`` option.
         """
-        return self.runtime.call(self.apeek_collect(key))
-
-    async def apeek_collect(self, key: str) -> list[Any]:
-        """Async twin of :meth:`peek_collect`."""
         check_collects(self.name, self.options.collect)
         return await peek_collect(self.runtime, self.name, key)
 
-    def inspect_collect(self, key: str) -> CollectInfo | None:
-        """Count and age of collect ``key``'s buffer, or None when it holds nothing (blocking).
+    peek_collect = blocking_twin(apeek_collect)
+
+    async def ainspect_collect(self, key: str) -> CollectInfo | None:
+        """Count and age of collect ``key``'s buffer, or None when it holds nothing.
 
         Raises:
             UsageError: the task has no ``collect`` option.
         """
-        return self.runtime.call(self.ainspect_collect(key))
-
-    async def ainspect_collect(self, key: str) -> CollectInfo | None:
-        """Async twin of :meth:`inspect_collect`."""
         check_collects(self.name, self.options.collect)
         return await inspect_collect(self.runtime, self.name, key)
+
+    inspect_collect = blocking_twin(ainspect_collect)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""

@@ -1,0 +1,247 @@
+"""The half of an app that talks to the server through its runtime: settings, connections,
+dispatch by task name, jobs by id, job events, the read and admin views, and the workers.
+
+``Taskora`` is one (it adds what a process declares: tasks, contracts, schedules, listeners,
+middleware, and runs workers); anything holding a Runtime and a TaskRegistry can be one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .blocking import blocking_twin
+from .errors import JobNotFoundError
+from .handle import JobHandle
+
+if TYPE_CHECKING:
+    # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    from .config import Config
+    from .dead_letters import DeadLetters
+    from .engine.engine import Engine
+    from .inspector import Inspector
+    from .listeners import Event
+    from .queues import Queues
+    from .runtime import Clock, Runtime
+    from .schedules import ScheduleManager
+    from .task import Task
+    from .task_registry import TaskRegistry
+    from .workers import WorkerInfo
+
+
+class AppClient:
+    """An app's runtime and tasks, and what the server can be asked through them; every
+    blocking method has an async twin named with an ``a`` in front."""
+
+    def __init__(self, runtime: Runtime, registry: TaskRegistry) -> None:
+        self.runtime = runtime
+        self.registry = registry
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        """Epoch milliseconds, as the app reads them (a virtual clock in tests)."""
+        return self.runtime.clock
+
+    @property
+    def config(self) -> Config:
+        """The effective configuration (discovered on first use)."""
+        return self.runtime.config
+
+    def configure(self, config: Config) -> None:
+        """Replace the configuration; only before the app has connected."""
+        self.runtime.configure(config)
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
+        return self.runtime.prefix
+
+    def resolve_url(self) -> str:
+        """The server URL, starting the embedded server when none is configured.
+
+        A flag or TASKORA_* variable beats the URL given to the constructor, which beats the
+        config file: the deployment overrides the code, the code overrides the project's file
+        (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
+        """
+        return self.runtime.resolve_url()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def connect(self) -> Engine:
+        """Connect the running event loop (starting the embedded server if needed) and return
+        its engine; later calls return the same one.
+
+        Raises:
+            ServerError: it cannot be reached, or holds an incompatible wire format.
+        """
+        return await self.runtime.engine()
+
+    async def aclose(self) -> None:
+        """Close the connections of the current event loop."""
+        await self.runtime.aclose()
+
+    def close(self) -> None:
+        """Close the blocking API's connections."""
+        self.runtime.close()
+
+    def server_info(self) -> dict[str, str]:
+        """Connect (starting the embedded server if needed) and describe the server (blocking).
+
+        Raises:
+            ServerError: it cannot be reached, or holds an incompatible wire format.
+        """
+
+        async def describe() -> dict[str, str]:
+            return await (await self.runtime.engine()).server_info()
+
+        return self.runtime.call(describe())
+
+    # -- dispatch by task name -----------------------------------------------------------------
+
+    async def resolve_task(self, name: str) -> Task:
+        """The task ``name``: registered here, or known to the server's task registry.
+
+        Raises:
+            UnknownTaskError: neither knows it; the message lists every known name.
+        """
+        return await self.registry.resolve(name)
+
+    async def adispatch(self, /, name: str, data: Any = None, **options: Any) -> JobHandle:
+        """Dispatch by task name; see :meth:`Task.adispatch` for the options.
+
+        The name may belong to a task this process has not imported, as long as a worker or
+        producer somewhere has registered it on the server (so shell scripts can dispatch
+        without the task's code).
+
+        A task known only by name is dispatched with the contract its workers published:
+        its queue, singleton, TTL, concurrency limit, collect and version stamp, and its data
+        checked against the published JSON Schema. ``skip_validation=True`` skips the check.
+
+        Raises:
+            ValidationError: the data breaks the task's input schema (local or published);
+                ``issues`` lists every bad field. Nothing was enqueued.
+            UnknownTaskError: no app here or on the server knows the name.
+        """
+        return await (await self.resolve_task(name)).adispatch(data, **options)
+
+    dispatch = blocking_twin(adispatch)
+
+    async def adispatch_many(
+        self, /, name: str, items: Iterable[Any], **options: Any
+    ) -> list[JobHandle]:
+        """Dispatch many jobs by task name, one round trip per batch."""
+        return await (await self.resolve_task(name)).adispatch_many(items, **options)
+
+    dispatch_many = blocking_twin(adispatch_many)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def handle(self, name: str, job_id: str) -> JobHandle:
+        """A handle for an existing job of task ``name``."""
+        return JobHandle(self.runtime, name, job_id)
+
+    async def acancel(
+        self, job_id: str, reason: str | None = None, *, task: str | None = None
+    ) -> str:
+        """Cancel a job by id; see :meth:`JobHandle.cancel`. Without ``task`` the
+        job is looked for under every known task."""
+        from .handle import cancel_job
+
+        if task is None:
+            engine = await self.runtime.engine()
+            found = await engine.find_job(job_id, await self.registry.known_names())
+            if found is None:
+                raise JobNotFoundError(f"no job {job_id} under any known task", job_id)
+            task = found.task
+        return await cancel_job(self.runtime, task, job_id, reason)
+
+    cancel = blocking_twin(acancel)
+
+    def events(
+        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    ) -> AsyncIterator[Event]:
+        """Iterate over job events (async): the last ``recent`` of each task first, then new
+        ones as they come (with ``follow``). Every reader sees every event."""
+        from .events import events
+
+        return events(self, tasks, recent=recent, follow=follow)
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def inspect(self) -> Inspector:
+        """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
+        from .inspector import Inspector
+
+        return Inspector(self)
+
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter queue: jobs that failed for good; list, group, retry, purge."""
+        from .dead_letters import DeadLetters
+
+        return DeadLetters(self)
+
+    def queues(self) -> Queues:
+        """The queues: list them with their counts, pause and resume them."""
+        from .queues import Queues
+
+        return Queues(self)
+
+    def schedules(self) -> ScheduleManager:
+        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
+        ``update``, ``remove``, ``upcoming``, with async twins."""
+        from .schedules import ScheduleManager
+
+        return ScheduleManager(self)
+
+    # -- workers -------------------------------------------------------------------------------
+
+    async def aworkers(self) -> list[WorkerInfo]:
+        """Every registered worker process, live and gone, most recent heartbeat first."""
+        from .workers import list_workers
+
+        return await list_workers(self.runtime)
+
+    workers = blocking_twin(aworkers)
+
+    async def adrain_workers(self, node: str) -> list[str]:
+        """Ask workers to finish their running jobs and exit; ``node`` is a worker
+        id or a host name (every worker on it). Returns the ids asked; none is an error.
+
+        Raises:
+            UsageError: no live worker has that id or host.
+        """
+        from .workers import drain_workers
+
+        return await drain_workers(self.runtime, node)
+
+    drain_workers = blocking_twin(adrain_workers)
+
+    async def arelease_worker(self, worker_id: str, tasks: Iterable[str] | None = None) -> int:
+        """Send the jobs a dead worker held back to their queues now, not after its locks expire.
+
+        Args:
+            worker_id: the dead worker's id.
+            tasks: the task names it served (default: every task known to the server).
+
+        Returns:
+            How many jobs it held.
+        """
+        from .workers import release_worker
+
+        return await release_worker(self.runtime, worker_id, tasks)
+
+    async def areap_workers(self, *, alive: Iterable[str] = ()) -> dict[str, int]:
+        """Release the jobs of every gone worker at once and drop it from the registry.
+
+        Args:
+            alive: ids never to reap: a worker calling this knows it is alive, whatever its
+                record's age says (after a jump of a virtual clock, say).
+
+        Returns:
+            Worker id -> how many jobs it held, for each worker reaped.
+        """
+        from .workers import reap_workers
+
+        return await reap_workers(self.runtime, frozenset(alive))
