@@ -285,11 +285,10 @@ class Inspector:
 
     async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
         """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
-         1440) up to and including the current one, oldest first; of one task or all of them
-        .
+        1440) up to and including the current one, oldest first; of one task or all of them.
 
-         Raises:
-             UsageError: ``minutes`` is not within 1..1440.
+        Raises:
+            UsageError: ``minutes`` is not within 1..1440.
         """
         if isinstance(minutes, bool) or not isinstance(minutes, int):
             raise UsageError(f"minutes must be an int, got {minutes!r}")
