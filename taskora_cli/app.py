@@ -585,7 +585,7 @@ class Taskora:
         grace: Duration | None = None,
     ) -> int:
         """Run a worker in this process until SIGINT/SIGTERM, then drain within ``grace``
-        (blocking); the launcher ``taskora work`` uses too (taskora_cli.worker.launch).
+        (blocking), through the same launcher as ``taskora work`` (worker/launch.py).
 
         If a thread handler is still running once the grace is over (a thread cannot be
         stopped; its job is already back in its queue), the process exits at once, as
