@@ -3,7 +3,6 @@ TaskRegistry (tasks, declared schedules), and hands both to the views and the wo
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import threading
@@ -319,21 +318,30 @@ class Taskora(AppClient, ScheduleDeclarations):
         *,
         concurrency: int | None = None,
         grace: Duration | None = None,
-    ) -> None:
-        """Run a worker until SIGINT/SIGTERM, then drain within ``grace`` (blocking).
+    ) -> int:
+        """Run a worker in this process until SIGINT/SIGTERM, then drain within ``grace``
+        (blocking), through the same launcher as ``taskora work`` (worker/launch.py).
 
         If a thread handler is still running once the grace is over (a thread cannot be
         stopped; its job is already back in its queue), the process exits at once, as
         ``taskora work`` does, rather than wait for the thread; with too many threads stuck
         past their timeout, its exit code is 5.
-        """
-        from .worker.serve import exit_if_threads_linger, serve
-        from .worker.supervisor import STUCK_EXIT
 
-        worker = self.worker(tasks, concurrency=concurrency)
-        grace_ms = to_ms(grace, what="grace") if grace is not None else self.config.worker.grace_ms
-        abandoned = asyncio.run(serve(worker, grace_ms))
-        exit_if_threads_linger(worker, abandoned, STUCK_EXIT if worker.left_stuck else 0)
+        Returns:
+            The exit code ``taskora work`` would leave with: 0, or 5 (too many stuck threads).
+
+        Raises:
+            UsageError: a bad option or task name, before anything connects.
+        """
+        from .worker.launch import WorkOptions, run
+
+        # One process and every queue, whatever [worker] says: processes are `taskora work`'s
+        # (its children re-import the app from the config), and so are its queue filters.
+        options = WorkOptions(
+            tasks=tuple(tasks or ()), queues={}, concurrency=concurrency, processes=1,
+            grace=grace, force=True,
+        )  # fmt: skip
+        return run(self, options)
 
 
 def _check_worker_options(

@@ -15,22 +15,14 @@ from .find_app import describe
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..config import Config
-    from ..task import Task
+    from ..worker.launch import WorkPlan
 
 
-def print_banner(
-    app: Taskora,
-    cfg: Config,
-    tasks: list[Task],
-    slots: dict[str, int],
-    *,
-    processes: int,
-    reload: bool = False,
-) -> None:
-    """Describe what this ``taskora work`` is about to run."""
+def print_banner(app: Taskora, cfg: Config, plan: WorkPlan) -> None:
+    """Describe what this ``taskora work`` is about to run: ``plan``, as the launcher
+    resolved it (slots included, so the banner shows what the worker runs)."""
     from .. import __version__
     from ..durations import format_ms
-    from ..worker.pool import task_slots
 
     url = mask_url(app.resolve_url())
     server = f"embedded Valkey ({url})" if app.runtime.uses_embedded else url
@@ -39,18 +31,17 @@ def print_banner(
     rows.add_row("config", str(cfg.path) if cfg.path else "(none: defaults)")
     rows.add_row("modules", ", ".join(cfg.modules) or "(none)")
     rows.add_row("app", describe(app, cfg))
-    extra = " · reloading on change" if reload else ""
+    extra = " · reloading on change" if plan.reload else ""
     rows.add_row(
         "processes",
-        f"{processes} · pid {os.getpid()} · grace {format_ms(cfg.worker.grace_ms)}{extra}",
+        f"{plan.processes} · pid {os.getpid()} · grace {format_ms(plan.grace_ms)}{extra}",
     )
     table = Table(box=None, padding=(0, 2), show_edge=False)
     table.add_column("task", style="bold")
     table.add_column("queue")
     table.add_column("slots", justify="right")
-    for task in tasks:
-        n = task_slots(task, cfg, slots=slots, concurrency=cfg.worker.concurrency)
-        table.add_row(task.name, task.options.queue, str(n))
+    for task in plan.tasks:
+        table.add_row(task.name, task.options.queue, str(plan.slots[task.name]))
     grid = Table.grid()
     grid.add_row(rows)
     grid.add_row("")

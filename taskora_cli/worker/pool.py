@@ -45,11 +45,18 @@ def task_slots(
     slots: dict[str, int] | None = None,
     concurrency: int | None = None,
 ) -> int:
-    """How many jobs of ``task`` one process runs at once: an explicit slot count for it, else
-    the task's own concurrency, else ``concurrency`` ([worker]), else [defaults]."""
+    """How many jobs of ``task`` one process runs at once; the one place that decides it (the
+    worker and ``taskora work``'s banner both ask here): an explicit slot count for it
+    (``--queue q=N``, [worker.queues]), else the task's own concurrency, else the worker's
+    ``concurrency`` (``--concurrency``), else [worker] concurrency, else [defaults]."""
     if slots and task.name in slots:
         return slots[task.name]
-    return task.options.concurrency or concurrency or config.defaults.concurrency
+    return (
+        task.options.concurrency
+        or concurrency
+        or config.worker.concurrency
+        or config.defaults.concurrency
+    )
 
 
 def retention_limits(config: RetentionConfig) -> Retention:
@@ -117,7 +124,7 @@ class Worker:
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
         self.retention = retention_limits(app.runtime.config.retention)
         """How many finished jobs to keep ([retention]); the scripts that finish jobs trim."""
-        self._concurrency = concurrency or app.runtime.config.worker.concurrency
+        self._concurrency = concurrency
         self._prefetch = prefetch
         self.engine: Engine
         self.plans: dict[str, TaskPlan] = {

@@ -243,7 +243,7 @@ def test_too_many_processes_or_slots_are_refused_and_more_processes_than_cpus_wa
 ) -> None:
     import redis
 
-    from taskora_cli.cli.work_limits import cpu_count, process_cap
+    from taskora_cli.worker.limits import cpu_count, process_cap
 
     client = redis.Redis.from_url(redis_url)
     cap = process_cap(cpu_count())
