@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..errors import ServerError, WireFormatError
+from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
 from .connection import open_client
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
@@ -414,6 +414,35 @@ class Engine(Reads):
             pipe.zcount(t.delayed, "-inf", now_ms)
             counts = await pipe.execute()
         return sum(int(n) for n in counts)
+
+    async def next_due(self, tasks: Iterable[str]) -> int | None:
+        """When the earliest delayed job of ``tasks`` (retries, delays, collect flushes,
+        debounces) or the earliest schedule comes due, in ms; None when nothing waits."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for task in tasks:
+                pipe.zrange(self.keys(task).delayed, 0, 0, withscores=True)
+            pipe.zrange(k.schedule_due_key(self.prefix), 0, 0, withscores=True)
+            firsts: list[list[tuple[str, float]]] = await pipe.execute()
+        due = [int(first[0][1]) for first in firsts if first]
+        return min(due, default=None)
+
+    async def delete_prefix(self) -> int:
+        """Delete every key under this engine's prefix (a test's own); returns how many.
+
+        Raises:
+            UsageError: the prefix is empty (that would be every app's keys).
+        """
+        if not self.prefix:
+            raise UsageError("delete_prefix() needs a prefix: an empty one is every app's keys")
+        deleted, batch = 0, []
+        async for key in self.client.scan_iter(match=f"{k.base(self.prefix)}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += await self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += await self.client.unlink(*batch)
+        return deleted
 
     async def wait_for_work(self, task: str, timeout_s: float) -> float | None:
         """Block until a producer or a claim signals work for ``task``.

@@ -1,0 +1,44 @@
+"""The pytest plugin (entry point ``pytest11``): the ``taskora_runner`` fixture.
+
+It imports nothing of taskora until a test asks for the fixture, so installing taskora costs
+other projects' test runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .runner import TaskRunner
+
+
+@pytest.fixture
+def taskora_app() -> Any:
+    """The app ``taskora_runner`` runs: None for the default app (``@task``). Override this
+    fixture in a conftest.py to return your own ``Taskora(...)``."""
+    return None
+
+
+@pytest.fixture
+def taskora_runner(taskora_app: Any) -> Iterator[TaskRunner]:
+    """A TaskRunner for one test: a private embedded server emptied for it (started once per
+    session), a virtual clock, and the app given back its server and clock afterwards."""
+    from .runner import TaskRunner
+
+    runner = TaskRunner(taskora_app)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _taskora_private_server() -> Iterator[None]:
+    """Stops the private server at the end of the session, if a test started it."""
+    yield
+    from .server import stop_private_server
+
+    stop_private_server()
