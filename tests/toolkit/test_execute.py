@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from taskora_cli import Retry, Taskora
+from taskora_cli import JobContext, Retry, Taskora
+from taskora_cli.middleware import Middleware
 from taskora_cli.testing import TaskRunner
 
 
@@ -49,3 +51,55 @@ def test_run_returns_the_value(app: Taskora, runner: TaskRunner) -> None:
 
     assert runner.run(add, [2, 3]) == 5
     assert runner.run("add", [1, 1]) == 2
+
+
+def test_progress_and_logs_are_captured(app: Taskora, runner: TaskRunner) -> None:
+    @app.task("report")
+    async def report(n: int, ctx: JobContext) -> int:
+        ctx.log.info("starting", n=n)
+        ctx.progress(50)
+        ctx.log.warning("halfway")
+        return n
+
+    execution = runner.execute(report, 7)
+    assert execution.progress == 50
+    assert [entry["msg"] for entry in execution.logs] == ["starting", "halfway"]
+    assert execution.logs[0]["level"] == "info"
+
+
+def test_middleware_runs_in_onion_order(app: Taskora, runner: TaskRunner) -> None:
+    trail: list[str] = []
+
+    def tracer(name: str) -> Middleware:
+        async def middleware(ctx: JobContext, call_next: Callable[[], Awaitable[None]]) -> None:
+            trail.append(f"{name} in")
+            await call_next()
+            trail.append(f"{name} out")
+
+        return middleware
+
+    app.use(tracer("app"))
+
+    @app.task("onion", middleware=[tracer("task")])
+    async def onion(data: None) -> str:
+        trail.append("handler")
+        return "done"
+
+    assert runner.run(onion) == "done"
+    assert trail == ["app in", "task in", "handler", "task out", "app out"]
+
+
+def test_jobs_a_handler_dispatches_run_too(app: Taskora, runner: TaskRunner) -> None:
+    @app.task("child")
+    async def child(n: int) -> int:
+        return n + 1
+
+    @app.task("parent")
+    async def parent(n: int) -> str:
+        handle = await child.adispatch(n)
+        return handle.id
+
+    child_id = runner.run(parent, 1)
+    states = {(job.task, job.state) for job in runner.jobs}
+    assert states == {("parent", "completed"), ("child", "completed")}
+    assert next(job.result for job in runner.jobs if job.id == child_id) == 2
