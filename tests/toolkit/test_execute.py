@@ -103,3 +103,11 @@ def test_jobs_a_handler_dispatches_run_too(app: Taskora, runner: TaskRunner) -> 
     states = {(job.task, job.state) for job in runner.jobs}
     assert states == {("parent", "completed"), ("child", "completed")}
     assert next(job.result for job in runner.jobs if job.id == child_id) == 2
+
+
+def test_closing_gives_the_app_back_its_server_and_clock(app: Taskora, redis_url: str) -> None:
+    before = (app.runtime.given_url, app.runtime.clock, app.runtime.prefix)
+    with TaskRunner(app, url=redis_url) as runner:
+        assert app.runtime.clock is runner.clock
+        assert app.runtime.prefix == runner.prefix != before[2]
+    assert (app.runtime.given_url, app.runtime.clock, app.runtime.prefix) == before
