@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TASKS = '''
+TASKS = """
 from taskora_cli import Retry, task
 
 attempts = []
@@ -18,9 +18,9 @@ def charge(amount: int) -> str:
     if len(attempts) < 3:
         raise ConnectionError("the bank is down")
     return f"charged {amount}"
-'''
+"""
 
-TESTS = '''
+TESTS = """
 from tasks import attempts, charge
 
 
@@ -32,7 +32,7 @@ def test_charge_retries_until_the_bank_answers(taskora_runner):
 
 def test_each_test_starts_from_an_empty_server(taskora_runner):
     assert taskora_runner.jobs == []
-'''
+"""
 
 
 def test_a_user_project_uses_the_fixture_without_configuration(tmp_path: Path) -> None:
