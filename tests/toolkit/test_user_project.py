@@ -1,43 +1,29 @@
-"""A user's project, as pip installs taskora: its tests get the fixture with no configuration."""
+"""The README's "Testing your tasks" example is a user's project: its files, written to a temp
+folder, pass under plain ``pytest``, the fixture coming from the installed entry point."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-TASKS = """
-from taskora_cli import Retry, task
-
-attempts = []
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@task("charge", retry=Retry(attempts=3, delay="1h", jitter=False))
-def charge(amount: int) -> str:
-    attempts.append(amount)
-    if len(attempts) < 3:
-        raise ConnectionError("the bank is down")
-    return f"charged {amount}"
-"""
-
-TESTS = """
-from tasks import attempts, charge
+def example_files() -> dict[str, str]:
+    """The section's python blocks, each named by its first line (``# tasks.py``)."""
+    text = README.read_text()
+    section = text.split("## Testing your tasks\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n# (\S+)\n(.*?)```", section, flags=re.DOTALL)
+    return dict(blocks)
 
 
-def test_charge_retries_until_the_bank_answers(taskora_runner):
-    execution = taskora_runner.execute(charge, 10)
-    assert execution.state == "completed", execution.error
-    assert (execution.result, execution.attempts) == ("charged 10", 3)
-
-
-def test_each_test_starts_from_an_empty_server(taskora_runner):
-    assert taskora_runner.jobs == []
-"""
-
-
-def test_a_user_project_uses_the_fixture_without_configuration(tmp_path: Path) -> None:
-    (tmp_path / "tasks.py").write_text(TASKS)
-    (tmp_path / "test_tasks.py").write_text(TESTS)
+def test_the_readme_example_project_passes_with_no_configuration(tmp_path: Path) -> None:
+    files = example_files()
+    assert set(files) == {"tasks.py", "test_tasks.py"}
+    for name, code in files.items():
+        (tmp_path / name).write_text(code)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
         cwd=tmp_path,
@@ -46,4 +32,4 @@ def test_a_user_project_uses_the_fixture_without_configuration(tmp_path: Path) -
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "4 passed" in done.stdout, done.stdout
