@@ -130,7 +130,12 @@ class TaskRunner:
     def execute(self, task: Task | str, data: Any = None, **options: Any) -> Execution:
         """Dispatch a job (with the dispatch ``options``: delay, ttl, priority, ...) and run
         it to its end, moving the clock through every delay and running whatever it
-        dispatches too. The job's errors are not raised: see ``state`` and ``error``."""
+        dispatches too. The job's errors are not raised: see ``state`` and ``error``. A
+        duplicate (``deduplicate=``) follows the job it joined.
+
+        Raises:
+            UsageError: the dispatch was rejected (throttled), so there is no job to run.
+        """
         return self.app.runtime.call(self._execute(self._task(task), data, options))
 
     def dispatch(self, task: Task | str, data: Any = None, **options: Any) -> JobHandle:
@@ -231,18 +236,21 @@ class TaskRunner:
 
     async def _execute(self, task: Task, data: Any, options: dict[str, Any]) -> Execution:
         handle = await task.adispatch(data, **options)
+        if not handle.enqueued and handle.existing_id is None:
+            raise UsageError(f"the dispatch of {task.name!r} was not enqueued: {handle.reason}")
+        job_id = handle.existing_id or handle.id  # a duplicate follows the job it joined
         engine = await self._engine()
         for _ in range(MAX_STEPS):
             await self._step()
-            if await engine.job_state(task.name, handle.id) in TERMINAL_STATES:
+            if await engine.job_state(task.name, job_id) in TERMINAL_STATES:
                 break
             due = await self._next_due()
             if due is None or due <= self.clock():
                 break  # it waits on something no time brings (a paused queue, a limit)
             self.clock.set(due)
         else:
-            raise UsageError(f"job {handle.id} did not settle within {MAX_STEPS} due times")
-        return await self._execution(task.name, handle.id)
+            raise UsageError(f"job {job_id} did not settle within {MAX_STEPS} due times")
+        return await self._execution(task.name, job_id)
 
     async def _execution(self, task: str, job_id: str) -> Execution:
         engine = await self._engine()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from taskora_cli import Taskora
+import pytest
+
+from taskora_cli import Taskora, UsageError
 from taskora_cli.testing import TaskRunner
 
 
@@ -32,6 +34,8 @@ def test_throttle_admits_max_per_window(app: Taskora, runner: TaskRunner) -> Non
     option = {"key": "api", "max": 2, "window": "1m"}
     first = [runner.dispatch(call_api, n, throttle=option).enqueued for n in range(3)]
     assert first == [True, True, False]
+    with pytest.raises(UsageError, match="not enqueued: throttled"):
+        runner.execute(call_api, 9, throttle=option)
     runner.advance("30s")
     assert runner.dispatch(call_api, 3, throttle=option).enqueued is False  # same window
     runner.advance("31s")
