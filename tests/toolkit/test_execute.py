@@ -111,3 +111,19 @@ def test_closing_gives_the_app_back_its_server_and_clock(app: Taskora, redis_url
         assert app.runtime.clock is runner.clock
         assert app.runtime.prefix == runner.prefix != before[2]
     assert (app.runtime.given_url, app.runtime.clock, app.runtime.prefix) == before
+
+
+def test_tasks_registered_after_the_first_run_are_served_too(
+    app: Taskora, runner: TaskRunner
+) -> None:
+    @app.task("first")
+    async def first(n: int) -> int:
+        return n
+
+    assert runner.run(first, 1) == 1
+
+    @app.task("second")
+    async def second(n: int) -> int:
+        return -n
+
+    assert runner.run(second, 1) == -1
