@@ -1,11 +1,12 @@
 """The pytest plugin (entry point ``pytest11``): the ``taskora_runner`` fixture.
 
-It imports nothing of taskora until a test asks for the fixture, so installing taskora costs
-other projects' test runs nothing.
+It makes no runner and starts no server until a test asks for the fixture, so installing
+taskora costs other projects' test runs only an import.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,9 @@ def taskora_runner(taskora_app: Any) -> Iterator[TaskRunner]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _taskora_private_server() -> Iterator[None]:
-    """Stops the private server at the end of the session, if a test started it."""
+    """Stops the private server at the end of the session, if a test started it (a session
+    that never asked for a runner imports nothing more)."""
     yield
-    from .server import stop_private_server
-
-    stop_private_server()
+    server = sys.modules.get("taskora_cli.testing.server")
+    if server is not None:
+        server.stop_private_server()
