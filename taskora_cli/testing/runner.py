@@ -153,9 +153,9 @@ class TaskRunner:
         target = self.clock() + to_ms(duration, what="advance")
         self.app.runtime.call(self._advance_to(target))
 
-    def result(self, handle: JobHandle) -> Execution:
+    def job(self, handle: JobHandle) -> Execution:
         """How the job of ``handle`` stands now (nothing is run)."""
-        return self.app.runtime.call(self._execution(handle.task, handle.id))
+        return self.app.runtime.call(self._execution(handle.task, handle.existing_id or handle.id))
 
     @property
     def jobs(self) -> list[JobInfo]:

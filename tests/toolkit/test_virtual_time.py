@@ -21,9 +21,9 @@ def test_a_delayed_job_runs_once_advance_passes_its_delay(app: Taskora, runner: 
     handle = runner.dispatch(later, 1, delay="5m")
     runner.process_all()
     runner.advance("4m")
-    assert ran == [] and runner.result(handle).state == "delayed"
+    assert ran == [] and runner.job(handle).state == "delayed"
     runner.advance("1m")
-    assert ran == [1] and runner.result(handle).state == "completed"
+    assert ran == [1] and runner.job(handle).state == "completed"
 
 
 def test_throttle_admits_max_per_window(app: Taskora, runner: TaskRunner) -> None:
