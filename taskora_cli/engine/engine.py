@@ -45,6 +45,7 @@ RESENDABLE = frozenset(
         "extend_lock",
         "worker_beat",
         "publish_contract",
+        "collect_flush",
     }
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,
@@ -414,6 +415,14 @@ class Engine(Reads):
             pipe.zcount(t.delayed, "-inf", now_ms)
             counts = await pipe.execute()
         return sum(int(n) for n in counts)
+
+    async def collect_flush(self, task: str, key: str, now_ms: int) -> str | None:
+        """Make the flush job of ``task``'s collect buffer ``key`` due at ``now_ms`` (a claim
+        then drains the buffer into it); returns its id, or None when the buffer is empty."""
+        t = self.keys(task)
+        keys = [t.delayed, t.marker, t.collect_meta(key)]
+        job_id = await self._run("collect_flush", keys, [t.tag, now_ms])
+        return str(job_id) if job_id else None
 
     async def next_due(self, tasks: Iterable[str]) -> int | None:
         """When the earliest delayed job of ``tasks`` (retries, delays, collect flushes,

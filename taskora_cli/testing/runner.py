@@ -153,6 +153,11 @@ class TaskRunner:
         target = self.clock() + to_ms(duration, what="advance")
         self.app.runtime.call(self._advance_to(target))
 
+    def flush(self, task: Task | str, key: str) -> Execution | None:
+        """Flush ``task``'s collect buffer ``key`` now, without moving the clock, and run the
+        batch; returns its job's Execution, or None when the buffer was empty."""
+        return self.app.runtime.call(self._flush(self._task(task), key))
+
     def job(self, handle: JobHandle) -> Execution:
         """How the job of ``handle`` stands now (nothing is run)."""
         return self.app.runtime.call(self._execution(handle.task, handle.existing_id or handle.id))
@@ -250,6 +255,15 @@ class TaskRunner:
             self.clock.set(due)
         else:
             raise UsageError(f"job {job_id} did not settle within {MAX_STEPS} due times")
+        return await self._execution(task.name, job_id)
+
+    async def _flush(self, task: Task, key: str) -> Execution | None:
+        if task.options.collect is None:
+            raise UsageError(f"task {task.name!r} has no collect option: nothing to flush")
+        job_id = await (await self._engine()).collect_flush(task.name, key, self.clock())
+        if job_id is None:
+            return None
+        await self._step()
         return await self._execution(task.name, job_id)
 
     async def _execution(self, task: str, job_id: str) -> Execution:

@@ -62,6 +62,20 @@ def test_a_collect_buffer_flushes_at_max_wait(app: Taskora, runner: TaskRunner) 
     assert batches == [[0, 1, 2]]
 
 
+def test_flush_runs_a_collect_buffer_now(app: Taskora, runner: TaskRunner) -> None:
+    @app.task("insert", collect={"key": "rows", "delay": "1h"})
+    async def insert(rows: list[int]) -> int:
+        return sum(rows)
+
+    for n in (1, 2, 3):
+        runner.dispatch(insert, n)
+    before = runner.clock()
+    flushed = runner.flush(insert, "rows")
+    assert flushed is not None and (flushed.state, flushed.result) == ("completed", 6)
+    assert runner.clock() == before
+    assert runner.flush(insert, "rows") is None  # empty now
+
+
 def test_a_debounced_job_runs_once_with_the_last_data(app: Taskora, runner: TaskRunner) -> None:
     saved: list[str] = []
 
