@@ -109,3 +109,18 @@ def test_a_cron_schedule_fires_at_its_local_times_across_a_dst_change(app: Tasko
         "2026-03-29T03:30:00+02:00",
         "2026-03-30T02:30:00+02:00",
     ]
+
+
+async def test_an_async_test_dispatches_on_its_own_loop_and_the_runner_runs_it(
+    app: Taskora, runner: TaskRunner
+) -> None:
+    @app.task("ping")
+    async def ping(n: int) -> int:
+        return n
+
+    handle = await ping.adispatch(5, delay="1m")  # the test's loop: its own connection
+    try:
+        runner.advance("1m")  # blocking, but the worker runs on the app's background loop
+        assert await handle.aresult(timeout=5) == 5
+    finally:
+        await app.aclose()
