@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli import JobContext, Retry, Taskora
+from taskora_cli import JobContext, Retry, Taskora, UsageError
 from taskora_cli.middleware import Middleware
 from taskora_cli.testing import TaskRunner
 
@@ -127,3 +127,15 @@ def test_tasks_registered_after_the_first_run_are_served_too(
         return -n
 
     assert runner.run(second, 1) == -1
+
+
+def test_a_connected_app_must_close_before_a_runner_takes_it(app: Taskora, redis_url: str) -> None:
+    app.runtime.given_url = redis_url
+    app.runtime.call(app.runtime.engine())  # connected on its background loop
+    try:
+        with pytest.raises(UsageError, match="close it before"):
+            TaskRunner(app, url=redis_url)
+    finally:
+        app.close()
+    with TaskRunner(app, url=redis_url) as runner:  # closed: fine now
+        assert runner.prefix
