@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -131,6 +132,28 @@ class Runtime:
         if given is None or source == "flag" or source.startswith("env "):
             return getattr(self.config, key)
         return given
+
+    def redirect(self, url: str, prefix: str, clock: Clock) -> Callable[[], None]:
+        """Point this runtime at ``url`` and ``prefix`` on ``clock``, whatever the
+        configuration, flags or TASKORA_* variables say (so a test never reaches a
+        production server); returns the undo. The test toolkit does this for one test.
+
+        Raises:
+            UsageError: the runtime is connected (close it first).
+        """
+        self._engines = {loop: e for loop, e in self._engines.items() if not loop.is_closed()}
+        if self._engines:
+            raise UsageError("the app is connected to a server: close it before redirecting it")
+        saved = (self.given_url, self._prefix, self.clock, self._config)
+        config = self.config
+        sources = {**config.sources, "url": "redirect", "prefix": "redirect"}
+        self._config = dataclasses.replace(config, url=url, prefix=prefix, sources=sources)
+        self.given_url, self._prefix, self.clock = url, prefix, clock
+
+        def undo() -> None:
+            self.given_url, self._prefix, self.clock, self._config = saved
+
+        return undo
 
     # -- connections (one engine per event loop) ---------------------------------------------
 

@@ -157,6 +157,17 @@ def embedded_status(state_dir: Path) -> EmbeddedStatus:
     )
 
 
+def empty_embedded(state_dir: Path) -> None:
+    """Remove every key of the running embedded server (the test toolkit's, per test).
+
+    Raises:
+        EmbeddedServerError: it refused.
+    """
+    reply = _request(_socket_path(state_dir), "FLUSHALL")
+    if not reply.startswith(b"+"):
+        raise EmbeddedServerError(f"the embedded server would not empty: {reply.decode()}")
+
+
 def stop_embedded(state_dir: Path, *, timeout: float = 10.0) -> bool:
     """Shut the embedded server down (flushing the AOF) and wait for its process to exit.
 

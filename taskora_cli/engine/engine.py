@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..errors import ServerError, WireFormatError
+from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
 from .connection import open_client
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
@@ -45,6 +45,7 @@ RESENDABLE = frozenset(
         "extend_lock",
         "worker_beat",
         "publish_contract",
+        "collect_flush",
     }
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,
@@ -414,6 +415,43 @@ class Engine(Reads):
             pipe.zcount(t.delayed, "-inf", now_ms)
             counts = await pipe.execute()
         return sum(int(n) for n in counts)
+
+    async def collect_flush(self, task: str, key: str, now_ms: int) -> str | None:
+        """Make the flush job of ``task``'s collect buffer ``key`` due at ``now_ms`` (a claim
+        then drains the buffer into it); returns its id, or None when the buffer is empty."""
+        t = self.keys(task)
+        keys = [t.delayed, t.marker, t.collect_meta(key)]
+        job_id = await self._run("collect_flush", keys, [t.tag, now_ms])
+        return str(job_id) if job_id else None
+
+    async def next_due(self, tasks: Iterable[str]) -> int | None:
+        """When the earliest delayed job of ``tasks`` (retries, delays, collect flushes,
+        debounces) or the earliest schedule comes due, in ms; None when nothing waits."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for task in tasks:
+                pipe.zrange(self.keys(task).delayed, 0, 0, withscores=True)
+            pipe.zrange(k.schedule_due_key(self.prefix), 0, 0, withscores=True)
+            firsts: list[list[tuple[str, float]]] = await pipe.execute()
+        due = [int(first[0][1]) for first in firsts if first]
+        return min(due, default=None)
+
+    async def delete_prefix(self) -> int:
+        """Delete every key under this engine's prefix (a test's own); returns how many.
+
+        Raises:
+            UsageError: the prefix is empty (that would be every app's keys).
+        """
+        if not self.prefix:
+            raise UsageError("delete_prefix() needs a prefix: an empty one is every app's keys")
+        deleted, batch = 0, []
+        async for key in self.client.scan_iter(match=f"{k.base(self.prefix)}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += await self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += await self.client.unlink(*batch)
+        return deleted
 
     async def wait_for_work(self, task: str, timeout_s: float) -> float | None:
         """Block until a producer or a claim signals work for ``task``.

@@ -30,6 +30,7 @@ SCRIPT_NAMES = (
     "enqueue_throttled",
     "enqueue_debounced",
     "collect_push",
+    "collect_flush",
     "claim",
     "ack_and_claim",
     "fail_and_claim",

@@ -42,6 +42,8 @@ class Outcome:
     error_summary: str = ""
     cancelled: bool = False
     """The job was asked to cancel while it ran; the engine ends it ``cancelled``."""
+    exception: BaseException | None = None
+    """The handler's own error, for in-process callers (the test toolkit's ``run`` raises it)."""
 
 
 def start_handler(
@@ -128,6 +130,7 @@ def failed(job: ClaimedJob, error: BaseException, retry: Retry, now_ms: int) -> 
         error=describe_error(error, message),
         retry_at_ms=retry_at,
         error_summary=summary,
+        exception=error,
     )
 
 

@@ -11,8 +11,9 @@ from support import VirtualClock
 
 @pytest.fixture
 def clock() -> VirtualClock:
-    """A virtual clock for the test's app: move ``offset_ms`` to jump ahead in time."""
-    return VirtualClock()
+    """The real time plus what the test moves (``offset_ms``, ``advance``): real workers wait
+    on it, so it ticks."""
+    return VirtualClock(ticking=True)
 
 
 @pytest.fixture

@@ -8,18 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from taskora_cli import Taskora
-from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
+from taskora_cli.testing import VirtualClock
 
-
-class VirtualClock:
-    """The real time plus an offset the test moves forward (passed to the scripts as now)."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return system_clock() + self.offset_ms
+__all__ = ["VirtualClock", "make_app", "until"]
 
 
 def make_app(url: str, tmp: Path) -> Taskora:

@@ -17,18 +17,7 @@ from taskora_cli import (
     ThrottledError,
     UsageError,
 )
-from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
-
-
-class FrozenClock:
-    """A clock that stands still unless the test moves it (a throttle window never slides)."""
-
-    def __init__(self) -> None:
-        self.now_ms = system_clock()
-
-    def __call__(self) -> int:
-        return self.now_ms
 
 
 def new_app(url: str, tmp: Path, clock: object) -> Taskora:
@@ -148,7 +137,7 @@ async def test_throw_on_reject_raises_duplicate_job_error(app: Taskora) -> None:
 async def test_a_burst_of_200_concurrent_dispatches_accepts_exactly_max(
     redis_url: str, tmp_path: Path
 ) -> None:
-    clock = FrozenClock()
+    clock = VirtualClock()  # stands still: a throttle window never slides by itself
     apps = [new_app(redis_url, tmp_path, clock) for _ in range(4)]  # four connections racing
     tasks = []
     for made in apps:
@@ -167,7 +156,7 @@ async def test_a_burst_of_200_concurrent_dispatches_accepts_exactly_max(
         assert len(accepted) == 50
         assert {h.reason for h in handles if not h.enqueued} == {"throttled"}
         assert (await apps[0].inspect().astats()).total.waiting == 50
-        clock.now_ms += 60_000 + 1  # the window slid past every accepted dispatch
+        clock.advance(60.001)  # the window slid past every accepted dispatch
         again = await tasks[0].adispatch(0, throttle=option)
         assert again.enqueued is True
     finally:
@@ -178,7 +167,7 @@ async def test_a_burst_of_200_concurrent_dispatches_accepts_exactly_max(
 async def test_throw_on_reject_raises_throttled_error_with_the_wait(
     tmp_path: Path, redis_url: str
 ) -> None:
-    clock = FrozenClock()
+    clock = VirtualClock()  # stands still: a throttle window never slides by itself
     app = new_app(redis_url, tmp_path, clock)
 
     @app.task("mail")
@@ -188,7 +177,7 @@ async def test_throw_on_reject_raises_throttled_error_with_the_wait(
     option = {"key": "smtp", "max": 1, "window": "10s"}
     try:
         await mail.adispatch(throttle=option)
-        clock.now_ms += 4_000
+        clock.advance(4)
         with pytest.raises(ThrottledError) as caught:
             await mail.adispatch(throttle=option, throw_on_reject=True)
         assert caught.value.key == "smtp"

@@ -48,6 +48,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "enqueue_throttled",
         "enqueue_debounced",
         "collect_push",
+        "collect_flush",
         "claim",
         "ack_and_claim",
         "fail_and_claim",
@@ -187,6 +188,10 @@ HEADERS_SNAPSHOT = {
             "items LIST",
             "meta HASH",
         ],
+    },
+    "collect_flush": {
+        "ARGV": ["tag", "now_ms"],
+        "KEYS": ["delayed ZSET", "marker ZSET", "meta HASH"],
     },
     "defer": {
         "ARGV": ["tag", "now_ms", "run_at_ms", "per job: id, token"],
@@ -570,6 +575,7 @@ async def exercise(engine: Engine) -> None:
     await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
     await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
     await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
+    await engine.collect_flush(task, "k", now)
     await engine.request_drain("nobody")
     await registry.beat(engine, "w1", {"host": "h"}, now)
     await registry.beat(engine, "w1", {"host": "h", "pid": 1}, now)
