@@ -54,13 +54,11 @@ class Queues:
 
     async def alist(self, stats: Stats | None = None) -> builtins.list[QueueInfo]:
         """Async twin of :meth:`list`."""
-        from .engine import control
-
         engine = await self.runtime.engine()
         queue_of = await engine.task_queues()
         for name, task in self.registry.tasks.items():
             queue_of[name] = task.options.queue
-        paused = await control.paused_queues(engine)
+        paused = await engine.control.paused_queues()
         if stats is None:
             counts = await engine.task_counts(sorted(queue_of), self.runtime.clock())
             per_task = [TaskStats.from_counts(c) for c in counts]
@@ -94,9 +92,8 @@ class Queues:
 
     async def apause(self, name: str) -> bool:
         """Async twin of :meth:`pause`."""
-        from .engine import control
-
-        return await control.pause_queue(await self.runtime.engine(), check_queue_name(name))
+        engine = await self.runtime.engine()
+        return await engine.control.pause_queue(check_queue_name(name))
 
     def resume(self, name: str) -> bool:
         """Resume queue ``name`` (blocking); False if it was not paused."""
@@ -104,9 +101,8 @@ class Queues:
 
     async def aresume(self, name: str) -> bool:
         """Async twin of :meth:`resume`."""
-        from .engine import control
-
-        return await control.resume_queue(await self.runtime.engine(), check_queue_name(name))
+        engine = await self.runtime.engine()
+        return await engine.control.resume_queue(check_queue_name(name))
 
     def is_paused(self, name: str) -> bool:
         """Whether queue ``name`` is paused (blocking)."""
@@ -114,6 +110,5 @@ class Queues:
 
     async def ais_paused(self, name: str) -> bool:
         """Async twin of :meth:`is_paused`."""
-        from .engine import control
-
-        return check_queue_name(name) in await control.paused_queues(await self.runtime.engine())
+        engine = await self.runtime.engine()
+        return check_queue_name(name) in await engine.control.paused_queues()
