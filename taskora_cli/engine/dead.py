@@ -2,7 +2,7 @@
 scripts that retry and purge dead letters in batches.
 
 Kept beside engine.py rather than in it: engine.py holds the hot path, this only operator
-tools. Every call takes the Engine and goes through its connection and script runner.
+tools. :class:`DeadLetters` (``engine.dead_letters``) goes through the engine's Runner.
 """
 
 from __future__ import annotations

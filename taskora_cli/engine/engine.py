@@ -66,7 +66,14 @@ def _traced(item: Sequence[Any]) -> ClaimedJob:
 
 
 class Engine(Reads):
-    """One server connection (plus blocking ones, made on demand) for one event loop."""
+    """One server connection (plus blocking ones, made on demand) for one event loop.
+
+    The job calls are its methods; every other area is an attribute sharing its
+    :class:`~.runner.Runner` (so one error mapping covers them all): ``dead_letters``
+    (:class:`~.dead.DeadLetters`), ``flow`` (:class:`~.flow.Flow`), ``schedules``
+    (:class:`~.schedules.Schedules`), ``control`` (:class:`~.control.Control`), ``workers``
+    (:class:`~.registry.Workers`) and ``events`` (:class:`~.events.Events`).
+    """
 
     def __init__(
         self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S

@@ -1,7 +1,7 @@
 """The engine's flow-controlled enqueues: deduplicate, throttle and debounce, one script each.
 
-Kept beside engine.py rather than in it: engine.py holds the hot path. Each call takes the
-Engine and goes through its script runner; every key comes from keys.py.
+Kept beside engine.py rather than in it: engine.py holds the hot path. :class:`Flow`
+(``engine.flow``) goes through the engine's Runner; every key comes from keys.py.
 """
 
 from __future__ import annotations
