@@ -70,18 +70,16 @@ async def walk_failed_set(
     which would shift under it. ``batch``: ids per page, and per ``act`` call. Returns
     (matched, done).
     """
-    from .engine.dead import dead_page, dead_rows
-
     cursor, kept_at_cursor = filt.min_ms, 0
     matched = done = 0
     while not filt.full():
-        page = await dead_page(engine, name, cursor, kept_at_cursor, batch)
+        page = await engine.dead_letters.page(name, cursor, kept_at_cursor, batch)
         if not page:
             break
         if filt.pattern is None:
             chosen = [job_id for job_id, _ in page]
         else:
-            rows = await dead_rows(engine, name, page)
+            rows = await engine.dead_letters.rows(name, page)
             chosen = [row.id for row in rows if _matches(row, filt.pattern)]
         if filt.left is not None:
             chosen = chosen[: filt.left]

@@ -152,10 +152,9 @@ class DeadLetters:
         """
         if offset < 0 or limit < 0:
             raise UsageError(f"offset and limit must be >= 0, got {offset} and {limit}")
-        from .engine.dead import dead_rows, newest_dead
 
         engine, names = await self._scope(task)
-        per_task = {name: await newest_dead(engine, name, offset + limit) for name in names}
+        per_task = {name: await engine.dead_letters.newest(name, offset + limit) for name in names}
         merged = heapq.merge(
             *([(-ms, job_id, name) for job_id, ms in rows] for name, rows in per_task.items())
         )
@@ -164,7 +163,8 @@ class DeadLetters:
         for name in names:
             page = [(job_id, -neg) for neg, job_id, owner in chosen if owner == name]
             if page:
-                found |= {(row.task, row.id): row for row in await dead_rows(engine, name, page)}
+                rows = await engine.dead_letters.rows(name, page)
+                found |= {(row.task, row.id): row for row in rows}
         return [
             _letter(found[(name, job_id)]) for _, job_id, name in chosen if (name, job_id) in found
         ]
@@ -174,15 +174,14 @@ class DeadLetters:
     async def agroups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
         """Dead letters grouped by error type and message shape (numbers, ids and quoted
         values masked: see :func:`error_shape`), the largest group first."""
-        from .engine.dead import dead_page, dead_rows
 
         engine, names = await self._scope(task)
         found: dict[tuple[str, str], tuple[int, int, str, set[str], str]] = {}
         for name in names:
             offset = 0
             while True:
-                page = await dead_page(engine, name, None, offset, BATCH)
-                for row in await dead_rows(engine, name, page):
+                page = await engine.dead_letters.page(name, None, offset, BATCH)
+                for row in await engine.dead_letters.rows(name, page):
                     kind, message, _ = parse_error(row.error)
                     key = (kind, error_shape(message))
                     count, newest, newest_id, tasks, sample = found.get(
@@ -207,10 +206,9 @@ class DeadLetters:
 
     async def acount(self, task: str | Task | None = None) -> int:
         """How many dead letters there are."""
-        from .engine.dead import dead_count
 
         engine, names = await self._scope(task)
-        return sum([await dead_count(engine, name) for name in names])
+        return sum([await engine.dead_letters.count(name) for name in names])
 
     count = blocking_twin(acount)
 
@@ -231,10 +229,9 @@ class DeadLetters:
             JobNotFoundError: no such job (never dispatched, or trimmed by retention).
             UsageError: the job exists but is not dead (it is waiting, completed, ...).
         """
-        from .engine.dead import dead_rows, failed_at, job_states, retry_dead
 
         engine, names = await self._scope(task)
-        states = await job_states(engine, names, job_id)
+        states = await engine.dead_letters.job_states(names, job_id)
         found = [(name, state) for name, state in zip(names, states, strict=True) if state]
         dead = [name for name, state in found if state == "failed"]
         if not dead:
@@ -250,9 +247,10 @@ class DeadLetters:
                 "jobs can be retried from the dead-letter queue"
             )
         name = dead[0]
-        when = await failed_at(engine, name, job_id)
-        rows = await dead_rows(engine, name, [(job_id, when or 0)])
-        if not rows or not (await retry_dead(engine, name, [job_id], self.runtime.clock()))[0]:
+        when = await engine.dead_letters.failed_at(name, job_id)
+        rows = await engine.dead_letters.rows(name, [(job_id, when or 0)])
+        now = self.runtime.clock()
+        if not rows or not (await engine.dead_letters.retry(name, [job_id], now))[0]:
             raise UsageError(f"job {job_id} of task {name!r} stopped being dead meanwhile")
         return _letter(rows[0])
 
@@ -282,12 +280,11 @@ class DeadLetters:
             dry_run: only count what would be retried.
             progress: called after each batch with (looked at, to look at).
         """
-        from .engine.dead import retry_dead
 
         now = self.runtime.clock()
 
         async def act(engine: Engine, name: str, ids: builtins.list[str]) -> builtins.list[bool]:
-            return await retry_dead(engine, name, ids, now)
+            return await engine.dead_letters.retry(name, ids, now)
 
         return await self._bulk(act, task, error_match, since, limit, dry_run, progress)
 
@@ -305,10 +302,9 @@ class DeadLetters:
     ) -> BulkResult:
         """Delete dead letters (hash, logs, failed-set entry), oldest first, in batches; the
         filters are those of :meth:`aretry_all`."""
-        from .engine.dead import purge_dead
 
         async def act(engine: Engine, name: str, ids: builtins.list[str]) -> builtins.list[bool]:
-            return await purge_dead(engine, name, ids)
+            return await engine.dead_letters.purge(name, ids)
 
         return await self._bulk(act, task, error_match, since, limit, dry_run, progress)
 
@@ -324,7 +320,6 @@ class DeadLetters:
         dry_run: bool,
         progress: Progress | None,
     ) -> BulkResult:
-        from .engine.dead import dead_count
 
         if limit is not None and limit < 0:
             raise UsageError(f"limit must be >= 0, got {limit}")
@@ -335,7 +330,7 @@ class DeadLetters:
             limit,
         )
         engine, names = await self._scope(task)
-        total = sum([await dead_count(engine, name, filt.min_ms) for name in names])
+        total = sum([await engine.dead_letters.count(name, filt.min_ms) for name in names])
         seen = [0]
 
         def tick(looked_at: int) -> None:

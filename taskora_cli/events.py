@@ -39,11 +39,9 @@ BLOCK_MS = 1000
 
 
 async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
-    from .engine.events import job_details
-
     engine = await app.runtime.engine()
     wanted = [(r.task, r.job_id) for r in raws if r.event in _DETAILED]
-    details = await job_details(engine, wanted) if wanted else {}
+    details = await engine.events.job_details(wanted) if wanted else {}
     out = []
     for raw in raws:
         row = details.get((raw.task, raw.job_id), {})
@@ -90,8 +88,6 @@ async def events(
     Raises:
         UnknownTaskError: a task neither this app nor the server knows (a typo, most likely).
     """
-    from .engine import events as streams
-
     engine = await app.runtime.engine()
     known = await app.registry.known_names()
     names = list(tasks) if tasks is not None else known
@@ -101,16 +97,16 @@ async def events(
             f"unknown task {unknown[0]!r}; known tasks: {', '.join(known) or 'none'}"
         )
     if recent:
-        past = await streams.recent(engine, names, recent)
+        past = await engine.events.recent(names, recent)
         # follow from the newest entry printed, so nothing written meanwhile shows twice
         cursors = {name: "0-0" for name in names} | {raw.task: raw.entry_id for raw in past}
         for event in await _enrich(app, past):
             yield event
     elif follow:
-        cursors = await streams.latest_ids(engine, names)
+        cursors = await engine.events.latest_ids(names)
     if not follow or not names:
         return
-    follower = streams.Follower(engine, cursors)
+    follower = engine.events.follow(cursors)
     try:
         while True:
             raws = await follower.read(BLOCK_MS)
@@ -124,10 +120,10 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every
     later event is delivered). Runs inside a worker."""
-    from .engine import events as streams
+    from .engine.events import Follower
 
     listeners: Listeners = app.runtime.listeners
-    follower: streams.Follower | None = None
+    follower: Follower | None = None
     pending: list[RawEvent] = []  # read, not yet delivered: kept across a failed enrichment
     try:
         while not stop.is_set():
@@ -137,7 +133,7 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
                     names = listeners.tasks(await app.registry.known_names())
                     if not names:
                         return
-                    follower = streams.Follower(engine, await streams.latest_ids(engine, names))
+                    follower = engine.events.follow(await engine.events.latest_ids(names))
                     if following is not None:
                         following.set()
                 if not pending:

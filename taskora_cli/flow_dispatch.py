@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .durations import format_ms
-from .engine import flow as scripts
 from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError, UsageError
 from .flow import Collect, CollectInfo, Debounce, Deduplicate, FlowControl, Throttle
 from .handle import JobHandle
@@ -30,13 +29,13 @@ async def admit(
 ) -> Admission:
     """Enqueue ``job`` under ``flow``; the Admission says whether it was accepted."""
     if isinstance(flow, Deduplicate):
-        return await scripts.enqueue_deduplicated(engine, task, job, flow.key, flow.states, now_ms)
+        return await engine.flow.enqueue_deduplicated(task, job, flow.key, flow.states, now_ms)
     if isinstance(flow, Throttle):
-        return await scripts.enqueue_throttled(
-            engine, task, job, flow.key, flow.max, flow.window_ms, now_ms
+        return await engine.flow.enqueue_throttled(
+            task, job, flow.key, flow.max, flow.window_ms, now_ms
         )
     assert isinstance(flow, Debounce)
-    return await scripts.enqueue_debounced(engine, task, job, flow.key, now_ms)
+    return await engine.flow.enqueue_debounced(task, job, flow.key, now_ms)
 
 
 def rejection(
@@ -70,8 +69,8 @@ async def collect(
     if task not in engine.registered:
         await engine.register_tasks({task: queue})
     limits = (config.delay_ms, config.max_size, config.max_wait_ms)
-    joined, _, _ = await scripts.collect_push(
-        engine, task, item.job_id, item.payload, item.key, limits, now_ms
+    joined, _, _ = await engine.flow.collect_push(
+        task, item.job_id, item.payload, item.key, limits, now_ms
     )
     return JobHandle(runtime, task, joined)
 
@@ -87,7 +86,7 @@ async def peek_collect(runtime: Runtime, task: str, key: str) -> list[Any]:
     """The items in ``task``'s collect buffer ``key``, oldest first; bad JSON is skipped."""
     engine = await runtime.engine()
     items: list[Any] = []
-    for raw in await scripts.collect_peek(engine, task, key):
+    for raw in await engine.flow.collect_peek(task, key):
         try:
             items.append(json.loads(raw))
         except ValueError:
@@ -98,5 +97,5 @@ async def peek_collect(runtime: Runtime, task: str, key: str) -> list[Any]:
 async def inspect_collect(runtime: Runtime, task: str, key: str) -> CollectInfo | None:
     """Count and times of ``task``'s collect buffer ``key``; None when it is empty."""
     engine = await runtime.engine()
-    info = await scripts.collect_info(engine, task, key)
+    info = await engine.flow.collect_info(task, key)
     return None if info is None else CollectInfo(*info)

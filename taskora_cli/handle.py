@@ -156,7 +156,6 @@ async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | Non
 
 async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
     """Send an ended, uncompleted job of ``task`` back to its line; see :meth:`JobHandle.retry`."""
-    from .engine.dead import retry_dead
     from .engine.records import RETRYABLE_STATES
 
     engine = await runtime.engine()
@@ -168,7 +167,7 @@ async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
             f"job {job_id} is {state}; only failed, cancelled or expired jobs can be retried"
             + (" (dispatch it again to run it twice)" if state == "completed" else "")
         )
-    if not (await retry_dead(engine, task, [job_id], runtime.clock(), state))[0]:
+    if not (await engine.dead_letters.retry(task, [job_id], runtime.clock(), state))[0]:
         raise UsageError(f"job {job_id} stopped being {state} meanwhile; look at it again")
 
 

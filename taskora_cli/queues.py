@@ -51,13 +51,11 @@ class Queues:
         """Every known queue (of tasks registered here or on the server, and any paused one),
         sorted by name. ``stats``: counts already read with
         ``app.inspect().stats()``, so they are not read again."""
-        from .engine import control
-
         engine = await self.runtime.engine()
         queue_of = await engine.task_queues()
         for name, task in self.registry.tasks.items():
             queue_of[name] = task.options.queue
-        paused = await control.paused_queues(engine)
+        paused = await engine.control.paused_queues()
         if stats is None:
             counts = await engine.task_counts(sorted(queue_of), self.runtime.clock())
             per_task = [TaskStats.from_counts(c) for c in counts]
@@ -89,24 +87,21 @@ class Queues:
 
     async def apause(self, name: str) -> bool:
         """Pause queue ``name``; False if it already was. Dispatch still works."""
-        from .engine import control
-
-        return await control.pause_queue(await self.runtime.engine(), check_queue_name(name))
+        engine = await self.runtime.engine()
+        return await engine.control.pause_queue(check_queue_name(name))
 
     pause = blocking_twin(apause)
 
     async def aresume(self, name: str) -> bool:
         """Resume queue ``name``; False if it was not paused."""
-        from .engine import control
-
-        return await control.resume_queue(await self.runtime.engine(), check_queue_name(name))
+        engine = await self.runtime.engine()
+        return await engine.control.resume_queue(check_queue_name(name))
 
     resume = blocking_twin(aresume)
 
     async def ais_paused(self, name: str) -> bool:
         """Whether queue ``name`` is paused."""
-        from .engine import control
-
-        return check_queue_name(name) in await control.paused_queues(await self.runtime.engine())
+        engine = await self.runtime.engine()
+        return check_queue_name(name) in await engine.control.paused_queues()
 
     is_paused = blocking_twin(ais_paused)

@@ -113,11 +113,9 @@ class ScheduleManager:
 
     async def alist(self) -> builtins.list[ScheduleInfo]:
         """Every schedule on the server, by name."""
-        from .engine import schedules as es
-
         engine = await self.runtime.engine()
-        names = await es.names(engine)
-        rows = await es.read(engine, names)
+        names = await engine.schedules.names()
+        rows = await engine.schedules.read(names)
         return [ScheduleInfo.from_row(n, row) for n, row in zip(names, rows, strict=True) if row]
 
     list = blocking_twin(alist)
@@ -134,12 +132,10 @@ class ScheduleManager:
     get = blocking_twin(aget)
 
     async def _read(self, name: str) -> tuple[ScheduleInfo, Engine]:
-        from .engine import schedules as es
-
         engine = await self.runtime.engine()
-        row = (await es.read(engine, [name]))[0]
+        row = (await engine.schedules.read([name]))[0]
         if not row:
-            known = ", ".join(await es.names(engine)) or "none"
+            known = ", ".join(await engine.schedules.names()) or "none"
             raise UnknownScheduleError(f"unknown schedule {name!r}; known schedules: {known}")
         return ScheduleInfo.from_row(name, row), engine
 
@@ -162,10 +158,8 @@ class ScheduleManager:
 
     async def apause(self, name: str) -> ScheduleInfo:
         """Stop firing until resumed; the next run is kept."""
-        from .engine import schedules as es
-
         _, engine = await self._read(name)
-        await es.pause(engine, name, self.runtime.clock())
+        await engine.schedules.pause(name, self.runtime.clock())
         return await self.aget(name)
 
     pause = blocking_twin(apause)
@@ -173,14 +167,12 @@ class ScheduleManager:
     async def aresume(self, name: str) -> ScheduleInfo:
         """Fire again. Fire times passed while paused are skipped, unless ``on_missed`` is a
         catch-up policy, which replays them (up to its limit) on the next tick."""
-        from .engine import schedules as es
-
         for _ in range(5):  # changed between our read and the script: read again
             info, engine = await self._read(name)
             if not info.paused:
                 return info
             next_ms = info.spec.resume_at(info.next_run_ms, self.runtime.clock())
-            if await es.resume(engine, name, info.next_run_ms, next_ms):
+            if await engine.schedules.resume(name, info.next_run_ms, next_ms):
                 break
         return await self.aget(name)
 
@@ -189,11 +181,9 @@ class ScheduleManager:
     async def atrigger(self, name: str) -> JobHandle:
         """Dispatch the schedule's job now, leaving the next run where it is; overlap does not
         apply to a run asked for by hand."""
-        from .engine import schedules as es
-
         info, engine = await self._read(name)
         handle = await (await self.registry.resolve(info.spec.task)).adispatch(info.spec.data)
-        await es.triggered(engine, name, handle.id, info.spec.task, self.runtime.clock())
+        await engine.schedules.triggered(name, handle.id, info.spec.task, self.runtime.clock())
         return handle
 
     trigger = blocking_twin(atrigger)
@@ -217,10 +207,8 @@ class ScheduleManager:
         Raises:
             UnknownScheduleError: no such schedule.
         """
-        from .engine import schedules as es
-
         _, engine = await self._read(name)
-        await es.remove(engine, name)
+        await engine.schedules.remove(name)
 
     remove = blocking_twin(aremove)
 
@@ -243,12 +231,10 @@ class ScheduleManager:
 
 
 async def _register(engine: Engine, name: str, spec: ScheduleSpec, now_ms: int) -> str:
-    from .engine import schedules as es
-
     check_name(name)
     await engine.note_tasks([spec.task])
-    return await es.register(
-        engine, name, spec.to_json(), spec.timing(), spec.first_fire(now_ms), now_ms
+    return await engine.schedules.register(
+        name, spec.to_json(), spec.timing(), spec.first_fire(now_ms), now_ms
     )
 
 

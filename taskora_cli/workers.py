@@ -89,11 +89,10 @@ class WorkerInfo:
 
 async def list_workers(runtime: Runtime) -> list[WorkerInfo]:
     """Every registered worker, live and gone, most recent beat first."""
-    from .engine import registry
 
     engine = await runtime.engine()
-    now = await registry.server_now_ms(engine)  # beats are stamped by the server's clock
-    return [WorkerInfo.from_fields(row, now) for row in await registry.workers(engine)]
+    now = await engine.workers.server_now_ms()  # beats are stamped by the server's clock
+    return [WorkerInfo.from_fields(row, now) for row in await engine.workers.registered()]
 
 
 async def reap_workers(runtime: Runtime, alive: frozenset[str] = frozenset()) -> dict[str, int]:
@@ -110,7 +109,6 @@ async def release_worker(runtime: Runtime, worker_id: str, tasks: Iterable[str] 
     """Send the jobs a dead worker held back to their queues now, and forget the worker; the
     number of jobs it held. ``tasks``: the names it served (None: every task the server
     knows)."""
-    from .engine import registry
 
     engine = await runtime.engine()
     names = list(tasks) if tasks is not None else await engine.known_tasks()
@@ -122,7 +120,7 @@ async def release_worker(runtime: Runtime, worker_id: str, tasks: Iterable[str] 
             held += released
             now = runtime.clock()
             await engine.stall_sweep(name, now, defaults.stall_interval_ms, defaults.max_stalls)
-    await registry.remove(engine, worker_id)  # released means dead: forget it
+    await engine.workers.remove(worker_id)  # released means dead: forget it
     return held
 
 

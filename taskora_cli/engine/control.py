@@ -12,31 +12,36 @@ from typing import TYPE_CHECKING
 from . import keys as k
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .runner import Runner
 
 
-async def pause_queue(engine: Engine, queue: str) -> bool:
-    """Pause ``queue``; False if it already was."""
-    added: int = await engine.client.sadd(k.paused_queues_key(engine.prefix), queue)
-    return added == 1
+class Control:
+    """Paused queues and drain requests: what workers are told on each control tick."""
 
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
 
-async def resume_queue(engine: Engine, queue: str) -> bool:
-    """Resume ``queue``; False if it was not paused."""
-    removed: int = await engine.client.srem(k.paused_queues_key(engine.prefix), queue)
-    return removed == 1
+    async def pause_queue(self, queue: str) -> bool:
+        """Pause ``queue``; False if it already was."""
+        added: int = await self.runner.client.sadd(k.paused_queues_key(self.runner.prefix), queue)
+        return added == 1
 
+    async def resume_queue(self, queue: str) -> bool:
+        """Resume ``queue``; False if it was not paused."""
+        removed: int = await self.runner.client.srem(k.paused_queues_key(self.runner.prefix), queue)
+        return removed == 1
 
-async def paused_queues(engine: Engine) -> set[str]:
-    """The names of the paused queues."""
-    members: set[str] = await engine.client.smembers(k.paused_queues_key(engine.prefix))  # type: ignore[assignment]
-    return set(members)
+    async def paused_queues(self) -> set[str]:
+        """The names of the paused queues."""
+        members: set[str] = await self.runner.client.smembers(
+            k.paused_queues_key(self.runner.prefix)
+        )  # type: ignore[assignment]
+        return set(members)
 
-
-async def worker_orders(engine: Engine, worker_id: str) -> tuple[set[str], bool]:
-    """What ``worker_id`` is told now: the paused queues, and whether to drain."""
-    async with engine.client.pipeline(transaction=False) as pipe:
-        pipe.smembers(k.paused_queues_key(engine.prefix))
-        pipe.hexists(k.worker_key(engine.prefix, worker_id), "drain")
-        paused, drain = await pipe.execute()
-    return set(paused), bool(drain)
+    async def worker_orders(self, worker_id: str) -> tuple[set[str], bool]:
+        """What ``worker_id`` is told now: the paused queues, and whether to drain."""
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            pipe.smembers(k.paused_queues_key(self.runner.prefix))
+            pipe.hexists(k.worker_key(self.runner.prefix, worker_id), "drain")
+            paused, drain = await pipe.execute()
+        return set(paused), bool(drain)

@@ -15,7 +15,11 @@ from redis.exceptions import RedisError
 from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
 from .connection import open_client
+from .control import Control
+from .dead import DeadLetters
+from .events import Events
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
+from .flow import Flow
 from .reads import Reads
 from .records import (
     KEEP_ALL,
@@ -27,32 +31,12 @@ from .records import (
     Retention,
     SweepResult,
 )
-from .scripts import all_scripts
-from .wire import Wire, supports
+from .registry import Workers
+from .runner import Runner
+from .schedules import Schedules
+from .wire import Wire
 
 WRITTEN_BY = "taskora-py"
-RESENDABLE = frozenset(
-    {
-        "handshake",
-        "enqueue",
-        "enqueue_delayed",
-        "enqueue_bulk",
-        "enqueue_deduplicated",
-        "enqueue_throttled",
-        "claim",
-        "ack_and_claim",
-        "fail_and_claim",
-        "extend_lock",
-        "worker_beat",
-        "publish_contract",
-        "collect_flush",
-    }
-)
-"""Scripts that may run twice for one call with the same outcome (a claim by its request id,
-an enqueue by finding its own job, the others by what they write): the wire sends them again
-after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
-push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
-dropped under them is a ServerError that says the call may or may not have run."""
 PROMOTE_LIMIT = 1000
 """Due delayed jobs promoted per claim call; the rest follow on the next call."""
 
@@ -82,7 +66,14 @@ def _traced(item: Sequence[Any]) -> ClaimedJob:
 
 
 class Engine(Reads):
-    """One server connection (plus blocking ones, made on demand) for one event loop."""
+    """One server connection (plus blocking ones, made on demand) for one event loop.
+
+    The job calls are its methods; every other area is an attribute sharing its
+    :class:`~.runner.Runner` (so one error mapping covers them all): ``dead_letters``
+    (:class:`~.dead.DeadLetters`), ``flow`` (:class:`~.flow.Flow`), ``schedules``
+    (:class:`~.schedules.Schedules`), ``control`` (:class:`~.control.Control`), ``workers``
+    (:class:`~.registry.Workers`) and ``events`` (:class:`~.events.Events`).
+    """
 
     def __init__(
         self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S
@@ -91,11 +82,15 @@ class Engine(Reads):
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
         """How long a reply to a non-blocking command may take before the call fails."""
-        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s)
-        # Scripts (the hot path) go over a lean pipelined connection where the URL allows it.
-        self._wire = Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
-        self._scripts = all_scripts()
-        self._keys: dict[str, k.TaskKeys] = {}
+        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s)
+        """What every call below and every area goes through: scripts, the client, the keys."""
+        self.client: Redis = self.runner.client
+        self.dead_letters = DeadLetters(self.runner)
+        self.flow = Flow(self.runner)
+        self.schedules = Schedules(self.runner)
+        self.control = Control(self.runner)
+        self.workers = Workers(self.runner)
+        self.events = Events(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()
@@ -113,7 +108,7 @@ class Engine(Reads):
             ServerError: the server cannot be reached.
             WireFormatError: the server holds an incompatible layout.
         """
-        stored = await self._run(
+        stored = await self.runner.run(
             "handshake",
             [k.meta_key(self.prefix)],
             [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
@@ -125,7 +120,7 @@ class Engine(Reads):
         for client in [self.client, *self._blocking.values()]:
             with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
                 await client.aclose()
-        for wire in [self._wire, *self._blocking_wires.values()]:
+        for wire in [self.runner.wire, *self._blocking_wires.values()]:
             if wire is not None:
                 await wire.close()
         self._blocking.clear()
@@ -133,16 +128,7 @@ class Engine(Reads):
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
-        found = self._keys.get(task)
-        if found is None:
-            found = self._keys[task] = k.TaskKeys(self.prefix, task)
-        return found
-
-    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        if self._wire is not None:
-            script = self._scripts[name]
-            return await self._wire.evalsha(script, keys, args, resend=name in RESENDABLE)
-        return await self._scripts[name](self.client, keys, args)
+        return self.runner.keys(task)
 
     async def register_tasks(self, queues: Mapping[str, str]) -> None:
         """Record task names and their queues in the global registry (once per engine each)."""
@@ -188,7 +174,7 @@ class Engine(Reads):
         args: list[str] = []
         for name, document in documents.items():
             args += [name, document]
-        flat = await self._run("publish_contract", [k.contracts_key(self.prefix)], args)
+        flat = await self.runner.run("publish_contract", [k.contracts_key(self.prefix)], args)
         return {flat[i]: int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     async def contracts(self) -> dict[str, str]:
@@ -213,10 +199,12 @@ class Engine(Reads):
         if job.run_at_ms > now_ms:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
             args.append(job.extra)
-            done = await self._run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
+            done = await self.runner.run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
         else:
             args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
-            done = await self._run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
+            done = await self.runner.run(
+                "enqueue", [t.wait, t.prioritized, t.events, t.marker], args
+            )
         if done:
             return True
         stored = await self.client.hmget(t.job(job.id), ["ts", "data"])
@@ -229,7 +217,7 @@ class Engine(Reads):
         for job in jobs:
             args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
         keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-        return [bool(flag) for flag in await self._run("enqueue_bulk", keys, args)]
+        return [bool(flag) for flag in await self.runner.run("enqueue_bulk", keys, args)]
 
     # -- working -----------------------------------------------------------------------------
 
@@ -262,7 +250,7 @@ class Engine(Reads):
         t = self.keys(task)
         args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, self._request(request)]
         keys = [*self._claim_keys(t), t.expired, t.lastclaim(worker)]
-        return _claimed(await self._run("claim", keys, args))
+        return _claimed(await self.runner.run("claim", keys, args))
 
     async def ack_and_claim(
         self,
@@ -287,7 +275,7 @@ class Engine(Reads):
             args += [ack.id, ack.token, ack.result]
         keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
         keys.append(t.lastclaim(worker))
-        acked, claimed = await self._run("ack_and_claim", keys, args)
+        acked, claimed = await self.runner.run("ack_and_claim", keys, args)
         return [bool(flag) for flag in acked], _claimed(claimed)
 
     async def fail_and_claim(
@@ -316,7 +304,7 @@ class Engine(Reads):
         args += [retention.failed_max_age_ms, retention.failed_max_items, self._request(request)]
         keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled, t.counts]
         keys.append(t.lastclaim(worker))
-        status, claimed = await self._run("fail_and_claim", keys, args)
+        status, claimed = await self.runner.run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
     async def extend_locks(
@@ -330,7 +318,7 @@ class Engine(Reads):
         args: list[Any] = [t.tag, now_ms, lock_ttl_ms]
         for job_id, token in held:
             args += [job_id, token]
-        return [int(flag) for flag in await self._run("extend_lock", [t.active], args)]
+        return [int(flag) for flag in await self.runner.run("extend_lock", [t.active], args)]
 
     async def nack(self, task: str, held: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
         """Hand held jobs back to the front of the waiting line (those asked to cancel end
@@ -342,7 +330,7 @@ class Engine(Reads):
         for job_id, token in held:
             args += [job_id, token]
         keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
-        return [bool(flag) for flag in await self._run("nack", keys, args)]
+        return [bool(flag) for flag in await self.runner.run("nack", keys, args)]
 
     async def defer(
         self, task: str, held: Sequence[tuple[str, str]], now_ms: int, run_at_ms: int
@@ -357,7 +345,7 @@ class Engine(Reads):
         for job_id, token in held:
             args += [job_id, token]
         keys = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.cancelled]
-        return [int(flag) for flag in await self._run("defer", keys, args)]
+        return [int(flag) for flag in await self.runner.run("defer", keys, args)]
 
     async def stall_sweep(
         self,
@@ -375,7 +363,7 @@ class Engine(Reads):
         keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
         keys += [t.completed, t.cancelled, t.expired, t.counts]
         args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
-        recovered, failed = await self._run("stall_sweep", keys, args)
+        recovered, failed = await self.runner.run("stall_sweep", keys, args)
         if recovered < 0:
             return None
         return SweepResult(int(recovered), int(failed))
@@ -389,7 +377,7 @@ class Engine(Reads):
         t = self.keys(task)
         keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
         args = [t.tag, job_id, now_ms, reason, t.cancel_channel]
-        outcome, state = await self._run("cancel", keys, args)
+        outcome, state = await self.runner.run("cancel", keys, args)
         return str(outcome), str(state)
 
     async def release_worker(self, task: str, worker: str) -> int:
@@ -399,12 +387,12 @@ class Engine(Reads):
             How many jobs it held.
         """
         t = self.keys(task)
-        return int(await self._run("release_worker", [t.active, t.sweep], [t.tag, worker]))
+        return int(await self.runner.run("release_worker", [t.active, t.sweep], [t.tag, worker]))
 
     async def request_drain(self, worker_id: str) -> bool:
         """Ask a registered worker to finish its jobs and exit; False if there is none."""
         key = k.worker_key(self.prefix, worker_id)
-        return bool(await self._run("request_drain", [key], []))
+        return bool(await self.runner.run("request_drain", [key], []))
 
     async def ready_count(self, task: str, now_ms: int) -> int:
         """Jobs of ``task`` a worker could claim now: waiting, plus delayed ones already due."""
@@ -415,14 +403,6 @@ class Engine(Reads):
             pipe.zcount(t.delayed, "-inf", now_ms)
             counts = await pipe.execute()
         return sum(int(n) for n in counts)
-
-    async def collect_flush(self, task: str, key: str, now_ms: int) -> str | None:
-        """Make the flush job of ``task``'s collect buffer ``key`` due at ``now_ms`` (a claim
-        then drains the buffer into it); returns its id, or None when the buffer is empty."""
-        t = self.keys(task)
-        keys = [t.delayed, t.marker, t.collect_meta(key)]
-        job_id = await self._run("collect_flush", keys, [t.tag, now_ms])
-        return str(job_id) if job_id else None
 
     async def next_due(self, tasks: Iterable[str]) -> int | None:
         """When the earliest delayed job of ``tasks`` (retries, delays, collect flushes,
@@ -462,7 +442,7 @@ class Engine(Reads):
         """
         marker = self.keys(task).marker
         popped: Any
-        if self._wire is not None:
+        if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
                 wire = Wire(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)

@@ -20,7 +20,7 @@ from .connection import open_client
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from .engine import Engine
+    from .runner import Runner
 
 READ_COUNT = 500
 """Entries fetched per stream per read."""
@@ -60,41 +60,66 @@ def expand(task: str, entry_id: str, fields: Mapping[str, str]) -> list[RawEvent
     return out
 
 
-async def recent(engine: Engine, tasks: Iterable[str], count: int) -> list[RawEvent]:
-    """The last ``count`` stream entries of each task, expanded, oldest first overall."""
-    names = list(tasks)
-    async with engine.client.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.xrevrange(engine.keys(name).events, count=count)
-        pages: list[list[tuple[str, dict[str, str]]]] = await pipe.execute()
-    events = [
-        raw
-        for name, page in zip(names, pages, strict=True)
-        for entry_id, fields in page
-        for raw in expand(name, entry_id, fields)
-    ]
-    events.sort(key=lambda raw: tuple(int(part) for part in raw.entry_id.split("-")))
-    return events
+class Events:
+    """The per-task event streams: the recent past, job details, and a live follower."""
 
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
 
-async def latest_ids(engine: Engine, tasks: Iterable[str]) -> dict[str, str]:
-    """Each task's last entry id now ("0-0" for an empty stream): where following starts."""
-    names = list(tasks)
-    async with engine.client.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.xrevrange(engine.keys(name).events, count=1)
-        pages: list[list[tuple[str, Any]]] = await pipe.execute()
-    return {name: page[0][0] if page else "0-0" for name, page in zip(names, pages, strict=True)}
+    async def recent(self, tasks: Iterable[str], count: int) -> list[RawEvent]:
+        """The last ``count`` stream entries of each task, expanded, oldest first overall."""
+        names = list(tasks)
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xrevrange(self.runner.keys(name).events, count=count)
+            pages: list[list[tuple[str, dict[str, str]]]] = await pipe.execute()
+        events = [
+            raw
+            for name, page in zip(names, pages, strict=True)
+            for entry_id, fields in page
+            for raw in expand(name, entry_id, fields)
+        ]
+        events.sort(key=lambda raw: tuple(int(part) for part in raw.entry_id.split("-")))
+        return events
+
+    async def latest_ids(self, tasks: Iterable[str]) -> dict[str, str]:
+        """Each task's last entry id now ("0-0" for an empty stream): where following starts."""
+        names = list(tasks)
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xrevrange(self.runner.keys(name).events, count=1)
+            pages: list[list[tuple[str, Any]]] = await pipe.execute()
+        return {
+            name: page[0][0] if page else "0-0" for name, page in zip(names, pages, strict=True)
+        }
+
+    async def job_details(
+        self, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, str | None]]:
+        """(task, job id) -> the job's attempt, result, error and progress, in one round trip."""
+        pairs = list(dict.fromkeys(wanted))
+        fields = ("attempt", "result", "error", "progress")
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for task, job_id in pairs:
+                pipe.hmget(self.runner.keys(task).job(job_id), fields)
+            rows: list[list[str | None]] = await pipe.execute()
+        return {
+            pair: dict(zip(fields, row, strict=True)) for pair, row in zip(pairs, rows, strict=True)
+        }
+
+    def follow(self, cursors: Mapping[str, str]) -> Follower:
+        """A reader of new entries of the tasks in ``cursors`` (task -> the entry id to read
+        after, see :meth:`latest_ids`), on a blocking connection of its own."""
+        return Follower(self.runner, cursors)
 
 
 class Follower:
     """Reads new entries of some tasks' streams, blocking; one connection of its own."""
 
-    def __init__(self, engine: Engine, cursors: Mapping[str, str]) -> None:
-        self._engine = engine
-        self._client: Redis = open_client(engine.url, blocking=True)
-        self._streams = {engine.keys(task).events: task for task in cursors}
-        self._cursors = {engine.keys(task).events: last for task, last in cursors.items()}
+    def __init__(self, runner: Runner, cursors: Mapping[str, str]) -> None:
+        self._client: Redis = open_client(runner.url, blocking=True)
+        self._streams = {runner.keys(task).events: task for task in cursors}
+        self._cursors = {runner.keys(task).events: last for task, last in cursors.items()}
 
     async def read(self, block_ms: int) -> list[RawEvent]:
         """New entries since the last read (waiting up to ``block_ms`` for one), expanded.
@@ -117,18 +142,3 @@ class Follower:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-async def job_details(
-    engine: Engine, wanted: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, str | None]]:
-    """(task, job id) -> the job's attempt, result, error and progress, in one round trip."""
-    pairs = list(dict.fromkeys(wanted))
-    fields = ("attempt", "result", "error", "progress")
-    async with engine.client.pipeline(transaction=False) as pipe:
-        for task, job_id in pairs:
-            pipe.hmget(engine.keys(task).job(job_id), fields)
-        rows: list[list[str | None]] = await pipe.execute()
-    return {
-        pair: dict(zip(fields, row, strict=True)) for pair, row in zip(pairs, rows, strict=True)
-    }

@@ -19,44 +19,47 @@ from typing import TYPE_CHECKING
 from . import keys as k
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .runner import Runner
 
 
-async def beat(
-    engine: Engine, worker_id: str, fields: Mapping[str, str | int], now_ms: int
-) -> None:
-    """Register ``worker_id`` (or refresh it): its fields and last beat, in one round trip.
+class Workers:
+    """The worker registry: heartbeats, the server's clock, and the registered workers."""
 
-    The beat (``beat_ms``) is the server's time; ``now_ms``, the worker's own clock, is kept
-    as ``clock_ms``."""
-    keys = [k.worker_key(engine.prefix, worker_id), k.workers_key(engine.prefix)]
-    args: list[str | int] = [worker_id, now_ms]
-    for name, value in fields.items():
-        args += [name, value]
-    await engine._run("worker_beat", keys, args)
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
 
+    async def beat(self, worker_id: str, fields: Mapping[str, str | int], now_ms: int) -> None:
+        """Register ``worker_id`` (or refresh it): its fields and last beat, in one round trip.
 
-async def server_now_ms(engine: Engine) -> int:
-    """The server's clock (ms since the epoch): what a beat's age is measured against."""
-    seconds, micros = await engine.client.time()
-    return int(seconds) * 1000 + int(micros) // 1000
+        The beat (``beat_ms``) is the server's time; ``now_ms``, the worker's own clock, is kept
+        as ``clock_ms``."""
+        keys = [k.worker_key(self.runner.prefix, worker_id), k.workers_key(self.runner.prefix)]
+        args: list[str | int] = [worker_id, now_ms]
+        for name, value in fields.items():
+            args += [name, value]
+        await self.runner.run("worker_beat", keys, args)
 
+    async def server_now_ms(self) -> int:
+        """The server's clock (ms since the epoch): what a beat's age is measured against."""
+        seconds, micros = await self.runner.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
 
-async def remove(engine: Engine, worker_id: str) -> None:
-    """Drop ``worker_id`` from the registry."""
-    async with engine.client.pipeline(transaction=True) as pipe:
-        pipe.zrem(k.workers_key(engine.prefix), worker_id)
-        pipe.delete(k.worker_key(engine.prefix, worker_id))
-        await pipe.execute()
+    async def remove(self, worker_id: str) -> None:
+        """Drop ``worker_id`` from the registry."""
+        async with self.runner.client.pipeline(transaction=True) as pipe:
+            pipe.zrem(k.workers_key(self.runner.prefix), worker_id)
+            pipe.delete(k.worker_key(self.runner.prefix, worker_id))
+            await pipe.execute()
 
-
-async def workers(engine: Engine) -> list[dict[str, str]]:
-    """Every registered worker's fields (with ``id``), most recent beat first."""
-    ids: list[str] = await engine.client.zrevrange(k.workers_key(engine.prefix), 0, -1)  # type: ignore[assignment]
-    if not ids:
-        return []
-    async with engine.client.pipeline(transaction=False) as pipe:
-        for worker_id in ids:
-            pipe.hgetall(k.worker_key(engine.prefix, worker_id))
-        rows: list[dict[str, str]] = await pipe.execute()
-    return [{**row, "id": worker_id} for worker_id, row in zip(ids, rows, strict=True)]
+    async def registered(self) -> list[dict[str, str]]:
+        """Every registered worker's fields (with ``id``), most recent beat first."""
+        ids: list[str] = await self.runner.client.zrevrange(
+            k.workers_key(self.runner.prefix), 0, -1
+        )  # type: ignore[assignment]
+        if not ids:
+            return []
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(k.worker_key(self.runner.prefix, worker_id))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return [{**row, "id": worker_id} for worker_id, row in zip(ids, rows, strict=True)]

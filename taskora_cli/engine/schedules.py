@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import keys as k
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .runner import Runner
 
 
 class Fire(NamedTuple):
@@ -29,100 +29,96 @@ class Fire(NamedTuple):
     skipped: int
 
 
-def _keys(engine: Engine, name: str) -> list[str]:
-    return [k.schedule_key(engine.prefix, name), k.schedule_due_key(engine.prefix)]
+class Schedules:
+    """The scheduler lease, the schedule state transitions, and schedule reads."""
 
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
 
-async def tick(
-    engine: Engine, token: str, now_ms: int, lease_ms: int, limit: int
-) -> tuple[bool, list[str]]:
-    """Take or keep the scheduler lease; the leader gets the names of due schedules.
+    def _keys(self, name: str) -> list[str]:
+        prefix = self.runner.prefix
+        return [k.schedule_key(prefix, name), k.schedule_due_key(prefix)]
 
-    Returns:
-        (True, due names) for the leader; (False, [owner]) for anyone else.
-    """
-    keys = [k.scheduler_lease_key(engine.prefix), k.schedule_due_key(engine.prefix)]
-    reply = await engine._run("scheduler_tick", keys, [token, now_ms, lease_ms, limit])
-    return bool(reply[0]), [str(item) for item in reply[1:]]
+    async def tick(
+        self, token: str, now_ms: int, lease_ms: int, limit: int
+    ) -> tuple[bool, list[str]]:
+        """Take or keep the scheduler lease; the leader gets the names of due schedules.
 
+        Returns:
+            (True, due names) for the leader; (False, [owner]) for anyone else.
+        """
+        keys = [k.scheduler_lease_key(self.runner.prefix), k.schedule_due_key(self.runner.prefix)]
+        reply = await self.runner.run("scheduler_tick", keys, [token, now_ms, lease_ms, limit])
+        return bool(reply[0]), [str(item) for item in reply[1:]]
 
-async def release(engine: Engine, token: str) -> bool:
-    """Give up the lease if ``token`` holds it."""
-    lease = k.scheduler_lease_key(engine.prefix)
-    return bool(await engine._run("scheduler_release", [lease], [token]))
+    async def release(self, token: str) -> bool:
+        """Give up the lease if ``token`` holds it."""
+        lease = k.scheduler_lease_key(self.runner.prefix)
+        return bool(await self.runner.run("scheduler_release", [lease], [token]))
 
+    async def lease(self) -> dict[str, str]:
+        """The lease as stored (``owner``, ``until``); empty when nobody holds one."""
+        found: dict[str, str] = await self.runner.client.hgetall(
+            k.scheduler_lease_key(self.runner.prefix)
+        )  # type: ignore[assignment]
+        return found
 
-async def lease(engine: Engine) -> dict[str, str]:
-    """The lease as stored (``owner``, ``until``); empty when nobody holds one."""
-    found: dict[str, str] = await engine.client.hgetall(k.scheduler_lease_key(engine.prefix))  # type: ignore[assignment]
-    return found
+    async def register(
+        self, name: str, definition: str, timing: str, first_ms: int, now_ms: int
+    ) -> str:
+        """Create a schedule or store a new definition, keeping its state ("created", "updated",
+        "retimed" or "unchanged")."""
+        keys = [*self._keys(name), k.schedule_names_key(self.runner.prefix)]
+        args = [name, definition, timing, first_ms, now_ms]
+        return str(await self.runner.run("schedule_register", keys, args))
 
+    async def claim(self, name: str, rev: str, expected_next: int, fire: Fire, now_ms: int) -> bool:
+        """Claim one fire (compare-and-set on the revision and next run); False when stale."""
+        args = [name, rev, expected_next, fire.fire_ms, fire.next_ms, fire.job_id, fire.task]
+        args += [fire.pending, fire.skipped, now_ms]
+        return bool(await self.runner.run("schedule_claim", self._keys(name), args))
 
-async def register(
-    engine: Engine, name: str, definition: str, timing: str, first_ms: int, now_ms: int
-) -> str:
-    """Create a schedule or store a new definition, keeping its state ("created", "updated",
-    "retimed" or "unchanged")."""
-    keys = [*_keys(engine, name), k.schedule_names_key(engine.prefix)]
-    args = [name, definition, timing, first_ms, now_ms]
-    return str(await engine._run("schedule_register", keys, args))
+    async def settle(self, name: str, job_id: str) -> bool:
+        """Mark a claimed fire's job as enqueued."""
+        return bool(await self.runner.run("schedule_settle", self._keys(name), [name, job_id]))
 
+    async def skip(
+        self, name: str, rev: str, expected_next: int, next_ms: int, skipped: int, now_ms: int
+    ) -> bool:
+        """Move the next run on without a fire; False when stale."""
+        args = [name, rev, expected_next, next_ms, skipped, now_ms]
+        return bool(await self.runner.run("schedule_skip", self._keys(name), args))
 
-async def claim(
-    engine: Engine, name: str, rev: str, expected_next: int, fire: Fire, now_ms: int
-) -> bool:
-    """Claim one fire (compare-and-set on the revision and next run); False when stale."""
-    args = [name, rev, expected_next, fire.fire_ms, fire.next_ms, fire.job_id, fire.task]
-    args += [fire.pending, fire.skipped, now_ms]
-    return bool(await engine._run("schedule_claim", _keys(engine, name), args))
+    async def pause(self, name: str, now_ms: int) -> bool:
+        """Pause a schedule; False when there is none."""
+        return bool(await self.runner.run("schedule_pause", self._keys(name), [name, now_ms]))
 
+    async def resume(self, name: str, expected_next: int, next_ms: int) -> int:
+        """Resume a paused schedule: 1 resumed, 2 it was not paused, 0 missing or changed."""
+        args = [name, expected_next, next_ms]
+        return int(await self.runner.run("schedule_resume", self._keys(name), args))
 
-async def settle(engine: Engine, name: str, job_id: str) -> bool:
-    """Mark a claimed fire's job as enqueued."""
-    return bool(await engine._run("schedule_settle", _keys(engine, name), [name, job_id]))
+    async def remove(self, name: str) -> bool:
+        """Delete a schedule; False when there was none."""
+        keys = [*self._keys(name), k.schedule_names_key(self.runner.prefix)]
+        return bool(await self.runner.run("schedule_remove", keys, [name]))
 
+    async def triggered(self, name: str, job_id: str, task: str, now_ms: int) -> bool:
+        """Record a run started by hand as the last run; False when there is no such schedule."""
+        keys = self._keys(name)[:1]
+        return bool(await self.runner.run("schedule_triggered", keys, [job_id, task, now_ms]))
 
-async def skip(
-    engine: Engine, name: str, rev: str, expected_next: int, next_ms: int, skipped: int, now_ms: int
-) -> bool:
-    """Move the next run on without a fire; False when stale."""
-    args = [name, rev, expected_next, next_ms, skipped, now_ms]
-    return bool(await engine._run("schedule_skip", _keys(engine, name), args))
+    async def names(self) -> list[str]:
+        """Every schedule's name, sorted."""
+        found: set[str] = await self.runner.client.smembers(
+            k.schedule_names_key(self.runner.prefix)
+        )  # type: ignore[assignment]
+        return sorted(found)
 
-
-async def pause(engine: Engine, name: str, now_ms: int) -> bool:
-    """Pause a schedule; False when there is none."""
-    return bool(await engine._run("schedule_pause", _keys(engine, name), [name, now_ms]))
-
-
-async def resume(engine: Engine, name: str, expected_next: int, next_ms: int) -> int:
-    """Resume a paused schedule: 1 resumed, 2 it was not paused, 0 missing or changed."""
-    args = [name, expected_next, next_ms]
-    return int(await engine._run("schedule_resume", _keys(engine, name), args))
-
-
-async def remove(engine: Engine, name: str) -> bool:
-    """Delete a schedule; False when there was none."""
-    keys = [*_keys(engine, name), k.schedule_names_key(engine.prefix)]
-    return bool(await engine._run("schedule_remove", keys, [name]))
-
-
-async def triggered(engine: Engine, name: str, job_id: str, task: str, now_ms: int) -> bool:
-    """Record a run started by hand as the last run; False when there is no such schedule."""
-    keys = _keys(engine, name)[:1]
-    return bool(await engine._run("schedule_triggered", keys, [job_id, task, now_ms]))
-
-
-async def names(engine: Engine) -> list[str]:
-    """Every schedule's name, sorted."""
-    found: set[str] = await engine.client.smembers(k.schedule_names_key(engine.prefix))  # type: ignore[assignment]
-    return sorted(found)
-
-
-async def read(engine: Engine, names: Sequence[str]) -> list[dict[str, str]]:
-    """The stored hash of each schedule (empty where there is none), in one round trip."""
-    async with engine.client.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hgetall(k.schedule_key(engine.prefix, name))
-        rows: list[dict[str, str]] = await pipe.execute()
-    return rows
+    async def read(self, names: Sequence[str]) -> list[dict[str, str]]:
+        """The stored hash of each schedule (empty where there is none), in one round trip."""
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(k.schedule_key(self.runner.prefix, name))
+            rows: list[dict[str, str]] = await pipe.execute()
+        return rows

@@ -76,8 +76,7 @@ class ResultWaiter:
             self._waiters.pop((task, job_id), None)
 
     async def _stream_end(self, task: str) -> str:
-        last = await self._engine.client.xrevrange(self._engine.keys(task).events, count=1)
-        return str(last[0][0]) if last else "0-0"
+        return (await self._engine.events.latest_ids([task]))[task]
 
     def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():

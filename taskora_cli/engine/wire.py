@@ -23,9 +23,19 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import hiredis
-from redis._parsers.base import BaseParser
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ExecAbortError,
+    MaxClientsReachedError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .failures import (
@@ -91,10 +101,38 @@ PROBE = pack(("EVAL", "return 1", 0))
 """What a silent connection's probe asks (see Wire._probe_silence)."""
 
 
-def _error(message: str) -> Exception:
+ERROR_CODES: dict[str, type[RedisError]] = {
+    "NOSCRIPT": NoScriptError,
+    "LOADING": BusyLoadingError,
+    "READONLY": ReadOnlyError,
+    "OOM": OutOfMemoryError,
+    "EXECABORT": ExecAbortError,
+    "NOAUTH": AuthenticationError,
+    "WRONGPASS": AuthenticationError,
+    "NOPERM": NoPermissionError,
+}
+"""Error replies by their first word, as the exception redis-py's own clients raise (the
+classes are redis.exceptions' public ones): the codes whose kind matters to us, a script to
+load again (NOSCRIPT), a server to wait for (LOADING: an outage, see failures.is_outage) or a
+login refused. Any other reply is a plain ResponseError (WRONGTYPE, ERR...)."""
+
+ERR_MESSAGES: dict[str, type[RedisError]] = {
+    "max number of clients reached": MaxClientsReachedError,
+    "invalid password": AuthenticationError,
+    "Client sent AUTH, but no password is set": AuthenticationError,
+    "AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?": AuthenticationError,
+}
+"""``ERR`` replies told apart by their whole message (servers older than WRONGPASS)."""
+
+
+def reply_error(message: str) -> RedisError:
     """The exception redis-py raises for this error reply (NOSCRIPT, LOADING, WRONGTYPE...)."""
-    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
-    return error
+    code, _, rest = message.partition(" ")
+    if code == "ERR":  # redis-py drops the generic code from the message
+        return ERR_MESSAGES.get(rest, ResponseError)(rest)
+    kind = ERROR_CODES.get(code)
+    return ResponseError(message) if kind is None else kind(rest)
 
 
 class _Target:
@@ -176,7 +214,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():
                 continue  # its caller gave up; the reply is dropped in order
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(_error(str(reply)))
+                future.set_exception(reply_error(str(reply)))
             else:
                 future.set_result(reply)
 

@@ -260,7 +260,7 @@ class TaskRunner:
     async def _flush(self, task: Task, key: str) -> Execution | None:
         if task.options.collect is None:
             raise UsageError(f"task {task.name!r} has no collect option: nothing to flush")
-        job_id = await (await self._engine()).collect_flush(task.name, key, self.clock())
+        job_id = await (await self._engine()).flow.collect_flush(task.name, key, self.clock())
         if job_id is None:
             return None
         await self._step()

@@ -32,19 +32,9 @@ def fetch(app: Taskora, query: Query) -> Snapshot:
         stats = app.inspect().stats()
         fields: dict[str, Any] = {"stats": stats}
         fields |= FETCHERS[query.screen](app, query, stats)
-    except TaskoraError as exc:
+    except TaskoraError as exc:  # a gone server is a ServerError: the engine maps every failure
         return Snapshot(query, taken, error=str(exc))
-    except Exception as exc:
-        if not connection_trouble(exc):
-            raise  # a bug: let it show
-        return Snapshot(query, taken, error=f"{type(exc).__name__}: {exc}")
     return Snapshot(query, taken, **fields)
-
-
-def connection_trouble(exc: Exception) -> bool:
-    """A lost connection: the client's own errors (after its reconnect retries) reach us
-    unwrapped, and only engine/ may import redis, so they are told by their module."""
-    return isinstance(exc, OSError) or type(exc).__module__.startswith("redis.")
 
 
 def _overview(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:

@@ -308,12 +308,11 @@ class Worker:
         # gather, not `suppress(CancelledError)`: a cancel of stop() itself must not be swallowed
         await asyncio.gather(*self._loops, return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        from ..engine import registry
 
         # Bounded: with the server gone the stop must not wait; the record is reaped once old.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(0.5):
-                await registry.remove(self.engine, self.id)
+                await self.engine.workers.remove(self.id)
         await self.runtime.aclose()
         log.info("taskora: worker %s stopped", self.id)
 
@@ -337,7 +336,6 @@ class Worker:
 
     async def _register(self) -> None:
         """Write this worker's registry record and beat (one round trip)."""
-        from ..engine import registry
 
         fields: dict[str, str | int] = {
             "host": socket.gethostname(),
@@ -353,13 +351,12 @@ class Worker:
             "stuck": self.stuck,
             "stuck_limit": self.stuck_limit,
         }
-        await registry.beat(self.engine, self.id, fields, self.runtime.clock())
+        await self.engine.workers.beat(self.id, fields, self.runtime.clock())
 
     async def _obey(self) -> None:
         """Read this worker's orders and apply them: pause runners, begin a drain."""
-        from ..engine import control
 
-        paused, drain = await control.worker_orders(self.engine, self.id)
+        paused, drain = await self.engine.control.worker_orders(self.id)
         if paused != self.paused_queues:
             for queue in sorted(paused - self.paused_queues):
                 log.info("taskora: queue %s paused; claiming none of its jobs", queue)

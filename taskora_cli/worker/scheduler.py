@@ -20,8 +20,8 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from ..engine import schedules as es
 from ..engine.records import TERMINAL_STATES, NewJob
+from ..engine.schedules import Fire
 from ..errors import UnknownTaskError
 from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
 from ..schedules import ScheduleManager, pending_job
@@ -78,7 +78,8 @@ class Scheduler:
             self._loop = None
         with contextlib.suppress(Exception):  # a gone server: the lease simply runs out
             async with asyncio.timeout(0.5):
-                await es.release(await self.runtime.engine(), self.token)
+                engine = await self.runtime.engine()
+                await engine.schedules.release(self.token)
         self.leader = False
 
     async def _run(self) -> None:
@@ -96,7 +97,7 @@ class Scheduler:
         leader, fire what is due. Returns how many jobs it dispatched."""
         now = self.runtime.clock() if now_ms is None else now_ms
         engine = await self.runtime.engine()
-        leader, due = await es.tick(engine, self.token, now, self.lease_ms, DUE_PER_TICK)
+        leader, due = await engine.schedules.tick(self.token, now, self.lease_ms, DUE_PER_TICK)
         if leader != self.leader:
             log.info("taskora: scheduler %s %s the lease", self.token, "took" if leader else "lost")
             self.leader = leader
@@ -116,7 +117,7 @@ async def fire_due(
     ``registry``, a task it defines gets its own options (ttl, singleton, collect, queue)."""
     fired = 0
     for _ in range(5):  # another scheduler moved it meanwhile: look again
-        row = (await es.read(engine, [name]))[0]
+        row = (await engine.schedules.read([name]))[0]
         if not row or "paused" in row:
             return fired
         if "pending_id" in row:
@@ -148,7 +149,7 @@ async def _fire(
             return 0, True  # catch-up: the fires wait, and the policy replays them once it ends
         todo = Plan([], todo.skipped + len(todo.fires), todo.next_ms)
     if not todo.fires:
-        done = await es.skip(engine, name, rev, next_ms, todo.next_ms, todo.skipped, now_ms)
+        done = await engine.schedules.skip(name, rev, next_ms, todo.next_ms, todo.skipped, now_ms)
         return 0, done
     data = dumps(spec.data, what=f"data of schedule {name!r}")
     expected, made = next_ms, 0
@@ -156,13 +157,11 @@ async def _fire(
         following = todo.fires[i + 1] if i + 1 < len(todo.fires) else todo.next_ms
         job_id = f"{name}@{fire_ms}"
         pending = json.dumps({"id": job_id, "task": spec.task, "data": data})
-        fire = es.Fire(
-            fire_ms, following, job_id, spec.task, pending, todo.skipped if i == 0 else 0
-        )
-        if not await es.claim(engine, name, rev, expected, fire, now_ms):
+        fire = Fire(fire_ms, following, job_id, spec.task, pending, todo.skipped if i == 0 else 0)
+        if not await engine.schedules.claim(name, rev, expected, fire, now_ms):
             return made, False
         await _enqueue(engine, spec.task, job_id, data, now_ms, registry)
-        await es.settle(engine, name, job_id)
+        await engine.schedules.settle(name, job_id)
         expected, made = following, made + 1
     return made, True
 
@@ -181,7 +180,7 @@ async def _enqueue_pending(
 ) -> None:
     job_id, task, data = pending_job(raw)
     await _enqueue(engine, task, job_id, data, now_ms, registry)
-    await es.settle(engine, name, job_id)
+    await engine.schedules.settle(name, job_id)
 
 
 async def _enqueue(

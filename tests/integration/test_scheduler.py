@@ -15,7 +15,7 @@ from support import make_app, until
 
 from taskora_cli import Taskora
 from taskora_cli.config import load_config
-from taskora_cli.engine import schedules as es
+from taskora_cli.engine.schedules import Fire
 from taskora_cli.worker.scheduler import Scheduler, fire_due
 
 T0 = 1_800_000_000_000  # a round virtual "now"
@@ -257,8 +257,8 @@ async def test_a_fire_left_pending_by_a_crash_is_enqueued_exactly_once(
     engine = await app.connect()
     fire_ms = T0 + 10 * SECOND
     pending = json.dumps({"id": f"fragile@{fire_ms}", "task": "report", "data": "null"})
-    fire = es.Fire(fire_ms, fire_ms + 10 * SECOND, f"fragile@{fire_ms}", "report", pending, 0)
-    assert await es.claim(engine, "fragile", "1", fire_ms, fire, fire_ms)  # ...and the crash
+    fire = Fire(fire_ms, fire_ms + 10 * SECOND, f"fragile@{fire_ms}", "report", pending, 0)
+    assert await engine.schedules.claim("fragile", "1", fire_ms, fire, fire_ms)  # ...and the crash
     assert (await app.schedules().aget("fragile")).pending
     s = scheduler(app)
     assert await s.tick(fire_ms + SECOND) == 0  # finishes the pending fire, nothing new is due
@@ -395,7 +395,7 @@ async def test_a_worker_with_the_scheduler_disabled_never_takes_the_lease(
     worker = await app.start()
     try:
         assert worker.scheduler is None
-        assert await es.lease(await app.connect()) == {}
+        assert await (await app.connect()).schedules.lease() == {}
     finally:
         await worker.stop(0)
 

@@ -31,7 +31,7 @@ async def test_msgpack_data_and_results_round_trip(redis_url: str, lean_wire: bo
     data, result = payloads.dumps(DATA), payloads.dumps([DATA, None, 1.5])
     engine = Engine(redis_url)
     if not lean_wire:
-        engine._wire = None  # what rediss:// URLs use
+        engine.runner.wire = None  # what rediss:// URLs use
     try:
         await engine.connect(NOW)
         assert await engine.enqueue("t", NewJob("a", data), NOW)

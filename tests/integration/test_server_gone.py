@@ -163,9 +163,9 @@ async def test_a_script_still_unknown_after_loading_it_is_a_server_error(project
     url = ensure_embedded(project / ".taskora")
     engine = Engine(url)
     try:
-        assert engine._wire is not None
+        assert engine.runner.wire is not None
         with pytest.raises(ServerError, match="even after loading it") as on_wire:
-            await engine._wire.evalsha(NEVER_LOADED, [], [])
+            await engine.runner.wire.evalsha(NEVER_LOADED, [], [])
         with pytest.raises(ServerError, match="even after loading it") as on_client:
             await NEVER_LOADED(engine.client, [], [])
     finally:

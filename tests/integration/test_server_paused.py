@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from taskora_cli.engine import flow
 from taskora_cli.engine.embedded import embedded_status
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import NewJob
@@ -61,9 +60,9 @@ async def test_a_collect_item_sent_to_a_paused_server_fails_and_is_pushed_once(
     restartable_valkey: RestartableValkey, engine: Engine, paused: int
 ) -> None:
     # loads the script first: the server must hold it to run the call after it wakes up
-    await flow.collect_push(engine, "sum", "warm-up", "0", "other", (60_000, 0, 0), NOW)
+    await engine.flow.collect_push("sum", "warm-up", "0", "other", (60_000, 0, 0), NOW)
     os.kill(paused, signal.SIGSTOP)
-    push = flow.collect_push(engine, "sum", "flush-1", "1", "k", (60_000, 0, 0), NOW)
+    push = engine.flow.collect_push("sum", "flush-1", "1", "k", (60_000, 0, 0), NOW)
     with pytest.raises(ServerError):
         await asyncio.wait_for(push, FAILURE_BOUND_S)
 

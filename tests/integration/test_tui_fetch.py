@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -14,6 +15,9 @@ from support import make_app, until
 from taskora_cli import JobFailedError, JobHandle, Taskora
 from taskora_cli.tui.fetch import fetch
 from taskora_cli.tui.model import PAGE, Query, Screen, Snapshot
+
+if TYPE_CHECKING:
+    from conftest import RestartableValkey
 
 
 @pytest.fixture
@@ -141,3 +145,22 @@ async def test_a_refresh_runs_the_same_commands_for_60_or_5060_waiting_jobs(
     assert big == small
     assert small[1]["hgetall"] == PAGE  # the first page of jobs, not all of them
     assert not {"scan", "keys"} & set().union(*small)  # never a keyspace walk
+
+
+def test_a_refresh_after_the_server_stopped_is_a_snapshot_with_the_error(
+    restartable_valkey: RestartableValkey, tmp_path: Path
+) -> None:
+    # The connections were open and the stop drops them: whichever one the refresh uses
+    # notices, and the failure reaches fetch() as our ServerError, the only kind it catches.
+    app = make_app(restartable_valkey.url, tmp_path)
+    try:
+        for screen in (Screen.OVERVIEW, Screen.DEAD):
+            assert fetch(app, Query(screen)).error is None
+        restartable_valkey.stop()
+        for screen in (Screen.OVERVIEW, Screen.DEAD):
+            after = fetch(app, Query(screen))
+            assert after.error is not None
+            assert "embedded server" in after.error and "was stopped" in after.error
+            assert after.stats is None
+    finally:
+        app.close()

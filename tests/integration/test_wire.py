@@ -118,7 +118,7 @@ async def test_a_cancelled_blocking_call_drops_its_connection(redis_url: str) ->
 async def test_the_redis_py_path_runs_the_same_scripts(redis_url: str) -> None:
     # what rediss:// URLs use: the scripts over redis-py instead of the lean connection
     engine = Engine(redis_url)
-    engine._wire = None
+    engine.runner.wire = None
     try:
         await engine.connect(0)
         assert await engine.enqueue_bulk("t", [NewJob("a", "{}"), NewJob("b", "{}")], 1)

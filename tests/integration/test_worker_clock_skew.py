@@ -12,7 +12,6 @@ from support import make_app, until
 from taskora_cli import Taskora
 from taskora_cli.app import system_clock
 from taskora_cli.config import load_config
-from taskora_cli.engine import registry
 from taskora_cli.worker.pool import Worker
 
 TEN_MINUTES = 10 * 60_000
@@ -77,7 +76,7 @@ async def test_a_worker_with_a_skewed_clock_that_stops_beating_is_reaped(
         job = await _dispatch_raw(app, "hold")
         # Gone after 3 missed beats: 3 s, far more than the look below takes on a loaded host.
         fields = {"host": "elsewhere", "pid": 1, "tasks": "hold", "heartbeat_ms": 1000}
-        await registry.beat(engine, "dead-worker", fields, app.clock())
+        await engine.workers.beat("dead-worker", fields, app.clock())
         [claimed] = await engine.claim("hold", "dead-worker", 1, app.clock(), 600_000)
         assert claimed.id == job
 

@@ -23,6 +23,8 @@ from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
+from taskora_cli.engine.runner import Runner
+from taskora_cli.engine.schedules import Fire
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
@@ -479,9 +481,9 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
-    called = set(re.findall(r'self\._run\(\s*"(\w+)"', ENGINE_SOURCE.read_text()))
-    for source in (DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE):
-        called |= set(re.findall(r'engine\._run\(\s*"(\w+)"', source.read_text()))
+    called: set[str] = set()
+    for source in (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE):
+        called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
@@ -501,13 +503,13 @@ async def test_the_engine_calls_each_script_as_its_header_says(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int, int]] = []
-    original = Engine._run
+    original = Runner.run
 
-    async def recording(self: Engine, name: str, keys: Any, args: Any) -> Any:
+    async def recording(self: Runner, name: str, keys: Any, args: Any) -> Any:
         calls.append((name, len(keys), len(args)))
         return await original(self, name, keys, args)
 
-    monkeypatch.setattr(Engine, "_run", recording)
+    monkeypatch.setattr(Runner, "run", recording)
     engine = Engine(redis_url, "contract")
     try:
         await exercise(engine)
@@ -565,31 +567,31 @@ async def exercise(engine: Engine) -> None:
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
     await engine.cancel(task, "d", "", now + 95)
-    await dead.retry_dead(engine, task, ["a"], now + 100)
-    await dead.retry_dead(engine, task, ["a", "b"], now + 100)
-    await dead.purge_dead(engine, task, ["a"])
-    await dead.purge_dead(engine, task, ["a", "b"])
+    await engine.dead_letters.retry(task, ["a"], now + 100)
+    await engine.dead_letters.retry(task, ["a", "b"], now + 100)
+    await engine.dead_letters.purge(task, ["a"])
+    await engine.dead_letters.purge(task, ["a", "b"])
     states = ("waiting", "active")
-    await flow.enqueue_deduplicated(engine, task, NewJob("f1", "{}"), "k", states, now)
-    await flow.enqueue_throttled(engine, task, NewJob("f2", "{}"), "k", 5, 1000, now)
-    await flow.enqueue_debounced(engine, task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
-    await flow.collect_push(engine, task, "f4", "1", "k", (1000, 0, 0), now)
-    await flow.collect_push(engine, task, "f5", "2", "k", (1000, 2, 5000), now)
-    await engine.collect_flush(task, "k", now)
+    await engine.flow.enqueue_deduplicated(task, NewJob("f1", "{}"), "k", states, now)
+    await engine.flow.enqueue_throttled(task, NewJob("f2", "{}"), "k", 5, 1000, now)
+    await engine.flow.enqueue_debounced(task, NewJob("f3", "{}", run_at_ms=now + 9), "k", now)
+    await engine.flow.collect_push(task, "f4", "1", "k", (1000, 0, 0), now)
+    await engine.flow.collect_push(task, "f5", "2", "k", (1000, 2, 5000), now)
+    await engine.flow.collect_flush(task, "k", now)
     await engine.request_drain("nobody")
-    await registry.beat(engine, "w1", {"host": "h"}, now)
-    await registry.beat(engine, "w1", {"host": "h", "pid": 1}, now)
-    await es.tick(engine, "w1", now, ttl, 10)
-    await es.register(engine, "s", '{"task":"contract"}', "every 1000", now + 1000, now)
-    fire = es.Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)
-    await es.claim(engine, "s", "1", now + 1000, fire, now + 1000)
-    await es.settle(engine, "s", "s@1")
-    await es.skip(engine, "s", "1", now + 2000, now + 3000, 1, now + 2000)
-    await es.pause(engine, "s", now)
-    await es.resume(engine, "s", now + 3000, now + 4000)
-    await es.triggered(engine, "s", "t1", task, now)
-    await es.remove(engine, "s")
-    await es.release(engine, "w1")
+    await engine.workers.beat("w1", {"host": "h"}, now)
+    await engine.workers.beat("w1", {"host": "h", "pid": 1}, now)
+    await engine.schedules.tick("w1", now, ttl, 10)
+    await engine.schedules.register("s", '{"task":"contract"}', "every 1000", now + 1000, now)
+    fire = Fire(now + 1000, now + 2000, "s@1", task, '{"id":"s@1"}', 0)
+    await engine.schedules.claim("s", "1", now + 1000, fire, now + 1000)
+    await engine.schedules.settle("s", "s@1")
+    await engine.schedules.skip("s", "1", now + 2000, now + 3000, 1, now + 2000)
+    await engine.schedules.pause("s", now)
+    await engine.schedules.resume("s", now + 3000, now + 4000)
+    await engine.schedules.triggered("s", "t1", task, now)
+    await engine.schedules.remove("s")
+    await engine.schedules.release("w1")
     await engine.publish_contracts({task: '{"name":"contract","version":2}'})
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
 

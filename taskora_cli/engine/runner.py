@@ -1,0 +1,95 @@
+"""The one way an engine call reaches the server: a script by name, or a read on the client.
+
+Every area of the engine (jobs in engine.py, dead letters, flow control, schedules, control,
+the worker registry, the event streams) holds the same Runner, so every call shares one
+script table, one key cache and one error mapping: whatever redis-py or the lean wire raises
+(a dropped connection, a timeout, a refused command, a wrong-type key, a script error,
+NOSCRIPT that loading again did not cure) reaches the caller as our
+:class:`~taskora_cli.errors.ServerError`, mapped by :class:`~.failures.ServerLink`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from . import keys as k
+from .connection import open_client
+from .failures import REPLY_TIMEOUT_S, ServerLink
+from .scripts import Script, all_scripts
+from .wire import Wire, supports
+
+RESENDABLE = frozenset(
+    {
+        "handshake",
+        "enqueue",
+        "enqueue_delayed",
+        "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "claim",
+        "ack_and_claim",
+        "fail_and_claim",
+        "extend_lock",
+        "worker_beat",
+        "publish_contract",
+        "collect_flush",
+    }
+)
+"""Scripts that may run twice for one call with the same outcome (a claim by its request id,
+an enqueue by finding its own job, the others by what they write): the wire sends them again
+after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
+push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
+dropped under them is a ServerError that says the call may or may not have run."""
+
+
+class Runner:
+    """One server's connection for one event loop, shared by every area of the engine.
+
+    Attributes:
+        url: where the server is.
+        prefix: the key prefix of this app's data.
+        client: a redis-py client whose every command and pipeline raises only ServerError
+            (see :mod:`.connection`): for reads and plain writes.
+        wire: the lean pipelined connection scripts go over, or None where the URL needs
+            redis-py (TLS): scripts then go over ``client``.
+        scripts: every script by name.
+    """
+
+    def __init__(self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S):
+        self.url = url
+        self.prefix = prefix
+        self.reply_timeout_s = reply_timeout_s
+        self.link = ServerLink(url)
+        """Maps a failure that escaped both connections' own mapping (see :meth:`run`)."""
+        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s)
+        self.wire: Wire | None = (
+            Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
+        )
+        self.scripts: dict[str, Script] = all_scripts()
+        self._keys: dict[str, k.TaskKeys] = {}
+
+    def keys(self, task: str) -> k.TaskKeys:
+        """The keys of ``task`` (cached)."""
+        found = self._keys.get(task)
+        if found is None:
+            found = self._keys[task] = k.TaskKeys(self.prefix, task)
+        return found
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run script ``name`` (loading it first if the server does not hold it).
+
+        Raises:
+            ServerError: the server cannot be reached, did not answer in time, or refused
+                the call (a script error, a key of the wrong type...).
+        """
+        try:
+            if self.wire is not None:
+                script = self.scripts[name]
+                return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
+            return await self.scripts[name](self.client, keys, args)
+        except (RedisError, OSError) as exc:  # both connections map their own; this is the net
+            raise self.link.error(exc) from exc
