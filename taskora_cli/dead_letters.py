@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .durations import Duration, to_ms
 from .errors import Issue, JobNotFoundError, UsageError
+from .job_state import JobState
 from .remote_error import issues_as_dicts, parse_remote_error
 
 if TYPE_CHECKING:
@@ -308,7 +309,7 @@ class DeadLetters:
         engine, names = await self._scope(task)
         states = await job_states(engine, names, job_id)
         found = [(name, state) for name, state in zip(names, states, strict=True) if state]
-        dead = [name for name, state in found if state == "failed"]
+        dead = [name for name, state in found if state == JobState.FAILED]
         if not dead:
             if not found:
                 where = f"task {names[0]!r}" if task is not None else "any task"
