@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol
@@ -91,26 +91,26 @@ class CancelSignal:
 class JobLogger:
     """``ctx.log``: structured lines stored with the job (capped at LOG_CAP)."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_write",)
 
-    def __init__(self, ctx: JobContext) -> None:
-        self._ctx = ctx
+    def __init__(self, write: Callable[[str, str, dict[str, Any]], None]) -> None:
+        self._write = write  # (level, message, fields): stores one line with the job
 
     def debug(self, message: str, **fields: Any) -> None:
         """Store a debug line with key-value fields."""
-        self._ctx._log("debug", message, fields)
+        self._write("debug", message, fields)
 
     def info(self, message: str, **fields: Any) -> None:
         """Store an info line with key-value fields."""
-        self._ctx._log("info", message, fields)
+        self._write("info", message, fields)
 
     def warning(self, message: str, **fields: Any) -> None:
         """Store a warning line with key-value fields."""
-        self._ctx._log("warning", message, fields)
+        self._write("warning", message, fields)
 
     def error(self, message: str, **fields: Any) -> None:
         """Store an error line with key-value fields."""
-        self._ctx._log("error", message, fields)
+        self._write("error", message, fields)
 
 
 class JobContext:
@@ -191,7 +191,7 @@ class JobContext:
     def log(self) -> JobLogger:
         """Structured per-job logging: ``ctx.log.info("msg", key=value)``."""
         if self._logger is None:
-            self._logger = JobLogger(self)
+            self._logger = JobLogger(self._log)
         return self._logger
 
     def progress(self, value: float | int | dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from .dead_letter_walk import Action, BulkFilter, compile_error_match, walk_fail
 from .durations import Duration, to_ms
 from .error_shapes import error_shape, parse_error, shape_pattern
 from .errors import Issue, JobNotFoundError, UsageError
+from .job_state import JobState
 from .remote_error import issues_as_dicts, parse_remote_error
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class DeadLetters:
         engine, names = await self._scope(task)
         states = await engine.dead_letters.job_states(names, job_id)
         found = [(name, state) for name, state in zip(names, states, strict=True) if state]
-        dead = [name for name, state in found if state == "failed"]
+        dead = [name for name, state in found if state == JobState.FAILED]
         if not dead:
             if not found:
                 where = f"task {names[0]!r}" if task is not None else "any task"

@@ -13,9 +13,9 @@ from typing import Any
 
 from .durations import Duration, to_ms
 from .errors import UsageError
+from .job_state import DEDUP_STATES
 
 ON_EXPIRE = ("fail", "discard")
-DEDUP_STATES = ("waiting", "delayed", "active")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ def _deduplicate(value: Mapping[str, Any]) -> Deduplicate:
     bad = [s for s in states if s not in DEDUP_STATES]
     if bad:
         raise UsageError(
-            f"deduplicate while: unknown state(s) {bad}; choose from {list(DEDUP_STATES)}"
+            f"deduplicate while: unknown state(s) {bad}; choose from {list(map(str, DEDUP_STATES))}"
         )
     return Deduplicate(_key(value, "deduplicate"), tuple(dict.fromkeys(states)))
 

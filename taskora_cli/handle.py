@@ -15,6 +15,7 @@ from .errors import (
     ThrottledError,
     UsageError,
 )
+from .job_state import RETRYABLE_STATES, JobState
 from .remote_error import RemoteError, parse_remote_error
 from .serialization import Payloads
 
@@ -151,13 +152,11 @@ async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | Non
         raise NotCancellableError(
             f"job {job_id} already ended {state}; it cannot be cancelled", job_id, state
         )
-    return "cancelled" if done == "cancelled" else "cancelling"
+    return JobState.CANCELLED if done == "cancelled" else "cancelling"
 
 
 async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
     """Send an ended, uncompleted job of ``task`` back to its line; see :meth:`JobHandle.retry`."""
-    from .engine.records import RETRYABLE_STATES
-
     engine = await runtime.engine()
     state = await engine.job_state(task, job_id)
     if state is None:
@@ -165,7 +164,7 @@ async def retry_job(runtime: Runtime, task: str, job_id: str) -> None:
     if state not in RETRYABLE_STATES:
         raise UsageError(
             f"job {job_id} is {state}; only failed, cancelled or expired jobs can be retried"
-            + (" (dispatch it again to run it twice)" if state == "completed" else "")
+            + (" (dispatch it again to run it twice)" if state == JobState.COMPLETED else "")
         )
     if not (await engine.dead_letters.retry(task, [job_id], runtime.clock(), state))[0]:
         raise UsageError(f"job {job_id} stopped being {state} meanwhile; look at it again")
@@ -178,11 +177,11 @@ def outcome(
     serializer wrote it), or the error that describes how it ended."""
     if record is None:
         raise JobNotFoundError(f"job {job_id} of task {task!r} does not exist", job_id)
-    if record.state == "completed":
+    if record.state == JobState.COMPLETED:
         return payloads.loads(record.result, what=f"the result of job {job_id}")
-    if record.state == "cancelled":
+    if record.state == JobState.CANCELLED:
         raise CancelledError(f"job {job_id} was cancelled", job_id)
-    if record.state == "expired":
+    if record.state == JobState.EXPIRED:
         raise ExpiredError(f"job {job_id} expired before a worker started it", job_id)
     error = parse_remote_error(record.error) or RemoteError(None, "", None)
     raise JobFailedError(

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .blocking import blocking_twin
-from .engine.records import STATES as _STATES
 from .errors import UsageError
+from .job_state import LISTED_STATES
 from .moments import to_datetime
 from .remote_error import RemoteError, decode_stored, parse_remote_error
 
@@ -26,7 +26,7 @@ MAX_INDEX = 2**53
 """The largest offset + limit a listing takes: far beyond any queue, and well inside the 64-bit
 integers the server reads ranges as."""
 
-STATES = _STATES
+STATES = LISTED_STATES
 """The states ``Inspector.jobs`` lists; ``delayed`` includes jobs waiting to be retried."""
 
 

@@ -23,7 +23,7 @@ class Portal:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
-                    target=loop.run_forever, name="taskora-portal", daemon=True
+                    target=_serve, args=(loop,), name="taskora-portal", daemon=True
                 )
                 thread.start()
                 self._loop = loop
@@ -52,6 +52,14 @@ class Portal:
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._loop = None
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` until :meth:`Portal.close` stops it, then release its resources."""
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
 
 
 async def _settle_cancelled() -> None:

@@ -19,7 +19,6 @@ from .errors import UsageError
 from .serialization import dumps
 
 MIN_EVERY_MS = 1000
-MISSED_POLICIES = ("skip", "catch-up", "catch-up-limit:N")
 CATCH_UP_BATCH = 100
 """Fires one tick makes for one schedule at most; the rest follow on the next ticks, so a long
 outage of a per-second schedule cannot stall the leader."""

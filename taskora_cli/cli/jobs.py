@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..engine.records import STATES, TERMINAL_STATES
+from ..job_state import LISTED_STATES as STATES
+from ..job_state import TERMINAL_STATES
 from .common import (
     JOB_FAILED,
     MAX_LISTED,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..engine.records import STATES
+from ..job_state import LISTED_STATES as STATES
 from .common import (
     USAGE,
     ConfigOption,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import secrets
@@ -559,13 +558,3 @@ def _check_wire(stored: Sequence[Any], prefix: str) -> None:
             f"the server holds taskora data in wire format {theirs}, which needs taskora that "
             f"reads >= {their_min} (this one writes {k.WIRE_VERSION}); upgrade taskora"
         )
-
-
-async def wait_closed(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel and await background tasks, ignoring their cancellation."""
-    pending = [task for task in tasks if not task.done()]
-    for task in pending:
-        task.cancel()
-    for task in pending:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task

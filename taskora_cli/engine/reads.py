@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..job_state import JobState
 from .records import JobRecord, TaskCounts, VersionCounts
 
 if TYPE_CHECKING:
@@ -89,15 +90,18 @@ class Reads:
         delayed by due time, active by lock deadline, finished ones newest first."""
         t = self.keys(task)
         end = offset + limit - 1
-        if state == "waiting":
+        if state == JobState.WAITING:
             return await self._waiting_ids(t, offset, limit)
-        if state in ("delayed", "active"):
-            key = t.delayed if state == "delayed" else t.active
+        if state in (JobState.DELAYED, JobState.ACTIVE):
+            key = t.delayed if state == JobState.DELAYED else t.active
             ids: list[str] = await self.client.zrange(key, offset, end)  # type: ignore[assignment]
             return ids
-        key = {"completed": t.completed, "failed": t.failed, "expired": t.expired}.get(
-            state, t.cancelled
-        )
+        ended: dict[str, str] = {
+            JobState.COMPLETED: t.completed,
+            JobState.FAILED: t.failed,
+            JobState.EXPIRED: t.expired,
+        }
+        key = ended.get(state, t.cancelled)
         ids = await self.client.zrevrange(key, offset, end)  # type: ignore[assignment]
         return ids
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-STATES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
-"""Every state a job can be listed in, in the order people read them; ``delayed`` includes
-jobs waiting to be retried."""
-TERMINAL_STATES = frozenset({"completed", "failed", "cancelled", "expired"})
-"""The states a job ends in."""
-RETRYABLE_STATES = ("failed", "cancelled", "expired")
-"""The ended states a job can be sent back to the waiting line from."""
+from ..job_state import TERMINAL_STATES
 
 
 class NewJob(NamedTuple):

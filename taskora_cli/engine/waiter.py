@@ -15,9 +15,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import ServerError
+from ..job_state import TERMINAL_STATES, JobState
 from .connection import open_client
 from .engine import Engine
-from .records import TERMINAL_STATES, JobRecord
+from .records import JobRecord
 
 BLOCK_MS = 1000
 RECHECK_S = 2.0
@@ -115,8 +116,8 @@ class ResultWaiter:
         if not futures:
             return
         record = await self._engine.job(task, job_id)
-        if record is None and event == "expired":  # discarded on expiry: no hash is left
-            record = JobRecord(job_id, task, "expired")
+        if record is None and event == JobState.EXPIRED:  # discarded on expiry: no hash is left
+            record = JobRecord(job_id, task, JobState.EXPIRED)
         if record is not None and not record.finished:
             return  # a late event for an earlier attempt; wait for the next one
         for future in futures:

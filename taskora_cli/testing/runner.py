@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..durations import Duration, to_ms
-from ..engine.records import STATES, TERMINAL_STATES
 from ..errors import UsageError
 from ..handle import JobHandle, outcome
 from ..inspector import JobInfo, Timeline
+from ..job_state import LISTED_STATES, TERMINAL_STATES
 from .clock import VirtualClock
 from .server import empty_private_server, private_server
 
@@ -300,7 +300,7 @@ class TaskRunner:
         inspector = Inspector(self.app)
         found: list[JobInfo] = []
         for task in self.app.registry.to_run(None):
-            for state in STATES:
+            for state in LISTED_STATES:
                 found += await inspector.ajobs(task.name, state, limit=JOBS_PER_STATE)
         return found
 

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
+from ..job_state import JobState
 from .events import (
     Cancel,
     Done,
@@ -97,7 +98,7 @@ def perform(app: Taskora, effect: Effect) -> str:
     try:
         if isinstance(effect, Cancel):
             done = app.cancel(effect.job_id, "cancelled from taskora top", task=effect.task)
-            if done == "cancelled":
+            if done == JobState.CANCELLED:
                 return f"cancelled job {effect.job_id} ({effect.task})"
             return f"cancelling job {effect.job_id} ({effect.task}): its worker is stopping it"
         if isinstance(effect, SetPaused):

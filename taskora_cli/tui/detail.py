@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from ..job_state import JobState
 from ..moments import local_text
 from ..serialization import display_default
 
@@ -33,7 +34,7 @@ def detail_lines(job: JobInfo) -> list[Text]:
         lines.append(_field("progress", progress_bar(job.progress)))
     lines += timeline_lines(job)
     lines.append(_field("data", _json(job.data)))
-    if job.state == "completed":
+    if job.state == JobState.COMPLETED:
         lines.append(_field("result", _json(job.result)))
     if job.cancel_reason is not None:
         lines.append(_field("cancelled", job.cancel_reason or "(no reason given)"))
@@ -54,14 +55,14 @@ def detail_lines(job: JobInfo) -> list[Text]:
     return lines
 
 
-STATE_STYLES = {
-    "waiting": "cyan",
-    "delayed": "blue",
-    "active": "yellow",
-    "completed": "green",
-    "failed": "red",
-    "expired": "magenta",
-    "cancelled": "dim",
+STATE_STYLES: dict[str, str] = {
+    JobState.WAITING: "cyan",
+    JobState.DELAYED: "blue",
+    JobState.ACTIVE: "yellow",
+    JobState.COMPLETED: "green",
+    JobState.FAILED: "red",
+    JobState.EXPIRED: "magenta",
+    JobState.CANCELLED: "dim",
 }
 
 
@@ -117,7 +118,7 @@ def timeline_lines(job: JobInfo) -> list[Text]:
         lines.append(_field("started", _clock(started) + _took("waited", dispatched, started)))
     if ended is not None:
         lines.append(_field("ended", _clock(ended) + _took("ran", started, ended)))
-    if due is not None and job.state == "delayed":
+    if due is not None and job.state == JobState.DELAYED:
         lines.append(_field("due", _clock(due)))
     return lines
 

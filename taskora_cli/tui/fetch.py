@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskoraError
+from ..job_state import JobState
 from .model import DEAD_PAGE, PAGE, SCHEDULE_PAGE, THROUGHPUT_MINUTES, Query, Screen, Snapshot
 
 if TYPE_CHECKING:
@@ -57,11 +58,11 @@ def _order(state: str) -> Callable[[JobInfo], Any]:
     """How the tasks' pages merge, each in the order its own page has: the waiting line as
     workers take it (higher priority first, then oldest first), delayed by due time, active
     by start, finished ones newest first."""
-    if state == "waiting":
+    if state == JobState.WAITING:
         return lambda job: (-job.priority, job.timeline.ms("dispatched_at") or 0)
-    if state == "delayed":
+    if state == JobState.DELAYED:
         return lambda job: job.timeline.ms("run_at") or 0
-    if state == "active":
+    if state == JobState.ACTIVE:
         return lambda job: job.timeline.ms("started_at") or 0
     return lambda job: -(job.timeline.ms("finished_at") or 0)
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from ..job_state import JobState
+
 if TYPE_CHECKING:
     from ..dead_letters import DeadLetter
     from ..inspector import JobInfo, Minute, Stats
@@ -91,7 +93,7 @@ class Query:
 
     screen: Screen
     task: str | None = None
-    state: str = "waiting"
+    state: str = JobState.WAITING
     job: tuple[str, str] | None = None
 
 

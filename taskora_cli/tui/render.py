@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from rich.console import Group
 from rich.text import Text
 
-from ..inspector import STATES
+from ..job_state import LISTED_STATES as STATES
+from ..job_state import JobState
 from ..moments import local_text
 from ..serialization import display_default
 from .cells import age, count, grid, line, window
@@ -217,14 +218,14 @@ def jobs(state: State, width: int) -> list[Text]:
     return out + grid(headers, table, width, right=(2, 3), selected=selected)
 
 
-_WHEN = {
-    "waiting": "WAITED",
-    "delayed": "DUE",
-    "active": "RUNNING",
-    "completed": "ENDED",
-    "failed": "ENDED",
-    "expired": "ENDED",
-    "cancelled": "ENDED",
+_WHEN: dict[str, str] = {
+    JobState.WAITING: "WAITED",
+    JobState.DELAYED: "DUE",
+    JobState.ACTIVE: "RUNNING",
+    JobState.COMPLETED: "ENDED",
+    JobState.FAILED: "ENDED",
+    JobState.EXPIRED: "ENDED",
+    JobState.CANCELLED: "ENDED",
 }
 
 
@@ -240,21 +241,25 @@ def _tabs(state: State) -> Text:
     return out
 
 
-SHORT = {
-    "waiting": "wait",
-    "delayed": "delay",
-    "active": "active",
-    "completed": "done",
-    "failed": "failed",
-    "expired": "expired",
-    "cancelled": "cancel",
+SHORT: dict[str, str] = {
+    JobState.WAITING: "wait",
+    JobState.DELAYED: "delay",
+    JobState.ACTIVE: "active",
+    JobState.COMPLETED: "done",
+    JobState.FAILED: "failed",
+    JobState.EXPIRED: "expired",
+    JobState.CANCELLED: "cancel",
 }
 """State names short enough for all seven tabs, and the Overview's columns, to fit 80 cells."""
 
 
 def _when(job: JobInfo, now_ms: int) -> str:
     """Since when it waits, runs or ended; for a delayed job, how long until it is due."""
-    names = {"waiting": "dispatched_at", "delayed": "run_at", "active": "started_at"}
+    names: dict[str, str] = {
+        JobState.WAITING: "dispatched_at",
+        JobState.DELAYED: "run_at",
+        JobState.ACTIVE: "started_at",
+    }
     ms = job.timeline.ms(names.get(job.state, "finished_at"))
     return "-" if ms is None else age((now_ms - ms) / 1000)
 
@@ -263,9 +268,9 @@ def _summary(job: JobInfo) -> str:
     error = job.outcome_error  # a completed job shows its result, not an earlier failure
     if error is not None:
         return f"{error.type or 'Error'}: {error.message}"
-    if job.state == "cancelled" and job.cancel_reason:
+    if job.state == JobState.CANCELLED and job.cancel_reason:
         return f"cancelled: {job.cancel_reason}"
-    shown = job.result if job.state == "completed" else job.data
+    shown = job.result if job.state == JobState.COMPLETED else job.data
     return json.dumps(shown, ensure_ascii=False, default=display_default)
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..engine.records import RETRYABLE_STATES, TERMINAL_STATES
-from ..inspector import STATES
+from ..job_state import LISTED_STATES as STATES
+from ..job_state import RETRYABLE_STATES, TERMINAL_STATES, JobState
 from .detail import detail_lines
 from .events import (
     Cancel,
@@ -55,7 +55,7 @@ class State:
 
     screen: Screen = Screen.OVERVIEW
     task: str | None = None
-    tab: str = "waiting"
+    tab: str = JobState.WAITING
     cursors: tuple[tuple[str, int], ...] = ()
     filter: str = ""
     editing: bool = False
@@ -298,7 +298,7 @@ def _selected(state: State) -> tuple[str, str, str] | None:
     if state.screen not in (Screen.JOBS, Screen.DEAD) or not rows:
         return None
     row = rows[state.cursor()]
-    return row.task, row.id, "failed" if state.screen is Screen.DEAD else row.state
+    return row.task, row.id, JobState.FAILED if state.screen is Screen.DEAD else row.state
 
 
 def _ask_cancel(state: State) -> State:

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.worker")
 
 LOCK_TTL_MS = 30_000
-HEARTBEAT_MS = 10_000
 CONTROL_MS = 500
 """How often a worker reads its orders (paused queues, a drain request): a pause reaches every
 worker within this, without a connection of its own per worker."""

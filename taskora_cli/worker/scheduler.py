@@ -20,9 +20,10 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from ..engine.records import TERMINAL_STATES, NewJob
+from ..engine.records import NewJob
 from ..engine.schedules import Fire
 from ..errors import UnknownTaskError
+from ..job_state import TERMINAL_STATES
 from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
 from ..schedules import ScheduleManager, pending_job
 from ..serialization import dumps, loads

@@ -82,6 +82,11 @@ class Running:
             self._ctx = self._slots.context_for(self.job)
         return self._ctx
 
+    @property
+    def ctx_if_made(self) -> JobContext | None:
+        """The job's context if something asked for it, else None (never makes one)."""
+        return self._ctx
+
     def signal(self, reason: str) -> None:
         """Ask the handler to stop (if it can hear it: only a handler given ``ctx`` can)."""
         if self._ctx is not None:
@@ -161,10 +166,11 @@ class Slots:
                 outcome = await self._execute(item)
                 if self.running.pop(item.job.id, None) is None:
                     continue  # stop() handed it back while the handler ignored the cancellation
-                if item._ctx is not None:
-                    item._ctx.close()  # settled next: a thread left behind writes no more
-                    if item._ctx.has_pending:
-                        await item._ctx.flush()  # progress and logs land before the final event
+                ctx = item.ctx_if_made
+                if ctx is not None:
+                    ctx.close()  # settled next: a thread left behind writes no more
+                    if ctx.has_pending:
+                        await ctx.flush()  # progress and logs land before the final event
                 if item.job.id in self.held:  # else the lock was lost: not ours to record
                     self.finished.append(outcome)
                     self.wake.set()
@@ -191,7 +197,7 @@ class Slots:
         if item.cancelled:
             if item.slot.cancelling() and not self.stopping:
                 item.slot.uncancel()  # the handler swallowed or replaced the cancellation
-            ctx = item._ctx
+            ctx = item.ctx_if_made
             # a typed job's checked data (ctx.data, if it took a ctx), else the stored one
             data = self.plan.decode(item.job.data) if ctx is None or self.plan.plain else ctx.data
             await run_on_cancel(self.task, data, item.ctx, self._loop, self.worker.executor)

@@ -103,14 +103,15 @@ class Project:
     def start_worker(self, *args: str) -> subprocess.Popen[str]:
         """Start `taskora work` and wait until it reports started."""
         log = self.root / f"worker{len(self.workers)}.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "taskora_cli", "work", *args],
-            cwd=self.root,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
-            text=True,
-        )
+        with log.open("w") as stderr:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "taskora_cli", "work", *args],
+                cwd=self.root,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
         proc.log = log  # type: ignore[attr-defined]
         self.workers.append(proc)
         wait_for(lambda: "started for" in log.read_text() or proc.poll() is not None, 30)
@@ -157,7 +158,7 @@ def project(tmp_path: Path, redis_url: str) -> Iterator[Project]:
 
 
 @pytest.fixture
-def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
+def producer(project: Project, redis_url: str, tmp_path: Path) -> Iterator[Taskora]:
     """An app in the test process that queues `echo` jobs (no worker runs them)."""
     app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path / "producer"))
 
@@ -165,4 +166,5 @@ def producer(project: Project, redis_url: str, tmp_path: Path) -> Taskora:
     async def echo(data: object) -> object:
         return data
 
-    return app
+    yield app
+    app.close()

@@ -46,16 +46,19 @@ def test_a_paused_queue_starts_nothing_until_resumed(project: Project) -> None:
 
 
 def test_pausing_a_running_worker_stops_it_claiming_until_resumed(project: Project) -> None:
-    project.start_worker("--task", "mail")
+    project.start_worker("--task", "mail", "--task", "add")
     first = project.taskora("dispatch", "mail", "--data", '"a@x"', "--wait", "--timeout", "15s")
     assert first.returncode == 0, first.stderr
     assert project.taskora("queues", "pause", "emails").returncode == 0
     worker_log = project.workers[0].log  # type: ignore[attr-defined]
     wait_for(lambda: "queue emails paused" in worker_log.read_text(), 10)
     held = project.taskora("dispatch", "mail", "--data", '"b@x"').stdout.strip()
+    # the same worker runs a job of a running queue dispatched after the held one...
+    control = project.taskora("dispatch", "add", "--data", '{"a": 1, "b": 2}', "--wait")
+    assert control.returncode == 0, control.stderr
     table = project.taskora("queues", "ls")
     assert table.returncode == 0 and "paused" in table.stdout
-    assert state(project, held) == "waiting"
+    assert state(project, held) == "waiting"  # ...and has still not started the held one
     assert project.taskora("queues", "resume", "emails").returncode == 0
     waited = project.taskora("jobs", "wait", held, "--timeout", "15s")
     assert waited.returncode == 0, waited.stdout + waited.stderr

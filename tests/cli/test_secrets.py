@@ -72,6 +72,11 @@ def every_command() -> list[str]:
     return list(walk(build_command(), []))
 
 
+RUNS_EVERY_COMMAND = pytest.mark.timeout(180)
+"""Every command of the table runs as a fresh process: ~40 s measured on two loaded cores, too
+near the suite's 60 s per-test timeout."""
+
+
 def test_the_table_lists_every_command() -> None:
     assert sorted(ARGS) == sorted(every_command())
 
@@ -120,6 +125,7 @@ def dead_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@RUNS_EVERY_COMMAND
 def test_no_command_shows_the_password_of_an_unreachable_server(folder: Path) -> None:
     url = f"redis://user:{SECRET}@127.0.0.1:{dead_port()}/0"
     shown = run_all(folder, url, [])
@@ -127,6 +133,7 @@ def test_no_command_shows_the_password_of_an_unreachable_server(folder: Path) ->
     assert "user:****@127.0.0.1" in shown  # the URL still shows, masked
 
 
+@RUNS_EVERY_COMMAND
 def test_no_command_shows_the_password_of_a_live_server(
     folder: Path, restartable_valkey: Any
 ) -> None:

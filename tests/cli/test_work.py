@@ -50,22 +50,15 @@ def test_sigterm_drains_and_loses_nothing(project: Project) -> None:
 def test_a_killed_child_process_is_restarted_and_its_job_completes(project: Project) -> None:
     project.start_worker("--processes", "2", "--queue", "fragile")
     out = project.root / "result.txt"
-    waiter = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "taskora_cli",
-            "dispatch",
-            "crash-once",
-            "--wait",
-            "--timeout",
-            "25s",
-        ],
-        cwd=project.root,
-        env=project.env,
-        stdout=out.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    dispatch = [sys.executable, "-m", "taskora_cli", "dispatch", "crash-once"]
+    with out.open("w") as stdout:  # the child keeps its own copy of the descriptor
+        waiter = subprocess.Popen(
+            [*dispatch, "--wait", "--timeout", "25s"],
+            cwd=project.root,
+            env=project.env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+        )
     victim = project.root / "victim.pid"
     wait_for(lambda: victim.exists() and victim.read_text() != "")
     os.kill(int(victim.read_text()), signal.SIGKILL)

@@ -67,13 +67,14 @@ class Fleet:
 
     def spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         log = self.root / f"{name}.log"
-        process = subprocess.Popen(
-            args,
-            cwd=self.root,
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-        )
+        with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                args,
+                cwd=self.root,
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         process.log = log  # type: ignore[attr-defined]
         self.processes.append(process)
         return process

@@ -18,10 +18,14 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def spawn() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Worker processes the test starts; any still alive at teardown are killed."""
+    """Worker processes the test starts; any still alive at teardown are killed, and the pipes
+    the test opened to them closed."""
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
         if process.poll() is None:
             process.kill()
         process.wait(10)
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

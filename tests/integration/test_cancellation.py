@@ -20,6 +20,7 @@ from taskora_cli import (
     Taskora,
 )
 from taskora_cli.config import load_config
+from taskora_cli.engine import waiter as waiter_module
 from taskora_cli.worker import pool
 from taskora_cli.worker.pool import Worker
 
@@ -31,7 +32,12 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
     await made.aclose()
 
 
-async def test_a_waiting_job_is_cancelled_at_once_and_its_waiters_told(app: Taskora) -> None:
+async def test_a_waiting_job_is_cancelled_at_once_and_its_waiters_told(
+    app: Taskora, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no periodic state re-check within the test: only the "cancelled" event can settle it
+    monkeypatch.setattr(waiter_module, "RECHECK_S", 3600.0)
+
     @app.task("mail")
     async def mail(data: str) -> str:
         return data

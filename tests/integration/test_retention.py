@@ -157,3 +157,4 @@ async def test_a_burst_of_twenty_thousand_jobs_leaves_memory_bounded(
         assert after < queued / 2, (after, queued)
     finally:
         client.close()
+        await app.aclose()
