@@ -54,7 +54,7 @@ def fill(app: Taskora, jobs: int, failed: int) -> None:
                 await asyncio.sleep(0.2)
             await worker.stop()
 
-        app._portal.call(drain())
+        app.runtime.call(drain())
         print(f"failed {failed:,} jobs for good")
 
 

@@ -93,7 +93,7 @@ async def test_a_server_busy_in_a_long_script_is_waited_for(
     wire = Wire(proxy.url)
     try:
         await wire.call("DEL", "half-open:runs")
-        connections, kept = proxy.accepted, wire._proto
+        connections, kept = proxy.accepted, wire._proto  # noqa: SLF001 - the connection itself is what is checked
         busy = "redis.call('INCR', KEYS[1]) local t = redis.call('TIME') " + (
             "local s = t[1] * 1e6 + t[2] "
             "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 3e6 return 'done'"
@@ -101,7 +101,7 @@ async def test_a_server_busy_in_a_long_script_is_waited_for(
         sent = wire.call("EVAL", busy, 1, "half-open:runs", reply_timeout=FOREVER_S)
         assert await ended(sent) == "done"
         assert proxy.accepted > connections  # it was probed
-        assert wire._proto is kept  # and not dropped
+        assert wire._proto is kept  # noqa: SLF001 - kept, not dropped
         assert await wire.call("GET", "half-open:runs") == "1"
     finally:
         await wire.close()
@@ -115,11 +115,11 @@ async def test_a_server_paused_for_writes_is_waited_for(redis_url: str, proxy: F
     admin = Wire(redis_url)
     try:
         await wire.call("DEL", "half-open:runs")
-        connections, kept = proxy.accepted, wire._proto
+        connections, kept = proxy.accepted, wire._proto  # noqa: SLF001 - the connection itself is what is checked
         await admin.call("CLIENT", "PAUSE", 3000, "WRITE")
         assert await ended(wire.call("INCR", "half-open:runs", reply_timeout=FOREVER_S)) == 1
         assert proxy.accepted > connections  # it was probed
-        assert wire._proto is kept  # and not dropped
+        assert wire._proto is kept  # noqa: SLF001 - kept, not dropped
         assert await wire.call("GET", "half-open:runs") == "1"
     finally:
         await admin.call("CLIENT", "UNPAUSE")

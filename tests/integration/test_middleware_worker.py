@@ -139,7 +139,7 @@ async def test_plain_middlewares_run_in_threads_sized_for_the_concurrency(app: T
     handles = await handler.adispatch_many(range(4))
     worker = await app.start()
     try:
-        assert worker.executor._max_workers >= 12  # type: ignore[attr-defined]
+        assert worker.executor._max_workers >= 12  # type: ignore[attr-defined]  # noqa: SLF001 - the stdlib pool has no public size
         assert [await h.aresult(10) for h in handles] == [100, 101, 102, 103]
     finally:
         await worker.stop()

@@ -230,12 +230,12 @@ async def test_stop_ends_the_background_loops_even_when_a_tick_swallows_its_canc
     stopping = asyncio.create_task(worker.stop(grace_ms=0))
     await asyncio.wait({stopping}, timeout=10)  # not wait_for: its cancel would unstick stop()
     if not stopping.done():
-        for loop in worker._loops:
+        for loop in worker._loops:  # noqa: SLF001 - the loops under test have no public handle
             loop.cancel()
         await stopping
         raise AssertionError("stop() waited for ever on a loop that outlived its cancellation")
     assert swallowed == ["sweep"]
-    assert all(loop.done() for loop in worker._loops)
+    assert all(loop.done() for loop in worker._loops)  # noqa: SLF001 - as above
 
 
 async def test_a_handed_back_thread_writes_no_progress_or_logs_to_the_jobs_next_run(

@@ -63,5 +63,5 @@ async def test_a_handler_being_closed_lets_generator_exit_through(tmp_path: Path
     assert me is not None
     item = Running(ClaimedJob("j", "tok", 1, "1", 0), me, float("inf"), slots)
     with pytest.raises(GeneratorExit):  # not turned into a failed attempt
-        _close_midway(slots._run_handler(item))
+        _close_midway(slots._run_handler(item))  # noqa: SLF001 - the coroutine under test
     worker.executor.shutdown()
