@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -34,6 +33,10 @@ class JobIO(Protocol):
     def write_logs(self, job_id: str, entries: list[str]) -> Write: ...
 
     def extend_lock(self, job_id: str, token: str) -> Write: ...
+
+    def now_ms(self) -> int:
+        """The worker's clock (a test's virtual one stamps log lines with virtual time)."""
+        ...
 
 
 class CancelSignal:
@@ -212,7 +215,7 @@ class JobContext:
         raise RetryError(reason, None if delay is None else to_seconds(delay, what="delay"))
 
     def _log(self, level: str, message: str, fields: dict[str, Any]) -> None:
-        entry = {"ts": round(time.time() * 1000), "level": level, "msg": message}
+        entry = {"ts": self._io.now_ms(), "level": level, "msg": message}
         if fields:
             entry["fields"] = fields
         self._submit(self._io.write_logs(self.id, [dumps(entry, what="log fields")]))

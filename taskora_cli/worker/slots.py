@@ -358,6 +358,9 @@ class Slots:
     def write_logs(self, job_id: str, entries: list[str]) -> Write:
         return self.worker.engine.append_logs(self.task.name, job_id, entries, LOG_CAP)
 
+    def now_ms(self) -> int:
+        return self.worker.runtime.clock()
+
     async def extend_lock(self, job_id: str, token: str) -> None:
         w = self.worker
         await w.engine.extend_locks(

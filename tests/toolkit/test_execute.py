@@ -65,6 +65,7 @@ def test_progress_and_logs_are_captured(app: Taskora, runner: TaskRunner) -> Non
     assert execution.progress == 50
     assert [entry["msg"] for entry in execution.logs] == ["starting", "halfway"]
     assert execution.logs[0]["level"] == "info"
+    assert {entry["ts"] for entry in execution.logs} == {runner.clock()}  # virtual, not wall time
 
 
 def test_middleware_runs_in_onion_order(app: Taskora, runner: TaskRunner) -> None:

@@ -20,6 +20,9 @@ class GatedIO:
         await self.gate.wait()
         self.written.append(value)
 
+    def now_ms(self) -> int:
+        return 0
+
     async def write_logs(self, job_id: str, entries: list[str]) -> None:
         await self.gate.wait()
         self.written.extend(entries)

@@ -25,6 +25,9 @@ class NoIO:
     async def write_progress(self, job_id: str, value: str) -> None:
         raise AssertionError("no writes expected")
 
+    def now_ms(self) -> int:
+        return 0
+
     async def write_logs(self, job_id: str, entries: list[str]) -> None:
         raise AssertionError("no writes expected")
 
