@@ -37,6 +37,7 @@ from .events import Event
 from .flow import CollectInfo
 from .handle import JobHandle
 from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
+from .job_state import JobState
 from .queues import QueueInfo, Queues
 from .retry import Retry
 from .schedule_spec import ScheduleSpec
@@ -67,6 +68,7 @@ __all__ = [
     "JobHandle",
     "JobInfo",
     "JobNotFoundError",
+    "JobState",
     "Minute",
     "NotCancellableError",
     "QueueInfo",
