@@ -8,7 +8,6 @@ connect), so task modules and ``taskora --help`` load fast.
 from .app import Taskora, default_app, task
 from .context import CancelSignal, JobContext
 from .contract import TaskContract, define_task
-from .dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .errors import (
     CancelledError,
     ConfigError,
@@ -33,17 +32,18 @@ from .errors import (
     ValidationError,
     WireFormatError,
 )
-from .events import Event
 from .flow import CollectInfo
 from .handle import JobHandle
-from .inspector import Inspector, JobInfo, Minute, Stats, TaskStats
 from .job_state import JobState
-from .queues import QueueInfo, Queues
 from .retry import Retry
 from .schedule_spec import ScheduleSpec
-from .schedules import ScheduleInfo, ScheduleManager
 from .task import Task
-from .workers import WorkerInfo
+from .views.dead_letters import DeadGroup, DeadLetter, DeadLetters
+from .views.inspector import Inspector, JobInfo, Minute, Stats, TaskStats
+from .views.job_events import Event
+from .views.queues import QueueInfo, Queues
+from .views.schedule_manager import ScheduleInfo, ScheduleManager
+from .views.worker_registry import WorkerInfo
 
 __version__ = "0.1.0"
 

@@ -284,7 +284,7 @@ class Taskora(AppClient, ScheduleDeclarations):
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
         alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
-        call listeners (see taskora_cli.events); ``fn`` may be ``async``.
+        call listeners (see taskora_cli.views.job_events); ``fn`` may be ``async``.
 
         Raises:
             UsageError: an unknown event (the message lists them).

@@ -17,16 +17,16 @@ from .handle import JobHandle
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .config import Config
-    from .dead_letters import DeadLetters
     from .engine.engine import Engine
-    from .inspector import Inspector
     from .listeners import Event
-    from .queues import Queues
     from .runtime import Clock, Runtime
-    from .schedules import ScheduleManager
     from .task import Task
     from .task_registry import TaskRegistry
-    from .workers import WorkerInfo
+    from .views.dead_letters import DeadLetters
+    from .views.inspector import Inspector
+    from .views.queues import Queues
+    from .views.schedule_manager import ScheduleManager
+    from .views.worker_registry import WorkerInfo
 
 
 class AppClient:
@@ -164,7 +164,7 @@ class AppClient:
     ) -> AsyncIterator[Event]:
         """Iterate over job events (async): the last ``recent`` of each task first, then new
         ones as they come (with ``follow``). Every reader sees every event."""
-        from .events import events
+        from .views.job_events import events
 
         return events(self, tasks, recent=recent, follow=follow)
 
@@ -172,26 +172,26 @@ class AppClient:
 
     def inspect(self) -> Inspector:
         """Read-only views of tasks and jobs: ``stats()``, ``jobs(task, state)``, ``find(id)``."""
-        from .inspector import Inspector
+        from .views.inspector import Inspector
 
         return Inspector(self)
 
     def dead_letters(self) -> DeadLetters:
         """The dead-letter queue: jobs that failed for good; list, group, retry, purge."""
-        from .dead_letters import DeadLetters
+        from .views.dead_letters import DeadLetters
 
         return DeadLetters(self)
 
     def queues(self) -> Queues:
         """The queues: list them with their counts, pause and resume them."""
-        from .queues import Queues
+        from .views.queues import Queues
 
         return Queues(self)
 
     def schedules(self) -> ScheduleManager:
         """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
         ``update``, ``remove``, ``upcoming``, with async twins."""
-        from .schedules import ScheduleManager
+        from .views.schedule_manager import ScheduleManager
 
         return ScheduleManager(self)
 
@@ -199,7 +199,7 @@ class AppClient:
 
     async def aworkers(self) -> list[WorkerInfo]:
         """Every registered worker process, live and gone, most recent heartbeat first."""
-        from .workers import list_workers
+        from .views.worker_registry import list_workers
 
         return await list_workers(self.runtime)
 
@@ -212,7 +212,7 @@ class AppClient:
         Raises:
             UsageError: no live worker has that id or host.
         """
-        from .workers import drain_workers
+        from .views.worker_registry import drain_workers
 
         return await drain_workers(self.runtime, node)
 
@@ -228,7 +228,7 @@ class AppClient:
         Returns:
             How many jobs it held.
         """
-        from .workers import release_worker
+        from .views.worker_registry import release_worker
 
         return await release_worker(self.runtime, worker_id, tasks)
 
@@ -242,6 +242,6 @@ class AppClient:
         Returns:
             Worker id -> how many jobs it held, for each worker reaped.
         """
-        from .workers import reap_workers
+        from .views.worker_registry import reap_workers
 
         return await reap_workers(self.runtime, frozenset(alive))

@@ -1,7 +1,7 @@
 """Who listens to which job events, and the Event they receive.
 
 ``task.on("completed", fn)`` and ``app.on("task:failed", fn)`` add listeners here; worker
-processes read the event streams and call them (see events.py).
+processes read the event streams and call them (see views/job_events.py).
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ class Task:
         """Call ``fn(event)`` on every ``event`` of this task ("completed", "failed",
         "retrying", "active", "progress", "stalled", "cancelled", "expired", ...), or use it as
         a decorator: ``@send_email.on("failed")``. Worker processes call listeners (see
-        taskora_cli.events); ``fn`` may be ``async``.
+        taskora_cli.views.job_events); ``fn`` may be ``async``.
 
         Raises:
             UsageError: an unknown event (the message lists them).

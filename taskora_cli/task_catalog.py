@@ -206,7 +206,7 @@ class Migrations:
 
 async def read_contracts(app: Parts) -> Contracts:
     """Every published contract with its live workers, and the tasks known without one."""
-    from .workers import list_workers
+    from .views.worker_registry import list_workers
 
     engine = await app.runtime.engine()
     stored = await engine.contracts()

@@ -26,7 +26,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..dead_letters import BulkResult, DeadGroup, DeadLetter
+    from ..views.dead_letters import BulkResult, DeadGroup, DeadLetter
 
 app = typer.Typer(
     help="The dead-letter queue: jobs that failed for good. List, group, retry, purge.",

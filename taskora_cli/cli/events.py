@@ -11,7 +11,7 @@ import typer
 from .common import MAX_LISTED, ConfigOption, load, load_app, print_json, shown
 
 if TYPE_CHECKING:
-    from ..events import Event
+    from ..views.job_events import Event
 
 
 def events(

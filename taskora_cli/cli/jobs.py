@@ -31,7 +31,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..inspector import JobInfo
+    from ..views.inspector import JobInfo
 
 app = typer.Typer(
     help="Look at jobs, cancel them, wait for them.",

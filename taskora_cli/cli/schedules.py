@@ -21,7 +21,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..schedules import ScheduleInfo
+    from ..views.schedule_manager import ScheduleInfo
 
 app = typer.Typer(
     help="The schedules on the server: list, inspect, pause, resume, trigger, remove. Workers "
@@ -179,7 +179,7 @@ def _done(info: ScheduleInfo, verb: str, as_json: bool) -> None:
 
 def _print_info(info: ScheduleInfo, wide: bool) -> None:
     from ..cron import zone
-    from ..schedules import iso
+    from ..views.schedule_manager import iso
 
     where = zone(info.spec.timezone)
     rows = [
@@ -215,7 +215,7 @@ def _when(ms: int | None, *, due: bool = True) -> str:
     next run (one in the past is overdue), else a past event ("ago")."""
     if ms is None:
         return "-"
-    from ..schedules import iso
+    from ..views.schedule_manager import iso
 
     return f"{iso(ms)} ({_relative(ms, due=due)})"
 

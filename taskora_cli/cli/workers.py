@@ -22,7 +22,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..workers import WorkerInfo
+    from ..views.worker_registry import WorkerInfo
 
 app = typer.Typer(help="Look at and drain the worker processes.", no_args_is_help=True)
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..durations import Duration, to_ms
 from ..errors import UsageError
 from ..handle import JobHandle, outcome
-from ..inspector import JobInfo, Timeline
 from ..job_state import LISTED_STATES, TERMINAL_STATES
+from ..views.inspector import JobInfo, Timeline
 from .clock import VirtualClock
 from .server import empty_private_server, private_server
 
@@ -295,7 +295,7 @@ class TaskRunner:
         return outcome(task, execution.job_id, record, self.app.runtime.payloads)
 
     async def _jobs(self) -> list[JobInfo]:
-        from ..inspector import Inspector
+        from ..views.inspector import Inspector
 
         inspector = Inspector(self.app)
         found: list[JobInfo] = []

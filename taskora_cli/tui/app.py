@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..errors import TaskoraError
 from ..job_state import JobState
-from .events import (
+from .fetch import fetch
+from .keymap import decode
+from .messages import (
     Cancel,
     Done,
     Drain,
@@ -30,12 +32,10 @@ from .events import (
     Loaded,
     PauseSchedule,
     Resized,
-    Retry,
+    RetryJob,
     SetPaused,
     Trigger,
 )
-from .fetch import fetch
-from .keys import decode
 from .model import Query, Snapshot
 from .render import CHROME, overview, render, stamp
 from .state import State, query, reduce
@@ -106,7 +106,7 @@ def perform(app: Taskora, effect: Effect) -> str:
         if isinstance(effect, Drain):
             app.drain_workers(effect.worker_id)
             return f"draining worker {effect.worker_id}: it finishes its running jobs, then exits"
-        if isinstance(effect, Retry):
+        if isinstance(effect, RetryJob):
             app.handle(effect.task, effect.job_id).retry()
             return f"retried job {effect.job_id} ({effect.task}): waiting again"
         if isinstance(effect, PauseSchedule):
@@ -114,7 +114,7 @@ def perform(app: Taskora, effect: Effect) -> str:
         if isinstance(effect, Trigger):
             fired = app.schedules().trigger(effect.name)
             return f"triggered schedule {effect.name}: job {fired.id} of {fired.task} queued"
-        from ..dead_letters import shape_pattern
+        from ..views.dead_letters import shape_pattern
 
         error = f"{effect.error_type}: {effect.error_message}"
         pattern = shape_pattern(effect.error_type, effect.error_message)

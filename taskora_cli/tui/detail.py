@@ -16,7 +16,7 @@ from ..moments import local_text
 from ..serialization import display_default
 
 if TYPE_CHECKING:
-    from ..inspector import JobInfo
+    from ..views.inspector import JobInfo
 
 BAR = 30
 """Cells of the progress bar."""

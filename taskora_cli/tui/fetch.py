@@ -20,7 +20,7 @@ from .model import DEAD_PAGE, PAGE, SCHEDULE_PAGE, THROUGHPUT_MINUTES, Query, Sc
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..inspector import JobInfo, Stats
+    from ..views.inspector import JobInfo, Stats
 
 Fetcher = Callable[["Taskora", Query, "Stats"], dict[str, Any]]
 """Reads one screen's data; gets the counts fetch() read for every screen, to reuse them."""

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from ..job_state import JobState
 
 if TYPE_CHECKING:
-    from ..dead_letters import DeadLetter
-    from ..inspector import JobInfo, Minute, Stats
-    from ..queues import QueueInfo
-    from ..schedules import ScheduleInfo
-    from ..workers import WorkerInfo
+    from ..views.dead_letters import DeadLetter
+    from ..views.inspector import JobInfo, Minute, Stats
+    from ..views.queues import QueueInfo
+    from ..views.schedule_manager import ScheduleInfo
+    from ..views.worker_registry import WorkerInfo
 
 PAGE = 50
 """Jobs read per task for the Jobs screen: the first page, never the whole set."""
@@ -51,7 +51,7 @@ NUMBERED: tuple[Screen, ...] = (
 
 A new screen (say Schedules) is: a Screen member listed here; a Snapshot field for its data;
 its reader in fetch.FETCHERS; its body in render.BODIES; its keys in KEYS and render.HINTS; if
-it lists rows to move over, its row function in state.ROWS; its actions as effects in events.py,
+it lists rows to move over, its row function in state.ROWS; its actions as effects in messages.py,
 keys for them in state.py and their performing in app.perform."""
 
 KEYS: tuple[tuple[str, str], ...] = (

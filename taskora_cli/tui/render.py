@@ -23,9 +23,9 @@ from .model import KEYS, NUMBERED, Screen
 from .state import State, dead_groups, job_rows, schedule_rows, task_rows, worker_rows
 
 if TYPE_CHECKING:
-    from ..inspector import JobInfo
-    from ..queues import QueueInfo
-    from ..workers import WorkerInfo
+    from ..views.inspector import JobInfo
+    from ..views.queues import QueueInfo
+    from ..views.worker_registry import WorkerInfo
 
 CHROME = 3
 """Lines around the body: header, status, hints."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..job_state import LISTED_STATES as STATES
 from ..job_state import RETRYABLE_STATES, TERMINAL_STATES, JobState
 from .detail import detail_lines
-from .events import (
+from .messages import (
     Cancel,
     Confirm,
     Done,
@@ -24,19 +24,19 @@ from .events import (
     Loaded,
     PauseSchedule,
     Resized,
-    Retry,
     RetryGroup,
+    RetryJob,
     SetPaused,
     Trigger,
 )
 from .model import NUMBERED, Query, Screen, Snapshot
 
 if TYPE_CHECKING:
-    from ..dead_letters import DeadLetter
-    from ..inspector import JobInfo, TaskStats
-    from ..queues import QueueInfo
-    from ..schedules import ScheduleInfo
-    from ..workers import WorkerInfo
+    from ..views.dead_letters import DeadLetter
+    from ..views.inspector import JobInfo, TaskStats
+    from ..views.queues import QueueInfo
+    from ..views.schedule_manager import ScheduleInfo
+    from ..views.worker_registry import WorkerInfo
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def job_rows(state: State) -> list[JobInfo]:
 def dead_groups(state: State) -> list[tuple[tuple[str, str], list[DeadLetter]]]:
     """The fetched dead letters that pass the filter, grouped by (error type, message shape:
     values masked, as `dlq ls --group`): the largest group first, each group newest first."""
-    from ..dead_letters import error_shape
+    from ..views.dead_letters import error_shape
 
     snap = state.snapshot
     if snap is None or snap.dead is None:
@@ -321,7 +321,7 @@ def _retry(state: State) -> tuple[State, list[Effect]]:
     if job_state not in (*RETRYABLE_STATES, "?"):
         return replace(state, status=f"job {job_id} is {job_state}; only failed, cancelled or "
                        "expired jobs can be retried"), []  # fmt: skip
-    return replace(state, status="working…"), [Retry(task, job_id)]
+    return replace(state, status="working…"), [RetryJob(task, job_id)]
 
 
 def _retry_group(state: State) -> tuple[State, list[Effect]]:
@@ -329,7 +329,7 @@ def _retry_group(state: State) -> tuple[State, list[Effect]]:
     rows = dead_rows(state)
     if not rows:
         return replace(state, status="no dead letters to retry"), []
-    from ..dead_letters import error_shape
+    from ..views.dead_letters import error_shape
 
     letter = rows[state.cursor()]
     shape = error_shape(letter.error_message)

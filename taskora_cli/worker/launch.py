@@ -218,7 +218,7 @@ def _serve(app: Parts, options: WorkOptions, plan: WorkPlan, hooks: WorkHooks) -
 
 
 def _supervise(app: Parts, options: WorkOptions, plan: WorkPlan, hooks: WorkHooks) -> int:
-    from ..workers import release_worker
+    from ..views.worker_registry import release_worker
     from .supervisor import Supervisor
 
     config = app.runtime.config

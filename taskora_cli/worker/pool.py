@@ -17,7 +17,7 @@ from ..engine.records import ClaimedJob, Retention
 from ..errors import UsageError
 from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
-from ..workers import reap_workers
+from ..views.worker_registry import reap_workers
 from .execute import Outcome
 from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
@@ -224,7 +224,7 @@ class Worker:
         )
         delivering, following = [], asyncio.Event()
         if self.runtime.listeners:  # follow the event streams before claiming: no event is missed
-            from ..events import deliver
+            from ..views.job_events import deliver
 
             delivering.append(
                 asyncio.get_running_loop().create_task(deliver(self, self._closing, following))

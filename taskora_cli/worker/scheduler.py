@@ -25,8 +25,8 @@ from ..engine.schedules import Fire
 from ..errors import UnknownTaskError
 from ..job_state import TERMINAL_STATES
 from ..schedule_spec import Plan, ScheduleSpec, catch_up_limit, plan
-from ..schedules import ScheduleManager, pending_job
 from ..serialization import dumps, loads
+from ..views.schedule_manager import ScheduleManager, pending_job
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine

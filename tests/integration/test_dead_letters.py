@@ -240,7 +240,7 @@ async def test_the_bulk_walk_acts_on_exactly_the_matching_jobs_across_ties_and_p
 ) -> None:
     import random
 
-    import taskora_cli.dead_letters as dl
+    import taskora_cli.views.dead_letters as dl
 
     monkeypatch.setattr(dl, "BATCH", 7)  # many pages, with ties across page boundaries
     rng = random.Random(seed)

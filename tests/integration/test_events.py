@@ -13,7 +13,7 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import JobContext, Retry, Taskora, UsageError
-from taskora_cli.events import Event
+from taskora_cli.views.job_events import Event
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from support import make_app, until
 
 from taskora_cli import Taskora
 from taskora_cli.tui.app import perform
-from taskora_cli.tui.events import Cancel, PauseSchedule, Retry, RetryGroup, SetPaused, Trigger
+from taskora_cli.tui.messages import Cancel, PauseSchedule, RetryGroup, RetryJob, SetPaused, Trigger
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_refused_actions_say_why_on_the_status_line(app: Taskora) -> None:
 
     said = [
         await asyncio.to_thread(perform, app, effect)
-        for effect in (Cancel("echo", done.id), Retry("echo", done.id), Retry("echo", "nope"))
+        for effect in (Cancel("echo", done.id), RetryJob("echo", done.id), RetryJob("echo", "nope"))
     ]
     assert said == [
         f"not done: job {done.id} already ended completed; it cannot be cancelled",

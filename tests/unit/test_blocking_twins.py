@@ -13,17 +13,23 @@ from typing import Any
 import pytest
 
 import taskora_cli
-from taskora_cli import Taskora, UsageError
+from taskora_cli import Taskora, UsageError, views
 from taskora_cli.blocking import blocking_twin
 
 
 def public_classes() -> Iterator[type]:
-    """Every public class defined in the library's top-level modules (the public API: the
-    app, tasks, handles and the views)."""
-    for info in pkgutil.iter_modules(taskora_cli.__path__):
+    """Every public class defined in the library's top-level modules and its views package
+    (the public API: the app, tasks, handles and the views)."""
+    packages = [(taskora_cli.__path__, "taskora_cli"), (views.__path__, "taskora_cli.views")]
+    for path, package in packages:
+        yield from _classes_in(path, package)
+
+
+def _classes_in(path: Any, package: str) -> Iterator[type]:
+    for info in pkgutil.iter_modules(path):
         if info.ispkg or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"taskora_cli.{info.name}")
+        module = importlib.import_module(f"{package}.{info.name}")
         for name, value in vars(module).items():
             public = not name.startswith("_")
             if public and inspect.isclass(value) and value.__module__ == module.__name__:

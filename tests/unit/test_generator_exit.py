@@ -14,7 +14,7 @@ import pytest
 from taskora_cli import Taskora
 from taskora_cli.config import load_config
 from taskora_cli.engine.records import ClaimedJob
-from taskora_cli.events import _call
+from taskora_cli.views.job_events import _call
 from taskora_cli.worker.execute import run_on_cancel
 from taskora_cli.worker.pool import Worker
 from taskora_cli.worker.slots import Running, Slots

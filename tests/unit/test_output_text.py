@@ -10,7 +10,7 @@ import pytest
 
 from taskora_cli.cli.common import plural, print_table
 from taskora_cli.cli.schedules import _relative
-from taskora_cli.dead_letters import error_shape, shape_pattern
+from taskora_cli.views.dead_letters import error_shape, shape_pattern
 
 
 @pytest.mark.parametrize(

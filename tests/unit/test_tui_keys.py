@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskora_cli.tui.keys import decode
+from taskora_cli.tui.keymap import decode
 
 TABLE = [
     (b"q", ["q"]),

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 from tui_data import NOW, boom, job, loaded, on
 
-from taskora_cli.tui.events import Key
+from taskora_cli.tui.messages import Key
 from taskora_cli.tui.model import NUMBERED, Query, Screen, Snapshot
 from taskora_cli.tui.render import CHROME, header, render, throughput_lines
 from taskora_cli.tui.state import State, reduce
@@ -212,7 +212,7 @@ def test_the_header_highlights_the_screen_in_view_or_the_one_a_job_was_opened_fr
 def test_a_job_with_times_no_calendar_can_show_lists_and_opens_with_them_as_stored(
     utc: None,
 ) -> None:
-    from taskora_cli.inspector import Timeline
+    from taskora_cli.views.inspector import Timeline
 
     far = 10**17
     odd = replace(

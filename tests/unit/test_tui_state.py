@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tui_data import DEAD, JOBS, NOW, boom, job, letter, loaded, on, snapshot
 
-from taskora_cli.tui.events import (
+from taskora_cli.tui.messages import (
     Cancel,
     Confirm,
     Done,
@@ -17,8 +17,8 @@ from taskora_cli.tui.events import (
     Key,
     PauseSchedule,
     Resized,
-    Retry,
     RetryGroup,
+    RetryJob,
     SetPaused,
     Trigger,
 )
@@ -84,7 +84,7 @@ TABLE: list[tuple[str, State, tuple[str, ...], dict[str, Any], list[Effect]]] = 
     ("c on a dead letter says it already ended", on(Screen.DEAD), ("c",),
      {"confirm": None, "status": "job dead0002 already ended (failed); nothing to cancel"}, []),
     ("r retries the selected dead letter at once", on(Screen.DEAD), ("j", "j", "r"),
-     {"status": "working…"}, [Retry("send-email", "dead0004")]),
+     {"status": "working…"}, [RetryJob("send-email", "dead0004")]),
     ("r on a waiting job says which jobs can be retried", on(Screen.JOBS), ("r",),
      {"status": "job aaaa1111 is waiting; only failed, cancelled or expired jobs can be "
                 "retried"}, []),
@@ -203,7 +203,7 @@ def test_r_retries_a_failed_cancelled_or_expired_job_and_says_why_not_otherwise(
     retried = [press(opened(job(f"{state}1", state=state)), "r")[1]
                for state in ("failed", "cancelled", "expired")]  # fmt: skip
     done, none = press(opened(job("c1", state="completed")), "r")
-    assert retried == [[Retry("send-email", f"{state}1")] for state in
+    assert retried == [[RetryJob("send-email", f"{state}1")] for state in
                        ("failed", "cancelled", "expired")]  # fmt: skip
     assert (none, done.status) == (
         [],
@@ -215,7 +215,7 @@ def test_r_on_the_jobs_screen_retries_the_selected_failed_job() -> None:
     failed = [job("f1", state="failed", error=boom())]
     state = loaded(State(screen=Screen.JOBS, tab="failed"),
                    snapshot(Screen.JOBS, "failed", jobs=failed))  # fmt: skip
-    assert press(state, "r")[1] == [Retry("send-email", "f1")]
+    assert press(state, "r")[1] == [RetryJob("send-email", "f1")]
 
 
 def test_the_job_screen_scrolls_within_its_lines() -> None:

@@ -6,15 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from taskora_cli.dead_letters import DeadLetter
-from taskora_cli.inspector import JobInfo, Minute, RemoteError, Stats, TaskStats, Timeline
-from taskora_cli.queues import QueueInfo
 from taskora_cli.schedule_spec import ScheduleSpec
-from taskora_cli.schedules import ScheduleInfo
-from taskora_cli.tui.events import Loaded
+from taskora_cli.tui.messages import Loaded
 from taskora_cli.tui.model import Query, Screen, Snapshot
 from taskora_cli.tui.state import State, reduce
-from taskora_cli.workers import WorkerInfo
+from taskora_cli.views.dead_letters import DeadLetter
+from taskora_cli.views.inspector import JobInfo, Minute, RemoteError, Stats, TaskStats, Timeline
+from taskora_cli.views.queues import QueueInfo
+from taskora_cli.views.schedule_manager import ScheduleInfo
+from taskora_cli.views.worker_registry import WorkerInfo
 
 NOW = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 

@@ -14,19 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .blocking import blocking_twin
+from ..blocking import blocking_twin
+from ..durations import Duration, to_ms
+from ..error_shapes import error_shape, parse_error, shape_pattern
+from ..errors import Issue, JobNotFoundError, UsageError
+from ..job_state import JobState
+from ..remote_error import issues_as_dicts, parse_remote_error
 from .dead_letter_walk import Action, BulkFilter, compile_error_match, walk_failed_set
-from .durations import Duration, to_ms
-from .error_shapes import error_shape, parse_error, shape_pattern
-from .errors import Issue, JobNotFoundError, UsageError
-from .job_state import JobState
-from .remote_error import issues_as_dicts, parse_remote_error
 
 if TYPE_CHECKING:
-    from .engine.dead import DeadRow
-    from .engine.engine import Engine
-    from .task import Task
-    from .task_registry import Parts
+    from ..engine.dead import DeadRow
+    from ..engine.engine import Engine
+    from ..task import Task
+    from ..task_registry import Parts
 
 __all__ = [
     "BATCH", "BulkResult", "DeadGroup", "DeadLetter", "DeadLetters", "Progress", "error_shape",

@@ -20,7 +20,7 @@ class Cancel:
 
 
 @dataclass(frozen=True)
-class Retry:
+class RetryJob:
     """Send one failed, cancelled or expired job back to its waiting line."""
 
     task: str
@@ -67,7 +67,7 @@ class Trigger:
     name: str
 
 
-Effect = Cancel | Retry | RetryGroup | SetPaused | Drain | PauseSchedule | Trigger
+Effect = Cancel | RetryJob | RetryGroup | SetPaused | Drain | PauseSchedule | Trigger
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Confirm:
 
 @dataclass(frozen=True)
 class Key:
-    """A key press, named as tui.keys.decode names it."""
+    """A key press, named as tui.keymap.decode names it."""
 
     name: str
 

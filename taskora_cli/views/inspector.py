@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .blocking import blocking_twin
-from .errors import UsageError
-from .job_state import LISTED_STATES
-from .moments import to_datetime
-from .remote_error import RemoteError, decode_stored, parse_remote_error
+from ..blocking import blocking_twin
+from ..errors import UsageError
+from ..job_state import LISTED_STATES
+from ..moments import to_datetime
+from ..remote_error import RemoteError, decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
-    from .engine.records import JobRecord, TaskCounts
-    from .serialization import Payloads
-    from .task_catalog import Contracts, Migrations
-    from .task_registry import Parts
+    from ..engine.records import JobRecord, TaskCounts
+    from ..serialization import Payloads
+    from ..task_catalog import Contracts, Migrations
+    from ..task_registry import Parts
 
 MAX_INDEX = 2**53
 """The largest offset + limit a listing takes: far beyond any queue, and well inside the 64-bit
@@ -371,7 +371,7 @@ class Inspector:
         """Every published task contract, with the live workers serving each, and the tasks
         the server knows by name only. A document this version cannot read is
         skipped and noted in ``unreadable``, never an error."""
-        from .task_catalog import read_contracts
+        from ..task_catalog import read_contracts
 
         return await read_contracts(self)
 
@@ -385,7 +385,7 @@ class Inspector:
         Raises:
             UnknownTaskError: no one knows the task.
         """
-        from .task_catalog import read_migrations
+        from ..task_catalog import read_migrations
 
         return await read_migrations(self, task)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from ..runtime import Runtime
 
 GONE_AFTER_BEATS = 3
 """Missed heartbeats after which a worker counts as gone."""
@@ -126,7 +126,7 @@ async def release_worker(runtime: Runtime, worker_id: str, tasks: Iterable[str] 
 
 async def drain_workers(runtime: Runtime, node: str) -> list[str]:
     """Ask every live worker whose id or host is ``node`` to drain; the ids asked."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     live = [w for w in await list_workers(runtime) if not w.gone]
     chosen = [w.id for w in live if node in (w.id, w.host)]

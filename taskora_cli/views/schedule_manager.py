@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .blocking import blocking_twin
-from .errors import UnknownScheduleError
-from .moments import out_of_range
-from .schedule_spec import ScheduleSpec, check_name
+from ..blocking import blocking_twin
+from ..errors import UnknownScheduleError
+from ..moments import out_of_range
+from ..schedule_spec import ScheduleSpec, check_name
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine
-    from .handle import JobHandle
-    from .task_registry import Parts
+    from ..engine.engine import Engine
+    from ..handle import JobHandle
+    from ..task_registry import Parts
 
 
 def _int(raw: str | None) -> int | None:
@@ -142,7 +142,7 @@ class ScheduleManager:
     async def aupcoming(self, name: str, count: int = 5) -> builtins.list[datetime]:
         """The next ``count`` fire times, in the schedule's zone; for a paused
         schedule, those it would have if resumed now."""
-        from .cron import zone
+        from ..cron import zone
 
         info = await self.aget(name)
         where = zone(info.spec.timezone)

@@ -12,13 +12,13 @@ import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .blocking import blocking_twin
+from ..blocking import blocking_twin
+from ..names import check_queue_name
 from .inspector import TaskStats
-from .names import check_queue_name
 
 if TYPE_CHECKING:
+    from ..task_registry import Parts
     from .inspector import Stats
-    from .task_registry import Parts
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnknownTaskError
-from .listeners import LISTENABLE, Event, Listener, Listeners, clamped
-from .remote_error import decode_stored, parse_remote_error
+from ..errors import UnknownTaskError
+from ..listeners import LISTENABLE, Event, Listener, Listeners, clamped
+from ..remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
-    from .engine.events import RawEvent
-    from .task_registry import Parts
+    from ..engine.events import RawEvent
+    from ..task_registry import Parts
 
 __all__ = ["LISTENABLE", "Event", "deliver", "events"]
 
@@ -120,7 +120,7 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every
     later event is delivered). Runs inside a worker."""
-    from .engine.events import Follower
+    from ..engine.events import Follower
 
     listeners: Listeners = app.runtime.listeners
     follower: Follower | None = None

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .error_shapes import parse_error
-from .errors import UsageError
+from ..error_shapes import parse_error
+from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from .engine.dead import DeadRow
-    from .engine.engine import Engine
+    from ..engine.dead import DeadRow
+    from ..engine.engine import Engine
 
 Action = Callable[["Engine", str, list[str]], Any]
 """A bulk action on a batch of one task's dead letters: awaitable, one flag per id (True:
