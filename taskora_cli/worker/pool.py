@@ -249,7 +249,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
-            loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
+            loop.create_task(self._every(self.stall_interval_ms, self.sweep_stalled, at_once=True)),
             loop.create_task(self._every(CONTROL_MS, self._obey)),
             listener,
             *delivering,
@@ -354,7 +354,6 @@ class Worker:
 
     async def _obey(self) -> None:
         """Read this worker's orders and apply them: pause runners, begin a drain."""
-
         paused, drain = await self.engine.control.worker_orders(self.id)
         if paused != self.paused_queues:
             for queue in sorted(paused - self.paused_queues):
@@ -387,7 +386,10 @@ class Worker:
                 elif kept == 2:  # asked to cancel, and the cancel channel's message was missed
                     runner.cancel_job(job_id)
 
-    async def _sweep(self) -> None:
+    async def sweep_stalled(self) -> None:
+        """Recover the jobs of workers that stopped beating, and recover or fail the jobs
+        whose lock ran out, as of the clock now (the worker does this every stall interval;
+        the test toolkit at each step of its virtual clock)."""
         # gone workers' jobs: recover them now (never our own: we are sweeping, so alive)
         reaped = await reap_workers(self.runtime, frozenset([self.id]))
         for worker_id, held in reaped.items():
