@@ -66,6 +66,9 @@ ARGS: dict[str, list[str]] = {
 
 
 def every_command() -> list[str]:
+    """Every runnable (leaf) command of the Typer tree, as "jobs ls", "work", ...: the one
+    walker, which test_bad_input.py and test_json_contract.py use too."""
+
     def walk(command: object, path: list[str]) -> Iterator[str]:
         subcommands = getattr(command, "commands", None)
         if not subcommands:
