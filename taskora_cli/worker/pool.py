@@ -47,14 +47,23 @@ def task_slots(
     concurrency: int | None = None,
 ) -> int:
     """How many jobs of ``task`` one process runs at once; the one place that decides it (the
-    worker and ``taskora work``'s banner both ask here): an explicit slot count for it
-    (``--queue q=N``, [worker.queues]), else the task's own concurrency, else the worker's
-    ``concurrency`` (``--concurrency``), else [worker] concurrency, else [defaults]."""
+    worker and ``taskora work``'s banner both ask here), first answer wins:
+
+    1. an explicit slot count for the task's queue (``--queue q=N``, [worker.queues]);
+    2. ``concurrency`` given when the worker is started (``taskora work --concurrency``,
+       ``run_worker(concurrency=)``, ``app.worker(concurrency=)``): an operator who asks for
+       N jobs at once gets N, as ``--concurrency`` means in Celery, RQ and Dramatiq;
+    3. the task's own ``concurrency=`` (its code's default);
+    4. [worker] concurrency, then [defaults] concurrency (config files and TASKORA_*).
+
+    ``concurrency`` must be None unless the caller was given it: a config value passed here
+    would beat the task's own.
+    """
     if slots and task.name in slots:
         return slots[task.name]
     return (
-        task.options.concurrency
-        or concurrency
+        concurrency
+        or task.options.concurrency
         or config.worker.concurrency
         or config.defaults.concurrency
     )
@@ -80,7 +89,8 @@ class Worker:
     Args:
         app: the app whose tasks these are.
         tasks: which tasks to work on.
-        concurrency: slots per task (default: the task's own, else [worker]/[defaults]).
+        concurrency: jobs of each task at once; given, it beats the task's own
+            ``concurrency=`` (default: the task's own, else [worker]/[defaults]).
         slots: task name -> slots, overriding everything else (``taskora work --queue q=N``).
         worker_id: this worker's id, part of every lock token it takes (default: host, pid and
             a random suffix); a supervisor names its children so it can release their claims.
