@@ -44,6 +44,7 @@ from .views.job_events import Event
 from .views.queues import QueueInfo, Queues
 from .views.schedule_manager import ScheduleInfo, ScheduleManager
 from .views.worker_registry import WorkerInfo
+from .workflow_graph import chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -95,7 +96,10 @@ __all__ = [
     "WireFormatError",
     "WorkerInfo",
     "__version__",
+    "chain",
+    "chord",
     "default_app",
     "define_task",
+    "group",
     "task",
 ]

@@ -34,6 +34,7 @@ from .registry import Workers
 from .runner import Runner
 from .schedules import Schedules
 from .wire import Wire
+from .workflows import Workflows
 
 WRITTEN_BY = "taskora-py"
 PROMOTE_LIMIT = 1000
@@ -90,6 +91,7 @@ class Engine(Reads):
         self.control = Control(self.runner)
         self.workers = Workers(self.runner)
         self.events = Events(self.runner)
+        self.workflows = Workflows(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from ..engine.records import Ack, ClaimedJob, Failure
 from ..errors import JobVersionError
 from ..retry import NO_RETRY
+from ..workflow_graph import parse_node_job_id
 from .execute import Outcome, failed
 from .slots import Slots
+from .workflow_nodes import advance_node, fail_workflow_node
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -70,6 +72,8 @@ class TaskRunner(Slots):
         """Jobs whose thread handlers were still running when the stop gave up on them."""
         self._give_up_at = float("inf")
         self._maybe_more = True
+        self._acked_nodes: list[Outcome] = []
+        """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
         self.at_limit = False
         """The last reservation got nothing (``--max-jobs`` is used up): claim nothing and
         wait for no work until the worker's unclaim() says some came free."""
@@ -181,6 +185,8 @@ class TaskRunner(Slots):
                 self.wake.clear()
                 continue
             self._maybe_more = want > 0 and len(claimed) >= want
+            if self._acked_nodes:
+                await self._advance_workflows()
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer
@@ -257,6 +263,9 @@ class TaskRunner(Slots):
             )
             claimed += got
             self._release(o, status != 0)
+            node = parse_node_job_id(o.job.id) if status == 2 else None
+            if node is not None:  # failed for good: the workflow fails with it
+                await fail_workflow_node(self.worker, *node, o.error)
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
@@ -265,7 +274,18 @@ class TaskRunner(Slots):
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
                 self._release(o, flag)
+            self._acked_nodes += [o for o, flag in zip(succeeded, flags, strict=True) if flag]
         return claimed
+
+    async def _advance_workflows(self) -> None:
+        """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
+        on. Run after the loop noted the claim's outcome, so the wake-up a successor's enqueue
+        sends this runner is not overwritten."""
+        acked, self._acked_nodes = self._acked_nodes, []
+        for o in acked:
+            node = parse_node_job_id(o.job.id)
+            if node is not None:
+                await advance_node(self.worker, *node, o.result)
 
     async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
         """Jobs whose payload version this worker cannot run: newer ones go back, delayed and

@@ -1,0 +1,32 @@
+-- workflow_create.lua: (new) -> running; the graph is stored once, its roots marked queued
+-- KEYS[1] workflow    HASH  the workflow (lib/workflow.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] name
+-- ARGV[3] outputs           the nodes whose results make the workflow's result ("i,j")
+-- ARGV[4] n                 how many nodes follow
+-- ARGV[5..] per node: task, deps ("1,2"), dependents ("3"), bound ("1"/"0"), data, extra
+-- returns 1, or 0 when a workflow with this id already exists (a call sent again)
+-- The caller enqueues the roots (nodes without dependencies) under their pre-generated ids.
+local wf, now, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[4])
+if redis.call("EXISTS", wf) == 1 then
+  return 0
+end
+redis.call("HSET", wf, "state", "running", "name", ARGV[2], "created", now, "n", n,
+  "done", 0, "out", ARGV[3])
+for i = 0, n - 1 do
+  local base = 5 + i * 6
+  local deps = ARGV[base + 1]
+  local waits = 0
+  for _ in string.gmatch(deps, "[^,]+") do
+    waits = waits + 1
+  end
+  redis.call("HSET", wf, "t:" .. i, ARGV[base], "p:" .. i, deps, "d:" .. i, ARGV[base + 2],
+    "w:" .. i, waits, "s:" .. i, waits == 0 and "queued" or "pending")
+  if ARGV[base + 3] == "1" then
+    redis.call("HSET", wf, "b:" .. i, ARGV[base + 4])
+  end
+  if ARGV[base + 5] ~= "" then
+    redis.call("HSET", wf, "x:" .. i, ARGV[base + 5])
+  end
+end
+return 1

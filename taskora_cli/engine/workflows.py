@@ -1,0 +1,128 @@
+"""Workflows on the server: the graph stored once per workflow, advanced node by node.
+
+Each call runs one script on the workflow's own hash (tag ``{w:<id>}``) and returns what the
+caller must then do in the tasks' slots: enqueue the nodes that became ready (under their
+pre-generated job ids, so doing it twice is harmless) or cancel the jobs of a stopped
+workflow. Two steps, each on one slot, as the scheduler does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import keys as k
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+
+class NodeSpec(NamedTuple):
+    """One node as stored: its task, the nodes it waits for and that wait for it, and its
+    bound data (encoded; None when it takes its dependencies' output) and job extra fields."""
+
+    task: str
+    deps: Sequence[int]
+    dependents: Sequence[int]
+    data: str | None
+    extra: str = ""
+
+
+class ReadyNode(NamedTuple):
+    """A node whose dependencies are all done: enqueue ``data`` as job ``<workflow>.<node>``."""
+
+    node: int
+    task: str
+    data: str
+    extra: str
+
+
+class Workflows:
+    """Create, advance, fail and cancel workflows; read their stored hashes."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def key(self, workflow_id: str) -> str:
+        """The workflow's hash."""
+        return k.workflow_key(self.runner.prefix, workflow_id)
+
+    async def create(
+        self,
+        workflow_id: str,
+        name: str,
+        nodes: Sequence[NodeSpec],
+        outputs: Sequence[int],
+        now_ms: int,
+    ) -> bool:
+        """Store a new workflow (running, its roots queued) and list it; False if one with
+        this id exists already."""
+        args: list[Any] = [now_ms, name, _joined(outputs), len(nodes)]
+        for node in nodes:
+            bound = node.data is not None
+            args += [node.task, _joined(node.deps), _joined(node.dependents)]
+            args += ["1" if bound else "0", node.data if bound else "", node.extra]
+        created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
+        await self.runner.client.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
+        return created
+
+    async def node_done(
+        self, workflow_id: str, index: int, result: str, now_ms: int, max_age_ms: int = -1
+    ) -> tuple[str, list[ReadyNode]]:
+        """Mark node ``index`` done with ``result``; returns the workflow's state and the nodes
+        to enqueue now. Called again for the same node, it returns the same nodes."""
+        args = [now_ms, index, result, max_age_ms]
+        state, flat = await self.runner.run("workflow_node_done", [self.key(workflow_id)], args)
+        ready = [
+            ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3])
+            for i in range(0, len(flat), 4)
+        ]
+        return str(state), ready
+
+    async def node_failed(
+        self, workflow_id: str, index: int, error: str, now_ms: int, max_age_ms: int = -1
+    ) -> list[tuple[int, str]]:
+        """Fail the workflow for node ``index``'s error; returns the (index, task) of the
+        queued nodes, whose jobs the caller cancels (none if it was not running)."""
+        args = [now_ms, index, error, max_age_ms]
+        flat = await self.runner.run("workflow_node_failed", [self.key(workflow_id)], args)
+        return _pairs(flat)
+
+    async def cancel(
+        self, workflow_id: str, reason: str, now_ms: int, max_age_ms: int = -1
+    ) -> tuple[str, list[tuple[int, str]]]:
+        """Cancel a running workflow; returns its state before the call ("missing" if there
+        is none) and the (index, task) of the queued nodes, whose jobs the caller cancels."""
+        args = [now_ms, reason, max_age_ms]
+        state, flat = await self.runner.run("workflow_cancel", [self.key(workflow_id)], args)
+        return str(state), _pairs(flat)
+
+    async def read(self, workflow_id: str) -> dict[str, str]:
+        """The stored hash of a workflow (empty if there is none)."""
+        found: dict[str, str] = await self.runner.client.hgetall(self.key(workflow_id))  # type: ignore[assignment]
+        return found
+
+    async def state(self, workflow_id: str) -> str | None:
+        """Just the state of a workflow, or None if there is none."""
+        found: str | None = await self.runner.client.hget(self.key(workflow_id), "state")  # type: ignore[assignment]
+        return found
+
+    async def ids(self) -> list[str]:
+        """Every listed workflow id, newest first (some may have expired: see :meth:`forget`)."""
+        found: list[str] = await self.runner.client.zrevrange(  # type: ignore[assignment]
+            k.workflows_key(self.runner.prefix), 0, -1
+        )
+        return found
+
+    async def forget(self, workflow_ids: Sequence[str]) -> None:
+        """Drop ids whose workflow is gone (trimmed by retention) from the list."""
+        if workflow_ids:
+            await self.runner.client.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
+
+
+def _joined(numbers: Sequence[int]) -> str:
+    return ",".join(str(n) for n in numbers)
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[int, str]]:
+    return [(int(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]

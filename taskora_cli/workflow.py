@@ -1,0 +1,240 @@
+"""Running workflows: dispatch a composition, advance it as nodes end, and its handle.
+
+A workflow is stored once (engine/workflows.py) and its root nodes are enqueued as plain jobs
+with pre-generated ids ``<workflow id>.<node index>``. The worker that acks a node's job calls
+:func:`advance`: one script marks the node done and returns the nodes now ready, which are
+then enqueued under their ids (a crash between the two repeats nothing: the script answers
+the same again and the enqueue is idempotent). A node that fails for good calls
+:func:`fail_node`, which fails the workflow and cancels its queued and active nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .blocking import blocking_twin
+from .engine.records import NewJob
+from .engine.workflows import NodeSpec, ReadyNode
+from .errors import (
+    CancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    NotCancellableError,
+)
+from .job_state import JobState
+from .remote_error import RemoteError, parse_remote_error
+from .serialization import require_json
+from .workflow_graph import Composition, first_task, flatten, new_workflow_id, node_job_id
+
+if TYPE_CHECKING:
+    from .config import RetentionConfig
+    from .engine.engine import Engine
+    from .runtime import Runtime
+
+BULK = 1000
+"""Root nodes of one task enqueued per round trip."""
+POLL_S = (0.01, 0.25)
+"""A result waiter looks at the workflow this often: the first wait, then at most (doubling)."""
+
+
+class WorkflowState:
+    """The states of a workflow (plain strings, as stored)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def max_age_ms(retention: RetentionConfig, state: str) -> int:
+    """How long a workflow ending ``state`` is kept: the finished jobs' age limit (-1 = kept)."""
+    age = (
+        retention.completed_max_age_ms
+        if state == WorkflowState.COMPLETED
+        else retention.failed_max_age_ms
+    )
+    return -1 if age is None else age
+
+
+async def dispatch_workflow(c: Composition, name: str | None) -> WorkflowHandle:
+    """Store ``c`` as a new workflow and enqueue its root nodes; see Composition.dispatch."""
+    runtime = first_task(c).runtime
+    require_json(runtime.payloads.serializer, "workflows")
+    graph = flatten(c)
+    now = runtime.clock()
+    workflow_id = new_workflow_id()
+    dependents = graph.dependents()
+    specs: list[NodeSpec] = []
+    roots: dict[str, list[NewJob]] = defaultdict(list)
+    for node in graph.nodes:
+        task = graph.tasks[node.task]
+        data = task.checked(node.data) if node.bound and task.options.input else node.data
+        job = task.new_job(data, None, 0, None, now)
+        extra = json.loads(job.extra) if job.extra else {}
+        extra |= {"wf": workflow_id, "wfn": node.index}
+        fields = json.dumps(extra, separators=(",", ":"))
+        specs.append(
+            NodeSpec(
+                node.task,
+                node.deps,
+                dependents[node.index],
+                job.data if node.bound else None,
+                fields,
+            )
+        )
+        if not node.deps:
+            roots[node.task].append(
+                NewJob(
+                    node_job_id(workflow_id, node.index), job.data, 0, 0, job.expire_at_ms, fields
+                )
+            )
+    engine = await runtime.engine()
+    await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
+    label = name or graph.nodes[0].task
+    await engine.workflows.create(workflow_id, label, specs, graph.outputs, now)
+    for task_name, jobs in roots.items():
+        for start in range(0, len(jobs), BULK):
+            await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
+    return WorkflowHandle(runtime, workflow_id)
+
+
+async def enqueue_ready(
+    engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
+) -> None:
+    """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op)."""
+    by_task: dict[str, list[NewJob]] = defaultdict(list)
+    for node in ready:
+        job_id = node_job_id(workflow_id, node.node)
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, 0, node.extra))
+    for task, jobs in by_task.items():
+        if len(jobs) == 1:
+            await engine.enqueue(task, jobs[0], now_ms)
+        else:
+            for start in range(0, len(jobs), BULK):
+                await engine.enqueue_bulk(task, jobs[start : start + BULK], now_ms)
+
+
+async def advance(
+    engine: Engine, workflow_id: str, index: int, result: str, now_ms: int, max_age: int = -1
+) -> str:
+    """Node ``index`` completed with ``result``: mark it done and enqueue the nodes it made
+    ready. Returns the workflow's state after it."""
+    state, ready = await engine.workflows.node_done(workflow_id, index, result, now_ms, max_age)
+    if ready:
+        await enqueue_ready(engine, workflow_id, ready, now_ms)
+    return state
+
+
+async def fail_node(
+    engine: Engine, workflow_id: str, index: int, error: str, now_ms: int, max_age: int = -1
+) -> None:
+    """Node ``index`` failed for good: fail the workflow and cancel its other nodes."""
+    queued = await engine.workflows.node_failed(workflow_id, index, error, now_ms, max_age)
+    await cancel_nodes(engine, workflow_id, queued, f"workflow {workflow_id} failed", now_ms)
+
+
+async def cancel_nodes(
+    engine: Engine, workflow_id: str, nodes: Sequence[tuple[int, str]], reason: str, now_ms: int
+) -> None:
+    """Cancel the jobs of ``nodes`` (waiting ones at once, active ones through their worker)."""
+    for index, task in nodes:
+        await engine.cancel(task, node_job_id(workflow_id, index), reason, now_ms)
+
+
+class WorkflowHandle:
+    """What dispatching a workflow returns: its id, its state, its result, its cancel.
+
+    Attributes:
+        id: the workflow's id (its node jobs are ``<id>.<node index>``).
+    """
+
+    def __init__(self, runtime: Runtime, workflow_id: str) -> None:
+        self.runtime = runtime
+        self.id = workflow_id
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle(id={self.id!r})"
+
+    async def astate(self) -> str:
+        """``running``, ``completed``, ``failed`` or ``cancelled`` (``missing``: no such
+        workflow, or trimmed by retention)."""
+        engine = await self.runtime.engine()
+        return await engine.workflows.state(self.id) or "missing"
+
+    state = blocking_twin(astate)
+
+    async def aresult(self, timeout: float | None = None) -> Any:
+        """Wait for the workflow to end and return its result: the output of its last step
+        (a list, in order, when that is a group).
+
+        Raises:
+            TimeoutError: it did not end in time (it keeps running).
+            JobFailedError: a node failed for good (the error is that node's).
+            CancelledError: the workflow was cancelled.
+            JobNotFoundError: no such workflow.
+        """
+        engine = await self.runtime.engine()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        pause = POLL_S[0]
+        while True:
+            stored = await engine.workflows.read(self.id)
+            state = stored.get("state")
+            if state is None:
+                raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
+            if state != WorkflowState.RUNNING:
+                return self._outcome(stored)
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(f"workflow {self.id} did not end within {timeout}s")
+            wait = pause if deadline is None else min(pause, max(deadline - loop.time(), 0))
+            await asyncio.sleep(wait)
+            pause = min(pause * 2, POLL_S[1])
+
+    result = blocking_twin(aresult)
+
+    def _outcome(self, stored: dict[str, str]) -> Any:
+        state = stored["state"]
+        if state == WorkflowState.COMPLETED:
+            return self.runtime.payloads.loads(
+                stored["result"], what=f"the result of workflow {self.id}"
+            )
+        if state == WorkflowState.CANCELLED:
+            raise CancelledError(f"workflow {self.id} was cancelled", self.id)
+        error = parse_remote_error(stored.get("error")) or RemoteError(None, "", None)
+        node = stored.get("failed_node", "?")
+        raise JobFailedError(
+            f"workflow {self.id} failed at node {node} ({stored.get('t:' + node, '?')}): "
+            f"{error.type or 'Error'}: {error.message}",
+            node_job_id(self.id, int(node)) if node.isdigit() else None,
+            remote_type=error.type,
+            remote_traceback=error.traceback,
+            issues=error.issues,
+        )
+
+    async def acancel(self, reason: str | None = None) -> str:
+        """Cancel the workflow: its pending nodes never run, its waiting ones are cancelled
+        and its active ones stopped (their workers are told at once).
+
+        Returns:
+            ``"cancelled"``.
+
+        Raises:
+            NotCancellableError: it already ended (its state is in the error).
+            JobNotFoundError: no such workflow.
+        """
+        engine = await self.runtime.engine()
+        now = self.runtime.clock()
+        age = max_age_ms(self.runtime.config.retention, WorkflowState.CANCELLED)
+        before, queued = await engine.workflows.cancel(self.id, reason or "", now, age)
+        if before == "missing":
+            raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
+        if before != WorkflowState.RUNNING:
+            raise NotCancellableError(f"workflow {self.id} already ended {before}", self.id, before)
+        await cancel_nodes(engine, self.id, queued, reason or "", now)
+        return JobState.CANCELLED
+
+    cancel = blocking_twin(acancel)
