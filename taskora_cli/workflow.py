@@ -119,11 +119,15 @@ async def enqueue_ready(
 
 
 async def advance(
-    engine: Engine, workflow_id: str, index: int, result: str, now_ms: int, max_age: int = -1
+    engine: Engine,
+    workflow_id: str,
+    results: Sequence[tuple[int, str]],
+    now_ms: int,
+    max_age: int = -1,
 ) -> str:
-    """Node ``index`` completed with ``result``: mark it done and enqueue the nodes it made
-    ready. Returns the workflow's state after it."""
-    state, ready = await engine.workflows.node_done(workflow_id, index, result, now_ms, max_age)
+    """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
+    nodes they made ready. Returns the workflow's state after it."""
+    state, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
     if ready:
         await enqueue_ready(engine, workflow_id, ready, now_ms)
     return state

@@ -21,6 +21,20 @@ local function split_ints(text)
   return out
 end
 
+-- The JSON list of the results of `nodes` (index strings), in order; HMGET in batches, as
+-- unpack() is limited to a few thousand values.
+local function results_list(wf, nodes)
+  local parts = {}
+  for start = 1, #nodes, 1000 do
+    local fields = {}
+    for n = start, math.min(start + 999, #nodes) do
+      fields[#fields + 1] = "r:" .. nodes[n]
+    end
+    parts[#parts + 1] = table.concat(redis.call("HMGET", wf, unpack(fields)), ",")
+  end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
 -- The input of node j: its bound data, else its dependency's result (one) or the JSON list of
 -- their results in order (several); results are JSON texts, so the list is spliced as text.
 local function node_input(wf, j)
@@ -32,11 +46,7 @@ local function node_input(wf, j)
   if #deps == 1 then
     return redis.call("HGET", wf, "r:" .. deps[1])
   end
-  local fields = {}
-  for n, dep in ipairs(deps) do
-    fields[n] = "r:" .. dep
-  end
-  return "[" .. table.concat(redis.call("HMGET", wf, unpack(fields)), ",") .. "]"
+  return results_list(wf, deps)
 end
 
 -- {index, task, data, extra} of node j, flat into `out`.

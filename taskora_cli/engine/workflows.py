@@ -67,11 +67,18 @@ class Workflows:
         return created
 
     async def node_done(
-        self, workflow_id: str, index: int, result: str, now_ms: int, max_age_ms: int = -1
+        self,
+        workflow_id: str,
+        results: Sequence[tuple[int, str]],
+        now_ms: int,
+        max_age_ms: int = -1,
     ) -> tuple[str, list[ReadyNode]]:
-        """Mark node ``index`` done with ``result``; returns the workflow's state and the nodes
-        to enqueue now. Called again for the same node, it returns the same nodes."""
-        args = [now_ms, index, result, max_age_ms]
+        """Mark nodes done with their results ((index, JSON) pairs); returns the workflow's
+        state and the nodes to enqueue now. Called again for the same nodes, it returns the
+        same ready nodes."""
+        args: list[Any] = [now_ms, max_age_ms]
+        for index, result in results:
+            args += [index, result]
         state, flat = await self.runner.run("workflow_node_done", [self.key(workflow_id)], args)
         ready = [
             ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3])

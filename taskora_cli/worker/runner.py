@@ -22,7 +22,7 @@ from ..retry import NO_RETRY
 from ..workflow_graph import parse_node_job_id
 from .execute import Outcome, failed
 from .slots import Slots
-from .workflow_nodes import advance_node, fail_workflow_node
+from .workflow_nodes import advance_nodes, fail_workflow_node
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -274,7 +274,9 @@ class TaskRunner(Slots):
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
                 self._release(o, flag)
-            self._acked_nodes += [o for o, flag in zip(succeeded, flags, strict=True) if flag]
+            self._acked_nodes += [
+                o for o, flag in zip(succeeded, flags, strict=True) if flag and "." in o.job.id
+            ]
         return claimed
 
     async def _advance_workflows(self) -> None:
@@ -282,10 +284,7 @@ class TaskRunner(Slots):
         on. Run after the loop noted the claim's outcome, so the wake-up a successor's enqueue
         sends this runner is not overwritten."""
         acked, self._acked_nodes = self._acked_nodes, []
-        for o in acked:
-            node = parse_node_job_id(o.job.id)
-            if node is not None:
-                await advance_node(self.worker, *node, o.result)
+        await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
 
     async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
         """Jobs whose payload version this worker cannot run: newer ones go back, delayed and

@@ -6,10 +6,14 @@ settle loop knows a workflow's job without reading anything more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..workflow import advance, fail_node
+from ..workflow_graph import parse_node_job_id
 
 if TYPE_CHECKING:
     from .host import WorkerHost
@@ -21,17 +25,28 @@ TRIES = 3
 is idempotent, so trying again is safe."""
 
 
-async def advance_node(host: WorkerHost, workflow_id: str, index: int, result: str) -> None:
-    """Node ``index`` of ``workflow_id`` completed with ``result``: enqueue what it readied."""
+async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> None:
+    """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
+    one call per workflow for all its nodes, the workflows concurrently (pipelined)."""
+    by_workflow: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for job_id, result in completed:
+        node = parse_node_job_id(job_id)
+        if node is not None:
+            by_workflow[node[0]].append((node[1], result))
+    if by_workflow:
+        await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+
+
+async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> None:
     max_age = host.retention.completed_max_age_ms
     for attempt in range(1, TRIES + 1):
         try:
-            await advance(host.engine, workflow_id, index, result, host.runtime.clock(), max_age)
+            await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
             return
         except Exception as exc:
             if attempt == TRIES:
-                log.warning("taskora: workflow %s: node %d did not advance: %s",
-                            workflow_id, index, exc)  # fmt: skip
+                log.warning("taskora: workflow %s: %d nodes did not advance: %s",
+                            workflow_id, len(results), exc)  # fmt: skip
 
 
 async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, error: str) -> None:

@@ -152,9 +152,9 @@ async def test_a_crash_between_node_done_and_enqueue_loses_and_repeats_nothing(
     engine = await app.runtime.engine()
     wf = engine.workflows
     # node 0 ran and was acked; its worker died after node_done, before the enqueue
-    state, ready = await wf.node_done(handle.id, 0, "3", 1)
+    state, ready = await wf.node_done(handle.id, [(0, "3")], 1)
     assert state == "running" and [r.node for r in ready] == [1] and ready[0].data == "3"
-    again = await wf.node_done(handle.id, 0, "3", 2)  # the repeat hands back the same node
+    again = await wf.node_done(handle.id, [(0, "3")], 2)  # the repeat hands back the same node
     assert again == (state, ready)
     await enqueue_ready(engine, handle.id, again[1], 2)
     await enqueue_ready(engine, handle.id, again[1], 2)  # twice: still one job

@@ -392,7 +392,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["workflow HASH"],
     },
     "workflow_node_done": {
-        "ARGV": ["now_ms", "index", "result", "max_age_ms"],
+        "ARGV": ["now_ms", "max_age_ms", "per completed node: index, result"],
         "KEYS": ["workflow HASH"],
     },
     "workflow_node_failed": {
@@ -625,7 +625,8 @@ async def exercise(engine: Engine) -> None:
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
     nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"wf":"w1"}')]
     await engine.workflows.create("w1", "wf", nodes, (1,), now)
-    await engine.workflows.node_done("w1", 0, "2", now, 1000)
+    await engine.workflows.node_done("w1", [(0, "2")], now, 1000)
+    await engine.workflows.node_done("w1", [(0, "2"), (1, "3")], now, 1000)
     await engine.workflows.cancel("w1", "stop", now, 1000)
     await engine.workflows.create("w2", "wf", nodes, (1,), now)
     await engine.workflows.node_failed("w2", 0, "{}", now, 1000)
