@@ -20,8 +20,16 @@ for i = 0, n - 1 do
   for _ in string.gmatch(deps, "[^,]+") do
     waits = waits + 1
   end
-  redis.call("HSET", wf, "t:" .. i, ARGV[base], "p:" .. i, deps, "d:" .. i, ARGV[base + 2],
-    "w:" .. i, waits, "s:" .. i, waits == 0 and "queued" or "pending")
+  -- empty fields are left out: a root has no p:/w:, a last node no d:
+  if waits == 0 then
+    redis.call("HSET", wf, "t:" .. i, ARGV[base], "s:" .. i, "queued")
+  else
+    redis.call("HSET", wf, "t:" .. i, ARGV[base], "s:" .. i, "pending", "p:" .. i, deps,
+      "w:" .. i, waits)
+  end
+  if ARGV[base + 2] ~= "" then
+    redis.call("HSET", wf, "d:" .. i, ARGV[base + 2])
+  end
   if ARGV[base + 3] == "1" then
     redis.call("HSET", wf, "b:" .. i, ARGV[base + 4])
   end

@@ -11,7 +11,6 @@ the same again and the enqueue is idempotent). A node that fails for good calls
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from .errors import (
 )
 from .job_state import JobState
 from .remote_error import RemoteError, parse_remote_error
-from .serialization import require_json
+from .serialization import dumps, require_json
 from .workflow_graph import Composition, first_task, flatten, new_workflow_id, node_job_id
 
 if TYPE_CHECKING:
@@ -70,28 +69,21 @@ async def dispatch_workflow(c: Composition, name: str | None) -> WorkflowHandle:
     dependents = graph.dependents()
     specs: list[NodeSpec] = []
     roots: dict[str, list[NewJob]] = defaultdict(list)
+    templates: dict[str, NewJob] = {}  # per task: its job fields, the same for every node
     for node in graph.nodes:
         task = graph.tasks[node.task]
-        data = task.checked(node.data) if node.bound and task.options.input else node.data
-        job = task.new_job(data, None, 0, None, now)
-        extra = json.loads(job.extra) if job.extra else {}
-        extra |= {"wf": workflow_id, "wfn": node.index}
-        fields = json.dumps(extra, separators=(",", ":"))
-        specs.append(
-            NodeSpec(
-                node.task,
-                node.deps,
-                dependents[node.index],
-                job.data if node.bound else None,
-                fields,
-            )
-        )
-        if not node.deps:
-            roots[node.task].append(
-                NewJob(
-                    node_job_id(workflow_id, node.index), job.data, 0, 0, job.expire_at_ms, fields
-                )
-            )
+        template = templates.get(node.task)
+        if template is None:
+            template = templates[node.task] = task.new_job(None, None, 0, None, now)
+        data = None
+        if node.bound:
+            checked = task.checked(node.data) if task.options.input else node.data
+            data = dumps(checked, what=f"data for task {node.task!r}")
+        specs.append(NodeSpec(node.task, node.deps, dependents[node.index], data, template.extra))
+        if data is not None and not node.deps:
+            job_id = node_job_id(workflow_id, node.index)
+            fields = node_fields(template.extra, workflow_id, node.index)
+            roots[node.task].append(NewJob(job_id, data, 0, 0, template.expire_at_ms, fields))
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
     label = name or graph.nodes[0].task
@@ -102,6 +94,13 @@ async def dispatch_workflow(c: Composition, name: str | None) -> WorkflowHandle:
     return WorkflowHandle(runtime, workflow_id)
 
 
+def node_fields(extra: str, workflow_id: str, index: int) -> str:
+    """A node job's extra hash fields (JSON): its task's (``extra``), plus ``wf`` and ``wfn``,
+    which name its workflow and node for readers of the job."""
+    own = f'"wf":"{workflow_id}","wfn":{index}'
+    return f"{{{own}}}" if not extra else f"{extra[:-1]},{own}}}"
+
+
 async def enqueue_ready(
     engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
 ) -> None:
@@ -109,7 +108,8 @@ async def enqueue_ready(
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
-        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, 0, node.extra))
+        fields = node_fields(node.extra, workflow_id, node.node)
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, 0, fields))
     for task, jobs in by_task.items():
         if len(jobs) == 1:
             await engine.enqueue(task, jobs[0], now_ms)
@@ -124,13 +124,13 @@ async def advance(
     results: Sequence[tuple[int, str]],
     now_ms: int,
     max_age: int = -1,
-) -> str:
+) -> set[str]:
     """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
-    nodes they made ready. Returns the workflow's state after it."""
-    state, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
+    nodes they made ready. Returns the tasks those nodes run."""
+    _, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
     if ready:
         await enqueue_ready(engine, workflow_id, ready, now_ms)
-    return state
+    return {node.task for node in ready}
 
 
 async def fail_node(

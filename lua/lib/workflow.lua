@@ -6,7 +6,7 @@
 -- and per node i:
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)
---   x:i its job's extra hash fields (JSON)   s:i pending | queued | done | failed | cancelled
+--   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | queued | done | failed | cancelled
 --   r:i its result (JSON) once done
 -- Node i's job id is "<workflow id>.<i>", in its task's own slot: the scripts here touch the
 -- workflow's hash only and return what the caller enqueues or cancels there.

@@ -284,7 +284,9 @@ class TaskRunner(Slots):
         on. Run after the loop noted the claim's outcome, so the wake-up a successor's enqueue
         sends this runner is not overwritten."""
         acked, self._acked_nodes = self._acked_nodes, []
-        await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
+        fed = await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
+        if self.task.name in fed:
+            self._maybe_more = True  # claim the next nodes now, not after a marker wake-up
 
     async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
         """Jobs whose payload version this worker cannot run: newer ones go back, delayed and

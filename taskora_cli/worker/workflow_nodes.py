@@ -25,28 +25,34 @@ TRIES = 3
 is idempotent, so trying again is safe."""
 
 
-async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> None:
+async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> set[str]:
     """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
-    one call per workflow for all its nodes, the workflows concurrently (pipelined)."""
+    one call per workflow for all its nodes, the workflows concurrently (pipelined).
+
+    Returns:
+        The tasks that got jobs (the nodes made ready).
+    """
     by_workflow: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for job_id, result in completed:
         node = parse_node_job_id(job_id)
         if node is not None:
             by_workflow[node[0]].append((node[1], result))
-    if by_workflow:
-        await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+    if not by_workflow:
+        return set()
+    fed = await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+    return set().union(*fed)
 
 
-async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> None:
+async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> set[str]:
     max_age = host.retention.completed_max_age_ms
     for attempt in range(1, TRIES + 1):
         try:
-            await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
-            return
+            return await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
         except Exception as exc:
             if attempt == TRIES:
                 log.warning("taskora: workflow %s: %d nodes did not advance: %s",
                             workflow_id, len(results), exc)  # fmt: skip
+    return set()
 
 
 async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, error: str) -> None:
