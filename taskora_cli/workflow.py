@@ -242,3 +242,64 @@ class WorkflowHandle:
         return JobState.CANCELLED
 
     cancel = blocking_twin(acancel)
+
+
+async def repair_workflows(engine: Engine, now_ms: int, max_age: int = -1) -> int:
+    """Finish what a worker that died between acking a node and advancing its workflow left
+    undone: for every running workflow, a queued node whose job completed is advanced, one
+    whose job ended otherwise fails the workflow, and one whose job is missing (its enqueue
+    never happened) is enqueued. Every step is idempotent, so a pass racing a live worker's
+    own advance repeats nothing. Returns how many nodes it acted on."""
+    acted = 0
+    ended: list[str] = []
+    for workflow_id in await engine.workflows.running():
+        stored = await engine.workflows.read(workflow_id)
+        if stored.get("state") != WorkflowState.RUNNING:
+            ended.append(workflow_id)
+            continue
+        acted += await _repair(engine, workflow_id, stored, now_ms, max_age)
+    await engine.workflows.settled(ended)
+    return acted
+
+
+async def _repair(
+    engine: Engine, workflow_id: str, stored: dict[str, str], now_ms: int, max_age: int
+) -> int:
+    queued = [
+        (i, stored[f"t:{i}"])
+        for i in range(int(stored.get("n", 0)))
+        if stored.get(f"s:{i}") == "queued"
+    ]
+    if not queued:
+        return 0
+    completed: list[tuple[int, str]] = []
+    missing: list[ReadyNode] = []
+    for (index, task), (state, result) in zip(
+        queued, await engine.workflows.node_jobs(workflow_id, queued), strict=True
+    ):
+        if state == JobState.COMPLETED:
+            completed.append((index, result or "null"))
+        elif state is None:
+            missing.append(
+                ReadyNode(index, task, _input(stored, index), stored.get(f"x:{index}", ""))
+            )
+        elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
+            error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
+            await fail_node(engine, workflow_id, index, error, now_ms, max_age)
+            return 1
+    if missing:
+        await enqueue_ready(engine, workflow_id, missing, now_ms)
+    if completed:
+        await advance(engine, workflow_id, completed, now_ms, max_age)
+    return len(completed) + len(missing)
+
+
+def _input(stored: dict[str, str], index: int) -> str:
+    """Node ``index``'s input, as workflow_node_done.lua builds it (lib/workflow.lua)."""
+    bound = stored.get(f"b:{index}")
+    if bound is not None:
+        return bound
+    deps = [d for d in stored.get(f"p:{index}", "").split(",") if d]
+    if len(deps) == 1:
+        return stored.get(f"r:{deps[0]}", "null")
+    return "[" + ",".join(stored.get(f"r:{d}", "null") for d in deps) + "]"

@@ -87,6 +87,18 @@ def workflows_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_global}}:workflows"
 
 
+def running_workflows_key(prefix: str) -> str:
+    """ZSET: ids of workflows that may still be running; score = when created (ms). Workers'
+    repair pass drops those that ended. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:running"
+
+
+def workflow_repair_key(prefix: str) -> str:
+    """STRING: held (with a TTL) by the worker running the workflow repair pass, so one worker
+    at a time does. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:repair"
+
+
 def workflow_key(prefix: str, workflow_id: str) -> str:
     """HASH: one workflow (state, name, times, its graph and its nodes' states and results;
     see lua/lib/workflow.lua), under its own hash tag ``{w:<id>}``.

@@ -63,7 +63,10 @@ class Workflows:
             args += [node.task, _joined(node.deps), _joined(node.dependents)]
             args += ["1" if bound else "0", node.data if bound else "", node.extra]
         created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
-        await self.runner.client.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
+            pipe.zadd(k.running_workflows_key(self.runner.prefix), {workflow_id: now_ms})
+            await pipe.execute()
         return created
 
     async def node_done(
@@ -125,6 +128,35 @@ class Workflows:
         """Drop ids whose workflow is gone (trimmed by retention) from the list."""
         if workflow_ids:
             await self.runner.client.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
+
+    async def running(self) -> list[str]:
+        """Ids of the workflows that may still run, oldest first (see :meth:`settled`)."""
+        found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
+            k.running_workflows_key(self.runner.prefix), 0, -1
+        )
+        return found
+
+    async def settled(self, workflow_ids: Sequence[str]) -> None:
+        """Drop ended workflows from the running list."""
+        if workflow_ids:
+            await self.runner.client.zrem(
+                k.running_workflows_key(self.runner.prefix), *workflow_ids
+            )
+
+    async def take_repair_turn(self, owner: str, ttl_ms: int) -> bool:
+        """True if this caller may run the repair pass now (no other did within ``ttl_ms``)."""
+        key = k.workflow_repair_key(self.runner.prefix)
+        return bool(await self.runner.client.set(key, owner, nx=True, px=max(ttl_ms, 1)))
+
+    async def node_jobs(
+        self, workflow_id: str, nodes: Sequence[tuple[int, str]]
+    ) -> list[tuple[str | None, str | None]]:
+        """(state, result) of each node's job ((index, task) pairs); (None, None) if missing."""
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for index, task in nodes:
+                pipe.hmget(self.runner.keys(task).job(f"{workflow_id}.{index}"), "state", "result")
+            found = await pipe.execute()
+        return [(state, result) for state, result in found]
 
 
 def _joined(numbers: Sequence[int]) -> str:

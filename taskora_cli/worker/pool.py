@@ -22,6 +22,7 @@ from .execute import Outcome
 from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
 from .scheduler import Scheduler
+from .workflow_nodes import repair_workflows_turn
 
 if TYPE_CHECKING:
     from ..config import Config, RetentionConfig
@@ -408,6 +409,7 @@ class Worker:
                     result.recovered,
                     result.failed,
                 )
+        await repair_workflows_turn(self, self.stall_interval_ms)
 
     # -- per job -----------------------------------------------------------------------------
 

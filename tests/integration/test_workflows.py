@@ -12,7 +12,8 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import CancelledError, JobFailedError, Taskora, chain, chord, group
-from taskora_cli.workflow import enqueue_ready
+from taskora_cli.engine.records import Ack
+from taskora_cli.workflow import enqueue_ready, repair_workflows
 
 
 @pytest.fixture
@@ -165,6 +166,30 @@ async def test_a_crash_between_node_done_and_enqueue_loses_and_repeats_nothing(
     finally:
         await worker.stop()
     assert (await engine.counts("double"))["completed"] == 2
+
+
+async def test_the_repair_pass_finishes_what_a_dead_worker_left(app: Taskora) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    handle = await chain(add.s({"a": 1, "b": 2}), double.s(), double.s()).adispatch()
+    engine = await app.runtime.engine()
+    # a worker acked node 0 and died before node_done
+    (job,) = await engine.claim("add", "w-dead", 1, 1, 60_000)
+    await engine.ack_and_claim("add", [Ack(job.id, job.token, "3")], "w-dead", 0, 2, 60_000)
+    assert await repair_workflows(engine, 3) == 1
+    # another died after node_done for node 1, before enqueueing node 2
+    (job,) = await engine.claim("double", "w-dead", 1, 4, 60_000)
+    await engine.ack_and_claim("double", [Ack(job.id, job.token, "6")], "w-dead", 0, 5, 60_000)
+    await engine.workflows.node_done(handle.id, [(1, "6")], 5)
+    assert await engine.job_state("double", f"{handle.id}.2") is None
+    assert await repair_workflows(engine, 6) == 1
+    assert await repair_workflows(engine, 6) == 0  # node 2 waits: nothing left to repair
+    worker = await app.start()
+    try:
+        assert await handle.aresult(10) == 12
+    finally:
+        await worker.stop()
+    assert await repair_workflows(engine, 7) == 0
+    assert await engine.workflows.running() == []  # the ended workflow left the list
 
 
 async def _job_state(app: Taskora, task: str, job_id: str, state: str) -> bool:

@@ -137,7 +137,11 @@ KEYS_SNAPSHOT = {
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
     "workers_key('')": "taskora:{_global}:workers",
     "workers_key('app')": "taskora:app:{_global}:workers",
+    "running_workflows_key('')": "taskora:{_global}:workflows:running",
+    "running_workflows_key('app')": "taskora:app:{_global}:workflows:running",
     "workflow_key('app', 'w1')": "taskora:app:{w:w1}:wf",
+    "workflow_repair_key('')": "taskora:{_global}:workflows:repair",
+    "workflow_repair_key('app')": "taskora:app:{_global}:workflows:repair",
     "workflows_key('')": "taskora:{_global}:workflows",
     "workflows_key('app')": "taskora:app:{_global}:workflows",
 }
