@@ -3,18 +3,22 @@
 -- ARGV[1] now_ms
 -- ARGV[2] name
 -- ARGV[3] outputs           the nodes whose results make the workflow's result ("i,j")
--- ARGV[4] n                 how many nodes follow
--- ARGV[5..] per node: task, deps ("1,2"), dependents ("3"), bound ("1"/"0"), data, extra
+-- ARGV[4] expire_at_ms      cancel it if still running then (workers' repair pass); 0 = never
+-- ARGV[5] n                 how many nodes follow
+-- ARGV[6..] per node: task, deps ("1,2"), dependents ("3"), bound ("1"/"0"), data, extra
 -- returns 1, or 0 when a workflow with this id already exists (a call sent again)
 -- The caller enqueues the roots (nodes without dependencies) under their pre-generated ids.
-local wf, now, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[4])
+local wf, now, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[5])
 if redis.call("EXISTS", wf) == 1 then
   return 0
 end
 redis.call("HSET", wf, "state", "running", "name", ARGV[2], "created", now, "n", n,
   "done", 0, "out", ARGV[3])
+if ARGV[4] ~= "0" then
+  redis.call("HSET", wf, "exp", ARGV[4])
+end
 for i = 0, n - 1 do
-  local base = 5 + i * 6
+  local base = 6 + i * 6
   local deps = ARGV[base + 1]
   local waits = 0
   for _ in string.gmatch(deps, "[^,]+") do

@@ -460,9 +460,11 @@ class Task:
         """A group running this task once per item, in parallel; its result is the list."""
         return Group(*(Signature(self, item, True) for item in items))
 
-    async def adispatch_workflow(self, c: Composition, name: str | None) -> WorkflowHandle:
+    async def adispatch_workflow(
+        self, c: Composition, name: str | None, ttl: Duration | None = None
+    ) -> WorkflowHandle:
         """Dispatch workflow ``c`` through this task's app (use ``c.dispatch()``)."""
-        return await dispatch_workflow(c, name)
+        return await dispatch_workflow(c, name, ttl)
 
     def chunk(self, items: Iterable[Any], size: int = DEFAULT_CHUNK_SIZE) -> Chunks:
         """This task on every item, ``size`` at a time: each chunk a parallel group, the

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .blocking import blocking_twin
+from .durations import Duration, to_ms
 from .engine.records import NewJob
 from .engine.workflows import NodeSpec, ReadyNode
 from .errors import (
@@ -23,6 +24,7 @@ from .errors import (
     JobFailedError,
     JobNotFoundError,
     NotCancellableError,
+    UsageError,
 )
 from .job_state import JobState
 from .remote_error import RemoteError, parse_remote_error
@@ -59,8 +61,13 @@ def max_age_ms(retention: RetentionConfig, state: str) -> int:
     return -1 if age is None else age
 
 
-async def dispatch_workflow(c: Composition, name: str | None) -> WorkflowHandle:
+async def dispatch_workflow(
+    c: Composition, name: str | None, ttl: Duration | None = None
+) -> WorkflowHandle:
     """Store ``c`` as a new workflow and enqueue its root nodes; see Composition.dispatch."""
+    ttl_ms = None if ttl is None else to_ms(ttl, what="ttl")
+    if ttl_ms is not None and ttl_ms <= 0:
+        raise UsageError(f"a workflow ttl must be positive, got {ttl!r}")
     runtime = first_task(c).runtime
     require_json(runtime.payloads.serializer, "workflows")
     graph = flatten(c)
@@ -87,7 +94,8 @@ async def dispatch_workflow(c: Composition, name: str | None) -> WorkflowHandle:
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
     label = name or graph.nodes[0].task
-    await engine.workflows.create(workflow_id, label, specs, graph.outputs, now)
+    expire_at = 0 if ttl_ms is None else now + ttl_ms
+    await engine.workflows.create(workflow_id, label, specs, graph.outputs, now, expire_at)
     for task_name, jobs in roots.items():
         for start in range(0, len(jobs), BULK):
             await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
@@ -257,6 +265,13 @@ async def repair_workflows(engine: Engine, now_ms: int, max_age: int = -1) -> in
         if stored.get("state") != WorkflowState.RUNNING:
             ended.append(workflow_id)
             continue
+        expire_at = int(stored.get("exp", 0))
+        if expire_at and now_ms >= expire_at:  # its ttl passed: it ends cancelled
+            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, max_age)
+            await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
+            ended.append(workflow_id)
+            acted += 1
+            continue
         acted += await _repair(engine, workflow_id, stored, now_ms, max_age)
     await engine.workflows.settled(ended)
     return acted
@@ -274,7 +289,7 @@ async def _repair(
         return 0
     completed: list[tuple[int, str]] = []
     missing: list[ReadyNode] = []
-    for (index, task), (state, result) in zip(
+    for (index, task), (state, result, error) in zip(
         queued, await engine.workflows.node_jobs(workflow_id, queued), strict=True
     ):
         if state == JobState.COMPLETED:
@@ -284,7 +299,8 @@ async def _repair(
                 ReadyNode(index, task, _input(stored, index), stored.get(f"x:{index}", ""))
             )
         elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
-            error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
+            if state != JobState.FAILED or not error:
+                error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
             await fail_node(engine, workflow_id, index, error, now_ms, max_age)
             return 1
     if missing:

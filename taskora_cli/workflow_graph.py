@@ -54,7 +54,7 @@ class Task(Protocol):
 
     def new_job(self, data: Any, delay: Any, priority: int, ttl: Any, now_ms: int) -> Any: ...
 
-    async def adispatch_workflow(self, c: Composition, name: str | None) -> Any: ...
+    async def adispatch_workflow(self, c: Composition, name: str | None, ttl: Any) -> Any: ...
 
 
 class Composition:
@@ -65,11 +65,14 @@ class Composition:
             return NotImplemented
         return Chain(*_steps(self), *_steps(other))
 
-    async def adispatch(self, name: str | None = None) -> Any:
+    async def adispatch(self, name: str | None = None, ttl: Any = None) -> Any:
         """Store the workflow and enqueue its first nodes; the handle follows it.
 
         Args:
             name: a label shown by the workflow views (default: the first task's name).
+            ttl: cancel the workflow if it still runs this long after dispatch (seconds or
+                "5m"); workers look once per stall interval, so it ends within one of the
+                deadline. Each node keeps its task's own TTL as well.
 
         Raises:
             UsageError: an unbound signature starts the workflow, or bad bound data.
@@ -80,11 +83,11 @@ class Composition:
         Returns:
             A :class:`~taskora_cli.workflow.WorkflowHandle`.
         """
-        return await first_task(self).adispatch_workflow(self, name)
+        return await first_task(self).adispatch_workflow(self, name, ttl)
 
-    def dispatch(self, name: str | None = None) -> Any:
+    def dispatch(self, name: str | None = None, ttl: Any = None) -> Any:
         """The blocking twin of :meth:`adispatch` (returns a WorkflowHandle)."""
-        return first_task(self).runtime.call(self.adispatch(name))
+        return first_task(self).runtime.call(self.adispatch(name, ttl))
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@
 --   state      running | completed | failed | cancelled
 --   name, created, finished (ms), n (nodes), done (nodes done), out (output nodes, "i,j")
 --   result     its result (JSON) once completed; error / reason / failed_node once stopped
+--   exp        when it is cancelled if still running (ms; absent = never)
 -- and per node i:
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)

@@ -54,10 +54,12 @@ class Workflows:
         nodes: Sequence[NodeSpec],
         outputs: Sequence[int],
         now_ms: int,
+        expire_at_ms: int = 0,
     ) -> bool:
         """Store a new workflow (running, its roots queued) and list it; False if one with
-        this id exists already."""
-        args: list[Any] = [now_ms, name, _joined(outputs), len(nodes)]
+        this id exists already. ``expire_at_ms``: when the repair pass cancels it if it still
+        runs (0 = never)."""
+        args: list[Any] = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes)]
         for node in nodes:
             bound = node.data is not None
             args += [node.task, _joined(node.deps), _joined(node.dependents)]
@@ -150,13 +152,15 @@ class Workflows:
 
     async def node_jobs(
         self, workflow_id: str, nodes: Sequence[tuple[int, str]]
-    ) -> list[tuple[str | None, str | None]]:
-        """(state, result) of each node's job ((index, task) pairs); (None, None) if missing."""
+    ) -> list[tuple[str | None, str | None, str | None]]:
+        """(state, result, error) of each node's job ((index, task) pairs); Nones if missing."""
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for index, task in nodes:
-                pipe.hmget(self.runner.keys(task).job(f"{workflow_id}.{index}"), "state", "result")
+                pipe.hmget(
+                    self.runner.keys(task).job(f"{workflow_id}.{index}"), "state", "result", "error"
+                )
             found = await pipe.execute()
-        return [(state, result) for state, result in found]
+        return [(state, result, error) for state, result, error in found]
 
 
 def _joined(numbers: Sequence[int]) -> str:

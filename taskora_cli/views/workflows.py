@@ -68,7 +68,8 @@ class WorkflowInfo:
         nodes: every node, in graph order (dependencies first).
         result: its result, decoded, once completed.
         error: the error (JSON text) of the node that failed it; ``failed_node`` its index.
-        reason: why it was cancelled ("" if no reason was given).
+        reason: why it was cancelled ("" if no reason was given; "ttl" when its ttl passed).
+        expires_ms: when it is cancelled if still running (its ``ttl``; None = never).
     """
 
     id: str
@@ -83,6 +84,7 @@ class WorkflowInfo:
     error: str | None = None
     failed_node: int | None = None
     reason: str | None = None
+    expires_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (nodes as dicts)."""
@@ -192,4 +194,5 @@ def _info(workflow_id: str, stored: dict[str, str], jobs: dict[int, JobRecord]) 
         error=stored.get("error"),
         failed_node=_int(stored.get("failed_node")),
         reason=stored.get("reason"),
+        expires_ms=_int(stored.get("exp")),
     )

@@ -145,6 +145,19 @@ async def test_cancel_mid_way(app: Taskora) -> None:
         await worker.stop()
 
 
+async def test_a_workflow_past_its_ttl_is_cancelled_by_the_repair_pass(app: Taskora) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch(ttl="1m")
+    engine = await app.runtime.engine()
+    info = await app.workflows().aget(handle.id)
+    assert info is not None and info.expires_ms == info.created_ms + 60_000
+    assert await repair_workflows(engine, info.created_ms + 59_000) == 0
+    assert await repair_workflows(engine, info.created_ms + 60_000) == 1
+    with pytest.raises(CancelledError):
+        await handle.aresult(1)
+    assert await engine.job_state("add", f"{handle.id}.0") == "cancelled"
+
+
 async def test_a_crash_between_node_done_and_enqueue_loses_and_repeats_nothing(
     app: Taskora,
 ) -> None:

@@ -390,6 +390,7 @@ HEADERS_SNAPSHOT = {
             "now_ms",
             "name",
             "outputs",
+            "expire_at_ms",
             "n",
             "per node: task, deps, dependents, bound, data, extra",
         ],
