@@ -319,3 +319,20 @@ def _input(stored: dict[str, str], index: int) -> str:
     if len(deps) == 1:
         return stored.get(f"r:{deps[0]}", "null")
     return "[" + ",".join(stored.get(f"r:{d}", "null") for d in deps) + "]"
+
+
+TRIM_LIMIT = 1000
+"""Ended workflows deleted per repair pass at most, beyond the count limit."""
+
+
+async def trim_workflows(engine: Engine, max_items: int) -> int:
+    """Delete the oldest ended workflows beyond the newest ``max_items`` (the ``[retention]``
+    count of finished jobs; -1 = no limit); running ones stay. Returns how many went."""
+    if max_items < 0:
+        return 0
+    doomed = []
+    for workflow_id in await engine.workflows.beyond(max_items, TRIM_LIMIT):
+        if await engine.workflows.state(workflow_id) != WorkflowState.RUNNING:
+            doomed.append(workflow_id)
+    await engine.workflows.delete(doomed)
+    return len(doomed)

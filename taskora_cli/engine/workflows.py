@@ -131,6 +131,24 @@ class Workflows:
         if workflow_ids:
             await self.runner.client.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
 
+    async def beyond(self, keep: int, limit: int) -> list[str]:
+        """Up to ``limit`` listed ids, oldest first, beyond the newest ``keep``."""
+        found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
+            k.workflows_key(self.runner.prefix), 0, -(keep + 1)
+        )
+        return found[:limit]
+
+    async def delete(self, workflow_ids: Sequence[str]) -> None:
+        """Delete workflows (their hashes, one slot each) and unlist them."""
+        if not workflow_ids:
+            return
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for workflow_id in workflow_ids:
+                pipe.unlink(self.key(workflow_id))
+            pipe.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
+            pipe.zrem(k.running_workflows_key(self.runner.prefix), *workflow_ids)
+            await pipe.execute()
+
     async def running(self) -> list[str]:
         """Ids of the workflows that may still run, oldest first (see :meth:`settled`)."""
         found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]

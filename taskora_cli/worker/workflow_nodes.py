@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..workflow import advance, fail_node, repair_workflows
+from ..workflow import advance, fail_node, repair_workflows, trim_workflows
 from ..workflow_graph import parse_node_job_id
 
 if TYPE_CHECKING:
@@ -69,8 +69,9 @@ async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, err
 
 
 async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
-    """Run the workflow repair pass (see taskora_cli.workflow.repair_workflows) if no other
-    worker did within the stall interval; called from the worker's stall sweep."""
+    """Run the workflow repair pass (see taskora_cli.workflow.repair_workflows) and trim the
+    ended workflows beyond the retention count, if no other worker did within the stall
+    interval; called from the worker's stall sweep."""
     try:
         if await host.engine.workflows.take_repair_turn(host.id, interval_ms):
             acted = await repair_workflows(
@@ -78,5 +79,6 @@ async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
             )
             if acted:
                 log.warning("taskora: moved %d workflow nodes on that a worker left", acted)
+            await trim_workflows(host.engine, host.retention.completed_max_items)
     except Exception as exc:  # the next sweep tries again
         log.warning("taskora: the workflow repair pass failed: %s", exc)

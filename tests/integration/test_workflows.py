@@ -13,7 +13,7 @@ from support import make_app, until
 
 from taskora_cli import CancelledError, JobFailedError, Taskora, chain, chord, group
 from taskora_cli.engine.records import Ack
-from taskora_cli.workflow import enqueue_ready, repair_workflows
+from taskora_cli.workflow import enqueue_ready, repair_workflows, trim_workflows
 
 
 @pytest.fixture
@@ -208,3 +208,17 @@ async def test_the_repair_pass_finishes_what_a_dead_worker_left(app: Taskora) ->
 async def _job_state(app: Taskora, task: str, job_id: str, state: str) -> bool:
     engine = await app.runtime.engine()
     return await engine.job_state(task, job_id) == state
+
+
+async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
+    app: Taskora,
+) -> None:
+    add = app.get_task("add")
+    handles = [await add.s({"a": i, "b": 0}).adispatch() for i in range(3)]
+    engine = await app.runtime.engine()
+    await handles[0].acancel()
+    await handles[1].acancel()
+    assert await trim_workflows(engine, 1) == 2  # the two oldest ended; the newest is kept
+    assert [w.id for w in await app.workflows().alist()] == [handles[2].id]
+    assert await handles[0].astate() == "missing"
+    assert await trim_workflows(engine, 0) == 0  # still running: kept whatever the count
