@@ -273,9 +273,10 @@ class TaskRunner(Slots):
             )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
-                self._release(o, flag)
+                self._release(o, flag != 0)
+            # completed (not cancelled) workflow nodes: their workflows move on
             self._acked_nodes += [
-                o for o, flag in zip(succeeded, flags, strict=True) if flag and "." in o.job.id
+                o for o, flag in zip(succeeded, flags, strict=True) if flag == 1 and "." in o.job.id
             ]
         return claimed
 

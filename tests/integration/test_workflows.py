@@ -158,6 +158,16 @@ async def test_a_workflow_past_its_ttl_is_cancelled_by_the_repair_pass(app: Task
     assert await engine.job_state("add", f"{handle.id}.0") == "cancelled"
 
 
+async def test_a_node_job_cancelled_on_its_own_fails_its_workflow(app: Taskora) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
+    assert await app.acancel(f"{handle.id}.0", task="add") == "cancelled"
+    engine = await app.runtime.engine()
+    assert await repair_workflows(engine, app.clock()) == 1
+    with pytest.raises(JobFailedError, match="node 0 ended cancelled"):
+        await handle.aresult(1)
+
+
 async def test_a_crash_between_node_done_and_enqueue_loses_and_repeats_nothing(
     app: Taskora,
 ) -> None:
