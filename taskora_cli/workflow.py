@@ -252,12 +252,15 @@ class WorkflowHandle:
     cancel = blocking_twin(acancel)
 
 
-async def repair_workflows(engine: Engine, now_ms: int, max_age: int = -1) -> int:
+async def repair_workflows(
+    engine: Engine, now_ms: int, max_age: int = -1, grace_ms: int = 0
+) -> int:
     """Finish what a worker that died between acking a node and advancing its workflow left
     undone: for every running workflow, a queued node whose job completed is advanced, one
     whose job ended otherwise fails the workflow, and one whose job is missing (its enqueue
     never happened) is enqueued. Every step is idempotent, so a pass racing a live worker's
-    own advance repeats nothing. Returns how many nodes it acted on."""
+    own advance repeats nothing; ``grace_ms`` leaves alone the jobs that ended more recently
+    (their worker is likely advancing them now). Returns how many nodes it acted on."""
     acted = 0
     ended: list[str] = []
     for workflow_id in await engine.workflows.running():
@@ -272,14 +275,21 @@ async def repair_workflows(engine: Engine, now_ms: int, max_age: int = -1) -> in
             ended.append(workflow_id)
             acted += 1
             continue
-        acted += await _repair(engine, workflow_id, stored, now_ms, max_age)
+        acted += await _repair(engine, workflow_id, stored, (now_ms, now_ms - grace_ms), max_age)
     await engine.workflows.settled(ended)
     return acted
 
 
 async def _repair(
-    engine: Engine, workflow_id: str, stored: dict[str, str], now_ms: int, max_age: int
+    engine: Engine,
+    workflow_id: str,
+    stored: dict[str, str],
+    times: tuple[int, int],
+    max_age: int,
 ) -> int:
+    """Repair one running workflow; ``times``: now, and the time by which a node's job must
+    have ended for this pass to act on it (ms)."""
+    now_ms, ended_by = times
     queued = [
         (i, stored[f"t:{i}"])
         for i in range(int(stored.get("n", 0)))
@@ -289,9 +299,11 @@ async def _repair(
         return 0
     completed: list[tuple[int, str]] = []
     missing: list[ReadyNode] = []
-    for (index, task), (state, result, error) in zip(
+    for (index, task), (state, result, error, ended) in zip(
         queued, await engine.workflows.node_jobs(workflow_id, queued), strict=True
     ):
+        if ended > ended_by:
+            continue
         if state == JobState.COMPLETED:
             completed.append((index, result or "null"))
         elif state is None:

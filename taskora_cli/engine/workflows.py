@@ -170,15 +170,15 @@ class Workflows:
 
     async def node_jobs(
         self, workflow_id: str, nodes: Sequence[tuple[int, str]]
-    ) -> list[tuple[str | None, str | None, str | None]]:
-        """(state, result, error) of each node's job ((index, task) pairs); Nones if missing."""
+    ) -> list[tuple[str | None, str | None, str | None, int]]:
+        """(state, result, error, finished ms) of each node's job ((index, task) pairs); Nones
+        and 0 if missing."""
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for index, task in nodes:
-                pipe.hmget(
-                    self.runner.keys(task).job(f"{workflow_id}.{index}"), "state", "result", "error"
-                )
+                job = self.runner.keys(task).job(f"{workflow_id}.{index}")
+                pipe.hmget(job, "state", "result", "error", "finished")
             found = await pipe.execute()
-        return [(state, result, error) for state, result, error in found]
+        return [(state, result, error, int(ended or 0)) for state, result, error, ended in found]
 
 
 def _joined(numbers: Sequence[int]) -> str:

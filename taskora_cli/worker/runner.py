@@ -186,7 +186,11 @@ class TaskRunner(Slots):
                 continue
             self._maybe_more = want > 0 and len(claimed) >= want
             if self._acked_nodes:
-                await self._advance_workflows()
+                self.in_flight = True  # busy: a stop or run_due waits for the workflows to move
+                try:
+                    await self._advance_workflows()
+                finally:
+                    self.in_flight = False
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer

@@ -75,10 +75,13 @@ async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
     try:
         if await host.engine.workflows.take_repair_turn(host.id, interval_ms):
             acted = await repair_workflows(
-                host.engine, host.runtime.clock(), host.retention.completed_max_age_ms
+                host.engine,
+                host.runtime.clock(),
+                host.retention.completed_max_age_ms,
+                grace_ms=interval_ms,
             )
             if acted:
-                log.warning("taskora: moved %d workflow nodes on that a worker left", acted)
+                log.info("taskora: moved %d workflow nodes on that a worker left", acted)
             await trim_workflows(host.engine, host.retention.completed_max_items)
     except Exception as exc:  # the next sweep tries again
         log.warning("taskora: the workflow repair pass failed: %s", exc)
