@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 BULK = 1000
 """Root nodes of one task enqueued per round trip."""
-POLL_S = (0.01, 0.25)
+POLL_S = (0.005, 0.1)
 """A result waiter looks at the workflow this often: the first wait, then at most (doubling)."""
 
 
@@ -194,12 +194,11 @@ class WorkflowHandle:
         deadline = None if timeout is None else loop.time() + timeout
         pause = POLL_S[0]
         while True:
-            stored = await engine.workflows.read(self.id)
-            state = stored.get("state")
+            state = await engine.workflows.state(self.id)  # one field: the hash may be big
             if state is None:
                 raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
             if state != WorkflowState.RUNNING:
-                return self._outcome(stored)
+                return self._outcome(await engine.workflows.ending(self.id))
             if deadline is not None and loop.time() >= deadline:
                 raise TimeoutError(f"workflow {self.id} did not end within {timeout}s")
             wait = pause if deadline is None else min(pause, max(deadline - loop.time(), 0))
@@ -219,7 +218,7 @@ class WorkflowHandle:
         error = parse_remote_error(stored.get("error")) or RemoteError(None, "", None)
         node = stored.get("failed_node", "?")
         raise JobFailedError(
-            f"workflow {self.id} failed at node {node} ({stored.get('t:' + node, '?')}): "
+            f"workflow {self.id} failed at node {node} ({stored.get('task') or '?'}): "
             f"{error.type or 'Error'}: {error.message}",
             node_job_id(self.id, int(node)) if node.isdigit() else None,
             remote_type=error.type,

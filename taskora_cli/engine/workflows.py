@@ -114,6 +114,19 @@ class Workflows:
         found: dict[str, str] = await self.runner.client.hgetall(self.key(workflow_id))  # type: ignore[assignment]
         return found
 
+    async def ending(self, workflow_id: str) -> dict[str, str]:
+        """How a workflow ended: ``state``, ``result``, ``error``, ``failed_node``, ``reason``
+        and ``task`` (the failed node's), without reading its whole graph."""
+        key = self.key(workflow_id)
+        names = ["state", "result", "error", "failed_node", "reason"]
+        values: list[str | None] = await self.runner.client.hmget(key, names)  # type: ignore[assignment]
+        found = {name: value for name, value in zip(names, values, strict=True) if value}
+        if "failed_node" in found:
+            task: str | None = await self.runner.client.hget(key, f"t:{found['failed_node']}")  # type: ignore[assignment]
+            if task:
+                found["task"] = task
+        return found
+
     async def state(self, workflow_id: str) -> str | None:
         """Just the state of a workflow, or None if there is none."""
         found: str | None = await self.runner.client.hget(self.key(workflow_id), "state")  # type: ignore[assignment]

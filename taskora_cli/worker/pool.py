@@ -261,7 +261,7 @@ class Worker:
 
     def busy(self) -> bool:
         """Whether this worker holds any job (running, buffered, or waiting to be settled)."""
-        return any(runner.held or runner.in_flight for runner in self.runners)
+        return any(runner.held or runner.in_flight or runner.advancing for runner in self.runners)
 
     async def drained(self) -> bool:
         """True when this worker holds nothing and none of its tasks has a job ready to claim."""

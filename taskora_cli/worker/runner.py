@@ -74,6 +74,9 @@ class TaskRunner(Slots):
         self._maybe_more = True
         self._acked_nodes: list[Outcome] = []
         """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
+        self.advancing: set[asyncio.Task[None]] = set()
+        """Workflow advances under way: the runner is busy until they end."""
+        self._fed = False
         self.at_limit = False
         """The last reservation got nothing (``--max-jobs`` is used up): claim nothing and
         wait for no work until the worker's unclaim() says some came free."""
@@ -127,6 +130,8 @@ class TaskRunner(Slots):
         self.wake.set()
         if self._loop_task is not None:
             await self._loop_task
+        if self.advancing:  # what the last acks readied is enqueued before the worker goes
+            await asyncio.gather(*self.advancing)
         self.close_slots()
 
     def set_paused(self, paused: bool) -> None:
@@ -184,13 +189,12 @@ class TaskRunner(Slots):
                 await self.wake.wait()
                 self.wake.clear()
                 continue
-            self._maybe_more = want > 0 and len(claimed) >= want
+            # _fed: an advance gave this task jobs meanwhile (read and reset with no await
+            # between, so no wake-up it sends is lost)
+            self._maybe_more = (want > 0 and len(claimed) >= want) or self._fed
+            self._fed = False
             if self._acked_nodes:
-                self.in_flight = True  # busy: a stop or run_due waits for the workflows to move
-                try:
-                    await self._advance_workflows()
-                finally:
-                    self.in_flight = False
+                self._start_advance()
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer
@@ -284,14 +288,22 @@ class TaskRunner(Slots):
             ]
         return claimed
 
-    async def _advance_workflows(self) -> None:
-        """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
-        on. Run after the loop noted the claim's outcome, so the wake-up a successor's enqueue
-        sends this runner is not overwritten."""
+    def _start_advance(self) -> None:
+        """Move the workflows of the completed nodes on, alongside the next round trip (its
+        latency overlaps theirs) rather than before it."""
         acked, self._acked_nodes = self._acked_nodes, []
+        advancing = asyncio.get_running_loop().create_task(self._advance_workflows(acked))
+        self.advancing.add(advancing)
+        advancing.add_done_callback(self.advancing.discard)
+
+    async def _advance_workflows(self, acked: list[Outcome]) -> None:
+        """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
+        on; successors of this runner's own task are claimed at once, not after a marker
+        wake-up."""
         fed = await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
         if self.task.name in fed:
-            self._maybe_more = True  # claim the next nodes now, not after a marker wake-up
+            self._fed = self._maybe_more = True
+            self.wake.set()
 
     async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
         """Jobs whose payload version this worker cannot run: newer ones go back, delayed and
