@@ -208,7 +208,9 @@ class WorkflowHandle:
     result = blocking_twin(aresult)
 
     def _outcome(self, stored: dict[str, str]) -> Any:
-        state = stored["state"]
+        state = stored.get("state")
+        if state is None:  # trimmed between the two reads
+            raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
         if state == WorkflowState.COMPLETED:
             return self.runtime.payloads.loads(
                 stored["result"], what=f"the result of workflow {self.id}"
