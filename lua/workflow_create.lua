@@ -5,7 +5,9 @@
 -- ARGV[3] outputs           the nodes whose results make the workflow's result ("i,j")
 -- ARGV[4] expire_at_ms      cancel it if still running then (workers' repair pass); 0 = never
 -- ARGV[5] n                 how many nodes follow
--- ARGV[6..] per node: task, deps ("1,2"), dependents ("3"), bound ("1"/"0"), data, extra
+-- ARGV[6..] per node: task, deps, dependents, bound, data, extra, ttl_ms
+--   deps and dependents as "1,2"; bound "1" or "0"; ttl_ms: its task's job TTL, counted from
+--   its job's enqueue (0 = none)
 -- returns 1, or 0 when a workflow with this id already exists (a call sent again)
 -- The caller enqueues the roots (nodes without dependencies) under their pre-generated ids.
 local wf, now, n = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[5])
@@ -18,7 +20,7 @@ if ARGV[4] ~= "0" then
   redis.call("HSET", wf, "exp", ARGV[4])
 end
 for i = 0, n - 1 do
-  local base = 6 + i * 6
+  local base = 6 + i * 7
   local deps = ARGV[base + 1]
   local waits = 0
   for _ in string.gmatch(deps, "[^,]+") do
@@ -39,6 +41,9 @@ for i = 0, n - 1 do
   end
   if ARGV[base + 5] ~= "" then
     redis.call("HSET", wf, "x:" .. i, ARGV[base + 5])
+  end
+  if ARGV[base + 6] ~= "0" then
+    redis.call("HSET", wf, "e:" .. i, ARGV[base + 6])
   end
 end
 return 1

@@ -5,7 +5,7 @@
 -- ARGV[2] max_age_ms        retention: a completed workflow expires this long after; -1 = kept
 -- ARGV[3..] per completed node: index, result (JSON)
 -- returns {state, ready}: the workflow's state after the call and the flat list of
---   {index, task, data, extra} of the nodes to enqueue now (under "<workflow id>.<index>").
+--   {index, task, data, extra, ttl_ms} of the nodes to enqueue now (under "<workflow id>.<index>").
 -- Run again for the same node (the caller crashed before enqueueing them), it returns the same
 -- ready nodes and changes nothing: the enqueue that follows is idempotent by job id.
 --@include lib/workflow.lua

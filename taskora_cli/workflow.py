@@ -65,8 +65,8 @@ async def dispatch_workflow(
     c: Composition, name: str | None, ttl: Duration | None = None
 ) -> WorkflowHandle:
     """Store ``c`` as a new workflow and enqueue its root nodes; see Composition.dispatch."""
-    ttl_ms = None if ttl is None else to_ms(ttl, what="ttl")
-    if ttl_ms is not None and ttl_ms <= 0:
+    life_ms = None if ttl is None else to_ms(ttl, what="ttl")
+    if life_ms is not None and life_ms <= 0:
         raise UsageError(f"a workflow ttl must be positive, got {ttl!r}")
     runtime = first_task(c).runtime
     require_json(runtime.payloads.serializer, "workflows")
@@ -86,7 +86,9 @@ async def dispatch_workflow(
         if node.bound:
             checked = task.checked(node.data) if task.options.input else node.data
             data = dumps(checked, what=f"data for task {node.task!r}")
-        specs.append(NodeSpec(node.task, node.deps, dependents[node.index], data, template.extra))
+        ttl_ms = template.expire_at_ms - now if template.expire_at_ms else 0
+        spec = NodeSpec(node.task, node.deps, dependents[node.index], data, template.extra, ttl_ms)
+        specs.append(spec)
         if data is not None and not node.deps:
             job_id = node_job_id(workflow_id, node.index)
             fields = node_fields(template.extra, workflow_id, node.index)
@@ -94,7 +96,7 @@ async def dispatch_workflow(
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
     label = name or graph.nodes[0].task
-    expire_at = 0 if ttl_ms is None else now + ttl_ms
+    expire_at = 0 if life_ms is None else now + life_ms
     await engine.workflows.create(workflow_id, label, specs, graph.outputs, now, expire_at)
     for task_name, jobs in roots.items():
         for start in range(0, len(jobs), BULK):
@@ -117,7 +119,8 @@ async def enqueue_ready(
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
         fields = node_fields(node.extra, workflow_id, node.node)
-        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, 0, fields))
+        expire_at = now_ms + node.ttl_ms if node.ttl_ms else 0
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, fields))
     for task, jobs in by_task.items():
         if len(jobs) == 1:
             await engine.enqueue(task, jobs[0], now_ms)
@@ -308,9 +311,8 @@ async def _repair(
         if state == JobState.COMPLETED:
             completed.append((index, result or "null"))
         elif state is None:
-            missing.append(
-                ReadyNode(index, task, _input(stored, index), stored.get(f"x:{index}", ""))
-            )
+            extra, ttl_ms = stored.get(f"x:{index}", ""), int(stored.get(f"e:{index}", 0))
+            missing.append(ReadyNode(index, task, _input(stored, index), extra, ttl_ms))
         elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             if state != JobState.FAILED or not error:
                 error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'

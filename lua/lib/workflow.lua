@@ -8,7 +8,7 @@
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)
 --   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | queued | done | failed | cancelled
---   r:i its result (JSON) once done
+--   r:i its result (JSON) once done   e:i its task's job TTL (ms, counted from its enqueue)
 -- Node i's job id is "<workflow id>.<i>", in its task's own slot: the scripts here touch the
 -- workflow's hash only and return what the caller enqueues or cancels there.
 
@@ -50,13 +50,14 @@ local function node_input(wf, j)
   return results_list(wf, deps)
 end
 
--- {index, task, data, extra} of node j, flat into `out`.
+-- {index, task, data, extra, ttl_ms} of node j, flat into `out`.
 local function ready_entry(out, wf, j)
-  local f = redis.call("HMGET", wf, "t:" .. j, "x:" .. j)
+  local f = redis.call("HMGET", wf, "t:" .. j, "x:" .. j, "e:" .. j)
   out[#out + 1] = tonumber(j)
   out[#out + 1] = f[1]
   out[#out + 1] = node_input(wf, j)
   out[#out + 1] = f[2] or ""
+  out[#out + 1] = tonumber(f[3] or "0")
 end
 
 -- A finished workflow expires with the finished jobs' age limit (-1 = kept).

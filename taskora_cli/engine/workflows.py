@@ -26,6 +26,8 @@ class NodeSpec(NamedTuple):
     dependents: Sequence[int]
     data: str | None
     extra: str = ""
+    ttl_ms: int = 0
+    """Its task's job TTL, counted from when its job is enqueued (0 = none)."""
 
 
 class ReadyNode(NamedTuple):
@@ -35,6 +37,8 @@ class ReadyNode(NamedTuple):
     task: str
     data: str
     extra: str
+    ttl_ms: int = 0
+    """Its task's job TTL: the job expires this long after its enqueue (0 = never)."""
 
 
 class Workflows:
@@ -63,7 +67,7 @@ class Workflows:
         for node in nodes:
             bound = node.data is not None
             args += [node.task, _joined(node.deps), _joined(node.dependents)]
-            args += ["1" if bound else "0", node.data if bound else "", node.extra]
+            args += ["1" if bound else "0", node.data if bound else "", node.extra, node.ttl_ms]
         created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
         async with self.runner.client.pipeline(transaction=False) as pipe:
             pipe.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
@@ -86,8 +90,8 @@ class Workflows:
             args += [index, result]
         state, flat = await self.runner.run("workflow_node_done", [self.key(workflow_id)], args)
         ready = [
-            ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3])
-            for i in range(0, len(flat), 4)
+            ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
+            for i in range(0, len(flat), 5)
         ]
         return str(state), ready
 

@@ -168,6 +168,21 @@ async def test_a_node_job_cancelled_on_its_own_fails_its_workflow(app: Taskora) 
         await handle.aresult(1)
 
 
+async def test_a_later_node_keeps_its_task_ttl_from_its_own_enqueue(app: Taskora) -> None:
+    add = app.get_task("add")
+
+    @app.task("brief", ttl="1m")
+    async def brief(n: int) -> int:
+        return n
+
+    handle = await chain(add.s({"a": 1, "b": 2}), brief.s()).adispatch()
+    engine = await app.runtime.engine()
+    await enqueue_ready(
+        engine, handle.id, (await engine.workflows.node_done(handle.id, [(0, "3")], 5))[1], 5
+    )
+    assert await engine.client.hget(engine.keys("brief").job(f"{handle.id}.1"), "exp") == "60005"
+
+
 async def test_a_crash_between_node_done_and_enqueue_loses_and_repeats_nothing(
     app: Taskora,
 ) -> None:

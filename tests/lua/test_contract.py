@@ -392,7 +392,7 @@ HEADERS_SNAPSHOT = {
             "outputs",
             "expire_at_ms",
             "n",
-            "per node: task, deps, dependents, bound, data, extra",
+            "per node: task, deps, dependents, bound, data, extra, ttl_ms",
         ],
         "KEYS": ["workflow HASH"],
     },
@@ -628,7 +628,7 @@ async def exercise(engine: Engine) -> None:
     await engine.schedules.release("w1")
     await engine.publish_contracts({task: '{"name":"contract","version":2}'})
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
-    nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"wf":"w1"}')]
+    nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"a":"b"}', 5000)]
     await engine.workflows.create("w1", "wf", nodes, (1,), now)
     await engine.workflows.node_done("w1", [(0, "2")], now, 1000)
     await engine.workflows.node_done("w1", [(0, "2"), (1, "3")], now, 1000)
