@@ -44,6 +44,9 @@ from .views.job_events import Event
 from .views.queues import QueueInfo, Queues
 from .views.schedule_manager import ScheduleInfo, ScheduleManager
 from .views.worker_registry import WorkerInfo
+from .views.workflows import NodeInfo, WorkflowInfo, Workflows
+from .workflow import WorkflowHandle
+from .workflow_graph import chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -70,6 +73,7 @@ __all__ = [
     "JobNotFoundError",
     "JobState",
     "Minute",
+    "NodeInfo",
     "NotCancellableError",
     "QueueInfo",
     "Queues",
@@ -94,8 +98,14 @@ __all__ = [
     "ValidationError",
     "WireFormatError",
     "WorkerInfo",
+    "WorkflowHandle",
+    "WorkflowInfo",
+    "Workflows",
     "__version__",
+    "chain",
+    "chord",
     "default_app",
     "define_task",
+    "group",
     "task",
 ]

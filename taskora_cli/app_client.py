@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .views.queues import Queues
     from .views.schedule_manager import ScheduleManager
     from .views.worker_registry import WorkerInfo
+    from .views.workflows import Workflows
+    from .workflow import WorkflowHandle
 
 
 class AppClient:
@@ -194,6 +196,18 @@ class AppClient:
         from .views.schedule_manager import ScheduleManager
 
         return ScheduleManager(self)
+
+    def workflow(self, workflow_id: str) -> WorkflowHandle:
+        """A handle for an existing workflow (see ``chain(...).dispatch()``)."""
+        from .workflow import WorkflowHandle
+
+        return WorkflowHandle(self.runtime, workflow_id)
+
+    def workflows(self) -> Workflows:
+        """The stored workflows: ``list(state=None)`` and ``get(id)``, with async twins."""
+        from .views.workflows import Workflows
+
+        return Workflows(self)
 
     # -- workers -------------------------------------------------------------------------------
 

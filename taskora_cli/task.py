@@ -31,6 +31,8 @@ from .otel import inject_trace_context
 from .retry import Retry
 from .serialization import dumps, require_json
 from .versioning import DEFAULT_VERSIONING, Versioning
+from .workflow import WorkflowHandle, dispatch_workflow
+from .workflow_graph import DEFAULT_CHUNK_SIZE, Chunks, Composition, Group, Signature, chunks
 
 if TYPE_CHECKING:
     from .middleware import Middleware
@@ -446,6 +448,28 @@ class Task:
         return await inspect_collect(self.runtime, self.name, key)
 
     inspect_collect = blocking_twin(ainspect_collect)
+
+    def s(self, *data: Any) -> Signature:
+        """A signature for workflows: ``task.s(data)`` runs on ``data``; ``task.s()`` takes
+        the previous step's output (see :mod:`taskora_cli.workflow_graph`)."""
+        if len(data) > 1:
+            raise UsageError(f"{self.name}.s() takes one payload (or none), got {len(data)}")
+        return Signature(self, data[0] if data else None, bool(data))
+
+    def map(self, items: Iterable[Any]) -> Group:
+        """A group running this task once per item, in parallel; its result is the list."""
+        return Group(*(Signature(self, item, True) for item in items))
+
+    async def adispatch_workflow(
+        self, c: Composition, name: str | None, ttl: Duration | None = None
+    ) -> WorkflowHandle:
+        """Dispatch workflow ``c`` through this task's app (use ``c.dispatch()``)."""
+        return await dispatch_workflow(c, name, ttl)
+
+    def chunk(self, items: Iterable[Any], size: int = DEFAULT_CHUNK_SIZE) -> Chunks:
+        """This task on every item, ``size`` at a time: each chunk a parallel group, the
+        chunks one after another; its result is every item's result, in order."""
+        return chunks(self, items, size)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""

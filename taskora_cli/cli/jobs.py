@@ -10,6 +10,7 @@ import typer
 
 from ..job_state import LISTED_STATES as STATES
 from ..job_state import TERMINAL_STATES
+from ..workflow_graph import parse_node_job_id
 from .common import (
     JOB_FAILED,
     MAX_LISTED,
@@ -160,6 +161,9 @@ def show(
     ]  # fmt: skip
     if job.cancel_reason is not None:
         fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
+    node = parse_node_job_id(job.id)
+    if node is not None:
+        fields.append(("workflow", f"{node[0]}, node {node[1]}"))
     error = job.outcome_error
     if error is not None:
         fields.append(("error", error.summary()))

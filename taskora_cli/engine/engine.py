@@ -34,6 +34,7 @@ from .registry import Workers
 from .runner import Runner
 from .schedules import Schedules
 from .wire import Wire
+from .workflows import Workflows
 
 WRITTEN_BY = "taskora-py"
 PROMOTE_LIMIT = 1000
@@ -90,6 +91,7 @@ class Engine(Reads):
         self.control = Control(self.runner)
         self.workers = Workers(self.runner)
         self.events = Events(self.runner)
+        self.workflows = Workflows(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()
@@ -262,10 +264,11 @@ class Engine(Reads):
         retention: Retention = KEEP_ALL,
         *,
         request: str | None = None,
-    ) -> tuple[list[bool], list[ClaimedJob]]:
+    ) -> tuple[list[int], list[ClaimedJob]]:
         """Complete finished jobs and claim up to ``count`` more, in one round trip; trim the
-        completed jobs beyond ``retention`` (a bounded number per call). A job asked to cancel
-        while it ran ends cancelled instead (its flag is True: it was settled)."""
+        completed jobs beyond ``retention`` (a bounded number per call). One flag per job:
+        1 completed, 2 cancelled instead (asked to cancel while it ran), 0 the lock was lost
+        (truthy: it was settled)."""
         t = self.keys(task)
         args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items]
@@ -275,7 +278,7 @@ class Engine(Reads):
         keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
         keys.append(t.lastclaim(worker))
         acked, claimed = await self.runner.run("ack_and_claim", keys, args)
-        return [bool(flag) for flag in acked], _claimed(claimed)
+        return [int(flag) for flag in acked], _claimed(claimed)
 
     async def fail_and_claim(
         self,

@@ -80,6 +80,32 @@ def scheduler_lease_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_schedules}}:lease"
 
 
+def workflows_key(prefix: str) -> str:
+    """ZSET: the id of every stored workflow; score = when it was created (ms). Ids whose
+    workflow expired (retention) are dropped by the reader that finds them gone.
+    Added within layout 2: older taskora never reads or writes it."""
+    return f"{base(prefix)}:{{_global}}:workflows"
+
+
+def running_workflows_key(prefix: str) -> str:
+    """ZSET: ids of workflows that may still be running; score = when created (ms). Workers'
+    repair pass drops those that ended. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:running"
+
+
+def workflow_repair_key(prefix: str) -> str:
+    """STRING: held (with a TTL) by the worker running the workflow repair pass, so one worker
+    at a time does. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:repair"
+
+
+def workflow_key(prefix: str, workflow_id: str) -> str:
+    """HASH: one workflow (state, name, times, its graph and its nodes' states and results;
+    see lua/lib/workflow.lua), under its own hash tag ``{w:<id>}``.
+    Added within layout 2: older taskora never reads or writes it."""
+    return f"{base(prefix)}:{{w:{workflow_id}}}:wf"
+
+
 class TaskKeys:
     """The keys of one task; all share the hash tag ``{name}``. Built once per task, so the
     hot path reads attributes instead of formatting strings."""

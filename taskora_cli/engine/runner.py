@@ -37,6 +37,9 @@ RESENDABLE = frozenset(
         "worker_beat",
         "publish_contract",
         "collect_flush",
+        "workflow_create",
+        "workflow_node_done",
+        "workflow_node_failed",
     }
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,

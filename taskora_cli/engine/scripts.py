@@ -55,6 +55,10 @@ SCRIPT_NAMES = (
     "schedule_remove",
     "schedule_triggered",
     "publish_contract",
+    "workflow_create",
+    "workflow_node_done",
+    "workflow_node_failed",
+    "workflow_cancel",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -22,6 +22,7 @@ from .execute import Outcome
 from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
 from .scheduler import Scheduler
+from .workflow_nodes import repair_workflows_turn
 
 if TYPE_CHECKING:
     from ..config import Config, RetentionConfig
@@ -270,7 +271,7 @@ class Worker:
 
     def busy(self) -> bool:
         """Whether this worker holds any job (running, buffered, or waiting to be settled)."""
-        return any(runner.held or runner.in_flight for runner in self.runners)
+        return any(runner.held or runner.in_flight or runner.advancing for runner in self.runners)
 
     async def drained(self) -> bool:
         """True when this worker holds nothing and none of its tasks has a job ready to claim."""
@@ -420,6 +421,7 @@ class Worker:
                     result.recovered,
                     result.failed,
                 )
+        await repair_workflows_turn(self, self.stall_interval_ms)
 
     # -- per job -----------------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from ..engine.records import Ack, ClaimedJob, Failure
 from ..errors import JobVersionError
 from ..retry import NO_RETRY
+from ..workflow_graph import parse_node_job_id
 from .execute import Outcome, failed
 from .slots import Slots
+from .workflow_nodes import advance_nodes, fail_workflow_node
 
 if TYPE_CHECKING:
     from ..task import Task
@@ -70,6 +72,11 @@ class TaskRunner(Slots):
         """Jobs whose thread handlers were still running when the stop gave up on them."""
         self._give_up_at = float("inf")
         self._maybe_more = True
+        self._acked_nodes: list[Outcome] = []
+        """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
+        self.advancing: set[asyncio.Task[None]] = set()
+        """Workflow advances under way: the runner is busy until they end."""
+        self._fed = False
         self.at_limit = False
         """The last reservation got nothing (``--max-jobs`` is used up): claim nothing and
         wait for no work until the worker's unclaim() says some came free."""
@@ -123,6 +130,8 @@ class TaskRunner(Slots):
         self.wake.set()
         if self._loop_task is not None:
             await self._loop_task
+        if self.advancing:  # what the last acks readied is enqueued before the worker goes
+            await asyncio.gather(*self.advancing)
         self.close_slots()
 
     def set_paused(self, paused: bool) -> None:
@@ -180,7 +189,12 @@ class TaskRunner(Slots):
                 await self.wake.wait()
                 self.wake.clear()
                 continue
-            self._maybe_more = want > 0 and len(claimed) >= want
+            # _fed: an advance gave this task jobs meanwhile (read and reset with no await
+            # between, so no wake-up it sends is lost)
+            self._maybe_more = (want > 0 and len(claimed) >= want) or self._fed
+            self._fed = False
+            if self._acked_nodes:
+                self._start_advance()
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
             held, buffer = self.held, self.buffer
@@ -257,6 +271,9 @@ class TaskRunner(Slots):
             )
             claimed += got
             self._release(o, status != 0)
+            node = parse_node_job_id(o.job.id) if status == 2 else None
+            if node is not None:  # failed for good: the workflow fails with it
+                await fail_workflow_node(self.worker, *node, o.error)
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
@@ -264,8 +281,29 @@ class TaskRunner(Slots):
             )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
-                self._release(o, flag)
+                self._release(o, flag != 0)
+            # completed (not cancelled) workflow nodes: their workflows move on
+            self._acked_nodes += [
+                o for o, flag in zip(succeeded, flags, strict=True) if flag == 1 and "." in o.job.id
+            ]
         return claimed
+
+    def _start_advance(self) -> None:
+        """Move the workflows of the completed nodes on, alongside the next round trip (its
+        latency overlaps theirs) rather than before it."""
+        acked, self._acked_nodes = self._acked_nodes, []
+        advancing = asyncio.get_running_loop().create_task(self._advance_workflows(acked))
+        self.advancing.add(advancing)
+        advancing.add_done_callback(self.advancing.discard)
+
+    async def _advance_workflows(self, acked: list[Outcome]) -> None:
+        """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
+        on; successors of this runner's own task are claimed at once, not after a marker
+        wake-up."""
+        fed = await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
+        if self.task.name in fed:
+            self._fed = self._maybe_more = True
+            self.wake.set()
 
     async def _sort_out(self, jobs: list[ClaimedJob]) -> None:
         """Jobs whose payload version this worker cannot run: newer ones go back, delayed and

@@ -9,7 +9,7 @@ import sys
 
 import redis
 
-from taskora_cli import Taskora
+from taskora_cli import Taskora, group
 from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project, wait_for
@@ -254,3 +254,14 @@ def test_jobs_with_absurd_stored_times_still_list_show_and_log(
     assert f"{far}ms (out of range)" in logs.stdout and "'nan' (not a time)" in logs.stdout
     top = project.taskora("top", "--once")
     assert top.returncode == 0, top.stderr
+
+
+def test_jobs_show_names_the_workflow_and_node_of_a_node_job(
+    project: Project, producer: Taskora
+) -> None:
+    echo = producer.get_task("echo")
+    handle = group(echo.s(1), echo.s(2)).dispatch()
+    producer.close()
+    shown = project.taskora("jobs", "show", f"{handle.id}.1")
+    assert shown.returncode == 0, shown.stderr
+    assert f"workflow:   {handle.id}, node 1" in shown.stdout

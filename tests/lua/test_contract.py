@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead, flow, registry
+from taskora_cli.engine import dead, flow, registry, workflows
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -26,12 +26,14 @@ from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.runner import Runner
 from taskora_cli.engine.schedules import Fire
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
+from taskora_cli.engine.workflows import NodeSpec
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
 DEAD_SOURCE = Path(inspect.getfile(dead))
 SCHEDULES_SOURCE = Path(inspect.getfile(es))
 FLOW_SOURCE = Path(inspect.getfile(flow))
 REGISTRY_SOURCE = Path(inspect.getfile(registry))
+WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -75,6 +77,10 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "schedule_remove",
         "schedule_triggered",
         "publish_contract",
+        "workflow_create",
+        "workflow_node_done",
+        "workflow_node_failed",
+        "workflow_cancel",
     ],
 }
 
@@ -131,6 +137,13 @@ KEYS_SNAPSHOT = {
     "worker_key('app', 'h:1:w')": "taskora:app:{_global}:worker:h:1:w",
     "workers_key('')": "taskora:{_global}:workers",
     "workers_key('app')": "taskora:app:{_global}:workers",
+    "running_workflows_key('')": "taskora:{_global}:workflows:running",
+    "running_workflows_key('app')": "taskora:app:{_global}:workflows:running",
+    "workflow_key('app', 'w1')": "taskora:app:{w:w1}:wf",
+    "workflow_repair_key('')": "taskora:{_global}:workflows:repair",
+    "workflow_repair_key('app')": "taskora:app:{_global}:workflows:repair",
+    "workflows_key('')": "taskora:{_global}:workflows",
+    "workflows_key('app')": "taskora:app:{_global}:workflows",
 }
 
 HEADERS_SNAPSHOT = {
@@ -371,6 +384,26 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["id", "now_ms", "per field: name, value"],
         "KEYS": ["worker HASH", "workers ZSET"],
     },
+    "workflow_cancel": {"ARGV": ["now_ms", "reason", "max_age_ms"], "KEYS": ["workflow HASH"]},
+    "workflow_create": {
+        "ARGV": [
+            "now_ms",
+            "name",
+            "outputs",
+            "expire_at_ms",
+            "n",
+            "per node: task, deps, dependents, bound, data, extra, ttl_ms",
+        ],
+        "KEYS": ["workflow HASH"],
+    },
+    "workflow_node_done": {
+        "ARGV": ["now_ms", "max_age_ms", "per completed node: index, result"],
+        "KEYS": ["workflow HASH"],
+    },
+    "workflow_node_failed": {
+        "ARGV": ["now_ms", "index", "error", "max_age_ms"],
+        "KEYS": ["workflow HASH"],
+    },
     "stall_sweep": {
         "ARGV": [
             "tag",
@@ -482,7 +515,8 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called: set[str] = set()
-    for source in (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE):
+    sources = (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE)
+    for source in (*sources, WORKFLOWS_SOURCE):
         called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
@@ -594,6 +628,13 @@ async def exercise(engine: Engine) -> None:
     await engine.schedules.release("w1")
     await engine.publish_contracts({task: '{"name":"contract","version":2}'})
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
+    nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"a":"b"}', 5000)]
+    await engine.workflows.create("w1", "wf", nodes, (1,), now)
+    await engine.workflows.node_done("w1", [(0, "2")], now, 1000)
+    await engine.workflows.node_done("w1", [(0, "2"), (1, "3")], now, 1000)
+    await engine.workflows.cancel("w1", "stop", now, 1000)
+    await engine.workflows.create("w2", "wf", nodes, (1,), now)
+    await engine.workflows.node_failed("w2", 0, "{}", now, 1000)
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
@@ -630,6 +671,7 @@ def built_keys() -> dict[str, str]:
             for prefix in ("", "app"):
                 found[f"{name}({prefix!r})"] = fn(prefix)
     found["worker_key('app', 'h:1:w')"] = k.worker_key("app", "h:1:w")
+    found["workflow_key('app', 'w1')"] = k.workflow_key("app", "w1")
     found["schedule_key('app', 'nightly')"] = k.schedule_key("app", "nightly")
     for prefix in ("", "app"):
         task = k.TaskKeys(prefix, "send-email")

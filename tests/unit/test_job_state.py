@@ -17,6 +17,8 @@ LUA = Path(__file__).parents[2] / "lua"
 def test_job_state_has_one_member_per_state_the_scripts_write() -> None:
     written = set()
     for script in LUA.rglob("*.lua"):
+        if "workflow" in script.name:  # a workflow's hash holds workflow states, not job ones
+            continue
         written |= set(re.findall(r'"HSET", [^)]*"state", "([a-z]+)"', script.read_text()))
     assert written == {state.value for state in JobState}
 

@@ -1,0 +1,53 @@
+-- workflow_node_done.lua: nodes queued -> done; their dependents whose dependencies are all
+--   done -> queued; the workflow -> completed when every node is done
+-- KEYS[1] workflow    HASH  the workflow (lib/workflow.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] max_age_ms        retention: a completed workflow expires this long after; -1 = kept
+-- ARGV[3..] per completed node: index, result (JSON)
+-- returns {state, ready}: the workflow's state after the call and the flat list of
+--   {index, task, data, extra, ttl_ms} of the nodes to enqueue now (under "<workflow id>.<index>").
+-- Run again for the same node (the caller crashed before enqueueing them), it returns the same
+-- ready nodes and changes nothing: the enqueue that follows is idempotent by job id.
+--@include lib/workflow.lua
+local wf, now = KEYS[1], tonumber(ARGV[1])
+local state = redis.call("HGET", wf, "state")
+if state ~= "running" then
+  return { state or "missing", {} }
+end
+local ready, seen, finished = {}, {}, 0
+for a = 3, #ARGV, 2 do
+  local i = ARGV[a]
+  local f = redis.call("HMGET", wf, "s:" .. i, "d:" .. i)
+  if f[1] == "done" then -- a repeat: hand back the dependents it made ready
+    for _, j in ipairs(split_ints(f[2])) do
+      if not seen[j] and redis.call("HGET", wf, "s:" .. j) == "queued" then
+        seen[j] = true
+        ready_entry(ready, wf, j)
+      end
+    end
+  elseif f[1] == "queued" then
+    redis.call("HSET", wf, "s:" .. i, "done", "r:" .. i, ARGV[a + 1])
+    finished = finished + 1
+    for _, j in ipairs(split_ints(f[2])) do
+      if redis.call("HINCRBY", wf, "w:" .. j, -1) == 0 then
+        redis.call("HSET", wf, "s:" .. j, "queued")
+        seen[j] = true
+        ready_entry(ready, wf, j)
+      end
+    end
+  end
+end
+local done = redis.call("HINCRBY", wf, "done", finished)
+if finished > 0 and done == tonumber(redis.call("HGET", wf, "n")) then
+  local out = split_ints(redis.call("HGET", wf, "out"))
+  local result
+  if #out == 1 then
+    result = redis.call("HGET", wf, "r:" .. out[1])
+  else
+    result = results_list(wf, out)
+  end
+  redis.call("HSET", wf, "state", "completed", "finished", now, "result", result)
+  retire(wf, tonumber(ARGV[2]))
+  state = "completed"
+end
+return { state, ready }

@@ -1,0 +1,206 @@
+"""Workflows on the server: the graph stored once per workflow, advanced node by node.
+
+Each call runs one script on the workflow's own hash (tag ``{w:<id>}``) and returns what the
+caller must then do in the tasks' slots: enqueue the nodes that became ready (under their
+pre-generated job ids, so doing it twice is harmless) or cancel the jobs of a stopped
+workflow. Two steps, each on one slot, as the scheduler does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import keys as k
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+
+class NodeSpec(NamedTuple):
+    """One node as stored: its task, the nodes it waits for and that wait for it, and its
+    bound data (encoded; None when it takes its dependencies' output) and job extra fields."""
+
+    task: str
+    deps: Sequence[int]
+    dependents: Sequence[int]
+    data: str | None
+    extra: str = ""
+    ttl_ms: int = 0
+    """Its task's job TTL, counted from when its job is enqueued (0 = none)."""
+
+
+class ReadyNode(NamedTuple):
+    """A node whose dependencies are all done: enqueue ``data`` as job ``<workflow>.<node>``."""
+
+    node: int
+    task: str
+    data: str
+    extra: str
+    ttl_ms: int = 0
+    """Its task's job TTL: the job expires this long after its enqueue (0 = never)."""
+
+
+class Workflows:
+    """Create, advance, fail and cancel workflows; read their stored hashes."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def key(self, workflow_id: str) -> str:
+        """The workflow's hash."""
+        return k.workflow_key(self.runner.prefix, workflow_id)
+
+    async def create(
+        self,
+        workflow_id: str,
+        name: str,
+        nodes: Sequence[NodeSpec],
+        outputs: Sequence[int],
+        now_ms: int,
+        expire_at_ms: int = 0,
+    ) -> bool:
+        """Store a new workflow (running, its roots queued) and list it; False if one with
+        this id exists already. ``expire_at_ms``: when the repair pass cancels it if it still
+        runs (0 = never)."""
+        args: list[Any] = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes)]
+        for node in nodes:
+            bound = node.data is not None
+            args += [node.task, _joined(node.deps), _joined(node.dependents)]
+            args += ["1" if bound else "0", node.data if bound else "", node.extra, node.ttl_ms]
+        created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
+            pipe.zadd(k.running_workflows_key(self.runner.prefix), {workflow_id: now_ms})
+            await pipe.execute()
+        return created
+
+    async def node_done(
+        self,
+        workflow_id: str,
+        results: Sequence[tuple[int, str]],
+        now_ms: int,
+        max_age_ms: int = -1,
+    ) -> tuple[str, list[ReadyNode]]:
+        """Mark nodes done with their results ((index, JSON) pairs); returns the workflow's
+        state and the nodes to enqueue now. Called again for the same nodes, it returns the
+        same ready nodes."""
+        args: list[Any] = [now_ms, max_age_ms]
+        for index, result in results:
+            args += [index, result]
+        state, flat = await self.runner.run("workflow_node_done", [self.key(workflow_id)], args)
+        ready = [
+            ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
+            for i in range(0, len(flat), 5)
+        ]
+        return str(state), ready
+
+    async def node_failed(
+        self, workflow_id: str, index: int, error: str, now_ms: int, max_age_ms: int = -1
+    ) -> list[tuple[int, str]]:
+        """Fail the workflow for node ``index``'s error; returns the (index, task) of the
+        queued nodes, whose jobs the caller cancels (none if it was not running)."""
+        args = [now_ms, index, error, max_age_ms]
+        flat = await self.runner.run("workflow_node_failed", [self.key(workflow_id)], args)
+        return _pairs(flat)
+
+    async def cancel(
+        self, workflow_id: str, reason: str, now_ms: int, max_age_ms: int = -1
+    ) -> tuple[str, list[tuple[int, str]]]:
+        """Cancel a running workflow; returns its state before the call ("missing" if there
+        is none) and the (index, task) of the queued nodes, whose jobs the caller cancels."""
+        args = [now_ms, reason, max_age_ms]
+        state, flat = await self.runner.run("workflow_cancel", [self.key(workflow_id)], args)
+        return str(state), _pairs(flat)
+
+    async def read(self, workflow_id: str) -> dict[str, str]:
+        """The stored hash of a workflow (empty if there is none)."""
+        found: dict[str, str] = await self.runner.client.hgetall(self.key(workflow_id))  # type: ignore[assignment]
+        return found
+
+    async def ending(self, workflow_id: str) -> dict[str, str]:
+        """How a workflow ended: ``state``, ``result``, ``error``, ``failed_node``, ``reason``
+        and ``task`` (the failed node's), without reading its whole graph."""
+        key = self.key(workflow_id)
+        names = ["state", "result", "error", "failed_node", "reason"]
+        values: list[str | None] = await self.runner.client.hmget(key, names)  # type: ignore[assignment]
+        found = {name: value for name, value in zip(names, values, strict=True) if value}
+        if "failed_node" in found:
+            task: str | None = await self.runner.client.hget(key, f"t:{found['failed_node']}")  # type: ignore[assignment]
+            if task:
+                found["task"] = task
+        return found
+
+    async def state(self, workflow_id: str) -> str | None:
+        """Just the state of a workflow, or None if there is none."""
+        found: str | None = await self.runner.client.hget(self.key(workflow_id), "state")  # type: ignore[assignment]
+        return found
+
+    async def ids(self) -> list[str]:
+        """Every listed workflow id, newest first (some may have expired: see :meth:`forget`)."""
+        found: list[str] = await self.runner.client.zrevrange(  # type: ignore[assignment]
+            k.workflows_key(self.runner.prefix), 0, -1
+        )
+        return found
+
+    async def forget(self, workflow_ids: Sequence[str]) -> None:
+        """Drop ids whose workflow is gone (trimmed by retention) from the list."""
+        if workflow_ids:
+            await self.runner.client.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
+
+    async def beyond(self, keep: int, limit: int) -> list[str]:
+        """Up to ``limit`` listed ids, oldest first, beyond the newest ``keep``."""
+        found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
+            k.workflows_key(self.runner.prefix), 0, -(keep + 1)
+        )
+        return found[:limit]
+
+    async def delete(self, workflow_ids: Sequence[str]) -> None:
+        """Delete workflows (their hashes, one slot each) and unlist them."""
+        if not workflow_ids:
+            return
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for workflow_id in workflow_ids:
+                pipe.unlink(self.key(workflow_id))
+            pipe.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
+            pipe.zrem(k.running_workflows_key(self.runner.prefix), *workflow_ids)
+            await pipe.execute()
+
+    async def running(self) -> list[str]:
+        """Ids of the workflows that may still run, oldest first (see :meth:`settled`)."""
+        found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
+            k.running_workflows_key(self.runner.prefix), 0, -1
+        )
+        return found
+
+    async def settled(self, workflow_ids: Sequence[str]) -> None:
+        """Drop ended workflows from the running list."""
+        if workflow_ids:
+            await self.runner.client.zrem(
+                k.running_workflows_key(self.runner.prefix), *workflow_ids
+            )
+
+    async def take_repair_turn(self, owner: str, ttl_ms: int) -> bool:
+        """True if this caller may run the repair pass now (no other did within ``ttl_ms``)."""
+        key = k.workflow_repair_key(self.runner.prefix)
+        return bool(await self.runner.client.set(key, owner, nx=True, px=max(ttl_ms, 1)))
+
+    async def node_jobs(
+        self, workflow_id: str, nodes: Sequence[tuple[int, str]]
+    ) -> list[tuple[str | None, str | None, str | None, int]]:
+        """(state, result, error, finished ms) of each node's job ((index, task) pairs); Nones
+        and 0 if missing."""
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for index, task in nodes:
+                job = self.runner.keys(task).job(f"{workflow_id}.{index}")
+                pipe.hmget(job, "state", "result", "error", "finished")
+            found = await pipe.execute()
+        return [(state, result, error, int(ended or 0)) for state, result, error, ended in found]
+
+
+def _joined(numbers: Sequence[int]) -> str:
+    return ",".join(str(n) for n in numbers)
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[int, str]]:
+    return [(int(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]

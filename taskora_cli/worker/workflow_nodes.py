@@ -1,0 +1,87 @@
+"""The worker's part in workflows: after settling a node's job, move its workflow on.
+
+A node's job id is ``<workflow id>.<node index>`` (see taskora_cli.workflow_graph), so the
+settle loop knows a workflow's job without reading anything more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..workflow import advance, fail_node, repair_workflows, trim_workflows
+from ..workflow_graph import parse_node_job_id
+
+if TYPE_CHECKING:
+    from .host import WorkerHost
+
+log = logging.getLogger("taskora.worker")
+
+TRIES = 3
+"""Times a workflow step is tried before the worker gives up on it (and logs it): each step
+is idempotent, so trying again is safe."""
+
+
+async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> set[str]:
+    """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
+    one call per workflow for all its nodes, the workflows concurrently (pipelined).
+
+    Returns:
+        The tasks that got jobs (the nodes made ready).
+    """
+    by_workflow: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for job_id, result in completed:
+        node = parse_node_job_id(job_id)
+        if node is not None:
+            by_workflow[node[0]].append((node[1], result))
+    if not by_workflow:
+        return set()
+    fed = await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+    return set().union(*fed)
+
+
+async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> set[str]:
+    max_age = host.retention.completed_max_age_ms
+    for attempt in range(1, TRIES + 1):
+        try:
+            return await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
+        except Exception as exc:
+            if attempt == TRIES:
+                log.warning("taskora: workflow %s: %d nodes did not advance: %s",
+                            workflow_id, len(results), exc)  # fmt: skip
+    return set()
+
+
+async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, error: str) -> None:
+    """Node ``index`` of ``workflow_id`` failed for good: fail the workflow, cancel the rest."""
+    max_age = host.retention.failed_max_age_ms
+    for attempt in range(1, TRIES + 1):
+        try:
+            await fail_node(host.engine, workflow_id, index, error, host.runtime.clock(), max_age)
+            return
+        except Exception as exc:
+            if attempt == TRIES:
+                log.warning("taskora: workflow %s: node %d failed but the workflow could not "
+                            "be stopped: %s", workflow_id, index, exc)  # fmt: skip
+
+
+async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
+    """Run the workflow repair pass (see taskora_cli.workflow.repair_workflows) and trim the
+    ended workflows beyond the retention count, if no other worker did within the stall
+    interval; called from the worker's stall sweep."""
+    try:
+        if await host.engine.workflows.take_repair_turn(host.id, interval_ms):
+            acted = await repair_workflows(
+                host.engine,
+                host.runtime.clock(),
+                host.retention.completed_max_age_ms,
+                grace_ms=interval_ms,
+            )
+            if acted:
+                log.info("taskora: moved %d workflow nodes on that a worker left", acted)
+            await trim_workflows(host.engine, host.retention.completed_max_items)
+    except Exception as exc:  # the next sweep tries again
+        log.warning("taskora: the workflow repair pass failed: %s", exc)

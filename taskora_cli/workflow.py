@@ -1,0 +1,353 @@
+"""Running workflows: dispatch a composition, advance it as nodes end, and its handle.
+
+A workflow is stored once (engine/workflows.py) and its root nodes are enqueued as plain jobs
+with pre-generated ids ``<workflow id>.<node index>``. The worker that acks a node's job calls
+:func:`advance`: one script marks the node done and returns the nodes now ready, which are
+then enqueued under their ids (a crash between the two repeats nothing: the script answers
+the same again and the enqueue is idempotent). A node that fails for good calls
+:func:`fail_node`, which fails the workflow and cancels its queued and active nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .blocking import blocking_twin
+from .durations import Duration, to_ms
+from .engine.records import NewJob
+from .engine.workflows import NodeSpec, ReadyNode
+from .errors import (
+    CancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    NotCancellableError,
+    UsageError,
+)
+from .job_state import JobState
+from .remote_error import RemoteError, parse_remote_error
+from .serialization import dumps, require_json
+from .workflow_graph import Composition, first_task, flatten, new_workflow_id, node_job_id
+
+if TYPE_CHECKING:
+    from .config import RetentionConfig
+    from .engine.engine import Engine
+    from .runtime import Runtime
+
+BULK = 1000
+"""Root nodes of one task enqueued per round trip."""
+POLL_S = (0.005, 0.1)
+"""A result waiter looks at the workflow this often: the first wait, then at most (doubling)."""
+
+
+class WorkflowState:
+    """The states of a workflow (plain strings, as stored)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def max_age_ms(retention: RetentionConfig, state: str) -> int:
+    """How long a workflow ending ``state`` is kept: the finished jobs' age limit (-1 = kept)."""
+    age = (
+        retention.completed_max_age_ms
+        if state == WorkflowState.COMPLETED
+        else retention.failed_max_age_ms
+    )
+    return -1 if age is None else age
+
+
+async def dispatch_workflow(
+    c: Composition, name: str | None, ttl: Duration | None = None
+) -> WorkflowHandle:
+    """Store ``c`` as a new workflow and enqueue its root nodes; see Composition.dispatch."""
+    life_ms = None if ttl is None else to_ms(ttl, what="ttl")
+    if life_ms is not None and life_ms <= 0:
+        raise UsageError(f"a workflow ttl must be positive, got {ttl!r}")
+    runtime = first_task(c).runtime
+    require_json(runtime.payloads.serializer, "workflows")
+    graph = flatten(c)
+    now = runtime.clock()
+    workflow_id = new_workflow_id()
+    dependents = graph.dependents()
+    specs: list[NodeSpec] = []
+    roots: dict[str, list[NewJob]] = defaultdict(list)
+    templates: dict[str, NewJob] = {}  # per task: its job fields, the same for every node
+    for node in graph.nodes:
+        task = graph.tasks[node.task]
+        template = templates.get(node.task)
+        if template is None:
+            template = templates[node.task] = task.new_job(None, None, 0, None, now)
+        data = None
+        if node.bound:
+            checked = task.checked(node.data) if task.options.input else node.data
+            data = dumps(checked, what=f"data for task {node.task!r}")
+        ttl_ms = template.expire_at_ms - now if template.expire_at_ms else 0
+        spec = NodeSpec(node.task, node.deps, dependents[node.index], data, template.extra, ttl_ms)
+        specs.append(spec)
+        if data is not None and not node.deps:
+            job_id = node_job_id(workflow_id, node.index)
+            fields = node_fields(template.extra, workflow_id, node.index)
+            roots[node.task].append(NewJob(job_id, data, 0, 0, template.expire_at_ms, fields))
+    engine = await runtime.engine()
+    await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
+    label = name or graph.nodes[0].task
+    expire_at = 0 if life_ms is None else now + life_ms
+    await engine.workflows.create(workflow_id, label, specs, graph.outputs, now, expire_at)
+    for task_name, jobs in roots.items():
+        for start in range(0, len(jobs), BULK):
+            await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
+    return WorkflowHandle(runtime, workflow_id)
+
+
+def node_fields(extra: str, workflow_id: str, index: int) -> str:
+    """A node job's extra hash fields (JSON): its task's (``extra``), plus ``wf`` and ``wfn``,
+    which name its workflow and node for readers of the job."""
+    own = f'"wf":"{workflow_id}","wfn":{index}'
+    return f"{{{own}}}" if not extra else f"{extra[:-1]},{own}}}"
+
+
+async def enqueue_ready(
+    engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
+) -> None:
+    """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op)."""
+    by_task: dict[str, list[NewJob]] = defaultdict(list)
+    for node in ready:
+        job_id = node_job_id(workflow_id, node.node)
+        fields = node_fields(node.extra, workflow_id, node.node)
+        expire_at = now_ms + node.ttl_ms if node.ttl_ms else 0
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, fields))
+    for task, jobs in by_task.items():
+        if len(jobs) == 1:
+            await engine.enqueue(task, jobs[0], now_ms)
+        else:
+            for start in range(0, len(jobs), BULK):
+                await engine.enqueue_bulk(task, jobs[start : start + BULK], now_ms)
+
+
+async def advance(
+    engine: Engine,
+    workflow_id: str,
+    results: Sequence[tuple[int, str]],
+    now_ms: int,
+    max_age: int = -1,
+) -> set[str]:
+    """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
+    nodes they made ready. Returns the tasks those nodes run."""
+    _, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
+    if ready:
+        await enqueue_ready(engine, workflow_id, ready, now_ms)
+    return {node.task for node in ready}
+
+
+async def fail_node(
+    engine: Engine, workflow_id: str, index: int, error: str, now_ms: int, max_age: int = -1
+) -> None:
+    """Node ``index`` failed for good: fail the workflow and cancel its other nodes."""
+    queued = await engine.workflows.node_failed(workflow_id, index, error, now_ms, max_age)
+    await cancel_nodes(engine, workflow_id, queued, f"workflow {workflow_id} failed", now_ms)
+
+
+async def cancel_nodes(
+    engine: Engine, workflow_id: str, nodes: Sequence[tuple[int, str]], reason: str, now_ms: int
+) -> None:
+    """Cancel the jobs of ``nodes`` (waiting ones at once, active ones through their worker)."""
+    for index, task in nodes:
+        await engine.cancel(task, node_job_id(workflow_id, index), reason, now_ms)
+
+
+class WorkflowHandle:
+    """What dispatching a workflow returns: its id, its state, its result, its cancel.
+
+    Attributes:
+        id: the workflow's id (its node jobs are ``<id>.<node index>``).
+    """
+
+    def __init__(self, runtime: Runtime, workflow_id: str) -> None:
+        self.runtime = runtime
+        self.id = workflow_id
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle(id={self.id!r})"
+
+    async def astate(self) -> str:
+        """``running``, ``completed``, ``failed`` or ``cancelled`` (``missing``: no such
+        workflow, or trimmed by retention)."""
+        engine = await self.runtime.engine()
+        return await engine.workflows.state(self.id) or "missing"
+
+    state = blocking_twin(astate)
+
+    async def aresult(self, timeout: float | None = None) -> Any:
+        """Wait for the workflow to end and return its result: the output of its last step
+        (a list, in order, when that is a group).
+
+        Raises:
+            TimeoutError: it did not end in time (it keeps running).
+            JobFailedError: a node failed for good (the error is that node's).
+            CancelledError: the workflow was cancelled.
+            JobNotFoundError: no such workflow.
+        """
+        engine = await self.runtime.engine()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        pause = POLL_S[0]
+        while True:
+            state = await engine.workflows.state(self.id)  # one field: the hash may be big
+            if state is None:
+                raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
+            if state != WorkflowState.RUNNING:
+                return self._outcome(await engine.workflows.ending(self.id))
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(f"workflow {self.id} did not end within {timeout}s")
+            wait = pause if deadline is None else min(pause, max(deadline - loop.time(), 0))
+            await asyncio.sleep(wait)
+            pause = min(pause * 2, POLL_S[1])
+
+    result = blocking_twin(aresult)
+
+    def _outcome(self, stored: dict[str, str]) -> Any:
+        state = stored.get("state")
+        if state is None:  # trimmed between the two reads
+            raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
+        if state == WorkflowState.COMPLETED:
+            return self.runtime.payloads.loads(
+                stored["result"], what=f"the result of workflow {self.id}"
+            )
+        if state == WorkflowState.CANCELLED:
+            raise CancelledError(f"workflow {self.id} was cancelled", self.id)
+        error = parse_remote_error(stored.get("error")) or RemoteError(None, "", None)
+        node = stored.get("failed_node", "?")
+        raise JobFailedError(
+            f"workflow {self.id} failed at node {node} ({stored.get('task') or '?'}): "
+            f"{error.type or 'Error'}: {error.message}",
+            node_job_id(self.id, int(node)) if node.isdigit() else None,
+            remote_type=error.type,
+            remote_traceback=error.traceback,
+            issues=error.issues,
+        )
+
+    async def acancel(self, reason: str | None = None) -> str:
+        """Cancel the workflow: its pending nodes never run, its waiting ones are cancelled
+        and its active ones stopped (their workers are told at once).
+
+        Returns:
+            ``"cancelled"``.
+
+        Raises:
+            NotCancellableError: it already ended (its state is in the error).
+            JobNotFoundError: no such workflow.
+        """
+        engine = await self.runtime.engine()
+        now = self.runtime.clock()
+        age = max_age_ms(self.runtime.config.retention, WorkflowState.CANCELLED)
+        before, queued = await engine.workflows.cancel(self.id, reason or "", now, age)
+        if before == "missing":
+            raise JobNotFoundError(f"workflow {self.id} does not exist", self.id)
+        if before != WorkflowState.RUNNING:
+            raise NotCancellableError(f"workflow {self.id} already ended {before}", self.id, before)
+        await cancel_nodes(engine, self.id, queued, reason or "", now)
+        return JobState.CANCELLED
+
+    cancel = blocking_twin(acancel)
+
+
+async def repair_workflows(
+    engine: Engine, now_ms: int, max_age: int = -1, grace_ms: int = 0
+) -> int:
+    """Finish what a worker that died between acking a node and advancing its workflow left
+    undone: for every running workflow, a queued node whose job completed is advanced, one
+    whose job ended otherwise fails the workflow, and one whose job is missing (its enqueue
+    never happened) is enqueued. Every step is idempotent, so a pass racing a live worker's
+    own advance repeats nothing; ``grace_ms`` leaves alone the jobs that ended more recently
+    (their worker is likely advancing them now). Returns how many nodes it acted on."""
+    acted = 0
+    ended: list[str] = []
+    for workflow_id in await engine.workflows.running():
+        stored = await engine.workflows.read(workflow_id)
+        if stored.get("state") != WorkflowState.RUNNING:
+            ended.append(workflow_id)
+            continue
+        expire_at = int(stored.get("exp", 0))
+        if expire_at and now_ms >= expire_at:  # its ttl passed: it ends cancelled
+            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, max_age)
+            await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
+            ended.append(workflow_id)
+            acted += 1
+            continue
+        acted += await _repair(engine, workflow_id, stored, (now_ms, now_ms - grace_ms), max_age)
+    await engine.workflows.settled(ended)
+    return acted
+
+
+async def _repair(
+    engine: Engine,
+    workflow_id: str,
+    stored: dict[str, str],
+    times: tuple[int, int],
+    max_age: int,
+) -> int:
+    """Repair one running workflow; ``times``: now, and the time by which a node's job must
+    have ended for this pass to act on it (ms)."""
+    now_ms, ended_by = times
+    queued = [
+        (i, stored[f"t:{i}"])
+        for i in range(int(stored.get("n", 0)))
+        if stored.get(f"s:{i}") == "queued"
+    ]
+    if not queued:
+        return 0
+    completed: list[tuple[int, str]] = []
+    missing: list[ReadyNode] = []
+    for (index, task), (state, result, error, ended) in zip(
+        queued, await engine.workflows.node_jobs(workflow_id, queued), strict=True
+    ):
+        if ended > ended_by:
+            continue
+        if state == JobState.COMPLETED:
+            completed.append((index, result or "null"))
+        elif state is None:
+            extra, ttl_ms = stored.get(f"x:{index}", ""), int(stored.get(f"e:{index}", 0))
+            missing.append(ReadyNode(index, task, _input(stored, index), extra, ttl_ms))
+        elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
+            if state != JobState.FAILED or not error:
+                error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
+            await fail_node(engine, workflow_id, index, error, now_ms, max_age)
+            return 1
+    if missing:
+        await enqueue_ready(engine, workflow_id, missing, now_ms)
+    if completed:
+        await advance(engine, workflow_id, completed, now_ms, max_age)
+    return len(completed) + len(missing)
+
+
+def _input(stored: dict[str, str], index: int) -> str:
+    """Node ``index``'s input, as workflow_node_done.lua builds it (lib/workflow.lua)."""
+    bound = stored.get(f"b:{index}")
+    if bound is not None:
+        return bound
+    deps = [d for d in stored.get(f"p:{index}", "").split(",") if d]
+    if len(deps) == 1:
+        return stored.get(f"r:{deps[0]}", "null")
+    return "[" + ",".join(stored.get(f"r:{d}", "null") for d in deps) + "]"
+
+
+TRIM_LIMIT = 1000
+"""Ended workflows deleted per repair pass at most, beyond the count limit."""
+
+
+async def trim_workflows(engine: Engine, max_items: int) -> int:
+    """Delete the oldest ended workflows beyond the newest ``max_items`` (the ``[retention]``
+    count of finished jobs; -1 = no limit); running ones stay. Returns how many went."""
+    if max_items < 0:
+        return 0
+    doomed = []
+    for workflow_id in await engine.workflows.beyond(max_items, TRIM_LIMIT):
+        if await engine.workflows.state(workflow_id) != WorkflowState.RUNNING:
+            doomed.append(workflow_id)
+    await engine.workflows.delete(doomed)
+    return len(doomed)

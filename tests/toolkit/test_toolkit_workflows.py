@@ -1,0 +1,25 @@
+"""Workflows under the test toolkit: process_all runs every step a workflow dispatches."""
+
+from __future__ import annotations
+
+from taskora_cli import Taskora, chain, group
+from taskora_cli.testing import TaskRunner
+
+
+def test_process_all_runs_a_workflow_to_its_end(app: Taskora, runner: TaskRunner) -> None:
+    @app.task("add")
+    async def add(data: dict[str, int]) -> int:
+        return data["a"] + data["b"]
+
+    @app.task("double")
+    async def double(n: int) -> int:
+        return n * 2
+
+    handle = chain(
+        add.s({"a": 3, "b": 4}), group(double.s(), double.s()), add.s({"a": 0, "b": 0})
+    ).dispatch()
+    runner.process_all()
+    assert handle.state() == "completed"
+    assert handle.result(0) == 0
+    info = app.workflows().get(handle.id)
+    assert info is not None and [n.result for n in info.nodes] == [7, 14, 14, 0]
