@@ -51,8 +51,11 @@ class Event:
         at_ms: the same moment as stored, in ms since the epoch (None for an event built by
             hand): a stream entry id written by something other than taskora may lie past the
             year 9999, and this is then the one honest value.
-        details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
-            "recovered" or "failed"), "reason" (why a job is waiting again).
+        details: the event's own fields: "will_retry" ("failed": "1" when another attempt
+            follows, "0" when the job failed for good), "at" (when a retry runs, ms),
+            "duration_ms" ("completed": how long the attempt ran), "reason" ("cancelled": why;
+            "waiting": why a job is waiting again), "action" and "count" ("stalled":
+            "recovered" or "failed", and how many times the job has stalled).
     """
 
     name: str
@@ -65,6 +68,12 @@ class Event:
     progress: Any = None
     details: dict[str, str] | None = None
     at_ms: int | None = None
+
+    @property
+    def will_retry(self) -> bool | None:
+        """For a "failed" event: whether another attempt follows (None for other events)."""
+        flag = (self.details or {}).get("will_retry")
+        return None if flag is None else flag == "1"
 
     def _at_shown(self) -> str | int:
         # ISO 8601; the stored ms when no datetime can hold it (as a job's timeline does)

@@ -31,8 +31,9 @@ __all__ = ["LISTENABLE", "Event", "deliver", "events"]
 
 log = logging.getLogger("taskora.events")
 
-_DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active"})
-"""Events whose listeners get fields read from the job (result, error, progress, attempt)."""
+_DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active", "cancelled"})
+"""Events whose listeners get fields read from the job (result, error, progress, attempt,
+duration, cancel reason)."""
 
 BLOCK_MS = 1000
 """How long one read waits for new entries before the stop flag is looked at again."""
@@ -60,7 +61,7 @@ async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
                 if raw.event in ("failed", "retrying")
                 else None,
                 progress=_progress(raw, row),
-                details={k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS} or None,
+                details=_details(raw, row),
                 at_ms=raw.at_ms,
             )
         )
@@ -69,6 +70,19 @@ async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
 
 _OWN_FIELDS = frozenset({"attempt", "progress"})
 """Entry fields an Event carries as attributes of its own, not in ``details``."""
+
+
+def _details(raw: RawEvent, row: dict[str, str | None]) -> dict[str, str] | None:
+    """The entry's own fields, plus what the job adds: how long a completed attempt ran
+    (``duration_ms``) and why a job was cancelled (``reason``). These are read from the job
+    rather than written into the stream, so the finishing scripts stay as they are."""
+    out = {k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS}
+    started, finished = row.get("started"), row.get("finished")
+    if raw.event == "completed" and started and finished:
+        out["duration_ms"] = str(max(0, int(finished) - int(started)))
+    if raw.event == "cancelled" and "reason" not in out:
+        out["reason"] = row.get("cancel") or "cancelled"
+    return out or None
 
 
 def _progress(raw: RawEvent, row: dict[str, str | None]) -> Any:
