@@ -3,6 +3,7 @@ TaskRegistry (tasks, declared schedules), and hands both to the views and the wo
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import threading
@@ -72,6 +73,13 @@ class Taskora(AppClient, ScheduleDeclarations):
             validate_on_dispatch=validate_on_dispatch,
         )  # fmt: skip
         super().__init__(runtime, TaskRegistry(runtime))
+        runtime.deliver_with(self._deliver_to_listeners)
+
+    async def _deliver_to_listeners(self, following: asyncio.Event) -> None:
+        # a process with listeners and no worker calls them from the runtime's background loop
+        from .views.job_events import deliver
+
+        await deliver(self, asyncio.Event(), following)
 
     @property
     def tasks(self) -> dict[str, Task]:
@@ -284,7 +292,12 @@ class Taskora(AppClient, ScheduleDeclarations):
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
         alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
-        call listeners (see taskora_cli.views.job_events); ``fn`` may be ``async``.
+        call listeners, and so does a process that only dispatches (see
+        taskora_cli.views.job_events); ``fn`` may be ``async``. The worker's own events
+        ("worker:ready", "worker:error", "worker:closing") give ``fn`` a WorkerEvent.
+
+        Returns:
+            With ``fn``: the function that unsubscribes it. As a decorator: the function.
 
         Raises:
             UsageError: an unknown event (the message lists them).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
@@ -45,6 +46,10 @@ class Portal:
                 with contextlib.suppress(BaseException):
                     settled.result(timeout=1.0)
             raise
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the portal loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self) -> None:
         """Stop the loop (its thread is a daemon, so this is optional at exit)."""

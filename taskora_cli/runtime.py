@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Clock = Callable[[], int]
+Deliverer = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""Calls the listeners of new job events until cancelled; sets the event once following."""
 
 
 def system_clock() -> int:
@@ -73,6 +75,10 @@ class Runtime:
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
         self.listeners = Listeners()
+        self.worker_follows = False
+        """A worker in this process follows the event streams for the listeners itself."""
+        self._deliverer: Deliverer | None = None
+        self._delivery: asyncio.Task[None] | None = None
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
@@ -173,7 +179,41 @@ class Runtime:
             engine = Engine(url, self.prefix)
             await engine.connect(self.clock())
             engine = self._engines.setdefault(loop, engine)
+            await self._follow_for_listeners()
         return engine
+
+    def deliver_with(self, deliverer: Deliverer) -> None:
+        """How this runtime calls its listeners in a process no worker follows the streams in
+        (the app layer knows the tasks; this layer does not)."""
+        self._deliverer = deliverer
+
+    async def _follow_for_listeners(self) -> None:
+        """In a process that only dispatches, follow the event streams for its listeners on the
+        background loop from the first connection on (``task.on`` promises listeners fire
+        wherever they are added); return once following, so no later event is missed."""
+        if (
+            self._deliverer is None
+            or self._delivery is not None
+            or self.worker_follows
+            or not self.listeners
+        ):
+            return
+        deliverer = self._deliverer
+        self._deliverer = None  # once: the follower's own connection must not start another
+
+        async def start() -> asyncio.Task[None]:
+            following = asyncio.Event()
+            task = asyncio.get_running_loop().create_task(deliverer(following))
+            await following.wait()
+            return task
+
+        self._delivery = await asyncio.wrap_future(self._portal.submit(start()))
+
+    @property
+    def follows_for_listeners(self) -> bool:
+        """Whether this runtime's background loop calls the listeners (a worker started in
+        this process then leaves them to it)."""
+        return self._delivery is not None
 
     def _resolve_url_once(self) -> str:
         with self._connect_lock:  # two loops starting at once must not race to start a server
@@ -199,7 +239,11 @@ class Runtime:
         return self._portal.call(coro)
 
     async def aclose(self) -> None:
-        """Close the connections of the current event loop."""
+        """Close the connections of the current event loop, and stop following events for
+        listeners."""
+        delivery, self._delivery = self._delivery, None
+        if delivery is not None:
+            await asyncio.wrap_future(self._portal.submit(_cancelled(delivery)))
         loop = asyncio.get_running_loop()
         waiter = self._waiters.pop(loop, None)
         if waiter is not None:
@@ -209,8 +253,15 @@ class Runtime:
             await engine.close()
 
     def close(self) -> None:
-        """Close the blocking API's connections."""
-        if any(not loop.is_closed() for loop in self._engines):
+        """Close the blocking API's connections (and stop following events for listeners)."""
+        if self._delivery is not None or any(not loop.is_closed() for loop in self._engines):
             with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
         self._portal.close()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` (on its own loop) and wait for it to unwind."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

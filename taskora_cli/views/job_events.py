@@ -20,14 +20,14 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownTaskError
-from ..listeners import LISTENABLE, Event, Listener, Listeners, clamped
+from ..listeners import LISTENABLE, Event, Listener, Listeners, WorkerEvent, clamped
 from ..remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
     from ..engine.events import RawEvent
     from ..task_registry import Parts
 
-__all__ = ["LISTENABLE", "Event", "deliver", "events"]
+__all__ = ["LISTENABLE", "Event", "WorkerEvent", "deliver", "events", "notify_worker"]
 
 log = logging.getLogger("taskora.events")
 
@@ -170,7 +170,18 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
                 await follower.close()
 
 
-async def _call(fn: Listener, event: Event) -> None:
+async def notify_worker(
+    listeners: Listeners, name: str, worker_id: str, error: BaseException | None = None
+) -> None:
+    """Call the listeners of one of the app's worker events ("worker:ready", ...)."""
+    fns = listeners.for_worker(name)
+    if fns:
+        event = WorkerEvent(name, worker_id, error)
+        for fn in fns:
+            await _call(fn, event)
+
+
+async def _call(fn: Listener, event: Event | WorkerEvent) -> None:
     """Run one listener: an ``async`` one in the worker's loop, a plain one in a thread, so a
     slow one (a mail, an HTTP call) cannot stall the heartbeats and claims."""
     try:

@@ -115,6 +115,7 @@ class Worker:
             )
         defaults = app.runtime.config.defaults
         self.runtime = app.runtime
+        self.runtime.worker_follows = True  # this worker calls the listeners (see start)
         self.registry = app.registry
         self.tasks = tasks
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
@@ -223,7 +224,8 @@ class Worker:
             )
         )
         delivering, following = [], asyncio.Event()
-        if self.runtime.listeners:  # follow the event streams before claiming: no event is missed
+        if self.runtime.listeners and not self.runtime.follows_for_listeners:
+            # follow the event streams before claiming: no event is missed
             from ..views.job_events import deliver
 
             delivering.append(
@@ -257,6 +259,14 @@ class Worker:
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
         )
+        await self._notify("worker:ready")
+
+    async def _notify(self, name: str, error: BaseException | None = None) -> None:
+        """Call the app's listeners of a worker event ("worker:ready", ...), if any."""
+        if self.runtime.listeners.for_worker(name):
+            from ..views.job_events import notify_worker
+
+            await notify_worker(self.runtime.listeners, name, self.id, error)
 
     def busy(self) -> bool:
         """Whether this worker holds any job (running, buffered, or waiting to be settled)."""
@@ -295,6 +305,7 @@ class Worker:
         if draining is not None and draining is not asyncio.current_task():
             await draining  # a drain request is stopping it already: wait for that stop
             return
+        await self._notify("worker:closing")
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
         if self.scheduler is not None:  # after the runners: stopping them must not wait on it
             await self.scheduler.stop()
@@ -325,6 +336,7 @@ class Worker:
                 await tick()
             except Exception as exc:
                 log.warning("taskora: background tick failed: %s", exc)
+                await self._notify("worker:error", exc)
             await self._pause(period_ms)
 
     async def _pause(self, period_ms: int) -> None:
@@ -471,7 +483,9 @@ class Worker:
         self.failed += not outcome.ok
         if self.on_finish is not None:
             self.on_finish(task, outcome, settled)
-        elif not outcome.ok:
+        elif not outcome.ok and not self.runtime.listeners.own(task, "failed"):
+            # the default error log, with the attempt's traceback once; a task with a "failed"
+            # listener of its own reports its failures itself
             action = "will retry" if outcome.retry_at_ms is not None else "failed for good"
             log.warning(
                 "taskora: %s job %s attempt %d %s: %s",
@@ -480,4 +494,5 @@ class Worker:
                 outcome.job.attempt,
                 action,
                 outcome.error_summary,
+                exc_info=outcome.exception,
             )
