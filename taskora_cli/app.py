@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Clock", "Taskora", "default_app", "system_clock", "task"]
 
+HookFn = TypeVar("HookFn", bound=Callable[..., Any])
+
 
 class Taskora(AppClient, ScheduleDeclarations):
     """An app: a registry of tasks bound to one server and key prefix. What it asks of the
@@ -303,6 +305,35 @@ class Taskora(AppClient, ScheduleDeclarations):
             UsageError: an unknown event (the message lists them).
         """
         return register(self.runtime.listeners, None, parse_app_event(event), fn)
+
+    def on_startup(self, fn: HookFn) -> HookFn:
+        """Run ``fn`` once in each worker process before it claims a job (``taskora work``,
+        every child of ``--processes N``, ``app.start()``), to build what handlers share:
+        ``fn(state)`` sets attributes on the worker's namespace, which handlers read as
+        ``ctx.state`` (from threads and from ``async`` handlers alike). ``fn`` may be
+        ``async`` and may take no argument. Hooks run in the order added; one that raises
+        stops the worker's start. Usable as a decorator.
+
+        Raises:
+            UsageError: not callable, or it takes more than one argument.
+        """
+        from .worker.lifespan import check_hook
+
+        self.registry.on_startup.append(check_hook(fn, "on_startup"))
+        return fn
+
+    def on_shutdown(self, fn: HookFn) -> HookFn:
+        """Run ``fn(state)`` (or ``fn()``) once in each worker process as it stops, after its
+        jobs finished or went back: close what the start-up hooks opened. One that raises
+        is logged and the rest still run. Usable as a decorator.
+
+        Raises:
+            UsageError: not callable, or it takes more than one argument.
+        """
+        from .worker.lifespan import check_hook
+
+        self.registry.on_shutdown.append(check_hook(fn, "on_shutdown"))
+        return fn
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..engine.cancels import listen_for_cancels
@@ -19,6 +20,7 @@ from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from ..views.worker_registry import reap_workers
 from .execute import Outcome
+from .lifespan import shut_down, start_up
 from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
 from .scheduler import Scheduler
@@ -182,6 +184,9 @@ class Worker:
         """Whether a drain request stops this worker by itself (as ``stop()`` would); serve()
         turns it off, as it runs the drain itself and then ends the process."""
         self._draining: asyncio.Task[None] | None = None
+        self.state = SimpleNamespace()
+        """What the ``@app.on_startup`` hooks built; handlers read it as ``ctx.state``."""
+        self._started_up = False
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -206,7 +211,10 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, then start claiming and the background loops."""
+        """Run the start-up hooks, connect, then start claiming and the background loops."""
+        if not self._started_up:  # once per worker, before any job can read ctx.state
+            await start_up(self.registry.on_startup, self.state)
+            self._started_up = True
         self.engine = await self.runtime.engine()
         self._closing.clear()
         await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
@@ -317,6 +325,9 @@ class Worker:
             task.cancel()
         # gather, not `suppress(CancelledError)`: a cancel of stop() itself must not be swallowed
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._started_up:  # the jobs are done or handed back: take the shared state down
+            self._started_up = False
+            await shut_down(self.registry.on_shutdown, self.state)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
         # Bounded: with the server gone the stop must not wait; the record is reaped once old.
