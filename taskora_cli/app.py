@@ -77,11 +77,11 @@ class Taskora(AppClient, ScheduleDeclarations):
         super().__init__(runtime, TaskRegistry(runtime))
         runtime.deliver_with(self._deliver_to_listeners)
 
-    async def _deliver_to_listeners(self, following: asyncio.Event) -> None:
+    async def _deliver_to_listeners(self, stop: asyncio.Event, following: asyncio.Event) -> None:
         # a process with listeners and no worker calls them from the runtime's background loop
         from .views.job_events import deliver
 
-        await deliver(self, asyncio.Event(), following)
+        await deliver(self, stop, following)
 
     @property
     def tasks(self) -> dict[str, Task]:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Clock = Callable[[], int]
-Deliverer = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-"""Calls the listeners of new job events until cancelled; sets the event once following."""
+Deliverer = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
+"""Calls the listeners of new job events until the first event is set (or it is cancelled);
+sets the second once following."""
 
 
 def system_clock() -> int:
@@ -75,10 +76,12 @@ class Runtime:
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
         self.listeners = Listeners()
-        self.worker_follows = False
-        """A worker in this process follows the event streams for the listeners itself."""
+        self.follow_in_background = True
+        """Whether this process, once connected, follows the event streams for its listeners
+        on the background loop. A worker turns it off (it follows them itself), and so do the
+        CLI's one-shot commands (a ``taskora dispatch`` must not call the app's alerts)."""
         self._deliverer: Deliverer | None = None
-        self._delivery: asyncio.Task[None] | None = None
+        self._delivery: tuple[asyncio.Task[None], asyncio.Event] | None = None
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
@@ -194,18 +197,18 @@ class Runtime:
         if (
             self._deliverer is None
             or self._delivery is not None
-            or self.worker_follows
+            or not self.follow_in_background
             or not self.listeners
         ):
             return
         deliverer = self._deliverer
         self._deliverer = None  # once: the follower's own connection must not start another
 
-        async def start() -> asyncio.Task[None]:
-            following = asyncio.Event()
-            task = asyncio.get_running_loop().create_task(deliverer(following))
+        async def start() -> tuple[asyncio.Task[None], asyncio.Event]:
+            stop, following = asyncio.Event(), asyncio.Event()
+            task = asyncio.get_running_loop().create_task(deliverer(stop, following))
             await following.wait()
-            return task
+            return task, stop
 
         self._delivery = await asyncio.wrap_future(self._portal.submit(start()))
 
@@ -243,7 +246,7 @@ class Runtime:
         listeners."""
         delivery, self._delivery = self._delivery, None
         if delivery is not None:
-            await asyncio.wrap_future(self._portal.submit(_cancelled(delivery)))
+            await asyncio.wrap_future(self._portal.submit(_stopped(delivery)))
         loop = asyncio.get_running_loop()
         waiter = self._waiters.pop(loop, None)
         if waiter is not None:
@@ -260,8 +263,12 @@ class Runtime:
         self._portal.close()
 
 
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` (on its own loop) and wait for it to unwind."""
+async def _stopped(delivery: tuple[asyncio.Task[None], asyncio.Event]) -> None:
+    """Stop a delivery (on its own loop) and wait for it to unwind. The flag as well as the
+    cancel: on Python 3.11 a cancel can be swallowed inside redis-py's blocking read, and the
+    flag then ends the loop after that read."""
+    task, stop = delivery
+    stop.set()
     task.cancel()
     with contextlib.suppress(BaseException):
         await task

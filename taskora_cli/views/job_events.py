@@ -3,11 +3,14 @@ them with ``app.events()``.
 
 Every transition the scripts make is appended to its task's capped event stream, so every
 process that reads the streams sees every event (fan-out, not a work queue). Listeners are
-called by worker processes (``taskora work``, ``app.start()``): each worker reads the streams
-of the tasks someone listens to and calls the listeners: an ``async`` one in its event loop,
-a plain one in a thread (so a slow one cannot hold up the worker). One that raises is logged
-and the rest still run. Events that happen while
-no worker runs are not replayed to listeners; ``taskora events`` shows the recent past.
+called by worker processes (``taskora work``, ``app.start()``), and by a process that only
+dispatches (a web app), which follows the streams on the runtime's background loop from its
+first connection on (the CLI's one-shot commands do not). Each reads the streams of the tasks
+someone listens to and calls the listeners: an ``async`` one in its event loop, a plain one in
+a thread (so a slow one cannot hold up the worker). One that raises is logged and the rest
+still run. Events that happen while no process follows are not replayed to listeners;
+``taskora events`` shows the recent past. The worker's own events ("worker:ready", ...) go
+to ``app.on`` listeners as WorkerEvents (notify_worker).
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class Worker:
             )
         defaults = app.runtime.config.defaults
         self.runtime = app.runtime
-        self.runtime.worker_follows = True  # this worker calls the listeners (see start)
+        self.runtime.follow_in_background = False  # this worker calls the listeners (start)
         self.registry = app.registry
         self.tasks = tasks
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
