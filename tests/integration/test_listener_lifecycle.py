@@ -10,11 +10,16 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support import make_app, until
 
 from taskora_cli import Event, JobHandle, UsageError, WorkerEvent
+
+if TYPE_CHECKING:
+    from conftest import RestartableValkey
+
 
 PRODUCER = textwrap.dedent(
     """
@@ -150,3 +155,25 @@ async def test_the_default_error_log_shows_the_traceback_once_unless_the_task_li
 
 async def _failed(handle: JobHandle) -> bool:
     return await handle.astate() == "failed"
+
+
+async def test_worker_error_fires_when_a_background_loop_loses_the_server(
+    restartable_valkey: RestartableValkey, tmp_path: Path
+) -> None:
+    app = make_app(restartable_valkey.url, tmp_path)
+
+    @app.task("idle")
+    async def idle() -> None:
+        return None
+
+    errors: list[WorkerEvent] = []
+    app.on("worker:error", errors.append)
+    worker = await app.start()
+    try:
+        restartable_valkey.stop()
+        await until(lambda: bool(errors), timeout=30)
+        restartable_valkey.start()
+    finally:
+        await worker.stop()
+        await app.aclose()
+    assert errors[0].worker_id == worker.id and errors[0].error is not None
