@@ -340,7 +340,14 @@ class Taskora(AppClient, ScheduleDeclarations):
     def worker(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
     ) -> Worker:
-        """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``."""
+        """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``.
+
+        Args:
+            tasks: the task names to work on.
+            concurrency: jobs of each task it runs at once, tasks that set their own
+                ``concurrency=`` included (as ``taskora work --concurrency``). None: the
+                task's own, else [worker] concurrency, else [defaults] concurrency.
+        """
         from .worker.pool import Worker
 
         chosen = self.registry.to_run(tasks)
@@ -351,7 +358,8 @@ class Taskora(AppClient, ScheduleDeclarations):
     async def start(
         self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
     ) -> Worker:
-        """Start a worker in the running event loop and return it (stop with ``await w.stop()``)."""
+        """Start a worker in the running event loop and return it (stop with ``await w.stop()``);
+        ``concurrency`` as in :meth:`worker`."""
         worker = self.worker(tasks, concurrency=concurrency)
         await worker.start()
         return worker
@@ -370,6 +378,14 @@ class Taskora(AppClient, ScheduleDeclarations):
         stopped; its job is already back in its queue), the process exits at once, as
         ``taskora work`` does, rather than wait for the thread; with too many threads stuck
         past their timeout, its exit code is 5.
+
+        Args:
+            tasks: the task names to work on (default: every task with a handler here).
+            concurrency: jobs of each task at once, tasks that set their own ``concurrency=``
+                included (as ``taskora work --concurrency``). None: the task's own, else
+                [worker] concurrency, else [defaults] concurrency.
+            grace: how long running jobs may finish after the first signal. None: [worker]
+                grace.
 
         Returns:
             The exit code ``taskora work`` would leave with: 0, or 5 (too many stuck threads).

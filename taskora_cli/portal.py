@@ -11,6 +11,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+CLOSE_GRACE_S = 2.0
+"""How long an interrupted call, or closing, waits for the tasks it cancelled to unwind: they
+take milliseconds, but a loaded machine may not run the loop's thread for a while."""
+
 
 class Portal:
     """A daemon thread with an event loop; ``call`` runs a coroutine there and waits for it."""
@@ -41,10 +45,17 @@ class Portal:
         try:
             return future.result()
         except BaseException:
-            if future.cancel():
-                settled = asyncio.run_coroutine_threadsafe(_settle_cancelled(), loop)
-                with contextlib.suppress(BaseException):
-                    settled.result(timeout=1.0)
+            # Done already (ended, or cancelled by close()): nothing of it is left to unwind,
+            # and the loop may be stopping: a settle scheduled now would be left pending there.
+            if not future.done() and future.cancel():
+                settling = _settle_cancelled()
+                try:
+                    settled = asyncio.run_coroutine_threadsafe(settling, loop)
+                except RuntimeError:  # the loop is closed: nothing runs there any more
+                    settling.close()
+                else:
+                    with contextlib.suppress(BaseException):
+                        settled.result(timeout=CLOSE_GRACE_S)
             raise
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -52,11 +63,27 @@ class Portal:
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self) -> None:
-        """Stop the loop (its thread is a daemon, so this is optional at exit)."""
+        """Cancel what still runs on the loop, let it unwind, then stop the loop (its thread
+        is a daemon, so this is optional at exit).
+
+        A coroutine can be left running there without anyone waiting for it: Ctrl-C that lands
+        after ``call`` scheduled it but before ``call`` could cancel it. Stopped as it was, the
+        loop would drop it pending, and its garbage collection would print "Task was destroyed
+        but it is pending!" on stderr (``taskora dispatch --wait`` interrupted under load).
+        """
         with self._lock:
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._loop = None
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if _running_loop() is loop:  # closed from one of its own tasks: it cannot wait here
+            loop.stop()
+            return
+        try:
+            drained = asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop)
+            with contextlib.suppress(TimeoutError):
+                drained.result(timeout=CLOSE_GRACE_S)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -65,6 +92,23 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_forever()
     finally:
         loop.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel every other task on this loop and wait (within CLOSE_GRACE_S) for them to end."""
+    current = asyncio.current_task()
+    rest = [t for t in asyncio.all_tasks() if t is not current]
+    for task in rest:
+        task.cancel()
+    if rest:
+        await asyncio.wait(rest, timeout=CLOSE_GRACE_S)
 
 
 async def _settle_cancelled() -> None:

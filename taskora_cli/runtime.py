@@ -179,10 +179,17 @@ class Runtime:
             from .engine.engine import Engine
 
             url = await asyncio.to_thread(self._resolve_url_once)
-            engine = Engine(url, self.prefix)
-            await engine.connect(self.clock())
-            engine = self._engines.setdefault(loop, engine)
-            await self._follow_for_listeners()
+            fresh = Engine(url, self.prefix)
+            try:
+                await fresh.connect(self.clock())
+            except BaseException:  # refused (wire format) or unreachable: leave no socket open
+                await fresh.close()
+                raise
+            engine = self._engines.setdefault(loop, fresh)
+            if engine is not fresh:  # another caller on this loop connected first
+                await fresh.close()
+            else:
+                await self._follow_for_listeners()
         return engine
 
     def deliver_with(self, deliverer: Deliverer) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 
@@ -28,6 +29,7 @@ from . import (
 from .app_option import AppOption, add_app_option, remember_app
 from .common import (
     EXIT_CODES_HELP,
+    INTERNAL_ERROR,
     INTERRUPTED,
     USAGE,
     CliExit,
@@ -112,14 +114,23 @@ def main() -> None:
     except KeyboardInterrupt:
         _leave_interrupted()
     except Exception as exc:
-        code = exit_code_for(exc)
-        if code is None:
-            raise  # a bug: show the traceback
-        _report(exc)
-        sys.exit(code)
+        _leave_on(exc)
     if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
         _leave_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _leave_on(error: Exception) -> NoReturn:
+    """Exit with ``error``'s documented code, saying it in one line; a bug (an error of no
+    documented code) exits 70, or shows its traceback with TASKORA_TRACEBACK=1."""
+    code = exit_code_for(error)
+    if code is None:  # a bug, in taskora or in the task modules' code
+        if os.environ.get("TASKORA_TRACEBACK"):
+            raise error
+        _report_bug(error)
+        sys.exit(INTERNAL_ERROR)
+    _report(error)
+    sys.exit(code)
 
 
 def _report(error: Exception) -> None:
@@ -133,6 +144,20 @@ def _report(error: Exception) -> None:
     error_line(f"{error.what} for task {error.task!r} is invalid:")
     for line in [str(issue) for issue in error.issues] or ["(rejected by its schema)"]:
         print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def _report_bug(error: Exception) -> None:
+    """An unexpected error as one line (errors are one line, never a traceback): what it is
+    and where it was raised, and how to see the whole traceback to report it."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    what = " ".join(f"{type(error).__name__}: {error}".split())  # one line, whatever it says
+    error_line(
+        f"unexpected error{where}: {what} (a bug: TASKORA_TRACEBACK=1 shows the traceback "
+        "to report)"
+    )
 
 
 def _leave_interrupted() -> None:

@@ -31,12 +31,16 @@ TIMED_OUT = 124
 """``--wait`` gave up; the job keeps running. The same code as timeout(1)."""
 INTERRUPTED = 130
 """Ctrl-C (SIGINT), as shells report it: 128 + 2."""
+INTERNAL_ERROR = 70
+"""An unexpected error: a bug in taskora or in the task modules' code (EX_SOFTWARE of
+sysexits.h). One line on stderr; TASKORA_TRACEBACK=1 shows the traceback instead."""
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done; 1 the job failed, was cancelled or expired, or the dispatch was "
     "rejected (throttled, duplicate); 2 usage error, bad input "
-    "or bad config; 3 server unreachable; 124 --wait timed out (the job keeps running); "
-    "130 interrupted (Ctrl-C)."
+    "or bad config; 3 server unreachable; 70 unexpected error, a bug (TASKORA_TRACEBACK=1 "
+    "shows its traceback); 124 --wait timed out (the job keeps running); 130 interrupted "
+    "(Ctrl-C)."
 )
 
 ConfigOption = Annotated[

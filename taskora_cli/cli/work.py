@@ -30,9 +30,10 @@ def work(
             "--concurrency",
             "-c",
             min=1,
-            help="Jobs of each task one process runs at once (tasks that set their own "
-            "concurrency keep it); at most 10,000 without --force. Default: [worker] "
-            "concurrency, else [defaults] concurrency.",
+            help="Jobs of each task one process runs at once, also of tasks whose code sets "
+            "concurrency= (this flag wins; --queue NAME=N wins over it); at most 10,000 "
+            "without --force. Default: the task's own, else [worker] concurrency, else "
+            "[defaults] concurrency.",
             show_default=False,
         ),
     ] = None,

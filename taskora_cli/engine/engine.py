@@ -404,14 +404,22 @@ class Engine(Reads):
         return sum(int(n) for n in counts)
 
     async def next_due(self, tasks: Iterable[str]) -> int | None:
-        """When the earliest delayed job of ``tasks`` (retries, delays, collect flushes,
-        debounces) or the earliest schedule comes due, in ms; None when nothing waits."""
+        """When the next thing of ``tasks`` comes due, in ms: the earliest delayed job (retries,
+        delays, collect flushes, debounces), schedule, or stall sweep that finds a job whose
+        lock ran out (not before the sweep's own next turn); None when nothing waits."""
+        names = list(tasks)
         async with self.client.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                pipe.zrange(self.keys(task).delayed, 0, 0, withscores=True)
+            for task in names:
+                t = self.keys(task)
+                pipe.zrange(t.delayed, 0, 0, withscores=True)
+                pipe.zrange(t.active, 0, 0, withscores=True)
+                pipe.get(t.sweep)
             pipe.zrange(k.schedule_due_key(self.prefix), 0, 0, withscores=True)
-            firsts: list[list[tuple[str, float]]] = await pipe.execute()
-        due = [int(first[0][1]) for first in firsts if first]
+            replies: list[Any] = await pipe.execute()
+        due = [int(first[0][1]) for first in replies[0:-1:3] + replies[-1:] if first]
+        for active, sweep in zip(replies[1:-1:3], replies[2:-1:3], strict=True):
+            if active:  # stalled once its deadline has passed, found by the next sweep
+                due.append(max(int(active[0][1]) + 1, int(sweep or 0)))
         return min(due, default=None)
 
     async def delete_prefix(self) -> int:

@@ -216,8 +216,9 @@ class TaskRunner:
         self._last[result.job.id] = result
 
     async def _step(self) -> None:
-        """Fire the schedules due now, then run every job due now."""
+        """Fire the schedules due now, recover stalled jobs, then run every job due now."""
         worker = await self._running_worker()
+        await worker.sweep_stalled()
         if worker.scheduler is not None:
             await worker.scheduler.tick(self.clock())
         await worker.run_due()

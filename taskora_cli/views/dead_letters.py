@@ -175,7 +175,6 @@ class DeadLetters:
     async def agroups(self, task: str | Task | None = None) -> builtins.list[DeadGroup]:
         """Dead letters grouped by error type and message shape (numbers, ids and quoted
         values masked: see :func:`error_shape`), the largest group first."""
-
         engine, names = await self._scope(task)
         found: dict[tuple[str, str], tuple[int, int, str, set[str], str]] = {}
         for name in names:
@@ -207,7 +206,6 @@ class DeadLetters:
 
     async def acount(self, task: str | Task | None = None) -> int:
         """How many dead letters there are."""
-
         engine, names = await self._scope(task)
         return sum([await engine.dead_letters.count(name) for name in names])
 

@@ -91,7 +91,6 @@ class WorkerInfo:
 
 async def list_workers(runtime: Runtime) -> list[WorkerInfo]:
     """Every registered worker, live and gone, most recent beat first."""
-
     engine = await runtime.engine()
     now = await engine.workers.server_now_ms()  # beats are stamped by the server's clock
     lease = await engine.schedules.lease()
@@ -116,7 +115,6 @@ async def release_worker(runtime: Runtime, worker_id: str, tasks: Iterable[str] 
     """Send the jobs a dead worker held back to their queues now, and forget the worker; the
     number of jobs it held. ``tasks``: the names it served (None: every task the server
     knows)."""
-
     engine = await runtime.engine()
     names = list(tasks) if tasks is not None else await engine.known_tasks()
     defaults = runtime.config.defaults

@@ -41,8 +41,10 @@ class WorkOptions:
         tasks: the task names to serve (default: every task with a handler here).
         queues: serve only the tasks of these queues; a number gives each of them that many
             slots (``--queue NAME=N``). None: [worker.queues]; empty: every queue.
-        concurrency: jobs of each task one process runs at once (tasks that set their own
-            keep it). None: [worker] concurrency, else [defaults] concurrency.
+        concurrency: jobs of each task one process runs at once, also of tasks that set
+            their own ``concurrency=`` (what the operator asks for wins over the code's
+            default; ``--queue NAME=N`` still wins over it). None: the task's own, else
+            [worker] concurrency, else [defaults] concurrency.
         processes: worker processes; more than one (or ``reload``) supervises children that
             run ``taskora work`` with these options. None: [worker] processes.
         grace: on the first SIGTERM/SIGINT, how long running jobs may finish before they go

@@ -49,14 +49,23 @@ def task_slots(
     concurrency: int | None = None,
 ) -> int:
     """How many jobs of ``task`` one process runs at once; the one place that decides it (the
-    worker and ``taskora work``'s banner both ask here): an explicit slot count for it
-    (``--queue q=N``, [worker.queues]), else the task's own concurrency, else the worker's
-    ``concurrency`` (``--concurrency``), else [worker] concurrency, else [defaults]."""
+    worker and ``taskora work``'s banner both ask here), first answer wins:
+
+    1. an explicit slot count for the task's queue (``--queue q=N``, [worker.queues]);
+    2. ``concurrency`` given when the worker is started (``taskora work --concurrency``,
+       ``run_worker(concurrency=)``, ``app.worker(concurrency=)``): an operator who asks for
+       N jobs at once gets N, as ``--concurrency`` means in Celery, RQ and Dramatiq;
+    3. the task's own ``concurrency=`` (its code's default);
+    4. [worker] concurrency, then [defaults] concurrency (config files and TASKORA_*).
+
+    ``concurrency`` must be None unless the caller was given it: a config value passed here
+    would beat the task's own.
+    """
     if slots and task.name in slots:
         return slots[task.name]
     return (
-        task.options.concurrency
-        or concurrency
+        concurrency
+        or task.options.concurrency
         or config.worker.concurrency
         or config.defaults.concurrency
     )
@@ -82,7 +91,8 @@ class Worker:
     Args:
         app: the app whose tasks these are.
         tasks: which tasks to work on.
-        concurrency: slots per task (default: the task's own, else [worker]/[defaults]).
+        concurrency: jobs of each task at once; given, it beats the task's own
+            ``concurrency=`` (default: the task's own, else [worker]/[defaults]).
         slots: task name -> slots, overriding everything else (``taskora work --queue q=N``).
         worker_id: this worker's id, part of every lock token it takes (default: host, pid and
             a random suffix); a supervisor names its children so it can release their claims.
@@ -259,7 +269,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
-            loop.create_task(self._every(self.stall_interval_ms, self._sweep, at_once=True)),
+            loop.create_task(self._every(self.stall_interval_ms, self.sweep_stalled, at_once=True)),
             loop.create_task(self._every(CONTROL_MS, self._obey)),
             listener,
             *delivering,
@@ -377,7 +387,6 @@ class Worker:
 
     async def _obey(self) -> None:
         """Read this worker's orders and apply them: pause runners, begin a drain."""
-
         paused, drain = await self.engine.control.worker_orders(self.id)
         if paused != self.paused_queues:
             for queue in sorted(paused - self.paused_queues):
@@ -410,7 +419,10 @@ class Worker:
                 elif kept == 2:  # asked to cancel, and the cancel channel's message was missed
                     runner.cancel_job(job_id)
 
-    async def _sweep(self) -> None:
+    async def sweep_stalled(self) -> None:
+        """Recover the jobs of workers that stopped beating, and recover or fail the jobs
+        whose lock ran out, as of the clock now (the worker does this every stall interval;
+        the test toolkit at each step of its virtual clock)."""
         # gone workers' jobs: recover them now (never our own: we are sweeping, so alive)
         reaped = await reap_workers(self.runtime, frozenset([self.id]))
         for worker_id, held in reaped.items():

@@ -228,3 +228,36 @@ NO_BAD_INPUT = {
     "dlq purge",
 }
 """Commands whose only inputs are the flags every command shares (--config, --json)."""
+
+
+BUGGY_APP = """
+from taskora_cli import Taskora
+
+
+class Buggy(Taskora):
+    def dispatch(self, *args, **kwargs):
+        raise RuntimeError("kaput\\non two lines")
+
+
+app = Buggy()
+
+
+@app.task("echo")
+def echo(data, ctx):
+    return data
+"""
+
+
+def test_a_bug_is_one_line_with_exit_70_and_its_traceback_on_request(project: Project) -> None:
+    (project.root / "buggy.py").write_text(BUGGY_APP)
+    done = project.taskora("--app", "buggy:app", "dispatch", "echo")
+    assert done.returncode == 70, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line == (
+        "taskora: unexpected error at buggy.py:7: RuntimeError: kaput on two lines (a bug: "
+        "TASKORA_TRACEBACK=1 shows the traceback to report)"
+    )
+    project.env = {**project.env, "TASKORA_TRACEBACK": "1"}
+    shown = project.taskora("--app", "buggy:app", "dispatch", "echo")
+    assert "Traceback (most recent call last)" in shown.stderr
+    assert 'raise RuntimeError("kaput' in shown.stderr

@@ -62,20 +62,10 @@ def test_the_json_documents_keep_their_keys(project: Project) -> None:
 
 
 def leaf_commands() -> set[str]:
-    """Every runnable command, as "jobs ls", "work", ..."""
-    from taskora_cli.cli import build_command
+    """Every runnable command, as "jobs ls", "work", ... (the one walker, in test_secrets)."""
+    from .test_secrets import every_command
 
-    found: set[str] = set()
-
-    def walk(command: Any, path: tuple[str, ...]) -> None:
-        subcommands = getattr(command, "commands", None)
-        if not subcommands:
-            found.add(" ".join(path))
-        for name, sub in (subcommands or {}).items():
-            walk(sub, (*path, name))
-
-    walk(build_command(), ())
-    return found
+    return set(every_command())
 
 
 STREAMING = {"events"}

@@ -1,4 +1,8 @@
-"""A password in the server URL never reaches the terminal: every command, live or not."""
+"""A password in the server URL never reaches the terminal: every command, live or not; and
+every command takes --json, and fails against an unreachable server in one line, no traceback.
+
+The one walker of the command tree (``every_command``); test_bad_input.py checks its hostile
+rows cover every command with it."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,9 @@ ARGS: dict[str, list[str]] = {
 
 
 def every_command() -> list[str]:
+    """Every runnable (leaf) command of the Typer tree, as "jobs ls", "work", ...: the one
+    walker, which test_bad_input.py and test_json_contract.py use too."""
+
     def walk(command: object, path: list[str]) -> Iterator[str]:
         subcommands = getattr(command, "commands", None)
         if not subcommands:
@@ -81,14 +89,38 @@ def test_the_table_lists_every_command() -> None:
     assert sorted(ARGS) == sorted(every_command())
 
 
-def run_all(root: Path, url: str, extra: list[str]) -> str:
-    """Every command (each twice: as text and, where it takes it, --json), stdout and stderr
-    together; a command still running after 20 s is stopped and its output kept."""
+def test_every_command_takes_json() -> None:
+    """The README: "Every command takes --json" (work: with --burst or --max-jobs)."""
+    missing = [n for n in every_command() if not any("--json" in p.opts for p in _params(n))]
+    assert not missing, f"{missing} take no --json"
+
+
+NEEDS_NO_SERVER = {"init", "config", "server status", "server start", "server stop"}
+"""Commands that do their work without the configured server (the server commands manage the
+embedded one; with TASKORA_URL set they refuse, exit 2)."""
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One command run by the walker."""
+
+    command: str
+    args: list[str]
+    code: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:
+        return f"$ taskora {' '.join(self.args)} -> {self.code}\n{self.stdout}{self.stderr}"
+
+
+def run_all(root: Path, url: str, extra: list[str]) -> list[Ran]:
+    """Every command (each twice: as text and with --json), as it ran; a command still
+    running after 20 s is stopped with SIGINT and its output kept."""
     env = {**clean_env(), "TASKORA_URL": url}
     out = []
     for name in every_command():
-        takes_json = any("--json" in p.opts for p in _command(name).params)
-        for as_json in [False, True] if takes_json else [False]:
+        for as_json in [False, True]:
             args = [*name.split(), *ARGS[name], *extra, *(["--json"] if as_json else [])]
             proc = subprocess.Popen(
                 [sys.executable, "-m", "taskora_cli", *args],
@@ -99,15 +131,19 @@ def run_all(root: Path, url: str, extra: list[str]) -> str:
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGINT)
                 stdout, stderr = proc.communicate()
-            out.append(f"$ taskora {' '.join(args)} -> {proc.returncode}\n{stdout}{stderr}")
-    return "\n".join(out)
+            out.append(Ran(name, args, proc.returncode, stdout, stderr))
+    return out
 
 
-def _command(name: str) -> object:
-    command = build_command()
+def shown(runs: list[Ran]) -> str:
+    return "\n".join(map(str, runs))
+
+
+def _params(name: str) -> list[Any]:
+    command: Any = build_command()
     for word in name.split():
         command = command.commands[word]
-    return command
+    return list(command.params)
 
 
 @pytest.fixture
@@ -128,9 +164,18 @@ def dead_port() -> int:
 @RUNS_EVERY_COMMAND
 def test_no_command_shows_the_password_of_an_unreachable_server(folder: Path) -> None:
     url = f"redis://user:{SECRET}@127.0.0.1:{dead_port()}/0"
-    shown = run_all(folder, url, [])
-    assert SECRET not in shown, shown
-    assert "user:****@127.0.0.1" in shown  # the URL still shows, masked
+    runs = run_all(folder, url, [])
+    text = shown(runs)
+    assert SECRET not in text, text
+    assert "user:****@127.0.0.1" in text  # the URL still shows, masked
+    # and the README's "Errors are one line on stderr, never a traceback", for every command
+    for ran in runs:
+        assert "Traceback" not in ran.stdout + ran.stderr, ran
+        if ran.command not in NEEDS_NO_SERVER:
+            assert ran.code == 3, ran  # UNREACHABLE
+        if ran.code != 0:
+            [line] = ran.stderr.splitlines()  # exactly one line
+            assert line.startswith("taskora"), ran
 
 
 @RUNS_EVERY_COMMAND
@@ -142,10 +187,10 @@ def test_no_command_shows_the_password_of_a_live_server(
     client.close()
     url = f"{restartable_valkey.url}?password={SECRET}"
     try:
-        shown = run_all(folder, url, [])
-        assert SECRET not in shown, shown
-        assert "password=****" in shown  # `taskora config` shows where it connects
-        assert "dispatch echo --data 1 -> 0" in shown  # and the commands did reach the server
+        text = shown(run_all(folder, url, []))
+        assert SECRET not in text, text
+        assert "password=****" in text  # `taskora config` shows where it connects
+        assert "dispatch echo --data 1 -> 0" in text  # and the commands did reach the server
     finally:
         client = redis.Redis.from_url(url)
         client.config_set("requirepass", "")

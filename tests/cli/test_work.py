@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,6 +119,40 @@ def test_max_jobs_runs_exactly_that_many_and_leaves_the_rest_waiting(
         assert client.zcard(keys.active) == 0
     finally:
         client.close()
+
+
+GATHER = """
+
+@task("gather", concurrency=1)  # the code's default: one at a time
+def gather(want, ctx):
+    def count(folder):
+        return len(list((HERE / folder).iterdir()))
+
+    for folder in ("in", "out", "met"):
+        (HERE / folder).mkdir(exist_ok=True)
+    (HERE / "in" / ctx.id).write_text("")
+    running = count("in") - count("out")
+    deadline = time.monotonic() + 20
+    while count("in") < want and time.monotonic() < deadline:  # alone: gives up, never hangs
+        time.sleep(0.01)
+    # started while this one ran (it waited for them all), or running when this one started
+    (HERE / "met" / ctx.id).write_text(str(count("in") if want > 1 else running))
+    (HERE / "out" / ctx.id).write_text("")
+"""
+
+
+def test_the_concurrency_flag_beats_the_tasks_own(project: Project) -> None:
+    with (project.root / "mytasks.py").open("a") as module:
+        module.write(GATHER)
+    for flag, at_once in [(["-c", "3"], 3), ([], 1)]:
+        project.taskora("dispatch", "gather", "--ndjson", "-", input=f"{at_once}\n" * 3)
+        done = project.taskora("work", "--burst", "--task", "gather", *flag)
+        assert done.returncode == 0, done.stderr
+        met = sorted(int(p.read_text()) for p in (project.root / "met").iterdir())
+        assert met == [at_once] * 3, flag
+        assert re.search(rf"gather\s+default\s+{at_once}\b", done.stderr)  # the banner
+        for folder in ("in", "out", "met"):
+            shutil.rmtree(project.root / folder)
 
 
 def test_sigterm_to_the_supervisor_drains_every_child(project: Project) -> None:

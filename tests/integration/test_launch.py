@@ -1,5 +1,6 @@
 """The worker launcher through ``Taskora.run_worker`` (``taskora work`` is tests/cli/test_work.py):
-it serves, drains on SIGTERM and exits 0; bad options are refused before anything starts."""
+it serves (its ``concurrency=`` beating a task's own), drains on SIGTERM and exits 0; bad
+options are refused before anything starts."""
 
 from __future__ import annotations
 
@@ -43,9 +44,26 @@ async def until_file(name):
     return "finished"
 
 
+running, peak, everyone_in = 0, 0, asyncio.Event()
+
+
+@app.task("gather", concurrency=1)  # run_worker(concurrency=3) below beats the code's 1
+async def gather(want):
+    global running, peak
+    running += 1
+    peak = max(peak, running)
+    if running >= want:
+        everyone_in.set()
+    try:
+        await asyncio.wait_for(everyone_in.wait(), 20)  # one at a time: fails, never hangs
+        return peak
+    finally:
+        running -= 1
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # to see "draining"
-    sys.exit(app.run_worker(grace="30s"))
+    sys.exit(app.run_worker(grace="30s", concurrency=3))
 """
 
 
@@ -65,8 +83,11 @@ async def test_run_worker_serves_jobs_and_a_sigterm_lets_the_running_one_finish_
     app = make_app(redis_url, tmp_path)
     double = app.task("double")(_unused)
     until_file = app.task("until-file")(_unused)
+    gather = app.task("gather")(_unused)
     try:
         assert await (await double.adispatch(21)).aresult(30) == 42
+        gathered = [await gather.adispatch(3) for _ in range(3)]
+        assert [await h.aresult(30) for h in gathered] == [3, 3, 3]  # 3 at once, not 1
         running = await until_file.adispatch("go")
         await until(lambda: _is(running.astate(), "active"), timeout=30)
         process.send_signal(signal.SIGTERM)

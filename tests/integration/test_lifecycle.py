@@ -272,17 +272,27 @@ async def test_bad_input_is_refused_at_the_caller(app: Taskora) -> None:
         Retry(attempts=0)
 
 
-async def test_an_incompatible_wire_format_is_refused(redis_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stored", "refusal"),
+    [
+        (99, "upgrade taskora"),  # written by a newer taskora
+        (1, "older than this taskora can read"),  # wire format 1: not read, not migrated
+    ],
+)
+async def test_an_incompatible_wire_format_is_refused(
+    redis_url: str, tmp_path: Path, stored: int, refusal: str
+) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    client.hset("taskora:{_global}:meta", mapping={"wire_version": 99, "min_compat": 99})
+    client.hset("taskora:{_global}:meta", mapping={"wire_version": stored, "min_compat": stored})
     app = make_app(redis_url, tmp_path)
 
     @app.task("any")
     async def anything(data: object) -> None:
         return None
 
-    with pytest.raises(WireFormatError, match="upgrade taskora"):
+    with pytest.raises(WireFormatError, match=refusal):
         await anything.adispatch()
+    await app.aclose()
     client.close()
 
 

@@ -16,6 +16,7 @@ from support import make_app, until
 from taskora_cli import Taskora
 from taskora_cli.config import load_config
 from taskora_cli.engine.schedules import Fire
+from taskora_cli.testing import VirtualClock
 from taskora_cli.worker.scheduler import Scheduler, fire_due
 
 T0 = 1_800_000_000_000  # a round virtual "now"
@@ -23,21 +24,13 @@ SECOND, MINUTE = 1000, 60_000
 LEASE, POLL = 30 * SECOND, SECOND
 
 
-class Clock:
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def app_at(url: str, tmp: Path, clock: Clock) -> Taskora:
+def app_at(url: str, tmp: Path, clock: VirtualClock) -> Taskora:
     return Taskora(url, config=load_config(env={}, cwd=tmp), clock=clock)
 
 
 @pytest.fixture
-async def world(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Taskora, Clock]]:
-    clock = Clock()
+async def world(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[Taskora, VirtualClock]]:
+    clock = VirtualClock(T0)
     app = app_at(redis_url, tmp_path, clock)
     app.task("report")(lambda data: data)
     try:
@@ -56,7 +49,7 @@ async def job_ids(app: Taskora, task: str = "report") -> list[str]:
 
 
 async def test_every_fires_on_its_own_cadence_and_never_drifts(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, _ = world
     app.schedule("beat", task="report", every="10s", data={"n": 1}, overlap=True)
@@ -77,11 +70,11 @@ async def test_every_fires_on_its_own_cadence_and_never_drifts(
     "start", ["2026-03-28T00:00:00+00:00", "2026-10-24T00:00:00+00:00"], ids=["spring", "fall"]
 )
 async def test_a_daily_berlin_cron_fires_once_a_day_across_a_dst_change(
-    world: tuple[Taskora, Clock], start: str
+    world: tuple[Taskora, VirtualClock], start: str
 ) -> None:
     app, clock = world
     begin = int(datetime.fromisoformat(start).timestamp() * 1000)
-    clock.now = begin
+    clock.set(begin)
     app.schedule("night", task="report", cron="30 2 * * *", timezone="Europe/Berlin")
     app.schedule("hourly", task="report", cron="0 * * * *", timezone="Europe/Berlin")
     await app.schedules().aregister()
@@ -104,7 +97,7 @@ async def test_a_daily_berlin_cron_fires_once_a_day_across_a_dst_change(
 
 
 async def test_two_schedulers_ticking_together_enqueue_each_fire_once(
-    world: tuple[Taskora, Clock], redis_url: str, tmp_path: Path
+    world: tuple[Taskora, VirtualClock], redis_url: str, tmp_path: Path
 ) -> None:
     app, clock = world
     other = app_at(redis_url, tmp_path, clock)
@@ -124,7 +117,7 @@ async def test_two_schedulers_ticking_together_enqueue_each_fire_once(
 
 
 async def test_concurrent_fires_without_the_lease_still_enqueue_each_fire_once(
-    world: tuple[Taskora, Clock], redis_url: str, tmp_path: Path
+    world: tuple[Taskora, VirtualClock], redis_url: str, tmp_path: Path
 ) -> None:
     # The lease is not what makes a fire exactly-once: the claim's compare-and-set is. Eight
     # engines fire the same schedule at once, bypassing leadership, over 30 fire times.
@@ -144,7 +137,7 @@ async def test_concurrent_fires_without_the_lease_still_enqueue_each_fire_once(
 
 
 async def test_a_dead_leaders_lease_runs_out_and_the_next_fire_still_runs_once(
-    world: tuple[Taskora, Clock], redis_url: str, tmp_path: Path
+    world: tuple[Taskora, VirtualClock], redis_url: str, tmp_path: Path
 ) -> None:
     app, clock = world
     other = app_at(redis_url, tmp_path, clock)
@@ -172,7 +165,9 @@ async def test_a_dead_leaders_lease_runs_out_and_the_next_fire_still_runs_once(
         await other.aclose()
 
 
-async def test_a_stopped_leader_hands_the_lease_over_at_once(world: tuple[Taskora, Clock]) -> None:
+async def test_a_stopped_leader_hands_the_lease_over_at_once(
+    world: tuple[Taskora, VirtualClock],
+) -> None:
     app, _ = world
     first, second = scheduler(app, "a"), scheduler(app, "b")
     await first.tick(T0)
@@ -182,7 +177,7 @@ async def test_a_stopped_leader_hands_the_lease_over_at_once(world: tuple[Taskor
 
 
 async def test_catch_up_limit_after_downtime_enqueues_exactly_the_newest_n(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, _ = world
     app.schedule("sync", task="report", every="1m", on_missed="catch-up-limit:3")
@@ -193,7 +188,9 @@ async def test_catch_up_limit_after_downtime_enqueues_exactly_the_newest_n(
     assert (info.next_run_ms, info.skipped) == (T0 + 11 * MINUTE, 7)
 
 
-async def test_catch_up_replays_every_missed_fire_in_order(world: tuple[Taskora, Clock]) -> None:
+async def test_catch_up_replays_every_missed_fire_in_order(
+    world: tuple[Taskora, VirtualClock],
+) -> None:
     app, _ = world
     app.schedule("ledger", task="report", every="1h", on_missed="catch-up")
     await app.schedules().aregister()
@@ -201,7 +198,7 @@ async def test_catch_up_replays_every_missed_fire_in_order(world: tuple[Taskora,
     assert await job_ids(app) == sorted(f"ledger@{T0 + h * 60 * MINUTE}" for h in range(1, 6))
 
 
-async def test_skip_enqueues_nothing_for_missed_fires(world: tuple[Taskora, Clock]) -> None:
+async def test_skip_enqueues_nothing_for_missed_fires(world: tuple[Taskora, VirtualClock]) -> None:
     app, _ = world
     app.schedule("tidy", task="report", every="1m")  # on_missed="skip" is the default
     await app.schedules().aregister()
@@ -214,7 +211,7 @@ async def test_skip_enqueues_nothing_for_missed_fires(world: tuple[Taskora, Cloc
 
 
 async def test_overlap_off_skips_fires_while_the_previous_job_is_unfinished(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, _ = world
     app.schedule("solo", task="report", every="10s")
@@ -233,7 +230,7 @@ async def test_overlap_off_skips_fires_while_the_previous_job_is_unfinished(
 
 
 async def test_overlap_off_under_catch_up_waits_for_the_previous_job_instead_of_skipping(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, _ = world
     app.schedule("serial", task="report", every="10s", on_missed="catch-up")
@@ -249,7 +246,7 @@ async def test_overlap_off_under_catch_up_waits_for_the_previous_job_instead_of_
 
 
 async def test_a_fire_left_pending_by_a_crash_is_enqueued_exactly_once(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, _ = world
     app.schedule("fragile", task="report", every="10s")
@@ -267,7 +264,7 @@ async def test_a_fire_left_pending_by_a_crash_is_enqueued_exactly_once(
     assert not (await app.schedules().aget("fragile")).pending
 
 
-async def test_pause_resume_trigger_update_and_remove(world: tuple[Taskora, Clock]) -> None:
+async def test_pause_resume_trigger_update_and_remove(world: tuple[Taskora, VirtualClock]) -> None:
     app, clock = world
     app.schedule("ops", task="report", every="1m", data="x")
     manager = app.schedules()
@@ -275,7 +272,7 @@ async def test_pause_resume_trigger_update_and_remove(world: tuple[Taskora, Cloc
     s = scheduler(app)
     assert (await manager.apause("ops")).paused
     assert await s.tick(T0 + 5 * MINUTE) == 0
-    clock.now = T0 + 5 * MINUTE + 10 * SECOND
+    clock.set(T0 + 5 * MINUTE + 10 * SECOND)
     resumed = await manager.aresume("ops")
     assert not resumed.paused
     assert resumed.next_run_ms == T0 + 6 * MINUTE  # no flood of the 5 fires passed while paused
@@ -289,7 +286,7 @@ async def test_pause_resume_trigger_update_and_remove(world: tuple[Taskora, Cloc
     updated = await manager.aupdate("ops", data="y", overlap=True)
     assert (updated.spec.data, updated.next_run_ms) == ("y", T0 + 6 * MINUTE)  # timing kept
     retimed = await manager.aupdate("ops", every="1h")
-    assert retimed.next_run_ms == clock.now + 60 * MINUTE
+    assert retimed.next_run_ms == clock() + 60 * MINUTE
     retimed = await manager.aupdate("ops", cron="0 9 * * MON-FRI", timezone="Europe/Berlin")
     assert retimed.spec.describe() == "cron 0 9 * * MON-FRI (Europe/Berlin)"
 
@@ -302,19 +299,19 @@ async def test_pause_resume_trigger_update_and_remove(world: tuple[Taskora, Cloc
 
 
 async def test_resume_under_catch_up_replays_what_the_policy_allows(
-    world: tuple[Taskora, Clock],
+    world: tuple[Taskora, VirtualClock],
 ) -> None:
     app, clock = world
     app.schedule("books", task="report", every="1m", on_missed="catch-up-limit:2")
     await app.schedules().aregister()
     await app.schedules().apause("books")
-    clock.now = T0 + 10 * MINUTE + 5 * SECOND
+    clock.set(T0 + 10 * MINUTE + 5 * SECOND)
     await app.schedules().aresume("books")
-    assert await scheduler(app).tick(clock.now) == 2
+    assert await scheduler(app).tick(clock()) == 2
 
 
 async def test_registering_again_keeps_the_schedule_state(
-    world: tuple[Taskora, Clock], redis_url: str, tmp_path: Path
+    world: tuple[Taskora, VirtualClock], redis_url: str, tmp_path: Path
 ) -> None:
     app, clock = world
     app.schedule("keep", task="report", every="1m")
@@ -323,7 +320,7 @@ async def test_registering_again_keeps_the_schedule_state(
     await app.schedules().apause("keep")
     before = await app.schedules().aget("keep")
 
-    clock.now = T0 + 90 * SECOND  # a redeploy: a new process declares the same schedule
+    clock.set(T0 + 90 * SECOND)  # a redeploy: a new process declares the same schedule
     again = app_at(redis_url, tmp_path, clock)
     try:
         again.schedule("keep", task="report", every="1m")
@@ -341,7 +338,7 @@ async def test_registering_again_keeps_the_schedule_state(
         again.registry.schedules.clear()
         again.schedule("keep", task="report", every="5m")
         assert await again.schedules().aregister() == {"keep": "retimed"}
-        assert (await again.schedules().aget("keep")).next_run_ms == clock.now + 5 * MINUTE
+        assert (await again.schedules().aget("keep")).next_run_ms == clock() + 5 * MINUTE
     finally:
         await again.aclose()
 
@@ -353,7 +350,7 @@ async def test_inline_and_toml_schedules_are_declared_and_registered(
         '[schedules.morning]\ntask = "report"\ncron = "0 9 * * MON-FRI"\n'
         'timezone = "Europe/Berlin"\non_missed = "catch-up-limit:1"\ndata = { who = "team" }\n'
     )
-    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path), clock=Clock())
+    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path), clock=VirtualClock(T0))
     try:
         app.task("report")(lambda data: data)
         app.task("health", schedule={"every": "30s"})(lambda: "ok")
@@ -400,7 +397,7 @@ async def test_a_worker_with_the_scheduler_disabled_never_takes_the_lease(
         await worker.stop(0)
 
 
-async def test_a_fire_carries_the_tasks_own_options(world: tuple[Taskora, Clock]) -> None:
+async def test_a_fire_carries_the_tasks_own_options(world: tuple[Taskora, VirtualClock]) -> None:
     app, _ = world
     app.task("solo", singleton=True, ttl={"max": "1m", "on_expire": "discard"}, queue="ops")(
         lambda data: data

@@ -124,3 +124,30 @@ async def test_an_async_test_dispatches_on_its_own_loop_and_the_runner_runs_it(
         assert await handle.aresult(timeout=5) == 5
     finally:
         await app.aclose()
+
+
+def test_a_job_held_by_a_dead_worker_is_recovered_by_the_first_sweep_after_its_lock_ran_out(
+    app: Taskora, runner: TaskRunner
+) -> None:
+    ran: list[int] = []
+
+    @app.task("chore")
+    async def chore(n: int) -> None:
+        ran.append(n)
+
+    handle = runner.dispatch(chore, 7)
+
+    async def claim_as_a_worker_that_then_dies() -> None:
+        engine = await app.connect()
+        claimed = await engine.claim("chore", "ghost", 1, runner.clock(), 60_000)
+        assert [job.id for job in claimed] == [handle.id]
+
+    app.runtime.call(claim_as_a_worker_that_then_dies())
+    start = runner.clock()
+    runner.advance("59s")
+    assert ran == [] and runner.job(handle).state == "active"  # its lock still holds
+    runner.advance("2m")  # the lock runs out at 60 s; a sweep runs every 30 s
+    assert ran == [7] and runner.job(handle).state == "completed"
+    recovered_at = runner.job(handle).timeline.started_at  # the second run's start
+    assert recovered_at is not None
+    assert start + 60_000 < recovered_at.timestamp() * 1000 <= start + 60_000 + 30_000
