@@ -42,7 +42,8 @@ end
 local id, token, err, retry_at = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
 local job = job_key(tag, id)
 local status = 0
-local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
+local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc", "attempt")
+local attempt = held[5] or ""
 if held[1] == token then
   redis.call("ZREM", keys.active, id)
   redis.call("HDEL", job, "lock")
@@ -60,12 +61,14 @@ if held[1] == token then
   elseif retry_at >= 0 then
     redis.call("HSET", job, "state", "retrying", "error", err, "run_at", retry_at)
     redis.call("ZADD", keys.delayed, retry_at, id)
+    -- every failed attempt is a "failed" event; will_retry tells a listener whether it ends here
+    emit(keys.events, "failed", id, "attempt", attempt, "will_retry", "1")
     emit(keys.events, "retrying", id, "at", retry_at)
     status = 1
   else
     redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
     redis.call("ZADD", KEYS[7], now, id)
-    emit(keys.events, "failed", id)
+    emit(keys.events, "failed", id, "attempt", attempt, "will_retry", "0")
     status = 2
     count_minute(KEYS[10], "f", now, 1)
     trim_finished(tag, KEYS[7], now, tonumber(ARGV[11]), tonumber(ARGV[12]), 2 + TRIM_SLACK)

@@ -62,8 +62,8 @@ for i = 1, #stalled do
         .. ' times (its worker stopped heartbeating); giving up"}'
       redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
       redis.call("ZADD", KEYS[4], now, id)
-      emit(KEYS[5], "stalled", id, "action", "failed")
-      emit(KEYS[5], "failed", id)
+      emit(KEYS[5], "stalled", id, "action", "failed", "count", stalls)
+      emit(KEYS[5], "failed", id, "will_retry", "0")
       failed = failed + 1
     else
       -- the crashed run does not count as an attempt; the stall counter limits repeats
@@ -71,7 +71,7 @@ for i = 1, #stalled do
       redis.call("HSET", job, "state", "waiting")
       local fields = redis.call("HMGET", job, "prio", "ts")
       push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
-      emit(KEYS[5], "stalled", id, "action", "recovered")
+      emit(KEYS[5], "stalled", id, "action", "recovered", "count", stalls)
       recovered = recovered + 1
     end
   end

@@ -40,7 +40,7 @@ from .schedule_spec import ScheduleSpec
 from .task import Task
 from .views.dead_letters import DeadGroup, DeadLetter, DeadLetters
 from .views.inspector import Inspector, JobInfo, Minute, Stats, TaskStats
-from .views.job_events import Event
+from .views.job_events import Event, WorkerEvent
 from .views.queues import QueueInfo, Queues
 from .views.schedule_manager import ScheduleInfo, ScheduleManager
 from .views.worker_registry import WorkerInfo
@@ -97,6 +97,7 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "WireFormatError",
+    "WorkerEvent",
     "WorkerInfo",
     "WorkflowHandle",
     "WorkflowInfo",

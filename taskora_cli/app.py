@@ -3,6 +3,7 @@ TaskRegistry (tasks, declared schedules), and hands both to the views and the wo
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import threading
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .worker.pool import Worker
 
 __all__ = ["Clock", "Taskora", "default_app", "system_clock", "task"]
+
+HookFn = TypeVar("HookFn", bound=Callable[..., Any])
 
 
 class Taskora(AppClient, ScheduleDeclarations):
@@ -72,6 +75,13 @@ class Taskora(AppClient, ScheduleDeclarations):
             validate_on_dispatch=validate_on_dispatch,
         )  # fmt: skip
         super().__init__(runtime, TaskRegistry(runtime))
+        runtime.deliver_with(self._deliver_to_listeners)
+
+    async def _deliver_to_listeners(self, stop: asyncio.Event, following: asyncio.Event) -> None:
+        # a process with listeners and no worker calls them from the runtime's background loop
+        from .views.job_events import deliver
+
+        await deliver(self, stop, following)
 
     @property
     def tasks(self) -> dict[str, Task]:
@@ -284,12 +294,46 @@ class Taskora(AppClient, ScheduleDeclarations):
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of every task, e.g. ``app.on("task:failed",
         alert)``, or use it as a decorator: ``@app.on("task:completed")``. Worker processes
-        call listeners (see taskora_cli.views.job_events); ``fn`` may be ``async``.
+        call listeners, and so does a process that only dispatches (see
+        taskora_cli.views.job_events); ``fn`` may be ``async``. The worker's own events
+        ("worker:ready", "worker:error", "worker:closing") give ``fn`` a WorkerEvent.
+
+        Returns:
+            With ``fn``: the function that unsubscribes it. As a decorator: the function.
 
         Raises:
             UsageError: an unknown event (the message lists them).
         """
         return register(self.runtime.listeners, None, parse_app_event(event), fn)
+
+    def on_startup(self, fn: HookFn) -> HookFn:
+        """Run ``fn`` once in each worker process before it claims a job (``taskora work``,
+        every child of ``--processes N``, ``app.start()``), to build what handlers share:
+        ``fn(state)`` sets attributes on the worker's namespace, which handlers read as
+        ``ctx.state`` (from threads and from ``async`` handlers alike). ``fn`` may be
+        ``async`` and may take no argument. Hooks run in the order added; one that raises
+        stops the worker's start. Usable as a decorator.
+
+        Raises:
+            UsageError: not callable, or it takes more than one argument.
+        """
+        from .worker.lifespan import check_hook
+
+        self.registry.on_startup.append(check_hook(fn, "on_startup"))
+        return fn
+
+    def on_shutdown(self, fn: HookFn) -> HookFn:
+        """Run ``fn(state)`` (or ``fn()``) once in each worker process as it stops, after its
+        jobs finished or went back: close what the start-up hooks opened. One that raises
+        is logged and the rest still run. Usable as a decorator.
+
+        Raises:
+            UsageError: not callable, or it takes more than one argument.
+        """
+        from .worker.lifespan import check_hook
+
+        self.registry.on_shutdown.append(check_hook(fn, "on_shutdown"))
+        return fn
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, NoReturn, Protocol
 
 from .durations import Duration, to_seconds
@@ -133,6 +134,8 @@ class JobContext:
         trace_context: the W3C trace context (``traceparent``/``tracestate``) the dispatching
             process carried in the job, or None; the OpenTelemetry middleware parents its
             span to it.
+        state: the worker process's shared namespace, which ``@app.on_startup`` hooks fill
+            (a database pool, an HTTP client); the same object for every job of the worker.
     """
 
     __slots__ = (
@@ -150,6 +153,7 @@ class JobContext:
         "data",
         "id",
         "result",
+        "state",
         "task",
         "trace_context",
     )
@@ -167,8 +171,10 @@ class JobContext:
         loop_thread: int,
         data: Any = None,
         trace_context: dict[str, str] | None = None,
+        state: SimpleNamespace | None = None,
     ) -> None:
         self.id = job_id
+        self.state = SimpleNamespace() if state is None else state
         self.task = task
         self.attempt = attempt
         self.cancelled = CancelSignal()

@@ -6,6 +6,7 @@ processes read the event streams and call them (see views/job_events.py).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,7 +33,28 @@ LISTENABLE = (
 )
 """The events a listener can subscribe to."""
 
-Listener = Callable[["Event"], Any]
+WORKER_EVENTS = ("worker:ready", "worker:error", "worker:closing")
+"""The app's own events (``app.on("worker:ready", fn)``): a worker in this process has started
+(claiming), hit an error outside any job (a server hiccup in a background loop; the worker goes
+on), or begins to stop. The listener gets a WorkerEvent."""
+
+Listener = Callable[..., Any]
+Unsubscribe = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """A worker's own event (see WORKER_EVENTS).
+
+    Attributes:
+        name: "worker:ready", "worker:error" or "worker:closing".
+        worker_id: the worker's id (as ``taskora workers ls`` shows it).
+        error: what went wrong ("worker:error"), else None.
+    """
+
+    name: str
+    worker_id: str
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -51,8 +73,11 @@ class Event:
         at_ms: the same moment as stored, in ms since the epoch (None for an event built by
             hand): a stream entry id written by something other than taskora may lie past the
             year 9999, and this is then the one honest value.
-        details: the event's own fields: "at" (when a retry runs, ms), "action" (a stall:
-            "recovered" or "failed"), "reason" (why a job is waiting again).
+        details: the event's own fields: "will_retry" ("failed": "1" when another attempt
+            follows, "0" when the job failed for good), "at" (when a retry runs, ms),
+            "duration_ms" ("completed": how long the attempt ran), "reason" ("cancelled": why;
+            "waiting": why a job is waiting again), "action" and "count" ("stalled":
+            "recovered" or "failed", and how many times the job has stalled).
     """
 
     name: str
@@ -65,6 +90,12 @@ class Event:
     progress: Any = None
     details: dict[str, str] | None = None
     at_ms: int | None = None
+
+    @property
+    def will_retry(self) -> bool | None:
+        """For a "failed" event: whether another attempt follows (None for other events)."""
+        flag = (self.details or {}).get("will_retry")
+        return None if flag is None else flag == "1"
 
     def _at_shown(self) -> str | int:
         # ISO 8601; the stored ms when no datetime can hold it (as a job's timeline does)
@@ -108,26 +139,54 @@ class Listeners:
         self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
 
     def __bool__(self) -> bool:
-        return any(self._by.values())
+        return self.listens_to_jobs()
 
-    def add(self, task: str | None, event: str, fn: Listener) -> None:
+    def add(self, task: str | None, event: str, fn: Listener) -> Unsubscribe:
+        """Add ``fn``; returns the function that removes it again (calling it twice is fine)."""
         if not callable(fn):
             raise UsageError(f"a listener must be callable, got {fn!r}")
-        self._by[(task, check_event(event))].append(fn)
+        if event not in WORKER_EVENTS:
+            check_event(event)
+        added = self._by[(task, event)]
+        added.append(fn)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                added.remove(fn)
+
+        return unsubscribe
 
     def for_event(self, task: str, event: str) -> list[Listener]:
         return [*self._by.get((task, event), ()), *self._by.get((None, event), ())]
 
+    def own(self, task: str, event: str) -> bool:
+        """Whether ``task`` has a listener of ``event`` of its own (``task.on(event, fn)``)."""
+        return bool(self._by.get((task, event)))
+
+    def for_worker(self, event: str) -> list[Listener]:
+        """The listeners of one of the app's own WORKER_EVENTS."""
+        return list(self._by.get((None, event), ()))
+
+    def listens_to_jobs(self) -> bool:
+        """Whether any listener hears job events (what makes a process follow the streams)."""
+        return any(fns for (_, event), fns in self._by.items() if event not in WORKER_EVENTS)
+
     def tasks(self, known: Iterable[str]) -> list[str]:
         """The tasks whose streams must be read: those listened to, or all if any listener
         is for every task."""
-        if any(task is None and fns for (task, _), fns in self._by.items()):
+        jobs = {key: fns for key, fns in self._by.items() if fns and key[1] not in WORKER_EVENTS}
+        if any(task is None for task, _ in jobs):
             return sorted(set(known))
-        return sorted({task for (task, _), fns in self._by.items() if task is not None and fns})
+        return sorted({task for task, _ in jobs if task is not None})
 
 
 def parse_app_event(name: str) -> str:
-    """``app.on`` names: "task:completed" (or just "completed") -> "completed"."""
+    """``app.on`` names: "task:completed" (or just "completed") -> "completed"; the worker's
+    own events ("worker:ready", ...) as they are."""
+    if name in WORKER_EVENTS:
+        return name
+    if name.startswith("worker:"):
+        raise UsageError(f"unknown event {name!r}; worker events: {', '.join(WORKER_EVENTS)}")
     event = name.removeprefix("task:")
     return check_event(event)
 
@@ -137,12 +196,13 @@ ListenerDecorator = Callable[[Listener], Listener]
 
 def register(
     listeners: Listeners, task: str | None, event: str, fn: Listener | None
-) -> Listener | ListenerDecorator:
-    """Add ``fn`` (or return a decorator that adds the function it decorates)."""
+) -> Unsubscribe | ListenerDecorator:
+    """Add ``fn`` and return its unsubscribe function, or (without ``fn``) return a decorator
+    that adds the function it decorates and gives it back unchanged."""
+    if task is not None or event not in WORKER_EVENTS:
+        check_event(event)  # a task has no worker events of its own: app.on("worker:...")
     if fn is not None:
-        listeners.add(task, event, fn)
-        return fn
-    check_event(event)
+        return listeners.add(task, event, fn)
 
     def decorate(f: Listener) -> Listener:
         listeners.add(task, event, f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
@@ -56,6 +57,10 @@ class Portal:
                     with contextlib.suppress(BaseException):
                         settled.result(timeout=CLOSE_GRACE_S)
             raise
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the portal loop without waiting for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self) -> None:
         """Cancel what still runs on the loop, let it unwind, then stop the loop (its thread

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Clock = Callable[[], int]
+Deliverer = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
+"""Calls the listeners of new job events until the first event is set (or it is cancelled);
+sets the second once following."""
 
 
 def system_clock() -> int:
@@ -73,6 +76,12 @@ class Runtime:
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
         self.listeners = Listeners()
+        self.follow_in_background = True
+        """Whether this process, once connected, follows the event streams for its listeners
+        on the background loop. A worker turns it off (it follows them itself), and so do the
+        CLI's one-shot commands (a ``taskora dispatch`` must not call the app's alerts)."""
+        self._deliverer: Deliverer | None = None
+        self._delivery: tuple[asyncio.Task[None], asyncio.Event] | None = None
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
@@ -179,7 +188,42 @@ class Runtime:
             engine = self._engines.setdefault(loop, fresh)
             if engine is not fresh:  # another caller on this loop connected first
                 await fresh.close()
+            else:
+                await self._follow_for_listeners()
         return engine
+
+    def deliver_with(self, deliverer: Deliverer) -> None:
+        """How this runtime calls its listeners in a process no worker follows the streams in
+        (the app layer knows the tasks; this layer does not)."""
+        self._deliverer = deliverer
+
+    async def _follow_for_listeners(self) -> None:
+        """In a process that only dispatches, follow the event streams for its listeners on the
+        background loop from the first connection on (``task.on`` promises listeners fire
+        wherever they are added); return once following, so no later event is missed."""
+        if (
+            self._deliverer is None
+            or self._delivery is not None
+            or not self.follow_in_background
+            or not self.listeners
+        ):
+            return
+        deliverer = self._deliverer
+        self._deliverer = None  # once: the follower's own connection must not start another
+
+        async def start() -> tuple[asyncio.Task[None], asyncio.Event]:
+            stop, following = asyncio.Event(), asyncio.Event()
+            task = asyncio.get_running_loop().create_task(deliverer(stop, following))
+            await following.wait()
+            return task, stop
+
+        self._delivery = await asyncio.wrap_future(self._portal.submit(start()))
+
+    @property
+    def follows_for_listeners(self) -> bool:
+        """Whether this runtime's background loop calls the listeners (a worker started in
+        this process then leaves them to it)."""
+        return self._delivery is not None
 
     def _resolve_url_once(self) -> str:
         with self._connect_lock:  # two loops starting at once must not race to start a server
@@ -205,7 +249,11 @@ class Runtime:
         return self._portal.call(coro)
 
     async def aclose(self) -> None:
-        """Close the connections of the current event loop."""
+        """Close the connections of the current event loop, and stop following events for
+        listeners."""
+        delivery, self._delivery = self._delivery, None
+        if delivery is not None:
+            await asyncio.wrap_future(self._portal.submit(_stopped(delivery)))
         loop = asyncio.get_running_loop()
         waiter = self._waiters.pop(loop, None)
         if waiter is not None:
@@ -215,8 +263,19 @@ class Runtime:
             await engine.close()
 
     def close(self) -> None:
-        """Close the blocking API's connections."""
-        if any(not loop.is_closed() for loop in self._engines):
+        """Close the blocking API's connections (and stop following events for listeners)."""
+        if self._delivery is not None or any(not loop.is_closed() for loop in self._engines):
             with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
         self._portal.close()
+
+
+async def _stopped(delivery: tuple[asyncio.Task[None], asyncio.Event]) -> None:
+    """Stop a delivery (on its own loop) and wait for it to unwind. The flag as well as the
+    cancel: on Python 3.11 a cancel can be swallowed inside redis-py's blocking read, and the
+    flag then ends the loop after that read."""
+    task, stop = delivery
+    stop.set()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

@@ -163,8 +163,13 @@ class Task:
     def on(self, event: str, fn: Listener | None = None) -> Any:
         """Call ``fn(event)`` on every ``event`` of this task ("completed", "failed",
         "retrying", "active", "progress", "stalled", "cancelled", "expired", ...), or use it as
-        a decorator: ``@send_email.on("failed")``. Worker processes call listeners (see
-        taskora_cli.views.job_events); ``fn`` may be ``async``.
+        a decorator: ``@send_email.on("failed")``. Worker processes call listeners, and so
+        does a process that only dispatches (see taskora_cli.views.job_events); ``fn`` may be
+        ``async``. A "failed" listener of the task's own silences the worker's default error
+        log for it.
+
+        Returns:
+            With ``fn``: the function that unsubscribes it. As a decorator: the function.
 
         Raises:
             UsageError: an unknown event (the message lists them).

@@ -6,6 +6,7 @@ on it (through :class:`Parts`), never on the ``Taskora`` facade that owns it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,6 +31,9 @@ class TaskRegistry:
         """Schedules declared in code (``app.schedule``, ``@app.task(schedule=...)``)."""
         self.middleware: list[Middleware] = []
         """The app's middlewares (``app.use``), outside every task's own, outer to inner."""
+        self.on_startup: list[Callable[..., Any]] = []
+        self.on_shutdown: list[Callable[..., Any]] = []
+        """Worker start-up and shutdown hooks (``@app.on_startup``; see worker/lifespan.py)."""
 
     def add(self, task: Task) -> Task:
         """Register ``task``; a second handler under the same name is refused. A task

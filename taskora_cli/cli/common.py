@@ -264,6 +264,7 @@ def load_app(config: Config, *, import_modules: bool = True) -> Taskora:
         import_task_modules(config)
         app = discovered_app(config)[1]
     app.configure(config)
+    app.runtime.follow_in_background = False  # listeners belong to workers and the app's code
     return app
 
 

@@ -32,7 +32,8 @@ def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOpti
     """List every registered worker: its tasks, busy slots, counts and heartbeat age. A worker
     that missed 3 heartbeats is gone; the next stall sweep recovers its jobs. STUCK counts
     thread handlers running on past their timeout; a worker with more than it can replace is
-    unhealthy: it claims no more thread jobs."""
+    unhealthy: it claims no more thread jobs. SCHED marks the worker holding the scheduler
+    lease (the one firing due schedules; ``scheduler`` in --json)."""
 
     app_ = load_app(load(config), import_modules=False)
     try:
@@ -46,11 +47,12 @@ def ls(as_json: JsonOption = False, wide: WideOption = False, config: ConfigOpti
     else:
         rows = [
             (w.id, w.host, str(w.pid), f"{w.active}/{w.slots}", str(w.processed), str(w.failed),
-             str(w.stuck), f"{w.age:.1f}s", _state(w), ",".join(w.tasks))
+             str(w.stuck), f"{w.age:.1f}s", _state(w), "yes" if w.scheduler else "",
+             ",".join(w.tasks))
             for w in found
         ]  # fmt: skip
         headers = ("ID", "HOST", "PID", "BUSY", "PROCESSED", "FAILED", "STUCK", "BEAT", "STATE",
-                   "TASKS")  # fmt: skip
+                   "SCHED", "TASKS")  # fmt: skip
         print_table(headers, rows, wide=wide)
 
 

@@ -96,9 +96,10 @@ class Events:
     async def job_details(
         self, wanted: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], dict[str, str | None]]:
-        """(task, job id) -> the job's attempt, result, error and progress, in one round trip."""
+        """(task, job id) -> the job's attempt, result, error, progress, when its last attempt
+        started and it finished, and why it was cancelled, in one round trip."""
         pairs = list(dict.fromkeys(wanted))
-        fields = ("attempt", "result", "error", "progress")
+        fields = ("attempt", "result", "error", "progress", "started", "finished", "cancel")
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for task, job_id in pairs:
                 pipe.hmget(self.runner.keys(task).job(job_id), fields)

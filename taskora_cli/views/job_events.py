@@ -3,11 +3,14 @@ them with ``app.events()``.
 
 Every transition the scripts make is appended to its task's capped event stream, so every
 process that reads the streams sees every event (fan-out, not a work queue). Listeners are
-called by worker processes (``taskora work``, ``app.start()``): each worker reads the streams
-of the tasks someone listens to and calls the listeners: an ``async`` one in its event loop,
-a plain one in a thread (so a slow one cannot hold up the worker). One that raises is logged
-and the rest still run. Events that happen while
-no worker runs are not replayed to listeners; ``taskora events`` shows the recent past.
+called by worker processes (``taskora work``, ``app.start()``), and by a process that only
+dispatches (a web app), which follows the streams on the runtime's background loop from its
+first connection on (the CLI's one-shot commands do not). Each reads the streams of the tasks
+someone listens to and calls the listeners: an ``async`` one in its event loop, a plain one in
+a thread (so a slow one cannot hold up the worker). One that raises is logged and the rest
+still run. Events that happen while no process follows are not replayed to listeners;
+``taskora events`` shows the recent past. The worker's own events ("worker:ready", ...) go
+to ``app.on`` listeners as WorkerEvents (notify_worker).
 """
 
 from __future__ import annotations
@@ -20,19 +23,20 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownTaskError
-from ..listeners import LISTENABLE, Event, Listener, Listeners, clamped
+from ..listeners import LISTENABLE, Event, Listener, Listeners, WorkerEvent, clamped
 from ..remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
     from ..engine.events import RawEvent
     from ..task_registry import Parts
 
-__all__ = ["LISTENABLE", "Event", "deliver", "events"]
+__all__ = ["LISTENABLE", "Event", "WorkerEvent", "deliver", "events", "notify_worker"]
 
 log = logging.getLogger("taskora.events")
 
-_DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active"})
-"""Events whose listeners get fields read from the job (result, error, progress, attempt)."""
+_DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active", "cancelled"})
+"""Events whose listeners get fields read from the job (result, error, progress, attempt,
+duration, cancel reason)."""
 
 BLOCK_MS = 1000
 """How long one read waits for new entries before the stop flag is looked at again."""
@@ -60,7 +64,7 @@ async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
                 if raw.event in ("failed", "retrying")
                 else None,
                 progress=_progress(raw, row),
-                details={k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS} or None,
+                details=_details(raw, row),
                 at_ms=raw.at_ms,
             )
         )
@@ -69,6 +73,19 @@ async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
 
 _OWN_FIELDS = frozenset({"attempt", "progress"})
 """Entry fields an Event carries as attributes of its own, not in ``details``."""
+
+
+def _details(raw: RawEvent, row: dict[str, str | None]) -> dict[str, str] | None:
+    """The entry's own fields, plus what the job adds: how long a completed attempt ran
+    (``duration_ms``) and why a job was cancelled (``reason``). These are read from the job
+    rather than written into the stream, so the finishing scripts stay as they are."""
+    out = {k: v for k, v in raw.fields.items() if k not in _OWN_FIELDS}
+    started, finished = row.get("started"), row.get("finished")
+    if raw.event == "completed" and started and finished:
+        out["duration_ms"] = str(max(0, int(finished) - int(started)))
+    if raw.event == "cancelled" and "reason" not in out:
+        out["reason"] = row.get("cancel") or "cancelled"
+    return out or None
 
 
 def _progress(raw: RawEvent, row: dict[str, str | None]) -> Any:
@@ -156,7 +173,18 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
                 await follower.close()
 
 
-async def _call(fn: Listener, event: Event) -> None:
+async def notify_worker(
+    listeners: Listeners, name: str, worker_id: str, error: BaseException | None = None
+) -> None:
+    """Call the listeners of one of the app's worker events ("worker:ready", ...)."""
+    fns = listeners.for_worker(name)
+    if fns:
+        event = WorkerEvent(name, worker_id, error)
+        for fn in fns:
+            await _call(fn, event)
+
+
+async def _call(fn: Listener, event: Event | WorkerEvent) -> None:
     """Run one listener: an ``async`` one in the worker's loop, a plain one in a thread, so a
     slow one (a mail, an HTTP call) cannot stall the heartbeats and claims."""
     try:

@@ -9,7 +9,7 @@ Beats and their age are measured on the server's clock (see taskora_cli/engine/r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class WorkerInfo:
         stuck: its thread handlers running on past their timeout (a thread cannot be stopped);
             ``healthy`` is False once there are more than its pool replaces: it claims no
             more thread jobs (and ``taskora work`` exits with code 5 to be replaced).
+        scheduler: it holds the scheduler lease now, so it is the one firing due schedules.
     """
 
     id: str
@@ -58,6 +59,7 @@ class WorkerInfo:
     draining: bool = False
     stuck: int = 0
     healthy: bool = True
+    scheduler: bool = False
 
     @classmethod
     def from_fields(cls, row: dict[str, str], now_ms: int) -> WorkerInfo:
@@ -91,7 +93,12 @@ async def list_workers(runtime: Runtime) -> list[WorkerInfo]:
     """Every registered worker, live and gone, most recent beat first."""
     engine = await runtime.engine()
     now = await engine.workers.server_now_ms()  # beats are stamped by the server's clock
-    return [WorkerInfo.from_fields(row, now) for row in await engine.workers.registered()]
+    lease = await engine.schedules.lease()
+    leader = lease.get("owner") if _int(lease.get("until")) > now else None
+    return [
+        replace(info, scheduler=info.id == leader)
+        for info in (WorkerInfo.from_fields(row, now) for row in await engine.workers.registered())
+    ]
 
 
 async def reap_workers(runtime: Runtime, alive: frozenset[str] = frozenset()) -> dict[str, int]:

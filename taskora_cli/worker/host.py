@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class WorkerHost(Protocol):
     id: str
     lock_ttl_ms: int
     retention: Retention
+    state: SimpleNamespace
+    """The worker's shared namespace (``ctx.state``; see worker/lifespan.py)."""
 
     @property
     def executor(self) -> Executor: ...

@@ -144,6 +144,7 @@ def run(app: Parts, options: WorkOptions, hooks: WorkHooks | None = None) -> int
             no task to serve; before anything connects or starts.
     """
     hooks = hooks or WorkHooks()
+    app.runtime.follow_in_background = False  # its workers call the listeners themselves
     config = app.runtime.config
     processes = options.processes or config.worker.processes
     if not options.child:  # a supervised child: its supervisor checked (and warned) already

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..engine.cancels import listen_for_cancels
@@ -19,6 +20,7 @@ from ..retry import NO_RETRY, Retry
 from ..task import Task, new_job_id
 from ..views.worker_registry import reap_workers
 from .execute import Outcome
+from .lifespan import shut_down, start_up
 from .plan import TaskPlan, build_plan
 from .runner import TaskRunner
 from .scheduler import Scheduler
@@ -126,6 +128,7 @@ class Worker:
             )
         defaults = app.runtime.config.defaults
         self.runtime = app.runtime
+        self.runtime.follow_in_background = False  # this worker calls the listeners (start)
         self.registry = app.registry
         self.tasks = tasks
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[:6]}"
@@ -192,6 +195,9 @@ class Worker:
         """Whether a drain request stops this worker by itself (as ``stop()`` would); serve()
         turns it off, as it runs the drain itself and then ends the process."""
         self._draining: asyncio.Task[None] | None = None
+        self.state = SimpleNamespace()
+        """What the ``@app.on_startup`` hooks built; handlers read it as ``ctx.state``."""
+        self._started_up = False
 
     # -- per-task settings -------------------------------------------------------------------
 
@@ -216,7 +222,10 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, then start claiming and the background loops."""
+        """Run the start-up hooks, connect, then start claiming and the background loops."""
+        if not self._started_up:  # once per worker, before any job can read ctx.state
+            await start_up(self.registry.on_startup, self.state)
+            self._started_up = True
         self.engine = await self.runtime.engine()
         self._closing.clear()
         await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
@@ -234,7 +243,8 @@ class Worker:
             )
         )
         delivering, following = [], asyncio.Event()
-        if self.runtime.listeners:  # follow the event streams before claiming: no event is missed
+        if self.runtime.listeners and not self.runtime.follows_for_listeners:
+            # follow the event streams before claiming: no event is missed
             from ..views.job_events import deliver
 
             delivering.append(
@@ -268,6 +278,14 @@ class Worker:
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
         )
+        await self._notify("worker:ready")
+
+    async def _notify(self, name: str, error: BaseException | None = None) -> None:
+        """Call the app's listeners of a worker event ("worker:ready", ...), if any."""
+        if self.runtime.listeners.for_worker(name):
+            from ..views.job_events import notify_worker
+
+            await notify_worker(self.runtime.listeners, name, self.id, error)
 
     def busy(self) -> bool:
         """Whether this worker holds any job (running, buffered, or waiting to be settled)."""
@@ -306,6 +324,7 @@ class Worker:
         if draining is not None and draining is not asyncio.current_task():
             await draining  # a drain request is stopping it already: wait for that stop
             return
+        await self._notify("worker:closing")
         await asyncio.gather(*(r.stop(grace_ms / 1000) for r in self.runners))
         if self.scheduler is not None:  # after the runners: stopping them must not wait on it
             await self.scheduler.stop()
@@ -317,6 +336,9 @@ class Worker:
             task.cancel()
         # gather, not `suppress(CancelledError)`: a cancel of stop() itself must not be swallowed
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._started_up:  # the jobs are done or handed back: take the shared state down
+            self._started_up = False
+            await shut_down(self.registry.on_shutdown, self.state)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
         # Bounded: with the server gone the stop must not wait; the record is reaped once old.
@@ -336,6 +358,7 @@ class Worker:
                 await tick()
             except Exception as exc:
                 log.warning("taskora: background tick failed: %s", exc)
+                await self._notify("worker:error", exc)
             await self._pause(period_ms)
 
     async def _pause(self, period_ms: int) -> None:
@@ -485,7 +508,9 @@ class Worker:
         self.failed += not outcome.ok
         if self.on_finish is not None:
             self.on_finish(task, outcome, settled)
-        elif not outcome.ok:
+        elif not outcome.ok and not self.runtime.listeners.own(task, "failed"):
+            # the default error log, with the attempt's traceback once; a task with a "failed"
+            # listener of its own reports its failures itself
             action = "will retry" if outcome.retry_at_ms is not None else "failed for good"
             log.warning(
                 "taskora: %s job %s attempt %d %s: %s",
@@ -494,4 +519,5 @@ class Worker:
                 outcome.job.attempt,
                 action,
                 outcome.error_summary,
+                exc_info=outcome.exception,
             )

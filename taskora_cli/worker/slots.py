@@ -350,6 +350,7 @@ class Slots:
             io=self,
             loop=self._loop,
             loop_thread=self._loop_thread,
+            state=self.worker.state,
         )
 
     def write_progress(self, job_id: str, value: str) -> Write:

@@ -22,6 +22,7 @@ QUEUE_KEYS = {"name", "paused", "tasks", "waiting", "delayed", "active", "failed
 WORKER_KEYS = {
     "id", "host", "pid", "tasks", "queues", "slots", "active", "processed", "failed",
     "started_ms", "beat_ms", "heartbeat_ms", "age", "gone", "draining", "stuck", "healthy",
+    "scheduler",
 }  # fmt: skip
 
 

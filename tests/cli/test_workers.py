@@ -139,3 +139,14 @@ def test_a_supervisor_says_a_child_left_for_stuck_threads_not_that_it_crashed(
     log = supervisor.log  # type: ignore[attr-defined]
     wait_for(lambda: "left with more stuck thread handlers" in log.read_text(), 60)
     assert "exited with code 5" not in log.read_text()
+
+
+def test_ls_shows_which_worker_holds_the_scheduler_lease(project: Project) -> None:
+    workers = [project.start_worker("--task", "add") for _ in range(2)]
+    wait_for(lambda: len(listed(project)) == 2 and any(r["scheduler"] for r in listed(project)))
+    [leader] = [row for row in listed(project) if row["scheduler"]]
+    assert leader["pid"] in {w.pid for w in workers}
+    table = project.taskora("workers", "ls", "--wide").stdout.splitlines()
+    assert "SCHED" in table[0].split()
+    [marked] = [line for line in table[1:] if " yes " in line]
+    assert str(leader["pid"]) in marked.split()

@@ -321,7 +321,7 @@ def test_stall_sweep_recovers_a_job_whose_lock_expired(lua: Lua) -> None:
     assert snap[t.job("a")]["stalls"] == "1"
     assert snap[t.job("a")]["attempt"] == "0"
     assert "lock" not in snap[t.job("a")]
-    assert snap[t.events][-1] == ev("stalled", "a", action="recovered")
+    assert snap[t.events][-1] == ev("stalled", "a", action="recovered", count=1)
     assert snap[t.sweep] == str(NOW + 2500)
 
 
@@ -349,6 +349,10 @@ def test_stall_sweep_fails_a_job_that_stalls_too_often(lua: Lua) -> None:
     assert snap[t.job("a")]["state"] == "failed"
     assert "StalledError" in snap[t.job("a")]["error"]
     assert snap[t.counts] == {f"f:{(NOW + 2000) // 60_000}": "1"}
+    assert snap[t.events][-2:] == [
+        ev("stalled", "a", action="failed", count=1),
+        ev("failed", "a", will_retry=0),
+    ]
 
 
 def test_handshake_writes_once_and_returns_what_is_stored(lua: Lua) -> None:

@@ -191,7 +191,11 @@ def test_a_dead_letter_trims_the_failed_set(lua: Lua) -> None:
     assert fail(lua, token, -1, 1000, 2) == 2
 
     assert lua.snapshot() == {
-        t.events: [ev("waiting", "new"), ev("active", "new", attempt=1), ev("failed", "new")],
+        t.events: [
+            ev("waiting", "new"),
+            ev("active", "new", attempt=1),
+            ev("failed", "new", attempt=1, will_retry=0),
+        ],
         t.failed: [("f3", NOW - 400), ("new", NOW)],
         t.job("new"): {
             "state": "failed",
