@@ -170,9 +170,15 @@ class Runtime:
             from .engine.engine import Engine
 
             url = await asyncio.to_thread(self._resolve_url_once)
-            engine = Engine(url, self.prefix)
-            await engine.connect(self.clock())
-            engine = self._engines.setdefault(loop, engine)
+            made = Engine(url, self.prefix)
+            try:
+                await made.connect(self.clock())
+            except BaseException:  # refused (a wire format it cannot read) or cancelled
+                await made.close()
+                raise
+            engine = self._engines.setdefault(loop, made)
+            if engine is not made:  # another call on this loop connected first: use its engine
+                await made.close()
         return engine
 
     def _resolve_url_once(self) -> str:

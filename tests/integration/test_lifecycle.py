@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -284,6 +287,27 @@ async def test_an_incompatible_wire_format_is_refused(redis_url: str, tmp_path: 
     with pytest.raises(WireFormatError, match="upgrade taskora"):
         await anything.adispatch()
     client.close()
+
+
+def test_a_refused_connection_is_closed(redis_url: str, tmp_path: Path) -> None:
+    # Refused at the handshake, the engine is never the runtime's: closed there, or never
+    # (its socket, still watched by its loop, is found unclosed only once the loop is gone).
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.hset("taskora:{_global}:meta", mapping={"wire_version": 99, "min_compat": 99})
+    client.close()
+    app = make_app(redis_url, tmp_path)
+    unclosed: list[str] = []
+    saved_hook = sys.unraisablehook
+    sys.unraisablehook = lambda raised: unclosed.append(f"{raised.object!r}: {raised.exc_value}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with pytest.raises(WireFormatError):
+                asyncio.run(app.connect())
+            gc.collect()
+    finally:
+        sys.unraisablehook = saved_hook
+    assert unclosed == []
 
 
 def test_the_blocking_api_works_without_an_event_loop(redis_url: str, tmp_path: Path) -> None:
