@@ -321,6 +321,19 @@ def test_a_refused_connection_is_closed(redis_url: str, tmp_path: Path) -> None:
     assert unclosed_after(connect) == []
 
 
+def test_first_connects_racing_on_one_loop_keep_one_engine_and_close_the_rest(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    async def race() -> None:
+        engines = await asyncio.gather(*(app.connect() for _ in range(3)))
+        assert len({id(engine) for engine in engines}) == 1
+        await app.aclose()
+
+    assert unclosed_after(race) == []
+
+
 def test_an_engine_read_through_after_a_worker_stop_is_closed_with_the_app(
     redis_url: str, tmp_path: Path
 ) -> None:
