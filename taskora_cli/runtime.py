@@ -85,6 +85,10 @@ class Runtime:
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
         self._waiters: dict[asyncio.AbstractEventLoop, ResultWaiter] = {}
+        self._closed: dict[asyncio.AbstractEventLoop, Engine] = {}
+        """The engine :meth:`aclose` closed last on each open loop, closed again by the next:
+        a worker's stop closes the loop's engine under whoever else holds it, and a read
+        through it since connected its client again, which nothing else would close."""
         self._connect_lock = threading.Lock()
 
     # -- configuration -----------------------------------------------------------------------
@@ -259,12 +263,19 @@ class Runtime:
         if waiter is not None:
             await waiter.close()
         engine = self._engines.pop(loop, None)
-        if engine is not None:
-            await engine.close()
+        closed_before = self._closed.pop(loop, None)
+        for closing in (closed_before, engine):
+            if closing is not None:
+                await closing.close()
+        self._closed = {k: e for k, e in self._closed.items() if not k.is_closed()}
+        last = engine or closed_before
+        if last is not None:
+            self._closed[loop] = last
 
     def close(self) -> None:
         """Close the blocking API's connections (and stop following events for listeners)."""
-        if self._delivery is not None or any(not loop.is_closed() for loop in self._engines):
+        loops = [*self._engines, *self._closed]
+        if self._delivery is not None or any(not loop.is_closed() for loop in loops):
             with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
         self._portal.close()

@@ -245,9 +245,13 @@ class TaskRunner:
         if not handle.enqueued and handle.existing_id is None:
             raise UsageError(f"the dispatch of {task.name!r} was not enqueued: {handle.reason}")
         job_id = handle.existing_id or handle.id  # a duplicate follows the job it joined
-        engine = await self._engine()
         for _ in range(MAX_STEPS):
             await self._step()
+            # The engine is asked for after the step, never kept across it: a step that makes
+            # the worker again (tasks registered since) stops the old one, which closes the
+            # loop's engine, and a read on a closed engine's client opens a connection that
+            # nothing closes any more (found unclosed when the loop is gone).
+            engine = await self._engine()
             if await engine.job_state(task.name, job_id) in TERMINAL_STATES:
                 break
             due = await self._next_due()

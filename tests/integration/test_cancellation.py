@@ -30,6 +30,7 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
     made = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path))
     yield made
     await made.aclose()
+    made.close()  # the blocking API's connections too: a test here uses app.cancel
 
 
 async def test_a_waiting_job_is_cancelled_at_once_and_its_waiters_told(

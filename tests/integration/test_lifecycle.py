@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import threading
+import warnings
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -294,6 +299,68 @@ async def test_an_incompatible_wire_format_is_refused(
         await anything.adispatch()
     await app.aclose()
     client.close()
+
+
+def unclosed_after(scenario: Callable[[], Coroutine[Any, Any, None]]) -> list[str]:
+    """What the garbage collector finds unclosed once ``scenario`` ran on a loop of its own
+    (a socket its loop still watched is found only once that loop is gone)."""
+    unclosed: list[str] = []
+    saved_hook = sys.unraisablehook
+    sys.unraisablehook = lambda raised: unclosed.append(f"{raised.object!r}: {raised.exc_value}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            asyncio.run(scenario())
+            gc.collect()
+    finally:
+        sys.unraisablehook = saved_hook
+    return unclosed
+
+
+def test_a_refused_connection_is_closed(redis_url: str, tmp_path: Path) -> None:
+    # Refused at the handshake, the engine is never the runtime's: closed there, or never.
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.hset("taskora:{_global}:meta", mapping={"wire_version": 99, "min_compat": 99})
+    client.close()
+    app = make_app(redis_url, tmp_path)
+
+    async def connect() -> None:
+        with pytest.raises(WireFormatError):
+            await app.connect()
+
+    assert unclosed_after(connect) == []
+
+
+def test_first_connects_racing_on_one_loop_keep_one_engine_and_close_the_rest(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    async def race() -> None:
+        engines = await asyncio.gather(*(app.connect() for _ in range(3)))
+        assert len({id(engine) for engine in engines}) == 1
+        await app.aclose()
+
+    assert unclosed_after(race) == []
+
+
+def test_an_engine_read_through_after_a_worker_stop_is_closed_with_the_app(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    @app.task("noop")
+    async def noop(data: None) -> None:
+        return None
+
+    async def keep_the_engine() -> None:
+        engine = await app.connect()
+        worker = await app.start()
+        await worker.stop()  # closes the loop's engine, which this caller still holds
+        assert await engine.known_tasks() == ["noop"]  # its client connects again
+        await app.aclose()
+
+    assert unclosed_after(keep_the_engine) == []
 
 
 def test_the_blocking_api_works_without_an_event_loop(redis_url: str, tmp_path: Path) -> None:

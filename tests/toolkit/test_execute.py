@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -128,6 +131,37 @@ def test_tasks_registered_after_the_first_run_are_served_too(
         return -n
 
     assert runner.run(second, 1) == -1
+
+
+def test_a_worker_made_again_mid_run_leaves_no_connection_open(
+    app: Taskora, redis_url: str
+) -> None:
+    # The second run makes the worker again (a task was registered since), which closes the
+    # loop's engine under the run: once leaked, a connection is found unclosed only when the
+    # garbage collector frees it, after the loop is gone.
+    unclosed: list[str] = []
+    saved_hook = sys.unraisablehook
+    sys.unraisablehook = lambda raised: unclosed.append(f"{raised.object!r}: {raised.exc_value}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with TaskRunner(app, url=redis_url) as runner:
+
+                @app.task("first")
+                async def first(n: int) -> int:
+                    return n
+
+                assert runner.run(first, 1) == 1
+
+                @app.task("second")
+                async def second(n: int) -> int:
+                    return -n
+
+                assert runner.run(second, 1) == -1
+            gc.collect()
+    finally:
+        sys.unraisablehook = saved_hook
+    assert unclosed == []
 
 
 def test_a_connected_app_must_close_before_a_runner_takes_it(app: Taskora, redis_url: str) -> None:
