@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def duration(minimum_ms: int, *, nullable: bool = False) -> Parser:
     def parse(value: object, where: str) -> int | None:
         if nullable and value is False:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | float | str | timedelta):
             raise fail(where, expected, value)
         try:
             ms = to_ms(value, what=where)

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
+from .admin import JobAdmin
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
@@ -90,6 +91,7 @@ class Engine(Reads):
         self.control = Control(self.runner)
         self.workers = Workers(self.runner)
         self.events = Events(self.runner)
+        self.admin = JobAdmin(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()

@@ -55,6 +55,8 @@ SCRIPT_NAMES = (
     "schedule_remove",
     "schedule_triggered",
     "publish_contract",
+    "delete_job",
+    "purge_finished",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -117,6 +117,10 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     queued = run("dispatch", "add", "--data", '{"a": 1, "b": 2}')["id"]
     assert run("jobs", "cancel", queued)["state"] == "cancelled"
     assert run("jobs", "retry", queued)["state"] == "waiting"
+    assert run("jobs", "rm", queued) == {"id": queued, "was": "waiting", "deleted": True}
+    assert run("jobs", "clean", "--state", "completed", "--older-than", "1h", "--dry-run")[
+        "dry_run"
+    ]
     project.start_worker()
     assert run("dispatch", "explode", "--wait", ok=(1,))["state"] == "failed"
     [dead] = run("dlq", "ls")
