@@ -28,6 +28,7 @@ from .flow_dispatch import (
     rejection,
 )
 from .handle import JobHandle
+from .job_limits import encode_limits
 from .listeners import Listener, register
 from .otel import inject_trace_context
 from .retry import Retry
@@ -256,6 +257,8 @@ class Task:
         skip_validation: bool = False,
         job_id: str | None = None,
         run_at: datetime | None = None,
+        retry: Retry | int | None = None,
+        timeout: Duration | None = None,
     ) -> JobHandle:
         """Enqueue one job and return its handle.
 
@@ -293,6 +296,10 @@ class Task:
                 existing job.
             run_at: run no sooner than this moment (a datetime; a naive one is read as UTC);
                 a moment already past means now. Not with ``delay``.
+            retry: this job's retry policy instead of the task's: a :class:`Retry` (no
+                backoff function, retry_on or no_retry_on: they cannot be stored; the task's
+                retry_on/no_retry_on still apply), or an int, just the number of attempts.
+            timeout: how long one attempt of this job may run, instead of the task's.
 
         Only one of deduplicate, throttle and debounce may be given.
 
@@ -310,7 +317,8 @@ class Task:
         if self.options.collect is not None:
             self._refuse_per_item_options(
                 {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
-                 "deduplicate": deduplicate, "concurrency_key": concurrency_key},
+                 "deduplicate": deduplicate, "concurrency_key": concurrency_key,
+                 "job_id": job_id, "run_at": run_at, "retry": retry, "timeout": timeout},
                 priority,
             )  # fmt: skip
             return await self.collect_one(data, self.options.collect, now)
@@ -326,8 +334,7 @@ class Task:
             delay = delay_until(run_at, now) / 1000
         concurrency = (concurrency_key, concurrency_limit)
         job = self.new_job(data, delay, priority, ttl, now, concurrency)
-        if job_id is not None:
-            job = job._replace(id=check_job_id(job_id))
+        job = _with_choices(job, job_id, encode_limits(retry, timeout))
         engine = await self.runtime.engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
             await engine.register_tasks({self.name: self.options.queue})
@@ -479,6 +486,15 @@ class Task:
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""
         return JobHandle(self.runtime, self.name, job_id)
+
+
+def _with_choices(job: NewJob, job_id: str | None, limits: dict[str, str]) -> NewJob:
+    """``job`` with the caller's id and its own retry/timeout fields, where given."""
+    if job_id is not None:
+        job = job._replace(id=check_job_id(job_id))
+    if limits:
+        job = job._replace(extra=json.dumps({**json.loads(job.extra or "{}"), **limits}))
+    return job
 
 
 def _positional_arity(fn: Handler) -> int:

@@ -54,14 +54,17 @@ def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
             )
             for i in range(0, len(flat), 6)
         ]
-    except TypeError:  # a job with a trace context: its version item is [version, tc]
+    except TypeError:  # a job with a trace context or limits: its version item is a list
         return [_traced(flat[i : i + 6]) for i in range(0, len(flat), 6)]
 
 
 def _traced(item: Sequence[Any]) -> ClaimedJob:
-    version, trace = item[5] if isinstance(item[5], list) else (item[5], None)
+    # [version, tc] or [version, tc or None, limits] (claim.lua's version_item)
+    version, trace, limits = (
+        [*item[5], None][:3] if isinstance(item[5], list) else (item[5], None, None)
+    )
     return ClaimedJob(
-        item[0], item[1], int(item[2]), item[3], int(item[4] or 0), int(version), trace
+        item[0], item[1], int(item[2]), item[3], int(item[4] or 0), int(version), trace, limits
     )
 
 
