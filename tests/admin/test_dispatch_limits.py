@@ -58,3 +58,37 @@ def test_retry_and_timeout_that_cannot_be_stored_are_refused(
         runner.dispatch(echo, 1, retry=0)
     with pytest.raises(UsageError, match="timeout: cannot read"):
         runner.dispatch(echo, 1, timeout="soon")
+
+
+def test_a_handle_reads_its_jobs_progress_and_logs(app: Taskora, runner: TaskRunner) -> None:
+    from taskora_cli import JobContext, JobNotFoundError
+
+    @app.task("report")
+    def report(n: int, ctx: JobContext) -> int:
+        ctx.log.info("starting", n=n)
+        ctx.progress({"done": n})
+        ctx.log.warning("halfway")
+        return n
+
+    handle = runner.dispatch(report, 7)
+    assert (handle.progress(), handle.logs()) == (None, [])
+    runner.process_all()
+    assert handle.progress() == {"done": 7}
+    logs = handle.logs()
+    assert [(e["level"], e["msg"]) for e in logs] == [("info", "starting"), ("warning", "halfway")]
+    assert logs[0]["fields"] == {"n": 7}
+    gone = app.handle("report", "nope")
+    with pytest.raises(JobNotFoundError):
+        gone.progress()
+    with pytest.raises(JobNotFoundError):
+        gone.logs()
+
+
+async def test_handle_progress_and_logs_have_async_twins(app: Taskora, runner: TaskRunner) -> None:
+    @app.task("echo")
+    def echo(data: int) -> int:
+        return data
+
+    handle = await echo.adispatch(1)
+    assert (await handle.aprogress(), await handle.alogs()) == (None, [])
+    await app.aclose()
