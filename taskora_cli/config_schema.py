@@ -275,6 +275,7 @@ KEYS = (
     Key("retention.completed_max_items", "completed_max_items", _LIMIT_ITEMS, _or_false),
     Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),
     Key("retention.failed_max_items", "failed_max_items", _LIMIT_ITEMS, _or_false),
+    Key("retention.max_logs_per_job", "max_logs_per_job", integer(1)),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..context import LOG_CAP, JobContext, Write
+from ..context import JobContext, Write
 from ..engine.records import ClaimedJob
 from ..job_limits import job_limits
 from ..middleware import compose
@@ -368,7 +368,8 @@ class Slots:
         return self.worker.engine.set_progress(self.task.name, job_id, value)
 
     def write_logs(self, job_id: str, entries: list[str]) -> Write:
-        return self.worker.engine.append_logs(self.task.name, job_id, entries, LOG_CAP)
+        cap = self.worker.runtime.config.retention.max_logs_per_job
+        return self.worker.engine.append_logs(self.task.name, job_id, entries, cap)
 
     def now_ms(self) -> int:
         return self.worker.runtime.clock()
