@@ -33,6 +33,7 @@ from .listeners import Listener, register
 from .otel import inject_trace_context
 from .retry import Retry
 from .serialization import dumps, require_json
+from .stall import Stall
 from .versioning import DEFAULT_VERSIONING, Versioning
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class TaskOptions:
     versioning: Versioning = DEFAULT_VERSIONING
     """The payload version dispatches are stamped with, the oldest one the task still runs,
     and the migrations in between."""
+    stall: Stall | None = None
+    """The task's own lock TTL and max stalls (None: the worker's)."""
 
 
 TtlOption = Duration | Mapping[str, Any] | None

@@ -121,6 +121,7 @@ class Slots:
         self._collects = task.options.collect is not None
         self.retry = worker.retry_for(task)
         self.timeout_s = worker.timeout_ms_for(task) / 1000
+        self.lock_ttl_ms = worker.lock_ttl_ms_for(task)
         self.held: dict[str, str] = {}  # id -> lock token, for every claimed, unsettled job
         self.buffer: deque[ClaimedJob] = deque()
         self.running: dict[str, Running] = {}  # in start order
@@ -377,5 +378,5 @@ class Slots:
     async def extend_lock(self, job_id: str, token: str) -> None:
         w = self.worker
         await w.engine.extend_locks(
-            self.task.name, [(job_id, token)], w.runtime.clock(), w.lock_ttl_ms
+            self.task.name, [(job_id, token)], w.runtime.clock(), self.lock_ttl_ms
         )
