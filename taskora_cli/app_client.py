@@ -236,8 +236,8 @@ class AppClient:
         return Queues(self)
 
     def schedules(self) -> ScheduleManager:
-        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
-        ``update``, ``remove``, ``upcoming``, with async twins."""
+        """The server's schedules: ``list``, ``get``, ``add``, ``pause``, ``resume``,
+        ``trigger``, ``update``, ``remove``, ``upcoming``, with async twins."""
         from .views.schedule_manager import ScheduleManager
 
         return ScheduleManager(self)

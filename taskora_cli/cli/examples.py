@@ -78,6 +78,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "schedules ls": ("taskora schedules ls", "taskora schedules ls --json"),
     "schedules show": ("taskora schedules show nightly-report",),
     "schedules next": ("taskora schedules next nightly-report -n 10",),
+    "schedules add": (
+        "taskora schedules add cleanup --task purge-tmp --every 1h",
+        "taskora schedules add nightly-report -t report --cron '0 2 * * *' "
+        '--timezone Europe/Berlin -d \'{"kind": "daily"}\'',
+    ),
+    "schedules update": (
+        "taskora schedules update nightly-report --cron '30 2 * * *'",
+        "taskora schedules update cleanup --every 30m --overlap",
+    ),
     "schedules pause": ("taskora schedules pause nightly-report",),
     "schedules resume": ("taskora schedules resume nightly-report",),
     "schedules trigger": ("taskora schedules trigger nightly-report --wait",),

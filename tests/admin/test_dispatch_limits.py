@@ -92,3 +92,24 @@ async def test_handle_progress_and_logs_have_async_twins(app: Taskora, runner: T
     handle = await echo.adispatch(1)
     assert (await handle.aprogress(), await handle.alogs()) == (None, [])
     await app.aclose()
+
+
+def test_schedules_add_stores_a_new_schedule_that_fires(app: Taskora, runner: TaskRunner) -> None:
+    from taskora_cli import UnknownTaskError
+
+    @app.task("echo")
+    def echo(data: int) -> int:
+        return data
+
+    manager = app.schedules()
+    info = manager.add("every-hour", "echo", every=timedelta(hours=1), data=5)
+    assert (info.spec.every_ms, info.spec.data, info.next_run_ms) == (
+        3_600_000, 5, runner.clock() + 3_600_000,
+    )  # fmt: skip
+    with pytest.raises(UsageError, match="exists already"):
+        manager.add("every-hour", "echo", every="1m")
+    with pytest.raises(UnknownTaskError):
+        manager.add("typo", "ehco", every="1m")
+    with pytest.raises(UsageError, match="exactly one of"):
+        manager.add("neither", "echo")
+    assert manager.update("every-hour", data=6).spec.data == 6
