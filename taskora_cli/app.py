@@ -24,6 +24,7 @@ from .retry import Retry
 from .runtime import Clock, Runtime, system_clock
 from .schedule_declarations import ScheduleDeclarations
 from .serialization import JSON, Serializer
+from .stall import parse_stall
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption, unimplemented
 from .task_registry import TaskRegistry, check_middlewares, with_schemas
 from .versioning import MigrateOption, Versioning
@@ -110,6 +111,7 @@ class Taskora(AppClient, ScheduleDeclarations):
         version: int | None = None,
         since: int | None = None,
         migrate: MigrateOption = None,
+        stall: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Task]:
         """Register the decorated function as a task.
 
@@ -152,6 +154,10 @@ class Taskora(AppClient, ScheduleDeclarations):
             migrate: ``{2: v1_to_v2, 3: v2_to_v3}`` (the key is the version a function
                 produces) or a list of functions from ``since`` on: run in order on a job
                 older than ``version`` before its data is checked.
+            stall: ``{"lock_ttl": "2m", "max_stalls": 3}`` (either key optional): how long a
+                claimed job's lock holds unrenewed (longer than ``[worker] heartbeat``) before
+                it counts as stalled, and how many stalls it survives before failing for good
+                (default: ``[defaults] max_stalls``).
         """
         _check_worker_options(retry, concurrency, on_cancel)
         check_queue_name(queue)
@@ -170,6 +176,7 @@ class Taskora(AppClient, ScheduleDeclarations):
             collect=parse_collect(collect),
             middleware=middlewares,
             versioning=versioning,
+            stall=parse_stall(stall),
         )
 
         def register(fn: Handler) -> Task:

@@ -17,6 +17,7 @@ from .handle import JobHandle
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .config import Config
+    from .durations import Duration
     from .engine.engine import Engine
     from .listeners import Event
     from .runtime import Clock, Runtime
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .task_registry import TaskRegistry
     from .views.dead_letters import DeadLetters
     from .views.inspector import Inspector
+    from .views.job_admin import CleanResult
     from .views.queues import Queues
     from .views.schedule_manager import ScheduleManager
     from .views.worker_registry import WorkerInfo
@@ -161,6 +163,51 @@ class AppClient:
 
     cancel = blocking_twin(acancel)
 
+    async def adelete_job(self, job_id: str, *, task: str | None = None) -> str:
+        """Delete a job for good (its data, result, error and logs), whatever line or set holds
+        it: waiting, delayed, retrying or finished. Without ``task`` the job is looked for
+        under every known task.
+
+        Returns:
+            The state the job was in.
+
+        Raises:
+            JobActiveError: a worker is running it; cancel it first, or wait for it to end.
+            JobNotFoundError: no such job.
+        """
+        from .views.job_admin import delete_job
+
+        return await delete_job(self, job_id, task)
+
+    delete_job = blocking_twin(adelete_job)
+
+    async def aclean_jobs(
+        self,
+        state: str,
+        older_than: Duration,
+        *,
+        task: str | None = None,
+        dry_run: bool = False,
+    ) -> CleanResult:
+        """Delete the jobs that ended ``state`` (completed, failed, cancelled or expired) more
+        than ``older_than`` ago (``"7d"``, seconds, a ``timedelta``), in batches; safe to run
+        again after an interruption.
+
+        Args:
+            state: completed, failed, cancelled or expired.
+            older_than: how long ago they must have ended.
+            task: only this task's jobs (default: every known task).
+            dry_run: only count them; change nothing.
+
+        Raises:
+            UsageError: a bad state, duration or task name.
+        """
+        from .views.job_admin import clean_jobs
+
+        return await clean_jobs(self, state, older_than, task, dry_run=dry_run)
+
+    clean_jobs = blocking_twin(aclean_jobs)
+
     def events(
         self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
     ) -> AsyncIterator[Event]:
@@ -191,8 +238,8 @@ class AppClient:
         return Queues(self)
 
     def schedules(self) -> ScheduleManager:
-        """The server's schedules: ``list``, ``get``, ``pause``, ``resume``, ``trigger``,
-        ``update``, ``remove``, ``upcoming``, with async twins."""
+        """The server's schedules: ``list``, ``get``, ``add``, ``pause``, ``resume``,
+        ``trigger``, ``update``, ``remove``, ``upcoming``, with async twins."""
         from .views.schedule_manager import ScheduleManager
 
         return ScheduleManager(self)

@@ -60,12 +60,14 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class RetentionConfig:
-    """How long finished jobs are kept; None means no limit."""
+    """How long finished jobs are kept (None means no limit), and how many log lines each."""
 
     completed_max_age_ms: int | None = 86_400_000
     completed_max_items: int | None = 10_000
     failed_max_age_ms: int | None = 7 * 86_400_000
     failed_max_items: int | None = 10_000
+    max_logs_per_job: int = 1000
+    """``ctx.log`` entries kept per job; older ones are trimmed as new ones come."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def duration(minimum_ms: int, *, nullable: bool = False) -> Parser:
     def parse(value: object, where: str) -> int | None:
         if nullable and value is False:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | float | str | timedelta):
             raise fail(where, expected, value)
         try:
             ms = to_ms(value, what=where)
@@ -274,6 +275,7 @@ KEYS = (
     Key("retention.completed_max_items", "completed_max_items", _LIMIT_ITEMS, _or_false),
     Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),
     Key("retention.failed_max_items", "failed_max_items", _LIMIT_ITEMS, _or_false),
+    Key("retention.max_logs_per_job", "max_logs_per_job", integer(1)),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

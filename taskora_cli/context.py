@@ -18,9 +18,6 @@ from .serialization import dumps
 
 log = logging.getLogger("taskora.worker")
 
-LOG_CAP = 1000
-"""Log entries kept per job; older ones are trimmed."""
-
 Write = Coroutine[Any, Any, None]
 
 _signal_lock = threading.Lock()
@@ -93,7 +90,8 @@ class CancelSignal:
 
 
 class JobLogger:
-    """``ctx.log``: structured lines stored with the job (capped at LOG_CAP)."""
+    """``ctx.log``: structured lines stored with the job (capped by ``[retention]
+    max_logs_per_job``)."""
 
     __slots__ = ("_write",)
 

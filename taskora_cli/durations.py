@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 
 from .errors import UsageError
 
-Duration = int | float | str
+Duration = int | float | str | timedelta
+"""Seconds (int or float), a string with a unit ("500ms", "30s", "5m", "2h", "1d"), or a
+:class:`datetime.timedelta`."""
 
 MAX_MS = 3650 * 86_400_000
 """The longest duration taskora accepts: 3650d (about 10 years). Longer is a typo (a delay of
@@ -21,8 +24,8 @@ def to_ms(value: Duration, *, what: str = "duration") -> int:
     """Convert a duration to whole milliseconds.
 
     Args:
-        value: seconds as int/float, or a string such as "500ms", "30s", "5m", "2h", "1d"
-            (a bare number in a string means seconds).
+        value: seconds as int/float, a string such as "500ms", "30s", "5m", "2h", "1d"
+            (a bare number in a string means seconds), or a ``datetime.timedelta``.
         what: the option name, used in the error message.
 
     Raises:
@@ -49,6 +52,12 @@ def _shown(value: Duration) -> str:
 def _to_ms(value: Duration, what: str) -> int:
     if isinstance(value, bool):
         raise UsageError(f"{what}: expected a duration, got {value!r}")
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise UsageError(f"{what} must not be negative, got {value!r}")
+        if value > timedelta(milliseconds=MAX_MS):
+            return MAX_MS + 1
+        return round(value / timedelta(milliseconds=1))
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(f"{what}: expected a finite number of seconds, got {value!r}")

@@ -117,6 +117,14 @@ class JobNotFoundError(JobError):
     """No job with this id exists (never dispatched, or trimmed by retention)."""
 
 
+class JobActiveError(UsageError):
+    """The job is running now, so it cannot be deleted; cancel it first, or wait for it."""
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
 class DispatchRejectedError(TaskoraError):
     """Flow control turned a dispatch away (raised only with ``throw_on_reject=True``)."""
 

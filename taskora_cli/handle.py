@@ -16,7 +16,7 @@ from .errors import (
     UsageError,
 )
 from .job_state import RETRYABLE_STATES, JobState
-from .remote_error import RemoteError, parse_remote_error
+from .remote_error import RemoteError, decode_stored, parse_remote_error
 from .serialization import Payloads
 
 if TYPE_CHECKING:
@@ -140,6 +140,36 @@ class JobHandle:
         return outcome(self.task, self._target, record, self.runtime.payloads)
 
     result = blocking_twin(aresult)
+
+    async def aprogress(self) -> Any:
+        """The job's last ``ctx.progress`` value (a number or a dict), None before any.
+
+        Raises:
+            JobNotFoundError: no such job (never stored, deleted, or trimmed by retention).
+        """
+        engine = await self.runtime.engine()
+        if self.reason != "throttled":
+            record = await engine.job(self.task, self._target)
+            if record is not None:
+                return decode_stored(record.progress)
+        raise JobNotFoundError(f"job {self._target} of task {self.task!r} does not exist", self.id)
+
+    progress = blocking_twin(aprogress)
+
+    async def alogs(self) -> list[dict[str, Any]]:
+        """The job's ``ctx.log`` entries, oldest first: dicts with ``ts`` (ms), ``level``,
+        ``msg`` and ``fields``; the log is capped, so the oldest of a long one drop out.
+
+        Raises:
+            JobNotFoundError: no such job (never stored, deleted, or trimmed by retention).
+        """
+        engine = await self.runtime.engine()
+        if self.reason != "throttled" and await engine.job_state(self.task, self._target):
+            entries = await engine.job_logs(self.task, self._target)
+            return [e for e in map(decode_stored, entries) if isinstance(e, dict)]
+        raise JobNotFoundError(f"job {self._target} of task {self.task!r} does not exist", self.id)
+
+    logs = blocking_twin(alogs)
 
 
 async def cancel_job(runtime: Runtime, task: str, job_id: str, reason: str | None) -> str:

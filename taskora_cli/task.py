@@ -7,14 +7,16 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from .blocking import blocking_twin
+from .dispatch_options import check_job_id, delay_until
 from .durations import Duration, format_ms, to_ms
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
-from .errors import Issue, UsageError, ValidationError
+from .errors import DuplicateJobError, Issue, UsageError, ValidationError
 from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
 from .flow_dispatch import (
     Collected,
@@ -26,10 +28,12 @@ from .flow_dispatch import (
     rejection,
 )
 from .handle import JobHandle
+from .job_limits import encode_limits
 from .listeners import Listener, register
 from .otel import inject_trace_context
 from .retry import Retry
 from .serialization import dumps, require_json
+from .stall import Stall
 from .versioning import DEFAULT_VERSIONING, Versioning
 from .workflow import WorkflowHandle, dispatch_workflow
 from .workflow_graph import DEFAULT_CHUNK_SIZE, Chunks, Composition, Group, Signature, chunks
@@ -85,6 +89,8 @@ class TaskOptions:
     versioning: Versioning = DEFAULT_VERSIONING
     """The payload version dispatches are stamped with, the oldest one the task still runs,
     and the migrations in between."""
+    stall: Stall | None = None
+    """The task's own lock TTL and max stalls (None: the worker's)."""
 
 
 TtlOption = Duration | Mapping[str, Any] | None
@@ -259,6 +265,10 @@ class Task:
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
         skip_validation: bool = False,
+        job_id: str | None = None,
+        run_at: datetime | None = None,
+        retry: Retry | int | None = None,
+        timeout: Duration | None = None,
     ) -> JobHandle:
         """Enqueue one job and return its handle.
 
@@ -289,6 +299,17 @@ class Task:
             concurrency_limit: the limit for ``concurrency_key`` (default: the task's, else 1).
             skip_validation: enqueue ``data`` without checking it against the task's
                 ``input`` schema (the worker still checks it before the handler).
+            job_id: the job's id, chosen by the caller (an order number, say) instead of a
+                random one. While a job with this id exists (until retention removes it),
+                dispatching it again is a no-op, as a duplicate: ``enqueued`` False,
+                ``reason`` "duplicate" and ``existing_id`` the id; the handle acts on the
+                existing job.
+            run_at: run no sooner than this moment (a datetime; a naive one is read as UTC);
+                a moment already past means now. Not with ``delay``.
+            retry: this job's retry policy instead of the task's: a :class:`Retry` (no
+                backoff function, retry_on or no_retry_on: they cannot be stored; the task's
+                retry_on/no_retry_on still apply), or an int, just the number of attempts.
+            timeout: how long one attempt of this job may run, instead of the task's.
 
         Only one of deduplicate, throttle and debounce may be given.
 
@@ -306,7 +327,8 @@ class Task:
         if self.options.collect is not None:
             self._refuse_per_item_options(
                 {"delay": delay, "ttl": ttl, "debounce": debounce, "throttle": throttle,
-                 "deduplicate": deduplicate, "concurrency_key": concurrency_key},
+                 "deduplicate": deduplicate, "concurrency_key": concurrency_key,
+                 "job_id": job_id, "run_at": run_at, "retry": retry, "timeout": timeout},
                 priority,
             )  # fmt: skip
             return await self.collect_one(data, self.options.collect, now)
@@ -316,13 +338,20 @@ class Task:
                     'debounce sets the delay itself (its "delay"); drop delay= when debouncing'
                 )
             delay = flow.delay_ms / 1000
+        if run_at is not None:
+            if delay is not None:
+                raise UsageError("give run_at= or delay=, not both (or debounce=, which delays)")
+            delay = delay_until(run_at, now) / 1000
         concurrency = (concurrency_key, concurrency_limit)
         job = self.new_job(data, delay, priority, ttl, now, concurrency)
+        job = _with_choices(job, job_id, encode_limits(retry, timeout))
         engine = await self.runtime.engine()
         if self.name not in engine.registered:  # a round trip only on a name's first dispatch
             await engine.register_tasks({self.name: self.options.queue})
         if flow is None:
             enqueued = await engine.enqueue(self.name, job, now)
+            if not enqueued and job_id is not None:
+                return self._existing(job.id, throw_on_reject)
             return JobHandle(self.runtime, self.name, job.id, enqueued)
         admission = await admit(engine, self.name, job, flow, now)
         if not admission.enqueued and throw_on_reject:
@@ -330,6 +359,16 @@ class Task:
         return JobHandle.admitted(self.runtime, self.name, job.id, admission)
 
     dispatch = blocking_twin(adispatch)
+
+    def _existing(self, job_id: str, throw: bool) -> JobHandle:
+        """The handle of a dispatch whose chosen id is already a job's: that job's."""
+        if throw:
+            raise DuplicateJobError(
+                f"a job {job_id} of task {self.name!r} already exists", "", job_id, job_id
+            )
+        handle = JobHandle(self.runtime, self.name, job_id, enqueued=False)
+        handle.reason, handle.existing_id = "duplicate", job_id
+        return handle
 
     def checked(self, data: Any, skip_validation: bool = False) -> Any:
         """``data`` as a dispatch enqueues it: checked against the ``input`` schema (unless
@@ -479,6 +518,15 @@ class Task:
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""
         return JobHandle(self.runtime, self.name, job_id)
+
+
+def _with_choices(job: NewJob, job_id: str | None, limits: dict[str, str]) -> NewJob:
+    """``job`` with the caller's id and its own retry/timeout fields, where given."""
+    if job_id is not None:
+        job = job._replace(id=check_job_id(job_id))
+    if limits:
+        job = job._replace(extra=json.dumps({**json.loads(job.extra or "{}"), **limits}))
+    return job
 
 
 def _positional_arity(fn: Handler) -> int:

@@ -76,11 +76,15 @@ end
 -- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
 -- so the reply holds an integer). A job dispatched inside a trace (its "tc" field, the W3C
 -- trace context as JSON) has {v, tc} there instead: read in the same HMGET, so the worker
--- needs no second look, and the reply of every other job stays as it was.
+-- needs no second look, and the reply of every other job stays as it was. A job dispatched
+-- with its own retry or timeout (its "limits" field, JSON) has {v, tc or nil, limits}.
 local CLAIMED_ITEMS = 6
 
-local function version_item(v, tc)
+local function version_item(v, tc, limits)
   local version = tonumber(v) or 1
+  if limits then
+    return { version, tc or false, limits }
+  end
   if tc then
     return { version, tc }
   end
@@ -103,7 +107,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     local id = ids[i]
     local job = job_key(tag, id)
     local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
-      "conc", "v", "tc")
+      "conc", "v", "tc", "limits")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
       release_hold(id, fields[6])
       if fields[5] == "discard" then
@@ -133,7 +137,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       out[#out + 1] = attempt
       out[#out + 1] = fields[1]
       out[#out + 1] = fields[2]
-      out[#out + 1] = version_item(fields[8], fields[9])
+      out[#out + 1] = version_item(fields[8], fields[9], fields[10])
     end
   end
   zadd_many(keys.active, locked)
@@ -164,14 +168,15 @@ local function replayed(key, request, tag)
   local out, jobs = {}, cjson.decode(stored[3])
   for i = 1, #jobs, 2 do
     local id, token = jobs[i], jobs[i + 1]
-    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v", "tc")
+    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v", "tc",
+      "limits")
     if job[1] == token then
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = tonumber(job[2])
       out[#out + 1] = job[3]
       out[#out + 1] = job[4]
-      out[#out + 1] = version_item(job[5], job[6])
+      out[#out + 1] = version_item(job[5], job[6], job[7])
     end
   end
   return cjson.decode(stored[2]), out

@@ -47,6 +47,27 @@ def dispatch(
         str | None,
         typer.Option(help='Run no sooner than this, e.g. "5s", "10m", "2h".', show_default=False),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Run no sooner than this moment, ISO 8601: 2026-12-24T09:00Z, "
+            "2026-12-24T10:00+01:00 (no offset: UTC); a moment past means now. Not with --delay.",
+            metavar="WHEN",
+            show_default=False,
+        ),
+    ] = None,
+    job_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            help="The job's id instead of a random one (an order number, say). While a job with "
+            "this id exists, dispatching it again does nothing (rejected, as with --dedup; the "
+            "id is printed).",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
     ttl: Annotated[
         str | None,
         typer.Option(
@@ -198,6 +219,7 @@ def dispatch(
         fail(USAGE, f"{' and '.join(given)} cannot be combined: pick one flow-control flag")
     if given and ndjson is not None:
         fail(USAGE, f"{given[0]} applies to one dispatch at a time; drop --ndjson or {given[0]}")
+    one = _single_options(flow, job_id, at, ndjson)
     conc_key, conc_limit = flags.concurrency_option(concurrency_key)
     options: dict[str, Any] = {
         "delay": delay,
@@ -219,7 +241,7 @@ def dispatch(
                 for handle in handles:
                     _print_dispatched(handle, as_json=False)
             return
-        handle = app.dispatch(task, payload, **options, **{k: v for k, v in flow.items() if v})
+        handle = app.dispatch(task, payload, **options, **one)
         if not handle.enqueued:
             _print_dispatched(handle, as_json)
             _rejected(handle, allow_reject)
@@ -231,8 +253,27 @@ def dispatch(
         app.close()
 
 
+def _single_options(
+    flow: dict[str, Any], job_id: str | None, at: str | None, ndjson: str | None
+) -> dict[str, Any]:
+    """The options only a single dispatch takes: flow control, --id and --at."""
+    for flag, value in (("--id", job_id), ("--at", at)):
+        if value is not None and ndjson is not None:
+            fail(USAGE, f"{flag} applies to one dispatch at a time; drop --ndjson or {flag}")
+    one: dict[str, Any] = {k: v for k, v in flow.items() if v}
+    if job_id is not None:
+        one["job_id"] = job_id
+    if at is not None:
+        from ..dispatch_options import parse_moment
+
+        one["run_at"] = parse_moment(at, what="--at")
+    return one
+
+
 def _rejected(handle: JobHandle, allow_reject: bool) -> None:
-    if handle.reason == "duplicate":
+    if handle.reason == "duplicate" and handle.existing_id == handle.id:
+        why = f"a job with id {handle.id} already exists"
+    elif handle.reason == "duplicate":
         why = f"deduplicated: job {handle.existing_id} holds the key and is still pending"
     elif handle.reason == "throttled":
         wait_s = handle.retry_after or 0

@@ -18,6 +18,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "taskora dispatch greet --wait --raw   # a string result, unquoted",
         "taskora dispatch add --ndjson jobs.ndjson --json",
         "taskora dispatch send-email -d @mail.json --skip-validation",
+        "taskora dispatch invoice --id order-42 --at 2026-12-24T09:00Z",
     ),
     "init": (
         "taskora init -m app.tasks",
@@ -51,6 +52,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "jobs logs": ("taskora jobs logs 8f1c2d3e", "taskora jobs logs 8f1c2d3e --follow --json"),
     "jobs retry": ("taskora jobs retry 8f1c2d3e",),
     "jobs cancel": ("taskora jobs cancel 8f1c2d3e --reason 'sent by mistake'",),
+    "jobs rm": ("taskora jobs rm 8f1c2d3e", "taskora jobs rm order-42 -t invoice --json"),
+    "jobs clean": (
+        "taskora jobs clean --state completed --older-than 7d --dry-run",
+        "taskora jobs clean --state failed --older-than 30d -t resize --yes",
+    ),
     "jobs wait": (
         "taskora jobs wait 8f1c2d3e 9a0b1c2d --timeout 5m",
         "taskora jobs wait 8f1c2d3e --json",
@@ -72,6 +78,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "schedules ls": ("taskora schedules ls", "taskora schedules ls --json"),
     "schedules show": ("taskora schedules show nightly-report",),
     "schedules next": ("taskora schedules next nightly-report -n 10",),
+    "schedules add": (
+        "taskora schedules add cleanup --task purge-tmp --every 1h",
+        "taskora schedules add nightly-report -t report --cron '0 2 * * *' "
+        '--timezone Europe/Berlin -d \'{"kind": "daily"}\'',
+    ),
+    "schedules update": (
+        "taskora schedules update nightly-report --cron '30 2 * * *'",
+        "taskora schedules update cleanup --every 30m --overlap",
+    ),
     "schedules pause": ("taskora schedules pause nightly-report",),
     "schedules resume": ("taskora schedules resume nightly-report",),
     "schedules trigger": ("taskora schedules trigger nightly-report --wait",),

@@ -1,4 +1,5 @@
-"""``taskora jobs ls|show|logs|cancel|wait``: look at jobs, stop them, wait for them."""
+"""``taskora jobs ls|show|logs|retry|cancel|rm|clean|wait``: look at jobs, stop, delete and
+clean them, wait for them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .common import (
     JsonOption,
     WideOption,
     complete_task_name,
+    confirm,
     fail,
     load,
     load_app,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from ..views.inspector import JobInfo
 
 app = typer.Typer(
-    help="Look at jobs, cancel them, wait for them.",
+    help="Look at jobs, cancel, delete and clean them, wait for them.",
     no_args_is_help=True,
 )
 
@@ -311,6 +313,110 @@ def cancel(
         print(f"{job_id} cancelled")
     else:
         print(f"{job_id} cancelling: its worker is stopping it")
+
+
+@app.command("rm")
+def rm(
+    job_id: IdArgument,
+    task: TaskOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a job for good (data, result, error, logs): a waiting, delayed or finished one.
+    A running job is refused: cancel it first (`taskora jobs cancel ID`).
+
+    Exit codes: 0 deleted; 2 no such job, or it is running.
+    """
+    from ..errors import JobNotFoundError
+
+    app = load_app(load(config))
+    try:
+        was = app.delete_job(job_id, task=task)
+    except JobNotFoundError as exc:
+        fail(USAGE, f"{exc}; check the id (`taskora jobs ls` lists them)")
+    finally:
+        app.close()
+    if as_json:
+        print_json({"id": job_id, "was": was, "deleted": True})
+    else:
+        print(f"{job_id} deleted (it was {was})")
+
+
+@app.command("clean")
+def clean(
+    state: Annotated[
+        str,
+        typer.Option(
+            "--state",
+            "-s",
+            help="Delete jobs that ended in this state: completed, failed, cancelled or expired.",
+            show_default=False,
+        ),
+    ],
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help='Only jobs that ended longer ago than this, e.g. "7d", "12h".',
+            show_default=False,
+        ),
+    ],
+    task: TaskOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be deleted; change nothing.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a TTY)."),
+    ] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Delete finished jobs of one state older than a given age, in server-side batches;
+    safe to re-run. Asks for confirmation unless --yes or --dry-run.
+
+    Exit codes: 0 done (or nothing matched); 2 a bad flag or unknown task.
+    """
+    import sys
+
+    from ..durations import to_ms
+    from ..views.job_admin import CLEANABLE
+
+    if state not in CLEANABLE:
+        fail(USAGE, f"--state: cannot clean {state!r} jobs; use one of {', '.join(CLEANABLE)}")
+    to_ms(older_than, what="--older-than")  # a typo fails before anything connects
+    if not (yes or dry_run or sys.stdin.isatty()):
+        fail(USAGE, "jobs clean deletes many jobs and stdin is not a terminal to confirm on; "
+             "pass --yes (or --dry-run to only count)")  # fmt: skip
+    app = load_app(load(config))
+    try:
+        result = app.clean_jobs(state, older_than, task=task, dry_run=True)
+        asked = not (yes or dry_run)
+        if asked and (
+            result.matched == 0 or not confirm(f"Delete {plural(result.matched, f'{state} job')}?")
+        ):
+            _print_clean(result, as_json, asked=True)
+            return
+        if not dry_run:
+            result = app.clean_jobs(state, older_than, task=task)
+    finally:
+        app.close()
+    _print_clean(result, as_json)
+
+
+def _print_clean(result: Any, as_json: bool, asked: bool = False) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    what = plural(result.matched, f"{result.state} job")
+    if asked:
+        print(f"deleted nothing ({what} matched)")
+    elif result.dry_run:
+        print(f"would delete {what} (dry run: nothing changed)")
+    else:
+        print(f"deleted {plural(result.deleted, f'{result.state} job')}")
+    for name, n in sorted(result.by_task.items()):
+        print(f"  {name}: {n}")
 
 
 @app.command("wait")

@@ -1,10 +1,11 @@
-"""``taskora schedules ls|show|next|pause|resume|trigger|rm``: the schedules on the server."""
+"""``taskora schedules ls|show|next|add|update|pause|resume|trigger|rm``: the schedules on the
+server."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from ..views.schedule_manager import ScheduleInfo
 
 app = typer.Typer(
-    help="The schedules on the server: list, inspect, pause, resume, trigger, remove. Workers "
+    help="The schedules on the server: list, inspect, add, update, pause, resume, trigger, "
+    "remove. Workers "
     "store the schedules declared in code and [schedules.NAME] when they start.",
     no_args_is_help=True,
 )
@@ -98,6 +100,115 @@ def next_runs(
         for t in times
     ]
     print_table((info.spec.timezone, "UTC"), rows)
+
+
+TaskFlag = Annotated[
+    str | None,
+    typer.Option("--task", "-t", help="The task each fire dispatches.", show_default=False),
+]
+EveryFlag = Annotated[
+    str | None,
+    typer.Option(help='Fire at this interval, e.g. "5m", "1h" (not with --cron).',
+                 show_default=False),
+]  # fmt: skip
+CronFlag = Annotated[
+    str | None,
+    typer.Option(help='Fire on this cron expression, e.g. "0 9 * * MON-FRI" (not with --every).',
+                 show_default=False),
+]  # fmt: skip
+DataFlag = Annotated[
+    str | None,
+    typer.Option("--data", "-d", help="Each fire's data: inline JSON, @file.json or @- (stdin).",
+                 show_default=False),
+]  # fmt: skip
+TimezoneFlag = Annotated[
+    str | None,
+    typer.Option(help='The IANA zone of --cron, e.g. "Europe/Berlin" (default UTC).',
+                 show_default=False),
+]  # fmt: skip
+OnMissedFlag = Annotated[
+    str | None,
+    typer.Option("--on-missed", help="skip, catch-up or catch-up-limit:N: what a late scheduler "
+                 "does with fires it missed (default skip).", show_default=False),
+]  # fmt: skip
+OverlapFlag = Annotated[
+    bool | None,
+    typer.Option("--overlap/--no-overlap", help="Fire even while the previous run's job is "
+                 "unfinished (default: no).", show_default=False),
+]  # fmt: skip
+
+
+def _options(
+    every: str | None,
+    cron: str | None,
+    data: str | None,
+    timezone: str | None,
+    on_missed: str | None,
+    overlap: bool | None,
+) -> dict[str, Any]:
+    """The schedule options given on the command line (the rest are left out)."""
+    from .dispatch import _read_data
+
+    given: dict[str, Any] = {"every": every, "cron": cron, "timezone": timezone}
+    given |= {"on_missed": on_missed, "overlap": overlap}
+    options = {name: value for name, value in given.items() if value is not None}
+    if data is not None:
+        options["data"] = _read_data(data)
+    return options
+
+
+@app.command("add")
+def add(
+    name: NameArgument,
+    task: TaskFlag = None,
+    every: EveryFlag = None,
+    cron: CronFlag = None,
+    data: DataFlag = None,
+    timezone: TimezoneFlag = None,
+    on_missed: OnMissedFlag = None,
+    overlap: OverlapFlag = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Store a new schedule on the server; the workers' scheduler fires it. Needs --task and
+    one of --every and --cron. An existing name is refused: see `schedules update`."""
+    if task is None:
+        fail(USAGE, "schedules add needs --task: the task each fire dispatches")
+    if (every is None) == (cron is None):
+        fail(USAGE, "schedules add needs exactly one of --every and --cron")
+    options = _options(every, cron, data, timezone, on_missed, overlap)
+    with opened_app(config) as tk:
+        info = tk.schedules().add(name, task, **options)
+    _done(info, "added", as_json)
+
+
+@app.command("update")
+def update(
+    name: NameArgument,
+    task: TaskFlag = None,
+    every: EveryFlag = None,
+    cron: CronFlag = None,
+    data: DataFlag = None,
+    timezone: TimezoneFlag = None,
+    on_missed: OnMissedFlag = None,
+    overlap: OverlapFlag = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Change a schedule's options; those not given stay. A new timing (--every, --cron,
+    --timezone) moves its next run. A schedule declared in code or TOML gets its declared
+    definition back when a worker next starts: change the declaration for lasting changes."""
+    if every is not None and cron is not None:
+        fail(USAGE, "give --every or --cron, not both")
+    options = _options(every, cron, data, timezone, on_missed, overlap)
+    if task is not None:
+        options["task"] = task
+    if not options:
+        fail(USAGE, "nothing to change: give --task, --every, --cron, --data, --timezone, "
+             "--on-missed or --overlap/--no-overlap")  # fmt: skip
+    with opened_app(config) as tk:
+        info = tk.schedules().update(name, **options)
+    _done(info, "updated", as_json)
 
 
 @app.command("pause")

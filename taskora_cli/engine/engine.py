@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
+from .admin import JobAdmin
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
@@ -54,14 +55,17 @@ def _claimed(flat: Sequence[Any]) -> list[ClaimedJob]:
             )
             for i in range(0, len(flat), 6)
         ]
-    except TypeError:  # a job with a trace context: its version item is [version, tc]
+    except TypeError:  # a job with a trace context or limits: its version item is a list
         return [_traced(flat[i : i + 6]) for i in range(0, len(flat), 6)]
 
 
 def _traced(item: Sequence[Any]) -> ClaimedJob:
-    version, trace = item[5] if isinstance(item[5], list) else (item[5], None)
+    # [version, tc] or [version, tc or None, limits] (claim.lua's version_item)
+    version, trace, limits = (
+        [*item[5], None][:3] if isinstance(item[5], list) else (item[5], None, None)
+    )
     return ClaimedJob(
-        item[0], item[1], int(item[2]), item[3], int(item[4] or 0), int(version), trace
+        item[0], item[1], int(item[2]), item[3], int(item[4] or 0), int(version), trace, limits
     )
 
 
@@ -92,6 +96,7 @@ class Engine(Reads):
         self.workers = Workers(self.runner)
         self.events = Events(self.runner)
         self.workflows = Workflows(self.runner)
+        self.admin = JobAdmin(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = set()

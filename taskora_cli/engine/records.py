@@ -48,6 +48,9 @@ class ClaimedJob(NamedTuple):
     version: int = 1
     trace: str | None = None
     """The dispatcher's W3C trace context as JSON (the job's ``tc`` field), if it has one."""
+    limits: str | None = None
+    """The dispatch's own retry and timeout as JSON (the job's ``limits`` field; see
+    taskora_cli.job_limits), if it set them."""
 
 
 class Ack(NamedTuple):

@@ -59,6 +59,8 @@ SCRIPT_NAMES = (
     "workflow_node_done",
     "workflow_node_failed",
     "workflow_cancel",
+    "delete_job",
+    "purge_finished",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

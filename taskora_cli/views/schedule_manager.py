@@ -1,7 +1,8 @@
 """Schedules at run time: what the server holds about each one, and the ways to change it.
 
-``app.schedules()`` returns a :class:`ScheduleManager`: list, get, pause, resume, trigger,
-update, remove, and the upcoming fire times; blocking methods with ``a``-prefixed async twins.
+``app.schedules()`` returns a :class:`ScheduleManager`: list, get, add, pause, resume,
+trigger, update, remove, and the upcoming fire times; blocking methods with ``a``-prefixed
+async twins.
 The definitions an app declares (``app.schedule``, ``@app.task(schedule=...)``, TOML
 ``[schedules.NAME]``) reach the server through :meth:`ScheduleManager.register`, which every
 worker calls on start; registering again never resets a schedule's state.
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..blocking import blocking_twin
-from ..errors import UnknownScheduleError
+from ..errors import UnknownScheduleError, UsageError
 from ..moments import out_of_range
 from ..schedule_spec import ScheduleSpec, check_name
 
@@ -187,6 +188,30 @@ class ScheduleManager:
         return handle
 
     trigger = blocking_twin(atrigger)
+
+    async def aadd(self, /, name: str, task: str, **options: Any) -> ScheduleInfo:
+        """Store a new schedule on the server, from code or the shell (``taskora schedules
+        add``): ``every=`` or ``cron=``, and optionally ``data``, ``timezone``, ``on_missed``,
+        ``overlap`` (see :meth:`Taskora.schedule`). Workers fire it like a declared one.
+
+        Raises:
+            UsageError: a bad name or option, or a schedule of that name exists already
+                (change it with :meth:`update`).
+            UnknownTaskError: no app here or on the server knows ``task``.
+        """
+        check_name(name)
+        spec = ScheduleSpec.build(task, **options)
+        await self.registry.resolve(spec.task)  # a typo fails here, not at every fire
+        engine = await self.runtime.engine()
+        if (await engine.schedules.read([name]))[0]:
+            raise UsageError(
+                f"schedule {name!r} exists already; change it with `taskora schedules update "
+                f"{name} ...` (app.schedules().update), or remove it first"
+            )
+        await _register(engine, name, spec, self.runtime.clock())
+        return await self.aget(name)
+
+    add = blocking_twin(aadd)
 
     async def aupdate(self, /, name: str, **changes: Any) -> ScheduleInfo:
         """Change some options (task, cron, every, timezone, data, on_missed, overlap); a new

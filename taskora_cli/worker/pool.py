@@ -138,6 +138,7 @@ class Worker:
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
         self.retention = retention_limits(app.runtime.config.retention)
+        _check_lock_ttls(tasks, self.heartbeat_ms)
         """How many finished jobs to keep ([retention]); the scripts that finish jobs trim."""
         self._concurrency = concurrency
         self._prefetch = prefetch
@@ -218,6 +219,14 @@ class Worker:
 
     def timeout_ms_for(self, task: Task) -> int:
         return task.options.timeout_ms or self.runtime.config.defaults.timeout_ms
+
+    def lock_ttl_ms_for(self, task: Task) -> int:
+        stall = task.options.stall
+        return stall.lock_ttl_ms if stall and stall.lock_ttl_ms else self.lock_ttl_ms
+
+    def max_stalls_for(self, task: Task) -> int:
+        stall = task.options.stall
+        return stall.max_stalls if stall and stall.max_stalls is not None else self.max_stalls
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -409,7 +418,7 @@ class Worker:
         for runner in self.runners:
             held = list(runner.held.items())
             flags = await self.engine.extend_locks(
-                runner.task.name, held, self.runtime.clock(), self.lock_ttl_ms
+                runner.task.name, held, self.runtime.clock(), runner.lock_ttl_ms
             )
             for (job_id, token), kept in zip(held, flags, strict=True):
                 if not kept and runner.held.get(job_id) != token:
@@ -434,7 +443,7 @@ class Worker:
                 runner.task.name,
                 self.runtime.clock(),
                 self.stall_interval_ms,
-                self.max_stalls,
+                self.max_stalls_for(runner.task),
                 retention=self.retention,
             )
             if result and (result.recovered or result.failed):
@@ -520,4 +529,15 @@ class Worker:
                 action,
                 outcome.error_summary,
                 exc_info=outcome.exception,
+            )
+
+
+def _check_lock_ttls(tasks: list[Task], heartbeat_ms: int) -> None:
+    """Refuse a task whose own lock TTL the heartbeat cannot renew in time."""
+    for task in tasks:
+        stall = task.options.stall
+        if stall and stall.lock_ttl_ms and stall.lock_ttl_ms <= heartbeat_ms:
+            raise UsageError(
+                f"task {task.name!r}: stall lock_ttl ({stall.lock_ttl_ms}ms) must be longer "
+                f"than the worker heartbeat ({heartbeat_ms}ms) that renews it"
             )

@@ -244,7 +244,7 @@ class TaskRunner(Slots):
         request, count = self._unanswered or (self.engine.new_request(), want)
         self._unanswered = (request, count)  # until its reply arrives
         claimed = await self.engine.claim(
-            name, w.id, count, w.runtime.clock(), w.lock_ttl_ms, request=request
+            name, w.id, count, w.runtime.clock(), self.lock_ttl_ms, request=request
         )
         self._unanswered = None
         if len(claimed) > want:
@@ -267,7 +267,7 @@ class TaskRunner(Slots):
             count = want if not succeeded and i == len(failures) - 1 else 0
             failure = Failure(o.job.id, o.job.token, o.error, o.retry_at_ms)
             status, got = await self.engine.fail_and_claim(
-                name, failure, w.id, count, w.runtime.clock(), w.lock_ttl_ms, w.retention
+                name, failure, w.id, count, w.runtime.clock(), self.lock_ttl_ms, w.retention
             )
             claimed += got
             self._release(o, status != 0)
@@ -277,7 +277,7 @@ class TaskRunner(Slots):
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
             flags, got = await self.engine.ack_and_claim(
-                name, acks, w.id, want, w.runtime.clock(), w.lock_ttl_ms, w.retention
+                name, acks, w.id, want, w.runtime.clock(), self.lock_ttl_ms, w.retention
             )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):

@@ -5,9 +5,9 @@ common case for quick async handlers) one slot serves them all, yielding to the 
 jobs so finished ones get settled while it carries on. When a handler suspends (awaits I/O, or
 runs in the thread pool) a probe notices and starts more slots, up to the task's concurrency.
 
-Timeouts cost one timer per task, not one per job: every job of a task has the same timeout,
-so the oldest running job always has the earliest deadline. A job's ``ctx`` is built only when
-its handler takes one (or someone signals it).
+Timeouts cost one timer per task, not one per job: it fires at the earliest deadline of the
+running jobs (the task's timeout, or a job's own from its dispatch). A job's ``ctx`` is built
+only when its handler takes one (or someone signals it).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from collections.abc import Awaitable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..context import LOG_CAP, JobContext, Write
+from ..context import JobContext, Write
 from ..engine.records import ClaimedJob
+from ..job_limits import job_limits
 from ..middleware import compose
-from ..retry import NO_RETRY
+from ..retry import NO_RETRY, Retry
 from .execute import (
     Outcome,
     cancelled,
@@ -120,9 +121,10 @@ class Slots:
         self._collects = task.options.collect is not None
         self.retry = worker.retry_for(task)
         self.timeout_s = worker.timeout_ms_for(task) / 1000
+        self.lock_ttl_ms = worker.lock_ttl_ms_for(task)
         self.held: dict[str, str] = {}  # id -> lock token, for every claimed, unsettled job
         self.buffer: deque[ClaimedJob] = deque()
-        self.running: dict[str, Running] = {}  # in start order: the first has the next deadline
+        self.running: dict[str, Running] = {}  # in start order
         self.finished: list[Outcome] = []
         self.stopping = False
         self.wake = asyncio.Event()
@@ -182,9 +184,11 @@ class Slots:
             self._live -= 1
 
     def _begin(self, job: ClaimedJob, slot: asyncio.Task[None]) -> Running:
-        item = Running(job, slot, self._loop.time() + self.timeout_s, self)
+        item = Running(job, slot, self._loop.time() + self._limits(job)[1], self)
         self.running[job.id] = item
-        if self._timer is None:
+        if self._timer is None or item.deadline < self._timer.when():  # a shorter own timeout
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = self._loop.call_at(item.deadline, self._on_timer)
         on_start = self.worker.on_start
         if on_start is not None:
@@ -204,8 +208,15 @@ class Slots:
             return cancelled(item.job)
         return outcome
 
+    def _limits(self, job: ClaimedJob) -> tuple[Retry, float]:
+        """The retry policy and timeout (s) of ``job``: its dispatch's own, else the task's."""
+        if job.limits is None:
+            return self.retry, self.timeout_s
+        return job_limits(self.retry, self.timeout_s, job.limits)
+
     async def _run_handler(self, item: Running) -> Outcome:
         job, loop = item.job, self._loop
+        retry, timeout_s = self._limits(job)
         typed: Awaitable[Any] | None = None
         if not self._plain:
             try:
@@ -227,7 +238,7 @@ class Slots:
             if not item.slot.cancelling():
                 # nobody cancelled this slot (a drain doesn't: only abandon() and the timer
                 # do): the handler raised CancelledError itself
-                return failed(job, exc, self.retry, self.worker.runtime.clock())
+                return failed(job, exc, retry, self.worker.runtime.clock())
             was_cancelled = item.cancelled and not self.stopping
             if not (was_cancelled or item.timed_out):
                 raise  # shutdown: stop() hands the job back
@@ -240,14 +251,14 @@ class Slots:
             if was_cancelled:
                 return cancelled(job)
             item.give_up("timeout")
-            return timed_out(job, self.timeout_s, self.retry, self.worker.runtime.clock())
+            return timed_out(job, timeout_s, retry, self.worker.runtime.clock())
         except GeneratorExit:
             raise  # the slot's coroutine is being closed: not the handler failing
         except BaseException as exc:  # sys.exit(), KeyboardInterrupt too: the job fails, we live
-            return failed(job, exc, self.retry, self.worker.runtime.clock())
+            return failed(job, exc, retry, self.worker.runtime.clock())
         finally:
             probe.cancel()
-            self._measure(loop.time() - (item.deadline - self.timeout_s))
+            self._measure(loop.time() - (item.deadline - timeout_s))
         if item.timed_out:  # the handler swallowed the cancellation and returned
             item.slot.uncancel()
         return succeeded(job, value, self.worker.runtime.clock, self._store)
@@ -295,13 +306,15 @@ class Slots:
         """Time out every job past its deadline; then wait for the next deadline."""
         self._timer = None
         now = self._loop.time()
+        upcoming: float | None = None  # not in start order: a job may carry its own timeout
         for item in self.running.values():
             if item.deadline > now:
-                self._timer = self._loop.call_at(item.deadline, self._on_timer)
-                return
-            if not item.timed_out:
+                upcoming = item.deadline if upcoming is None else min(upcoming, item.deadline)
+            elif not item.timed_out:
                 item.timed_out = True
                 item.slot.cancel()
+        if upcoming is not None:
+            self._timer = self._loop.call_at(upcoming, self._on_timer)
 
     def cancel_job(self, job_id: str) -> None:
         """The job was asked to cancel: signal its handler (and stop it, if it is async; a
@@ -357,7 +370,8 @@ class Slots:
         return self.worker.engine.set_progress(self.task.name, job_id, value)
 
     def write_logs(self, job_id: str, entries: list[str]) -> Write:
-        return self.worker.engine.append_logs(self.task.name, job_id, entries, LOG_CAP)
+        cap = self.worker.runtime.config.retention.max_logs_per_job
+        return self.worker.engine.append_logs(self.task.name, job_id, entries, cap)
 
     def now_ms(self) -> int:
         return self.worker.runtime.clock()
@@ -365,5 +379,5 @@ class Slots:
     async def extend_lock(self, job_id: str, token: str) -> None:
         w = self.worker
         await w.engine.extend_locks(
-            self.task.name, [(job_id, token)], w.runtime.clock(), w.lock_ttl_ms
+            self.task.name, [(job_id, token)], w.runtime.clock(), self.lock_ttl_ms
         )

@@ -20,6 +20,8 @@ ROWS: list[tuple[list[str], int]] = [
     # dispatch: durations, numbers, data, flow-control flags, names
     (["dispatch", "echo", "--delay", "3000000d"], 2),
     (["dispatch", "echo", "--delay", "-5s"], 2),
+    (["dispatch", "echo", "--at", "tomorrow"], 2),
+    (["dispatch", "echo", "--id", "a b"], 2),
     (["dispatch", "echo", "--delay", "nan"], 2),
     (["dispatch", "echo", "--delay", "inf"], 2),
     (["dispatch", "echo", "--delay", "1e400"], 2),
@@ -68,6 +70,9 @@ ROWS: list[tuple[list[str], int]] = [
     (["jobs", "logs", "nosuchjob"], 2),
     (["jobs", "retry", "nosuchjob"], 2),
     (["jobs", "cancel", "nosuchjob"], 2),
+    (["jobs", "rm", "nosuchjob"], 2),
+    (["jobs", "clean", "--state", "completed", "--older-than", "abc", "--yes"], 2),
+    (["jobs", "clean", "--state", "waiting", "--older-than", "1d", "--yes"], 2),
     (["jobs", "wait", "nosuchjob", "--timeout", "abc"], 2),
     (["jobs", "wait", "nosuchjob", "--timeout", "3000000d"], 2),
     # tasks
@@ -89,6 +94,9 @@ ROWS: list[tuple[list[str], int]] = [
     (["schedules", "trigger", "nosuch"], 2),
     (["schedules", "pause", "nosuch"], 2),
     (["schedules", "rm", "nosuch", "--yes"], 2),
+    (["schedules", "add", "x", "--task", "echo", "--every", "0s"], 2),
+    (["schedules", "add", "x", "--task", "echo", "--cron", "bogus"], 2),
+    (["schedules", "update", "nosuch", "--every", "1m"], 2),
     (["dlq", "retry", "nosuchjob"], 2),
     (["dlq", "retry-all", "--since", "3000000d", "--yes"], 2),
     (["dlq", "retry-all", "--error-match", "(", "--yes"], 2),

@@ -108,6 +108,10 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     queued = run("dispatch", "add", "--data", '{"a": 1, "b": 2}')["id"]
     assert run("jobs", "cancel", queued)["state"] == "cancelled"
     assert run("jobs", "retry", queued)["state"] == "waiting"
+    assert run("jobs", "rm", queued) == {"id": queued, "was": "waiting", "deleted": True}
+    assert run("jobs", "clean", "--state", "completed", "--older-than", "1h", "--dry-run")[
+        "dry_run"
+    ]
     project.start_worker()
     assert run("dispatch", "explode", "--wait", ok=(1,))["state"] == "failed"
     [dead] = run("dlq", "ls")
@@ -122,6 +126,10 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("queues", "ls")
     assert run("queues", "pause", "default")["state"] == "paused"
     assert run("queues", "resume", "default")["state"] == "running"
+    added = run("schedules", "add", "extra", "--task", "add", "--every", "1h", "-d", "{}")
+    assert added["every_ms"] == 3_600_000
+    assert run("schedules", "update", "extra", "--every", "2h")["every_ms"] == 7_200_000
+    assert run("schedules", "rm", "extra", "--yes")["removed"] is True
     [tick] = run("schedules", "ls")
     assert run("schedules", "show", "tick")["name"] == tick["name"]
     assert len(run("schedules", "next", "tick", "-n", "2")) == 2

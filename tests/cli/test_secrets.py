@@ -46,6 +46,8 @@ ARGS: dict[str, list[str]] = {
     "jobs logs": ["nosuchjob"],
     "jobs retry": ["nosuchjob"],
     "jobs cancel": ["nosuchjob"],
+    "jobs rm": ["nosuchjob"],
+    "jobs clean": ["--state", "completed", "--older-than", "1d", "--yes"],
     "jobs wait": ["nosuchjob", "--timeout", "1s"],
     "tasks ls": [],
     "tasks show": ["echo"],
@@ -61,6 +63,8 @@ ARGS: dict[str, list[str]] = {
     "schedules resume": ["nightly"],
     "schedules trigger": ["nightly"],
     "schedules rm": ["nightly", "--yes"],
+    "schedules add": ["extra", "--task", "echo", "--every", "1h"],
+    "schedules update": ["nightly", "--every", "2h"],
 }
 """Arguments that make each command do its work (and end); every command must be listed."""
 

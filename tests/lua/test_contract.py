@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli.engine import dead, flow, registry, workflows
+from taskora_cli.engine import admin, dead, flow, registry, workflows
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -34,6 +34,7 @@ SCHEDULES_SOURCE = Path(inspect.getfile(es))
 FLOW_SOURCE = Path(inspect.getfile(flow))
 REGISTRY_SOURCE = Path(inspect.getfile(registry))
 WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
+ADMIN_SOURCE = Path(inspect.getfile(admin))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -81,6 +82,8 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "workflow_node_done",
         "workflow_node_failed",
         "workflow_cancel",
+        "delete_job",
+        "purge_finished",
     ],
 }
 
@@ -338,6 +341,25 @@ HEADERS_SNAPSHOT = {
     },
     "publish_contract": {"ARGV": ["per contract: name, document"], "KEYS": ["contracts HASH"]},
     "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "delete_job": {
+        "ARGV": ["id"],
+        "KEYS": [
+            "job HASH",
+            "logs LIST",
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "completed ZSET",
+            "failed ZSET",
+            "cancelled ZSET",
+            "expired ZSET",
+            "events STREAM",
+        ],
+    },
+    "purge_finished": {
+        "ARGV": ["tag", "before_ms", "per job: id"],
+        "KEYS": ["ended ZSET", "events STREAM"],
+    },
     "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
     "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
     "retry_dead": {
@@ -516,7 +538,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called: set[str] = set()
     sources = (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE)
-    for source in (*sources, WORKFLOWS_SOURCE):
+    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE):
         called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', source.read_text()))
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
@@ -605,6 +627,9 @@ async def exercise(engine: Engine) -> None:
     await engine.dead_letters.retry(task, ["a", "b"], now + 100)
     await engine.dead_letters.purge(task, ["a"])
     await engine.dead_letters.purge(task, ["a", "b"])
+    await engine.admin.delete(task, "c")
+    await engine.admin.purge_ended(task, "completed", ["a"], now + 100)
+    await engine.admin.purge_ended(task, "cancelled", ["a", "d"], now + 100)
     states = ("waiting", "active")
     await engine.flow.enqueue_deduplicated(task, NewJob("f1", "{}"), "k", states, now)
     await engine.flow.enqueue_throttled(task, NewJob("f2", "{}"), "k", 5, 1000, now)
