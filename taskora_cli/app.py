@@ -28,22 +28,22 @@ from .stall import parse_stall
 from .task import DEFAULT_QUEUE, Handler, Task, TaskOptions, TtlOption, unimplemented
 from .task_registry import TaskRegistry, check_middlewares, with_schemas
 from .versioning import MigrateOption, Versioning
+from .worker_controls import WorkerControls
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .middleware import Middleware
-    from .worker.pool import Worker
 
 __all__ = ["Clock", "Taskora", "default_app", "system_clock", "task"]
 
-HookFn = TypeVar("HookFn", bound=Callable[..., Any])
 
-
-class Taskora(AppClient, ScheduleDeclarations):
+class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
     """An app: a registry of tasks bound to one server and key prefix. What it asks of the
     server (dispatch by name, jobs, views, workers, connections) comes from
     :class:`~taskora_cli.app_client.AppClient`, declaring schedules from
-    :class:`~taskora_cli.schedule_declarations.ScheduleDeclarations`.
+    :class:`~taskora_cli.schedule_declarations.ScheduleDeclarations`, and running workers
+    (with their start-up and shutdown hooks) from
+    :class:`~taskora_cli.worker_controls.WorkerControls`.
 
     Args:
         url: the server (redis://, rediss://, unix://). None reads the configuration, and with
@@ -312,103 +312,6 @@ class Taskora(AppClient, ScheduleDeclarations):
             UsageError: an unknown event (the message lists them).
         """
         return register(self.runtime.listeners, None, parse_app_event(event), fn)
-
-    def on_startup(self, fn: HookFn) -> HookFn:
-        """Run ``fn`` once in each worker process before it claims a job (``taskora work``,
-        every child of ``--processes N``, ``app.start()``), to build what handlers share:
-        ``fn(state)`` sets attributes on the worker's namespace, which handlers read as
-        ``ctx.state`` (from threads and from ``async`` handlers alike). ``fn`` may be
-        ``async`` and may take no argument. Hooks run in the order added; one that raises
-        stops the worker's start. Usable as a decorator.
-
-        Raises:
-            UsageError: not callable, or it takes more than one argument.
-        """
-        from .worker.lifespan import check_hook
-
-        self.registry.on_startup.append(check_hook(fn, "on_startup"))
-        return fn
-
-    def on_shutdown(self, fn: HookFn) -> HookFn:
-        """Run ``fn(state)`` (or ``fn()``) once in each worker process as it stops, after its
-        jobs finished or went back: close what the start-up hooks opened. One that raises
-        is logged and the rest still run. Usable as a decorator.
-
-        Raises:
-            UsageError: not callable, or it takes more than one argument.
-        """
-        from .worker.lifespan import check_hook
-
-        self.registry.on_shutdown.append(check_hook(fn, "on_shutdown"))
-        return fn
-
-    # -- workers -----------------------------------------------------------------------------
-
-    def worker(
-        self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
-    ) -> Worker:
-        """A worker for ``tasks`` (default: all registered); start it with ``await w.start()``.
-
-        Args:
-            tasks: the task names to work on.
-            concurrency: jobs of each task it runs at once, tasks that set their own
-                ``concurrency=`` included (as ``taskora work --concurrency``). None: the
-                task's own, else [worker] concurrency, else [defaults] concurrency.
-        """
-        from .worker.pool import Worker
-
-        chosen = self.registry.to_run(tasks)
-        if not chosen:
-            raise UsageError("no tasks to work on: register tasks or import the task modules first")
-        return Worker(self, chosen, concurrency=concurrency)
-
-    async def start(
-        self, tasks: Iterable[str] | None = None, *, concurrency: int | None = None
-    ) -> Worker:
-        """Start a worker in the running event loop and return it (stop with ``await w.stop()``);
-        ``concurrency`` as in :meth:`worker`."""
-        worker = self.worker(tasks, concurrency=concurrency)
-        await worker.start()
-        return worker
-
-    def run_worker(
-        self,
-        tasks: Iterable[str] | None = None,
-        *,
-        concurrency: int | None = None,
-        grace: Duration | None = None,
-    ) -> int:
-        """Run a worker in this process until SIGINT/SIGTERM, then drain within ``grace``
-        (blocking), through the same launcher as ``taskora work`` (worker/launch.py).
-
-        If a thread handler is still running once the grace is over (a thread cannot be
-        stopped; its job is already back in its queue), the process exits at once, as
-        ``taskora work`` does, rather than wait for the thread; with too many threads stuck
-        past their timeout, its exit code is 5.
-
-        Args:
-            tasks: the task names to work on (default: every task with a handler here).
-            concurrency: jobs of each task at once, tasks that set their own ``concurrency=``
-                included (as ``taskora work --concurrency``). None: the task's own, else
-                [worker] concurrency, else [defaults] concurrency.
-            grace: how long running jobs may finish after the first signal. None: [worker]
-                grace.
-
-        Returns:
-            The exit code ``taskora work`` would leave with: 0, or 5 (too many stuck threads).
-
-        Raises:
-            UsageError: a bad option or task name, before anything connects.
-        """
-        from .worker.launch import WorkOptions, run
-
-        # One process and every queue, whatever [worker] says: processes are `taskora work`'s
-        # (its children re-import the app from the config), and so are its queue filters.
-        options = WorkOptions(
-            tasks=tuple(tasks or ()), queues={}, concurrency=concurrency, processes=1,
-            grace=grace, force=True,
-        )  # fmt: skip
-        return run(self, options)
 
 
 def _check_worker_options(
