@@ -8,6 +8,6 @@ Example:
 """
 
 from .clock import VirtualClock
-from .runner import Execution, TaskRunner
+from .runner import Execution, Step, TaskRunner
 
-__all__ = ["Execution", "TaskRunner", "VirtualClock"]
+__all__ = ["Execution", "Step", "TaskRunner", "VirtualClock"]

@@ -72,6 +72,26 @@ class Execution:
         return self.state == "completed"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One node of a workflow, as it stands.
+
+    Attributes:
+        workflow_id: the workflow's id.
+        node_index: the node's place in the flattened graph (0 is the first dispatched).
+        task: the node's task name.
+        state: its job's state, or ``pending`` while the nodes it depends on are not done
+            (its job does not exist yet).
+        job_id: its job's id.
+    """
+
+    workflow_id: str
+    node_index: int
+    task: str
+    state: str
+    job_id: str
+
+
 class TaskRunner:
     """Runs an app's tasks for a test, on the real engine and a virtual clock.
 
@@ -166,6 +186,12 @@ class TaskRunner:
     def jobs(self) -> list[JobInfo]:
         """Every job of the app's tasks with its state, task by task, in state order."""
         return self.app.runtime.call(self._jobs())
+
+    @property
+    def steps(self) -> list[Step]:
+        """Every node of every workflow dispatched in this test, oldest workflow first, each
+        workflow's nodes in order, with its job's state."""
+        return self.app.runtime.call(self._steps())
 
     def close(self) -> None:
         """Stop the worker, disconnect, and give the app back its server and clock."""
@@ -308,6 +334,17 @@ class TaskRunner:
             for state in LISTED_STATES:
                 found += await inspector.ajobs(task.name, state, limit=JOBS_PER_STATE)
         return found
+
+    async def _steps(self) -> list[Step]:
+        from ..views.workflows import Workflows
+
+        view = Workflows(self.app)
+        steps: list[Step] = []
+        for listed in sorted(await view.alist(), key=lambda info: info.created_ms):
+            info = await view.aget(listed.id)
+            if info is not None:  # else trimmed between the two reads
+                steps += [Step(info.id, n.index, n.task, n.state, n.job_id) for n in info.nodes]
+        return steps
 
     async def _remove_keys(self) -> None:
         await (await self._engine()).delete_prefix()

@@ -18,7 +18,12 @@ def test_process_all_runs_a_workflow_to_its_end(app: Taskora, runner: TaskRunner
     handle = chain(
         add.s({"a": 3, "b": 4}), group(double.s(), double.s()), add.s({"a": 0, "b": 0})
     ).dispatch()
+    assert [(s.node_index, s.task, s.state) for s in runner.steps] == [
+        (0, "add", "waiting"), (1, "double", "pending"), (2, "double", "pending"),
+        (3, "add", "pending"),
+    ]  # fmt: skip
     runner.process_all()
+    assert {(s.workflow_id, s.state) for s in runner.steps} == {(handle.id, "completed")}
     assert handle.state() == "completed"
     assert handle.result(0) == 0
     info = app.workflows().get(handle.id)
