@@ -61,6 +61,10 @@ ARGS: dict[str, list[str]] = {
     "schedules resume": ["nightly"],
     "schedules trigger": ["nightly"],
     "schedules rm": ["nightly", "--yes"],
+    "workflows ls": [],
+    "workflows show": ["nosuch"],
+    "workflows cancel": ["nosuch"],
+    "workflows wait": ["nosuch", "--timeout", "1s"],
 }
 """Arguments that make each command do its work (and end); every command must be listed."""
 
