@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from taskora_cli import Taskora, chain, group
 from taskora_cli.config import load_config
 
 from .conftest import Project
+from .test_top import Tmux
 
 WORKFLOW_KEYS = {
     "id", "name", "state", "created_ms", "finished_ms", "total", "done", "result", "error",
@@ -108,3 +110,31 @@ def test_cancel_and_timeout_of_a_running_workflow(project: Project, tasks: dict[
     assert [n["state"] for n in parsed(project, "workflows", "show", stuck.id)["nodes"]] == [
         "cancelled", "cancelled",
     ]  # fmt: skip
+
+
+@pytest.mark.skipif(
+    shutil.which("tmux") is None,
+    reason="tmux is not installed (apt-get install -y tmux) to drive the dashboard end to end",
+)
+def test_top_lists_workflows_on_6_and_cancels_the_selected_one(
+    project: Project, tasks: dict[str, Any]
+) -> None:
+    project.start_worker("--task", "add", "--task", "echo")
+    done = chain(tasks["add"].s({"a": 1, "b": 2}), tasks["echo"].s()).dispatch()
+    assert done.result(timeout=30) == 3
+    stuck = chain(tasks["aslow"].s(30), tasks["echo"].s()).dispatch(name="stuck")  # no worker
+    tmux = Tmux(project.root, project.env)
+    try:
+        tmux.wait_for("1 Overview", "add")  # keys sent before top runs would go to the shell
+        tmux.keys("6")
+        tmux.wait_for("6 Workflows", stuck.id, "0/2", done.id, "2/2", "#0 aslow waiting")
+        tmux.keys("c")
+        tmux.wait_for(f"[y/N] cancel workflow {stuck.id} (stuck, 0/2 done)?")
+        tmux.keys("y")
+        tmux.wait_for(f"cancelled workflow {stuck.id}", "#1 echo cancelled")
+        tmux.keys("q")
+        tmux.wait_for("EXITED 0 icanon")
+    finally:
+        tmux.close()
+    assert stuck.state() == "cancelled"
+    assert (project.root / "top.err").read_text() == ""
