@@ -25,6 +25,7 @@ from . import (
     top,
     work,
     workers,
+    workflows,
 )
 from .app_option import AppOption, add_app_option, remember_app
 from .common import (
@@ -69,6 +70,7 @@ app.add_typer(workers.app, name="workers")
 app.add_typer(queues.app, name="queues")
 app.command()(events.events)
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(workflows.app, name="workflows")
 app.command()(top.top)
 add_app_option(app)  # `taskora COMMAND --app X`, beside --config
 

@@ -91,6 +91,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "schedules resume": ("taskora schedules resume nightly-report",),
     "schedules trigger": ("taskora schedules trigger nightly-report --wait",),
     "schedules rm": ("taskora schedules rm nightly-report --yes",),
+    "workflows ls": ("taskora workflows ls --state running", "taskora workflows ls --json"),
+    "workflows show": ("taskora workflows show 3f9c2a",),
+    "workflows cancel": ('taskora workflows cancel 3f9c2a --reason "superseded"',),
+    "workflows wait": ("taskora workflows wait 3f9c2a --timeout 5m",),
 }
 
 

@@ -25,6 +25,7 @@ from .fetch import fetch
 from .keymap import decode
 from .messages import (
     Cancel,
+    CancelWorkflow,
     Done,
     Drain,
     Effect,
@@ -111,6 +112,9 @@ def perform(app: Taskora, effect: Effect) -> str:
             return f"retried job {effect.job_id} ({effect.task}): waiting again"
         if isinstance(effect, PauseSchedule):
             return _pause_schedule(app, effect)
+        if isinstance(effect, CancelWorkflow):
+            app.workflow(effect.workflow_id).cancel(reason="cancelled from taskora top")
+            return f"cancelled workflow {effect.workflow_id}"
         if isinstance(effect, Trigger):
             fired = app.schedules().trigger(effect.name)
             return f"triggered schedule {effect.name}: job {fired.id} of {fired.task} queued"

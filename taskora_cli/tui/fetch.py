@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskoraError
 from ..job_state import JobState
-from .model import DEAD_PAGE, PAGE, SCHEDULE_PAGE, THROUGHPUT_MINUTES, Query, Screen, Snapshot
+from .model import (
+    DEAD_PAGE,
+    PAGE,
+    SCHEDULE_PAGE,
+    THROUGHPUT_MINUTES,
+    WORKFLOW_PAGE,
+    Query,
+    Screen,
+    Snapshot,
+)
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -88,6 +97,10 @@ def _schedules(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     return {"schedules": found[:SCHEDULE_PAGE], "outcomes": outcomes}
 
 
+def _workflows(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
+    return {"workflows": app.workflows().list()[:WORKFLOW_PAGE]}
+
+
 def _job(app: Taskora, query: Query, stats: Stats) -> dict[str, Any]:
     if query.job is None:
         return {}
@@ -101,5 +114,6 @@ FETCHERS: dict[Screen, Fetcher] = {
     Screen.DEAD: _dead,
     Screen.WORKERS: _workers,
     Screen.SCHEDULES: _schedules,
+    Screen.WORKFLOWS: _workflows,
     Screen.DETAIL: _job,
 }

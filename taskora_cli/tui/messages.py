@@ -67,7 +67,16 @@ class Trigger:
     name: str
 
 
-Effect = Cancel | RetryJob | RetryGroup | SetPaused | Drain | PauseSchedule | Trigger
+@dataclass(frozen=True)
+class CancelWorkflow:
+    """Cancel one workflow: its pending nodes never run, its queued and active ones stop."""
+
+    workflow_id: str
+
+
+Effect = (
+    Cancel | RetryJob | RetryGroup | SetPaused | Drain | PauseSchedule | Trigger | CancelWorkflow
+)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..views.queues import QueueInfo
     from ..views.schedule_manager import ScheduleInfo
     from ..views.worker_registry import WorkerInfo
+    from ..views.workflows import WorkflowInfo
 
 PAGE = 50
 """Jobs read per task for the Jobs screen: the first page, never the whole set."""
@@ -25,6 +26,8 @@ DEAD_PAGE = 200
 """The newest dead letters read (over all tasks) for the Dead letters screen."""
 SCHEDULE_PAGE = 200
 """Schedules read for the Schedules screen (with one job-state read each for the outcome)."""
+WORKFLOW_PAGE = 200
+"""Workflows read for the Workflows screen (newest first; one hash read each)."""
 THROUGHPUT_MINUTES = 60
 """The Overview's sparkline: jobs finished per minute over the last hour."""
 
@@ -37,6 +40,7 @@ class Screen(Enum):
     DEAD = "Dead letters"
     WORKERS = "Workers"
     SCHEDULES = "Schedules"
+    WORKFLOWS = "Workflows"
     DETAIL = "Job"
 
 
@@ -46,6 +50,7 @@ NUMBERED: tuple[Screen, ...] = (
     Screen.DEAD,
     Screen.WORKERS,
     Screen.SCHEDULES,
+    Screen.WORKFLOWS,
 )
 """Screens by number key: "1" is the first.
 
@@ -66,7 +71,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("D", "Workers: drain the selected worker (asks first)"),
     ("p", "Schedules: pause the selected schedule (asks first), or resume it"),
     ("t", "Schedules: fire the selected schedule now (its next run stays)"),
-    ("c", "cancel the selected job (asks first)"),
+    ("c", "cancel the selected job, or workflow on Workflows (asks first)"),
     ("r", "retry the selected job (failed, cancelled or expired)"),
     ("R", "retry every dead letter with the selected one's error (asks first)"),
     ("?", "this help; any key closes it"),
@@ -119,4 +124,5 @@ class Snapshot:
     schedules: list[ScheduleInfo] | None = None
     outcomes: dict[str, str] | None = None
     """Schedule name -> the state of its last run's job ("missing" once trimmed)."""
+    workflows: list[WorkflowInfo] | None = None
     error: str | None = None

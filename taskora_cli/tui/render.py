@@ -20,12 +20,21 @@ from ..serialization import display_default
 from .cells import age, count, grid, line, window
 from .detail import STATE_STYLES, detail_lines
 from .model import KEYS, NUMBERED, Screen
-from .state import State, dead_groups, job_rows, schedule_rows, task_rows, worker_rows
+from .state import (
+    State,
+    dead_groups,
+    job_rows,
+    schedule_rows,
+    task_rows,
+    worker_rows,
+    workflow_rows,
+)
 
 if TYPE_CHECKING:
     from ..views.inspector import JobInfo
     from ..views.queues import QueueInfo
     from ..views.worker_registry import WorkerInfo
+    from ..views.workflows import WorkflowInfo
 
 CHROME = 3
 """Lines around the body: header, status, hints."""
@@ -36,6 +45,7 @@ HINTS = {
     Screen.DEAD: "↑↓ select  r retry  R retry group  / filter  enter detail  ? help  q quit",
     Screen.WORKERS: f"↑↓ select  D drain worker  1-{len(NUMBERED)} screens  ? help  q quit",
     Screen.SCHEDULES: "↑↓ select  p pause/resume  t trigger now  ? help  q quit",
+    Screen.WORKFLOWS: "↑↓ select  c cancel workflow  ? help  q quit",
     Screen.DETAIL: "esc back  ↑↓ scroll  f follow logs  r retry  c cancel  ? help  q quit",
 }
 
@@ -51,7 +61,7 @@ def render(state: State, width: int) -> Group:
 
 def header(state: State, width: int) -> Text:
     """The screens, the current one highlighted, and the task in scope."""
-    out = Text.assemble(("taskora ", "bold"))
+    out = Text.assemble(("taskora", "bold"))  # no space: each screen pads itself; 80 cells
     current = state.back if state.screen is Screen.DETAIL else state.screen
     for n, screen in enumerate(NUMBERED, 1):
         out.append(f" {n} {screen.value} ", style="reverse bold" if screen is current else "")
@@ -378,6 +388,53 @@ def schedules(state: State, width: int) -> list[Text]:
     return grid(headers, table, width, right=(3, 4, 6), selected=selected)
 
 
+# -- Workflows -----------------------------------------------------------------------------------
+
+
+def workflows(state: State, width: int) -> list[Text]:
+    """The workflows, newest first, with progress (done/total nodes); under them the selected
+    one's nodes as a tree (each under the last node it waits for)."""
+    pending = _waiting_for_data(state, width)
+    if pending is not None:
+        return pending
+    rows = workflow_rows(state)
+    if not rows:
+        return [line("no workflows: dispatch a chain, group or chord", width, "dim")]
+    now = state.snapshot.taken_ms if state.snapshot else 0
+    cursor = state.cursor(Screen.WORKFLOWS)
+    chosen = rows[cursor]
+    room = max(2, min(len(rows) + 1, state.rows // 2))
+    shown = window(len(rows), cursor, room - 1)
+    table: list[list[str | Text]] = [
+        [w.id, w.name, Text(w.state, style=STATE_STYLES.get(w.state, "")),
+         f"{w.done}/{w.total}", age((now - w.created_ms) / 1000)]
+        for w in (rows[i] for i in shown)
+    ]  # fmt: skip
+    headers = ("ID", "NAME", "STATE", "DONE", "AGE")
+    out = grid(headers, table, width, right=(3, 4), selected=cursor - shown.start)
+    out.append(line(f"workflow {chosen.id}  {chosen.name}  {chosen.state}", width, "bold"))
+    out.extend(line(text, width) for text in workflow_tree_lines(chosen))
+    return out
+
+
+def workflow_tree_lines(info: WorkflowInfo) -> list[Text]:
+    """The nodes, each indented under the last node it waits for, styled by state."""
+    depth: dict[int, int] = {}
+    out = []
+    for node in info.nodes:  # graph order: dependencies come first
+        depth[node.index] = depth[max(node.deps)] + 1 if node.deps else 0
+        after = f"  after {', '.join(f'#{d}' for d in node.deps)}" if len(node.deps) > 1 else ""
+        out.append(Text.assemble(
+            "  " * depth[node.index] + ("└ " if node.deps else "• "),
+            f"#{node.index} {node.task} ", (node.state, STATE_STYLES.get(node.state, "")), after,
+        ))  # fmt: skip
+    if info.state == "failed" and info.failed_node is not None:
+        out.append(Text(f"failed at node #{info.failed_node}", style="red"))
+    elif info.state == "cancelled":
+        out.append(Text(f"cancelled: {info.reason or '(no reason given)'}", style="yellow"))
+    return out
+
+
 # -- Job detail ----------------------------------------------------------------------------------
 
 
@@ -401,6 +458,7 @@ BODIES: dict[Screen, Callable[[State, int], list[Text]]] = {
     Screen.DEAD: dead,
     Screen.WORKERS: workers,
     Screen.SCHEDULES: schedules,
+    Screen.WORKFLOWS: workflows,
     Screen.DETAIL: detail,
 }
 

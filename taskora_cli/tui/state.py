@@ -16,6 +16,7 @@ from ..job_state import RETRYABLE_STATES, TERMINAL_STATES, JobState
 from .detail import detail_lines
 from .messages import (
     Cancel,
+    CancelWorkflow,
     Confirm,
     Done,
     Drain,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from ..views.queues import QueueInfo
     from ..views.schedule_manager import ScheduleInfo
     from ..views.worker_registry import WorkerInfo
+    from ..views.workflows import WorkflowInfo
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,18 @@ def schedule_rows(state: State) -> list[ScheduleInfo]:
     return [s for s in snap.schedules if state.task is None or s.spec.task == state.task]
 
 
+def workflow_rows(state: State) -> list[WorkflowInfo]:
+    """The Workflows screen's rows (newest first), or those with a node of ``task``."""
+    snap = state.snapshot
+    if snap is None or snap.workflows is None:
+        return []
+    return [
+        w
+        for w in snap.workflows
+        if state.task is None or any(n.task == state.task for n in w.nodes)
+    ]
+
+
 def _job_matches(job: JobInfo, text: str) -> bool:
     if not text:
         return True
@@ -162,6 +176,7 @@ ROWS: dict[Screen, Callable[[State], Sequence[Any]]] = {
     Screen.DEAD: dead_rows,
     Screen.WORKERS: worker_rows,
     Screen.SCHEDULES: schedule_rows,
+    Screen.WORKFLOWS: workflow_rows,
 }
 
 
@@ -205,6 +220,8 @@ def _key(state: State, key: str) -> tuple[State, list[Effect]]:
         return replace(state, help=True), []
     if key.isdigit() and 1 <= int(key) <= len(NUMBERED):
         return replace(state, screen=NUMBERED[int(key) - 1]), []
+    if key == "c" and state.screen is Screen.WORKFLOWS:
+        return _ask_cancel_workflow(state), []
     if key == "c":
         return _ask_cancel(state), []
     if key == "r":
@@ -310,6 +327,21 @@ def _ask_cancel(state: State) -> State:
         return replace(state, status=f"job {job_id} already ended ({job_state}); nothing to cancel")
     prompt = f"[y/N] cancel job {job_id} of {task}?"
     return replace(state, confirm=Confirm(prompt, Cancel(task, job_id)))
+
+
+def _ask_cancel_workflow(state: State) -> State:
+    rows = workflow_rows(state)
+    if not rows:
+        return replace(state, status="no workflow selected")
+    chosen = rows[state.cursor()]
+    if chosen.state != "running":
+        return replace(
+            state, status=f"workflow {chosen.id} already ended ({chosen.state}); nothing to cancel"
+        )
+    prompt = (
+        f"[y/N] cancel workflow {chosen.id} ({chosen.name}, {chosen.done}/{chosen.total} done)?"
+    )
+    return replace(state, confirm=Confirm(prompt, CancelWorkflow(chosen.id)))
 
 
 def _retry(state: State) -> tuple[State, list[Effect]]:

@@ -97,6 +97,11 @@ ROWS: list[tuple[list[str], int]] = [
     (["schedules", "add", "x", "--task", "echo", "--every", "0s"], 2),
     (["schedules", "add", "x", "--task", "echo", "--cron", "bogus"], 2),
     (["schedules", "update", "nosuch", "--every", "1m"], 2),
+    (["workflows", "ls", "--state", "bogus"], 2),
+    (["workflows", "show", "nosuch"], 2),
+    (["workflows", "cancel", "nosuch"], 2),
+    (["workflows", "wait", "nosuch"], 2),
+    (["workflows", "wait", "nosuch", "--timeout", "soon"], 2),
     (["dlq", "retry", "nosuchjob"], 2),
     (["dlq", "retry-all", "--since", "3000000d", "--yes"], 2),
     (["dlq", "retry-all", "--error-match", "(", "--yes"], 2),
@@ -225,7 +230,7 @@ def test_the_table_covers_every_command() -> None:
     assert not missing, f"add hostile rows for {missing}"
 
 
-SUBCOMMANDS = {"jobs", "queues", "workers", "schedules", "dlq", "server", "tasks"}
+SUBCOMMANDS = {"jobs", "queues", "workers", "schedules", "dlq", "server", "tasks", "workflows"}
 NO_BAD_INPUT = {
     "server status",
     "server stop",

@@ -112,7 +112,12 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("jobs", "clean", "--state", "completed", "--older-than", "1h", "--dry-run")[
         "dry_run"
     ]
+    flow, stopped = _workflows(project)
+    assert run("workflows", "cancel", stopped)["state"] == "cancelled"
     project.start_worker()
+    assert run("workflows", "wait", flow)["result"] == 3
+    assert {w["id"] for w in run("workflows", "ls")} == {flow, stopped}
+    assert len(run("workflows", "show", flow)["nodes"]) == 2
     assert run("dispatch", "explode", "--wait", ok=(1,))["state"] == "failed"
     [dead] = run("dlq", "ls")
     assert run("dlq", "ls", "--group")[0]["count"] == 1
@@ -146,3 +151,20 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("server", "start", "--config", "nourl.toml")["running"] is True
     assert run("server", "stop", "--config", "nourl.toml")["stopped"] is True
     assert set(ran) == leaf_commands()
+
+
+def _workflows(project: Project) -> tuple[str, str]:
+    """Two chains of add then echo, dispatched from the test process: their ids."""
+    from taskora_cli import Taskora, chain
+    from taskora_cli.config import load_config
+
+    url = load_config(env={}, cwd=project.root).url
+    app = Taskora(url, config=load_config(env={}, cwd=project.root / "producer"))
+    try:
+        add = app.task("add")(lambda data: data["a"] + data["b"])
+        echo = app.task("echo")(lambda data: data)
+        return tuple(  # type: ignore[return-value]
+            chain(add.s({"a": 1, "b": 2}), echo.s()).dispatch().id for _ in range(2)
+        )
+    finally:
+        app.close()

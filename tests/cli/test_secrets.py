@@ -65,6 +65,10 @@ ARGS: dict[str, list[str]] = {
     "schedules rm": ["nightly", "--yes"],
     "schedules add": ["extra", "--task", "echo", "--every", "1h"],
     "schedules update": ["nightly", "--every", "2h"],
+    "workflows ls": [],
+    "workflows show": ["nosuch"],
+    "workflows cancel": ["nosuch"],
+    "workflows wait": ["nosuch", "--timeout", "1s"],
 }
 """Arguments that make each command do its work (and end); every command must be listed."""
 

@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 from support import make_app, until
 
-from taskora_cli import Taskora
+from taskora_cli import Taskora, chain
 from taskora_cli.tui.app import perform
-from taskora_cli.tui.messages import Cancel, PauseSchedule, RetryGroup, RetryJob, SetPaused, Trigger
+from taskora_cli.tui.messages import (
+    Cancel,
+    CancelWorkflow,
+    PauseSchedule,
+    RetryGroup,
+    RetryJob,
+    SetPaused,
+    Trigger,
+)
 
 
 @pytest.fixture
@@ -111,3 +119,19 @@ async def test_pausing_resuming_and_triggering_a_schedule_say_what_happened(
     assert resumed.startswith("resumed schedule nightly: next run ")
     missing = await asyncio.to_thread(perform, app, Trigger("nope"))
     assert missing.startswith("not done: ") and "nope" in missing
+
+
+async def test_cancelling_a_workflow_stops_its_nodes_and_says_so(app: Taskora) -> None:
+    @app.task("step")
+    async def step(n: int) -> int:
+        return n
+
+    flow = await chain(step.s(1), step.s()).adispatch()  # no worker: it stays running
+    said = await asyncio.to_thread(perform, app, CancelWorkflow(flow.id))
+    again = await asyncio.to_thread(perform, app, CancelWorkflow(flow.id))
+
+    assert said == f"cancelled workflow {flow.id}"
+    assert again == f"not done: workflow {flow.id} already ended cancelled"
+    info = await app.workflows().aget(flow.id)
+    assert info is not None and info.reason == "cancelled from taskora top"
+    assert [node.state for node in info.nodes] == ["cancelled", "cancelled"]

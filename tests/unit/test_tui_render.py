@@ -41,7 +41,7 @@ def utc() -> Iterator[None]:
 def test_the_overview_fills_an_80x24_terminal() -> None:
     assert draw(on(Screen.OVERVIEW, rows=24 - CHROME)) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             "valkey 9.0.0  memory 1.5M  clients 7  workers 1 live, 1 gone",
             "per minute " + "▁" * 40 + "▂▂▃▃▃▄▅▅▅▆▇▇▇█" + "▁" * 6 + " peak 140",
             "last minute: 0 done, 0 failed    last hour: 1050 done, 1 failed",
@@ -71,7 +71,7 @@ def test_the_jobs_screen_scrolls_to_keep_the_cursor_in_view() -> None:
     state, _ = reduce(on(Screen.JOBS, rows=4), Key("G"))
     assert draw(state) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             " wait 3  delay 1  active 2  done 1.5M  failed 4  expired 0  cancel 1",
             "ID        TASK        ATT  WAITED  SUMMARY",
             'bbbb2222  send-email    0    4.0s  {"to": "bob@example.com"}',
@@ -86,7 +86,7 @@ def test_dead_letters_show_group_by_group_with_the_question_on_the_status_line()
     state, _ = reduce(on(Screen.DEAD, rows=7), Key("R"))
     assert draw(state) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             "4 dead letters",
             "    3 x ValueError: boom",
             "        dead0002  send-email  attempts 3  failed 20.0s ago",
@@ -103,12 +103,12 @@ def test_dead_letters_show_group_by_group_with_the_question_on_the_status_line()
 def test_the_workers_screen_shows_slots_counts_and_heartbeat_age() -> None:
     assert draw(on(Screen.WORKERS, rows=3)) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             "HOST    PID  QUEUES   BUSY  DONE  FAILED   BEAT  STATE  TASKS",
             "web-1  4242  default   1/4   120       3   1.0s  live   send-email,resize",
             "web-2   977  default   0/4   120       3  45.0s  gone   send-email,resize",
             "",
-            "↑↓ select  D drain worker  1-5 screens  ? help  q quit",
+            "↑↓ select  D drain worker  1-6 screens  ? help  q quit",
         ]
     )
 
@@ -121,7 +121,7 @@ def test_a_failed_job_shows_its_progress_timeline_traceback_and_logs(utc: None) 
     state = loaded(start, Snapshot(Query(Screen.DETAIL, job=("send-email", "f1")), NOW, job=failed))
     assert draw(state) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             "job        f1",
             "task       send-email",
             "state      failed",
@@ -171,7 +171,7 @@ def test_the_status_line_shows_the_filter_being_typed_then_a_read_error() -> Non
 def test_the_schedules_screen_counts_down_to_the_next_run_and_shows_the_last_outcome() -> None:
     assert draw(on(Screen.SCHEDULES, rows=4)) == "\n".join(
         [
-            "taskora  1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules",
+            "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
             "NAME     TASK        STATE       NEXT   LAST  OUTCOME    SKIPPED  WHEN",
             "digest   send-email  active  in 12.0s  18.0s  completed        0  every 30s",
             "nightly  resize      paused     in 2h      -  -                3  cron 0 2 * * …",
@@ -186,7 +186,7 @@ def test_help_lists_the_keys() -> None:
     lines = draw(replace(on(Screen.OVERVIEW, rows=24 - CHROME), help=True)).splitlines()
     assert lines[1:4] == [
         "Keys",
-        "  1-5       Overview, Jobs, Dead letters, Workers, Schedules",
+        "  1-6       Overview, Jobs, Dead letters, Workers, Schedules, Workflows",
         "  ↑ ↓  j k  move; PgUp PgDn, g G: by page, to the ends",
     ]
     assert [line for line in lines if line][-2] == "  q         quit"  # all fit in 80x24
@@ -230,3 +230,26 @@ def test_a_job_with_times_no_calendar_can_show_lists_and_opens_with_them_as_stor
     assert f"dispatched {far}ms (out of range)" in shown
     assert f"due        {far}ms (out of range)" in shown
     assert f"  {far}ms (out of range) info" in shown
+
+
+def test_the_workflows_screen_lists_progress_and_the_selected_tree() -> None:
+    text = draw(on(Screen.WORKFLOWS, rows=24 - CHROME))
+    lines = text.splitlines()
+    assert lines[0].endswith("6 Workflows")
+    assert any("wf-run" in row and "running" in row and "1/3" in row for row in lines)
+    assert any("wf-done" in row and "completed" in row and "1/1" in row for row in lines)
+    assert "workflow wf-run  fan  running" in text
+    tree = [row.strip() for row in lines if "#" in row]
+    assert tree == [
+        "• #0 send-email completed",
+        "└ #1 resize active",
+        "└ #2 resize waiting",
+        "└ #3 send-email pending  after #1, #2",
+    ]
+    assert "c cancel workflow" in lines[-1]
+
+
+def test_the_workflows_screen_shows_the_tree_of_the_row_selected() -> None:
+    state, _ = reduce(on(Screen.WORKFLOWS, rows=24 - CHROME), Key("j"))
+    text = draw(state)
+    assert "workflow wf-done  resize  completed" in text and "#3" not in text

@@ -10,6 +10,7 @@ from tui_data import DEAD, JOBS, NOW, boom, job, letter, loaded, on, snapshot
 
 from taskora_cli.tui.messages import (
     Cancel,
+    CancelWorkflow,
     Confirm,
     Done,
     Drain,
@@ -126,6 +127,18 @@ TABLE: list[tuple[str, State, tuple[str, ...], dict[str, Any], list[Effect]]] = 
      {"status": "no schedule selected"}, []),
     ("--task shows only its schedules", on(Screen.SCHEDULES, task="resize"), ("t",), {},
      [Trigger("nightly")]),
+    ("6 is the workflows screen", State(), ("6",), {"screen": Screen.WORKFLOWS}, []),
+    ("c asks before cancelling the selected workflow", on(Screen.WORKFLOWS), ("c",),
+     {"confirm": Confirm("[y/N] cancel workflow wf-run (fan, 1/3 done)?",
+                         CancelWorkflow("wf-run"))}, []),
+    ("y cancels the workflow", on(Screen.WORKFLOWS), ("c", "y"), {},
+     [CancelWorkflow("wf-run")]),
+    ("n keeps it", on(Screen.WORKFLOWS), ("c", "n"), {"status": "nothing done"}, []),
+    ("c on an ended workflow says so", on(Screen.WORKFLOWS), ("j", "c"),
+     {"confirm": None, "status": "workflow wf-done already ended (completed); nothing to cancel"},
+     []),
+    ("c with no workflows says so", on(Screen.WORKFLOWS, task="nothing"), ("c",),
+     {"status": "no workflow selected"}, []),
 ]  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from taskora_cli.views.inspector import JobInfo, Minute, RemoteError, Stats, Tas
 from taskora_cli.views.queues import QueueInfo
 from taskora_cli.views.schedule_manager import ScheduleInfo
 from taskora_cli.views.worker_registry import WorkerInfo
+from taskora_cli.views.workflows import NodeInfo, WorkflowInfo
 
 NOW = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 
@@ -128,6 +129,17 @@ SCHEDULES = [
                  True, NOW + 7_200_000, None, None, None, 3, False, NOW - 86_400_000),
 ]  # fmt: skip
 OUTCOMES = {"digest": "completed"}
+WORKFLOWS = [
+    WorkflowInfo("wf-run", "fan", "running", NOW - 5_000, None, 3, 1, [
+        NodeInfo(0, "send-email", "wf-run.0", "completed"),
+        NodeInfo(1, "resize", "wf-run.1", "active", [0]),
+        NodeInfo(2, "resize", "wf-run.2", "waiting", [0]),
+        NodeInfo(3, "send-email", "wf-run.3", "pending", [1, 2]),
+    ]),
+    WorkflowInfo("wf-done", "resize", "completed", NOW - 60_000, NOW - 30_000, 1, 1, [
+        NodeInfo(0, "resize", "wf-done.0", "completed"),
+    ], result=3),
+]  # fmt: skip
 SERVER = {"server": "valkey", "version": "9.0.0", "used_memory": "1.5M", "clients": "7"}
 
 
@@ -152,6 +164,7 @@ def on(screen: Screen, rows: int = 20, **fields: Any) -> State:
         Screen.DEAD: {"dead": DEAD},
         Screen.WORKERS: {"workers": WORKERS},
         Screen.SCHEDULES: {"schedules": SCHEDULES, "outcomes": OUTCOMES},
+        Screen.WORKFLOWS: {"workflows": WORKFLOWS},
     }
     start = replace(State(screen=screen, rows=rows), **fields)
     return loaded(start, snapshot(screen, start.tab, **data.get(screen, {})))
