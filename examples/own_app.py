@@ -22,6 +22,8 @@ def invoice(data: dict[str, Any], ctx: JobContext) -> str:
 
 
 def report_failure(event: Event) -> None:
+    if event.will_retry:  # "failed" fires on every failed attempt: report the last one only
+        return
     print(event.task, event.error.message if event.error else "")
 
 

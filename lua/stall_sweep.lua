@@ -43,7 +43,7 @@ for i = 1, #stalled do
   local id = stalled[i]
   local job = job_key(tag, id)
   redis.call("ZREM", KEYS[3], id)
-  local was = redis.call("HMGET", job, "state", "cancel", "holds", "conc")
+  local was = redis.call("HMGET", job, "state", "cancel", "holds", "conc", "attempt")
   if was[1] == "active" and was[4] and release_slot(tag, KEYS[1], KEYS[2], job, was[4]) then
     unparked = true
   end
@@ -63,7 +63,7 @@ for i = 1, #stalled do
       redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
       redis.call("ZADD", KEYS[4], now, id)
       emit(KEYS[5], "stalled", id, "action", "failed", "count", stalls)
-      emit(KEYS[5], "failed", id, "will_retry", "0")
+      emit(KEYS[5], "failed", id, "attempt", was[5] or "0", "will_retry", "0")
       failed = failed + 1
     else
       -- the crashed run does not count as an attempt; the stall counter limits repeats

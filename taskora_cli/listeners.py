@@ -7,6 +7,7 @@ processes read the event streams and call them (see views/job_events.py).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,6 +138,30 @@ class Listeners:
 
     def __init__(self) -> None:
         self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
+        self.generation = 0
+        """Counts the listeners added: a reader of the streams compares it to see new ones."""
+        self._watchers: list[Callable[[], None]] = []
+        self._followed = -1
+        self._followed_changed = threading.Condition()
+
+    def followed(self, generation: int) -> None:
+        """A reader of the streams now reads every task the listeners of ``generation`` hear."""
+        with self._followed_changed:
+            self._followed = max(self._followed, generation)
+            self._followed_changed.notify_all()
+
+    def wait_followed(self, timeout: float) -> bool:
+        """Wait until a reader reads the streams for every listener added so far (False when
+        ``timeout`` seconds pass first)."""
+        with self._followed_changed:
+            return self._followed_changed.wait_for(
+                lambda: self._followed >= self.generation, timeout
+            )
+
+    def watch(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` after each listener is added (the runtime then starts following the
+        streams if it is connected and does not yet)."""
+        self._watchers.append(fn)
 
     def __bool__(self) -> bool:
         return self.listens_to_jobs()
@@ -149,6 +174,9 @@ class Listeners:
             check_event(event)
         added = self._by[(task, event)]
         added.append(fn)
+        self.generation += 1
+        for watcher in self._watchers:
+            watcher()
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):

@@ -58,6 +58,10 @@ class Portal:
                         settled.result(timeout=CLOSE_GRACE_S)
             raise
 
+    def is_current(self) -> bool:
+        """Whether the caller runs on the portal loop (where it must not wait for the loop)."""
+        return self._loop is not None and _running_loop() is self._loop
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the portal loop without waiting for it."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())

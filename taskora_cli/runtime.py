@@ -8,6 +8,7 @@ task: the registry of tasks sits one layer up (task_registry.py), so arrows run 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import threading
@@ -90,6 +91,8 @@ class Runtime:
         a worker's stop closes the loop's engine under whoever else holds it, and a read
         through it since connected its client again, which nothing else would close."""
         self._connect_lock = threading.Lock()
+        self._delivery_lock = threading.Lock()
+        self.listeners.watch(self._listener_added)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -205,23 +208,46 @@ class Runtime:
         """In a process that only dispatches, follow the event streams for its listeners on the
         background loop from the first connection on (``task.on`` promises listeners fire
         wherever they are added); return once following, so no later event is missed."""
-        if (
-            self._deliverer is None
-            or self._delivery is not None
-            or not self.follow_in_background
-            or not self.listeners
-        ):
+        deliverer = self._take_deliverer()
+        if deliverer is not None:
+            self._delivery = await asyncio.wrap_future(self._portal.submit(_started(deliverer)))
+
+    def _take_deliverer(self) -> Deliverer | None:
+        """The deliverer, once (the follower's own connection must not start another), if this
+        process is to follow the streams for its listeners now."""
+        with self._delivery_lock:
+            if (
+                self._deliverer is None
+                or self._delivery is not None
+                or not self.follow_in_background
+                or not self.listeners
+            ):
+                return None
+            deliverer, self._deliverer = self._deliverer, None
+            return deliverer
+
+    def _listener_added(self) -> None:
+        # A listener added after the first connection (which found none) starts following
+        # here, as that connection would have; once following, the delivery picks it up.
+        if not any(not loop.is_closed() for loop in list(self._engines)):
+            return  # not connected: the first connection starts following
+        deliverer = self._take_deliverer()
+        on_loop = self._portal.is_current()  # added from the background loop: it cannot wait
+        if deliverer is None:
+            if self._delivery is not None and not on_loop:  # return once it reads this one too
+                self.listeners.wait_followed(FOLLOW_WAIT_S)
             return
-        deliverer = self._deliverer
-        self._deliverer = None  # once: the follower's own connection must not start another
+        started = self._portal.submit(_started(deliverer))
+        if on_loop:
+            started.add_done_callback(self._delivery_started)
+            return
+        self._delivery = started.result()  # return once following: no later event is missed
 
-        async def start() -> tuple[asyncio.Task[None], asyncio.Event]:
-            stop, following = asyncio.Event(), asyncio.Event()
-            task = asyncio.get_running_loop().create_task(deliverer(stop, following))
-            await following.wait()
-            return task, stop
-
-        self._delivery = await asyncio.wrap_future(self._portal.submit(start()))
+    def _delivery_started(
+        self, started: concurrent.futures.Future[tuple[asyncio.Task[None], asyncio.Event]]
+    ) -> None:
+        if not started.cancelled() and started.exception() is None:
+            self._delivery = started.result()
 
     @property
     def follows_for_listeners(self) -> bool:
@@ -279,6 +305,19 @@ class Runtime:
             with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
         self._portal.close()
+
+
+FOLLOW_WAIT_S = 5.0
+"""How long adding a listener waits at most for the running delivery to read its task's
+stream (it looks for new listeners after each read of up to a second)."""
+
+
+async def _started(deliverer: Deliverer) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """Start a delivery on the running (background) loop; return once it follows."""
+    stop, following = asyncio.Event(), asyncio.Event()
+    task = asyncio.get_running_loop().create_task(deliverer(stop, following))
+    await following.wait()
+    return task, stop
 
 
 async def _stopped(delivery: tuple[asyncio.Task[None], asyncio.Event]) -> None:

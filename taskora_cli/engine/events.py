@@ -119,6 +119,7 @@ class Follower:
 
     def __init__(self, runner: Runner, cursors: Mapping[str, str]) -> None:
         self._client: Redis = open_client(runner.url, blocking=True)
+        self._runner = runner
         self._streams = {runner.keys(task).events: task for task in cursors}
         self._cursors = {runner.keys(task).events: last for task, last in cursors.items()}
 
@@ -140,6 +141,14 @@ class Follower:
                 out += expand(task, entry_id, fields)
                 self._cursors[stream] = entry_id
         return out
+
+    def add(self, cursors: Mapping[str, str]) -> None:
+        """Read these tasks' streams too, from the given entry ids on (from the next read)."""
+        for task, last in cursors.items():
+            stream = self._runner.keys(task).events
+            if stream not in self._streams:
+                self._streams[stream] = task
+                self._cursors[stream] = last
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -27,7 +27,7 @@ from ..listeners import LISTENABLE, Event, Listener, Listeners, WorkerEvent, cla
 from ..remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
-    from ..engine.events import RawEvent
+    from ..engine.events import Follower, RawEvent
     from ..task_registry import Parts
 
 __all__ = ["LISTENABLE", "Event", "WorkerEvent", "deliver", "events", "notify_worker"]
@@ -39,7 +39,11 @@ _DETAILED = frozenset({"completed", "failed", "retrying", "progress", "active", 
 duration, cancel reason)."""
 
 BLOCK_MS = 1000
-"""How long one read waits for new entries before the stop flag is looked at again."""
+"""How long one read waits for new entries before the stop flag (and new listeners) are
+looked at again."""
+
+IDLE_S = 0.2
+"""How often a delivery with no job listener yet looks for one."""
 
 
 async def _enrich(app: Parts, raws: list[RawEvent]) -> list[Event]:
@@ -137,22 +141,25 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every
     later event is delivered). Runs inside a worker."""
-    from ..engine.events import Follower
-
     listeners: Listeners = app.runtime.listeners
     follower: Follower | None = None
+    seen = -1  # the listeners' generation the streams read were computed for
+    names: list[str] = []
     pending: list[RawEvent] = []  # read, not yet delivered: kept across a failed enrichment
     try:
         while not stop.is_set():
             try:
-                if follower is None:
-                    engine = await app.runtime.engine()
-                    names = listeners.tasks(await app.registry.known_names())
-                    if not names:
-                        return
-                    follower = engine.events.follow(await engine.events.latest_ids(names))
+                if seen != listeners.generation:  # listeners added: maybe more tasks to read
+                    generation = listeners.generation
+                    follower = await _follow_new(app, follower, names)
+                    seen = generation
+                    listeners.followed(generation)
                     if following is not None:
                         following.set()
+                if follower is None:  # no job listener yet: wait for one (or the stop)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), IDLE_S)
+                    continue
                 if not pending:
                     raws = await follower.read(BLOCK_MS)
                     pending = [r for r in raws if listeners.for_event(r.task, r.event)]
@@ -171,6 +178,23 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
         if follower is not None:
             with contextlib.suppress(Exception):
                 await follower.close()
+
+
+async def _follow_new(app: Parts, follower: Follower | None, names: list[str]) -> Follower | None:
+    """Read the streams of the tasks listened to that ``names`` lacks too, from now on (adding
+    them to ``names``); the follower, started if there was none and now one is wanted."""
+    engine = await app.runtime.engine()
+    wanted = app.runtime.listeners.tasks(await app.registry.known_names())
+    new = [name for name in wanted if name not in names]
+    if not new:
+        return follower
+    cursors = await engine.events.latest_ids(new)
+    if follower is None:
+        follower = engine.events.follow(cursors)
+    else:
+        follower.add(cursors)
+    names += new
+    return follower
 
 
 async def notify_worker(

@@ -81,6 +81,62 @@ async def test_a_process_without_a_worker_hears_completed(redis_url: str, tmp_pa
     assert not [t for t in report["threads"] if t.startswith("taskora-job")]
 
 
+LATE_PRODUCER = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    from taskora_cli import Taskora
+    from taskora_cli.config import load_config
+
+    app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
+
+    @app.task("ping")
+    def ping(n: int) -> int:
+        return n
+
+    @app.task("pong")
+    def pong(n: int) -> int:
+        return n
+
+    print("first", ping.dispatch(1).result(timeout=20), flush=True)  # connected, no listener
+    heard = {"ping": threading.Event(), "pong": threading.Event()}
+    ping.on("completed", lambda e: heard[e.task].set())  # added after the first connection
+    ping.dispatch(2).result(timeout=20)
+    print("ping", heard["ping"].wait(20), flush=True)
+    pong.on("completed", lambda e: heard[e.task].set())  # another task, while following
+    pong.dispatch(3).result(timeout=20)
+    print("pong", heard["pong"].wait(20), flush=True)
+    app.close()
+    """
+)
+
+
+async def test_a_listener_added_after_connecting_is_heard(redis_url: str, tmp_path: Path) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    @app.task("ping")
+    def ping(n: int) -> int:
+        return n
+
+    @app.task("pong")
+    def pong(n: int) -> int:
+        return n
+
+    worker = await app.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", LATE_PRODUCER, redis_url, str(tmp_path),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(90):
+            out, err = await proc.communicate()
+    finally:
+        await worker.stop()
+        await app.aclose()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines() == ["first 1", "ping True", "pong True"]
+
+
 async def test_unsubscribe_and_the_worker_events(redis_url: str, tmp_path: Path) -> None:
     app = make_app(redis_url, tmp_path)
 

@@ -351,7 +351,7 @@ def test_stall_sweep_fails_a_job_that_stalls_too_often(lua: Lua) -> None:
     assert snap[t.counts] == {f"f:{(NOW + 2000) // 60_000}": "1"}
     assert snap[t.events][-2:] == [
         ev("stalled", "a", action="failed", count=1),
-        ev("failed", "a", will_retry=0),
+        ev("failed", "a", attempt=1, will_retry=0),  # the attempt that stalled
     ]
 
 
