@@ -152,9 +152,11 @@ async def test_a_workflow_past_its_ttl_is_cancelled_by_the_repair_pass(app: Task
     info = await app.workflows().aget(handle.id)
     assert info is not None and info.expires_ms == info.created_ms + 60_000
     assert await repair_workflows(engine, info.created_ms + 59_000) == 0
-    assert await repair_workflows(engine, info.created_ms + 60_000) == 1
+    # kept as long as failed jobs are (-1 = kept), not as completed ones (1 ms)
+    assert await repair_workflows(engine, info.created_ms + 60_000, 1, failed_max_age=-1) == 1
     with pytest.raises(CancelledError):
         await handle.aresult(1)
+    assert await engine.client.pttl(engine.workflows.key(handle.id)) == -1
     assert await engine.job_state("add", f"{handle.id}.0") == "cancelled"
 
 
