@@ -241,7 +241,12 @@ async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     app: Taskora,
 ) -> None:
     add = app.get_task("add")
-    handles = [await add.s({"a": i, "b": 0}).adispatch() for i in range(3)]
+    handles = []
+    for i in range(3):  # each in its own ms: the list orders ties by (random) id
+        if handles:
+            last = app.clock()
+            await until(lambda last=last: app.clock() > last)
+        handles.append(await add.s({"a": i, "b": 0}).adispatch())
     engine = await app.runtime.engine()
     await handles[0].acancel()
     await handles[1].acancel()
