@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,11 @@ async def _job_state(app: Taskora, task: str, job_id: str, state: str) -> bool:
     return await engine.job_state(task, job_id) == state
 
 
+def _a_later_ms(app: Taskora) -> Callable[[], bool]:
+    last = app.clock()
+    return lambda: app.clock() > last
+
+
 async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     app: Taskora,
 ) -> None:
@@ -244,8 +249,7 @@ async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     handles = []
     for i in range(3):  # each in its own ms: the list orders ties by (random) id
         if handles:
-            last = app.clock()
-            await until(lambda last=last: app.clock() > last)
+            await until(_a_later_ms(app))
         handles.append(await add.s({"a": i, "b": 0}).adispatch())
     engine = await app.runtime.engine()
     await handles[0].acancel()
