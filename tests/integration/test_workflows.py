@@ -13,7 +13,7 @@ from support import make_app, until
 
 from taskora_cli import CancelledError, JobFailedError, Taskora, chain, chord, group
 from taskora_cli.engine.records import Ack, Retention
-from taskora_cli.workflow import enqueue_ready, repair_workflows, trim_workflows
+from taskora_cli.workflow import WorkflowHandle, enqueue_ready, repair_workflows, trim_workflows
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     app: Taskora,
 ) -> None:
     add = app.get_task("add")
-    handles = []
+    handles: list[WorkflowHandle] = []
     for i in range(3):  # each in its own ms: the list orders ties by (random) id
         if handles:
             await until(_a_later_ms(app))
