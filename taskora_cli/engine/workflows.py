@@ -83,8 +83,8 @@ class Workflows:
         max_age_ms: int = -1,
     ) -> tuple[str, list[ReadyNode]]:
         """Mark nodes done with their results ((index, JSON) pairs); returns the workflow's
-        state and the nodes to enqueue now. Called again for the same nodes, it returns the
-        same ready nodes."""
+        state and the nodes to enqueue now (marked ready: :meth:`nodes_enqueued` marks them
+        queued after). Called again for the same nodes, it returns those still ready."""
         args: list[Any] = [now_ms, max_age_ms]
         for index, result in results:
             args += [index, result]
