@@ -1,4 +1,5 @@
--- workflow_create.lua: (new) -> running; the graph is stored once, its roots marked queued
+-- workflow_create.lua: (new) -> running; the graph is stored once, its roots marked ready
+--   (the caller marks them queued once their jobs are enqueued: workflow_nodes_enqueued)
 -- KEYS[1] workflow    HASH  the workflow (lib/workflow.lua)
 -- ARGV[1] now_ms
 -- ARGV[2] name
@@ -28,7 +29,7 @@ for i = 0, n - 1 do
   end
   -- empty fields are left out: a root has no p:/w:, a last node no d:
   if waits == 0 then
-    redis.call("HSET", wf, "t:" .. i, ARGV[base], "s:" .. i, "queued")
+    redis.call("HSET", wf, "t:" .. i, ARGV[base], "s:" .. i, "ready")
   else
     redis.call("HSET", wf, "t:" .. i, ARGV[base], "s:" .. i, "pending", "p:" .. i, deps,
       "w:" .. i, waits)

@@ -1,13 +1,15 @@
--- workflow_node_done.lua: nodes queued -> done; their dependents whose dependencies are all
---   done -> queued; the workflow -> completed when every node is done
+-- workflow_node_done.lua: nodes ready/queued -> done; their dependents whose dependencies are
+--   all done -> ready (the caller enqueues them, then marks them queued: workflow_nodes_enqueued);
+--   the workflow -> completed when every node is done
 -- KEYS[1] workflow    HASH  the workflow (lib/workflow.lua)
 -- ARGV[1] now_ms
 -- ARGV[2] max_age_ms        retention: a completed workflow expires this long after; -1 = kept
 -- ARGV[3..] per completed node: index, result (JSON)
 -- returns {state, ready}: the workflow's state after the call and the flat list of
 --   {index, task, data, extra, ttl_ms} of the nodes to enqueue now (under "<workflow id>.<index>").
--- Run again for the same node (the caller crashed before enqueueing them), it returns the same
--- ready nodes and changes nothing: the enqueue that follows is idempotent by job id.
+-- Run again for the same node (the caller crashed before enqueueing them), it returns the
+-- dependents still ready and changes nothing: the enqueue that follows is idempotent by job id.
+-- Dependents already queued are not returned: their jobs were enqueued (and may be gone since).
 --@include lib/workflow.lua
 local wf, now = KEYS[1], tonumber(ARGV[1])
 local state = redis.call("HGET", wf, "state")
@@ -20,17 +22,17 @@ for a = 3, #ARGV, 2 do
   local f = redis.call("HMGET", wf, "s:" .. i, "d:" .. i)
   if f[1] == "done" then -- a repeat: hand back the dependents it made ready
     for _, j in ipairs(split_ints(f[2])) do
-      if not seen[j] and redis.call("HGET", wf, "s:" .. j) == "queued" then
+      if not seen[j] and redis.call("HGET", wf, "s:" .. j) == "ready" then
         seen[j] = true
         ready_entry(ready, wf, j)
       end
     end
-  elseif f[1] == "queued" then
+  elseif f[1] == "queued" or f[1] == "ready" then
     redis.call("HSET", wf, "s:" .. i, "done", "r:" .. i, ARGV[a + 1])
     finished = finished + 1
     for _, j in ipairs(split_ints(f[2])) do
       if redis.call("HINCRBY", wf, "w:" .. j, -1) == 0 then
-        redis.call("HSET", wf, "s:" .. j, "queued")
+        redis.call("HSET", wf, "s:" .. j, "ready")
         seen[j] = true
         ready_entry(ready, wf, j)
       end

@@ -101,7 +101,14 @@ async def dispatch_workflow(
     for task_name, jobs in roots.items():
         for start in range(0, len(jobs), BULK):
             await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
+    root_indexes = [parse_node_index(job.id) for jobs in roots.values() for job in jobs]
+    await engine.workflows.nodes_enqueued(workflow_id, root_indexes)
     return WorkflowHandle(runtime, workflow_id)
+
+
+def parse_node_index(job_id: str) -> int:
+    """The node index of a node job id made by node_job_id."""
+    return int(job_id.rpartition(".")[2])
 
 
 def node_fields(extra: str, workflow_id: str, index: int) -> str:
@@ -114,7 +121,8 @@ def node_fields(extra: str, workflow_id: str, index: int) -> str:
 async def enqueue_ready(
     engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
 ) -> None:
-    """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op)."""
+    """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op),
+    then mark them queued: from then on, a missing job is one that is gone, not one to enqueue."""
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
@@ -127,6 +135,7 @@ async def enqueue_ready(
         else:
             for start in range(0, len(jobs), BULK):
                 await engine.enqueue_bulk(task, jobs[start : start + BULK], now_ms)
+    await engine.workflows.nodes_enqueued(workflow_id, [node.node for node in ready])
 
 
 async def advance(
@@ -155,7 +164,8 @@ async def fail_node(
 async def cancel_nodes(
     engine: Engine, workflow_id: str, nodes: Sequence[tuple[int, str]], reason: str, now_ms: int
 ) -> None:
-    """Cancel the jobs of ``nodes`` (waiting ones at once, active ones through their worker)."""
+    """Cancel the jobs of ``nodes`` (waiting ones at once, active ones through their worker;
+    a job that ended or is missing is left as it is, so doing it again is harmless)."""
     for index, task in nodes:
         await engine.cancel(task, node_job_id(workflow_id, index), reason, now_ms)
 
@@ -257,29 +267,44 @@ class WorkflowHandle:
 
 
 async def repair_workflows(
-    engine: Engine, now_ms: int, max_age: int = -1, grace_ms: int = 0
+    engine: Engine,
+    now_ms: int,
+    max_age: int = -1,
+    grace_ms: int = 0,
+    failed_max_age: int | None = None,
 ) -> int:
     """Finish what a worker that died between acking a node and advancing its workflow left
     undone: for every running workflow, a queued node whose job completed is advanced, one
-    whose job ended otherwise fails the workflow, and one whose job is missing (its enqueue
-    never happened) is enqueued. Every step is idempotent, so a pass racing a live worker's
-    own advance repeats nothing; ``grace_ms`` leaves alone the jobs that ended more recently
-    (their worker is likely advancing them now). Returns how many nodes it acted on."""
+    whose job ended otherwise fails the workflow, one marked ready whose job is missing (its
+    enqueue never happened) is enqueued, and one marked queued whose job is missing (deleted,
+    expired or trimmed before its result was recorded) fails the workflow. A stopped workflow
+    has the jobs of the nodes it cancelled cancelled again (in case the stopper died or its
+    reply was lost) before it leaves the running list. Every step is idempotent, so a pass
+    racing a live worker's own advance repeats nothing; ``grace_ms`` leaves alone the jobs
+    that ended more recently (their worker is likely advancing them now). ``max_age``: the
+    completed workflows' retention age, ``failed_max_age`` the failed and cancelled ones'
+    (default: ``max_age``). Returns how many nodes it acted on."""
+    ages = (max_age, max_age if failed_max_age is None else failed_max_age)
     acted = 0
     ended: list[str] = []
     for workflow_id in await engine.workflows.running():
         stored = await engine.workflows.read(workflow_id)
         if stored.get("state") != WorkflowState.RUNNING:
+            if stored.get("state") in (WorkflowState.FAILED, WorkflowState.CANCELLED):
+                stopped = await engine.workflows.stopped_nodes(workflow_id)
+                await cancel_nodes(
+                    engine, workflow_id, stopped, f"workflow {workflow_id} stopped", now_ms
+                )
             ended.append(workflow_id)
             continue
         expire_at = int(stored.get("exp", 0))
         if expire_at and now_ms >= expire_at:  # its ttl passed: it ends cancelled
-            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, max_age)
+            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, ages[1])
             await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
             ended.append(workflow_id)
             acted += 1
             continue
-        acted += await _repair(engine, workflow_id, stored, (now_ms, now_ms - grace_ms), max_age)
+        acted += await _repair(engine, workflow_id, stored, (now_ms, now_ms - grace_ms), ages)
     await engine.workflows.settled(ended)
     return acted
 
@@ -289,15 +314,17 @@ async def _repair(
     workflow_id: str,
     stored: dict[str, str],
     times: tuple[int, int],
-    max_age: int,
+    ages: tuple[int, int],
 ) -> int:
     """Repair one running workflow; ``times``: now, and the time by which a node's job must
-    have ended for this pass to act on it (ms)."""
+    have ended for this pass to act on it (ms); ``ages``: the completed and failed retention
+    ages."""
     now_ms, ended_by = times
+    max_age, failed_age = ages
     queued = [
         (i, stored[f"t:{i}"])
         for i in range(int(stored.get("n", 0)))
-        if stored.get(f"s:{i}") == "queued"
+        if stored.get(f"s:{i}") in ("ready", "queued")
     ]
     if not queued:
         return 0
@@ -310,13 +337,26 @@ async def _repair(
             continue
         if state == JobState.COMPLETED:
             completed.append((index, result or "null"))
-        elif state is None:
+        elif state is None and stored.get(f"s:{index}") == "ready":  # never enqueued
             extra, ttl_ms = stored.get(f"x:{index}", ""), int(stored.get(f"e:{index}", 0))
             missing.append(ReadyNode(index, task, _input(stored, index), extra, ttl_ms))
+        elif state is None:  # enqueued, and gone since: running it again could repeat it
+            if await engine.workflows.node_state(workflow_id, index) != "queued":
+                continue  # its worker recorded its result meanwhile
+            error = dumps(
+                {
+                    "type": "NodeJobGone",
+                    "message": f"node {index}'s job {node_job_id(workflow_id, index)} is gone "
+                    "(deleted, expired or trimmed before its result was recorded)",
+                },
+                what="a workflow error",
+            )
+            await fail_node(engine, workflow_id, index, error, now_ms, failed_age)
+            return 1
         elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             if state != JobState.FAILED or not error:
                 error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
-            await fail_node(engine, workflow_id, index, error, now_ms, max_age)
+            await fail_node(engine, workflow_id, index, error, now_ms, failed_age)
             return 1
     if missing:
         await enqueue_ready(engine, workflow_id, missing, now_ms)

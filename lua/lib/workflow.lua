@@ -4,10 +4,13 @@
 --   name, created, finished (ms), n (nodes), done (nodes done), out (output nodes, "i,j")
 --   result     its result (JSON) once completed; error / reason / failed_node once stopped
 --   exp        when it is cancelled if still running (ms; absent = never)
+--   cq         once stopped: the nodes it cancelled that were ready or queued ("i,j"), whose
+--              jobs may exist (cancelling them again is harmless: see stopped_nodes)
 -- and per node i:
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)
---   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | queued | done | failed | cancelled
+--   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | ready | queued | done | failed |
+--              cancelled (ready: its job is to be enqueued; queued: it was enqueued)
 --   r:i its result (JSON) once done   e:i its task's job TTL (ms, counted from its enqueue)
 -- Node i's job id is "<workflow id>.<i>", in its task's own slot: the scripts here touch the
 -- workflow's hash only and return what the caller enqueues or cancels there.
@@ -67,22 +70,34 @@ local function retire(wf, max_age)
   end
 end
 
+-- The flat {index, task} of the nodes a stopped workflow cancelled that were ready or queued.
+local function stopped_nodes(wf)
+  local out = {}
+  for _, i in ipairs(split_ints(redis.call("HGET", wf, "cq"))) do
+    out[#out + 1] = tonumber(i)
+    out[#out + 1] = redis.call("HGET", wf, "t:" .. i)
+  end
+  return out
+end
+
 -- Stop a running workflow: every node not done ends `cancelled` in the hash; returns the
--- flat {index, task} of the queued ones (their jobs exist: the caller cancels them).
+-- flat {index, task} of the ready and queued ones (their jobs may exist: the caller cancels
+-- them), also kept as cq for a caller that must do it again.
 local function stop(wf, state, now, max_age)
   local n = tonumber(redis.call("HGET", wf, "n"))
-  local queued = {}
+  local queued, cq = {}, {}
   for i = 0, n - 1 do
     local s = redis.call("HGET", wf, "s:" .. i)
-    if s == "queued" then
+    if s == "queued" or s == "ready" then
       queued[#queued + 1] = i
       queued[#queued + 1] = redis.call("HGET", wf, "t:" .. i)
+      cq[#cq + 1] = i
     end
-    if s == "queued" or s == "pending" then
+    if s == "queued" or s == "ready" or s == "pending" then
       redis.call("HSET", wf, "s:" .. i, "cancelled")
     end
   end
-  redis.call("HSET", wf, "state", state, "finished", now)
+  redis.call("HSET", wf, "state", state, "finished", now, "cq", table.concat(cq, ","))
   retire(wf, max_age)
   return queued
 end

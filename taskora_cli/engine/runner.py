@@ -40,6 +40,7 @@ RESENDABLE = frozenset(
         "workflow_create",
         "workflow_node_done",
         "workflow_node_failed",
+        "workflow_nodes_enqueued",
     }
 )
 """Scripts that may run twice for one call with the same outcome (a claim by its request id,

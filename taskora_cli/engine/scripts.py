@@ -59,6 +59,7 @@ SCRIPT_NAMES = (
     "workflow_node_done",
     "workflow_node_failed",
     "workflow_cancel",
+    "workflow_nodes_enqueued",
     "delete_job",
     "purge_finished",
 )

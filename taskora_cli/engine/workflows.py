@@ -83,8 +83,8 @@ class Workflows:
         max_age_ms: int = -1,
     ) -> tuple[str, list[ReadyNode]]:
         """Mark nodes done with their results ((index, JSON) pairs); returns the workflow's
-        state and the nodes to enqueue now. Called again for the same nodes, it returns the
-        same ready nodes."""
+        state and the nodes to enqueue now (marked ready: :meth:`nodes_enqueued` marks them
+        queued after). Called again for the same nodes, it returns those still ready."""
         args: list[Any] = [now_ms, max_age_ms]
         for index, result in results:
             args += [index, result]
@@ -99,16 +99,27 @@ class Workflows:
         self, workflow_id: str, index: int, error: str, now_ms: int, max_age_ms: int = -1
     ) -> list[tuple[int, str]]:
         """Fail the workflow for node ``index``'s error; returns the (index, task) of the
-        queued nodes, whose jobs the caller cancels (none if it was not running)."""
+        ready and queued nodes, whose jobs the caller cancels (if it was stopped already, the
+        nodes it cancelled then: a caller sent again cancels them again, harmlessly)."""
         args = [now_ms, index, error, max_age_ms]
         flat = await self.runner.run("workflow_node_failed", [self.key(workflow_id)], args)
         return _pairs(flat)
+
+    async def nodes_enqueued(self, workflow_id: str, nodes: Sequence[int]) -> int:
+        """Mark ready nodes queued once their jobs are enqueued, so a job missing later is
+        known to be gone, not never enqueued; returns how many it marked."""
+        if not nodes:
+            return 0
+        return int(
+            await self.runner.run("workflow_nodes_enqueued", [self.key(workflow_id)], list(nodes))
+        )
 
     async def cancel(
         self, workflow_id: str, reason: str, now_ms: int, max_age_ms: int = -1
     ) -> tuple[str, list[tuple[int, str]]]:
         """Cancel a running workflow; returns its state before the call ("missing" if there
-        is none) and the (index, task) of the queued nodes, whose jobs the caller cancels."""
+        is none) and the (index, task) of the ready and queued nodes, whose jobs the caller
+        cancels."""
         args = [now_ms, reason, max_age_ms]
         state, flat = await self.runner.run("workflow_cancel", [self.key(workflow_id)], args)
         return str(state), _pairs(flat)
@@ -134,6 +145,11 @@ class Workflows:
     async def state(self, workflow_id: str) -> str | None:
         """Just the state of a workflow, or None if there is none."""
         found: str | None = await self.runner.client.hget(self.key(workflow_id), "state")  # type: ignore[assignment]
+        return found
+
+    async def node_state(self, workflow_id: str, index: int) -> str | None:
+        """Node ``index``'s state (pending, ready, queued, done, failed, cancelled), or None."""
+        found: str | None = await self.runner.client.hget(self.key(workflow_id), f"s:{index}")  # type: ignore[assignment]
         return found
 
     async def ids(self) -> list[str]:
@@ -172,6 +188,17 @@ class Workflows:
             k.running_workflows_key(self.runner.prefix), 0, -1
         )
         return found
+
+    async def stopped_nodes(self, workflow_id: str) -> list[tuple[int, str]]:
+        """The (index, task) of the nodes a stopped workflow cancelled while their jobs may
+        have existed (field ``cq``), for cancelling their jobs again."""
+        key = self.key(workflow_id)
+        cancelled: str | None = await self.runner.client.hget(key, "cq")  # type: ignore[assignment]
+        indexes = [int(i) for i in (cancelled or "").split(",") if i]
+        if not indexes:
+            return []
+        tasks: list[str | None] = await self.runner.client.hmget(key, [f"t:{i}" for i in indexes])  # type: ignore[assignment]
+        return [(i, t) for i, t in zip(indexes, tasks, strict=True) if t]
 
     async def settled(self, workflow_ids: Sequence[str]) -> None:
         """Drop ended workflows from the running list."""

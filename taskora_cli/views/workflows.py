@@ -160,7 +160,7 @@ def _info(workflow_id: str, stored: dict[str, str], jobs: dict[int, JobRecord]) 
         state = stored.get(f"s:{index}", "pending")
         if job is not None:
             state = job.state
-        elif state == "queued":
+        elif state in ("ready", "queued"):
             state = "waiting"
         elif state == "done":
             state = "completed"

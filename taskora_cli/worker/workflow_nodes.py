@@ -79,6 +79,7 @@ async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
                 host.runtime.clock(),
                 host.retention.completed_max_age_ms,
                 grace_ms=interval_ms,
+                failed_max_age=host.retention.failed_max_age_ms,
             )
             if acted:
                 log.info("taskora: moved %d workflow nodes on that a worker left", acted)

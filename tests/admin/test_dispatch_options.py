@@ -33,7 +33,7 @@ def test_a_chosen_job_id_names_the_job_and_a_second_dispatch_returns_it(
     assert runner.execute(echo, 5, job_id="order-42").result == 5  # gone: the id is free
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "a{b}", "x:logs", 7, "-lead"])
+@pytest.mark.parametrize("bad", ["", "has space", "a{b}", "x:logs", 7, "-lead", "wf1.0"])
 def test_a_job_id_that_cannot_name_a_job_is_refused(
     app: Taskora, runner: TaskRunner, bad: object
 ) -> None:

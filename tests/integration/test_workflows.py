@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,8 @@ import pytest
 from support import make_app, until
 
 from taskora_cli import CancelledError, JobFailedError, Taskora, chain, chord, group
-from taskora_cli.engine.records import Ack
-from taskora_cli.workflow import enqueue_ready, repair_workflows, trim_workflows
+from taskora_cli.engine.records import Ack, Retention
+from taskora_cli.workflow import WorkflowHandle, enqueue_ready, repair_workflows, trim_workflows
 
 
 @pytest.fixture
@@ -152,9 +152,11 @@ async def test_a_workflow_past_its_ttl_is_cancelled_by_the_repair_pass(app: Task
     info = await app.workflows().aget(handle.id)
     assert info is not None and info.expires_ms == info.created_ms + 60_000
     assert await repair_workflows(engine, info.created_ms + 59_000) == 0
-    assert await repair_workflows(engine, info.created_ms + 60_000) == 1
+    # kept as long as failed jobs are (-1 = kept), not as completed ones (1 ms)
+    assert await repair_workflows(engine, info.created_ms + 60_000, 1, failed_max_age=-1) == 1
     with pytest.raises(CancelledError):
         await handle.aresult(1)
+    assert await engine.client.pttl(engine.workflows.key(handle.id)) == -1
     assert await engine.job_state("add", f"{handle.id}.0") == "cancelled"
 
 
@@ -235,11 +237,20 @@ async def _job_state(app: Taskora, task: str, job_id: str, state: str) -> bool:
     return await engine.job_state(task, job_id) == state
 
 
+def _a_later_ms(app: Taskora) -> Callable[[], bool]:
+    last = app.clock()
+    return lambda: app.clock() > last
+
+
 async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     app: Taskora,
 ) -> None:
     add = app.get_task("add")
-    handles = [await add.s({"a": i, "b": 0}).adispatch() for i in range(3)]
+    handles: list[WorkflowHandle] = []
+    for i in range(3):  # each in its own ms: the list orders ties by (random) id
+        if handles:
+            await until(_a_later_ms(app))
+        handles.append(await add.s({"a": i, "b": 0}).adispatch())
     engine = await app.runtime.engine()
     await handles[0].acancel()
     await handles[1].acancel()
@@ -247,3 +258,70 @@ async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
     assert [w.id for w in await app.workflows().alist()] == [handles[2].id]
     assert await handles[0].astate() == "missing"
     assert await trim_workflows(engine, 0) == 0  # still running: kept whatever the count
+
+
+async def _gone_fails_it(app: Taskora, handle: Any, now: int, node: int = 0) -> None:
+    engine = await app.runtime.engine()
+    assert await repair_workflows(engine, now) == 1
+    assert await engine.workflows.read(handle.id) == {
+        **await engine.workflows.read(handle.id),
+        "state": "failed",
+        "failed_node": str(node),
+    }
+    with pytest.raises(JobFailedError, match="is gone"):
+        await handle.aresult(1)
+
+
+async def test_a_node_whose_job_retention_trimmed_before_node_done_is_not_run_again(
+    app: Taskora,
+) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
+    engine = await app.runtime.engine()
+    (job,) = await engine.claim("add", "w-dead", 1, 1, 60_000)
+    # acked keeping no completed job; its worker died before node_done
+    keep_none = Retention(-1, 0, -1, -1)
+    await engine.ack_and_claim(
+        "add", [Ack(job.id, job.token, "3")], "w-dead", 0, 2, 60_000, keep_none
+    )
+    assert await engine.job_state("add", job.id) is None
+    await _gone_fails_it(app, handle, 3)
+    assert await engine.job_state("add", job.id) is None  # not enqueued again
+
+
+async def test_a_removed_or_discarded_node_job_fails_the_workflow(app: Taskora) -> None:
+    @app.task("brief", ttl={"max": "1m", "on_expire": "discard"})
+    async def brief(n: int) -> int:
+        return n
+
+    add, double = app.get_task("add"), app.get_task("double")
+    removed = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
+    engine = await app.runtime.engine()
+    await engine.admin.delete("add", f"{removed.id}.0")
+    await _gone_fails_it(app, removed, app.clock())
+    assert await engine.job_state("add", f"{removed.id}.0") is None
+
+    discarded = await chain(brief.s(1), double.s()).adispatch()
+    late = app.clock() + 120_000
+    assert await engine.claim("brief", "w", 1, late, 60_000) == []  # discarded: past its ttl
+    await _gone_fails_it(app, discarded, late)
+    assert await engine.job_state("brief", f"{discarded.id}.0") is None
+
+
+async def test_a_stop_sent_again_or_left_half_done_still_cancels_the_jobs(app: Taskora) -> None:
+    add = app.get_task("add")
+    engine = await app.runtime.engine()
+    error = '{"type":"E","message":"x"}'
+    handle = await group(add.s({"a": 1, "b": 1}), add.s({"a": 2, "b": 2})).adispatch()
+    first = await engine.workflows.node_failed(handle.id, 0, error, 5)
+    # the reply of the first call was lost: the call sent again names the same nodes
+    assert await engine.workflows.node_failed(handle.id, 0, error, 6) == first
+    assert (1, "add") in first
+    # a cancel whose caller died before cancelling the jobs: the repair pass does it
+    other = await group(add.s({"a": 1, "b": 1}), add.s({"a": 2, "b": 2})).adispatch()
+    assert (await engine.workflows.cancel(other.id, "stop", 7))[0] == "running"
+    assert await engine.job_state("add", f"{other.id}.1") == "waiting"
+    await repair_workflows(engine, 8)
+    assert await engine.job_state("add", f"{other.id}.0") == "cancelled"
+    assert await engine.job_state("add", f"{other.id}.1") == "cancelled"
+    assert await engine.workflows.running() == []

@@ -82,6 +82,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "workflow_node_done",
         "workflow_node_failed",
         "workflow_cancel",
+        "workflow_nodes_enqueued",
         "delete_job",
         "purge_finished",
     ],
@@ -426,6 +427,10 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["now_ms", "index", "error", "max_age_ms"],
         "KEYS": ["workflow HASH"],
     },
+    "workflow_nodes_enqueued": {
+        "ARGV": ["per enqueued node: index"],
+        "KEYS": ["workflow HASH"],
+    },
     "stall_sweep": {
         "ARGV": [
             "tag",
@@ -655,11 +660,13 @@ async def exercise(engine: Engine) -> None:
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
     nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"a":"b"}', 5000)]
     await engine.workflows.create("w1", "wf", nodes, (1,), now)
+    await engine.workflows.nodes_enqueued("w1", [0])
     await engine.workflows.node_done("w1", [(0, "2")], now, 1000)
     await engine.workflows.node_done("w1", [(0, "2"), (1, "3")], now, 1000)
     await engine.workflows.cancel("w1", "stop", now, 1000)
     await engine.workflows.create("w2", "wf", nodes, (1,), now)
     await engine.workflows.node_failed("w2", 0, "{}", now, 1000)
+    await engine.workflows.node_failed("w2", 0, "{}", now, 1000)  # sent again
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
