@@ -33,14 +33,7 @@ if state ~= "waiting" and state ~= "delayed" and state ~= "retrying" then
   return { "finished", state }
 end
 if state == "waiting" then
-  -- in the priority set, the waiting list, or parked on a full concurrency key
-  if redis.call("ZREM", KEYS[2], id) == 0 and redis.call("LREM", KEYS[1], 1, id) == 0
-    and fields[3] then
-    redis.call("LREM", fields[3], 1, id)
-    if fields[4] then
-      redis.call("SREM", fields[4], id)
-    end
-  end
+  unqueue_waiting(KEYS[1], KEYS[2], id, fields[3], fields[4])
 else
   redis.call("ZREM", KEYS[3], id)
 end

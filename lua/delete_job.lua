@@ -26,13 +26,7 @@ if state == "active" then
   return { "active", state }
 end
 if state == "waiting" then
-  if redis.call("ZREM", KEYS[4], id) == 0 and redis.call("LREM", KEYS[3], 1, id) == 0
-    and fields[3] then
-    redis.call("LREM", fields[3], 1, id)
-    if fields[4] then
-      redis.call("SREM", fields[4], id)
-    end
-  end
+  unqueue_waiting(KEYS[3], KEYS[4], id, fields[3], fields[4])
   release_hold(id, fields[2])
 elseif state == "delayed" or state == "retrying" then
   redis.call("ZREM", KEYS[5], id)

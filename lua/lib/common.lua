@@ -103,6 +103,18 @@ end
 --   conc_max   its limit; conc_q the LIST where jobs that found it full wait their turn, and
 --   conc_all   the task's SET of every parked job (for the counts)
 
+-- Take a waiting job out of its line: the priority set, the waiting list, or the parked line
+-- of a full concurrency key (conc_q, with its conc_all set), wherever it sits.
+local function unqueue_waiting(wait, prio_key, id, conc_q, conc_all)
+  if redis.call("ZREM", prio_key, id) == 0 and redis.call("LREM", wait, 1, id) == 0
+    and conc_q then
+    redis.call("LREM", conc_q, 1, id)
+    if conc_all then
+      redis.call("SREM", conc_all, id)
+    end
+  end
+end
+
 -- Let go of a dedup/debounce key on a terminal transition, unless another job holds it now.
 local function release_hold(id, hold)
   if hold and redis.call("GET", hold) == id then
