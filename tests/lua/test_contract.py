@@ -35,7 +35,7 @@ FLOW_SOURCE = Path(inspect.getfile(flow))
 REGISTRY_SOURCE = Path(inspect.getfile(registry))
 WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 ADMIN_SOURCE = Path(inspect.getfile(admin))
-REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
+REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
 
@@ -153,7 +153,6 @@ KEYS_SNAPSHOT = {
 HEADERS_SNAPSHOT = {
     "ack_and_claim": {
         "ARGV": [
-            "tag",
             "now_ms",
             "lock_ttl_ms",
             "worker",
@@ -177,14 +176,23 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "counts HASH",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "cancel": {
-        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+        "ARGV": ["id", "now_ms", "reason", "channel"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "cancelled ZSET",
+            "tag PREFIX",
+        ],
     },
     "claim": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
+        "ARGV": ["now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -194,10 +202,12 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "expired ZSET",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "collect_push": {
-        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
+        "ARGV": ["id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -206,14 +216,16 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "items LIST",
             "meta HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "collect_flush": {
-        "ARGV": ["tag", "now_ms"],
-        "KEYS": ["delayed ZSET", "marker ZSET", "meta HASH"],
+        "ARGV": ["now_ms"],
+        "KEYS": ["delayed ZSET", "marker ZSET", "meta HASH", "tag PREFIX"],
     },
     "defer": {
-        "ARGV": ["tag", "now_ms", "run_at_ms", "per job: id, token"],
+        "ARGV": ["now_ms", "run_at_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -222,18 +234,34 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "cancelled ZSET",
+            "tag PREFIX",
         ],
     },
     "enqueue": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
-        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "enqueue_bulk": {
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "enqueue_debounced": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "ARGV": ["id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -242,11 +270,12 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "debounce STRING",
             "cancelled ZSET",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "enqueue_deduplicated": {
         "ARGV": [
-            "tag",
             "id",
             "data",
             "now_ms",
@@ -263,15 +292,16 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "dedup STRING",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "enqueue_delayed": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
-        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET", "tag PREFIX"],
     },
     "enqueue_throttled": {
         "ARGV": [
-            "tag",
             "id",
             "data",
             "now_ms",
@@ -289,15 +319,16 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "throttle ZSET",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "extend_lock": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
-        "KEYS": ["active ZSET"],
+        "ARGV": ["now_ms", "lock_ttl_ms", "per job: id, token"],
+        "KEYS": ["active ZSET", "tag PREFIX"],
     },
     "fail_and_claim": {
         "ARGV": [
-            "tag",
             "now_ms",
             "lock_ttl_ms",
             "worker",
@@ -323,6 +354,8 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "counts HASH",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "handshake": {
@@ -330,7 +363,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["meta HASH"],
     },
     "nack": {
-        "ARGV": ["tag", "now_ms", "per job: id, token"],
+        "ARGV": ["now_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -338,10 +371,11 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "cancelled ZSET",
+            "tag PREFIX",
         ],
     },
     "publish_contract": {"ARGV": ["per contract: name, document"], "KEYS": ["contracts HASH"]},
-    "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "purge_dead": {"ARGV": ["per job: id"], "KEYS": ["failed ZSET", "events STREAM", "tag PREFIX"]},
     "delete_job": {
         "ARGV": ["id"],
         "KEYS": [
@@ -355,17 +389,26 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "events STREAM",
+            "tag PREFIX",
         ],
     },
     "purge_finished": {
-        "ARGV": ["tag", "before_ms", "per job: id"],
-        "KEYS": ["ended ZSET", "events STREAM"],
+        "ARGV": ["before_ms", "per job: id"],
+        "KEYS": ["ended ZSET", "events STREAM", "tag PREFIX"],
     },
-    "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
+    "release_worker": {"ARGV": ["worker"], "KEYS": ["active ZSET", "sweep STRING", "tag PREFIX"]},
     "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
     "retry_dead": {
-        "ARGV": ["tag", "now_ms", "state", "per job: id"],
-        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["now_ms", "state", "per job: id"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "ended ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "schedule_claim": {
         "ARGV": [
@@ -427,13 +470,9 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["now_ms", "index", "error", "max_age_ms"],
         "KEYS": ["workflow HASH"],
     },
-    "workflow_nodes_enqueued": {
-        "ARGV": ["per enqueued node: index"],
-        "KEYS": ["workflow HASH"],
-    },
+    "workflow_nodes_enqueued": {"ARGV": ["per enqueued node: index"], "KEYS": ["workflow HASH"]},
     "stall_sweep": {
         "ARGV": [
-            "tag",
             "now_ms",
             "interval_ms",
             "max_stalls",
@@ -455,6 +494,7 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "counts HASH",
+            "tag PREFIX",
         ],
     },
 }
