@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slots import hash_slot
 
 from taskora_cli.engine import admin, dead, flow, registry, workflows
 from taskora_cli.engine import keys as k
@@ -604,10 +605,12 @@ async def test_the_engine_calls_each_script_as_its_header_says(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int, int]] = []
+    slots: dict[str, set[frozenset[int]]] = {}
     original = Runner.run
 
     async def recording(self: Runner, name: str, keys: Any, args: Any) -> Any:
         calls.append((name, len(keys), len(args)))
+        slots.setdefault(name, set()).add(frozenset(hash_slot(key) for key in keys))
         return await original(self, name, keys, args)
 
     monkeypatch.setattr(Runner, "run", recording)
@@ -619,6 +622,11 @@ async def test_the_engine_calls_each_script_as_its_header_says(
 
     assert {name for name, _, _ in calls} == set(SCRIPT_NAMES), (
         "exercise() must call every script: add the new ones to it"
+    )
+    cross_slot = sorted(name for name, seen in slots.items() if any(len(s) != 1 for s in seen))
+    assert cross_slot == [], (
+        f"the engine calls {cross_slot} with KEYS in more than one hash slot: Redis Cluster "
+        "refuses such a call (CROSSSLOT); every key of one call must share one hash tag"
     )
     headers = {name: parse_header(lua_dir() / f"{name}.lua") for name in SCRIPT_NAMES}
     for name, n_keys, n_args in calls:
