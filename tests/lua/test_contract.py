@@ -3,7 +3,9 @@
 Scripts and the Python that calls them ship together, so a script's ARGV is private to one
 taskora version; the keys and what they hold are shared by every version on a server. The
 snapshots below make any change to either visible in review: a changed key layout needs a
-WIRE_VERSION bump, a changed script contract an updated snapshot.
+WIRE_VERSION bump, a changed script contract an updated snapshot. Every key a script touches
+is in its KEYS (a ``PREFIX`` entry for keys built as it runs; lua/README.md), and the KEYS of
+one call share one hash slot (checked below, as the engine calls each script).
 """
 
 from __future__ import annotations
