@@ -18,11 +18,13 @@ Anything else (ARGV, a string literal, a value read from the server, a loop vari
 
 Limits, by design (the scripts are small and written to be read): names are resolved per
 function, then at the top level, with no block scoping or shadowing (a name assigned anywhere
-in a function counts everywhere in it); a function's parameters are judged over all its calls,
-not per call; commands are told apart by name only (keys are the first argument, every argument
-of DEL/EXISTS/UNLINK/TOUCH, none of PUBLISH/TIME); a command name that is not a literal is
-refused. Only the expression syntax the scripts use is understood: what it cannot read is
-reported as undeclared, so it errs on the side of failing.
+in a function counts everywhere in it); a table field is found by the table's name, so a
+parameter ``keys`` reads the top level's ``keys = {...}``; a function's parameters are judged
+over all its calls, not per call; named functions are not nested; commands are told apart by
+name only (keys are the first argument, every argument of DEL/EXISTS/UNLINK/TOUCH, none of
+PUBLISH/TIME); a command name that is not a literal is refused. Only the expression syntax
+the scripts use is understood: what it cannot read is reported as undeclared, so it errs on the
+side of failing.
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ class Script:
         toks, scope = self.toks, self.scope_at(i)
         tok = toks[i]
         if tok == "return" and scope is not self.top:
-            scope.returns.append(toks[i + 1 : _expr_end(toks, i + 1)])
+            bare = toks[i + 1] in ("end", "else", "elseif", "until")
+            scope.returns.append([] if bare else toks[i + 1 : _expr_end(toks, i + 1)])
         elif tok in self.functions and i + 1 < len(toks) and toks[i + 1] == "(":
             if toks[i - 1] != "function":
                 args = _split(toks[i + 2 : _close(toks, i + 1) - 1], ",")
