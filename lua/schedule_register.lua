@@ -10,7 +10,8 @@
 -- ARGV[3] timing            the part of the definition that decides fire times
 -- ARGV[4] first_ms          the next run of a new schedule, or of one whose timing changed
 -- ARGV[5] now_ms
--- returns "created", "updated" (same timing), "retimed" or "unchanged"
+-- ARGV[6] create_only       "1" for `schedules add`: two racing adds of one name cannot both win
+-- returns "created", "updated" (same timing), "retimed", "unchanged" or "exists" (create only)
 local s, name, def, timing, first = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stored = redis.call("HMGET", s, "def", "timing", "paused")
 if not stored[1] then
@@ -18,6 +19,9 @@ if not stored[1] then
   redis.call("SADD", KEYS[3], name)
   redis.call("ZADD", KEYS[2], first, name)
   return "created"
+end
+if ARGV[6] == "1" then
+  return "exists"
 end
 if stored[1] == def then
   return "unchanged"

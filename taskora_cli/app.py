@@ -229,6 +229,7 @@ class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
         timeout: Duration | None = None,
         singleton: bool | None = None,
         concurrency_limit: int | None = None,
+        stall: Mapping[str, Any] | None = None,
     ) -> Task:
         """Run ``contract``'s jobs with ``handler`` in this app's workers.
 
@@ -248,6 +249,7 @@ class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
             timeout: overrides the contract's timeout.
             singleton: overrides the contract's ``singleton``.
             concurrency_limit: overrides the contract's default concurrency limit.
+            stall: ``{"lock_ttl": "2m", "max_stalls": 3}``, as for :meth:`task`.
 
         Returns:
             The task: the one :meth:`register` returned, if it was registered, now
@@ -271,6 +273,7 @@ class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
             singleton=chosen_singleton,
             concurrency_limit=chosen_limit,
             middleware=check_middlewares(middleware),
+            stall=parse_stall(stall),
         )
         options = with_schemas(options, handler, contract.input, contract.output)
         existing = self.registry.tasks.get(contract.name)

@@ -139,7 +139,8 @@ class Listeners:
     def __init__(self) -> None:
         self._by: dict[tuple[str | None, str], list[Listener]] = defaultdict(list)
         self.generation = 0
-        """Counts the listeners added: a reader of the streams compares it to see new ones."""
+        """Counts the listeners added and removed: a reader of the streams compares it to see
+        which streams to read now."""
         self._watchers: list[Callable[[], None]] = []
         self._followed = -1
         self._followed_changed = threading.Condition()
@@ -181,6 +182,7 @@ class Listeners:
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 added.remove(fn)
+                self.generation += 1  # a reader may now stop reading this task's stream
 
         return unsubscribe
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,23 @@ from pathlib import Path
 import pytest
 import redis
 
+import taskora_cli
 from taskora_cli.engine.embedded import embedded_url, ensure_embedded, stop_embedded
+
+
+def _import_every_module_on_the_main_thread() -> None:
+    """pytest rewrites the package's modules as they are imported (its pytest11 plugin marks
+    the package), with ``ast.parse``, which on CPython 3.11 is not safe while another thread
+    parses too (gh-106905: "AST constructor recursion depth mismatch"). The library imports
+    some modules lazily, on its background loop or a worker's threads; importing them all here,
+    before any test starts a thread, leaves nothing for the threads to parse."""
+    for module in pkgutil.walk_packages(taskora_cli.__path__, "taskora_cli."):
+        if not module.name.endswith("__main__"):
+            with contextlib.suppress(ImportError):  # an optional extra not installed
+                importlib.import_module(module.name)
+
+
+_import_every_module_on_the_main_thread()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,9 @@
-"""One line per job start and finish on stderr, as text or JSON lines (``--log-format``)."""
+"""One line per job start and finish on stderr, as text or JSON lines (``--log-format``).
+
+A failed attempt's line carries its traceback (once: indented under the text line, or the
+JSON line's ``traceback`` field), as the library's default error log does, unless the task has a
+``failed`` listener of its own, which then reports its failures itself.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import json
 import logging
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..engine.records import ClaimedJob
+    from ..listeners import Listeners
     from ..worker.execute import Outcome
     from ..worker.pool import Worker
 
@@ -26,11 +33,13 @@ class JobLog:
     def __init__(self, fmt: str) -> None:
         self.json = fmt == "json"
         self._started: dict[str, float] = {}
+        self._listeners: Listeners | None = None
 
     def attach(self, worker: Worker) -> None:
         """Hook this log into ``worker``'s start and finish callbacks."""
         worker.on_start = self.started
         worker.on_finish = self.finished
+        self._listeners = worker.runtime.listeners
 
     def started(self, task: str, job: ClaimedJob) -> None:
         self._started[job.id] = time.monotonic()
@@ -53,7 +62,12 @@ class JobLog:
         else:
             line["event"] = "failed"
             line["error"] = outcome.error_summary
+        if "error" in line and outcome.exception is not None and not self._listened(task):
+            line["traceback"] = "".join(traceback.format_exception(outcome.exception))
         self._write(line)
+
+    def _listened(self, task: str) -> bool:
+        return self._listeners is not None and self._listeners.own(task, "failed")
 
     def _write(self, fields: dict[str, Any]) -> None:
         if self.json:
@@ -71,7 +85,11 @@ def _as_text(fields: dict[str, Any]) -> str:
         parts.append(f"{fields['duration_ms']:g}ms")
     if "error" in fields:
         parts.append(f"— {fields['error']}")
-    return " ".join(parts)
+    text = " ".join(parts)
+    if "traceback" in fields:
+        text += "\n" + "".join(f"    {line}\n" for line in fields["traceback"].splitlines())
+        text = text.rstrip("\n")
+    return text
 
 
 class _JsonFormatter(logging.Formatter):

@@ -150,5 +150,12 @@ class Follower:
                 self._streams[stream] = task
                 self._cursors[stream] = last
 
+    def drop(self, tasks: Iterable[str]) -> None:
+        """Stop reading these tasks' streams (from the next read)."""
+        for task in tasks:
+            stream = self._runner.keys(task).events
+            self._streams.pop(stream, None)
+            self._cursors.pop(stream, None)
+
     async def close(self) -> None:
         await self._client.aclose()

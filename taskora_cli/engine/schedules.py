@@ -64,12 +64,20 @@ class Schedules:
         return found
 
     async def register(
-        self, name: str, definition: str, timing: str, first_ms: int, now_ms: int
+        self,
+        name: str,
+        definition: str,
+        timing: str,
+        first_ms: int,
+        now_ms: int,
+        *,
+        create_only: bool = False,
     ) -> str:
         """Create a schedule or store a new definition, keeping its state ("created", "updated",
-        "retimed" or "unchanged")."""
+        "retimed" or "unchanged"); with ``create_only``, an existing one is left alone
+        ("exists")."""
         keys = [*self._keys(name), k.schedule_names_key(self.runner.prefix)]
-        args = [name, definition, timing, first_ms, now_ms]
+        args = [name, definition, timing, first_ms, now_ms, "1" if create_only else "0"]
         return str(await self.runner.run("schedule_register", keys, args))
 
     async def claim(self, name: str, rev: str, expected_next: int, fire: Fire, now_ms: int) -> bool:

@@ -149,9 +149,9 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
     try:
         while not stop.is_set():
             try:
-                if seen != listeners.generation:  # listeners added: maybe more tasks to read
+                if seen != listeners.generation:  # listeners changed: the tasks to read too
                     generation = listeners.generation
-                    follower = await _follow_new(app, follower, names)
+                    follower = await _follow_wanted(app, follower, names)
                     seen = generation
                     listeners.followed(generation)
                     if following is not None:
@@ -180,20 +180,27 @@ async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | No
                 await follower.close()
 
 
-async def _follow_new(app: Parts, follower: Follower | None, names: list[str]) -> Follower | None:
-    """Read the streams of the tasks listened to that ``names`` lacks too, from now on (adding
-    them to ``names``); the follower, started if there was none and now one is wanted."""
+async def _follow_wanted(
+    app: Parts, follower: Follower | None, names: list[str]
+) -> Follower | None:
+    """Read the streams of the tasks listened to now: those ``names`` lacks from now on, and
+    no longer those nobody listens to (``names`` is updated to match). Returns the follower,
+    started if there was none and one is wanted, closed and None once none is."""
     engine = await app.runtime.engine()
     wanted = app.runtime.listeners.tasks(await app.registry.known_names())
     new = [name for name in wanted if name not in names]
-    if not new:
-        return follower
-    cursors = await engine.events.latest_ids(new)
-    if follower is None:
-        follower = engine.events.follow(cursors)
-    else:
+    gone = [name for name in names if name not in wanted]
+    names[:] = [name for name in names if name in wanted] + new
+    if follower is not None and not names:
+        await follower.close()
+        return None
+    if follower is not None and gone:
+        follower.drop(gone)
+    if new:
+        cursors = await engine.events.latest_ids(new)
+        if follower is None:
+            return engine.events.follow(cursors)
         follower.add(cursors)
-    names += new
     return follower
 
 

@@ -203,12 +203,11 @@ class ScheduleManager:
         spec = ScheduleSpec.build(task, **options)
         await self.registry.resolve(spec.task)  # a typo fails here, not at every fire
         engine = await self.runtime.engine()
-        if (await engine.schedules.read([name]))[0]:
+        if await _register(engine, name, spec, self.runtime.clock(), create_only=True) == "exists":
             raise UsageError(
                 f"schedule {name!r} exists already; change it with `taskora schedules update "
                 f"{name} ...` (app.schedules().update), or remove it first"
             )
-        await _register(engine, name, spec, self.runtime.clock())
         return await self.aget(name)
 
     add = blocking_twin(aadd)
@@ -255,11 +254,14 @@ class ScheduleManager:
     register = blocking_twin(aregister)
 
 
-async def _register(engine: Engine, name: str, spec: ScheduleSpec, now_ms: int) -> str:
+async def _register(
+    engine: Engine, name: str, spec: ScheduleSpec, now_ms: int, *, create_only: bool = False
+) -> str:
     check_name(name)
     await engine.note_tasks([spec.task])
+    timing, first = spec.timing(), spec.first_fire(now_ms)
     return await engine.schedules.register(
-        name, spec.to_json(), spec.timing(), spec.first_fire(now_ms), now_ms
+        name, spec.to_json(), timing, first, now_ms, create_only=create_only
     )
 
 

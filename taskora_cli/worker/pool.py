@@ -252,8 +252,9 @@ class Worker:
             )
         )
         delivering, following = [], asyncio.Event()
-        if self.runtime.listeners and not self.runtime.follows_for_listeners:
-            # follow the event streams before claiming: no event is missed
+        if not self.runtime.follows_for_listeners:
+            # follow the event streams before claiming: no event is missed; with no job
+            # listener yet, it idles until one is added
             from ..views.job_events import deliver
 
             delivering.append(

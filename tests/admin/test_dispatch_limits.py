@@ -113,3 +113,26 @@ def test_schedules_add_stores_a_new_schedule_that_fires(app: Taskora, runner: Ta
     with pytest.raises(UsageError, match="exactly one of"):
         manager.add("neither", "echo")
     assert manager.update("every-hour", data=6).spec.data == 6
+
+
+async def test_two_racing_adds_of_one_schedule_name_store_exactly_one(
+    app: Taskora, runner: TaskRunner
+) -> None:
+    import asyncio
+
+    @app.task("echo")
+    def echo(data: int) -> int:
+        return data
+
+    manager = app.schedules()
+    try:
+        outcomes = await asyncio.gather(
+            *(manager.aadd("nightly", "echo", every="1h", data=n) for n in range(8)),
+            return_exceptions=True,
+        )
+        won = [o for o in outcomes if not isinstance(o, BaseException)]
+        lost = [o for o in outcomes if isinstance(o, UsageError) and "exists already" in str(o)]
+        assert (len(won), len(lost)) == (1, 7)
+        assert (await manager.aget("nightly")).spec.data == won[0].spec.data
+    finally:
+        await app.aclose()

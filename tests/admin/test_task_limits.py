@@ -65,3 +65,14 @@ def test_stall_options_are_checked(app: Taskora) -> None:
 
     with pytest.raises(UsageError, match="longer than the worker heartbeat"):
         app.worker()  # the heartbeat (10s by default) could not renew a 5s lock
+
+
+def test_an_implemented_contract_takes_stall_options(app: Taskora) -> None:
+    from taskora_cli import define_task
+
+    contract = define_task("billing")
+    task = app.implement(contract, lambda data: None, stall={"lock_ttl": "2m", "max_stalls": 4})
+    worker = app.worker()
+    assert (worker.lock_ttl_ms_for(task), worker.max_stalls_for(task)) == (120_000, 4)
+    with pytest.raises(UsageError, match="unknown key 'ttl'"):
+        app.implement(define_task("other"), lambda data: None, stall={"ttl": "1m"})

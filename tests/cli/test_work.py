@@ -35,6 +35,24 @@ def test_json_log_format_writes_one_object_per_job_event(project: Project) -> No
     assert {e["task"] for e in jobs} == {"add"}
 
 
+def test_a_failed_attempt_logs_its_traceback_once_unless_the_task_listens(
+    project: Project,
+) -> None:
+    project.taskora("dispatch", "explode")
+    text = project.taskora("work", "--burst", "--task", "explode").stderr
+    assert text.count("Traceback (most recent call last)") == 1, text
+    assert 'raise ValueError("boom")' in text and "failed" in text
+    project.taskora("dispatch", "explode")
+    done = project.taskora("work", "--burst", "--task", "explode", "--log-format", "json")
+    [failed] = [json.loads(line) for line in done.stderr.splitlines() if '"failed"' in line]
+    assert failed["error"] == "ValueError: boom" and "ValueError" in failed["traceback"]
+    with (project.root / "mytasks.py").open("a") as tasks:
+        tasks.write("\nexplode.on('failed', lambda event: None)\n")
+    project.taskora("dispatch", "explode")
+    text = project.taskora("work", "--burst", "--task", "explode").stderr
+    assert "Traceback" not in text and "ValueError: boom" in text  # the line, not the trace
+
+
 def test_sigterm_drains_and_loses_nothing(project: Project) -> None:
     ids = project.taskora("dispatch", "slow", "--ndjson", "-", input="0.3\n" * 12).stdout.split()
     worker = project.start_worker("--task", "slow", "--grace", "10s")

@@ -49,6 +49,16 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_reruns_only_its_jobs_
     wait_for(lambda: server.completed(ASYNC_TASK) == JOBS, 30, "every job to complete")
     assert_each_completed_once(server, ASYNC_TASK, ids, journal, kill)
 
+    # each job the kill left behind was announced as stalled once, and recovered
+    app = build_app(redis_url, str(root), None)
+    events = app.events([ASYNC_TASK], recent=10 * JOBS, follow=False)
+    stalled = [event async for event in events if event.name == "stalled"]
+    await app.aclose()
+    assert {(e.details or {}).get("action") for e in stalled} == {"recovered"}
+    assert {(e.details or {}).get("count") for e in stalled} == {"1"}
+    stalled_ids = {e.job_id for e in stalled}
+    assert kill.in_flight <= stalled_ids and not stalled_ids & kill.finished
+
 
 # The CLI's app: fault_procs.py's tasks, journalling next to the config.
 CLI_TASKS = """

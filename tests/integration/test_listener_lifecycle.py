@@ -9,10 +9,12 @@ import logging
 import subprocess
 import sys
 import textwrap
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import redis.asyncio
 from support import make_app, until
 
 from taskora_cli import Event, JobHandle, UsageError, WorkerEvent
@@ -233,3 +235,37 @@ async def test_worker_error_fires_when_a_background_loop_loses_the_server(
         await worker.stop()
         await app.aclose()
     assert errors[0].worker_id == worker.id and errors[0].error is not None
+
+
+async def test_a_running_worker_hears_a_new_listener_and_stops_reading_when_none_is_left(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    @app.task("echo")
+    async def echo(n: int) -> int:
+        return n
+
+    probe = redis.asyncio.from_url(redis_url)
+
+    async def stream_readers() -> int:  # the follower's blocking XREAD connection
+        return sum(c["cmd"].startswith("xread") for c in await probe.client_list())
+
+    worker = await app.start()  # no job listener: it reads no event stream
+    try:
+        assert await stream_readers() == 0
+        heard: list[int] = []
+        stop_hearing = echo.on("completed", lambda e: heard.append(e.result))
+        await until(lambda: _equals(stream_readers(), 1))
+        await echo.adispatch(7)  # no aresult: its waiter would read the streams too
+        await until(lambda: heard == [7])
+        stop_hearing()
+        await until(lambda: _equals(stream_readers(), 0))
+    finally:
+        await worker.stop()
+        await app.aclose()
+        await probe.aclose()
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected

@@ -430,7 +430,7 @@ HEADERS_SNAPSHOT = {
     },
     "schedule_pause": {"ARGV": ["name", "now_ms"], "KEYS": ["schedule HASH", "due ZSET"]},
     "schedule_register": {
-        "ARGV": ["name", "def", "timing", "first_ms", "now_ms"],
+        "ARGV": ["name", "def", "timing", "first_ms", "now_ms", "create_only"],
         "KEYS": ["schedule HASH", "due ZSET", "names SET"],
     },
     "schedule_remove": {"ARGV": ["name"], "KEYS": ["schedule HASH", "due ZSET", "names SET"]},
