@@ -10,18 +10,19 @@
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
 -- KEYS[11] lastclaim  HASH  the worker's last request id and its reply (lib/claim.lua)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3] lock_ttl_ms       for the jobs claimed next
--- ARGV[4] worker            the claiming worker's id
--- ARGV[5] count             how many jobs to claim next (0 = none)
--- ARGV[6] promote_limit     how many due jobs to promote at most
--- ARGV[7] max_age_ms        retention: completed jobs older than this are deleted; -1 = keep
--- ARGV[8] max_items         retention: completed jobs kept at most; -1 = no limit
--- ARGV[9] request           this call's id: sent again, it returns the same reply, settling
+-- KEYS[12] seq        STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[13] tag        PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] lock_ttl_ms       for the jobs claimed next
+-- ARGV[3] worker            the claiming worker's id
+-- ARGV[4] count             how many jobs to claim next (0 = none)
+-- ARGV[5] promote_limit     how many due jobs to promote at most
+-- ARGV[6] max_age_ms        retention: completed jobs older than this are deleted; -1 = keep
+-- ARGV[7] max_items         retention: completed jobs kept at most; -1 = no limit
+-- ARGV[8] request           this call's id: sent again, it returns the same reply, settling
 --                           and claiming nothing more (lib/claim.lua)
--- ARGV[10] acks             how many finished jobs follow
--- ARGV[11..] per finished job: id, token, result (JSON)
+-- ARGV[9] acks             how many finished jobs follow
+-- ARGV[10..] per finished job: id, token, result (JSON)
 -- returns {acked, claimed}: acked has one flag per finished job (1 completed, 2 cancelled: it
 --   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
 --   returns
@@ -31,16 +32,16 @@
 --@include lib/claim.lua
 --@include lib/retention.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6], expired = KEYS[8] }
-local tag, now = ARGV[1], tonumber(ARGV[2])
-local before, again = replayed(KEYS[11], ARGV[9], tag)
+  events = KEYS[5], marker = KEYS[6], expired = KEYS[8], seq = KEYS[12] }
+local tag, now = KEYS[13], tonumber(ARGV[1])
+local before, again = replayed(KEYS[11], ARGV[8], tag)
 if again then
   return { before, again }
 end
 local acked, done, finished, left, cancelled, stopped = {}, {}, {}, {}, {}, {}
-local acks = tonumber(ARGV[10])
+local acks = tonumber(ARGV[9])
 for i = 0, acks - 1 do
-  local base = 11 + i * 3
+  local base = 10 + i * 3
   local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = job_key(tag, id)
   -- the one check per job cancellation costs: the "cancel" flag comes with the lock
@@ -48,7 +49,7 @@ for i = 0, acks - 1 do
   if held[1] == token then
     redis.call("HDEL", job, "lock")
     left[#left + 1] = id
-    release_hold(id, held[3])
+    release_hold(tag, id, held[3])
     if held[4] then
       release_slot(tag, keys.wait, keys.prio, job, held[4])
     end
@@ -79,11 +80,11 @@ zadd_many(KEYS[9], stopped)
 emit_many(keys.events, "cancelled", cancelled)
 if #done > 0 then
   count_minute(KEYS[10], "c", now, #done)
-  trim_finished(tag, KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]), 2 * #done + TRIM_SLACK)
+  trim_finished(tag, KEYS[7], now, tonumber(ARGV[6]), tonumber(ARGV[7]), 2 * #done + TRIM_SLACK)
 end
-promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
+promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))
 local claimed = {}
-claim_into(claimed, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+claim_into(claimed, tag, keys, now, tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))
 rearm_marker(keys)
-remember(KEYS[11], ARGV[9], acked, claimed, tonumber(ARGV[3]))
+remember(KEYS[11], ARGV[8], acked, claimed, tonumber(ARGV[2]))
 return { acked, claimed }

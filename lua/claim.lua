@@ -7,28 +7,29 @@
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] expired     ZSET  jobs whose TTL passed before a worker started them; score = when
 -- KEYS[8] lastclaim   HASH  the worker's last request id and what it claimed (lib/claim.lua)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3] lock_ttl_ms       how long a claim holds without a heartbeat
--- ARGV[4] worker            the claiming worker's id (part of each lock token)
--- ARGV[5] count             how many jobs to claim at most
--- ARGV[6] promote_limit     how many due jobs to promote at most
--- ARGV[7] request           this call's id: sent again, it returns the same jobs (lib/claim.lua)
+-- KEYS[9] seq         STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[10] tag        PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] lock_ttl_ms       how long a claim holds without a heartbeat
+-- ARGV[3] worker            the claiming worker's id (part of each lock token)
+-- ARGV[4] count             how many jobs to claim at most
+-- ARGV[5] promote_limit     how many due jobs to promote at most
+-- ARGV[6] request           this call's id: sent again, it returns the same jobs (lib/claim.lua)
 -- returns a flat list, 6 items per claimed job: id, token, attempt, data, dispatched_at_ms,
 --   version (the job's payload version; 1 when it carries none; {version, tc} when the job
 --   carries a trace context, lib/claim.lua)
 --@include lib/common.lua
 --@include lib/claim.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6], expired = KEYS[7] }
-local tag, now = ARGV[1], tonumber(ARGV[2])
-local _, again = replayed(KEYS[8], ARGV[7], tag)
+  events = KEYS[5], marker = KEYS[6], expired = KEYS[7], seq = KEYS[9] }
+local tag, now = KEYS[10], tonumber(ARGV[1])
+local _, again = replayed(KEYS[8], ARGV[6], tag)
 if again then
   return again
 end
-promote_due(tag, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[6]))
+promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))
 local out = {}
-claim_into(out, tag, keys, now, tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]))
+claim_into(out, tag, keys, now, tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))
 rearm_marker(keys)
-remember(KEYS[8], ARGV[7], 0, out, tonumber(ARGV[3]))
+remember(KEYS[8], ARGV[6], 0, out, tonumber(ARGV[2]))
 return out

@@ -3,16 +3,16 @@
 -- KEYS[1] delayed     ZSET  score = due time (ms)
 -- KEYS[2] marker      ZSET  wakes idle workers
 -- KEYS[3] meta        HASH  count, first, last, job (the id of the buffer's delayed flush job)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
+-- KEYS[4] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
 -- returns the flush job's id, or false when the buffer holds nothing (no flush job waits)
 --@include lib/common.lua
 local job_id = redis.call("HGET", KEYS[3], "job")
 if not job_id or not redis.call("ZSCORE", KEYS[1], job_id) then
   return false
 end
-local now = tonumber(ARGV[2])
+local now = tonumber(ARGV[1])
 redis.call("ZADD", KEYS[1], now, job_id)
-redis.call("HSET", job_key(ARGV[1], job_id), "run_at", now)
+redis.call("HSET", job_key(KEYS[4], job_id), "run_at", now)
 redis.call("ZADD", KEYS[2], 0, "0")
 return job_id

@@ -9,13 +9,14 @@
 -- KEYS[6] items       LIST  the buffered items (JSON), oldest first
 -- KEYS[7] meta        HASH  count, first and last (ms: when the oldest / newest item came), job
 --                           (the id of the delayed flush job)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] id                a fresh job id, used if a new flush job is needed
--- ARGV[3] item              the item (JSON)
--- ARGV[4] now_ms
--- ARGV[5] delay_ms          flush this long after the newest item (resets on every item)
--- ARGV[6] max_size          flush at once when the buffer holds this many; 0 = no limit
--- ARGV[7] max_wait_ms       flush at most this long after the oldest item; 0 = no limit
+-- KEYS[8] seq         STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[9] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] id                a fresh job id, used if a new flush job is needed
+-- ARGV[2] item              the item (JSON)
+-- ARGV[3] now_ms
+-- ARGV[4] delay_ms          flush this long after the newest item (resets on every item)
+-- ARGV[5] max_size          flush at once when the buffer holds this many; 0 = no limit
+-- ARGV[6] max_wait_ms       flush at most this long after the oldest item; 0 = no limit
 -- returns {job id, count, flushed}: the flush job the item joined, how many items the buffer
 --   held with it, and 1 if it flushed (the job is waiting now) else 0
 -- The flush job is a delayed job whose hash names the buffer ("collect", "collect_meta"); when
@@ -23,10 +24,11 @@
 -- so items belong either to the buffer or to exactly one job, never both.
 --@include lib/common.lua
 --@include lib/create.lua
-local tag, id, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
-local delay, max_size, max_wait = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[4], marker = KEYS[5] }
-redis.call("RPUSH", KEYS[6], ARGV[3])
+local tag, id, now = KEYS[9], ARGV[1], tonumber(ARGV[3])
+local delay, max_size, max_wait = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[4], marker = KEYS[5],
+  seq = KEYS[8] }
+redis.call("RPUSH", KEYS[6], ARGV[2])
 local count = redis.call("HINCRBY", KEYS[7], "count", 1)
 if count == 1 then
   redis.call("HSET", KEYS[7], "first", now)
@@ -45,7 +47,7 @@ if max_size > 0 and count >= max_size then
     local job = job_key(tag, job_id)
     redis.call("HDEL", job, "collect", "collect_meta", "run_at")
     redis.call("HSET", job, "state", "waiting", "data", data)
-    queue_back(tag, k.wait, k.prio, job_id, 0, now)
+    queue_back(k.seq, k.wait, k.prio, job_id, 0, now)
     redis.call("ZADD", k.marker, 0, "0")
     emit(k.events, "waiting", job_id, "reason", "collect full")
   else

@@ -7,19 +7,19 @@
 -- KEYS[5] events      STREAM
 -- KEYS[6] marker      ZSET  wakes idle workers
 -- KEYS[7] cancelled   ZSET  cancelled ids; score = when they ended (ms)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3] run_at_ms         when the jobs are due again (the pause lets newer workers, which
+-- KEYS[8] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] run_at_ms         when the jobs are due again (the pause lets newer workers, which
 --                           claim the jobs from the waiting line meanwhile, go first, and keeps
 --                           the old worker from claiming them straight back)
--- ARGV[4..] per job: id, token
+-- ARGV[3..] per job: id, token
 -- returns one flag per job: 1 deferred, 2 cancelled, 0 the lock is no longer ours
 -- Nothing is counted against the job: its attempt is given back, no stall, no error. It lets
 -- go of its concurrency slot (and, cancelled, of its dedup key too).
 --@include lib/common.lua
-local tag, now, run_at = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local tag, now, run_at = KEYS[8], tonumber(ARGV[1]), tonumber(ARGV[2])
 local out, woke, deferred = {}, false, false
-for i = 4, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job = job_key(tag, id)
   local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
@@ -31,7 +31,7 @@ for i = 4, #ARGV - 1, 2 do
       woke = true
     end
     if held[2] then
-      release_hold(id, held[3])
+      release_hold(tag, id, held[3])
       redis.call("HSET", job, "state", "cancelled", "finished", now)
       redis.call("ZADD", KEYS[7], now, id)
       emit(KEYS[5], "cancelled", id)

@@ -10,13 +10,14 @@
 -- KEYS[8] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[9] expired     ZSET  expired ids; score = when they expired (ms)
 -- KEYS[10] events     STREAM
+-- KEYS[11] tag        PREFIX the task's key prefix: held keys are rebuilt on it (lib/common.lua)
 -- ARGV[1] id                the job to delete
 -- returns {outcome, state}: outcome "deleted", "active" (refused: cancel it first, or wait for
 --   it to end) or "missing" (no such job); state is the job's state before the call
 -- A job parked on a full concurrency key leaves its parked line (the LIST named in its hash,
 -- under the same hash tag) and the task's parked set; a dedup/debounce key it holds is freed.
 --@include lib/common.lua
-local id = ARGV[1]
+local id, tag = ARGV[1], KEYS[11]
 local fields = redis.call("HMGET", KEYS[1], "state", "holds", "conc_q", "conc_all")
 local state = fields[1]
 if not state then
@@ -26,11 +27,11 @@ if state == "active" then
   return { "active", state }
 end
 if state == "waiting" then
-  unqueue_waiting(KEYS[3], KEYS[4], id, fields[3], fields[4])
-  release_hold(id, fields[2])
+  unqueue_waiting(tag, KEYS[3], KEYS[4], id, fields[3], fields[4])
+  release_hold(tag, id, fields[2])
 elseif state == "delayed" or state == "retrying" then
   redis.call("ZREM", KEYS[5], id)
-  release_hold(id, fields[2])
+  release_hold(tag, id, fields[2])
 else
   for i = 6, 9 do
     redis.call("ZREM", KEYS[i], id)

@@ -4,17 +4,18 @@
 -- KEYS[3] delayed     ZSET  score = due time (ms)
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra
+-- KEYS[6] seq         STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[7] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra
 --   (extra: more hash fields as a JSON object, "" = none)
 -- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
 --   call: same id, data and now_ms), 0 an id another job holds
 --@include lib/common.lua
-local tag, now = ARGV[1], tonumber(ARGV[2])
+local tag, now = KEYS[7], tonumber(ARGV[1])
 local out, any_now, first_due, waiting = {}, false, nil, {}
 local now_ids, delayed_ids = {}, {}
-for i = 3, #ARGV, 6 do
+for i = 2, #ARGV, 6 do
   local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local job = job_key(tag, id)
   if redis.call("EXISTS", job) == 1 then
@@ -30,7 +31,7 @@ for i = 3, #ARGV, 6 do
     else
       redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
       if priority > 0 then
-        queue_back(tag, KEYS[1], KEYS[2], id, priority, now)
+        queue_back(KEYS[6], KEYS[1], KEYS[2], id, priority, now)
       else
         waiting[#waiting + 1] = id -- pushed together below, in this order
       end

@@ -6,15 +6,16 @@
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
 -- KEYS[6] dedup       STRING the id of the job holding the key
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] id                the job id (client generated)
--- ARGV[3] data              the JSON payload
--- ARGV[4] now_ms
--- ARGV[5] priority          integer >= 0
--- ARGV[6] run_at_ms         when the job becomes due; 0 = now
--- ARGV[7] expire_at_ms      expire the job if no worker has started it by then; 0 = never
--- ARGV[8] extra             more hash fields as a JSON object; "" = none
--- ARGV[9] blocking          the states that block, space separated ("waiting delayed active")
+-- KEYS[7] seq         STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[8] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] id                the job id (client generated)
+-- ARGV[2] data              the JSON payload
+-- ARGV[3] now_ms
+-- ARGV[4] priority          integer >= 0
+-- ARGV[5] run_at_ms         when the job becomes due; 0 = now
+-- ARGV[6] expire_at_ms      expire the job if no worker has started it by then; 0 = never
+-- ARGV[7] extra             more hash fields as a JSON object; "" = none
+-- ARGV[8] blocking          the states that block, space separated ("waiting delayed active")
 -- returns {1, id} enqueued (also by an earlier run of this very call: same id, data and
 --   now_ms), or {0, holder id} deduplicated (the id itself when another job holds it)
 -- The holder's state is read now, so a key whose holder ended (or was deleted) never blocks,
@@ -22,8 +23,8 @@
 -- waits in the delayed set for its next attempt.
 --@include lib/common.lua
 --@include lib/create.lua
-local tag, id, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
-if own_job(job_key(tag, id), ARGV[3], now) then
+local tag, id, now = KEYS[8], ARGV[1], tonumber(ARGV[3])
+if own_job(job_key(tag, id), ARGV[2], now) then
   return { 1, id } -- an earlier run of this very call created it: not a duplicate of itself
 end
 local holder = redis.call("GET", KEYS[6])
@@ -33,7 +34,7 @@ if holder then
     state = "delayed"
   end
   if state then
-    for blocking in string.gmatch(ARGV[9], "%S+") do
+    for blocking in string.gmatch(ARGV[8], "%S+") do
       if blocking == state then
         return { 0, holder }
       end
@@ -43,8 +44,9 @@ end
 if redis.call("EXISTS", job_key(tag, id)) == 1 then
   return { 0, id }
 end
-local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[4], marker = KEYS[5] }
-create_job(tag, k, id, ARGV[3], now, tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8])
+local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[4], marker = KEYS[5],
+  seq = KEYS[7] }
+create_job(tag, k, id, ARGV[2], now, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7])
 redis.call("HSET", job_key(tag, id), "holds", KEYS[6])
 redis.call("SET", KEYS[6], id)
 return { 1, id }

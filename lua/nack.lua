@@ -6,16 +6,16 @@
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
 -- KEYS[6] cancelled   ZSET  cancelled ids; score = when they ended (ms)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3..] per job: id, token
+-- KEYS[7] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2..] per job: id, token
 -- returns one flag per job: 1 handed back, 2 cancelled, 0 the lock is no longer ours
 -- Each job lets go of its concurrency slot; a cancelled one of its dedup key too.
 --@include lib/common.lua
-local tag, now = ARGV[1], tonumber(ARGV[2])
+local tag, now = KEYS[7], tonumber(ARGV[1])
 local out, any = {}, false
 -- last first: each goes to the very front, so the handed-back jobs keep their order
-for i = #ARGV - 1, 3, -2 do
+for i = #ARGV - 1, 2, -2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job = job_key(tag, id)
   local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
@@ -23,13 +23,13 @@ for i = #ARGV - 1, 3, -2 do
     any = true
   end
   if held[1] == token and held[2] then
-    release_hold(id, held[3])
+    release_hold(tag, id, held[3])
     redis.call("ZREM", KEYS[3], id)
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "cancelled", "finished", now)
     redis.call("ZADD", KEYS[6], now, id)
     emit(KEYS[4], "cancelled", id)
-    out[(i - 1) / 2] = 2
+    out[i / 2] = 2
   elseif held[1] == token then
     redis.call("ZREM", KEYS[3], id)
     redis.call("HDEL", job, "lock")
@@ -39,10 +39,10 @@ for i = #ARGV - 1, 3, -2 do
     local fields = redis.call("HMGET", job, "prio", "ts")
     push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
     emit(KEYS[4], "waiting", id, "reason", "handed back")
-    out[(i - 1) / 2] = 1
+    out[i / 2] = 1
     any = true
   else
-    out[(i - 1) / 2] = 0
+    out[i / 2] = 0
   end
 end
 if any then

@@ -1,14 +1,14 @@
 -- purge_dead.lua: failed -> (deleted): dead letters removed for good
 -- KEYS[1] failed      ZSET  permanent failures (dead letters); score = finish time (ms)
 -- KEYS[2] events      STREAM
--- ARGV[1] tag               the task's key prefix
--- ARGV[2..] per job: id
+-- KEYS[3] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1..] per job: id
 -- returns one flag per job: 1 deleted (hash, logs and failed-set entry), 0 not a dead letter
 -- Only members of the failed set are touched: a job retried meanwhile is left alone.
 --@include lib/common.lua
-local tag = ARGV[1]
+local tag = KEYS[3]
 local out, purged = {}, {}
-for i = 2, #ARGV do
+for i = 1, #ARGV do
   local id = ARGV[i]
   if redis.call("ZREM", KEYS[1], id) == 1 then
     local job = job_key(tag, id)

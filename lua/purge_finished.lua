@@ -2,15 +2,15 @@
 --   one state removed for good, in batches (`taskora jobs clean`)
 -- KEYS[1] ended       ZSET  the finished set cleaned (completed, failed, cancelled or expired)
 -- KEYS[2] events      STREAM
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] before_ms         only jobs that ended at or before this time (ms)
--- ARGV[3..] per job: id
+-- KEYS[3] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] before_ms         only jobs that ended at or before this time (ms)
+-- ARGV[2..] per job: id
 -- returns one flag per job: 1 deleted (hash, logs and set entry), 0 no longer in that set or
 --   ended after before_ms (a job retried meanwhile is left alone)
 --@include lib/common.lua
-local tag, before = ARGV[1], tonumber(ARGV[2])
+local tag, before = KEYS[3], tonumber(ARGV[1])
 local out, purged = {}, {}
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   local id = ARGV[i]
   local score = tonumber(redis.call("ZSCORE", KEYS[1], id))
   if score and score <= before then

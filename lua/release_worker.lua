@@ -4,11 +4,11 @@
 -- only ends the dead worker's claims early and lifts the sweep's once-per-interval guard.
 -- KEYS[1] active      ZSET  score = lock deadline (ms)
 -- KEYS[2] sweep       STRING the time (ms) before which no other stall sweep of this task runs
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] worker            the dead worker's id (lock tokens start with it and ":")
+-- KEYS[3] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] worker            the dead worker's id (lock tokens start with it and ":")
 -- returns how many jobs the worker held
 --@include lib/common.lua
-local tag, owner = ARGV[1], ARGV[2] .. ":"
+local tag, owner = KEYS[3], ARGV[1] .. ":"
 local held = 0
 local ids = redis.call("ZRANGE", KEYS[1], 0, -1)
 for i = 1, #ids do

@@ -5,22 +5,23 @@
 -- KEYS[3] ended       ZSET  the set of the state they are in (failed, cancelled or expired)
 -- KEYS[4] events      STREAM
 -- KEYS[5] marker      ZSET  wakes idle workers
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3] state             the state they must be in: failed, cancelled or expired
--- ARGV[4..] per job: id
+-- KEYS[6] seq         STRING the last position given in the priority bands (lib/common.lua)
+-- KEYS[7] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] state             the state they must be in: failed, cancelled or expired
+-- ARGV[3..] per job: id
 -- returns one flag per job: 1 back in the waiting line, 0 not in that state (any more)
 -- Each job goes to the back of its line, in the order given. Its attempt count, error, times,
 -- stall count, cancel flag and TTL are cleared (the TTL was for starting it, which it did);
 -- run_at becomes now (when it was due again); the error it died with stays in its log. A
 -- failed-set member whose hash is gone is dropped.
 --@include lib/common.lua
-local tag, now, from = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local tag, now, from = KEYS[7], tonumber(ARGV[1]), ARGV[2]
 local note = from == "failed" and "retried from the dead-letter queue" or ("retried after it "
   .. "was " .. from)
 local reason = from == "failed" and "dlq" or "retried"
 local out, retried, reasons = {}, {}, {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local job = job_key(tag, id)
   local fields = redis.call("HMGET", job, "state", "prio", "error", "attempt")
@@ -34,7 +35,7 @@ for i = 4, #ARGV do
     redis.call("HDEL", job, "error", "finished", "started", "stalls", "lock", "exp", "progress",
       "result", "cancel")
     redis.call("HSET", job, "state", "waiting", "attempt", 0, "run_at", now)
-    queue_back(tag, KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
+    queue_back(KEYS[6], KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
     redis.call("RPUSH", job .. ":logs", '{"ts":' .. now .. ',"level":"warning","msg":'
       .. cjson.encode(note) .. ',"fields":{"attempts":' .. (fields[4] or "0")
       .. ',"error":' .. err .. '}}')

@@ -14,16 +14,16 @@
 -- KEYS[9] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[10] expired    ZSET  expired ids; score = when they ended (ms)
 -- KEYS[11] counts     HASH  per-minute counts of completed and failed jobs (lib/common.lua)
--- ARGV[1] tag               the task's key prefix
--- ARGV[2] now_ms
--- ARGV[3] interval_ms       the sweep period; the first caller in each period does the work
--- ARGV[4] max_stalls        a job stalled more often than this fails for good
--- ARGV[5] limit             how many stalled jobs to handle at most
--- ARGV[6] completed_max_age_ms  retention of completed jobs (-1 = keep); see lib/retention.lua
--- ARGV[7] completed_max_items   (-1 = no limit)
--- ARGV[8] failed_max_age_ms     retention of failed jobs, and of cancelled and expired ones
+-- KEYS[12] tag        PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
+-- ARGV[1] now_ms
+-- ARGV[2] interval_ms       the sweep period; the first caller in each period does the work
+-- ARGV[3] max_stalls        a job stalled more often than this fails for good
+-- ARGV[4] limit             how many stalled jobs to handle at most
+-- ARGV[5] completed_max_age_ms  retention of completed jobs (-1 = keep); see lib/retention.lua
+-- ARGV[6] completed_max_items   (-1 = no limit)
+-- ARGV[7] failed_max_age_ms     retention of failed jobs, and of cancelled and expired ones
 --                               (-1 = keep)
--- ARGV[9] failed_max_items      (-1 = no limit; per set)
+-- ARGV[8] failed_max_items      (-1 = no limit; per set)
 -- returns {recovered, failed}, or {-1, -1} when another worker swept this period (stalled jobs
 --   that were asked to cancel end cancelled and count in neither)
 -- The sweep also trims the finished sets, so jobs age out of a queue that has gone quiet;
@@ -31,12 +31,12 @@
 -- A stalled job lets go of its concurrency slot; one that ends lets go of its dedup key.
 --@include lib/common.lua
 --@include lib/retention.lua
-local tag, now = ARGV[1], tonumber(ARGV[2])
-local max_stalls, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local tag, now = KEYS[12], tonumber(ARGV[1])
+local max_stalls, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 if tonumber(redis.call("GET", KEYS[7]) or "0") > now then
   return { -1, -1 }
 end
-redis.call("SET", KEYS[7], now + tonumber(ARGV[3]))
+redis.call("SET", KEYS[7], now + tonumber(ARGV[2]))
 local stalled = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", "(" .. now, "LIMIT", 0, limit)
 local recovered, failed, unparked = 0, 0, false
 for i = 1, #stalled do
@@ -48,7 +48,7 @@ for i = 1, #stalled do
     unparked = true
   end
   if was[1] == "active" and was[2] then
-    release_hold(id, was[3])
+    release_hold(tag, id, was[3])
     redis.call("HDEL", job, "lock")
     redis.call("HSET", job, "state", "cancelled", "finished", now)
     redis.call("ZADD", KEYS[9], now, id)
@@ -57,7 +57,7 @@ for i = 1, #stalled do
     local stalls = redis.call("HINCRBY", job, "stalls", 1)
     redis.call("HDEL", job, "lock")
     if stalls > max_stalls then
-      release_hold(id, was[3])
+      release_hold(tag, id, was[3])
       local err = '{"type":"StalledError","message":"the job stalled ' .. stalls
         .. ' times (its worker stopped heartbeating); giving up"}'
       redis.call("HSET", job, "state", "failed", "error", err, "finished", now)
@@ -82,8 +82,8 @@ end
 if recovered > 0 or unparked then
   redis.call("ZADD", KEYS[6], 0, "0")
 end
-trim_finished(tag, KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]), TRIM_SWEEP)
-trim_finished(tag, KEYS[4], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP + 2 * failed)
-trim_finished(tag, KEYS[9], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP)
-trim_finished(tag, KEYS[10], now, tonumber(ARGV[8]), tonumber(ARGV[9]), TRIM_SWEEP)
+trim_finished(tag, KEYS[8], now, tonumber(ARGV[5]), tonumber(ARGV[6]), TRIM_SWEEP)
+trim_finished(tag, KEYS[4], now, tonumber(ARGV[7]), tonumber(ARGV[8]), TRIM_SWEEP + 2 * failed)
+trim_finished(tag, KEYS[9], now, tonumber(ARGV[7]), tonumber(ARGV[8]), TRIM_SWEEP)
+trim_finished(tag, KEYS[10], now, tonumber(ARGV[7]), tonumber(ARGV[8]), TRIM_SWEEP)
 return { recovered, failed }

@@ -3,8 +3,10 @@
 
 -- A collect flush job as it becomes due: the buffer's items become its data (one JSON array)
 -- and the buffer is gone, so the next item starts a new one (see collect_push.lua).
-local function drain_collect(job, items_key)
-  local meta_key = redis.call("HGET", job, "collect_meta")
+-- `stored_items` is the buffer's name as the job's hash holds it.
+local function drain_collect(tag, job, stored_items)
+  local items_key = stored_key(tag, stored_items)
+  local meta_key = stored_key(tag, redis.call("HGET", job, "collect_meta"))
   local items = redis.call("LRANGE", items_key, 0, -1)
   redis.call("HSET", job, "data", "[" .. table.concat(items, ",") .. "]")
   redis.call("HDEL", job, "collect", "collect_meta")
@@ -12,7 +14,7 @@ local function drain_collect(job, items_key)
 end
 
 -- Move due delayed/retrying jobs to the waiting line in due order (earliest first).
-local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
+local function promote_due(tag, seq, delayed, wait, prio_key, events, now, limit)
   local due = redis.call("ZRANGEBYSCORE", delayed, "-inf", now, "WITHSCORES", "LIMIT", 0, limit)
   local count = #due / 2
   if count == 0 then
@@ -26,9 +28,9 @@ local function promote_due(tag, delayed, wait, prio_key, events, now, limit)
     local fields = redis.call("HMGET", job, "prio", "ts", "collect") -- no ts: the job is gone
     if fields[2] then
       if fields[3] then
-        drain_collect(job, fields[3])
+        drain_collect(tag, job, fields[3])
       end
-      queue_back(tag, wait, prio_key, id, tonumber(fields[1] or "0"), due_at)
+      queue_back(seq, wait, prio_key, id, tonumber(fields[1] or "0"), due_at)
       redis.call("HSET", job, "state", "waiting")
       promoted[#promoted + 1] = id
     end
@@ -58,13 +60,15 @@ local function pop_waiting(wait, prio_key, n)
 end
 
 -- Take a unit of a concurrency counter for a job about to start, or park the job (at the back
--- of the counter's parked line, still "waiting") when the counter is at its limit.
-local function take_slot(job, id, conc)
+-- of the counter's parked line, still "waiting") when the counter is at its limit. `stored`
+-- is the counter's name as the job's hash holds it.
+local function take_slot(tag, job, id, stored)
+  local conc = stored_key(tag, stored)
   local limits = redis.call("HMGET", job, "conc_max", "conc_q", "conc_all")
   if tonumber(redis.call("GET", conc) or "0") >= tonumber(limits[1] or "1") then
-    redis.call("LPUSH", limits[2], id)
+    redis.call("LPUSH", stored_key(tag, limits[2]), id)
     if limits[3] then
-      redis.call("SADD", limits[3], id)
+      redis.call("SADD", stored_key(tag, limits[3]), id)
     end
     return false
   end
@@ -109,7 +113,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
       "conc", "v", "tc", "limits")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
-      release_hold(id, fields[6])
+      release_hold(tag, id, fields[6])
       if fields[5] == "discard" then
         redis.call("DEL", job, job .. ":logs")
         discarded[#discarded + 1] = id
@@ -120,7 +124,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
         expired[#expired + 1] = id
         expired_ids[#expired_ids + 1] = id
       end
-    elseif fields[1] and (not fields[7] or take_slot(job, id, fields[7])) then
+    elseif fields[1] and (not fields[7] or take_slot(tag, job, id, fields[7])) then
       -- (no data: the hash is gone, deleted while queued; the stray id is dropped)
       local attempt = tonumber(fields[3] or "0") + 1
       local token = worker .. ":" .. attempt .. ":" .. now

@@ -1,6 +1,8 @@
 -- Shared by every script (spliced in by the loader at "--@include lib/common.lua").
--- TAG is the task's key prefix "taskora[:prefix]:{task}:"; job keys are TAG .. "j:" .. id, and
--- TAG .. "seq" (STRING) holds the last position given in the priority bands (see queue_back).
+-- Every key a script touches comes from its KEYS (see lua/README.md): a fixed key is a KEYS
+-- entry of its own, and a key known only as the script runs (a job popped from a line) is
+-- built on the task's key PREFIX, passed in KEYS as "tag" ("taskora[:prefix]:{task}:", which
+-- carries the task's hash tag): job keys are tag .. "j:" .. id, their logs job .. ":logs".
 -- Event stream entries: "event" (the transition), "job" (the job's id, or the ids of several
 -- jobs that made it together, separated by spaces), maybe more fields (per job, likewise).
 local EVENTS_MAXLEN = 10000
@@ -30,6 +32,19 @@ end
 
 local function job_key(tag, id)
   return tag .. "j:" .. id
+end
+
+-- A key whose name a job's hash holds (holds, conc, conc_q, conc_all, collect, collect_meta:
+-- always keys of the job's own task), rebuilt on the declared prefix `tag`, so it cannot leave
+-- the task's slot: a stored name outside the prefix is an error, never touched. nil stays nil.
+local function stored_key(tag, name)
+  if not name then
+    return nil
+  end
+  if string.sub(name, 1, #tag) ~= tag then
+    error("taskora: stored key " .. name .. " lies outside the task prefix " .. tag)
+  end
+  return tag .. string.sub(name, #tag + 1)
 end
 
 -- A job this very call created on an earlier run (the call was sent again after a dropped
@@ -72,10 +87,9 @@ end
 
 -- Queue a job at the back of its line: the LIST for priority 0, else its band of the priority
 -- ZSET. Within a band jobs are ordered by a position that starts from the time and strictly
--- increases per task (kept in TAG .. "seq"), so jobs queued in one millisecond keep their order.
-local function queue_back(tag, wait, prio_key, id, priority, now)
+-- increases per task (kept in `seq`, STRING), so jobs queued in one millisecond keep their order.
+local function queue_back(seq, wait, prio_key, id, priority, now)
   if priority > 0 then
-    local seq = tag .. "seq"
     local position = math.max(now, tonumber(redis.call("GET", seq) or "0") + 1)
     redis.call("SET", seq, position)
     redis.call("ZADD", prio_key, -priority * PRIORITY_SPAN + position, id)
@@ -105,36 +119,42 @@ end
 
 -- Take a waiting job out of its line: the priority set, the waiting list, or the parked line
 -- of a full concurrency key (conc_q, with its conc_all set), wherever it sits.
-local function unqueue_waiting(wait, prio_key, id, conc_q, conc_all)
+-- conc_q and conc_all are the names the job's hash holds (nil: none).
+local function unqueue_waiting(tag, wait, prio_key, id, conc_q, conc_all)
   if redis.call("ZREM", prio_key, id) == 0 and redis.call("LREM", wait, 1, id) == 0
     and conc_q then
-    redis.call("LREM", conc_q, 1, id)
+    redis.call("LREM", stored_key(tag, conc_q), 1, id)
     if conc_all then
-      redis.call("SREM", conc_all, id)
+      redis.call("SREM", stored_key(tag, conc_all), id)
     end
   end
 end
 
--- Let go of a dedup/debounce key on a terminal transition, unless another job holds it now.
-local function release_hold(id, hold)
-  if hold and redis.call("GET", hold) == id then
-    redis.call("DEL", hold)
+-- Let go of a dedup/debounce key (`hold`: the name the job's hash holds) on a terminal
+-- transition, unless another job holds it now.
+local function release_hold(tag, id, hold)
+  local key = stored_key(tag, hold)
+  if key and redis.call("GET", key) == id then
+    redis.call("DEL", key)
   end
 end
 
 -- Give back a job's unit of its concurrency counter as it leaves `active`, and move the first
 -- job parked on that counter to the front of the waiting line. Returns true if one moved.
-local function release_slot(tag, wait, prio_key, job, conc)
+-- `stored` is the counter's name as the job's hash holds it.
+local function release_slot(tag, wait, prio_key, job, stored)
+  local conc = stored_key(tag, stored)
   if redis.call("DECR", conc) <= 0 then
     redis.call("DEL", conc)
   end
   local parked = redis.call("HMGET", job, "conc_q", "conc_all")
-  local next_id = parked[1] and redis.call("RPOP", parked[1])
+  local line, all = stored_key(tag, parked[1]), stored_key(tag, parked[2])
+  local next_id = line and redis.call("RPOP", line)
   if not next_id then
     return false
   end
-  if parked[2] then
-    redis.call("SREM", parked[2], next_id)
+  if all then
+    redis.call("SREM", all, next_id)
   end
   local fields = redis.call("HMGET", job_key(tag, next_id), "prio", "ts")
   push_waiting(wait, prio_key, next_id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)

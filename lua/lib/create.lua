@@ -14,7 +14,7 @@ local function extra_fields(extra)
   return out
 end
 
--- k: {wait, prio, delayed, events, marker}; run_at 0 = now; exp "0" = never.
+-- k: {wait, prio, delayed, events, marker, seq}; run_at 0 = now; exp "0" = never.
 local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
   local job = job_key(tag, id)
   local fields = extra_fields(extra)
@@ -34,7 +34,7 @@ local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
     emit(k.events, "delayed", id)
   else
     redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, unpack(fields))
-    queue_back(tag, k.wait, k.prio, id, priority, now)
+    queue_back(k.seq, k.wait, k.prio, id, priority, now)
     redis.call("ZADD", k.marker, 0, "0")
     emit(k.events, "waiting", id)
   end

@@ -28,7 +28,7 @@ class JobAdmin:
         """
         t = self.runner.keys(task)
         keys = [t.job(job_id), t.logs(job_id), t.wait, t.prioritized, t.delayed]
-        keys += [t.completed, t.failed, t.cancelled, t.expired, t.events]
+        keys += [t.completed, t.failed, t.cancelled, t.expired, t.events, t.tag]
         outcome, state = await self.runner.run("delete_job", keys, [job_id])
         return str(outcome), str(state)
 
@@ -58,6 +58,6 @@ class JobAdmin:
         if not ids:
             return []
         t = self.runner.keys(task)
-        keys = [self._ended(task, state), t.events]
-        flags = await self.runner.run("purge_finished", keys, [t.tag, before_ms, *ids])
+        keys = [self._ended(task, state), t.events, t.tag]
+        flags = await self.runner.run("purge_finished", keys, [before_ms, *ids])
         return [bool(flag) for flag in flags]

@@ -100,8 +100,8 @@ class DeadLetters:
             return []
         t = self.runner.keys(task)
         ended = {"failed": t.failed, "cancelled": t.cancelled, "expired": t.expired}[state]
-        keys = [t.wait, t.prioritized, ended, t.events, t.marker]
-        flags = await self.runner.run("retry_dead", keys, [t.tag, now_ms, state, *ids])
+        keys = [t.wait, t.prioritized, ended, t.events, t.marker, t.seq, t.tag]
+        flags = await self.runner.run("retry_dead", keys, [now_ms, state, *ids])
         return [bool(flag) for flag in flags]
 
     async def purge(self, task: str, ids: Sequence[str]) -> list[bool]:
@@ -110,5 +110,6 @@ class DeadLetters:
         if not ids:
             return []
         t = self.runner.keys(task)
-        flags = await self.runner.run("purge_dead", [t.failed, t.events], [t.tag, *ids])
+        keys = [t.failed, t.events, t.tag]
+        flags = await self.runner.run("purge_dead", keys, ids)
         return [bool(flag) for flag in flags]

@@ -203,14 +203,14 @@ class Engine(Reads):
         this very call's, so that counts as enqueued (a retry is idempotent)."""
         t = self.keys(task)
         if job.run_at_ms > now_ms:
-            args = [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
+            args = [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
             args.append(job.extra)
-            done = await self.runner.run("enqueue_delayed", [t.delayed, t.events, t.marker], args)
+            keys = [t.delayed, t.events, t.marker, t.tag]
+            done = await self.runner.run("enqueue_delayed", keys, args)
         else:
-            args = [t.tag, job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
-            done = await self.runner.run(
-                "enqueue", [t.wait, t.prioritized, t.events, t.marker], args
-            )
+            args = [job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
+            keys = [t.wait, t.prioritized, t.events, t.marker, t.seq, t.tag]
+            done = await self.runner.run("enqueue", keys, args)
         if done:
             return True
         stored = await self.client.hmget(t.job(job.id), ["ts", "data"])
@@ -219,10 +219,10 @@ class Engine(Reads):
     async def enqueue_bulk(self, task: str, jobs: Sequence[NewJob], now_ms: int) -> list[bool]:
         """Enqueue many jobs in one round trip; one flag per job."""
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms]
+        args: list[Any] = [now_ms]
         for job in jobs:
             args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
-        keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+        keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker, t.seq, t.tag]
         return [bool(flag) for flag in await self.runner.run("enqueue_bulk", keys, args)]
 
     # -- working -----------------------------------------------------------------------------
@@ -254,8 +254,8 @@ class Engine(Reads):
         claimed instead of claiming more (the same holds for ack_and_claim and fail_and_claim).
         """
         t = self.keys(task)
-        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, self._request(request)]
-        keys = [*self._claim_keys(t), t.expired, t.lastclaim(worker)]
+        args = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, self._request(request)]
+        keys = [*self._claim_keys(t), t.expired, t.lastclaim(worker), t.seq, t.tag]
         return _claimed(await self.runner.run("claim", keys, args))
 
     async def ack_and_claim(
@@ -275,13 +275,13 @@ class Engine(Reads):
         1 completed, 2 cancelled instead (asked to cancel while it ran), 0 the lock was lost
         (truthy: it was settled)."""
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items]
         args += [self._request(request), len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
         keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
-        keys.append(t.lastclaim(worker))
+        keys += [t.lastclaim(worker), t.seq, t.tag]
         acked, claimed = await self.runner.run("ack_and_claim", keys, args)
         return [int(flag) for flag in acked], _claimed(claimed)
 
@@ -306,11 +306,11 @@ class Engine(Reads):
         """
         t = self.keys(task)
         retry_at = -1 if failure.retry_at_ms is None else failure.retry_at_ms
-        args = [t.tag, now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        args = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [failure.id, failure.token, failure.error, retry_at]
         args += [retention.failed_max_age_ms, retention.failed_max_items, self._request(request)]
         keys = [*self._claim_keys(t), t.failed, t.expired, t.cancelled, t.counts]
-        keys.append(t.lastclaim(worker))
+        keys += [t.lastclaim(worker), t.seq, t.tag]
         status, claimed = await self.runner.run("fail_and_claim", keys, args)
         return int(status), _claimed(claimed)
 
@@ -322,10 +322,11 @@ class Engine(Reads):
         if not held:
             return []
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms, lock_ttl_ms]
+        args: list[Any] = [now_ms, lock_ttl_ms]
         for job_id, token in held:
             args += [job_id, token]
-        return [int(flag) for flag in await self.runner.run("extend_lock", [t.active], args)]
+        flags = await self.runner.run("extend_lock", [t.active, t.tag], args)
+        return [int(flag) for flag in flags]
 
     async def nack(self, task: str, held: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
         """Hand held jobs back to the front of the waiting line (those asked to cancel end
@@ -333,10 +334,10 @@ class Engine(Reads):
         if not held:
             return []
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms]
+        args: list[Any] = [now_ms]
         for job_id, token in held:
             args += [job_id, token]
-        keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
+        keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled, t.tag]
         return [bool(flag) for flag in await self.runner.run("nack", keys, args)]
 
     async def defer(
@@ -348,10 +349,11 @@ class Engine(Reads):
         if not held:
             return []
         t = self.keys(task)
-        args: list[Any] = [t.tag, now_ms, run_at_ms]
+        args: list[Any] = [now_ms, run_at_ms]
         for job_id, token in held:
             args += [job_id, token]
         keys = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.cancelled]
+        keys.append(t.tag)
         return [int(flag) for flag in await self.runner.run("defer", keys, args)]
 
     async def stall_sweep(
@@ -368,8 +370,8 @@ class Engine(Reads):
         None if another worker swept."""
         t = self.keys(task)
         keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
-        keys += [t.completed, t.cancelled, t.expired, t.counts]
-        args = [t.tag, now_ms, interval_ms, max_stalls, limit, *retention]
+        keys += [t.completed, t.cancelled, t.expired, t.counts, t.tag]
+        args = [now_ms, interval_ms, max_stalls, limit, *retention]
         recovered, failed = await self.runner.run("stall_sweep", keys, args)
         if recovered < 0:
             return None
@@ -382,8 +384,8 @@ class Engine(Reads):
             (outcome, state before): outcome "cancelled", "flagged", "finished" or "missing".
         """
         t = self.keys(task)
-        keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
-        args = [t.tag, job_id, now_ms, reason, t.cancel_channel]
+        keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled, t.tag]
+        args = [job_id, now_ms, reason, t.cancel_channel]
         outcome, state = await self.runner.run("cancel", keys, args)
         return str(outcome), str(state)
 
@@ -394,7 +396,8 @@ class Engine(Reads):
             How many jobs it held.
         """
         t = self.keys(task)
-        return int(await self.runner.run("release_worker", [t.active, t.sweep], [t.tag, worker]))
+        keys = [t.active, t.sweep, t.tag]
+        return int(await self.runner.run("release_worker", keys, [worker]))
 
     async def request_drain(self, worker_id: str) -> bool:
         """Ask a registered worker to finish its jobs and exit; False if there is none."""

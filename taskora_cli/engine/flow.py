@@ -19,9 +19,8 @@ def _keys(t: TaskKeys) -> list[str]:
     return [t.wait, t.prioritized, t.delayed, t.events, t.marker]
 
 
-def _args(t: TaskKeys, job: NewJob, now_ms: int) -> list[Any]:
-    return [t.tag, job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms,
-            job.extra]  # fmt: skip
+def _args(job: NewJob, now_ms: int) -> list[Any]:
+    return [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
 
 
 class Flow:
@@ -35,10 +34,9 @@ class Flow:
     ) -> Admission:
         """Enqueue ``job`` unless the job holding dedup ``key`` is in one of ``states``."""
         t = self.runner.keys(task)
-        args = [*_args(t, job, now_ms), " ".join(states)]
-        done, holder = await self.runner.run(
-            "enqueue_deduplicated", [*_keys(t), t.dedup(key)], args
-        )
+        args = [*_args(job, now_ms), " ".join(states)]
+        keys = [*_keys(t), t.dedup(key), t.seq, t.tag]
+        done, holder = await self.runner.run("enqueue_deduplicated", keys, args)
         if int(done):
             return Admission(True)
         return Admission(False, "duplicate", existing_id=str(holder))
@@ -48,10 +46,9 @@ class Flow:
     ) -> Admission:
         """Enqueue ``job`` unless throttle ``key`` accepted ``limit`` jobs in the last window."""
         t = self.runner.keys(task)
-        args = [*_args(t, job, now_ms), limit, window_ms]
-        done, wait_ms = await self.runner.run(
-            "enqueue_throttled", [*_keys(t), t.throttle(key)], args
-        )
+        args = [*_args(job, now_ms), limit, window_ms]
+        keys = [*_keys(t), t.throttle(key), t.seq, t.tag]
+        done, wait_ms = await self.runner.run("enqueue_throttled", keys, args)
         if int(done):
             return Admission(True)
         return Admission(False, "throttled", retry_after_ms=int(wait_ms))
@@ -60,8 +57,8 @@ class Flow:
         """Enqueue ``job`` as delayed, replacing the still-delayed job debounce ``key`` points
         at."""
         t = self.runner.keys(task)
-        keys = [*_keys(t), t.debounce(key), t.cancelled]
-        done, replaced = await self.runner.run("enqueue_debounced", keys, _args(t, job, now_ms))
+        keys = [*_keys(t), t.debounce(key), t.cancelled, t.seq, t.tag]
+        done, replaced = await self.runner.run("enqueue_debounced", keys, _args(job, now_ms))
         return Admission(bool(int(done)), replaced_id=str(replaced) or None)
 
     async def collect_push(
@@ -76,8 +73,8 @@ class Flow:
         """Add ``item`` to collect ``key``'s buffer; ``limits`` = (delay, max_size, max_wait), ms
         and count, 0 for none. Returns (the flush job it joined, items in the buffer, flushed)."""
         t = self.runner.keys(task)
-        keys = [*_keys(t), t.collect_items(key), t.collect_meta(key)]
-        args = [t.tag, job_id, item, now_ms, *limits]
+        keys = [*_keys(t), t.collect_items(key), t.collect_meta(key), t.seq, t.tag]
+        args = [job_id, item, now_ms, *limits]
         joined, count, flushed = await self.runner.run("collect_push", keys, args)
         return str(joined), int(count), bool(int(flushed))
 
@@ -100,6 +97,6 @@ class Flow:
         """Make the flush job of ``task``'s collect buffer ``key`` due at ``now_ms`` (a claim
         then drains the buffer into it); returns its id, or None when the buffer is empty."""
         t = self.runner.keys(task)
-        keys = [t.delayed, t.marker, t.collect_meta(key)]
-        job_id = await self.runner.run("collect_flush", keys, [t.tag, now_ms])
+        keys = [t.delayed, t.marker, t.collect_meta(key), t.tag]
+        job_id = await self.runner.run("collect_flush", keys, [now_ms])
         return str(job_id) if job_id else None

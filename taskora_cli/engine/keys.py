@@ -5,6 +5,11 @@ Keys that belong to no task (the wire meta record, the task registry) share the 
 tag, and the schedules (and the scheduler lease) share ``{_schedules}``, so every scheduler
 script touches one slot. Changing anything in this module changes the wire format: bump
 WIRE_VERSION.
+
+Scripts receive every key they touch in KEYS (lua/README.md): a key known only as a script
+runs (a popped job's hash) is built in Lua on ``TaskKeys.tag``, the task's key prefix, passed
+in KEYS as a ``PREFIX`` entry; never on ARGV. How scripts are called (KEYS and ARGV) is private
+to one taskora version and is not part of the layout.
 """
 
 from __future__ import annotations
@@ -138,7 +143,8 @@ class TaskKeys:
         self.name = name
         tag = f"{base(prefix)}:{{{name}}}:"
         self.tag = tag
-        """``taskora[:prefix]:{name}:`` — scripts append a job id to build job keys."""
+        """``taskora[:prefix]:{name}:``, the task's key prefix: scripts receive it in KEYS (a
+        ``PREFIX`` entry) and build on it the keys they learn as they run (``j:<id>``)."""
         self.wait = tag + "wait"
         """LIST: waiting ids of priority 0; LPUSH at the back, RPOP from the front."""
         self.prioritized = tag + "prio"

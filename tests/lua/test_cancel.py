@@ -20,15 +20,15 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 def enqueue(lua: Lua, job_id: str, prio: int = 0) -> None:
     keys = [t.wait, t.prioritized, t.events, t.marker]
-    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, prio, 0, ""])
+    lua.run("enqueue", keys, [job_id, "{}", NOW, prio, 0, ""])
 
 
 def claim(lua: Lua, count: int = 1) -> list[Any]:
-    return list(lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW, 30_000, "w1", count, 100]))
+    return list(lua.run("claim", [*CLAIM_KEYS, t.expired], [NOW, 30_000, "w1", count, 100]))
 
 
 def cancel(lua: Lua, job_id: str, reason: str = "no longer needed") -> list[str]:
-    return list(lua.run("cancel", CANCEL_KEYS, [t.tag, job_id, LATER, reason, t.cancel_channel]))
+    return list(lua.run("cancel", CANCEL_KEYS, [job_id, LATER, reason, t.cancel_channel]))
 
 
 def test_cancel_of_a_waiting_job_removes_it_from_the_line_at_once(lua: Lua) -> None:
@@ -72,7 +72,7 @@ def test_cancel_of_a_prioritized_job_removes_it_from_its_band(lua: Lua) -> None:
 
 def test_cancel_of_a_delayed_or_retrying_job_takes_it_off_the_schedule(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 60_000, 0, ""])
+    lua.run("enqueue_delayed", keys, ["d", "{}", NOW, 0, NOW + 60_000, 0, ""])
     assert cancel(lua, "d") == ["cancelled", "delayed"]
     assert lua.snapshot() == {
         t.cancelled: [("d", LATER)],
@@ -118,9 +118,7 @@ def test_cancel_of_a_finished_or_missing_job_changes_nothing(lua: Lua) -> None:
     enqueue(lua, "a")
     token = claim(lua)[1]
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    lua.run(
-        "ack_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"]
-    )
+    lua.run("ack_and_claim", keys, [NOW, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"])
     before = lua.snapshot()
     assert cancel(lua, "a") == ["finished", "completed"]
     assert cancel(lua, "nope") == ["missing", ""]
@@ -152,7 +150,7 @@ def assert_ended_cancelled(lua: Lua, at: int) -> dict[str, Any]:
 def test_an_ack_of_a_flagged_job_ends_it_cancelled_not_completed(lua: Lua) -> None:
     token = flagged(lua)
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, '"done"']
+    args = [NOW + 9, 30_000, "w1", 0, 100, -1, -1, "", 1, "a", token, '"done"']
     assert lua.run("ack_and_claim", keys, args) == [[2], []]
     snap = assert_ended_cancelled(lua, NOW + 9)
     assert t.completed not in snap
@@ -161,7 +159,7 @@ def test_an_ack_of_a_flagged_job_ends_it_cancelled_not_completed(lua: Lua) -> No
 def test_a_failure_of_a_flagged_job_ends_it_cancelled_without_a_retry(lua: Lua) -> None:
     token = flagged(lua)
     keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, NOW + 9, 30_000, "w1", 0, 100, "a", token, "{}", NOW + 1000, -1, -1]
+    args = [NOW + 9, 30_000, "w1", 0, 100, "a", token, "{}", NOW + 1000, -1, -1]
     assert lua.run("fail_and_claim", keys, args) == [3, []]
     snap = assert_ended_cancelled(lua, NOW + 9)
     assert t.delayed not in snap and t.failed not in snap
@@ -169,14 +167,14 @@ def test_a_failure_of_a_flagged_job_ends_it_cancelled_without_a_retry(lua: Lua) 
 
 def test_the_heartbeat_tells_the_owner_its_job_was_asked_to_cancel(lua: Lua) -> None:
     token = flagged(lua)
-    assert lua.run("extend_lock", [t.active], [t.tag, NOW + 10, 30_000, "a", token]) == [2]
+    assert lua.run("extend_lock", [t.active], [NOW + 10, 30_000, "a", token]) == [2]
     assert lua.snapshot()[t.active] == [("a", NOW + 30_010)]  # still extended
 
 
 def test_a_flagged_job_handed_back_ends_cancelled_instead_of_waiting(lua: Lua) -> None:
     token = flagged(lua)
     keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
-    assert lua.run("nack", keys, [t.tag, NOW + 9, "a", token]) == [2]
+    assert lua.run("nack", keys, [NOW + 9, "a", token]) == [2]
     snap = assert_ended_cancelled(lua, NOW + 9)
     assert t.wait not in snap
 
@@ -186,6 +184,6 @@ def test_a_flagged_job_that_stalls_ends_cancelled_instead_of_recovering(lua: Lua
     keys = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
     keys += [t.completed, t.cancelled, t.expired]
     now = NOW + 60_000
-    assert lua.run("stall_sweep", keys, [t.tag, now, 1000, 1, 100, -1, -1, -1, -1]) == [0, 0]
+    assert lua.run("stall_sweep", keys, [now, 1000, 1, 100, -1, -1, -1, -1]) == [0, 0]
     snap = assert_ended_cancelled(lua, now)
     assert t.wait not in snap

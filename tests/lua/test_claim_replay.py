@@ -16,13 +16,13 @@ FAIL_KEYS = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts, t.lastclai
 
 def enqueue(lua: Lua, *ids: str) -> None:
     for job_id in ids:
-        args = [t.tag, job_id, f'"{job_id}"', NOW - 100, 0, 0, ""]
+        args = [job_id, f'"{job_id}"', NOW - 100, 0, 0, ""]
         lua.run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
 
 
 def claim(lua: Lua, count: int, request: str, now: int = NOW, worker: str = "w1") -> list[Any]:
     keys = [*CLAIM_KEYS, t.expired, t.lastclaim(worker)]
-    return list(lua.run("claim", keys, [t.tag, now, TTL, worker, count, 100, request]))
+    return list(lua.run("claim", keys, [now, TTL, worker, count, 100, request]))
 
 
 def ids(flat: list[Any]) -> list[str]:
@@ -57,7 +57,7 @@ def test_the_last_request_is_kept_per_worker_for_the_lock_ttl(lua: Lua) -> None:
 def test_a_replayed_ack_and_claim_settles_and_claims_nothing_more(lua: Lua) -> None:
     enqueue(lua, "a", "b", "c")
     [a_id, a_token, *_] = claim(lua, 1, "r1")
-    args = [t.tag, NOW + 10, TTL, "w1", 1, 100, -1, -1, "r2", 1, a_id, a_token, "1"]
+    args = [NOW + 10, TTL, "w1", 1, 100, -1, -1, "r2", 1, a_id, a_token, "1"]
     first = lua.run("ack_and_claim", ACK_KEYS, args)
     assert (first[0], ids(first[1])) == ([1], ["b"])
     after_first = lua.snapshot()
@@ -71,7 +71,7 @@ def test_a_replayed_fail_and_claim_records_one_failure(lua: Lua) -> None:
     enqueue(lua, "a", "b", "c")
     [a_id, a_token, *_] = claim(lua, 1, "r1")
     error = '{"type":"E","message":"boom"}'
-    args = [t.tag, NOW + 10, TTL, "w1", 1, 100, a_id, a_token, error, -1, -1, -1, "r2"]
+    args = [NOW + 10, TTL, "w1", 1, 100, a_id, a_token, error, -1, -1, -1, "r2"]
     first = lua.run("fail_and_claim", FAIL_KEYS, args)
     assert (first[0], ids(first[1])) == (2, ["b"])
     after_first = lua.snapshot()
@@ -85,6 +85,6 @@ def test_a_replay_leaves_out_jobs_settled_since(lua: Lua) -> None:
     enqueue(lua, "a", "b")
     first = claim(lua, 2, "r1")
     a_id, a_token = first[0], first[1]
-    ack = [t.tag, NOW + 10, TTL, "w1", 0, 100, -1, -1, "", 1, a_id, a_token, "1"]
+    ack = [NOW + 10, TTL, "w1", 0, 100, -1, -1, "", 1, a_id, a_token, "1"]
     assert lua.run("ack_and_claim", ACK_KEYS, ack)[0] == [1]  # "" keeps r1 as the last one
     assert ids(claim(lua, 2, "r1")) == ["b"]  # "a" is done: not handed out again

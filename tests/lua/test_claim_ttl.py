@@ -10,10 +10,10 @@ CLAIM_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.
 
 def test_claim_expires_a_job_past_its_ttl_and_claims_the_next(lua: Lua) -> None:
     enqueue = [t.wait, t.prioritized, t.events, t.marker]
-    lua.run("enqueue", enqueue, [t.tag, "old", "{}", NOW, 0, NOW + 1000, ""])
-    lua.run("enqueue", enqueue, [t.tag, "new", "{}", NOW, 0, NOW + 5000, ""])
+    lua.run("enqueue", enqueue, ["old", "{}", NOW, 0, NOW + 1000, ""])
+    lua.run("enqueue", enqueue, ["new", "{}", NOW, 0, NOW + 5000, ""])
     lua.r.delete(t.events)
-    claimed = lua.run("claim", CLAIM_KEYS, [t.tag, NOW + 1000, 30_000, "w1", 2, 100])
+    claimed = lua.run("claim", CLAIM_KEYS, [NOW + 1000, 30_000, "w1", 2, 100])
     token = f"w1:1:{NOW + 1000}"
     assert claimed == ["new", token, 1, "{}", str(NOW), 1]
     assert lua.snapshot() == {
@@ -36,7 +36,7 @@ def test_claim_expires_a_job_past_its_ttl_and_claims_the_next(lua: Lua) -> None:
 
 def test_enqueue_bulk_stores_each_jobs_expiry(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [t.tag, NOW, "a", "{}", 0, 0, NOW + 60_000, "", "b", "{}", 0, NOW + 10, 0, ""]
+    args = [NOW, "a", "{}", 0, 0, NOW + 60_000, "", "b", "{}", 0, NOW + 10, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1]
     assert lua.r.hget(t.job("a"), "exp") == str(NOW + 60_000)
     assert lua.r.hget(t.job("b"), "exp") is None
@@ -44,5 +44,5 @@ def test_enqueue_bulk_stores_each_jobs_expiry(lua: Lua) -> None:
 
 def test_enqueue_delayed_stores_the_expiry(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, NOW + 2000, ""])
+    lua.run("enqueue_delayed", keys, ["d", "{}", NOW, 0, NOW + 5000, NOW + 2000, ""])
     assert lua.r.hget(t.job("d"), "exp") == str(NOW + 2000)

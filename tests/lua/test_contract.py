@@ -3,7 +3,9 @@
 Scripts and the Python that calls them ship together, so a script's ARGV is private to one
 taskora version; the keys and what they hold are shared by every version on a server. The
 snapshots below make any change to either visible in review: a changed key layout needs a
-WIRE_VERSION bump, a changed script contract an updated snapshot.
+WIRE_VERSION bump, a changed script contract an updated snapshot. Every key a script touches
+is in its KEYS (a ``PREFIX`` entry for keys built as it runs; lua/README.md), and the KEYS of
+one call share one hash slot (checked below, as the engine calls each script).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slots import hash_slot
 
 from taskora_cli.engine import admin, dead, flow, registry, workflows
 from taskora_cli.engine import keys as k
@@ -35,7 +38,7 @@ FLOW_SOURCE = Path(inspect.getfile(flow))
 REGISTRY_SOURCE = Path(inspect.getfile(registry))
 WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 ADMIN_SOURCE = Path(inspect.getfile(admin))
-REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM"}
+REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
 
@@ -153,7 +156,6 @@ KEYS_SNAPSHOT = {
 HEADERS_SNAPSHOT = {
     "ack_and_claim": {
         "ARGV": [
-            "tag",
             "now_ms",
             "lock_ttl_ms",
             "worker",
@@ -177,14 +179,23 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "counts HASH",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "cancel": {
-        "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+        "ARGV": ["id", "now_ms", "reason", "channel"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "cancelled ZSET",
+            "tag PREFIX",
+        ],
     },
     "claim": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
+        "ARGV": ["now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -194,10 +205,12 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "expired ZSET",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "collect_push": {
-        "ARGV": ["tag", "id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
+        "ARGV": ["id", "item", "now_ms", "delay_ms", "max_size", "max_wait_ms"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -206,14 +219,16 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "items LIST",
             "meta HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "collect_flush": {
-        "ARGV": ["tag", "now_ms"],
-        "KEYS": ["delayed ZSET", "marker ZSET", "meta HASH"],
+        "ARGV": ["now_ms"],
+        "KEYS": ["delayed ZSET", "marker ZSET", "meta HASH", "tag PREFIX"],
     },
     "defer": {
-        "ARGV": ["tag", "now_ms", "run_at_ms", "per job: id, token"],
+        "ARGV": ["now_ms", "run_at_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -222,18 +237,34 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "cancelled ZSET",
+            "tag PREFIX",
         ],
     },
     "enqueue": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
-        "KEYS": ["wait LIST", "prio ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "enqueue_bulk": {
-        "ARGV": ["tag", "now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "enqueue_debounced": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "ARGV": ["id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -242,11 +273,12 @@ HEADERS_SNAPSHOT = {
             "marker ZSET",
             "debounce STRING",
             "cancelled ZSET",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "enqueue_deduplicated": {
         "ARGV": [
-            "tag",
             "id",
             "data",
             "now_ms",
@@ -263,15 +295,16 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "dedup STRING",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "enqueue_delayed": {
-        "ARGV": ["tag", "id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
-        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET", "tag PREFIX"],
     },
     "enqueue_throttled": {
         "ARGV": [
-            "tag",
             "id",
             "data",
             "now_ms",
@@ -289,15 +322,16 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "throttle ZSET",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "extend_lock": {
-        "ARGV": ["tag", "now_ms", "lock_ttl_ms", "per job: id, token"],
-        "KEYS": ["active ZSET"],
+        "ARGV": ["now_ms", "lock_ttl_ms", "per job: id, token"],
+        "KEYS": ["active ZSET", "tag PREFIX"],
     },
     "fail_and_claim": {
         "ARGV": [
-            "tag",
             "now_ms",
             "lock_ttl_ms",
             "worker",
@@ -323,6 +357,8 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "counts HASH",
             "lastclaim HASH",
+            "seq STRING",
+            "tag PREFIX",
         ],
     },
     "handshake": {
@@ -330,7 +366,7 @@ HEADERS_SNAPSHOT = {
         "KEYS": ["meta HASH"],
     },
     "nack": {
-        "ARGV": ["tag", "now_ms", "per job: id, token"],
+        "ARGV": ["now_ms", "per job: id, token"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -338,10 +374,11 @@ HEADERS_SNAPSHOT = {
             "events STREAM",
             "marker ZSET",
             "cancelled ZSET",
+            "tag PREFIX",
         ],
     },
     "publish_contract": {"ARGV": ["per contract: name, document"], "KEYS": ["contracts HASH"]},
-    "purge_dead": {"ARGV": ["tag", "per job: id"], "KEYS": ["failed ZSET", "events STREAM"]},
+    "purge_dead": {"ARGV": ["per job: id"], "KEYS": ["failed ZSET", "events STREAM", "tag PREFIX"]},
     "delete_job": {
         "ARGV": ["id"],
         "KEYS": [
@@ -355,17 +392,26 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "events STREAM",
+            "tag PREFIX",
         ],
     },
     "purge_finished": {
-        "ARGV": ["tag", "before_ms", "per job: id"],
-        "KEYS": ["ended ZSET", "events STREAM"],
+        "ARGV": ["before_ms", "per job: id"],
+        "KEYS": ["ended ZSET", "events STREAM", "tag PREFIX"],
     },
-    "release_worker": {"ARGV": ["tag", "worker"], "KEYS": ["active ZSET", "sweep STRING"]},
+    "release_worker": {"ARGV": ["worker"], "KEYS": ["active ZSET", "sweep STRING", "tag PREFIX"]},
     "request_drain": {"ARGV": [], "KEYS": ["worker HASH"]},
     "retry_dead": {
-        "ARGV": ["tag", "now_ms", "state", "per job: id"],
-        "KEYS": ["wait LIST", "prio ZSET", "ended ZSET", "events STREAM", "marker ZSET"],
+        "ARGV": ["now_ms", "state", "per job: id"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "ended ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
+            "tag PREFIX",
+        ],
     },
     "schedule_claim": {
         "ARGV": [
@@ -427,13 +473,9 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["now_ms", "index", "error", "max_age_ms"],
         "KEYS": ["workflow HASH"],
     },
-    "workflow_nodes_enqueued": {
-        "ARGV": ["per enqueued node: index"],
-        "KEYS": ["workflow HASH"],
-    },
+    "workflow_nodes_enqueued": {"ARGV": ["per enqueued node: index"], "KEYS": ["workflow HASH"]},
     "stall_sweep": {
         "ARGV": [
-            "tag",
             "now_ms",
             "interval_ms",
             "max_stalls",
@@ -455,6 +497,7 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "counts HASH",
+            "tag PREFIX",
         ],
     },
 }
@@ -564,10 +607,12 @@ async def test_the_engine_calls_each_script_as_its_header_says(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int, int]] = []
+    slots: dict[str, set[frozenset[int]]] = {}
     original = Runner.run
 
     async def recording(self: Runner, name: str, keys: Any, args: Any) -> Any:
         calls.append((name, len(keys), len(args)))
+        slots.setdefault(name, set()).add(frozenset(hash_slot(key) for key in keys))
         return await original(self, name, keys, args)
 
     monkeypatch.setattr(Runner, "run", recording)
@@ -579,6 +624,11 @@ async def test_the_engine_calls_each_script_as_its_header_says(
 
     assert {name for name, _, _ in calls} == set(SCRIPT_NAMES), (
         "exercise() must call every script: add the new ones to it"
+    )
+    cross_slot = sorted(name for name, seen in slots.items() if any(len(s) != 1 for s in seen))
+    assert cross_slot == [], (
+        f"the engine calls {cross_slot} with KEYS in more than one hash slot: Redis Cluster "
+        "refuses such a call (CROSSSLOT); every key of one call must share one hash tag"
     )
     headers = {name: parse_header(lua_dir() / f"{name}.lua") for name in SCRIPT_NAMES}
     for name, n_keys, n_args in calls:

@@ -53,11 +53,11 @@ def retried_log(attempts: int = 3, error: Any = None) -> str:
 
 
 def retry(lua: Lua, *ids: str) -> list[int]:
-    return list(lua.run("retry_dead", RETRY_KEYS, [t.tag, NOW, "failed", *ids]))
+    return list(lua.run("retry_dead", RETRY_KEYS, [NOW, "failed", *ids]))
 
 
 def purge(lua: Lua, *ids: str) -> list[int]:
-    return list(lua.run("purge_dead", PURGE_KEYS, [t.tag, *ids]))
+    return list(lua.run("purge_dead", PURGE_KEYS, [*ids]))
 
 
 def test_retry_sends_dead_letters_to_the_back_of_the_line_with_a_fresh_attempt_count(
@@ -163,7 +163,7 @@ def test_retry_sends_a_cancelled_job_back_and_ignores_one_in_another_state(lua: 
     lua.r.hset(t.job("f"), mapping={"state": "failed", "data": "{}"})
     lua.r.zadd(t.failed, {"f": NOW - 100})
     keys = [t.wait, t.prioritized, t.cancelled, t.events, t.marker]
-    assert lua.run("retry_dead", keys, [t.tag, NOW, "cancelled", "c", "f"]) == [1, 0]
+    assert lua.run("retry_dead", keys, [NOW, "cancelled", "c", "f"]) == [1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["c"] and t.cancelled not in snap
     assert snap[t.job("c")] == {"state": "waiting", "data": "{}", "ts": str(NOW - 500),

@@ -19,39 +19,39 @@ def ev(event: str, job: str, **extra: Any) -> dict[str, str]:
 
 
 def dedup(lua: Lua, job_id: str, now: int = NOW, states: str = "waiting delayed active") -> Any:
-    args = [t.tag, job_id, "{}", now, 0, 0, 0, "", states]
+    args = [job_id, "{}", now, 0, 0, 0, "", states]
     return lua.run("enqueue_deduplicated", [*FLOW_KEYS, t.dedup("r")], args)
 
 
 def throttle(lua: Lua, job_id: str, now: int, limit: int = 2, window: int = 1000) -> Any:
-    args = [t.tag, job_id, "{}", now, 0, 0, 0, "", limit, window]
+    args = [job_id, "{}", now, 0, 0, 0, "", limit, window]
     return lua.run("enqueue_throttled", [*FLOW_KEYS, t.throttle("api")], args)
 
 
 def debounce(lua: Lua, job_id: str, data: str, now: int, delay: int = 2000) -> Any:
-    args = [t.tag, job_id, data, now, 0, now + delay, 0, ""]
+    args = [job_id, data, now, 0, now + delay, 0, ""]
     return lua.run("enqueue_debounced", [*FLOW_KEYS, t.debounce("doc"), t.cancelled], args)
 
 
 def enqueue(lua: Lua, job_id: str, extra: dict[str, Any] | None = None, exp: int = 0) -> None:
     fields = json.dumps(extra) if extra else ""
-    args = [t.tag, job_id, "{}", NOW, 0, exp, fields]
+    args = [job_id, "{}", NOW, 0, exp, fields]
     lua.run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
 
 
 def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1") -> list[Any]:
-    return list(lua.run("claim", CLAIM_KEYS, [t.tag, now, 30_000, worker, count, 100]))
+    return list(lua.run("claim", CLAIM_KEYS, [now, 30_000, worker, count, 100]))
 
 
 def ack(lua: Lua, job_id: str, token: str, now: int = NOW, count: int = 0) -> Any:
     keys = [*FINISH_KEYS, t.completed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, now, 30_000, "w1", count, 100, -1, -1, "", 1, job_id, token, "null"]
+    args = [now, 30_000, "w1", count, 100, -1, -1, "", 1, job_id, token, "null"]
     return lua.run("ack_and_claim", keys, args)
 
 
 def fail(lua: Lua, job_id: str, token: str, retry_at: int = -1, now: int = NOW) -> Any:
     keys = [*FINISH_KEYS, t.failed, t.expired, t.cancelled, t.counts]
-    args = [t.tag, now, 30_000, "w1", 0, 100, job_id, token, "{}", retry_at, -1, -1]
+    args = [now, 30_000, "w1", 0, 100, job_id, token, "{}", retry_at, -1, -1]
     return lua.run("fail_and_claim", keys, args)
 
 
@@ -98,9 +98,9 @@ def test_the_dedup_key_is_released_on_failure_cancel_and_expiry(lua: Lua) -> Non
     assert lua.r.exists(t.dedup("r")) == 0
     dedup(lua, "b")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
-    assert lua.run("cancel", keys, [t.tag, "b", NOW, "", t.cancel_channel])[0] == "cancelled"
+    assert lua.run("cancel", keys, ["b", NOW, "", t.cancel_channel])[0] == "cancelled"
     assert lua.r.exists(t.dedup("r")) == 0
-    args = [t.tag, "c", "{}", NOW, 0, 0, NOW + 10, "", "waiting delayed active"]
+    args = ["c", "{}", NOW, 0, 0, NOW + 10, "", "waiting delayed active"]
     lua.run("enqueue_deduplicated", [*FLOW_KEYS, t.dedup("r")], args)
     assert claim(lua, 1, now=NOW + 10) == []
     assert lua.r.hget(t.job("c"), "state") == "expired"
@@ -192,12 +192,12 @@ def test_every_exit_from_active_gives_the_slot_back(lua: Lua) -> None:
     fail(lua, "failed", tokens["failed"])
     fail(lua, "retried", tokens["retried"], retry_at=NOW + 100)
     keys = [t.wait, t.prioritized, t.active, t.events, t.marker, t.cancelled]
-    lua.run("nack", keys, [t.tag, NOW, "nacked", tokens["nacked"]])
+    lua.run("nack", keys, [NOW, "nacked", tokens["nacked"]])
     assert lua.r.get(t.concurrency("u1")) == "1"
-    lua.run("release_worker", [t.active, t.sweep], [t.tag, "w1"])
+    lua.run("release_worker", [t.active, t.sweep], ["w1"])
     sweep = [t.wait, t.prioritized, t.active, t.failed, t.events, t.marker, t.sweep]
     sweep += [t.completed, t.cancelled, t.expired, t.counts]
-    assert lua.run("stall_sweep", sweep, [t.tag, NOW + 1, 1000, 1, 100, -1, -1, -1, -1]) == [1, 0]
+    assert lua.run("stall_sweep", sweep, [NOW + 1, 1000, 1, 100, -1, -1, -1, -1]) == [1, 0]
     assert lua.r.exists(t.concurrency("u1")) == 0
 
 
@@ -206,7 +206,7 @@ def test_cancelling_a_parked_job_takes_it_off_the_parked_line(lua: Lua) -> None:
     enqueue(lua, "b", CONC)
     claim(lua, 2)
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
-    assert lua.run("cancel", keys, [t.tag, "b", NOW, "", t.cancel_channel])[0] == "cancelled"
+    assert lua.run("cancel", keys, ["b", NOW, "", t.cancel_channel])[0] == "cancelled"
     assert lua.r.exists(t.parked("u1")) == 0
 
 
@@ -216,7 +216,7 @@ COLLECT_KEYS = [*FLOW_KEYS, t.collect_items("db"), t.collect_meta("db")]
 
 
 def push(lua: Lua, job_id: str, item: str, now: int, limits: tuple[int, int, int]) -> Any:
-    args = [t.tag, job_id, item, now, *limits]
+    args = [job_id, item, now, *limits]
     return lua.run("collect_push", COLLECT_KEYS, args)
 
 
@@ -263,7 +263,7 @@ def test_parked_jobs_are_indexed_for_the_counts_until_they_leave(lua: Lua) -> No
     got = claim(lua, 3)
     assert lua.r.smembers(t.parked_all) == {"b", "c"}
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled]
-    lua.run("cancel", keys, [t.tag, "c", NOW, "", t.cancel_channel])
+    lua.run("cancel", keys, ["c", NOW, "", t.cancel_channel])
     assert lua.r.smembers(t.parked_all) == {"b"}
     ack(lua, "a", got[1])
     assert lua.r.exists(t.parked_all) == 0

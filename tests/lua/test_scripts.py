@@ -21,12 +21,12 @@ def enqueue(lua: Lua, job_id: str, data: str = "{}", now: int = NOW, prio: int =
     return lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, job_id, data, now, prio, 0, ""],
+        [job_id, data, now, prio, 0, ""],
     )
 
 
 def claim(lua: Lua, count: int, now: int = NOW, worker: str = "w1", ttl: int = 30_000) -> list[Any]:
-    return list(lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, now, ttl, worker, count, 100]))
+    return list(lua.run("claim", [*CLAIM_KEYS, t.expired], [now, ttl, worker, count, 100]))
 
 
 def test_enqueue_stores_the_job_and_wakes_workers(lua: Lua) -> None:
@@ -74,8 +74,8 @@ def test_enqueue_of_an_existing_id_changes_nothing(lua: Lua) -> None:
 
 def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
-    assert lua.run("enqueue_delayed", keys, [t.tag, "d", "{}", NOW, 0, NOW + 5000, 0, ""]) == 1
-    lua.run("enqueue_delayed", keys, [t.tag, "e", "{}", NOW, 0, NOW + 9000, 0, ""])
+    assert lua.run("enqueue_delayed", keys, ["d", "{}", NOW, 0, NOW + 5000, 0, ""]) == 1
+    lua.run("enqueue_delayed", keys, ["e", "{}", NOW, 0, NOW + 9000, 0, ""])
     assert lua.snapshot() == {
         t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
         t.events: [ev("delayed", "d"), ev("delayed", "e")],
@@ -88,7 +88,7 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
 def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     enqueue(lua, "dup")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [t.tag, NOW, "a", "1", 0, 0, 0, "", "b", "2", 3, 0, 0, "", "c", "3", 0, NOW + 100, 0, ""]
+    args = [NOW, "a", "1", 0, 0, 0, "", "b", "2", 3, 0, 0, "", "c", "3", 0, NOW + 100, 0, ""]
     args += ["dup", "4", 0, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
     snap = lua.snapshot()
@@ -101,7 +101,7 @@ def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
 
 def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args: list[Any] = [t.tag, NOW]
+    args: list[Any] = [NOW]
     for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
         args += [job_id, "{}", prio, 0, 0, ""]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
@@ -135,7 +135,7 @@ def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
 def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     ids = [f"j{i:02}" for i in range(40)]
-    args: list[Any] = [t.tag, NOW]
+    args: list[Any] = [NOW]
     for job_id in ids:
         args += [job_id, "{}", 0, 0, 0, ""]
     lua.run("enqueue_bulk", keys, args)
@@ -148,7 +148,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
 def test_claim_promotes_due_jobs_in_due_order(lua: Lua) -> None:
     keys = [t.delayed, t.events, t.marker]
     for job_id, due in (("late", 300), ("early", 100), ("mid", 200), ("future", 10_000)):
-        lua.run("enqueue_delayed", keys, [t.tag, job_id, "{}", NOW, 0, NOW + due, 0, ""])
+        lua.run("enqueue_delayed", keys, [job_id, "{}", NOW, 0, NOW + due, 0, ""])
     got = claim(lua, 3, now=NOW + 500)
     assert got[0::6] == ["early", "mid", "late"]
     snap = lua.snapshot()
@@ -170,7 +170,7 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     acked, claimed = lua.run(
         "ack_and_claim",
         keys,
-        [t.tag, NOW + 5, 30_000, "w1", 1, 100, -1, -1, "", 2, "a", token, "42", "b", "bad", "0"],
+        [NOW + 5, 30_000, "w1", 1, 100, -1, -1, "", 2, "a", token, "42", "b", "bad", "0"],
     )
     assert acked == [1, 0]  # b was not claimed with that token
     assert claimed[0] == "b"
@@ -194,7 +194,7 @@ def test_ack_and_claim_settles_a_whole_batch(lua: Lua) -> None:
     for job_id in ("a", "b", "c", "d"):
         enqueue(lua, job_id)
     got = claim(lua, 3)
-    args: list[Any] = [t.tag, NOW + 7, 30_000, "w1", 0, 100, -1, -1, "", 3]
+    args: list[Any] = [NOW + 7, 30_000, "w1", 0, 100, -1, -1, "", 3]
     for i in range(3):
         args += [got[6 * i], got[6 * i + 1], f'"{got[6 * i]}"']
     acked, claimed = lua.run(
@@ -217,7 +217,7 @@ def test_fail_and_claim_schedules_a_retry(lua: Lua) -> None:
     status, claimed = lua.run(
         "fail_and_claim",
         keys,
-        [t.tag, NOW, 30_000, "w1", 1, 100, "a", token, '{"m":1}', NOW + 1000, -1, -1],
+        [NOW, 30_000, "w1", 1, 100, "a", token, '{"m":1}', NOW + 1000, -1, -1],
     )
     assert (status, claimed) == (1, [])
     snap = lua.snapshot()
@@ -234,7 +234,7 @@ def test_fail_and_claim_without_retry_dead_letters(lua: Lua) -> None:
     _, token = claim(lua, 1)[:2]
     keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     status, _ = lua.run(
-        "fail_and_claim", keys, [t.tag, NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1, -1, -1]
+        "fail_and_claim", keys, [NOW + 1, 30_000, "w1", 0, 100, "a", token, "{}", -1, -1, -1]
     )
     assert status == 2
     snap = lua.snapshot()
@@ -249,7 +249,7 @@ def test_fail_with_a_stale_token_is_refused(lua: Lua) -> None:
     before = lua.snapshot()
     keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
     status, _ = lua.run(
-        "fail_and_claim", keys, [t.tag, NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1, -1, -1]
+        "fail_and_claim", keys, [NOW, 30_000, "w1", 0, 100, "a", "stale", "{}", -1, -1, -1]
     )
     assert status == 0
     assert lua.snapshot() == before
@@ -261,9 +261,7 @@ def test_extend_lock_moves_the_deadline_only_for_the_owner(lua: Lua) -> None:
     got = claim(lua, 2)
     token_a, token_b = got[1], got[7]
     assert token_a == token_b  # same worker, attempt and time; ids differ
-    flags = lua.run(
-        "extend_lock", [t.active], [t.tag, NOW + 10_000, 30_000, "a", token_a, "b", "other"]
-    )
+    flags = lua.run("extend_lock", [t.active], [NOW + 10_000, 30_000, "a", token_a, "b", "other"])
     assert flags == [1, 0]
     assert lua.snapshot()[t.active] == [("b", NOW + 30_000), ("a", NOW + 40_000)]
 
@@ -273,7 +271,7 @@ def test_nack_of_several_jobs_keeps_their_order(lua: Lua) -> None:
         enqueue(lua, job_id)
     got = claim(lua, 2)
     keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
-    args = [t.tag, NOW, "a", got[1], "b", got[7], "gone", "x"]
+    args = [NOW, "a", got[1], "b", got[7], "gone", "x"]
     assert lua.run("nack", keys, args) == [1, 1, 0]
     assert lua.snapshot()[t.wait] == ["c", "b", "a"]  # a, then b, then c
     assert claim(lua, 3)[0::6] == ["a", "b", "c"]
@@ -284,7 +282,7 @@ def test_nack_hands_jobs_back_to_the_front(lua: Lua) -> None:
         enqueue(lua, job_id)
     got = claim(lua, 1)
     keys = [t.wait, t.prioritized, t.active, t.events, t.marker]
-    assert lua.run("nack", keys, [t.tag, NOW, "a", got[1]]) == [1]
+    assert lua.run("nack", keys, [NOW, "a", got[1]]) == [1]
     snap = lua.snapshot()
     assert snap[t.wait] == ["c", "b", "a"]  # RPOP takes "a" next
     assert snap[t.job("a")]["attempt"] == "0"
@@ -305,8 +303,9 @@ def sweep(lua: Lua, now: int, max_stalls: int = 1, keys: TaskKeys = t) -> Any:
         keys.cancelled,
         keys.expired,
         keys.counts,
+        keys.tag,
     ]
-    return lua.run("stall_sweep", skeys, [keys.tag, now, 1000, max_stalls, 100, -1, -1, -1, -1])
+    return lua.run("stall_sweep", skeys, [now, 1000, max_stalls, 100, -1, -1, -1, -1])
 
 
 def test_stall_sweep_recovers_a_job_whose_lock_expired(lua: Lua) -> None:
@@ -332,7 +331,7 @@ def test_stall_sweep_never_resurrects_a_finished_job(lua: Lua) -> None:
     lua.run(
         "ack_and_claim",
         [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts],
-        [t.tag, NOW + 20, 1000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"],
+        [NOW + 20, 1000, "w1", 0, 100, -1, -1, "", 1, "a", token, "1"],
     )
     assert sweep(lua, NOW + 5000) == [0, 0]
     snap = lua.snapshot()
@@ -368,14 +367,14 @@ def test_finishing_counts_per_minute_and_forgets_minutes_older_than_a_day(lua: L
     for job_id in ("a", "b", "c"):
         enqueue(lua, job_id)
     got = claim(lua, 3)
-    args: list[Any] = [t.tag, NOW + 1, 30_000, "w1", 0, 100, -1, -1, "", 2]
+    args: list[Any] = [NOW + 1, 30_000, "w1", 0, 100, -1, -1, "", 2]
     args += [got[0], got[1], "1", got[6], got[7], "2"]
     keys = [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts]
     assert lua.run("ack_and_claim", keys, args) == [[1, 1], []]
     # the minute's first count dropped the fields a day old or more, and kept the younger one
     assert lua.r.hgetall(t.counts) == {f"c:{minute - 1439}": "3", f"c:{minute}": "2"}
     fail_keys = [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts]
-    fail_args = [t.tag, NOW + 2, 30_000, "w1", 0, 100, got[12], got[13], "{}", -1, -1, -1]
+    fail_args = [NOW + 2, 30_000, "w1", 0, 100, got[12], got[13], "{}", -1, -1, -1]
     assert lua.run("fail_and_claim", fail_keys, fail_args) == [2, []]
     assert lua.r.hgetall(t.counts)[f"f:{minute}"] == "1"
     retry_args = [*fail_args[:9], NOW + 5000, -1, -1]  # a retry is not a failure for good

@@ -42,15 +42,15 @@ def claim_one(lua: Lua, job_id: str = "new", ttl: int = 30_000) -> str:
     lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, job_id, "{}", NOW - 100, 0, 0, ""],
+        [job_id, "{}", NOW - 100, 0, 0, ""],
     )
-    claimed = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, ttl, "w1", 1, 100])
+    claimed = lua.run("claim", [*CLAIM_KEYS, t.expired], [NOW - 50, ttl, "w1", 1, 100])
     assert claimed[0] == job_id
     return str(claimed[1])
 
 
 def ack(lua: Lua, token: str, max_age: int, max_items: int, job_id: str = "new") -> list[int]:
-    args = [t.tag, NOW, 30_000, "w1", 0, 100, max_age, max_items, "", 1, job_id, token, "1"]
+    args = [NOW, 30_000, "w1", 0, 100, max_age, max_items, "", 1, job_id, token, "1"]
     acked, claimed = lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
     )
@@ -145,16 +145,16 @@ def test_two_finished_jobs_buy_a_budget_of_fourteen(lua: Lua) -> None:
     lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, "n1", "{}", NOW - 100, 0, 0, ""],
+        ["n1", "{}", NOW - 100, 0, 0, ""],
     )
     lua.run(
         "enqueue",
         [t.wait, t.prioritized, t.events, t.marker],
-        [t.tag, "n2", "{}", NOW - 100, 0, 0, ""],
+        ["n2", "{}", NOW - 100, 0, 0, ""],
     )
-    got = lua.run("claim", [*CLAIM_KEYS, t.expired], [t.tag, NOW - 50, 30_000, "w1", 2, 100])
+    got = lua.run("claim", [*CLAIM_KEYS, t.expired], [NOW - 50, 30_000, "w1", 2, 100])
     seed_finished(lua, "completed", OLD_JOBS)
-    args = [t.tag, NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, "", 2]
+    args = [NOW, 30_000, "w1", 0, 100, 0, NO_LIMIT, "", 2]
     args += [got[0], got[1], "1", got[6], got[7], "2"]
     assert lua.run(
         "ack_and_claim", [*CLAIM_KEYS, t.completed, t.expired, t.cancelled, t.counts], args
@@ -173,7 +173,7 @@ def test_an_ack_that_lost_its_lock_trims_nothing(lua: Lua) -> None:
 
 
 def fail(lua: Lua, token: str, retry_at: int, max_age: int, max_items: int) -> int:
-    args = [t.tag, NOW, 30_000, "w1", 0, 100, "new", token, '{"m":1}', retry_at]
+    args = [NOW, 30_000, "w1", 0, 100, "new", token, '{"m":1}', retry_at]
     status, claimed = lua.run(
         "fail_and_claim",
         [*CLAIM_KEYS, t.failed, t.expired, t.cancelled, t.counts],
@@ -224,7 +224,7 @@ def test_a_retry_leaves_the_failed_set_alone(lua: Lua) -> None:
 
 
 def sweep(lua: Lua, now: int, limits: tuple[int, int, int, int], max_stalls: int = 0) -> Any:
-    return lua.run("stall_sweep", SWEEP_KEYS, [t.tag, now, 1000, max_stalls, 100, *limits])
+    return lua.run("stall_sweep", SWEEP_KEYS, [now, 1000, max_stalls, 100, *limits])
 
 
 def test_the_sweep_trims_both_sets_of_a_quiet_queue(lua: Lua) -> None:

@@ -14,12 +14,12 @@ DEFER_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.
 
 def enqueue(lua: Lua, job_id: str, extra: str = "") -> None:
     keys = [t.wait, t.prioritized, t.events, t.marker]
-    lua.run("enqueue", keys, [t.tag, job_id, "{}", NOW, 0, 0, extra])
+    lua.run("enqueue", keys, [job_id, "{}", NOW, 0, 0, extra])
 
 
 def claim(lua: Lua, count: int, now: int = NOW, request: str = "") -> list[Any]:
     keys = [*CLAIM_KEYS, t.lastclaim("w1")]
-    return list(lua.run("claim", keys, [t.tag, now, 30_000, "w1", count, 100, request]))
+    return list(lua.run("claim", keys, [now, 30_000, "w1", count, 100, request]))
 
 
 def test_a_claim_returns_each_jobs_version_one_when_unstamped(lua: Lua) -> None:
@@ -34,7 +34,7 @@ def test_a_claim_returns_each_jobs_version_one_when_unstamped(lua: Lua) -> None:
 def test_defer_puts_the_job_back_delayed_with_nothing_counted(lua: Lua) -> None:
     enqueue(lua, "a", '{"v":2}')
     token = claim(lua, 1)[1]
-    assert lua.run("defer", DEFER_KEYS, [t.tag, NOW, NOW + 5000, "a", token, "b", "x"]) == [1, 0]
+    assert lua.run("defer", DEFER_KEYS, [NOW, NOW + 5000, "a", token, "b", "x"]) == [1, 0]
     snap = lua.snapshot()
     job = snap[t.job("a")]
     assert (job["state"], job["attempt"], job["run_at"]) == ("delayed", "0", str(NOW + 5000))
@@ -54,7 +54,7 @@ def test_defer_of_a_job_asked_to_cancel_ends_it_cancelled(lua: Lua) -> None:
     enqueue(lua, "a", '{"v":2}')
     token = claim(lua, 1)[1]
     lua.r.hset(t.job("a"), "cancel", "")
-    assert lua.run("defer", DEFER_KEYS, [t.tag, NOW, NOW + 5000, "a", token]) == [2]
+    assert lua.run("defer", DEFER_KEYS, [NOW, NOW + 5000, "a", token]) == [2]
     snap = lua.snapshot()
     assert snap[t.job("a")]["state"] == "cancelled"
     assert snap[t.cancelled] == [("a", NOW)]
