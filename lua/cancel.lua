@@ -1,9 +1,10 @@
--- cancel.lua: waiting | delayed | retrying -> cancelled; active -> flagged (the worker stops it)
+-- cancel.lua: waiting | delayed | retrying | paused -> cancelled; active -> flagged (the worker stops it)
 -- KEYS[1] wait        LIST  waiting ids of priority 0
 -- KEYS[2] prio        ZSET  waiting ids of priority > 0
 -- KEYS[3] delayed     ZSET  delayed and retrying ids; score = due time (ms)
 -- KEYS[4] events      STREAM
 -- KEYS[5] cancelled   ZSET  cancelled ids; score = when they ended (ms)
+-- KEYS[6] paused      ZSET  paused ids; score = when they were paused (ms)
 -- ARGV[1] tag               the task's key prefix
 -- ARGV[2] id                the job to cancel
 -- ARGV[3] now_ms
@@ -29,11 +30,13 @@ if state == "active" then
   redis.call("PUBLISH", ARGV[5], id)
   return { "flagged", state }
 end
-if state ~= "waiting" and state ~= "delayed" and state ~= "retrying" then
+if state ~= "waiting" and state ~= "delayed" and state ~= "retrying" and state ~= "paused" then
   return { "finished", state }
 end
 if state == "waiting" then
   unqueue_waiting(KEYS[1], KEYS[2], id, fields[3], fields[4])
+elseif state == "paused" then
+  redis.call("ZREM", KEYS[6], id)
 else
   redis.call("ZREM", KEYS[3], id)
 end

@@ -85,6 +85,8 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "workflow_nodes_enqueued",
         "delete_job",
         "purge_finished",
+        "pause_job",
+        "resume_job",
     ],
 }
 
@@ -113,6 +115,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
     "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
     "TaskKeys('app', 'send-email').parked_all": "taskora:app:{send-email}:parked",
+    "TaskKeys('app', 'send-email').paused": "taskora:app:{send-email}:paused",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
     "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",
@@ -181,7 +184,14 @@ HEADERS_SNAPSHOT = {
     },
     "cancel": {
         "ARGV": ["tag", "id", "now_ms", "reason", "channel"],
-        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "events STREAM", "cancelled ZSET"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "events STREAM",
+            "cancelled ZSET",
+            "paused ZSET",
+        ],
     },
     "claim": {
         "ARGV": ["tag", "now_ms", "lock_ttl_ms", "worker", "count", "promote_limit", "request"],
@@ -355,6 +365,22 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "events STREAM",
+            "paused ZSET",
+        ],
+    },
+    "pause_job": {
+        "ARGV": ["tag", "id", "now_ms"],
+        "KEYS": ["wait LIST", "prio ZSET", "delayed ZSET", "paused ZSET", "events STREAM"],
+    },
+    "resume_job": {
+        "ARGV": ["tag", "id", "now_ms"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "paused ZSET",
+            "events STREAM",
+            "marker ZSET",
         ],
     },
     "purge_finished": {
@@ -627,6 +653,8 @@ async def exercise(engine: Engine) -> None:
     await engine.nack(task, [(job.id, job.token) for job in again[1:]], now + 80)
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
+    await engine.admin.pause(task, "d", now + 92)
+    await engine.admin.resume(task, "d", now + 93)
     await engine.cancel(task, "d", "", now + 95)
     await engine.dead_letters.retry(task, ["a"], now + 100)
     await engine.dead_letters.retry(task, ["a", "b"], now + 100)
