@@ -247,20 +247,22 @@ class TaskManager:
         )  # fmt: skip
 
     def _runner(self, event: str, queue: str, options: HandlerOptions) -> Handler:
-        async def run(data: Any, ctx: JobContext) -> None:
+        async def run(data: Any, ctx: JobContext) -> Any:
+            """One job: the handler (a plain one in a thread), then the emits it made; what
+            it returns is the job's result."""
             registered = self._handlers[event]
             job = ManagerJob(event, queue, data, ctx)
             pending: list[asyncio.Task[str]] = []
             try:
                 mctx = self._context(pending)
+                args = (job, mctx) if registered.takes_ctx else (job,)
                 if inspect.iscoroutinefunction(registered.handler):
-                    args = (job, mctx) if registered.takes_ctx else (job,)
-                    await registered.handler(*args)
+                    result = await registered.handler(*args)
                 else:
-                    args = (job, mctx) if registered.takes_ctx else (job,)
-                    await asyncio.to_thread(registered.handler, *args)
+                    result = await asyncio.to_thread(registered.handler, *args)
                 if pending:
                     await asyncio.gather(*pending)
+                return result
             except Exception as error:
                 if pending:
                     await asyncio.gather(*pending, return_exceptions=True)
