@@ -72,12 +72,15 @@ def discovered_app(config: Config) -> tuple[str, Taskora]:
         ConfigError: tasks are registered on more than one app.
     """
     from ..app import Taskora, default_app
+    from ..manager.task_manager import TaskManager
 
     default = default_app()
     own: dict[int, tuple[str, Taskora]] = {}
     for name in config.modules:
         module = sys.modules.get(name)
         for attr, value in vars(module).items() if module is not None else ():
+            if isinstance(value, TaskManager):  # its handlers are tasks of its app
+                value = value.app
             if isinstance(value, Taskora) and value is not default:
                 own.setdefault(id(value), (f"{name}:{attr}", value))
     busy = [(ref, app) for ref, app in own.values() if app.tasks]
