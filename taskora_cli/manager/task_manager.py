@@ -300,7 +300,8 @@ class TaskManager:
 
     def _context(self, pending: list[asyncio.Task[str]]) -> ManagerContext:
         """The context of one job: its ``emit`` on the worker's loop runs in the background
-        (the job waits for it before it ends); from a handler's thread it waits."""
+        (the job waits for it before it ends); from a handler's thread it waits. (The
+        WebSocket gateway's ``ctx.socket.update`` will be added here.)"""
         loop = asyncio.get_running_loop()
 
         def emit(
