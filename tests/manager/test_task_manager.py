@@ -172,3 +172,32 @@ def test_a_six_field_cron_repeats_every_30_seconds_in_virtual_time(
     runner.advance("2m")
     assert 4 <= len(ran) <= 5
     assert all(at % 30_000 == 0 for at in ran)
+
+
+def test_a_handler_debounce_runs_the_last_emit_once_the_window_passes(
+    make_manager: MakeManager, runner: TaskRunner
+) -> None:
+    tm = make_manager()
+    seen: list[Any] = []
+    tm.register_handler(
+        lambda job: seen.append(job.data), event="typing", options={"debounce": 500}
+    )
+    for n in range(3):
+        tm.emit(event="typing", data={"n": n})
+        runner.advance("100ms")
+    assert seen == []
+    runner.advance("1s")
+    assert seen == [{"n": 2}]
+
+
+def test_an_emit_with_repeat_emits_its_data_on_the_pattern(
+    make_manager: MakeManager, runner: TaskRunner
+) -> None:
+    tm = make_manager()
+    seen: list[Any] = []
+    tm.register_handler(lambda job: seen.append(job.data), event="digest")
+    tm.emit(event="digest", data={"to": "ops"}, options={"repeat": {"pattern": "0 * * * * *"}})
+    runner.process_all()
+    assert seen == []  # nothing runs now: the schedule emits it
+    runner.advance("3m")
+    assert seen == [{"to": "ops"}] * 3
