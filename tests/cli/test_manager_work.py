@@ -52,3 +52,12 @@ def test_taskora_work_runs_a_task_manager_handler(tmp_path: Path, redis_url: str
         app.close()
     assert document is not None and document["status"] == "completed"
     assert document["result"] == "greeted" and document["logs"][0]["msg"] == "greeting"
+
+
+def test_a_manager_on_its_own_server_url_is_found_too(tmp_path: Path, redis_url: str) -> None:
+    module = MODULE.replace("TaskManager.init(", f"TaskManager.init(db={redis_url!r}, ")
+    (tmp_path / "mgrmod.py").write_text(textwrap.dedent(module))
+    (tmp_path / "taskora.toml").write_text('modules = ["mgrmod"]\n')
+    listed = run_taskora("tasks", "ls", "--json", cwd=tmp_path, env=clean_env())
+    assert listed.returncode == 0, listed.stderr
+    assert "mgr-greet" in {entry["name"] for entry in json.loads(listed.stdout)}
