@@ -4,10 +4,11 @@ and queues). See docs/manager.md."""
 
 from __future__ import annotations
 
+from ..errors import NotRetriedError
 from .job import ManagerContext, ManagerJob
 from .options import DlqOptions, EmitOptions, HandlerOptions, ProcessorOptions, RetryOptions
 from .sdk import Sdk
-from .task_manager import NotRetriedError, TaskManager
+from .task_manager import TaskManager
 
 __all__ = [
     "DlqOptions",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..blocking import blocking_twin
-from ..errors import JobNotFoundError, TaskoraError, UnknownTaskError, UsageError
+from ..errors import NotRetriedError, TaskoraError, UnknownTaskError, UsageError
 from ..job_state import TERMINAL_STATES
 from ..names import check_queue_name, check_task_name
 from ..retry import Retry
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
     from ..worker.pool import Worker
 
 Handler = Callable[..., Any]
-
-
-class NotRetriedError(TaskoraError):
-    """A failed attempt the manager's retry policy does not retry (``max_retries`` 0, or
-    ``should_retry`` said no) although the job had retries left; the message is the
-    handler's error."""
 
 
 def app_for(db: object) -> Taskora:
@@ -475,20 +469,6 @@ class TaskManager:
         return await self.app.queues().ais_paused(queue)
 
     is_queue_paused = blocking_twin(ais_queue_paused)
-
-    async def ajob(self, job_id: str, event: str) -> dict[str, Any]:
-        """The Sdk document of job ``job_id`` of ``event``.
-
-        Raises:
-            JobNotFoundError: no such job.
-        """
-        info = await self.app.inspect().afind(job_id, event)
-        if info is None:
-            raise JobNotFoundError(f"no job {job_id} of event {event!r}", job_id)
-        registered = self._handlers.get(event)
-        return job_document(info, registered.queue if registered else DEFAULT_QUEUE)
-
-    job = blocking_twin(ajob)
 
 
 @dataclass(frozen=True)
