@@ -158,3 +158,23 @@ def _in(runner: TaskRunner, seconds: int) -> Any:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(runner.clock() / 1000 + seconds, tz=UTC)
+
+
+def test_a_job_waiting_to_be_retried_resumes_retrying(
+    make_manager: MakeManager, runner: TaskRunner
+) -> None:
+    tm = make_manager(processor={"retry": {"max_retries": 1, "retry_delay_ms": 3_600_000}})
+
+    def fail(job: ManagerJob) -> None:
+        raise RuntimeError("later")
+
+    tm.register_handler(fail, event="again", options={"attempts": 1})
+    job_id = tm.emit(event="again")
+    runner.process_all()
+    sdk = Sdk(tm.app)
+    assert sdk.get_job(job_id, "default")["status"] == "retrying"  # type: ignore[index]
+    assert sdk.pause_job(job_id, "default")["status"] == "paused"  # type: ignore[index]
+    back = sdk.resume_job(job_id, "default")
+    assert back is not None and back["status"] == "retrying" and back["attempts"] == 1
+    runner.advance("2h")
+    assert sdk.get_job(job_id, "default")["status"] == "failed"  # type: ignore[index]
