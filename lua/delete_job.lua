@@ -1,4 +1,4 @@
--- delete_job.lua: waiting | delayed | retrying | completed | failed | cancelled | expired ->
+-- delete_job.lua: waiting | delayed | retrying | paused | completed | failed | cancelled | expired ->
 --   (deleted): one job removed for good, whatever line or set holds it; an active job is refused
 -- KEYS[1] job         HASH  the job
 -- KEYS[2] logs        LIST  the job's log lines
@@ -10,14 +10,15 @@
 -- KEYS[8] cancelled   ZSET  cancelled ids; score = when they ended (ms)
 -- KEYS[9] expired     ZSET  expired ids; score = when they expired (ms)
 -- KEYS[10] events     STREAM
--- KEYS[11] tag        PREFIX the task's key prefix: held keys are rebuilt on it (lib/common.lua)
+-- KEYS[11] paused     ZSET  paused ids; score = when they were paused (ms)
+-- KEYS[12] tag        PREFIX the task's key prefix: held keys are rebuilt on it (lib/common.lua)
 -- ARGV[1] id                the job to delete
 -- returns {outcome, state}: outcome "deleted", "active" (refused: cancel it first, or wait for
 --   it to end) or "missing" (no such job); state is the job's state before the call
 -- A job parked on a full concurrency key leaves its parked line (the LIST named in its hash,
 -- under the same hash tag) and the task's parked set; a dedup/debounce key it holds is freed.
 --@include lib/common.lua
-local id, tag = ARGV[1], KEYS[11]
+local id, tag = ARGV[1], KEYS[12]
 local fields = redis.call("HMGET", KEYS[1], "state", "holds", "conc_q", "conc_all")
 local state = fields[1]
 if not state then
@@ -31,6 +32,9 @@ if state == "waiting" then
   release_hold(tag, id, fields[2])
 elseif state == "delayed" or state == "retrying" then
   redis.call("ZREM", KEYS[5], id)
+  release_hold(tag, id, fields[2])
+elseif state == "paused" then
+  redis.call("ZREM", KEYS[11], id)
   release_hold(tag, id, fields[2])
 else
   for i = 6, 9 do

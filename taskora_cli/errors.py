@@ -180,3 +180,9 @@ class JobVersionError(UsageError):
             f"job of task {task!r} has payload version {job_version}, older than the oldest "
             f"this worker supports (since={since}); no migration is available for it"
         )
+
+
+class NotRetriedError(TaskoraError):
+    """A TaskManager job's failed attempt that the manager's retry policy does not retry
+    (``processor.retry.max_retries`` is 0, or ``should_retry`` said no) although the job had
+    retries left; the message is the handler's error. Never retried."""

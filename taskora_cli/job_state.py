@@ -25,6 +25,8 @@ class JobState(StrEnum):
     """Ended because its TTL passed before a worker started it."""
     CANCELLED = "cancelled"
     """Ended because someone cancelled it."""
+    PAUSED = "paused"
+    """Taken out of every line by an operator (``pause_job``) until resumed; not ended."""
 
 
 LISTED_STATES: tuple[JobState, ...] = (
@@ -35,6 +37,7 @@ LISTED_STATES: tuple[JobState, ...] = (
     JobState.FAILED,
     JobState.EXPIRED,
     JobState.CANCELLED,
+    JobState.PAUSED,
 )
 """Every state a job can be listed in, in the order people read them; ``delayed`` includes
 jobs waiting to be retried."""

@@ -73,11 +73,16 @@ def discovered_app(config: Config) -> tuple[str, Taskora]:
     """
     from ..app import Taskora, default_app
 
+    # a TaskManager exists only if the task modules imported it: look, never import it here
+    manager_module = sys.modules.get("taskora_cli.manager.task_manager")
+    manager_type = getattr(manager_module, "TaskManager", ())
     default = default_app()
     own: dict[int, tuple[str, Taskora]] = {}
     for name in config.modules:
         module = sys.modules.get(name)
         for attr, value in vars(module).items() if module is not None else ():
+            if isinstance(value, manager_type):  # its handlers are tasks of its app
+                value = value.app
             if isinstance(value, Taskora) and value is not default:
                 own.setdefault(id(value), (f"{name}:{attr}", value))
     busy = [(ref, app) for ref, app in own.values() if app.tasks]

@@ -28,8 +28,32 @@ class JobAdmin:
         """
         t = self.runner.keys(task)
         keys = [t.job(job_id), t.logs(job_id), t.wait, t.prioritized, t.delayed]
-        keys += [t.completed, t.failed, t.cancelled, t.expired, t.events, t.tag]
+        keys += [t.completed, t.failed, t.cancelled, t.expired, t.events, t.paused, t.tag]
         outcome, state = await self.runner.run("delete_job", keys, [job_id])
+        return str(outcome), str(state)
+
+    async def pause(self, task: str, job_id: str, now_ms: int) -> tuple[str, str]:
+        """Take a waiting, delayed or retrying job out of every line until :meth:`resume`.
+
+        Returns:
+            (outcome, state before): outcome "paused", "paused already", "refused" (active or
+            ended) or "missing".
+        """
+        t = self.runner.keys(task)
+        keys = [t.wait, t.prioritized, t.delayed, t.paused, t.events, t.tag]
+        outcome, state = await self.runner.run("pause_job", keys, [job_id, now_ms])
+        return str(outcome), str(state)
+
+    async def resume(self, task: str, job_id: str, now_ms: int) -> tuple[str, str]:
+        """Put a paused job back where it was paused: its waiting line, or the delayed set at
+        its due time (now, if that passed).
+
+        Returns:
+            (outcome, state after): outcome "resumed", "not paused" or "missing".
+        """
+        t = self.runner.keys(task)
+        keys = [t.wait, t.prioritized, t.delayed, t.paused, t.events, t.marker, t.seq, t.tag]
+        outcome, state = await self.runner.run("resume_job", keys, [job_id, now_ms])
         return str(outcome), str(state)
 
     def _ended(self, task: str, state: str) -> str:

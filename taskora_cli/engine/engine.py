@@ -384,7 +384,7 @@ class Engine(Reads):
             (outcome, state before): outcome "cancelled", "flagged", "finished" or "missing".
         """
         t = self.keys(task)
-        keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled, t.tag]
+        keys = [t.wait, t.prioritized, t.delayed, t.events, t.cancelled, t.paused, t.tag]
         args = [job_id, now_ms, reason, t.cancel_channel]
         outcome, state = await self.runner.run("cancel", keys, args)
         return str(outcome), str(state)

@@ -128,6 +128,7 @@ class TaskKeys:
         "marker",
         "name",
         "parked_all",
+        "paused",
         "prefix",
         "prioritized",
         "seq",
@@ -161,6 +162,9 @@ class TaskKeys:
         """ZSET: ids of jobs whose TTL passed before a worker started them; score = when."""
         self.cancelled = tag + "cancelled"
         """ZSET: ids of cancelled jobs; score = when they ended (ms)."""
+        self.paused = tag + "paused"
+        """ZSET: ids of paused jobs (out of every line until resumed); score = when they were
+        paused (ms). Their hash keeps ``paused_from``, the state they go back to."""
         self.cancel_channel = tag + "cancel"
         """PUB/SUB channel (not a key): the id of each active job asked to cancel; every worker
         of the task subscribes."""

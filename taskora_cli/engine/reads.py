@@ -42,15 +42,18 @@ class Reads:
                 pipe.lindex(t.wait, -1)  # the front of the line: the oldest of priority 0
                 pipe.zrange(t.prioritized, 0, 0)  # the next prioritized job
                 pipe.scard(t.parked_all)  # waiting for a concurrency slot
+                pipe.zcard(t.paused)
             flat: list[Any] = await pipe.execute()
-        per = 11
+        per = 12
         fronts = [[flat[i * per + 8], *(flat[i * per + 9] or [])] for i in range(len(tasks))]
         ages = await self._oldest_ages(tasks, fronts, now_ms)
         out = []
         for i, task in enumerate(tasks):
             n = [int(x) for x in flat[i * per : i * per + 8]]
             waiting = n[0] + n[1] + int(flat[i * per + 10])
-            out.append(TaskCounts(task, waiting, n[2], n[3], n[4], n[5], n[6], n[7], ages[i]))
+            paused = int(flat[i * per + 11])
+            counts = TaskCounts(task, waiting, n[2], n[3], n[4], n[5], n[6], n[7], ages[i], paused)
+            out.append(counts)
         return out
 
     async def minute_counts(
@@ -92,8 +95,9 @@ class Reads:
         end = offset + limit - 1
         if state == JobState.WAITING:
             return await self._waiting_ids(t, offset, limit)
-        if state in (JobState.DELAYED, JobState.ACTIVE):
-            key = t.delayed if state == JobState.DELAYED else t.active
+        if state in (JobState.DELAYED, JobState.ACTIVE, JobState.PAUSED):
+            by_state = {JobState.DELAYED: t.delayed, JobState.ACTIVE: t.active}
+            key = by_state.get(JobState(state), t.paused)
             ids: list[str] = await self.client.zrange(key, offset, end)  # type: ignore[assignment]
             return ids
         ended: dict[str, str] = {

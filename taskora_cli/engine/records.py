@@ -106,6 +106,7 @@ class TaskCounts(NamedTuple):
     expired: int
     cancelled: int
     oldest_waiting_ms: int | None
+    paused: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,8 @@ SCRIPT_NAMES = (
     "workflow_nodes_enqueued",
     "delete_job",
     "purge_finished",
+    "pause_job",
+    "resume_job",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

@@ -59,6 +59,7 @@ STATE_STYLES: dict[str, str] = {
     JobState.WAITING: "cyan",
     JobState.DELAYED: "blue",
     JobState.ACTIVE: "yellow",
+    JobState.PAUSED: "bright_black",
     JobState.COMPLETED: "green",
     JobState.FAILED: "red",
     JobState.EXPIRED: "magenta",

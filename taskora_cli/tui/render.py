@@ -126,20 +126,23 @@ def overview(state: State, width: int) -> list[Text]:
     tasks = task_rows(state)
     if not tasks:
         return [*out, line("no tasks yet: dispatch a job or start a worker", width, "dim")]
-    headers = ("TASK", *(SHORT[name].upper() for name in STATES), "LATENCY")
+    # paused jobs are rare (an operator's pause_job): their column shows only when there are
+    columns = [c for c in STATES if c != JobState.PAUSED or any(t.paused for t in tasks)]
+    headers = ("TASK", *(SHORT[name].upper() for name in columns), "LATENCY")
     room = state.rows - len(out) - 2  # the table's header and total
     shown = window(len(tasks), state.cursor(Screen.OVERVIEW), room)
     paused = {t for q in snap.queues or [] if q.paused for t in q.tasks}
     rows: list[list[str | Text]] = [
-        [_task_name(s.task, s.task in paused), *(count(getattr(s, c)) for c in STATES),
+        [_task_name(s.task, s.task in paused), *(count(getattr(s, c)) for c in columns),
          age(s.latency)]
         for s in (tasks[i] for i in shown)
     ]  # fmt: skip
     total = snap.stats.total if snap.stats else None
     if total is not None and state.task is None:
-        rows.append(["TOTAL", *(count(getattr(total, c)) for c in STATES), age(total.latency)])
+        rows.append(["TOTAL", *(count(getattr(total, c)) for c in columns), age(total.latency)])
     cursor = state.cursor(Screen.OVERVIEW) - shown.start
-    return out + grid(headers, rows, width, right=range(1, 9), selected=cursor)
+    numbers = range(1, len(columns) + 2)
+    return out + grid(headers, rows, width, right=numbers, selected=cursor)
 
 
 def _task_name(task: str, paused: bool) -> Text:
@@ -255,6 +258,7 @@ SHORT: dict[str, str] = {
     JobState.WAITING: "wait",
     JobState.DELAYED: "delay",
     JobState.ACTIVE: "active",
+    JobState.PAUSED: "paused",
     JobState.COMPLETED: "done",
     JobState.FAILED: "failed",
     JobState.EXPIRED: "expired",

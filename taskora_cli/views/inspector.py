@@ -44,11 +44,12 @@ class TaskStats:
     expired: int = 0
     cancelled: int = 0
     latency: float | None = None
+    paused: int = 0
 
     @classmethod
     def from_counts(cls, c: TaskCounts) -> TaskStats:
         latency = None if c.oldest_waiting_ms is None else c.oldest_waiting_ms / 1000
-        return cls(c.task, *c[1:8], latency=latency)
+        return cls(c.task, *c[1:8], latency=latency, paused=c.paused)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -15,7 +15,7 @@ JOB_KEYS = {
 }  # fmt: skip
 TASK_STATS_KEYS = {
     "task", "waiting", "delayed", "active", "completed", "failed", "expired", "cancelled",
-    "latency",
+    "latency", "paused",
 }  # fmt: skip
 EVENT_KEYS = {"event", "task", "job", "at", "attempt", "result", "error", "progress"}
 QUEUE_KEYS = {"name", "paused", "tasks", "waiting", "delayed", "active", "failed", "latency"}

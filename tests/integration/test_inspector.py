@@ -58,6 +58,7 @@ async def test_stats_count_each_state_per_task_and_in_total_with_the_queue_laten
         "expired": 0,
         "cancelled": 0,
         "latency": None,
+        "paused": 0,
     }
     assert by_task["idle"].waiting == 1
     assert by_task["idle"].latency is not None and 5 <= by_task["idle"].latency < 6

@@ -88,6 +88,8 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "workflow_nodes_enqueued",
         "delete_job",
         "purge_finished",
+        "pause_job",
+        "resume_job",
     ],
 }
 
@@ -116,6 +118,7 @@ KEYS_SNAPSHOT = {
     "TaskKeys('app', 'send-email').marker": "taskora:app:{send-email}:marker",
     "TaskKeys('app', 'send-email').parked('j1')": "taskora:app:{send-email}:conc:j1:parked",
     "TaskKeys('app', 'send-email').parked_all": "taskora:app:{send-email}:parked",
+    "TaskKeys('app', 'send-email').paused": "taskora:app:{send-email}:paused",
     "TaskKeys('app', 'send-email').prioritized": "taskora:app:{send-email}:prio",
     "TaskKeys('app', 'send-email').seq": "taskora:app:{send-email}:seq",
     "TaskKeys('app', 'send-email').singleton": "taskora:app:{send-email}:singleton",
@@ -191,6 +194,7 @@ HEADERS_SNAPSHOT = {
             "delayed ZSET",
             "events STREAM",
             "cancelled ZSET",
+            "paused ZSET",
             "tag PREFIX",
         ],
     },
@@ -392,6 +396,31 @@ HEADERS_SNAPSHOT = {
             "cancelled ZSET",
             "expired ZSET",
             "events STREAM",
+            "paused ZSET",
+            "tag PREFIX",
+        ],
+    },
+    "pause_job": {
+        "ARGV": ["id", "now_ms"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "paused ZSET",
+            "events STREAM",
+            "tag PREFIX",
+        ],
+    },
+    "resume_job": {
+        "ARGV": ["id", "now_ms"],
+        "KEYS": [
+            "wait LIST",
+            "prio ZSET",
+            "delayed ZSET",
+            "paused ZSET",
+            "events STREAM",
+            "marker ZSET",
+            "seq STRING",
             "tag PREFIX",
         ],
     },
@@ -677,6 +706,8 @@ async def exercise(engine: Engine) -> None:
     await engine.nack(task, [(job.id, job.token) for job in again[1:]], now + 80)
     await engine.release_worker(task, "w1")
     await engine.stall_sweep(task, now + 90, 1000, 1, retention=keep)
+    await engine.admin.pause(task, "d", now + 92)
+    await engine.admin.resume(task, "d", now + 93)
     await engine.cancel(task, "d", "", now + 95)
     await engine.dead_letters.retry(task, ["a"], now + 100)
     await engine.dead_letters.retry(task, ["a", "b"], now + 100)

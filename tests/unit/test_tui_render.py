@@ -72,7 +72,7 @@ def test_the_jobs_screen_scrolls_to_keep_the_cursor_in_view() -> None:
     assert draw(state) == "\n".join(
         [
             "taskora 1 Overview  2 Jobs  3 Dead letters  4 Workers  5 Schedules  6 Workflows",
-            " wait 3  delay 1  active 2  done 1.5M  failed 4  expired 0  cancel 1",
+            " wait 3  delay 1  active 2  done 1.5M  failed 4  expired 0  cancel 1  paused 0",
             "ID        TASK        ATT  WAITED  SUMMARY",
             'bbbb2222  send-email    0    4.0s  {"to": "bob@example.com"}',
             "cccc3333  resize        0    3.0s  [640, 480]",

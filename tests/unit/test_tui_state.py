@@ -60,7 +60,7 @@ TABLE: list[tuple[str, State, tuple[str, ...], dict[str, Any], list[Effect]]] = 
     ("l moves to the next state tab and the first row", on(Screen.JOBS), ("j", "l"),
      {"tab": "delayed", "cursor": 0}, []),
     ("h from the first tab wraps to the last", on(Screen.JOBS), ("h",),
-     {"tab": "cancelled"}, []),
+     {"tab": "paused"}, []),
     ("/ types a filter; enter keeps it", on(Screen.JOBS), ("/", "b", "b", "x", "backspace",
      "enter"), {"filter": "bb", "editing": False}, []),
     ("keys typed into the filter do not act", on(Screen.JOBS), ("/", "q", "2"),
