@@ -83,6 +83,19 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """Files for ``rediss://`` connections (managed Redis, a server with ``tls-port``); paths
+    relative to the config file's folder. Each is passed to Python's ssl module."""
+
+    ca: Path | None = None
+    """The CA bundle that signed the server's certificate; None trusts the system's CAs."""
+    cert: Path | None = None
+    """A client certificate, for a server that asks for one (``tls-auth-clients yes``)."""
+    key: Path | None = None
+    """The client certificate's private key."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, with the source of each value in `sources`."""
 
@@ -100,6 +113,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     """Dotted key -> "default", "file <path>", "env TASKORA_X" or "flag"."""
@@ -227,6 +241,7 @@ def _build(
         worker=WorkerConfig(**_kwargs(values, "worker")),
         retention=RetentionConfig(**_kwargs(values, "retention")),
         scheduler=SchedulerConfig(**_kwargs(values, "scheduler")),
+        tls=TlsConfig(**{name: root / file for name, file in _kwargs(values, "tls").items()}),
         sources=sources,
     )
 

@@ -74,6 +74,12 @@ def path(value: object, where: str) -> Path:
     return Path(value)
 
 
+def file_path(value: object, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise fail(where, "a file path", value)
+    return Path(value)
+
+
 _APP_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -240,7 +246,7 @@ class Key:
         return self.name.rpartition(".")[2]
 
 
-TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler")
+TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler", "tls")
 """Tables whose keys are declared one by one (worker.queues and schedules are values)."""
 
 _COUNT = integer(1)
@@ -276,6 +282,9 @@ KEYS = (
     Key("retention.failed_max_age", "failed_max_age_ms", _LIMIT_AGE, _ms_or_false),
     Key("retention.failed_max_items", "failed_max_items", _LIMIT_ITEMS, _or_false),
     Key("retention.max_logs_per_job", "max_logs_per_job", integer(1)),
+    Key("tls.ca", "ca", file_path, _str, env="TASKORA_TLS_CA"),
+    Key("tls.cert", "cert", file_path, _str, env="TASKORA_TLS_CERT"),
+    Key("tls.key", "key", file_path, _str, env="TASKORA_TLS_KEY"),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

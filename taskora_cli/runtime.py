@@ -128,7 +128,10 @@ class Runtime:
         """
         url: str | None = self._setting("url", self.given_url or None)
         if url:
-            return self._checked(url)
+            from .server_url import with_tls
+
+            tls = self.config.tls
+            return with_tls(self._checked(url), {"ca": tls.ca, "cert": tls.cert, "key": tls.key})
         from .engine.embedded import ensure_embedded
 
         return ensure_embedded(self.config.state_dir)

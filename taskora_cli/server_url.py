@@ -8,8 +8,10 @@ deep inside the connect, as a traceback) and rejects others as a connection fail
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .errors import ConfigError
 from .urls import mask_url
 
 SCHEMES = ("redis", "rediss", "unix")
@@ -69,3 +71,38 @@ def _port_problem(error: str) -> str:
     if "out of range" in error:
         return "the port must be between 1 and 65535"
     return "the port must be a whole number between 1 and 65535"
+
+
+TLS_OPTIONS = {"ca": "ssl_ca_certs", "cert": "ssl_certfile", "key": "ssl_keyfile"}
+"""[tls] key -> the redis-py connection option (URL query argument) it becomes."""
+
+
+def with_tls(url: str, files: dict[str, Path | None]) -> str:
+    """``url`` with the [tls] files (``{"ca": path, "cert": ..., "key": ...}``) added as the
+    query arguments redis-py passes to its SSL connections; options the URL names itself win.
+
+    Raises:
+        ConfigError: TLS files for a URL that is not rediss://, or a file that is not there.
+    """
+    given = {name: file for name, file in files.items() if file is not None}
+    if not given:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "rediss":
+        names = ", ".join(f"tls.{name}" for name in given)
+        raise ConfigError(
+            f"{names} set, but the server URL is {parts.scheme}://: TLS needs rediss:// "
+            f"(e.g. rediss://{parts.hostname or 'host'}:6380/0), or drop the [tls] files"
+        )
+    for name, file in given.items():
+        if not file.is_file():
+            raise ConfigError(
+                f"tls.{name}: no such file {str(file)!r}; give the path of the PEM file "
+                "(relative paths start at the config file's folder)"
+            )
+    query = parse_qs(parts.query)
+    added = {TLS_OPTIONS[n]: str(f) for n, f in given.items() if TLS_OPTIONS[n] not in query}
+    if "ca" in given and "ssl_cert_reqs" not in query:
+        added["ssl_cert_reqs"] = "required"
+    joined = "&".join(q for q in (parts.query, urlencode(added)) if q)
+    return parts._replace(query=joined).geturl()

@@ -11,6 +11,8 @@ _AUTHORITY = re.compile(
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*@)?(?P<rest>.*)$", re.S
 )
 _PASSWORD_PARAM = re.compile(r"(?P<key>(?:^|[?&])password=)[^&#]*", re.I)
+_TLS_FILE_PARAM = re.compile(r"&?\bssl_(?:ca_certs|certfile|keyfile|cert_reqs)=[^&#]*", re.I)
+"""The [tls] files added to the URL (see server_url.with_tls): `taskora config` shows them."""
 
 
 def mask_url(url: str) -> str:
@@ -18,8 +20,9 @@ def mask_url(url: str) -> str:
 
     Every place that prints or logs a server URL goes through this, so a credential in
     ``TASKORA_URL`` never reaches a banner, an error, ``taskora config`` or ``doctor --json``.
-    The URL is masked as text rather than parsed and rebuilt, so it shows exactly as the
-    user wrote it apart from the secret, and a URL too broken to parse is masked too.
+    The URL is masked as text rather than parsed and rebuilt, so it shows as the user wrote
+    it apart from the secret and the TLS file arguments (the [tls] table names those), and a
+    URL too broken to parse is masked too.
     """
     match = _AUTHORITY.match(url)
     if match is None:
@@ -46,4 +49,6 @@ def _mask_query(rest: str) -> str:
     path, sep, query = rest.partition("?")
     if not sep:
         return rest
-    return path + sep + _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, query)
+    query = _TLS_FILE_PARAM.sub("", query).lstrip("&")
+    masked = _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, query)
+    return path + sep + masked if masked else path

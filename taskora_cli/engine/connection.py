@@ -20,6 +20,7 @@ from .failures import (
     REPLY_TIMEOUT_S,
     ServerLink,
     backoff,
+    is_tls_refusal,
 )
 
 
@@ -56,6 +57,16 @@ class _Pipeline(Pipeline):
         return await self.link.guard(attempt)
 
 
+def _retry(resent_on: tuple[type[Exception], ...]) -> Retry:
+    """Reconnect retries, but none for a refused TLS handshake (it stays refused)."""
+    try:
+        return Retry(
+            backoff(), RECONNECT_ATTEMPTS, resent_on, is_retryable=lambda e: not is_tls_refusal(e)
+        )
+    except TypeError:  # redis-py before is_retryable: a refused handshake is retried, then told
+        return Retry(backoff(), RECONNECT_ATTEMPTS, supported_errors=resent_on)
+
+
 def open_client(
     url: str, *, blocking: bool = False, reply_timeout_s: float = REPLY_TIMEOUT_S
 ) -> Redis:
@@ -71,7 +82,7 @@ def open_client(
     # Never on a timeout: the server may have run the command, and a paused server would run
     # every copy once it wakes up.
     resent_on = (RedisConnectionError, ConnectionResetError)
-    retry = Retry(backoff(), RECONNECT_ATTEMPTS, supported_errors=resent_on)
+    retry = _retry(resent_on)
     try:
         client = _Client.from_url(
             url,

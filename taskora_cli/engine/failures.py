@@ -9,6 +9,8 @@ redis-py clients of :mod:`.connection`.
 from __future__ import annotations
 
 import asyncio
+import re
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -71,10 +73,22 @@ def backoff() -> ExponentialBackoff:
     return ExponentialBackoff(cap=1.0, base=0.02)
 
 
+_TLS_REFUSAL = re.compile(r"\[SSL: [A-Z0-9_]*(CERTIFICATE|UNKNOWN_CA|WRONG_VERSION|HANDSHAKE)")
+
+
+def is_tls_refusal(error: BaseException) -> bool:
+    """A TLS handshake one side refused (an unknown CA, a missing or rejected client
+    certificate, TLS spoken to a plain port): unlike a dropped TLS connection, trying again
+    will not help. redis-py wraps the ssl error in its ConnectionError's message."""
+    return isinstance(error, ssl.SSLCertVerificationError) or bool(_TLS_REFUSAL.search(str(error)))
+
+
 def is_outage(error: BaseException) -> bool:
     """The server is unreachable (or stopped answering), as opposed to refusing the command;
     a refused login is a ConnectionError to redis-py too, but trying again will not help."""
     if isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError):
+        return False
+    if is_tls_refusal(error):
         return False
     return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
 
@@ -123,6 +137,12 @@ class ServerLink:
             return ServerError(
                 f"the server at {self.shown} refused the login ({error}); "
                 "check the user and password in the URL"
+            )
+        if is_tls_refusal(error):
+            return ServerError(
+                f"the TLS handshake with {self.shown} failed ({error}); check the [tls] ca, "
+                "cert and key files (TASKORA_TLS_CA, TASKORA_TLS_CERT, TASKORA_TLS_KEY) and that "
+                "the server's certificate names this host"
             )
         if is_outage(error):
             return ServerError(

