@@ -98,7 +98,7 @@ async def test_a_worker_producer_and_cli_run_as_an_acl_user_limited_to_taskora_k
         later = await add.adispatch({"a": 0, "b": 0}, delay="1h")
         await later.acancel()
         assert await later.astate() == "cancelled"
-        assert app.server_info()  # INFO: the one @dangerous command granted
+        assert await (await app.connect()).server_info()  # INFO: the one @dangerous one granted
         assert (await app.inspect().astats()).tasks
     finally:
         await worker.stop()
