@@ -69,6 +69,8 @@ class BlockingRunner:
         self._scripts: dict[str, Script] = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
         _inherited.add(self.wire)
+        # A thread that ends drops its runner (threading.local): its socket goes with it.
+        weakref.finalize(self, self.wire.close)
 
     @property
     def current(self) -> bool:
