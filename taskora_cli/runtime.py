@@ -114,7 +114,7 @@ class Runtime:
 
     def configure(self, config: Config) -> None:
         """Replace the configuration; only before the first connection."""
-        if self._engines:
+        if self._engines or self._blocking is not None:
             raise UsageError("configure() must be called before the app connects to a server")
         self._config = config
 
@@ -240,7 +240,7 @@ class Runtime:
     def _listener_added(self) -> None:
         # A listener added after the first connection (which found none) starts following
         # here, as that connection would have; once following, the delivery picks it up.
-        if not any(not loop.is_closed() for loop in list(self._engines)):
+        if self._blocking is None and not any(not loop.is_closed() for loop in list(self._engines)):
             return  # not connected: the first connection starts following
         deliverer = self._take_deliverer()
         on_loop = self._portal.is_current()  # added from the background loop: it cannot wait

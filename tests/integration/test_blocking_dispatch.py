@@ -4,21 +4,29 @@ parent alike, and as clear as the async path when the server is gone or restarts
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
+from support import make_app
 
 from taskora_cli import Taskora
 from taskora_cli.config import Config
 from taskora_cli.engine import keys as k
 from taskora_cli.errors import ServerError
 from taskora_cli.task import Task
-from tests.conftest import RestartableValkey
+
+if TYPE_CHECKING:
+    from conftest import RestartableValkey
 
 
 def producer(url: str) -> Taskora:
@@ -181,3 +189,50 @@ def test_a_dispatch_tells_apart_a_path_that_is_no_server(tmp_path: Path) -> None
             app.get_task("echo").dispatch("x")
     finally:
         app.close()
+
+
+BLOCKING_PRODUCER = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    from taskora_cli import Taskora
+    from taskora_cli.config import load_config
+
+    app = Taskora(sys.argv[1], config=load_config(env={}, cwd=Path(sys.argv[2])))
+
+    @app.task("ping")
+    def ping(n: int) -> int:
+        return n
+
+    ping.dispatch(1)  # connected (blocking only), no listener yet
+    heard = threading.Event()
+    ping.on("completed", lambda event: heard.set())  # starts following the events
+    ping.dispatch(2)
+    print("heard", heard.wait(20), flush=True)
+    app.close()
+    """
+)
+
+
+async def test_a_listener_added_after_a_blocking_dispatch_is_heard(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = make_app(redis_url, tmp_path)
+
+    @app.task("ping")
+    def ping(n: int) -> int:
+        return n
+
+    worker = await app.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", BLOCKING_PRODUCER, redis_url, str(tmp_path),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        await worker.stop()
+        await app.aclose()
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().split() == ["heard", "True"]
