@@ -71,7 +71,9 @@ def driven_twins(
     """
 
     async def async_method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await self.runtime.adrive(plan(self, *args, **kwargs))
+        operation = plan(self, *args, **kwargs)
+        runner = (await self.runtime.engine()).runner  # runtime.adrive, one frame less
+        return await runner.drive(operation(runner))
 
     def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.runtime.drive(plan(self, *args, **kwargs))
