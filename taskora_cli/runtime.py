@@ -338,8 +338,8 @@ class Runtime:
         return connections
 
     def _forget_blocking(self) -> None:
-        """Close the blocking connections; the next blocking call connects afresh (to the
-        server and prefix then in force), recording task names again."""
+        """Close the blocking connections; the next connection (blocking or not) starts
+        afresh, to the server and prefix then in force, recording task names again."""
         with self._connect_lock:
             connections, self._blocking, self._blocking_lean = self._blocking, None, None
             self.registered = set()
@@ -368,9 +368,7 @@ class Runtime:
 
     def close(self) -> None:
         """Close the blocking API's connections (and stop following events for listeners)."""
-        connections, self._blocking = self._blocking, None
-        if connections is not None:
-            connections.close()
+        self._forget_blocking()
         loops = [*self._engines, *self._closed]
         if self._delivery is not None or any(not loop.is_closed() for loop in loops):
             with contextlib.suppress(RuntimeError):
