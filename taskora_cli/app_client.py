@@ -130,7 +130,14 @@ class AppClient:
         """
         return await (await self.resolve_task(name)).adispatch(data, **options)
 
-    dispatch = blocking_twin(adispatch)
+    def dispatch(self, /, name: str, data: Any = None, **options: Any) -> JobHandle:
+        """Blocking twin of :meth:`adispatch`: a task registered here dispatches on the
+        calling thread (see :meth:`Task.dispatch`); one known only to the server is resolved
+        on the background loop first."""
+        local = self.registry.tasks.get(name)
+        if local is not None:
+            return local.dispatch(data, **options)
+        return self.runtime.call(self.adispatch(name, data, **options))
 
     async def adispatch_many(
         self, /, name: str, items: Iterable[Any], **options: Any
@@ -138,7 +145,12 @@ class AppClient:
         """Dispatch many jobs by task name, one round trip per batch."""
         return await (await self.resolve_task(name)).adispatch_many(items, **options)
 
-    dispatch_many = blocking_twin(adispatch_many)
+    def dispatch_many(self, /, name: str, items: Iterable[Any], **options: Any) -> list[JobHandle]:
+        """Blocking twin of :meth:`adispatch_many` (see :meth:`dispatch`)."""
+        local = self.registry.tasks.get(name)
+        if local is not None:
+            return local.dispatch_many(items, **options)
+        return self.runtime.call(self.adispatch_many(name, items, **options))
 
     # -- jobs ----------------------------------------------------------------------------------
 

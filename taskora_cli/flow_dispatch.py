@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .durations import format_ms
+from .engine import steps
 from .errors import DispatchRejectedError, DuplicateJobError, ThrottledError, UsageError
 from .flow import Collect, CollectInfo, Debounce, Deduplicate, FlowControl, Throttle
 from .handle import JobHandle
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine
+    from .engine.keys import TaskKeys
     from .engine.records import Admission, NewJob
+    from .engine.steps import Driver, Steps
     from .runtime import Runtime
 
 
@@ -24,18 +27,14 @@ class Collected(NamedTuple):
     key: str
 
 
-async def admit(
-    engine: Engine, task: str, job: NewJob, flow: FlowControl, now_ms: int
-) -> Admission:
+def admit(t: TaskKeys, job: NewJob, flow: FlowControl, now_ms: int) -> Steps[Admission]:
     """Enqueue ``job`` under ``flow``; the Admission says whether it was accepted."""
     if isinstance(flow, Deduplicate):
-        return await engine.flow.enqueue_deduplicated(task, job, flow.key, flow.states, now_ms)
+        return steps.enqueue_deduplicated(t, job, flow.key, flow.states, now_ms)
     if isinstance(flow, Throttle):
-        return await engine.flow.enqueue_throttled(
-            task, job, flow.key, flow.max, flow.window_ms, now_ms
-        )
+        return steps.enqueue_throttled(t, job, flow.key, flow.max, flow.window_ms, now_ms)
     assert isinstance(flow, Debounce)
-    return await engine.flow.enqueue_debounced(task, job, flow.key, now_ms)
+    return steps.enqueue_debounced(t, job, flow.key, now_ms)
 
 
 def rejection(
@@ -61,18 +60,27 @@ def rejection(
     )
 
 
-async def collect(
-    runtime: Runtime, task: str, queue: str, item: Collected, config: Collect, now_ms: int
-) -> JobHandle:
-    """Add one item to ``task``'s collect buffer; the handle is the batch job it joined."""
-    engine = await runtime.engine()
-    if task not in engine.registered:
-        await engine.register_tasks({task: queue})
+def collect(
+    runtime: Runtime,
+    task: str,
+    queue: str,
+    items: Sequence[Collected],
+    config: Collect,
+    now_ms: int,
+    driver: Driver,
+) -> Steps[list[JobHandle]]:
+    """Add items to ``task``'s collect buffers, one call each; the handles are the batch
+    jobs they joined."""
+    if task not in driver.registered:
+        yield from steps.register_tasks(driver.prefix, driver.registered, {task: queue})
+    t = driver.keys(task)
     limits = (config.delay_ms, config.max_size, config.max_wait_ms)
-    joined, _, _ = await engine.flow.collect_push(
-        task, item.job_id, item.payload, item.key, limits, now_ms
-    )
-    return JobHandle(runtime, task, joined)
+    handles = []
+    for item in items:
+        pushed = steps.collect_push(t, item.job_id, item.payload, item.key, limits, now_ms)
+        joined, _, _ = yield from pushed
+        handles.append(JobHandle(runtime, task, joined))
+    return handles
 
 
 def check_collects(task: str, config: Collect | None) -> Collect:

@@ -25,7 +25,9 @@ from .serialization import JSON, Payloads, Serializer, serializer_named
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    from .engine.blocking_runner import Connections
     from .engine.engine import Engine
+    from .engine.steps import Operation
     from .engine.waiter import ResultWaiter
 
 T = TypeVar("T")
@@ -90,6 +92,13 @@ class Runtime:
         """The engine :meth:`aclose` closed last on each open loop, closed again by the next:
         a worker's stop closes the loop's engine under whoever else holds it, and a read
         through it since connected its client again, which nothing else would close."""
+        self.registered: set[str] = set()
+        """Task names this runtime recorded in the server's registry (every engine and
+        blocking connection shares it, so a dispatch registers a name once)."""
+        self._blocking: Connections | None = None
+        self._blocking_lean: bool | None = None
+        """Whether blocking dispatches use a lean connection on the caller's thread (False:
+        the URL needs redis-py, TLS, so they go through the background loop)."""
         self._connect_lock = threading.Lock()
         self._delivery_lock = threading.Lock()
         self.listeners.watch(self._listener_added)
@@ -105,7 +114,7 @@ class Runtime:
 
     def configure(self, config: Config) -> None:
         """Replace the configuration; only before the first connection."""
-        if self._engines:
+        if self._engines or self._blocking is not None:
             raise UsageError("configure() must be called before the app connects to a server")
         self._config = config
 
@@ -163,6 +172,7 @@ class Runtime:
         self._engines = {loop: e for loop, e in self._engines.items() if not loop.is_closed()}
         if self._engines:
             raise UsageError("the app is connected to a server: close it before redirecting it")
+        self._forget_blocking()
         saved = (self.given_url, self._prefix, self.clock, self._config)
         config = self.config
         sources = {**config.sources, "url": "redirect", "prefix": "redirect"}
@@ -170,6 +180,7 @@ class Runtime:
         self.given_url, self._prefix, self.clock = url, prefix, clock
 
         def undo() -> None:
+            self._forget_blocking()
             self.given_url, self._prefix, self.clock, self._config = saved
 
         return undo
@@ -189,7 +200,7 @@ class Runtime:
             from .engine.engine import Engine
 
             url = await asyncio.to_thread(self._resolve_url_once)
-            fresh = Engine(url, self.prefix)
+            fresh = Engine(url, self.prefix, registered=self.registered)
             try:
                 await fresh.connect(self.clock())
             except BaseException:  # refused (wire format) or unreachable: leave no socket open
@@ -232,7 +243,7 @@ class Runtime:
     def _listener_added(self) -> None:
         # A listener added after the first connection (which found none) starts following
         # here, as that connection would have; once following, the delivery picks it up.
-        if not any(not loop.is_closed() for loop in list(self._engines)):
+        if self._blocking is None and not any(not loop.is_closed() for loop in list(self._engines)):
             return  # not connected: the first connection starts following
         deliverer = self._take_deliverer()
         on_loop = self._portal.is_current()  # added from the background loop: it cannot wait
@@ -281,6 +292,63 @@ class Runtime:
         """Run ``coro`` from plain (blocking) code on the runtime's background loop."""
         return self._portal.call(coro)
 
+    # -- operations (engine/steps.py), async or blocking ---------------------------------------
+
+    async def adrive(self, operation: Operation[T]) -> T:
+        """Run an engine operation on the running event loop's engine.
+
+        Raises:
+            ServerError: the server cannot be reached, or refused a call.
+        """
+        engine = await self.engine()
+        return await engine.runner.drive(operation(engine.runner))
+
+    def drive(self, operation: Operation[T]) -> T:
+        """Run an engine operation from plain code, on a lean connection of the calling
+        thread's own (no hand-off to the background loop); through the background loop where
+        the URL needs redis-py (TLS).
+
+        Raises:
+            ServerError: the server cannot be reached, or refused a call.
+            WireFormatError: the server holds an incompatible layout.
+        """
+        connections = self._blocking or self._open_blocking()
+        if connections is None:
+            return self.call(self.adrive(operation))
+        runner = connections.runner()
+        return runner.drive(operation(runner))
+
+    def _open_blocking(self) -> Connections | None:
+        """The blocking connections (None where the URL needs redis-py), made on first use:
+        resolving the URL, and following the event streams for listeners as the first
+        connection of any loop does (see :meth:`engine`)."""
+        if self._blocking_lean is False:
+            return None
+        with self._connect_lock:
+            if self._blocking is None:
+                from .engine.blocking_runner import Connections
+                from .engine.wire import supports
+
+                url = self.resolve_url()
+                self._blocking_lean = supports(url)
+                if not self._blocking_lean:
+                    return None
+                self._blocking = Connections(url, self.prefix, self.registered, self.clock)
+            connections = self._blocking
+        deliverer = self._take_deliverer()
+        if deliverer is not None:
+            self._delivery = self._portal.call(_started(deliverer))
+        return connections
+
+    def _forget_blocking(self) -> None:
+        """Close the blocking connections; the next connection (blocking or not) starts
+        afresh, to the server and prefix then in force, recording task names again."""
+        with self._connect_lock:
+            connections, self._blocking, self._blocking_lean = self._blocking, None, None
+            self.registered = set()
+        if connections is not None:
+            connections.close()
+
     async def aclose(self) -> None:
         """Close the connections of the current event loop, and stop following events for
         listeners."""
@@ -303,6 +371,7 @@ class Runtime:
 
     def close(self) -> None:
         """Close the blocking API's connections (and stop following events for listeners)."""
+        self._forget_blocking()
         loops = [*self._engines, *self._closed]
         if self._delivery is not None or any(not loop.is_closed() for loop in loops):
             with contextlib.suppress(RuntimeError):

@@ -8,16 +8,27 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
-from .blocking import blocking_twin
+from .blocking import blocking_twin, driven_twins
 from .dispatch_options import check_job_id, delay_until
 from .durations import Duration, format_ms, to_ms
+from .engine import steps
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
 from .errors import DuplicateJobError, Issue, UsageError, ValidationError
-from .flow import Collect, CollectInfo, Debounce, Ttl, merge_ttl, parse_flow, parse_ttl
+from .flow import (
+    Collect,
+    CollectInfo,
+    Debounce,
+    FlowControl,
+    Ttl,
+    merge_ttl,
+    parse_flow,
+    parse_ttl,
+)
 from .flow_dispatch import (
     Collected,
     admit,
@@ -39,6 +50,7 @@ from .workflow import WorkflowHandle, dispatch_workflow
 from .workflow_graph import DEFAULT_CHUNK_SIZE, Chunks, Composition, Group, Signature, chunks
 
 if TYPE_CHECKING:
+    from .engine.steps import Driver, Operation, Steps
     from .middleware import Middleware
     from .runtime import Runtime
     from .schemas import Schema
@@ -251,7 +263,7 @@ class Task:
         return {"conc": keys.concurrency(key), "conc_q": keys.parked(key), "conc_max": cap,
                 "conc_all": keys.parked_all}  # fmt: skip
 
-    async def adispatch(
+    def _dispatch_plan(
         self,
         data: Any = None,
         *,
@@ -269,7 +281,7 @@ class Task:
         run_at: datetime | None = None,
         retry: Retry | int | None = None,
         timeout: Duration | None = None,
-    ) -> JobHandle:
+    ) -> Operation[JobHandle]:
         """Enqueue one job and return its handle.
 
         Args:
@@ -331,7 +343,8 @@ class Task:
                  "job_id": job_id, "run_at": run_at, "retry": retry, "timeout": timeout},
                 priority,
             )  # fmt: skip
-            return await self.collect_one(data, self.options.collect, now)
+            item = self._collected(data, self.options.collect)
+            return partial(self._collect_one, item, self.options.collect, now)
         if isinstance(flow, Debounce):
             if delay is not None:
                 raise UsageError(
@@ -345,20 +358,41 @@ class Task:
         concurrency = (concurrency_key, concurrency_limit)
         job = self.new_job(data, delay, priority, ttl, now, concurrency)
         job = _with_choices(job, job_id, encode_limits(retry, timeout))
-        engine = await self.runtime.engine()
-        if self.name not in engine.registered:  # a round trip only on a name's first dispatch
-            await engine.register_tasks({self.name: self.options.queue})
+        return partial(self._enqueue, job, flow, now, job_id is not None, throw_on_reject)
+
+    adispatch, dispatch = driven_twins(_dispatch_plan, "dispatch")
+
+    def _enqueue(
+        self,
+        job: NewJob,
+        flow: FlowControl | None,
+        now: int,
+        chosen_id: bool,
+        throw_on_reject: bool,
+        driver: Driver,
+    ) -> Steps[JobHandle]:
+        """What a dispatch of ``job`` sends, and the handle its replies make."""
+        if self.name not in driver.registered:  # a round trip only on a name's first dispatch
+            queues = {self.name: self.options.queue}
+            yield from steps.register_tasks(driver.prefix, driver.registered, queues)
+        t = driver.keys(self.name)
         if flow is None:
-            enqueued = await engine.enqueue(self.name, job, now)
-            if not enqueued and job_id is not None:
+            enqueued = yield from steps.enqueue(t, job, now)
+            if not enqueued and chosen_id:
                 return self._existing(job.id, throw_on_reject)
             return JobHandle(self.runtime, self.name, job.id, enqueued)
-        admission = await admit(engine, self.name, job, flow, now)
+        admission = yield from admit(t, job, flow, now)
         if not admission.enqueued and throw_on_reject:
             raise rejection(self.name, job.id, flow, admission)
         return JobHandle.admitted(self.runtime, self.name, job.id, admission)
 
-    dispatch = blocking_twin(adispatch)
+    def _collect_one(
+        self, item: Collected, config: Collect, now_ms: int, driver: Driver
+    ) -> Steps[JobHandle]:
+        handles = yield from collect(
+            self.runtime, self.name, self.options.queue, [item], config, now_ms, driver
+        )
+        return handles[0]
 
     def _existing(self, job_id: str, throw: bool) -> JobHandle:
         """The handle of a dispatch whose chosen id is already a job's: that job's."""
@@ -387,7 +421,7 @@ class Task:
     async def collect_one(self, data: Any, config: Collect, now_ms: int) -> JobHandle:
         """Add ``data`` to its collect buffer under ``config``; the batch job it joined."""
         item = self._collected(data, config)
-        return await collect(self.runtime, self.name, self.options.queue, item, config, now_ms)
+        return await self.runtime.adrive(partial(self._collect_one, item, config, now_ms))
 
     def _refuse_per_item_options(self, options: dict[str, Any], priority: int) -> None:
         given = [name for name, value in options.items() if value is not None]
@@ -401,7 +435,7 @@ class Task:
         payload = self.runtime.payloads.dumps(data, what=f"data for task {self.name!r}")
         return Collected(new_job_id(), payload, config.key_for(data))
 
-    async def adispatch_many(
+    def _dispatch_many_plan(
         self,
         items: Iterable[Any],
         *,
@@ -411,7 +445,7 @@ class Task:
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
         skip_validation: bool = False,
-    ) -> list[JobHandle]:
+    ) -> Operation[list[JobHandle]]:
         """Enqueue many jobs in one round trip per batch of 1,000; the options are
         :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it).
 
@@ -429,30 +463,33 @@ class Task:
             given = {"delay": delay, "ttl": ttl, "concurrency_key": concurrency_key}
             self._refuse_per_item_options(given, priority)
             # keys and payloads first: a bad item must stop the batch before any is pushed
-            pending = [(self._collected(item, config), item) for item in items]
-            return [
-                await collect(self.runtime, self.name, self.options.queue, ready, config, now)
-                for ready, _ in pending
-            ]
+            pending = [self._collected(item, config) for item in items]
+            return partial(
+                collect, self.runtime, self.name, self.options.queue, pending, config, now
+            )
         concurrency = (concurrency_key, concurrency_limit)
         trace = inject_trace_context()  # one look for the whole batch: the same span
         jobs = [
             self.new_job(item, delay, priority, ttl, now, concurrency, trace=trace)
             for item in items
         ]
-        engine = await self.runtime.engine()
-        await engine.register_tasks({self.name: self.options.queue})
+        return partial(self._enqueue_bulk, jobs, now)
+
+    adispatch_many, dispatch_many = driven_twins(_dispatch_many_plan, "dispatch_many")
+
+    def _enqueue_bulk(self, jobs: list[NewJob], now: int, driver: Driver) -> Steps[list[JobHandle]]:
+        queues = {self.name: self.options.queue}
+        yield from steps.register_tasks(driver.prefix, driver.registered, queues)
+        t = driver.keys(self.name)
         handles: list[JobHandle] = []
         for start in range(0, len(jobs), 1000):
             batch = jobs[start : start + 1000]
-            flags = await engine.enqueue_bulk(self.name, batch, now)
+            flags = yield from steps.enqueue_bulk(t, batch, now)
             handles += [
                 JobHandle(self.runtime, self.name, j.id, f)
                 for j, f in zip(batch, flags, strict=True)
             ]
         return handles
-
-    dispatch_many = blocking_twin(adispatch_many)
 
     def _checked_all(self, items: Iterable[Any], skip_validation: bool) -> list[Any]:
         """Every item through :meth:`checked`; the issues of all bad items in one error."""

@@ -11,8 +11,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..errors import ServerError, UsageError, WireFormatError
+from ..errors import ServerError, UsageError
 from . import keys as k
+from . import steps
 from .admin import JobAdmin
 from .connection import open_client
 from .control import Control
@@ -37,7 +38,6 @@ from .schedules import Schedules
 from .wire import Wire
 from .workflows import Workflows
 
-WRITTEN_BY = "taskora-py"
 PROMOTE_LIMIT = 1000
 """Due delayed jobs promoted per claim call; the rest follow on the next call."""
 
@@ -80,13 +80,18 @@ class Engine(Reads):
     """
 
     def __init__(
-        self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S
+        self,
+        url: str,
+        prefix: str = "",
+        *,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
+        registered: set[str] | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
         """How long a reply to a non-blocking command may take before the call fails."""
-        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s)
+        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s, registered=registered)
         """What every call below and every area goes through: scripts, the client, the keys."""
         self.client: Redis = self.runner.client
         self.dead_letters = DeadLetters(self.runner)
@@ -99,7 +104,9 @@ class Engine(Reads):
         self.admin = JobAdmin(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
-        self.registered: set[str] = set()
+        self.registered: set[str] = self.runner.registered
+        """Task names recorded in the registry (a dispatch checks it first); a runtime shares
+        one set between its engines and its blocking connections."""
         self._noted: set[str] = set()
         """Task names this engine has recorded in the registry (a dispatch checks it first)."""
         self._requests = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count(1))
@@ -114,12 +121,7 @@ class Engine(Reads):
             ServerError: the server cannot be reached.
             WireFormatError: the server holds an incompatible layout.
         """
-        stored = await self.runner.run(
-            "handshake",
-            [k.meta_key(self.prefix)],
-            [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, WRITTEN_BY, now_ms],
-        )
-        _check_wire(stored, self.prefix)
+        await self.runner.drive(steps.handshake(self.prefix, now_ms))
 
     async def close(self) -> None:
         """Close every connection this engine opened."""
@@ -138,10 +140,7 @@ class Engine(Reads):
 
     async def register_tasks(self, queues: Mapping[str, str]) -> None:
         """Record task names and their queues in the global registry (once per engine each)."""
-        new = {name: queue for name, queue in queues.items() if name not in self.registered}
-        if new:
-            await self.client.hset(k.task_registry_key(self.prefix), mapping=new)  # type: ignore[arg-type]
-            self.registered.update(new)
+        await self.runner.drive(steps.register_tasks(self.prefix, self.registered, queues))
 
     async def note_tasks(self, names: Iterable[str]) -> None:
         """Record task names whose queue this process does not know: a name already in the
@@ -201,29 +200,11 @@ class Engine(Reads):
         A call is sent again after a dropped connection even when the server already ran it,
         and then finds its own job in place: a job with this id, payload and dispatch time is
         this very call's, so that counts as enqueued (a retry is idempotent)."""
-        t = self.keys(task)
-        if job.run_at_ms > now_ms:
-            args = [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
-            args.append(job.extra)
-            keys = [t.delayed, t.events, t.marker, t.tag]
-            done = await self.runner.run("enqueue_delayed", keys, args)
-        else:
-            args = [job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
-            keys = [t.wait, t.prioritized, t.events, t.marker, t.seq, t.tag]
-            done = await self.runner.run("enqueue", keys, args)
-        if done:
-            return True
-        stored = await self.client.hmget(t.job(job.id), ["ts", "data"])
-        return list(stored) == [str(now_ms), job.data]
+        return await self.runner.drive(steps.enqueue(self.keys(task), job, now_ms))
 
     async def enqueue_bulk(self, task: str, jobs: Sequence[NewJob], now_ms: int) -> list[bool]:
         """Enqueue many jobs in one round trip; one flag per job."""
-        t = self.keys(task)
-        args: list[Any] = [now_ms]
-        for job in jobs:
-            args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
-        keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker, t.seq, t.tag]
-        return [bool(flag) for flag in await self.runner.run("enqueue_bulk", keys, args)]
+        return await self.runner.drive(steps.enqueue_bulk(self.keys(task), jobs, now_ms))
 
     # -- working -----------------------------------------------------------------------------
 
@@ -556,24 +537,3 @@ class Engine(Reads):
             "completed": completed,
             "failed": failed,
         }
-
-
-def _check_wire(stored: Sequence[Any], prefix: str) -> None:
-    try:
-        theirs, their_min = int(stored[0]), int(stored[1])
-    except (TypeError, ValueError, IndexError) as exc:
-        raise WireFormatError(
-            f"the wire meta record {k.meta_key(prefix)} is unreadable ({stored!r}); "
-            "it was not written by taskora — use another prefix or database"
-        ) from exc
-    if theirs < k.MIN_COMPAT_VERSION:
-        raise WireFormatError(
-            f"the server holds taskora data in wire format {theirs}, older than this taskora "
-            f"can read (>= {k.MIN_COMPAT_VERSION}); drain it with the taskora that wrote it, "
-            "or use a new prefix"
-        )
-    if their_min > k.WIRE_VERSION:
-        raise WireFormatError(
-            f"the server holds taskora data in wire format {theirs}, which needs taskora that "
-            f"reads >= {their_min} (this one writes {k.WIRE_VERSION}); upgrade taskora"
-        )

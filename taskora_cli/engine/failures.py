@@ -110,18 +110,37 @@ class ServerLink:
         """Its connection was closed on purpose: a failure then is no reason to restart."""
 
     async def recover(self, error: BaseException) -> bool:
-        """After an outage: restart the embedded server if it died; True when a retry may
-        now succeed.
+        """After an outage: restart the embedded server if it died (off the event loop); True
+        when a retry may now succeed.
 
         Raises:
             EmbeddedServerError: it was stopped on purpose, or did not start again.
         """
+        if not self.may_restart(error):
+            return False
+        await asyncio.to_thread(self.restart_if_dead, error)
+        return True
+
+    def may_restart(self, error: BaseException) -> bool:
+        """Whether ``error`` may mean the embedded server died (so restarting it may help)."""
         if self.state_dir is None or not is_outage(error):
             return False
-        if isinstance(error, RedisTimeoutError | TimeoutError):
-            return False  # it is there but does not answer (paused, swapping): not dead
+        # A timeout: it is there but does not answer (paused, swapping): not dead.
+        return not isinstance(error, RedisTimeoutError | TimeoutError)
+
+    def restart_if_dead(self, error: BaseException) -> bool:
+        """The blocking :meth:`recover`: restart the embedded server if ``error`` says it may
+        have died and it did; True when a retry may now succeed.
+
+        Raises:
+            EmbeddedServerError: it was stopped on purpose, or did not start again.
+            ServerError: its state directory is unusable.
+        """
+        if not self.may_restart(error):
+            return False
+        assert self.state_dir is not None
         try:
-            await asyncio.to_thread(embedded.restart_embedded, self.state_dir)
+            embedded.restart_embedded(self.state_dir)
         except OSError as exc:  # its state directory: unwritable, full, a file turned folder
             raise ServerError(
                 f"the embedded server for {self.state_dir} is down and could not be started "
@@ -179,6 +198,22 @@ class ServerLink:
                 raise self.error(exc) from exc
         try:
             return await attempt()
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as exc:
+            raise self.error(exc) from exc
+
+    def guard_blocking(self, attempt: Callable[[], T]) -> T:
+        """The blocking :meth:`guard`, for a connection used on the caller's thread."""
+        try:
+            return attempt()
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as exc:
+            if self.closed or not self.restart_if_dead(exc):
+                raise self.error(exc) from exc
+        try:
+            return attempt()
         except NoScriptError:
             raise
         except (RedisError, OSError) as exc:

@@ -6,21 +6,13 @@ Kept beside engine.py rather than in it: engine.py holds the hot path. :class:`F
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from . import steps
 from .records import Admission, NewJob
 
 if TYPE_CHECKING:
-    from .keys import TaskKeys
     from .runner import Runner
-
-
-def _keys(t: TaskKeys) -> list[str]:
-    return [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-
-
-def _args(job: NewJob, now_ms: int) -> list[Any]:
-    return [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
 
 
 class Flow:
@@ -33,33 +25,23 @@ class Flow:
         self, task: str, job: NewJob, key: str, states: tuple[str, ...], now_ms: int
     ) -> Admission:
         """Enqueue ``job`` unless the job holding dedup ``key`` is in one of ``states``."""
-        t = self.runner.keys(task)
-        args = [*_args(job, now_ms), " ".join(states)]
-        keys = [*_keys(t), t.dedup(key), t.seq, t.tag]
-        done, holder = await self.runner.run("enqueue_deduplicated", keys, args)
-        if int(done):
-            return Admission(True)
-        return Admission(False, "duplicate", existing_id=str(holder))
+        found = steps.enqueue_deduplicated(self.runner.keys(task), job, key, states, now_ms)
+        return await self.runner.drive(found)
 
     async def enqueue_throttled(
         self, task: str, job: NewJob, key: str, limit: int, window_ms: int, now_ms: int
     ) -> Admission:
         """Enqueue ``job`` unless throttle ``key`` accepted ``limit`` jobs in the last window."""
         t = self.runner.keys(task)
-        args = [*_args(job, now_ms), limit, window_ms]
-        keys = [*_keys(t), t.throttle(key), t.seq, t.tag]
-        done, wait_ms = await self.runner.run("enqueue_throttled", keys, args)
-        if int(done):
-            return Admission(True)
-        return Admission(False, "throttled", retry_after_ms=int(wait_ms))
+        return await self.runner.drive(
+            steps.enqueue_throttled(t, job, key, limit, window_ms, now_ms)
+        )
 
     async def enqueue_debounced(self, task: str, job: NewJob, key: str, now_ms: int) -> Admission:
         """Enqueue ``job`` as delayed, replacing the still-delayed job debounce ``key`` points
         at."""
         t = self.runner.keys(task)
-        keys = [*_keys(t), t.debounce(key), t.cancelled, t.seq, t.tag]
-        done, replaced = await self.runner.run("enqueue_debounced", keys, _args(job, now_ms))
-        return Admission(bool(int(done)), replaced_id=str(replaced) or None)
+        return await self.runner.drive(steps.enqueue_debounced(t, job, key, now_ms))
 
     async def collect_push(
         self,
@@ -73,10 +55,7 @@ class Flow:
         """Add ``item`` to collect ``key``'s buffer; ``limits`` = (delay, max_size, max_wait), ms
         and count, 0 for none. Returns (the flush job it joined, items in the buffer, flushed)."""
         t = self.runner.keys(task)
-        keys = [*_keys(t), t.collect_items(key), t.collect_meta(key), t.seq, t.tag]
-        args = [job_id, item, now_ms, *limits]
-        joined, count, flushed = await self.runner.run("collect_push", keys, args)
-        return str(joined), int(count), bool(int(flushed))
+        return await self.runner.drive(steps.collect_push(t, job_id, item, key, limits, now_ms))
 
     async def collect_peek(self, task: str, key: str) -> list[str]:
         """The items (JSON) in collect ``key``'s buffer, oldest first; one atomic read."""

@@ -11,7 +11,7 @@ NOSCRIPT that loading again did not cure) reaches the caller as our
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,7 +20,10 @@ from . import keys as k
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S, ServerLink
 from .scripts import Script, all_scripts
+from .steps import RunScript, Steps
 from .wire import Wire, supports
+
+T = TypeVar("T")
 
 RESENDABLE = frozenset(
     {
@@ -61,9 +64,19 @@ class Runner:
         wire: the lean pipelined connection scripts go over, or None where the URL needs
             redis-py (TLS): scripts then go over ``client``.
         scripts: every script by name.
+
+    It drives the operations of :mod:`.steps` (see :meth:`drive`), as the blocking
+    :class:`~.blocking_runner.BlockingRunner` does on a caller's thread.
     """
 
-    def __init__(self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "",
+        *,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
+        registered: set[str] | None = None,
+    ):
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
@@ -75,6 +88,8 @@ class Runner:
         )
         self.scripts: dict[str, Script] = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
+        self.registered: set[str] = set() if registered is None else registered
+        """Task names recorded in the registry (see steps.register_tasks)."""
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
@@ -96,4 +111,35 @@ class Runner:
                 return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
             return await self.scripts[name](self.client, keys, args)
         except (RedisError, OSError) as exc:  # both connections map their own; this is the net
+            raise self.link.error(exc) from exc
+
+    async def drive(self, steps: Steps[T]) -> T:
+        """Run an operation of :mod:`.steps`: each call it yields, its reply sent back in.
+
+        Raises:
+            ServerError: as :meth:`run`, for any of its calls.
+        """
+        reply: Any = None
+        try:
+            while True:
+                call = steps.send(reply)
+                if type(call) is RunScript:
+                    reply = await self.run(call.name, call.keys, call.args)
+                else:
+                    reply = await self.command(*call.args)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def command(self, *args: Any) -> Any:
+        """Send one plain command that is harmless to send twice (see steps.SendCommand).
+
+        Raises:
+            ServerError: the server cannot be reached, or refused the command.
+        """
+        try:
+            if self.wire is not None:
+                return await self.wire.call(*args, resend=True)
+            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+        except (RedisError, OSError) as exc:
             raise self.link.error(exc) from exc

@@ -135,7 +135,39 @@ def reply_error(message: str) -> RedisError:
     return ResponseError(message) if kind is None else kind(rest)
 
 
-class _Target:
+def retry_wait(
+    exc: BaseException,
+    link: ServerLink,
+    *,
+    written: bool,
+    resend: bool,
+    failures: int,
+    connected_once: bool,
+    time_left: float,
+) -> float | None:
+    """How long to wait before trying again a call that failed with ``exc`` (its
+    ``failures``-th failure), or None to give up and raise ``exc``. Both lean connections,
+    the async :class:`Wire` and the blocking one, decide here.
+
+    Raises:
+        ServerError: the call was written and the server may have run it, and it must not
+            be sent again (a reply timeout, or a call not marked ``resend``).
+    """
+    may_have_run = written and is_outage(exc)
+    if may_have_run and (isinstance(exc, RedisTimeoutError) or not resend):
+        raise link.maybe_ran(exc) from exc
+    limit = RECONNECT_ATTEMPTS if connected_once else FIRST_CONNECT_ATTEMPTS
+    wait = BACKOFF.compute(failures)
+    if failures > limit or wait >= time_left or not is_outage(exc):
+        return None
+    return wait
+
+
+BACKOFF = backoff()
+"""The wait between reconnect attempts (stateless: it computes from the failure count)."""
+
+
+class Target:
     """Where to connect and how to log in, from a redis:// or unix:// URL."""
 
     def __init__(self, url: str) -> None:
@@ -251,12 +283,11 @@ class Wire:
         self, url: str, *, blocking: bool = False, reply_timeout_s: float = REPLY_TIMEOUT_S
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
-        self._target = _Target(url)
+        self._target = Target(url)
         self._blocking = blocking
         self._proto: _Protocol | None = None
         self._opening: asyncio.Future[_Protocol] | None = None
         self._link = ServerLink(url)
-        self._backoff = backoff()
         self._watchdog: asyncio.TimerHandle | None = None
         self._silence_s = SILENCE_PROBE_S
         """How long the connection may stay silent with a call in flight before it is probed."""
@@ -300,16 +331,17 @@ class Wire:
                 written = True
                 return await self._reply(proto, future, reply_timeout)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                may_have_run = written and is_outage(exc)
-                if may_have_run and (isinstance(exc, RedisTimeoutError) or not resend):
-                    raise self._link.maybe_ran(exc) from exc
                 failures += 1
-                limit = RECONNECT_ATTEMPTS
-                if not self._connected_once:
-                    limit = min(limit, FIRST_CONNECT_ATTEMPTS)
-                wait = self._backoff.compute(failures)
-                late = loop.time() + wait >= give_up_at
-                if failures > limit or late or self._closed or not is_outage(exc):
+                wait = retry_wait(
+                    exc,
+                    self._link,
+                    written=written,
+                    resend=resend,
+                    failures=failures,
+                    connected_once=self._connected_once,
+                    time_left=give_up_at - loop.time(),
+                )
+                if wait is None or self._closed:
                     raise
                 await asyncio.sleep(wait)
 

@@ -12,7 +12,7 @@ import redis
 
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, NewJob
-from taskora_cli.engine.wire import Wire, _Target, pack, supports
+from taskora_cli.engine.wire import Target, Wire, pack, supports
 from taskora_cli.errors import ServerError
 
 
@@ -29,13 +29,13 @@ def test_commands_are_packed_as_resp_bulk_strings() -> None:
 
 
 def test_urls_name_the_socket_the_login_and_the_database() -> None:
-    tcp = _Target("redis://ann:s%40cret@example.com:6380/3")
+    tcp = Target("redis://ann:s%40cret@example.com:6380/3")
     assert (tcp.host, tcp.port, tcp.path, tcp.db) == ("example.com", 6380, None, 3)
     assert tcp.login() == [("AUTH", "ann", "s@cret"), ("SELECT", 3)]
-    unix = _Target("unix:///run/valkey.sock?db=2&password=pw")
+    unix = Target("unix:///run/valkey.sock?db=2&password=pw")
     assert (unix.path, unix.db) == ("/run/valkey.sock", 2)
     assert unix.login() == [("AUTH", "pw"), ("SELECT", 2)]
-    assert _Target("redis://localhost").login() == []
+    assert Target("redis://localhost").login() == []
     assert supports("redis://h") and supports("unix:///s") and not supports("rediss://h")
 
 

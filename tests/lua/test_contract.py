@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from slots import hash_slot
 
-from taskora_cli.engine import admin, dead, flow, registry, workflows
+from taskora_cli.engine import admin, dead, flow, registry, steps, workflows
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -38,6 +38,7 @@ FLOW_SOURCE = Path(inspect.getfile(flow))
 REGISTRY_SOURCE = Path(inspect.getfile(registry))
 WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 ADMIN_SOURCE = Path(inspect.getfile(admin))
+STEPS_SOURCE = Path(inspect.getfile(steps))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -615,8 +616,10 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called: set[str] = set()
     sources = (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE)
-    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE):
-        called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', source.read_text()))
+    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE, STEPS_SOURCE):
+        text = source.read_text()
+        called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', text))
+        called |= set(re.findall(r'RunScript\(\s*"(\w+)"', text))  # steps.py: both drivers
     assert called == set(SCRIPT_NAMES), (
         f"engine.py calls {sorted(called - set(SCRIPT_NAMES))} which are not scripts, and never "
         f"calls {sorted(set(SCRIPT_NAMES) - called)}"
