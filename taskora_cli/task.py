@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -445,39 +445,64 @@ class Task:
         concurrency_key: str | None = None,
         concurrency_limit: int | None = None,
         skip_validation: bool = False,
+        job_ids: Sequence[str] | None = None,
+        run_at: datetime | None = None,
+        retry: Retry | int | None = None,
+        timeout: Duration | None = None,
     ) -> Operation[list[JobHandle]]:
         """Enqueue many jobs in one round trip per batch of 1,000; the options are
-        :meth:`dispatch`'s (flow control is per dispatch: use ``dispatch`` for it).
+        :meth:`dispatch`'s and apply to every item (flow control is per dispatch: use
+        ``dispatch`` for it). ``job_ids`` names each item's job, in order, as ``job_id`` does
+        for one: an id that names a job already gets a handle with ``enqueued`` False and
+        ``reason`` "duplicate".
 
         Every item is checked before any is enqueued: one bad item enqueues nothing.
 
         Raises:
             ValidationError: items break the ``input`` schema; each issue's path starts with
                 the item's index ("3.email").
+            UsageError: bad options, or ``job_ids`` not one distinct id per item.
         """
         if self.options.input is not None:
             items = self._checked_all(items, skip_validation)
+        else:
+            items = list(items)
         now = self.runtime.clock()
         config = self.options.collect
         if config is not None:  # each item joins its buffer, one call each
-            given = {"delay": delay, "ttl": ttl, "concurrency_key": concurrency_key}
+            given = {
+                "delay": delay, "ttl": ttl, "concurrency_key": concurrency_key,
+                "job_ids": job_ids, "run_at": run_at, "retry": retry, "timeout": timeout,
+            }  # fmt: skip
             self._refuse_per_item_options(given, priority)
             # keys and payloads first: a bad item must stop the batch before any is pushed
             pending = [self._collected(item, config) for item in items]
             return partial(
                 collect, self.runtime, self.name, self.options.queue, pending, config, now
             )
+        ids = _checked_ids(job_ids, len(items))
+        if run_at is not None:
+            if delay is not None:
+                raise UsageError("give run_at= or delay=, not both")
+            delay = delay_until(run_at, now) / 1000
         concurrency = (concurrency_key, concurrency_limit)
         trace = inject_trace_context()  # one look for the whole batch: the same span
+        limits = encode_limits(retry, timeout)
         jobs = [
-            self.new_job(item, delay, priority, ttl, now, concurrency, trace=trace)
-            for item in items
+            _with_choices(
+                self.new_job(item, delay, priority, ttl, now, concurrency, trace=trace),
+                None if ids is None else ids[index],
+                limits,
+            )
+            for index, item in enumerate(items)
         ]
-        return partial(self._enqueue_bulk, jobs, now)
+        return partial(self._enqueue_bulk, jobs, now, ids is not None)
 
     adispatch_many, dispatch_many = driven_twins(_dispatch_many_plan, "dispatch_many")
 
-    def _enqueue_bulk(self, jobs: list[NewJob], now: int, driver: Driver) -> Steps[list[JobHandle]]:
+    def _enqueue_bulk(
+        self, jobs: list[NewJob], now: int, chosen_ids: bool, driver: Driver
+    ) -> Steps[list[JobHandle]]:
         queues = {self.name: self.options.queue}
         yield from steps.register_tasks(driver.prefix, driver.registered, queues)
         t = driver.keys(self.name)
@@ -487,6 +512,8 @@ class Task:
             flags = yield from steps.enqueue_bulk(t, batch, now)
             handles += [
                 JobHandle(self.runtime, self.name, j.id, f)
+                if f or not chosen_ids
+                else self._existing(j.id, throw=False)
                 for j, f in zip(batch, flags, strict=True)
             ]
         return handles
@@ -555,6 +582,21 @@ class Task:
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""
         return JobHandle(self.runtime, self.name, job_id)
+
+
+def _checked_ids(job_ids: Sequence[str] | None, count: int) -> list[str] | None:
+    """``job_ids`` as a list of ``count`` distinct, valid ids (None stays None)."""
+    if job_ids is None:
+        return None
+    if isinstance(job_ids, str):
+        raise UsageError("job_ids takes one id per item (a list), not a single string")
+    ids = [check_job_id(job_id) for job_id in job_ids]
+    if len(ids) != count:
+        raise UsageError(f"job_ids names {len(ids)} jobs for {count} items; give one per item")
+    if len(set(ids)) != len(ids):
+        repeated = next(job_id for job_id in ids if ids.count(job_id) > 1)
+        raise UsageError(f"job_ids repeats {repeated!r}; each item needs its own id")
+    return ids
 
 
 def _with_choices(job: NewJob, job_id: str | None, limits: dict[str, str]) -> NewJob:

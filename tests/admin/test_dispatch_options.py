@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,3 +81,49 @@ def test_timedelta_is_a_duration_wherever_a_string_is(app: Taskora, runner: Task
     assert handle.state() == "completed"
     with pytest.raises(UsageError, match="must not be negative"):
         runner.dispatch(echo, 1, delay=timedelta(seconds=-1))
+
+
+def test_dispatch_many_takes_job_ids_run_at_retry_and_timeout(
+    app: Taskora, runner: TaskRunner
+) -> None:
+    from taskora_cli import Retry
+
+    calls: list[int] = []
+
+    @app.task("flaky", retry=Retry(attempts=1))
+    def flaky(n: int) -> int:
+        calls.append(n)
+        if calls.count(n) < 2:
+            raise ConnectionError("try again")
+        return n
+
+    start = datetime.fromtimestamp(runner.clock() / 1000, UTC)
+    first = flaky.dispatch_many(
+        [1, 2], job_ids=["a-1", "a-2"], run_at=start + timedelta(hours=1), retry=2
+    )
+    assert [(h.id, h.enqueued, h.state()) for h in first] == [
+        ("a-1", True, "delayed"), ("a-2", True, "delayed"),
+    ]  # fmt: skip
+    again = flaky.dispatch_many([9, 3], job_ids=["a-1", "a-3"])
+    assert [(h.id, h.enqueued, h.reason) for h in again] == [
+        ("a-1", False, "duplicate"), ("a-3", True, None),
+    ]  # fmt: skip
+    runner.advance("2h")
+    assert [h.state() for h in first] == ["completed", "completed"]  # 2 attempts each
+    assert again[1].state() == "failed"  # the task's own retry: one attempt
+    assert again[0].result(timeout=5) == 1  # the handle acts on the existing job
+
+    @app.task("nap", timeout="1h")
+    async def nap(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "rested"
+
+    [short] = nap.dispatch_many([30], timeout=timedelta(milliseconds=50))
+    runner.process_all()
+    assert short.state() == "failed"
+    with pytest.raises(UsageError, match="one per item"):
+        flaky.dispatch_many([1, 2], job_ids=["only-one"])
+    with pytest.raises(UsageError, match="repeats 'x'"):
+        flaky.dispatch_many([1, 2], job_ids=["x", "x"])
+    with pytest.raises(UsageError, match="not a single string"):
+        flaky.dispatch_many([1], job_ids="x")
