@@ -11,7 +11,7 @@ from .conftest import Project
 
 JOB_KEYS = {
     "id", "task", "state", "data", "result", "error", "attempt", "priority", "progress",
-    "stalls", "cancel_reason", "timeline", "logs", "attempts",
+    "stalls", "cancel_reason", "timeline", "logs", "attempts", "workflow",
 }  # fmt: skip
 TASK_STATS_KEYS = {
     "task", "waiting", "delayed", "active", "completed", "failed", "expired", "cancelled",
