@@ -83,6 +83,21 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class BoardConfig:
+    """``taskora board``'s login and redaction ([board] table)."""
+
+    user: str | None = None
+    """With ``password``: the one account the login form accepts."""
+    password: str | None = None
+    secret: str | None = None
+    """Signs the session cookie; at least 32 characters."""
+    authenticate: str | None = None
+    """"module:attr" of an ``authenticate(username, password)`` callable."""
+    redact: tuple[str, ...] = ()
+    """Field names masked (any case, at any depth) in what the board serves."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, with the source of each value in `sources`."""
 
@@ -100,6 +115,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    board: BoardConfig = field(default_factory=BoardConfig)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     """Dotted key -> "default", "file <path>", "env TASKORA_X" or "flag"."""
@@ -227,6 +243,7 @@ def _build(
         worker=WorkerConfig(**_kwargs(values, "worker")),
         retention=RetentionConfig(**_kwargs(values, "retention")),
         scheduler=SchedulerConfig(**_kwargs(values, "scheduler")),
+        board=BoardConfig(**_kwargs(values, "board")),
         sources=sources,
     )
 
