@@ -1,0 +1,55 @@
+"""Fixtures of the board tests: an app on the test server with a worker, and an HTTP client
+on the board (in-process ASGI; test_live.py also serves it with uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+
+SECRET = "s" * 40
+
+
+def make_app(redis_url: str, tmp_path: Path) -> Taskora:
+    app = Taskora(redis_url, config=load_config(env={}, cwd=tmp_path))
+
+    @app.task("signup")
+    async def signup(data: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        ctx.log("signing up", user={"name": data["name"], "Password": data["password"]})
+        if data.get("fail"):
+            raise ValueError(f"no such plan {data['plan']}")
+        return {"name": data["name"], "token": "t-123", "nested": [{"api_key": "k"}]}
+
+    @app.task("idle", queue="slow")
+    async def idle(data: Any) -> None:
+        return None
+
+    return app
+
+
+@pytest.fixture
+async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
+    made = make_app(redis_url, tmp_path)
+    yield made
+    await made.aclose()
+
+
+def client(board: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=board), base_url="http://testserver")
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Poll ``condition`` every 20 ms until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
