@@ -23,7 +23,7 @@ def make_app(redis_url: str, tmp_path: Path) -> Taskora:
 
     @app.task("signup")
     async def signup(data: dict[str, Any], ctx: Any) -> dict[str, Any]:
-        ctx.log("signing up", user={"name": data["name"], "Password": data["password"]})
+        ctx.log.info("signing up", user={"name": data["name"], "Password": data["password"]})
         if data.get("fail"):
             raise ValueError(f"no such plan {data['plan']}")
         return {"name": data["name"], "token": "t-123", "nested": [{"api_key": "k"}]}
