@@ -91,8 +91,8 @@ def create_board(
     metrics = Metrics(board)
     api = Api(board)
     live = Live(board)
-    inner: list[BaseRoute] = [*api.routes(), Route("/api/events", api_guard(board, live.events))]
-    prefixed: list[BaseRoute] = [Mount("/api", routes=inner[:-1]), inner[-1]]
+    events = Route("/events", api_guard(board, live.events), methods=["GET"])
+    prefixed: list[BaseRoute] = [Mount("/api", routes=[*api.routes(), events])]
     if isinstance(auth, SessionAuth):
         prefixed += Login(board).routes()
     if STATIC.is_dir():

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ..listeners import Event
     from .context import BoardContext
 
+CLOSE_TRIES = 50
+"""Cancels (0.1 s apart) a closing stream sends its read in flight before giving up on it."""
 RETRY_MS = 2000
 """How soon a browser reconnects a dropped stream."""
 
@@ -97,9 +99,12 @@ async def _stop(
 ) -> tuple[None, None]:
     """Cancel the read in flight and close the follower (its server connection)."""
     if pending is not None:
-        pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-            await pending
+        for _ in range(CLOSE_TRIES):
+            pending.cancel()  # again: a read may turn one cancel into a timeout and go on
+            # waited on, not awaited: its CancelledError is its own, never this stream's
+            await asyncio.wait({pending}, timeout=0.1)
+            if pending.done():
+                break
     if stream is not None:
         closer = getattr(stream, "aclose", None)
         if closer is not None:

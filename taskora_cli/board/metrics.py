@@ -9,7 +9,6 @@ what to chart, and a restart starts them from zero.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskora.board")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+CLOSE_S = 5.0
+"""How long closing waits for the event counting to let go of its connection."""
 STATE_NAMES = ("waiting", "delayed", "active", "completed", "failed", "expired", "cancelled")
 
 
@@ -104,6 +105,7 @@ class Metrics:
         )  # fmt: skip
         self.lock = asyncio.Lock()
         self.follower: asyncio.Task[None] | None = None
+        self.stopping = False
 
     async def metrics(self, request: Request) -> Response:
         refused = await metrics_allowed(self.board, request)
@@ -151,7 +153,7 @@ class Metrics:
         self.follower = asyncio.get_running_loop().create_task(self._count())
 
     async def _count(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 tasks = await self.board.app.inspect().atasks()
                 if not tasks:
@@ -159,9 +161,13 @@ class Metrics:
                     continue
                 async for event in self.board.app.events(tasks):
                     self._record(event.name, event.task, event.details)
+                    if self.stopping:
+                        return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a server hiccup must not end the counting for good
+                if self.stopping:  # a cancel the client library turned into its own error
+                    return
                 log.warning("taskora board: reading events for metrics failed (%s)", exc)
                 await asyncio.sleep(1)
 
@@ -173,11 +179,17 @@ class Metrics:
 
     async def aclose(self) -> None:
         """Stop the event counting (the board's lifespan does it at shutdown)."""
-        if self.follower is not None:
-            self.follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.follower
-            self.follower = None
+        follower, self.follower = self.follower, None
+        if follower is None:
+            return
+        self.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_S
+        while not follower.done() and loop.time() < deadline:
+            follower.cancel()  # again: a read may turn one cancel into a timeout and go on
+            # waited on, not awaited: its CancelledError is its own, never this task's
+            await asyncio.wait({follower}, timeout=0.1)
+        self.stopping = False
 
 
 def _health(status: int, reason: str) -> Response:

@@ -4,6 +4,7 @@ on the board (in-process ASGI; test_live.py also serves it with uvicorn)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -42,8 +43,16 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
     await made.aclose()
 
 
-def client(board: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=board), base_url="http://testserver")
+@contextlib.asynccontextmanager
+async def client(board: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on ``board``, in process; the board's metrics follower (started by a
+    scrape) is stopped on the way out, as the board's lifespan does at shutdown."""
+    transport = httpx.ASGITransport(app=board)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    finally:
+        await board.state.metrics.aclose()
 
 
 async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
