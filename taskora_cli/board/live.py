@@ -104,6 +104,8 @@ async def _stop(
             # waited on, not awaited: its CancelledError is its own, never this stream's
             await asyncio.wait({pending}, timeout=0.1)
             if pending.done():
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: an ended stream is no error to log
                 break
     if stream is not None:
         closer = getattr(stream, "aclose", None)

@@ -12,6 +12,9 @@ import typer
 
 from .common import USAGE, ConfigOption, JsonOption, error_line, fail, load, load_app, print_json
 
+GRACE_S = 2
+"""How long Ctrl-C waits for open requests (live streams) before closing them."""
+
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -145,7 +148,11 @@ def _serve(asgi: Any, serving: dict[str, Any], as_json: bool) -> None:
 
     host, port = serving["host"], serving["port"]
 
-    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning"))
+    # open SSE streams never end by themselves: Ctrl-C closes them after a short grace
+    settings = uvicorn.Config(
+        asgi, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S
+    )
+    server = uvicorn.Server(settings)
 
     async def run() -> None:
         task = asyncio.create_task(server.serve())
