@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import html
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -97,7 +98,7 @@ def create_board(
         prefixed += Login(board).routes()
     if STATIC.is_dir():
         prefixed.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
-    index = page(board, _index)
+    index = page(board, _index(board))
     prefixed += [Route("/", index, methods=["GET"]), Route("/{path:path}", index, methods=["GET"])]
 
     @contextlib.asynccontextmanager
@@ -121,8 +122,23 @@ def create_board(
     return asgi
 
 
-async def _index(request: Request) -> Response:
-    index = STATIC / "index.html"
-    if not index.is_file():
-        return Response("the board's page is not installed; the API is at ./api\n", 404)
-    return FileResponse(index, headers={"Cache-Control": "no-store"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""The page runs only its own script and styles, and no other site may frame it."""
+
+
+def _index(board: BoardContext) -> Callable[[Request], Awaitable[Response]]:
+    async def index(request: Request) -> Response:
+        page_file = STATIC / "index.html"
+        if not page_file.is_file():
+            return Response("the board's page is not installed; the API is at ./api\n", 404)
+        base = html.escape(board.prefix(request), quote=True)
+        text = page_file.read_text(encoding="utf-8").replace("__BASE__", base)
+        return HTMLResponse(text, headers=SECURITY_HEADERS)
+
+    return index

@@ -199,3 +199,13 @@ def _routes(board: Any) -> list[Any]:
 
     walk(board.routes, "")
     return found
+
+
+async def test_the_page_is_served_with_its_base_and_a_strict_policy(app: Taskora) -> None:
+    async with client(create_board(app, base_path="/ops/board")) as http:
+        page = await http.get("/ops/board/jobs")  # any page path serves the one page
+        assert page.status_code == 200
+        assert '<meta name="taskora-base" content="/ops/board">' in page.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        script = await http.get("/ops/board/static/board.js")
+        assert script.status_code == 200 and "EventSource" in script.text
