@@ -138,7 +138,10 @@ def _index(board: BoardContext) -> Callable[[Request], Awaitable[Response]]:
         if not page_file.is_file():
             return Response("the board's page is not installed; the API is at ./api\n", 404)
         base = html.escape(board.prefix(request), quote=True)
+        # the files' age in their URLs: a browser never runs an upgraded page with old script
+        version = str(max(int(f.stat().st_mtime) for f in STATIC.iterdir()))
         text = page_file.read_text(encoding="utf-8").replace("__BASE__", base)
+        text = text.replace("__VERSION__", version)
         return HTMLResponse(text, headers=SECURITY_HEADERS)
 
     return index

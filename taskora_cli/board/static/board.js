@@ -11,6 +11,7 @@ function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "style") node.style.cssText = value;  // CSSOM: allowed by the page's CSP
     else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
   }
   for (const child of children.flat()) {
