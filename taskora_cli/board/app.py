@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -58,6 +59,7 @@ def create_board(
     stats_interval_s: float = 3.0,
     title: str = "taskora",
     extra_routes: Sequence[BaseRoute] = (),
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The board for ``app``: the page, the REST API under ``{base_path}/api``, live events
     at ``{base_path}/api/events``, and ``/metrics`` and ``/healthz`` at its root.
@@ -79,6 +81,9 @@ def create_board(
         title: the page's title.
         extra_routes: more routes served by the same app (e.g. a WebSocket gateway), at its
             root, behind your own checks.
+        allowed_hosts: answer only requests whose Host header names one of these (400
+            otherwise): against DNS rebinding, a board without a login on 127.0.0.1 takes
+            ["127.0.0.1", "localhost"] (``taskora board`` does). None: any.
 
     Raises:
         ConfigError: a session secret shorter than 32 characters (from SessionAuth).
@@ -119,6 +124,8 @@ def create_board(
     asgi.state.board = board
     asgi.state.metrics = metrics
     asgi.add_middleware(_Root)
+    if allowed_hosts is not None:
+        asgi.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return asgi
 
 

@@ -12,6 +12,8 @@ import typer
 
 from .common import USAGE, ConfigOption, JsonOption, error_line, fail, load, load_app, print_json
 
+LOCAL_NAMES = ("127.0.0.1", "localhost")
+"""The Host names a board without a login on loopback answers to."""
 GRACE_S = 2
 """How long Ctrl-C waits for open requests (live streams) before closing them."""
 
@@ -118,6 +120,8 @@ def board(
         auth=auth,
         redact=[*cfg.board.redact, *(redact or [])],
         health=HealthThresholds(latency_ms, max_depth),
+        # no login on loopback: only pages this machine names as itself (no DNS rebinding)
+        allowed_hosts=LOCAL_NAMES if auth is None and _loopback(bind) else None,
     )
     serving = {"host": bind, "port": port, "base_path": asgi.state.board.settings.base_path,
                "login": auth is not None, "read_only": read_only}  # fmt: skip

@@ -211,3 +211,11 @@ async def test_the_page_is_served_with_its_base_and_a_strict_policy(app: Taskora
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         script = await http.get("/ops/board/static/board.js")
         assert script.status_code == 200 and "EventSource" in script.text
+
+
+async def test_allowed_hosts_refuse_a_rebound_name(app: Taskora) -> None:
+    board = create_board(app, allowed_hosts=["127.0.0.1", "localhost"])
+    async with client(board) as http:
+        assert (await http.get("/api/config")).status_code == 400  # Host: testserver
+        local = await http.get("/api/config", headers={"Host": "localhost:8080"})
+        assert local.status_code == 200
