@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .. import documents
+from ..errors import TaskoraError
 
 if TYPE_CHECKING:
     from ..listeners import Event
@@ -67,7 +68,12 @@ class Live:
         pending: asyncio.Future[Any] | None = None
         try:
             while True:
-                text, tasks = await self._stats()
+                try:
+                    text, tasks = await self._stats()
+                except TaskoraError as exc:  # the server is gone: say so, try again later
+                    yield frame("error", documents.json_text({"error": str(exc)}))
+                    await asyncio.sleep(interval)
+                    continue
                 yield frame("stats", text)
                 if tasks != followed:  # new tasks: follow them too, from now on
                     pending, stream = await _stop(pending, stream)
