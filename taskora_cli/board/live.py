@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import documents
 from ..errors import TaskoraError
+from ..urls import mask_urls_in
 
 if TYPE_CHECKING:
     from ..listeners import Event
@@ -71,7 +72,7 @@ class Live:
                 try:
                     text, tasks = await self._stats()
                 except TaskoraError as exc:  # the server is gone: say so, try again later
-                    yield frame("error", documents.json_text({"error": str(exc)}))
+                    yield frame("error", documents.json_text({"error": mask_urls_in(str(exc))}))
                     await asyncio.sleep(interval)
                     continue
                 yield frame("stats", text)

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from ..documents import json_text
 from ..errors import TaskoraError
 from ..queue_health import over_threshold
+from ..urls import mask_urls_in
 from .guard import metrics_allowed
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class Metrics:
         try:
             stats = await self.board.app.inspect().astats()
         except TaskoraError as exc:
-            return _health(503, f"server: {exc}")
+            return _health(503, f"server: {mask_urls_in(str(exc))}")
         limit = None if latency_ms is None else (latency_ms, written)
         over = over_threshold(stats.tasks, limit, depth)
         return _health(503, over) if over else _health(200, "")
