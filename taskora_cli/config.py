@@ -96,6 +96,21 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class BoardConfig:
+    """``taskora board``'s login and redaction ([board] table)."""
+
+    user: str | None = None
+    """With ``password``: the one account the login form accepts."""
+    password: str | None = None
+    secret: str | None = None
+    """Signs the session cookie; at least 32 characters."""
+    authenticate: str | None = None
+    """"module:attr" of an ``authenticate(username, password)`` callable."""
+    redact: tuple[str, ...] = ()
+    """Field names masked (any case, at any depth) in what the board serves."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, with the source of each value in `sources`."""
 
@@ -114,6 +129,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    board: BoardConfig = field(default_factory=BoardConfig)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     """Dotted key -> "default", "file <path>", "env TASKORA_X" or "flag"."""
@@ -242,6 +258,7 @@ def _build(
         retention=RetentionConfig(**_kwargs(values, "retention")),
         scheduler=SchedulerConfig(**_kwargs(values, "scheduler")),
         tls=TlsConfig(**{name: root / file for name, file in _kwargs(values, "tls").items()}),
+        board=BoardConfig(**_kwargs(values, "board")),
         sources=sources,
     )
 

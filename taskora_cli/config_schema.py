@@ -219,6 +219,18 @@ def _masked_url(value: Any) -> Any:
     return None if value is None else mask_url(value)
 
 
+def _hidden(value: Any) -> Any:
+    # `taskora config` shows that a board password or secret is set, never what it is
+    return None if value is None else "****"
+
+
+def key_names(value: object, where: str) -> tuple[str, ...]:
+    """Field names to mask (the board's ``redact``): non-empty strings."""
+    if not isinstance(value, list | tuple) or not all(isinstance(k, str) and k for k in value):
+        raise fail(where, 'an array of field names, e.g. ["password", "token"]', value)
+    return tuple(value)
+
+
 def _or_false(value: Any) -> Any:
     return False if value is None else value
 
@@ -246,7 +258,7 @@ class Key:
         return self.name.rpartition(".")[2]
 
 
-TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler", "tls")
+TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler", "tls", "board")
 """Tables whose keys are declared one by one (worker.queues and schedules are values)."""
 
 _COUNT = integer(1)
@@ -285,6 +297,11 @@ KEYS = (
     Key("tls.ca", "ca", file_path, _str, env="TASKORA_TLS_CA"),
     Key("tls.cert", "cert", file_path, _str, env="TASKORA_TLS_CERT"),
     Key("tls.key", "key", file_path, _str, env="TASKORA_TLS_KEY"),
+    Key("board.user", "user", text, env="TASKORA_BOARD_USER"),
+    Key("board.password", "password", text, _hidden, env="TASKORA_BOARD_PASSWORD"),
+    Key("board.secret", "secret", text, _hidden, env="TASKORA_BOARD_SECRET"),
+    Key("board.authenticate", "authenticate", app_ref),
+    Key("board.redact", "redact", key_names, _list, env="TASKORA_BOARD_REDACT", from_env=env_list),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

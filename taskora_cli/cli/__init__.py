@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import typer
 
 from . import (
+    board,
     config,
     dispatch,
     dlq,
@@ -72,6 +73,7 @@ app.command()(events.events)
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workflows.app, name="workflows")
 app.command()(top.top)
+app.command(epilog=EXIT_CODES_HELP)(board.board)
 add_app_option(app)  # `taskora COMMAND --app X`, beside --config
 
 

@@ -130,10 +130,9 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 def print_json(value: Any) -> None:
     """One line of JSON on stdout; what a non-JSON serializer carries beyond JSON (bytes,
     datetimes, a payload no reader here decodes) as readable text (see display_default)."""
-    from ..serialization import display_default
+    from ..documents import json_text
 
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=display_default)
-    print(text, flush=True)
+    print(json_text(value), flush=True)
 
 
 def shown(value: Any) -> str:

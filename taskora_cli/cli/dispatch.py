@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import documents
 from . import flow_flags as flags
 from .common import (
     JOB_FAILED,
@@ -236,7 +237,7 @@ def dispatch(
         if items is not None:
             handles = app.dispatch_many(task, items, **options)
             if as_json:
-                print_json([_dispatched(handle) for handle in handles])
+                print_json([documents.dispatched(handle) for handle in handles])
             else:
                 for handle in handles:
                     _print_dispatched(handle, as_json=False)
@@ -287,20 +288,9 @@ def _rejected(handle: JobHandle, allow_reject: bool) -> None:
     fail(JOB_FAILED, message)
 
 
-def _dispatched(handle: JobHandle) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": handle.id, "task": handle.task, "enqueued": handle.enqueued}
-    if not handle.enqueued:
-        out |= {"reason": handle.reason, "existing_id": handle.existing_id}
-        if handle.retry_after is not None:
-            out["retry_after"] = handle.retry_after
-    if handle.replaced_id:
-        out["replaced_id"] = handle.replaced_id
-    return out
-
-
 def _print_dispatched(handle: JobHandle, as_json: bool) -> None:
     if as_json:
-        print_json(_dispatched(handle))
+        print_json(documents.dispatched(handle))
     elif handle.enqueued or handle.existing_id:  # a duplicate: the job to wait on instead
         print(handle.id if handle.enqueued else handle.existing_id, flush=True)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import documents
 from .common import (
     MAX_LISTED,
     USAGE,
@@ -108,7 +109,7 @@ def retry(
         except JobNotFoundError as exc:
             fail(USAGE, str(exc))
     if as_json:
-        print_json({"id": letter.id, "task": letter.task, "retried": True})
+        print_json(documents.dead_retried(letter))
     else:
         print(f"retried {letter.id} (task {letter.task}; it died of {_error(letter)})")
 

@@ -123,25 +123,15 @@ def _check_queues(
     """Stop with OVER_THRESHOLD naming the first task over a threshold (no stats: no check)."""
     if stats is None:
         return
-    over = _over_threshold(stats.tasks, *limits)
+    from ..queue_health import over_threshold
+
+    over = over_threshold(stats.tasks, *limits)
     if over:
         checks.append({"check": "queues", "ok": False, "detail": over})
         if as_json:
             print_json({"ok": False, "checks": checks})
         fail(OVER_THRESHOLD, f"queues: {over}")
     passed("queues", f"{len(stats.tasks)} tasks within the thresholds")
-
-
-def _over_threshold(tasks: Any, max_latency: tuple[int, str] | None, max_depth: int | None) -> str:
-    """The first task over a threshold, described; "" when none is."""
-    limit_ms, written = max_latency or (None, "")
-    for s in tasks:
-        if limit_ms is not None and s.latency is not None and s.latency * 1000 > limit_ms:
-            return f"task {s.task!r}: its oldest waiting job is {s.latency:.1f}s old " \
-                   f"(--max-latency {written})"  # fmt: skip
-        if max_depth is not None and s.waiting > max_depth:
-            return f"task {s.task!r}: {s.waiting} jobs waiting (--max-depth {max_depth})"
-    return ""
 
 
 def _version(text: str) -> tuple[int, ...]:

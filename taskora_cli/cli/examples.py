@@ -31,6 +31,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "taskora events -n 50",
         "taskora events --follow -t send-email --json | jq -c 'select(.event==\"failed\")'",
     ),
+    "board": (
+        "taskora board   # http://127.0.0.1:8080/board/",
+        "TASKORA_BOARD_USER=ops TASKORA_BOARD_PASSWORD=... TASKORA_BOARD_SECRET=... "
+        "taskora board --host 0.0.0.0",
+        "taskora board --read-only --redact password --redact token",
+        "taskora board --check --json",
+    ),
     "top": ("taskora top", "taskora top -t send-email", "taskora top --once --json"),
     "server status": ("taskora server status", "taskora server status --json"),
     "server start": ("taskora server start",),

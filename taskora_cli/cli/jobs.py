@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import documents
 from ..job_state import LISTED_STATES as STATES
 from ..job_state import TERMINAL_STATES
 from ..workflow_graph import parse_node_job_id
@@ -125,7 +126,7 @@ def ls(
     finally:
         app.close()
     if as_json:
-        print_json([job.as_dict() for job in jobs])
+        print_json([documents.job(job) for job in jobs])
     elif not jobs:
         print("no jobs")
     else:
@@ -150,7 +151,7 @@ def show(
     finally:
         app.close()
     if as_json:
-        print_json(job.as_dict())
+        print_json(documents.job(job))
         return
     fields = [
         ("id", job.id), ("task", job.task), ("state", job.state),
@@ -279,7 +280,7 @@ def retry(
     finally:
         app.close()
     if as_json:
-        print_json({"id": job_id, "task": job.task, "was": job.state, "state": "waiting"})
+        print_json(documents.job_retried(job_id, job.task, job.state))
     else:
         print(f"{job_id} was {job.state}; waiting again")
 
@@ -308,7 +309,7 @@ def cancel(
     finally:
         app.close()
     if as_json:
-        print_json({"id": job_id, "state": done})
+        print_json(documents.job_cancelled(job_id, done))
     elif done == "cancelled":
         print(f"{job_id} cancelled")
     else:

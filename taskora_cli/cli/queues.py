@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .. import documents
 from .common import (
     USAGE,
     ConfigOption,
@@ -87,7 +88,7 @@ def _switch(name: str, *, paused: bool, force: bool, as_json: bool, config: Conf
         app_.close()
     state = "paused" if paused else "running"
     if as_json:
-        print_json({"queue": name, "state": state, "changed": changed})
+        print_json(documents.queue_switched(name, paused=paused, changed=changed))
     else:
         print(f"queue {name} {state}" + ("" if changed else " (it already was)"))
 

@@ -80,26 +80,11 @@ def stats(
 
 def snapshot(app: Taskora) -> dict[str, Any]:
     """Counts, latency and the last hour's throughput, as JSON-ready data."""
+    from .. import documents
+
     inspector = app.inspect()
     found = inspector.stats()
-    minutes = inspector.throughput(minutes=60)
-    kept = app.config.retention
-    return {
-        "tasks": [s.as_dict() for s in found.tasks],
-        "total": found.total.as_dict(),
-        "last_minute": {"completed": minutes[-1].completed, "failed": minutes[-1].failed},
-        "last_hour": {
-            "completed": sum(m.completed for m in minutes),
-            "failed": sum(m.failed for m in minutes),
-        },
-        # completed/failed above count only what retention keeps: say where the cap is
-        "retention": {
-            "completed_max_items": kept.completed_max_items,
-            "completed_max_age_ms": kept.completed_max_age_ms,
-            "failed_max_items": kept.failed_max_items,
-            "failed_max_age_ms": kept.failed_max_age_ms,
-        },
-    }
+    return documents.stats(found, inspector.throughput(minutes=60), app.config.retention)
 
 
 def _show(app: Taskora, as_json: bool, wide: bool = False) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import documents
 from ..tui.model import keys_help
 from .common import (
     UNREACHABLE,
@@ -90,15 +91,10 @@ def _overview(app: Taskora, task: str | None) -> dict[str, Any]:
     snap = fetch(app, query(State(task=task)))
     if snap.error or snap.stats is None:
         fail(UNREACHABLE, f"cannot read the server: {snap.error}")
-    return {
-        "taken_ms": snap.taken_ms,
-        "server": snap.server,
-        "tasks": [s.as_dict() for s in snap.stats.tasks],
-        "total": snap.stats.total.as_dict(),
-        "queues": [q.as_dict() for q in snap.queues or []],
-        "throughput": [m.as_dict() for m in snap.throughput or []],
-        "workers": [w.as_dict() for w in snap.workers or []],
-    }
+    return documents.overview(
+        snap.taken_ms, snap.server, snap.stats, snap.queues or [], snap.throughput or [],
+        snap.workers or [],
+    )  # fmt: skip
 
 
 top.__doc__ = f"""A live view of queues, jobs, dead letters, workers and schedules that can act

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import documents
 from .common import (
     TIMED_OUT,
     ConfigOption,
@@ -92,7 +93,7 @@ def drain(
     finally:
         app_.close()
     if as_json:
-        print_json({"draining": asked, "still_running": left if wait else None})
+        print_json(documents.workers_drained(asked, left if wait else None))
     else:
         for worker_id in asked:
             done = wait and worker_id not in left

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import documents
 from .common import (
     JOB_FAILED,
     TIMED_OUT,
@@ -57,7 +58,7 @@ def ls(
     with opened_app(config) as tk:
         found = tk.workflows().list(None if state is None else state.value)
     if as_json:
-        print_json([_summary(info) for info in found])
+        print_json([documents.workflow_summary(info) for info in found])
     elif not found:
         print("no workflows" + ("" if state is None else f" {state.value}"))
     else:
@@ -111,7 +112,7 @@ def cancel(
         except JobNotFoundError:
             fail(USAGE, f"no workflow {workflow_id}; check the id (`taskora workflows ls`)")
     if as_json:
-        print_json({"id": workflow_id, "state": state})
+        print_json(documents.workflow_cancelled(workflow_id, state))
     else:
         print(f"{workflow_id} cancelled")
 
@@ -156,13 +157,6 @@ def wait(
         print_json({"id": workflow_id, "state": "completed", "result": result})
     else:
         print(json.dumps(result, ensure_ascii=False), flush=True)
-
-
-def _summary(info: WorkflowInfo) -> dict[str, Any]:
-    """A listed workflow: its fields without the per-node detail (``show`` has that)."""
-    found = info.to_dict()
-    del found["nodes"]
-    return found
 
 
 def _iso(ms: int | None) -> str:

@@ -11,7 +11,7 @@ from .conftest import Project
 
 JOB_KEYS = {
     "id", "task", "state", "data", "result", "error", "attempt", "priority", "progress",
-    "stalls", "cancel_reason", "timeline", "logs", "attempts",
+    "stalls", "cancel_reason", "timeline", "logs", "attempts", "workflow",
 }  # fmt: skip
 TASK_STATS_KEYS = {
     "task", "waiting", "delayed", "active", "completed", "failed", "expired", "cancelled",
@@ -150,6 +150,7 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("server", "status", "--config", "nourl.toml")["running"] is False
     assert run("server", "start", "--config", "nourl.toml")["running"] is True
     assert run("server", "stop", "--config", "nourl.toml")["stopped"] is True
+    assert run("board", "--check")["checked"] is True
     assert set(ran) == leaf_commands()
 
 

@@ -35,6 +35,7 @@ ARGS: dict[str, list[str]] = {
     "stats": [],
     "events": [],
     "top": ["--once"],
+    "board": ["--check"],
     "server status": [],
     "server start": [],
     "server stop": [],

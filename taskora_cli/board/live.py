@@ -1,0 +1,122 @@
+"""``{base}/api/events``: Server-Sent Events. Every job event of the known tasks as it happens
+(``event: job``, the data ``taskora events --json`` prints), and the counts every few seconds
+(``event: stats``, the data of ``taskora stats --json``), also while nothing moves.
+
+Each stream holds one events follower and nothing else that grows: an event is read, redacted,
+sent and dropped, so a stream open for hours costs what one open for a second does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .. import documents
+from ..errors import TaskoraError
+from ..urls import mask_urls_in
+
+if TYPE_CHECKING:
+    from ..listeners import Event
+    from .context import BoardContext
+
+CLOSE_TRIES = 50
+"""Cancels (0.1 s apart) a closing stream sends its read in flight before giving up on it."""
+RETRY_MS = 2000
+"""How soon a browser reconnects a dropped stream."""
+
+
+def frame(kind: str, data: str) -> str:
+    """One SSE frame (the JSON is one line: no newline can split it)."""
+    return f"event: {kind}\ndata: {data}\n\n"
+
+
+class Live:
+    """The SSE endpoint of one board."""
+
+    def __init__(self, board: BoardContext) -> None:
+        self.board = board
+
+    async def events(self, request: Request) -> Response:
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: no buffer
+        return StreamingResponse(self.frames(), media_type="text/event-stream", headers=headers)
+
+    async def _stats(self) -> tuple[str, list[str]]:
+        app = self.board.app
+        inspector = app.inspect()
+        found = await inspector.astats()
+        minutes = await inspector.athroughput(minutes=60)
+        document = documents.stats(found, minutes, app.config.retention)
+        text = documents.json_text(self.board.redact(document))
+        return text, [row.task for row in found.tasks]
+
+    def _event(self, event: Event) -> str:
+        return documents.json_text(self.board.redact(event.as_dict()))
+
+    async def frames(self) -> AsyncIterator[str]:
+        """The stream: a stats frame at once and every ``stats_interval_s``; job events in
+        between. The tasks followed are those known at the last stats frame: a task that
+        appears later is followed from the next frame on."""
+        loop = asyncio.get_running_loop()
+        interval = self.board.settings.stats_interval_s
+        yield f"retry: {RETRY_MS}\n\n"
+        followed: list[str] | None = None
+        stream: AsyncIterator[Event] | None = None
+        pending: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                try:
+                    text, tasks = await self._stats()
+                except TaskoraError as exc:  # the server is gone: say so, try again later
+                    yield frame("error", documents.json_text({"error": mask_urls_in(str(exc))}))
+                    await asyncio.sleep(interval)
+                    continue
+                yield frame("stats", text)
+                if tasks != followed:  # new tasks: follow them too, from now on
+                    pending, stream = await _stop(pending, stream)
+                    followed = tasks
+                    if tasks:
+                        stream = self.board.app.events(tasks)
+                        pending = asyncio.ensure_future(anext(stream))
+                due = loop.time() + interval
+                while pending is not None and (left := due - loop.time()) > 0:
+                    done, _ = await asyncio.wait({pending}, timeout=left)
+                    if not done:
+                        break
+                    try:
+                        event = pending.result()
+                    except StopAsyncIteration:
+                        pending = None
+                        break
+                    yield frame("job", self._event(event))
+                    assert stream is not None
+                    pending = asyncio.ensure_future(anext(stream))
+                if pending is None:
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+        finally:
+            await _stop(pending, stream)
+
+
+async def _stop(
+    pending: asyncio.Future[Any] | None, stream: AsyncIterator[Event] | None
+) -> tuple[None, None]:
+    """Cancel the read in flight and close the follower (its server connection)."""
+    if pending is not None:
+        for _ in range(CLOSE_TRIES):
+            pending.cancel()  # again: a read may turn one cancel into a timeout and go on
+            # waited on, not awaited: its CancelledError is its own, never this stream's
+            await asyncio.wait({pending}, timeout=0.1)
+            if pending.done():
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: an ended stream is no error to log
+                break
+    if stream is not None:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+    return None, None
