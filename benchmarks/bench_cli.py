@@ -5,9 +5,9 @@ Every call is a fresh process, as from a shell script or a cron wrapper. Each co
 the same machine load; the medians and their ratio are printed, once with ``.pyc`` files as
 usual and once with ``PYTHONDONTWRITEBYTECODE=1``.
 
-The worker row is the time from a ``taskora work`` process's task module finishing its import
-(the imports taskora and the user's code need, paid by any Python worker) to the first handler
-of a job queued before the worker started; ``spawn`` is the whole wall from exec to it.
+The worker row is the time from exec of ``taskora work`` to the first handler of a job queued
+before it started, less Python's own start and the time spent importing (its ``-X importtime``
+lines): what the worker does itself before serving (config, connect, register, claim).
 
 Usage::
 
@@ -111,36 +111,64 @@ def compare(
     return ours_ms, base_ms
 
 
-def worker_start(cwd: Path, env: dict[str, str], runs: int) -> None:
-    """Median ms from the task module's import (and from exec) to the first handler."""
-    after_import: list[float] = []
-    spawn: list[float] = []
+def import_ms(log: str) -> float:
+    """The wall a process spent importing, from its ``-X importtime`` lines: the sum of the
+    cumulative times of its top-level imports (those nested are inside them)."""
+    total = 0
+    for line in log.splitlines():
+        if line.startswith("import time:"):
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):
+                total += int(cumulative)
+    return total / 1000
+
+
+def worker_start(cwd: Path, env: dict[str, str], runs: int, python_ms: float) -> None:
+    """Median ms from exec to the first handler of a job queued before the worker started,
+    and the part of it that is neither Python's start nor imports (-X importtime)."""
+    whole: list[float] = []
+    imports: list[float] = []
+    after: list[float] = []
     for n in range(runs):
-        out = cwd / f"first-{n}.txt"
+        out, log = cwd / f"first-{n}.txt", cwd / f"worker-{n}.log"
         timed([*taskora_command(), "dispatch", "first"], cwd, env)
         run_env = {**env, "BENCH_OUT": str(out), "BENCH_T0": repr(time.time())}
-        worker = subprocess.Popen(
-            [*taskora_command(), "work", "--task", "first"],
-            cwd=cwd,
-            env=run_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with log.open("w") as stderr:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-X",
+                    "importtime",
+                    "-m",
+                    "taskora_cli",
+                    "work",
+                    "--task",
+                    "first",
+                ],
+                cwd=cwd,
+                env=run_env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         try:
             deadline = time.monotonic() + 30
             while not (out.exists() and out.read_text()):
                 if time.monotonic() > deadline or worker.poll() is not None:
                     raise SystemExit("the worker did not run the first job within 30 s")
                 time.sleep(0.002)
-            imported_s, spawn_s = (float(x) for x in out.read_text().split())
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
-        after_import.append(imported_s * 1000)
-        spawn.append(spawn_s * 1000)
+        spawn_ms = float(out.read_text().split()[1]) * 1000
+        imported_ms = import_ms(log.read_text())
+        whole.append(spawn_ms)
+        imports.append(imported_ms)
+        after.append(spawn_ms - imported_ms - python_ms)
     print(
-        f"  {'worker: import -> 1st job':<28} {statistics.median(after_import):8.1f} ms   "
-        f"(exec -> 1st job {statistics.median(spawn):.1f} ms; median of {runs})",
+        f"  {'worker: after imports':<28} {statistics.median(after):8.1f} ms   "
+        f"(exec -> 1st job {statistics.median(whole):.1f} ms, of which imports "
+        f"{statistics.median(imports):.1f} ms and python -c pass {python_ms:.1f} ms; "
+        f"-X importtime, median of {runs})",
         flush=True,
     )
 
@@ -167,14 +195,15 @@ def main() -> int:
             "--help": ["--help"],
         }
         print(f"taskora: {' '.join(taskora)}; {args.runs} runs each, medians")
+        python_ms = 0.0
         for label, extra in (
             ("", {}),
             ("PYTHONDONTWRITEBYTECODE=1", {"PYTHONDONTWRITEBYTECODE": "1"}),
         ):
             print(label or "with .pyc files")
             for name, words in commands.items():
-                compare(name, [*taskora, *words], root, {**env, **extra}, args.runs)
-        worker_start(root, env, args.worker_runs)
+                python_ms = compare(name, [*taskora, *words], root, {**env, **extra}, args.runs)[1]
+        worker_start(root, env, args.worker_runs, python_ms)
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import GLOBAL_FLAGS
+from .common import remember_app
 
 AppOption = Annotated[
     str | None,
@@ -30,14 +30,6 @@ AppOption = Annotated[
 
 NO_APP_GROUPS = ("server",)
 """Command groups that manage the embedded server and never load an app."""
-
-
-def remember_app(ref: str | None) -> None:
-    """Make ``ref`` the ``app`` flag of every ``load()`` in this process (None: leave as is)."""
-    if ref is not None:
-        from ..config_schema import app_ref
-
-        GLOBAL_FLAGS["app"] = app_ref(ref, "--app")
 
 
 def with_app_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,16 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..tui.model import keys_help
-from .common import (
-    UNREACHABLE,
-    USAGE,
-    ConfigOption,
-    complete_task_name,
-    fail,
-    load,
-    load_app,
-    print_json,
-)
+from .common import UNREACHABLE, USAGE, complete_task_name, fail, load, load_app, print_json
+from .options import ConfigOption
 
 if TYPE_CHECKING:
     from ..app import Taskora
