@@ -59,5 +59,8 @@ def add_app_option(app: typer.Typer) -> None:
         if group.name not in NO_APP_GROUPS and group.typer_instance is not None:
             commands += group.typer_instance.registered_commands
     for info in commands:
-        if info.callback is not None and "config" in inspect.signature(info.callback).parameters:
-            info.callback = with_app_option(info.callback)
+        if info.callback is None:
+            continue
+        params = inspect.signature(info.callback).parameters
+        if "config" in params and "app_ref" not in params:  # a group's commands are shared:
+            info.callback = with_app_option(info.callback)  # given --app by an earlier build
