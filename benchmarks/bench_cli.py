@@ -5,9 +5,9 @@ Every call is a fresh process, as from a shell script or a cron wrapper. Each co
 the same machine load; the medians and their ratio are printed, once with ``.pyc`` files as
 usual and once with ``PYTHONDONTWRITEBYTECODE=1``.
 
-The worker row is the time from exec of ``taskora work`` to the first handler of a job queued
-before it started, less Python's own start and the time spent importing (its ``-X importtime``
-lines): what the worker does itself before serving (config, connect, register, claim).
+The worker row is the time to the first handler of a job queued before the worker started:
+from exec of ``taskora work``, and "after imports": in a process that first imports every
+module a worker has imported by its first job (recorded by a warm-up run), from then on.
 
 Usage::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -33,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TASKS = """\
-import os, time
+import os, sys, time
 from taskora_cli import task
 
 
@@ -50,8 +51,13 @@ def mail(data, ctx):
 @task("first")
 def first(data, ctx):
     now = time.time()
+    if "BENCH_MODULES" in os.environ:
+        with open(os.environ["BENCH_MODULES"], "w") as out:
+            out.write(" ".join(sys.modules))  # in the order they were imported
     with open(os.environ["BENCH_OUT"], "w") as out:
-        out.write(f"{now - IMPORTED} {now - float(os.environ['BENCH_T0'])}")
+        t0 = float(os.environ["BENCH_T0"])
+        cpu = time.process_time() - float(os.environ.get("BENCH_CPU0", 0))
+        out.write(f"{now - IMPORTED} {now - t0} {cpu}")
     return None
 
 
@@ -81,14 +87,18 @@ def server(url: str | None) -> Iterator[str]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds of one run of ``argv``, and its stdout; a failing run stops the benchmark."""
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, float]:
+    """Wall seconds of one run of ``argv``, its stdout, and the CPU seconds it used (user +
+    system: less swayed than the wall by other load); a failing run stops the benchmark."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
-    return wall, done.stdout
+    return wall, done.stdout, cpu
 
 
 def compare(
@@ -96,81 +106,80 @@ def compare(
 ) -> tuple[float, float]:
     """Median wall of ``argv`` and of ``python -c pass``, run alternately; prints the row."""
     reference = [sys.executable, "-c", "pass"]
-    ours: list[float] = []
-    base: list[float] = []
+    ours: list[tuple[float, str, float]] = []
+    base: list[tuple[float, str, float]] = []
     timed(argv, cwd, env)  # the first run may write .pyc files: not part of the sample
     for _ in range(runs):
-        base.append(timed(reference, cwd, env)[0])
-        ours.append(timed(argv, cwd, env)[0])
-    ours_ms, base_ms = statistics.median(ours) * 1000, statistics.median(base) * 1000
+        base.append(timed(reference, cwd, env))
+        ours.append(timed(argv, cwd, env))
+    ours_ms, base_ms = (statistics.median(r[0] for r in rows) * 1000 for rows in (ours, base))
+    ours_cpu, base_cpu = (statistics.median(r[2] for r in rows) * 1000 for rows in (ours, base))
     print(
-        f"  {label:<28} {ours_ms:8.1f} ms   python -c pass {base_ms:6.1f} ms   "
-        f"ratio {ours_ms / base_ms:5.1f}x",
+        f"  {label:<14} {ours_ms:7.1f} ms  python -c pass {base_ms:5.1f} ms  "
+        f"ratio {ours_ms / base_ms:5.1f}x   (cpu {ours_cpu:6.1f} / {base_cpu:4.1f} ms = "
+        f"{ours_cpu / base_cpu:4.1f}x)",
         flush=True,
     )
     return ours_ms, base_ms
 
 
-def import_ms(log: str) -> float:
-    """The wall a process spent importing, from its ``-X importtime`` lines: the sum of the
-    cumulative times of its top-level imports (those nested are inside them)."""
-    total = 0
-    for line in log.splitlines():
-        if line.startswith("import time:"):
-            _, cumulative, name = line.split("|")
-            if cumulative.strip().isdigit() and not name.startswith("  "):
-                total += int(cumulative)
-    return total / 1000
+PRELOADED_WORKER = """
+import os, sys, time
+sys.path.insert(0, os.getcwd())
+for name in open(os.environ["BENCH_PRELOAD"]).read().split():
+    try:
+        __import__(name)
+    except Exception:
+        pass
+os.environ["BENCH_T0"] = repr(time.time())  # imports done: the clock starts here
+os.environ["BENCH_CPU0"] = repr(time.process_time())
+sys.argv = ["taskora", "work", "--task", "first"]
+from taskora_cli.cli import main
+main()
+"""
+"""``taskora work`` with every module it will have imported by its first job imported first."""
 
 
-def worker_start(cwd: Path, env: dict[str, str], runs: int, python_ms: float) -> None:
-    """Median ms from exec to the first handler of a job queued before the worker started,
-    and the part of it that is neither Python's start nor imports (-X importtime)."""
-    whole: list[float] = []
-    imports: list[float] = []
-    after: list[float] = []
+def first_job_s(argv: list[str], cwd: Path, env: dict[str, str], out: Path) -> tuple[float, float]:
+    """Seconds from BENCH_T0 (exec, unless the process resets it) to the first handler of a
+    job queued before ``argv`` (a worker) started, and the CPU seconds the worker had used."""
+    timed([*taskora_command(), "dispatch", "first"], cwd, env)
+    run_env = {**env, "BENCH_OUT": str(out), "BENCH_T0": repr(time.time())}
+    log = out.with_suffix(".log")
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(
+            argv, cwd=cwd, env=run_env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (out.exists() and out.read_text()):
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise SystemExit(f"the worker did not run the first job: {log.read_text()}")
+            time.sleep(0.001)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    _, wall, cpu = out.read_text().split()
+    return float(wall), float(cpu)
+
+
+def worker_start(cwd: Path, env: dict[str, str], runs: int) -> None:
+    """Median ms to the first handler of a job queued before the worker started: from exec,
+    and after imports (every module the worker has by then imported before the clock starts)."""
+    modules = cwd / "modules.txt"
+    warm = {**env, "BENCH_MODULES": str(modules)}
+    first_job_s([*taskora_command(), "work", "--task", "first"], cwd, warm, cwd / "warm.txt")
+    preload = {**env, "BENCH_PRELOAD": str(modules)}
+    whole: list[tuple[float, float]] = []
+    after: list[tuple[float, float]] = []
     for n in range(runs):
-        out, log = cwd / f"first-{n}.txt", cwd / f"worker-{n}.log"
-        timed([*taskora_command(), "dispatch", "first"], cwd, env)
-        run_env = {**env, "BENCH_OUT": str(out), "BENCH_T0": repr(time.time())}
-        with log.open("w") as stderr:
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-X",
-                    "importtime",
-                    "-m",
-                    "taskora_cli",
-                    "work",
-                    "--task",
-                    "first",
-                ],
-                cwd=cwd,
-                env=run_env,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
-            deadline = time.monotonic() + 30
-            while not (out.exists() and out.read_text()):
-                if time.monotonic() > deadline or worker.poll() is not None:
-                    raise SystemExit("the worker did not run the first job within 30 s")
-                time.sleep(0.002)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(30)
-        spawn_ms = float(out.read_text().split()[1]) * 1000
-        imported_ms = import_ms(log.read_text())
-        whole.append(spawn_ms)
-        imports.append(imported_ms)
-        after.append(spawn_ms - imported_ms - python_ms)
-    print(
-        f"  {'worker: after imports':<28} {statistics.median(after):8.1f} ms   "
-        f"(exec -> 1st job {statistics.median(whole):.1f} ms, of which imports "
-        f"{statistics.median(imports):.1f} ms and python -c pass {python_ms:.1f} ms; "
-        f"-X importtime, median of {runs})",
-        flush=True,
-    )
+        argv = [*taskora_command(), "work", "--task", "first"]
+        whole.append(first_job_s(argv, cwd, env, cwd / f"whole-{n}.txt"))
+        argv = [sys.executable, "-c", PRELOADED_WORKER]
+        after.append(first_job_s(argv, cwd, preload, cwd / f"after-{n}.txt"))
+    for label, rows in (("worker: exec -> 1st job", whole), ("worker: after imports", after)):
+        wall, cpu = (statistics.median(r[i] for r in rows) * 1000 for i in (0, 1))
+        print(f"  {label:<24} {wall:7.1f} ms   (cpu {cpu:.1f} ms; median of {runs})", flush=True)
 
 
 def main() -> int:
@@ -196,9 +205,6 @@ def main() -> int:
             "--help": ["--help"],
         }
         print(f"taskora: {' '.join(taskora)}; {args.runs} runs each, medians")
-        python_ms = statistics.median(
-            timed([sys.executable, "-c", "pass"], root, env)[0] * 1000 for _ in range(args.runs)
-        )
         for label, extra in (
             ()
             if args.worker_only
@@ -210,7 +216,7 @@ def main() -> int:
             print(label or "with .pyc files")
             for name, words in commands.items():
                 compare(name, [*taskora, *words], root, {**env, **extra}, args.runs)
-        worker_start(root, env, args.worker_runs, python_ms)
+        worker_start(root, env, args.worker_runs)
     return 0
 
 
