@@ -5,32 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import typer
-
-from . import (
-    board,
-    config,
-    dispatch,
-    dlq,
-    doctor,
-    events,
-    init,
-    jobs,
-    queues,
-    schedules,
-    server,
-    stats,
-    tasks,
-    top,
-    work,
-    workers,
-    workflows,
-)
-from .app_option import AppOption, add_app_option, remember_app
 from .common import (
-    EXIT_CODES_HELP,
     INTERNAL_ERROR,
     INTERRUPTED,
     USAGE,
@@ -40,55 +17,32 @@ from .common import (
     usage_line,
 )
 
-app = typer.Typer(
-    name="taskora",
-    help="A command-line-first job runner for Python on Redis.\n\n"
-    "With no server URL configured, taskora starts (or reuses) an embedded Valkey server in "
-    "./.taskora.\n\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
-@app.callback()
-def _global_options(app_ref: AppOption = None) -> None:
-    remember_app(app_ref)  # `taskora --app X COMMAND`, as celery's -A
+def __getattr__(name: str) -> Any:
+    # `app`, the whole Typer app, built on first use: a command line builds only what it runs.
+    if name == "app":
+        from .tree import build_app
+
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-app.command(epilog=EXIT_CODES_HELP)(work.work)
-app.command(epilog=EXIT_CODES_HELP)(dispatch.dispatch)
-app.command()(init.init)
-app.command(name="config")(config.show_config)
-app.command(epilog=doctor.EXIT_HELP)(doctor.doctor)
-app.add_typer(server.app, name="server")
-app.add_typer(dlq.app, name="dlq")
-app.command()(stats.stats)
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(tasks.app, name="tasks")
-app.add_typer(workers.app, name="workers")
-app.add_typer(queues.app, name="queues")
-app.command()(events.events)
-app.add_typer(schedules.app, name="schedules")
-app.add_typer(workflows.app, name="workflows")
-app.command()(top.top)
-app.command(epilog=EXIT_CODES_HELP)(board.board)
-add_app_option(app)  # `taskora COMMAND --app X`, beside --config
+def build_command(args: Sequence[str] | None = None) -> Any:
+    """The click command behind ``taskora``, every --help page with its Examples: the whole
+    tree, or (given a command line's ``args``) only the command they run, when that can be
+    told from them (see tree.command_word)."""
+    from .tree import build_command as build
 
-
-def build_command() -> Any:
-    """The click command behind ``taskora``, every --help page with its Examples."""
-    from .examples import attach_examples
-
-    command = typer.main.get_command(app)
-    attach_examples(command)
-    return command
+    return build(args)
 
 
 def main() -> None:
     """Run the command; taskora's own errors become one line on stderr and a documented code."""
-    from typer._click import exceptions as click
+    from .fast_path import fast_command
 
     undecodable = _not_utf8(sys.argv[1:])
     if undecodable:
@@ -97,8 +51,30 @@ def main() -> None:
             "variables as UTF-8: retype it, or use a UTF-8 locale (LANG=C.UTF-8)"
         )
         sys.exit(USAGE)
+    run = fast_command(sys.argv[1:]) or _run_with_typer
     try:
-        code = build_command().main(prog_name="taskora", standalone_mode=False)
+        code = run()
+    except CliExit as stop:
+        if stop.message:
+            error_line(stop.message)
+        sys.exit(stop.code)
+    except KeyboardInterrupt:
+        _leave_interrupted()
+    except Exception as exc:
+        _leave_on(exc)
+    if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
+        _leave_interrupted()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _run_with_typer() -> Any:
+    """Parse the command line with typer (building only the command it runs) and run it;
+    click's own errors (usage, --help of a bare group, Ctrl-C at a prompt) leave here."""
+    import typer
+    from typer._click import exceptions as click
+
+    try:
+        return build_command(sys.argv[1:]).main(prog_name="taskora", standalone_mode=False)
     except click.NoArgsIsHelpError as bare:  # `taskora jobs`: the help is the answer
         bare.show()
         sys.exit(USAGE)
@@ -111,17 +87,6 @@ def main() -> None:
         sys.exit(bad.exit_code)
     except typer.Abort:  # Ctrl-C or end of input at a prompt
         sys.exit(INTERRUPTED)
-    except CliExit as stop:
-        if stop.message:
-            error_line(stop.message)
-        sys.exit(stop.code)
-    except KeyboardInterrupt:
-        _leave_interrupted()
-    except Exception as exc:
-        _leave_on(exc)
-    if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
-        _leave_interrupted()
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _leave_on(error: Exception) -> NoReturn:

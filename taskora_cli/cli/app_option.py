@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import GLOBAL_FLAGS
+from .common import remember_app
 
 AppOption = Annotated[
     str | None,
@@ -30,14 +30,6 @@ AppOption = Annotated[
 
 NO_APP_GROUPS = ("server",)
 """Command groups that manage the embedded server and never load an app."""
-
-
-def remember_app(ref: str | None) -> None:
-    """Make ``ref`` the ``app`` flag of every ``load()`` in this process (None: leave as is)."""
-    if ref is not None:
-        from ..config_schema import app_ref
-
-        GLOBAL_FLAGS["app"] = app_ref(ref, "--app")
 
 
 def with_app_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,5 +59,8 @@ def add_app_option(app: typer.Typer) -> None:
         if group.name not in NO_APP_GROUPS and group.typer_instance is not None:
             commands += group.typer_instance.registered_commands
     for info in commands:
-        if info.callback is not None and "config" in inspect.signature(info.callback).parameters:
-            info.callback = with_app_option(info.callback)
+        if info.callback is None:
+            continue
+        params = inspect.signature(info.callback).parameters
+        if "config" in params and "app_ref" not in params:  # a group's commands are shared:
+            info.callback = with_app_option(info.callback)  # given --app by an earlier build

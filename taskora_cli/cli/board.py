@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import USAGE, ConfigOption, JsonOption, error_line, fail, load, load_app, print_json
+from .common import USAGE, error_line, fail, load, load_app, print_json
+from .options import ConfigOption, JsonOption
 
 LOCAL_NAMES = ("127.0.0.1", "localhost")
 """The Host names a board without a login on loopback answers to."""

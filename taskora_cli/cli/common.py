@@ -1,6 +1,8 @@
-"""What every command shares: exit codes, the --config option, loading the app, error lines.
+"""What every command shares: exit codes, loading the app, error lines, JSON and tables.
 
-Kept free of heavy imports (redis, the engine) so ``taskora --help`` and completion stay instant.
+Kept free of heavy imports (typer, redis, the engine): the one-shot commands' fast path (see
+fast_path.py) uses it without typer, and ``taskora --help`` and completion stay instant. The
+typer option types all commands share are in options.py.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
-
-import typer
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -43,25 +43,21 @@ EXIT_CODES_HELP = (
     "(Ctrl-C)."
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="Config file (default: $TASKORA_CONFIG, ./taskora.toml, or [tool.taskora] in "
-        "./pyproject.toml).",
-        dir_okay=False,
-        show_default=False,
-    ),
-]
 MAX_LISTED = 1_000_000
 """The most rows a listing's --limit asks for: past it a number is a typo, and past 2**63 the
 server cannot even read it."""
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
 GLOBAL_FLAGS: dict[str, Any] = {}
 """Config keys given as flags outside a command's own parameters (``--app``, see app_option.py),
 by dotted name; every ``load()`` of this process applies them."""
+
+
+def remember_app(ref: str | None) -> None:
+    """Make ``ref`` the ``app`` flag of every ``load()`` in this process (None: leave as is)."""
+    if ref is not None:
+        from ..config_schema import app_ref
+
+        GLOBAL_FLAGS["app"] = app_ref(ref, "--app")
 
 
 class CliExit(Exception):
@@ -142,14 +138,6 @@ def shown(value: Any) -> str:
 
     return json.dumps(value, ensure_ascii=False, default=display_default)
 
-
-WideOption = Annotated[
-    bool,
-    typer.Option(
-        "--wide", help="Print every cell whole (default: cut to the terminal width; 80 when "
-        "piped, $COLUMNS if set).",
-    ),
-]  # fmt: skip
 
 MIN_CELL = 8
 """A column is never cut narrower than this (or its header, or its widest cell if less)."""

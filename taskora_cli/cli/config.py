@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import ConfigOption, JsonOption, load, print_json
+from .common import load, print_json
+from .options import ConfigOption, JsonOption
 
 
 def show_config(config: ConfigOption = None, as_json: JsonOption = False) -> None:

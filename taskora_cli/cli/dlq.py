@@ -14,9 +14,6 @@ from .. import documents
 from .common import (
     MAX_LISTED,
     USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
     complete_task_name,
     confirm,
     fail,
@@ -25,6 +22,7 @@ from .common import (
     print_json,
     print_table,
 )
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..views.dead_letters import BulkResult, DeadGroup, DeadLetter

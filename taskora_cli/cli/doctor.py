@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from ..urls import mask_url, mask_urls_in
-from .common import USAGE, ConfigOption, JsonOption, exit_code_for, fail, print_json
+from .common import USAGE, exit_code_for, fail, print_json
+from .options import ConfigOption, JsonOption
 
 MIN_SERVER = (6, 2)
 """ZADD LT/GT and RPOP with a count need Redis 6.2 (every Valkey has them)."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import MAX_LISTED, ConfigOption, load, load_app, print_json, shown
+from .common import MAX_LISTED, load, load_app, print_json, shown
+from .options import ConfigOption
 
 if TYPE_CHECKING:
     from ..views.job_events import Event

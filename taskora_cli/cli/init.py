@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import USAGE, JsonOption, fail, print_json
+from .common import USAGE, fail, print_json
+from .options import JsonOption
 
 
 def init(

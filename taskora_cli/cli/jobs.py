@@ -19,9 +19,6 @@ from .common import (
     OK,
     TIMED_OUT,
     USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
     complete_task_name,
     confirm,
     fail,
@@ -32,6 +29,7 @@ from .common import (
     print_table,
     shown,
 )
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..app import Taskora
@@ -465,7 +463,7 @@ def _wait_one(handle: Any, deadline: float | None, as_json: bool) -> tuple[dict[
     except TimeoutError:
         line["state"], code = "timeout", TIMED_OUT
     except JobError as exc:
-        from .dispatch import _state_of
+        from .dispatch_job import _state_of
 
         line |= {"state": _state_of(exc), "error": str(exc)}
         code = JOB_FAILED

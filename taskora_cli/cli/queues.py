@@ -7,17 +7,8 @@ from typing import Annotated
 import typer
 
 from .. import documents
-from .common import (
-    USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    fail,
-    load,
-    load_app,
-    print_json,
-    print_table,
-)
+from .common import USAGE, fail, load, load_app, print_json, print_table
+from .options import ConfigOption, JsonOption, WideOption
 from .stats import format_latency
 
 app = typer.Typer(help="List, pause and resume queues.", no_args_is_help=True)

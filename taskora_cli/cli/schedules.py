@@ -9,17 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import (
-    USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    confirm,
-    fail,
-    opened_app,
-    print_json,
-    print_table,
-)
+from .common import USAGE, confirm, fail, opened_app, print_json, print_table
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..views.schedule_manager import ScheduleInfo
@@ -147,7 +138,7 @@ def _options(
     overlap: bool | None,
 ) -> dict[str, Any]:
     """The schedule options given on the command line (the rest are left out)."""
-    from .dispatch import _read_data
+    from .dispatch_job import _read_data
 
     given: dict[str, Any] = {"every": every, "cron": cron, "timezone": timezone}
     given |= {"on_missed": on_missed, "overlap": overlap}
@@ -243,7 +234,7 @@ def trigger(
 ) -> None:
     """Dispatch the schedule's job now; its next run stays where it is."""
     from ..durations import to_seconds
-    from .dispatch import _print_dispatched, _wait_and_print
+    from .dispatch_job import _print_dispatched, _wait_and_print
 
     if timeout is not None and not wait:
         fail(USAGE, "--timeout only applies with --wait")

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..urls import mask_url
-from .common import USAGE, ConfigOption, JsonOption, fail, load, print_json
+from .common import USAGE, fail, load, print_json
+from .options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -10,17 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..job_state import LISTED_STATES as STATES
-from .common import (
-    USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    fail,
-    load,
-    load_app,
-    print_json,
-    print_table,
-)
+from .common import USAGE, fail, load, load_app, print_json, print_table
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..app import Taskora

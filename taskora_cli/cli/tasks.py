@@ -9,17 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import (
-    USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    fail,
-    load,
-    load_app,
-    print_json,
-    print_table,
-)
+from .common import USAGE, fail, load, load_app, print_json, print_table
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..task_catalog import Migrations, TaskEntry

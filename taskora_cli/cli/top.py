@@ -9,16 +9,8 @@ import typer
 
 from .. import documents
 from ..tui.model import keys_help
-from .common import (
-    UNREACHABLE,
-    USAGE,
-    ConfigOption,
-    complete_task_name,
-    fail,
-    load,
-    load_app,
-    print_json,
-)
+from .common import UNREACHABLE, USAGE, complete_task_name, fail, load, load_app, print_json
+from .options import ConfigOption
 
 if TYPE_CHECKING:
     from ..app import Taskora

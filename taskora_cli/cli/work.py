@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import USAGE, ConfigOption, error_line, fail, load, load_app, print_json
+from .common import USAGE, error_line, fail, load, load_app, print_json
+from .options import ConfigOption
 
 if TYPE_CHECKING:
     from ..app import Taskora

@@ -8,18 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import documents
-from .common import (
-    TIMED_OUT,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    fail,
-    load,
-    load_app,
-    plural,
-    print_json,
-    print_table,
-)
+from .common import TIMED_OUT, fail, load, load_app, plural, print_json, print_table
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..app import Taskora

@@ -10,19 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .. import documents
-from .common import (
-    JOB_FAILED,
-    TIMED_OUT,
-    USAGE,
-    ConfigOption,
-    JsonOption,
-    WideOption,
-    fail,
-    opened_app,
-    print_json,
-    print_table,
-    shown,
-)
+from .common import JOB_FAILED, TIMED_OUT, USAGE, fail, opened_app, print_json, print_table, shown
+from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
     from ..views.workflows import NodeInfo, WorkflowInfo
@@ -135,7 +124,7 @@ def wait(
     """
     from ..durations import to_seconds
     from ..errors import JobError, JobNotFoundError
-    from .dispatch import _state_of
+    from .dispatch_job import _state_of
 
     timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
     with opened_app(config) as tk:

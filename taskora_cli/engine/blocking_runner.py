@@ -23,7 +23,7 @@ from . import steps
 from .blocking_wire import BlockingWire
 from .failures import REPLY_TIMEOUT_S, ServerLink
 from .runner import RESENDABLE
-from .scripts import Script, all_scripts
+from .scripts import load_script
 
 T = TypeVar("T")
 
@@ -66,7 +66,6 @@ class BlockingRunner:
         self.wire = BlockingWire(url, reply_timeout_s=reply_timeout_s)
         self.generation = _generation
         self._link = ServerLink(url)
-        self._scripts: dict[str, Script] = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
         _inherited.add(self.wire)
         # A thread that ends drops its runner (threading.local): its socket goes with it.
@@ -109,7 +108,7 @@ class BlockingRunner:
         Raises:
             ServerError: as :meth:`drive`.
         """
-        script = self._scripts[name]
+        script = load_script(name)  # read on first use (cached)
         try:
             return self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
         except (RedisError, OSError) as exc:  # the wire maps its own; this is the net

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from . import keys as k
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S, ServerLink
-from .scripts import Script, all_scripts
+from .scripts import load_script
 from .steps import RunScript, Steps
 from .wire import Wire, supports
 
@@ -63,7 +63,6 @@ class Runner:
             (see :mod:`.connection`): for reads and plain writes.
         wire: the lean pipelined connection scripts go over, or None where the URL needs
             redis-py (TLS): scripts then go over ``client``.
-        scripts: every script by name.
 
     It drives the operations of :mod:`.steps` (see :meth:`drive`), as the blocking
     :class:`~.blocking_runner.BlockingRunner` does on a caller's thread.
@@ -86,7 +85,6 @@ class Runner:
         self.wire: Wire | None = (
             Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
         )
-        self.scripts: dict[str, Script] = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
         self.registered: set[str] = set() if registered is None else registered
         """Task names recorded in the registry (see steps.register_tasks)."""
@@ -105,11 +103,11 @@ class Runner:
             ServerError: the server cannot be reached, did not answer in time, or refused
                 the call (a script error, a key of the wrong type...).
         """
+        script = load_script(name)  # read on first use (cached): a process runs a few of ~40
         try:
             if self.wire is not None:
-                script = self.scripts[name]
                 return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
-            return await self.scripts[name](self.client, keys, args)
+            return await script(self.client, keys, args)
         except (RedisError, OSError) as exc:  # both connections map their own; this is the net
             raise self.link.error(exc) from exc
 

@@ -68,6 +68,7 @@ SCRIPT_NAMES = (
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 
 
+@cache
 def lua_dir() -> Path:
     """The folder holding the scripts: inside the wheel, or the repository's ``lua/``."""
     packaged = Path(__file__).resolve().parent.parent / "lua"

@@ -396,6 +396,7 @@ async def test_log_timing_tells_a_cancelled_job(caplog: pytest.LogCaptureFixture
 def test_importing_taskora_and_its_middleware_does_not_import_opentelemetry() -> None:
     code = (
         "import sys, taskora_cli, taskora_cli.middleware, taskora_cli.otel\n"
+        "from taskora_cli import *  # every public name loaded\n"
         "assert taskora_cli.otel.inject_trace_context() is None\n"
         "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
     )

@@ -393,7 +393,7 @@ def test_to_wire_of_plain_values_and_enums() -> None:
 
 def test_importing_taskora_loads_neither_pydantic_nor_msgspec() -> None:
     code = (
-        "import taskora_cli, taskora_cli.schemas, sys; "
+        "import taskora_cli.schemas, sys; from taskora_cli import *; "  # every public name
         "assert 'pydantic' not in sys.modules and 'msgspec' not in sys.modules, "
         "sorted(m for m in sys.modules if m.startswith(('pydantic', 'msgspec')))"
     )

@@ -122,7 +122,11 @@ def test_binary_text_is_lossless() -> None:
 
 
 def test_importing_taskora_does_not_import_msgspec() -> None:
-    code = "import sys, taskora_cli, taskora_cli.serialization; assert 'msgspec' not in sys.modules"
+    code = (
+        "import sys, taskora_cli.serialization\n"
+        "from taskora_cli import *  # every public name\n"
+        "assert 'msgspec' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
