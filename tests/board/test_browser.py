@@ -158,13 +158,33 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def page(browser: Browser, stage: Stage) -> Iterator[Page]:
     """A logged-in page on the board, in a fresh context (its own cookies)."""
+    yield from _opened(browser, stage, stream=True)
+
+
+@pytest.fixture
+def page_without_stream(browser: Browser, stage: Stage) -> Iterator[Page]:
+    """A logged-in page whose event stream never connects (as behind a buffering proxy)."""
+    yield from _opened(browser, stage, stream=False)
+
+
+def _opened(browser: Browser, stage: Stage, *, stream: bool) -> Iterator[Page]:
     context = browser.new_context()
     context.set_default_timeout(15_000)
+    if not stream:
+        context.route("**/api/events", lambda route: route.abort())
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    # CSP violations (an inline script or style the policy refuses) are console errors
-    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # CSP violations (an inline script or style the policy refuses) are console errors; the
+    # refused stream is one too where we refuse it
+    opened.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and (stream or "ERR_FAILED" not in m.text)
+            else None
+        ),
+    )
     opened.on("dialog", lambda dialog: dialog.accept())
     opened.goto(f"{stage.url}/")
     _log_in(opened)
@@ -272,3 +292,15 @@ def test_keys_move_between_views_and_slash_opens_a_job(
     page.screenshot(path=shots / "job-dark.png", full_page=True)
     page.keyboard.press("2")
     expect(page.locator("#jobs-filter")).to_be_visible()
+
+
+def test_without_the_event_stream_the_page_polls(page_without_stream: Page, stage: Stage) -> None:
+    page = page_without_stream
+    expect(page.locator("#live")).to_have_text("polling")
+    stage.release.clear()
+    held = stage.app.dispatch("invoice", {"customer": "hooli", "amount": 5})
+    page.fill("#search", held.id)
+    page.press("#search", "Enter")
+    expect(page.locator("#state")).to_have_text("active")
+    stage.release.set()
+    expect(page.locator("#state")).to_have_text("completed")

@@ -131,7 +131,7 @@ const views = {
             { ask: `Pause queue ${q.name}? Workers stop taking its jobs.` })]])),
       h("h3", {}, "Server"),
       h("p", { id: "server", class: "muted" }, Object.entries(server).map(([k, v]) => `${k} ${shown(v)}`).join(" · "),
-        ` · ${o.workers.length} worker(s) · read in ${o.taken_ms} ms`),
+        ` · ${o.workers.length} worker(s) · read at ${when(o.taken_ms)}`),
     ];
   },
   async jobs({ arg, params }) {
