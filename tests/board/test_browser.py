@@ -156,18 +156,24 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def page(browser: Browser, stage: Stage) -> Iterator[Page]:
+def answers() -> list[str]:
+    """What the page's next prompts are answered (in order); confirmations are accepted."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, stage: Stage, answers: list[str]) -> Iterator[Page]:
     """A logged-in page on the board, in a fresh context (its own cookies)."""
-    yield from _opened(browser, stage, stream=True)
+    yield from _opened(browser, stage, answers, stream=True)
 
 
 @pytest.fixture
 def page_without_stream(browser: Browser, stage: Stage) -> Iterator[Page]:
     """A logged-in page whose event stream never connects (as behind a buffering proxy)."""
-    yield from _opened(browser, stage, stream=False)
+    yield from _opened(browser, stage, [], stream=False)
 
 
-def _opened(browser: Browser, stage: Stage, *, stream: bool) -> Iterator[Page]:
+def _opened(browser: Browser, stage: Stage, answers: list[str], *, stream: bool) -> Iterator[Page]:
     context = browser.new_context()
     context.set_default_timeout(15_000)
     if not stream:
@@ -185,7 +191,10 @@ def _opened(browser: Browser, stage: Stage, *, stream: bool) -> Iterator[Page]:
             else None
         ),
     )
-    opened.on("dialog", lambda dialog: dialog.accept())
+    opened.on(
+        "dialog",
+        lambda d: d.accept(answers.pop(0)) if d.type == "prompt" else d.accept(),
+    )
     opened.goto(f"{stage.url}/")
     _log_in(opened)
     expect(opened.locator("nav a.on")).to_have_text("Overview")
@@ -257,7 +266,9 @@ def test_a_dead_letter_is_retried_and_completes_live(page: Page, stage: Stage, s
     page.screenshot(path=shots / "job-completed.png", full_page=True)
 
 
-def test_a_schedule_is_paused_and_resumed(page: Page, stage: Stage, shots: Path) -> None:
+def test_a_schedule_is_paused_resumed_changed_and_deleted(
+    page: Page, stage: Stage, shots: Path, answers: list[str]
+) -> None:
     stage.app.schedules().add("nightly-report", "tick", every="1h")
     page.keyboard.press("5")
     row = page.locator("#schedules tr", has_text="nightly-report")
@@ -269,6 +280,13 @@ def test_a_schedule_is_paused_and_resumed(page: Page, stage: Stage, shots: Path)
     row.get_by_role("button", name="resume").click()
     expect(row).to_contain_text("active")
     assert not stage.app.schedules().get("nightly-report").paused
+    answers.append("5m")
+    row.get_by_role("button", name="edit").click()
+    expect(row).to_contain_text("every 5m")
+    assert stage.app.schedules().get("nightly-report").spec.every_ms == 300_000
+    row.get_by_role("button", name="delete").click()
+    expect(page.locator("#schedules tr", has_text="nightly-report")).to_have_count(0)
+    assert stage.app.schedules().list() == []
 
 
 def test_keys_move_between_views_and_slash_opens_a_job(

@@ -8,6 +8,7 @@ const VIEWS = [["overview", "Overview"], ["jobs", "Jobs"], ["dlq", "Dead letters
   ["workers", "Workers"], ["schedules", "Schedules"], ["workflows", "Workflows"]];
 const STATES = ["waiting", "active", "delayed", "completed", "failed", "cancelled", "expired"];
 const THEMES = ["auto", "light", "dark"];
+const CLEANABLE = ["completed", "failed", "cancelled", "expired"];
 let config = { read_only: true, states: STATES, stats_interval_ms: 3000 };
 let jobsFilter = "";
 
@@ -26,15 +27,20 @@ function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function call(path, method = "GET") {
-  const answer = await fetch(`${API}${path}`, { method, credentials: "same-origin" });
+async function call(path, method = "GET", body = undefined) {
+  const options = { method, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.body = JSON.stringify(body);
+    options.headers = { "Content-Type": "application/json" };
+  }
+  const answer = await fetch(`${API}${path}`, options);
   if (answer.status === 401) {
     location.href = `${BASE}/login?redirect=${encodeURIComponent(location.pathname + location.hash)}`;
     throw new Error("log in");
   }
-  const body = await answer.json();
-  if (!answer.ok) throw new Error(body.error || answer.statusText);
-  return body;
+  const found = await answer.json();
+  if (!answer.ok) throw new Error(found.error || answer.statusText);
+  return found;
 }
 
 function flash(text, bad = false) {
@@ -43,14 +49,22 @@ function flash(text, bad = false) {
   note.className = bad ? "bad" : "muted";
 }
 
-// A button for a mutation (none in read-only mode); `ask` is a question to confirm first.
-function act(label, path, { ask = null, done = null } = {}) {
+// A button for a mutation (none in read-only mode); `ask` is a question to confirm first,
+// `input` asks for a value (a prompt) and turns it into [path, body] (null: do nothing).
+function act(label, path, { ask = null, done = null, method = "POST", input = null } = {}) {
   if (config.read_only) return null;
   return h("button", { type: "button", onclick: async (event) => {
     if (ask && !confirm(ask)) return;
+    let [target, body] = [path, undefined];
+    if (input) {
+      const given = prompt(input.question, input.value);
+      const made = given === null || !given.trim() ? null : input.make(given.trim());
+      if (!made) return;
+      [target, body] = made;
+    }
     event.currentTarget.disabled = true;
     try {
-      const answer = await call(path, "POST");
+      const answer = await call(target, method, body);
       flash(done ? done(answer) : `${label}: done`);
     } catch (error) { flash(`${label}: ${error.message}`, true); }
     await render();
@@ -62,6 +76,9 @@ const shown = (value) => (value === null || value === undefined ? "" :
 const when = (at) => (at === null || at === undefined || at === "" ? "" : new Date(at).toLocaleString());
 const seconds = (s) => (s === null || s === undefined ? "" : s < 60 ? `${s.toFixed(1)}s` :
   s < 3600 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
+// An interval as the server reads one back: "90s", "5m", "2h", "1d"
+const every = (ms) => { for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]]) {
+  if (ms % size === 0) return `${ms / size}${unit}`; } return `${ms}ms`; };
 const enc = encodeURIComponent;
 
 function table(id, headers, rows, empty = "nothing here") {
@@ -156,6 +173,10 @@ const views = {
         h("a", { href: `#/job/${enc(j.id)}?task=${enc(j.task)}` }, j.id), j.attempt, when(j.timeline.dispatched_at),
         when(j.timeline.finished_at), j.error ? `${j.error.type}: ${j.error.message}` : shown(j.result ?? j.data).slice(0, 120)]),
       `no ${state} jobs of ${picked}`),
+      CLEANABLE.includes(state) && page.total ? h("p", {}, act(`clean ${state} jobs…`, "", {
+        input: { question: `Delete the ${state} jobs of ${picked} that ended longer ago than (e.g. 7d, 12h, 0s for all):`,
+          value: "7d", make: (age) => [`/tasks/${enc(picked)}/clean?state=${state}&older_than=${enc(age)}`] },
+        done: (a) => `deleted ${a.deleted} ${state} job(s) of ${picked}` })) : null,
       h("p", {}, page.total ? `${offset + 1}–${offset + page.jobs.length} of ${page.total} ` : "",
         offset > 0 ? h("a", { href: link(picked, state, Math.max(0, offset - 50)) }, "‹ previous") : null, " ",
         offset + 50 < page.total ? h("a", { href: link(picked, state, offset + 50) }, "next ›") : null),
@@ -221,10 +242,15 @@ const views = {
   async schedules() {
     const found = await call("/schedules");
     return [table("schedules", ["name", "task", "every / cron", "next run", "last run", "state", ""], found.map((s) => [
-      s.name, s.task, s.cron || (s.every_ms ? seconds(s.every_ms / 1000) : ""), when(s.next_run), when(s.last_run),
+      s.name, s.task, s.cron || (s.every_ms ? `every ${every(s.every_ms)}` : ""), when(s.next_run), when(s.last_run),
       s.paused ? "paused" : "active",
       [s.paused ? act("resume", `/schedules/${enc(s.name)}/resume`) : act("pause", `/schedules/${enc(s.name)}/pause`),
-        " ", act("trigger", `/schedules/${enc(s.name)}/trigger`, { done: (a) => `triggered: job ${a.id}` })]]),
+        " ", act("trigger", `/schedules/${enc(s.name)}/trigger`, { done: (a) => `triggered: job ${a.id}` }),
+        " ", act("edit", "", { method: "PUT", input: { question: `Run ${s.name} every (e.g. 5m), or on a cron expression:`,
+          value: s.cron || every(s.every_ms), make: (timing) => [`/schedules/${enc(s.name)}`,
+            timing.includes(" ") ? { cron: timing } : { every: timing }] }, done: () => `${s.name} updated` }),
+        " ", act("delete", `/schedules/${enc(s.name)}`, { method: "DELETE", ask: `Delete schedule ${s.name}? Jobs it dispatched stay.`,
+          done: () => `${s.name} deleted` })]]),
     "no schedules")];
   },
   async workflows({ arg }) {
@@ -267,11 +293,14 @@ async function render() {
   if (again) { again.focus(); if (caret !== null) again.setSelectionRange(caret, caret); }
 }
 
-// Live updates re-render at most twice a second, however many events arrive.
+// Live updates re-render at most twice a second on a job's page, and once per stats interval
+// elsewhere (lists such as the dead letters' groups cost the server more), however many
+// events arrive.
 let pending = null;
 function soon() {
   if (pending) return;
-  pending = setTimeout(async () => { await render(); pending = null; }, 500);
+  const wait = route().view === "job" ? 500 : Math.max(1000, config.stats_interval_ms || 3000);
+  pending = setTimeout(async () => { await render(); pending = null; }, wait);
 }
 
 // Server-Sent Events; while the stream is down, poll instead until it is back.
