@@ -23,7 +23,7 @@ import redis
 import uvicorn
 from board_support import SECRET
 
-from taskora_cli import Taskora
+from taskora_cli import Taskora, chain
 from taskora_cli.board import SessionAuth, create_board
 from taskora_cli.config import load_config
 from taskora_cli.errors import JobFailedError
@@ -51,6 +51,7 @@ class Stage:
 
     url: str
     app: Taskora
+    tick: Any = None
     broken: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -118,8 +119,10 @@ def stage(valkey_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         return {"paid": data["amount"]}
 
     @app.task("tick")
-    async def tick(data: Any) -> None:
-        return None
+    async def tick(data: Any) -> Any:
+        return data
+
+    stage.tick = tick
 
     def authenticate(username: str, password: str) -> bool:
         return (username, password) == (USER, PASSWORD)
@@ -310,6 +313,20 @@ def test_keys_move_between_views_and_slash_opens_a_job(
     page.screenshot(path=shots / "job-dark.png", full_page=True)
     page.keyboard.press("2")
     expect(page.locator("#jobs-filter")).to_be_visible()
+
+
+def test_a_workflow_shows_its_nodes_and_its_jobs_link_back(page: Page, stage: Stage) -> None:
+    flow = chain(stage.tick.s(1), stage.tick.s()).dispatch()
+    assert flow.result(timeout=15) == 1
+    page.keyboard.press("6")
+    page.get_by_role("link", name=flow.id).click()
+    expect(page.locator("#state")).to_have_text("completed")
+    nodes = page.locator("#nodes tbody tr")
+    expect(nodes).to_have_count(2)
+    nodes.nth(1).get_by_role("link").click()
+    expect(page.locator("#state")).to_have_text("completed")
+    page.locator("#workflow").click()
+    expect(page.locator("#nodes")).to_be_visible()
 
 
 def test_without_the_event_stream_the_page_polls(page_without_stream: Page, stage: Stage) -> None:

@@ -287,6 +287,7 @@ async function render() {
     if (route().view !== where.view) return;  // the user moved on while this was loading
     main.replaceChildren(...parts.flat(Infinity).filter((x) => x));
   } catch (error) {
+    console.error(error);  // a screen that cannot be shown is an error the browser tests see
     main.replaceChildren(h("p", { class: "bad" }, error.message));
   }
   const again = focused && focused.id ? document.getElementById(focused.id) : null;
