@@ -3,8 +3,9 @@ package; no browser is ever downloaded): log in, retry a dead letter and watch i
 live, pause a schedule, move around with the keyboard.
 
 One browser and one served board (uvicorn and a worker on a loop of their own thread) for the
-whole module; each test opens a fresh browser context and logs in. Screenshots go to
-$TASKORA_SCREENSHOTS, else to a temporary folder; the path is printed.
+whole module; the login form is filled once, and each test opens a fresh browser context with
+its cookie. Screenshots go to $TASKORA_SCREENSHOTS, else to a temporary folder; the path is
+printed (pytest -s). The browser is `chromium` on the PATH, or $TASKORA_CHROMIUM.
 """
 
 from __future__ import annotations
@@ -158,6 +159,20 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def signed_in(browser: Browser, stage: Stage) -> Any:
+    """The cookies of one login through the form, for every test's fresh context."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{stage.url}/")
+        _log_in(page)
+        expect(page.locator("nav a.on")).to_have_text("Overview")
+        return context.storage_state()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def answers() -> list[str]:
     """What the page's next prompts are answered (in order); confirmations are accepted."""
@@ -165,19 +180,21 @@ def answers() -> list[str]:
 
 
 @pytest.fixture
-def page(browser: Browser, stage: Stage, answers: list[str]) -> Iterator[Page]:
-    """A logged-in page on the board, in a fresh context (its own cookies)."""
-    yield from _opened(browser, stage, answers, stream=True)
+def page(browser: Browser, stage: Stage, signed_in: Any, answers: list[str]) -> Iterator[Page]:
+    """A logged-in page on the board's Overview, in a fresh context."""
+    yield from _opened(browser, stage, signed_in, answers, stream=True)
 
 
 @pytest.fixture
-def page_without_stream(browser: Browser, stage: Stage) -> Iterator[Page]:
+def page_without_stream(browser: Browser, stage: Stage, signed_in: Any) -> Iterator[Page]:
     """A logged-in page whose event stream never connects (as behind a buffering proxy)."""
-    yield from _opened(browser, stage, [], stream=False)
+    yield from _opened(browser, stage, signed_in, [], stream=False)
 
 
-def _opened(browser: Browser, stage: Stage, answers: list[str], *, stream: bool) -> Iterator[Page]:
-    context = browser.new_context()
+def _opened(
+    browser: Browser, stage: Stage, signed_in: Any, answers: list[str], *, stream: bool
+) -> Iterator[Page]:
+    context = browser.new_context(storage_state=signed_in)
     context.set_default_timeout(15_000)
     if not stream:
         context.route("**/api/events", lambda route: route.abort())
@@ -199,7 +216,6 @@ def _opened(browser: Browser, stage: Stage, answers: list[str], *, stream: bool)
         lambda d: d.accept(answers.pop(0)) if d.type == "prompt" else d.accept(),
     )
     opened.goto(f"{stage.url}/")
-    _log_in(opened)
     expect(opened.locator("nav a.on")).to_have_text("Overview")
     try:
         yield opened
