@@ -327,6 +327,11 @@ def test_keys_move_between_views_and_slash_opens_a_job(
     page.keyboard.press("t")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     page.screenshot(path=shots / "job-dark.png", full_page=True)
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_contain_text("open a job by id")
+    page.keyboard.press("Escape")  # closes the help and goes back from the job
+    expect(page.locator("#help")).to_be_hidden()
+    expect(page.locator("nav a.on")).to_have_text("Workflows")
     page.keyboard.press("2")
     expect(page.locator("#jobs-filter")).to_be_visible()
 
