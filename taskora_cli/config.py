@@ -108,6 +108,8 @@ class BoardConfig:
     """"module:attr" of an ``authenticate(username, password)`` callable."""
     redact: tuple[str, ...] = ()
     """Field names masked (any case, at any depth) in what the board serves."""
+    session_ttl_ms: int | None = None
+    """A login lasts this long after its last API call (rolling); None: the browser session."""
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,7 @@ TABLES = ("defaults", "defaults.retry", "worker", "retention", "scheduler", "tls
 
 _COUNT = integer(1)
 _LIMIT_AGE = duration(0, nullable=True)
+_SESSION_TTL = duration(1000)
 _LIMIT_ITEMS = integer(0, nullable=True)
 
 KEYS = (
@@ -302,6 +303,7 @@ KEYS = (
     Key("board.secret", "secret", text, _hidden, env="TASKORA_BOARD_SECRET"),
     Key("board.authenticate", "authenticate", app_ref),
     Key("board.redact", "redact", key_names, _list, env="TASKORA_BOARD_REDACT", from_env=env_list),
+    Key("board.session_ttl", "session_ttl_ms", _SESSION_TTL, _ms, env="TASKORA_BOARD_SESSION_TTL"),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

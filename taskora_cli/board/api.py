@@ -3,6 +3,7 @@ documents.py), read through the library's views; each mutation a POST."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.routing import Route
 from .. import documents
 from ..errors import UsageError
 from ..job_state import LISTED_STATES
+from ..schedule_spec import TABLE_KEYS
 from ..views.inspector import MAX_THROUGHPUT_MINUTES
 from .errors import NotFound
 from .guard import api
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000
 """The most jobs (or dead letters) one page holds."""
+
+MAX_BODY = 64 * 1024
+"""The largest request body read (a schedule's changes): more is refused unread."""
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -42,6 +47,25 @@ def _text(request: Request, name: str) -> str | None:
 
 def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+async def _object(request: Request) -> dict[str, Any]:
+    """The request's body: a JSON object of at most MAX_BODY bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise UsageError(f"the body is over {MAX_BODY} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise UsageError(f"the body is over {MAX_BODY} bytes")
+    try:
+        found = json.loads(body or b"null")
+    except ValueError:
+        raise UsageError("the body is not JSON") from None
+    if not isinstance(found, dict):
+        raise UsageError("the body must be a JSON object")
+    return found
 
 
 class Api:
@@ -87,9 +111,15 @@ class Api:
             "/workflows/{workflow_id}/cancel": self.workflow_cancel,
         }
         board = self.board
-        return [Route(p, api(board, h), methods=["GET"]) for p, h in read.items()] + [
-            Route(p, api(board, h, mutation=True), methods=["POST"]) for p, h in write.items()
-        ]
+        return [
+            *[Route(p, api(board, h), methods=["GET"]) for p, h in read.items()],
+            *[Route(p, api(board, h, mutation=True), methods=["POST"]) for p, h in write.items()],
+            Route("/tasks/{task}/clean", api(board, self.clean, mutation=True), methods=["POST"]),
+            Route("/schedules/{name}", api(board, self.schedule_update, mutation=True),
+                  methods=["PUT"]),
+            Route("/schedules/{name}", api(board, self.schedule_remove, mutation=True),
+                  methods=["DELETE"]),
+        ]  # fmt: skip
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -261,6 +291,43 @@ class Api:
             dry_run=_flag(request, "dry_run"),
         )
         return self.board.json(done.to_dict())
+
+    async def clean(self, request: Request) -> Response:
+        """Delete one task's jobs that ended ``state`` more than ``older_than`` ago
+        (``jobs clean --task T --state S --older-than D --json``); ``dry_run`` only counts."""
+        task = request.path_params["task"]
+        await self._task_stats(task)  # an unknown task is 404
+        state, older_than = _text(request, "state"), _text(request, "older_than")
+        if state is None or older_than is None:
+            raise UsageError('give state (completed, failed, cancelled or expired) and '
+                             'older_than (e.g. "7d"; "0s" for all of them)')  # fmt: skip
+        done = await self.app.aclean_jobs(
+            state, older_than, task=task, dry_run=_flag(request, "dry_run")
+        )
+        return self.board.json(done.to_dict())
+
+    async def schedule_update(self, request: Request) -> Response:
+        """Change some of a schedule's options (``schedules update --json``): a JSON object
+        of task, cron, every, data, timezone, on_missed, overlap; a new timing moves its
+        next run."""
+        changes = await _object(request)
+        if not changes:
+            raise UsageError("nothing to change: give task, cron, every, data, timezone, "
+                             "on_missed or overlap")  # fmt: skip
+        unknown = sorted(set(changes) - set(TABLE_KEYS))
+        if unknown:
+            raise UsageError(f"unknown schedule option {unknown[0]!r}; allowed: "
+                             f"{', '.join(TABLE_KEYS)}")  # fmt: skip
+        if "every" in changes and "cron" in changes:
+            raise UsageError("give every or cron, not both")
+        info = await self.app.schedules().aupdate(request.path_params["name"], **changes)
+        return self.board.json(info.as_dict())
+
+    async def schedule_remove(self, request: Request) -> Response:
+        """Delete a schedule (``schedules rm --json``); jobs it dispatched stay."""
+        name = request.path_params["name"]
+        await self.app.schedules().aremove(name)
+        return self.board.json({"name": name, "removed": True})
 
     async def schedule_pause(self, request: Request) -> Response:
         info = await self.app.schedules().apause(request.path_params["name"])

@@ -111,7 +111,7 @@ def auth_from_config(config: Config) -> SessionAuth | None:
     if not board.secret:
         raise ConfigError("the board's login needs a cookie secret: set [board] secret or "
                           "TASKORA_BOARD_SECRET (`openssl rand -base64 48`)")  # fmt: skip
-    return SessionAuth(board.secret, check)
+    return SessionAuth(board.secret, check, ttl_ms=board.session_ttl_ms)
 
 
 def _one_account(user: str, password: str) -> Authenticate:

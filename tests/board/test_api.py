@@ -158,6 +158,52 @@ async def test_the_actions_change_jobs_queues_and_dead_letters(
         assert (await http.post(f"/api/dlq/{ran['bad']}/retry")).status_code == 400  # waiting
 
 
+async def test_schedules_change_and_go_and_old_jobs_are_cleaned(
+    app: Taskora, ran: dict[str, str]
+) -> None:
+    @app.task("tick")
+    async def tick(data: Any) -> None:
+        return None
+
+    await app.schedules().aadd("nightly", "tick", every="1h")
+    async with client(create_board(app)) as http:
+        changed = await http.put("/api/schedules/nightly", json={"every": "5m", "data": {"n": 1}})
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["every_ms"], changed.json()["data"]) == (300_000, {"n": 1})
+        assert (await app.schedules().aget("nightly")).spec.every_ms == 300_000
+        for body, status in [
+            ({}, 400),
+            ({"name": "other"}, 400),
+            ({"every": "1m", "cron": "* * * * *"}, 400),
+            ({"every": "soon"}, 400),
+            ([1], 400),
+        ]:
+            answer = await http.put("/api/schedules/nightly", json=body)
+            assert answer.status_code == status, (body, answer.text)
+        assert (await http.put("/api/schedules/nope", json={"every": "1m"})).status_code == 404
+        too_big = {"data": "x" * 70_000}
+        assert (await http.put("/api/schedules/nightly", json=too_big)).status_code == 400
+        removed = await http.delete("/api/schedules/nightly")
+        assert removed.json() == {"name": "nightly", "removed": True}
+        assert (await http.delete("/api/schedules/nightly")).status_code == 404
+        assert await app.schedules().alist() == []
+
+        clean = "/api/tasks/signup/clean?state=completed&older_than=0s"
+        assert (await http.post(f"{clean}&dry_run=true")).json() == {
+            "state": "completed", "matched": 1, "deleted": 0, "dry_run": True,
+            "by_task": {"signup": 1},
+        }  # fmt: skip
+        assert (await http.post(clean)).json()["deleted"] == 1
+        assert (await http.get(f"/api/jobs/{ran['ok']}")).status_code == 404
+        assert (await http.get(f"/api/jobs/{ran['bad']}")).json()["state"] == "failed"
+        assert (await http.post("/api/tasks/signup/clean?state=completed")).status_code == 400
+        assert (await http.post(f"{clean.replace('completed', 'active')}")).status_code == 400
+        assert (
+            await http.post("/api/tasks/nope/clean?state=failed&older_than=1d")
+        ).status_code == 404
+        assert (await http.get(clean)).status_code == 405
+
+
 async def test_read_only_refuses_every_mutation_and_serves_every_read(
     app: Taskora, ran: dict[str, str]
 ) -> None:
@@ -165,13 +211,16 @@ async def test_read_only_refuses_every_mutation_and_serves_every_read(
     async with client(board) as http:
         assert (await http.get("/api/overview")).status_code == 200
         mutations = [
-            r.path for r in _routes(board) if "POST" in (getattr(r, "methods", None) or ())
+            (method, r.path)
+            for r in _routes(board)
+            for method in (getattr(r, "methods", None) or ())
+            if method in ("POST", "PUT", "DELETE")
         ]
-        assert len(mutations) >= 12
-        for path in mutations:
+        assert len(mutations) >= 15
+        for method, path in mutations:
             concrete = path.replace("{", "").replace("}", "")
-            answer = await http.post(concrete)
-            assert answer.status_code == 403, path
+            answer = await http.request(method, concrete, json={"every": "1m"})
+            assert answer.status_code == 403, (method, path)
         assert (await app.handle("signup", ran["bad"]).astate()) == "failed"
 
 

@@ -107,10 +107,13 @@ def test_the_login_comes_from_the_config_and_needs_a_secret(tmp_path: Path) -> N
         loaded(env)
     auth = loaded(env | {"TASKORA_BOARD_SECRET": SECRET})
     assert auth.authenticate("ops", "right") and not auth.authenticate("ops", "wrong")
+    assert auth.ttl_ms is None
+    renewed = loaded(env | {"TASKORA_BOARD_SECRET": SECRET, "TASKORA_BOARD_SESSION_TTL": "30m"})
+    assert renewed.ttl_ms == 30 * 60_000
     (tmp_path / "board_auth.py").write_text("def authenticate(u, p):\n    return u == 'x'\n")
     (tmp_path / "taskora.toml").write_text(
         f'[board]\nauthenticate = "board_auth:authenticate"\nsecret = "{SECRET}"\n'
-        'redact = ["password"]\n'
+        'redact = ["password"]\nsession_ttl = "8h"\n'
     )
     import sys
 
@@ -118,7 +121,9 @@ def test_the_login_comes_from_the_config_and_needs_a_secret(tmp_path: Path) -> N
     try:
         config = load_config(env={}, cwd=tmp_path)
         assert config.board.redact == ("password",)
-        assert auth_from_config(config).authenticate("x", "") is True  # type: ignore[union-attr]
+        auth = auth_from_config(config)
+        assert auth is not None and auth.authenticate("x", "") is True
+        assert auth.ttl_ms == 8 * 3_600_000
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("board_auth", None)
