@@ -21,6 +21,7 @@ from .dead import DeadLetters
 from .events import Events
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
 from .flow import Flow
+from .leases import Leases
 from .reads import Reads
 from .records import (
     KEEP_ALL,
@@ -102,6 +103,7 @@ class Engine(Reads):
         self.events = Events(self.runner)
         self.workflows = Workflows(self.runner)
         self.admin = JobAdmin(self.runner)
+        self.leases = Leases(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire] = {}
         self.registered: set[str] = self.runner.registered

@@ -85,6 +85,13 @@ def scheduler_lease_key(prefix: str) -> str:
     return f"{base(prefix)}:{{_schedules}}:lease"
 
 
+def leader_lease_key(prefix: str, group: str) -> str:
+    """HASH: the lease of one group of legacy managers (``DefaultTaskManager``, the group is
+    its task name): ``owner`` (the leader's token) and ``until`` (ms). Added within layout 2:
+    older taskora never reads or writes it."""
+    return f"{base(prefix)}:{{_leader:{group}}}:lease"
+
+
 def workflows_key(prefix: str) -> str:
     """ZSET: the id of every stored workflow; score = when it was created (ms). Ids whose
     workflow expired (retention) are dropped by the reader that finds them gone.

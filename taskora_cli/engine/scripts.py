@@ -64,6 +64,8 @@ SCRIPT_NAMES = (
     "purge_finished",
     "pause_job",
     "resume_job",
+    "leader_keep",
+    "leader_release",
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 

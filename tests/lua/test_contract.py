@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from slots import hash_slot
 
-from taskora_cli.engine import admin, dead, flow, registry, steps, workflows
+from taskora_cli.engine import admin, dead, flow, leases, registry, steps, workflows
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
@@ -39,6 +39,7 @@ REGISTRY_SOURCE = Path(inspect.getfile(registry))
 WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 ADMIN_SOURCE = Path(inspect.getfile(admin))
 STEPS_SOURCE = Path(inspect.getfile(steps))
+LEASES_SOURCE = Path(inspect.getfile(leases))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -91,6 +92,8 @@ WIRE_SNAPSHOT: dict[str, Any] = {
         "purge_finished",
         "pause_job",
         "resume_job",
+        "leader_keep",
+        "leader_release",
     ],
 }
 
@@ -141,6 +144,7 @@ KEYS_SNAPSHOT = {
     "schedule_names_key('app')": "taskora:app:{_schedules}:names",
     "scheduler_lease_key('')": "taskora:{_schedules}:lease",
     "scheduler_lease_key('app')": "taskora:app:{_schedules}:lease",
+    "leader_lease_key('app', 'taskmanager')": "taskora:app:{_leader:taskmanager}:lease",
     "contracts_key('')": "taskora:{_global}:contracts",
     "contracts_key('app')": "taskora:app:{_global}:contracts",
     "task_registry_key('')": "taskora:{_global}:tasks",
@@ -475,6 +479,8 @@ HEADERS_SNAPSHOT = {
     },
     "schedule_triggered": {"ARGV": ["job_id", "task", "now_ms"], "KEYS": ["schedule HASH"]},
     "scheduler_release": {"ARGV": ["token"], "KEYS": ["lease HASH"]},
+    "leader_keep": {"ARGV": ["token", "now_ms", "lease_ms"], "KEYS": ["lease HASH"]},
+    "leader_release": {"ARGV": ["token"], "KEYS": ["lease HASH"]},
     "scheduler_tick": {
         "ARGV": ["token", "now_ms", "lease_ms", "limit"],
         "KEYS": ["lease HASH", "due ZSET"],
@@ -616,7 +622,7 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called: set[str] = set()
     sources = (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE)
-    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE, STEPS_SOURCE):
+    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE, STEPS_SOURCE, LEASES_SOURCE):
         text = source.read_text()
         called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', text))
         called |= set(re.findall(r'RunScript\(\s*"(\w+)"', text))  # steps.py: both drivers
@@ -740,6 +746,8 @@ async def exercise(engine: Engine) -> None:
     await engine.schedules.triggered("s", "t1", task, now)
     await engine.schedules.remove("s")
     await engine.schedules.release("w1")
+    await engine.leases.keep("taskmanager", "m1", now, ttl)
+    await engine.leases.release("taskmanager", "m1")
     await engine.publish_contracts({task: '{"name":"contract","version":2}'})
     await engine.publish_contracts({task: '{"name":"contract","version":1}', "b": "{}"})
     nodes = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (), None, '{"a":"b"}', 5000)]
@@ -789,6 +797,7 @@ def built_keys() -> dict[str, str]:
     found["worker_key('app', 'h:1:w')"] = k.worker_key("app", "h:1:w")
     found["workflow_key('app', 'w1')"] = k.workflow_key("app", "w1")
     found["schedule_key('app', 'nightly')"] = k.schedule_key("app", "nightly")
+    found["leader_lease_key('app', 'taskmanager')"] = k.leader_lease_key("app", "taskmanager")
     for prefix in ("", "app"):
         task = k.TaskKeys(prefix, "send-email")
         label = f"TaskKeys({prefix!r}, 'send-email')"
