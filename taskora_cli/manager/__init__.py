@@ -5,7 +5,7 @@ and queues). See docs/manager.md."""
 from __future__ import annotations
 
 from ..errors import NotRetriedError
-from .job import ManagerContext, ManagerJob
+from .job import ManagerContext, ManagerJob, ManagerSocket
 from .options import DlqOptions, EmitOptions, HandlerOptions, ProcessorOptions, RetryOptions
 from .sdk import Sdk
 from .task_manager import TaskManager
@@ -16,6 +16,7 @@ __all__ = [
     "HandlerOptions",
     "ManagerContext",
     "ManagerJob",
+    "ManagerSocket",
     "NotRetriedError",
     "ProcessorOptions",
     "RetryOptions",
