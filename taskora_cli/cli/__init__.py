@@ -15,6 +15,7 @@ from . import (
     dlq,
     doctor,
     events,
+    gateway,
     init,
     jobs,
     queues,
@@ -72,6 +73,7 @@ app.command()(events.events)
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(workflows.app, name="workflows")
 app.command()(top.top)
+app.command()(gateway.gateway)
 add_app_option(app)  # `taskora COMMAND --app X`, beside --config
 
 

@@ -111,6 +111,7 @@ class Hub:
         self._held: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
         self._refreshed = 0.0
         self._retries: dict[str, int] = {}
+        self._added = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -210,9 +211,10 @@ class Hub:
         new = [task for task in tasks if task not in self.known]
         if not new or self._follower is None:
             return
-        self.known.update(new)
         engine = await self.parts.runtime.engine()
         self._follower.add(await engine.events.latest_ids(new))
+        self.known.update(new)
+        self._added.set()
 
     async def _refresh(self) -> None:
         self._refreshed = time.monotonic()
@@ -224,6 +226,11 @@ class Hub:
             try:
                 if time.monotonic() - self._refreshed > REFRESH_S:
                     await self._refresh()
+                if not self.known:  # no stream to read yet: wait for a task to follow
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._added.wait(), BLOCK_MS / 1000)
+                    self._added.clear()
+                    continue
                 raws = await self._follower.read(BLOCK_MS)
                 for raw in raws:
                     await self._route(raw)

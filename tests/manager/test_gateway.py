@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from taskora_cli import Taskora
 from taskora_cli.config import load_config
 from taskora_cli.manager import ManagerContext, ManagerJob, TaskManager
+from taskora_cli.worker.pool import Worker
 
 TOKEN = "s3cret"
 
@@ -115,3 +119,79 @@ async def test_a_bad_token_is_refused(manager: TaskManager) -> None:
         assert (await _receive(ws))["code"] == "unauthorized"
         await ws.wait_closed()
         assert ws.close_code == 1008
+
+
+DOOMED_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from taskora_cli import Taskora
+from taskora_cli.config import load_config
+from taskora_cli.manager import TaskManager
+from taskora_cli.worker.pool import Worker
+
+url, prefix, root = sys.argv[1:4]
+app = Taskora(url, prefix=prefix, config=load_config(env={}, cwd=Path(root)))
+tm = TaskManager.init(db=app)
+
+
+async def slow(job, ctx):
+    ctx.socket.update("first run", 1)
+    await asyncio.sleep(60)
+
+
+tm.register_handler(slow, event="slow")
+
+
+async def main():
+    worker = Worker(app, app.registry.to_run(["slow"]), lock_ttl_ms=400, heartbeat_ms=100)
+    await worker.start()
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_workers_task_still_finishes_on_the_socket(
+    tmp_path: Path, redis_url: str
+) -> None:
+    prefix = f"gwk-{tmp_path.name}"
+    app = Taskora(redis_url, prefix=prefix, config=load_config(env={}, cwd=tmp_path))
+    tm = TaskManager.init(db=app)
+    await tm.astart(expose={"port": 0})  # the gateway alone: no worker in this process yet
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", DOOMED_WORKER, redis_url, prefix, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stderr=subprocess.DEVNULL,
+    )
+    survivor: Worker | None = None
+    try:
+
+        async def rerun(job: ManagerJob, ctx: ManagerContext) -> str:
+            ctx.socket.update("rerun", job.attempt)
+            return "ok"
+
+        tm.register_handler(rerun, event="slow")
+        assert tm.gateway is not None
+        async with connect(tm.gateway.url) as ws:
+            await ws.send(json.dumps({"type": "emit", "event": "slow", "data": {}}))
+            task_id = (await _receive(ws))["taskId"]
+            assert (await _receive(ws))["data"] == "first run"  # the doomed worker runs it
+            doomed.kill()  # SIGKILL: its lock lapses, and the stall sweep recovers the job
+            assert doomed.wait(10) == -9
+            survivor = Worker(
+                app, app.registry.to_run(["slow"]), lock_ttl_ms=400, heartbeat_ms=100,
+                stall_interval_ms=100,
+            )  # fmt: skip
+            await survivor.start()
+            got = await _until_finished(ws)
+        assert [m["type"] for m in got] == ["task_update", "task_finished"]
+        assert got[0]["data"] == "rerun"
+        assert got[1] == {"type": "task_finished", "taskId": task_id, "status": "completed"}
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        doomed.wait(10)
+        if survivor is not None:
+            await survivor.stop(1000)
+        await tm.aclose()
+        await app.aclose()
