@@ -18,7 +18,7 @@ TOKEN_ENV = "TASKORA_GATEWAY_TOKEN"
 
 
 def gateway(
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 4000,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 4000,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
     ] = "127.0.0.1",
