@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from taskora_cli import Taskora
 from taskora_cli.config import load_config
-from taskora_cli.manager import ManagerContext, ManagerJob, TaskManager
+from taskora_cli.manager import ManagerContext, ManagerJob, Sdk, TaskManager
 from taskora_cli.worker.pool import Worker
 
 TOKEN = "s3cret"
@@ -43,6 +45,17 @@ async def manager(tmp_path: Path, redis_url: str) -> AsyncIterator[TaskManager]:
     finally:
         await tm.aclose()
         await app.aclose()
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Poll ``condition`` every 10 ms until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value if isinstance(value, bool) else await value:
+            return
+        assert time.monotonic() < deadline, f"condition not met within {timeout}s"
+        await asyncio.sleep(0.01)
 
 
 def _url(tm: TaskManager, token: str = TOKEN) -> str:
@@ -195,3 +208,20 @@ async def test_a_killed_workers_task_still_finishes_on_the_socket(
             await survivor.stop(1000)
         await tm.aclose()
         await app.aclose()
+
+
+async def test_a_client_gone_mid_task_leaves_nothing_behind(manager: TaskManager) -> None:
+    assert manager.gateway is not None
+    hub = manager.gateway.gateway.hub
+    async with connect(_url(manager)) as ws:
+        await ws.send(json.dumps({"type": "emit", "event": "report", "data": {"n": 4}}))
+        task_id = (await _receive(ws))["taskId"]
+        assert any(job == task_id for _, job in hub.routes)
+    await until(lambda: not hub.connections and not hub.routes)  # its routes went with it
+    sdk = Sdk(manager.app)
+
+    async def completed() -> bool:
+        document = await sdk.aget_job(task_id, "default")
+        return document is not None and document["status"] == "completed"
+
+    await until(completed)  # and the job ran on as any other
