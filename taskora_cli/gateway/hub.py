@@ -36,6 +36,9 @@ REFRESH_S = 5.0
 """How often the tasks the server knows are read again (a task first dispatched by someone
 else is followed from then on)."""
 
+MISS_REFRESH_S = 1.0
+"""How soon after the last read of the known tasks an emit of an unknown one reads them again."""
+
 QUEUE_LIMIT = 1000
 """Messages waiting for one slow client before it is closed with code 1013."""
 
@@ -161,8 +164,13 @@ class Hub:
         conn.routes.clear()
 
     async def is_known(self, task: str) -> bool:
-        """Whether a handler or worker knows ``task`` (read again from the server on a miss)."""
-        if task not in self.known:
+        """Whether a handler or worker knows ``task`` (read again from the server on a miss,
+        at most once a second: a client sending unknown events cannot make it a flood)."""
+        if task in self.known:
+            return True
+        if task in self.parts.registry.tasks:  # registered in this process since the last read
+            return True
+        if time.monotonic() - self._refreshed > MISS_REFRESH_S:
             await self._refresh()
         return task in self.known
 
