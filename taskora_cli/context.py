@@ -26,7 +26,9 @@ _signal_lock = threading.Lock()
 class JobIO(Protocol):
     """How a context talks to the server: one per task in a worker, shared by its jobs."""
 
-    def write_progress(self, job_id: str, value: str) -> Write: ...
+    def write_progress(self, job_id: str, value: str | None, update: str | None = None) -> Write:
+        """Store progress ``value`` (None: keep it) and announce it, with ``update`` if given."""
+        ...
 
     def write_logs(self, job_id: str, entries: list[str]) -> Write: ...
 
@@ -204,6 +206,16 @@ class JobContext:
     def progress(self, value: float | int | dict[str, Any]) -> None:
         """Report progress: a number (e.g. percent) or a dict; readable while the job runs."""
         self._submit(self._io.write_progress(self.id, dumps(value, what="progress")))
+
+    def announce(self, data: Any, progress: float | int | dict[str, Any] | None = None) -> None:
+        """Send ``data`` (any JSON value) to whoever follows this job: the WebSocket
+        gateway's clients get ``{"type": "task_update", "taskId", "data", "progress"}``, and
+        ``progress`` listeners an event whose ``details["update"]`` holds it as JSON.
+        ``progress``, when given, is stored as the job's progress too. In order with
+        ``progress`` and log writes, and on the server before the job's final event."""
+        stored = None if progress is None else dumps(progress, what="progress")
+        update = dumps(data, what="announced data")
+        self._submit(self._io.write_progress(self.id, stored, update))
 
     def heartbeat(self) -> None:
         """Extend this job's lock now (long steps between automatic heartbeats)."""

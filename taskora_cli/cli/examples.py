@@ -39,6 +39,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "taskora board --check --json",
     ),
     "top": ("taskora top", "taskora top -t send-email", "taskora top --once --json"),
+    "gateway": (
+        "taskora gateway --port 4000",
+        "TASKORA_GATEWAY_TOKEN=s3cret taskora gateway --host 0.0.0.0 --port 4000",
+    ),
     "server status": ("taskora server status", "taskora server status --json"),
     "server start": ("taskora server start",),
     "server stop": ("taskora server stop", "taskora server stop --json"),

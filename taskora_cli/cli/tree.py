@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "workflows": ("workflows", None),
     "top": ("top", "top"),
     "board": ("board", "board"),
+    "gateway": ("gateway", "gateway"),
 }
 """Each command word, in --help order: (its module in taskora_cli.cli, the function of a
 command; None for a group, the module's ``app``)."""

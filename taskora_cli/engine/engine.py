@@ -467,13 +467,22 @@ class Engine(Reads):
             return None
         return float(popped[2])
 
-    async def set_progress(self, task: str, job_id: str, value: str) -> None:
+    async def set_progress(
+        self, task: str, job_id: str, value: str | None, update: str | None = None
+    ) -> None:
         """Store a job's progress and announce it on the event stream, value included: a
-        reader that comes later must see each value set, not the job's latest."""
+        reader that comes later must see each value set, not the job's latest. ``update``
+        (JSON) rides along in the entry's ``update`` field (``ctx.announce``: the WebSocket
+        gateway's ``task_update``); with ``value`` None the job's progress stays as it is."""
         t = self.keys(task)
-        entry = {"event": "progress", "job": job_id, "progress": value}
+        entry = {"event": "progress", "job": job_id}
+        if value is not None:
+            entry["progress"] = value
+        if update is not None:
+            entry["update"] = update
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hset(t.job(job_id), "progress", value)
+            if value is not None:
+                pipe.hset(t.job(job_id), "progress", value)
             pipe.xadd(t.events, entry, maxlen=10000, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 

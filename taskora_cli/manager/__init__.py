@@ -6,7 +6,7 @@ and ``process``. See docs/manager.md."""
 from __future__ import annotations
 
 from ..errors import NotRetriedError
-from .job import ManagerContext, ManagerJob
+from .job import ManagerContext, ManagerJob, ManagerSocket
 from .legacy import DefaultTaskManager, LegacyWorker
 from .legacy_task import LegacyTask, Notification, WorkItem
 from .options import DlqOptions, EmitOptions, HandlerOptions, ProcessorOptions, RetryOptions
@@ -22,6 +22,7 @@ __all__ = [
     "LegacyWorker",
     "ManagerContext",
     "ManagerJob",
+    "ManagerSocket",
     "NotRetriedError",
     "Notification",
     "ProcessorOptions",

@@ -46,9 +46,37 @@ class ManagerJob:
         return f"ManagerJob(id={self.id!r}, name={self.name!r}, queue={self.queue!r})"
 
 
+class ManagerSocket:
+    """``ctx.socket``: ``update(data, progress)`` sends ``data`` to the WebSocket gateway's
+    clients that follow the job (its emitter, and broadcast connections) as ``task_update``.
+
+    It travels in the job's event stream on the server, so it works from a handler in any
+    worker process, whether or not a gateway runs (then nobody receives it). Outside a
+    handler (``get_context()``) there is no job to update.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: JobContext | None) -> None:
+        self._context = context
+
+    def update(self, data: Any, progress: float | int | dict[str, Any] | None = None) -> None:
+        """Send ``data`` (any JSON value) with ``progress`` (stored as the job's progress too,
+        when given); a plain call from async and plain handlers alike.
+
+        Raises:
+            UsageError: called outside a handler.
+        """
+        if self._context is None:
+            from ..errors import UsageError
+
+            raise UsageError("ctx.socket.update works inside a handler, for the job it runs")
+        self._context.announce(data, progress)
+
+
 class ManagerContext(dict[str, Any]):
     """The user's context (read as ``ctx["db"]`` or ``ctx.db``) plus ``ctx.emit(...)`` (plain,
-    returns the job id) and ``await ctx.aemit(...)``.
+    returns the job id), ``await ctx.aemit(...)`` and ``ctx.socket.update(data, progress)``.
 
     ``emit`` here never blocks the event loop: called on the worker's loop (from an ``async``
     handler) it enqueues in the background and the job does not end before that enqueue has;
@@ -60,10 +88,12 @@ class ManagerContext(dict[str, Any]):
         values: Mapping[str, Any],
         emit: Callable[..., str],
         aemit: Callable[..., Awaitable[str]],
+        socket: ManagerSocket | None = None,
     ) -> None:
         super().__init__(values)
         self.__dict__["emit"] = emit
         self.__dict__["aemit"] = aemit
+        self.__dict__["socket"] = socket or ManagerSocket(None)
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -22,13 +22,14 @@ from ..names import check_queue_name, check_task_name
 from ..retry import Retry
 from ..task import DEFAULT_QUEUE, Task, TaskOptions, new_job_id, unimplemented
 from .documents import job_document
-from .job import ManagerContext, ManagerJob
+from .job import ManagerContext, ManagerJob, ManagerSocket
 from .options import EmitOptions, HandlerOptions, ProcessorOptions, coerce
 from .policy import content_id, retry_budget, retry_delay_ms, send_to_dlq, should_retry
 
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..context import JobContext
+    from ..gateway import GatewayServer
     from ..runtime import Runtime
     from ..worker.pool import Worker
 
@@ -98,6 +99,8 @@ class TaskManager:
         self._handlers: dict[str, _Registered] = {}
         self._worker: Worker | None = None
         self._context_values = dict(settings.ctx)
+        self.gateway: GatewayServer | None = None
+        """The WebSocket gateway ``start(expose=...)`` serves, while it does."""
 
     @property
     def runtime(self) -> Runtime:
@@ -248,7 +251,7 @@ class TaskManager:
             job = ManagerJob(event, queue, data, ctx)
             pending: list[asyncio.Task[str]] = []
             try:
-                mctx = self._context(pending)
+                mctx = self._context(pending, ctx)
                 args = (job, mctx) if registered.takes_ctx else (job,)
                 if inspect.iscoroutinefunction(registered.handler):
                     result = await registered.handler(*args)
@@ -292,10 +295,10 @@ class TaskManager:
         """The handlers' context, for code outside handlers: the user context and ``emit``."""
         return ManagerContext(self._context_values, self.emit, self.aemit)
 
-    def _context(self, pending: list[asyncio.Task[str]]) -> ManagerContext:
+    def _context(self, pending: list[asyncio.Task[str]], job: JobContext) -> ManagerContext:
         """The context of one job: its ``emit`` on the worker's loop runs in the background
-        (the job waits for it before it ends); from a handler's thread it waits. (The
-        WebSocket gateway's ``ctx.socket.update`` will be added here.)"""
+        (the job waits for it before it ends); from a handler's thread it waits.
+        ``ctx.socket.update`` announces on the job's event stream (the gateway reads it)."""
         loop = asyncio.get_running_loop()
 
         def emit(
@@ -307,7 +310,7 @@ class TaskManager:
                 return prepared.id
             return asyncio.run_coroutine_threadsafe(self._send(prepared), loop).result()
 
-        return ManagerContext(self._context_values, emit, self.aemit)
+        return ManagerContext(self._context_values, emit, self.aemit, ManagerSocket(job))
 
     async def aemit(
         self,
@@ -408,15 +411,24 @@ class TaskManager:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def astart(self) -> None:
+    async def astart(self, expose: int | Mapping[str, Any] | None = None) -> None:
         """Start a worker for the registered handlers in this process (in the running event
         loop; the blocking ``start`` runs it in the background). Calling it again does
-        nothing.
+        nothing (but starts the gateway if ``expose`` asks for one not yet serving).
+
+        Args:
+            expose: serve the WebSocket gateway (docs/gateway.md): a port, or a dict with
+                ``port``, ``host`` (default "127.0.0.1") and ``token`` (default
+                ``$TASKORA_GATEWAY_TOKEN``). :attr:`gateway` is then the server (its
+                ``port`` and ``url``).
 
         Raises:
-            UsageError: no handler is registered.
+            UsageError: no handler is registered (and no gateway asked for), the port cannot
+                be listened on, or uvicorn/websockets is missing.
         """
-        if self._worker is not None:
+        if expose is not None and self.gateway is None:
+            await self._expose(expose)
+        if self._worker is not None or (expose is not None and not self._handlers):
             return
         if not self._handlers:
             raise UsageError("no handlers: register_handler(...) before start()")
@@ -429,10 +441,33 @@ class TaskManager:
 
     start = blocking_twin(astart)
 
+    async def _expose(self, expose: int | Mapping[str, Any]) -> None:
+        import os
+
+        from ..gateway import TOKEN_ENV, Gateway, GatewayServer
+
+        given: dict[str, Any] = {"port": expose} if isinstance(expose, int) else dict(expose)
+        unknown = set(given) - {"port", "host", "token"}
+        if unknown or not isinstance(given.get("port"), int):
+            raise UsageError(f"expose must be a port or a dict of port, host, token: {expose!r}")
+        token = given.get("token") or os.environ.get(TOKEN_ENV)
+        gateway = Gateway(self.app, self._emit_for_gateway, token)
+        server = GatewayServer(gateway, given.get("host") or "127.0.0.1", given["port"])
+        await server.start()
+        self.gateway = server
+
+    async def _emit_for_gateway(
+        self, event: str, queue: str | None, data: Any, options: Mapping[str, Any]
+    ) -> str:
+        return await self.aemit(event, queue, data, options)
+
     async def astop(self) -> None:
         """Stop claiming jobs and wait for the running ones to finish (up to ``[worker]
-        grace``, 30 s by default; the rest go back to their queues). Does nothing when not
-        started."""
+        grace``, 30 s by default; the rest go back to their queues); stop the gateway. Does
+        nothing when not started."""
+        server, self.gateway = self.gateway, None
+        if server is not None:
+            await server.stop()
         worker, self._worker = self._worker, None
         if worker is not None:
             await worker.stop(self.app.config.worker.grace_ms)

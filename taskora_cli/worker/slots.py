@@ -366,8 +366,8 @@ class Slots:
             state=self.worker.state,
         )
 
-    def write_progress(self, job_id: str, value: str) -> Write:
-        return self.worker.engine.set_progress(self.task.name, job_id, value)
+    def write_progress(self, job_id: str, value: str | None, update: str | None = None) -> Write:
+        return self.worker.engine.set_progress(self.task.name, job_id, value, update)
 
     def write_logs(self, job_id: str, entries: list[str]) -> Write:
         cap = self.worker.runtime.config.retention.max_logs_per_job

@@ -142,7 +142,7 @@ def test_every_command_that_loads_an_app_takes_the_app_flag(own: Project) -> Non
         ["jobs", "retry"], ["jobs", "cancel"], ["jobs", "wait"], ["dlq", "ls"], ["dlq", "retry"],
         ["dlq", "retry-all"], ["dlq", "purge"], ["queues", "ls"], ["queues", "pause"],
         ["schedules", "ls"], ["schedules", "trigger"], ["workers", "ls"], ["workers", "drain"],
-        ["events"], ["stats"], ["top"], ["doctor"], ["config"], ["board"],
+        ["events"], ["stats"], ["top"], ["doctor"], ["config"], ["board"], ["gateway"],
     ):  # fmt: skip
         done = own.taskora(*command, "--help")
         assert "--app MODULE:ATTR" in done.stdout, command

@@ -115,6 +115,8 @@ ROWS: list[tuple[list[str], int]] = [
     (["top", "--interval", "-1"], 2),
     (["board", "--port", "99999"], 2),
     (["board", "--host", "0.0.0.0", "--check"], 2),
+    (["gateway", "--port", "99999"], 2),
+    (["gateway", "--host", "0.0.0.0", "--check"], 2),
     (["top", "--interval", "3000000d"], 2),
     (["events", "--limit", "-5"], 2),
     (["events", "--limit", "9" * 20], 2),

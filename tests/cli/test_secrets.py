@@ -36,6 +36,7 @@ ARGS: dict[str, list[str]] = {
     "events": [],
     "top": ["--once"],
     "board": ["--check"],
+    "gateway": ["--check"],
     "server status": [],
     "server start": [],
     "server stop": [],
