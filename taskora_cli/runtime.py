@@ -11,7 +11,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .errors import UsageError
+from .fork_safe import ForkSafeLock
 from .listeners import Listeners
 from .portal import Portal
 from .serialization import JSON, Payloads, Serializer, serializer_named
@@ -99,8 +99,9 @@ class Runtime:
         self._blocking_lean: bool | None = None
         """Whether blocking dispatches use a lean connection on the caller's thread (False:
         the URL needs redis-py, TLS, so they go through the background loop)."""
-        self._connect_lock = threading.Lock()
-        self._delivery_lock = threading.Lock()
+        # Fork-safe: a child forked while another thread connects must still connect.
+        self._connect_lock = ForkSafeLock()
+        self._delivery_lock = ForkSafeLock()
         self.listeners.watch(self._listener_added)
 
     # -- configuration -----------------------------------------------------------------------
