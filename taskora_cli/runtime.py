@@ -119,6 +119,14 @@ class Runtime:
             raise UsageError("configure() must be called before the app connects to a server")
         self._config = config
 
+    def cap_logs_per_job(self, cap: int) -> None:
+        """Keep at most ``cap`` log lines per job from now on, the oldest dropped first (the
+        configuration's ``[retention] max_logs_per_job``). Unlike :meth:`configure`, this
+        works on a connected runtime too: the cap is read as each line is written."""
+        config = self.config
+        retention = dataclasses.replace(config.retention, max_logs_per_job=cap)
+        self._config = dataclasses.replace(config, retention=retention)
+
     @property
     def prefix(self) -> str:
         """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
