@@ -99,8 +99,9 @@ class Runtime:
         self._blocking_lean: bool | None = None
         """Whether blocking dispatches use a lean connection on the caller's thread (False:
         the URL needs redis-py, TLS, so they go through the background loop)."""
-        # Fork-safe: a child forked while another thread connects must still connect.
-        self._connect_lock = ForkSafeLock()
+        # A fork waits for a connection being set up (it imports modules: see fork_safe.py),
+        # so a child forked while another thread connects connects too.
+        self._connect_lock = ForkSafeLock(wait_at_fork=True)
         self._delivery_lock = ForkSafeLock()
         self.listeners.watch(self._listener_added)
 

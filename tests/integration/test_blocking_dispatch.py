@@ -5,6 +5,7 @@ parent alike, and as clear as the async path when the server is gone or restarts
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,29 +129,35 @@ def test_a_forked_child_and_its_parent_both_dispatch(app: Taskora, redis_url: st
 
 
 def test_a_child_forked_while_another_thread_connects_dispatches(
-    app: Taskora, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    app: Taskora, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Another thread of the parent is making the app's first connection (it holds the
-    # runtime's connect lock, resolving the URL) when the process forks: the child has no such
-    # thread to release the lock, and must connect on its own all the same.
-    parent, resolve = os.getpid(), app.runtime.resolve_url
-    connecting, go_on = threading.Event(), threading.Event()
+    # Another thread of the parent is making the app's first connection, in the middle of
+    # importing a module (as the first connection imports the engine's), when the process
+    # forks: the child has no such thread to release the runtime's connect lock or the
+    # module's import lock, and must connect on its own all the same.
+    gate = types.SimpleNamespace(connecting=threading.Event())
+    monkeypatch.setitem(sys.modules, "fork_gate", gate)
+    (tmp_path / "slow_to_import.py").write_text(
+        "import threading, fork_gate\n"
+        "fork_gate.connecting.set()\n"
+        "threading.Event().wait(0.5)  # the fork happens meanwhile (or waits for this)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import", raising=False)
+    resolve = app.runtime.resolve_url
 
-    def held_resolve() -> str:
-        if os.getpid() == parent:
-            connecting.set()
-            go_on.wait(CHILD_DEADLINE_S)
+    def resolve_importing() -> str:
+        importlib.import_module("slow_to_import")
         return resolve()
 
-    monkeypatch.setattr(app.runtime, "resolve_url", held_resolve)
+    monkeypatch.setattr(app.runtime, "resolve_url", resolve_importing)
     task = app.get_task("echo")
     first = threading.Thread(target=task.dispatch, args=("parent's thread",))
     first.start()
     try:
-        assert connecting.wait(CHILD_DEADLINE_S)
+        assert gate.connecting.wait(CHILD_DEADLINE_S)
         reported = in_forked_child(lambda: task.dispatch("child").id)
     finally:
-        go_on.set()
         first.join()
     assert reported.startswith("ok "), reported or "the child's dispatch never ended"
     assert reported[3:] in waiting_ids(redis_url)

@@ -34,3 +34,17 @@ def test_a_child_forked_while_another_thread_holds_the_lock_can_take_it() -> Non
         holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
     assert lock.locked() is False  # the parent's lock is its own: released by its holder
+
+
+def test_a_fork_by_the_thread_holding_a_wait_at_fork_lock_does_not_wait_for_itself() -> None:
+    lock = ForkSafeLock(wait_at_fork=True)
+    with lock:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGALRM, lambda *_: os._exit(2))
+            signal.alarm(20)
+            with lock:  # renewed in the child, though the forking thread held it
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert lock.locked()  # still this thread's, in the parent
+    assert os.waitstatus_to_exitcode(status) == 0
