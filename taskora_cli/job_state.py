@@ -50,6 +50,11 @@ TERMINAL_STATES = frozenset(
 RETRYABLE_STATES: tuple[JobState, ...] = (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED)
 """The ended states a job can be sent back to the waiting line from."""
 
-DEDUP_STATES: tuple[JobState, ...] = (JobState.WAITING, JobState.DELAYED, JobState.ACTIVE)
-"""The states a deduplicated job can block new dispatches in (a retrying job counts as
-delayed)."""
+DEDUP_STATES: tuple[JobState, ...] = (
+    JobState.WAITING,
+    JobState.DELAYED,
+    JobState.ACTIVE,
+    JobState.PAUSED,
+)
+"""The states a deduplicated job can block new dispatches in: every pending one (a retrying
+job counts as delayed; a paused one keeps its key, see pause_job.lua)."""

@@ -11,7 +11,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .errors import UsageError
+from .fork_safe import ForkSafeLock
 from .listeners import Listeners
 from .portal import Portal
 from .serialization import JSON, Payloads, Serializer, serializer_named
@@ -99,8 +99,10 @@ class Runtime:
         self._blocking_lean: bool | None = None
         """Whether blocking dispatches use a lean connection on the caller's thread (False:
         the URL needs redis-py, TLS, so they go through the background loop)."""
-        self._connect_lock = threading.Lock()
-        self._delivery_lock = threading.Lock()
+        # A fork waits for a connection being set up (it imports modules: see fork_safe.py),
+        # so a child forked while another thread connects connects too.
+        self._connect_lock = ForkSafeLock(wait_at_fork=True)
+        self._delivery_lock = ForkSafeLock()
         self.listeners.watch(self._listener_added)
 
     # -- configuration -----------------------------------------------------------------------
@@ -117,6 +119,14 @@ class Runtime:
         if self._engines or self._blocking is not None:
             raise UsageError("configure() must be called before the app connects to a server")
         self._config = config
+
+    def cap_logs_per_job(self, cap: int) -> None:
+        """Keep at most ``cap`` log lines per job from now on, the oldest dropped first (the
+        configuration's ``[retention] max_logs_per_job``). Unlike :meth:`configure`, this
+        works on a connected runtime too: the cap is read as each line is written."""
+        config = self.config
+        retention = dataclasses.replace(config.retention, max_logs_per_job=cap)
+        self._config = dataclasses.replace(config, retention=retention)
 
     @property
     def prefix(self) -> str:

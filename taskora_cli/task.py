@@ -294,8 +294,8 @@ class Task:
                 ``{"max": "1h", "on_expire": "fail" | "discard"}``; a job no worker has started
                 by then ends ``expired`` (or is deleted, with "discard") instead of running;
                 result waiters get ExpiredError. Overrides the task's ``ttl``.
-            deduplicate: ``{"key": ..., "while": ["waiting", "delayed", "active"]}``: while a
-                job holding the key is in one of those states (default: all three), the
+            deduplicate: ``{"key": ..., "while": ["waiting", "delayed", "active", "paused"]}``:
+                while a job holding the key is in one of those states (default: all four), the
                 dispatch is a no-op: ``enqueued`` False, ``existing_id`` that job (a job
                 waiting to be retried counts as delayed). The key frees itself when the job
                 ends, however it ends.

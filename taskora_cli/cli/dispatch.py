@@ -93,7 +93,7 @@ def dispatch(
     dedup: Annotated[
         str | None,
         typer.Option(
-            help="KEY: while a job dispatched with KEY is waiting, delayed or active, do "
+            help="KEY: while a job dispatched with KEY is waiting, delayed, active or paused, do "
             "nothing (rejected; the existing job's id is printed instead).",
             metavar="KEY",
             show_default=False,
@@ -103,7 +103,7 @@ def dispatch(
         str | None,
         typer.Option(
             help="With --dedup: the states that block, comma separated (default "
-            "waiting,delayed,active).",
+            "waiting,delayed,active,paused).",
             metavar="STATES",
             show_default=False,
         ),

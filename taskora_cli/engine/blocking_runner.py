@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
+from ..fork_safe import ForkSafeLock
 from . import keys as k
 from . import steps
 from .blocking_wire import BlockingWire
@@ -149,7 +150,7 @@ class Connections:
         self.registered = registered
         self._now_ms = now_ms
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()  # a child forked while another thread holds it needs it
         self._runners: weakref.WeakSet[BlockingRunner] = weakref.WeakSet()
 
     def runner(self) -> BlockingRunner:

@@ -171,14 +171,8 @@ class TaskManager:
 
     def _apply_log_cap(self) -> None:
         cap = self.processor.max_logs_per_task
-        if cap is None:
-            return
-        from dataclasses import replace
-
-        config = self.app.config
-        self.app.configure(
-            replace(config, retention=replace(config.retention, max_logs_per_job=cap))
-        )
+        if cap is not None:  # an app that dispatched already is connected: no configure()
+            self.runtime.cap_logs_per_job(cap)
 
     # -- handlers ----------------------------------------------------------------------------
 

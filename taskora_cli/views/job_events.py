@@ -184,23 +184,26 @@ async def _follow_wanted(
     app: Parts, follower: Follower | None, names: list[str]
 ) -> Follower | None:
     """Read the streams of the tasks listened to now: those ``names`` lacks from now on, and
-    no longer those nobody listens to (``names`` is updated to match). Returns the follower,
-    started if there was none and one is wanted, closed and None once none is."""
+    no longer those nobody listens to (``names`` is updated to match once that is done, so a
+    call that fails changes nothing and the next one tries it all again). Returns the
+    follower, started if there was none and one is wanted, closed and None once none is."""
     engine = await app.runtime.engine()
     wanted = app.runtime.listeners.tasks(await app.registry.known_names())
     new = [name for name in wanted if name not in names]
     gone = [name for name in names if name not in wanted]
-    names[:] = [name for name in names if name in wanted] + new
-    if follower is not None and not names:
-        await follower.close()
+    kept = [name for name in names if name in wanted]
+    if not kept and not new:  # nobody listens to any task's events now
+        names.clear()
+        if follower is not None:
+            await follower.close()
         return None
-    if follower is not None and gone:
+    cursors = await engine.events.latest_ids(new) if new else {}
+    if follower is None:
+        follower = engine.events.follow(cursors)
+    else:
         follower.drop(gone)
-    if new:
-        cursors = await engine.events.latest_ids(new)
-        if follower is None:
-            return engine.events.follow(cursors)
         follower.add(cursors)
+    names[:] = kept + new
     return follower
 
 

@@ -5,13 +5,16 @@ parent alike, and as clear as the async path when the server is gone or restarts
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,28 +92,75 @@ def test_threads_dispatch_at_once_each_on_its_own_connection(app: Taskora, redis
     assert waiting_ids(redis_url) == every
 
 
-def test_a_forked_child_and_its_parent_both_dispatch(app: Taskora, redis_url: str) -> None:
-    task = app.get_task("echo")
-    before = task.dispatch("parent, before the fork")  # the parent's connection is open
+CHILD_DEADLINE_S = 20
+"""How long a forked child may take to dispatch before it is deemed stuck (a deadlock)."""
+
+
+def in_forked_child(work: Callable[[], str]) -> str:
+    """Run ``work`` in a forked child and return what it reported: ``ok <its result>``,
+    ``error <exception>``, or "" if it had not ended by the deadline (it is then killed)."""
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: report its job id, or the error, and leave at once
+    if pid == 0:  # the child: report, and leave at once (never run the parent's teardown)
         os.close(reader)
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(2))
+        signal.alarm(CHILD_DEADLINE_S)
         try:
-            message = "ok " + task.dispatch("child").id
+            message = "ok " + work()
         except BaseException as exc:
             message = f"error {exc!r}"
         os.write(writer, message.encode())
         os._exit(0)
     os.close(writer)
     with os.fdopen(reader) as pipe:
-        reported = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+        reported = pipe.read()  # "" once the child is gone without a word
+    os.waitpid(pid, 0)
+    return reported
+
+
+def test_a_forked_child_and_its_parent_both_dispatch(app: Taskora, redis_url: str) -> None:
+    task = app.get_task("echo")
+    before = task.dispatch("parent, before the fork")  # the parent's connection is open
+    reported = in_forked_child(lambda: task.dispatch("child").id)
     assert reported.startswith("ok "), reported
     # the child closed its copy of the connection: the parent's own still serves
     after = task.dispatch("parent, after the fork")
     assert waiting_ids(redis_url) == {before.id, reported[3:], after.id}
+
+
+def test_a_child_forked_while_another_thread_connects_dispatches(
+    app: Taskora, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another thread of the parent is making the app's first connection, in the middle of
+    # importing a module (as the first connection imports the engine's), when the process
+    # forks: the child has no such thread to release the runtime's connect lock or the
+    # module's import lock, and must connect on its own all the same.
+    gate = types.SimpleNamespace(connecting=threading.Event())
+    monkeypatch.setitem(sys.modules, "fork_gate", gate)
+    (tmp_path / "slow_to_import.py").write_text(
+        "import threading, fork_gate\n"
+        "fork_gate.connecting.set()\n"
+        "threading.Event().wait(0.5)  # the fork happens meanwhile (or waits for this)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import", raising=False)
+    resolve = app.runtime.resolve_url
+
+    def resolve_importing() -> str:
+        importlib.import_module("slow_to_import")
+        return resolve()
+
+    monkeypatch.setattr(app.runtime, "resolve_url", resolve_importing)
+    task = app.get_task("echo")
+    first = threading.Thread(target=task.dispatch, args=("parent's thread",))
+    first.start()
+    try:
+        assert gate.connecting.wait(CHILD_DEADLINE_S)
+        reported = in_forked_child(lambda: task.dispatch("child").id)
+    finally:
+        first.join()
+    assert reported.startswith("ok "), reported or "the child's dispatch never ended"
+    assert reported[3:] in waiting_ids(redis_url)
 
 
 def unused_port() -> int:

@@ -18,6 +18,7 @@ from taskora_cli import (
     UsageError,
 )
 from taskora_cli.config import load_config
+from taskora_cli.manager import Sdk
 
 
 def new_app(url: str, tmp: Path, clock: object) -> Taskora:
@@ -118,6 +119,22 @@ async def test_a_duplicate_dispatch_is_a_no_op_that_points_at_the_holder(app: Ta
         assert await after.aresult(10) == "report 10"
     finally:
         await worker.stop()
+
+
+async def test_a_paused_holder_still_holds_its_dedup_key(app: Taskora) -> None:
+    @app.task("report")
+    async def report(user: int) -> str:
+        return f"report {user}"
+
+    sdk = Sdk(app)
+    first = await report.adispatch(7, deduplicate={"key": "report:7"})
+    assert (await sdk.apause_job(first.id, "default") or {}).get("status") == "paused"
+    while_paused = await report.adispatch(8, deduplicate={"key": "report:7"})
+    assert (while_paused.enqueued, while_paused.existing_id) == (False, first.id)
+    only_paused = await report.adispatch(9, deduplicate={"key": "report:7", "while": ["paused"]})
+    assert only_paused.existing_id == first.id
+    await sdk.aresume_job(first.id, "default")
+    assert (await sdk.aget_queue_stats("default"))["waiting"] == 1  # the holder, alone
 
 
 async def test_throw_on_reject_raises_duplicate_job_error(app: Taskora) -> None:

@@ -269,3 +269,35 @@ async def test_a_running_worker_hears_a_new_listener_and_stops_reading_when_none
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_listener_added_while_the_server_refuses_a_read_is_heard_once_it_accepts(
+    restartable_valkey: RestartableValkey, tmp_path: Path
+) -> None:
+    # The worker's first try to follow the new listener's stream fails (the server refuses to
+    # read the stream's end): the next try must still follow it, not take it as followed.
+    app = make_app(restartable_valkey.url, tmp_path)
+
+    @app.task("pong")
+    async def pong(n: int) -> int:
+        return n
+
+    admin = redis.asyncio.from_url(restartable_valkey.url, decode_responses=True)
+
+    async def refused_once() -> bool:
+        return any(entry.get("object") == "xrevrange" for entry in await admin.acl_log())
+
+    worker = await app.start()
+    try:
+        await admin.execute_command("ACL", "SETUSER", "default", "-xrevrange")
+        heard: list[int] = []
+        pong.on("completed", lambda e: heard.append(e.result))
+        await until(refused_once)
+        await admin.execute_command("ACL", "SETUSER", "default", "+xrevrange")
+        assert await asyncio.to_thread(app.runtime.listeners.wait_followed, 20)
+        await pong.adispatch(5)
+        await until(lambda: heard == [5], timeout=20)
+    finally:
+        await worker.stop()
+        await app.aclose()
+        await admin.aclose()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from taskora_cli import UsageError
+from taskora_cli import Taskora, UsageError
 from taskora_cli.manager import ManagerJob, Sdk, TaskManager
 from taskora_cli.testing import TaskRunner
 
@@ -47,6 +47,28 @@ def test_the_readme_basic_setup_runs_handlers_logs_and_child_jobs(
     # max_logs_per_task=2: the oldest line went first
     assert [line["msg"] for line in document["logs"]] == ['{"step": "working"}', "Job completed"]
     assert tm.get_context()["greeting"] == "hi" and callable(tm.get_context().emit)
+
+
+def test_init_on_an_app_that_dispatched_already_applies_the_log_cap(
+    app: Taskora, make_manager: MakeManager, runner: TaskRunner
+) -> None:
+    @app.task("warm-up")
+    def warm_up(n: int) -> int:
+        return n
+
+    warm_up.dispatch(1)  # a producer that dispatched before making its manager: connected
+    tm = make_manager(processor={"max_logs_per_task": 2})
+
+    def handler(job: ManagerJob) -> None:
+        for line in ("one", "two", "three"):
+            job.logger(line)
+
+    tm.register_handler(handler, event="chatty")
+    job_id = tm.emit(event="chatty", data={})
+    runner.process_all()
+    document = Sdk(tm.app).get_job(job_id, "default")
+    assert document is not None
+    assert [line["msg"] for line in document["logs"]] == ["two", "three"]
 
 
 def test_one_manager_per_process(make_manager: MakeManager) -> None:
