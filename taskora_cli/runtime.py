@@ -183,10 +183,12 @@ class Runtime:
         loop = asyncio.get_running_loop()
         engine = self._engines.get(loop)
         if engine is None:
+            from .engine.cluster import detect_cluster
             from .engine.engine import Engine
 
             url = await asyncio.to_thread(self._resolve_url_once)
-            fresh = Engine(url, self.prefix)
+            cluster = self.config.cluster or await asyncio.to_thread(detect_cluster, url)
+            fresh = Engine(url, self.prefix, cluster=cluster)
             try:
                 await fresh.connect(self.clock())
             except BaseException:  # refused (wire format) or unreachable: leave no socket open

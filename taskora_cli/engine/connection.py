@@ -3,10 +3,11 @@ dead embedded server, and raise only our ServerError (see :mod:`.failures`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -56,13 +57,47 @@ class _Pipeline(Pipeline):
         return await self.link.guard(attempt)
 
 
+class _ClusterClient(RedisCluster):
+    """redis-py's cluster client (slot map, MOVED and ASK, a connection pool per node), its
+    every command and pipeline through its :class:`ServerLink` as :class:`_Client`'s."""
+
+    link: ServerLink
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        run = RedisCluster.execute_command
+        return await self.link.guard(lambda: run(self, *args, **kwargs))
+
+    async def aclose(self, *args: Any, **kwargs: Any) -> None:
+        self.link.closed = True
+        await super().aclose(*args, **kwargs)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        pipe = _ClusterPipeline(self, transaction)  # type: ignore[abstract]  # stub artefact
+        pipe.link = self.link
+        return pipe
+
+
+class _ClusterPipeline(ClusterPipeline):
+    link: ServerLink
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        run = ClusterPipeline.execute
+        return await self.link.guard(lambda: run(self, raise_on_error, allow_redirections))
+
+
 def open_client(
-    url: str, *, blocking: bool = False, reply_timeout_s: float = REPLY_TIMEOUT_S
+    url: str,
+    *,
+    blocking: bool = False,
+    reply_timeout_s: float = REPLY_TIMEOUT_S,
+    cluster: bool = False,
 ) -> Redis:
     """A client for ``url`` (redis://, rediss://, unix://).
 
     Args:
         url: where the server is.
+        cluster: the server is a cluster node: a cluster client (one connection pool per
+            master, routed by slot), typed as the plain client whose commands it shares.
         blocking: True for a connection that waits in BZPOPMIN/XREAD (up to MAX_BLOCK_S): its
             replies are given that much longer, so a long block is not taken for a dead server.
         reply_timeout_s: how long a reply may take before the server is taken for gone.
@@ -72,24 +107,26 @@ def open_client(
     # every copy once it wakes up.
     resent_on = (RedisConnectionError, ConnectionResetError)
     retry = Retry(backoff(), RECONNECT_ATTEMPTS, supported_errors=resent_on)
+    kind: Any = _ClusterClient if cluster else _Client
+    options: dict[str, Any] = {} if cluster else {"retry_on_error": list(resent_on)}
     try:
-        client = _Client.from_url(
+        client = kind.from_url(
             url,
             decode_responses=True,
             # lossless bytes <-> str: a binary payload (msgpack) comes back as the str it was
             # sent as (see serialization.text_from_bytes); valid UTF-8 is unaffected
             encoding_errors="surrogateescape",
             retry=retry,
-            retry_on_error=list(resent_on),
             socket_timeout=reply_timeout_s + (MAX_BLOCK_S + BLOCK_MARGIN_S if blocking else 0),
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             health_check_interval=0 if blocking else 30,
+            **options,
         )
     except ValueError as exc:
         raise ServerError(
             f"cannot use the server URL {mask_url(url)!r}: {exc}; "
             "write it as redis://host:6379/0, rediss://... or unix:///path/to.sock"
         ) from exc
-    assert isinstance(client, _Client)
+    assert isinstance(client, _Client | _ClusterClient)
     client.link = link
-    return client
+    return cast(Redis, client)

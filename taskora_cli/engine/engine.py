@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from ..errors import ServerError, UsageError, WireFormatError
 from . import keys as k
 from .admin import JobAdmin
+from .cluster import ClusterWire
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
@@ -80,14 +81,21 @@ class Engine(Reads):
     """
 
     def __init__(
-        self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S
+        self,
+        url: str,
+        prefix: str = "",
+        *,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
+        cluster: bool | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
         """How long a reply to a non-blocking command may take before the call fails."""
-        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s)
-        """What every call below and every area goes through: scripts, the client, the keys."""
+        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s, cluster=cluster)
+        """What every call below and every area goes through: scripts, the client, the keys;
+        ``cluster``: True/False says whether the server is a cluster, None asks its INFO."""
+        self.cluster = self.runner.cluster
         self.client: Redis = self.runner.client
         self.dead_letters = DeadLetters(self.runner)
         self.flow = Flow(self.runner)
@@ -98,7 +106,7 @@ class Engine(Reads):
         self.workflows = Workflows(self.runner)
         self.admin = JobAdmin(self.runner)
         self._blocking: dict[str, Redis] = {}
-        self._blocking_wires: dict[str, Wire] = {}
+        self._blocking_wires: dict[str, Wire | ClusterWire] = {}
         self.registered: set[str] = set()
         self._noted: set[str] = set()
         """Task names this engine has recorded in the registry (a dispatch checks it first)."""
@@ -460,21 +468,30 @@ class Engine(Reads):
         if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                wire = Wire(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                # One connection per task: a block holds its connection, and a cluster
+                # refuses a BZPOPMIN of markers in different slots.
+                kind = ClusterWire if self.cluster else Wire
+                wire = kind(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
                 self._blocking_wires[task] = wire
             # Sent again after a dropped connection: a marker popped twice costs a wake-up at
             # most, and a worker looks for work every IDLE_BLOCK_S anyway.
-            popped = await wire.call(
-                "BZPOPMIN",
-                marker,
-                round(timeout_s, 3),
-                reply_timeout=timeout_s + BLOCK_MARGIN_S,
-                resend=True,
-            )
+            block = ("BZPOPMIN", marker, round(timeout_s, 3))
+            reply_timeout = timeout_s + BLOCK_MARGIN_S
+            if isinstance(wire, ClusterWire):
+                popped = await wire.call(
+                    *block, key=marker, reply_timeout=reply_timeout, resend=True
+                )
+            else:
+                popped = await wire.call(*block, reply_timeout=reply_timeout, resend=True)
         else:
             client = self._blocking.get(task)
             if client is None:
-                client = open_client(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                client = open_client(
+                    self.url,
+                    blocking=True,
+                    reply_timeout_s=self.reply_timeout_s,
+                    cluster=self.cluster,
+                )
                 self._blocking[task] = client
             popped = await client.bzpopmin([marker], timeout=timeout_s)
         if popped is None:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from . import keys as k
+from .cluster import ClusterWire, detect_cluster
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S, ServerLink
 from .scripts import Script, all_scripts
@@ -61,18 +62,29 @@ class Runner:
         wire: the lean pipelined connection scripts go over, or None where the URL needs
             redis-py (TLS): scripts then go over ``client``.
         scripts: every script by name.
+        cluster: the server is a cluster: ``client`` is redis-py's cluster client and
+            ``wire`` a :class:`~.cluster.ClusterWire` (one connection per master).
     """
 
-    def __init__(self, url: str, prefix: str = "", *, reply_timeout_s: float = REPLY_TIMEOUT_S):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "",
+        *,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
+        cluster: bool | None = None,
+    ):
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
+        self.cluster = detect_cluster(url) if cluster is None else cluster
         self.link = ServerLink(url)
         """Maps a failure that escaped both connections' own mapping (see :meth:`run`)."""
-        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s)
-        self.wire: Wire | None = (
-            Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
-        )
+        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s, cluster=self.cluster)
+        self.wire: Wire | ClusterWire | None = None
+        if supports(url):
+            kind = ClusterWire if self.cluster else Wire
+            self.wire = kind(url, reply_timeout_s=reply_timeout_s)
         self.scripts: dict[str, Script] = all_scripts()
         self._keys: dict[str, k.TaskKeys] = {}
 
@@ -94,6 +106,6 @@ class Runner:
             if self.wire is not None:
                 script = self.scripts[name]
                 return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
-            return await self.scripts[name](self.client, keys, args)
+            return await self.scripts[name](self.client, keys, args)  # routed by redis-py
         except (RedisError, OSError) as exc:  # both connections map their own; this is the net
             raise self.link.error(exc) from exc

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import ServerError
 from ..job_state import TERMINAL_STATES, JobState
+from .cluster import read_streams
 from .connection import open_client
 from .engine import Engine
 from .records import JobRecord
@@ -97,12 +97,16 @@ class ResultWaiter:
 
     async def _read_once(self, block: int | None = BLOCK_MS) -> None:
         if self._client is None:
-            self._client = open_client(self._engine.url, blocking=True)
+            self._client = open_client(
+                self._engine.url, blocking=True, cluster=self._engine.cluster
+            )
         tasks = {task for task, _ in self._waiters}
         streams = {self._engine.keys(t).events: self._cursors[t] for t in tasks}
         by_stream = {self._engine.keys(t).events: t for t in tasks}
-        reply: Any = await self._client.xread(streams, block=block, count=500)  # type: ignore[arg-type]
-        for stream, entries in reply or []:
+        reply = await read_streams(
+            self._client, streams, count=500, block=block, cluster=self._engine.cluster
+        )
+        for stream, entries in reply:
             task = by_stream[stream]
             for entry_id, fields in entries:
                 self._cursors[task] = entry_id

@@ -257,8 +257,8 @@ def test_flags_use_file_key_names_accept_durations_and_ignore_none(tmp_path: Pat
 
 def test_unknown_top_level_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
     assert error_of(tmp_path, 'urll = "redis://x"\n') == (
-        "tasks.toml: urll: unknown key; allowed: url, app, modules, prefix, state_dir, schedules, "
-        "defaults, worker, retention, scheduler"
+        "tasks.toml: urll: unknown key; allowed: url, app, modules, prefix, cluster, state_dir, "
+        "schedules, defaults, worker, retention, scheduler"
     )
 
 
