@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -236,3 +237,35 @@ def _all_ok(nodes: list[ServerProcess]) -> bool:
             if replication["role"] == "slave" and replication.get("master_link_status") != "up":
                 return False
     return True
+
+
+def raw_client(url: str, **options: Any) -> Any:
+    """A plain redis-py client for the test's own pokes at the server: the cluster client on
+    a cluster node (it routes each key to its slot's master), else ``redis.Redis``."""
+    from taskora_cli.engine.cluster import detect_cluster
+
+    if detect_cluster(url):
+        return redis.RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def raw_async_client(url: str, **options: Any) -> Any:
+    """:func:`raw_client` for asyncio."""
+    from redis.asyncio import Redis, RedisCluster
+
+    from taskora_cli.engine.cluster import detect_cluster
+
+    if detect_cluster(url):
+        return RedisCluster.from_url(url, **options)
+    return Redis.from_url(url, **options)
+
+
+def node_client(url: str, key: str, **options: Any) -> redis.Redis:
+    """A plain client of the server holding ``key``: on a cluster, its slot's master (for
+    what one server says of itself: INFO memory, MEMORY PURGE)."""
+    client = raw_client(url, **options)
+    if not isinstance(client, redis.RedisCluster):
+        return client  # type: ignore[no-any-return]
+    node = client.get_node_from_key(key)
+    client.close()
+    return redis.Redis(host=node.host, port=node.port, **options)

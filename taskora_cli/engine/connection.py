@@ -80,6 +80,11 @@ class _ClusterClient(RedisCluster):
 class _ClusterPipeline(ClusterPipeline):
     link: ServerLink
 
+    def unlink(self, *names: Any) -> Any:
+        # redis-py's is a coroutine here, so ``pipe.unlink(key)`` as on the plain pipeline
+        # would queue nothing: queue it as the plain pipeline does (one slot per call).
+        return self.execute_command("UNLINK", *names)
+
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         run = ClusterPipeline.execute
         return await self.link.guard(lambda: run(self, raise_on_error, allow_redirections))

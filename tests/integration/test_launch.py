@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli.config import load_config
@@ -141,7 +141,7 @@ def test_run_worker_refuses_a_bad_option_before_anything_connects(
     with pytest.raises(UsageError, match="unknown task"):
         app.run_worker(["nope"])
     assert not app.runtime.connected
-    client = redis.Redis.from_url(redis_url)
+    client = raw_client(redis_url)
     try:
         assert client.dbsize() == 0  # no worker record, no task registered on the server
     finally:

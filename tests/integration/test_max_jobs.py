@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import Taskora
@@ -29,7 +29,7 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 
 
 async def _commands(url: str) -> int:
-    client = redis.Redis.from_url(url)
+    client = raw_client(url)
     try:
         return int((await client.info("stats"))["total_commands_processed"])
     finally:

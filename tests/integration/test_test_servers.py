@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import redis
-from servers import TEST_SERVER, TEST_URL
+from servers import TEST_SERVER, TEST_URL, raw_client
 
 
 def test_redis_url_is_the_server_asked_for(redis_url: str) -> None:
-    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+    with raw_client(redis_url, decode_responses=True) as client:
         server = client.info("server")
         cluster = client.info("cluster")
     if TEST_URL:
