@@ -152,6 +152,16 @@ class LocalCluster:
                             found.append(node)
         return found
 
+    def master_of(self, slot: int) -> ServerProcess:
+        """The master holding ``slot`` now, as the live masters' CLUSTER SLOTS says."""
+        for node in self.master_nodes():
+            with node.client() as client:
+                for first, last, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                    if int(first) <= slot <= int(last):
+                        port = int(master[1])
+                        return next(n for n in self.nodes if n.port == port)
+        raise AssertionError(f"no master holds slot {slot}")
+
     def flush(self) -> None:
         """Empty every master (replicas follow)."""
         for node in self.master_nodes():

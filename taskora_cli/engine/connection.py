@@ -3,6 +3,7 @@ dead embedded server, and raise only our ServerError (see :mod:`.failures`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -10,6 +11,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 
 from ..errors import ServerError
 from ..urls import mask_url
@@ -65,7 +67,7 @@ class _ClusterClient(RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         run = RedisCluster.execute_command
-        return await self.link.guard(lambda: run(self, *args, **kwargs))
+        return await self.link.guard(lambda: _outage_kept(run(self, *args, **kwargs)))
 
     async def aclose(self, *args: Any, **kwargs: Any) -> None:
         self.link.closed = True
@@ -87,7 +89,19 @@ class _ClusterPipeline(ClusterPipeline):
 
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         run = ClusterPipeline.execute
-        return await self.link.guard(lambda: run(self, raise_on_error, allow_redirections))
+        return await self.link.guard(
+            lambda: _outage_kept(run(self, raise_on_error, allow_redirections))
+        )
+
+
+async def _outage_kept(call: Awaitable[Any]) -> Any:
+    """``call``, a cluster that lost a slot's master (no node serves the slot while a replica
+    is promoted: redis-py raises an exception of its own, not a RedisError) failing as an
+    unreachable server does, so callers that ride out outages ride this one out too."""
+    try:
+        return await call
+    except RedisClusterException as exc:
+        raise RedisConnectionError(f"the cluster is not serving every slot: {exc}") from exc
 
 
 def open_client(

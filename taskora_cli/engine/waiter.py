@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -19,6 +20,8 @@ from .cluster import read_streams
 from .connection import open_client
 from .engine import Engine
 from .records import JobRecord
+
+log = logging.getLogger("taskora")
 
 BLOCK_MS = 1000
 RECHECK_S = 2.0
@@ -89,11 +92,15 @@ class ResultWaiter:
         while self._waiters:
             try:
                 await self._read_once()
-                if loop.time() >= next_recheck:
-                    next_recheck = loop.time() + RECHECK_S
-                    await self._recheck_all()
-            except (ServerError, RedisError, OSError):
+            except (ServerError, RedisError, OSError) as exc:
+                log.debug("taskora: reading the event streams failed (%s); again shortly", exc)
                 await asyncio.sleep(0.2)  # the client reconnects; try again shortly
+            # also while reads fail (a cluster's master failing over): the state is read
+            # from wherever the job is now
+            if loop.time() >= next_recheck:
+                next_recheck = loop.time() + RECHECK_S
+                with contextlib.suppress(ServerError, RedisError, OSError):
+                    await self._recheck_all()
 
     async def _read_once(self, block: int | None = BLOCK_MS) -> None:
         if self._client is None:

@@ -17,13 +17,7 @@ from taskora_cli.engine.scripts import load_script
 
 
 def master_of(cluster: LocalCluster, slot: int) -> ServerProcess:
-    """The master that holds ``slot``, as its own CLUSTER SHARDS says."""
-    with cluster.nodes[0].client() as client:
-        for first, last, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-            if int(first) <= slot <= int(last):
-                port = int(master[1])
-                return next(node for node in cluster.nodes if node.port == port)
-    raise AssertionError(f"no master holds slot {slot}")
+    return cluster.master_of(slot)
 
 
 def node_id(node: ServerProcess) -> str:
