@@ -271,6 +271,12 @@ class ClusterWire:
         """The masters this wire has connections to."""
         return list(self._wires)
 
+    def master_urls(self) -> list[str]:
+        """The URL of every master of the last slot map read (the seed's until one was)."""
+        if self._map is None:
+            return [self.url]
+        return [node_url(self.url, *node) for node in self._map.masters()]
+
     async def close(self) -> None:
         """Close every connection."""
         self._link.closed = True

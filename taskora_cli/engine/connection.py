@@ -3,6 +3,7 @@ dead embedded server, and raise only our ServerError (see :mod:`.failures`)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
 from typing import Any, cast
 
@@ -71,7 +72,15 @@ class _ClusterClient(RedisCluster):
 
     async def aclose(self, *args: Any, **kwargs: Any) -> None:
         self.link.closed = True
-        await super().aclose(*args, **kwargs)
+        try:
+            await super().aclose(*args, **kwargs)
+        finally:
+            # redis-py stops at the first node whose disconnect raised, leaving the others'
+            # sockets (the startup nodes' too) open: close every one regardless
+            nodes = self.nodes_manager
+            for node in [*nodes.startup_nodes.values(), *nodes.nodes_cache.values()]:
+                with contextlib.suppress(Exception):
+                    await node.disconnect()
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         pipe = _ClusterPipeline(self, transaction)  # type: ignore[abstract]  # stub artefact

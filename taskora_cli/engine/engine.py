@@ -144,6 +144,15 @@ class Engine(Reads):
         """The keys of ``task`` (cached)."""
         return self.runner.keys(task)
 
+    def node_urls(self) -> list[str]:
+        """Where to reach this engine's server: the URL, or on a cluster every master's (the
+        URL's node first while the slot map is unknown), for connections any node can serve
+        (pub/sub, which a cluster delivers to every node)."""
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire):
+            return wire.master_urls()
+        return [self.url]
+
     async def register_tasks(self, queues: Mapping[str, str]) -> None:
         """Record task names and their queues in the global registry (once per engine each)."""
         new = {name: queue for name, queue in queues.items() if name not in self.registered}
