@@ -530,9 +530,11 @@ class Engine(Reads):
     async def server_info(self) -> dict[str, str]:
         """What the server says of itself: its name, version, memory, connected clients and
         mode, and our layout."""
-        info: dict[str, Any] = await self.client.info("server")
-        memory: dict[str, Any] = await self.client.info("memory")
-        clients: dict[str, Any] = await self.client.info("clients")
+        # a cluster client asks every node by default: the node of the URL speaks for them
+        one: dict[str, Any] = {"target_nodes": "default-node"} if self.cluster else {}
+        info: dict[str, Any] = await self.client.info("server", **one)
+        memory: dict[str, Any] = await self.client.info("memory", **one)
+        clients: dict[str, Any] = await self.client.info("clients", **one)
         meta: dict[str, str] = await self.client.hgetall(k.meta_key(self.prefix))  # type: ignore[assignment]
         valkey = info.get("valkey_version")
         return {

@@ -66,9 +66,15 @@ def set_owner(cluster: LocalCluster, slot: int, node: ServerProcess) -> None:
     wait_until(lambda: master_of(cluster, slot).port == node.port, "the slot map agreeing")
 
 
-def test_cluster_mode_is_seen_in_info(cluster: LocalCluster) -> None:
+async def test_cluster_mode_is_seen_in_info(cluster: LocalCluster) -> None:
     assert detect_cluster(cluster.url)
-    assert Engine(cluster.url).cluster
+    engine = Engine(cluster.url)
+    try:
+        assert engine.cluster
+        info = await engine.server_info()
+        assert (info["server"], info["mode"]) == ("valkey", "cluster")
+    finally:
+        await engine.close()
 
 
 async def test_scripts_of_tasks_on_three_masters_share_one_connection_per_master(
