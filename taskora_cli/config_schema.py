@@ -271,6 +271,7 @@ KEYS = (
     Key("app", "app", app_ref, env="TASKORA_APP"),
     Key("modules", "modules", modules, _list, env="TASKORA_MODULES", from_env=env_list),
     Key("prefix", "prefix", prefix, env="TASKORA_PREFIX"),
+    Key("cluster", "cluster", boolean, env="TASKORA_CLUSTER", from_env=env_bool),
     Key("state_dir", "state_dir", path, _str, env="TASKORA_STATE_DIR"),
     Key("schedules", "schedules", schedule_tables),
     Key("defaults.timeout", "timeout_ms", duration(1), _ms),

@@ -210,7 +210,8 @@ class Runtime:
             from .engine.engine import Engine
 
             url = await asyncio.to_thread(self._resolve_url_once)
-            fresh = Engine(url, self.prefix, registered=self.registered)
+            cluster = await asyncio.to_thread(self._is_cluster, url)
+            fresh = Engine(url, self.prefix, registered=self.registered, cluster=cluster)
             try:
                 await fresh.connect(self.clock())
             except BaseException:  # refused (wire format) or unreachable: leave no socket open
@@ -340,7 +341,9 @@ class Runtime:
                 from .engine.wire import supports
 
                 url = self.resolve_url()
-                self._blocking_lean = supports(url)
+                # a cluster routes each script to its slot's master: the background loop's
+                # engine does that, so blocking calls go through it there (as over TLS)
+                self._blocking_lean = supports(url) and not self._is_cluster(url)
                 if not self._blocking_lean:
                     return None
                 self._blocking = Connections(url, self.prefix, self.registered, self.clock)
@@ -349,6 +352,11 @@ class Runtime:
         if deliverer is not None:
             self._delivery = self._portal.call(_started(deliverer))
         return connections
+
+    def _is_cluster(self, url: str) -> bool:
+        from .engine.cluster import detect_cluster
+
+        return bool(self.config.cluster) or detect_cluster(url)
 
     def _forget_blocking(self) -> None:
         """Close the blocking connections; the next connection (blocking or not) starts

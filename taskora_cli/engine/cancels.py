@@ -29,7 +29,7 @@ POLL_S = 1.0
 
 
 async def listen_for_cancels(
-    url: str,
+    url: str | Callable[[], list[str]],
     tasks: Iterable[TaskKeys],
     on_cancel: Callable[[str, str], None],
     stop: asyncio.Event,
@@ -37,10 +37,16 @@ async def listen_for_cancels(
 ) -> None:
     """Call ``on_cancel(task, job_id)`` for every cancel request until ``stop`` is set (it is
     watched as well as cancellation, which redis-py can swallow). ``ready`` is set once
-    subscribed: a worker claims nothing before, so it hears of every job it holds."""
+    subscribed: a worker claims nothing before, so it hears of every job it holds.
+
+    ``url`` may be a function giving the nodes to try in turn (a cluster publishes to every
+    node: after one fails, the listener subscribes on the next, see Engine.node_urls)."""
     by_channel = {t.cancel_channel: t.name for t in tasks}
+    attempt = 0
     while not stop.is_set():
-        client = open_client(url, blocking=True)
+        urls = [url] if isinstance(url, str) else url()
+        client = open_client(urls[attempt % len(urls)], blocking=True)
+        attempt += 1
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*by_channel)

@@ -15,6 +15,7 @@ from ..errors import ServerError, UsageError
 from . import keys as k
 from . import steps
 from .admin import JobAdmin
+from .cluster import ClusterWire
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
@@ -87,13 +88,18 @@ class Engine(Reads):
         *,
         reply_timeout_s: float = REPLY_TIMEOUT_S,
         registered: set[str] | None = None,
+        cluster: bool | None = None,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
         """How long a reply to a non-blocking command may take before the call fails."""
-        self.runner = Runner(url, prefix, reply_timeout_s=reply_timeout_s, registered=registered)
-        """What every call below and every area goes through: scripts, the client, the keys."""
+        self.runner = Runner(
+            url, prefix, reply_timeout_s=reply_timeout_s, registered=registered, cluster=cluster
+        )
+        """What every call below and every area goes through: scripts, the client, the keys;
+        ``cluster``: True/False says whether the server is a cluster, None asks its INFO."""
+        self.cluster = self.runner.cluster
         self.client: Redis = self.runner.client
         self.dead_letters = DeadLetters(self.runner)
         self.flow = Flow(self.runner)
@@ -105,7 +111,7 @@ class Engine(Reads):
         self.admin = JobAdmin(self.runner)
         self.leases = Leases(self.runner)
         self._blocking: dict[str, Redis] = {}
-        self._blocking_wires: dict[str, Wire] = {}
+        self._blocking_wires: dict[str, Wire | ClusterWire] = {}
         self.registered: set[str] = self.runner.registered
         """Task names recorded in the registry (a dispatch checks it first); a runtime shares
         one set between its engines and its blocking connections."""
@@ -139,6 +145,15 @@ class Engine(Reads):
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
         return self.runner.keys(task)
+
+    def node_urls(self) -> list[str]:
+        """Where to reach this engine's server: the URL, or on a cluster every master's (the
+        URL's node first while the slot map is unknown), for connections any node can serve
+        (pub/sub, which a cluster delivers to every node)."""
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire):
+            return wire.master_urls()
+        return [self.url]
 
     async def register_tasks(self, queues: Mapping[str, str]) -> None:
         """Record task names and their queues in the global registry (once per engine each)."""
@@ -446,21 +461,30 @@ class Engine(Reads):
         if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                wire = Wire(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                # One connection per task: a block holds its connection, and a cluster
+                # refuses a BZPOPMIN of markers in different slots.
+                kind = ClusterWire if self.cluster else Wire
+                wire = kind(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
                 self._blocking_wires[task] = wire
             # Sent again after a dropped connection: a marker popped twice costs a wake-up at
             # most, and a worker looks for work every IDLE_BLOCK_S anyway.
-            popped = await wire.call(
-                "BZPOPMIN",
-                marker,
-                round(timeout_s, 3),
-                reply_timeout=timeout_s + BLOCK_MARGIN_S,
-                resend=True,
-            )
+            block = ("BZPOPMIN", marker, round(timeout_s, 3))
+            reply_timeout = timeout_s + BLOCK_MARGIN_S
+            if isinstance(wire, ClusterWire):
+                popped = await wire.call(
+                    *block, key=marker, reply_timeout=reply_timeout, resend=True
+                )
+            else:
+                popped = await wire.call(*block, reply_timeout=reply_timeout, resend=True)
         else:
             client = self._blocking.get(task)
             if client is None:
-                client = open_client(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
+                client = open_client(
+                    self.url,
+                    blocking=True,
+                    reply_timeout_s=self.reply_timeout_s,
+                    cluster=self.cluster,
+                )
                 self._blocking[task] = client
             popped = await client.bzpopmin([marker], timeout=timeout_s)
         if popped is None:
@@ -499,9 +523,11 @@ class Engine(Reads):
     async def server_info(self) -> dict[str, str]:
         """What the server says of itself: its name, version, memory, connected clients and
         mode, and our layout."""
-        info: dict[str, Any] = await self.client.info("server")
-        memory: dict[str, Any] = await self.client.info("memory")
-        clients: dict[str, Any] = await self.client.info("clients")
+        # a cluster client asks every node by default: the node of the URL speaks for them
+        one: dict[str, Any] = {"target_nodes": "default-node"} if self.cluster else {}
+        info: dict[str, Any] = await self.client.info("server", **one)
+        memory: dict[str, Any] = await self.client.info("memory", **one)
+        clients: dict[str, Any] = await self.client.info("clients", **one)
         meta: dict[str, str] = await self.client.hgetall(k.meta_key(self.prefix))  # type: ignore[assignment]
         valkey = info.get("valkey_version")
         return {

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from ..errors import ServerError
+from .cluster import read_streams
 from .connection import open_client
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class Follower:
     """Reads new entries of some tasks' streams, blocking; one connection of its own."""
 
     def __init__(self, runner: Runner, cursors: Mapping[str, str]) -> None:
-        self._client: Redis = open_client(runner.url, blocking=True)
+        self._client: Redis = open_client(runner.url, blocking=True, cluster=runner.cluster)
         self._runner = runner
         self._streams = {runner.keys(task).events: task for task in cursors}
         self._cursors = {runner.keys(task).events: last for task, last in cursors.items()}
@@ -129,9 +130,14 @@ class Follower:
         Raises:
             ServerError: the server could not be read (call again to retry).
         """
-        streams: Any = self._cursors
         try:
-            reply: Any = await self._client.xread(streams, count=READ_COUNT, block=block_ms)
+            reply = await read_streams(
+                self._client,
+                self._cursors,
+                count=READ_COUNT,
+                block=block_ms,
+                cluster=self._runner.cluster,
+            )
         except (ServerError, RedisError, OSError) as exc:
             raise ServerError(f"cannot read the event streams: {exc}") from exc
         out: list[RawEvent] = []

@@ -17,11 +17,14 @@ from typing import TypeVar
 
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
+    AskError,
     AuthenticationError,
     AuthorizationError,
+    ClusterDownError,
     NoPermissionError,
     NoScriptError,
     RedisError,
+    TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -66,6 +69,12 @@ holding every caller for long (a worker retries on its own)."""
 RECONNECT_WINDOW_S = 3.0
 """One call's deadline is its reply timeout plus this: the reconnect attempts of a call that
 could not be sent stop here, so a hung or dead server fails a call in seconds, not minutes."""
+
+
+PASSED_THROUGH = (NoScriptError, AskError, TryAgainError, ClusterDownError)
+"""Replies :meth:`ServerLink.guard` leaves to its caller: a script to load (NOSCRIPT), and a
+cluster's redirections (MOVED, ASK) and refusals while it settles (TRYAGAIN, CLUSTERDOWN),
+which the cluster wire follows (see cluster.ClusterWire)."""
 
 
 def backoff() -> ExponentialBackoff:
@@ -191,14 +200,14 @@ class ServerLink:
         """
         try:
             return await attempt()
-        except NoScriptError:
+        except PASSED_THROUGH:
             raise
         except (RedisError, OSError) as exc:
             if self.closed or not await self.recover(exc):
                 raise self.error(exc) from exc
         try:
             return await attempt()
-        except NoScriptError:
+        except PASSED_THROUGH:
             raise
         except (RedisError, OSError) as exc:
             raise self.error(exc) from exc

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from . import keys as k
+from .cluster import ClusterWire, detect_cluster
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S, ServerLink
 from .scripts import load_script
@@ -63,6 +64,8 @@ class Runner:
             (see :mod:`.connection`): for reads and plain writes.
         wire: the lean pipelined connection scripts go over, or None where the URL needs
             redis-py (TLS): scripts then go over ``client``.
+        cluster: the server is a cluster: ``client`` is redis-py's cluster client and
+            ``wire`` a :class:`~.cluster.ClusterWire` (one connection per master).
 
     It drives the operations of :mod:`.steps` (see :meth:`drive`), as the blocking
     :class:`~.blocking_runner.BlockingRunner` does on a caller's thread.
@@ -75,16 +78,19 @@ class Runner:
         *,
         reply_timeout_s: float = REPLY_TIMEOUT_S,
         registered: set[str] | None = None,
+        cluster: bool | None = None,
     ):
         self.url = url
         self.prefix = prefix
         self.reply_timeout_s = reply_timeout_s
+        self.cluster = detect_cluster(url) if cluster is None else cluster
         self.link = ServerLink(url)
         """Maps a failure that escaped both connections' own mapping (see :meth:`run`)."""
-        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s)
-        self.wire: Wire | None = (
-            Wire(url, reply_timeout_s=reply_timeout_s) if supports(url) else None
-        )
+        self.client: Redis = open_client(url, reply_timeout_s=reply_timeout_s, cluster=self.cluster)
+        self.wire: Wire | ClusterWire | None = None
+        if supports(url):
+            kind = ClusterWire if self.cluster else Wire
+            self.wire = kind(url, reply_timeout_s=reply_timeout_s)
         self._keys: dict[str, k.TaskKeys] = {}
         self.registered: set[str] = set() if registered is None else registered
         """Task names recorded in the registry (see steps.register_tasks)."""
@@ -107,7 +113,7 @@ class Runner:
         try:
             if self.wire is not None:
                 return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
-            return await script(self.client, keys, args)
+            return await script(self.client, keys, args)  # routed by redis-py on a cluster
         except (RedisError, OSError) as exc:  # both connections map their own; this is the net
             raise self.link.error(exc) from exc
 
@@ -136,6 +142,8 @@ class Runner:
             ServerError: the server cannot be reached, or refused the command.
         """
         try:
+            if isinstance(self.wire, ClusterWire):  # steps' commands name their key first
+                return await self.wire.call(*args, key=str(args[1]), resend=True)
             if self.wire is not None:
                 return await self.wire.call(*args, resend=True)
             return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]

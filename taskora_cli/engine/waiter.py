@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..errors import ServerError
 from ..job_state import TERMINAL_STATES, JobState
+from .cluster import read_streams
 from .connection import open_client
 from .engine import Engine
 from .records import JobRecord
+
+log = logging.getLogger("taskora")
 
 BLOCK_MS = 1000
 RECHECK_S = 2.0
@@ -89,20 +92,28 @@ class ResultWaiter:
         while self._waiters:
             try:
                 await self._read_once()
-                if loop.time() >= next_recheck:
-                    next_recheck = loop.time() + RECHECK_S
-                    await self._recheck_all()
-            except (ServerError, RedisError, OSError):
+            except (ServerError, RedisError, OSError) as exc:
+                log.debug("taskora: reading the event streams failed (%s); again shortly", exc)
                 await asyncio.sleep(0.2)  # the client reconnects; try again shortly
+            # also while reads fail (a cluster's master failing over): the state is read
+            # from wherever the job is now
+            if loop.time() >= next_recheck:
+                next_recheck = loop.time() + RECHECK_S
+                with contextlib.suppress(ServerError, RedisError, OSError):
+                    await self._recheck_all()
 
     async def _read_once(self, block: int | None = BLOCK_MS) -> None:
         if self._client is None:
-            self._client = open_client(self._engine.url, blocking=True)
+            self._client = open_client(
+                self._engine.url, blocking=True, cluster=self._engine.cluster
+            )
         tasks = {task for task, _ in self._waiters}
         streams = {self._engine.keys(t).events: self._cursors[t] for t in tasks}
         by_stream = {self._engine.keys(t).events: t for t in tasks}
-        reply: Any = await self._client.xread(streams, block=block, count=500)  # type: ignore[arg-type]
-        for stream, entries in reply or []:
+        reply = await read_streams(
+            self._client, streams, count=500, block=block, cluster=self._engine.cluster
+        )
+        for stream, entries in reply:
             task = by_stream[stream]
             for entry_id, fields in entries:
                 self._cursors[task] = entry_id

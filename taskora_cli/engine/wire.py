@@ -24,16 +24,20 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import hiredis
 from redis.exceptions import (
+    AskError,
     AuthenticationError,
     BusyLoadingError,
+    ClusterDownError,
     ExecAbortError,
     MaxClientsReachedError,
+    MovedError,
     NoPermissionError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
+    TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -101,6 +105,10 @@ PROBE = pack(("EVAL", "return 1", 0))
 """What a silent connection's probe asks (see Wire._probe_silence)."""
 
 
+ASKING = pack(("ASKING",))
+"""Sent in the same write before a call a cluster redirected with ASK (see cluster.py)."""
+
+
 ERROR_CODES: dict[str, type[RedisError]] = {
     "NOSCRIPT": NoScriptError,
     "LOADING": BusyLoadingError,
@@ -110,11 +118,16 @@ ERROR_CODES: dict[str, type[RedisError]] = {
     "NOAUTH": AuthenticationError,
     "WRONGPASS": AuthenticationError,
     "NOPERM": NoPermissionError,
+    "MOVED": MovedError,
+    "ASK": AskError,
+    "TRYAGAIN": TryAgainError,
+    "CLUSTERDOWN": ClusterDownError,
 }
 """Error replies by their first word, as the exception redis-py's own clients raise (the
 classes are redis.exceptions' public ones): the codes whose kind matters to us, a script to
-load again (NOSCRIPT), a server to wait for (LOADING: an outage, see failures.is_outage) or a
-login refused. Any other reply is a plain ResponseError (WRONGTYPE, ERR...)."""
+load again (NOSCRIPT), a server to wait for (LOADING: an outage, see failures.is_outage), a
+login refused, or a cluster's redirection or refusal (see cluster.ClusterWire). Any other
+reply is a plain ResponseError (WRONGTYPE, ERR...)."""
 
 ERR_MESSAGES: dict[str, type[RedisError]] = {
     "max number of clients reached": MaxClientsReachedError,
@@ -215,7 +228,9 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         self.heard_at = asyncio.get_running_loop().time()
 
-    def send(self, packed: bytes, due_at: float) -> asyncio.Future[Any]:
+    def send(self, packed: bytes, due_at: float, *, skip: int = 0) -> asyncio.Future[Any]:
+        """Write ``packed``; the future of its last reply (``skip`` replies before it, of
+        commands written with it, are dropped)."""
         if self.lost is not None or self.transport is None:
             raise RedisConnectionError(f"connection lost: {self.lost}")
         loop = asyncio.get_running_loop()
@@ -228,6 +243,10 @@ class _Protocol(asyncio.Protocol):
             # nothing reached the server, so the caller may send it again.
             self.lost = self.lost or RedisConnectionError("the server closed the connection")
             raise self.lost
+        for _ in range(skip):
+            dropped: asyncio.Future[Any] = loop.create_future()
+            dropped.cancel()  # settled: its reply is read and dropped in order
+            self.pending.append((dropped, due_at))
         self.pending.append((future, due_at))
         return future
 
@@ -296,7 +315,11 @@ class Wire:
         self._connected_once = False
 
     async def call(
-        self, *args: Any, reply_timeout: float | None = None, resend: bool = False
+        self,
+        *args: Any,
+        reply_timeout: float | None = None,
+        resend: bool = False,
+        asking: bool = False,
     ) -> Any:
         """Send one command and return its reply.
 
@@ -304,20 +327,24 @@ class Wire:
         again for up to ~2.3 s. Once written, the server may have run it: a lost connection
         sends it again only when ``resend`` says running it twice is harmless (a claim carries
         a request id, see lua/claim.lua); a reply that does not come in time ends the call
-        (a paused server would run every copy once it wakes up).
+        (a paused server would run every copy once it wakes up). ``asking`` sends ASKING
+        before it in the same write (a cluster's ASK redirection, see cluster.ClusterWire).
 
         Raises:
             ServerError: the server cannot be reached (and, if it is the embedded one, could
                 not be restarted), did not answer in time, or replied with an error.
             NoScriptError: EVALSHA of a script the server does not hold (evalsha loads it).
+            AskError: a cluster node redirected the call (MOVED or ASK; see ClusterWire).
+            TryAgainError, ClusterDownError: a cluster node refused it while it settles.
         """
-        packed = pack(args)
+        packed = ASKING + pack(args) if asking else pack(args)
+        skip = 1 if asking else 0
         if reply_timeout is None:
             reply_timeout = self.reply_timeout_s
         timeout = reply_timeout
-        return await self._link.guard(lambda: self._call(packed, timeout, resend))
+        return await self._link.guard(lambda: self._call(packed, timeout, resend, skip))
 
-    async def _call(self, packed: bytes, reply_timeout: float, resend: bool) -> Any:
+    async def _call(self, packed: bytes, reply_timeout: float, resend: bool, skip: int) -> Any:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + reply_timeout + RECONNECT_WINDOW_S
         failures = 0
@@ -327,7 +354,7 @@ class Wire:
                 proto = self._proto
                 if proto is None or proto.lost is not None:
                     proto = await self._open(give_up_at - loop.time())
-                future = proto.send(packed, loop.time() + reply_timeout)
+                future = proto.send(packed, loop.time() + reply_timeout, skip=skip)
                 written = True
                 return await self._reply(proto, future, reply_timeout)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -346,16 +373,23 @@ class Wire:
                 await asyncio.sleep(wait)
 
     async def evalsha(
-        self, script: Script, keys: Sequence[str], args: Sequence[Any], *, resend: bool = False
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        resend: bool = False,
+        asking: bool = False,
     ) -> Any:
         """Run a script by SHA, loading it first if the server does not know it (yet, or any
-        more: after SCRIPT FLUSH or a restart). ``resend``: see :meth:`call`."""
+        more: after SCRIPT FLUSH or a restart). ``resend``, ``asking``: see :meth:`call`."""
+        call = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
+            return await self.call(*call, resend=resend, asking=asking)
         except NoScriptError:
             await self.call("SCRIPT", "LOAD", script.source, resend=True)
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
+            return await self.call(*call, resend=resend, asking=asking)
         except NoScriptError as exc:  # the server restarted again in between: give up
             raise script.unknown(self._link.shown) from exc
 

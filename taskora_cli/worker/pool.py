@@ -244,7 +244,7 @@ class Worker:
         subscribed = asyncio.Event()
         listener = asyncio.get_running_loop().create_task(
             listen_for_cancels(
-                self.engine.url,
+                self.engine.node_urls,
                 [self.engine.keys(t.name) for t in self.tasks],
                 self.cancel_job,
                 self._closing,

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import Taskora, UsageError
@@ -46,7 +46,7 @@ async def test_a_singleton_task_runs_one_job_at_a_time_across_workers(
         assert [await h.aresult(20) for h in handles] == list(range(6))
         assert peak[0] == 1
         keys = TaskKeys("", "nightly")
-        client = redis.Redis.from_url(redis_url)
+        client = raw_client(redis_url)
         assert client.exists(keys.singleton, keys.singleton_parked) == 0
         client.close()
     finally:
@@ -80,7 +80,7 @@ async def test_a_concurrency_key_caps_its_jobs_while_other_keys_run(
         release.set()
         results = [await h.aresult(20) for h in handles]
         assert results == ["u1"] * 5 + ["u2", "free"]  # parked, not lost
-        client = redis.Redis.from_url(redis_url)
+        client = raw_client(redis_url)
         keys = TaskKeys("", "sync")
         assert client.exists(keys.concurrency("u1"), keys.parked("u1")) == 0
         client.close()

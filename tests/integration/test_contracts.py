@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
+from servers import raw_async_client
 from support import make_app, until
 
 from taskora_cli import (
@@ -52,7 +52,7 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 
 
 async def job_fields(url: str, task: str, job_id: str) -> dict[str, str]:
-    client = aioredis.Redis.from_url(url, decode_responses=True)
+    client = raw_async_client(url, decode_responses=True)
     try:
         found: dict[str, str] = await client.hgetall(TaskKeys("", task).job(job_id))
         return found

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import JobFailedError, JobNotFoundError, Taskora, UsageError
@@ -156,7 +156,7 @@ def seed_dead(url: str, task: str, count: int) -> list[str]:
         json.dumps({"type": "TimeoutError", "message": "upstream slow", "traceback": "..."}),
     ]
     ids = [f"dead{i:05}" for i in range(count)]
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = raw_client(url, decode_responses=True)
     try:
         pipe = client.pipeline(transaction=False)
         client.hset(task_registry_key(""), task, "default")
@@ -225,7 +225,7 @@ async def test_a_dry_run_walks_ties_without_looping_and_purge_deletes_everything
     assert await dlq.acount("bulk") == 750
     assert (await dlq.apurge("bulk")).done == 750
 
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     try:
         left = [key for key in client.scan_iter("taskora:{bulk}:*")]
     finally:
@@ -245,7 +245,7 @@ async def test_the_bulk_walk_acts_on_exactly_the_matching_jobs_across_ties_and_p
     monkeypatch.setattr(dl, "BATCH", 7)  # many pages, with ties across page boundaries
     rng = random.Random(seed)
     keys = TaskKeys("", "walk")
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     kinds: dict[str, str] = {}
     try:
         client.hset(task_registry_key(""), "walk", "default")

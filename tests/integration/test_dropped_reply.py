@@ -101,7 +101,8 @@ class DroppingProxy:
 
 @pytest.fixture
 async def proxy(redis_url: str) -> AsyncIterator[tuple[DroppingProxy, str]]:
-    assert redis_url.startswith("unix://")
+    if not redis_url.startswith("unix://"):
+        pytest.skip("the dropping proxy stands in front of the embedded server's unix socket")
     running = DroppingProxy(redis_url.removeprefix("unix://"))
     url = await running.start()
     try:

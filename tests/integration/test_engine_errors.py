@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis
+from servers import raw_client
 
 from taskora_cli.engine import keys as k
 from taskora_cli.engine.engine import Engine
@@ -35,7 +36,7 @@ def break_every_area(url: str) -> None:
     """Give one key each area reads or writes the wrong type: every call above fails with
     WRONGTYPE (inside a script, as a script error)."""
     t = k.TaskKeys(PREFIX, "t")
-    raw = redis.Redis.from_url(url)
+    raw = raw_client(url)
     try:
         for key in (t.failed, t.delayed, t.collect_items("k"), t.events):
             raw.set(key, "not what taskora stored")

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-import redis
+from servers import raw_client
 
 from taskora_cli import Retry, Taskora, UsageError
 from taskora_cli.config import load_config
@@ -36,7 +36,7 @@ async def test_dispatch_with_a_huge_delay_or_ttl_raises_ours_and_writes_nothing(
     async def echo(data: object) -> object:
         return data
 
-    client = redis.Redis.from_url(redis_url)
+    client = raw_client(redis_url)
     before = client.dbsize()
     try:
         with pytest.raises(UsageError, match="3650d"):

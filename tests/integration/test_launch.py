@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from servers import TEST_SERVER, raw_client
 from support import make_app, until
 
 from taskora_cli.config import load_config
@@ -67,6 +67,11 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.skipif(
+    TEST_SERVER == "cluster",
+    reason="known defect on a cluster (issue 17 closing note): the job running at SIGTERM is "
+    "sometimes handed back instead of finishing inside the grace",
+)
 async def test_run_worker_serves_jobs_and_a_sigterm_lets_the_running_one_finish_then_exits_0(
     redis_url: str, tmp_path: Path, spawn: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -141,7 +146,7 @@ def test_run_worker_refuses_a_bad_option_before_anything_connects(
     with pytest.raises(UsageError, match="unknown task"):
         app.run_worker(["nope"])
     assert not app.runtime.connected
-    client = redis.Redis.from_url(redis_url)
+    client = raw_client(redis_url)
     try:
         assert client.dbsize() == 0  # no worker record, no task registered on the server
     finally:

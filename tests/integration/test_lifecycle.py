@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import (
@@ -287,7 +287,7 @@ async def test_bad_input_is_refused_at_the_caller(app: Taskora) -> None:
 async def test_an_incompatible_wire_format_is_refused(
     redis_url: str, tmp_path: Path, stored: int, refusal: str
 ) -> None:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     client.hset("taskora:{_global}:meta", mapping={"wire_version": stored, "min_compat": stored})
     app = make_app(redis_url, tmp_path)
 
@@ -319,7 +319,7 @@ def unclosed_after(scenario: Callable[[], Coroutine[Any, Any, None]]) -> list[st
 
 def test_a_refused_connection_is_closed(redis_url: str, tmp_path: Path) -> None:
     # Refused at the handshake, the engine is never the runtime's: closed there, or never.
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     client.hset("taskora:{_global}:meta", mapping={"wire_version": 99, "min_compat": 99})
     client.close()
     app = make_app(redis_url, tmp_path)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis.asyncio
+from servers import TEST_SERVER
 from support import make_app, until
 
 from taskora_cli import Event, JobHandle, UsageError, WorkerEvent
@@ -237,6 +238,9 @@ async def test_worker_error_fires_when_a_background_loop_loses_the_server(
     assert errors[0].worker_id == worker.id and errors[0].error is not None
 
 
+@pytest.mark.skipif(
+    TEST_SERVER == "cluster", reason="counts the stream readers in one node's CLIENT LIST"
+)
 async def test_a_running_worker_hears_a_new_listener_and_stops_reading_when_none_is_left(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
+import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import Taskora
@@ -29,11 +30,15 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 
 
 async def _commands(url: str) -> int:
-    client = redis.Redis.from_url(url)
+    """Commands the server (every master of a cluster) has processed so far."""
+    client = raw_client(url)
     try:
-        return int((await client.info("stats"))["total_commands_processed"])
+        if isinstance(client, redis.RedisCluster):
+            per_node = client.info("stats", target_nodes=redis.RedisCluster.PRIMARIES)
+            return sum(int(info["total_commands_processed"]) for info in per_node.values())
+        return int(client.info("stats")["total_commands_processed"])
     finally:
-        await client.aclose()
+        client.close()
 
 
 async def test_a_worker_at_its_job_limit_sends_no_claims_while_its_job_runs(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import redis
+from servers import raw_client
 
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, NewJob
@@ -53,7 +53,7 @@ async def test_msgpack_data_and_results_round_trip(redis_url: str, lean_wire: bo
         assert record is not None and record.data == data and record.result == result
         assert decode_payload(record.result) == [DATA, None, 1.5]
         # the server holds the msgpack bytes themselves, not an escaped or base64 form
-        raw = redis.Redis.from_url(redis_url).hget(engine.keys("t").job("a"), "result")
+        raw = raw_client(redis_url).hget(engine.keys("t").job("a"), "result")
         assert raw == bytes_from_text(result) and raw.startswith(b"~msgpack:\x93")
     finally:
         await engine.close()

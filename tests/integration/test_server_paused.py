@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import redis
+from servers import raw_client
 
 from taskora_cli.engine.embedded import embedded_status
 from taskora_cli.engine.engine import Engine
@@ -51,7 +52,7 @@ async def engine(restartable_valkey: RestartableValkey) -> AsyncIterator[Engine]
 def resumed_and_drained(url: str, pid: int) -> redis.Redis:
     """SIGCONT, then a round trip: every command the server had queued has run by its reply."""
     os.kill(pid, signal.SIGCONT)
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = raw_client(url, decode_responses=True)
     client.ping()
     return client
 

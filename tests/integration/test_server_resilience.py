@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import redis
+from servers import raw_client
 from support import make_app
 
 from taskora_cli import Taskora
@@ -34,7 +34,7 @@ def restart(server: RestartableValkey) -> None:
 
 
 def flush_scripts(url: str) -> None:
-    client = redis.Redis.from_url(url)
+    client = raw_client(url)
     try:
         client.script_flush()
         assert client.script_exists("0" * 40) == [False]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app
 
 from taskora_cli.contract import define_task
@@ -38,7 +38,7 @@ async def test_contracts_list_published_tasks_their_workers_and_skip_a_bad_docum
         await engine.publish_contracts({"send-email": published("send-email")})
         await engine.register_tasks({"by-name": "default"})
         newer = '{"name": "broken", "format": 99}'
-        redis.Redis.from_url(redis_url).hset(contracts_key(""), "broken", newer)
+        raw_client(redis_url).hset(contracts_key(""), "broken", newer)
         worker = await app.start(["local-only"])  # a live worker, serving local-only only
         try:
             contracts = await app.inspect().acontracts()

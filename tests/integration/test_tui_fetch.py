@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import JobFailedError, JobHandle, Taskora
@@ -115,7 +115,7 @@ async def _is(handle: JobHandle, state: str) -> bool:
 
 def commands(url: str, app: Taskora, query: Query) -> dict[str, int]:
     """The server commands one fetch runs, by name (from the server's own counters)."""
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = raw_client(url, decode_responses=True)
     try:
         fetch(app, query)  # connects first, so the handshake is not counted below
         client.config_resetstat()

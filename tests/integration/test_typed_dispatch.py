@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 import pytest
-import redis.asyncio as aioredis
+from servers import raw_async_client
 
 from taskora_cli import ConfigError, Issue, Taskora, UsageError, ValidationError
 from taskora_cli.config import load_config
@@ -45,7 +45,7 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 
 
 async def stored(url: str, task: str, job_id: str) -> dict[str, str]:
-    client = aioredis.Redis.from_url(url, decode_responses=True, encoding_errors="surrogateescape")
+    client = raw_async_client(url, decode_responses=True, encoding_errors="surrogateescape")
     try:
         found: dict[str, str] = await client.hgetall(TaskKeys("", task).job(job_id))
         return found

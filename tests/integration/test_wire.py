@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from servers import raw_client
 
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, NewJob
@@ -55,7 +55,7 @@ async def test_scripts_survive_script_flush(redis_url: str) -> None:
     engine = Engine(redis_url)
     try:
         await engine.connect(0)
-        redis.Redis.from_url(redis_url).script_flush()
+        raw_client(redis_url).script_flush()
         assert await engine.enqueue("t", NewJob("a", "{}"), 1)
         assert [job.id for job in await engine.claim("t", "w", 5, 2, 30_000)] == ["a"]
     finally:
@@ -84,7 +84,7 @@ async def test_calls_ride_out_a_server_restart(restartable_valkey: Any) -> None:
 
 async def test_a_password_is_sent_before_any_command(restartable_valkey: Any) -> None:
     url: str = restartable_valkey.url
-    client = redis.Redis.from_url(url)
+    client = raw_client(url)
     client.config_set("requirepass", "pw")
     try:
         wire = Wire(url + "?password=pw")
@@ -95,7 +95,7 @@ async def test_a_password_is_sent_before_any_command(restartable_valkey: Any) ->
             await anonymous.call("SET", "k", "v")
         await anonymous.close()
     finally:
-        redis.Redis.from_url(url, password="pw").config_set("requirepass", "")
+        raw_client(url, password="pw").config_set("requirepass", "")
         client.close()
 
 
@@ -108,7 +108,7 @@ async def test_a_cancelled_blocking_call_drops_its_connection(redis_url: str) ->
         with pytest.raises(asyncio.CancelledError):
             await waiting
         # the server forgot the block: a marker added now stays for the next waiter
-        redis.Redis.from_url(redis_url).zadd("marker", {"0": 0})
+        raw_client(redis_url).zadd("marker", {"0": 0})
         await asyncio.sleep(0.05)
         assert await wire.call("BZPOPMIN", "marker", 1) == ["marker", "0", "0"]
     finally:

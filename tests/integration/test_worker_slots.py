@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import redis
+from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import JobFailedError, Retry, Taskora, TaskTimeoutError
@@ -136,7 +136,7 @@ async def test_stopping_hands_running_and_prefetched_jobs_back(
     worker = await app.start()
     await until(lambda: len(started) == 2)
     await worker.stop(grace_ms=50)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     try:
         tag = "taskora:{hang}:"
         assert client.zcard(tag + "active") == 0
@@ -158,7 +158,7 @@ async def test_slow_jobs_are_not_hoarded_by_one_worker(app: Taskora, redis_url: 
 
     await slowish.adispatch_many(range(40))
     worker = await app.start()
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     try:
         await until(lambda: client.zcard("taskora:{slowish}:completed") == 8)
         await until(lambda: client.zcard("taskora:{slowish}:active") >= 4)

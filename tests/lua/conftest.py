@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 from harness import Lua
+from servers import raw_client
 
 
 @pytest.fixture
 def lua(redis_url: str) -> Iterator[Lua]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = raw_client(redis_url, decode_responses=True)
     try:
         yield Lua(client)
     finally:

@@ -55,7 +55,9 @@ class Lua:
 
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key in sorted(self.r.keys("*")):
+        every: Any = {"target_nodes": redis.RedisCluster.PRIMARIES}
+        options = every if isinstance(self.r, redis.RedisCluster) else {}
+        for key in sorted(self.r.keys("*", **options)):
             kind = self.r.type(key)
             if kind == "string":
                 out[key] = self.r.get(key)

@@ -257,8 +257,8 @@ def test_flags_use_file_key_names_accept_durations_and_ignore_none(tmp_path: Pat
 
 def test_unknown_top_level_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
     assert error_of(tmp_path, 'urll = "redis://x"\n') == (
-        "tasks.toml: urll: unknown key; allowed: url, app, modules, prefix, state_dir, schedules, "
-        "defaults, worker, retention, scheduler, tls, board"
+        "tasks.toml: urll: unknown key; allowed: url, app, modules, prefix, cluster, state_dir, "
+        "schedules, defaults, worker, retention, scheduler, tls, board"
     )
 
 
@@ -478,3 +478,12 @@ def test_config_to_toml_omits_values_that_are_unset(tmp_path: Path) -> None:
     assert "schedules" not in document
     assert "queues" not in document["worker"]
     assert document["worker"]["grace"] == "30s"
+
+
+def test_cluster_mode_is_asked_of_the_server_unless_the_file_or_env_forces_it(
+    tmp_path: Path,
+) -> None:
+    assert load_text(tmp_path, "").cluster is False  # False: the server's INFO tells
+    assert load_text(tmp_path, "cluster = true\n").cluster is True
+    forced = load_text(tmp_path, "", env={"TASKORA_CLUSTER": "1"})
+    assert (forced.cluster, forced.sources["cluster"]) == (True, "env TASKORA_CLUSTER")
