@@ -90,7 +90,7 @@ def run_taskora(
 
 
 def run_taskora_in_process(
-    *args: str, cwd: Path, env: dict[str, str]
+    *args: str, cwd: Path, env: dict[str, str], input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real entry point (``taskora_cli.cli.main``) in this process, as `run_taskora`
     would in a child: argv, cwd and the whole environment are the child's, stdout and stderr
@@ -107,6 +107,7 @@ def run_taskora_in_process(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app_module, "_default_app", None)
         patch.setattr(sys, "argv", ["taskora", *args])
+        patch.setattr(sys, "stdin", io.StringIO(input or ""))
         patch.chdir(cwd)
         for name in list(os.environ):
             patch.delenv(name)
@@ -144,9 +145,11 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         return run_taskora(*args, cwd=self.root, env=self.env, input=input, timeout=timeout)
 
-    def taskora_in_process(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def taskora_in_process(
+        self, *args: str, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`taskora` run through its real entry point in this process (`run_taskora_in_process`)."""
-        return run_taskora_in_process(*args, cwd=self.root, env=self.env)
+        return run_taskora_in_process(*args, cwd=self.root, env=self.env, input=input)
 
     def start_worker(self, *args: str) -> subprocess.Popen[str]:
         """Start `taskora work` and wait until it reports started."""
