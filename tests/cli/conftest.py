@@ -139,10 +139,20 @@ class Project:
     root: Path
     env: dict[str, str]
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
+    in_process: bool = False
+    """`taskora` runs in this process (the module is marked ``cli_in_process``)."""
 
     def taskora(
         self, *args: str, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
+        if self.in_process:
+            return self.taskora_in_process(*args, input=input)
+        return self.taskora_child(*args, input=input, timeout=timeout)
+
+    def taskora_child(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """`taskora` in a real child process, whatever the module's marker says."""
         return run_taskora(*args, cwd=self.root, env=self.env, input=input, timeout=timeout)
 
     def taskora_in_process(
@@ -196,12 +206,15 @@ def clean_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, redis_url: str) -> Iterator[Project]:
+def project(tmp_path: Path, redis_url: str, request: pytest.FixtureRequest) -> Iterator[Project]:
+    """The project; in a module marked ``cli_in_process``, its `taskora` commands run in this
+    process through the real entry point (workers stay real processes)."""
     (tmp_path / "mytasks.py").write_text(textwrap.dedent(TASKS))
     (tmp_path / "taskora.toml").write_text(
         f'url = "{redis_url}"\nmodules = ["mytasks"]\n\n[defaults]\nstall_interval = "1s"\n'
     )
-    proj = Project(tmp_path, clean_env())
+    in_process = request.node.get_closest_marker("cli_in_process") is not None
+    proj = Project(tmp_path, clean_env(), in_process=in_process)
     try:
         yield proj
     finally:
