@@ -95,14 +95,16 @@ def run_taskora_in_process(
     """Run the real entry point (``taskora_cli.cli.main``) in this process, as `run_taskora`
     would in a child: argv, cwd and the whole environment are the child's, stdout and stderr
     are captured, and what the run leaves behind (the default app, imported task modules,
-    sys.path entries) is undone. Some 50x cheaper than a fresh interpreter, for tables of
-    commands whose property holds in either (exit code, one-line stderr, no traceback); each
-    such table keeps a real-subprocess test of its property."""
+    sys.path entries, the global flags) is undone. Some 50x cheaper than a fresh interpreter,
+    for commands whose behaviour holds in either (exit code, one-line stderr, output); each
+    property keeps a real-subprocess test too."""
     from taskora_cli import app as app_module
     from taskora_cli.cli import main
+    from taskora_cli.cli.common import GLOBAL_FLAGS
 
     out, err = io.StringIO(), io.StringIO()
-    modules, path = set(sys.modules), list(sys.path)
+    modules, path, flags = set(sys.modules), list(sys.path), dict(GLOBAL_FLAGS)
+    GLOBAL_FLAGS.clear()  # `--app` and the like, remembered for the rest of a process
     code: int | str | None = 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(app_module, "_default_app", None)
@@ -126,6 +128,8 @@ def run_taskora_in_process(
                 if str(getattr(sys.modules[name], "__file__", "")).startswith(str(cwd)):
                     del sys.modules[name]
             sys.path[:] = path
+            GLOBAL_FLAGS.clear()
+            GLOBAL_FLAGS.update(flags)
     returncode = code if isinstance(code, int) else (0 if code is None else 1)
     return subprocess.CompletedProcess(
         ["taskora", *args], returncode, out.getvalue(), err.getvalue()
