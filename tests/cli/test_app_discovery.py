@@ -68,7 +68,9 @@ def _project(root: Path, redis_url: str, toml: str, app_args: str = "") -> Proje
     (root / "otherapp.py").write_text(textwrap.dedent(OTHER_APP))
     (root / "plainapp.py").write_text(textwrap.dedent(DEFAULT_APP))
     (root / "taskora.toml").write_text(f'url = "{redis_url}"\n{toml}')
-    return Project(root, clean_env())
+    # its commands run in this process through the real entry point; the README example
+    # below (test_the_own_app_example_runs_as_the_readme_says) keeps real children
+    return Project(root, clean_env(), in_process=True)
 
 
 def _configure(project: Project, toml: str) -> None:
@@ -144,7 +146,7 @@ def test_every_command_that_loads_an_app_takes_the_app_flag(own: Project) -> Non
         ["schedules", "ls"], ["schedules", "trigger"], ["workers", "ls"], ["workers", "drain"],
         ["events"], ["stats"], ["top"], ["doctor"], ["config"], ["board"], ["gateway"],
     ):  # fmt: skip
-        done = own.taskora(*command, "--help")
+        done = own.taskora_in_process(*command, "--help")  # the help of the real entry point
         assert "--app MODULE:ATTR" in done.stdout, command
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from .conftest import Project
+from .conftest import Project, clean_env
 
 BAD_CRON = '[schedules.nightly]\ntask = "echo"\ncron = "61 * * * *"\n'
 HUGE_GRACE = '[worker]\ngrace = "3000000d"\n'
@@ -174,9 +174,9 @@ def hostile(project: Project, redis_url: str) -> Iterator[tuple[Project, redis.R
     (project.root / "badurl.toml").write_text(BAD_URL)
     (project.root / "deep.ndjson").write_text("1\n" + "[" * 100_000 + "\n")
     client = redis.Redis.from_url(redis_url)
-    assert project.taskora("stats").returncode == 0
+    assert project.taskora_in_process("stats").returncode == 0
     for delay in ("", "1h"):  # a job in each line, so listings reach the server with --limit
-        done = project.taskora(
+        done = project.taskora_in_process(
             "dispatch", "echo", "--data", "1", *(["--delay", delay] * bool(delay))
         )
         assert done.returncode == 0, done.stderr
@@ -194,9 +194,13 @@ def snapshot(client: redis.Redis) -> list[tuple[bytes, bytes]]:
     return sorted((key, client.dump(key) or b"") for key in client.scan_iter())
 
 
-def check(project: Project, client: redis.Redis, args: list[str], expected: int) -> None:
+def check(
+    project: Project, client: redis.Redis, args: list[str], expected: int, *, child: bool = False
+) -> None:
+    """``args`` refused as documented; in this process through the real entry point (the
+    table is long), or in a real child process with ``child``."""
     before = snapshot(client)
-    done = project.taskora(*args, timeout=60)
+    done = project.taskora(*args, timeout=60) if child else project.taskora_in_process(*args)
     lines = done.stderr.splitlines()
     assert done.returncode == expected, (args, done.returncode, done.stderr[-2000:])
     assert len(lines) == 1 and lines[0].strip(), (args, done.stderr[-2000:])
@@ -224,6 +228,29 @@ def test_hostile_environment_is_refused_in_one_line_writing_nothing(
     port = str(dead_port())
     project.env = {**project.env, **{k: v.replace("DEAD", port) for k, v in env.items()}}
     check(project, client, args, expected)
+
+
+IN_A_CHILD: list[tuple[dict[str, str], list[str], int]] = [
+    ({}, ["dispatch", "echo", "--delay", "nan"], 2),
+    ({}, ["dispatch", "\udcff"], 2),
+    ({}, ["config", "--config", "badcron.toml"], 2),
+    ({}, ["nosuchcommand"], 2),
+    ({"TASKORA_URL": "redis://127.0.0.1:DEAD/0"}, ["top", "--once"], 3),
+]
+"""Rows of both tables again, in a real `python -m taskora_cli` child each: the tables run in
+this process, and the property (exit code, one stderr line, no traceback) belongs to the
+process a user runs."""
+
+
+def test_hostile_input_is_refused_the_same_in_a_real_process(
+    hostile: tuple[Project, redis.Redis],
+) -> None:
+    project, client = hostile
+    port = str(dead_port())
+    for env, args, expected in IN_A_CHILD:
+        assert (env, args, expected) in ENV_ROWS or ((args, expected) in ROWS and not env)
+        project.env = {**clean_env(), **{k: v.replace("DEAD", port) for k, v in env.items()}}
+        check(project, client, args, expected, child=True)
 
 
 def test_the_table_covers_every_command() -> None:

@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project, wait_for
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def test_dispatch_wait_round_trip_prints_the_result_as_json(project: Project) -> None:

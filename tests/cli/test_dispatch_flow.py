@@ -11,6 +11,8 @@ from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 
 def test_a_duplicate_dispatch_exits_1_names_the_holder_and_prints_its_id(project: Project) -> None:
     first = project.taskora("dispatch", "echo", "--data", '"a"', "--dedup", "report:7")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import Project
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def test_dispatch_id_names_the_job_and_a_second_one_is_rejected_with_it(

@@ -16,6 +16,8 @@ from taskora_cli.errors import Issue, ValidationError
 from .conftest import Project
 from .test_tasks import on_server, publish_send_email
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 TYPED = """
 from typing import TypedDict
 from taskora_cli import Retry, task

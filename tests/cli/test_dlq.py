@@ -12,6 +12,8 @@ from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project, wait_for
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 FLAKY = """
 from pathlib import Path
 from taskora_cli import task

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import Project
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def test_doctor_passes_within_the_thresholds_and_fails_naming_the_task_over_them(

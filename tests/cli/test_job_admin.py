@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from taskora_cli import Taskora
 
 from .conftest import Project
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def _claim_one(producer: Taskora) -> None:

@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from taskora_cli import Taskora, group
 from taskora_cli.engine.keys import TaskKeys
 
 from .conftest import Project, wait_for
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def test_stats_counts_jobs_by_state_as_a_table_and_as_json(

@@ -27,6 +27,8 @@ WORKER_KEYS = {
 
 
 def parsed(project: Project, *args: str) -> Any:
+    """The --json document of a command run in a real child process (the walk of every
+    command below runs in this process)."""
     done = project.taskora(*args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -81,8 +83,10 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     (project.root / "nourl.toml").write_text('modules = ["mytasks"]\n')
     ran: dict[str, Any] = {}
 
-    def run(*args: str, ok: tuple[int, ...] = (0,), input: str | None = None) -> Any:
-        done = project.taskora(*args, "--json", input=input)
+    def run(  # in this process, through the real entry point: ~50 commands
+        *args: str, ok: tuple[int, ...] = (0,), input: str | None = None
+    ) -> Any:
+        done = project.taskora_in_process(*args, "--json", input=input)
         assert done.returncode in ok, (args, done.stderr)
         words = [a for a in args if not a.startswith("-")]
         command = next(c for c in sorted(leaf_commands(), key=len, reverse=True)

@@ -11,6 +11,8 @@ from taskora_cli import Taskora
 
 from .conftest import Project
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 FLAKY = """
 
 @task("flaky-once", retry=Retry(attempts=2, delay="10ms", jitter=False))

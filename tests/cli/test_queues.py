@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from .conftest import Project, wait_for
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def queues(project: Project) -> dict[str, dict[str, Any]]:

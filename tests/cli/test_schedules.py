@@ -6,7 +6,11 @@ import json
 import os
 import signal
 
+import pytest
+
 from .conftest import Project, wait_for
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def with_schedules(project: Project) -> None:

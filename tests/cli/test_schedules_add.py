@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import Project
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def test_schedules_add_stores_a_schedule_and_update_changes_it(project: Project) -> None:

@@ -18,6 +18,8 @@ from taskora_cli.engine.records import Failure, NewJob
 
 from .conftest import Project
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 SCHEMA = {
     "type": "object",
     "properties": {"to": {"type": "string"}, "cc": {"type": "string"}},

@@ -7,7 +7,11 @@ import os
 import signal
 from typing import Any
 
+import pytest
+
 from .conftest import Project, wait_for
+
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
 
 
 def fast_heartbeat(project: Project) -> None:

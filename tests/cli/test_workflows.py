@@ -16,6 +16,8 @@ from taskora_cli.config import load_config
 from .conftest import Project
 from .test_top import Tmux
 
+pytestmark = pytest.mark.cli_in_process  # `project.taskora` runs in-process
+
 WORKFLOW_KEYS = {
     "id", "name", "state", "created_ms", "finished_ms", "total", "done", "result", "error",
     "failed_node", "reason", "expires_ms",
