@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -600,11 +601,16 @@ def _checked_ids(job_ids: Sequence[str] | None, count: int) -> list[str] | None:
 
 
 def _with_choices(job: NewJob, job_id: str | None, limits: dict[str, str]) -> NewJob:
-    """``job`` with the caller's id and its own retry/timeout fields, where given."""
+    """``job`` with the caller's id and its own retry/timeout fields, where given. A chosen id
+    also gets this call's token (``call``): a second dispatch of that id in the same
+    millisecond with the same data must read as a duplicate, not as this call sent again
+    (see steps.enqueue)."""
+    fields = dict(limits)
     if job_id is not None:
         job = job._replace(id=check_job_id(job_id))
-    if limits:
-        job = job._replace(extra=json.dumps({**json.loads(job.extra or "{}"), **limits}))
+        fields["call"] = secrets.token_hex(8)
+    if fields:
+        job = job._replace(extra=json.dumps({**json.loads(job.extra or "{}"), **fields}))
     return job
 
 

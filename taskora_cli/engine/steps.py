@@ -11,6 +11,7 @@ it (``drive``): what is sent, and what a reply means, lives here, so the blockin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -113,7 +114,8 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
 
     A call is sent again after a dropped connection even when the server already ran it,
     and then finds its own job in place: a job with this id, payload and dispatch time is
-    this very call's, so that counts as enqueued (a retry is idempotent)."""
+    this very call's, so that counts as enqueued (a retry is idempotent). A caller-chosen id
+    carries the call's own token instead (``call``), since two calls may share the rest."""
     if job.run_at_ms > now_ms:
         args = [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
         args.append(job.extra)
@@ -124,6 +126,10 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
         done = yield RunScript("enqueue", keys, args)
     if done:
         return True
+    token = json.loads(job.extra).get("call") if job.extra else None
+    if token is not None:
+        [stored_token] = yield SendCommand(("HMGET", t.job(job.id), "call"))
+        return bool(stored_token == token)
     stored = yield SendCommand(("HMGET", t.job(job.id), "ts", "data"))
     return list(stored) == [str(now_ms), job.data]
 

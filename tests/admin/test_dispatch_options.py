@@ -20,6 +20,8 @@ def test_a_chosen_job_id_names_the_job_and_a_second_dispatch_returns_it(
 
     first = runner.dispatch(echo, 1, job_id="order-42")
     assert (first.id, first.enqueued) == ("order-42", True)
+    same = runner.dispatch(echo, 1, job_id="order-42")  # same data, same (virtual) moment
+    assert (same.enqueued, same.reason) == (False, "duplicate")
     again = runner.dispatch(echo, 2, job_id="order-42")
     assert (again.id, again.enqueued, again.reason, again.existing_id) == (
         "order-42", False, "duplicate", "order-42",
