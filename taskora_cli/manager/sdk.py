@@ -12,18 +12,18 @@ from ..job_state import LISTED_STATES, RETRYABLE_STATES
 from ..names import check_queue_name
 from ..views.inspector import JobInfo
 from .documents import job_document
+from .queue_controls import QueueControls
 from .task_manager import app_for
 
 if TYPE_CHECKING:
     from ..app import Taskora
-    from ..runtime import Runtime
 
 STAT_FIELDS = ("waiting", "delayed", "active", "paused", "completed", "failed", "expired",
                "cancelled")  # fmt: skip
 """The counts of ``get_queue_stats``."""
 
 
-class Sdk:
+class Sdk(QueueControls):
     """Read and manage the jobs and queues of TaskManager events.
 
     Args:
@@ -38,11 +38,6 @@ class Sdk:
 
     def __init__(self, db: object = None) -> None:
         self.app: Taskora = app_for(db)
-
-    @property
-    def runtime(self) -> Runtime:
-        """The app's runtime (server, clock, the blocking bridge)."""
-        return self.app.runtime
 
     async def _queue_of(self) -> dict[str, str]:
         """Every known event (task) and its queue."""
@@ -215,24 +210,6 @@ class Sdk:
         return out
 
     get_queues_info = blocking_twin(aget_queues_info)
-
-    async def apause_queue(self, queue: str) -> None:
-        """Pause ``queue``: workers everywhere stop claiming its jobs; emits still work."""
-        await self.app.queues().apause(queue)
-
-    pause_queue = blocking_twin(apause_queue)
-
-    async def aresume_queue(self, queue: str) -> None:
-        """Resume ``queue``."""
-        await self.app.queues().aresume(queue)
-
-    resume_queue = blocking_twin(aresume_queue)
-
-    async def ais_queue_paused(self, queue: str) -> bool:
-        """Whether ``queue`` is paused."""
-        return await self.app.queues().ais_paused(queue)
-
-    is_queue_paused = blocking_twin(ais_queue_paused)
 
 
 __all__ = ["STAT_FIELDS", "Sdk"]

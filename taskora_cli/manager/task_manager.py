@@ -25,12 +25,12 @@ from .documents import job_document
 from .job import ManagerContext, ManagerJob, ManagerSocket
 from .options import EmitOptions, HandlerOptions, ProcessorOptions, coerce
 from .policy import content_id, retry_budget, retry_delay_ms, send_to_dlq, should_retry
+from .queue_controls import QueueControls
 
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..context import JobContext
     from ..gateway import GatewayServer
-    from ..runtime import Runtime
     from ..worker.pool import Worker
 
 Handler = Callable[..., Any]
@@ -83,7 +83,7 @@ _lock = threading.Lock()
 _current: TaskManager | None = None
 
 
-class TaskManager:
+class TaskManager(QueueControls):
     """The process's one manager: handlers per (queue, event), ``emit``, start and stop.
 
     Build it with :meth:`init`; every method is plain with an ``a``-prefixed async twin
@@ -101,11 +101,6 @@ class TaskManager:
         self._context_values = dict(settings.ctx)
         self.gateway: GatewayServer | None = None
         """The WebSocket gateway ``start(expose=...)`` serves, while it does."""
-
-    @property
-    def runtime(self) -> Runtime:
-        """The app's runtime (server, clock, the blocking bridge)."""
-        return self.app.runtime
 
     # -- the one manager ---------------------------------------------------------------------
 
@@ -480,24 +475,6 @@ class TaskManager:
     close = blocking_twin(aclose)
 
     # -- queues --------------------------------------------------------------------------------
-
-    async def apause_queue(self, queue: str) -> None:
-        """Pause ``queue``: workers everywhere stop claiming its jobs; emits still work."""
-        await self.app.queues().apause(queue)
-
-    pause_queue = blocking_twin(apause_queue)
-
-    async def aresume_queue(self, queue: str) -> None:
-        """Resume ``queue``."""
-        await self.app.queues().aresume(queue)
-
-    resume_queue = blocking_twin(aresume_queue)
-
-    async def ais_queue_paused(self, queue: str) -> bool:
-        """Whether ``queue`` is paused."""
-        return await self.app.queues().ais_paused(queue)
-
-    is_queue_paused = blocking_twin(ais_queue_paused)
 
 
 @dataclass(frozen=True)
