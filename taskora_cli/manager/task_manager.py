@@ -474,8 +474,6 @@ class TaskManager(QueueControls):
 
     close = blocking_twin(aclose)
 
-    # -- queues --------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class _Emit:
