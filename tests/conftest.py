@@ -17,6 +17,7 @@ from servers import (
     TEST_SERVER,
     TEST_URL,
     LocalCluster,
+    close_raw_clients,
     redis7_binary,
     start_cluster,
     start_redis7,
@@ -39,6 +40,13 @@ def _import_every_module_on_the_main_thread() -> None:
 
 
 _import_every_module_on_the_main_thread()
+
+
+@pytest.fixture(autouse=True)
+def _raw_clients_closed() -> Iterator[None]:
+    """The test's own raw clients (servers.raw_client) are closed when it ends."""
+    yield
+    close_raw_clients()
 
 
 @pytest.fixture(autouse=True)

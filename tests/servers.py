@@ -249,14 +249,31 @@ def _all_ok(nodes: list[ServerProcess]) -> bool:
     return True
 
 
+_OPEN_RAW: list[Any] = []
+"""The raw clients handed out since the last :func:`close_raw_clients` (tests poke with one
+inline, ``raw_client(url).zadd(...)``, and a cluster client left to the garbage collector
+warns of its sockets in whichever test runs then)."""
+
+
 def raw_client(url: str, **options: Any) -> Any:
     """A plain redis-py client for the test's own pokes at the server: the cluster client on
-    a cluster node (it routes each key to its slot's master), else ``redis.Redis``."""
+    a cluster node (it routes each key to its slot's master), else ``redis.Redis``. Closed
+    after the test (conftest.py) if the test does not close it."""
     from taskora_cli.engine.cluster import detect_cluster
 
     if detect_cluster(url):
-        return redis.RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, **options)
+        client: Any = redis.RedisCluster.from_url(url, **options)
+    else:
+        client = redis.Redis.from_url(url, **options)
+    _OPEN_RAW.append(client)
+    return client
+
+
+def close_raw_clients() -> None:
+    """Close every raw client handed out since the last call."""
+    while _OPEN_RAW:
+        with contextlib.suppress(Exception):
+            _OPEN_RAW.pop().close()
 
 
 def raw_async_client(url: str, **options: Any) -> Any:
