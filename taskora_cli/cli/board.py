@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import USAGE, error_line, fail, load, load_app, print_json
+from .common import USAGE, error_line, fail, load, load_app, print_json, report_check
 from .options import ConfigOption, JsonOption
 
 LOCAL_NAMES = ("127.0.0.1", "localhost")
@@ -127,14 +127,7 @@ def board(
     serving = {"host": bind, "port": port, "base_path": asgi.state.board.settings.base_path,
                "login": auth is not None, "read_only": read_only}  # fmt: skip
     if check:
-        try:
-            app.server_info()  # unreachable: exit 3, as every command
-        finally:
-            app.close()
-        if as_json:
-            print_json(serving | {"checked": True})
-        else:
-            print(f"ok: would serve {_where(serving)}")
+        report_check(app, serving, as_json, _where(serving))
         return
     _serve(asgi, serving, as_json)
 

@@ -255,6 +255,19 @@ def load_app(config: Config, *, import_modules: bool = True) -> Taskora:
     return app
 
 
+def report_check(app: Taskora, serving: dict[str, Any], as_json: bool, where: str) -> None:
+    """A server command's ``--check``: reach the server (unreachable: exit 3, as every
+    command), then say where it would serve, as JSON or as ``ok: would serve WHERE``."""
+    try:
+        app.server_info()
+    finally:
+        app.close()
+    if as_json:
+        print_json(serving | {"checked": True})
+    else:
+        print(f"ok: would serve {where}")
+
+
 def confirm(question: str) -> bool:
     """Ask on the terminal; only "y" or "yes" is a yes. Written to stderr, not with
     typer.confirm: click writes the space after the prompt to stdout, which --json owns."""

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .common import USAGE, error_line, fail, load, load_app, print_json
+from .common import USAGE, error_line, fail, load, load_app, print_json, report_check
 from .options import ConfigOption, JsonOption
 
 TOKEN_ENV = "TASKORA_GATEWAY_TOKEN"
@@ -64,14 +64,7 @@ def gateway(
                    "it can emit jobs")  # fmt: skip
     serving = {"host": host, "port": port, "token": bool(secret)}
     if check:
-        try:
-            app.server_info()  # unreachable: exit 3, as every command
-        finally:
-            app.close()
-        if as_json:
-            print_json(serving | {"checked": True})
-        else:
-            print(f"ok: would serve ws://{host}:{port}")
+        report_check(app, serving, as_json, f"ws://{host}:{port}")
         return
 
     async def run() -> None:
