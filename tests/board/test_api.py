@@ -25,9 +25,9 @@ async def ran(app: Taskora) -> dict[str, str]:
     the slow queue)."""
     worker = await app.start(["signup"])
     try:
-        ok = await app.adispatch("signup", {"name": "ann", "password": "pw", "plan": "basic"})
+        ok = await app.adispatch("signup", {"name": "ann", "password": "PW-sec", "plan": "basic"})
         bad = await app.adispatch(
-            "signup", {"name": "bo", "password": "pw", "plan": "gold", "fail": True}
+            "signup", {"name": "bo", "password": "PW-sec", "plan": "gold", "fail": True}
         )
         await until(lambda: _settled(app, ok.id, bad.id))
     finally:
@@ -66,7 +66,7 @@ async def test_every_read_endpoint_answers_the_cli_documents(
         assert done["result"] == {"name": "ann", "token": MASK, "nested": [{"api_key": MASK}]}
         [entry] = done["logs"]
         assert entry["fields"]["user"] == {"name": "ann", "Password": MASK}
-        assert "pw" not in (await http.get(f"/board/api/jobs/{ran['ok']}")).text
+        assert "PW-sec" not in (await http.get(f"/board/api/jobs/{ran['ok']}")).text
 
         failed = await get(f"/jobs/{ran['bad']}")
         assert failed["error"]["type"] == "ValueError"
