@@ -24,12 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EmbeddedServerError
 from .embedded import pid_alive
+
+if TYPE_CHECKING:  # redis is imported where used: `taskora server status` stays cheap
+    import redis
 
 SLOTS = 16384
 MAX_MASTERS = 16
@@ -98,6 +99,8 @@ class ClusterNode:
 
     def client(self) -> redis.Redis:
         """A plain client of this node (close it after use)."""
+        import redis
+
         return redis.Redis(port=self.port, socket_timeout=5, decode_responses=True)
 
     @property
@@ -113,18 +116,22 @@ class ClusterNode:
         return pid is not None and pid_alive(pid)
 
     def answers(self) -> bool:
+        from redis import RedisError
+
         try:
             with self.client() as client:
                 return bool(client.ping())
-        except redis.RedisError:
+        except RedisError:
             return False
 
     def role(self) -> str | None:
-        """ "master" or "replica" as the node says now; None when it does not answer."""
+        """The node's role now, "master" or "replica"; None when it does not answer."""
+        from redis import RedisError
+
         try:
             with self.client() as client:
                 role = client.info("replication")["role"]
-        except redis.RedisError:
+        except RedisError:
             return None
         return "master" if role == "master" else "replica"
 
@@ -217,8 +224,10 @@ class LocalCluster:
         Raises:
             LookupError: no live master holds it (a failover is under way).
         """
+        from redis import RedisError
+
         for node in self.master_nodes():
-            with contextlib.suppress(redis.RedisError), node.client() as client:
+            with contextlib.suppress(RedisError), node.client() as client:
                 for first, last, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
                     if int(first) <= slot <= int(last):
                         port = int(master[1])
@@ -306,6 +315,8 @@ def start_cluster(
         EmbeddedServerError: a node did not start, or the cluster did not form in time
             (every node started is stopped again).
     """
+    from redis import RedisError
+
     from ..errors import UsageError
 
     problem = shape_problem(masters, replicas)
@@ -329,7 +340,7 @@ def start_cluster(
         wait_until(lambda: _all_ok(nodes), "cluster_state:ok on every node")
     except BaseException as exc:
         cluster.stop()
-        if isinstance(exc, TimeoutError | redis.RedisError):
+        if isinstance(exc, TimeoutError | RedisError):
             raise EmbeddedServerError(
                 f"the local cluster in {directory} did not form: {exc}"
             ) from exc
