@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,7 +106,23 @@ class ClusterNode:
 
     @property
     def pid(self) -> int | None:
-        """The server's pid while its pidfile is there (it writes it once daemonized)."""
+        """The server's pid (from the pidfile it writes once daemonized), or None once it is
+        not this node's: after a reboot the pidfile's pid may be another process's, which
+        stop must never signal (on Linux the title, ``valkey-server 127.0.0.1:PORT``, says)."""
+        pid = self.pidfile_pid()
+        if pid is None:
+            return None
+        if sys.platform.startswith("linux"):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return None
+            if f":{self.port} ".encode() not in title:
+                return None
+        return pid
+
+    def pidfile_pid(self) -> int | None:
+        """The pid in the node's pidfile, whoever's it is now (see :attr:`pid`)."""
         try:
             return int((self.directory / "server.pid").read_text())
         except (OSError, ValueError):
@@ -313,7 +330,7 @@ def start_cluster(
     Raises:
         UsageError: the shape is out of range (see :func:`shape_problem`).
         EmbeddedServerError: a node did not start, or the cluster did not form in time
-            (every node started is stopped again).
+            (every node started is stopped again; their logs stay).
     """
     from redis import RedisError
 
@@ -339,7 +356,8 @@ def start_cluster(
         _attach_replicas(nodes[:masters], nodes[masters:])
         wait_until(lambda: _all_ok(nodes), "cluster_state:ok on every node")
     except BaseException as exc:
-        cluster.stop()
+        for node in nodes:  # their files stay: the logs say why
+            node.stop()
         if isinstance(exc, TimeoutError | RedisError):
             raise EmbeddedServerError(
                 f"the local cluster in {directory} did not form: {exc}"
@@ -350,7 +368,8 @@ def start_cluster(
 
 
 def _ready(node: ClusterNode) -> bool:
-    if node.pid is not None and not node.running():
+    launched = node.pidfile_pid()
+    if launched is not None and not pid_alive(launched):
         raise node.failure("exited during startup")
     return node.answers()
 
