@@ -61,6 +61,15 @@ class Portal:
                         settled.result(timeout=CLOSE_GRACE_S)
             raise
 
+    def renew_after_fork(self) -> asyncio.AbstractEventLoop | None:
+        """In a forked child: forget the parent's loop, whose thread did not survive the fork
+        (a call waiting on it would wait forever); the next call starts a loop of the child's
+        own. Returns the parent's loop, which the caller must neither close nor run: what
+        runs on it (connections) is the parent's."""
+        self._lock = threading.Lock()
+        loop, self._loop = self._loop, None
+        return loop
+
     def is_current(self) -> bool:
         """Whether the caller runs on the portal loop (where it must not wait for the loop)."""
         return self._loop is not None and _running_loop() is self._loop
