@@ -18,11 +18,12 @@ local job = job_key(tag, id)
 if redis.call("EXISTS", job) == 1 then
   return 0
 end
+local fields = data_args(data, { "state", "waiting", "ts", now })
 if priority > 0 then
-  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, "prio", priority)
-else
-  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
+  fields[#fields + 1] = "prio"
+  fields[#fields + 1] = priority
 end
+redis.call("HSET", job, unpack(fields))
 if ARGV[5] ~= "0" then
   redis.call("HSET", job, "exp", ARGV[5])
 end

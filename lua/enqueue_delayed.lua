@@ -18,7 +18,7 @@ local job = job_key(tag, id)
 if redis.call("EXISTS", job) == 1 then
   return 0
 end
-redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)
+redis.call("HSET", job, unpack(data_args(data, { "state", "delayed", "ts", now, "run_at", run_at })))
 if priority > 0 then
   redis.call("HSET", job, "prio", priority)
 end

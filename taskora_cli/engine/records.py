@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -109,6 +110,27 @@ class TaskCounts(NamedTuple):
     paused: int = 0
 
 
+DATA_MORE_FIELDS = tuple(f"d{i}" for i in range(2, 17))
+"""The job hash fields holding a payload's pieces after the first ("data"), in order; absent
+when it fits in one piece. Scripts store a payload of up to 16 pieces of 63 bytes this way, so
+each value stays within Redis's default ``hash-max-listpack-value`` (64) and a waiting job's
+hash keeps the compact listpack encoding (lua/lib/common.lua, ``data_args``)."""
+
+
+def joined_data(raw: Mapping[str, str]) -> str | None:
+    """A job's payload from its hash (all fields, or at least "data" and DATA_MORE_FIELDS)."""
+    first = raw.get("data")
+    if first is None or "d2" not in raw:
+        return first
+    parts = [first]
+    for name in DATA_MORE_FIELDS:
+        piece = raw.get(name)
+        if piece is None:
+            break
+        parts.append(piece)
+    return "".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A job as stored: state and raw JSON fields."""
@@ -156,11 +178,12 @@ class JobRecord:
 
         known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
         known |= {"finished", "run_at", "progress", "stalls", "lock", "cancel"}
+        known |= set(DATA_MORE_FIELDS)
         return cls(
             id=job_id,
             task=task,
             state=raw.get("state", "unknown"),
-            data=raw.get("data"),
+            data=joined_data(raw),
             result=raw.get("result"),
             error=raw.get("error"),
             attempt=num("attempt") or 0,

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..errors import WireFormatError
 from . import keys as k
-from .records import Admission, NewJob
+from .records import DATA_MORE_FIELDS, Admission, NewJob, joined_data
 
 T = TypeVar("T")
 
@@ -130,8 +130,10 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
     if token is not None:
         [stored_token] = yield SendCommand(("HMGET", t.job(job.id), "call"))
         return bool(stored_token == token)
-    stored = yield SendCommand(("HMGET", t.job(job.id), "ts", "data"))
-    return list(stored) == [str(now_ms), job.data]
+    fields = ("ts", "data", *DATA_MORE_FIELDS)
+    stored = yield SendCommand(("HMGET", t.job(job.id), *fields))
+    found = {name: value for name, value in zip(fields, stored, strict=True) if value is not None}
+    return found.get("ts") == str(now_ms) and joined_data(found) == job.data
 
 
 def enqueue_bulk(t: k.TaskKeys, jobs: Sequence[NewJob], now_ms: int) -> Steps[list[bool]]:

@@ -47,8 +47,8 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 2,
-    "MIN_COMPAT_VERSION": 2,
+    "WIRE_VERSION": 3,
+    "MIN_COMPAT_VERSION": 3,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
