@@ -12,6 +12,7 @@
 -- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
 --   call: same id, data and now_ms), 0 an id another job holds
 --@include lib/common.lua
+--@include lib/data.lua
 local tag, now = KEYS[7], tonumber(ARGV[1])
 local out, any_now, first_due, waiting = {}, false, nil, {}
 local now_ids, delayed_ids = {}, {}

@@ -1,5 +1,6 @@
 -- Promote-then-claim, shared by claim.lua, ack_and_claim.lua and fail_and_claim.lua
 -- (spliced in by the loader at "--@include lib/claim.lua"; needs lib/common.lua first).
+--@include lib/data.lua
 
 -- A collect flush job as it becomes due: the buffer's items become its data (one JSON array)
 -- and the buffer is gone, so the next item starts a new one (see collect_push.lua).

@@ -1,6 +1,7 @@
 -- Create one job, waiting or delayed: shared by the flow-control enqueue scripts (spliced in
 -- at "--@include lib/create.lua"; needs lib/common.lua first). The plain enqueue scripts keep
 -- their own copy of these few lines: they are the hot path and stay branch-free.
+--@include lib/data.lua
 
 -- Hash fields beyond the basics, from a JSON object ("" = none), as HSET arguments.
 local function extra_fields(extra)

@@ -1,5 +1,7 @@
 """A job's payload is stored in pieces of at most 63 bytes (layout 3), so a waiting job's hash
-stays a listpack on a default-configured server; every reader gets the whole payload back."""
+stays a listpack on a default-configured server; every reader gets the whole payload back, and
+the two splitters (records.data_fields for the plain enqueue scripts, data_args in
+lua/lib/data.lua for the others) store a payload alike."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from harness import NOW, Lua
 from harness import T as t
 
-from taskora_cli.engine.records import DATA_MORE_FIELDS, JobRecord
+from taskora_cli.engine.records import DATA_MORE_FIELDS, JobRecord, data_fields
 
 PAYLOADS = [
     "",
@@ -30,17 +32,22 @@ PAYLOADS = [
 
 
 def enqueue(lua: Lua, job_id: str, data: str) -> Any:
-    return lua.run(
-        "enqueue", [t.wait, t.prioritized, t.events, t.marker], [job_id, data, NOW, 0, 0, ""]
-    )
+    first, more = data_fields(data)
+    args = [job_id, first, NOW, 0, 0, "", *more]
+    return lua.run("enqueue", [t.wait, t.prioritized, t.events, t.marker], args)
+
+
+def stored_pieces(lua: Lua, job_id: str) -> dict[str, str]:
+    raw = lua.r.hgetall(t.job(job_id))  # decoded piece by piece
+    return {name: raw[name] for name in ("data", *DATA_MORE_FIELDS) if name in raw}
 
 
 @pytest.mark.parametrize("data", PAYLOADS, ids=lambda d: f"{len(d.encode())}B")
 def test_a_payload_reads_back_whole_from_the_hash_and_from_a_claim(lua: Lua, data: str) -> None:
     assert enqueue(lua, "a", data) == 1
-    raw = lua.r.hgetall(t.job("a"))  # decoded piece by piece
+    raw = lua.r.hgetall(t.job("a"))
     assert JobRecord.from_hash(t.name, "a", raw).data == data
-    pieces = [raw[name] for name in ("data", *DATA_MORE_FIELDS) if name in raw]
+    pieces = list(stored_pieces(lua, "a").values())
     if len(pieces) > 1:
         assert max(len(piece.encode()) for piece in pieces) <= 63
     claimed = lua.run(
@@ -49,6 +56,14 @@ def test_a_payload_reads_back_whole_from_the_hash_and_from_a_claim(lua: Lua, dat
         [NOW, 30_000, "w1", 1, 100],
     )
     assert claimed[3] == data
+
+
+@pytest.mark.parametrize("data", PAYLOADS, ids=lambda d: f"{len(d.encode())}B")
+def test_python_and_lua_split_a_payload_alike(lua: Lua, data: str) -> None:
+    enqueue(lua, "py", data)
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
+    assert lua.run("enqueue_bulk", keys, [NOW, "lua", data, 0, 0, 0, ""]) == [1]
+    assert stored_pieces(lua, "py") == stored_pieces(lua, "lua")
 
 
 def test_a_payload_sent_again_in_the_same_bulk_call_counts_as_enqueued(lua: Lua) -> None:
