@@ -138,7 +138,7 @@ def data_fields(data: str) -> tuple[str, list[str]]:
         for n, start in enumerate(range(DATA_PIECE, len(data), DATA_PIECE)):
             more += [DATA_MORE_FIELDS[n], data[start : start + DATA_PIECE]]
         return data[:DATA_PIECE], more
-    raw = data.encode()
+    raw = data.encode("utf-8", "surrogateescape")  # binary payloads too (serialization.py)
     if len(raw) <= DATA_PIECE or len(raw) > limit:
         return data, []
     pieces: list[str] = []
@@ -150,7 +150,7 @@ def data_fields(data: str) -> tuple[str, list[str]]:
         else:
             while end - 1 > start and raw[end] & 0xC0 == 0x80:
                 end -= 1  # never cut before a continuation byte
-        pieces.append(raw[start:end].decode())
+        pieces.append(raw[start:end].decode("utf-8", "surrogateescape"))
         start = end
     if start < len(raw):  # more pieces than there are fields (short ones): kept whole
         return data, []
