@@ -293,8 +293,9 @@ appendfsync everysec
 save ""
 # Jobs are the data: refuse writes when memory is full rather than evict them.
 maxmemory-policy noeviction
-# A job is a hash holding its JSON payload; with the default limit of 64 bytes a typical
-# payload turns it from a compact listpack into a hash table, ~170 bytes more per job.
+# A job's payload is stored in pieces that fit the default limit of 64 bytes, but its result
+# or error is not: with that limit a typical one turns a finished job's hash from a compact
+# listpack into a hash table, ~170 bytes more per job.
 hash-max-listpack-value 1024
 """
 
