@@ -8,6 +8,7 @@ workflow. Two steps, each on one slot, as the scheduler does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -63,11 +64,19 @@ class Workflows:
         """Store a new workflow (running, its roots queued) and list it; False if one with
         this id exists already. ``expire_at_ms``: when the repair pass cancels it if it still
         runs (0 = never)."""
-        args: list[Any] = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes)]
+        # each distinct (task, extra, ttl) is sent once and named by its place in the list
+        kinds: dict[tuple[str, str, int], int] = {}
+        per_node: list[Any] = []
         for node in nodes:
-            bound = node.data is not None
-            args += [node.task, _joined(node.deps), _joined(node.dependents)]
-            args += ["1" if bound else "0", node.data if bound else "", node.extra, node.ttl_ms]
+            kind = (node.task, node.extra, node.ttl_ms)
+            place = kinds.get(kind)
+            if place is None:
+                place = kinds[kind] = len(kinds) + 1
+            deps = _joined(node.deps) if node.deps else ""
+            after = _joined(node.dependents) if node.dependents else ""
+            per_node += [place, deps, after, "" if node.data is None else node.data]
+        tasks = json.dumps([list(kind) for kind in kinds], separators=(",", ":"))
+        args = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes), tasks, *per_node]
         created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
         async with self.runner.client.pipeline(transaction=False) as pipe:
             pipe.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
