@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .blocking import blocking_twin
@@ -119,10 +119,16 @@ def node_fields(extra: str, workflow_id: str, index: int) -> str:
 
 
 async def enqueue_ready(
-    engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
+    engine: Engine,
+    workflow_id: str,
+    ready: Sequence[ReadyNode],
+    now_ms: int,
+    on_enqueued: Callable[[set[str]], None] | None = None,
 ) -> None:
     """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op),
-    then mark them queued: from then on, a missing job is one that is gone, not one to enqueue."""
+    then mark them queued: from then on, a missing job is one that is gone, not one to enqueue.
+    ``on_enqueued`` is told the tasks that got jobs as soon as they are enqueued, before the
+    mark, so a worker of those tasks claims them while the mark is on the wire."""
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
@@ -135,6 +141,8 @@ async def enqueue_ready(
         else:
             for start in range(0, len(jobs), BULK):
                 await engine.enqueue_bulk(task, jobs[start : start + BULK], now_ms)
+    if on_enqueued is not None:
+        on_enqueued(set(by_task))
     await engine.workflows.nodes_enqueued(workflow_id, [node.node for node in ready])
 
 
@@ -144,12 +152,14 @@ async def advance(
     results: Sequence[tuple[int, str]],
     now_ms: int,
     max_age: int = -1,
+    on_enqueued: Callable[[set[str]], None] | None = None,
 ) -> set[str]:
     """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
-    nodes they made ready. Returns the tasks those nodes run."""
+    nodes they made ready (``on_enqueued``: see :func:`enqueue_ready`). Returns the tasks
+    those nodes run."""
     _, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
     if ready:
-        await enqueue_ready(engine, workflow_id, ready, now_ms)
+        await enqueue_ready(engine, workflow_id, ready, now_ms, on_enqueued)
     return {node.task for node in ready}
 
 

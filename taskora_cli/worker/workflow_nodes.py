@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..workflow import advance, fail_node, repair_workflows, trim_workflows
@@ -25,9 +25,14 @@ TRIES = 3
 is idempotent, so trying again is safe."""
 
 
-async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> set[str]:
+async def advance_nodes(
+    host: WorkerHost,
+    completed: Sequence[tuple[str, str]],
+    on_enqueued: Callable[[set[str]], None] | None = None,
+) -> set[str]:
     """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
     one call per workflow for all its nodes, the workflows concurrently (pipelined).
+    ``on_enqueued`` hears of the tasks that got jobs as soon as they did (see enqueue_ready).
 
     Returns:
         The tasks that got jobs (the nodes made ready).
@@ -39,15 +44,22 @@ async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) 
             by_workflow[node[0]].append((node[1], result))
     if not by_workflow:
         return set()
-    fed = await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+    advancing = (_advance(host, wf, done, on_enqueued) for wf, done in by_workflow.items())
+    fed = await asyncio.gather(*advancing)
     return set().union(*fed)
 
 
-async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> set[str]:
+async def _advance(
+    host: WorkerHost,
+    workflow_id: str,
+    results: list[tuple[int, str]],
+    on_enqueued: Callable[[set[str]], None] | None,
+) -> set[str]:
     max_age = host.retention.completed_max_age_ms
     for attempt in range(1, TRIES + 1):
         try:
-            return await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
+            now = host.runtime.clock()
+            return await advance(host.engine, workflow_id, results, now, max_age, on_enqueued)
         except Exception as exc:
             if attempt == TRIES:
                 log.warning("taskora: workflow %s: %d nodes did not advance: %s",
