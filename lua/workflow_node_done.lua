@@ -63,6 +63,9 @@ local ready = {}
 for _, j in ipairs(readied) do
   ready_entry(ready, wf, j)
 end
+if finished > 0 then -- when it last moved on: the repair pass leaves it alone for a while
+  redis.call("HSET", wf, "moved", now)
+end
 local done = redis.call("HINCRBY", wf, "done", finished)
 if finished > 0 and done == tonumber(redis.call("HGET", wf, "n")) then
   local out = split_ints(redis.call("HGET", wf, "out"))

@@ -4,6 +4,8 @@
 --   name, created, finished (ms), n (nodes), done (nodes done), out (output nodes, "i,j")
 --   result     its result (JSON) once completed; error / reason / failed_node once stopped
 --   exp        when it is cancelled if still running (ms; absent = never)
+--   moved      when a node last ended done (ms; absent until one did): the repair pass reads
+--              only workflows idle longer than the stall interval
 --   cq         once stopped: the nodes it cancelled that were ready or queued ("i,j"), whose
 --              jobs may exist (cancelling them again is harmless: see stopped_nodes)
 -- and per node i:

@@ -80,21 +80,26 @@ async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, err
                             "be stopped: %s", workflow_id, index, exc)  # fmt: skip
 
 
-async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
+async def repair_workflows_turn(
+    host: WorkerHost, interval_ms: int, suspects: dict[tuple[str, int], int] | None = None
+) -> None:
     """Run the workflow repair pass (see taskora_cli.workflow.repair_workflows) and trim the
-    ended workflows beyond the retention count, if no other worker did within the stall
-    interval; called from the worker's stall sweep."""
+    ended workflows retention no longer keeps, if no other worker did within the stall
+    interval; called from the worker's stall sweep. ``suspects``: the worker's memory of
+    nodes found missing, from one pass to the next."""
     try:
         if await host.engine.workflows.take_repair_turn(host.id, interval_ms):
-            acted = await repair_workflows(
+            now = host.runtime.clock()
+            repaired = await repair_workflows(
                 host.engine,
-                host.runtime.clock(),
+                now,
                 host.retention.completed_max_age_ms,
                 grace_ms=interval_ms,
                 failed_max_age=host.retention.failed_max_age_ms,
+                suspects=suspects,
             )
-            if acted:
-                log.info("taskora: moved %d workflow nodes on that a worker left", acted)
-            await trim_workflows(host.engine, host.retention.completed_max_items)
+            if repaired.acted:
+                log.info("taskora: moved %d workflow nodes on that a worker left", repaired.acted)
+            await trim_workflows(host.engine, host.retention, now)
     except Exception as exc:  # the next sweep tries again
         log.warning("taskora: the workflow repair pass failed: %s", exc)
