@@ -124,26 +124,28 @@ async def enqueue_ready(
     workflow_id: str,
     ready: Sequence[ReadyNode],
     now_ms: int,
-    on_enqueued: Callable[[set[str]], None] | None = None,
+    on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> None:
     """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op),
     then mark them queued: from then on, a missing job is one that is gone, not one to enqueue.
-    ``on_enqueued`` is told the tasks that got jobs as soon as they are enqueued, before the
-    mark, so a worker of those tasks claims them while the mark is on the wire."""
+    ``on_enqueue`` is told the tasks about to get jobs just before their enqueue goes out, so
+    a worker of those tasks sends its claim right behind it, in the same round trip rather
+    than after it (on one connection the server runs them in that order; a claim that
+    overtakes the enqueue finds nothing, and the enqueue's marker wakes the worker)."""
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
         fields = node_fields(node.extra, workflow_id, node.node)
         expire_at = now_ms + node.ttl_ms if node.ttl_ms else 0
         by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, fields))
+    if on_enqueue is not None:
+        on_enqueue(set(by_task))
     for task, jobs in by_task.items():
         if len(jobs) == 1:
             await engine.enqueue(task, jobs[0], now_ms)
         else:
             for start in range(0, len(jobs), BULK):
                 await engine.enqueue_bulk(task, jobs[start : start + BULK], now_ms)
-    if on_enqueued is not None:
-        on_enqueued(set(by_task))
     await engine.workflows.nodes_enqueued(workflow_id, [node.node for node in ready])
 
 
@@ -153,14 +155,14 @@ async def advance(
     results: Sequence[tuple[int, str]],
     now_ms: int,
     max_age: int = -1,
-    on_enqueued: Callable[[set[str]], None] | None = None,
+    on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> set[str]:
     """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
-    nodes they made ready (``on_enqueued``: see :func:`enqueue_ready`). Returns the tasks
+    nodes they made ready (``on_enqueue``: see :func:`enqueue_ready`). Returns the tasks
     those nodes run."""
     state, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
     if ready:
-        await enqueue_ready(engine, workflow_id, ready, now_ms, on_enqueued)
+        await enqueue_ready(engine, workflow_id, ready, now_ms, on_enqueue)
     if state == WorkflowState.COMPLETED:  # it ends here: retention takes it from now on
         await engine.workflows.settle([(workflow_id, state, now_ms)])
     return {node.task for node in ready}

@@ -305,8 +305,8 @@ class TaskRunner(Slots):
 
     async def _advance_workflows(self) -> None:
         """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
-        on, until none are left; successors of this runner's own task are claimed as soon as
-        they are enqueued, not after a marker wake-up."""
+        on, until none are left; successors of this runner's own task are claimed right
+        behind their enqueue, not after a marker wake-up."""
         try:
             while self._acked_nodes:
                 acked, self._acked_nodes = self._acked_nodes, []
@@ -316,7 +316,7 @@ class TaskRunner(Slots):
             self._advance_running = False
 
     def _feed(self, tasks: set[str]) -> None:
-        """An advance enqueued jobs of ``tasks``: claim at once if this runner's is one."""
+        """An advance is enqueueing jobs of ``tasks``: claim at once if this runner's is one."""
         if self.task.name in tasks:
             self._fed = self._maybe_more = True
             self.wake.set()

@@ -28,11 +28,11 @@ is idempotent, so trying again is safe."""
 async def advance_nodes(
     host: WorkerHost,
     completed: Sequence[tuple[str, str]],
-    on_enqueued: Callable[[set[str]], None] | None = None,
+    on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> set[str]:
     """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
     one call per workflow for all its nodes, the workflows concurrently (pipelined).
-    ``on_enqueued`` hears of the tasks that got jobs as soon as they did (see enqueue_ready).
+    ``on_enqueue`` hears of the tasks about to get jobs (see enqueue_ready).
 
     Returns:
         The tasks that got jobs (the nodes made ready).
@@ -44,7 +44,7 @@ async def advance_nodes(
             by_workflow[node[0]].append((node[1], result))
     if not by_workflow:
         return set()
-    advancing = (_advance(host, wf, done, on_enqueued) for wf, done in by_workflow.items())
+    advancing = (_advance(host, wf, done, on_enqueue) for wf, done in by_workflow.items())
     fed = await asyncio.gather(*advancing)
     return set().union(*fed)
 
@@ -53,13 +53,13 @@ async def _advance(
     host: WorkerHost,
     workflow_id: str,
     results: list[tuple[int, str]],
-    on_enqueued: Callable[[set[str]], None] | None,
+    on_enqueue: Callable[[set[str]], None] | None,
 ) -> set[str]:
     max_age = host.retention.completed_max_age_ms
     for attempt in range(1, TRIES + 1):
         try:
             now = host.runtime.clock()
-            return await advance(host.engine, workflow_id, results, now, max_age, on_enqueued)
+            return await advance(host.engine, workflow_id, results, now, max_age, on_enqueue)
         except Exception as exc:
             if attempt == TRIES:
                 log.warning("taskora: workflow %s: %d nodes did not advance: %s",
