@@ -174,7 +174,9 @@ async def fail_node(
     """Node ``index`` failed for good: fail the workflow and cancel its other nodes."""
     queued = await engine.workflows.node_failed(workflow_id, index, error, now_ms, max_age)
     await cancel_nodes(engine, workflow_id, queued, f"workflow {workflow_id} failed", now_ms)
-    await engine.workflows.settle([(workflow_id, WorkflowState.FAILED, now_ms)])
+    state = await engine.workflows.state(workflow_id)  # failed, or ended before (or trimmed)
+    if state is not None and state != WorkflowState.RUNNING:
+        await engine.workflows.settle([(workflow_id, state, now_ms)])
 
 
 async def cancel_nodes(
@@ -339,10 +341,11 @@ async def repair_workflows(
                 )
             ended.append((workflow_id, seen.state, seen.finished_ms or now_ms))
         elif seen.expire_at_ms and now_ms >= seen.expire_at_ms:  # its ttl passed: cancelled
-            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, ages[1])
-            await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
-            ended.append((workflow_id, WorkflowState.CANCELLED, now_ms))
-            acted += 1
+            before, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, ages[1])
+            if before == WorkflowState.RUNNING:  # else it ended meanwhile: seen next turn
+                await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
+                ended.append((workflow_id, WorkflowState.CANCELLED, now_ms))
+                acted += 1
         else:
             look_at = now_ms  # looked at now: due again after another grace
             if seen.moved_ms <= idle_since:

@@ -238,7 +238,8 @@ class Workflows:
 
     async def settle(self, ended: Sequence[tuple[str, str, int]]) -> None:
         """Move ended workflows ((id, state, when it ended)) from the running list to the
-        list retention trims them from (completed, or failed and cancelled)."""
+        list retention trims them from (completed, or failed and cancelled); one listed
+        there already keeps its time (a second settle, by the repair pass say)."""
         if not ended:
             return
         prefix = self.runner.prefix
@@ -247,9 +248,9 @@ class Workflows:
         async with self.runner.client.pipeline(transaction=False) as pipe:
             pipe.zrem(k.running_workflows_key(prefix), *[wf for wf, _, _ in ended])
             if completed:
-                pipe.zadd(k.completed_workflows_key(prefix), completed)
+                pipe.zadd(k.completed_workflows_key(prefix), completed, nx=True)
             if stopped:
-                pipe.zadd(k.stopped_workflows_key(prefix), stopped)
+                pipe.zadd(k.stopped_workflows_key(prefix), stopped, nx=True)
             await pipe.execute()
 
     async def expired(
