@@ -77,6 +77,7 @@ async def dispatch_workflow(
     dependents = graph.dependents()
     specs: list[NodeSpec] = []
     roots: dict[str, list[NewJob]] = defaultdict(list)
+    root_indexes: list[int] = []
     templates: dict[str, NewJob] = {}  # per task: its job fields, the same for every node
     for node in graph.nodes:
         task = graph.tasks[node.task]
@@ -94,6 +95,7 @@ async def dispatch_workflow(
             job_id = node_job_id(workflow_id, node.index)
             fields = node_fields(template.extra, workflow_id, node.index)
             roots[node.task].append(NewJob(job_id, data, 0, 0, template.expire_at_ms, fields))
+            root_indexes.append(node.index)
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
     label = name or graph.nodes[0].task
@@ -102,14 +104,8 @@ async def dispatch_workflow(
     for task_name, jobs in roots.items():
         for start in range(0, len(jobs), BULK):
             await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
-    root_indexes = [parse_node_index(job.id) for jobs in roots.values() for job in jobs]
     await engine.workflows.nodes_enqueued(workflow_id, root_indexes)
     return WorkflowHandle(runtime, workflow_id)
-
-
-def parse_node_index(job_id: str) -> int:
-    """The node index of a node job id made by node_job_id."""
-    return int(job_id.rpartition(".")[2])
 
 
 def node_fields(extra: str, workflow_id: str, index: int) -> str:
