@@ -12,7 +12,8 @@
 -- Dependents already queued are not returned: their jobs were enqueued (and may be gone since).
 --@include lib/workflow.lua
 local wf, now = KEYS[1], tonumber(ARGV[1])
-local state = redis.call("HGET", wf, "state")
+local head = redis.call("HMGET", wf, "state", "n", "done")
+local state = head[1]
 if state ~= "running" then
   return { state or "missing", {} }
 end
@@ -30,7 +31,7 @@ for first = 3, #ARGV, 1000 do
   local f = redis.call("HMGET", wf, unpack(names))
   for a = first, last, 2 do
     local i, at = ARGV[a], a - first + 1
-    local s, dependents = f[at], split_ints(f[at + 1])
+    local s, dependents = f[at], f[at + 1] and split_ints(f[at + 1]) or {}
     if marked[i] then -- named twice in this call: once is enough
     elseif s == "done" then -- a repeat: hand back the dependents it made ready
       for _, j in ipairs(dependents) do
@@ -41,7 +42,7 @@ for first = 3, #ARGV, 1000 do
       end
     elseif s == "queued" or s == "ready" then
       marked[i] = true
-      marks[#marks + 1] = "s:" .. i
+      marks[#marks + 1] = names[at]
       marks[#marks + 1] = "done"
       marks[#marks + 1] = "r:" .. i
       marks[#marks + 1] = ARGV[a + 1]
@@ -63,11 +64,11 @@ local ready = {}
 for _, j in ipairs(readied) do
   ready_entry(ready, wf, j)
 end
-if finished > 0 then -- when it last moved on: the repair pass leaves it alone for a while
-  redis.call("HSET", wf, "moved", now)
+local done = tonumber(head[3]) + finished
+if finished > 0 then -- moved: when it last moved on (the repair pass leaves it alone a while)
+  redis.call("HSET", wf, "done", done, "moved", now)
 end
-local done = redis.call("HINCRBY", wf, "done", finished)
-if finished > 0 and done == tonumber(redis.call("HGET", wf, "n")) then
+if finished > 0 and done == tonumber(head[2]) then
   local out = split_ints(redis.call("HGET", wf, "out"))
   local result
   if #out == 1 then
