@@ -15,7 +15,7 @@ workflow measured back to back, so load from elsewhere hits both alike); the sam
 both cost (this process's, dispatcher and worker, plus the server's: INFO cpu), which load
 from other processes on a shared machine skews far less than the time; and the bytes per
 workflow node: MEMORY USAGE of the finished workflow's hash / its nodes,
-plus what the node's job hash costs beyond a plain job's (its "wf"/"wfn" fields).
+plus the node job hash against a plain job's (the same fields: its id names its workflow).
 """
 
 from __future__ import annotations

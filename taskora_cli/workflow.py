@@ -93,8 +93,10 @@ async def dispatch_workflow(
         specs.append(spec)
         if data is not None and not node.deps:
             job_id = node_job_id(workflow_id, node.index)
-            fields = node_fields(template.extra, workflow_id, node.index)
-            roots[node.task].append(NewJob(job_id, data, 0, 0, template.expire_at_ms, fields))
+            # its job id names its workflow and node (parse_node_job_id): no fields for that
+            roots[node.task].append(
+                NewJob(job_id, data, 0, 0, template.expire_at_ms, template.extra)
+            )
             root_indexes.append(node.index)
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
@@ -106,13 +108,6 @@ async def dispatch_workflow(
             await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
     await engine.workflows.nodes_enqueued(workflow_id, root_indexes)
     return WorkflowHandle(runtime, workflow_id)
-
-
-def node_fields(extra: str, workflow_id: str, index: int) -> str:
-    """A node job's extra hash fields (JSON): its task's (``extra``), plus ``wf`` and ``wfn``,
-    which name its workflow and node for readers of the job."""
-    own = f'"wf":"{workflow_id}","wfn":{index}'
-    return f"{{{own}}}" if not extra else f"{extra[:-1]},{own}}}"
 
 
 async def enqueue_ready(
@@ -131,9 +126,8 @@ async def enqueue_ready(
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
-        fields = node_fields(node.extra, workflow_id, node.node)
         expire_at = now_ms + node.ttl_ms if node.ttl_ms else 0
-        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, fields))
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, node.extra))
     if on_enqueue is not None:
         on_enqueue(set(by_task))
     for task, jobs in by_task.items():

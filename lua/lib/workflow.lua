@@ -11,7 +11,7 @@
 -- and per node i:
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)
---   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | ready | queued | done | failed |
+--   x:i its task's extra job fields (JSON)   s:i pending | ready | queued | done | failed |
 --              cancelled (ready: its job is to be enqueued; queued: it was enqueued)
 --   r:i its result (JSON) once done   e:i its task's job TTL (ms, counted from its enqueue)
 -- Node i's job id is "<workflow id>.<i>", in its task's own slot: the scripts here touch the
