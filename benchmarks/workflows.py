@@ -11,9 +11,11 @@ Reported, each the best of ``--repeat`` runs:
 - plain sequence: ``--steps`` plain jobs, each dispatched when the previous one's result came;
 - chain: ``--steps`` steps, each fed the previous step's result, dispatch to result;
 each ratio is the median over the runs of that run's workflow time / plain time (plain and
-workflow measured back to back, so load from elsewhere hits both alike); and the bytes per
+workflow measured back to back, so load from elsewhere hits both alike); the same for the CPU
+both cost (this process's, dispatcher and worker, plus the server's: INFO cpu), which load
+from other processes on a shared machine skews far less than the time; and the bytes per
 workflow node: MEMORY USAGE of the finished workflow's hash / its nodes,
-plus what the node's job hash costs beyond a plain job's (its "wf"/"wfn" fields).
+plus the node job hash against a plain job's (the same fields: its id names its workflow).
 """
 
 from __future__ import annotations
@@ -64,27 +66,41 @@ async def measure(members: int, steps: int, repeat: int, url: str, tmp: Path) ->
     best: dict[str, float] = {}
     runs: dict[str, list[float]] = {}
 
+    cpu: dict[str, list[float]] = {}
+
+    async def cpu_now() -> float:
+        """CPU seconds used so far by this process and the server."""
+        server = await client.info("cpu")
+        return time.process_time() + server["used_cpu_user"] + server["used_cpu_sys"]
+
     def keep(name: str, seconds: float) -> None:
         best[name] = min(best.get(name, float("inf")), seconds)
         runs.setdefault(name, []).append(seconds)
+
+    async def keep_cpu(name: str, since: float) -> None:
+        cpu.setdefault(name, []).append(await cpu_now() - since)
 
     memory: dict[str, float] = {}
     try:
         for _ in range(repeat):
             await client.flushall()
             engine.registered.clear()
+            used = await cpu_now()
             start = time.perf_counter()
             await inc.adispatch_many(range(members))
             await until_completed(app, "inc", members)
             keep("plain batch", time.perf_counter() - start)
+            await keep_cpu("plain batch", used)
 
             await client.flushall()
             engine.registered.clear()
+            used = await cpu_now()
             start = time.perf_counter()
             handle = await group(*(inc.s(i) for i in range(members))).adispatch()
             await until_state(handle)
             result = await handle.aresult(120)
             keep("group", time.perf_counter() - start)
+            await keep_cpu("group", used)
             assert result == [i + 1 for i in range(members)]
             wf_bytes = await client.memory_usage(k.workflow_key(app.prefix, handle.id))
             t = engine.keys("inc")
@@ -100,21 +116,25 @@ async def measure(members: int, steps: int, repeat: int, url: str, tmp: Path) ->
 
             await client.flushall()
             engine.registered.clear()
+            used = await cpu_now()
             start = time.perf_counter()
             n = 0
             for _ in range(steps):
                 n = await (await inc.adispatch(n)).aresult(30)
             keep("plain sequence", time.perf_counter() - start)
+            await keep_cpu("plain sequence", used)
             assert n == steps
 
             await client.flushall()
             engine.registered.clear()
+            used = await cpu_now()
             start = time.perf_counter()
             c = chain(inc.s(0), *(inc.s() for _ in range(steps - 1)))
             handle = await c.adispatch()
             await until_state(handle)
             assert await handle.aresult(120) == steps
             keep("chain", time.perf_counter() - start)
+            await keep_cpu("chain", used)
     finally:
         await worker.stop()
         await app.aclose()
@@ -125,13 +145,15 @@ async def measure(members: int, steps: int, repeat: int, url: str, tmp: Path) ->
         "chain jobs/s": steps / best["chain"],
     }
 
-    def ratio(workflow: str, plain: str) -> float:
-        pairs = sorted(w / p for w, p in zip(runs[workflow], runs[plain], strict=True))
+    def ratio(workflow: str, plain: str, of: dict[str, list[float]] = runs) -> float:
+        pairs = sorted(w / p for w, p in zip(of[workflow], of[plain], strict=True))
         return statistics.median(pairs)
 
     overhead = {
         "group per-node cost / plain job cost": ratio("group", "plain batch"),
         "chain per-step cost / plain sequential job cost": ratio("chain", "plain sequence"),
+        "group CPU / plain batch CPU": ratio("group", "plain batch", cpu),
+        "chain CPU / plain sequence CPU": ratio("chain", "plain sequence", cpu),
     }
     return {"members": members, "steps": steps, **rates, **overhead, **memory}
 

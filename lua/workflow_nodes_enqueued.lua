@@ -8,10 +8,24 @@ local wf, marked = KEYS[1], 0
 if redis.call("HGET", wf, "state") ~= "running" then
   return 0
 end
-for _, i in ipairs(ARGV) do
-  if redis.call("HGET", wf, "s:" .. i) == "ready" then
-    redis.call("HSET", wf, "s:" .. i, "queued")
-    marked = marked + 1
+-- the states in one HMGET and the marks in one HSET per thousand nodes, not two calls a node
+local seen = {}
+for start = 1, #ARGV, 1000 do
+  local names, marks = {}, {}
+  for a = start, math.min(start + 999, #ARGV) do
+    names[#names + 1] = "s:" .. ARGV[a]
+  end
+  local states = redis.call("HMGET", wf, unpack(names))
+  for n, name in ipairs(names) do
+    if states[n] == "ready" and not seen[name] then
+      seen[name] = true
+      marks[#marks + 1] = name
+      marks[#marks + 1] = "queued"
+    end
+  end
+  if #marks > 0 then
+    redis.call("HSET", wf, unpack(marks))
+    marked = marked + #marks / 2
   end
 end
 return marked

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .blocking import blocking_twin
 from .durations import Duration, to_ms
@@ -34,6 +34,7 @@ from .workflow_graph import Composition, first_task, flatten, new_workflow_id, n
 if TYPE_CHECKING:
     from .config import RetentionConfig
     from .engine.engine import Engine
+    from .engine.records import Retention
     from .runtime import Runtime
 
 BULK = 1000
@@ -76,6 +77,7 @@ async def dispatch_workflow(
     dependents = graph.dependents()
     specs: list[NodeSpec] = []
     roots: dict[str, list[NewJob]] = defaultdict(list)
+    root_indexes: list[int] = []
     templates: dict[str, NewJob] = {}  # per task: its job fields, the same for every node
     for node in graph.nodes:
         task = graph.tasks[node.task]
@@ -91,8 +93,11 @@ async def dispatch_workflow(
         specs.append(spec)
         if data is not None and not node.deps:
             job_id = node_job_id(workflow_id, node.index)
-            fields = node_fields(template.extra, workflow_id, node.index)
-            roots[node.task].append(NewJob(job_id, data, 0, 0, template.expire_at_ms, fields))
+            # its job id names its workflow and node (parse_node_job_id): no fields for that
+            roots[node.task].append(
+                NewJob(job_id, data, 0, 0, template.expire_at_ms, template.extra)
+            )
+            root_indexes.append(node.index)
     engine = await runtime.engine()
     await engine.register_tasks({t: graph.tasks[t].options.queue for t in graph.tasks})
     label = name or graph.nodes[0].task
@@ -101,34 +106,30 @@ async def dispatch_workflow(
     for task_name, jobs in roots.items():
         for start in range(0, len(jobs), BULK):
             await engine.enqueue_bulk(task_name, jobs[start : start + BULK], now)
-    root_indexes = [parse_node_index(job.id) for jobs in roots.values() for job in jobs]
     await engine.workflows.nodes_enqueued(workflow_id, root_indexes)
     return WorkflowHandle(runtime, workflow_id)
 
 
-def parse_node_index(job_id: str) -> int:
-    """The node index of a node job id made by node_job_id."""
-    return int(job_id.rpartition(".")[2])
-
-
-def node_fields(extra: str, workflow_id: str, index: int) -> str:
-    """A node job's extra hash fields (JSON): its task's (``extra``), plus ``wf`` and ``wfn``,
-    which name its workflow and node for readers of the job."""
-    own = f'"wf":"{workflow_id}","wfn":{index}'
-    return f"{{{own}}}" if not extra else f"{extra[:-1]},{own}}}"
-
-
 async def enqueue_ready(
-    engine: Engine, workflow_id: str, ready: Sequence[ReadyNode], now_ms: int
+    engine: Engine,
+    workflow_id: str,
+    ready: Sequence[ReadyNode],
+    now_ms: int,
+    on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> None:
     """Enqueue nodes made ready, under their pre-generated ids (a second time is a no-op),
-    then mark them queued: from then on, a missing job is one that is gone, not one to enqueue."""
+    then mark them queued: from then on, a missing job is one that is gone, not one to enqueue.
+    ``on_enqueue`` is told the tasks about to get jobs just before their enqueue goes out, so
+    a worker of those tasks sends its claim right behind it, in the same round trip rather
+    than after it (on one connection the server runs them in that order; a claim that
+    overtakes the enqueue finds nothing, and the enqueue's marker wakes the worker)."""
     by_task: dict[str, list[NewJob]] = defaultdict(list)
     for node in ready:
         job_id = node_job_id(workflow_id, node.node)
-        fields = node_fields(node.extra, workflow_id, node.node)
         expire_at = now_ms + node.ttl_ms if node.ttl_ms else 0
-        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, fields))
+        by_task[node.task].append(NewJob(job_id, node.data, 0, 0, expire_at, node.extra))
+    if on_enqueue is not None:
+        on_enqueue(set(by_task))
     for task, jobs in by_task.items():
         if len(jobs) == 1:
             await engine.enqueue(task, jobs[0], now_ms)
@@ -144,12 +145,16 @@ async def advance(
     results: Sequence[tuple[int, str]],
     now_ms: int,
     max_age: int = -1,
+    on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> set[str]:
     """Nodes completed with results ((index, JSON) pairs): mark them done and enqueue the
-    nodes they made ready. Returns the tasks those nodes run."""
-    _, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
+    nodes they made ready (``on_enqueue``: see :func:`enqueue_ready`). Returns the tasks
+    those nodes run."""
+    state, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
     if ready:
-        await enqueue_ready(engine, workflow_id, ready, now_ms)
+        await enqueue_ready(engine, workflow_id, ready, now_ms, on_enqueue)
+    if state == WorkflowState.COMPLETED:  # it ends here: retention takes it from now on
+        await engine.workflows.settle([(workflow_id, state, now_ms)])
     return {node.task for node in ready}
 
 
@@ -159,6 +164,9 @@ async def fail_node(
     """Node ``index`` failed for good: fail the workflow and cancel its other nodes."""
     queued = await engine.workflows.node_failed(workflow_id, index, error, now_ms, max_age)
     await cancel_nodes(engine, workflow_id, queued, f"workflow {workflow_id} failed", now_ms)
+    state = await engine.workflows.state(workflow_id)  # failed, or ended before (or trimmed)
+    if state is not None and state != WorkflowState.RUNNING:
+        await engine.workflows.settle([(workflow_id, state, now_ms)])
 
 
 async def cancel_nodes(
@@ -261,9 +269,24 @@ class WorkflowHandle:
         if before != WorkflowState.RUNNING:
             raise NotCancellableError(f"workflow {self.id} already ended {before}", self.id, before)
         await cancel_nodes(engine, self.id, queued, reason or "", now)
+        await engine.workflows.settle([(self.id, WorkflowState.CANCELLED, now)])
         return JobState.CANCELLED
 
     cancel = blocking_twin(acancel)
+
+
+REPAIR_LIMIT = 1000
+"""Idle running workflows the repair pass looks at per turn at most (the longest idle first;
+the rest wait for the next turn)."""
+
+
+class Repaired(NamedTuple):
+    """What one repair pass did: ``looked`` at so many workflows (a few fields each), ``read``
+    so many whole (those idle longer than the grace), and ``acted`` on so many nodes."""
+
+    looked: int
+    read: int
+    acted: int
 
 
 async def repair_workflows(
@@ -272,41 +295,67 @@ async def repair_workflows(
     max_age: int = -1,
     grace_ms: int = 0,
     failed_max_age: int | None = None,
-) -> int:
+    suspects: dict[tuple[str, int], int] | None = None,
+) -> Repaired:
     """Finish what a worker that died between acking a node and advancing its workflow left
-    undone: for every running workflow, a queued node whose job completed is advanced, one
-    whose job ended otherwise fails the workflow, one marked ready whose job is missing (its
-    enqueue never happened) is enqueued, and one marked queued whose job is missing (deleted,
-    expired or trimmed before its result was recorded) fails the workflow. A stopped workflow
-    has the jobs of the nodes it cancelled cancelled again (in case the stopper died or its
-    reply was lost) before it leaves the running list. Every step is idempotent, so a pass
-    racing a live worker's own advance repeats nothing; ``grace_ms`` leaves alone the jobs
-    that ended more recently (their worker is likely advancing them now). ``max_age``: the
-    completed workflows' retention age, ``failed_max_age`` the failed and cancelled ones'
-    (default: ``max_age``). Returns how many nodes it acted on."""
+    undone, looking only at the workflows not seen to move on for ``grace_ms`` (the stall
+    interval; an index scored by when each last moved on, so the cost follows the idle ones,
+    not all that run). For each: a queued node whose job completed is advanced, one whose job
+    ended otherwise fails the workflow, one marked ready whose job is missing (its enqueue
+    never happened) is enqueued, and one marked queued whose job is missing (deleted, expired
+    or trimmed before its result was recorded) fails the workflow, once it is found so a
+    second time ``grace_ms`` later when ``suspects`` (this caller's memory from one pass to
+    the next) is given: a live worker whose job retention trimmed between its ack and its
+    advance records the result meanwhile. A stopped workflow has the jobs of the nodes it
+    cancelled cancelled again (in case the stopper died or its reply was lost) and leaves the
+    running list for the ended one retention trims. Every step is idempotent, so a pass
+    racing a live worker's own advance repeats nothing; ``grace_ms`` also leaves alone the
+    jobs that ended more recently (their worker is likely advancing them now). ``max_age``:
+    the completed workflows' retention age, ``failed_max_age`` the failed and cancelled ones'
+    (default: ``max_age``)."""
     ages = (max_age, max_age if failed_max_age is None else failed_max_age)
-    acted = 0
-    ended: list[str] = []
-    for workflow_id in await engine.workflows.running():
-        stored = await engine.workflows.read(workflow_id)
-        if stored.get("state") != WorkflowState.RUNNING:
-            if stored.get("state") in (WorkflowState.FAILED, WorkflowState.CANCELLED):
+    idle_since = now_ms - grace_ms
+    due = await engine.workflows.due(idle_since, REPAIR_LIMIT)
+    acted = read = 0
+    ended: list[tuple[str, str, int]] = []
+    gone: list[str] = []
+    later: dict[str, int] = {}
+    for workflow_id, seen in zip(due, await engine.workflows.glance(due), strict=True):
+        if seen.state is None:  # trimmed, or expired: nothing of it is left to list
+            gone.append(workflow_id)
+        elif seen.state != WorkflowState.RUNNING:  # its ender died before it settled it
+            if seen.state in (WorkflowState.FAILED, WorkflowState.CANCELLED):
                 stopped = await engine.workflows.stopped_nodes(workflow_id)
                 await cancel_nodes(
                     engine, workflow_id, stopped, f"workflow {workflow_id} stopped", now_ms
                 )
-            ended.append(workflow_id)
-            continue
-        expire_at = int(stored.get("exp", 0))
-        if expire_at and now_ms >= expire_at:  # its ttl passed: it ends cancelled
-            _, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, ages[1])
-            await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
-            ended.append(workflow_id)
-            acted += 1
-            continue
-        acted += await _repair(engine, workflow_id, stored, (now_ms, now_ms - grace_ms), ages)
-    await engine.workflows.settled(ended)
-    return acted
+            ended.append((workflow_id, seen.state, seen.finished_ms or now_ms))
+        elif seen.expire_at_ms and now_ms >= seen.expire_at_ms:  # its ttl passed: cancelled
+            before, queued = await engine.workflows.cancel(workflow_id, "ttl", now_ms, ages[1])
+            if before == WorkflowState.RUNNING:  # else it ended meanwhile: seen next turn
+                await cancel_nodes(engine, workflow_id, queued, "workflow ttl", now_ms)
+                ended.append((workflow_id, WorkflowState.CANCELLED, now_ms))
+                acted += 1
+        else:
+            look_at = now_ms  # looked at now: due again after another grace
+            if seen.moved_ms <= idle_since:
+                stored = await engine.workflows.read(workflow_id)
+                read += 1
+                times = (now_ms, idle_since)
+                acted += await _repair(engine, workflow_id, stored, times, ages, suspects)
+            else:  # it moved on since the pass last looked: due again a grace after that
+                look_at = seen.moved_ms
+            if seen.expire_at_ms:  # due again by its ttl at the latest
+                look_at = min(look_at, seen.expire_at_ms - grace_ms)
+            later[workflow_id] = look_at
+    await engine.workflows.settle(ended)
+    await engine.workflows.delete(gone)
+    await engine.workflows.look_again(later)
+    if suspects:  # forget nodes no longer found missing (recovered, or their workflow ended)
+        for key, since in list(suspects.items()):
+            if since < now_ms - 3 * max(grace_ms, 1):
+                del suspects[key]
+    return Repaired(len(due), read, acted)
 
 
 async def _repair(
@@ -315,10 +364,11 @@ async def _repair(
     stored: dict[str, str],
     times: tuple[int, int],
     ages: tuple[int, int],
+    suspects: dict[tuple[str, int], int] | None,
 ) -> int:
     """Repair one running workflow; ``times``: now, and the time by which a node's job must
     have ended for this pass to act on it (ms); ``ages``: the completed and failed retention
-    ages."""
+    ages; ``suspects``: see repair_workflows."""
     now_ms, ended_by = times
     max_age, failed_age = ages
     queued = [
@@ -341,18 +391,17 @@ async def _repair(
             extra, ttl_ms = stored.get(f"x:{index}", ""), int(stored.get(f"e:{index}", 0))
             missing.append(ReadyNode(index, task, _input(stored, index), extra, ttl_ms))
         elif state is None:  # enqueued, and gone since: running it again could repeat it
-            if await engine.workflows.node_state(workflow_id, index) != "queued":
-                continue  # its worker recorded its result meanwhile
-            error = dumps(
-                {
-                    "type": "NodeJobGone",
-                    "message": f"node {index}'s job {node_job_id(workflow_id, index)} is gone "
-                    "(deleted, expired or trimmed before its result was recorded)",
-                },
-                what="a workflow error",
-            )
-            await fail_node(engine, workflow_id, index, error, now_ms, failed_age)
-            return 1
+            if await _gone_for_good(engine, workflow_id, index, times, suspects):
+                error = dumps(
+                    {
+                        "type": "NodeJobGone",
+                        "message": f"node {index}'s job {node_job_id(workflow_id, index)} is "
+                        "gone (deleted, expired or trimmed before its result was recorded)",
+                    },
+                    what="a workflow error",
+                )
+                await fail_node(engine, workflow_id, index, error, now_ms, failed_age)
+                return 1
         elif state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             if state != JobState.FAILED or not error:
                 error = f'{{"type":"NodeEnded","message":"node {index} ended {state}"}}'
@@ -363,6 +412,25 @@ async def _repair(
     if completed:
         await advance(engine, workflow_id, completed, now_ms, max_age)
     return len(completed) + len(missing)
+
+
+async def _gone_for_good(
+    engine: Engine,
+    workflow_id: str,
+    index: int,
+    times: tuple[int, int],
+    suspects: dict[tuple[str, int], int] | None,
+) -> bool:
+    """Whether queued node ``index``, whose job is missing, is to fail its workflow now: it is
+    still queued (its worker did not record its result meanwhile) and, with ``suspects``, it
+    was found so a grace ago already (see repair_workflows)."""
+    if await engine.workflows.node_state(workflow_id, index) != "queued":
+        return False
+    if suspects is None:
+        return True
+    now_ms, ended_by = times
+    first = suspects.setdefault((workflow_id, index), now_ms)
+    return first < now_ms and now_ms - first >= now_ms - ended_by
 
 
 def _input(stored: dict[str, str], index: int) -> str:
@@ -377,17 +445,22 @@ def _input(stored: dict[str, str], index: int) -> str:
 
 
 TRIM_LIMIT = 1000
-"""Ended workflows deleted per repair pass at most, beyond the count limit."""
+"""Ended workflows of each kind deleted per repair pass at most."""
 
 
-async def trim_workflows(engine: Engine, max_items: int) -> int:
-    """Delete the oldest ended workflows beyond the newest ``max_items`` (the ``[retention]``
-    count of finished jobs; -1 = no limit); running ones stay. Returns how many went."""
-    if max_items < 0:
-        return 0
-    doomed = []
-    for workflow_id in await engine.workflows.beyond(max_items, TRIM_LIMIT):
-        if await engine.workflows.state(workflow_id) != WorkflowState.RUNNING:
-            doomed.append(workflow_id)
-    await engine.workflows.delete(doomed)
-    return len(doomed)
+async def trim_workflows(engine: Engine, retention: Retention, now_ms: int) -> int:
+    """Delete the ended workflows retention no longer keeps, as it does finished jobs: the
+    completed ones by ``completed_max_age_ms`` and ``completed_max_items``, the failed and
+    cancelled ones by ``failed_max_age_ms`` and ``failed_max_items`` (-1 = no such limit),
+    each counted among its own kind; running ones stay. Their hashes (results included) go
+    first, then their ids from every list. Returns how many went."""
+    trimmed = 0
+    kinds = (
+        (False, retention.completed_max_age_ms, retention.completed_max_items),
+        (True, retention.failed_max_age_ms, retention.failed_max_items),
+    )
+    for stopped, max_age, max_items in kinds:
+        doomed = await engine.workflows.expired(stopped, max_age, max_items, now_ms, TRIM_LIMIT)
+        await engine.workflows.delete(doomed)
+        trimmed += len(doomed)
+    return trimmed

@@ -4,12 +4,14 @@
 --   name, created, finished (ms), n (nodes), done (nodes done), out (output nodes, "i,j")
 --   result     its result (JSON) once completed; error / reason / failed_node once stopped
 --   exp        when it is cancelled if still running (ms; absent = never)
+--   moved      when a node last ended done (ms; absent until one did): the repair pass reads
+--              only workflows idle longer than the stall interval
 --   cq         once stopped: the nodes it cancelled that were ready or queued ("i,j"), whose
 --              jobs may exist (cancelling them again is harmless: see stopped_nodes)
 -- and per node i:
 --   t:i task   p:i the nodes it waits for ("1,2")   d:i the nodes waiting for it
 --   w:i how many of its dependencies are not done yet   b:i its bound data (bound nodes only)
---   x:i its task's extra job fields (JSON; the job adds wf, wfn)   s:i pending | ready | queued | done | failed |
+--   x:i its task's extra job fields (JSON)   s:i pending | ready | queued | done | failed |
 --              cancelled (ready: its job is to be enqueued; queued: it was enqueued)
 --   r:i its result (JSON) once done   e:i its task's job TTL (ms, counted from its enqueue)
 -- Node i's job id is "<workflow id>.<i>", in its task's own slot: the scripts here touch the

@@ -103,9 +103,25 @@ def workflows_key(prefix: str) -> str:
 
 
 def running_workflows_key(prefix: str) -> str:
-    """ZSET: ids of workflows that may still be running; score = when created (ms). Workers'
-    repair pass drops those that ended. Added within layout 2."""
+    """ZSET: ids of workflows that may still be running; score = when the repair pass is to
+    look at it next, less the stall interval (ms): its creation, then when it last moved on as
+    the pass found it (``moved`` in its hash). The pass reads only those idle beyond the
+    interval. Whoever ends a workflow moves it to :func:`completed_workflows_key` or
+    :func:`stopped_workflows_key` (the pass does it for one whose ender died). Added within
+    layout 2 (older taskora scored it by creation alone: the same reading)."""
     return f"{base(prefix)}:{{_global}}:workflows:running"
+
+
+def completed_workflows_key(prefix: str) -> str:
+    """ZSET: ids of completed workflows; score = when they completed (ms): retention trims
+    them by age and count as completed jobs. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:completed"
+
+
+def stopped_workflows_key(prefix: str) -> str:
+    """ZSET: ids of failed and cancelled workflows; score = when they stopped (ms): retention
+    trims them by age and count as failed jobs. Added within layout 2."""
+    return f"{base(prefix)}:{{_global}}:workflows:stopped"
 
 
 def workflow_repair_key(prefix: str) -> str:

@@ -8,6 +8,7 @@ workflow. Two steps, each on one slot, as the scheduler does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,6 +42,17 @@ class ReadyNode(NamedTuple):
     """Its task's job TTL: the job expires this long after its enqueue (0 = never)."""
 
 
+class Glance(NamedTuple):
+    """What the repair pass reads first of a workflow: its state (None: it is gone), when it
+    last moved on (its creation until a node ended), when its ttl ends it (0 = never) and
+    when it ended (0 = still running)."""
+
+    state: str | None
+    moved_ms: int
+    expire_at_ms: int
+    finished_ms: int
+
+
 class Workflows:
     """Create, advance, fail and cancel workflows; read their stored hashes."""
 
@@ -63,11 +75,19 @@ class Workflows:
         """Store a new workflow (running, its roots queued) and list it; False if one with
         this id exists already. ``expire_at_ms``: when the repair pass cancels it if it still
         runs (0 = never)."""
-        args: list[Any] = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes)]
+        # each distinct (task, extra, ttl) is sent once and named by its place in the list
+        kinds: dict[tuple[str, str, int], int] = {}
+        per_node: list[Any] = []
         for node in nodes:
-            bound = node.data is not None
-            args += [node.task, _joined(node.deps), _joined(node.dependents)]
-            args += ["1" if bound else "0", node.data if bound else "", node.extra, node.ttl_ms]
+            kind = (node.task, node.extra, node.ttl_ms)
+            place = kinds.get(kind)
+            if place is None:
+                place = kinds[kind] = len(kinds) + 1
+            deps = _joined(node.deps) if node.deps else ""
+            after = _joined(node.dependents) if node.dependents else ""
+            per_node += [place, deps, after, "" if node.data is None else node.data]
+        tasks = json.dumps([list(kind) for kind in kinds], separators=(",", ":"))
+        args = [now_ms, name, _joined(outputs), expire_at_ms, len(nodes), tasks, *per_node]
         created = bool(await self.runner.run("workflow_create", [self.key(workflow_id)], args))
         async with self.runner.client.pipeline(transaction=False) as pipe:
             pipe.zadd(k.workflows_key(self.runner.prefix), {workflow_id: now_ms})
@@ -164,30 +184,90 @@ class Workflows:
         if workflow_ids:
             await self.runner.client.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
 
-    async def beyond(self, keep: int, limit: int) -> list[str]:
-        """Up to ``limit`` listed ids, oldest first, beyond the newest ``keep``."""
-        found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
-            k.workflows_key(self.runner.prefix), 0, -(keep + 1)
-        )
-        return found[:limit]
-
     async def delete(self, workflow_ids: Sequence[str]) -> None:
-        """Delete workflows (their hashes, one slot each) and unlist them."""
+        """Delete workflows (their hashes, one slot each), then unlist them everywhere: a
+        crash in between leaves ids a later call deletes again, never a hash nobody lists."""
         if not workflow_ids:
             return
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for workflow_id in workflow_ids:
                 pipe.unlink(self.key(workflow_id))
-            pipe.zrem(k.workflows_key(self.runner.prefix), *workflow_ids)
-            pipe.zrem(k.running_workflows_key(self.runner.prefix), *workflow_ids)
+            await pipe.execute()
+        prefix = self.runner.prefix
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for listed in (
+                k.workflows_key(prefix),
+                k.running_workflows_key(prefix),
+                k.completed_workflows_key(prefix),
+                k.stopped_workflows_key(prefix),
+            ):
+                pipe.zrem(listed, *workflow_ids)
             await pipe.execute()
 
     async def running(self) -> list[str]:
-        """Ids of the workflows that may still run, oldest first (see :meth:`settled`)."""
+        """Ids of the workflows that may still run, longest idle first (see :meth:`due`)."""
         found: list[str] = await self.runner.client.zrange(  # type: ignore[assignment]
             k.running_workflows_key(self.runner.prefix), 0, -1
         )
         return found
+
+    async def due(self, idle_since_ms: int, limit: int) -> list[str]:
+        """Up to ``limit`` running workflows, longest idle first, that the repair pass has not
+        seen move on since ``idle_since_ms`` (see keys.running_workflows_key)."""
+        found: list[str] = await self.runner.client.zrangebyscore(  # type: ignore[assignment]
+            k.running_workflows_key(self.runner.prefix), "-inf", idle_since_ms, 0, limit
+        )
+        return found
+
+    async def glance(self, workflow_ids: Sequence[str]) -> list[Glance]:
+        """What the repair pass needs first of each workflow, without its graph."""
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            for workflow_id in workflow_ids:
+                pipe.hmget(self.key(workflow_id), "state", "created", "moved", "exp", "finished")
+            found = await pipe.execute()
+        return [
+            Glance(state, int(moved or created or 0), int(exp or 0), int(finished or 0))
+            for state, created, moved, exp, finished in found
+        ]
+
+    async def look_again(self, at_ms: dict[str, int]) -> None:
+        """Rescore running workflows (see :meth:`due`); one that ended meanwhile stays out."""
+        if at_ms:
+            key = k.running_workflows_key(self.runner.prefix)
+            await self.runner.client.zadd(key, at_ms, xx=True)
+
+    async def settle(self, ended: Sequence[tuple[str, str, int]]) -> None:
+        """Move ended workflows ((id, state, when it ended)) from the running list to the
+        list retention trims them from (completed, or failed and cancelled); one listed
+        there already keeps its time (a second settle, by the repair pass say)."""
+        if not ended:
+            return
+        prefix = self.runner.prefix
+        completed = {wf: at for wf, state, at in ended if state == "completed"}
+        stopped = {wf: at for wf, state, at in ended if state != "completed"}
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            pipe.zrem(k.running_workflows_key(prefix), *[wf for wf, _, _ in ended])
+            if completed:
+                pipe.zadd(k.completed_workflows_key(prefix), completed, nx=True)
+            if stopped:
+                pipe.zadd(k.stopped_workflows_key(prefix), stopped, nx=True)
+            await pipe.execute()
+
+    async def expired(
+        self, stopped: bool, max_age_ms: int, max_items: int, now_ms: int, limit: int
+    ) -> list[str]:
+        """Up to ``limit`` ended workflows (completed ones, or failed and cancelled ones when
+        ``stopped``) that ended longer than ``max_age_ms`` ago or are beyond the newest
+        ``max_items`` (-1: no such limit), oldest first."""
+        prefix = self.runner.prefix
+        key = k.stopped_workflows_key(prefix) if stopped else k.completed_workflows_key(prefix)
+        client, found = self.runner.client, []
+        if max_age_ms >= 0:
+            old = await client.zrangebyscore(key, "-inf", now_ms - max_age_ms, 0, limit)
+            found += [str(id_) for id_ in old]
+        if max_items >= 0:
+            found += [str(id_) for id_ in await client.zrange(key, 0, -(max_items + 1))]
+        return list(dict.fromkeys(found))[:limit]
 
     async def stopped_nodes(self, workflow_id: str) -> list[tuple[int, str]]:
         """The (index, task) of the nodes a stopped workflow cancelled while their jobs may
@@ -199,13 +279,6 @@ class Workflows:
             return []
         tasks: list[str | None] = await self.runner.client.hmget(key, [f"t:{i}" for i in indexes])  # type: ignore[assignment]
         return [(i, t) for i, t in zip(indexes, tasks, strict=True) if t]
-
-    async def settled(self, workflow_ids: Sequence[str]) -> None:
-        """Drop ended workflows from the running list."""
-        if workflow_ids:
-            await self.runner.client.zrem(
-                k.running_workflows_key(self.runner.prefix), *workflow_ids
-            )
 
     async def take_repair_turn(self, owner: str, ttl_ms: int) -> bool:
         """True if this caller may run the repair pass now (no other did within ``ttl_ms``)."""

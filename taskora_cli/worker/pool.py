@@ -136,6 +136,9 @@ class Worker:
         self.lock_ttl_ms = lock_ttl_ms
         self.heartbeat_ms = heartbeat_ms or app.runtime.config.worker.heartbeat_ms
         self.stall_interval_ms = stall_interval_ms or defaults.stall_interval_ms
+        self.missing_nodes: dict[tuple[str, int], int] = {}
+        """Workflow nodes whose job the repair pass found gone, and when it first did: it
+        fails their workflow only when they still are a stall interval later."""
         self.max_stalls = defaults.max_stalls if max_stalls is None else max_stalls
         self.retention = retention_limits(app.runtime.config.retention)
         _check_lock_ttls(tasks, self.heartbeat_ms)
@@ -454,7 +457,7 @@ class Worker:
                     result.recovered,
                     result.failed,
                 )
-        await repair_workflows_turn(self, self.stall_interval_ms)
+        await repair_workflows_turn(self, self.stall_interval_ms, self.missing_nodes)
 
     # -- per job -----------------------------------------------------------------------------
 

@@ -76,6 +76,9 @@ class TaskRunner(Slots):
         """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
         self.advancing: set[asyncio.Task[None]] = set()
         """Workflow advances under way: the runner is busy until they end."""
+        self._advance_running = False
+        """An advance is under way (set and cleared with no await between a look at
+        _acked_nodes and the change)."""
         self._fed = False
         self.at_limit = False
         """The last reservation got nothing (``--max-jobs`` is used up): claim nothing and
@@ -290,18 +293,31 @@ class TaskRunner(Slots):
 
     def _start_advance(self) -> None:
         """Move the workflows of the completed nodes on, alongside the next round trip (its
-        latency overlaps theirs) rather than before it."""
-        acked, self._acked_nodes = self._acked_nodes, []
-        advancing = asyncio.get_running_loop().create_task(self._advance_workflows(acked))
+        latency overlaps theirs) rather than before it. One advance at a time: nodes acked
+        while one is on the wire go together in the next (one call per workflow for all of
+        them, not one per settle)."""
+        if self._advance_running:
+            return  # the advance under way takes them before it ends
+        self._advance_running = True
+        advancing = asyncio.get_running_loop().create_task(self._advance_workflows())
         self.advancing.add(advancing)
         advancing.add_done_callback(self.advancing.discard)
 
-    async def _advance_workflows(self, acked: list[Outcome]) -> None:
+    async def _advance_workflows(self) -> None:
         """Workflow nodes among the acked jobs (ids ``<workflow>.<node>``) hand their result
-        on; successors of this runner's own task are claimed at once, not after a marker
-        wake-up."""
-        fed = await advance_nodes(self.worker, [(o.job.id, o.result) for o in acked])
-        if self.task.name in fed:
+        on, until none are left; successors of this runner's own task are claimed right
+        behind their enqueue, not after a marker wake-up."""
+        try:
+            while self._acked_nodes:
+                acked, self._acked_nodes = self._acked_nodes, []
+                completed = [(o.job.id, o.result) for o in acked]
+                await advance_nodes(self.worker, completed, self._feed)
+        finally:  # no await since the last look: no node acked meanwhile is left behind
+            self._advance_running = False
+
+    def _feed(self, tasks: set[str]) -> None:
+        """An advance is enqueueing jobs of ``tasks``: claim at once if this runner's is one."""
+        if self.task.name in tasks:
             self._fed = self._maybe_more = True
             self.wake.set()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..workflow import advance, fail_node, repair_workflows, trim_workflows
@@ -25,9 +25,14 @@ TRIES = 3
 is idempotent, so trying again is safe."""
 
 
-async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) -> set[str]:
+async def advance_nodes(
+    host: WorkerHost,
+    completed: Sequence[tuple[str, str]],
+    on_enqueue: Callable[[set[str]], None] | None = None,
+) -> set[str]:
     """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
     one call per workflow for all its nodes, the workflows concurrently (pipelined).
+    ``on_enqueue`` hears of the tasks about to get jobs (see enqueue_ready).
 
     Returns:
         The tasks that got jobs (the nodes made ready).
@@ -39,15 +44,22 @@ async def advance_nodes(host: WorkerHost, completed: Sequence[tuple[str, str]]) 
             by_workflow[node[0]].append((node[1], result))
     if not by_workflow:
         return set()
-    fed = await asyncio.gather(*(_advance(host, wf, done) for wf, done in by_workflow.items()))
+    advancing = (_advance(host, wf, done, on_enqueue) for wf, done in by_workflow.items())
+    fed = await asyncio.gather(*advancing)
     return set().union(*fed)
 
 
-async def _advance(host: WorkerHost, workflow_id: str, results: list[tuple[int, str]]) -> set[str]:
+async def _advance(
+    host: WorkerHost,
+    workflow_id: str,
+    results: list[tuple[int, str]],
+    on_enqueue: Callable[[set[str]], None] | None,
+) -> set[str]:
     max_age = host.retention.completed_max_age_ms
     for attempt in range(1, TRIES + 1):
         try:
-            return await advance(host.engine, workflow_id, results, host.runtime.clock(), max_age)
+            now = host.runtime.clock()
+            return await advance(host.engine, workflow_id, results, now, max_age, on_enqueue)
         except Exception as exc:
             if attempt == TRIES:
                 log.warning("taskora: workflow %s: %d nodes did not advance: %s",
@@ -68,21 +80,26 @@ async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, err
                             "be stopped: %s", workflow_id, index, exc)  # fmt: skip
 
 
-async def repair_workflows_turn(host: WorkerHost, interval_ms: int) -> None:
+async def repair_workflows_turn(
+    host: WorkerHost, interval_ms: int, suspects: dict[tuple[str, int], int] | None = None
+) -> None:
     """Run the workflow repair pass (see taskora_cli.workflow.repair_workflows) and trim the
-    ended workflows beyond the retention count, if no other worker did within the stall
-    interval; called from the worker's stall sweep."""
+    ended workflows retention no longer keeps, if no other worker did within the stall
+    interval; called from the worker's stall sweep. ``suspects``: the worker's memory of
+    nodes found missing, from one pass to the next."""
     try:
         if await host.engine.workflows.take_repair_turn(host.id, interval_ms):
-            acted = await repair_workflows(
+            now = host.runtime.clock()
+            repaired = await repair_workflows(
                 host.engine,
-                host.runtime.clock(),
+                now,
                 host.retention.completed_max_age_ms,
                 grace_ms=interval_ms,
                 failed_max_age=host.retention.failed_max_age_ms,
+                suspects=suspects,
             )
-            if acted:
-                log.info("taskora: moved %d workflow nodes on that a worker left", acted)
-            await trim_workflows(host.engine, host.retention.completed_max_items)
+            if repaired.acted:
+                log.info("taskora: moved %d workflow nodes on that a worker left", repaired.acted)
+            await trim_workflows(host.engine, host.retention, now)
     except Exception as exc:  # the next sweep tries again
         log.warning("taskora: the workflow repair pass failed: %s", exc)

@@ -13,7 +13,13 @@ from support import make_app, until
 
 from taskora_cli import CancelledError, JobFailedError, Taskora, chain, chord, group
 from taskora_cli.engine.records import Ack, Retention
-from taskora_cli.workflow import WorkflowHandle, enqueue_ready, repair_workflows, trim_workflows
+from taskora_cli.workflow import (
+    advance,
+    enqueue_ready,
+    fail_node,
+    repair_workflows,
+    trim_workflows,
+)
 
 
 @pytest.fixture
@@ -151,9 +157,10 @@ async def test_a_workflow_past_its_ttl_is_cancelled_by_the_repair_pass(app: Task
     engine = await app.runtime.engine()
     info = await app.workflows().aget(handle.id)
     assert info is not None and info.expires_ms == info.created_ms + 60_000
-    assert await repair_workflows(engine, info.created_ms + 59_000) == 0
+    assert (await repair_workflows(engine, info.created_ms + 59_000)).acted == 0
     # kept as long as failed jobs are (-1 = kept), not as completed ones (1 ms)
-    assert await repair_workflows(engine, info.created_ms + 60_000, 1, failed_max_age=-1) == 1
+    repaired = await repair_workflows(engine, info.created_ms + 60_000, 1, failed_max_age=-1)
+    assert repaired.acted == 1
     with pytest.raises(CancelledError):
         await handle.aresult(1)
     assert await engine.client.pttl(engine.workflows.key(handle.id)) == -1
@@ -165,7 +172,7 @@ async def test_a_node_job_cancelled_on_its_own_fails_its_workflow(app: Taskora) 
     handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
     assert await app.acancel(f"{handle.id}.0", task="add") == "cancelled"
     engine = await app.runtime.engine()
-    assert await repair_workflows(engine, app.clock()) == 1
+    assert (await repair_workflows(engine, app.clock())).acted == 1
     with pytest.raises(JobFailedError, match="node 0 ended cancelled"):
         await handle.aresult(1)
 
@@ -212,24 +219,25 @@ async def test_the_repair_pass_finishes_what_a_dead_worker_left(app: Taskora) ->
     add, double = app.get_task("add"), app.get_task("double")
     handle = await chain(add.s({"a": 1, "b": 2}), double.s(), double.s()).adispatch()
     engine = await app.runtime.engine()
+    t = app.clock()
     # a worker acked node 0 and died before node_done
-    (job,) = await engine.claim("add", "w-dead", 1, 1, 60_000)
-    await engine.ack_and_claim("add", [Ack(job.id, job.token, "3")], "w-dead", 0, 2, 60_000)
-    assert await repair_workflows(engine, 3) == 1
+    (job,) = await engine.claim("add", "w-dead", 1, t + 1, 60_000)
+    await engine.ack_and_claim("add", [Ack(job.id, job.token, "3")], "w-dead", 0, t + 2, 60_000)
+    assert (await repair_workflows(engine, t + 3)).acted == 1
     # another died after node_done for node 1, before enqueueing node 2
-    (job,) = await engine.claim("double", "w-dead", 1, 4, 60_000)
-    await engine.ack_and_claim("double", [Ack(job.id, job.token, "6")], "w-dead", 0, 5, 60_000)
-    await engine.workflows.node_done(handle.id, [(1, "6")], 5)
+    (job,) = await engine.claim("double", "w-dead", 1, t + 4, 60_000)
+    await engine.ack_and_claim("double", [Ack(job.id, job.token, "6")], "w-dead", 0, t + 5, 60_000)
+    await engine.workflows.node_done(handle.id, [(1, "6")], t + 5)
     assert await engine.job_state("double", f"{handle.id}.2") is None
-    assert await repair_workflows(engine, 6) == 1
-    assert await repair_workflows(engine, 6) == 0  # node 2 waits: nothing left to repair
+    assert (await repair_workflows(engine, t + 6)).acted == 1
+    assert (await repair_workflows(engine, t + 6)).acted == 0  # node 2 waits: nothing to do
     worker = await app.start()
     try:
         assert await handle.aresult(10) == 12
     finally:
         await worker.stop()
-    assert await repair_workflows(engine, 7) == 0
-    assert await engine.workflows.running() == []  # the ended workflow left the list
+    assert await engine.workflows.running() == []  # its worker moved it to the ended list
+    assert (await repair_workflows(engine, app.clock())).looked == 0
 
 
 async def _job_state(app: Taskora, task: str, job_id: str, state: str) -> bool:
@@ -242,27 +250,113 @@ def _a_later_ms(app: Taskora) -> Callable[[], bool]:
     return lambda: app.clock() > last
 
 
-async def test_ended_workflows_beyond_the_count_are_trimmed_running_ones_kept(
+async def _listed(app: Taskora, workflow_id: str) -> list[str]:
+    """The lists (ZSETs) that name ``workflow_id``."""
+    engine = await app.runtime.engine()
+    names = ("workflows", "workflows:running", "workflows:completed", "workflows:stopped")
+    found = []
+    for name in names:
+        if await engine.client.zscore(f"taskora:{{_global}}:{name}", workflow_id) is not None:
+            found.append(name)
+    return found
+
+
+async def test_retention_trims_ended_workflows_by_age_and_count_each_kind_apart(
     app: Taskora,
 ) -> None:
     add = app.get_task("add")
-    handles: list[WorkflowHandle] = []
-    for i in range(3):  # each in its own ms: the list orders ties by (random) id
-        if handles:
-            await until(_a_later_ms(app))
-        handles.append(await add.s({"a": i, "b": 0}).adispatch())
     engine = await app.runtime.engine()
-    await handles[0].acancel()
-    await handles[1].acancel()
-    assert await trim_workflows(engine, 1) == 2  # the two oldest ended; the newest is kept
-    assert [w.id for w in await app.workflows().alist()] == [handles[2].id]
-    assert await handles[0].astate() == "missing"
-    assert await trim_workflows(engine, 0) == 0  # still running: kept whatever the count
+    one = [await add.s({"a": i, "b": 0}).adispatch() for i in range(5)]
+    c1, c2, f1, f2, running = one
+    t = app.clock()
+    await advance(engine, c1.id, [(0, "0")], t + 1)
+    await advance(engine, c2.id, [(0, "1")], t + 2)
+    await fail_node(engine, f1.id, 0, '{"type":"E","message":"x"}', t + 3)
+    await fail_node(engine, f2.id, 0, '{"type":"E","message":"x"}', t + 4)
+    assert await _listed(app, c1.id) == ["workflows", "workflows:completed"]
+    assert await _listed(app, f1.id) == ["workflows", "workflows:stopped"]
+    # completed ones: at most one, for 100 ms; failed ones: 5, for ever
+    kept = Retention(100, 1, -1, 5)
+    assert await trim_workflows(engine, kept, t + 50) == 1  # c1, beyond the count
+    assert await trim_workflows(engine, kept, t + 102) == 1  # c2, past the age
+    assert await trim_workflows(engine, kept, t + 10**9) == 0  # failed ones count apart
+    for gone in (c1, c2):
+        assert await gone.astate() == "missing" and await _listed(app, gone.id) == []
+    assert await trim_workflows(engine, Retention(-1, -1, 10, -1), t + 13) == 1  # f1 by age
+    assert await trim_workflows(engine, Retention(-1, -1, -1, 0), t + 13) == 1  # f2 by count
+    for gone in (f1, f2):
+        assert await gone.astate() == "missing" and await _listed(app, gone.id) == []
+    assert await trim_workflows(engine, Retention(0, 0, 0, 0), t + 10**9) == 0
+    assert await running.astate() == "running"  # running ones stay whatever the limits
+    assert await _listed(app, running.id) == ["workflows", "workflows:running"]
+    assert [w.id for w in await app.workflows().alist()] == [running.id]
+
+
+async def test_a_late_node_done_on_a_trimmed_workflow_writes_nothing(app: Taskora) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
+    engine = await app.runtime.engine()
+    await handle.acancel()
+    assert await trim_workflows(engine, Retention(-1, -1, -1, 0), app.clock()) == 1
+    # the node's worker acked it just before, and records it only now
+    key = engine.workflows.key(handle.id)
+    assert await advance(engine, handle.id, [(0, "3")], app.clock()) == set()
+    assert await engine.workflows.nodes_enqueued(handle.id, [1]) == 0
+    assert await engine.workflows.node_failed(handle.id, 0, "{}", app.clock()) == []
+    await fail_node(engine, handle.id, 0, "{}", app.clock())
+    assert await engine.client.exists(key) == 0
+    assert await engine.job_state("double", f"{handle.id}.1") is None
+    assert await _listed(app, handle.id) == []  # nothing listed it again
+
+
+async def test_the_repair_pass_reads_only_workflows_idle_past_the_interval(
+    app: Taskora,
+) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    engine = await app.runtime.engine()
+    handles = [
+        await chain(add.s({"a": i, "b": 0}), double.s(), double.s()).adispatch() for i in range(5)
+    ]
+    now = app.clock() + 5_000
+    for handle in handles[:4]:  # these moved on 100 ms ago; the last has been idle since dispatch
+        await advance(engine, handle.id, [(0, "1")], now - 100)
+    assert await repair_workflows(engine, now, grace_ms=1_000) == (5, 1, 0)
+    assert (await repair_workflows(engine, now + 500, grace_ms=1_000)).looked == 0
+    # a grace after they last moved on, the pass reads them (their nodes still wait), and
+    # not the one it read at ``now`` yet
+    assert await repair_workflows(engine, now + 950, grace_ms=1_000) == (4, 4, 0)
+    assert (await repair_workflows(engine, now + 950, grace_ms=1_000)).looked == 0
+
+
+async def test_a_node_job_trimmed_between_ack_and_advance_fails_only_if_still_gone_later(
+    app: Taskora,
+) -> None:
+    add, double = app.get_task("add"), app.get_task("double")
+    engine = await app.runtime.engine()
+    keep_none = Retention(-1, 0, -1, -1)
+    suspects: dict[tuple[str, int], int] = {}
+    t = app.clock() + 10_000
+    outcomes = {}
+    for live in (True, False):
+        handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
+        (job,) = await engine.claim("add", "w", 1, t, 60_000)
+        await engine.ack_and_claim(
+            "add", [Ack(job.id, job.token, "3")], "w", 0, t, 60_000, keep_none
+        )
+        repaired = await repair_workflows(engine, t + 1, grace_ms=1_000, suspects=suspects)
+        assert repaired.acted == 0 and await handle.astate() == "running"  # not yet
+        if live:  # its worker records the result right after
+            await advance(engine, handle.id, [(0, "3")], t + 2)
+        await repair_workflows(engine, t + 1_001, grace_ms=1_000, suspects=suspects)
+        outcomes[live] = await handle.astate()
+        t += 10_000
+    assert outcomes == {True: "running", False: "failed"}
+    assert await engine.job_state("add", f"{handle.id}.0") is None  # never enqueued again
 
 
 async def _gone_fails_it(app: Taskora, handle: Any, now: int, node: int = 0) -> None:
     engine = await app.runtime.engine()
-    assert await repair_workflows(engine, now) == 1
+    assert (await repair_workflows(engine, now)).acted == 1
     assert await engine.workflows.read(handle.id) == {
         **await engine.workflows.read(handle.id),
         "state": "failed",
@@ -278,14 +372,15 @@ async def test_a_node_whose_job_retention_trimmed_before_node_done_is_not_run_ag
     add, double = app.get_task("add"), app.get_task("double")
     handle = await chain(add.s({"a": 1, "b": 2}), double.s()).adispatch()
     engine = await app.runtime.engine()
-    (job,) = await engine.claim("add", "w-dead", 1, 1, 60_000)
+    t = app.clock()
+    (job,) = await engine.claim("add", "w-dead", 1, t + 1, 60_000)
     # acked keeping no completed job; its worker died before node_done
     keep_none = Retention(-1, 0, -1, -1)
     await engine.ack_and_claim(
-        "add", [Ack(job.id, job.token, "3")], "w-dead", 0, 2, 60_000, keep_none
+        "add", [Ack(job.id, job.token, "3")], "w-dead", 0, t + 2, 60_000, keep_none
     )
     assert await engine.job_state("add", job.id) is None
-    await _gone_fails_it(app, handle, 3)
+    await _gone_fails_it(app, handle, t + 3)
     assert await engine.job_state("add", job.id) is None  # not enqueued again
 
 
@@ -321,7 +416,7 @@ async def test_a_stop_sent_again_or_left_half_done_still_cancels_the_jobs(app: T
     other = await group(add.s({"a": 1, "b": 1}), add.s({"a": 2, "b": 2})).adispatch()
     assert (await engine.workflows.cancel(other.id, "stop", 7))[0] == "running"
     assert await engine.job_state("add", f"{other.id}.1") == "waiting"
-    await repair_workflows(engine, 8)
+    await repair_workflows(engine, app.clock())
     assert await engine.job_state("add", f"{other.id}.0") == "cancelled"
     assert await engine.job_state("add", f"{other.id}.1") == "cancelled"
     assert await engine.workflows.running() == []
