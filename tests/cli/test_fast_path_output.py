@@ -3,7 +3,9 @@ read their command line: the fast path (cli/fast_path.py) or typer."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +58,31 @@ def test_dispatch_prints_the_same_either_way(project: Project) -> None:
     assert both(project, "dispatch", "echo", "--id", "same-id", "--json").returncode == 1
     assert both(project, "dispatch", "nosuch").returncode == 2
     assert both(project, "dispatch", "echo", "--data", "{bad").returncode == 2
+
+
+LOADED = """
+import sys
+from taskora_cli.cli import main
+try:
+    main()
+finally:
+    heavy = ("redis", "asyncio", "typer", "click", "rich", "pydantic")
+    print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
+"""
+
+
+def loaded(project: Project, *args: str) -> list[str]:
+    """The heavy packages a fresh process running ``taskora args`` imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args],
+        cwd=project.root, env=project.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found: list[str] = ast.literal_eval(done.stderr.strip().splitlines()[-1])
+    return found
+
+
+def test_a_dispatch_loads_neither_redis_py_nor_asyncio_nor_typer(project: Project) -> None:
+    assert loaded(project, "dispatch", "echo", "--data", "1") == []
+    # the other one-shot commands read through redis-py's client, but skip typer
+    assert loaded(project, "queues", "pause", "emails") == ["asyncio", "redis"]
