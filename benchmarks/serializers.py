@@ -13,7 +13,7 @@ from typing import Any
 
 import hiredis
 
-from taskora_cli.engine.wire import pack
+from taskora_cli.engine.resp import pack
 from taskora_cli.serialization import JSON, Msgpack, Payloads, Serializer, bytes_from_text
 
 PAYLOADS: dict[str, Any] = {

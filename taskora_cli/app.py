@@ -3,7 +3,6 @@ TaskRegistry (tasks, declared schedules), and hands both to the views and the wo
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import threading
@@ -31,6 +30,8 @@ from .versioning import MigrateOption, Versioning
 from .worker_controls import WorkerControls
 
 if TYPE_CHECKING:
+    import asyncio
+
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .middleware import Middleware
 

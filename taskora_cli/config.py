@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from . import config_schema as schema
 from .errors import ConfigError
 
@@ -322,4 +320,6 @@ def config_to_toml(config: Config) -> str:
         for part in filter(None, key.table.split(".")):
             table = table.setdefault(part, {})
         table[key.leaf] = value
+    import tomli_w  # only `taskora config` writes TOML
+
     return tomli_w.dumps(document)

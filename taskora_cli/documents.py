@@ -12,8 +12,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .workflow_graph import parse_node_job_id
-
 if TYPE_CHECKING:
     from .config import RetentionConfig
     from .handle import JobHandle
@@ -34,6 +32,8 @@ def json_text(value: Any) -> str:
 
 def workflow_link(job_id: str) -> dict[str, Any] | None:
     """The workflow a node's job belongs to (``{"id", "node"}``), None for a plain job."""
+    from .workflow_graph import parse_node_job_id
+
     node = parse_node_job_id(job_id)
     return None if node is None else {"id": node[0], "node": node[1]}
 

@@ -16,7 +16,6 @@ only once the process has imported it (no span can be active before), and
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -75,6 +74,8 @@ def otel_middleware(tracer_provider: Any = None, *, parent: bool = True) -> Midd
         raise UsageError(
             "otel_middleware needs OpenTelemetry: pip install 'taskora[otel]'"
         ) from None
+    import asyncio
+
     from . import __version__
     from .middleware import TRACE_MARK
 

@@ -1,13 +1,20 @@
-"""Run the library's coroutines from plain (blocking) code on one background event loop."""
+"""Run the library's coroutines from plain (blocking) code on one background event loop.
+
+asyncio is imported where used: a one-shot command whose blocking calls all go over the lean
+connection (engine/blocking_runner.py) never starts the loop, nor pays for importing it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+
 
 T = TypeVar("T")
 
@@ -27,6 +34,8 @@ class Portal:
         self._lock = threading.Lock()
 
     def _ensure(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -43,6 +52,8 @@ class Portal:
         If the caller is interrupted (Ctrl-C), the coroutine is cancelled and given a moment to
         unwind, so nothing is left pending on the loop when the process exits.
         """
+        import asyncio
+
         loop = self._ensure()
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
@@ -76,6 +87,8 @@ class Portal:
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the portal loop without waiting for it."""
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self) -> None:
@@ -89,8 +102,10 @@ class Portal:
         """
         with self._lock:
             loop, self._loop = self._loop, None
-        if loop is None:
+        if loop is None:  # never started (a blocking call on the lean connection only)
             return
+        import asyncio
+
         if _running_loop() is loop:  # closed from one of its own tasks: it cannot wait here
             loop.stop()
             return
@@ -126,6 +141,8 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
+    import asyncio
+
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -134,6 +151,8 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 async def _cancel_the_rest() -> None:
     """Cancel every other task on this loop and wait (within CLOSE_GRACE_S) for them to end."""
+    import asyncio
+
     current = asyncio.current_task()
     rest = [t for t in asyncio.all_tasks() if t is not current]
     for task in rest:
@@ -144,6 +163,8 @@ async def _cancel_the_rest() -> None:
 
 async def _settle_cancelled() -> None:
     """Let the tasks being cancelled on this loop take in their cancellation and unwind."""
+    import asyncio
+
     current = asyncio.current_task()
     cancelling = [t for t in asyncio.all_tasks() if t is not current and t.cancelling()]
     if cancelling:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -67,6 +66,8 @@ class Retry:
         else:
             raw = base * 2 ** (attempt - 1)
         if self.jitter:
+            import random  # here, not at import: a dispatching process never needs it
+
             raw *= 0.75 + random.random() * 0.5
         if self.max_delay is not None:
             # after the jitter: max_delay is a hard cap, never exceeded by a quarter

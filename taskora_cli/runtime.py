@@ -7,8 +7,6 @@ task: the registry of tasks sits one layer up (task_registry.py), so arrows run 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -26,6 +24,9 @@ from .portal import Portal
 from .serialization import JSON, Payloads, Serializer, serializer_named
 
 if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .engine.blocking_runner import Connections
     from .engine.engine import Engine
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 Clock = Callable[[], int]
-Deliverer = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
+Deliverer = Callable[["asyncio.Event", "asyncio.Event"], Coroutine[Any, Any, None]]
 """Calls the listeners of new job events until the first event is set (or it is cancelled);
 sets the second once following."""
 
@@ -208,6 +209,8 @@ class Runtime:
         Raises:
             ServerError: the server cannot be reached, or holds an incompatible wire format.
         """
+        import asyncio
+
         loop = asyncio.get_running_loop()
         engine = self._engines.get(loop)
         if engine is None:
@@ -260,6 +263,8 @@ class Runtime:
         """In a process that only dispatches, follow the event streams for its listeners on the
         background loop from the first connection on (``task.on`` promises listeners fire
         wherever they are added); return once following, so no later event is missed."""
+        import asyncio
+
         deliverer = self._take_deliverer()
         if deliverer is not None:
             self._delivery = await asyncio.wrap_future(self._portal.submit(_started(deliverer)))
@@ -318,6 +323,8 @@ class Runtime:
 
     async def waiter(self) -> ResultWaiter:
         """The running event loop's result waiter (one subscription shared by every wait)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         waiter = self._waiters.get(loop)
         if waiter is None:
@@ -365,7 +372,7 @@ class Runtime:
         with self._connect_lock:
             if self._blocking is None:
                 from .engine.blocking_runner import Connections
-                from .engine.wire import supports
+                from .engine.resp import supports
 
                 url = self.resolve_url()
                 # a cluster routes each script to its slot's master: the background loop's
@@ -381,7 +388,7 @@ class Runtime:
         return connections
 
     def _is_cluster(self, url: str) -> bool:
-        from .engine.cluster import detect_cluster
+        from .engine.cluster_probe import detect_cluster
 
         return bool(self.config.cluster) or detect_cluster(url)
 
@@ -397,6 +404,8 @@ class Runtime:
     async def aclose(self) -> None:
         """Close the connections of the current event loop, and stop following events for
         listeners."""
+        import asyncio
+
         delivery, self._delivery = self._delivery, None
         if delivery is not None:
             await asyncio.wrap_future(self._portal.submit(_stopped(delivery)))
@@ -447,6 +456,8 @@ stream (it looks for new listeners after each read of up to a second)."""
 
 async def _started(deliverer: Deliverer) -> tuple[asyncio.Task[None], asyncio.Event]:
     """Start a delivery on the running (background) loop; return once it follows."""
+    import asyncio
+
     stop, following = asyncio.Event(), asyncio.Event()
     task = asyncio.get_running_loop().create_task(deliverer(stop, following))
     await following.wait()

@@ -25,7 +25,6 @@ bytes into text with :func:`text_from_bytes` and back with :func:`bytes_from_tex
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
@@ -346,5 +345,7 @@ def display_default(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
+        import base64
+
         return "base64:" + base64.b64encode(value).decode()
     return str(value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,14 +46,14 @@ from .retry import Retry
 from .serialization import dumps, require_json
 from .stall import Stall
 from .versioning import DEFAULT_VERSIONING, Versioning
-from .workflow import WorkflowHandle, dispatch_workflow
-from .workflow_graph import DEFAULT_CHUNK_SIZE, Chunks, Composition, Group, Signature, chunks
 
 if TYPE_CHECKING:
     from .engine.steps import Driver, Operation, Steps
     from .middleware import Middleware
     from .runtime import Runtime
     from .schemas import Schema
+    from .workflow import WorkflowHandle
+    from .workflow_graph import Chunks, Composition, Group, Signature
 
 MAX_PRIORITY = 255
 """Priorities run 0 (default) to 255 (first); higher runs before lower."""
@@ -563,22 +562,31 @@ class Task:
         the previous step's output (see :mod:`taskora_cli.workflow_graph`)."""
         if len(data) > 1:
             raise UsageError(f"{self.name}.s() takes one payload (or none), got {len(data)}")
+        from .workflow_graph import Signature  # workflows load with their first use
+
         return Signature(self, data[0] if data else None, bool(data))
 
     def map(self, items: Iterable[Any]) -> Group:
         """A group running this task once per item, in parallel; its result is the list."""
+        from .workflow_graph import Group, Signature
+
         return Group(*(Signature(self, item, True) for item in items))
 
     async def adispatch_workflow(
         self, c: Composition, name: str | None, ttl: Duration | None = None
     ) -> WorkflowHandle:
         """Dispatch workflow ``c`` through this task's app (use ``c.dispatch()``)."""
+        from .workflow import dispatch_workflow
+
         return await dispatch_workflow(c, name, ttl)
 
-    def chunk(self, items: Iterable[Any], size: int = DEFAULT_CHUNK_SIZE) -> Chunks:
-        """This task on every item, ``size`` at a time: each chunk a parallel group, the
-        chunks one after another; its result is every item's result, in order."""
-        return chunks(self, items, size)
+    def chunk(self, items: Iterable[Any], size: int | None = None) -> Chunks:
+        """This task on every item, ``size`` at a time (by default
+        workflow_graph.DEFAULT_CHUNK_SIZE): each chunk a parallel group, the chunks one after
+        another; its result is every item's result, in order."""
+        from .workflow_graph import chunks
+
+        return chunks(self, items) if size is None else chunks(self, items, size)
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle for an existing job of this task."""
@@ -608,6 +616,8 @@ def _with_choices(job: NewJob, job_id: str | None, limits: dict[str, str]) -> Ne
     fields = dict(limits)
     if job_id is not None:
         job = job._replace(id=check_job_id(job_id))
+        import secrets  # here, not at import: it loads hmac, hashlib and random
+
         fields["call"] = secrets.token_hex(8)
     if fields:
         job = job._replace(extra=json.dumps({**json.loads(job.extra or "{}"), **fields}))

@@ -158,11 +158,12 @@ def check_middlewares(middlewares: Iterable[Middleware]) -> tuple[Middleware, ..
     Raises:
         UsageError: one is not.
     """
-    from .middleware import check_middleware
-
     found = tuple(middlewares)
-    for middleware in found:
-        check_middleware(middleware)
+    if found:  # none (the usual case): the worker's middleware module stays unloaded
+        from .middleware import check_middleware
+
+        for middleware in found:
+            check_middleware(middleware)
     return found
 
 

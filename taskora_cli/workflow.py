@@ -10,7 +10,6 @@ the same again and the enqueue is idempotent). A node that fails for good calls
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -210,6 +209,8 @@ class WorkflowHandle:
             CancelledError: the workflow was cancelled.
             JobNotFoundError: no such workflow.
         """
+        import asyncio  # a dispatch that does not wait does not load it
+
         engine = await self.runtime.engine()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

@@ -121,7 +121,7 @@ def raw_client(url: str, **options: Any) -> Any:
     """A plain redis-py client for the test's own pokes at the server: the cluster client on
     a cluster node (it routes each key to its slot's master), else ``redis.Redis``. Closed
     after the test (conftest.py) if the test does not close it."""
-    from taskora_cli.engine.cluster import detect_cluster
+    from taskora_cli.engine.cluster_probe import detect_cluster
 
     if detect_cluster(url):
         client: Any = redis.RedisCluster.from_url(url, **options)
@@ -142,7 +142,7 @@ def raw_async_client(url: str, **options: Any) -> Any:
     """:func:`raw_client` for asyncio."""
     from redis.asyncio import Redis, RedisCluster
 
-    from taskora_cli.engine.cluster import detect_cluster
+    from taskora_cli.engine.cluster_probe import detect_cluster
 
     if detect_cluster(url):
         return RedisCluster.from_url(url, **options)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import documents
 from . import flow_flags as flags
 from .common import JOB_FAILED, TIMED_OUT, USAGE, error_line, fail, load, load_app, print_json
 
@@ -82,6 +81,8 @@ def run_dispatch(
         if items is not None:
             handles = app.dispatch_many(task, items, **options)
             if as_json:
+                from .. import documents
+
                 print_json([documents.dispatched(handle) for handle in handles])
             else:
                 for handle in handles:
@@ -135,6 +136,8 @@ def _rejected(handle: JobHandle, allow_reject: bool) -> None:
 
 def _print_dispatched(handle: JobHandle, as_json: bool) -> None:
     if as_json:
+        from .. import documents
+
         print_json(documents.dispatched(handle))
     elif handle.enqueued or handle.existing_id:  # a duplicate: the job to wait on instead
         print(handle.id if handle.enqueued else handle.existing_id, flush=True)

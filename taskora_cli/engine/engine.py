@@ -9,9 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from ..errors import ServerError, UsageError
+from ..errors import UsageError
 from . import keys as k
 from . import steps
 from .admin import JobAdmin
@@ -20,7 +19,7 @@ from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
 from .events import Events
-from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
+from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S, kinds
 from .flow import Flow
 from .leases import Leases
 from .reads import Reads
@@ -134,7 +133,7 @@ class Engine(Reads):
     async def close(self) -> None:
         """Close every connection this engine opened."""
         for client in [self.client, *self._blocking.values()]:
-            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
+            with contextlib.suppress(*kinds().failure_or_ours, RuntimeError):
                 await client.aclose()
         for wire in [self.runner.wire, *self._blocking_wires.values()]:
             if wire is not None:

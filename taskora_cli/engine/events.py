@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
 from ..errors import ServerError
 from .cluster import read_streams
 from .connection import open_client
+from .failures import kinds
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -138,7 +137,7 @@ class Follower:
                 block=block_ms,
                 cluster=self._runner.cluster,
             )
-        except (ServerError, RedisError, OSError) as exc:
+        except kinds().failure_or_ours as exc:
             raise ServerError(f"cannot read the event streams: {exc}") from exc
         out: list[RawEvent] = []
         for stream, entries in reply or []:

@@ -1,37 +1,39 @@
 """What happens when the server cannot be reached or refuses a command: the one place that
-sets the connection timeouts, restarts a dead embedded server, and turns redis-py's
-exceptions into ours (a caller of the library never sees a ``redis.*`` exception).
+sets the connection timeouts, restarts a dead embedded server, tells what a failure means (an
+outage to ride out, a refusal to report, a script to load) and turns it into ours (a caller of
+the library never sees a ``redis.*`` or :mod:`.wire_errors` exception).
 
-Both connections the engine uses go through here: the lean :class:`~.wire.Wire` and the
-redis-py clients of :mod:`.connection`.
+Both connections the engine uses go through here: the lean ones (:mod:`.wire`,
+:mod:`.blocking_wire`, which raise :mod:`.wire_errors`' types) and the redis-py clients of
+:mod:`.connection`. redis-py is not imported here: a process that only uses the lean
+connection (a one-shot ``taskora dispatch``) never loads it, and until it is loaded none of
+its exceptions can exist (see :func:`kinds`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
-
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import (
-    AskError,
-    AuthenticationError,
-    AuthorizationError,
-    ClusterDownError,
-    NoPermissionError,
-    NoScriptError,
-    RedisError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ..errors import ServerError
 from ..urls import mask_url
 from . import embedded
+from .wire_errors import (
+    AskRedirect,
+    ClusterBusy,
+    LinkDown,
+    LinkTimeout,
+    LoginRefused,
+    NoScriptReply,
+    PermissionRefused,
+    WireError,
+)
+
+if TYPE_CHECKING:
+    from redis.backoff import ExponentialBackoff
 
 T = TypeVar("T")
 
@@ -71,15 +73,94 @@ RECONNECT_WINDOW_S = 3.0
 could not be sent stop here, so a hung or dead server fails a call in seconds, not minutes."""
 
 
-PASSED_THROUGH = (NoScriptError, AskError, TryAgainError, ClusterDownError)
-"""Replies :meth:`ServerLink.guard` leaves to its caller: a script to load (NOSCRIPT), and a
-cluster's redirections (MOVED, ASK) and refusals while it settles (TRYAGAIN, CLUSTERDOWN),
-which the cluster wire follows (see cluster.ClusterWire)."""
+BACKOFF_BASE_S = 0.02
+BACKOFF_CAP_S = 1.0
+
+
+def backoff_s(failures: int) -> float:
+    """The wait after the ``failures``-th failure to reach the server: 40 ms doubling up to
+    1 s (what redis-py's ExponentialBackoff of :func:`backoff` computes)."""
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** min(failures, 64))
 
 
 def backoff() -> ExponentialBackoff:
-    """The wait between reconnect attempts: 40 ms doubling up to 1 s."""
-    return ExponentialBackoff(cap=1.0, base=0.02)
+    """The wait between reconnect attempts of the redis-py clients: as :func:`backoff_s`."""
+    from redis.backoff import ExponentialBackoff
+
+    return ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S)
+
+
+Kinds = tuple[type[BaseException], ...]
+
+
+class FailureKinds(NamedTuple):
+    """The exception classes of each kind of failure: the lean connections' and, once
+    redis-py is loaded, its own."""
+
+    failure: Kinds
+    """Anything that went wrong talking to the server (with OSError)."""
+    failure_or_ours: Kinds
+    """A failure, or our ServerError (what the connections raise once they mapped one)."""
+    link: Kinds
+    """The connection broke or could not be opened (retried with backoff)."""
+    timeout: Kinds
+    """No reply in time."""
+    login_refused: Kinds
+    """A login (or a command) refused for the user: trying again will not help."""
+    no_permission: Kinds
+    """NOPERM: the user logged in but lacks a command, key or channel (a login_refused)."""
+    no_script: Kinds
+    """NOSCRIPT: the script must be loaded."""
+    passed_through: Kinds
+    """Replies :meth:`ServerLink.guard` leaves to its caller: a script to load (NOSCRIPT),
+    and a cluster's redirections (MOVED, ASK) and refusals while it settles (TRYAGAIN,
+    CLUSTERDOWN), which the cluster wire follows (see cluster.ClusterWire)."""
+
+
+_LEAN = FailureKinds(
+    failure=(WireError, OSError),
+    failure_or_ours=(WireError, OSError, ServerError),
+    link=(LinkDown, OSError),
+    timeout=(LinkTimeout, TimeoutError),
+    login_refused=(LoginRefused,),
+    no_permission=(PermissionRefused,),
+    no_script=(NoScriptReply,),
+    passed_through=(NoScriptReply, AskRedirect, ClusterBusy),
+)
+_with_redis: FailureKinds | None = None
+
+
+def kinds() -> FailureKinds:
+    """The exception classes of each kind of failure, for ``isinstance`` and ``except``
+    (evaluated when an exception is matched, so redis-py's join once it is loaded)."""
+    global _with_redis
+    if _with_redis is not None:
+        return _with_redis
+    rex = sys.modules.get("redis.exceptions")
+    if rex is None or not hasattr(rex, "ClusterDownError"):  # not loaded (or half-way)
+        return _LEAN
+    _with_redis = FailureKinds(
+        failure=(*_LEAN.failure, rex.RedisError),
+        failure_or_ours=(*_LEAN.failure_or_ours, rex.RedisError),
+        link=(*_LEAN.link, rex.ConnectionError),
+        timeout=(*_LEAN.timeout, rex.TimeoutError),
+        login_refused=(
+            *_LEAN.login_refused,
+            rex.AuthenticationError,
+            rex.AuthorizationError,
+            rex.NoPermissionError,
+        ),
+        no_permission=(*_LEAN.no_permission, rex.NoPermissionError),
+        no_script=(*_LEAN.no_script, rex.NoScriptError),
+        passed_through=(
+            *_LEAN.passed_through,
+            rex.NoScriptError,
+            rex.AskError,
+            rex.TryAgainError,
+            rex.ClusterDownError,
+        ),
+    )
+    return _with_redis
 
 
 _TLS_REFUSAL = re.compile(r"\[SSL: [A-Z0-9_]*(CERTIFICATE|UNKNOWN_CA|WRONG_VERSION|HANDSHAKE)")
@@ -89,17 +170,19 @@ def is_tls_refusal(error: BaseException) -> bool:
     """A TLS handshake one side refused (an unknown CA, a missing or rejected client
     certificate, TLS spoken to a plain port): unlike a dropped TLS connection, trying again
     will not help. redis-py wraps the ssl error in its ConnectionError's message."""
-    return isinstance(error, ssl.SSLCertVerificationError) or bool(_TLS_REFUSAL.search(str(error)))
+    ssl = sys.modules.get("ssl")  # not loaded: no TLS connection was made
+    if ssl is not None and isinstance(error, ssl.SSLCertVerificationError):
+        return True
+    return bool(_TLS_REFUSAL.search(str(error)))
 
 
 def is_outage(error: BaseException) -> bool:
     """The server is unreachable (or stopped answering), as opposed to refusing the command;
     a refused login is a ConnectionError to redis-py too, but trying again will not help."""
-    if isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError):
+    known = kinds()
+    if isinstance(error, known.login_refused) or is_tls_refusal(error):
         return False
-    if is_tls_refusal(error):
-        return False
-    return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
+    return isinstance(error, known.link + known.timeout)
 
 
 _ACL_COMMAND = re.compile(r"no permissions to run the '([^']+)' command")
@@ -116,7 +199,9 @@ def acl_refusal(error: BaseException) -> str | None:
     grant it, or None for any other error. The login went through: the user lacks a command,
     or a key or channel outside its patterns."""
     text = str(error)
-    if not isinstance(error, NoPermissionError) and not text.startswith("ACL failure in script"):
+    if not isinstance(error, kinds().no_permission) and not text.startswith(
+        "ACL failure in script"
+    ):
         return None
     command = _ACL_COMMAND.search(text)
     if command is not None:
@@ -156,6 +241,8 @@ class ServerLink:
         """
         if not self.may_restart(error):
             return False
+        import asyncio
+
         await asyncio.to_thread(self.restart_if_dead, error)
         return True
 
@@ -164,7 +251,7 @@ class ServerLink:
         if self.state_dir is None or not is_outage(error):
             return False
         # A timeout: it is there but does not answer (paused, swapping): not dead.
-        return not isinstance(error, RedisTimeoutError | TimeoutError)
+        return not isinstance(error, kinds().timeout)
 
     def restart_if_dead(self, error: BaseException) -> bool:
         """The blocking :meth:`recover`: restart the embedded server if ``error`` says it may
@@ -187,13 +274,14 @@ class ServerLink:
         return True
 
     def error(self, error: BaseException) -> ServerError:
-        """Our exception for a redis-py one (or an OSError) raised while talking to the server."""
+        """Our exception for a failure (a redis-py or lean-connection one, or an OSError) while
+        talking to the server."""
         if isinstance(error, ServerError):
             return error
         refusal = acl_refusal(error)
         if refusal is not None:
             return ServerError(f"the server at {self.shown} refused {refusal}")
-        if isinstance(error, AuthenticationError | AuthorizationError):
+        if isinstance(error, kinds().login_refused):
             return ServerError(
                 f"the server at {self.shown} refused the login ({error}); "
                 "check the user and password in the URL"
@@ -214,7 +302,7 @@ class ServerLink:
     def maybe_ran(self, error: BaseException) -> ServerError:
         """A call that reached the server but got no reply: it may or may not have run, so it
         is not sent again (the caller decides; a job id or request id makes that safe)."""
-        if isinstance(error, RedisTimeoutError | TimeoutError):
+        if isinstance(error, kinds().timeout):
             what = "did not answer in time"
         else:
             what = f"dropped the connection ({error})"
@@ -232,30 +320,30 @@ class ServerLink:
         """
         try:
             return await attempt()
-        except PASSED_THROUGH:
+        except kinds().passed_through:
             raise
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             if self.closed or not await self.recover(exc):
                 raise self.error(exc) from exc
         try:
             return await attempt()
-        except PASSED_THROUGH:
+        except kinds().passed_through:
             raise
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             raise self.error(exc) from exc
 
     def guard_blocking(self, attempt: Callable[[], T]) -> T:
         """The blocking :meth:`guard`, for a connection used on the caller's thread."""
         try:
             return attempt()
-        except NoScriptError:
+        except kinds().no_script:
             raise
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             if self.closed or not self.restart_if_dead(exc):
                 raise self.error(exc) from exc
         try:
             return attempt()
-        except NoScriptError:
+        except kinds().no_script:
             raise
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             raise self.error(exc) from exc

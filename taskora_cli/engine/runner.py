@@ -14,44 +14,18 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from . import keys as k
-from .cluster import ClusterWire, detect_cluster
+from .cluster import ClusterWire
+from .cluster_probe import detect_cluster
 from .connection import open_client
-from .failures import REPLY_TIMEOUT_S, ServerLink
-from .scripts import load_script
+from .failures import REPLY_TIMEOUT_S, ServerLink, kinds
+from .resp import supports
+from .scripts import RESENDABLE, load_script
 from .steps import RunScript, Steps
-from .wire import Wire, supports
+from .wire import Wire
 
 T = TypeVar("T")
-
-RESENDABLE = frozenset(
-    {
-        "handshake",
-        "enqueue",
-        "enqueue_delayed",
-        "enqueue_bulk",
-        "enqueue_deduplicated",
-        "enqueue_throttled",
-        "claim",
-        "ack_and_claim",
-        "fail_and_claim",
-        "extend_lock",
-        "worker_beat",
-        "publish_contract",
-        "collect_flush",
-        "workflow_create",
-        "workflow_node_done",
-        "workflow_node_failed",
-        "workflow_nodes_enqueued",
-    }
-)
-"""Scripts that may run twice for one call with the same outcome (a claim by its request id,
-an enqueue by finding its own job, the others by what they write): the wire sends them again
-after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
-push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
-dropped under them is a ServerError that says the call may or may not have run."""
 
 
 class Runner:
@@ -114,7 +88,7 @@ class Runner:
             if self.wire is not None:
                 return await self.wire.evalsha(script, keys, args, resend=name in RESENDABLE)
             return await script(self.client, keys, args)  # routed by redis-py on a cluster
-        except (RedisError, OSError) as exc:  # both connections map their own; this is the net
+        except kinds().failure as exc:  # both connections map their own; this is the net
             raise self.link.error(exc) from exc
 
     async def drive(self, steps: Steps[T]) -> T:
@@ -147,5 +121,5 @@ class Runner:
             if self.wire is not None:
                 return await self.wire.call(*args, resend=True)
             return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
-        except (RedisError, OSError) as exc:
+        except kinds().failure as exc:
             raise self.link.error(exc) from exc

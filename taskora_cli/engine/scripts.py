@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ServerError
+from .failures import kinds
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 _INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
 
@@ -69,6 +70,33 @@ SCRIPT_NAMES = (
 )
 """Every state-transition script, named after its file in ``lua/``; part of the wire contract."""
 
+RESENDABLE = frozenset(
+    {
+        "handshake",
+        "enqueue",
+        "enqueue_delayed",
+        "enqueue_bulk",
+        "enqueue_deduplicated",
+        "enqueue_throttled",
+        "claim",
+        "ack_and_claim",
+        "fail_and_claim",
+        "extend_lock",
+        "worker_beat",
+        "publish_contract",
+        "collect_flush",
+        "workflow_create",
+        "workflow_node_done",
+        "workflow_node_failed",
+        "workflow_nodes_enqueued",
+    }
+)
+"""Scripts that may run twice for one call with the same outcome (a claim by its request id,
+an enqueue by finding its own job, the others by what they write): the wire sends them again
+after a dropped connection, never after a reply timeout. Not here: collect_push (a rerun would
+push the item twice) and enqueue_debounced (it replaces the waiting job), so a connection
+dropped under them is a ServerError that says the call may or may not have run."""
+
 
 @cache
 def lua_dir() -> Path:
@@ -100,11 +128,11 @@ class Script:
     async def __call__(self, client: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
+        except kinds().no_script:
             await client.script_load(self.source)
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError as exc:  # the server restarted again in between: give up
+        except kinds().no_script as exc:  # the server restarted again in between: give up
             link = getattr(client, "link", None)  # our clients know their (masked) URL
             raise self.unknown(link.shown if link is not None else None) from exc
 

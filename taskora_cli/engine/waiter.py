@@ -12,13 +12,12 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from ..errors import ServerError
 from ..job_state import TERMINAL_STATES, JobState
 from .cluster import read_streams
 from .connection import open_client
 from .engine import Engine
+from .failures import kinds
 from .records import JobRecord
 
 log = logging.getLogger("taskora")
@@ -68,7 +67,7 @@ class ResultWaiter:
                 await self._reader
             self._reader = None
         if self._client is not None:
-            with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
+            with contextlib.suppress(*kinds().failure_or_ours, RuntimeError):
                 await self._client.aclose()
             self._client = None
 
@@ -92,14 +91,14 @@ class ResultWaiter:
         while self._waiters:
             try:
                 await self._read_once()
-            except (ServerError, RedisError, OSError) as exc:
+            except kinds().failure_or_ours as exc:
                 log.debug("taskora: reading the event streams failed (%s); again shortly", exc)
                 await asyncio.sleep(0.2)  # the client reconnects; try again shortly
             # also while reads fail (a cluster's master failing over): the state is read
             # from wherever the job is now
             if loop.time() >= next_recheck:
                 next_recheck = loop.time() + RECHECK_S
-                with contextlib.suppress(ServerError, RedisError, OSError):
+                with contextlib.suppress(*kinds().failure_or_ours):
                     await self._recheck_all()
 
     async def _read_once(self, block: int | None = BLOCK_MS) -> None:

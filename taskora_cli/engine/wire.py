@@ -20,192 +20,21 @@ import contextlib
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import hiredis
-from redis.exceptions import (
-    AskError,
-    AuthenticationError,
-    BusyLoadingError,
-    ClusterDownError,
-    ExecAbortError,
-    MaxClientsReachedError,
-    MovedError,
-    NoPermissionError,
-    NoScriptError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .failures import (
     BLOCK_MARGIN_S,
     CONNECT_TIMEOUT_S,
     PROBE_TIMEOUT_S,
-    RECONNECT_ATTEMPTS,
     RECONNECT_WINDOW_S,
     REPLY_TIMEOUT_S,
     SILENCE_PROBE_S,
     ServerLink,
-    backoff,
-    is_outage,
 )
+from .resp import ASKING, PROBE, Target, pack, retry_wait
 from .scripts import Script
-
-FIRST_CONNECT_ATTEMPTS = 2
-"""Retries before a server that has never answered is reported unreachable (~0.1 s): there is
-no restart to ride out yet, and a wrong URL should fail at once, not after ~16 s."""
-
-
-def supports(url: str) -> bool:
-    """Whether :class:`Wire` can serve ``url`` (plain TCP or a unix socket, not TLS)."""
-    return url.startswith(("redis://", "unix://"))
-
-
-def pack(args: Sequence[Any]) -> bytes:
-    """One command in RESP: an array of bulk strings."""
-    parts = [f"*{len(args)}\r\n"]
-    for arg in args:
-        kind = type(arg)
-        if kind is str:
-            # the common case is ASCII, one byte per character; other text (a binary payload
-            # too: see _Protocol) is counted in bytes and encoded with the rest in one go
-            size = len(arg) if arg.isascii() else len(arg.encode("utf-8", "surrogateescape"))
-            parts.append(f"${size}\r\n{arg}\r\n")
-        elif kind is int:
-            text = str(arg)
-            parts.append(f"${len(text)}\r\n{text}\r\n")
-        else:
-            return _pack_any(args)
-    return "".join(parts).encode("utf-8", "surrogateescape")
-
-
-def _pack_any(args: Sequence[Any]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            data = arg.encode("utf-8", "surrogateescape")  # binary payloads: see _Protocol
-        elif isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, int) and not isinstance(arg, bool):
-            data = b"%d" % arg
-        elif isinstance(arg, float):
-            data = repr(arg).encode()
-        else:
-            raise TypeError(f"cannot send {type(arg).__name__} {arg!r} to the server")
-        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-PROBE = pack(("EVAL", "return 1", 0))
-"""What a silent connection's probe asks (see Wire._probe_silence)."""
-
-
-ASKING = pack(("ASKING",))
-"""Sent in the same write before a call a cluster redirected with ASK (see cluster.py)."""
-
-
-ERROR_CODES: dict[str, type[RedisError]] = {
-    "NOSCRIPT": NoScriptError,
-    "LOADING": BusyLoadingError,
-    "READONLY": ReadOnlyError,
-    "OOM": OutOfMemoryError,
-    "EXECABORT": ExecAbortError,
-    "NOAUTH": AuthenticationError,
-    "WRONGPASS": AuthenticationError,
-    "NOPERM": NoPermissionError,
-    "MOVED": MovedError,
-    "ASK": AskError,
-    "TRYAGAIN": TryAgainError,
-    "CLUSTERDOWN": ClusterDownError,
-}
-"""Error replies by their first word, as the exception redis-py's own clients raise (the
-classes are redis.exceptions' public ones): the codes whose kind matters to us, a script to
-load again (NOSCRIPT), a server to wait for (LOADING: an outage, see failures.is_outage), a
-login refused, or a cluster's redirection or refusal (see cluster.ClusterWire). Any other
-reply is a plain ResponseError (WRONGTYPE, ERR...)."""
-
-ERR_MESSAGES: dict[str, type[RedisError]] = {
-    "max number of clients reached": MaxClientsReachedError,
-    "invalid password": AuthenticationError,
-    "Client sent AUTH, but no password is set": AuthenticationError,
-    "AUTH <password> called without any password configured for the default user. "
-    "Are you sure your configuration is correct?": AuthenticationError,
-}
-"""``ERR`` replies told apart by their whole message (servers older than WRONGPASS)."""
-
-
-def reply_error(message: str) -> RedisError:
-    """The exception redis-py raises for this error reply (NOSCRIPT, LOADING, WRONGTYPE...)."""
-    code, _, rest = message.partition(" ")
-    if code == "ERR":  # redis-py drops the generic code from the message
-        return ERR_MESSAGES.get(rest, ResponseError)(rest)
-    kind = ERROR_CODES.get(code)
-    return ResponseError(message) if kind is None else kind(rest)
-
-
-def retry_wait(
-    exc: BaseException,
-    link: ServerLink,
-    *,
-    written: bool,
-    resend: bool,
-    failures: int,
-    connected_once: bool,
-    time_left: float,
-) -> float | None:
-    """How long to wait before trying again a call that failed with ``exc`` (its
-    ``failures``-th failure), or None to give up and raise ``exc``. Both lean connections,
-    the async :class:`Wire` and the blocking one, decide here.
-
-    Raises:
-        ServerError: the call was written and the server may have run it, and it must not
-            be sent again (a reply timeout, or a call not marked ``resend``).
-    """
-    may_have_run = written and is_outage(exc)
-    if may_have_run and (isinstance(exc, RedisTimeoutError) or not resend):
-        raise link.maybe_ran(exc) from exc
-    limit = RECONNECT_ATTEMPTS if connected_once else FIRST_CONNECT_ATTEMPTS
-    wait = BACKOFF.compute(failures)
-    if failures > limit or wait >= time_left or not is_outage(exc):
-        return None
-    return wait
-
-
-BACKOFF = backoff()
-"""The wait between reconnect attempts (stateless: it computes from the failure count)."""
-
-
-class Target:
-    """Where to connect and how to log in, from a redis:// or unix:// URL."""
-
-    def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        query = parse_qs(parsed.query)
-        self.path = unquote(parsed.path) if parsed.scheme == "unix" else None
-        self.host = parsed.hostname or "localhost"
-        self.port = parsed.port or 6379
-        self.username = unquote(parsed.username) if parsed.username else None
-        self.password = unquote(parsed.password) if parsed.password else None
-        if "password" in query:
-            self.password = query["password"][0]
-        db = query["db"][0] if "db" in query else ""
-        if parsed.scheme == "redis" and not db:
-            db = parsed.path.lstrip("/")
-        self.db = int(db or 0)
-
-    def login(self) -> list[tuple[Any, ...]]:
-        commands: list[tuple[Any, ...]] = []
-        if self.password is not None:
-            user = (self.username,) if self.username else ()
-            commands.append(("AUTH", *user, self.password))
-        if self.db:
-            commands.append(("SELECT", self.db))
-        return commands
+from .wire_errors import LinkDown, LinkTimeout, NoScriptReply, WireError, reply_error
 
 
 class _Protocol(asyncio.Protocol):
@@ -232,7 +61,7 @@ class _Protocol(asyncio.Protocol):
         """Write ``packed``; the future of its last reply (``skip`` replies before it, of
         commands written with it, are dropped)."""
         if self.lost is not None or self.transport is None:
-            raise RedisConnectionError(f"connection lost: {self.lost}")
+            raise LinkDown(f"connection lost: {self.lost}")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self.pending:
@@ -241,7 +70,7 @@ class _Protocol(asyncio.Protocol):
         if self.transport.is_closing():
             # The write failed at once (EPIPE: the server died while the connection idled):
             # nothing reached the server, so the caller may send it again.
-            self.lost = self.lost or RedisConnectionError("the server closed the connection")
+            self.lost = self.lost or LinkDown("the server closed the connection")
             raise self.lost
         for _ in range(skip):
             dropped: asyncio.Future[Any] = loop.create_future()
@@ -257,7 +86,7 @@ class _Protocol(asyncio.Protocol):
             try:
                 reply = self.reader.gets()
             except hiredis.ProtocolError as exc:
-                self.abort(RedisConnectionError(f"protocol error: {exc}"))
+                self.abort(LinkDown(f"protocol error: {exc}"))
                 return
             if reply is False:
                 return
@@ -276,14 +105,14 @@ class _Protocol(asyncio.Protocol):
         self._fail_pending()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = self.lost or RedisConnectionError(f"the server closed the connection ({exc})")
+        self.lost = self.lost or LinkDown(f"the server closed the connection ({exc})")
         self._fail_pending()
 
     def _fail_pending(self) -> None:
         while self.pending:
             future = self.pending.popleft()[0]
             if not future.done():
-                future.set_exception(self.lost or RedisConnectionError("connection lost"))
+                future.set_exception(self.lost or LinkDown("connection lost"))
 
 
 class Wire:
@@ -333,9 +162,9 @@ class Wire:
         Raises:
             ServerError: the server cannot be reached (and, if it is the embedded one, could
                 not be restarted), did not answer in time, or replied with an error.
-            NoScriptError: EVALSHA of a script the server does not hold (evalsha loads it).
-            AskError: a cluster node redirected the call (MOVED or ASK; see ClusterWire).
-            TryAgainError, ClusterDownError: a cluster node refused it while it settles.
+            NoScriptReply: EVALSHA of a script the server does not hold (evalsha loads it).
+            AskRedirect: a cluster node redirected the call (MOVED or ASK; see ClusterWire).
+            ClusterBusy: a cluster node refused it while it settles (TRYAGAIN, CLUSTERDOWN).
         """
         packed = ASKING + pack(args) if asking else pack(args)
         skip = 1 if asking else 0
@@ -357,7 +186,7 @@ class Wire:
                 future = proto.send(packed, loop.time() + reply_timeout, skip=skip)
                 written = True
                 return await self._reply(proto, future, reply_timeout)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (LinkDown, LinkTimeout, OSError) as exc:
                 failures += 1
                 wait = retry_wait(
                     exc,
@@ -386,11 +215,11 @@ class Wire:
         call = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
             return await self.call(*call, resend=resend, asking=asking)
-        except NoScriptError:
+        except NoScriptReply:
             await self.call("SCRIPT", "LOAD", script.source, resend=True)
         try:
             return await self.call(*call, resend=resend, asking=asking)
-        except NoScriptError as exc:  # the server restarted again in between: give up
+        except NoScriptReply as exc:  # the server restarted again in between: give up
             raise script.unknown(self._link.shown) from exc
 
     async def _reply(self, proto: _Protocol, future: asyncio.Future[Any], timeout: float) -> Any:
@@ -406,7 +235,7 @@ class Wire:
             try:
                 return await future
             except asyncio.CancelledError:
-                proto.abort(RedisConnectionError("a blocking call was cancelled"))
+                proto.abort(LinkDown("a blocking call was cancelled"))
                 raise
         return await future
 
@@ -421,7 +250,7 @@ class Wire:
         now = loop.time()
         overdue_at = proto.pending[0][1]
         if now >= overdue_at:
-            proto.abort(RedisTimeoutError("the server sent no reply in time"))
+            proto.abort(LinkTimeout("the server sent no reply in time"))
             return
         probe_at = proto.heard_at + self._silence_s
         if now >= probe_at:
@@ -445,7 +274,7 @@ class Wire:
             # connection speaks within a moment of the probe's answer, a half-open one never.
             await asyncio.sleep(SILENCE_PROBE_S)
             if proto.pending and proto.heard_at < asked_at:
-                proto.abort(RedisTimeoutError("the connection went silent (half-open)"))
+                proto.abort(LinkTimeout("the connection went silent (half-open)"))
         finally:
             self._probe = None
 
@@ -458,24 +287,24 @@ class Wire:
                 probe = await self._dial()
                 due_at = asyncio.get_running_loop().time() + PROBE_TIMEOUT_S
                 return bool(await probe.send(PROBE, due_at) == 1)
-        except (RedisError, OSError, TimeoutError):
+        except (WireError, OSError, TimeoutError):
             return False
         finally:
             if probe is not None:
-                probe.abort(RedisConnectionError("the probe is over"))
+                probe.abort(LinkDown("the probe is over"))
 
     async def _open(self, within: float) -> _Protocol:
         """The connection, opened (or its opening by another call awaited) within ``within``
         seconds; an opening this caller stops waiting for goes on for the others."""
         if self._closed:
-            raise RedisConnectionError("the connection is closed")
+            raise LinkDown("the connection is closed")
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._connect())
         opening = self._opening
         try:
             return await asyncio.wait_for(asyncio.shield(opening), max(within, 0.001))
         except TimeoutError as exc:
-            raise RedisTimeoutError("the server did not accept the connection in time") from exc
+            raise LinkTimeout("the server did not accept the connection in time") from exc
         finally:
             if opening.done() and self._opening is opening:
                 self._opening = None
@@ -498,17 +327,17 @@ class Wire:
             _, proto = await asyncio.wait_for(connecting, CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             where = target.path or f"{target.host}:{target.port}"
-            raise RedisConnectionError(f"cannot connect to {where}: {exc}") from exc
+            raise LinkDown(f"cannot connect to {where}: {exc}") from exc
         try:
             # No watchdog watches a connection not yet in use: a hung server is timed here.
             for command in target.login():
                 due_at = loop.time() + self.reply_timeout_s
                 await asyncio.wait_for(proto.send(pack(command), due_at), self.reply_timeout_s)
         except TimeoutError as exc:
-            proto.abort(RedisTimeoutError("no reply to the login in time"))
-            raise RedisTimeoutError("the server did not answer the login in time") from exc
+            proto.abort(LinkTimeout("no reply to the login in time"))
+            raise LinkTimeout("the server did not answer the login in time") from exc
         except BaseException:
-            proto.abort(RedisConnectionError("login failed"))
+            proto.abort(LinkDown("login failed"))
             raise
         return proto
 
@@ -527,5 +356,5 @@ class Wire:
                 await self._opening
             self._opening = None
         if self._proto is not None:
-            self._proto.abort(RedisConnectionError("the connection was closed"))
+            self._proto.abort(LinkDown("the connection was closed"))
             self._proto = None

@@ -1,5 +1,7 @@
-"""The fast reader of ``taskora dispatch`` (cli/fast_path.py) and typer agree on every command
-line the fast one takes, and it leaves to typer every line typer refuses or that needs typer."""
+"""The fast reader of the one-shot commands (cli/fast_path.py: dispatch, jobs show, stats,
+queues pause|resume) and typer agree on every command line the fast one takes, and it leaves to
+typer every line typer refuses or that needs typer. test_fast_path_output.py checks both print
+the same."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typer._click import exceptions as click
 
 from taskora_cli.cli import build_command
 from taskora_cli.cli.dispatch_job import run_dispatch
-from taskora_cli.cli.fast_path import FLAGS, VALUE_OPTIONS, parse_dispatch
+from taskora_cli.cli.fast_path import COMMANDS, FLAGS, VALUE_OPTIONS, Command, parse, parse_dispatch
 
 DEFAULTS = {
     name: p.default
@@ -114,3 +116,97 @@ def test_the_fast_reader_knows_every_option_of_the_command() -> None:
     options = {opt for param in command.params if param.name != "task" for opt in param.opts}
     assert options == set(VALUE_OPTIONS) | set(FLAGS)
     assert set(DEFAULTS) | {"task", "app_ref"} == {p.name for p in command.params}
+
+
+OTHERS_TAKEN = [
+    ["jobs", "show", "abc123"],
+    ["jobs", "show", "abc123", "--json"],
+    ["jobs", "show", "--task", "echo", "abc123"],
+    ["jobs", "show", "abc123", "-t", "echo", "--config", "taskora.toml"],
+    ["--app", "mytasks:app", "jobs", "show", "abc123"],
+    ["jobs", "show", "abc123", "--app=mytasks:app"],
+    ["stats"],
+    ["stats", "--json", "--wide"],
+    ["stats", "--watch", "--interval", "5s"],
+    ["stats", "--interval=1m", "--config", "taskora.toml"],
+    ["queues", "pause", "emails"],
+    ["queues", "pause", "emails", "--force", "--json"],
+    ["queues", "resume", "--json", "emails"],
+    ["--app", "mytasks:app", "queues", "resume", "emails", "--config=taskora.toml"],
+]
+
+OTHERS_LEFT_TO_TYPER = [
+    ["jobs"],
+    ["jobs", "show"],
+    ["jobs", "show", "a", "b"],
+    ["jobs", "show", "a", "--help"],
+    ["jobs", "show", "a", "--task"],
+    ["jobs", "show", "a", "--json", "--json"],
+    ["jobs", "show", "-"],
+    ["jobs", "ls"],
+    ["stats", "extra"],
+    ["stats", "--interval"],
+    ["stats", "--watch=yes"],
+    ["stats", "-h"],
+    ["queues", "pause"],
+    ["queues", "pause", "emails", "--forc"],
+    ["queues", "pause", "emails", "--config", "."],
+    ["queues", "ls"],
+    ["--app", "a:b", "stats", "--app", "c:d"],
+]
+
+
+def defaults(command: Command) -> dict[str, Any]:
+    """The defaults of ``command``'s function, but the parameters its words fix."""
+    return {
+        name: p.default
+        for name, p in inspect.signature(command.function()).parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in command.fixed
+    }
+
+
+def typer_call(args: list[str]) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """The command typer would run for ``args`` and its parameters (``app_ref`` the one of
+    either --app), or None when it would run none (an error, --help)."""
+    root = build_command(args)
+    try:
+        ctx = root.make_context("taskora", list(args))
+        app_ref = ctx.params["app_ref"]
+        words: list[str] = []
+        command: Any = root
+        while hasattr(command, "commands"):  # a group: on to the command its next word names
+            rest = [*ctx._protected_args, *ctx.args]  # noqa: SLF001 (click has no public name)
+            if not rest or rest[0] not in command.commands:
+                return None
+            words.append(rest[0])
+            command = command.commands[rest[0]]
+            ctx = command.make_context(rest[0], rest[1:], parent=ctx)
+        params = dict(ctx.params)
+        params["app_ref"] = params["app_ref"] or app_ref
+        return tuple(words), params
+    except (click.ClickException, typer.Exit):
+        return None
+
+
+@pytest.mark.parametrize("args", OTHERS_TAKEN + TAKEN, ids=" ".join)
+def test_the_fast_reader_runs_what_typer_runs(args: list[str]) -> None:
+    found = parse(args)
+    assert found is not None
+    command, fast = found
+    assert typer_call(args) == (command.words, {**defaults(command), "app_ref": None, **fast})
+
+
+@pytest.mark.parametrize("args", OTHERS_LEFT_TO_TYPER, ids=" ".join)
+def test_other_lines_the_fast_reader_cannot_vouch_for_go_to_typer(args: list[str]) -> None:
+    assert parse(args) is None
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c.words))
+def test_the_fast_reader_knows_every_option_of_each_command(command: Command) -> None:
+    clicked: Any = build_command(list(command.words))
+    for word in command.words:
+        clicked = clicked.commands[word]
+    options = {opt for p in clicked.params if p.name not in command.arguments for opt in p.opts}
+    assert options == set(command.values) | set(command.flags)
+    names = {*defaults(command), *command.arguments, "app_ref"}
+    assert names == {p.name for p in clicked.params}

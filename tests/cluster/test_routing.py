@@ -11,7 +11,8 @@ import pytest
 from servers import ClusterNode, LocalCluster, wait_until
 from support import make_app
 
-from taskora_cli.engine.cluster import ClusterWire, detect_cluster, slot_of
+from taskora_cli.engine.cluster import ClusterWire, slot_of
+from taskora_cli.engine.cluster_probe import detect_cluster
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.scripts import load_script
 

@@ -12,7 +12,8 @@ from servers import raw_client
 
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, NewJob
-from taskora_cli.engine.wire import Target, Wire, pack, supports
+from taskora_cli.engine.resp import Target, pack, supports
+from taskora_cli.engine.wire import Wire
 from taskora_cli.errors import ServerError
 
 

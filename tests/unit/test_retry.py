@@ -7,7 +7,6 @@ import random
 import pytest
 
 from taskora_cli import Retry, RetryError, TaskTimeoutError, UsageError
-from taskora_cli import retry as retry_module
 
 
 def delays(policy: Retry, attempts: int = 6) -> list[int]:
@@ -18,7 +17,7 @@ def delays(policy: Retry, attempts: int = 6) -> list[int]:
 def fixed_random(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Make the jitter draw whatever the test appends (default: the middle, no spread)."""
     draws: list[float] = []
-    monkeypatch.setattr(retry_module.random, "random", lambda: draws.pop(0) if draws else 0.5)
+    monkeypatch.setattr(random, "random", lambda: draws.pop(0) if draws else 0.5)
     return draws
 
 
