@@ -128,8 +128,8 @@ def _result(future: concurrent.futures.Future[T]) -> T:
         try:
             return future.result(timeout=SIGNAL_CHECK_S)
         except TimeoutError:
-            if future.done():  # the coroutine's own TimeoutError
-                raise
+            if future.done():  # the coroutine's own TimeoutError, or it ended just now
+                return future.result()
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:

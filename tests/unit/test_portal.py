@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from taskora_cli.portal import Portal
+from taskora_cli.portal import SIGNAL_CHECK_S, Portal
 
 
 def test_close_cancels_and_unwinds_a_call_nobody_waits_for(
@@ -39,3 +39,24 @@ def test_close_cancels_and_unwinds_a_call_nobody_waits_for(
     thread.join(10)
     gc.collect()
     assert "destroyed but it is pending" not in caplog.text
+
+
+def test_a_call_longer_than_a_signal_check_returns_its_result_or_its_own_timeout() -> None:
+    # the main thread waits in short turns (to take in Ctrl-C): a turn's timeout must never be
+    # mistaken for the call's outcome, whether the call ends between turns or raises its own
+    portal = Portal()
+
+    async def slow(value: str) -> str:
+        await asyncio.sleep(SIGNAL_CHECK_S * 2.5)
+        return value
+
+    async def times_out() -> None:
+        await asyncio.sleep(SIGNAL_CHECK_S * 1.5)
+        raise TimeoutError("the call's own")
+
+    try:
+        assert portal.call(slow("done")) == "done"
+        with pytest.raises(TimeoutError, match="the call's own"):
+            portal.call(times_out())
+    finally:
+        portal.close()
