@@ -185,6 +185,10 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(error, known.link + known.timeout)
 
 
+_SCRIPT_COMMAND_REFUSED = "user executing the script can't run this command"
+"""How Redis 7 words a command an ACL user lacks, refused inside a script (Valkey says "ACL
+failure in script: ... no permissions to run the 'x' command")."""
+
 _ACL_COMMAND = re.compile(r"no permissions to run the '([^']+)' command")
 
 ACL_HELP = (
@@ -199,11 +203,15 @@ def acl_refusal(error: BaseException) -> str | None:
     grant it, or None for any other error. The login went through: the user lacks a command,
     or a key or channel outside its patterns."""
     text = str(error)
-    if not isinstance(error, kinds().no_permission) and not text.startswith(
-        "ACL failure in script"
-    ):
+    in_script = text.startswith("ACL failure in script") or _SCRIPT_COMMAND_REFUSED in text
+    if not isinstance(error, kinds().no_permission) and not in_script:
         return None
     command = _ACL_COMMAND.search(text)
+    if command is None and _SCRIPT_COMMAND_REFUSED in text:  # Redis 7 names no command
+        return (
+            f"a command inside a taskora script to this ACL user ({text}); grant the user "
+            f"taskora's commands: {ACL_HELP}"
+        )
     if command is not None:
         name = command.group(1)
         return (

@@ -24,7 +24,13 @@ waiting job's hash stays a listpack on a default-configured server; taskora of l
 read only the first piece, so the two never share a server."""
 
 MIN_COMPAT_VERSION = 3
-"""The oldest layout this code can still read and write."""
+"""The oldest layout this code shares a server with."""
+
+READS_JOBS_OF = 2
+"""The oldest layout whose stored data this code reads as it is (layout 2's whole payloads are
+a payload of one piece). A server of such a layout is still refused while its own processes
+may run (they would read only the first piece of this code's jobs); with them stopped,
+deleting the meta record hands the server, queued jobs and all, to this code."""
 
 
 def base(prefix: str) -> str:

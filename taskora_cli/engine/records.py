@@ -114,7 +114,7 @@ DATA_MORE_FIELDS = tuple(f"d{i}" for i in range(2, 17))
 """The job hash fields holding a payload's pieces after the first ("data"), in order; absent
 when it fits in one piece. Scripts store a payload of up to 16 pieces of 63 bytes this way, so
 each value stays within Redis's default ``hash-max-listpack-value`` (64) and a waiting job's
-hash keeps the compact listpack encoding (lua/lib/common.lua, ``data_args``)."""
+hash keeps the compact listpack encoding (lua/lib/data.lua, ``data_args``)."""
 
 
 DATA_PIECE = 63

@@ -83,11 +83,19 @@ def check_wire(stored: Sequence[Any], prefix: str) -> None:
             f"the wire meta record {k.meta_key(prefix)} is unreadable ({stored!r}); "
             "it was not written by taskora — use another prefix or database"
         ) from exc
+    record = k.meta_key(prefix)
+    if k.READS_JOBS_OF <= theirs < k.MIN_COMPAT_VERSION:
+        raise WireFormatError(
+            f"the server holds taskora data in wire format {theirs}, which taskora of that "
+            f"format cannot share with this one (>= {k.MIN_COMPAT_VERSION}); stop every taskora "
+            f"process of the older version (its queued jobs stay: this taskora reads them), then "
+            f"delete the format record (DEL {record}) and connect again; or use a new prefix"
+        )
     if theirs < k.MIN_COMPAT_VERSION:
         raise WireFormatError(
             f"the server holds taskora data in wire format {theirs}, older than this taskora "
             f"can read (>= {k.MIN_COMPAT_VERSION}); drain it with the taskora that wrote it, "
-            "or use a new prefix"
+            f"then delete the format record (DEL {record}); or use a new prefix"
         )
     if their_min > k.WIRE_VERSION:
         raise WireFormatError(

