@@ -19,6 +19,7 @@ from .cluster import ClusterWire
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
+from .doorbells import Doorbells
 from .events import Events
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S
 from .flow import Flow
@@ -112,6 +113,7 @@ class Engine(Reads):
         self.leases = Leases(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire | ClusterWire] = {}
+        self._doorbells: Doorbells | None = None
         self.registered: set[str] = self.runner.registered
         """Task names recorded in the registry (a dispatch checks it first); a runtime shares
         one set between its engines and its blocking connections."""
@@ -141,6 +143,9 @@ class Engine(Reads):
                 await wire.close()
         self._blocking.clear()
         self._blocking_wires.clear()
+        doorbells, self._doorbells = self._doorbells, None
+        if doorbells is not None:
+            await doorbells.close()
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
@@ -457,12 +462,19 @@ class Engine(Reads):
             or None when the timeout passed with no signal.
         """
         marker = self.keys(task).marker
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire) and not (self._doorbells and self._doorbells.unsupported):
+            # a cluster refuses one BZPOPMIN of markers in different slots: there, one
+            # pub/sub connection per master hears every task's doorbell instead
+            if self._doorbells is None:
+                self._doorbells = Doorbells(wire)
+            return await self._doorbells.wait(marker, timeout_s)
         popped: Any
         if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                # One connection per task: a block holds its connection, and a cluster
-                # refuses a BZPOPMIN of markers in different slots.
+                # One connection per task: a block holds its connection (and a cluster
+                # without sharded pub/sub refuses a BZPOPMIN of markers in different slots).
                 kind = ClusterWire if self.cluster else Wire
                 wire = kind(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
                 self._blocking_wires[task] = wire

@@ -1,0 +1,205 @@
+"""Idle workers' wake-ups on a cluster: one connection per master for all of a process's tasks.
+
+A worker with nothing to do waits for its task's marker (:attr:`.keys.TaskKeys.marker`):
+scripts make it when work arrives (score 0) or a delayed job will be due (score t). On one
+server a worker blocks in BZPOPMIN on it. A cluster refuses one BZPOPMIN of keys in different
+slots, and each task's keys have a slot of their own, so blocking there would hold one
+connection per task. So the scripts also ring a doorbell when they make a marker (a sharded
+pub/sub message on the channel named like it: ``mark_work`` in lua/lib/common.lua), and
+:class:`Doorbells` subscribes, on one connection per master, to the doorbells of every task
+waited for on that master.
+
+A wait empties its bell, pops the marker without blocking (ZPOPMIN), and if there was none
+waits for the bell: a marker made after the pop rings it, one made before was popped. A
+doorbell is a message, lost while its connection is down: a listener that fails rings every
+bell it served, so each waiter looks at its marker again and subscribes anew (on the master
+the slot map names then); and a worker looks for work every few seconds anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from ..errors import ServerError
+from .cluster import ClusterWire, node_url
+from .connection import open_client
+
+log = logging.getLogger("taskora.worker")
+
+POLL_S = 1.0
+"""How long one read of a listener waits for a message before it looks at ``closed``."""
+
+RETRY_S = 0.5
+"""How long a failed listener waits before its waiters subscribe again."""
+
+
+class Doorbells:
+    """The doorbells of the markers waited for through one :class:`~.cluster.ClusterWire`:
+    a pub/sub connection per master, opened on first use.
+
+    Attributes:
+        unsupported: the server has no sharded pub/sub (Redis before 7): wait otherwise.
+    """
+
+    def __init__(self, wire: ClusterWire) -> None:
+        self.wire = wire
+        self._bells: dict[str, asyncio.Event] = {}
+        """Marker -> rung since its waiter last emptied it."""
+        self._ready: dict[str, asyncio.Event] = {}
+        """Marker -> set once its doorbell is subscribed to (absent: to subscribe)."""
+        self._listeners: dict[tuple[str, int], _Listener] = {}
+        self.unsupported = False
+
+    async def wait(self, marker: str, timeout_s: float) -> float | None:
+        """Pop ``marker``, waiting up to ``timeout_s`` for it to be made.
+
+        Returns:
+            Its score (0 = work now, else the ms time the next delayed job is due), or None
+            when the time passed with no marker.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        bell = self._bells.setdefault(marker, asyncio.Event())
+        while True:
+            await self._subscribe(marker, deadline)
+            bell.clear()
+            # sent again after a dropped connection: a marker popped twice costs a wake-up
+            popped = await self.wire.call("ZPOPMIN", marker, key=marker, resend=True)
+            if popped:
+                return float(popped[1])
+            if loop.time() >= deadline:
+                return None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await bell.wait()
+            if not bell.is_set():
+                return None
+
+    async def _subscribe(self, marker: str, deadline: float) -> None:
+        """Subscribe to ``marker``'s doorbell on its master (once), waiting for the server to
+        confirm until ``deadline`` at most (a later confirmation still counts)."""
+        ready = self._ready.get(marker)
+        if ready is None:
+            ready = self._ready[marker] = asyncio.Event()
+            try:
+                node = await self.wire.node_of(marker)
+            except Exception:
+                del self._ready[marker]  # the next wait asks again
+                raise
+            listener = self._listeners.get(node)
+            if listener is None:
+                listener = _Listener(self, node, node_url(self.wire.url, *node))
+                self._listeners[node] = listener
+            await listener.add(marker)
+        if not ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await ready.wait()
+
+    def heard(self, listener: _Listener, message: dict[str, Any]) -> None:
+        """One message of a listener's connection."""
+        kind, channel = message.get("type"), str(message.get("channel") or "")
+        if kind == "smessage":
+            bell = self._bells.get(channel)
+            if bell is not None:
+                bell.set()
+        elif kind == "ssubscribe":
+            ready = self._ready.get(channel)
+            if ready is not None:
+                ready.set()
+        elif kind == "sunsubscribe":  # the slot moved to another master: subscribe there
+            listener.channels.discard(channel)
+            self._forget([channel])
+
+    def lost(self, listener: _Listener) -> None:
+        """A listener's connection failed: its waiters look again and subscribe anew."""
+        if self._listeners.get(listener.node) is listener:
+            del self._listeners[listener.node]
+        self._forget(listener.channels)
+
+    def _forget(self, channels: set[str] | list[str]) -> None:
+        for channel in channels:
+            self._ready.pop(channel, None)
+            bell = self._bells.get(channel)
+            if bell is not None:
+                bell.set()
+
+    async def close(self) -> None:
+        """Close every listener's connection."""
+        listeners = list(self._listeners.values())
+        self._listeners.clear()
+        for listener in listeners:
+            await listener.close()
+
+
+class _Listener:
+    """One master's pub/sub connection, subscribed to the doorbells of the markers it serves;
+    ends (and tells its :class:`Doorbells`) at the first failure."""
+
+    def __init__(self, owner: Doorbells, node: tuple[str, int], url: str) -> None:
+        self.owner = owner
+        self.node = node
+        self.channels: set[str] = set()
+        self.closed = False
+        self._client = open_client(url, blocking=True)
+        self._pubsub = self._client.pubsub()
+        self._reader: asyncio.Task[None] | None = None
+        self._adding = asyncio.Lock()
+        """One subscribe at a time: two on a pub/sub not yet connected would open two
+        connections."""
+
+    async def add(self, channel: str) -> None:
+        """Subscribe to one more doorbell (the reader hears the confirmation)."""
+        self.channels.add(channel)
+        try:
+            async with self._adding:
+                # sent while the reader waits on the same connection: only it reads
+                await self._pubsub.ssubscribe(channel)
+        except (ServerError, RedisError, OSError) as exc:
+            await self._failed(exc)
+            return
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while not self.closed:
+                message = await self._pubsub.get_message(timeout=POLL_S)
+                if message is not None:
+                    self.owner.heard(self, message)
+        except asyncio.CancelledError:
+            raise
+        except (ServerError, RedisError, OSError) as exc:
+            await self._failed(exc)
+
+    async def _failed(self, exc: BaseException) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if isinstance(exc, ResponseError) and "unknown command" in str(exc).lower():
+            self.owner.unsupported = True
+        log.debug("taskora: a doorbell connection failed (%s); subscribing again", exc)
+        await asyncio.sleep(RETRY_S)
+        with contextlib.suppress(ServerError, RedisError, OSError):
+            await self.owner.wire.refresh()  # the slot map may have changed
+        self.owner.lost(self)
+        await self._shut()
+
+    async def close(self) -> None:
+        self.closed = True
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        await self._shut()
+
+    async def _shut(self) -> None:
+        with contextlib.suppress(ServerError, RedisError, OSError, RuntimeError):
+            await self._pubsub.aclose()
+            await self._client.aclose()
