@@ -28,11 +28,16 @@ from redis.exceptions import RedisError, ResponseError
 from ..errors import ServerError
 from .cluster import ClusterWire, node_url
 from .connection import open_client
+from .failures import REPLY_TIMEOUT_S
 
 log = logging.getLogger("taskora.worker")
 
 POLL_S = 1.0
 """How long one read of a listener waits for a message before it looks at ``closed``."""
+
+PING_S = 5.0
+"""A listener that heard nothing for this long sends PING: a half-open connection (its peer
+gone without a FIN or RST) never fails a read, it only stays silent."""
 
 RETRY_S = 0.5
 """How long a failed listener waits before its waiters subscribe again."""
@@ -167,11 +172,21 @@ class _Listener:
             self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged: float | None = None
         try:
             while not self.closed:
                 message = await self._pubsub.get_message(timeout=POLL_S)
                 if message is not None:
+                    heard, pinged = loop.time(), None
                     self.owner.heard(self, message)
+                elif pinged is None and loop.time() - heard > PING_S:
+                    pinged = loop.time()
+                    async with self._adding:
+                        await self._pubsub.ping()
+                elif pinged is not None and loop.time() - pinged > REPLY_TIMEOUT_S:
+                    raise ServerError(f"no answer to PING in {REPLY_TIMEOUT_S:g} s")
         except asyncio.CancelledError:
             raise
         except (ServerError, RedisError, OSError) as exc:

@@ -12,6 +12,7 @@ from cluster_support import tasks_on_every_master
 from servers import LocalCluster, ServerProcess
 from support import make_app, until
 
+from taskora_cli.engine import doorbells
 from taskora_cli.worker import runner
 
 
@@ -27,6 +28,10 @@ async def test_an_idle_worker_waits_on_one_connection_per_master_and_wakes_for_e
 ) -> None:
     # only a doorbell can wake the worker before the results' deadline, not its own look
     monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
+    # quiet connections are pinged at once, and one whose PONG is not heard soon fails
+    monkeypatch.setattr(doorbells, "POLL_S", 0.05)
+    monkeypatch.setattr(doorbells, "PING_S", 0.1)
+    monkeypatch.setattr(doorbells, "REPLY_TIMEOUT_S", 1.0)
     names = tasks_on_every_master(valkey_cluster, each=2)
     app = make_app(valkey_cluster.url, tmp_path)
 
@@ -48,6 +53,16 @@ async def test_an_idle_worker_waits_on_one_connection_per_master_and_wakes_for_e
             node.port: 1 for node in masters
         }
         assert all(int(conns[0]["ssub"]) == 2 for conns in per_master.values())
+
+        def pinged_again() -> bool:  # a PING follows only a PONG heard: none went unheard
+            now = {node.port: waiting_connections(node) for node in masters}
+            return all(
+                [c["id"] for c in now[port]] == [conns[0]["id"]]
+                and int(now[port][0]["tot-cmds"]) >= int(conns[0]["tot-cmds"]) + 3
+                for port, conns in per_master.items()
+            )
+
+        await until(pinged_again, timeout=20)
         handles = [await task.adispatch(n) for n, task in enumerate(tasks)]
         results = await asyncio.gather(*(handle.aresult(20) for handle in handles))
     finally:
