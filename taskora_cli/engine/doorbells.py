@@ -1,13 +1,15 @@
-"""Idle workers' wake-ups on a cluster: one connection per master for all of a process's tasks.
+"""Idle workers' wake-ups: one connection per server (per master on a cluster) for all of a
+process's tasks.
 
 A worker with nothing to do waits for its task's marker (:attr:`.keys.TaskKeys.marker`):
-scripts make it when work arrives (score 0) or a delayed job will be due (score t). On one
-server a worker blocks in BZPOPMIN on it. A cluster refuses one BZPOPMIN of keys in different
-slots, and each task's keys have a slot of their own, so blocking there would hold one
-connection per task. So the scripts also ring a doorbell when they make a marker (a sharded
-pub/sub message on the channel named like it: ``mark_work`` in lua/lib/common.lua), and
-:class:`Doorbells` subscribes, on one connection per master, to the doorbells of every task
-waited for on that master.
+scripts make it when work arrives (score 0) or a delayed job will be due (score t). Blocking
+in BZPOPMIN on it holds a connection per task (a block holds its connection, and a cluster
+refuses one BZPOPMIN of keys in different slots, each task's keys having a slot of their
+own). So the scripts also ring a doorbell when they make a marker (a sharded pub/sub message
+on the channel named like it: ``mark_work`` in lua/lib/common.lua), and :class:`Doorbells`
+subscribes, on one connection per server (per master), to the doorbells of every task waited
+for there. A server without sharded pub/sub (Redis before 7) refuses the subscription: the
+engine then blocks on the markers themselves (see Engine.wait_for_work).
 
 A wait empties its bell, pops the marker without blocking (ZPOPMIN), and if there was none
 waits for the bell: a marker made after the pop rings it, one made before was popped. A
@@ -29,6 +31,7 @@ from ..errors import ServerError
 from .cluster import ClusterWire, node_url
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S
+from .wire import Wire
 
 log = logging.getLogger("taskora.worker")
 
@@ -44,20 +47,26 @@ RETRY_S = 0.5
 
 
 class Doorbells:
-    """The doorbells of the markers waited for through one :class:`~.cluster.ClusterWire`:
-    a pub/sub connection per master, opened on first use.
+    """The doorbells of the markers waited for through one lean connection: a pub/sub
+    connection for the server, or per master of a cluster, opened on first use.
+
+    Args:
+        url: the server (any node of a cluster).
+        wire: the engine's connection, for the markers' ZPOPMIN (and a cluster's slot map).
 
     Attributes:
         unsupported: the server has no sharded pub/sub (Redis before 7): wait otherwise.
     """
 
-    def __init__(self, wire: ClusterWire) -> None:
+    def __init__(self, url: str, wire: Wire | ClusterWire) -> None:
+        self.url = url
         self.wire = wire
         self._bells: dict[str, asyncio.Event] = {}
         """Marker -> rung since its waiter last emptied it."""
         self._ready: dict[str, asyncio.Event] = {}
         """Marker -> set once its doorbell is subscribed to (absent: to subscribe)."""
-        self._listeners: dict[tuple[str, int], _Listener] = {}
+        self._listeners: dict[tuple[str, int] | None, _Listener] = {}
+        """Per master of a cluster; under None, the standalone server's."""
         self.unsupported = False
 
     async def wait(self, marker: str, timeout_s: float) -> float | None:
@@ -71,40 +80,68 @@ class Doorbells:
         deadline = loop.time() + timeout_s
         bell = self._bells.setdefault(marker, asyncio.Event())
         while True:
-            await self._subscribe(marker, deadline)
+            ready = await self._subscribe(marker, deadline)
             bell.clear()
-            # sent again after a dropped connection: a marker popped twice costs a wake-up
-            popped = await self.wire.call("ZPOPMIN", marker, key=marker, resend=True)
-            if popped:
-                return float(popped[1])
-            if loop.time() >= deadline:
-                return None
+            popped = await self._pop(marker)
+            if popped is not None or self.unsupported or loop.time() >= deadline:
+                return popped
+            if ready is None or self._ready.get(marker) is not ready or not ready.is_set():
+                continue  # its listener failed meanwhile (a bell rung then was just emptied)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(deadline):
                     await bell.wait()
             if not bell.is_set():
                 return None
 
-    async def _subscribe(self, marker: str, deadline: float) -> None:
+    async def _pop(self, marker: str) -> float | None:
+        # sent again after a dropped connection: a marker popped twice costs a wake-up
+        if isinstance(self.wire, ClusterWire):
+            popped = await self.wire.call("ZPOPMIN", marker, key=marker, resend=True)
+        else:
+            popped = await self.wire.call("ZPOPMIN", marker, resend=True)
+        return float(popped[1]) if popped else None
+
+    async def _node(self, marker: str) -> tuple[str, int] | None:
+        """The master serving ``marker``'s slot; None for a standalone server."""
+        if isinstance(self.wire, ClusterWire):
+            return await self.wire.node_of(marker)
+        return None
+
+    async def refresh(self) -> None:
+        """Read a cluster's slot map again (a listener failed: its master may be gone)."""
+        if isinstance(self.wire, ClusterWire):
+            with contextlib.suppress(ServerError, RedisError, OSError):
+                await self.wire.refresh()
+
+    async def _subscribe(self, marker: str, deadline: float) -> asyncio.Event | None:
         """Subscribe to ``marker``'s doorbell on its master (once), waiting for the server to
-        confirm until ``deadline`` at most (a later confirmation still counts)."""
+        confirm until ``deadline`` at most (a later confirmation still counts).
+
+        Returns:
+            The subscription's readiness (set once confirmed; dropped from ``_ready`` when its
+            listener fails), or None where the server has no sharded pub/sub.
+        """
+        if self.unsupported:
+            return None
         ready = self._ready.get(marker)
         if ready is None:
             ready = self._ready[marker] = asyncio.Event()
             try:
-                node = await self.wire.node_of(marker)
+                node = await self._node(marker)
             except Exception:
                 del self._ready[marker]  # the next wait asks again
                 raise
             listener = self._listeners.get(node)
             if listener is None:
-                listener = _Listener(self, node, node_url(self.wire.url, *node))
+                url = self.url if node is None else node_url(self.url, *node)
+                listener = _Listener(self, node, url)
                 self._listeners[node] = listener
             await listener.add(marker)
         if not ready.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(deadline):
                     await ready.wait()
+        return ready
 
     def heard(self, listener: _Listener, message: dict[str, Any]) -> None:
         """One message of a listener's connection."""
@@ -129,7 +166,9 @@ class Doorbells:
 
     def _forget(self, channels: set[str] | list[str]) -> None:
         for channel in channels:
-            self._ready.pop(channel, None)
+            ready = self._ready.pop(channel, None)
+            if ready is not None:
+                ready.set()  # its waiters stop waiting for a confirmation that cannot come
             bell = self._bells.get(channel)
             if bell is not None:
                 bell.set()
@@ -146,7 +185,7 @@ class _Listener:
     """One master's pub/sub connection, subscribed to the doorbells of the markers it serves;
     ends (and tells its :class:`Doorbells`) at the first failure."""
 
-    def __init__(self, owner: Doorbells, node: tuple[str, int], url: str) -> None:
+    def __init__(self, owner: Doorbells, node: tuple[str, int] | None, url: str) -> None:
         self.owner = owner
         self.node = node
         self.channels: set[str] = set()
@@ -200,8 +239,7 @@ class _Listener:
             self.owner.unsupported = True
         log.debug("taskora: a doorbell connection failed (%s); subscribing again", exc)
         await asyncio.sleep(RETRY_S)
-        with contextlib.suppress(ServerError, RedisError, OSError):
-            await self.owner.wire.refresh()  # the slot map may have changed
+        await self.owner.refresh()
         self.owner.lost(self)
         await self._shut()
 

@@ -463,18 +463,18 @@ class Engine(Reads):
         """
         marker = self.keys(task).marker
         wire = self.runner.wire
-        if isinstance(wire, ClusterWire) and not (self._doorbells and self._doorbells.unsupported):
-            # a cluster refuses one BZPOPMIN of markers in different slots: there, one
-            # pub/sub connection per master hears every task's doorbell instead
+        if wire is not None and not (self._doorbells and self._doorbells.unsupported):
+            # one pub/sub connection (per master) hears every task's doorbell
             if self._doorbells is None:
-                self._doorbells = Doorbells(wire)
+                self._doorbells = Doorbells(self.url, wire)
             return await self._doorbells.wait(marker, timeout_s)
         popped: Any
         if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                # One connection per task: a block holds its connection (and a cluster
-                # without sharded pub/sub refuses a BZPOPMIN of markers in different slots).
+                # One connection per task (a server without sharded pub/sub): a block holds
+                # its connection, and a cluster refuses a BZPOPMIN of markers in different
+                # slots.
                 kind = ClusterWire if self.cluster else Wire
                 wire = kind(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
                 self._blocking_wires[task] = wire
