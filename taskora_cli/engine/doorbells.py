@@ -25,7 +25,7 @@ import contextlib
 import logging
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoPermissionError, RedisError, ResponseError
 
 from ..errors import ServerError
 from .cluster import ClusterWire, node_url
@@ -55,7 +55,8 @@ class Doorbells:
         wire: the engine's connection, for the markers' ZPOPMIN (and a cluster's slot map).
 
     Attributes:
-        unsupported: the server has no sharded pub/sub (Redis before 7): wait otherwise.
+        unsupported: the server has no sharded pub/sub (Redis before 7) or refuses it to this
+            user (an ACL without ``+@pubsub`` and ``&taskora:*``): wait otherwise.
     """
 
     def __init__(self, url: str, wire: Wire | ClusterWire) -> None:
@@ -235,7 +236,9 @@ class _Listener:
         if self.closed:
             return
         self.closed = True
-        if isinstance(exc, ResponseError) and "unknown command" in str(exc).lower():
+        unknown = isinstance(exc, ResponseError) and "unknown command" in str(exc).lower()
+        if unknown or isinstance(exc, NoPermissionError):
+            # no sharded pub/sub here (before Redis 7), or not for this ACL user
             self.owner.unsupported = True
         log.debug("taskora: a doorbell connection failed (%s); subscribing again", exc)
         await asyncio.sleep(RETRY_S)

@@ -54,12 +54,19 @@ async def test_an_idle_worker_of_three_tasks_waits_on_one_connection_and_wakes_f
 
 
 @pytest.mark.skipif(TEST_SERVER != "embedded", reason="starts a server of its own")
-async def test_a_server_without_sharded_pubsub_has_idle_workers_block_on_the_markers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--rename-command", "SSUBSCRIBE", ""],  # "unknown command", as Redis before 7 says
+        # NOPERM: an ACL granting the cancel channels only
+        ["--user", "default", "on", "nopass", "~*", "resetchannels", "&*:cancel", "+@all"],
+    ],
+    ids=["no-sharded-pubsub", "acl-without-the-channels"],
+)
+async def test_a_server_refusing_sharded_pubsub_has_idle_workers_block_on_the_markers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str]
 ) -> None:
     monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
-    # SSUBSCRIBE refused as "unknown command", as by Redis before 7
-    extra = ["--rename-command", "SSUBSCRIBE", ""]
     server = ServerProcess(valkey_binary(), free_ports(1)[0], tmp_path / "server", extra)
     server.start()
     app = make_app(server.url, tmp_path)
