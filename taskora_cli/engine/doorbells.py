@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.exceptions import NoPermissionError, RedisError, ResponseError
 
@@ -31,7 +31,11 @@ from ..errors import ServerError
 from .cluster import ClusterWire, node_url
 from .connection import open_client
 from .failures import REPLY_TIMEOUT_S
-from .wire import Wire
+
+if TYPE_CHECKING:
+    from redis.asyncio.cluster import RedisCluster
+
+    from .runner import Runner
 
 log = logging.getLogger("taskora.worker")
 
@@ -47,21 +51,20 @@ RETRY_S = 0.5
 
 
 class Doorbells:
-    """The doorbells of the markers waited for through one lean connection: a pub/sub
-    connection for the server, or per master of a cluster, opened on first use.
+    """The doorbells of the markers an engine waits for: a pub/sub connection for the server,
+    or per master of a cluster, opened on first use.
 
     Args:
-        url: the server (any node of a cluster).
-        wire: the engine's connection, for the markers' ZPOPMIN (and a cluster's slot map).
+        runner: the engine's connections: the markers' ZPOPMIN goes over them, and a
+            cluster's slot map comes from them.
 
     Attributes:
         unsupported: the server has no sharded pub/sub (Redis before 7) or refuses it to this
             user (an ACL without ``+@pubsub`` and ``&taskora:*``): wait otherwise.
     """
 
-    def __init__(self, url: str, wire: Wire | ClusterWire) -> None:
-        self.url = url
-        self.wire = wire
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
         self._bells: dict[str, asyncio.Event] = {}
         """Marker -> rung since its waiter last emptied it."""
         self._ready: dict[str, asyncio.Event] = {}
@@ -96,23 +99,43 @@ class Doorbells:
 
     async def _pop(self, marker: str) -> float | None:
         # sent again after a dropped connection: a marker popped twice costs a wake-up
-        if isinstance(self.wire, ClusterWire):
-            popped = await self.wire.call("ZPOPMIN", marker, key=marker, resend=True)
-        else:
-            popped = await self.wire.call("ZPOPMIN", marker, resend=True)
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire):
+            popped = await wire.call("ZPOPMIN", marker, key=marker, resend=True)
+        elif wire is not None:
+            popped = await wire.call("ZPOPMIN", marker, resend=True)
+        else:  # TLS: redis-py (routed by slot on a cluster)
+            found: Any = await self.runner.client.zpopmin(marker)  # [(member, score)]
+            return float(found[0][1]) if found else None
         return float(popped[1]) if popped else None
 
     async def _node(self, marker: str) -> tuple[str, int] | None:
         """The master serving ``marker``'s slot; None for a standalone server."""
-        if isinstance(self.wire, ClusterWire):
-            return await self.wire.node_of(marker)
-        return None
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire):
+            return await wire.node_of(marker)
+        if not self.runner.cluster:
+            return None
+        client = cast("RedisCluster", self.runner.client)
+        await client.initialize()  # the slot map, once
+        node = client.get_node_from_key(marker)
+        if node is None:
+            raise ServerError(f"no master of the cluster at {self.url} serves {marker!r}")
+        return (str(node.host), int(node.port))
+
+    @property
+    def url(self) -> str:
+        """The server's URL (any node of a cluster)."""
+        return self.runner.url
 
     async def refresh(self) -> None:
         """Read a cluster's slot map again (a listener failed: its master may be gone)."""
-        if isinstance(self.wire, ClusterWire):
-            with contextlib.suppress(ServerError, RedisError, OSError):
-                await self.wire.refresh()
+        wire = self.runner.wire
+        with contextlib.suppress(ServerError, RedisError, OSError):
+            if isinstance(wire, ClusterWire):
+                await wire.refresh()
+            elif self.runner.cluster:
+                await cast("RedisCluster", self.runner.client).nodes_manager.initialize()
 
     async def _subscribe(self, marker: str, deadline: float) -> asyncio.Event | None:
         """Subscribe to ``marker``'s doorbell on its master (once), waiting for the server to

@@ -462,11 +462,10 @@ class Engine(Reads):
             or None when the timeout passed with no signal.
         """
         marker = self.keys(task).marker
-        wire = self.runner.wire
-        if wire is not None and not (self._doorbells and self._doorbells.unsupported):
+        if self._doorbells is None:
+            self._doorbells = Doorbells(self.runner)
+        if not self._doorbells.unsupported:
             # one pub/sub connection (per master) hears every task's doorbell
-            if self._doorbells is None:
-                self._doorbells = Doorbells(self.url, wire)
             return await self._doorbells.wait(marker, timeout_s)
         popped: Any
         if self.runner.wire is not None:

@@ -13,6 +13,9 @@ from servers import LocalCluster, ServerProcess
 from support import make_app, until
 
 from taskora_cli.engine import doorbells
+from taskora_cli.engine.cluster import slot_of
+from taskora_cli.engine.engine import Engine
+from taskora_cli.engine.records import NewJob
 from taskora_cli.worker import runner
 
 
@@ -69,3 +72,33 @@ async def test_an_idle_worker_waits_on_one_connection_per_master_and_wakes_for_e
         await worker.stop()
         await app.aclose()
     assert results == [f"{name}:{n}" for n, name in enumerate(names)]
+
+
+async def test_doorbells_route_by_redis_pys_slot_map_where_there_is_no_lean_wire(
+    valkey_cluster: LocalCluster, redis_url: str
+) -> None:
+    engine = Engine(valkey_cluster.url, cluster=True)
+    assert engine.runner.wire is not None
+    await engine.runner.wire.close()
+    engine.runner.wire = None  # as over TLS: redis-py's cluster client carries every call
+    names = tasks_on_every_master(valkey_cluster)
+    markers = [engine.keys(name).marker for name in names]
+    try:
+        waits = [asyncio.create_task(engine.wait_for_work(name, 60)) for name in names]
+
+        def subscribed() -> bool:  # each doorbell on its own master
+            return all(
+                numsub(valkey_cluster.master_of(slot_of(marker)), marker) == 1 for marker in markers
+            )
+
+        await until(subscribed, timeout=20)
+        for n, name in enumerate(names):
+            assert await engine.enqueue(name, NewJob(f"j{n}", "null"), 1)
+        assert await asyncio.gather(*waits) == [0.0] * len(names)
+    finally:
+        await engine.close()
+
+
+def numsub(node: ServerProcess, channel: str) -> int:
+    with node.client() as client:
+        return int(client.execute_command("PUBSUB", "SHARDNUMSUB", channel)[1])
