@@ -29,7 +29,14 @@ for path in (ROOT, ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from servers import LocalCluster, ServerProcess, free_ports, start_cluster, valkey_binary  # noqa: E402
+from servers import (  # noqa: E402
+    ClusterNode,
+    LocalCluster,
+    ServerProcess,
+    free_ports,
+    start_cluster,
+    valkey_binary,
+)
 
 from taskora_cli import Taskora  # noqa: E402
 from taskora_cli.config import Config  # noqa: E402
@@ -64,7 +71,7 @@ def spread_tasks(cluster: LocalCluster, count: int) -> list[str]:
     raise RuntimeError("no spread found")
 
 
-def cpu_of(nodes: list[ServerProcess]) -> dict[int, float]:
+def cpu_of(nodes: list[ServerProcess] | list[ClusterNode]) -> dict[int, float]:
     out = {}
     for node in nodes:
         with node.client() as client:
@@ -86,7 +93,9 @@ async def dispatch_cost(url: str, task: str, jobs: int) -> float:
     return spent / jobs * 1e6
 
 
-async def processing(url: str, tasks: list[str], jobs: int, masters: list[ServerProcess]) -> str:
+async def processing(
+    url: str, tasks: list[str], jobs: int, masters: list[ServerProcess] | list[ClusterNode]
+) -> str:
     app = Taskora(url, config=Config(url=url))
     handles = [app.task(task)(lambda n: n) for task in tasks]
     for index, handle in enumerate(handles):
@@ -125,7 +134,7 @@ async def processing(url: str, tasks: list[str], jobs: int, masters: list[Server
     return f"{jobs / elapsed:8.0f} jobs/s   server CPU s per master: {cpu}"
 
 
-def flush(nodes: list[ServerProcess]) -> None:
+def flush(nodes: list[ServerProcess] | list[ClusterNode]) -> None:
     for node in nodes:
         with node.client() as client:
             if client.info("replication")["role"] == "master":

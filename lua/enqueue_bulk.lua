@@ -12,6 +12,7 @@
 -- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
 --   call: same id, data and now_ms), 0 an id another job holds
 --@include lib/common.lua
+--@include lib/data.lua
 local tag, now = KEYS[7], tonumber(ARGV[1])
 local out, any_now, first_due, waiting = {}, false, nil, {}
 local now_ids, delayed_ids = {}, {}
@@ -22,14 +23,15 @@ for i = 2, #ARGV, 6 do
     out[#out + 1] = own_job(job, data, now) and 1 or 0
   else
     if run_at > now then
-      redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)
+      redis.call("HSET", job, unpack(data_args(data, { "state", "delayed", "ts", now, "run_at",
+        run_at })))
       redis.call("ZADD", KEYS[3], run_at, id)
       if first_due == nil or run_at < first_due then
         first_due = run_at
       end
       delayed_ids[#delayed_ids + 1] = id
     else
-      redis.call("HSET", job, "state", "waiting", "ts", now, "data", data)
+      redis.call("HSET", job, unpack(data_args(data, { "state", "waiting", "ts", now })))
       if priority > 0 then
         queue_back(KEYS[6], KEYS[1], KEYS[2], id, priority, now)
       else

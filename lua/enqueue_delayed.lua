@@ -4,12 +4,14 @@
 -- KEYS[3] marker      ZSET  wakes idle workers
 -- KEYS[4] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
 -- ARGV[1] id                the job id (client generated)
--- ARGV[2] data              the JSON payload
+-- ARGV[2] data              the JSON payload, or its first piece (lib/data.lua)
 -- ARGV[3] now_ms
 -- ARGV[4] priority          integer >= 0, applied when the job becomes due
 -- ARGV[5] run_at_ms         when the job becomes due
 -- ARGV[6] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- ARGV[7] extra             more hash fields as a JSON object (on_expire, conc, ...); "" = none
+-- ARGV[8..] per further piece of the payload: field, piece ("d2", "d3", ...)
+--   (split by the client, records.data_fields)
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
 local tag, id, data, now = KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -18,7 +20,8 @@ local job = job_key(tag, id)
 if redis.call("EXISTS", job) == 1 then
   return 0
 end
-redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at)
+redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at, "data", data,
+  unpack(ARGV, 8))
 if priority > 0 then
   redis.call("HSET", job, "prio", priority)
 end

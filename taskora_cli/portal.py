@@ -15,6 +15,9 @@ CLOSE_GRACE_S = 2.0
 """How long an interrupted call, or closing, waits for the tasks it cancelled to unwind: they
 take milliseconds, but a loaded machine may not run the loop's thread for a while."""
 
+SIGNAL_CHECK_S = 0.1
+"""How often the main thread, waiting for a call, wakes to take in a signal (Ctrl-C)."""
+
 
 class Portal:
     """A daemon thread with an event loop; ``call`` runs a coroutine there and waits for it."""
@@ -43,7 +46,7 @@ class Portal:
         loop = self._ensure()
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
-            return future.result()
+            return _result(future)
         except BaseException:
             # Done already (ended, or cancelled by close()): nothing of it is left to unwind,
             # and the loop may be stopping: a settle scheduled now would be left pending there.
@@ -57,6 +60,15 @@ class Portal:
                     with contextlib.suppress(BaseException):
                         settled.result(timeout=CLOSE_GRACE_S)
             raise
+
+    def renew_after_fork(self) -> asyncio.AbstractEventLoop | None:
+        """In a forked child: forget the parent's loop, whose thread did not survive the fork
+        (a call waiting on it would wait forever); the next call starts a loop of the child's
+        own. Returns the parent's loop, which the caller must neither close nor run: what
+        runs on it (connections) is the parent's."""
+        self._lock = threading.Lock()
+        loop, self._loop = self._loop, None
+        return loop
 
     def is_current(self) -> bool:
         """Whether the caller runs on the portal loop (where it must not wait for the loop)."""
@@ -88,6 +100,21 @@ class Portal:
                 drained.result(timeout=CLOSE_GRACE_S)
         finally:
             loop.call_soon_threadsafe(loop.stop)
+
+
+def _result(future: concurrent.futures.Future[T]) -> T:
+    """``future``'s result; the main thread waits in short turns. A signal that lands just
+    before a wait with no timeout begins is not taken in until the wait ends (CPython runs
+    Python signal handlers between bytecodes, and the lock wait is not interrupted by a signal
+    already handled at the C level): Ctrl-C would be ignored for as long as the call lasts."""
+    if threading.current_thread() is not threading.main_thread():
+        return future.result()
+    while True:
+        try:
+            return future.result(timeout=SIGNAL_CHECK_S)
+        except TimeoutError:
+            if future.done():  # the coroutine's own TimeoutError
+                raise
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:

@@ -11,7 +11,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import os
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,6 +86,7 @@ class Runtime:
         on the background loop. A worker turns it off (it follows them itself), and so do the
         CLI's one-shot commands (a ``taskora dispatch`` must not call the app's alerts)."""
         self._deliverer: Deliverer | None = None
+        self._given_deliverer: Deliverer | None = None
         self._delivery: tuple[asyncio.Task[None], asyncio.Event] | None = None
         self._portal = Portal()
         self._engines: dict[asyncio.AbstractEventLoop, Engine] = {}
@@ -104,6 +107,7 @@ class Runtime:
         self._connect_lock = ForkSafeLock(wait_at_fork=True)
         self._delivery_lock = ForkSafeLock()
         self.listeners.watch(self._listener_added)
+        _live.add(self)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -227,7 +231,30 @@ class Runtime:
     def deliver_with(self, deliverer: Deliverer) -> None:
         """How this runtime calls its listeners in a process no worker follows the streams in
         (the app layer knows the tasks; this layer does not)."""
-        self._deliverer = deliverer
+        self._deliverer = self._given_deliverer = deliverer
+
+    def _after_fork_in_child(self) -> None:
+        """Leave the parent's background loop behind (its thread is gone): the child's next
+        blocking call starts a loop of its own, connects there, and follows the streams for
+        its listeners again. What the parent's loop held stays untouched (and referenced, so
+        never closed by the collector): its connections are the parent's."""
+        lost = self._portal.renew_after_fork()
+        if lost is None:
+            return
+        _LEFT_BEHIND.append(lost)
+        _LEFT_BEHIND.extend(
+            (
+                self._engines.pop(lost, None),
+                self._waiters.pop(lost, None),
+                self._closed.pop(lost, None),
+            )
+        )
+        _LEFT_BEHIND.append(self._delivery)
+        self._delivery = None
+        self._deliverer = self._given_deliverer
+        # the next blocking call connects anew (blocking_runner closed the child's copies of
+        # the parent's sockets), and so starts following for the listeners, as a first does
+        self._blocking, self._blocking_lean = None, None
 
     async def _follow_for_listeners(self) -> None:
         """In a process that only dispatches, follow the event streams for its listeners on the
@@ -398,6 +425,22 @@ class Runtime:
             with contextlib.suppress(RuntimeError):
                 self._portal.call(self.aclose())
         self._portal.close()
+
+
+_live: weakref.WeakSet[Runtime] = weakref.WeakSet()
+"""Every runtime of this process (one that is gone needs nothing after a fork)."""
+
+_LEFT_BEHIND: list[object] = []
+"""What a forked child inherited from its parent's background loops: kept, so the collector
+never closes (and warns of) connections that are the parent's."""
+
+
+def _after_fork_in_child() -> None:
+    for runtime in list(_live):
+        runtime._after_fork_in_child()  # noqa: SLF001  (this module's own class)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 FOLLOW_WAIT_S = 5.0

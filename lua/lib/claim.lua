@@ -1,5 +1,6 @@
 -- Promote-then-claim, shared by claim.lua, ack_and_claim.lua and fail_and_claim.lua
 -- (spliced in by the loader at "--@include lib/claim.lua"; needs lib/common.lua first).
+--@include lib/data.lua
 
 -- A collect flush job as it becomes due: the buffer's items become its data (one JSON array)
 -- and the buffer is gone, so the next item starts a new one (see collect_push.lua).
@@ -8,7 +9,7 @@ local function drain_collect(tag, job, stored_items)
   local items_key = stored_key(tag, stored_items)
   local meta_key = stored_key(tag, redis.call("HGET", job, "collect_meta"))
   local items = redis.call("LRANGE", items_key, 0, -1)
-  redis.call("HSET", job, "data", "[" .. table.concat(items, ",") .. "]")
+  set_data(job, "[" .. table.concat(items, ",") .. "]")
   redis.call("HDEL", job, "collect", "collect_meta")
   redis.call("DEL", items_key, meta_key)
 end
@@ -111,7 +112,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
     local id = ids[i]
     local job = job_key(tag, id)
     local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
-      "conc", "v", "tc", "limits")
+      "conc", "v", "tc", "limits", "d2", "d3")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
       release_hold(tag, id, fields[6])
       if fields[5] == "discard" then
@@ -139,7 +140,7 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = attempt
-      out[#out + 1] = fields[1]
+      out[#out + 1] = joined_data(job, fields[1], fields[11], fields[12])
       out[#out + 1] = fields[2]
       out[#out + 1] = version_item(fields[8], fields[9], fields[10])
     end
@@ -172,13 +173,14 @@ local function replayed(key, request, tag)
   local out, jobs = {}, cjson.decode(stored[3])
   for i = 1, #jobs, 2 do
     local id, token = jobs[i], jobs[i + 1]
-    local job = redis.call("HMGET", job_key(tag, id), "lock", "attempt", "data", "ts", "v", "tc",
-      "limits")
+    local key = job_key(tag, id)
+    local job = redis.call("HMGET", key, "lock", "attempt", "data", "ts", "v", "tc", "limits",
+      "d2", "d3")
     if job[1] == token then
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = tonumber(job[2])
-      out[#out + 1] = job[3]
+      out[#out + 1] = joined_data(key, job[3], job[8], job[9])
       out[#out + 1] = job[4]
       out[#out + 1] = version_item(job[5], job[6], job[7])
     end

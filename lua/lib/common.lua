@@ -47,13 +47,6 @@ local function stored_key(tag, name)
   return tag .. string.sub(name, #tag + 1)
 end
 
--- A job this very call created on an earlier run (the call was sent again after a dropped
--- connection): same payload and dispatch time. Such a rerun counts as done, changing nothing.
-local function own_job(job, data, now)
-  local stored = redis.call("HMGET", job, "ts", "data")
-  return tonumber(stored[1]) == now and stored[2] == data
-end
-
 -- Append one transition to the task's capped event stream; extra field/value pairs may follow.
 -- Tell idle workers of the task there is work (score 0), or when the next delayed job is due
 -- (score t; with lt, kept only if earlier than the one there). A marker that was not there

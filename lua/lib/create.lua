@@ -1,6 +1,7 @@
 -- Create one job, waiting or delayed: shared by the flow-control enqueue scripts (spliced in
 -- at "--@include lib/create.lua"; needs lib/common.lua first). The plain enqueue scripts keep
 -- their own copy of these few lines: they are the hot path and stay branch-free.
+--@include lib/data.lua
 
 -- Hash fields beyond the basics, from a JSON object ("" = none), as HSET arguments.
 local function extra_fields(extra)
@@ -27,13 +28,13 @@ local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
     fields[#fields + 1] = exp
   end
   if run_at > now then
-    redis.call("HSET", job, "state", "delayed", "ts", now, "data", data, "run_at", run_at,
-      unpack(fields))
+    redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at,
+      unpack(data_args(data, fields)))
     redis.call("ZADD", k.delayed, run_at, id)
     mark_work(k.marker, run_at, true)
     emit(k.events, "delayed", id)
   else
-    redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, unpack(fields))
+    redis.call("HSET", job, "state", "waiting", "ts", now, unpack(data_args(data, fields)))
     queue_back(k.seq, k.wait, k.prio, id, priority, now)
     mark_work(k.marker, 0)
     emit(k.events, "waiting", id)

@@ -44,8 +44,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "TASKORA_GATEWAY_TOKEN=s3cret taskora gateway --host 0.0.0.0 --port 4000",
     ),
     "server status": ("taskora server status", "taskora server status --json"),
-    "server start": ("taskora server start",),
-    "server stop": ("taskora server stop", "taskora server stop --json"),
+    "server start": (
+        "taskora server start",
+        "taskora server start --cluster 3 --replicas 1",
+    ),
+    "server stop": (
+        "taskora server stop",
+        "taskora server stop --json",
+        "taskora server stop --cluster",
+    ),
     "dlq ls": ("taskora dlq ls", "taskora dlq ls --group", "taskora dlq ls -t send-email --json"),
     "dlq retry": ("taskora dlq retry 8f1c2d3e",),
     "dlq retry-all": (

@@ -1,8 +1,10 @@
-"""``taskora server status|start|stop``: the embedded Valkey server."""
+"""``taskora server status|start|stop``: the embedded Valkey server, and a local Valkey Cluster
+for experiments (``--cluster N``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,31 +15,69 @@ from .options import ConfigOption, JsonOption
 if TYPE_CHECKING:
     from ..config import Config
     from ..engine.embedded import EmbeddedStatus
+    from ..engine.local_cluster import LocalCluster
 
 app = typer.Typer(
-    help="Show, start and stop the embedded Valkey server (used when no url is configured).",
+    help="Show, start and stop the embedded Valkey server (used when no url is configured), "
+    "or a local Valkey Cluster for experiments.",
     no_args_is_help=True,
 )
+
+ClusterOption = Annotated[
+    int | None,
+    typer.Option(
+        "--cluster", metavar="N", show_default=False,
+        help="Start a local Valkey Cluster of N masters (on 127.0.0.1, in the state dir, for "
+        "experiments: nothing is persisted) instead of the embedded server; point url or "
+        "TASKORA_URL at the URL it prints.",
+    ),
+]  # fmt: skip
+ReplicasOption = Annotated[
+    int | None,
+    typer.Option(
+        "--replicas", metavar="R", show_default=False,
+        help="With --cluster: replicas per master (default 1; 0 for none).",
+    ),
+]  # fmt: skip
+StopClusterOption = Annotated[
+    bool,
+    typer.Option("--cluster", help="Stop the local cluster `server start --cluster` started."),
+]
 
 
 @app.command()
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Show whether the embedded server runs: socket, pid, version, memory, AOF."""
+    """Show whether the embedded server runs (socket, pid, version, memory, AOF), and the
+    local cluster if one was started."""
     from ..engine.embedded import embedded_status
 
     cfg = load(config)
     found = embedded_status(cfg.state_dir)
+    cluster = _local_cluster(cfg.state_dir)
     if as_json:
-        print_json(_as_dict(found, cfg))
+        print_json({**_as_dict(found, cfg), "cluster": cluster and cluster.describe()})
         return
     _print_status(found, cfg)
+    if cluster is not None:
+        _print_cluster(cluster.describe())
 
 
 @app.command()
-def start(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Start the embedded server (or find it running) and print its URL."""
+def start(
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    cluster: ClusterOption = None,
+    replicas: ReplicasOption = None,
+) -> None:
+    """Start the embedded server (or find it running) and print its URL; with --cluster N, a
+    local Valkey Cluster of N masters instead."""
     from ..engine.embedded import embedded_status, ensure_embedded
 
+    if cluster is not None:
+        _start_cluster(load(config), cluster, 1 if replicas is None else replicas, as_json)
+        return
+    if replicas is not None:
+        fail(USAGE, "--replicas goes with --cluster N (replicas per master of a local cluster)")
     cfg = _embedded_only(load(config), "start")
     url = ensure_embedded(cfg.state_dir)
     if as_json:
@@ -47,10 +87,16 @@ def start(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def stop(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Stop the embedded server; its AOF keeps every queued job for the next start."""
+def stop(
+    config: ConfigOption = None, as_json: JsonOption = False, cluster: StopClusterOption = False
+) -> None:
+    """Stop the embedded server; its AOF keeps every queued job for the next start. With
+    --cluster, stop the local cluster instead (its data goes with it)."""
     from ..engine.embedded import stop_embedded
 
+    if cluster:
+        _stop_cluster(load(config), as_json)
+        return
     cfg = _embedded_only(load(config), "stop")
     stopped = stop_embedded(cfg.state_dir)
     if as_json:
@@ -62,8 +108,64 @@ def stop(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 def _embedded_only(cfg: Config, verb: str) -> Config:
     if cfg.url:
         fail(USAGE, f"the config names a server ({mask_url(cfg.url)}); taskora does not {verb} "
-             "that one, only the embedded server used when no url is set")  # fmt: skip
+             "that one, only the embedded server used when no url is set (or a local "
+             f"cluster: `taskora server {verb} --cluster`)")  # fmt: skip
     return cfg
+
+
+def _local_cluster(state_dir: Path) -> LocalCluster | None:
+    from ..engine.local_cluster import find_cluster
+
+    return find_cluster(state_dir.expanduser().resolve() / "cluster")
+
+
+def _start_cluster(cfg: Config, masters: int, replicas: int, as_json: bool) -> None:
+    """Start the local cluster (or find the same one running) and print its URL. Unlike the
+    embedded server, it may be started whatever url the config names: that is how it is used
+    (point url or TASKORA_URL at it)."""
+    from ..engine.local_cluster import shape_problem, start_cluster
+
+    problem = shape_problem(masters, replicas)
+    if problem is not None:
+        fail(USAGE, problem)
+    found = _local_cluster(cfg.state_dir)
+    if found is not None and any(node.running() for node in found.nodes):
+        if not found.running() or (found.masters, found.replicas) != (masters, replicas):
+            what = "part of a local cluster" if not found.running() else (
+                f"a local cluster of {found.masters} masters with {found.replicas} replicas each"
+            )  # fmt: skip
+            fail(USAGE, f"{what} runs already ({found.url}, in {found.directory}); stop it "
+                 "first with `taskora server stop --cluster`")  # fmt: skip
+        running = found
+    else:
+        if found is not None:  # every node is gone (a reboot): clear what it left
+            found.stop()
+        running = start_cluster(cfg.state_dir.expanduser().resolve() / "cluster", masters, replicas)
+    if as_json:
+        print_json(running.describe())
+    else:
+        print(running.url)
+
+
+def _stop_cluster(cfg: Config, as_json: bool) -> None:
+    found = _local_cluster(cfg.state_dir)
+    if found is not None:
+        found.stop()
+    if as_json:
+        print_json({"stopped": found is not None, "state_dir": str(cfg.state_dir)})
+    else:
+        print("stopped" if found else f"no local cluster (state dir {cfg.state_dir})")
+
+
+def _print_cluster(described: dict[str, Any]) -> None:
+    each = "replica" if described["replicas"] == 1 else "replicas"
+    print(f"\nlocal cluster: {described['url']} ({described['masters']} masters, "
+          f"{described['replicas']} {each} each; {described['directory']})")  # fmt: skip
+    for node in described["nodes"]:
+        state = (
+            f"{node['role'] or 'not answering'}, pid {node['pid']}" if node["running"] else "down"
+        )
+        print(f"  127.0.0.1:{node['port']}  {state}")
 
 
 def _as_dict(found: EmbeddedStatus, cfg: Config) -> dict[str, object]:

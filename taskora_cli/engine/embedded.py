@@ -293,8 +293,9 @@ appendfsync everysec
 save ""
 # Jobs are the data: refuse writes when memory is full rather than evict them.
 maxmemory-policy noeviction
-# A job is a hash holding its JSON payload; with the default limit of 64 bytes a typical
-# payload turns it from a compact listpack into a hash table, ~170 bytes more per job.
+# A job's payload is stored in pieces that fit the default limit of 64 bytes, but its result
+# or error is not: with that limit a typical one turns a finished job's hash from a compact
+# listpack into a hash table, ~170 bytes more per job.
 hash-max-listpack-value 1024
 """
 
@@ -320,7 +321,7 @@ def _wait_ready(paths: _Paths, pid: int | None, deadline: float, log_offset: int
     while (state := _probe(paths.socket)) != "up":
         if pid is None and state == "down":
             return state
-        if pid is not None and not _pid_alive(pid):
+        if pid is not None and not pid_alive(pid):
             raise _failure(paths, "exited during startup", log_offset)
         if time.monotonic() >= deadline:
             raise _failure(paths, f"did not answer on {paths.socket} in time", log_offset)
@@ -356,7 +357,7 @@ def _remove_stale(paths: _Paths) -> None:
 
 
 def _gone(paths: _Paths, pid: str | None) -> bool:
-    return not _pid_alive(int(pid)) if pid else _probe(paths.socket) == "down"
+    return not pid_alive(int(pid)) if pid else _probe(paths.socket) == "down"
 
 
 def _wait_until(done: Callable[[], bool], deadline: float) -> bool:
@@ -367,7 +368,8 @@ def _wait_until(done: Callable[[], bool], deadline: float) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -387,7 +389,7 @@ def _pid_alive(pid: int) -> bool:
 def _kill(pid: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    _wait_until(lambda: not _pid_alive(pid), time.monotonic() + 2.0)
+    _wait_until(lambda: not pid_alive(pid), time.monotonic() + 2.0)
 
 
 def _probe(sock_path: Path) -> Probe:

@@ -102,6 +102,35 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
 
 
+_ACL_COMMAND = re.compile(r"no permissions to run the '([^']+)' command")
+
+ACL_HELP = (
+    "the README's 'Passwords, ACL users and TLS' section lists the smallest ACL taskora needs "
+    "(ACL SETUSER taskora on >SECRET ~taskora:* &taskora:* -@all +@read +@write +@scripting "
+    "+@pubsub +@connection +@transaction -@dangerous +info +time)"
+)
+
+
+def acl_refusal(error: BaseException) -> str | None:
+    """What an ACL user was refused (NOPERM, or an ACL failure inside a script) and how to
+    grant it, or None for any other error. The login went through: the user lacks a command,
+    or a key or channel outside its patterns."""
+    text = str(error)
+    if not isinstance(error, NoPermissionError) and not text.startswith("ACL failure in script"):
+        return None
+    command = _ACL_COMMAND.search(text)
+    if command is not None:
+        name = command.group(1)
+        return (
+            f"the command {name.upper()} to this ACL user ({text}); grant it to the user "
+            f"(ACL SETUSER <user> +{name.lower()}): {ACL_HELP}"
+        )
+    return (
+        f"this ACL user a key or channel outside its patterns ({text}); grant taskora's keys "
+        f"and channels (ACL SETUSER <user> ~taskora:* &taskora:*, whatever the prefix): {ACL_HELP}"
+    )
+
+
 class ServerLink:
     """The server behind one URL, and what a failure to reach it means.
 
@@ -161,7 +190,10 @@ class ServerLink:
         """Our exception for a redis-py one (or an OSError) raised while talking to the server."""
         if isinstance(error, ServerError):
             return error
-        if isinstance(error, AuthenticationError | AuthorizationError | NoPermissionError):
+        refusal = acl_refusal(error)
+        if refusal is not None:
+            return ServerError(f"the server at {self.shown} refused {refusal}")
+        if isinstance(error, AuthenticationError | AuthorizationError):
             return ServerError(
                 f"the server at {self.shown} refused the login ({error}); "
                 "check the user and password in the URL"

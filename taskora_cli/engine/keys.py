@@ -14,13 +14,16 @@ to one taskora version and is not part of the layout.
 
 from __future__ import annotations
 
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 """The layout version written to the meta record; bump on any incompatible change.
 2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines), job
 fields (holds, on_expire, conc, conc_max, conc_q), per-minute counts, paused queues, and the
-task registry as a HASH task -> queue (a SET in version 1, so version 1 data is not readable)."""
+task registry as a HASH task -> queue (a SET in version 1, so version 1 data is not readable).
+3: a job's payload is stored in pieces of at most 63 bytes ("data", then "d2".."d16"), so a
+waiting job's hash stays a listpack on a default-configured server; taskora of layout 2 would
+read only the first piece, so the two never share a server."""
 
-MIN_COMPAT_VERSION = 2
+MIN_COMPAT_VERSION = 3
 """The oldest layout this code can still read and write."""
 
 
@@ -215,7 +218,10 @@ class TaskKeys:
 
     def job(self, job_id: str) -> str:
         """HASH: one job (state, data, result, error, attempt, times, lock token, and
-        ``cancel``: the reason, set when someone asked to cancel it)."""
+        ``cancel``: the reason, set when someone asked to cancel it). The payload is kept in
+        pieces of at most 63 bytes: ``data`` holds the first, ``d2``..``d16`` the rest (none
+        when it fits in one; a payload of more than 16 pieces stays whole in ``data``); read it
+        with ``records.joined_data``."""
         return f"{self.tag}j:{job_id}"
 
     def dedup(self, key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -109,6 +110,70 @@ class TaskCounts(NamedTuple):
     paused: int = 0
 
 
+DATA_MORE_FIELDS = tuple(f"d{i}" for i in range(2, 17))
+"""The job hash fields holding a payload's pieces after the first ("data"), in order; absent
+when it fits in one piece. Scripts store a payload of up to 16 pieces of 63 bytes this way, so
+each value stays within Redis's default ``hash-max-listpack-value`` (64) and a waiting job's
+hash keeps the compact listpack encoding (lua/lib/common.lua, ``data_args``)."""
+
+
+DATA_PIECE = 63
+"""The most bytes one piece of a payload holds (one less than the default limit, 64)."""
+
+
+def data_fields(data: str) -> tuple[str, list[str]]:
+    """A payload as the job hash stores it: its first piece (the ``data`` field) and the other
+    pieces as field/value pairs (``["d2", piece, "d3", piece, ...]``, empty when it fits in one).
+
+    Pieces hold at most DATA_PIECE bytes of UTF-8 and end on a character boundary; a payload of
+    more than 16 pieces stays whole. Byte for byte what ``data_args`` in lua/lib/data.lua
+    makes: the plain enqueue scripts take their pieces from here, so the hottest script of all
+    splits nothing in Lua.
+    """
+    limit = DATA_PIECE * (len(DATA_MORE_FIELDS) + 1)
+    if data.isascii():  # one byte a character: the pieces are plain slices
+        if len(data) <= DATA_PIECE or len(data) > limit:
+            return data, []
+        more: list[str] = []
+        for n, start in enumerate(range(DATA_PIECE, len(data), DATA_PIECE)):
+            more += [DATA_MORE_FIELDS[n], data[start : start + DATA_PIECE]]
+        return data[:DATA_PIECE], more
+    raw = data.encode("utf-8", "surrogateescape")  # binary payloads too (serialization.py)
+    if len(raw) <= DATA_PIECE or len(raw) > limit:
+        return data, []
+    pieces: list[str] = []
+    start = 0
+    while start < len(raw) and len(pieces) <= len(DATA_MORE_FIELDS):
+        end = start + DATA_PIECE
+        if end >= len(raw):
+            end = len(raw)
+        else:
+            while end - 1 > start and raw[end] & 0xC0 == 0x80:
+                end -= 1  # never cut before a continuation byte
+        pieces.append(raw[start:end].decode("utf-8", "surrogateescape"))
+        start = end
+    if start < len(raw):  # more pieces than there are fields (short ones): kept whole
+        return data, []
+    more = []
+    for name, piece in zip(DATA_MORE_FIELDS, pieces[1:], strict=False):
+        more += [name, piece]
+    return pieces[0], more
+
+
+def joined_data(raw: Mapping[str, str]) -> str | None:
+    """A job's payload from its hash (all fields, or at least "data" and DATA_MORE_FIELDS)."""
+    first = raw.get("data")
+    if first is None or "d2" not in raw:
+        return first
+    parts = [first]
+    for name in DATA_MORE_FIELDS:
+        piece = raw.get(name)
+        if piece is None:
+            break
+        parts.append(piece)
+    return "".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A job as stored: state and raw JSON fields."""
@@ -156,11 +221,12 @@ class JobRecord:
 
         known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
         known |= {"finished", "run_at", "progress", "stalls", "lock", "cancel"}
+        known |= set(DATA_MORE_FIELDS)
         return cls(
             id=job_id,
             task=task,
             state=raw.get("state", "unknown"),
-            data=raw.get("data"),
+            data=joined_data(raw),
             result=raw.get("result"),
             error=raw.get("error"),
             attempt=num("attempt") or 0,

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..errors import WireFormatError
 from . import keys as k
-from .records import Admission, NewJob
+from .records import DATA_MORE_FIELDS, Admission, NewJob, data_fields, joined_data
 
 T = TypeVar("T")
 
@@ -116,12 +116,13 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
     and then finds its own job in place: a job with this id, payload and dispatch time is
     this very call's, so that counts as enqueued (a retry is idempotent). A caller-chosen id
     carries the call's own token instead (``call``), since two calls may share the rest."""
+    first, more = data_fields(job.data)  # the payload in pieces (layout 3), split here
     if job.run_at_ms > now_ms:
-        args = [job.id, job.data, now_ms, job.priority, job.run_at_ms, job.expire_at_ms]
-        args.append(job.extra)
-        done = yield RunScript("enqueue_delayed", [t.delayed, t.events, t.marker, t.tag], args)
+        args = [job.id, first, now_ms, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
+        keys = [t.delayed, t.events, t.marker, t.tag]
+        done = yield RunScript("enqueue_delayed", keys, [*args, *more])
     else:
-        args = [job.id, job.data, now_ms, job.priority, job.expire_at_ms, job.extra]
+        args = [job.id, first, now_ms, job.priority, job.expire_at_ms, job.extra, *more]
         keys = [t.wait, t.prioritized, t.events, t.marker, t.seq, t.tag]
         done = yield RunScript("enqueue", keys, args)
     if done:
@@ -130,8 +131,10 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
     if token is not None:
         [stored_token] = yield SendCommand(("HMGET", t.job(job.id), "call"))
         return bool(stored_token == token)
-    stored = yield SendCommand(("HMGET", t.job(job.id), "ts", "data"))
-    return list(stored) == [str(now_ms), job.data]
+    fields = ("ts", "data", *DATA_MORE_FIELDS)
+    stored = yield SendCommand(("HMGET", t.job(job.id), *fields))
+    found = {name: value for name, value in zip(fields, stored, strict=True) if value is not None}
+    return found.get("ts") == str(now_ms) and joined_data(found) == job.data
 
 
 def enqueue_bulk(t: k.TaskKeys, jobs: Sequence[NewJob], now_ms: int) -> Steps[list[bool]]:

@@ -142,6 +142,9 @@ ROWS: list[tuple[list[str], int]] = [
     (["init", "--path", "taskora.toml"], 2),  # exists: --force to overwrite
     (["init", "--path", "."], 2),
     (["server", "start"], 2),  # the config names a server: not ours to start
+    (["server", "start", "--cluster", "0"], 2),
+    (["server", "start", "--cluster", "3", "--replicas", "-1"], 2),
+    (["server", "start", "--replicas", "2"], 2),  # without --cluster
     (["nosuchcommand"], 2),
 ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cluster_support import tasks_on_every_master
-from servers import LocalCluster, ServerProcess
+from servers import ClusterNode, LocalCluster
 from support import make_app, until
 
 from taskora_cli.engine import doorbells
@@ -19,7 +19,7 @@ from taskora_cli.engine.records import NewJob
 from taskora_cli.worker import runner
 
 
-def waiting_connections(node: ServerProcess) -> list[dict[str, str]]:
+def waiting_connections(node: ClusterNode) -> list[dict[str, str]]:
     """The node's clients blocked in a command or subscribed to sharded channels."""
     with node.client() as client:
         clients = client.client_list()
@@ -99,6 +99,6 @@ async def test_doorbells_route_by_redis_pys_slot_map_where_there_is_no_lean_wire
         await engine.close()
 
 
-def numsub(node: ServerProcess, channel: str) -> int:
+def numsub(node: ClusterNode, channel: str) -> int:
     with node.client() as client:
         return int(client.execute_command("PUBSUB", "SHARDNUMSUB", channel)[1])

@@ -31,7 +31,7 @@ def _holder(cluster: LocalCluster, task: str) -> int | None:
     """The port of the master holding ``task``'s slot, None while none does."""
     try:
         return cluster.master_of(slot_of(f"{{{task}}}")).port
-    except AssertionError:
+    except LookupError:
         return None
 
 

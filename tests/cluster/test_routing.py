@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cluster_support import tasks_on_every_master
-from servers import LocalCluster, ServerProcess, wait_until
+from servers import ClusterNode, LocalCluster, wait_until
 from support import make_app
 
 from taskora_cli.engine.cluster import ClusterWire, detect_cluster, slot_of
@@ -17,11 +17,11 @@ from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.scripts import load_script
 
 
-def master_of(cluster: LocalCluster, slot: int) -> ServerProcess:
+def master_of(cluster: LocalCluster, slot: int) -> ClusterNode:
     return cluster.master_of(slot)
 
 
-def node_id(node: ServerProcess) -> str:
+def node_id(node: ClusterNode) -> str:
     with node.client() as client:
         return str(client.execute_command("CLUSTER", "MYID"))
 
@@ -32,7 +32,7 @@ def cluster(valkey_cluster: LocalCluster, redis_url: str) -> LocalCluster:
 
 
 @pytest.fixture
-def moved_slot(cluster: LocalCluster) -> Iterator[tuple[str, ServerProcess, ServerProcess]]:
+def moved_slot(cluster: LocalCluster) -> Iterator[tuple[str, ClusterNode, ClusterNode]]:
     """A key of an empty slot, its master and another one the test may hand the slot to (it
     is emptied and handed back at teardown)."""
     key = "{moved-here}:k"
@@ -47,7 +47,7 @@ def moved_slot(cluster: LocalCluster) -> Iterator[tuple[str, ServerProcess, Serv
         set_owner(cluster, slot, old)
 
 
-def set_owner(cluster: LocalCluster, slot: int, node: ServerProcess) -> None:
+def set_owner(cluster: LocalCluster, slot: int, node: ClusterNode) -> None:
     owner = node_id(node)
     for master in cluster.master_nodes():
         with master.client() as client:
@@ -86,7 +86,7 @@ async def test_scripts_of_tasks_on_three_masters_share_one_connection_per_master
 
 
 async def test_a_moved_slot_is_followed_and_the_map_read_again(
-    cluster: LocalCluster, moved_slot: tuple[str, ServerProcess, ServerProcess]
+    cluster: LocalCluster, moved_slot: tuple[str, ClusterNode, ClusterNode]
 ) -> None:
     key, old, new = moved_slot
     wire = ClusterWire(cluster.url)

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -63,6 +63,9 @@ def acl_server(tmp_path: Path) -> Iterator[int]:
         f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {tmp_path}\n'
         "user default on >admin-secret ~* &* +@all\n"
         f"user taskora {MINIMAL_ACL}\n"
+        # the minimal ACL but for INFO, and one whose keys are not taskora's
+        f"user no-info {MINIMAL_ACL.replace(' +info', '').replace('worker-', 'no-info-')}\n"
+        f"user elsewhere {MINIMAL_ACL.replace('taskora:*', 'other:*')}\n"
     )
     admin = redis.Redis(port=port, password="admin-secret")
     server = _start(str(get_binary_path()), [str(conf)], admin)
@@ -141,6 +144,28 @@ def test_a_wrong_password_is_one_clear_error_that_does_not_show_it(
     )  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "not-the-secret" not in done.stderr
+
+
+def test_a_refused_command_is_a_permission_error_naming_it_and_the_acl_fix(
+    acl_server: int, tmp_path: Path
+) -> None:
+    def refusal(user: str, password: str, call: Callable[[Taskora], object]) -> str:
+        url = f"redis://{user}:{password}@127.0.0.1:{acl_server}/0"
+        app = Taskora(url, config=load_config(env={}, cwd=tmp_path))
+        try:
+            with pytest.raises(ServerError) as caught:
+                call(app)
+        finally:
+            app.close()
+        message = str(caught.value)
+        assert "login" not in message and password not in message, message
+        assert "ACL SETUSER" in message and "README" in message, message
+        return message
+
+    no_info = refusal("no-info", "no-info-secret", lambda app: app.server_info())
+    assert "the command INFO" in no_info and "+info" in no_info, no_info
+    elsewhere = refusal("elsewhere", "worker-secret", lambda app: app.inspect().stats())
+    assert "key or channel" in elsewhere and "~taskora:*" in elsewhere, elsewhere
 
 
 # -- TLS: the embedded Valkey build has none; Debian's redis-server does ---------------------

@@ -282,6 +282,7 @@ async def test_bad_input_is_refused_at_the_caller(app: Taskora) -> None:
     [
         (99, "upgrade taskora"),  # written by a newer taskora
         (1, "older than this taskora can read"),  # wire format 1: not read, not migrated
+        (2, r"wire format 2, older than .* \(>= 3\)"),  # whole payloads: drained, not migrated
     ],
 )
 async def test_an_incompatible_wire_format_is_refused(

@@ -47,8 +47,8 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 2,
-    "MIN_COMPAT_VERSION": 2,
+    "WIRE_VERSION": 3,
+    "MIN_COMPAT_VERSION": 3,
     "SCRIPT_NAMES": [
         "handshake",
         "enqueue",
@@ -250,7 +250,15 @@ HEADERS_SNAPSHOT = {
         ],
     },
     "enqueue": {
-        "ARGV": ["id", "data", "now_ms", "priority", "expire_at_ms", "extra"],
+        "ARGV": [
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "expire_at_ms",
+            "extra",
+            "per further piece of the payload: field, piece",
+        ],
         "KEYS": [
             "wait LIST",
             "prio ZSET",
@@ -309,7 +317,16 @@ HEADERS_SNAPSHOT = {
         ],
     },
     "enqueue_delayed": {
-        "ARGV": ["id", "data", "now_ms", "priority", "run_at_ms", "expire_at_ms", "extra"],
+        "ARGV": [
+            "id",
+            "data",
+            "now_ms",
+            "priority",
+            "run_at_ms",
+            "expire_at_ms",
+            "extra",
+            "per further piece of the payload: field, piece",
+        ],
         "KEYS": ["delayed ZSET", "events STREAM", "marker ZSET", "tag PREFIX"],
     },
     "enqueue_throttled": {
