@@ -14,5 +14,5 @@ end
 local now = tonumber(ARGV[1])
 redis.call("ZADD", KEYS[1], now, job_id)
 redis.call("HSET", job_key(KEYS[4], job_id), "run_at", now)
-redis.call("ZADD", KEYS[2], 0, "0")
+mark_work(KEYS[2], 0)
 return job_id

@@ -49,7 +49,7 @@ if max_size > 0 and count >= max_size then
     redis.call("HSET", job, "state", "waiting")
     set_data(job, data)
     queue_back(k.seq, k.wait, k.prio, job_id, 0, now)
-    redis.call("ZADD", k.marker, 0, "0")
+    mark_work(k.marker, 0)
     emit(k.events, "waiting", job_id, "reason", "collect full")
   else
     job_id = id
@@ -64,7 +64,7 @@ end
 if job_id then
   redis.call("ZADD", k.delayed, due, job_id)
   redis.call("HSET", job_key(tag, job_id), "run_at", due)
-  redis.call("ZADD", k.marker, "LT", due, "0")
+  mark_work(k.marker, due, true)
 else
   job_id = id
   create_job(tag, k, job_id, "[]", now, 0, due, "0", "")

@@ -48,8 +48,8 @@ for i = 3, #ARGV - 1, 2 do
   out[#out + 1] = flag
 end
 if woke then
-  redis.call("ZADD", KEYS[6], 0, "0")
+  mark_work(KEYS[6], 0)
 elseif deferred then
-  redis.call("ZADD", KEYS[6], "LT", run_at, "0")
+  mark_work(KEYS[6], run_at, true)
 end
 return out

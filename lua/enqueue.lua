@@ -35,6 +35,6 @@ if ARGV[6] ~= "" then
   end
 end
 queue_back(KEYS[5], KEYS[1], KEYS[2], id, priority, now)
-redis.call("ZADD", KEYS[4], 0, "0")
+mark_work(KEYS[4], 0)
 emit(KEYS[3], "waiting", id)
 return 1

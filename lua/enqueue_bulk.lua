@@ -60,8 +60,8 @@ end
 emit_many(KEYS[4], "waiting", now_ids)
 emit_many(KEYS[4], "delayed", delayed_ids)
 if any_now then
-  redis.call("ZADD", KEYS[5], 0, "0")
+  mark_work(KEYS[5], 0)
 elseif first_due then
-  redis.call("ZADD", KEYS[5], "LT", first_due, "0")
+  mark_work(KEYS[5], first_due, true)
 end
 return out

@@ -34,6 +34,6 @@ if ARGV[7] ~= "" then
   end
 end
 redis.call("ZADD", KEYS[1], run_at, id)
-redis.call("ZADD", KEYS[3], "LT", run_at, "0")
+mark_work(KEYS[3], run_at, true)
 emit(KEYS[2], "delayed", id)
 return 1

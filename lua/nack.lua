@@ -46,6 +46,6 @@ for i = #ARGV - 1, 2, -2 do
   end
 end
 if any then
-  redis.call("ZADD", KEYS[5], 0, "0")
+  mark_work(KEYS[5], 0)
 end
 return out

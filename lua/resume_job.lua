@@ -30,11 +30,11 @@ redis.call("ZREM", KEYS[4], id)
 local back = fields[2] or "waiting"
 if back == "waiting" then
   queue_back(KEYS[7], KEYS[1], KEYS[2], id, tonumber(fields[3] or "0"), now)
-  redis.call("ZADD", KEYS[6], 0, "0")
+  mark_work(KEYS[6], 0)
 else
   local due = math.max(tonumber(fields[4] or "0"), now)
   redis.call("ZADD", KEYS[3], due, id)
-  redis.call("ZADD", KEYS[6], "LT", due, "0")
+  mark_work(KEYS[6], due, true)
 end
 redis.call("HSET", job, "state", back)
 redis.call("HDEL", job, "paused_from")

@@ -51,6 +51,6 @@ for i = 3, #ARGV do
 end
 if #retried > 0 then
   emit_many(KEYS[4], "waiting", retried, "reason", reasons)
-  redis.call("ZADD", KEYS[5], 0, "0")
+  mark_work(KEYS[5], 0)
 end
 return out

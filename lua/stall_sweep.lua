@@ -80,7 +80,7 @@ if failed > 0 then
   count_minute(KEYS[11], "f", now, failed)
 end
 if recovered > 0 or unparked then
-  redis.call("ZADD", KEYS[6], 0, "0")
+  mark_work(KEYS[6], 0)
 end
 trim_finished(tag, KEYS[8], now, tonumber(ARGV[5]), tonumber(ARGV[6]), TRIM_SWEEP)
 trim_finished(tag, KEYS[4], now, tonumber(ARGV[7]), tonumber(ARGV[8]), TRIM_SWEEP + 2 * failed)

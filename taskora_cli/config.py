@@ -120,9 +120,10 @@ class Config:
     """"module:attr" of the app to use; None finds it in `modules` (else the default app)."""
     modules: tuple[str, ...] = ()
     prefix: str = ""
-    cluster: bool = False
+    cluster: bool | None = None
     """True: the server is a Redis/Valkey Cluster (routed by slot) whatever its INFO says;
-    False: its INFO tells (``cluster_enabled:1``)."""
+    False: it is a standalone server (no INFO round trip to ask); None: its INFO tells
+    (``cluster_enabled:1``)."""
     state_dir: Path = field(default_factory=lambda: Path.cwd() / DEFAULT_STATE_DIR)
     root: Path = field(default_factory=Path.cwd)
     """Directory of the config file, else cwd; workers put it on sys.path."""

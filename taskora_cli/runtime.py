@@ -388,9 +388,12 @@ class Runtime:
         return connections
 
     def _is_cluster(self, url: str) -> bool:
+        """The config's word when it says (``cluster = true/false``), else the server's INFO."""
+        if self.config.cluster is not None:
+            return self.config.cluster
         from .engine.cluster_probe import detect_cluster
 
-        return bool(self.config.cluster) or detect_cluster(url)
+        return detect_cluster(url)
 
     def _forget_blocking(self) -> None:
         """Close the blocking connections; the next connection (blocking or not) starts

@@ -206,12 +206,12 @@ end
 -- Leave the marker telling idle workers when to look next: 0 = now, t = next due, none = idle.
 local function rearm_marker(keys)
   if redis.call("LLEN", keys.wait) > 0 or redis.call("ZCARD", keys.prio) > 0 then
-    redis.call("ZADD", keys.marker, 0, "0")
+    mark_work(keys.marker, 0)
     return
   end
   local next_due = redis.call("ZRANGE", keys.delayed, 0, 0, "WITHSCORES")
   if next_due[2] then
-    redis.call("ZADD", keys.marker, next_due[2], "0")
+    mark_work(keys.marker, next_due[2])
   else
     redis.call("DEL", keys.marker)
   end

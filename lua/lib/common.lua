@@ -48,6 +48,25 @@ local function stored_key(tag, name)
 end
 
 -- Append one transition to the task's capped event stream; extra field/value pairs may follow.
+-- Tell idle workers of the task there is work (score 0), or when the next delayed job is due
+-- (score t; with lt, kept only if earlier than the one there). A marker that was not there
+-- also rings its doorbell: a sharded pub/sub message on the channel named like the marker,
+-- which a worker hears for all its tasks on one connection per master (a cluster refuses one
+-- BZPOPMIN of keys in different slots). A marker that was there rang when it was made and
+-- nobody has popped it since, so nobody waits for it (as nobody blocks on a non-empty ZSET).
+-- pcall: a server without sharded pub/sub (before Redis 7) has workers block on the marker.
+local function mark_work(marker, score, lt)
+  local added
+  if lt then
+    added = redis.call("ZADD", marker, "LT", score, "0")
+  else
+    added = redis.call("ZADD", marker, score, "0")
+  end
+  if added == 1 then
+    redis.pcall("SPUBLISH", marker, score)
+  end
+end
+
 local function emit(events, event, id, ...)
   redis.call("XADD", events, "MAXLEN", "~", EVENTS_MAXLEN, "*", "event", event, "job", id, ...)
 end

@@ -31,12 +31,12 @@ local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
     redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at,
       unpack(data_args(data, fields)))
     redis.call("ZADD", k.delayed, run_at, id)
-    redis.call("ZADD", k.marker, "LT", run_at, "0")
+    mark_work(k.marker, run_at, true)
     emit(k.events, "delayed", id)
   else
     redis.call("HSET", job, "state", "waiting", "ts", now, unpack(data_args(data, fields)))
     queue_back(k.seq, k.wait, k.prio, id, priority, now)
-    redis.call("ZADD", k.marker, 0, "0")
+    mark_work(k.marker, 0)
     emit(k.events, "waiting", id)
   end
 end

@@ -18,6 +18,7 @@ from .cluster import ClusterWire
 from .connection import open_client
 from .control import Control
 from .dead import DeadLetters
+from .doorbells import Doorbells
 from .events import Events
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S, kinds
 from .flow import Flow
@@ -111,6 +112,7 @@ class Engine(Reads):
         self.leases = Leases(self.runner)
         self._blocking: dict[str, Redis] = {}
         self._blocking_wires: dict[str, Wire | ClusterWire] = {}
+        self._doorbells: Doorbells | None = None
         self.registered: set[str] = self.runner.registered
         """Task names recorded in the registry (a dispatch checks it first); a runtime shares
         one set between its engines and its blocking connections."""
@@ -140,6 +142,9 @@ class Engine(Reads):
                 await wire.close()
         self._blocking.clear()
         self._blocking_wires.clear()
+        doorbells, self._doorbells = self._doorbells, None
+        if doorbells is not None:
+            await doorbells.close()
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""
@@ -456,12 +461,18 @@ class Engine(Reads):
             or None when the timeout passed with no signal.
         """
         marker = self.keys(task).marker
+        if self._doorbells is None:
+            self._doorbells = Doorbells(self.runner)
+        if not self._doorbells.unsupported:
+            # one pub/sub connection (per master) hears every task's doorbell
+            return await self._doorbells.wait(marker, timeout_s)
         popped: Any
         if self.runner.wire is not None:
             wire = self._blocking_wires.get(task)
             if wire is None:
-                # One connection per task: a block holds its connection, and a cluster
-                # refuses a BZPOPMIN of markers in different slots.
+                # One connection per task (a server without sharded pub/sub): a block holds
+                # its connection, and a cluster refuses a BZPOPMIN of markers in different
+                # slots.
                 kind = ClusterWire if self.cluster else Wire
                 wire = kind(self.url, blocking=True, reply_timeout_s=self.reply_timeout_s)
                 self._blocking_wires[task] = wire

@@ -205,8 +205,11 @@ class TaskKeys:
         ids of the jobs that made it together in one script call), and maybe more fields whose
         values are per job, likewise space-separated."""
         self.marker = tag + "marker"
-        """ZSET with the one member "0": idle workers BZPOPMIN it. Score 0 = work now,
-        score t = the next delayed job is due at t."""
+        """ZSET with the one member "0": idle workers pop it. Score 0 = work now,
+        score t = the next delayed job is due at t. A script that makes it (it was not
+        there) also publishes the score on the sharded pub/sub channel of the same name, the
+        task's doorbell, which an idle worker subscribes to (engine/doorbells.py); on a
+        server without sharded pub/sub workers BZPOPMIN it."""
         self.sweep = tag + "sweep"
         """STRING: the time (ms) before which no other stall sweep of this task may run."""
         self.counts = tag + "counts"

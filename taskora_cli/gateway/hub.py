@@ -1,7 +1,8 @@
 """One reader of the job event streams per gateway process, fanning messages out to sockets.
 
-The hub follows the event streams of every task the server knows (one blocking XREAD on one
-connection, whatever the number of clients), turns the entries that matter into protocol
+The hub follows the event streams of every task the server knows (one events follower,
+whatever the number of clients: one blocking XREAD, or on a cluster one per slot, see
+:func:`~taskora_cli.engine.cluster.read_streams`), turns the entries that matter into protocol
 messages once, and queues each message on the connections that should get it: the client
 that emitted the job (a route per job) and every broadcast connection. Each connection has a
 bounded queue drained by its own writer, so a slow client never holds up the reader or the

@@ -13,6 +13,7 @@ from servers import LocalCluster, start_cluster
 from support import make_app, until
 
 from taskora_cli.engine.cluster import slot_of
+from taskora_cli.worker import runner
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,8 +43,11 @@ def _task_on_the_seed(cluster: LocalCluster) -> str:
 
 
 async def test_a_promoted_replica_takes_over_and_no_job_runs_twice_at_once(
-    own_cluster: LocalCluster, tmp_path: Path
+    own_cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # an idle worker is woken by its task's doorbell, subscribed anew on the promoted
+    # replica, not by its own look for work
+    monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
     app = make_app(own_cluster.url, tmp_path)
     running: set[int] = set()
     overlaps: list[int] = []
@@ -71,8 +75,10 @@ async def test_a_promoted_replica_takes_over_and_no_job_runs_twice_at_once(
             assert client.execute_command("WAIT", 1, 5000) >= 1
         master.kill()
         await until(lambda: _holder(own_cluster, name) not in (None, master.port), timeout=30)
+        results = await asyncio.gather(*(h.aresult(60) for h in before))
+        # the worker is idle now: these must wake it
         after = [await tick.adispatch(n) for n in range(20, 40)]
-        results = await asyncio.gather(*(h.aresult(60) for h in before + after))
+        results += await asyncio.gather(*(h.aresult(60) for h in after))
     finally:
         await worker.stop()
         await app.aclose()

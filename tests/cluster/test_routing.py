@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cluster_support import tasks_on_every_master
 from servers import ClusterNode, LocalCluster, wait_until
 from support import make_app
 
@@ -24,18 +25,6 @@ def master_of(cluster: LocalCluster, slot: int) -> ClusterNode:
 def node_id(node: ClusterNode) -> str:
     with node.client() as client:
         return str(client.execute_command("CLUSTER", "MYID"))
-
-
-def tasks_on_every_master(cluster: LocalCluster, count: int = 3) -> list[str]:
-    """Task names whose hash tags land on ``count`` different masters."""
-    names: dict[int, str] = {}
-    for n in range(1000):
-        name = f"job{n}"
-        port = master_of(cluster, slot_of(f"{{{name}}}")).port
-        names.setdefault(port, name)
-        if len(names) == count:
-            return list(names.values())
-    raise AssertionError("no task names spread over the masters")
 
 
 @pytest.fixture

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from support import make_app
+from support import make_app, until
 
 from taskora_cli import ServerError, Taskora
 from taskora_cli.config import load_config
+from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.worker import runner
 
 MINIMAL_ACL = (
     "on >worker-secret ~taskora:* &taskora:* -@all +@read +@write +@scripting +@pubsub "
@@ -257,8 +259,10 @@ def tls_server(certificates: Path, tmp_path: Path) -> Iterator[int]:
 
 
 async def test_tls_with_a_client_certificate_from_the_tls_table(
-    tls_server: int, certificates: Path, tmp_path: Path
+    tls_server: int, certificates: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # an idle worker is woken by its task's doorbell (over TLS too), not by its own look
+    monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
     (tmp_path / "taskora.toml").write_text(
         f'url = "rediss://127.0.0.1:{tls_server}/0"\n'
         '[tls]\nca = "certs/ca.pem"\ncert = "certs/client.pem"\nkey = "certs/client.key"\n'
@@ -272,6 +276,14 @@ async def test_tls_with_a_client_certificate_from_the_tls_table(
     worker = await app.start()
     try:
         assert await (await double.adispatch(21)).aresult(timeout=10) == 42
+        marker = TaskKeys("", "double").marker
+        c = certificates
+        with redis.Redis(
+            port=tls_server, ssl=True, ssl_ca_certs=str(c / "ca.pem"),
+            ssl_certfile=str(c / "client.pem"), ssl_keyfile=str(c / "client.key"),
+        ) as probe:  # fmt: skip
+            await until(lambda: probe.execute_command("PUBSUB", "SHARDNUMSUB", marker)[1] == 1)
+        assert await (await double.adispatch(4)).aresult(timeout=10) == 8
     finally:
         await worker.stop()
         await app.aclose()

@@ -480,10 +480,13 @@ def test_config_to_toml_omits_values_that_are_unset(tmp_path: Path) -> None:
     assert document["worker"]["grace"] == "30s"
 
 
-def test_cluster_mode_is_asked_of_the_server_unless_the_file_or_env_forces_it(
+def test_cluster_mode_is_asked_of_the_server_unless_the_file_or_env_says(
     tmp_path: Path,
 ) -> None:
-    assert load_text(tmp_path, "").cluster is False  # False: the server's INFO tells
+    assert load_text(tmp_path, "").cluster is None  # None: the server's INFO tells
     assert load_text(tmp_path, "cluster = true\n").cluster is True
+    assert load_text(tmp_path, "cluster = false\n").cluster is False
     forced = load_text(tmp_path, "", env={"TASKORA_CLUSTER": "1"})
     assert (forced.cluster, forced.sources["cluster"]) == (True, "env TASKORA_CLUSTER")
+    standalone = load_text(tmp_path, "cluster = true\n", env={"TASKORA_CLUSTER": "0"})
+    assert (standalone.cluster, standalone.sources["cluster"]) == (False, "env TASKORA_CLUSTER")
