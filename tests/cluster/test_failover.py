@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = start_cluster(tmp_path_factory.mktemp("failover"))
+    cluster = start_cluster(tmp_path_factory.mktemp("failover"), detach=False)
     try:
         yield cluster
     finally:
