@@ -233,7 +233,14 @@ async def test_tls_with_a_client_certificate_from_the_tls_table(
 
     worker = await app.start()
     try:
-        assert await (await double.adispatch(21)).aresult(timeout=10) == 42
+        handle = await double.adispatch(21)
+        assert await handle.aresult(timeout=10) == 42
+        # the reads go over redis-py here (TLS): the same operations, its replies as RESP's
+        found = await app.inspect().afind(handle.id)
+        assert found is not None and found.result == 42
+        assert (await app.inspect().astats()).total.completed == 1
+        assert await app.queues().apause("default")
+        assert [(q.name, q.paused) for q in await app.queues().alist()] == [("default", True)]
     finally:
         await worker.stop()
         await app.aclose()
