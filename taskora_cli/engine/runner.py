@@ -118,11 +118,12 @@ class Runner:
         Raises:
             ServerError: the server cannot be reached, or refused the command.
         """
+        wire = self._plain_wire()
         try:
-            if isinstance(self.wire, ClusterWire):  # steps' commands name their key first
-                return await self.wire.call(*args, key=str(args[1]), resend=True)
-            if self.wire is not None:
-                return await self.wire.call(*args, resend=True)
+            if isinstance(wire, ClusterWire):  # steps' commands name their key first
+                return await wire.call(*args, key=str(args[1]), resend=True)
+            if wire is not None:
+                return await wire.call(*args, resend=True)
             return as_resp(await self.client.execute_command(*args))  # type: ignore[no-untyped-call]
         except kinds().failure as exc:
             raise self.link.error(exc) from exc
@@ -136,7 +137,7 @@ class Runner:
         """
         if not commands:
             return []
-        if self.wire is not None:
+        if self._plain_wire() is not None:
             # Every call is written at once on the pipelined connection (each routed to its
             # key's master on a cluster): one round trip, replies read in order.
             replies = await asyncio.gather(
@@ -154,6 +155,14 @@ class Runner:
         except kinds().failure as exc:
             raise self.link.error(exc) from exc
         return [as_resp(reply) for reply in found]
+
+    def _plain_wire(self) -> Wire | ClusterWire | None:
+        """The connection plain commands go over: the lean one, or redis-py's client where
+        the URL needs it, or once the lean one is closed. A worker's stop closes the loop's
+        engine under whoever else holds it; a read through it then connects again, as
+        redis-py's client does on use (see Runtime._closed), where a script fails."""
+        wire = self.wire
+        return None if wire is None or wire.closed else wire
 
 
 def as_resp(reply: Any) -> Any:
