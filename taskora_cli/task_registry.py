@@ -16,6 +16,7 @@ from .task import Handler, Task, TaskOptions, unimplemented
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .engine.steps import Driver, Steps
     from .middleware import Middleware
     from .runtime import Runtime
     from .schedule_spec import ScheduleSpec
@@ -92,8 +93,15 @@ class TaskRegistry:
 
     async def known_names(self) -> list[str]:
         """Every task name registered here or on the server, sorted."""
-        engine = await self.runtime.engine()
-        return sorted(set(self.tasks) | set(await engine.known_tasks()))
+        return await self.runtime.adrive(self.known_names_steps)
+
+    def known_names_steps(self, driver: Driver) -> Steps[list[str]]:
+        """:meth:`known_names` as an engine operation (engine/steps.py), for the views'
+        operations that start with it."""
+        from .engine.read_steps import known_tasks
+
+        on_server = yield from known_tasks(driver.prefix)
+        return sorted(set(self.tasks) | set(on_server))
 
     async def resolve(self, name: str) -> Task:
         """The task ``name``: registered here, or known to the server (then a Task that can

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -145,9 +146,19 @@ MIN_CELL = 8
 
 def table_width() -> int:
     """Where tables are cut: $COLUMNS, else the terminal's width, else 80 (piped)."""
-    import shutil
-
-    return max(20, shutil.get_terminal_size((80, 24)).columns)
+    # shutil.get_terminal_size's rule for the columns, without importing shutil: it loads
+    # zlib, bz2 and lzma, ~5 ms of a one-shot command such as `taskora stats`
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        out = sys.__stdout__
+        try:
+            columns = (os.get_terminal_size(out.fileno()).columns if out else 0) or 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(20, columns)
 
 
 def print_table(
@@ -156,13 +167,11 @@ def print_table(
     """Print rows for people, columns two spaces apart. Cells are cut (ending in "…") so each
     line fits the terminal, the last column first, then the widest; ``wide`` keeps every cell
     whole. Control characters in a cell become spaces, so a cell is one line of plain text."""
-    from rich.cells import cell_len
-
     room = None if wide else table_width()
     cells = [[_one_line(c, room) for c in row] for row in [list(headers), *rows]]
-    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(headers))]
+    widths = [max(_cell_len(row[i]) for row in cells) for i in range(len(headers))]
     if room is not None:
-        widths = _fit(widths, [cell_len(h) for h in headers], room)
+        widths = _fit(widths, [_cell_len(h) for h in headers], room)
     bold = sys.stdout.isatty()
     for n, row in enumerate(cells):
         text = "  ".join(_cut(cell, width) for cell, width in zip(row, widths, strict=True))
@@ -200,7 +209,23 @@ def _fit(widths: list[int], header_widths: list[int], room: int) -> list[int]:
     return widths
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII: one terminal column per character, measured and cut as rich does for
+    it (its own shortcut), without importing rich."""
+    return text.isascii() and text.isprintable()
+
+
+def _cell_len(text: str) -> int:
+    if _plain(text):
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def _cut(cell: str, width: int) -> str:
+    if _plain(cell):
+        return cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"
     from rich.cells import cell_len, set_cell_size
 
     if cell_len(cell) <= width:

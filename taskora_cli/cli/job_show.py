@@ -55,11 +55,12 @@ def run_show(
     ]  # fmt: skip
     if job.cancel_reason is not None:
         fields.append(("cancelled", job.cancel_reason or "(no reason given)"))
-    from ..workflow_graph import parse_node_job_id
+    if "." in job.id:  # a workflow node's job id ends in ".<index>"; skip the import for others
+        from ..workflow_graph import parse_node_job_id
 
-    node = parse_node_job_id(job.id)
-    if node is not None:
-        fields.append(("workflow", f"{node[0]}, node {node[1]}"))
+        node = parse_node_job_id(job.id)
+        if node is not None:
+            fields.append(("workflow", f"{node[0]}, node {node[1]}"))
     error = job.outcome_error
     if error is not None:
         fields.append(("error", error.summary()))

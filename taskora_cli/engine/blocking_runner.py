@@ -94,6 +94,8 @@ class BlockingRunner:
                 call = operation.send(reply)
                 if type(call) is steps.RunScript:
                     reply = self.run(call.name, call.keys, call.args)
+                elif isinstance(call, steps.SendPipeline):
+                    reply = self.pipeline(call.commands)
                 else:
                     reply = self.command(*call.args)
         except StopIteration as done:
@@ -120,6 +122,20 @@ class BlockingRunner:
         """
         try:
             return self.wire.call(*args, resend=True)
+        except kinds().failure as exc:
+            raise self._link.error(exc) from exc
+
+    def pipeline(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send plain commands that are harmless to send twice in one round trip (see
+        steps.SendPipeline): their replies, in order.
+
+        Raises:
+            ServerError: as :meth:`drive`.
+        """
+        if not commands:
+            return []
+        try:
+            return self.wire.call_many(commands, resend=True)
         except kinds().failure as exc:
             raise self._link.error(exc) from exc
 

@@ -55,6 +55,19 @@ class BlockingWire:
         packed = pack(args)
         return self._link.guard_blocking(lambda: self._call(packed, resend))
 
+    def call_many(self, commands: Sequence[Sequence[Any]], *, resend: bool = False) -> list[Any]:
+        """Send several commands in one write and return their replies, in order (one round
+        trip). An error reply to any of them is raised once every reply has been read, so the
+        connection stays in step.
+
+        Raises:
+            ServerError: as :meth:`call`.
+        """
+        packed = b"".join(pack(args) for args in commands)
+        count = len(commands)
+        replies: list[Any] = self._link.guard_blocking(lambda: self._call(packed, resend, count))
+        return replies
+
     def evalsha(
         self, script: Script, keys: Sequence[str], args: Sequence[Any], *, resend: bool = False
     ) -> Any:
@@ -69,7 +82,8 @@ class BlockingWire:
         except NoScriptReply as exc:  # the server restarted again in between: give up
             raise script.unknown(self._link.shown) from exc
 
-    def _call(self, packed: bytes, resend: bool) -> Any:
+    def _call(self, packed: bytes, resend: bool, count: int = 0) -> Any:
+        """Send ``packed`` and read its reply; with ``count``, that many replies (a list)."""
         give_up_at = time.monotonic() + self.reply_timeout_s + RECONNECT_WINDOW_S
         failures = 0
         while True:
@@ -80,7 +94,7 @@ class BlockingWire:
                     sock = self._open()
                 sock.sendall(packed)
                 written = True
-                return self._read(sock)
+                return self._read(sock) if not count else self._read_many(sock, count)
             except (LinkDown, LinkTimeout, OSError) as exc:
                 self.drop()
                 failures += 1
@@ -104,6 +118,19 @@ class BlockingWire:
                 if written:
                     self.drop()
                 raise
+
+    def _read_many(self, sock: socket.socket, count: int) -> list[Any]:
+        replies: list[Any] = []
+        refused: ErrorReply | None = None
+        for _ in range(count):
+            try:
+                replies.append(self._read(sock))
+            except ErrorReply as exc:  # read the rest: they belong to this call
+                refused = refused or exc
+                replies.append(None)
+        if refused is not None:
+            raise refused
+        return replies
 
     def _read(self, sock: socket.socket) -> Any:
         reader = self._reader

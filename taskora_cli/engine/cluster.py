@@ -253,6 +253,11 @@ class ClusterWire:
             return [self.url]
         return [node_url(self.url, *node) for node in self._map.masters()]
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._link.closed
+
     async def close(self) -> None:
         """Close every connection."""
         self._link.closed = True

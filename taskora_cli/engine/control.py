@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import keys as k
+from . import read_steps
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -23,20 +24,15 @@ class Control:
 
     async def pause_queue(self, queue: str) -> bool:
         """Pause ``queue``; False if it already was."""
-        added: int = await self.runner.client.sadd(k.paused_queues_key(self.runner.prefix), queue)
-        return added == 1
+        return await self.runner.drive(read_steps.pause_queue(self.runner.prefix, queue))
 
     async def resume_queue(self, queue: str) -> bool:
         """Resume ``queue``; False if it was not paused."""
-        removed: int = await self.runner.client.srem(k.paused_queues_key(self.runner.prefix), queue)
-        return removed == 1
+        return await self.runner.drive(read_steps.resume_queue(self.runner.prefix, queue))
 
     async def paused_queues(self) -> set[str]:
         """The names of the paused queues."""
-        members: set[str] = await self.runner.client.smembers(
-            k.paused_queues_key(self.runner.prefix)
-        )  # type: ignore[assignment]
-        return set(members)
+        return await self.runner.drive(read_steps.paused_queues(self.runner.prefix))
 
     async def worker_orders(self, worker_id: str) -> tuple[set[str], bool]:
         """What ``worker_id`` is told now: the paused queues, and whether to drain."""

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from ..errors import UsageError
 from . import keys as k
-from . import steps
+from . import read_steps, steps
 from .admin import JobAdmin
 from .cluster import ClusterWire
 from .connection import open_client
@@ -177,13 +177,11 @@ class Engine(Reads):
 
     async def known_tasks(self) -> list[str]:
         """Every task name ever registered on this server/prefix."""
-        names: list[str] = await self.client.hkeys(k.task_registry_key(self.prefix))  # type: ignore[assignment]
-        return sorted(names)
+        return await self.runner.drive(read_steps.known_tasks(self.prefix))
 
     async def task_queues(self) -> dict[str, str]:
         """Task name -> the queue it was last registered in, for every known task."""
-        found: dict[str, str] = await self.client.hgetall(k.task_registry_key(self.prefix))  # type: ignore[assignment]
-        return found
+        return await self.runner.drive(read_steps.task_queues(self.prefix))
 
     async def publish_contracts(self, documents: Mapping[str, str]) -> dict[str, int]:
         """Publish tasks' contract documents (task name -> JSON), in one round trip.
@@ -563,8 +561,7 @@ class Engine(Reads):
 
     async def job_logs(self, task: str, job_id: str) -> list[str]:
         """The job's log entries (JSON strings), oldest first."""
-        entries: list[str] = await self.client.lrange(self.keys(task).logs(job_id), 0, -1)  # type: ignore[assignment]
-        return entries
+        return await self.runner.drive(read_steps.job_logs(self.keys, task, job_id))
 
     async def counts(self, task: str) -> dict[str, int]:
         """How many jobs of ``task`` are in each queue."""

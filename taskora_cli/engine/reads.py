@@ -11,82 +11,38 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..job_state import JobState
+from . import read_steps
 from .records import JobRecord, TaskCounts, VersionCounts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .keys import TaskKeys
+    from .runner import Runner
 
 VERSION_BATCH = 1000
 """Job ids read, and their versions looked up (one pipelined round trip), per step."""
 
 
 class Reads:
-    """Read-only queries for the inspector (needs ``client`` and ``keys`` from Engine)."""
+    """Read-only queries for the inspector (needs ``client``, ``runner`` and ``keys`` from
+    Engine); those a one-shot command makes are operations of :mod:`.read_steps`."""
 
     client: Redis
+    runner: Runner
 
     def keys(self, task: str) -> TaskKeys:
         raise NotImplementedError  # pragma: no cover - Engine provides it
 
     async def task_counts(self, tasks: Sequence[str], now_ms: int) -> list[TaskCounts]:
         """How many jobs each task has in each state, and the age of its oldest waiting job."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                t = self.keys(task)
-                pipe.llen(t.wait)
-                pipe.zcard(t.prioritized)
-                for key in (t.delayed, t.active, t.completed, t.failed, t.expired, t.cancelled):
-                    pipe.zcard(key)
-                pipe.lindex(t.wait, -1)  # the front of the line: the oldest of priority 0
-                pipe.zrange(t.prioritized, 0, 0)  # the next prioritized job
-                pipe.scard(t.parked_all)  # waiting for a concurrency slot
-                pipe.zcard(t.paused)
-            flat: list[Any] = await pipe.execute()
-        per = 12
-        fronts = [[flat[i * per + 8], *(flat[i * per + 9] or [])] for i in range(len(tasks))]
-        ages = await self._oldest_ages(tasks, fronts, now_ms)
-        out = []
-        for i, task in enumerate(tasks):
-            n = [int(x) for x in flat[i * per : i * per + 8]]
-            waiting = n[0] + n[1] + int(flat[i * per + 10])
-            paused = int(flat[i * per + 11])
-            counts = TaskCounts(task, waiting, n[2], n[3], n[4], n[5], n[6], n[7], ages[i], paused)
-            out.append(counts)
-        return out
+        return await self.runner.drive(read_steps.task_counts(self.keys, tasks, now_ms))
 
     async def minute_counts(
         self, tasks: Sequence[str], minutes: Sequence[int]
     ) -> list[tuple[int, int]]:
         """(completed, failed) in each of ``minutes`` (ms // 60000), summed over ``tasks``."""
-        fields = [f"{kind}:{minute}" for minute in minutes for kind in "cf"]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                pipe.hmget(self.keys(task).counts, fields)
-            rows: list[list[str | None]] = await pipe.execute()
-        sums = [0] * len(fields)
-        for row in rows:
-            for i, value in enumerate(row):
-                if value is not None:
-                    sums[i] += int(value)
-        return [(sums[2 * i], sums[2 * i + 1]) for i in range(len(minutes))]
-
-    async def _oldest_ages(
-        self, tasks: Sequence[str], fronts: list[list[str | None]], now_ms: int
-    ) -> list[int | None]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for task, ids in zip(tasks, fronts, strict=True):
-                for job_id in ids:
-                    if job_id:
-                        pipe.hget(self.keys(task).job(job_id), "ts")
-            stamps: list[Any] = await pipe.execute()
-        ages: list[int | None] = []
-        it = iter(stamps)
-        for ids in fronts:
-            found = [int(ts) for ts in (next(it) for job_id in ids if job_id) if ts]
-            ages.append(max(0, now_ms - min(found)) if found else None)
-        return ages
+        return await self.runner.drive(read_steps.minute_counts(self.keys, tasks, minutes))
 
     async def job_ids(self, task: str, state: str, offset: int, limit: int) -> list[str]:
         """Ids of ``task``'s jobs in ``state``: the waiting line in the order workers take it,
@@ -134,14 +90,7 @@ class Reads:
     async def find_job(self, job_id: str, tasks: Sequence[str]) -> JobRecord | None:
         """The job ``job_id`` under whichever of ``tasks`` holds it: one pipelined look-up of
         its key per task, never a scan."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                pipe.hgetall(self.keys(task).job(job_id))
-            raws: list[dict[str, str]] = await pipe.execute()
-        for task, raw in zip(tasks, raws, strict=True):
-            if raw:
-                return JobRecord.from_hash(task, job_id, raw)
-        return None
+        return await self.runner.drive(read_steps.find_job(self.keys, job_id, tasks))
 
     async def version_counts(self, task: str, batch: int = VERSION_BATCH) -> VersionCounts:
         """How many of ``task``'s waiting, active and delayed jobs carry each payload version

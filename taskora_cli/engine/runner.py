@@ -10,6 +10,7 @@ NOSCRIPT that loading again did not cure) reaches the caller as our
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from .connection import open_client
 from .failures import REPLY_TIMEOUT_S, ServerLink, kinds
 from .resp import supports
 from .scripts import RESENDABLE, load_script
-from .steps import RunScript, Steps
+from .steps import RunScript, SendPipeline, Steps
 from .wire import Wire
 
 T = TypeVar("T")
@@ -103,6 +104,8 @@ class Runner:
                 call = steps.send(reply)
                 if type(call) is RunScript:
                     reply = await self.run(call.name, call.keys, call.args)
+                elif isinstance(call, SendPipeline):
+                    reply = await self.pipeline(call.commands)
                 else:
                     reply = await self.command(*call.args)
         except StopIteration as done:
@@ -115,11 +118,58 @@ class Runner:
         Raises:
             ServerError: the server cannot be reached, or refused the command.
         """
+        wire = self._plain_wire()
         try:
-            if isinstance(self.wire, ClusterWire):  # steps' commands name their key first
-                return await self.wire.call(*args, key=str(args[1]), resend=True)
-            if self.wire is not None:
-                return await self.wire.call(*args, resend=True)
-            return await self.client.execute_command(*args)  # type: ignore[no-untyped-call]
+            if isinstance(wire, ClusterWire):  # steps' commands name their key first
+                return await wire.call(*args, key=str(args[1]), resend=True)
+            if wire is not None:
+                return await wire.call(*args, resend=True)
+            return as_resp(await self.client.execute_command(*args))  # type: ignore[no-untyped-call]
         except kinds().failure as exc:
             raise self.link.error(exc) from exc
+
+    async def pipeline(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send plain commands that are harmless to send twice in one round trip (see
+        steps.SendPipeline): their replies, in order.
+
+        Raises:
+            ServerError: the server cannot be reached, or refused one of them.
+        """
+        if not commands:
+            return []
+        if self._plain_wire() is not None:
+            # Every call is written at once on the pipelined connection (each routed to its
+            # key's master on a cluster): one round trip, replies read in order.
+            replies = await asyncio.gather(
+                *(self.command(*args) for args in commands), return_exceptions=True
+            )
+            failed = next((r for r in replies if isinstance(r, BaseException)), None)
+            if failed is not None:
+                raise failed
+            return replies
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for args in commands:
+                    pipe.execute_command(*args)
+                found: list[Any] = await pipe.execute()
+        except kinds().failure as exc:
+            raise self.link.error(exc) from exc
+        return [as_resp(reply) for reply in found]
+
+    def _plain_wire(self) -> Wire | ClusterWire | None:
+        """The connection plain commands go over: the lean one, or redis-py's client where
+        the URL needs it, or once the lean one is closed. A worker's stop closes the loop's
+        engine under whoever else holds it; a read through it then connects again, as
+        redis-py's client does on use (see Runtime._closed), where a script fails."""
+        wire = self.wire
+        return None if wire is None or wire.closed else wire
+
+
+def as_resp(reply: Any) -> Any:
+    """A redis-py reply as the lean wire gives it: redis-py parses some (a hash into a dict,
+    a set into a set); the operations of :mod:`.steps` read RESP's flat lists."""
+    if isinstance(reply, dict):
+        return [item for pair in reply.items() for item in pair]
+    if isinstance(reply, set):
+        return list(reply)
+    return reply

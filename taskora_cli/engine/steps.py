@@ -3,10 +3,11 @@ blocking connection alike.
 
 An operation that talks to the server (a dispatch: register the task, run its enqueue script,
 read back its job when the script found the id taken) is a generator that yields each call it
-needs (:class:`RunScript` or :class:`SendCommand`) and receives the reply. The async
-:class:`~.runner.Runner` and the blocking :class:`~.blocking_runner.BlockingRunner` only drive
-it (``drive``): what is sent, and what a reply means, lives here, so the blocking
-``task.dispatch()`` can answer on the caller's thread without a second implementation.
+needs (:class:`RunScript`, :class:`SendCommand` or :class:`SendPipeline`) and receives the
+reply. The async :class:`~.runner.Runner` and the blocking
+:class:`~.blocking_runner.BlockingRunner` only drive it (``drive``): what is sent, and what a
+reply means, lives here, so the blocking ``task.dispatch()`` can answer on the caller's thread
+without a second implementation.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ class SendCommand(NamedTuple):
     args: tuple[Any, ...]
 
 
-Call = RunScript | SendCommand
+class SendPipeline(NamedTuple):
+    """Send several plain commands in one write and read their replies (one round trip);
+    the same rule as :class:`SendCommand` holds for each. The reply is the list of theirs,
+    in order; any error reply fails the whole call (once every reply has been read)."""
+
+    commands: tuple[tuple[Any, ...], ...]
+
+
+Call = RunScript | SendCommand | SendPipeline
 Steps = Generator[Call, Any, T]
 """An operation: yields its calls, receives each reply, returns its result."""
 

@@ -341,6 +341,11 @@ class Wire:
             raise
         return proto
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a later call fails with ServerError)."""
+        return self._closed
+
     async def close(self) -> None:
         """Close the connection; calls in flight fail with ServerError."""
         self._closed = True

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..blocking import blocking_twin
+from ..blocking import blocking_twin, driven_twins
+from ..engine import read_steps
 from ..errors import UsageError
 from ..job_state import LISTED_STATES
 from ..moments import to_datetime
@@ -18,6 +19,7 @@ from ..remote_error import RemoteError, decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
     from ..engine.records import JobRecord, TaskCounts
+    from ..engine.steps import Driver, Operation, Steps
     from ..serialization import Payloads
     from ..task_catalog import Contracts, Migrations
     from ..task_registry import Parts
@@ -272,19 +274,24 @@ class Inspector:
 
     tasks = blocking_twin(atasks)
 
-    async def astats(self) -> Stats:
+    def _stats(self) -> Operation[Stats]:
         """Counts by state per task and in total, and each queue's latency."""
-        engine = await self.runtime.engine()
-        counts = await engine.task_counts(await self.atasks(), self.runtime.clock())
-        per_task = [TaskStats.from_counts(c) for c in counts]
-        latencies = [s.latency for s in per_task if s.latency is not None]
-        sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
-        total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
-        return Stats(per_task, total)
 
-    stats = blocking_twin(astats)
+        def steps(driver: Driver) -> Steps[Stats]:
+            tasks = yield from self.registry.known_names_steps(driver)
+            now_ms = self.runtime.clock()
+            counts = yield from read_steps.task_counts(driver.keys, tasks, now_ms)
+            per_task = [TaskStats.from_counts(c) for c in counts]
+            latencies = [s.latency for s in per_task if s.latency is not None]
+            sums = {state: sum(getattr(s, state) for s in per_task) for state in STATES}
+            total = TaskStats("*", **sums, latency=max(latencies) if latencies else None)
+            return Stats(per_task, total)
 
-    async def athroughput(self, task: str | None = None, minutes: int = 60) -> list[Minute]:
+        return steps
+
+    astats, stats = driven_twins(_stats, "stats")
+
+    def _throughput(self, task: str | None = None, minutes: int = 60) -> Operation[list[Minute]]:
         """Jobs completed and failed for good per minute, over the last ``minutes`` (at most
         1440) up to and including the current one, oldest first; of one task or all of them.
 
@@ -295,17 +302,23 @@ class Inspector:
             raise UsageError(f"minutes must be an int, got {minutes!r}")
         if not 1 <= minutes <= MAX_THROUGHPUT_MINUTES:
             raise UsageError(f"minutes must be within 1..{MAX_THROUGHPUT_MINUTES}, got {minutes}")
-        engine = await self.runtime.engine()
-        now_minute = self.runtime.clock() // 60_000
-        span = list(range(now_minute - minutes + 1, now_minute + 1))
-        tasks = [task] if task is not None else await self.atasks()
-        counts = await engine.minute_counts(tasks, span)
-        return [
-            Minute(datetime.fromtimestamp(m * 60, tz=UTC), c, f)
-            for m, (c, f) in zip(span, counts, strict=True)
-        ]
 
-    throughput = blocking_twin(athroughput)
+        def steps(driver: Driver) -> Steps[list[Minute]]:
+            now_minute = self.runtime.clock() // 60_000
+            span = list(range(now_minute - minutes + 1, now_minute + 1))
+            if task is not None:
+                tasks = [task]
+            else:
+                tasks = yield from self.registry.known_names_steps(driver)
+            counts = yield from read_steps.minute_counts(driver.keys, tasks, span)
+            return [
+                Minute(datetime.fromtimestamp(m * 60, tz=UTC), c, f)
+                for m, (c, f) in zip(span, counts, strict=True)
+            ]
+
+        return steps
+
+    athroughput, throughput = driven_twins(_throughput, "throughput")
 
     async def ajobs(self, task: str, state: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """Jobs of ``task`` in ``state``: the waiting line in the order workers take
@@ -355,18 +368,24 @@ class Inspector:
 
     search = blocking_twin(asearch)
 
-    async def afind(self, job_id: str, task: str | None = None) -> JobInfo | None:
+    def _find(self, job_id: str, task: str | None = None) -> Operation[JobInfo | None]:
         """The job ``job_id`` with its logs, or None. Without ``task`` it is looked
         for under every known task (one pipelined key look-up each)."""
-        engine = await self.runtime.engine()
-        tasks = [task] if task is not None else await self.atasks()
-        record = await engine.find_job(job_id, tasks)
-        if record is None:
-            return None
-        logs = await engine.job_logs(record.task, job_id)
-        return JobInfo.from_record(record, logs, self.runtime.payloads)
 
-    find = blocking_twin(afind)
+        def steps(driver: Driver) -> Steps[JobInfo | None]:
+            if task is not None:
+                tasks = [task]
+            else:
+                tasks = yield from self.registry.known_names_steps(driver)
+            record = yield from read_steps.find_job(driver.keys, job_id, tasks)
+            if record is None:
+                return None
+            logs = yield from read_steps.job_logs(driver.keys, record.task, job_id)
+            return JobInfo.from_record(record, logs, self.runtime.payloads)
+
+        return steps
+
+    afind, find = driven_twins(_find, "find")
 
     async def acontracts(self) -> Contracts:
         """Every published task contract, with the live workers serving each, and the tasks

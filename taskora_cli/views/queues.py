@@ -12,11 +12,13 @@ import builtins
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..blocking import blocking_twin
+from ..blocking import driven_twins
+from ..engine import read_steps
 from ..names import check_queue_name
 from .inspector import TaskStats
 
 if TYPE_CHECKING:
+    from ..engine.steps import Driver, Operation, Steps
     from ..task_registry import Parts
     from .inspector import Stats
 
@@ -47,61 +49,77 @@ class Queues:
         self.runtime = app.runtime
         self.registry = app.registry
 
-    async def alist(self, stats: Stats | None = None) -> builtins.list[QueueInfo]:
+    def _list(self, stats: Stats | None = None) -> Operation[builtins.list[QueueInfo]]:
         """Every known queue (of tasks registered here or on the server, and any paused one),
         sorted by name. ``stats``: counts already read with
         ``app.inspect().stats()``, so they are not read again."""
-        engine = await self.runtime.engine()
-        queue_of = await engine.task_queues()
-        for name, task in self.registry.tasks.items():
-            queue_of[name] = task.options.queue
-        paused = await engine.control.paused_queues()
-        if stats is None:
-            counts = await engine.task_counts(sorted(queue_of), self.runtime.clock())
-            per_task = [TaskStats.from_counts(c) for c in counts]
-        else:
-            per_task = stats.tasks
-        by_task = {s.task: s for s in per_task}
-        members: dict[str, list[str]] = {queue: [] for queue in paused}
-        for task_name, queue in sorted(queue_of.items()):
-            members.setdefault(queue, []).append(task_name)
-        out = []
-        for queue, tasks in sorted(members.items()):
-            rows = [by_task[t] for t in tasks if t in by_task]
-            latencies = [r.latency for r in rows if r.latency is not None]
-            out.append(
-                QueueInfo(
-                    queue,
-                    queue in paused,
-                    tasks,
-                    waiting=sum(r.waiting for r in rows),
-                    delayed=sum(r.delayed for r in rows),
-                    active=sum(r.active for r in rows),
-                    failed=sum(r.failed for r in rows),
-                    latency=max(latencies) if latencies else None,
-                )
-            )
-        return out
 
-    list = blocking_twin(alist)
+        def steps(driver: Driver) -> Steps[builtins.list[QueueInfo]]:
+            queue_of = yield from read_steps.task_queues(driver.prefix)
+            for name, task in self.registry.tasks.items():
+                queue_of[name] = task.options.queue
+            paused = yield from read_steps.paused_queues(driver.prefix)
+            if stats is None:
+                now_ms = self.runtime.clock()
+                counts = yield from read_steps.task_counts(driver.keys, sorted(queue_of), now_ms)
+                per_task = [TaskStats.from_counts(c) for c in counts]
+            else:
+                per_task = stats.tasks
+            return _queues(queue_of, paused, per_task)
 
-    async def apause(self, name: str) -> bool:
+        return steps
+
+    alist, list = driven_twins(_list, "list")
+
+    def _pause(self, name: str) -> Operation[bool]:
         """Pause queue ``name``; False if it already was. Dispatch still works."""
-        engine = await self.runtime.engine()
-        return await engine.control.pause_queue(check_queue_name(name))
+        queue = check_queue_name(name)
+        return lambda driver: read_steps.pause_queue(driver.prefix, queue)
 
-    pause = blocking_twin(apause)
+    apause, pause = driven_twins(_pause, "pause")
 
-    async def aresume(self, name: str) -> bool:
+    def _resume(self, name: str) -> Operation[bool]:
         """Resume queue ``name``; False if it was not paused."""
-        engine = await self.runtime.engine()
-        return await engine.control.resume_queue(check_queue_name(name))
+        queue = check_queue_name(name)
+        return lambda driver: read_steps.resume_queue(driver.prefix, queue)
 
-    resume = blocking_twin(aresume)
+    aresume, resume = driven_twins(_resume, "resume")
 
-    async def ais_paused(self, name: str) -> bool:
+    def _is_paused(self, name: str) -> Operation[bool]:
         """Whether queue ``name`` is paused."""
-        engine = await self.runtime.engine()
-        return check_queue_name(name) in await engine.control.paused_queues()
+        queue = check_queue_name(name)
 
-    is_paused = blocking_twin(ais_paused)
+        def steps(driver: Driver) -> Steps[bool]:
+            paused = yield from read_steps.paused_queues(driver.prefix)
+            return queue in paused
+
+        return steps
+
+    ais_paused, is_paused = driven_twins(_is_paused, "is_paused")
+
+
+def _queues(
+    queue_of: dict[str, str], paused: set[str], per_task: builtins.list[TaskStats]
+) -> builtins.list[QueueInfo]:
+    """The queues, by name, from each task's queue, the paused ones and each task's counts."""
+    by_task = {s.task: s for s in per_task}
+    members: dict[str, builtins.list[str]] = {queue: [] for queue in paused}
+    for task_name, queue in sorted(queue_of.items()):
+        members.setdefault(queue, []).append(task_name)
+    out = []
+    for queue, tasks in sorted(members.items()):
+        rows = [by_task[t] for t in tasks if t in by_task]
+        latencies = [r.latency for r in rows if r.latency is not None]
+        out.append(
+            QueueInfo(
+                queue,
+                queue in paused,
+                tasks,
+                waiting=sum(r.waiting for r in rows),
+                delayed=sum(r.delayed for r in rows),
+                active=sum(r.active for r in rows),
+                failed=sum(r.failed for r in rows),
+                latency=max(latencies) if latencies else None,
+            )
+        )
+    return out

@@ -275,7 +275,8 @@ async def test_tls_with_a_client_certificate_from_the_tls_table(
 
     worker = await app.start()
     try:
-        assert await (await double.adispatch(21)).aresult(timeout=10) == 42
+        handle = await double.adispatch(21)
+        assert await handle.aresult(timeout=10) == 42
         marker = TaskKeys("", "double").marker
         c = certificates
         with redis.Redis(
@@ -284,6 +285,12 @@ async def test_tls_with_a_client_certificate_from_the_tls_table(
         ) as probe:  # fmt: skip
             await until(lambda: probe.execute_command("PUBSUB", "SHARDNUMSUB", marker)[1] == 1)
         assert await (await double.adispatch(4)).aresult(timeout=10) == 8
+        # the reads go over redis-py here (TLS): the same operations, its replies as RESP's
+        found = await app.inspect().afind(handle.id)
+        assert found is not None and found.result == 42
+        assert (await app.inspect().astats()).total.completed == 2
+        assert await app.queues().apause("default")
+        assert [(q.name, q.paused) for q in await app.queues().alist()] == [("default", True)]
     finally:
         await worker.stop()
         await app.aclose()

@@ -16,7 +16,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
@@ -26,6 +26,7 @@ from support import make_app
 from taskora_cli import Taskora
 from taskora_cli.config import Config
 from taskora_cli.engine import keys as k
+from taskora_cli.engine.steps import Driver, SendPipeline, Steps
 from taskora_cli.errors import ServerError
 from taskora_cli.task import Task
 
@@ -229,6 +230,30 @@ def test_dispatch_many_runs_on_the_callers_thread_too(app: Taskora, redis_url: s
     handles = app.get_task("echo").dispatch_many([{"i": i} for i in range(5)])
     assert all(h.enqueued for h in handles)
     assert waiting_ids(redis_url) == {h.id for h in handles}
+
+
+def test_a_refused_command_in_a_pipeline_leaves_the_connection_in_step(
+    app: Taskora, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.set("a-string", "x")
+        client.rpush("a-list", "first")
+    finally:
+        client.close()
+
+    def pipelined(_driver: Driver) -> Steps[list[Any]]:
+        replies: list[Any] = yield SendPipeline((("LLEN", "a-list"), ("LLEN", "a-string")))
+        return replies
+
+    def read(_driver: Driver) -> Steps[list[Any]]:
+        replies: list[Any] = yield SendPipeline((("LRANGE", "a-list", 0, -1), ("GET", "a-string")))
+        return replies
+
+    with pytest.raises(ServerError, match="WRONGTYPE"):
+        app.runtime.drive(pipelined)
+    assert app.runtime.drive(read) == [["first"], "x"]  # its own replies, not the refused one's
+    assert app.inspect().stats().total.waiting == 0  # the views' reads on the same connection
 
 
 def test_a_closed_app_connects_again_on_the_next_dispatch(app: Taskora, redis_url: str) -> None:
