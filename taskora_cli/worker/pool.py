@@ -251,6 +251,18 @@ class Worker:
             concurrency = self.concurrency_for(task)
             runner = TaskRunner(self, task, concurrency, self._prefetch, self.plans[task.name])
             self.runners.append(runner)
+        from ..contract import publish_contracts  # producers elsewhere dispatch by name with them
+
+        # the round trips first (in this order they are sent), then the listeners, whose
+        # connections cost CPU while those are on the wire
+        records = [
+            loop.create_task(call)
+            for call in (
+                self.engine.register_tasks({t.name: t.options.queue for t in self.tasks}),
+                self._obey(),  # a queue paused before this worker started stays paused
+                publish_contracts(self.engine, self.tasks, self.runtime.clock()),
+            )
+        ]
         subscribed, following = asyncio.Event(), asyncio.Event()
         background = [
             loop.create_task(
@@ -271,15 +283,8 @@ class Worker:
             background.append(loop.create_task(deliver(self, self._closing, following)))
         else:
             following.set()
-        from ..contract import publish_contracts  # producers elsewhere dispatch by name with them
-
         try:
-            await _together(
-                self.engine.register_tasks({t.name: t.options.queue for t in self.tasks}),
-                publish_contracts(self.engine, self.tasks, self.runtime.clock()),
-                self._obey(),  # a queue paused before this worker started stays paused
-                _listening(subscribed, following),
-            )
+            await _together(*records, _listening(subscribed, following))
         except BaseException:  # no listener left behind by a start that failed
             self._closing.set()
             for follower in background:
@@ -565,9 +570,9 @@ async def _listening(subscribed: asyncio.Event, following: asyncio.Event) -> Non
             await following.wait()
 
 
-async def _together(*calls: Coroutine[Any, Any, Any]) -> None:
-    """Run ``calls`` at once (their round trips share the wire); the first to fail cancels
-    the others and is raised as it is (not wrapped, as a TaskGroup would)."""
+async def _together(*calls: Coroutine[Any, Any, Any] | asyncio.Future[Any]) -> None:
+    """Run ``calls`` at once (their round trips share the wire); a failure cancels the
+    others and is raised as it is (not wrapped in a group, as a TaskGroup's would be)."""
     tasks = [asyncio.ensure_future(call) for call in calls]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
