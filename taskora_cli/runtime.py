@@ -315,6 +315,7 @@ class Runtime:
         """The URL and whether it is a cluster, asked in a thread only when that may block
         (starting the embedded server, asking a TCP server's INFO): a worker on a socket URL
         claims sooner without the thread hops."""
+        import asyncio
 
         def where() -> tuple[str, bool]:
             url = self._resolve_url_once()
