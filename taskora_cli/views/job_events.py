@@ -188,7 +188,11 @@ async def _follow_wanted(
     call that fails changes nothing and the next one tries it all again). Returns the
     follower, started if there was none and one is wanted, closed and None once none is."""
     engine = await app.runtime.engine()
-    wanted = app.runtime.listeners.tasks(await app.registry.known_names())
+    listeners = app.runtime.listeners
+    # no job listener (a worker starting, most often): no task is wanted, whatever the server
+    # knows; skip asking it, a round trip on a connection of its own before the first claim
+    known = await app.registry.known_names() if listeners.listens_to_jobs() else []
+    wanted = listeners.tasks(known)
     new = [name for name in wanted if name not in names]
     gone = [name for name in names if name not in wanted]
     kept = [name for name in names if name in wanted]

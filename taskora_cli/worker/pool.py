@@ -234,59 +234,74 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Run the start-up hooks, connect, then start claiming and the background loops."""
+        """Run the start-up hooks, connect, then start claiming and the background loops.
+
+        What the first claim waits for goes out at once, not one round trip after another:
+        the task records, the contracts, this worker's orders, the cancel subscription and
+        the event streams' ends. The registry record and the scheduler start once the first
+        claim is on the wire; ``worker:ready`` (and the log line) follows them all.
+        """
         if not self._started_up:  # once per worker, before any job can read ctx.state
             await start_up(self.registry.on_startup, self.state)
             self._started_up = True
         self.engine = await self.runtime.engine()
         self._closing.clear()
-        await self.engine.register_tasks({t.name: t.options.queue for t in self.tasks})
+        loop = asyncio.get_running_loop()
+        for task in self.tasks:
+            concurrency = self.concurrency_for(task)
+            runner = TaskRunner(self, task, concurrency, self._prefetch, self.plans[task.name])
+            self.runners.append(runner)
         from ..contract import publish_contracts  # producers elsewhere dispatch by name with them
 
-        await publish_contracts(self.engine, self.tasks, self.runtime.clock())
-        subscribed = asyncio.Event()
-        listener = asyncio.get_running_loop().create_task(
-            listen_for_cancels(
-                self.engine.node_urls,
-                [self.engine.keys(t.name) for t in self.tasks],
-                self.cancel_job,
-                self._closing,
-                subscribed,
+        # the round trips first (in this order they are sent), then the listeners, whose
+        # connections cost CPU while those are on the wire
+        records = [
+            loop.create_task(call)
+            for call in (
+                self.engine.register_tasks({t.name: t.options.queue for t in self.tasks}),
+                self._obey(),  # a queue paused before this worker started stays paused
+                publish_contracts(self.engine, self.tasks, self.runtime.clock()),
             )
-        )
-        delivering, following = [], asyncio.Event()
+        ]
+        subscribed, following = asyncio.Event(), asyncio.Event()
+        background = [
+            loop.create_task(
+                listen_for_cancels(
+                    self.engine.node_urls,
+                    [self.engine.keys(t.name) for t in self.tasks],
+                    self.cancel_job,
+                    self._closing,
+                    subscribed,
+                )
+            )
+        ]
         if not self.runtime.follows_for_listeners:
             # follow the event streams before claiming: no event is missed; with no job
             # listener yet, it idles until one is added
             from ..views.job_events import deliver
 
-            delivering.append(
-                asyncio.get_running_loop().create_task(deliver(self, self._closing, following))
-            )
+            background.append(loop.create_task(deliver(self, self._closing, following)))
         else:
             following.set()
-        with contextlib.suppress(TimeoutError):  # a slow server: start anyway; heartbeats tell
-            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-                await subscribed.wait()
-                await following.wait()
-        for task in self.tasks:
-            concurrency = self.concurrency_for(task)
-            runner = TaskRunner(self, task, concurrency, self._prefetch, self.plans[task.name])
-            self.runners.append(runner)
-        await self._obey()  # a queue paused before this worker started stays paused
+        try:
+            await _together(*records, _listening(subscribed, following))
+        except BaseException:  # no listener left behind by a start that failed
+            self._closing.set()
+            for follower in background:
+                follower.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            raise
         for runner in self.runners:
             runner.start()
         self.started_ms = self.runtime.clock()
-        await self._register()
-        if self.scheduler is not None:
-            await self.scheduler.start()
-        loop = asyncio.get_running_loop()
+        await _together(
+            self._register(), *([self.scheduler.start()] if self.scheduler is not None else [])
+        )
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
             loop.create_task(self._every(self.stall_interval_ms, self.sweep_stalled, at_once=True)),
             loop.create_task(self._every(CONTROL_MS, self._obey)),
-            listener,
-            *delivering,
+            *background,
         ]
         log.info(
             "taskora: worker %s started for %s", self.id, ", ".join(t.name for t in self.tasks)
@@ -545,3 +560,26 @@ def _check_lock_ttls(tasks: list[Task], heartbeat_ms: int) -> None:
                 f"task {task.name!r}: stall lock_ttl ({stall.lock_ttl_ms}ms) must be longer "
                 f"than the worker heartbeat ({heartbeat_ms}ms) that renews it"
             )
+
+
+async def _listening(subscribed: asyncio.Event, following: asyncio.Event) -> None:
+    """Wait until the cancel channel is subscribed and the event streams' ends are known."""
+    with contextlib.suppress(TimeoutError):  # a slow server: start anyway; heartbeats tell
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+            await subscribed.wait()
+            await following.wait()
+
+
+async def _together(*calls: Coroutine[Any, Any, Any] | asyncio.Future[Any]) -> None:
+    """Run ``calls`` at once (their round trips share the wire); a failure cancels the
+    others and is raised as it is (not wrapped in a group, as a TaskGroup's would be)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()  # only those still running: a stop, or another's failure
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
