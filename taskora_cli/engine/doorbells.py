@@ -183,6 +183,12 @@ class Doorbells:
             ready = self._ready.get(channel)
             if ready is not None:
                 ready.set()
+            # Also a subscription the client made again by itself after a reconnect (redis-py
+            # does, and the listener never sees it fail): a marker made while it was away rang
+            # for nobody, and later jobs only update it (no new ring), so look now.
+            bell = self._bells.get(channel)
+            if bell is not None:
+                bell.set()
         elif kind == "sunsubscribe":  # the slot moved to another master: subscribe there
             listener.channels.discard(channel)
             self._forget([channel])

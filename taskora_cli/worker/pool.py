@@ -294,9 +294,17 @@ class Worker:
         for runner in self.runners:
             runner.start()
         self.started_ms = self.runtime.clock()
-        await _together(
-            self._register(), *([self.scheduler.start()] if self.scheduler is not None else [])
-        )
+        self._loops = background
+        try:
+            await _together(
+                self._register(), *([self.scheduler.start()] if self.scheduler is not None else [])
+            )
+        except BaseException:
+            # The runners claim already: stop them (their jobs go back), the listeners and the
+            # start-up hooks' resources, or a start that raised would leave a worker running
+            # that nobody holds.
+            await self.stop(0)
+            raise
         self._loops = [
             loop.create_task(self._every(self.heartbeat_ms, self._heartbeat)),
             loop.create_task(self._every(self.stall_interval_ms, self.sweep_stalled, at_once=True)),

@@ -5,6 +5,7 @@ delayed jobs of each. tests/cluster/test_cluster_wakeups.py does it per master."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,46 @@ async def test_a_server_refusing_sharded_pubsub_has_idle_workers_block_on_the_ma
         await app.aclose()
         await probe.aclose()
         server.stop()
+
+
+@pytest.mark.skipif(TEST_SERVER != "embedded", reason="starts a server of its own")
+async def test_an_idle_worker_hears_jobs_made_while_its_doorbell_connection_came_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short outage: the pub/sub client reconnects and subscribes again by itself. A job
+    # dispatched before it did made the marker and rang for nobody; only the subscription's
+    # confirmation can wake the worker now (its own look is out of reach).
+    monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
+    server = ServerProcess(valkey_binary(), free_ports(1)[0], tmp_path / "server", [])
+    server.start()
+    app = make_app(server.url, tmp_path)
+    task = app.task(NAMES[0])(lambda n: n + 1)
+    marker = TaskKeys(app.runtime.prefix, NAMES[0]).marker
+    try:
+        worker = await app.start()
+        try:
+            probe = redis.asyncio.from_url(server.url, decode_responses=True)
+            try:
+                subscribed = lambda: _subscribers(probe, marker)  # noqa: E731
+                await until(lambda: _is(subscribed(), 1))
+                server.kill()
+                await asyncio.sleep(1.0)  # the outage itself, not a wait for a condition
+                server.start()
+                handles = [await task.adispatch(n) for n in range(3)]  # before it is back
+                assert [await h.aresult(20) for h in handles] == [1, 2, 3]
+            finally:
+                await probe.aclose()
+        finally:
+            await worker.stop()
+    finally:
+        await app.aclose()
+        server.stop()
+
+
+async def _subscribers(probe: redis.asyncio.Redis, channel: str) -> int:
+    counts = await probe.execute_command("PUBSUB", "SHARDNUMSUB", channel)
+    return int(counts[1])
+
+
+async def _is(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected

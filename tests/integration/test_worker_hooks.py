@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from servers import TEST_SERVER, ServerProcess, free_ports, valkey_binary
 from support import make_app
 
-from taskora_cli import JobContext, UsageError
+from taskora_cli import JobContext, ServerError, UsageError
 
 
 async def test_hooks_build_state_that_thread_and_async_handlers_read(
@@ -54,3 +56,38 @@ async def test_hooks_build_state_that_thread_and_async_handlers_read(
         await worker.stop()
         await app.aclose()
     assert calls == ["connect", "warm", "disconnect ['thread']"]
+
+
+@pytest.mark.skipif(TEST_SERVER != "embedded", reason="starts a server of its own")
+async def test_a_start_refused_after_claiming_began_stops_what_it_started(
+    tmp_path: Path,
+) -> None:
+    # An ACL that lets the worker read its registry record but not write it: the start is
+    # refused only after its runners began claiming. It must not leave them running.
+    acl = [
+        "--user", "default", "on", "nopass", "resetkeys", "~taskora:{_global}:meta",
+        "~taskora:{_global}:tasks", "~taskora:{_global}:contracts", "~taskora:{_global}:paused",
+        "%R~taskora:{_global}:worker*", "~taskora:{_schedules}*", "~taskora:{s}*", "&*", "+@all",
+    ]  # fmt: skip
+    server = ServerProcess(valkey_binary(), free_ports(1)[0], tmp_path / "server", acl)
+    server.start()
+    app = make_app(server.url, tmp_path)
+    calls: list[str] = []
+
+    @app.on_shutdown
+    async def disconnect() -> None:
+        calls.append("disconnect")
+
+    @app.task("s")
+    async def s(n: int) -> int:
+        return n
+
+    try:
+        with pytest.raises(ServerError):
+            await app.start()
+        assert calls == ["disconnect"]  # the start-up hooks' resources are taken down
+        left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert [name for name in left if name.startswith("taskora")] == []
+    finally:
+        await app.aclose()
+        server.stop()
