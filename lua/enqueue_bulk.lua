@@ -7,8 +7,10 @@
 -- KEYS[6] seq         STRING the last position given in the priority bands (lib/common.lua)
 -- KEYS[7] tag         PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
 -- ARGV[1] now_ms
--- ARGV[2..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra
---   (extra: more hash fields as a JSON object, "" = none)
+-- ARGV[2..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra, n
+--   (extra: more hash fields as a JSON object, "" = none; data: the payload's first piece, and
+--   the n ARGV after n its further pieces as field, piece pairs ("d2", piece, ...), split by
+--   the client as for one job (records.data_fields): the server splits nothing here)
 -- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
 --   call: same id, data and now_ms), 0 an id another job holds
 --@include lib/common.lua
@@ -16,22 +18,30 @@
 local tag, now = KEYS[7], tonumber(ARGV[1])
 local out, any_now, first_due, waiting = {}, false, nil, {}
 local now_ids, delayed_ids = {}, {}
-for i = 2, #ARGV, 6 do
+local i = 2
+while i <= #ARGV do
   local id, data, priority, run_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local first_more, n_more = i + 7, tonumber(ARGV[i + 6])
+  local last_more = first_more + n_more - 1
   local job = job_key(tag, id)
   if redis.call("EXISTS", job) == 1 then
-    out[#out + 1] = own_job(job, data, now) and 1 or 0
+    local whole = data
+    for p = first_more + 1, last_more, 2 do
+      whole = whole .. ARGV[p]
+    end
+    out[#out + 1] = own_job(job, whole, now) and 1 or 0
   else
     if run_at > now then
-      redis.call("HSET", job, unpack(data_args(data, { "state", "delayed", "ts", now, "run_at",
-        run_at })))
+      redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at, "data", data,
+        unpack(ARGV, first_more, last_more))
       redis.call("ZADD", KEYS[3], run_at, id)
       if first_due == nil or run_at < first_due then
         first_due = run_at
       end
       delayed_ids[#delayed_ids + 1] = id
     else
-      redis.call("HSET", job, unpack(data_args(data, { "state", "waiting", "ts", now })))
+      redis.call("HSET", job, "state", "waiting", "ts", now, "data", data,
+        unpack(ARGV, first_more, last_more))
       if priority > 0 then
         queue_back(KEYS[6], KEYS[1], KEYS[2], id, priority, now)
       else
@@ -53,6 +63,7 @@ for i = 2, #ARGV, 6 do
     end
     out[#out + 1] = 1
   end
+  i = last_more + 1
 end
 for i = 1, #waiting, 1000 do
   redis.call("LPUSH", KEYS[1], unpack(waiting, i, math.min(i + 999, #waiting)))

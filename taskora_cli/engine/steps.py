@@ -158,7 +158,9 @@ def enqueue_bulk(t: k.TaskKeys, jobs: Sequence[NewJob], now_ms: int) -> Steps[li
     """Enqueue many jobs in one round trip; one flag per job."""
     args: list[Any] = [now_ms]
     for job in jobs:
-        args += [job.id, job.data, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
+        first, more = data_fields(job.data)  # split here, as for one job: the server splits none
+        args += [job.id, first, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
+        args += [len(more), *more]
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker, t.seq, t.tag]
     flags = yield RunScript("enqueue_bulk", keys, args)
     return [bool(flag) for flag in flags]

@@ -36,7 +36,7 @@ def test_claim_expires_a_job_past_its_ttl_and_claims_the_next(lua: Lua) -> None:
 
 def test_enqueue_bulk_stores_each_jobs_expiry(lua: Lua) -> None:
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [NOW, "a", "{}", 0, 0, NOW + 60_000, "", "b", "{}", 0, NOW + 10, 0, ""]
+    args = [NOW, "a", "{}", 0, 0, NOW + 60_000, "", 0, "b", "{}", 0, NOW + 10, 0, "", 0]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1]
     assert lua.r.hget(t.job("a"), "exp") == str(NOW + 60_000)
     assert lua.r.hget(t.job("b"), "exp") is None

@@ -273,7 +273,7 @@ HEADERS_SNAPSHOT = {
         ],
     },
     "enqueue_bulk": {
-        "ARGV": ["now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra"],
+        "ARGV": ["now_ms", "per job: id, data, priority, run_at_ms, expire_at_ms, extra, n"],
         "KEYS": [
             "wait LIST",
             "prio ZSET",

@@ -1,6 +1,6 @@
 """A job's payload is stored in pieces of at most 63 bytes (layout 3), so a waiting job's hash
 stays a listpack on a default-configured server; every reader gets the whole payload back, and
-the two splitters (records.data_fields for the plain enqueue scripts, data_args in
+the two splitters (records.data_fields for the plain and bulk enqueue scripts, data_args in
 lua/lib/data.lua for the others) store a payload alike."""
 
 from __future__ import annotations
@@ -61,18 +61,24 @@ def test_a_payload_reads_back_whole_from_the_hash_and_from_a_claim(lua: Lua, dat
 @pytest.mark.parametrize("data", PAYLOADS, ids=lambda d: f"{len(d.encode())}B")
 def test_python_and_lua_split_a_payload_alike(lua: Lua, data: str) -> None:
     enqueue(lua, "py", data)
-    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    assert lua.run("enqueue_bulk", keys, [NOW, "lua", data, 0, 0, 0, ""]) == [1]
+    keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker, t.dedup("k")]
+    args = ["lua", data, NOW, 0, 0, 0, "", "waiting"]  # a flow-control enqueue splits in Lua
+    assert lua.run("enqueue_deduplicated", keys, args)[0] == 1
     assert stored_pieces(lua, "py") == stored_pieces(lua, "lua")
 
 
 def test_a_payload_sent_again_in_the_same_bulk_call_counts_as_enqueued(lua: Lua) -> None:
     data = "é" * 100
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [NOW, "a", data, 0, 0, 0, ""]
-    assert lua.run("enqueue_bulk", keys, args) == [1]
-    assert lua.run("enqueue_bulk", keys, args) == [1]  # the rerun of a dropped reply
-    assert lua.run("enqueue_bulk", keys, [NOW, "a", data + "!", 0, 0, 0, ""]) == [0]
+
+    def bulk_args(payload: str) -> list[object]:
+        first, more = data_fields(payload)  # the client splits, as steps.enqueue_bulk does
+        return [NOW, "a", first, 0, 0, 0, "", len(more), *more]
+
+    assert lua.run("enqueue_bulk", keys, bulk_args(data)) == [1]
+    assert len(stored_pieces(lua, "a")) > 1
+    assert lua.run("enqueue_bulk", keys, bulk_args(data)) == [1]  # the rerun of a dropped reply
+    assert lua.run("enqueue_bulk", keys, bulk_args(data + "!")) == [0]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def job_args(job_id: str, data: str = '"x"') -> list[object]:
 
 
 def test_a_bulk_enqueue_run_twice_reports_every_job_enqueued_and_adds_none(lua: Lua) -> None:
-    args: list[object] = [NOW, "b1", '"x"', 0, 0, 0, "", "b2", '"y"', 0, NOW + 500, 0, ""]
+    args: list[object] = [NOW, "b1", '"x"', 0, 0, 0, "", 0, "b2", '"y"', 0, NOW + 500, 0, "", 0]
     assert lua.run("enqueue_bulk", FLOW_KEYS, args) == [1, 1]
     assert lua.run("enqueue_bulk", FLOW_KEYS, args) == [1, 1]
     assert lua.r.lrange(t.wait, 0, -1) == ["b1"]
@@ -24,10 +24,10 @@ def test_a_bulk_enqueue_run_twice_reports_every_job_enqueued_and_adds_none(lua: 
 
 
 def test_a_bulk_enqueue_of_an_id_another_job_holds_is_still_refused(lua: Lua) -> None:
-    lua.run("enqueue_bulk", FLOW_KEYS, [NOW, "b1", '"x"', 0, 0, 0, ""])
-    later = [NOW + 1, "b1", '"x"', 0, 0, 0, ""]
+    lua.run("enqueue_bulk", FLOW_KEYS, [NOW, "b1", '"x"', 0, 0, 0, "", 0])
+    later = [NOW + 1, "b1", '"x"', 0, 0, 0, "", 0]
     assert lua.run("enqueue_bulk", FLOW_KEYS, later) == [0]
-    other = [NOW, "b1", '"other"', 0, 0, 0, ""]
+    other = [NOW, "b1", '"other"', 0, 0, 0, "", 0]
     assert lua.run("enqueue_bulk", FLOW_KEYS, other) == [0]
 
 

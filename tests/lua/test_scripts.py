@@ -88,8 +88,8 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
 def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     enqueue(lua, "dup")
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
-    args = [NOW, "a", "1", 0, 0, 0, "", "b", "2", 3, 0, 0, "", "c", "3", 0, NOW + 100, 0, ""]
-    args += ["dup", "4", 0, 0, 0, ""]
+    args = [NOW, "a", "1", 0, 0, 0, "", 0, "b", "2", 3, 0, 0, "", 0]
+    args += ["c", "3", 0, NOW + 100, 0, "", 0, "dup", "4", 0, 0, 0, "", 0]
     assert lua.run("enqueue_bulk", keys, args) == [1, 1, 1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["a", "dup"]
@@ -103,7 +103,7 @@ def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> 
     keys = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
     args: list[Any] = [NOW]
     for job_id, prio in (("q", 0), ("c", 2), ("p", 0), ("a", 2), ("r", 0), ("b", 2)):
-        args += [job_id, "{}", prio, 0, 0, ""]
+        args += [job_id, "{}", prio, 0, 0, "", 0]
     assert lua.run("enqueue_bulk", keys, args) == [1] * 6
     assert lua.snapshot()[t.wait] == ["r", "p", "q"]
     assert claim(lua, 6)[0::6] == ["c", "a", "b", "q", "p", "r"]
@@ -137,7 +137,7 @@ def test_a_big_batch_is_announced_in_events_of_at_most_32_jobs(lua: Lua) -> None
     ids = [f"j{i:02}" for i in range(40)]
     args: list[Any] = [NOW]
     for job_id in ids:
-        args += [job_id, "{}", 0, 0, 0, ""]
+        args += [job_id, "{}", 0, 0, 0, "", 0]
     lua.run("enqueue_bulk", keys, args)
     assert lua.snapshot()[t.events] == [
         ev("waiting", " ".join(ids[:32])),
