@@ -102,6 +102,23 @@ class AppClient:
 
         return self.runtime.call(describe())
 
+    async def amigrate_wire_format(self) -> tuple[str, int | None]:
+        """Hand a server whose data an older taskora wrote (in a wire format this one reads as
+        it is) to this version, which then connects to it. Run it only once every process of
+        the older version has stopped: they would misread what this one writes.
+
+        Returns:
+            (outcome, the format stored before, or None when there was none): "migrated";
+            "current" (nothing to do); "unreadable" (too old to read as it is: drain it with
+            the taskora that wrote it); "newer" (a newer taskora's: upgrade this one).
+
+        Raises:
+            ServerError: the server cannot be reached.
+        """
+        return await self.runtime.amigrate_wire()
+
+    migrate_wire_format = blocking_twin(amigrate_wire_format)
+
     # -- dispatch by task name -----------------------------------------------------------------
 
     async def resolve_task(self, name: str) -> Task:

@@ -230,6 +230,22 @@ class Runtime:
                 await self._follow_for_listeners()
         return engine
 
+    async def amigrate_wire(self) -> tuple[str, int | None]:
+        """Take the server over from an older wire format this taskora reads as it is (see
+        :meth:`Engine.migrate_wire`), on a connection of its own that skips the handshake.
+
+        Raises:
+            ServerError: the server cannot be reached.
+        """
+        from .engine.engine import Engine
+
+        url, cluster = await self._where_to_connect()
+        engine = Engine(url, self.prefix, registered=self.registered, cluster=cluster)
+        try:
+            return await engine.migrate_wire(self.clock())
+        finally:
+            await engine.close()
+
     def deliver_with(self, deliverer: Deliverer) -> None:
         """How this runtime calls its listeners in a process no worker follows the streams in
         (the app layer knows the tasks; this layer does not)."""

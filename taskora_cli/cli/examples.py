@@ -48,6 +48,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "taskora server start",
         "taskora server start --cluster 3 --replicas 1",
     ),
+    "server migrate": ("taskora server migrate", "taskora server migrate --yes --json"),
     "server stop": (
         "taskora server stop",
         "taskora server stop --json",

@@ -1,5 +1,6 @@
 """``taskora server status|start|stop``: the embedded Valkey server, and a local Valkey Cluster
-for experiments (``--cluster N``)."""
+for experiments (``--cluster N``); ``taskora server migrate``: take a server over from an older
+wire format."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..urls import mask_url
-from .common import USAGE, fail, load, print_json
+from .common import UNREACHABLE, USAGE, confirm, fail, load, opened_app, print_json
 from .options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
@@ -103,6 +104,45 @@ def stop(
         print_json({"stopped": stopped, "state_dir": str(cfg.state_dir)})
     else:
         print("stopped" if stopped else f"not running (state dir {cfg.state_dir})")
+
+
+@app.command()
+def migrate(
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a TTY)."),
+    ] = False,
+) -> None:
+    """Hand the configured server (embedded or not), whose data an older taskora wrote, to this
+    version: its queued jobs stay and are read as they are. Stop every taskora process of the
+    older version first: they would misread what this one writes."""
+    import sys
+
+    if not (yes or sys.stdin.isatty()):
+        fail(USAGE, "server migrate changes the server's wire format record: pass --yes")
+    question = "Every taskora process of the older version is stopped?"
+    if not (yes or confirm(question)):
+        fail(USAGE, "not migrated")
+    with opened_app(config) as tk:
+        outcome, before = tk.migrate_wire_format()
+    from ..engine import keys
+
+    if outcome == "unreadable":
+        fail(
+            UNREACHABLE,
+            f"the server holds wire format {before}, which this taskora cannot read as it is: "
+            "drain its queues with the taskora that wrote it, or use a new prefix",
+        )
+    if outcome == "newer":
+        fail(UNREACHABLE, f"the server holds wire format {before}, a newer taskora's: upgrade")
+    if as_json:
+        print_json({"outcome": outcome, "from": before, "to": keys.WIRE_VERSION})
+    elif outcome == "migrated":
+        print(f"migrated from wire format {before} to {keys.WIRE_VERSION}")
+    else:
+        print(f"nothing to do: the server is at wire format {before or keys.WIRE_VERSION}")
 
 
 def _embedded_only(cfg: Config, verb: str) -> Config:

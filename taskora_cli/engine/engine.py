@@ -132,6 +132,12 @@ class Engine(Reads):
         """
         await self.runner.drive(steps.handshake(self.prefix, now_ms))
 
+    async def migrate_wire(self, now_ms: int) -> tuple[str, int | None]:
+        """Take the server over from an older layout this code reads, without the handshake
+        that would refuse it (see steps.migrate_wire); only once no process of that older
+        version runs. Returns (outcome, the version stored before)."""
+        return await self.runner.drive(steps.migrate_wire(self.prefix, now_ms))
+
     async def close(self) -> None:
         """Close every connection this engine opened."""
         for client in [self.client, *self._blocking.values()]:

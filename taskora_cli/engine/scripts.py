@@ -24,6 +24,7 @@ _INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
 
 SCRIPT_NAMES = (
     "handshake",
+    "wire_migrate",
     "enqueue",
     "enqueue_delayed",
     "enqueue_bulk",
@@ -73,6 +74,7 @@ SCRIPT_NAMES = (
 RESENDABLE = frozenset(
     {
         "handshake",
+        "wire_migrate",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",

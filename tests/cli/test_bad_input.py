@@ -145,6 +145,7 @@ ROWS: list[tuple[list[str], int]] = [
     (["server", "start", "--cluster", "0"], 2),
     (["server", "start", "--cluster", "3", "--replicas", "-1"], 2),
     (["server", "start", "--replicas", "2"], 2),  # without --cluster
+    (["server", "migrate"], 2),  # no TTY to ask on, and no --yes
     (["nosuchcommand"], 2),
 ]
 

@@ -153,6 +153,7 @@ def test_every_command_prints_one_json_document_with_json(project: Project) -> N
     assert run("workers", "drain", worker["id"])["draining"] == [worker["id"]]
     assert run("server", "status", "--config", "nourl.toml")["running"] is False
     assert run("server", "start", "--config", "nourl.toml")["running"] is True
+    assert run("server", "migrate", "--yes")["outcome"] == "current"
     assert run("server", "stop", "--config", "nourl.toml")["stopped"] is True
     assert run("board", "--check")["checked"] is True
     assert run("gateway", "--check")["checked"] is True

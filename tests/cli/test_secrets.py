@@ -40,6 +40,7 @@ ARGS: dict[str, list[str]] = {
     "server status": [],
     "server start": [],
     "server stop": [],
+    "server migrate": ["--yes"],
     "dlq ls": [],
     "dlq retry": ["nosuchjob"],
     "dlq retry-all": ["--yes"],

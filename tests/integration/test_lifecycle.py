@@ -320,9 +320,10 @@ async def test_a_layout_2_server_is_taken_over_as_its_refusal_says_queued_jobs_a
     app = make_app(redis_url, tmp_path)
     echo = app.task("echo")(_echo)
     try:
-        with pytest.raises(WireFormatError, match="DEL taskora:"):
+        with pytest.raises(WireFormatError, match="run `taskora server migrate`"):
             await echo.adispatch(1)
-        client.delete(meta)  # the older version's processes are stopped: as the message says
+        # the older version's processes are stopped: as the message says
+        assert await app.amigrate_wire_format() == ("migrated", 2)
         worker = await app.start()
         try:
             assert await echo.handle(job.id).aresult(10) == payload

@@ -51,6 +51,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
     "MIN_COMPAT_VERSION": 3,
     "SCRIPT_NAMES": [
         "handshake",
+        "wire_migrate",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",
@@ -395,6 +396,10 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
         "KEYS": ["meta HASH"],
     },
+    "wire_migrate": {
+        "ARGV": ["wire_version", "min_compat", "reads_from", "written_by", "now_ms"],
+        "KEYS": ["meta HASH"],
+    },
     "nack": {
         "ARGV": ["now_ms", "per job: id, token"],
         "KEYS": [
@@ -715,6 +720,7 @@ async def exercise(engine: Engine) -> None:
     task, now, ttl = "contract", NOW, 30_000
     keep = Retention(60_000, 100, 60_000, 100)
     await engine.connect(now)
+    assert await engine.migrate_wire(now) == ("current", 3)
     await engine.enqueue(task, NewJob("a", "{}"), now)
     await engine.enqueue(task, NewJob("d", "{}", run_at_ms=now + 10), now)
     await engine.enqueue_bulk(

@@ -380,3 +380,20 @@ def test_finishing_counts_per_minute_and_forgets_minutes_older_than_a_day(lua: L
     retry_args = [*fail_args[:9], NOW + 5000, -1, -1]  # a retry is not a failure for good
     lua.run("fail_and_claim", fail_keys, retry_args)
     assert lua.r.hgetall(t.counts)[f"f:{minute}"] == "1"
+
+
+def test_wire_migrate_takes_over_only_a_format_this_code_reads(lua: Lua) -> None:
+    meta = "taskora:{_global}:meta"
+    args = [3, 3, 2, "taskora-py", NOW]  # writes 3, shares with >= 3, reads 2 as it is
+    assert lua.run("wire_migrate", [meta], args) == ["current", ""]  # no record: nothing to do
+    assert lua.r.exists(meta) == 0
+    lua.r.hset(meta, mapping={"wire_version": 1, "min_compat": 1})
+    assert lua.run("wire_migrate", [meta], args) == ["unreadable", "1"]
+    assert lua.r.hget(meta, "wire_version") == "1"
+    lua.r.hset(meta, mapping={"wire_version": 2, "min_compat": 2})
+    assert lua.run("wire_migrate", [meta], args) == ["migrated", "2"]
+    assert lua.r.hmget(meta, "wire_version", "min_compat", "migrated_from") == ["3", "3", "2"]
+    assert lua.run("wire_migrate", [meta], args) == ["current", "3"]  # run twice: a no-op
+    lua.r.hset(meta, mapping={"wire_version": 5, "min_compat": 4})
+    assert lua.run("wire_migrate", [meta], args) == ["newer", "5"]
+    assert lua.r.hget(meta, "wire_version") == "5"
