@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,7 +13,7 @@ from taskora_cli import Taskora
 from taskora_cli.config import load_config
 from taskora_cli.testing import VirtualClock
 
-__all__ = ["VirtualClock", "make_app", "until"]
+__all__ = ["CHILD_DEADLINE_S", "VirtualClock", "in_forked_child", "make_app", "until"]
 
 
 def make_app(url: str, tmp: Path) -> Taskora:
@@ -31,3 +33,29 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.01)
+
+
+CHILD_DEADLINE_S = 20
+"""How long a forked child may take before it is deemed hung (it is then ended by SIGALRM)."""
+
+
+def in_forked_child(work: Callable[[], str]) -> str:
+    """Run ``work`` in a forked child and return what it reported: ``ok <its result>``,
+    ``error <exception>``, or "" if it had not ended by the deadline (it is then killed)."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave at once (never run the parent's teardown)
+        os.close(reader)
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(2))
+        signal.alarm(CHILD_DEADLINE_S)
+        try:
+            message = "ok " + work()
+        except BaseException as exc:
+            message = f"error {exc!r}"
+        os.write(writer, message.encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        reported = pipe.read()  # "" once the child is gone without a word
+    os.waitpid(pid, 0)
+    return reported

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
 from servers import TEST_SERVER
-from support import make_app
+from support import CHILD_DEADLINE_S, in_forked_child, make_app
 
 from taskora_cli import Taskora
 from taskora_cli.config import Config
@@ -98,32 +96,6 @@ def test_threads_dispatch_at_once_each_on_its_own_connection(app: Taskora, redis
     every = {job_id for slot in ids for job_id in slot}
     assert len(every) == 200
     assert waiting_ids(redis_url) == every
-
-
-CHILD_DEADLINE_S = 20
-"""How long a forked child may take to dispatch before it is deemed stuck (a deadlock)."""
-
-
-def in_forked_child(work: Callable[[], str]) -> str:
-    """Run ``work`` in a forked child and return what it reported: ``ok <its result>``,
-    ``error <exception>``, or "" if it had not ended by the deadline (it is then killed)."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, and leave at once (never run the parent's teardown)
-        os.close(reader)
-        signal.signal(signal.SIGALRM, lambda *_: os._exit(2))
-        signal.alarm(CHILD_DEADLINE_S)
-        try:
-            message = "ok " + work()
-        except BaseException as exc:
-            message = f"error {exc!r}"
-        os.write(writer, message.encode())
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as pipe:
-        reported = pipe.read()  # "" once the child is gone without a word
-    os.waitpid(pid, 0)
-    return reported
 
 
 def test_a_forked_child_and_its_parent_both_dispatch(app: Taskora, redis_url: str) -> None:

@@ -4,38 +4,10 @@ child: the parent's loop thread did not survive the fork, and waiting on it woul
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
-from support import make_app
-
-CHILD_DEADLINE_S = 20
-"""How long the child may take before it is deemed hung (it is then ended by SIGALRM)."""
-
-
-def in_forked_child(work: Callable[[], str]) -> str:
-    """Run ``work`` in a forked child; what it reported (``ok ...``, ``error ...``), or ""
-    when it hung until the deadline."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, and leave at once (never run the parent's teardown)
-        os.close(reader)
-        signal.signal(signal.SIGALRM, lambda *_: os._exit(2))
-        signal.alarm(CHILD_DEADLINE_S)
-        try:
-            message = "ok " + work()
-        except BaseException as exc:
-            message = f"error {exc!r}"
-        os.write(writer, message.encode())
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as pipe:
-        reported = pipe.read()
-    os.waitpid(pid, 0)
-    return reported
+from support import CHILD_DEADLINE_S, in_forked_child, make_app
 
 
 def test_a_child_forked_after_the_background_loop_ran_starts_its_own(
