@@ -7,10 +7,8 @@ within a tick, whether or not it was connected when the operator asked.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from . import keys as k
 from . import read_steps
 
 if TYPE_CHECKING:
@@ -36,14 +34,5 @@ class Control:
         return await self.runner.drive(read_steps.paused_queues(self.runner.prefix))
 
     async def worker_orders(self, worker_id: str) -> tuple[set[str], bool]:
-        """What ``worker_id`` is told now: the paused queues, and whether to drain.
-
-        Both reads go over the lean wire, pipelined: a starting worker reads its orders
-        before its first claim, and a redis-py connection of its own would cost it more
-        than the reads do."""
-        prefix = self.runner.prefix
-        paused, drain = await asyncio.gather(
-            self.runner.command("SMEMBERS", k.paused_queues_key(prefix)),
-            self.runner.command("HEXISTS", k.worker_key(prefix, worker_id), "drain"),
-        )
-        return set(paused), bool(drain)
+        """What ``worker_id`` is told now: the paused queues, and whether to drain."""
+        return await self.runner.drive(read_steps.worker_orders(self.runner.prefix, worker_id))

@@ -47,6 +47,18 @@ def paused_queues(prefix: str) -> Steps[set[str]]:
     return set(members)
 
 
+def worker_orders(prefix: str, worker_id: str) -> Steps[tuple[set[str], bool]]:
+    """What worker ``worker_id`` is told now: the paused queues, and whether to drain (one
+    round trip: a starting worker reads them before its first claim)."""
+    paused, drain = yield SendPipeline(
+        (
+            ("SMEMBERS", k.paused_queues_key(prefix)),
+            ("HEXISTS", k.worker_key(prefix, worker_id), "drain"),
+        )
+    )
+    return set(paused), bool(drain)
+
+
 def pause_queue(prefix: str, queue: str) -> Steps[bool]:
     """Pause ``queue``; False if it already was."""
     added = yield SendCommand(("SADD", k.paused_queues_key(prefix), queue))
