@@ -116,6 +116,8 @@ class Hub:
         self._refreshed = 0.0
         self._retries: dict[str, int] = {}
         self._added = asyncio.Event()
+        self._stopping = False
+        """Set by stop(): the reader leaves its loop even if its cancel was swallowed."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -129,12 +131,17 @@ class Hub:
             self.known = set(names)
             self._follower = engine.events.follow(await engine.events.latest_ids(names))
             self._refreshed = time.monotonic()
+            self._stopping = False
             self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def stop(self) -> None:
         """Stop reading and close every connection (code 1001, going away)."""
         reader, self._reader = self._reader, None
         if reader is not None:
+            # The flag too: a cancel can be swallowed below us (on Python 3.11, asyncio.wait_for
+            # inside redis-py drops one that lands as its read completes), and a reader that
+            # lived on would keep this stop, and the manager's close, waiting for ever.
+            self._stopping = True
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
@@ -231,7 +238,7 @@ class Hub:
 
     async def _read(self) -> None:
         assert self._follower is not None
-        while True:
+        while not self._stopping:
             try:
                 if time.monotonic() - self._refreshed > REFRESH_S:
                     await self._refresh()

@@ -467,10 +467,12 @@ class TaskManager(QueueControls):
         """Stop, and let go of the process's manager: a later :meth:`init` makes a new one,
         with any options (handlers registered on the app stay registered there)."""
         global _current
-        await self.astop()
-        with _lock:
-            if _current is self:
-                _current = None
+        try:
+            await self.astop()
+        finally:  # a stop that failed or was cut short still lets a later init begin anew
+            with _lock:
+                if _current is self:
+                    _current = None
 
     close = blocking_twin(aclose)
 
