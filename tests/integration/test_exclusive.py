@@ -68,7 +68,7 @@ async def test_jobs_outliving_the_lock_ttl_are_not_taken_while_heartbeats_renew_
         @app.task("long", concurrency=4)
         async def long(n: int, ctx: object, label: str = label) -> int:
             runs.append((ctx.id, label))  # type: ignore[attr-defined]
-            await asyncio.sleep(0.6)  # longer than the lock TTL: only heartbeats keep the lock
+            await asyncio.sleep(1.2)  # longer than the lock TTL: only heartbeats keep the lock
             return n
 
         apps.append(app)
@@ -78,8 +78,10 @@ async def test_jobs_outliving_the_lock_ttl_are_not_taken_while_heartbeats_renew_
             app,
             [app.get_task("long")],
             prefetch=0,
-            lock_ttl_ms=500,
-            heartbeat_ms=50,
+            # a worker counts as gone after three missed beats: 150 ms beats leave a loaded
+            # machine 450 ms of slack, while the lock (1 s) still lapses inside each job
+            lock_ttl_ms=1000,
+            heartbeat_ms=150,
             stall_interval_ms=50,
         )
         for app in apps
