@@ -26,62 +26,21 @@
 -- returns {acked, claimed}: acked has one flag per finished job (1 completed, 2 cancelled: it
 --   was asked to cancel while it ran, 0 the lock was lost); claimed is the flat list claim.lua
 --   returns
--- Trims the completed set (lib/retention.lua), deleting trimmed jobs' hashes and logs.
--- A finished job lets go of its dedup key and its concurrency slot (lib/common.lua).
+-- Trims the completed set; finished jobs let go of dedup keys and slots (lib/ack.lua).
 --@include lib/common.lua
 --@include lib/claim.lua
 --@include lib/retention.lua
+--@include lib/ack.lua
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
-  events = KEYS[5], marker = KEYS[6], expired = KEYS[8], seq = KEYS[12] }
+  events = KEYS[5], marker = KEYS[6], completed = KEYS[7], expired = KEYS[8],
+  cancelled = KEYS[9], counts = KEYS[10], seq = KEYS[12] }
 local tag, now = KEYS[13], tonumber(ARGV[1])
 local before, again = replayed(KEYS[11], ARGV[8], tag)
 if again then
   return { before, again }
 end
-local acked, done, finished, left, cancelled, stopped = {}, {}, {}, {}, {}, {}
-local acks = tonumber(ARGV[9])
-for i = 0, acks - 1 do
-  local base = 10 + i * 3
-  local id, token, result = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = job_key(tag, id)
-  -- the one check per job cancellation costs: the "cancel" flag comes with the lock
-  local held = redis.call("HMGET", job, "lock", "cancel", "holds", "conc")
-  if held[1] == token then
-    redis.call("HDEL", job, "lock")
-    left[#left + 1] = id
-    release_hold(tag, id, held[3])
-    if held[4] then
-      release_slot(tag, keys.wait, keys.prio, job, held[4])
-    end
-    if held[2] then -- asked to cancel while it ran: it ends cancelled, its result unkept
-      redis.call("HSET", job, "state", "cancelled", "finished", now)
-      cancelled[#cancelled + 1] = id
-      stopped[#stopped + 1] = now
-      stopped[#stopped + 1] = id
-      acked[#acked + 1] = 2
-    else
-      redis.call("HSET", job, "state", "completed", "finished", now, "result", result)
-      done[#done + 1] = id
-      finished[#finished + 1] = now
-      finished[#finished + 1] = id
-      acked[#acked + 1] = 1
-    end
-  else
-    acked[#acked + 1] = 0
-  end
-end
--- one ZREM, one ZADD and an event per batch, not one each per job
-for i = 1, #left, 1000 do
-  redis.call("ZREM", keys.active, unpack(left, i, math.min(i + 999, #left)))
-end
-zadd_many(KEYS[7], finished)
-emit_many(keys.events, "completed", done)
-zadd_many(KEYS[9], stopped)
-emit_many(keys.events, "cancelled", cancelled)
-if #done > 0 then
-  count_minute(KEYS[10], "c", now, #done)
-  trim_finished(tag, KEYS[7], now, tonumber(ARGV[6]), tonumber(ARGV[7]), 2 * #done + TRIM_SLACK)
-end
+local acked = ack_jobs(tag, keys, now, ARGV, 10, tonumber(ARGV[9]), 3, tonumber(ARGV[6]),
+  tonumber(ARGV[7]))
 promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))

@@ -150,6 +150,20 @@ async def advance(
     nodes they made ready (``on_enqueue``: see :func:`enqueue_ready`). Returns the tasks
     those nodes run."""
     state, ready = await engine.workflows.node_done(workflow_id, results, now_ms, max_age)
+    return await carry_on(engine, workflow_id, state, ready, now_ms, on_enqueue)
+
+
+async def carry_on(
+    engine: Engine,
+    workflow_id: str,
+    state: str,
+    ready: Sequence[ReadyNode],
+    now_ms: int,
+    on_enqueue: Callable[[set[str]], None] | None = None,
+) -> set[str]:
+    """What follows marking nodes done (in ``workflow_node_done`` or in a worker's ack): enqueue
+    the ``ready`` nodes and, when the workflow ended ``completed``, list it for retention.
+    Returns the tasks the ready nodes run."""
     if ready:
         await enqueue_ready(engine, workflow_id, ready, now_ms, on_enqueue)
     if state == WorkflowState.COMPLETED:  # it ends here: retention takes it from now on

@@ -103,3 +103,79 @@ local function stop(wf, state, now, max_age)
   retire(wf, max_age)
   return queued
 end
+
+-- Mark nodes done with their results: args[first], args[first + 1] and on are index, result
+-- pairs. Their dependents whose dependencies are now all done become ready, and the workflow
+-- completes when every node is done (expiring with `max_age`). Returns the workflow's state
+-- after the call ("missing" when there is none) and the indexes of the nodes ready now.
+-- A node done already (named again by a caller that crashed before enqueueing what it made
+-- ready) hands back its dependents still ready and changes nothing: the enqueue that follows
+-- is idempotent by job id. Dependents already queued are not handed back: their jobs were
+-- enqueued (and may be gone since).
+local function finish_nodes(wf, now, max_age, args, first)
+  local head = redis.call("HMGET", wf, "state", "n", "done")
+  local state = head[1]
+  if state ~= "running" then
+    return state or "missing", {}
+  end
+  -- Two calls per few hundred nodes (their states in one HMGET, the marks in one HSET), not
+  -- two a node; the nodes they make ready are read after the marks are written (a node's
+  -- input is its dependencies' results).
+  local readied, seen, marked, finished = {}, {}, {}, 0
+  for from = first, #args, 1000 do
+    local last = math.min(from + 998, #args - 1)
+    local names, marks = {}, {}
+    for a = from, last, 2 do
+      names[#names + 1] = "s:" .. args[a]
+      names[#names + 1] = "d:" .. args[a]
+    end
+    local f = redis.call("HMGET", wf, unpack(names))
+    for a = from, last, 2 do
+      local i, at = args[a], a - from + 1
+      local s, dependents = f[at], f[at + 1] and split_ints(f[at + 1]) or {}
+      if marked[i] then -- named twice in this call: once is enough
+      elseif s == "done" then -- a repeat: hand back the dependents it made ready
+        for _, j in ipairs(dependents) do
+          if not seen[j] and not marked[j] and redis.call("HGET", wf, "s:" .. j) == "ready" then
+            seen[j] = true
+            readied[#readied + 1] = j
+          end
+        end
+      elseif s == "queued" or s == "ready" then
+        marked[i] = true
+        marks[#marks + 1] = names[at]
+        marks[#marks + 1] = "done"
+        marks[#marks + 1] = "r:" .. i
+        marks[#marks + 1] = args[a + 1]
+        finished = finished + 1
+        for _, j in ipairs(dependents) do
+          if redis.call("HINCRBY", wf, "w:" .. j, -1) == 0 then
+            redis.call("HSET", wf, "s:" .. j, "ready")
+            seen[j] = true
+            readied[#readied + 1] = j
+          end
+        end
+      end
+    end
+    if #marks > 0 then
+      redis.call("HSET", wf, unpack(marks))
+    end
+  end
+  local done = tonumber(head[3]) + finished
+  if finished > 0 then -- moved: when it last moved on (the repair pass leaves it alone a while)
+    redis.call("HSET", wf, "done", done, "moved", now)
+  end
+  if finished > 0 and done == tonumber(head[2]) then
+    local out = split_ints(redis.call("HGET", wf, "out"))
+    local result
+    if #out == 1 then
+      result = redis.call("HGET", wf, "r:" .. out[1])
+    else
+      result = results_list(wf, out)
+    end
+    redis.call("HSET", wf, "state", "completed", "finished", now, "result", result)
+    retire(wf, max_age)
+    state = "completed"
+  end
+  return state, readied
+end

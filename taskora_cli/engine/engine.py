@@ -38,7 +38,7 @@ from .registry import Workers
 from .runner import Runner
 from .schedules import Schedules
 from .wire import Wire
-from .workflows import Workflows
+from .workflows import ReadyNode, Workflows, ready_nodes
 
 PROMOTE_LIMIT = 1000
 """Due delayed jobs promoted per claim call; the rest follow on the next call."""
@@ -290,6 +290,54 @@ class Engine(Reads):
         keys += [t.lastclaim(worker), t.seq, t.tag]
         acked, claimed = await self.runner.run("ack_and_claim", keys, args)
         return [int(flag) for flag in acked], _claimed(claimed)
+
+    async def ack_and_advance(
+        self,
+        task: str,
+        acks: Sequence[Ack],
+        workflow_id: str,
+        worker: str,
+        count: int,
+        now_ms: int,
+        lock_ttl_ms: int,
+        retention: Retention = KEEP_ALL,
+        *,
+        request: str | None = None,
+    ) -> tuple[list[int], list[ClaimedJob], tuple[str, list[ReadyNode]] | None]:
+        """:meth:`ack_and_claim`, with workflow ``workflow_id`` moved on by its nodes among
+        the jobs completed, in the same round trip: its nodes of ``task`` made ready are
+        enqueued there (and may be claimed by it). Standalone servers only (the workflow's
+        hash is in a slot of its own); see :meth:`advances_in_ack`.
+
+        Returns:
+            (flags, claimed, advanced): flags and claimed as :meth:`ack_and_claim`; advanced
+            is the workflow's state after the call and its ready nodes of other tasks (for
+            the caller to enqueue), or None when the server answered a call sent again: the
+            caller then moves the workflow on with ``workflows.node_done`` (which repeats
+            nothing).
+        """
+        if not self.advances_in_ack:
+            raise UsageError("ack_and_advance spans two hash slots: a cluster refuses it")
+        t = self.keys(task)
+        args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
+        args += [retention.completed_max_age_ms, retention.completed_max_items]
+        args += [self._request(request), task, workflow_id, len(acks)]
+        for ack in acks:
+            args += [ack.id, ack.token, ack.result]
+        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
+        keys += [t.lastclaim(worker), t.seq, t.tag, self.workflows.key(workflow_id)]
+        reply = await self.runner.run("ack_and_advance", keys, args)
+        flags, claimed = [int(flag) for flag in reply[0]], _claimed(reply[1])
+        if len(reply) < 3:
+            return flags, claimed, None
+        state, flat = reply[2]
+        return flags, claimed, (str(state), ready_nodes(flat))
+
+    @property
+    def advances_in_ack(self) -> bool:
+        """Whether a worker's ack may move a workflow on in the same call
+        (:meth:`ack_and_advance`): on a standalone server, not on a cluster."""
+        return not self.cluster
 
     async def fail_and_claim(
         self,

@@ -35,6 +35,7 @@ SCRIPT_NAMES = (
     "collect_flush",
     "claim",
     "ack_and_claim",
+    "ack_and_advance",
     "fail_and_claim",
     "extend_lock",
     "nack",
@@ -82,6 +83,7 @@ RESENDABLE = frozenset(
         "enqueue_throttled",
         "claim",
         "ack_and_claim",
+        "ack_and_advance",
         "fail_and_claim",
         "extend_lock",
         "worker_beat",
@@ -109,12 +111,21 @@ def lua_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "lua"
 
 
-def _expand(text: str, folder: Path, seen: frozenset[str] = frozenset()) -> str:
+def _expand(
+    text: str, folder: Path, seen: frozenset[str] = frozenset(), done: set[str] | None = None
+) -> str:
+    """Splice the ``--@include`` lines in; a file included once already (a lib that two libs
+    of one script include, as lib/data.lua) is spliced in once, at its first include."""
+    done = set() if done is None else done
+
     def splice(match: re.Match[str]) -> str:
         name = match.group(1)
         if name in seen:
             raise ValueError(f"lua include cycle at {name}")
-        return _expand((folder / name).read_text(), folder, seen | {name})
+        if name in done:
+            return ""
+        done.add(name)
+        return _expand((folder / name).read_text(), folder, seen | {name}, done)
 
     return _INCLUDE.sub(splice, text)
 

@@ -42,6 +42,14 @@ class ReadyNode(NamedTuple):
     """Its task's job TTL: the job expires this long after its enqueue (0 = never)."""
 
 
+def ready_nodes(flat: Sequence[Any]) -> list[ReadyNode]:
+    """The ready nodes of a script's flat reply ({index, task, data, extra, ttl_ms} each)."""
+    return [
+        ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
+        for i in range(0, len(flat), 5)
+    ]
+
+
 class Glance(NamedTuple):
     """What the repair pass reads first of a workflow: its state (None: it is gone), when it
     last moved on (its creation until a node ended), when its ttl ends it (0 = never) and
@@ -109,11 +117,7 @@ class Workflows:
         for index, result in results:
             args += [index, result]
         state, flat = await self.runner.run("workflow_node_done", [self.key(workflow_id)], args)
-        ready = [
-            ReadyNode(int(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], int(flat[i + 4]))
-            for i in range(0, len(flat), 5)
-        ]
-        return str(state), ready
+        return str(state), ready_nodes(flat)
 
     async def node_failed(
         self, workflow_id: str, index: int, error: str, now_ms: int, max_age_ms: int = -1

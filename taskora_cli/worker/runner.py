@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 from ..engine.records import Ack, ClaimedJob, Failure
 from ..errors import JobVersionError
 from ..retry import NO_RETRY
+from ..workflow import WorkflowState
 from ..workflow_graph import parse_node_job_id
 from .execute import Outcome, failed
 from .slots import Slots
-from .workflow_nodes import advance_nodes, fail_workflow_node
+from .workflow_nodes import advance_nodes, carry_nodes_on, fail_workflow_node
 
 if TYPE_CHECKING:
+    from ..engine.workflows import ReadyNode
     from ..task import Task
     from .host import WorkerHost
     from .plan import TaskPlan
@@ -74,6 +76,9 @@ class TaskRunner(Slots):
         self._maybe_more = True
         self._acked_nodes: list[Outcome] = []
         """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
+        self._carried: list[tuple[str, str, list[ReadyNode], int]] = []
+        """Workflows an ack moved on with something left to do (workflow, its state, its ready
+        nodes of other tasks, when): see carry_nodes_on."""
         self.advancing: set[asyncio.Task[None]] = set()
         """Workflow advances under way: the runner is busy until they end."""
         self._advance_running = False
@@ -196,7 +201,7 @@ class TaskRunner(Slots):
             # between, so no wake-up it sends is lost)
             self._maybe_more = (want > 0 and len(claimed) >= want) or self._fed
             self._fed = False
-            if self._acked_nodes:
+            if self._acked_nodes or self._carried:
                 self._start_advance()
             if not claiming and not (self.stopping or self.paused):
                 self._maybe_more = True  # resumed while this round trip was on the wire
@@ -279,17 +284,43 @@ class TaskRunner(Slots):
                 await fail_workflow_node(self.worker, *node, o.error)
         if succeeded:
             acks = [Ack(o.job.id, o.job.token, o.result) for o in succeeded]
-            flags, got = await self.engine.ack_and_claim(
-                name, acks, w.id, want, w.runtime.clock(), self.lock_ttl_ms, w.retention
-            )
+            now = w.runtime.clock()
+            workflow = self._one_workflow(succeeded)
+            advanced = None
+            if workflow is None:
+                flags, got = await self.engine.ack_and_claim(
+                    name, acks, w.id, want, now, self.lock_ttl_ms, w.retention
+                )
+            else:  # its nodes move it on in this very call; its next ones here are claimed
+                flags, got, advanced = await self.engine.ack_and_advance(
+                    name, acks, workflow, w.id, want, now, self.lock_ttl_ms, w.retention
+                )
             claimed += got
             for o, flag in zip(succeeded, flags, strict=True):
                 self._release(o, flag != 0)
-            # completed (not cancelled) workflow nodes: their workflows move on
-            self._acked_nodes += [
-                o for o, flag in zip(succeeded, flags, strict=True) if flag == 1 and "." in o.job.id
-            ]
+            if workflow is not None and advanced is not None:
+                state, ready = advanced
+                if ready or state == WorkflowState.COMPLETED:  # left to do: other tasks' nodes,
+                    self._carried.append((workflow, state, ready, now))  # the retention list
+            else:  # completed (not cancelled) workflow nodes: their workflows move on
+                self._acked_nodes += [
+                    o
+                    for o, flag in zip(succeeded, flags, strict=True)
+                    if flag == 1 and "." in o.job.id
+                ]
         return claimed
+
+    def _one_workflow(self, succeeded: list[Outcome]) -> str | None:
+        """The workflow whose nodes the completed jobs are, when they are of one workflow (plain
+        jobs beside them are fine) and the server lets an ack move it on (not a cluster)."""
+        found: str | None = None
+        for o in succeeded:
+            node = parse_node_job_id(o.job.id) if "." in o.job.id else None
+            if node is not None:
+                if found is not None and node[0] != found:
+                    return None
+                found = node[0]
+        return found if found is not None and self.engine.advances_in_ack else None
 
     def _start_advance(self) -> None:
         """Move the workflows of the completed nodes on, alongside the next round trip (its
@@ -308,10 +339,14 @@ class TaskRunner(Slots):
         on, until none are left; successors of this runner's own task are claimed right
         behind their enqueue, not after a marker wake-up."""
         try:
-            while self._acked_nodes:
+            while self._acked_nodes or self._carried:
                 acked, self._acked_nodes = self._acked_nodes, []
-                completed = [(o.job.id, o.result) for o in acked]
-                await advance_nodes(self.worker, completed, self._feed)
+                carried, self._carried = self._carried, []
+                if acked:
+                    completed = [(o.job.id, o.result) for o in acked]
+                    await advance_nodes(self.worker, completed, self._feed)
+                for workflow, state, ready, at in carried:
+                    await carry_nodes_on(self.worker, workflow, state, ready, at, self._feed)
         finally:  # no await since the last look: no node acked meanwhile is left behind
             self._advance_running = False
 

@@ -12,10 +12,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..workflow import advance, fail_node, repair_workflows, trim_workflows
+from ..workflow import advance, carry_on, fail_node, repair_workflows, trim_workflows
 from ..workflow_graph import parse_node_job_id
 
 if TYPE_CHECKING:
+    from ..engine.workflows import ReadyNode
     from .host import WorkerHost
 
 log = logging.getLogger("taskora.worker")
@@ -65,6 +66,26 @@ async def _advance(
                 log.warning("taskora: workflow %s: %d nodes did not advance: %s",
                             workflow_id, len(results), exc)  # fmt: skip
     return set()
+
+
+async def carry_nodes_on(
+    host: WorkerHost,
+    workflow_id: str,
+    state: str,
+    ready: Sequence[ReadyNode],
+    now_ms: int,
+    on_enqueue: Callable[[set[str]], None] | None = None,
+) -> None:
+    """An ack moved ``workflow_id`` on (engine.ack_and_advance) and left the rest: enqueue its
+    ``ready`` nodes of other tasks, list it for retention if it completed."""
+    for attempt in range(1, TRIES + 1):
+        try:
+            await carry_on(host.engine, workflow_id, state, ready, now_ms, on_enqueue)
+            return
+        except Exception as exc:  # the repair pass enqueues ready nodes a worker left
+            if attempt == TRIES:
+                log.warning("taskora: workflow %s: %d nodes were not enqueued: %s",
+                            workflow_id, len(ready), exc)  # fmt: skip
 
 
 async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, error: str) -> None:
