@@ -10,7 +10,6 @@ this module cheap to import and every check a single round trip.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import signal
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 from taskora_cli.errors import EmbeddedServerError
+
+from .sha1 import sha1
 
 # sun_path holds 108 bytes on Linux and 104 on macOS, both counting the trailing NUL.
 _MAX_SOCKET_PATH = 100
@@ -204,7 +205,7 @@ def _socket_path(state_dir: Path) -> Path:
         return local
     # A fixed /tmp (not $TMPDIR, which differs between shells and is long on macOS) and a
     # hash of the state dir, so every process derives the same short path.
-    digest = hashlib.sha1(os.fsencode(state_dir), usedforsecurity=False).hexdigest()[:16]
+    digest = sha1(os.fsencode(state_dir), usedforsecurity=False).hexdigest()[:16]
     return Path(f"/tmp/taskora-{os.getuid()}") / f"{digest}.sock"
 
 

@@ -6,7 +6,6 @@ NOSCRIPT reply (after SCRIPT FLUSH or a server restart) loads it again transpare
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ServerError
 from .failures import kinds
+from .sha1 import sha1
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -163,7 +163,7 @@ def load_script(name: str) -> Script:
     """Read, expand and hash one script from ``lua/<name>.lua``."""
     folder = lua_dir()
     source = _expand((folder / f"{name}.lua").read_text(), folder)
-    return Script(name, source, hashlib.sha1(source.encode()).hexdigest())
+    return Script(name, source, sha1(source.encode()).hexdigest())
 
 
 def all_scripts() -> dict[str, Script]:

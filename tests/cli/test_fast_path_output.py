@@ -66,7 +66,7 @@ from taskora_cli.cli import main
 try:
     main()
 finally:
-    heavy = ("redis", "asyncio", "typer", "click", "rich", "pydantic")
+    heavy = ("redis", "asyncio", "typer", "click", "rich", "pydantic", "hashlib")
     print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)
 """
 
@@ -85,6 +85,7 @@ def loaded(project: Project, *args: str) -> list[str]:
 def test_the_one_shot_commands_load_neither_redis_py_nor_asyncio_nor_typer(
     project: Project,
 ) -> None:
+    # nor hashlib (it loads OpenSSL): 3-6 ms of a call that takes ~90
     assert loaded(project, "dispatch", "echo", "--data", "1", "--id", "seen") == []
     # the others read over the same lean blocking connection (engine/read_steps.py)
     assert loaded(project, "jobs", "show", "seen") == []

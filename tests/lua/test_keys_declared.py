@@ -8,6 +8,7 @@ import re
 
 import pytest
 from keys_declared import Script
+from servers import raw_client
 from slots import crc16, hash_slot
 
 from taskora_cli.engine.scripts import SCRIPT_NAMES, load_script, lua_dir
@@ -80,3 +81,15 @@ def test_hash_slots_match_redis_cluster() -> None:
         == hash_slot("taskora:app:{mail}:")
         == (hash_slot("mail"))
     )
+
+
+def test_every_script_sha_is_the_one_the_server_computes(redis_url: str) -> None:
+    # EVALSHA with a wrong hash would only ever fall back to loading the script (NOSCRIPT):
+    # every call would pay two round trips, and no test would fail.
+    client = raw_client(redis_url, decode_responses=True)
+    try:
+        for name in SCRIPT_NAMES:
+            script = load_script(name)
+            assert client.script_load(script.source) == script.sha, name
+    finally:
+        client.close()
