@@ -1,8 +1,8 @@
 -- ack_and_advance.lua: active -> completed (for each finished job, as ack_and_claim.lua); the
---   completed nodes of one workflow -> done (as workflow_node_done.lua), its nodes of this
---   task made ready -> waiting here (enqueued under "<workflow id>.<index>" and marked queued);
---   then claim like claim.lua, so a chain step of one task is claimed in the call that ended
---   the step before it. Standalone servers only: the workflow's hash has a hash tag of its own,
+--   completed nodes of one workflow -> done (as workflow_node_done.lua); the first 1,000 nodes
+--   of this task they made ready -> waiting (as "<workflow id>.<index>", marked queued); then
+--   claim like claim.lua, so a chain step of one task is claimed in the call that ended the
+--   step before it. Standalone servers only: the workflow's hash has a hash tag of its own,
 --   so on a cluster the engine sends ack_and_claim and workflow_node_done (two slots, two calls).
 -- KEYS[1] wait        LIST  waiting ids of priority 0
 -- KEYS[2] prio        ZSET  waiting ids of priority > 0
@@ -35,7 +35,8 @@
 -- ARGV[12..] per finished job: id, token, result (JSON)
 -- returns {acked, claimed, {state, ready}}: acked and claimed as ack_and_claim.lua, state the
 --   workflow's after the call and ready the flat list of {index, task, data, extra, ttl_ms} of
---   its nodes of other tasks to enqueue now (as workflow_node_done.lua returns them); a call
+--   its nodes of other tasks (and of its own beyond the first 1,000) to enqueue now (as
+--   workflow_node_done.lua returns them); a call
 --   sent again returns {acked, claimed} alone (the workflow part is then the caller's to redo
 --   with workflow_node_done, which repeats nothing).
 --@include lib/common.lua
@@ -51,6 +52,7 @@ local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[
 local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[5],
   marker = KEYS[6], seq = KEYS[12] }
 local tag, wf, now, max_age = KEYS[13], KEYS[14], tonumber(ARGV[1]), tonumber(ARGV[6])
+local OWN_NODES = 1000
 local before, again = replayed(KEYS[11], ARGV[8], tag)
 if again then
   return { before, again }
@@ -67,23 +69,28 @@ for n, flag in ipairs(acked) do
     results[#results + 1] = ARGV[a + 2]
   end
 end
+-- due delayed jobs and retries go first, as in ack_and_claim: they were due before the nodes
+promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))
 local state, others = "running", {}
 if #results > 0 then
   local readied
   state, readied = finish_nodes(wf, now, max_age, results, 1)
-  local queued = {}
+  local queued, created = {}, {}
   for _, j in ipairs(readied) do
     local f = redis.call("HMGET", wf, "t:" .. j, "x:" .. j, "e:" .. j)
-    if f[1] == ARGV[9] then
+    -- beyond OWN_NODES this call hands them back too: the caller's bulk enqueue keeps a big
+    -- fan-out out of one long script
+    if f[1] == ARGV[9] and #created < OWN_NODES then
       local id = node_prefix .. j
       if redis.call("EXISTS", job_key(tag, id)) == 0 then
         local ttl = tonumber(f[3] or "0")
-        local exp = ttl > 0 and tostring(now + ttl) or "0"
-        create_job(tag, k, id, node_input(wf, j), now, 0, 0, exp, f[2] or "")
+        local exp = ttl > 0 and string.format("%.0f", now + ttl) or "0"
+        create_waiting(tag, k, id, node_input(wf, j), now, exp, f[2] or "")
+        created[#created + 1] = id
       end
       queued[#queued + 1] = "s:" .. j
       queued[#queued + 1] = "queued"
-      if #queued >= 2000 then -- one HSET per thousand nodes (unpack() has a stack limit)
+      if #queued >= 2000 then -- one HSET per thousand marks (unpack() has a stack limit)
         redis.call("HSET", wf, unpack(queued))
         queued = {}
       end
@@ -94,8 +101,11 @@ if #results > 0 then
   if #queued > 0 then
     redis.call("HSET", wf, unpack(queued))
   end
+  if #created > 0 then
+    mark_work(k.marker, 0)
+    emit_many(k.events, "waiting", created)
+  end
 end
-promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))
 local claimed = {}
 claim_into(claimed, tag, keys, now, tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]))
 rearm_marker(keys)

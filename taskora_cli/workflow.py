@@ -1,10 +1,12 @@
 """Running workflows: dispatch a composition, advance it as nodes end, and its handle.
 
 A workflow is stored once (engine/workflows.py) and its root nodes are enqueued as plain jobs
-with pre-generated ids ``<workflow id>.<node index>``. The worker that acks a node's job calls
-:func:`advance`: one script marks the node done and returns the nodes now ready, which are
-then enqueued under their ids (a crash between the two repeats nothing: the script answers
-the same again and the enqueue is idempotent). A node that fails for good calls
+with pre-generated ids ``<workflow id>.<node index>``. The worker that acks a node's job moves
+its workflow on: on a standalone server in the ack itself (``Engine.ack_and_advance``, then
+:func:`carry_on` for what it hands back), on a cluster with :func:`advance`. Either way one
+script marks the node done and gives the nodes now ready, which are enqueued under their ids
+(a crash between the two repeats nothing: the script answers the same again and the enqueue is
+idempotent). A node that fails for good calls
 :func:`fail_node`, which fails the workflow and cancels its queued and active nodes.
 """
 

@@ -40,3 +40,16 @@ local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
     emit(k.events, "waiting", id)
   end
 end
+
+-- A waiting job of priority 0 made with others: the caller rings the marker and writes their
+-- "waiting" events together (mark_work, emit_many), as enqueue_bulk does.
+local function create_waiting(tag, k, id, data, now, exp, extra)
+  local fields = extra_fields(extra)
+  if exp ~= "0" then
+    fields[#fields + 1] = "exp"
+    fields[#fields + 1] = exp
+  end
+  redis.call("HSET", job_key(tag, id), "state", "waiting", "ts", now,
+    unpack(data_args(data, fields)))
+  queue_back(k.seq, k.wait, k.prio, id, 0, now)
+end

@@ -257,7 +257,8 @@ class Engine(Reads):
 
         The call is idempotent per ``request`` (default: a new id): sent again with the same
         id, e.g. by the wire after a dropped connection, it returns the jobs the first run
-        claimed instead of claiming more (the same holds for ack_and_claim and fail_and_claim).
+        claimed instead of claiming more (the same holds for ack_and_claim, ack_and_advance and
+        fail_and_claim).
         """
         t = self.keys(task)
         args = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT, self._request(request)]

@@ -76,9 +76,9 @@ class TaskRunner(Slots):
         self._maybe_more = True
         self._acked_nodes: list[Outcome] = []
         """Completed workflow nodes whose workflow is yet to move on (see _advance_workflows)."""
-        self._carried: list[tuple[str, str, list[ReadyNode], int]] = []
-        """Workflows an ack moved on with something left to do (workflow, its state, its ready
-        nodes of other tasks, when): see carry_nodes_on."""
+        self._carried: list[tuple[str, str, list[ReadyNode]]] = []
+        """Workflows an ack moved on with something left to do (workflow, its state, the ready
+        nodes it handed back): see carry_nodes_on."""
         self.advancing: set[asyncio.Task[None]] = set()
         """Workflow advances under way: the runner is busy until they end."""
         self._advance_running = False
@@ -301,7 +301,7 @@ class TaskRunner(Slots):
             if workflow is not None and advanced is not None:
                 state, ready = advanced
                 if ready or state == WorkflowState.COMPLETED:  # left to do: other tasks' nodes,
-                    self._carried.append((workflow, state, ready, now))  # the retention list
+                    self._carried.append((workflow, state, ready))  # the retention list
             else:  # completed (not cancelled) workflow nodes: their workflows move on
                 self._acked_nodes += [
                     o
@@ -345,8 +345,8 @@ class TaskRunner(Slots):
                 if acked:
                     completed = [(o.job.id, o.result) for o in acked]
                     await advance_nodes(self.worker, completed, self._feed)
-                for workflow, state, ready, at in carried:
-                    await carry_nodes_on(self.worker, workflow, state, ready, at, self._feed)
+                for workflow, state, ready in carried:
+                    await carry_nodes_on(self.worker, workflow, state, ready, self._feed)
         finally:  # no await since the last look: no node acked meanwhile is left behind
             self._advance_running = False
 

@@ -73,14 +73,15 @@ async def carry_nodes_on(
     workflow_id: str,
     state: str,
     ready: Sequence[ReadyNode],
-    now_ms: int,
     on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> None:
-    """An ack moved ``workflow_id`` on (engine.ack_and_advance) and left the rest: enqueue its
-    ``ready`` nodes of other tasks, list it for retention if it completed."""
+    """An ack moved ``workflow_id`` on (engine.ack_and_advance) and left the rest: enqueue the
+    ``ready`` nodes it handed back, list it for retention if it completed. The nodes' enqueue
+    time (and so their TTL) is now, not the ack's."""
     for attempt in range(1, TRIES + 1):
         try:
-            await carry_on(host.engine, workflow_id, state, ready, now_ms, on_enqueue)
+            now = host.runtime.clock()
+            await carry_on(host.engine, workflow_id, state, ready, now, on_enqueue)
             return
         except Exception as exc:  # the repair pass enqueues ready nodes a worker left
             if attempt == TRIES:

@@ -148,6 +148,41 @@ async def test_a_plain_job_beside_the_node_is_acked_and_moves_nothing(engine: En
     assert await engine.job_state("t", "plain") == "completed"
 
 
+async def test_a_big_fan_out_of_its_task_enqueues_a_thousand_and_hands_the_rest_back(
+    engine: Engine,
+) -> None:
+    members = 1_200
+    nodes = [NodeSpec("t", (), tuple(range(1, members + 1)), "1")]
+    nodes += [NodeSpec("t", (0,), (), None) for _ in range(members)]
+    first = await started(engine, "c7", nodes, tuple(range(1, members + 1)))
+    events = engine.keys("t").events
+    before = await engine.client.xlen(events)
+    _, claimed, advanced = await engine.ack_and_advance(
+        "t", [Ack(first.id, first.token, "2")], "c7", "w1", 0, NOW + 1, TTL
+    )
+    assert claimed == [] and advanced is not None
+    state, rest = advanced  # a bounded script: the caller bulk-enqueues the rest
+    assert (state, len(rest), {node.task for node in rest}) == ("running", 200, {"t"})
+    assert (await engine.counts("t"))["waiting"] == 1_000
+    # the thousand "waiting" events go out in entries of 32 jobs, as a bulk enqueue's do
+    entries = await engine.client.xrange(events, count=10_000)
+    waiting = [fields for _, fields in entries[before:] if fields["event"] == "waiting"]
+    assert len(waiting) == 32 and sum(len(f["job"].split()) for f in waiting) == 1_000
+    states = await node_states(engine, "c7")
+    assert sum(1 for value in states.values() if value == "queued") == 1_000
+    assert sum(1 for value in states.values() if value == "ready") == 200
+
+
+async def test_due_delayed_jobs_are_queued_before_the_next_node(engine: Engine) -> None:
+    nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (), None)]
+    first = await started(engine, "c8", nodes, (1,))
+    await engine.enqueue("t", NewJob("due", "0", run_at_ms=NOW + 5), NOW)
+    _, claimed, _ = await engine.ack_and_advance(
+        "t", [Ack(first.id, first.token, "2")], "c8", "w1", 2, NOW + 10, TTL
+    )
+    assert [job.id for job in claimed] == ["due", "c8.1"]  # it was due first
+
+
 @pytest.fixture
 async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
     made = make_app(redis_url, tmp_path)
