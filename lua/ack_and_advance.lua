@@ -2,8 +2,8 @@
 --   completed nodes of one workflow -> done (as workflow_node_done.lua); the first 1,000 nodes
 --   of this task they made ready -> waiting (as "<workflow id>.<index>", marked queued); then
 --   claim like claim.lua, so a chain step of one task is claimed in the call that ended the
---   step before it. Standalone servers only: the workflow's hash has a hash tag of its own,
---   so on a cluster the engine sends ack_and_claim and workflow_node_done (two slots, two calls).
+--   step before it. One slot: the workflow's id was chosen so its hash tag {w:<id>} falls in
+--   the task's slot (taskora_cli/engine/slots.py); the engine sends this call only then.
 -- KEYS[1] wait        LIST  waiting ids of priority 0
 -- KEYS[2] prio        ZSET  waiting ids of priority > 0
 -- KEYS[3] delayed     ZSET  score = due time (ms)
@@ -17,7 +17,7 @@
 -- KEYS[11] lastclaim  HASH  the worker's last request id and its reply (lib/claim.lua)
 -- KEYS[12] seq        STRING the last position given in the priority bands (lib/common.lua)
 -- KEYS[13] tag        PREFIX the task's key prefix: job keys are built on it (lib/common.lua)
--- KEYS[14] workflow   HASH  the workflow whose nodes are among the finished jobs
+-- KEYS[14] workflow   HASH  the workflow whose nodes are among the finished jobs (same slot)
 -- ARGV[1] now_ms
 -- ARGV[2] lock_ttl_ms       for the jobs claimed next
 -- ARGV[3] worker            the claiming worker's id

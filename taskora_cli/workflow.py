@@ -2,8 +2,9 @@
 
 A workflow is stored once (engine/workflows.py) and its root nodes are enqueued as plain jobs
 with pre-generated ids ``<workflow id>.<node index>``. The worker that acks a node's job moves
-its workflow on: on a standalone server in the ack itself (``Engine.ack_and_advance``, then
-:func:`carry_on` for what it hands back), on a cluster with :func:`advance`. Either way one
+its workflow on: in the ack itself when the workflow's hash shares the slot of the node's task
+(``Engine.ack_and_advance``, then :func:`carry_on` for what it hands back; a workflow's id is
+chosen so its most frequent task's nodes do), else with :func:`advance`. Either way one
 script marks the node done and gives the nodes now ready, which are enqueued under their ids
 (a crash between the two repeats nothing: the script answers the same again and the enqueue is
 idempotent). A node that fails for good calls
@@ -12,13 +13,14 @@ idempotent). A node that fails for good calls
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .blocking import blocking_twin
 from .durations import Duration, to_ms
 from .engine.records import NewJob
+from .engine.slots import workflow_id_in_slot_of
 from .engine.workflows import NodeSpec, ReadyNode
 from .errors import (
     CancelledError,
@@ -30,7 +32,7 @@ from .errors import (
 from .job_state import JobState
 from .remote_error import RemoteError, parse_remote_error
 from .serialization import dumps, require_json
-from .workflow_graph import Composition, first_task, flatten, new_workflow_id, node_job_id
+from .workflow_graph import Composition, first_task, flatten, node_job_id
 
 if TYPE_CHECKING:
     from .config import RetentionConfig
@@ -74,7 +76,10 @@ async def dispatch_workflow(
     require_json(runtime.payloads.serializer, "workflows")
     graph = flatten(c)
     now = runtime.clock()
-    workflow_id = new_workflow_id()
+    # its hash in the slot of its most frequent task: a worker of that task then acks a node
+    # and moves the workflow on in one single-slot call (engine/slots.py)
+    most = Counter(node.task for node in graph.nodes).most_common(1)[0][0]
+    workflow_id = workflow_id_in_slot_of(most)
     dependents = graph.dependents()
     specs: list[NodeSpec] = []
     roots: dict[str, list[NewJob]] = defaultdict(list)

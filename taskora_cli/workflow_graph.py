@@ -11,7 +11,6 @@ result, or the list of results in order when the previous step was a group.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,13 +18,6 @@ from typing import Any, Protocol
 from .errors import UsageError
 
 DEFAULT_CHUNK_SIZE = 50
-
-_BASE32 = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[i % 32] for i in range(256))
-
-
-def new_workflow_id() -> str:
-    """A random 16-character id (lowercase base32), like a job id."""
-    return os.urandom(16).translate(_BASE32).decode()
 
 
 def node_job_id(workflow_id: str, index: int) -> str:

@@ -37,6 +37,7 @@ from .records import (
 from .registry import Workers
 from .runner import Runner
 from .schedules import Schedules
+from .slots import shares_slot
 from .wire import Wire
 from .workflows import ReadyNode, Workflows, ready_nodes
 
@@ -307,8 +308,8 @@ class Engine(Reads):
     ) -> tuple[list[int], list[ClaimedJob], tuple[str, list[ReadyNode]] | None]:
         """:meth:`ack_and_claim`, with workflow ``workflow_id`` moved on by its nodes among
         the jobs completed, in the same round trip: its nodes of ``task`` made ready are
-        enqueued there (and may be claimed by it). Standalone servers only (the workflow's
-        hash is in a slot of its own); see :meth:`advances_in_ack`.
+        enqueued there (and may be claimed by it). The workflow's hash must share the slot of
+        ``task``'s keys (``slots.shares_slot``; ids from ``slots.workflow_id_in_slot_of`` do).
 
         Returns:
             (flags, claimed, advanced): flags and claimed as :meth:`ack_and_claim`; advanced
@@ -317,8 +318,11 @@ class Engine(Reads):
             caller then moves the workflow on with ``workflows.node_done`` (which repeats
             nothing).
         """
-        if not self.advances_in_ack:
-            raise UsageError("ack_and_advance spans two hash slots: a cluster refuses it")
+        if not shares_slot(workflow_id, task):
+            raise UsageError(
+                f"workflow {workflow_id!r} is not in the slot of task {task!r}: ack its nodes "
+                "with ack_and_claim and move it on with workflows.node_done"
+            )
         t = self.keys(task)
         args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items]
@@ -333,12 +337,6 @@ class Engine(Reads):
             return flags, claimed, None
         state, flat = reply[2]
         return flags, claimed, (str(state), ready_nodes(flat))
-
-    @property
-    def advances_in_ack(self) -> bool:
-        """Whether a worker's ack may move a workflow on in the same call
-        (:meth:`ack_and_advance`): on a standalone server, not on a cluster."""
-        return not self.cluster
 
     async def fail_and_claim(
         self,

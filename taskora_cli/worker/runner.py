@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..engine.records import Ack, ClaimedJob, Failure
+from ..engine.slots import shares_slot
 from ..errors import JobVersionError
 from ..retry import NO_RETRY
 from ..workflow import WorkflowState
@@ -312,7 +313,8 @@ class TaskRunner(Slots):
 
     def _one_workflow(self, succeeded: list[Outcome]) -> str | None:
         """The workflow whose nodes the completed jobs are, when they are of one workflow (plain
-        jobs beside them are fine) and the server lets an ack move it on (not a cluster)."""
+        jobs beside them are fine) whose hash shares this task's slot, so one call acks them
+        and moves it on (see engine/slots.py)."""
         found: str | None = None
         for o in succeeded:
             node = parse_node_job_id(o.job.id) if "." in o.job.id else None
@@ -320,7 +322,7 @@ class TaskRunner(Slots):
                 if found is not None and node[0] != found:
                     return None
                 found = node[0]
-        return found if found is not None and self.engine.advances_in_ack else None
+        return found if found is not None and shares_slot(found, self.task.name) else None
 
     def _start_advance(self) -> None:
         """Move the workflows of the completed nodes on, alongside the next round trip (its

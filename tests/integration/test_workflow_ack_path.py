@@ -1,7 +1,6 @@
 """A worker's ack moves its workflow on in the same call (ack_and_advance): the next node of
-the same task is enqueued, and claimed, by the ack of the node before it. Standalone servers
-only: on a cluster the workflow's hash is in another slot, and the ack and the advance are two
-calls (the rest of the workflow tests cover that path there)."""
+the same task is enqueued, and claimed, by the ack of the node before it. A workflow's id puts
+its hash in the slot of its most frequent task, so the call touches one slot (a cluster too)."""
 
 from __future__ import annotations
 
@@ -13,23 +12,23 @@ from typing import Any
 import pytest
 from support import make_app
 
-from taskora_cli import Taskora, chain, group
+from taskora_cli import Taskora, UsageError, chain, group
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.records import Ack, NewJob, Retention
 from taskora_cli.engine.runner import Runner
+from taskora_cli.engine.slots import shares_slot, workflow_id_in_slot_of
 from taskora_cli.engine.workflows import NodeSpec
 from taskora_cli.worker.pool import Worker
 
 NOW = 1_700_000_000_000
 TTL = 30_000
+C1, C2, C3, C4, C5, C6, C7, C8 = (workflow_id_in_slot_of("t") for _ in range(8))
+"""Workflow ids whose hash is in the slot of task "t", as dispatch makes them."""
 
 
 @pytest.fixture
 async def engine(redis_url: str) -> AsyncIterator[Engine]:
     made = Engine(redis_url, "ackpath")
-    if made.cluster:
-        await made.close()
-        pytest.skip("a cluster moves workflows on in a call of their own (two slots)")
     await made.connect(NOW)
     yield made
     await made.close()
@@ -56,27 +55,27 @@ async def test_the_ack_of_a_chain_step_enqueues_and_claims_the_next_step_of_its_
 ) -> None:
     nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (2,), None),
              NodeSpec("t", (1,), (), None)]  # fmt: skip
-    first = await started(engine, "c1", nodes, (2,))
+    first = await started(engine, C1, nodes, (2,))
     flags, [second], advanced = await engine.ack_and_advance(
-        "t", [Ack(first.id, first.token, "2")], "c1", "w1", 1, NOW + 1, TTL
+        "t", [Ack(first.id, first.token, "2")], C1, "w1", 1, NOW + 1, TTL
     )
     assert flags == [1] and advanced == ("running", [])
-    assert (second.id, json.loads(second.data)) == ("c1.1", 2)  # its input: the step's result
-    assert await node_states(engine, "c1") == {"s:0": "done", "s:1": "queued", "s:2": "pending"}
-    assert await engine.job_state("t", "c1.1") == "active"
+    assert (second.id, json.loads(second.data)) == (f"{C1}.1", 2)  # its input: the step's result
+    assert await node_states(engine, C1) == {"s:0": "done", "s:1": "queued", "s:2": "pending"}
+    assert await engine.job_state("t", f"{C1}.1") == "active"
 
     flags, [third], _ = await engine.ack_and_advance(
-        "t", [Ack(second.id, second.token, "4")], "c1", "w1", 1, NOW + 2, TTL
+        "t", [Ack(second.id, second.token, "4")], C1, "w1", 1, NOW + 2, TTL
     )
-    assert (third.id, json.loads(third.data)) == ("c1.2", 4)
+    assert (third.id, json.loads(third.data)) == (f"{C1}.2", 4)
     keep = Retention(60_000, 100, 60_000, 100)
     flags, claimed, advanced = await engine.ack_and_advance(
-        "t", [Ack(third.id, third.token, "8")], "c1", "w1", 1, NOW + 3, TTL, keep
+        "t", [Ack(third.id, third.token, "8")], C1, "w1", 1, NOW + 3, TTL, keep
     )
     assert (flags, claimed, advanced) == ([1], [], ("completed", []))
-    ended = await engine.workflows.ending("c1")
+    ended = await engine.workflows.ending(C1)
     assert (ended["state"], json.loads(ended["result"])) == ("completed", 8)
-    assert 0 < await engine.client.pttl(engine.workflows.key("c1")) <= 60_000  # retention
+    assert 0 < await engine.client.pttl(engine.workflows.key(C1)) <= 60_000  # retention
 
 
 async def test_nodes_of_another_task_are_handed_back_for_the_caller_to_enqueue(
@@ -84,34 +83,34 @@ async def test_nodes_of_another_task_are_handed_back_for_the_caller_to_enqueue(
 ) -> None:
     nodes = [NodeSpec("t", (), (1, 2), "1"), NodeSpec("other", (0,), (), None),
              NodeSpec("t", (0,), (), '{"bound": true}', '{"v":"7"}', 5_000)]  # fmt: skip
-    first = await started(engine, "c2", nodes, (1, 2))
+    first = await started(engine, C2, nodes, (1, 2))
     _, claimed, advanced = await engine.ack_and_advance(  # claims none: its node stays waiting
-        "t", [Ack(first.id, first.token, "3")], "c2", "w1", 0, NOW + 1, TTL
+        "t", [Ack(first.id, first.token, "3")], C2, "w1", 0, NOW + 1, TTL
     )
     assert claimed == []
     assert advanced is not None
     state, [theirs] = advanced
     assert (state, theirs.node, theirs.task, theirs.data) == ("running", 1, "other", "3")
-    assert await engine.job_state("other", "c2.1") is None  # the caller enqueues it
-    assert await node_states(engine, "c2") == {"s:0": "done", "s:1": "ready", "s:2": "queued"}
+    assert await engine.job_state("other", f"{C2}.1") is None  # the caller enqueues it
+    assert await node_states(engine, C2) == {"s:0": "done", "s:1": "ready", "s:2": "queued"}
     # its own next node took its bound data, its task's extra fields and its TTL
-    assert await engine.job_state("t", "c2.2") == "waiting"
-    stored = await engine.client.hgetall(engine.keys("t").job("c2.2"))
+    assert await engine.job_state("t", f"{C2}.2") == "waiting"
+    stored = await engine.client.hgetall(engine.keys("t").job(f"{C2}.2"))
     assert (stored["v"], int(stored["exp"])) == ("7", NOW + 1 + 5_000)
     [mine] = await engine.claim("t", "w1", 1, NOW + 2, TTL)
-    assert (mine.id, json.loads(mine.data)) == ("c2.2", {"bound": True})
+    assert (mine.id, json.loads(mine.data)) == (f"{C2}.2", {"bound": True})
 
 
 async def test_a_call_sent_again_settles_and_enqueues_nothing_more(engine: Engine) -> None:
     nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (), None)]
-    first = await started(engine, "c3", nodes, (1,))
+    first = await started(engine, C3, nodes, (1,))
     acks = [Ack(first.id, first.token, "2")]
-    _, once, _ = await engine.ack_and_advance("t", acks, "c3", "w1", 1, NOW + 1, TTL, request="r1")
+    _, once, _ = await engine.ack_and_advance("t", acks, C3, "w1", 1, NOW + 1, TTL, request="r1")
     flags, again, advanced = await engine.ack_and_advance(
-        "t", acks, "c3", "w1", 1, NOW + 2, TTL, request="r1"
+        "t", acks, C3, "w1", 1, NOW + 2, TTL, request="r1"
     )
     assert (flags, again, advanced) == ([1], once, None)  # the first reply; redo the advance
-    assert await engine.workflows.node_done("c3", [(0, "2")], NOW + 2) == ("running", [])
+    assert await engine.workflows.node_done(C3, [(0, "2")], NOW + 2) == ("running", [])
     counts = await engine.counts("t")
     assert (counts["active"], counts["waiting"]) == (1, 0)  # the next step, claimed once
 
@@ -120,31 +119,31 @@ async def test_a_stopped_workflow_gets_no_next_node_and_a_cancelled_node_moves_n
     engine: Engine,
 ) -> None:
     nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (), None)]
-    first = await started(engine, "c4", nodes, (1,))
-    await engine.workflows.cancel("c4", "enough", NOW)
+    first = await started(engine, C4, nodes, (1,))
+    await engine.workflows.cancel(C4, "enough", NOW)
     flags, claimed, advanced = await engine.ack_and_advance(
-        "t", [Ack(first.id, first.token, "2")], "c4", "w1", 1, NOW + 1, TTL
+        "t", [Ack(first.id, first.token, "2")], C4, "w1", 1, NOW + 1, TTL
     )
     assert (flags, claimed, advanced) == ([1], [], ("cancelled", []))
-    assert await engine.job_state("t", "c4.1") is None
+    assert await engine.job_state("t", f"{C4}.1") is None
 
-    first = await started(engine, "c5", nodes, (1,))
+    first = await started(engine, C5, nodes, (1,))
     await engine.cancel("t", first.id, "stop it", NOW)  # asked to cancel while it ran
     flags, claimed, advanced = await engine.ack_and_advance(
-        "t", [Ack(first.id, first.token, "2")], "c5", "w1", 1, NOW + 1, TTL
+        "t", [Ack(first.id, first.token, "2")], C5, "w1", 1, NOW + 1, TTL
     )
     assert (flags, claimed, advanced) == ([2], [], ("running", []))
-    assert await node_states(engine, "c5") == {"s:0": "queued", "s:1": "pending"}
+    assert await node_states(engine, C5) == {"s:0": "queued", "s:1": "pending"}
 
 
 async def test_a_plain_job_beside_the_node_is_acked_and_moves_nothing(engine: Engine) -> None:
     nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (), None)]
-    first = await started(engine, "c6", nodes, (1,))
+    first = await started(engine, C6, nodes, (1,))
     await engine.enqueue("t", NewJob("plain", "5"), NOW)
     [plain] = await engine.claim("t", "w1", 1, NOW, TTL)
     acks = [Ack(plain.id, plain.token, "5"), Ack(first.id, first.token, "2")]
-    flags, [second], _ = await engine.ack_and_advance("t", acks, "c6", "w1", 1, NOW + 1, TTL)
-    assert flags == [1, 1] and second.id == "c6.1"
+    flags, [second], _ = await engine.ack_and_advance("t", acks, C6, "w1", 1, NOW + 1, TTL)
+    assert flags == [1, 1] and second.id == f"{C6}.1"
     assert await engine.job_state("t", "plain") == "completed"
 
 
@@ -154,11 +153,11 @@ async def test_a_big_fan_out_of_its_task_enqueues_a_thousand_and_hands_the_rest_
     members = 1_200
     nodes = [NodeSpec("t", (), tuple(range(1, members + 1)), "1")]
     nodes += [NodeSpec("t", (0,), (), None) for _ in range(members)]
-    first = await started(engine, "c7", nodes, tuple(range(1, members + 1)))
+    first = await started(engine, C7, nodes, tuple(range(1, members + 1)))
     events = engine.keys("t").events
     before = await engine.client.xlen(events)
     _, claimed, advanced = await engine.ack_and_advance(
-        "t", [Ack(first.id, first.token, "2")], "c7", "w1", 0, NOW + 1, TTL
+        "t", [Ack(first.id, first.token, "2")], C7, "w1", 0, NOW + 1, TTL
     )
     assert claimed == [] and advanced is not None
     state, rest = advanced  # a bounded script: the caller bulk-enqueues the rest
@@ -168,19 +167,29 @@ async def test_a_big_fan_out_of_its_task_enqueues_a_thousand_and_hands_the_rest_
     entries = await engine.client.xrange(events, count=10_000)
     waiting = [fields for _, fields in entries[before:] if fields["event"] == "waiting"]
     assert len(waiting) == 32 and sum(len(f["job"].split()) for f in waiting) == 1_000
-    states = await node_states(engine, "c7")
+    states = await node_states(engine, C7)
     assert sum(1 for value in states.values() if value == "queued") == 1_000
     assert sum(1 for value in states.values() if value == "ready") == 200
 
 
 async def test_due_delayed_jobs_are_queued_before_the_next_node(engine: Engine) -> None:
     nodes = [NodeSpec("t", (), (1,), "1"), NodeSpec("t", (0,), (), None)]
-    first = await started(engine, "c8", nodes, (1,))
+    first = await started(engine, C8, nodes, (1,))
     await engine.enqueue("t", NewJob("due", "0", run_at_ms=NOW + 5), NOW)
     _, claimed, _ = await engine.ack_and_advance(
-        "t", [Ack(first.id, first.token, "2")], "c8", "w1", 2, NOW + 10, TTL
+        "t", [Ack(first.id, first.token, "2")], C8, "w1", 2, NOW + 10, TTL
     )
-    assert [job.id for job in claimed] == ["due", "c8.1"]  # it was due first
+    assert [job.id for job in claimed] == ["due", f"{C8}.1"]  # it was due first
+
+
+async def test_a_workflow_in_another_slot_is_refused_before_anything_is_sent(
+    engine: Engine,
+) -> None:
+    elsewhere = next(w for w in (workflow_id_in_slot_of("u") for _ in range(50))
+                     if not shares_slot(w, "t"))  # fmt: skip
+    with pytest.raises(UsageError, match="not in the slot of task 't'"):
+        await engine.ack_and_advance("t", [Ack(f"{elsewhere}.0", "x", "1")], elsewhere, "w1",
+                                     1, NOW, TTL)  # fmt: skip
 
 
 @pytest.fixture
@@ -202,9 +211,6 @@ async def app(redis_url: str, tmp_path: Path) -> AsyncIterator[Taskora]:
 async def test_a_worker_runs_a_chain_of_one_task_with_no_call_of_its_own_per_step(
     app: Taskora, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = await app.runtime.engine()
-    if engine.cluster:
-        pytest.skip("a cluster moves workflows on in a call of their own (two slots)")
     calls: list[str] = []
     original = Runner.run
 

@@ -29,6 +29,7 @@ from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.runner import Runner
 from taskora_cli.engine.schedules import Fire
 from taskora_cli.engine.scripts import SCRIPT_NAMES, lua_dir
+from taskora_cli.engine.slots import workflow_id_in_slot_of
 from taskora_cli.engine.workflows import NodeSpec
 
 ENGINE_SOURCE = Path(inspect.getfile(Engine))
@@ -42,8 +43,6 @@ STEPS_SOURCE = Path(inspect.getfile(steps))
 LEASES_SOURCE = Path(inspect.getfile(leases))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
-STANDALONE_ONLY = {"ack_and_advance"}
-"""Scripts whose KEYS span two hash slots: the engine never sends them to a cluster."""
 NOW = 1_700_000_000_000
 
 # -- snapshots: change only together with the code, and read the message first ------------
@@ -722,15 +721,10 @@ async def test_the_engine_calls_each_script_as_its_header_says(
     finally:
         await engine.close()
 
-    expected = set(SCRIPT_NAMES) - (STANDALONE_ONLY if engine.cluster else set())
-    assert {name for name, _, _ in calls} == expected, (
+    assert {name for name, _, _ in calls} == set(SCRIPT_NAMES), (
         "exercise() must call every script: add the new ones to it"
     )
-    cross_slot = sorted(
-        name
-        for name, seen in slots.items()
-        if any(len(s) != 1 for s in seen) and name not in STANDALONE_ONLY
-    )
+    cross_slot = sorted(name for name, seen in slots.items() if any(len(s) != 1 for s in seen))
     assert cross_slot == [], (
         f"the engine calls {cross_slot} with KEYS in more than one hash slot: Redis Cluster "
         "refuses such a call (CROSSSLOT); every key of one call must share one hash tag"
@@ -827,25 +821,24 @@ async def exercise(engine: Engine) -> None:
     await engine.workflows.create("w2", "wf", nodes, (1,), now)
     await engine.workflows.node_failed("w2", 0, "{}", now, 1000)
     await engine.workflows.node_failed("w2", 0, "{}", now, 1000)  # sent again
-    if not engine.cluster:
-        await exercise_standalone_only(engine, task, now, ttl)
+    await exercise_ack_and_advance(engine, task, now, ttl)
 
 
-async def exercise_standalone_only(engine: Engine, task: str, now: int, ttl: int) -> None:
-    """The scripts whose KEYS span two hash slots, which the engine sends to standalone servers
-    only: a worker's ack that moves a workflow on (ack_and_advance)."""
+async def exercise_ack_and_advance(engine: Engine, task: str, now: int, ttl: int) -> None:
+    """A worker's ack that moves a workflow on: its id puts its hash in the task's slot."""
     keep = Retention(60_000, 100, 60_000, 100)
+    w3 = workflow_id_in_slot_of(task)
     chain = [NodeSpec(task, (), (1,), "1"), NodeSpec(task, (0,), (2,), None),
              NodeSpec(task, (1,), (), None)]  # fmt: skip
-    await engine.workflows.create("w3", "wf", chain, (2,), now)
-    await engine.enqueue(task, NewJob("w3.0", "1"), now)
-    await engine.workflows.nodes_enqueued("w3", [0])
+    await engine.workflows.create(w3, "wf", chain, (2,), now)
+    await engine.enqueue(task, NewJob(f"{w3}.0", "1"), now)
+    await engine.workflows.nodes_enqueued(w3, [0])
     [first] = await engine.claim(task, "w3w", 1, now, ttl, request="w3-claim")
     _, [second], _ = await engine.ack_and_advance(
-        task, [Ack(first.id, first.token, "2")], "w3", "w3w", 1, now, ttl
+        task, [Ack(first.id, first.token, "2")], w3, "w3w", 1, now, ttl
     )
     acks = [Ack(second.id, second.token, "3"), Ack("nope", "x", "0")]
-    await engine.ack_and_advance(task, acks, "w3", "w3w", 1, now, ttl, keep)
+    await engine.ack_and_advance(task, acks, w3, "w3w", 1, now, ttl, keep)
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:
