@@ -6,8 +6,7 @@ Run by hand from the repository root (a fresh embedded server in a temporary fol
     python benchmarks/workflows.py --url redis://127.0.0.1:7000   # another (scratch!) server
 
 ``--url`` runs on that server instead (FLUSHALLed: never point it at data you need), a
-cluster too (``taskora server start --cluster 3``): there a worker's ack and a workflow's
-advance are two calls, where a standalone server takes both in one.
+cluster too (``taskora server start --cluster 3``).
 
 One process dispatches and runs one worker (concurrency 50) for task ``inc`` (``n + 1``).
 Reported, each the best of ``--repeat`` runs:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .durations import format_ms, to_ms
 from .errors import ConfigError, UsageError
+from .names import is_key_prefix
 from .urls import mask_url
 
 Parser = Callable[[object, str], Any]
@@ -60,9 +61,9 @@ def url(value: object, where: str) -> str:
 
 
 def prefix(value: object, where: str) -> str:
-    # Braces would open a second hash tag inside every key and break one-slot-per-script.
-    if not isinstance(value, str) or any(c in value for c in "{} \t\n"):
+    if not is_key_prefix(value):  # (braces: a second hash tag in every key)
         raise fail(where, "a string without braces or whitespace", value)
+    assert isinstance(value, str)
     return value
 
 

@@ -12,6 +12,20 @@ def check_task_name(name: object) -> str:
     return name
 
 
+def is_key_prefix(value: object) -> bool:
+    """Whether ``value`` can be the key prefix: braces would open a second hash tag inside
+    every key (and break one slot per script), whitespace would not survive the CLI."""
+    return isinstance(value, str) and not any(c in value for c in "{} \t\n\r")
+
+
+def check_prefix(prefix: object, where: str = "prefix") -> str:
+    """``prefix`` if it can be the key prefix (see :func:`is_key_prefix`)."""
+    if not is_key_prefix(prefix):
+        raise UsageError(f"{where} must be a string without braces or whitespace, got {prefix!r}")
+    assert isinstance(prefix, str)
+    return prefix
+
+
 def check_queue_name(name: object) -> str:
     """A queue name as tasks may use it (``--queue NAME=N`` parses it, so no ':' or '=')."""
     if not isinstance(name, str) or not name or any(c in name for c in "{}\n\r :="):

@@ -20,6 +20,7 @@ from .config import Config, load_config
 from .errors import UsageError
 from .fork_safe import ForkSafeLock
 from .listeners import Listeners
+from .names import check_prefix
 from .portal import Portal
 from .serialization import JSON, Payloads, Serializer, serializer_named
 
@@ -77,7 +78,7 @@ class Runtime:
         """Check data against a task's input schema on dispatch (the worker always does)."""
         self.given_url = url
         """The URL given in code (None: the configuration's, else the embedded server)."""
-        self._prefix = prefix
+        self._prefix = None if prefix is None else check_prefix(prefix, "Taskora(prefix=...)")
         self._config = config if isinstance(config, Config) else None
         self._config_path = Path(config) if isinstance(config, str | Path) else None
         self.clock = clock
@@ -192,7 +193,7 @@ class Runtime:
         config = self.config
         sources = {**config.sources, "url": "redirect", "prefix": "redirect"}
         self._config = dataclasses.replace(config, url=url, prefix=prefix, sources=sources)
-        self.given_url, self._prefix, self.clock = url, prefix, clock
+        self.given_url, self._prefix, self.clock = url, check_prefix(prefix), clock
 
         def undo() -> None:
             self._forget_blocking()

@@ -318,12 +318,12 @@ class Engine(Reads):
             caller then moves the workflow on with ``workflows.node_done`` (which repeats
             nothing).
         """
-        if not shares_slot(workflow_id, task):
+        t = self.keys(task)
+        if not shares_slot(self.workflows.key(workflow_id), t.tag):
             raise UsageError(
                 f"workflow {workflow_id!r} is not in the slot of task {task!r}: ack its nodes "
                 "with ack_and_claim and move it on with workflows.node_done"
             )
-        t = self.keys(task)
         args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items]
         args += [self._request(request), task, workflow_id, len(acks)]

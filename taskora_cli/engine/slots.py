@@ -28,22 +28,32 @@ _HEAD, _TAIL = 13, 3
 
 def tag_slot(tag: str) -> int:
     """The slot of a key whose hash tag is ``tag`` (the text between its braces)."""
-    return binascii.crc_hqx(tag.encode(), 0) & _MASK
+    return binascii.crc_hqx(tag.encode("utf-8", "surrogateescape"), 0) & _MASK
 
 
-def workflow_tag(workflow_id: str) -> str:
-    """The hash tag of a workflow's hash (keys.workflow_key): ``w:<id>``."""
-    return f"w:{workflow_id}"
+def key_slot(key: str) -> int:
+    """The slot of ``key`` as Redis Cluster computes it: of its hash tag (the text between its
+    first ``{`` and the next ``}``, when not empty), else of the whole key."""
+    raw = key.encode("utf-8", "surrogateescape")  # as the connection sends it
+    start = raw.find(b"{")
+    if start >= 0:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1 : end]
+    return binascii.crc_hqx(raw, 0) & _MASK
 
 
-def shares_slot(workflow_id: str, task: str) -> bool:
-    """Whether workflow ``workflow_id``'s hash and task ``task``'s keys are in one slot."""
-    return tag_slot(workflow_tag(workflow_id)) == tag_slot(task)
+def shares_slot(workflow_key: str, task_key: str) -> bool:
+    """Whether a workflow's hash (``workflow_key``) and a key of a task (``task_key``) are in
+    one slot: read from the keys themselves, so whatever built them, a call with both never
+    reaches a cluster across two slots."""
+    return key_slot(workflow_key) == key_slot(task_key)
 
 
 def workflow_id_in_slot_of(task: str) -> str:
     """A random 16-character id (lowercase base32, 65 random bits) whose workflow hash is in
-    the slot of ``task``'s keys."""
+    the slot of ``task``'s keys (their tags are ``{w:<id>}`` and ``{<task>}``: keys.py; the
+    key prefix holds no braces, names.check_prefix)."""
     target = tag_slot(task)
     tails = _tails()
     while True:

@@ -322,7 +322,10 @@ class TaskRunner(Slots):
                 if found is not None and node[0] != found:
                     return None
                 found = node[0]
-        return found if found is not None and shares_slot(found, self.task.name) else None
+        if found is None:
+            return None
+        workflow_key = self.engine.workflows.key(found)
+        return found if shares_slot(workflow_key, self.engine.keys(self.task.name).tag) else None
 
     def _start_advance(self) -> None:
         """Move the workflows of the completed nodes on, alongside the next round trip (its

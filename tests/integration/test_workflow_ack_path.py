@@ -185,8 +185,9 @@ async def test_due_delayed_jobs_are_queued_before_the_next_node(engine: Engine) 
 async def test_a_workflow_in_another_slot_is_refused_before_anything_is_sent(
     engine: Engine,
 ) -> None:
+    task_key = engine.keys("t").tag
     elsewhere = next(w for w in (workflow_id_in_slot_of("u") for _ in range(50))
-                     if not shares_slot(w, "t"))  # fmt: skip
+                     if not shares_slot(engine.workflows.key(w), task_key))  # fmt: skip
     with pytest.raises(UsageError, match="not in the slot of task 't'"):
         await engine.ack_and_advance("t", [Ack(f"{elsewhere}.0", "x", "1")], elsewhere, "w1",
                                      1, NOW, TTL)  # fmt: skip

@@ -8,7 +8,7 @@ import re
 from slots import hash_slot
 
 from taskora_cli.engine import keys as k
-from taskora_cli.engine.slots import shares_slot, tag_slot, workflow_id_in_slot_of
+from taskora_cli.engine.slots import key_slot, shares_slot, tag_slot, workflow_id_in_slot_of
 
 
 def test_a_workflow_id_made_for_a_task_puts_its_hash_in_that_tasks_slot() -> None:
@@ -19,7 +19,7 @@ def test_a_workflow_id_made_for_a_task_puts_its_hash_in_that_tasks_slot() -> Non
         wait = k.TaskKeys("app", task).wait
         assert hash_slot(k.workflow_key("app", workflow)) == hash_slot(wait), (task, workflow)
         assert hash_slot(k.workflow_key("", workflow)) == tag_slot(task)
-        assert shares_slot(workflow, task)
+        assert shares_slot(k.workflow_key("app", workflow), wait)
 
 
 def test_ids_stay_random_and_other_ids_land_anywhere() -> None:
@@ -27,4 +27,12 @@ def test_ids_stay_random_and_other_ids_land_anywhere() -> None:
     assert len(made) == 1_000
     others = [f"{n:016d}" for n in range(200)]  # ids of another origin (an older taskora's)
     assert len({hash_slot(k.workflow_key("", w)) for w in others}) > 150
-    assert sum(shares_slot(w, "send-email") for w in others) <= 2
+    wait = k.TaskKeys("", "send-email").wait
+    assert sum(shares_slot(k.workflow_key("", w), wait) for w in others) <= 2
+
+
+def test_a_keys_slot_is_read_as_redis_cluster_reads_it() -> None:
+    keys = ["plain", "a{b}c", "a{}b{c}", "{}x", "x{y", "x}{y}", "ü{ñ}", "t:{a{b}:c", "{w:x}.{y}"]
+    keys += [f"taskora:p{n}:{{task-{n}}}:wait" for n in range(100)]
+    for key in keys:
+        assert key_slot(key) == hash_slot(key), key

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taskora_cli import Taskora
+import pytest
+
+from taskora_cli import Taskora, UsageError
 from taskora_cli.config import Config, load_config
+from taskora_cli.errors import ConfigError
 
 FILE = 'url = "redis://file:6379/0"\nprefix = "file"\n'
 
@@ -36,3 +39,14 @@ def test_flags_beat_the_constructor(tmp_path: Path) -> None:
 def test_without_constructor_arguments_the_config_decides(tmp_path: Path) -> None:
     app = Taskora(config=_config(tmp_path, {}))
     assert (app.resolve_url(), app.prefix) == ("redis://file:6379/0", "file")
+
+
+def test_a_prefix_with_braces_is_refused_wherever_it_comes_from(tmp_path: Path) -> None:
+    # a brace would open a second hash tag in every key: scripts would span cluster slots
+    config = _config(tmp_path, {})
+    with pytest.raises(UsageError, match=r"Taskora\(prefix=\.\.\.\) must be a string without"):
+        Taskora("redis://code:6379/0", prefix="x{", config=config)
+    with pytest.raises(UsageError, match="without braces or whitespace"):
+        Taskora("redis://code:6379/0", prefix="a b", config=config)
+    with pytest.raises(ConfigError, match="without braces"):
+        _config(tmp_path, {"TASKORA_PREFIX": "a}b"})
