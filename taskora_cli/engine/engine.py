@@ -283,15 +283,32 @@ class Engine(Reads):
         1 completed, 2 cancelled instead (asked to cancel while it ran), 0 the lock was lost
         (truthy: it was settled)."""
         t = self.keys(task)
+        keys, args = self._ack_call(t, acks, worker, count, now_ms, lock_ttl_ms, retention, request)
+        acked, claimed = await self.runner.run("ack_and_claim", keys, args)
+        return [int(flag) for flag in acked], _claimed(claimed)
+
+    def _ack_call(
+        self,
+        t: k.TaskKeys,
+        acks: Sequence[Ack],
+        worker: str,
+        count: int,
+        now_ms: int,
+        lock_ttl_ms: int,
+        retention: Retention,
+        request: str | None,
+        *between: Any,
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ack_and_claim, and the start of ack_and_advance's (``between``: its
+        arguments that go after the request id, before the acks)."""
         args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
         args += [retention.completed_max_age_ms, retention.completed_max_items]
-        args += [self._request(request), len(acks)]
+        args += [self._request(request), *between, len(acks)]
         for ack in acks:
             args += [ack.id, ack.token, ack.result]
         keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
         keys += [t.lastclaim(worker), t.seq, t.tag]
-        acked, claimed = await self.runner.run("ack_and_claim", keys, args)
-        return [int(flag) for flag in acked], _claimed(claimed)
+        return keys, args
 
     async def ack_and_advance(
         self,
@@ -324,13 +341,10 @@ class Engine(Reads):
                 f"workflow {workflow_id!r} is not in the slot of task {task!r}: ack its nodes "
                 "with ack_and_claim and move it on with workflows.node_done"
             )
-        args: list[Any] = [now_ms, lock_ttl_ms, worker, count, PROMOTE_LIMIT]
-        args += [retention.completed_max_age_ms, retention.completed_max_items]
-        args += [self._request(request), task, workflow_id, len(acks)]
-        for ack in acks:
-            args += [ack.id, ack.token, ack.result]
-        keys = [*self._claim_keys(t), t.completed, t.expired, t.cancelled, t.counts]
-        keys += [t.lastclaim(worker), t.seq, t.tag, self.workflows.key(workflow_id)]
+        keys, args = self._ack_call(
+            t, acks, worker, count, now_ms, lock_ttl_ms, retention, request, task, workflow_id
+        )
+        keys.append(self.workflows.key(workflow_id))
         reply = await self.runner.run("ack_and_advance", keys, args)
         flags, claimed = [int(flag) for flag in reply[0]], _claimed(reply[1])
         if len(reply) < 3:
