@@ -151,6 +151,12 @@ class Listeners:
             self._followed = max(self._followed, generation)
             self._followed_changed.notify_all()
 
+    def renew_after_fork(self) -> None:
+        """In a forked child: a fresh condition (the parent's may have been held by a thread
+        the child does not have), and no reader follows yet (the child starts its own)."""
+        self._followed_changed = threading.Condition()
+        self._followed = -1
+
     def wait_followed(self, timeout: float) -> bool:
         """Wait until a reader reads the streams for every listener added so far (False when
         ``timeout`` seconds pass first)."""

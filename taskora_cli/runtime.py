@@ -257,6 +257,7 @@ class Runtime:
         blocking call starts a loop of its own, connects there, and follows the streams for
         its listeners again. What the parent's loop held stays untouched (and referenced, so
         never closed by the collector): its connections are the parent's."""
+        self.listeners.renew_after_fork()
         lost = self._portal.renew_after_fork()
         if lost is None:
             return

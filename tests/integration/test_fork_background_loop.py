@@ -35,3 +35,41 @@ def test_a_child_forked_after_the_background_loop_ran_starts_its_own(
         assert parent.id in heard
     finally:
         app.close()
+
+
+def test_a_child_forked_while_a_thread_held_the_listeners_condition_does_not_hang(
+    redis_url: str, tmp_path: Path
+) -> None:
+    # The parent's delivery thread holds the listeners' condition for an instant after each
+    # read; a fork at that instant copied it held by a thread the child does not have, and the
+    # child's own delivery, or a listener added there, waited on it for ever. Held here on
+    # purpose, for the fork. (The child's main thread takes it: a thread the child starts
+    # may reuse the dead holder's id and slip through.)
+    app = make_app(redis_url, tmp_path)
+    echo = app.task("echo")(lambda data: data)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with app.runtime.listeners._followed_changed:  # noqa: SLF001  (the race, on demand)
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        heard = threading.Event()
+
+        def child() -> str:
+            app.runtime.listeners.followed(0)  # the condition, from the child's main thread
+            echo.on("waiting", lambda event: heard.set())
+            echo.dispatch("child")
+            assert heard.wait(CHILD_DEADLINE_S)
+            app.close()
+            return "heard"
+
+        assert in_forked_child(child) == "ok heard", "the child hung"
+    finally:
+        release.set()
+        holder.join(10)
+        app.close()
