@@ -48,7 +48,7 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], completed = KEYS[7], expired = KEYS[8],
   cancelled = KEYS[9], counts = KEYS[10], seq = KEYS[12] }
--- the same keys under the name lib/create.lua's create_job reads them by
+-- the same keys under the name lib/create.lua's create_waiting reads them by
 local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[5],
   marker = KEYS[6], seq = KEYS[12] }
 local tag, wf, now, max_age = KEYS[13], KEYS[14], tonumber(ARGV[1]), tonumber(ARGV[6])
