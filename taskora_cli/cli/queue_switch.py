@@ -21,7 +21,7 @@ def switch(
     try:
         queues = app_.queues()
         if not force:
-            _known_or_fail(name, [q.name for q in queues.list()], "pause" if paused else "resume")
+            _known_or_fail(name, queues.names(), "pause" if paused else "resume")
         changed = queues.pause(name) if paused else queues.resume(name)
     finally:
         app_.close()

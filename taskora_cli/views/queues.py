@@ -49,16 +49,22 @@ class Queues:
         self.runtime = app.runtime
         self.registry = app.registry
 
+    def _known(self, driver: Driver) -> Steps[tuple[dict[str, str], set[str]]]:
+        """Each known task's queue (this process's tasks over the server's records) and the
+        paused queues."""
+        queue_of = yield from read_steps.task_queues(driver.prefix)
+        for name, task in self.registry.tasks.items():
+            queue_of[name] = task.options.queue
+        paused = yield from read_steps.paused_queues(driver.prefix)
+        return queue_of, paused
+
     def _list(self, stats: Stats | None = None) -> Operation[builtins.list[QueueInfo]]:
         """Every known queue (of tasks registered here or on the server, and any paused one),
         sorted by name. ``stats``: counts already read with
         ``app.inspect().stats()``, so they are not read again."""
 
         def steps(driver: Driver) -> Steps[builtins.list[QueueInfo]]:
-            queue_of = yield from read_steps.task_queues(driver.prefix)
-            for name, task in self.registry.tasks.items():
-                queue_of[name] = task.options.queue
-            paused = yield from read_steps.paused_queues(driver.prefix)
+            queue_of, paused = yield from self._known(driver)
             if stats is None:
                 now_ms = self.runtime.clock()
                 counts = yield from read_steps.task_counts(driver.keys, sorted(queue_of), now_ms)
@@ -70,6 +76,18 @@ class Queues:
         return steps
 
     alist, list = driven_twins(_list, "list")
+
+    def _names(self) -> Operation[builtins.list[str]]:
+        """The names of every known queue, as :meth:`list` gives them, without reading any
+        task's counts (what ``queues pause|resume`` check a name against)."""
+
+        def steps(driver: Driver) -> Steps[builtins.list[str]]:
+            queue_of, paused = yield from self._known(driver)
+            return sorted(set(queue_of.values()) | paused)
+
+        return steps
+
+    anames, names = driven_twins(_names, "names")
 
     def _pause(self, name: str) -> Operation[bool]:
         """Pause queue ``name``; False if it already was. Dispatch still works."""
