@@ -48,7 +48,8 @@
 local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[4],
   events = KEYS[5], marker = KEYS[6], completed = KEYS[7], expired = KEYS[8],
   cancelled = KEYS[9], counts = KEYS[10], seq = KEYS[12] }
--- the same keys under the name lib/create.lua's create_waiting reads them by
+-- the same keys again, as `k`: the key checker (tests/lua/keys_declared.py) follows a table's
+-- fields by the table's name, and lib/create.lua reads `k` where lib/claim.lua reads `keys`
 local k = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], events = KEYS[5],
   marker = KEYS[6], seq = KEYS[12] }
 local tag, wf, now, max_age = KEYS[13], KEYS[14], tonumber(ARGV[1]), tonumber(ARGV[6])
@@ -85,7 +86,7 @@ if #results > 0 then
       if redis.call("EXISTS", job_key(tag, id)) == 0 then
         local ttl = tonumber(f[3] or "0")
         local exp = ttl > 0 and string.format("%.0f", now + ttl) or "0"
-        create_waiting(tag, k, id, node_input(wf, j), now, exp, f[2] or "")
+        create_waiting(tag, k, id, node_input(wf, j), now, 0, exp, f[2] or "")
         created[#created + 1] = id
       end
       queued[#queued + 1] = "s:" .. j
@@ -95,14 +96,13 @@ if #results > 0 then
         queued = {}
       end
     else
-      ready_entry(others, wf, j)
+      ready_entry(others, wf, j, f)
     end
   end
   if #queued > 0 then
     redis.call("HSET", wf, unpack(queued))
   end
-  if #created > 0 then
-    mark_work(k.marker, 0)
+  if #created > 0 then -- (the marker: rearm_marker below, if the claim leaves them waiting)
     emit_many(k.events, "waiting", created)
   end
 end

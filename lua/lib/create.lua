@@ -15,9 +15,8 @@ local function extra_fields(extra)
   return out
 end
 
--- k: {wait, prio, delayed, events, marker, seq}; run_at 0 = now; exp "0" = never.
-local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
-  local job = job_key(tag, id)
+-- A job's hash fields beyond state, ts and its payload, as HSET arguments.
+local function job_fields(priority, exp, extra)
   local fields = extra_fields(extra)
   if priority > 0 then
     fields[#fields + 1] = "prio"
@@ -27,29 +26,29 @@ local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
     fields[#fields + 1] = "exp"
     fields[#fields + 1] = exp
   end
+  return fields
+end
+
+-- A waiting job, queued at the back of its line; the caller rings the marker and writes the
+-- "waiting" event (create_job), or does both once for many jobs (mark_work, emit_many), as
+-- enqueue_bulk does. k: {wait, prio, seq, ...}; exp "0" = never.
+local function create_waiting(tag, k, id, data, now, priority, exp, extra)
+  redis.call("HSET", job_key(tag, id), "state", "waiting", "ts", now,
+    unpack(data_args(data, job_fields(priority, exp, extra))))
+  queue_back(k.seq, k.wait, k.prio, id, priority, now)
+end
+
+-- k: {wait, prio, delayed, events, marker, seq}; run_at 0 = now; exp "0" = never.
+local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
   if run_at > now then
-    redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at,
-      unpack(data_args(data, fields)))
+    redis.call("HSET", job_key(tag, id), "state", "delayed", "ts", now, "run_at", run_at,
+      unpack(data_args(data, job_fields(priority, exp, extra))))
     redis.call("ZADD", k.delayed, run_at, id)
     mark_work(k.marker, run_at, true)
     emit(k.events, "delayed", id)
   else
-    redis.call("HSET", job, "state", "waiting", "ts", now, unpack(data_args(data, fields)))
-    queue_back(k.seq, k.wait, k.prio, id, priority, now)
+    create_waiting(tag, k, id, data, now, priority, exp, extra)
     mark_work(k.marker, 0)
     emit(k.events, "waiting", id)
   end
-end
-
--- A waiting job of priority 0 made with others: the caller rings the marker and writes their
--- "waiting" events together (mark_work, emit_many), as enqueue_bulk does.
-local function create_waiting(tag, k, id, data, now, exp, extra)
-  local fields = extra_fields(extra)
-  if exp ~= "0" then
-    fields[#fields + 1] = "exp"
-    fields[#fields + 1] = exp
-  end
-  redis.call("HSET", job_key(tag, id), "state", "waiting", "ts", now,
-    unpack(data_args(data, fields)))
-  queue_back(k.seq, k.wait, k.prio, id, 0, now)
 end

@@ -55,9 +55,10 @@ local function node_input(wf, j)
   return results_list(wf, deps)
 end
 
--- {index, task, data, extra, ttl_ms} of node j, flat into `out`.
-local function ready_entry(out, wf, j)
-  local f = redis.call("HMGET", wf, "t:" .. j, "x:" .. j, "e:" .. j)
+-- {index, task, data, extra, ttl_ms} of node j, flat into `out`; `f`: its t:, x: and e:
+-- fields when the caller read them already.
+local function ready_entry(out, wf, j, f)
+  f = f or redis.call("HMGET", wf, "t:" .. j, "x:" .. j, "e:" .. j)
   out[#out + 1] = tonumber(j)
   out[#out + 1] = f[1]
   out[#out + 1] = node_input(wf, j)

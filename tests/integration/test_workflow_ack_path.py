@@ -163,6 +163,7 @@ async def test_a_big_fan_out_of_its_task_enqueues_a_thousand_and_hands_the_rest_
     state, rest = advanced  # a bounded script: the caller bulk-enqueues the rest
     assert (state, len(rest), {node.task for node in rest}) == ("running", 200, {"t"})
     assert (await engine.counts("t"))["waiting"] == 1_000
+    assert await engine.client.zscore(engine.keys("t").marker, "0") == 0  # idle workers look
     # the thousand "waiting" events go out in entries of 32 jobs, as a bulk enqueue's do
     entries = await engine.client.xrange(events, count=10_000)
     waiting = [fields for _, fields in entries[before:] if fields["event"] == "waiting"]
