@@ -350,8 +350,8 @@ class TaskRunner(Slots):
                 if acked:
                     completed = [(o.job.id, o.result) for o in acked]
                     await advance_nodes(self.worker, completed, self._feed)
-                for workflow, state, ready in carried:
-                    await carry_nodes_on(self.worker, workflow, state, ready, self._feed)
+                if carried:
+                    await carry_nodes_on(self.worker, carried, self._feed)
         finally:  # no await since the last look: no node acked meanwhile is left behind
             self._advance_running = False
 

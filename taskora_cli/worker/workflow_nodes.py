@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..workflow import advance, carry_on, fail_node, repair_workflows, trim_workflows
 from ..workflow_graph import parse_node_job_id
@@ -30,76 +30,70 @@ async def advance_nodes(
     host: WorkerHost,
     completed: Sequence[tuple[str, str]],
     on_enqueue: Callable[[set[str]], None] | None = None,
-) -> set[str]:
+) -> None:
     """Completed jobs ((job id, result JSON)) that are workflow nodes move their workflows on:
     one call per workflow for all its nodes, the workflows concurrently (pipelined).
-    ``on_enqueue`` hears of the tasks about to get jobs (see enqueue_ready).
-
-    Returns:
-        The tasks that got jobs (the nodes made ready).
-    """
+    ``on_enqueue`` hears of the tasks about to get jobs (see enqueue_ready)."""
     by_workflow: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for job_id, result in completed:
         node = parse_node_job_id(job_id)
         if node is not None:
             by_workflow[node[0]].append((node[1], result))
-    if not by_workflow:
-        return set()
-    advancing = (_advance(host, wf, done, on_enqueue) for wf, done in by_workflow.items())
-    fed = await asyncio.gather(*advancing)
-    return set().union(*fed)
-
-
-async def _advance(
-    host: WorkerHost,
-    workflow_id: str,
-    results: list[tuple[int, str]],
-    on_enqueue: Callable[[set[str]], None] | None,
-) -> set[str]:
     max_age = host.retention.completed_max_age_ms
-    for attempt in range(1, TRIES + 1):
-        try:
-            now = host.runtime.clock()
-            return await advance(host.engine, workflow_id, results, now, max_age, on_enqueue)
-        except Exception as exc:
-            if attempt == TRIES:
-                log.warning("taskora: workflow %s: %d nodes did not advance: %s",
-                            workflow_id, len(results), exc)  # fmt: skip
-    return set()
+
+    def advancing(workflow_id: str, done: list[tuple[int, str]]) -> Coroutine[Any, Any, None]:
+        return _tried(
+            host,
+            lambda now: advance(host.engine, workflow_id, done, now, max_age, on_enqueue),
+            f"workflow {workflow_id}: {len(done)} nodes did not advance",
+        )
+
+    await asyncio.gather(*(advancing(wf, done) for wf, done in by_workflow.items()))
 
 
 async def carry_nodes_on(
     host: WorkerHost,
-    workflow_id: str,
-    state: str,
-    ready: Sequence[ReadyNode],
+    carried: Sequence[tuple[str, str, Sequence[ReadyNode]]],
     on_enqueue: Callable[[set[str]], None] | None = None,
 ) -> None:
-    """An ack moved ``workflow_id`` on (engine.ack_and_advance) and left the rest: enqueue the
-    ``ready`` nodes it handed back, list it for retention if it completed. The nodes' enqueue
-    time (and so their TTL) is now, not the ack's."""
-    for attempt in range(1, TRIES + 1):
-        try:
-            now = host.runtime.clock()
-            await carry_on(host.engine, workflow_id, state, ready, now, on_enqueue)
-            return
-        except Exception as exc:  # the repair pass enqueues ready nodes a worker left
-            if attempt == TRIES:
-                log.warning("taskora: workflow %s: %d nodes were not enqueued: %s",
-                            workflow_id, len(ready), exc)  # fmt: skip
+    """Acks moved these workflows on (engine.ack_and_advance) and left the rest, each
+    (workflow, its state, the ready nodes it handed back): enqueue those nodes, list the
+    workflow for retention if it completed; the workflows concurrently. The nodes' enqueue
+    time (and so their TTL) is now, not the ack's. (A workflow left half-way: the repair pass
+    enqueues ready nodes a worker left.)"""
+
+    def carrying(
+        workflow_id: str, state: str, ready: Sequence[ReadyNode]
+    ) -> Coroutine[Any, Any, None]:
+        return _tried(
+            host,
+            lambda now: carry_on(host.engine, workflow_id, state, ready, now, on_enqueue),
+            f"workflow {workflow_id}: {len(ready)} nodes were not enqueued",
+        )
+
+    await asyncio.gather(*(carrying(*one) for one in carried))
 
 
 async def fail_workflow_node(host: WorkerHost, workflow_id: str, index: int, error: str) -> None:
     """Node ``index`` of ``workflow_id`` failed for good: fail the workflow, cancel the rest."""
     max_age = host.retention.failed_max_age_ms
+    await _tried(
+        host,
+        lambda now: fail_node(host.engine, workflow_id, index, error, now, max_age),
+        f"workflow {workflow_id}: node {index} failed but the workflow could not be stopped",
+    )
+
+
+async def _tried(host: WorkerHost, step: Callable[[int], Awaitable[object]], gave_up: str) -> None:
+    """Run ``step(now)`` up to TRIES times (each workflow step is idempotent), with the clock
+    read anew each time; log ``gave_up`` and the last error if no try worked."""
     for attempt in range(1, TRIES + 1):
         try:
-            await fail_node(host.engine, workflow_id, index, error, host.runtime.clock(), max_age)
+            await step(host.runtime.clock())
             return
         except Exception as exc:
             if attempt == TRIES:
-                log.warning("taskora: workflow %s: node %d failed but the workflow could not "
-                            "be stopped: %s", workflow_id, index, exc)  # fmt: skip
+                log.warning("taskora: %s: %s", gave_up, exc)
 
 
 async def repair_workflows_turn(
