@@ -19,12 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-from redis.crc import key_slot
-
 from ..errors import ServerError
 from ..urls import mask_url
 from .failures import REPLY_TIMEOUT_S, ServerLink, is_outage, kinds
 from .scripts import Script
+from .slots import key_slot
 from .wire import Wire
 from .wire_errors import AskRedirect, ClusterBusy, MovedRedirect
 
@@ -39,9 +38,8 @@ SETTLE_ATTEMPTS = 24
 """Retries of a refused call: ~6 s, the time a cluster takes to promote a replica."""
 
 
-def slot_of(key: str) -> int:
-    """The cluster slot of ``key`` (CRC16 of its hash tag, or of the whole key)."""
-    return int(key_slot(key.encode("utf-8", "surrogateescape")))
+slot_of = key_slot
+"""The cluster slot of ``key`` (CRC16 of its hash tag, or of the whole key)."""
 
 
 def node_url(seed: str, host: str, port: int) -> str:
