@@ -265,12 +265,18 @@ class Workflows:
         ``max_items`` (-1: no such limit), oldest first."""
         prefix = self.runner.prefix
         key = k.stopped_workflows_key(prefix) if stopped else k.completed_workflows_key(prefix)
-        client, found = self.runner.client, []
-        if max_age_ms >= 0:
-            old = await client.zrangebyscore(key, "-inf", now_ms - max_age_ms, 0, limit)
-            found += [str(id_) for id_ in old]
+        if max_age_ms < 0 and max_items < 0:
+            return []
+        # one round trip, each read bounded by ``limit``: the oldest ``limit`` of the set and
+        # its size say which of them are beyond the newest ``max_items``
+        async with self.runner.client.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(key, "-inf", now_ms - max(max_age_ms, 0), 0, limit)
+            pipe.zcard(key)
+            pipe.zrange(key, 0, limit - 1)
+            old, size, oldest = await pipe.execute()
+        found = [str(id_) for id_ in old] if max_age_ms >= 0 else []
         if max_items >= 0:
-            found += [str(id_) for id_ in await client.zrange(key, 0, -(max_items + 1))]
+            found += [str(id_) for id_ in oldest[: max(0, int(size) - max_items)]]
         return list(dict.fromkeys(found))[:limit]
 
     async def stopped_nodes(self, workflow_id: str) -> list[tuple[int, str]]:
