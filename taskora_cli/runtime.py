@@ -139,10 +139,16 @@ class Runtime:
         """The key prefix in use (see :meth:`resolve_url` for which one wins)."""
         return str(self._setting("prefix", self._prefix))
 
+    def _configured_url(self) -> str | None:
+        """The URL in force (see :meth:`resolve_url` for which wins), None for the embedded
+        server."""
+        url: str | None = self._setting("url", self.given_url or None)
+        return url
+
     @property
     def uses_embedded(self) -> bool:
         """True when no URL is given anywhere, so the embedded server serves this app."""
-        return self._setting("url", self.given_url or None) is None
+        return self._configured_url() is None
 
     def resolve_url(self) -> str:
         """The server URL, starting the embedded server when none is configured.
@@ -151,7 +157,7 @@ class Runtime:
         config file: the deployment overrides the code, the code overrides the project's file
         (as celery's ``-b`` and CELERY_BROKER_URL beat ``Celery(broker=...)``).
         """
-        url: str | None = self._setting("url", self.given_url or None)
+        url = self._configured_url()
         if url:
             from .server_url import with_tls
 
@@ -339,7 +345,7 @@ class Runtime:
             url = self._resolve_url_once()
             return url, self._is_cluster(url)
 
-        url = self._setting("url", self.given_url or None)
+        url = self._configured_url()
         if url and (self.config.cluster or str(url).startswith("unix://")):
             return where()  # nothing to start, nothing to ask over the network
         return await asyncio.to_thread(where)
