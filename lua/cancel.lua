@@ -18,8 +18,8 @@
 --@include lib/common.lua
 local tag, id, now, reason = KEYS[7], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local job = job_key(tag, id)
-local fields = redis.call("HMGET", job, "state", "holds", "conc_q", "conc_all")
-local state = fields[1]
+local fields = redis.call("HMGET", job, "state", "holds", "conc_q", "conc_all", "t")
+local state = job_state(fields[1], fields[5])
 if not state then
   return { "missing", "" }
 end

@@ -46,7 +46,7 @@ if max_size > 0 and count >= max_size then
     redis.call("ZREM", k.delayed, job_id)
     local job = job_key(tag, job_id)
     redis.call("HDEL", job, "collect", "collect_meta", "run_at")
-    redis.call("HSET", job, "state", "waiting")
+    redis.call("HDEL", job, "state")
     set_data(job, data)
     queue_back(k.seq, k.wait, k.prio, job_id, 0, now)
     mark_work(k.marker, 0)

@@ -19,8 +19,8 @@
 -- under the same hash tag) and the task's parked set; a dedup/debounce key it holds is freed.
 --@include lib/common.lua
 local id, tag = ARGV[1], KEYS[12]
-local fields = redis.call("HMGET", KEYS[1], "state", "holds", "conc_q", "conc_all")
-local state = fields[1]
+local fields = redis.call("HMGET", KEYS[1], "state", "holds", "conc_q", "conc_all", "t")
+local state = job_state(fields[1], fields[5])
 if not state then
   return { "missing", "" }
 end

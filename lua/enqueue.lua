@@ -11,7 +11,7 @@
 -- ARGV[4] priority          integer >= 0
 -- ARGV[5] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- ARGV[6] extra             more hash fields as a JSON object (on_expire, conc, ...); "" = none
--- ARGV[7..] per further piece of the payload: field, piece ("d2", "d3", ...)
+-- ARGV[7..] per further piece of the payload: field, piece ("2", "3", ...)
 --   (split by the client, records.data_fields: this hottest script splits nothing in Lua)
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
@@ -21,10 +21,10 @@ if redis.call("EXISTS", job) == 1 then
   return 0
 end
 if priority > 0 then
-  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, "prio", priority,
+  redis.call("HSET", job, "t", now, "1", data, "prio", priority,
     unpack(ARGV, 7))
 else
-  redis.call("HSET", job, "state", "waiting", "ts", now, "data", data, unpack(ARGV, 7))
+  redis.call("HSET", job, "t", now, "1", data, unpack(ARGV, 7))
 end
 if ARGV[5] ~= "0" then
   redis.call("HSET", job, "exp", ARGV[5])

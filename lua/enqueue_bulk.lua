@@ -9,7 +9,7 @@
 -- ARGV[1] now_ms
 -- ARGV[2..] per job: id, data, priority, run_at_ms (0 = now), expire_at_ms (0 = never), extra, n
 --   (extra: more hash fields as a JSON object, "" = none; data: the payload's first piece, and
---   the n ARGV after n its further pieces as field, piece pairs ("d2", piece, ...), split by
+--   the n ARGV after n its further pieces as field, piece pairs ("2", piece, ...), split by
 --   the client as for one job (records.data_fields): the server splits nothing here)
 -- returns one flag per job: 1 enqueued (or already enqueued by an earlier run of this very
 --   call: same id, data and now_ms), 0 an id another job holds
@@ -32,7 +32,7 @@ while i <= #ARGV do
     out[#out + 1] = own_job(job, whole, now) and 1 or 0
   else
     if run_at > now then
-      redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at, "data", data,
+      redis.call("HSET", job, "state", "delayed", "t", now, "run_at", run_at, "1", data,
         unpack(ARGV, first_more, last_more))
       redis.call("ZADD", KEYS[3], run_at, id)
       if first_due == nil or run_at < first_due then
@@ -40,7 +40,7 @@ while i <= #ARGV do
       end
       delayed_ids[#delayed_ids + 1] = id
     else
-      redis.call("HSET", job, "state", "waiting", "ts", now, "data", data,
+      redis.call("HSET", job, "t", now, "1", data,
         unpack(ARGV, first_more, last_more))
       if priority > 0 then
         queue_back(KEYS[6], KEYS[1], KEYS[2], id, priority, now)

@@ -29,7 +29,8 @@ if own_job(job_key(tag, id), ARGV[2], now) then
 end
 local holder = redis.call("GET", KEYS[6])
 if holder then
-  local state = redis.call("HGET", job_key(tag, holder), "state")
+  local held = redis.call("HMGET", job_key(tag, holder), "state", "t")
+  local state = job_state(held[1], held[2])
   if state == "retrying" then
     state = "delayed"
   end

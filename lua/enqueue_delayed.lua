@@ -10,7 +10,7 @@
 -- ARGV[5] run_at_ms         when the job becomes due
 -- ARGV[6] expire_at_ms      expire the job if no worker has started it by then; 0 = never
 -- ARGV[7] extra             more hash fields as a JSON object (on_expire, conc, ...); "" = none
--- ARGV[8..] per further piece of the payload: field, piece ("d2", "d3", ...)
+-- ARGV[8..] per further piece of the payload: field, piece ("2", "3", ...)
 --   (split by the client, records.data_fields)
 -- returns 1, or 0 when a job with this id already exists
 --@include lib/common.lua
@@ -20,7 +20,7 @@ local job = job_key(tag, id)
 if redis.call("EXISTS", job) == 1 then
   return 0
 end
-redis.call("HSET", job, "state", "delayed", "ts", now, "run_at", run_at, "data", data,
+redis.call("HSET", job, "state", "delayed", "t", now, "run_at", run_at, "1", data,
   unpack(ARGV, 8))
 if priority > 0 then
   redis.call("HSET", job, "prio", priority)

@@ -35,8 +35,8 @@ for i = #ARGV - 1, 2, -2 do
     redis.call("HDEL", job, "lock")
     -- the interrupted run does not count as an attempt
     redis.call("HINCRBY", job, "attempt", -1)
-    redis.call("HSET", job, "state", "waiting")
-    local fields = redis.call("HMGET", job, "prio", "ts")
+    redis.call("HDEL", job, "state")
+    local fields = redis.call("HMGET", job, "prio", "t")
     push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
     emit(KEYS[4], "waiting", id, "reason", "handed back")
     out[i / 2] = 1

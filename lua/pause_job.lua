@@ -15,8 +15,8 @@
 --@include lib/common.lua
 local tag, id, now = KEYS[6], ARGV[1], tonumber(ARGV[2])
 local job = job_key(tag, id)
-local fields = redis.call("HMGET", job, "state", "conc_q", "conc_all")
-local state = fields[1]
+local fields = redis.call("HMGET", job, "state", "conc_q", "conc_all", "t")
+local state = job_state(fields[1], fields[4])
 if not state then
   return { "missing", "" }
 end

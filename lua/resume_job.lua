@@ -17,8 +17,8 @@
 --@include lib/common.lua
 local tag, id, now = KEYS[8], ARGV[1], tonumber(ARGV[2])
 local job = job_key(tag, id)
-local fields = redis.call("HMGET", job, "state", "paused_from", "prio", "run_at")
-local state = fields[1]
+local fields = redis.call("HMGET", job, "state", "paused_from", "prio", "run_at", "t")
+local state = job_state(fields[1], fields[5])
 if not state then
   redis.call("ZREM", KEYS[4], id)
   return { "missing", "" }
@@ -36,7 +36,11 @@ else
   redis.call("ZADD", KEYS[3], due, id)
   mark_work(KEYS[6], due, true)
 end
-redis.call("HSET", job, "state", back)
-redis.call("HDEL", job, "paused_from")
+if back == "waiting" then
+  redis.call("HDEL", job, "state", "paused_from")
+else
+  redis.call("HSET", job, "state", back)
+  redis.call("HDEL", job, "paused_from")
+end
 emit(KEYS[5], back, id, "reason", "resumed")
 return { "resumed", back }

@@ -33,8 +33,8 @@ for i = 3, #ARGV do
       err = cjson.encode(err)
     end
     redis.call("HDEL", job, "error", "finished", "started", "stalls", "lock", "exp", "progress",
-      "result", "cancel")
-    redis.call("HSET", job, "state", "waiting", "attempt", 0, "run_at", now)
+      "result", "cancel", "state")
+    redis.call("HSET", job, "attempt", 0, "run_at", now)
     queue_back(KEYS[6], KEYS[1], KEYS[2], id, tonumber(fields[2] or "0"), now)
     redis.call("RPUSH", job .. ":logs", '{"ts":' .. now .. ',"level":"warning","msg":'
       .. cjson.encode(note) .. ',"fields":{"attempts":' .. (fields[4] or "0")

@@ -68,8 +68,8 @@ for i = 1, #stalled do
     else
       -- the crashed run does not count as an attempt; the stall counter limits repeats
       redis.call("HINCRBY", job, "attempt", -1)
-      redis.call("HSET", job, "state", "waiting")
-      local fields = redis.call("HMGET", job, "prio", "ts")
+      redis.call("HDEL", job, "state")
+      local fields = redis.call("HMGET", job, "prio", "t")
       push_waiting(KEYS[1], KEYS[2], id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
       emit(KEYS[5], "stalled", id, "action", "recovered", "count", stalls)
       recovered = recovered + 1

@@ -26,13 +26,13 @@ local function promote_due(tag, seq, delayed, wait, prio_key, events, now, limit
   for i = 1, #due, 2 do
     local id, due_at = due[i], tonumber(due[i + 1])
     local job = job_key(tag, id)
-    local fields = redis.call("HMGET", job, "prio", "ts", "collect") -- no ts: the job is gone
+    local fields = redis.call("HMGET", job, "prio", "t", "collect") -- no ts: the job is gone
     if fields[2] then
       if fields[3] then
         drain_collect(tag, job, fields[3])
       end
       queue_back(seq, wait, prio_key, id, tonumber(fields[1] or "0"), due_at)
-      redis.call("HSET", job, "state", "waiting")
+      redis.call("HDEL", job, "state")
       promoted[#promoted + 1] = id
     end
   end
@@ -111,8 +111,8 @@ local function claim_into(out, tag, keys, now, lock_ttl, worker, n)
   for i = 1, #ids do
     local id = ids[i]
     local job = job_key(tag, id)
-    local fields = redis.call("HMGET", job, "data", "ts", "attempt", "exp", "on_expire", "holds",
-      "conc", "v", "tc", "limits", "d2", "d3")
+    local fields = redis.call("HMGET", job, "1", "t", "attempt", "exp", "on_expire", "holds",
+      "conc", "v", "tc", "limits", "2", "3")
     if fields[4] and fields[1] and tonumber(fields[4]) <= now then
       release_hold(tag, id, fields[6])
       if fields[5] == "discard" then
@@ -174,8 +174,8 @@ local function replayed(key, request, tag)
   for i = 1, #jobs, 2 do
     local id, token = jobs[i], jobs[i + 1]
     local key = job_key(tag, id)
-    local job = redis.call("HMGET", key, "lock", "attempt", "data", "ts", "v", "tc", "limits",
-      "d2", "d3")
+    local job = redis.call("HMGET", key, "lock", "attempt", "1", "t", "v", "tc", "limits",
+      "2", "3")
     if job[1] == token then
       out[#out + 1] = id
       out[#out + 1] = token

@@ -34,6 +34,13 @@ local function job_key(tag, id)
   return tag .. "j:" .. id
 end
 
+-- A job's state from its "state" and "t" fields (HMGET them together): a waiting job stores no
+-- "state" (wire format 4: a queued job keeps only what it needs, the smaller hash stays in a
+-- smaller allocation), every other state is written; a hash without "t" is no job (false).
+local function job_state(state, t)
+  return state or (t and "waiting")
+end
+
 -- A key whose name a job's hash holds (holds, conc, conc_q, conc_all, collect, collect_meta:
 -- always keys of the job's own task), rebuilt on the declared prefix `tag`, so it cannot leave
 -- the task's slot: a stored name outside the prefix is an error, never touched. nil stays nil.
@@ -168,7 +175,7 @@ local function release_slot(tag, wait, prio_key, job, stored)
   if all then
     redis.call("SREM", all, next_id)
   end
-  local fields = redis.call("HMGET", job_key(tag, next_id), "prio", "ts")
+  local fields = redis.call("HMGET", job_key(tag, next_id), "prio", "t")
   push_waiting(wait, prio_key, next_id, tonumber(fields[1] or "0"), tonumber(fields[2] or "0"), true)
   return true
 end

@@ -33,7 +33,7 @@ end
 -- "waiting" event (create_job), or does both once for many jobs (mark_work, emit_many), as
 -- enqueue_bulk does. k: {wait, prio, seq, ...}; exp "0" = never.
 local function create_waiting(tag, k, id, data, now, priority, exp, extra)
-  redis.call("HSET", job_key(tag, id), "state", "waiting", "ts", now,
+  redis.call("HSET", job_key(tag, id), "t", now,
     unpack(data_args(data, job_fields(priority, exp, extra))))
   queue_back(k.seq, k.wait, k.prio, id, priority, now)
 end
@@ -41,7 +41,7 @@ end
 -- k: {wait, prio, delayed, events, marker, seq}; run_at 0 = now; exp "0" = never.
 local function create_job(tag, k, id, data, now, priority, run_at, exp, extra)
   if run_at > now then
-    redis.call("HSET", job_key(tag, id), "state", "delayed", "ts", now, "run_at", run_at,
+    redis.call("HSET", job_key(tag, id), "state", "delayed", "t", now, "run_at", run_at,
       unpack(data_args(data, job_fields(priority, exp, extra))))
     redis.call("ZADD", k.delayed, run_at, id)
     mark_work(k.marker, run_at, true)

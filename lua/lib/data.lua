@@ -4,17 +4,17 @@
 -- plain enqueue scripts, the hottest of all, get their payload already in pieces from the
 -- client (taskora_cli/engine/records.py, data_fields) and need none of this.
 
--- A job's payload is kept in pieces of at most DATA_PIECE bytes: "data" holds the first and
--- "d2".."d<n>" the rest (absent when it fits in one). Each value then stays within the server's
+-- A job's payload is kept in pieces of at most DATA_PIECE bytes: "1" holds the first and
+-- "2".."d<n>" the rest (absent when it fits in one). Each value then stays within the server's
 -- default hash-max-listpack-value (64), so a waiting job's hash keeps the compact listpack
 -- encoding instead of a hash table (~170 bytes less per job on a default-configured server).
--- A payload that needs more than DATA_PIECES pieces stays whole in "data": its hash is big
+-- A payload that needs more than DATA_PIECES pieces stays whole in "1": its hash is big
 -- anyway, and a hash table then costs little more.
 -- (No table of field names: a script runs its whole chunk on every call, and building one
 -- cost every script call about a microsecond; the names are literals or made per piece.)
 local DATA_PIECE, DATA_PIECES = 63, 16
 
--- HSET arguments for a payload ("data", piece, "d2", piece, ...), appended to `out` (or new).
+-- HSET arguments for a payload ("1", piece, "2", piece, ...), appended to `out` (or new).
 -- A piece ends on a character boundary (never before a UTF-8 continuation byte): readers that
 -- decode the hash (HGETALL) decode each piece on its own. (On the hot path of bulk and
 -- flow-controlled dispatch: no table of its own, no calls but string.byte and string.sub.)
@@ -38,7 +38,7 @@ local function data_args(data, out)
         end
       end
       n = n + 1
-      out[at + 2 * n - 1] = n == 1 and "data" or "d" .. n
+      out[at + 2 * n - 1] = tostring(n)
       out[at + 2 * n] = string.sub(data, from, to)
       from = to + 1
     end
@@ -49,12 +49,12 @@ local function data_args(data, out)
       out[i] = nil
     end
   end
-  out[at + 1] = "data"
+  out[at + 1] = "1"
   out[at + 2] = data
   return out
 end
 
--- The payload of `job` from its first pieces, read with the caller's HMGET ("data", "d2", "d3";
+-- The payload of `job` from its first pieces, read with the caller's HMGET ("1", "2", "3";
 -- false when absent): a longer one reads its other pieces. false when there is none.
 local function joined_data(job, first, d2, d3)
   if not d2 then
@@ -63,8 +63,8 @@ local function joined_data(job, first, d2, d3)
     return first .. d2
   end
   local parts = { first, d2, d3 }
-  local rest = redis.call("HMGET", job, "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
-    "d13", "d14", "d15", "d16")
+  local rest = redis.call("HMGET", job, "4", "5", "6", "7", "8", "9", "10", "11", "12",
+    "13", "14", "15", "16")
   for i = 1, #rest do
     if not rest[i] then
       break
@@ -76,19 +76,19 @@ end
 
 -- The whole payload of `job` (false when it has none).
 local function job_data(job)
-  local f = redis.call("HMGET", job, "data", "d2", "d3")
+  local f = redis.call("HMGET", job, "1", "2", "3")
   return joined_data(job, f[1], f[2], f[3])
 end
 
 -- Replace the payload of an existing job.
 local function set_data(job, data)
-  redis.call("HDEL", job, "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
-    "d14", "d15", "d16")
+  redis.call("HDEL", job, "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13",
+    "14", "15", "16")
   redis.call("HSET", job, unpack(data_args(data)))
 end
 
 -- A job this very call created on an earlier run (the call was sent again after a dropped
 -- connection): same payload and dispatch time. Such a rerun counts as done, changing nothing.
 local function own_job(job, data, now)
-  return tonumber(redis.call("HGET", job, "ts")) == now and job_data(job) == data
+  return tonumber(redis.call("HGET", job, "t")) == now and job_data(job) == data
 end

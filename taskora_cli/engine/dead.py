@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .records import DISPATCHED_FIELD, job_state
+
 if TYPE_CHECKING:
     from .runner import Runner
 
@@ -81,9 +83,9 @@ class DeadLetters:
         trip: a job is found by id without knowing its task, and without scanning the keyspace."""
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for task in tasks:
-                pipe.hget(self.runner.keys(task).job(job_id), "state")
-            states: list[str | None] = await pipe.execute()
-        return states
+                pipe.hmget(self.runner.keys(task).job(job_id), ["state", DISPATCHED_FIELD])
+            found: list[list[str | None]] = await pipe.execute()
+        return [job_state(*fields) for fields in found]
 
     async def failed_at(self, task: str, job_id: str) -> int | None:
         """When ``job_id`` entered ``task``'s failed set (ms), or None if it is not there."""

@@ -25,6 +25,7 @@ from .flow import Flow
 from .leases import Leases
 from .reads import Reads
 from .records import (
+    DISPATCHED_FIELD,
     KEEP_ALL,
     Ack,
     ClaimedJob,
@@ -33,6 +34,7 @@ from .records import (
     NewJob,
     Retention,
     SweepResult,
+    job_state,
 )
 from .registry import Workers
 from .runner import Runner
@@ -623,8 +625,10 @@ class Engine(Reads):
 
     async def job_state(self, task: str, job_id: str) -> str | None:
         """Just the state of a job, or None if there is none."""
-        state: str | None = await self.client.hget(self.keys(task).job(job_id), "state")  # type: ignore[assignment]
-        return state
+        found: list[str | None] = await self.client.hmget(  # type: ignore[assignment]
+            self.keys(task).job(job_id), ["state", DISPATCHED_FIELD]
+        )
+        return job_state(*found)
 
     async def job_logs(self, task: str, job_id: str) -> list[str]:
         """The job's log entries (JSON strings), oldest first."""

@@ -14,23 +14,25 @@ to one taskora version and is not part of the layout.
 
 from __future__ import annotations
 
-WIRE_VERSION = 3
+WIRE_VERSION = 4
 """The layout version written to the meta record; bump on any incompatible change.
 2: flow-control keys (dedup, throttle, debounce, concurrency counters and parked lines), job
 fields (holds, on_expire, conc, conc_max, conc_q), per-minute counts, paused queues, and the
 task registry as a HASH task -> queue (a SET in version 1, so version 1 data is not readable).
 3: a job's payload is stored in pieces of at most 63 bytes ("data", then "d2".."d16"), so a
 waiting job's hash stays a listpack on a default-configured server; taskora of layout 2 would
-read only the first piece, so the two never share a server."""
+read only the first piece, so the two never share a server.
+4: a compact job hash: the payload's pieces are fields "1".."16", the dispatch time is "t"
+(was "ts"), and a waiting job stores no "state" (its state is "waiting" when it has "t" and no
+"state"). A job of ~100 bytes then fits a 128-byte listpack instead of 160 (see
+benchmarks/bench_memory.py). Layout 3's jobs are not readable here, nor this layout's there."""
 
-MIN_COMPAT_VERSION = 3
+MIN_COMPAT_VERSION = 4
 """The oldest layout this code shares a server with."""
 
-READS_JOBS_OF = 2
-"""The oldest layout whose stored data this code reads as it is (layout 2's whole payloads are
-a payload of one piece). A server of such a layout is still refused while its own processes
-may run (they would read only the first piece of this code's jobs); with them stopped,
-deleting the meta record hands the server, queued jobs and all, to this code."""
+READS_JOBS_OF = 4
+"""The oldest layout whose stored data this code reads as it is. An older server is refused:
+drain it with the taskora that wrote it (or use a new prefix)."""
 
 
 def base(prefix: str) -> str:

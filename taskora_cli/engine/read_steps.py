@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import keys as k
-from .records import JobRecord, TaskCounts
+from .records import DISPATCHED_FIELD, JobRecord, TaskCounts
 from .steps import SendCommand, SendPipeline, Steps
 
 KeysOf = Callable[[str], k.TaskKeys]
@@ -105,7 +105,7 @@ def _oldest_ages(
     keys: KeysOf, tasks: Sequence[str], fronts: list[list[str | None]], now_ms: int
 ) -> Steps[list[int | None]]:
     commands = tuple(
-        ("HGET", keys(task).job(job_id), "ts")
+        ("HGET", keys(task).job(job_id), DISPATCHED_FIELD)
         for task, ids in zip(tasks, fronts, strict=True)
         for job_id in ids
         if job_id

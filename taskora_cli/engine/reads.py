@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..job_state import JobState
 from . import read_steps
-from .records import JobRecord, TaskCounts, VersionCounts
+from .records import DISPATCHED_FIELD, JobRecord, TaskCounts, VersionCounts
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -146,8 +146,8 @@ class Reads:
         async for ids in pages:
             async with self.client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hmget(t.job(job_id), ["v", "ts"])
+                    pipe.hmget(t.job(job_id), ["v", DISPATCHED_FIELD])
                 rows: list[list[str | None]] = await pipe.execute()
             for version, ts in rows:
-                if ts is not None:  # (no ts: the job is gone, a stray id)
+                if ts is not None:  # (no "t": the job is gone, a stray id)
                     into[int(version) if version and version.isdigit() else 1] += 1

@@ -110,11 +110,26 @@ class TaskCounts(NamedTuple):
     paused: int = 0
 
 
-DATA_MORE_FIELDS = tuple(f"d{i}" for i in range(2, 17))
-"""The job hash fields holding a payload's pieces after the first ("data"), in order; absent
+DATA_FIELD = "1"
+"""The job hash field holding a payload, or its first piece (wire format 4; "data" before)."""
+
+DATA_MORE_FIELDS = tuple(str(i) for i in range(2, 17))
+"""The job hash fields holding a payload's pieces after the first ("1"), in order; absent
 when it fits in one piece. Scripts store a payload of up to 16 pieces of 63 bytes this way, so
 each value stays within Redis's default ``hash-max-listpack-value`` (64) and a waiting job's
-hash keeps the compact listpack encoding (lua/lib/data.lua, ``data_args``)."""
+hash keeps the compact listpack encoding (lua/lib/data.lua, ``data_args``). Field names that
+read as small integers take 2 bytes of a listpack each, against 4-6 for "d2" or "data"."""
+
+DISPATCHED_FIELD = "t"
+"""The job hash field holding when the job was dispatched (ms; "ts" before wire format 4)."""
+
+
+def job_state(state: str | None, dispatched: str | None) -> str | None:
+    """A job's state from its "state" and "t" fields: a waiting job stores no "state" (wire
+    format 4), and a hash without "t" is no job (None). As ``job_state`` in lua/lib/common.lua."""
+    if state is not None:
+        return state
+    return "waiting" if dispatched is not None else None
 
 
 DATA_PIECE = 63
@@ -122,8 +137,8 @@ DATA_PIECE = 63
 
 
 def data_fields(data: str) -> tuple[str, list[str]]:
-    """A payload as the job hash stores it: its first piece (the ``data`` field) and the other
-    pieces as field/value pairs (``["d2", piece, "d3", piece, ...]``, empty when it fits in one).
+    """A payload as the job hash stores it: its first piece (the ``1`` field) and the other
+    pieces as field/value pairs (``["2", piece, "3", piece, ...]``, empty when it fits in one).
 
     Pieces hold at most DATA_PIECE bytes of UTF-8 and end on a character boundary; a payload of
     more than 16 pieces stays whole. Byte for byte what ``data_args`` in lua/lib/data.lua
@@ -161,9 +176,9 @@ def data_fields(data: str) -> tuple[str, list[str]]:
 
 
 def joined_data(raw: Mapping[str, str]) -> str | None:
-    """A job's payload from its hash (all fields, or at least "data" and DATA_MORE_FIELDS)."""
-    first = raw.get("data")
-    if first is None or "d2" not in raw:
+    """A job's payload from its hash (all fields, or at least "1" and DATA_MORE_FIELDS)."""
+    first = raw.get(DATA_FIELD)
+    if first is None or DATA_MORE_FIELDS[0] not in raw:
         return first
     parts = [first]
     for name in DATA_MORE_FIELDS:
@@ -219,19 +234,20 @@ class JobRecord:
             except (ValueError, OverflowError):
                 return None
 
-        known = {"state", "data", "result", "error", "attempt", "prio", "ts", "started"}
+        known = {"state", DATA_FIELD, "result", "error", "attempt", "prio", DISPATCHED_FIELD}
+        known |= {"started"}
         known |= {"finished", "run_at", "progress", "stalls", "lock", "cancel"}
         known |= set(DATA_MORE_FIELDS)
         return cls(
             id=job_id,
             task=task,
-            state=raw.get("state", "unknown"),
+            state=job_state(raw.get("state"), raw.get(DISPATCHED_FIELD)) or "unknown",
             data=joined_data(raw),
             result=raw.get("result"),
             error=raw.get("error"),
             attempt=num("attempt") or 0,
             priority=num("prio") or 0,
-            dispatched_at_ms=num("ts"),
+            dispatched_at_ms=num(DISPATCHED_FIELD),
             started_at_ms=num("started"),
             finished_at_ms=num("finished"),
             run_at_ms=num("run_at"),

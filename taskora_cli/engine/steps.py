@@ -18,7 +18,15 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ..errors import WireFormatError
 from . import keys as k
-from .records import DATA_MORE_FIELDS, Admission, NewJob, data_fields, joined_data
+from .records import (
+    DATA_FIELD,
+    DATA_MORE_FIELDS,
+    DISPATCHED_FIELD,
+    Admission,
+    NewJob,
+    data_fields,
+    joined_data,
+)
 
 T = TypeVar("T")
 
@@ -148,7 +156,7 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
     and then finds its own job in place: a job with this id, payload and dispatch time is
     this very call's, so that counts as enqueued (a retry is idempotent). A caller-chosen id
     carries the call's own token instead (``call``), since two calls may share the rest."""
-    first, more = data_fields(job.data)  # the payload in pieces (layout 3), split here
+    first, more = data_fields(job.data)  # the payload in pieces (layout 3 on), split here
     if job.run_at_ms > now_ms:
         args = [job.id, first, now_ms, job.priority, job.run_at_ms, job.expire_at_ms, job.extra]
         keys = [t.delayed, t.events, t.marker, t.tag]
@@ -163,10 +171,10 @@ def enqueue(t: k.TaskKeys, job: NewJob, now_ms: int) -> Steps[bool]:
     if token is not None:
         [stored_token] = yield SendCommand(("HMGET", t.job(job.id), "call"))
         return bool(stored_token == token)
-    fields = ("ts", "data", *DATA_MORE_FIELDS)
+    fields = (DISPATCHED_FIELD, DATA_FIELD, *DATA_MORE_FIELDS)
     stored = yield SendCommand(("HMGET", t.job(job.id), *fields))
     found = {name: value for name, value in zip(fields, stored, strict=True) if value is not None}
-    return found.get("ts") == str(now_ms) and joined_data(found) == job.data
+    return found.get(DISPATCHED_FIELD) == str(now_ms) and joined_data(found) == job.data
 
 
 def enqueue_bulk(t: k.TaskKeys, jobs: Sequence[NewJob], now_ms: int) -> Steps[list[bool]]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import keys as k
+from .records import DISPATCHED_FIELD, job_state
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -303,9 +304,12 @@ class Workflows:
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for index, task in nodes:
                 job = self.runner.keys(task).job(f"{workflow_id}.{index}")
-                pipe.hmget(job, "state", "result", "error", "finished")
+                pipe.hmget(job, "state", "result", "error", "finished", DISPATCHED_FIELD)
             found = await pipe.execute()
-        return [(state, result, error, int(ended or 0)) for state, result, error, ended in found]
+        return [
+            (job_state(state, dispatched), result, error, int(ended or 0))
+            for state, result, error, ended, dispatched in found
+        ]
 
 
 def _joined(numbers: Sequence[int]) -> str:

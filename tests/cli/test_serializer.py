@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import DATA_FIELD
 
 from .conftest import Project
 
@@ -39,7 +40,7 @@ def test_msgpack_data_and_results_round_trip_through_dispatch_work_and_jobs_show
     assert done["result"]["loud"] == "HI", done
     assert done["result"]["raw"] == "base64:aGk="  # bytes travel; JSON output shows them so
     stored = redis.Redis.from_url(redis_url).hmget(
-        TaskKeys("", "shout").job(done["id"]), "data", "result"
+        TaskKeys("", "shout").job(done["id"]), DATA_FIELD, "result"
     )
     assert all(raw is not None and raw.startswith(b"~msgpack:") for raw in stored), stored
     shown = json.loads(project.taskora("jobs", "show", done["id"], "--json").stdout)

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import job_state
 
 from .conftest import Project, wait_for
 
@@ -196,7 +197,7 @@ def test_a_second_signal_stops_at_once_and_hands_the_running_job_back(
         wait_for(lambda: "draining" in log.read_text())
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(15) == 0
-        assert client.hget(key, "state") == "waiting"
+        assert job_state(*client.hmget(key, "state", "t")) == "waiting"
         assert client.hget(key, "attempt") == "0"  # the interrupted run does not count
     finally:
         client.close()
@@ -215,7 +216,7 @@ def test_a_thread_handler_past_the_grace_goes_back_at_once_and_the_worker_exits(
         assert worker.wait(15) == 0  # it does not wait the minute for the thread
         # back at the front of the queue at once (the thread died with the process), with
         # neither an attempt nor a stall counted
-        assert client.hget(key, "state") == "waiting"
+        assert job_state(*client.hmget(key, "state", "t")) == "waiting"
         assert (client.hget(key, "attempt"), client.hget(key, "stalls")) == ("0", None)
         assert client.lindex(TaskKeys("", "slow").wait, 0) == job
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import job_state
 
 REPO = Path(__file__).resolve().parents[2]
 PROCS = Path(__file__).with_name("fault_procs.py")
@@ -172,8 +173,9 @@ class Server:
         keys = TaskKeys("", task)
         pipe = self.client.pipeline(transaction=False)
         for job_id in ids:
-            pipe.hget(keys.job(job_id), "state")
-        return {i: state or "missing" for i, state in zip(ids, pipe.execute(), strict=True)}
+            pipe.hmget(keys.job(job_id), "state", "t")
+        found = pipe.execute()
+        return {i: job_state(*fields) or "missing" for i, fields in zip(ids, found, strict=True)}
 
     def states(self, task: str, ids: list[str]) -> Counter[str]:
         """How many of ``ids`` are in each state ("missing" for ids the server lacks)."""

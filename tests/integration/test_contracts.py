@@ -28,7 +28,7 @@ from taskora_cli import (
 )
 from taskora_cli.contract_document import ContractDocument
 from taskora_cli.engine.keys import TaskKeys
-from taskora_cli.engine.records import NewJob
+from taskora_cli.engine.records import DATA_FIELD, NewJob
 from taskora_cli.worker.pool import Worker
 from taskora_cli.worker.scheduler import fire_due
 
@@ -72,7 +72,7 @@ async def test_register_dispatches_with_the_contract_and_implement_upgrades_it(
         app.worker()  # registered-only: run elsewhere
     queued = await producer_side.adispatch(Email("a@b"))
     fields = await job_fields(redis_url, "send-email", queued.id)
-    assert json.loads(fields["data"]) == {"to": "a@b", "subject": "hello"}
+    assert json.loads(fields[DATA_FIELD]) == {"to": "a@b", "subject": "hello"}
     assert fields["v"] == "2" and int(fields["exp"]) > 0
 
     async def send(data: Any, ctx: JobContext) -> str:

@@ -166,8 +166,8 @@ def seed_dead(url: str, task: str, count: int) -> list[str]:
                 keys.job(job_id),
                 mapping={
                     "state": "failed",
-                    "ts": "1",
-                    "data": str(i),
+                    "t": "1",
+                    "1": str(i),
                     "attempt": "3",
                     "finished": str(finished),
                     "error": errors[i % 2],

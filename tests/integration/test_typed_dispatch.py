@@ -17,7 +17,7 @@ from servers import raw_async_client
 from taskora_cli import ConfigError, Issue, Taskora, UsageError, ValidationError
 from taskora_cli.config import load_config
 from taskora_cli.engine.keys import TaskKeys
-from taskora_cli.engine.records import JobRecord
+from taskora_cli.engine.records import DATA_FIELD, JobRecord
 from taskora_cli.handle import outcome
 from taskora_cli.serialization import Msgpack, Payloads
 
@@ -83,7 +83,7 @@ async def test_validate_on_dispatch_false_leaves_the_check_to_the_worker(
     async def send(data: Email) -> None: ...
 
     handle = await send.adispatch({"to": 5})
-    assert json.loads((await stored(redis_url, "send-email", handle.id))["data"]) == {"to": 5}
+    assert json.loads((await stored(redis_url, "send-email", handle.id))[DATA_FIELD]) == {"to": 5}
     await app.aclose()
 
 
@@ -99,15 +99,15 @@ async def test_a_model_instance_is_enqueued_as_plain_data_with_its_defaults(
     first = await send.adispatch(Email("a@b"))
     second = await send.adispatch({"to": "c@d"})
     invoice = await bill.adispatch(Invoice(number=7))
-    assert json.loads((await stored(redis_url, "send-email", first.id))["data"]) == {
+    assert json.loads((await stored(redis_url, "send-email", first.id))[DATA_FIELD]) == {
         "to": "a@b",
         "subject": "hello",
     }
-    assert json.loads((await stored(redis_url, "send-email", second.id))["data"]) == {
+    assert json.loads((await stored(redis_url, "send-email", second.id))[DATA_FIELD]) == {
         "to": "c@d",
         "subject": "hello",
     }
-    assert json.loads((await stored(redis_url, "bill", invoice.id))["data"]) == {
+    assert json.loads((await stored(redis_url, "bill", invoice.id))[DATA_FIELD]) == {
         "number": 7,
         "total": 0.0,
     }
@@ -165,7 +165,7 @@ async def test_the_apps_serializer_writes_the_payload_and_reads_the_result(
     async def task(data: Any) -> None: ...
 
     handle = await task.adispatch({"blob": b"\x00\xff"})
-    assert (await stored(redis_url, "packed", handle.id))["data"].startswith("~msgpack:")
+    assert (await stored(redis_url, "packed", handle.id))[DATA_FIELD].startswith("~msgpack:")
     result = Payloads(Msgpack()).dumps({"ok": b"\x01"})
     record = JobRecord(handle.id, "packed", "completed", result=result)
     assert outcome("packed", handle.id, record, packed.runtime.payloads) == {"ok": b"\x01"}

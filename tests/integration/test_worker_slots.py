@@ -11,6 +11,7 @@ from servers import raw_client
 from support import make_app, until
 
 from taskora_cli import JobFailedError, Retry, Taskora, TaskTimeoutError
+from taskora_cli.engine.records import job_state
 
 
 @pytest.fixture
@@ -141,7 +142,8 @@ async def test_stopping_hands_running_and_prefetched_jobs_back(
         tag = "taskora:{hang}:"
         assert client.zcard(tag + "active") == 0
         assert client.llen(tag + "wait") == 5
-        states = {client.hget(f"{tag}j:{i}", "state") for i in client.lrange(tag + "wait", 0, -1)}
+        queued = client.lrange(tag + "wait", 0, -1)
+        states = {job_state(*client.hmget(f"{tag}j:{i}", "state", "t")) for i in queued}
         assert states == {"waiting"}
     finally:
         client.close()

@@ -40,12 +40,12 @@ def test_cancel_of_a_waiting_job_removes_it_from_the_line_at_once(lua: Lua) -> N
         t.events: [ev("waiting", "a"), ev("waiting", "b"), ev("cancelled", "a")],
         t.job("a"): {
             "state": "cancelled",
-            "ts": str(NOW),
-            "data": "{}",
+            "t": str(NOW),
+            "1": "{}",
             "finished": str(LATER),
             "cancel": "no longer needed",
         },
-        t.job("b"): {"state": "waiting", "ts": str(NOW), "data": "{}"},
+        t.job("b"): {"t": str(NOW), "1": "{}"},
         t.marker: [("0", 0)],
         t.wait: ["b"],
     }
@@ -59,8 +59,8 @@ def test_cancel_of_a_prioritized_job_removes_it_from_its_band(lua: Lua) -> None:
         t.events: [ev("waiting", "p"), ev("cancelled", "p")],
         t.job("p"): {
             "state": "cancelled",
-            "ts": str(NOW),
-            "data": "{}",
+            "t": str(NOW),
+            "1": "{}",
             "prio": "3",
             "finished": str(LATER),
             "cancel": "",
@@ -79,8 +79,8 @@ def test_cancel_of_a_delayed_or_retrying_job_takes_it_off_the_schedule(lua: Lua)
         t.events: [ev("delayed", "d"), ev("cancelled", "d")],
         t.job("d"): {
             "state": "cancelled",
-            "ts": str(NOW),
-            "data": "{}",
+            "t": str(NOW),
+            "1": "{}",
             "run_at": str(NOW + 60_000),
             "finished": str(LATER),
             "cancel": "no longer needed",

@@ -24,11 +24,11 @@ def test_claim_expires_a_job_past_its_ttl_and_claims_the_next(lua: Lua) -> None:
         ],
         t.expired: [("old", NOW + 1000)],
         t.job("old"): {
-            "state": "expired", "ts": str(NOW), "data": "{}", "exp": str(NOW + 1000),
+            "state": "expired", "t": str(NOW), "1": "{}", "exp": str(NOW + 1000),
             "finished": str(NOW + 1000),
         },
         t.job("new"): {
-            "state": "active", "ts": str(NOW), "data": "{}",  # the expiry is gone once started
+            "state": "active", "t": str(NOW), "1": "{}",  # the expiry is gone once started
             "attempt": "1", "started": str(NOW + 1000), "lock": token,
         },
     }  # fmt: skip

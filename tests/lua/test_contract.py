@@ -48,8 +48,8 @@ NOW = 1_700_000_000_000
 # -- snapshots: change only together with the code, and read the message first ------------
 
 WIRE_SNAPSHOT: dict[str, Any] = {
-    "WIRE_VERSION": 3,
-    "MIN_COMPAT_VERSION": 3,
+    "WIRE_VERSION": 4,
+    "MIN_COMPAT_VERSION": 4,
     "SCRIPT_NAMES": [
         "handshake",
         "wire_migrate",
@@ -754,7 +754,7 @@ async def exercise(engine: Engine) -> None:
     task, now, ttl = "contract", NOW, 30_000
     keep = Retention(60_000, 100, 60_000, 100)
     await engine.connect(now)
-    assert await engine.migrate_wire(now) == ("current", 3)
+    assert await engine.migrate_wire(now) == ("current", 4)
     await engine.enqueue(task, NewJob("a", "{}"), now)
     await engine.enqueue(task, NewJob("d", "{}", run_at_ms=now + 10), now)
     await engine.enqueue_bulk(
@@ -839,6 +839,44 @@ async def exercise_ack_and_advance(engine: Engine, task: str, now: int, ttl: int
     )
     acks = [Ack(second.id, second.token, "3"), Ack("nope", "x", "0")]
     await engine.ack_and_advance(task, acks, w3, "w3w", 1, now, ttl, keep)
+
+
+JOB_FIELDS_SNAPSHOT = {
+    # a waiting job stores no "state"; "t" is when it was dispatched; "1", "2"... its payload
+    "waiting": {"t": str(NOW), "1": "x" * 63, "2": "x" * 37},
+    "waiting, priority 3": {"t": str(NOW), "1": "{}", "prio": "3"},
+    "delayed": {"state": "delayed", "t": str(NOW), "run_at": str(NOW + 10), "1": "{}"},
+    "active": {
+        "state": "active",
+        "t": str(NOW),
+        "1": "{}",
+        "attempt": "1",
+        "started": str(NOW + 1),
+        "lock": f"w:1:{NOW + 1}",
+    },
+}
+
+
+async def test_the_job_hash_layout_matches_the_snapshot(redis_url: str) -> None:
+    engine = Engine(redis_url, "layout")
+    try:
+        await engine.connect(NOW)
+        await engine.enqueue("layout", NewJob("waiting", "x" * 100), NOW)
+        await engine.enqueue("layout", NewJob("prio", "{}", priority=3), NOW)
+        await engine.enqueue("layout", NewJob("delayed", "{}", run_at_ms=NOW + 10), NOW)
+        stored = {
+            "waiting": await engine.client.hgetall(engine.keys("layout").job("waiting")),
+            "waiting, priority 3": await engine.client.hgetall(engine.keys("layout").job("prio")),
+            "delayed": await engine.client.hgetall(engine.keys("layout").job("delayed")),
+        }
+        await engine.claim("layout", "w", 1, NOW + 1, 30_000)  # the priority job goes first
+        stored["active"] = await engine.client.hgetall(engine.keys("layout").job("prio"))
+        stored["active"].pop("prio")
+    finally:
+        await engine.close()
+    assert stored == JOB_FIELDS_SNAPSHOT, (
+        f"a job's hash changed: {BUMP} (JOB_FIELDS_SNAPSHOT). Now:\n{pprint.pformat(stored)}"
+    )
 
 
 def test_the_key_layout_matches_the_snapshot() -> None:

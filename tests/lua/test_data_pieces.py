@@ -1,5 +1,6 @@
-"""A job's payload is stored in pieces of at most 63 bytes (layout 3), so a waiting job's hash
-stays a listpack on a default-configured server; every reader gets the whole payload back, and
+"""A job's payload is stored in pieces of at most 63 bytes (fields "1".."16"), so a waiting
+job's hash stays a listpack on a default-configured server; every reader gets the whole payload
+back, and
 the two splitters (records.data_fields for the plain and bulk enqueue scripts, data_args in
 lua/lib/data.lua for the others) store a payload alike."""
 
@@ -12,7 +13,7 @@ import pytest
 from harness import NOW, Lua
 from harness import T as t
 
-from taskora_cli.engine.records import DATA_MORE_FIELDS, JobRecord, data_fields
+from taskora_cli.engine.records import DATA_FIELD, DATA_MORE_FIELDS, JobRecord, data_fields
 
 PAYLOADS = [
     "",
@@ -39,7 +40,7 @@ def enqueue(lua: Lua, job_id: str, data: str) -> Any:
 
 def stored_pieces(lua: Lua, job_id: str) -> dict[str, str]:
     raw = lua.r.hgetall(t.job(job_id))  # decoded piece by piece
-    return {name: raw[name] for name in ("data", *DATA_MORE_FIELDS) if name in raw}
+    return {name: raw[name] for name in (DATA_FIELD, *DATA_MORE_FIELDS) if name in raw}
 
 
 @pytest.mark.parametrize("data", PAYLOADS, ids=lambda d: f"{len(d.encode())}B")

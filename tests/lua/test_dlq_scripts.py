@@ -24,8 +24,8 @@ def dead_hash(finished: int, **extra: str) -> dict[str, str]:
     """A job hash as fail_and_claim leaves a dead letter."""
     return {
         "state": "failed",
-        "ts": str(NOW - 5000),
-        "data": "{}",
+        "t": str(NOW - 5000),
+        "1": "{}",
         "attempt": "3",
         "started": str(finished - 10),
         "finished": str(finished),
@@ -68,9 +68,8 @@ def test_retry_sends_dead_letters_to_the_back_of_the_line_with_a_fresh_attempt_c
     lua.r.lpush(t.wait, "queued")
     assert retry(lua, "a", "b") == [1, 1]
     fresh = {
-        "state": "waiting",
-        "ts": str(NOW - 5000),  # still when it was dispatched
-        "data": "{}",
+        "t": str(NOW - 5000),  # still when it was dispatched
+        "1": "{}",
         "attempt": "0",
         "run_at": str(NOW),  # when it was due again
     }
@@ -93,9 +92,8 @@ def test_retry_puts_a_prioritized_job_at_the_back_of_its_band(lua: Lua) -> None:
     assert snap[t.prioritized] == [("p", -5 * SPAN + NOW + 8)]
     assert snap[t.seq] == str(NOW + 8)
     assert snap[t.job("p")] == {
-        "state": "waiting",
-        "ts": str(NOW - 5000),
-        "data": "{}",
+        "t": str(NOW - 5000),
+        "1": "{}",
         "attempt": "0",
         "prio": "5",
         "run_at": str(NOW),
@@ -107,7 +105,7 @@ def test_retry_puts_a_prioritized_job_at_the_back_of_its_band(lua: Lua) -> None:
     "state", ["waiting", "active", "completed", "retrying", "cancelled", "expired"]
 )
 def test_retry_leaves_a_job_that_is_not_dead_alone(lua: Lua, state: str) -> None:
-    lua.r.hset(t.job("x"), mapping={"state": state, "data": "{}", "attempt": "1"})
+    lua.r.hset(t.job("x"), mapping={"state": state, "1": "{}", "attempt": "1"})
     before = lua.snapshot()
     assert retry(lua, "x") == [0]
     assert lua.snapshot() == before
@@ -138,7 +136,7 @@ def test_retry_of_nothing_dead_emits_nothing_and_leaves_the_marker(lua: Lua) -> 
 
 def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
     seed_dead(lua, {"a": dead_hash(NOW - 300), "b": dead_hash(NOW - 200)})
-    lua.r.hset(t.job("live"), mapping={"state": "waiting", "data": "{}"})
+    lua.r.hset(t.job("live"), mapping={"state": "waiting", "1": "{}"})
     lua.r.lpush(t.wait, "live")
     assert purge(lua, "a", "live", "nobody") == [1, 0, 0]
     assert lua.snapshot() == {
@@ -146,7 +144,7 @@ def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
         t.failed: [("b", NOW - 200)],
         t.job("b"): dead_hash(NOW - 200),
         t.logs("b"): [OLD_LOG],
-        t.job("live"): {"state": "waiting", "data": "{}"},
+        t.job("live"): {"state": "waiting", "1": "{}"},
         t.wait: ["live"],
     }
 
@@ -157,16 +155,16 @@ def test_purge_of_nothing_dead_emits_nothing(lua: Lua) -> None:
 
 
 def test_retry_sends_a_cancelled_job_back_and_ignores_one_in_another_state(lua: Lua) -> None:
-    ended = {"state": "cancelled", "data": "{}", "ts": str(NOW - 500), "attempt": "1"}
+    ended = {"state": "cancelled", "1": "{}", "t": str(NOW - 500), "attempt": "1"}
     lua.r.hset(t.job("c"), mapping={**ended, "finished": str(NOW - 100), "cancel": "no"})
     lua.r.zadd(t.cancelled, {"c": NOW - 100})
-    lua.r.hset(t.job("f"), mapping={"state": "failed", "data": "{}"})
+    lua.r.hset(t.job("f"), mapping={"state": "failed", "1": "{}"})
     lua.r.zadd(t.failed, {"f": NOW - 100})
     keys = [t.wait, t.prioritized, t.cancelled, t.events, t.marker]
     assert lua.run("retry_dead", keys, [NOW, "cancelled", "c", "f"]) == [1, 0]
     snap = lua.snapshot()
     assert snap[t.wait] == ["c"] and t.cancelled not in snap
-    assert snap[t.job("c")] == {"state": "waiting", "data": "{}", "ts": str(NOW - 500),
+    assert snap[t.job("c")] == {"1": "{}", "t": str(NOW - 500),
                                 "attempt": "0", "run_at": str(NOW)}  # fmt: skip
     assert snap[t.failed] == [("f", NOW - 100)]
     assert json.loads(snap[t.logs("c")][0])["msg"] == "retried after it was cancelled"

@@ -9,6 +9,8 @@ from typing import Any
 from harness import NOW, Lua
 from harness import T as t
 
+from taskora_cli.engine.records import job_state
+
 FLOW_KEYS = [t.wait, t.prioritized, t.delayed, t.events, t.marker]
 CLAIM_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker, t.expired]
 FINISH_KEYS = [t.wait, t.prioritized, t.delayed, t.active, t.events, t.marker]
@@ -173,7 +175,7 @@ def test_a_full_concurrency_key_parks_the_job_and_a_finish_unparks_it(lua: Lua) 
     assert got[0::6] == ["a", "c"]
     assert lua.r.get(t.concurrency("u1")) == "1"
     assert lua.r.lrange(t.parked("u1"), 0, -1) == ["b"]
-    assert lua.r.hget(t.job("b"), "state") == "waiting"
+    assert job_state(*lua.r.hmget(t.job("b"), "state", "t")) == "waiting"
     acked, claimed = ack(lua, "a", got[1], count=1)
     assert acked == [1]
     assert claimed[0] == "b"  # back at the front, claimed in the same call
@@ -251,8 +253,8 @@ def test_max_size_flushes_at_once_into_a_waiting_job(lua: Lua) -> None:
     snap = lua.snapshot()
     assert t.delayed not in snap
     assert snap[t.wait] == ["a"]
-    assert snap[t.job("a")]["data"] == "[1,2,3]"
-    assert snap[t.job("a")]["state"] == "waiting"
+    assert snap[t.job("a")]["1"] == "[1,2,3]"
+    assert job_state(snap[t.job("a")].get("state"), snap[t.job("a")].get("t")) == "waiting"
     assert t.collect_items("db") not in snap and t.collect_meta("db") not in snap
 
 

@@ -33,7 +33,7 @@ def test_enqueue_stores_the_job_and_wakes_workers(lua: Lua) -> None:
     assert enqueue(lua, "a", '{"x":1}') == 1
     assert lua.snapshot() == {
         t.events: [ev("waiting", "a")],
-        t.job("a"): {"state": "waiting", "ts": str(NOW), "data": '{"x":1}'},
+        t.job("a"): {"t": str(NOW), "1": '{"x":1}'},
         t.marker: [("0", 0)],
         t.wait: ["a"],
     }
@@ -43,7 +43,7 @@ def test_enqueue_with_priority_goes_to_the_prioritized_set(lua: Lua) -> None:
     enqueue(lua, "p", prio=5)
     assert lua.snapshot() == {
         t.events: [ev("waiting", "p")],
-        t.job("p"): {"state": "waiting", "ts": str(NOW), "data": "{}", "prio": "5"},
+        t.job("p"): {"t": str(NOW), "1": "{}", "prio": "5"},
         t.marker: [("0", 0)],
         t.prioritized: [("p", -5 * SPAN + NOW)],
         t.seq: str(NOW),  # the last position given in the bands
@@ -79,8 +79,8 @@ def test_enqueue_delayed_schedules_and_lowers_the_marker(lua: Lua) -> None:
     assert lua.snapshot() == {
         t.delayed: [("d", NOW + 5000), ("e", NOW + 9000)],
         t.events: [ev("delayed", "d"), ev("delayed", "e")],
-        t.job("d"): {"state": "delayed", "ts": str(NOW), "data": "{}", "run_at": str(NOW + 5000)},
-        t.job("e"): {"state": "delayed", "ts": str(NOW), "data": "{}", "run_at": str(NOW + 9000)},
+        t.job("d"): {"state": "delayed", "t": str(NOW), "1": "{}", "run_at": str(NOW + 5000)},
+        t.job("e"): {"state": "delayed", "t": str(NOW), "1": "{}", "run_at": str(NOW + 9000)},
         t.marker: [("0", NOW + 5000)],
     }
 
@@ -96,7 +96,7 @@ def test_enqueue_bulk_mixes_immediate_delayed_and_duplicates(lua: Lua) -> None:
     assert snap[t.prioritized] == [("b", -3 * SPAN + NOW)]
     assert snap[t.delayed] == [("c", NOW + 100)]
     assert snap[t.marker] == [("0", 0)]
-    assert snap[t.job("dup")]["data"] == "{}"
+    assert snap[t.job("dup")]["1"] == "{}"
 
 
 def test_enqueue_bulk_keeps_the_order_of_a_batch_within_a_priority(lua: Lua) -> None:
@@ -120,8 +120,8 @@ def test_claim_takes_priority_first_then_fifo_and_locks(lua: Lua) -> None:
     assert snap[t.active] == [("a", NOW + 10 + 30_000), ("hi", NOW + 10 + 30_000)]
     assert snap[t.job("a")] == {
         "state": "active",
-        "ts": str(NOW),
-        "data": "{}",
+        "t": str(NOW),
+        "1": "{}",
         "attempt": "1",
         "started": str(NOW + 10),
         "lock": token,
@@ -177,8 +177,8 @@ def test_ack_and_claim_completes_and_claims_the_next(lua: Lua) -> None:
     snap = lua.snapshot()
     assert snap[t.job("a")] == {
         "state": "completed",
-        "ts": str(NOW),
-        "data": "{}",
+        "t": str(NOW),
+        "1": "{}",
         "attempt": "1",
         "started": str(NOW),
         "finished": str(NOW + 5),
@@ -286,7 +286,7 @@ def test_nack_hands_jobs_back_to_the_front(lua: Lua) -> None:
     snap = lua.snapshot()
     assert snap[t.wait] == ["c", "b", "a"]  # RPOP takes "a" next
     assert snap[t.job("a")]["attempt"] == "0"
-    assert snap[t.job("a")]["state"] == "waiting"
+    assert "state" not in snap[t.job("a")] and snap[t.job("a")]["t"] == str(NOW)  # waiting
     assert t.active not in snap
 
 

@@ -60,8 +60,8 @@ def ack(lua: Lua, token: str, max_age: int, max_items: int, job_id: str = "new")
 
 NEW_COMPLETED = {
     "state": "completed",
-    "ts": str(NOW - 100),
-    "data": "{}",
+    "t": str(NOW - 100),
+    "1": "{}",
     "attempt": "1",
     "started": str(NOW - 50),
     "finished": str(NOW),
@@ -199,8 +199,8 @@ def test_a_dead_letter_trims_the_failed_set(lua: Lua) -> None:
         t.failed: [("f3", NOW - 400), ("new", NOW)],
         t.job("new"): {
             "state": "failed",
-            "ts": str(NOW - 100),
-            "data": "{}",
+            "t": str(NOW - 100),
+            "1": "{}",
             "attempt": "1",
             "started": str(NOW - 50),
             "error": '{"m":1}',

@@ -15,7 +15,7 @@ LUA = Path(__file__).parents[2] / "lua"
 
 
 def test_job_state_has_one_member_per_state_the_scripts_write() -> None:
-    written = set()
+    written = {"waiting"}  # a waiting job stores no state: the one state no script writes
     for script in LUA.rglob("*.lua"):
         if "workflow" in script.name:  # a workflow's hash holds workflow states, not job ones
             continue
