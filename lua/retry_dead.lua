@@ -24,7 +24,7 @@ local out, retried, reasons = {}, {}, {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local job = job_key(tag, id)
-  local fields = redis.call("HMGET", job, "state", "prio", "error", "attempt")
+  local fields = redis.call("HMGET", job, "state", "prio", "error", "attempt", "t")
   if fields[1] == from and redis.call("ZREM", KEYS[3], id) == 1 then
     local err = fields[3]
     if not err then
@@ -43,7 +43,7 @@ for i = 3, #ARGV do
     retried[#retried + 1] = id
     reasons[#reasons + 1] = reason
   else
-    if fields[1] == false then
+    if not job_state(fields[1], fields[5]) then
       redis.call("ZREM", KEYS[3], id)
     end
     out[#out + 1] = 0

@@ -103,13 +103,14 @@ class AppClient:
         return self.runtime.call(describe())
 
     async def amigrate_wire_format(self) -> tuple[str, int | None]:
-        """Hand a server whose data an older taskora wrote (in a wire format this one reads as
-        it is) to this version, which then connects to it. Run it only once every process of
-        the older version has stopped: they would misread what this one writes.
+        """Hand a server whose data an older taskora wrote (wire format 2 or 3) to this version,
+        which then connects to it: its jobs stay, rewritten into this version's layout. Run it
+        only once every process of the older version has stopped: they would misread what this
+        one writes.
 
         Returns:
             (outcome, the format stored before, or None when there was none): "migrated";
-            "current" (nothing to do); "unreadable" (too old to read as it is: drain it with
+            "current" (nothing to do); "unreadable" (too old to take over: drain it with
             the taskora that wrote it); "newer" (a newer taskora's: upgrade this one).
 
         Raises:

@@ -238,7 +238,7 @@ class Runtime:
         return engine
 
     async def amigrate_wire(self) -> tuple[str, int | None]:
-        """Take the server over from an older wire format this taskora reads as it is (see
+        """Take the server over from an older wire format, its jobs and all (see
         :meth:`Engine.migrate_wire`), on a connection of its own that skips the handshake.
 
         Raises:

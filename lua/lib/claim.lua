@@ -26,7 +26,7 @@ local function promote_due(tag, seq, delayed, wait, prio_key, events, now, limit
   for i = 1, #due, 2 do
     local id, due_at = due[i], tonumber(due[i + 1])
     local job = job_key(tag, id)
-    local fields = redis.call("HMGET", job, "prio", "t", "collect") -- no ts: the job is gone
+    local fields = redis.call("HMGET", job, "prio", "t", "collect") -- no t: the job is gone
     if fields[2] then
       if fields[3] then
         drain_collect(tag, job, fields[3])
@@ -77,7 +77,7 @@ local function take_slot(tag, job, id, stored)
   return true
 end
 
--- What a claim returns per job, flat: id, token, attempt, data, ts, v (the payload version the
+-- What a claim returns per job, flat: id, token, attempt, data, t (dispatched), v (the payload version the
 -- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
 -- so the reply holds an integer). A job dispatched inside a trace (its "tc" field, the W3C
 -- trace context as JSON) has {v, tc} there instead: read in the same HMGET, so the worker

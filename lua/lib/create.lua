@@ -15,7 +15,7 @@ local function extra_fields(extra)
   return out
 end
 
--- A job's hash fields beyond state, ts and its payload, as HSET arguments.
+-- A job's hash fields beyond state, t and its payload, as HSET arguments.
 local function job_fields(priority, exp, extra)
   local fields = extra_fields(extra)
   if priority > 0 then

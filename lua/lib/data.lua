@@ -5,7 +5,7 @@
 -- client (taskora_cli/engine/records.py, data_fields) and need none of this.
 
 -- A job's payload is kept in pieces of at most DATA_PIECE bytes: "1" holds the first and
--- "2".."d<n>" the rest (absent when it fits in one). Each value then stays within the server's
+-- "2".."16" the rest (absent when it fits in one). Each value then stays within the server's
 -- default hash-max-listpack-value (64), so a waiting job's hash keeps the compact listpack
 -- encoding instead of a hash table (~170 bytes less per job on a default-configured server).
 -- A payload that needs more than DATA_PIECES pieces stays whole in "1": its hash is big

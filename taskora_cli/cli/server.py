@@ -116,8 +116,8 @@ def migrate(
     ] = False,
 ) -> None:
     """Hand the configured server (embedded or not), whose data an older taskora wrote, to this
-    version: its queued jobs stay and are read as they are. Stop every taskora process of the
-    older version first: they would misread what this one writes."""
+    version: its jobs stay, rewritten into this version's layout. Stop every taskora process of
+    the older version first: they would misread what this one writes."""
     import sys
 
     if not (yes or sys.stdin.isatty()):
@@ -132,7 +132,7 @@ def migrate(
     if outcome == "unreadable":
         fail(
             UNREACHABLE,
-            f"the server holds wire format {before}, which this taskora cannot read as it is: "
+            f"the server holds wire format {before}, which this taskora cannot take over: "
             "drain its queues with the taskora that wrote it, or use a new prefix",
         )
     if outcome == "newer":

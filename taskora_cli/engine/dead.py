@@ -70,12 +70,12 @@ class DeadLetters:
         t = self.runner.keys(task)
         async with self.runner.client.pipeline(transaction=False) as pipe:
             for job_id, _ in page:
-                pipe.hmget(t.job(job_id), "state", "error", "attempt")
+                pipe.hmget(t.job(job_id), "state", "error", "attempt", DISPATCHED_FIELD)
             replies: list[list[Any]] = await pipe.execute()
         return [
             DeadRow(job_id, task, failed_at, int(attempt or 0), error)
-            for (job_id, failed_at), (state, error, attempt) in zip(page, replies, strict=True)
-            if state is not None
+            for (job_id, failed_at), (state, error, attempt, t) in zip(page, replies, strict=True)
+            if job_state(state, t) is not None
         ]
 
     async def job_states(self, tasks: Sequence[str], job_id: str) -> list[str | None]:

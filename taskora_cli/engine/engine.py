@@ -22,6 +22,7 @@ from .doorbells import Doorbells
 from .events import Events
 from .failures import BLOCK_MARGIN_S, REPLY_TIMEOUT_S, kinds
 from .flow import Flow
+from .job_rewrite import JobRewriter
 from .leases import Leases
 from .reads import Reads
 from .records import (
@@ -136,9 +137,13 @@ class Engine(Reads):
         await self.runner.drive(steps.handshake(self.prefix, now_ms))
 
     async def migrate_wire(self, now_ms: int) -> tuple[str, int | None]:
-        """Take the server over from an older layout this code reads, without the handshake
-        that would refuse it (see steps.migrate_wire); only once no process of that older
-        version runs. Returns (outcome, the version stored before)."""
+        """Take the server over from an older layout (keys.MIGRATES_FROM on), without the
+        handshake that would refuse it: its job hashes are rewritten into this code's layout
+        (job_rewrite.py), then the meta record moves on (steps.migrate_wire). Only once no
+        process of that older version runs. Returns (outcome, the version stored before)."""
+        stored = str(await self.client.hget(k.meta_key(self.prefix), "wire_version") or "")
+        if stored.isdigit() and k.MIGRATES_FROM <= int(stored) < k.MIN_COMPAT_VERSION:
+            await JobRewriter(self.runner).rewrite_all()
         return await self.runner.drive(steps.migrate_wire(self.prefix, now_ms))
 
     async def close(self) -> None:

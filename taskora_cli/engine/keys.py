@@ -25,14 +25,18 @@ read only the first piece, so the two never share a server.
 4: a compact job hash: the payload's pieces are fields "1".."16", the dispatch time is "t"
 (was "ts"), and a waiting job stores no "state" (its state is "waiting" when it has "t" and no
 "state"). A job of ~100 bytes then fits a 128-byte listpack instead of 160 (see
-benchmarks/bench_memory.py). Layout 3's jobs are not readable here, nor this layout's there."""
+benchmarks/bench_memory.py). Layout 3's jobs are not readable here, nor this layout's there:
+`taskora server migrate` rewrites them (script wire_rewrite_jobs)."""
 
 MIN_COMPAT_VERSION = 4
 """The oldest layout this code shares a server with."""
 
-READS_JOBS_OF = 4
-"""The oldest layout whose stored data this code reads as it is. An older server is refused:
-drain it with the taskora that wrote it (or use a new prefix)."""
+MIGRATES_FROM = 2
+"""The oldest layout `taskora server migrate` hands to this code. Layouts 2 and 3 differ from 4
+only in a job hash's field names and a waiting job's state, so the migration rewrites their
+job hashes (wire_rewrite_jobs.lua), then the meta record. A server of such a layout is refused
+while its own processes may run (they would misread this code's jobs); an older one must be
+drained with the taskora that wrote it."""
 
 
 def base(prefix: str) -> str:

@@ -25,6 +25,7 @@ _INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
 SCRIPT_NAMES = (
     "handshake",
     "wire_migrate",
+    "wire_rewrite_jobs",
     "enqueue",
     "enqueue_delayed",
     "enqueue_bulk",
@@ -76,6 +77,7 @@ RESENDABLE = frozenset(
     {
         "handshake",
         "wire_migrate",
+        "wire_rewrite_jobs",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",

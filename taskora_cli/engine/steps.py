@@ -87,15 +87,16 @@ def handshake(prefix: str, now_ms: int) -> Steps[None]:
 
 
 def migrate_wire(prefix: str, now_ms: int) -> Steps[tuple[str, int | None]]:
-    """Hand a server whose meta record holds an older layout this code reads (as it is) to
-    this code's layout: only once no process of that older version runs (they would read this
-    code's jobs wrongly), which the caller must ensure; no handshake before it.
+    """Hand a server whose meta record holds an older layout this code takes over to this
+    code's layout (its jobs rewritten first, see Engine.migrate_wire): only once no process of
+    that older version runs (they would read this code's jobs wrongly), which the caller must
+    ensure; no handshake before it.
 
     Returns:
         (outcome, the version stored before or None): "migrated", "current" (nothing to do),
         "unreadable" (too old to read: drain it with the taskora that wrote it) or "newer".
     """
-    args = [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, k.READS_JOBS_OF, WRITTEN_BY, now_ms]
+    args = [k.WIRE_VERSION, k.MIN_COMPAT_VERSION, k.MIGRATES_FROM, WRITTEN_BY, now_ms]
     outcome, before = yield RunScript("wire_migrate", [k.meta_key(prefix)], args)
     return str(outcome), int(before) if before not in ("", None) else None
 
@@ -115,11 +116,11 @@ def check_wire(stored: Sequence[Any], prefix: str) -> None:
             "it was not written by taskora — use another prefix or database"
         ) from exc
     record = k.meta_key(prefix)
-    if k.READS_JOBS_OF <= theirs < k.MIN_COMPAT_VERSION:
+    if k.MIGRATES_FROM <= theirs < k.MIN_COMPAT_VERSION:
         raise WireFormatError(
             f"the server holds taskora data in wire format {theirs}, which taskora of that "
             f"format cannot share with this one (>= {k.MIN_COMPAT_VERSION}); stop every taskora "
-            "process of the older version (its queued jobs stay: this taskora reads them), then "
+            "process of the older version (its jobs stay: the migration rewrites them), then "
             f"run `taskora server migrate` (or delete the format record, DEL {record}); or use "
             "a new prefix"
         )

@@ -282,11 +282,8 @@ async def test_bad_input_is_refused_at_the_caller(app: Taskora) -> None:
     [
         (99, "upgrade taskora"),  # written by a newer taskora
         (1, "older than this taskora can read"),  # wire format 1: not read, not migrated
-        (2, "format 2, older than this taskora can read .*drain it"),
-        (
-            3,
-            r"format 3, older than this taskora can read \(>= 4\); drain it.*DEL taskora:",
-        ),
+        (2, r"wire format 2, which .* \(>= 4\); stop every .*DEL taskora:\{_global\}:meta"),
+        (3, r"wire format 3, which .* \(>= 4\); stop every .*`taskora server migrate`"),
     ],
 )
 async def test_an_incompatible_wire_format_is_refused(
@@ -304,6 +301,63 @@ async def test_an_incompatible_wire_format_is_refused(
         await anything.adispatch()
     await app.aclose()
     client.close()
+
+
+def as_format(client: Any, key: str, version: int) -> None:
+    """Turn a job hash this taskora wrote back into what a taskora of wire format ``version``
+    (2 or 3) stored: "ts", "data" (format 2: the whole payload) or "data", "d2".. (format 3),
+    and "state" "waiting" on a waiting job."""
+    fields = client.hgetall(key)
+    pieces = [fields.pop(str(n)) for n in range(1, 17) if str(n) in fields]
+    old = {"ts": fields.pop("t"), "state": fields.pop("state", "waiting"), **fields}
+    if version == 2:
+        old["data"] = "".join(pieces)
+    else:
+        old.update({("data" if n == 1 else f"d{n}"): p for n, p in enumerate(pieces, start=1)})
+    client.delete(key)
+    client.hset(key, mapping=old)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+async def test_an_older_server_is_taken_over_as_its_refusal_says_jobs_and_all(
+    redis_url: str, tmp_path: Path, version: int
+) -> None:
+    payload = {"text": "é" * 90}  # in pieces: 3 from format 3 on, whole in format 2
+    first = make_app(redis_url, tmp_path)
+    echo_first = first.task("echo")(_echo)
+    queued = await echo_first.adispatch(payload)
+    later = await echo_first.adispatch({"n": 2}, delay=60_000)
+    await first.aclose()
+    client = raw_client(redis_url, decode_responses=True)
+    for job in (queued, later):
+        as_format(client, f"taskora:{{echo}}:j:{job.id}", version)
+    assert client.hget(f"taskora:{{echo}}:j:{queued.id}", "state") == "waiting"
+    meta = "taskora:{_global}:meta"
+    client.hset(meta, mapping={"wire_version": version, "min_compat": version})
+    app = make_app(redis_url, tmp_path)
+    echo = app.task("echo")(_echo)
+    try:
+        with pytest.raises(WireFormatError, match="run `taskora server migrate`"):
+            await echo.adispatch(1)
+        # the older version's processes are stopped: as the message says
+        assert await app.amigrate_wire_format() == ("migrated", version)
+        assert client.hget(meta, "wire_version") == "4"
+        assert "ts" not in client.hgetall(f"taskora:{{echo}}:j:{later.id}")
+        delayed = await (await app.connect()).job("echo", later.id)
+        assert delayed is not None and (delayed.state, delayed.data) == ("delayed", '{"n":2}')
+        worker = await app.start()
+        try:
+            assert await echo.handle(queued.id).aresult(10) == payload
+        finally:
+            await worker.stop()
+        assert await app.amigrate_wire_format() == ("current", 4)
+    finally:
+        await app.aclose()
+        client.close()
+
+
+async def _echo(data: Any) -> Any:
+    return data
 
 
 def unclosed_after(scenario: Callable[[], Coroutine[Any, Any, None]]) -> list[str]:

@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 from slots import hash_slot
 
-from taskora_cli.engine import admin, dead, flow, leases, registry, steps, workflows
+from taskora_cli.engine import admin, dead, flow, job_rewrite, leases, registry, steps, workflows
 from taskora_cli.engine import keys as k
 from taskora_cli.engine import schedules as es
 from taskora_cli.engine.engine import Engine
+from taskora_cli.engine.job_rewrite import JobRewriter
 from taskora_cli.engine.records import Ack, Failure, NewJob, Retention
 from taskora_cli.engine.runner import Runner
 from taskora_cli.engine.schedules import Fire
@@ -41,6 +42,7 @@ WORKFLOWS_SOURCE = Path(inspect.getfile(workflows))
 ADMIN_SOURCE = Path(inspect.getfile(admin))
 STEPS_SOURCE = Path(inspect.getfile(steps))
 LEASES_SOURCE = Path(inspect.getfile(leases))
+REWRITE_SOURCE = Path(inspect.getfile(job_rewrite))
 REDIS_TYPES = {"STRING", "LIST", "SET", "ZSET", "HASH", "STREAM", "PREFIX"}
 BUMP = "bump WIRE_VERSION and update the snapshot"
 NOW = 1_700_000_000_000
@@ -53,6 +55,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
     "SCRIPT_NAMES": [
         "handshake",
         "wire_migrate",
+        "wire_rewrite_jobs",
         "enqueue",
         "enqueue_delayed",
         "enqueue_bulk",
@@ -430,8 +433,9 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
         "KEYS": ["meta HASH"],
     },
+    "wire_rewrite_jobs": {"ARGV": ["per job: id"], "KEYS": ["tag PREFIX"]},
     "wire_migrate": {
-        "ARGV": ["wire_version", "min_compat", "reads_from", "written_by", "now_ms"],
+        "ARGV": ["wire_version", "min_compat", "migrates_from", "written_by", "now_ms"],
         "KEYS": ["meta HASH"],
     },
     "nack": {
@@ -683,7 +687,8 @@ def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
 def test_the_engine_calls_every_script_and_only_those() -> None:
     called: set[str] = set()
     sources = (ENGINE_SOURCE, DEAD_SOURCE, SCHEDULES_SOURCE, FLOW_SOURCE, REGISTRY_SOURCE)
-    for source in (*sources, WORKFLOWS_SOURCE, ADMIN_SOURCE, STEPS_SOURCE, LEASES_SOURCE):
+    more = (WORKFLOWS_SOURCE, ADMIN_SOURCE, STEPS_SOURCE, LEASES_SOURCE, REWRITE_SOURCE)
+    for source in (*sources, *more):
         text = source.read_text()
         called |= set(re.findall(r'self\.runner\.run\(\s*"(\w+)"', text))
         called |= set(re.findall(r'RunScript\(\s*"(\w+)"', text))  # steps.py: both drivers
@@ -757,6 +762,7 @@ async def exercise(engine: Engine) -> None:
     assert await engine.migrate_wire(now) == ("current", 4)
     await engine.enqueue(task, NewJob("a", "{}"), now)
     await engine.enqueue(task, NewJob("d", "{}", run_at_ms=now + 10), now)
+    assert await JobRewriter(engine.runner).rewrite(engine.keys(task).tag, ["a", "d"]) == 0
     await engine.enqueue_bulk(
         task, [NewJob("b", "{}"), NewJob("c", "{}", 3), NewJob("e", "1")], now
     )

@@ -136,7 +136,7 @@ def test_retry_of_nothing_dead_emits_nothing_and_leaves_the_marker(lua: Lua) -> 
 
 def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
     seed_dead(lua, {"a": dead_hash(NOW - 300), "b": dead_hash(NOW - 200)})
-    lua.r.hset(t.job("live"), mapping={"state": "waiting", "1": "{}"})
+    lua.r.hset(t.job("live"), mapping={"t": str(NOW), "1": "{}"})
     lua.r.lpush(t.wait, "live")
     assert purge(lua, "a", "live", "nobody") == [1, 0, 0]
     assert lua.snapshot() == {
@@ -144,7 +144,7 @@ def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
         t.failed: [("b", NOW - 200)],
         t.job("b"): dead_hash(NOW - 200),
         t.logs("b"): [OLD_LOG],
-        t.job("live"): {"state": "waiting", "1": "{}"},
+        t.job("live"): {"t": str(NOW), "1": "{}"},
         t.wait: ["live"],
     }
 
@@ -152,6 +152,14 @@ def test_purge_deletes_dead_letters_and_nothing_else(lua: Lua) -> None:
 def test_purge_of_nothing_dead_emits_nothing(lua: Lua) -> None:
     assert purge(lua, "nobody") == [0]
     assert lua.snapshot() == {}
+
+
+def test_retry_drops_only_an_id_whose_hash_is_gone_not_a_waiting_job(lua: Lua) -> None:
+    lua.r.hset(t.job("w"), mapping={"t": str(NOW), "1": "{}"})  # waiting: no state field
+    lua.r.zadd(t.failed, {"w": NOW - 100, "gone": NOW - 50})
+    keys = [t.wait, t.prioritized, t.failed, t.events, t.marker]
+    assert lua.run("retry_dead", keys, [NOW, "failed", "w", "gone"]) == [0, 0]
+    assert lua.r.zrange(t.failed, 0, -1) == ["w"]
 
 
 def test_retry_sends_a_cancelled_job_back_and_ignores_one_in_another_state(lua: Lua) -> None:
