@@ -77,7 +77,7 @@ local function take_slot(tag, job, id, stored)
   return true
 end
 
--- What a claim returns per job, flat: id, token, attempt, data, t (dispatched), v (the payload version the
+-- What a claim returns per job, flat: id, token, attempt, data, t, v (the payload version the
 -- job was dispatched at: its "v" field, written only when not 1, so 1 when absent; a number,
 -- so the reply holds an integer). A job dispatched inside a trace (its "tc" field, the W3C
 -- trace context as JSON) has {v, tc} there instead: read in the same HMGET, so the worker
