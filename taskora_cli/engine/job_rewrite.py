@@ -1,10 +1,11 @@
 """Rewrite the job hashes an older layout wrote into this one's (``taskora server migrate``).
 
 Layouts 2 and 3 differ from this code's only in a job hash's field names and a waiting job's
-state (keys.py, WIRE_VERSION), so a server of theirs is taken over in place: every job hash of
-every task the registry names is rewritten by ``wire_rewrite_jobs``, a batch of one task's ids
-a call (one slot on a cluster), before ``wire_migrate`` moves the meta record on. A rewrite is
-a no-op on a job already in this layout, so a migration stopped half-way runs again from the
+state (keys.py, WIRE_VERSION), so a server of theirs is taken over in place: every job hash
+under this prefix (``<base>:{<task>}:j:<id>``, found in one SCAN of every master, whatever
+the task registry says) is rewritten by ``wire_rewrite_jobs``, a batch of one task's ids a
+call (one slot on a cluster), before ``wire_migrate`` moves the meta record on. A rewrite is a
+no-op on a job already in this layout, so a migration stopped half-way runs again from the
 start.
 """
 
@@ -30,22 +31,24 @@ class JobRewriter:
         self.runner = runner
 
     async def rewrite_all(self) -> int:
-        """Rewrite every job hash of this prefix's tasks; how many changed. The runner's
-        redis-py client walks the keyspace: its ``scan_iter`` covers every master of a
-        cluster."""
+        """Rewrite every job hash under this prefix; how many changed. The runner's redis-py
+        client walks the keyspace: its ``scan_iter`` covers every master of a cluster."""
         client: Any = self.runner.client
-        tasks: list[str] = list(await client.hkeys(k.task_registry_key(self.runner.prefix)))
+        base = k.base(self.runner.prefix)
+        pattern = base.translate(_GLOB_SPECIAL) + ":{*}:j:*"
+        batches: dict[str, list[str]] = {}
         rewritten = 0
-        for task in sorted(tasks):
-            tag = self.runner.keys(task).tag
-            jobs = tag + "j:"
-            pattern = jobs.translate(_GLOB_SPECIAL) + "*"
-            batch: list[str] = []
-            async for key in client.scan_iter(match=pattern, count=1000, _type="hash"):
-                batch.append(key[len(jobs) :])
-                if len(batch) >= BATCH:
-                    rewritten += await self.rewrite(tag, batch)
-                    batch = []
+        async for key in client.scan_iter(match=pattern, count=1000, _type="hash"):
+            # the task's prefix ends at the first "}:j:" after its tag opens (a task name
+            # holds no "}": keys.py's tag rule)
+            end = key.index("}:j:", len(base) + 2) + 2
+            tag, job_id = key[:end], key[end + 2 :]
+            batch = batches.setdefault(tag, [])
+            batch.append(job_id)
+            if len(batch) >= BATCH:
+                rewritten += await self.rewrite(tag, batch)
+                batch.clear()
+        for tag, batch in batches.items():
             if batch:
                 rewritten += await self.rewrite(tag, batch)
         return rewritten

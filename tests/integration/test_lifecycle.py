@@ -26,6 +26,7 @@ from taskora_cli import (
     UsageError,
     WireFormatError,
 )
+from taskora_cli.engine.job_rewrite import JobRewriter
 
 
 @pytest.fixture
@@ -282,7 +283,7 @@ async def test_bad_input_is_refused_at_the_caller(app: Taskora) -> None:
     [
         (99, "upgrade taskora"),  # written by a newer taskora
         (1, "older than this taskora can read"),  # wire format 1: not read, not migrated
-        (2, r"wire format 2, which .* \(>= 4\); stop every .*DEL taskora:\{_global\}:meta"),
+        (2, r"wire format 2, which .* \(>= 4\); stop every .*`taskora server migrate`"),
         (3, r"wire format 3, which .* \(>= 4\); stop every .*`taskora server migrate`"),
     ],
 )
@@ -332,6 +333,8 @@ async def test_an_older_server_is_taken_over_as_its_refusal_says_jobs_and_all(
     for job in (queued, later):
         as_format(client, f"taskora:{{echo}}:j:{job.id}", version)
     assert client.hget(f"taskora:{{echo}}:j:{queued.id}", "state") == "waiting"
+    ghost = "taskora:{ghost}:j:g1"  # a task the registry does not name: found all the same
+    client.hset(ghost, mapping={"state": "completed", "ts": "1", "data": "{}", "result": "1"})
     meta = "taskora:{_global}:meta"
     client.hset(meta, mapping={"wire_version": version, "min_compat": version})
     app = make_app(redis_url, tmp_path)
@@ -343,6 +346,7 @@ async def test_an_older_server_is_taken_over_as_its_refusal_says_jobs_and_all(
         assert await app.amigrate_wire_format() == ("migrated", version)
         assert client.hget(meta, "wire_version") == "4"
         assert "ts" not in client.hgetall(f"taskora:{{echo}}:j:{later.id}")
+        assert client.hgetall(ghost) == {"state": "completed", "t": "1", "1": "{}", "result": "1"}
         delayed = await (await app.connect()).job("echo", later.id)
         assert delayed is not None and (delayed.state, delayed.data) == ("delayed", '{"n":2}')
         worker = await app.start()
@@ -351,6 +355,46 @@ async def test_an_older_server_is_taken_over_as_its_refusal_says_jobs_and_all(
         finally:
             await worker.stop()
         assert await app.amigrate_wire_format() == ("current", 4)
+    finally:
+        await app.aclose()
+        client.close()
+
+
+async def test_a_migration_stopped_half_way_keeps_the_older_version_out_and_runs_again(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_app(redis_url, tmp_path)
+    echo_first = first.task("echo")(_echo)
+    jobs = [await echo_first.adispatch(n) for n in range(3)]
+    await first.aclose()
+    client = raw_client(redis_url, decode_responses=True)
+    for job in jobs:
+        as_format(client, f"taskora:{{echo}}:j:{job.id}", 3)
+    meta = "taskora:{_global}:meta"
+    client.hset(meta, mapping={"wire_version": 3, "min_compat": 3})
+    rewrite = JobRewriter.rewrite
+
+    async def cut_short(self: JobRewriter, tag: str, ids: list[str]) -> int:
+        await rewrite(self, tag, ids[:1])
+        raise ConnectionError("the connection dropped")
+
+    monkeypatch.setattr(JobRewriter, "rewrite", cut_short)
+    app = make_app(redis_url, tmp_path)
+    echo = app.task("echo")(_echo)
+    try:
+        with pytest.raises(ConnectionError):
+            await app.amigrate_wire_format()
+        # format 3 (reads min_compat 3 at most) now refuses the server; so does this version
+        assert client.hmget(meta, ["wire_version", "min_compat"]) == ["3", "4"]
+        with pytest.raises(WireFormatError, match="run `taskora server migrate`"):
+            await echo.adispatch(1)
+        monkeypatch.setattr(JobRewriter, "rewrite", rewrite)
+        assert await app.amigrate_wire_format() == ("migrated", 3)
+        worker = await app.start()
+        try:
+            assert [await echo.handle(job.id).aresult(10) for job in jobs] == [0, 1, 2]
+        finally:
+            await worker.stop()
     finally:
         await app.aclose()
         client.close()
