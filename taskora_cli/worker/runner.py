@@ -13,6 +13,7 @@ batches, slow ones are not hoarded by one worker while others idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,11 @@ class TaskRunner(Slots):
         them locked by nobody until the lock TTL. A settle call in between carries its own id:
         the old one is dropped then (its jobs, if any, wait out the lock TTL)."""
         self._arm = asyncio.Event()
+        self._signal_taken = False
+        """The waker took a wake-up off the task's marker that no claim of this runner has used
+        yet. A claim leaves the marker for the task's other workers as it goes; a runner that
+        will not claim passes it on instead (_pass_signal_on), or another idle worker would
+        wait out its idle block."""
         self._loop_task: asyncio.Task[None] | None = None
         self._waker_task: asyncio.Task[None] | None = None
 
@@ -122,6 +128,12 @@ class TaskRunner(Slots):
         self._give_up_at = min(self._give_up_at, loop.time() + grace_s)
         if self._waker_task is not None:
             self._waker_task.cancel()
+        if self._signal_taken:  # a drain or stop right after a wake-up came
+            # Bounded: with the server gone the stop must not wait (the others look again
+            # after their idle block)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await self._pass_signal_on()
         await self._hand_back(list(self.buffer))
         self.buffer.clear()
         self.wake.set()
@@ -191,12 +203,8 @@ class TaskRunner(Slots):
                     self.in_flight = False
                     self.worker.unclaim(want - len(claimed))
             else:
-                if self.stopping and not self.held:
+                if await self._idle(room, claiming):
                     return
-                if room > 0 and not self.at_limit:
-                    self._arm.set()  # at the limit, unclaim() wakes this loop instead
-                await self.wake.wait()
-                self.wake.clear()
                 continue
             # _fed: an advance gave this task jobs meanwhile (read and reset with no await
             # between, so no wake-up it sends is lost)
@@ -222,12 +230,28 @@ class TaskRunner(Slots):
                 self.buffer.clear()
             self.start_ready()
 
+    async def _idle(self, room: int, claiming: bool) -> bool:
+        """Nothing to send: wait until woken. True when the runner is done (stopping, with
+        nothing held)."""
+        if self._signal_taken and not claiming:
+            await self._pass_signal_on()
+        if self.stopping and not self.held:
+            return True
+        if room > 0 and not self.at_limit:
+            self._arm.set()  # at the limit, unclaim() wakes this loop instead
+        await self.wake.wait()
+        self.wake.clear()
+        return False
+
     async def _round_trip(self, finished: list[Outcome], want: int) -> list[ClaimedJob]:
         try:
             if finished:
                 self._unanswered = None
-                return await self._settle(finished, want)
-            return await self._claim(want)
+                claimed = await self._settle(finished, want)
+            else:
+                claimed = await self._claim(want)
+            self._signal_taken = False  # every claiming call leaves the marker as it goes
+            return claimed
         except Exception as exc:
             unsettled = [o for o in finished if o.job.id in self.held]
             if self.stopping and asyncio.get_running_loop().time() >= self._give_up_at:
@@ -415,10 +439,27 @@ class TaskRunner(Slots):
                 log.debug("taskora: waiting for work failed: %s", exc)
                 await asyncio.sleep(0.5)
                 score = None
+            if score is not None:
+                self._signal_taken = True
             if score:
                 await self._sleep_until(score)
             self._maybe_more = True
             self.wake.set()
+
+    async def _pass_signal_on(self) -> None:
+        """Leave the task's marker for its other workers, as a claim would (a claim of no jobs:
+        it promotes what is due and rings the marker if work waits), when this runner took a
+        wake-up it will not use (stopping, paused, or its threads are stuck)."""
+        self._signal_taken = False
+        w = self.worker
+        try:
+            # request "": a claim of nothing needs no replay protection, and leaves the
+            # worker's last remembered claim (a claim to be sent again) as it is
+            await self.engine.claim(
+                self.task.name, w.id, 0, w.runtime.clock(), self.lock_ttl_ms, request=""
+            )
+        except Exception as exc:
+            log.debug("taskora: could not pass a wake-up on: %s", exc)
 
     async def _sleep_until(self, due_ms: float) -> None:
         """The next job is delayed until ``due_ms``: wait for it, waking early for new work."""

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
-from servers import TEST_SERVER, ServerProcess, free_ports, valkey_binary
+from servers import TEST_SERVER, ServerProcess, free_ports, raw_client, valkey_binary
 from support import make_app, until
 
+from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.keys import TaskKeys
 from taskora_cli.worker import runner
 
@@ -132,3 +133,76 @@ async def _subscribers(probe: redis.asyncio.Redis, channel: str) -> int:
 
 async def _is(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
+
+
+async def test_a_wake_up_a_paused_worker_takes_is_left_on_the_marker_for_the_others(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only the marker (a doorbell, or a block on it) wakes an idle worker: no idle look
+    monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
+    waits: list[str] = []  # "waiting", then what the wait returned
+    wait_for_work = Engine.wait_for_work
+
+    async def recorded(self: Engine, task: str, timeout_s: float) -> float | None:
+        waits.append("waiting")
+        score = await wait_for_work(self, task, timeout_s)
+        waits.append(f"took {score}")
+        return score
+
+    monkeypatch.setattr(Engine, "wait_for_work", recorded)
+    app = make_app(redis_url, tmp_path)
+    task = app.task("handed-on")(lambda n: n)
+    marker = TaskKeys(app.runtime.prefix, "handed-on").marker
+    probe = raw_client(redis_url, decode_responses=True)  # routed by slot on a cluster
+
+    worker = await app.start()
+    try:
+        await until(lambda: waits == ["waiting"])
+        await app.queues().apause(task.options.queue)
+        await until(lambda: worker.runners[0].paused)  # its orders came; its waker waits on
+        await task.adispatch(1)
+        await until(lambda: waits == ["waiting", "took 0.0"])
+        # The paused worker took the wake-up off the marker and will not claim: it leaves the
+        # marker for the task's other workers, as a claim would have.
+        await until(lambda: probe.zscore(marker, "0") is not None)
+        assert probe.zscore(marker, "0") == 0
+        assert waits == ["waiting", "took 0.0"]  # and does not take it again
+    finally:
+        await worker.stop()
+        await app.aclose()
+        probe.close()
+
+
+async def test_a_worker_stopping_after_it_took_a_wake_up_leaves_the_marker_for_the_others(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "IDLE_BLOCK_S", 600.0)
+    took: list[float | None] = []
+    wait_for_work = Engine.wait_for_work
+
+    async def recorded(self: Engine, task: str, timeout_s: float) -> float | None:
+        score = await wait_for_work(self, task, timeout_s)
+        took.append(score)
+        return score
+
+    monkeypatch.setattr(Engine, "wait_for_work", recorded)
+    app = make_app(redis_url, tmp_path)
+    task = app.task("stopping-on")(lambda n: n)
+    marker = TaskKeys(app.runtime.prefix, "stopping-on").marker
+    probe = raw_client(redis_url, decode_responses=True)
+    try:
+        worker = await app.start()
+        try:
+            handle = await task.adispatch(1, delay=3600)  # the marker holds its due time
+            due = probe.zscore(marker, "0")
+            assert due is not None
+            await until(lambda: took == [due])  # the waker took it, and sleeps until then
+            assert probe.zscore(marker, "0") is None
+        finally:
+            await worker.stop()
+        # the next worker of the task hears of the delayed job from the marker
+        assert probe.zscore(marker, "0") == due
+        assert await handle.astate() == "delayed"
+    finally:
+        await app.aclose()
+        probe.close()
