@@ -16,6 +16,8 @@ from .handle import JobHandle
 
 if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    import asyncio
+
     from .config import Config
     from .durations import Duration
     from .engine.engine import Engine
@@ -239,13 +241,20 @@ class AppClient:
     clean_jobs = blocking_twin(aclean_jobs)
 
     def events(
-        self, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+        self,
+        tasks: Iterable[str] | None = None,
+        *,
+        recent: int = 0,
+        follow: bool = True,
+        following: asyncio.Event | None = None,
     ) -> AsyncIterator[Event]:
         """Iterate over job events (async): the last ``recent`` of each task first, then new
-        ones as they come (with ``follow``). Every reader sees every event."""
+        ones as they come (with ``follow``). Every reader sees every event. ``following``, if
+        given, is set once the streams' current ends are known (the iteration starts at the
+        first ``anext``): every event written after that comes."""
         from .views.job_events import events
 
-        return events(self, tasks, recent=recent, follow=follow)
+        return events(self, tasks, recent=recent, follow=follow, following=following)
 
     # -- views ---------------------------------------------------------------------------------
 

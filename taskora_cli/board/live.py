@@ -60,7 +60,9 @@ class Live:
     async def frames(self) -> AsyncIterator[str]:
         """The stream: a stats frame at once and every ``stats_interval_s``; job events in
         between. The tasks followed are those known at the last stats frame: a task that
-        appears later is followed from the next frame on."""
+        appears later is followed from the next frame on. A frame that starts following a
+        task goes out once the follower knows where its stream ends, so every event after
+        the frame is shown."""
         loop = asyncio.get_running_loop()
         interval = self.board.settings.stats_interval_s
         yield f"retry: {RETRY_MS}\n\n"
@@ -75,13 +77,17 @@ class Live:
                     yield frame("error", documents.json_text({"error": mask_urls_in(str(exc))}))
                     await asyncio.sleep(interval)
                     continue
-                yield frame("stats", text)
                 if tasks != followed:  # new tasks: follow them too, from now on
                     pending, stream = await _stop(pending, stream)
                     followed = tasks
                     if tasks:
-                        stream = self.board.app.events(tasks)
+                        following = asyncio.Event()
+                        stream = self.board.app.events(tasks, following=following)
                         pending = asyncio.ensure_future(anext(stream))
+                        # the frame goes out once the follower knows where the streams end:
+                        # a client acting on it (a dispatch) then sees every event it causes
+                        await _started(pending, following)
+                yield frame("stats", text)
                 due = loop.time() + interval
                 while pending is not None and (left := due - loop.time()) > 0:
                     done, _ = await asyncio.wait({pending}, timeout=left)
@@ -99,6 +105,16 @@ class Live:
                     await asyncio.sleep(max(0.0, due - loop.time()))
         finally:
             await _stop(pending, stream)
+
+
+async def _started(pending: asyncio.Future[Any], following: asyncio.Event) -> None:
+    """Wait until the follower read where its streams end, or its first read ended (an
+    error, handled where its result is taken)."""
+    started = asyncio.ensure_future(following.wait())
+    try:
+        await asyncio.wait({pending, started}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        started.cancel()
 
 
 async def _stop(

@@ -101,10 +101,18 @@ def _progress(raw: RawEvent, row: dict[str, str | None]) -> Any:
 
 
 async def events(
-    app: Parts, tasks: Iterable[str] | None = None, *, recent: int = 0, follow: bool = True
+    app: Parts,
+    tasks: Iterable[str] | None = None,
+    *,
+    recent: int = 0,
+    follow: bool = True,
+    following: asyncio.Event | None = None,
 ) -> AsyncIterator[Event]:
     """The events of ``tasks`` (default: every known task): the last ``recent`` of each task's
     stream first, then, with ``follow``, new ones as they come, until the caller stops.
+    ``following`` is set once the streams' current ends are known: every later event comes
+    (the iteration starts at the first ``anext``, so a caller that must not miss one waits
+    for it).
 
     Raises:
         UnknownTaskError: a task neither this app nor the server knows (a typo, most likely).
@@ -121,10 +129,14 @@ async def events(
         past = await engine.events.recent(names, recent)
         # follow from the newest entry printed, so nothing written meanwhile shows twice
         cursors = {name: "0-0" for name in names} | {raw.task: raw.entry_id for raw in past}
+        if following is not None:
+            following.set()
         for event in await _enrich(app, past):
             yield event
     elif follow:
         cursors = await engine.events.latest_ids(names)
+    if following is not None:
+        following.set()
     if not follow or not names:
         return
     follower = engine.events.follow(cursors)

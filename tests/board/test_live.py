@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from taskora_cli import Taskora
 from taskora_cli.board import MASK, create_board
+from taskora_cli.engine.events import Events
 
 
 @pytest.fixture
@@ -61,6 +63,41 @@ async def test_the_stream_shows_a_completed_job_and_stats(app: Taskora, served: 
                             break
             assert seen[-1]["result"] == {"name": "cy", "token": MASK, "nested": [{"api_key": "k"}]}
             assert seen[-1]["task"] == "signup"
+    finally:
+        await worker.stop()
+
+
+async def test_every_event_after_the_first_frame_is_shown(
+    app: Taskora, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream's follower learns where the streams end only after the job below completed
+    # (or after a second): a frame sent before that point would lose the job's events.
+    completed = asyncio.Event()
+    latest_ids = Events.latest_ids
+
+    async def late(self: Events, tasks: Iterable[str]) -> dict[str, str]:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await completed.wait()
+        return await latest_ids(self, tasks)
+
+    monkeypatch.setattr(Events, "latest_ids", late)
+    worker = await app.start(["signup"])
+    try:
+        async with (
+            httpx.AsyncClient(base_url=served, timeout=10) as http,
+            http.stream("GET", "/board/api/events") as stream,
+        ):
+            frames = _frames(stream.aiter_lines())
+            kind, _ = await anext(frames)
+            assert kind == "stats"
+            handle = await app.adispatch("signup", {"name": "ed", "password": "pw", "plan": "x"})
+            await handle.aresult(timeout=10)
+            completed.set()
+            async with asyncio.timeout(15):
+                async for kind, data in frames:
+                    if kind == "job" and data["job"] == handle.id and data["event"] == "completed":
+                        break
     finally:
         await worker.stop()
 
