@@ -15,7 +15,8 @@ from .errors import JobNotFoundError
 from .handle import JobHandle
 
 if TYPE_CHECKING:
-    # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
+    # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis and
+    # asyncio.
     import asyncio
 
     from .config import Config

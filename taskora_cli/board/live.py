@@ -58,11 +58,12 @@ class Live:
         return documents.json_text(self.board.redact(event.as_dict()))
 
     async def frames(self) -> AsyncIterator[str]:
-        """The stream: a stats frame at once and every ``stats_interval_s``; job events in
+        """The stream: a stats frame first and every ``stats_interval_s``; job events in
         between. The tasks followed are those known at the last stats frame: a task that
-        appears later is followed from the next frame on. A frame that starts following a
-        task goes out once the follower knows where its stream ends, so every event after
-        the frame is shown."""
+        appears later is followed from the next frame on. A frame that starts a follower goes
+        out once the follower knows where the streams end, so the events after the first
+        frame are shown (when the followed tasks change, the new follower starts at the
+        streams' ends of that moment)."""
         loop = asyncio.get_running_loop()
         interval = self.board.settings.stats_interval_s
         yield f"retry: {RETRY_MS}\n\n"

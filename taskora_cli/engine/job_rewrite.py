@@ -40,7 +40,7 @@ class JobRewriter:
         rewritten = 0
         async for key in client.scan_iter(match=pattern, count=1000, _type="hash"):
             # the task's prefix ends at the first "}:j:" after its tag opens (a task name
-            # holds no "}": keys.py's tag rule)
+            # holds no brace: names.check_task_name)
             end = key.index("}:j:", len(base) + 2) + 2
             tag, job_id = key[:end], key[end + 2 :]
             batch = batches.setdefault(tag, [])

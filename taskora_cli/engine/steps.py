@@ -120,9 +120,9 @@ def check_wire(stored: Sequence[Any], prefix: str) -> None:
         raise WireFormatError(
             f"the server holds taskora data in wire format {theirs}, which taskora of that "
             f"format cannot share with this one (>= {k.MIN_COMPAT_VERSION}); stop every taskora "
-            "process of the older version, then run `taskora server migrate`: it rewrites its "
-            "jobs into this format (deleting the format record instead would lose them); or "
-            "use a new prefix"
+            "process of the older version, then run `taskora server migrate`: it rewrites the "
+            "queued and kept jobs into this format (deleting the format record instead would "
+            "lose them); or use a new prefix"
         )
     if theirs < k.MIN_COMPAT_VERSION:
         raise WireFormatError(

@@ -130,13 +130,14 @@ async def events(
         # follow from the newest entry printed, so nothing written meanwhile shows twice
         cursors = {name: "0-0" for name in names} | {raw.task: raw.entry_id for raw in past}
         if following is not None:
-            following.set()
+            following.set()  # before the past events: a caller may wait for it to read them
         for event in await _enrich(app, past):
             yield event
-    elif follow:
-        cursors = await engine.events.latest_ids(names)
-    if following is not None:
-        following.set()
+    else:
+        if follow:
+            cursors = await engine.events.latest_ids(names)
+        if following is not None:
+            following.set()
     if not follow or not names:
         return
     follower = engine.events.follow(cursors)

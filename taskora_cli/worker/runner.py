@@ -13,7 +13,6 @@ batches, slow ones are not hoarded by one worker while others idle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,9 @@ log = logging.getLogger("taskora.worker")
 
 IDLE_BLOCK_S = 5.0
 """How long an idle worker blocks on the marker before it looks again anyway."""
+PASS_ON_S = 0.5
+"""How long passing an unused wake-up on may take: with the server gone, a stop or a drain
+must not wait for it (the other workers look again after IDLE_BLOCK_S anyway)."""
 SHORT_WAIT_MS = 150
 """Below this, a worker waits for a delayed job on its own clock rather than the server's,
 whose blocking timeouts are only as precise as its event loop tick (100 ms at hz 10)."""
@@ -129,11 +131,7 @@ class TaskRunner(Slots):
         if self._waker_task is not None:
             self._waker_task.cancel()
         if self._signal_taken:  # a drain or stop right after a wake-up came
-            # Bounded: with the server gone the stop must not wait (the others look again
-            # after their idle block)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    await self._pass_signal_on()
+            await self._pass_signal_on()
         await self._hand_back(list(self.buffer))
         self.buffer.clear()
         self.wake.set()
@@ -203,7 +201,7 @@ class TaskRunner(Slots):
                     self.in_flight = False
                     self.worker.unclaim(want - len(claimed))
             else:
-                if await self._idle(room, claiming):
+                if await self._idle(room):
                     return
                 continue
             # _fed: an advance gave this task jobs meanwhile (read and reset with no await
@@ -230,10 +228,10 @@ class TaskRunner(Slots):
                 self.buffer.clear()
             self.start_ready()
 
-    async def _idle(self, room: int, claiming: bool) -> bool:
+    async def _idle(self, room: int) -> bool:
         """Nothing to send: wait until woken. True when the runner is done (stopping, with
         nothing held)."""
-        if self._signal_taken and not claiming:
+        if self._signal_taken:  # not claiming, or full: either way it goes unused here
             await self._pass_signal_on()
         if self.stopping and not self.held:
             return True
@@ -449,16 +447,17 @@ class TaskRunner(Slots):
     async def _pass_signal_on(self) -> None:
         """Leave the task's marker for its other workers, as a claim would (a claim of no jobs:
         it promotes what is due and rings the marker if work waits), when this runner took a
-        wake-up it will not use (stopping, paused, or its threads are stuck)."""
+        wake-up it will not use (stopping, paused, its threads stuck, or full)."""
         self._signal_taken = False
         w = self.worker
         try:
-            # request "": a claim of nothing needs no replay protection, and leaves the
-            # worker's last remembered claim (a claim to be sent again) as it is
-            await self.engine.claim(
-                self.task.name, w.id, 0, w.runtime.clock(), self.lock_ttl_ms, request=""
-            )
-        except Exception as exc:
+            async with asyncio.timeout(PASS_ON_S):
+                # request "": a claim of nothing needs no replay protection, and leaves the
+                # worker's last remembered claim (a claim to be sent again) as it is
+                await self.engine.claim(
+                    self.task.name, w.id, 0, w.runtime.clock(), self.lock_ttl_ms, request=""
+                )
+        except Exception as exc:  # TimeoutError included
             log.debug("taskora: could not pass a wake-up on: %s", exc)
 
     async def _sleep_until(self, due_ms: float) -> None:
