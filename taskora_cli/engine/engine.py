@@ -141,13 +141,9 @@ class Engine(Reads):
         handshake that would refuse it: its job hashes are rewritten into this code's layout
         (job_rewrite.py), then the meta record moves on (steps.migrate_wire). Only once no
         process of that older version runs. Returns (outcome, the version stored before)."""
-        meta = k.meta_key(self.prefix)
-        stored = str(await self.client.hget(meta, "wire_version") or "")
-        if stored.isdigit() and k.MIGRATES_FROM <= int(stored) < k.MIN_COMPAT_VERSION:
-            # A fence first: from here the older version refuses the server (it reads only
-            # its own min_compat and older), so none of its processes started meanwhile, or
-            # after a migration stopped half-way, can misread a rewritten job.
-            await self.client.hset(meta, "min_compat", k.MIN_COMPAT_VERSION)
+        # The older version is fenced out first: none of its processes started meanwhile, or
+        # after a migration stopped half-way, can misread a rewritten job.
+        if await self.runner.drive(steps.fence_wire(self.prefix)) is not None:
             await JobRewriter(self.runner).rewrite_all()
         return await self.runner.drive(steps.migrate_wire(self.prefix, now_ms))
 

@@ -25,6 +25,7 @@ _INCLUDE = re.compile(r"^--@include (\S+)\s*$", re.MULTILINE)
 SCRIPT_NAMES = (
     "handshake",
     "wire_migrate",
+    "wire_fence",
     "wire_rewrite_jobs",
     "enqueue",
     "enqueue_delayed",
@@ -77,6 +78,7 @@ RESENDABLE = frozenset(
     {
         "handshake",
         "wire_migrate",
+        "wire_fence",
         "wire_rewrite_jobs",
         "enqueue",
         "enqueue_delayed",

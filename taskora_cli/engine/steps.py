@@ -101,6 +101,15 @@ def migrate_wire(prefix: str, now_ms: int) -> Steps[tuple[str, int | None]]:
     return str(outcome), int(before) if before not in ("", None) else None
 
 
+def fence_wire(prefix: str) -> Steps[int | None]:
+    """Fence out the older version whose layout this code takes over, before its jobs are
+    rewritten (see Engine.migrate_wire): the stored version when it is such a layout (now
+    fenced), else None (nothing to rewrite)."""
+    args = [k.MIN_COMPAT_VERSION, k.MIGRATES_FROM]
+    version = yield RunScript("wire_fence", [k.meta_key(prefix)], args)
+    return int(version) if version not in ("", None) else None
+
+
 def check_wire(stored: Sequence[Any], prefix: str) -> None:
     """Refuse the server's wire meta record (``[version, min_compat, ...]``) when this taskora
     cannot read or write its data.

@@ -55,6 +55,7 @@ WIRE_SNAPSHOT: dict[str, Any] = {
     "SCRIPT_NAMES": [
         "handshake",
         "wire_migrate",
+        "wire_fence",
         "wire_rewrite_jobs",
         "enqueue",
         "enqueue_delayed",
@@ -433,6 +434,7 @@ HEADERS_SNAPSHOT = {
         "ARGV": ["wire_version", "min_compat", "written_by", "now_ms"],
         "KEYS": ["meta HASH"],
     },
+    "wire_fence": {"ARGV": ["min_compat", "migrates_from"], "KEYS": ["meta HASH"]},
     "wire_rewrite_jobs": {"ARGV": ["per job: id"], "KEYS": ["tag PREFIX"]},
     "wire_migrate": {
         "ARGV": ["wire_version", "min_compat", "migrates_from", "written_by", "now_ms"],

@@ -72,3 +72,15 @@ def test_a_format_2_payload_stored_whole_becomes_a_payload_of_one_piece(lua: Lua
         [NOW, 30_000, "w1", 1, 100],
     )
     assert claimed[0] == "a" and claimed[3] == PAYLOAD and claimed[4] == str(NOW)
+
+
+def test_the_fence_raises_min_compat_only_for_a_layout_this_code_takes_over(lua: Lua) -> None:
+    meta = "taskora:{_global}:meta"
+    fence = [4, 2]  # this code's min_compat, the oldest layout it takes over
+    assert lua.run("wire_fence", [meta], fence) == ""  # no record: nothing to take over
+    for stored, fenced in ((3, 3), (2, 2), (1, ""), (4, ""), (99, "")):
+        lua.r.hset(meta, mapping={"wire_version": stored, "min_compat": stored})
+        assert lua.run("wire_fence", [meta], fence) == fenced
+        assert lua.r.hget(meta, "min_compat") == str(4 if fenced else stored)
+    lua.r.hset(meta, mapping={"wire_version": 3, "min_compat": 4})  # stopped half-way
+    assert lua.run("wire_fence", [meta], fence) == 3
