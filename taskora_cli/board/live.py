@@ -9,7 +9,6 @@ sent and dropped, so a stream open for hours costs what one open for a second do
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +18,12 @@ from starlette.responses import Response, StreamingResponse
 from .. import documents
 from ..errors import TaskoraError
 from ..urls import mask_urls_in
+from ..views.job_events import stop_reading
 
 if TYPE_CHECKING:
     from ..listeners import Event
     from .context import BoardContext
 
-CLOSE_TRIES = 50
-"""Cancels (0.1 s apart) a closing stream sends its read in flight before giving up on it."""
 RETRY_MS = 2000
 """How soon a browser reconnects a dropped stream."""
 
@@ -79,7 +77,7 @@ class Live:
                     await asyncio.sleep(interval)
                     continue
                 if tasks != followed:  # new tasks: follow them too, from now on
-                    pending, stream = await _stop(pending, stream)
+                    pending, stream = await stop_reading(pending, stream)
                     followed = tasks
                     if tasks:
                         following = asyncio.Event()
@@ -105,7 +103,7 @@ class Live:
                 if pending is None:
                     await asyncio.sleep(max(0.0, due - loop.time()))
         finally:
-            await _stop(pending, stream)
+            await stop_reading(pending, stream)
 
 
 async def _started(pending: asyncio.Future[Any], following: asyncio.Event) -> None:
@@ -116,24 +114,3 @@ async def _started(pending: asyncio.Future[Any], following: asyncio.Event) -> No
         await asyncio.wait({pending, started}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         started.cancel()
-
-
-async def _stop(
-    pending: asyncio.Future[Any] | None, stream: AsyncIterator[Event] | None
-) -> tuple[None, None]:
-    """Cancel the read in flight and close the follower (its server connection)."""
-    if pending is not None:
-        for _ in range(CLOSE_TRIES):
-            pending.cancel()  # again: a read may turn one cancel into a timeout and go on
-            # waited on, not awaited: its CancelledError is its own, never this stream's
-            await asyncio.wait({pending}, timeout=0.1)
-            if pending.done():
-                if not pending.cancelled():
-                    pending.exception()  # retrieved: an ended stream is no error to log
-                break
-    if stream is not None:
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
-    return None, None

@@ -4,7 +4,8 @@ or as JSON Lines (``--json``)."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated
+import signal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -52,18 +53,36 @@ def events(
     app = load_app(load(config))
 
     async def run() -> None:
+        from ..views.job_events import stop_reading
+
+        # Ctrl-C is how a follow ends: it stops the loop below, which then stops the read in
+        # flight (stop_reading cancels it until it ends; one cancel alone can get lost)
+        interrupted = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupted.set)
         stream = app.events(task or None, recent=limit, follow=follow)
+        pending: asyncio.Future[Any] | None = asyncio.ensure_future(anext(stream))
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(interrupted.wait())
         try:
-            async for event in stream:
+            while pending is not None:
+                await asyncio.wait({pending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not pending.done():
+                    break
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    pending = None
+                    break
                 print_json(event.as_dict()) if as_json else print(_line(event), flush=True)
+                pending = asyncio.ensure_future(anext(stream))
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            stopping.cancel()
+            await stop_reading(pending, stream)
             await app.aclose()
 
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
-        return  # Ctrl-C is how a follow ends
+        return  # a Ctrl-C before the follow began
 
 
 def _line(event: Event) -> str:

@@ -150,6 +150,34 @@ async def events(
         await follower.close()
 
 
+STOP_TRIES = 50
+"""Cancels (0.1 s apart) sent to a read in flight before giving up on it (stop_reading)."""
+
+
+async def stop_reading(
+    pending: asyncio.Future[Any] | None, stream: AsyncIterator[Event] | None
+) -> tuple[None, None]:
+    """Stop following: cancel ``pending`` (the ``anext`` of ``stream`` in flight) and close
+    ``stream`` (its server connection). The cancel is sent again until the read ends: a
+    blocking read can turn one cancel into its own timeout and read on (Python 3.11's
+    ``asyncio.timeout``), and a follow would then never end."""
+    if pending is not None:
+        for _ in range(STOP_TRIES):
+            pending.cancel()
+            # waited on, not awaited: its CancelledError is its own, never the caller's
+            await asyncio.wait({pending}, timeout=0.1)
+            if pending.done():
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: an ended stream is no error to log
+                break
+    if stream is not None:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+    return None, None
+
+
 async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | None = None) -> None:
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every
