@@ -50,6 +50,12 @@ def moved_slot(cluster: LocalCluster) -> Iterator[tuple[str, ClusterNode, Cluste
 
 def set_owner(cluster: LocalCluster, slot: int, node: ClusterNode) -> None:
     owner = node_id(node)
+    # The new owner's config epoch first goes above every other: the old owner's gossip, sent
+    # before it heard SETSLOT, then cannot win the slot back on a node that heard SETSLOT
+    # already (the higher epoch wins a claim). Without it, a loaded machine left a node on the
+    # old owner for good.
+    with node.client() as client:
+        client.execute_command("CLUSTER", "BUMPEPOCH")
     for master in cluster.master_nodes():
         with master.client() as client:
             client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner)
