@@ -41,12 +41,16 @@ async def test_stuck_threads_are_replaced_up_to_a_bound_then_the_worker_stops_cl
     assert worker.stuck_limit == 2
     await worker.start()
     try:
-        stuck = await wedge.adispatch_many(range(4))
-        # the first two time out and stick; their replacements run the next two, which stick too
+        # The first two time out and stick, and are replaced. Their replacements then run the
+        # next two, dispatched together so that one claim starts both (claimed one by one,
+        # the third could stick before the fourth started, and the worker would stop there).
+        stuck = await wedge.adispatch_many(range(2))
         for handle in stuck:
-            with pytest.raises(JobFailedError, match="did not finish within") as info:
-                await handle.aresult(10)
-            assert info.value.remote_type == "taskora_cli.errors.TaskTimeoutError"
+            await _timed_out(handle)
+        await until(lambda: worker.stuck == 2 and not worker.too_stuck.is_set())
+        stuck += await wedge.adispatch_many(range(2, 4))
+        for handle in stuck[2:]:
+            await _timed_out(handle)
         await until(lambda: worker.stuck == 4 and worker.too_stuck.is_set())
         late = await wedge.adispatch(-1)
         await until(_reports(app, stuck=4, healthy=False))
@@ -60,6 +64,12 @@ async def test_stuck_threads_are_replaced_up_to_a_bound_then_the_worker_stops_cl
     finally:
         unstick.set()
         await worker.stop()
+
+
+async def _timed_out(handle: JobHandle) -> None:
+    with pytest.raises(JobFailedError, match="did not finish within") as info:
+        await handle.aresult(10)
+    assert info.value.remote_type == "taskora_cli.errors.TaskTimeoutError"
 
 
 async def test_a_cancelled_thread_that_ignores_it_and_times_out_counts_as_stuck(
