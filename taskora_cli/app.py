@@ -7,7 +7,6 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -213,8 +212,8 @@ class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
         if contract.input is not None or contract.output is not None:
             from .schemas import schema_of
 
-            options = replace(
-                options, input=schema_of(contract.input), output=schema_of(contract.output)
+            options = options._replace(
+                input=schema_of(contract.input), output=schema_of(contract.output)
             )
         return self.registry.add(Task(self.runtime, contract.name, unimplemented, options))
 
@@ -267,8 +266,7 @@ class Taskora(AppClient, ScheduleDeclarations, WorkerControls):
         chosen_singleton = options.singleton if singleton is None else bool(singleton)
         chosen_limit = options.concurrency_limit if concurrency_limit is None else concurrency_limit
         check_concurrency_options(chosen_singleton, chosen_limit)
-        options = replace(
-            options,
+        options = options._replace(
             retry=retry or options.retry,
             timeout_ms=options.timeout_ms if timeout is None else to_ms(timeout, what="timeout"),
             singleton=chosen_singleton,

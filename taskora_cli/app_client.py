@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .durations import Duration
     from .engine.engine import Engine
+    from .engine.records import WireMigration
     from .listeners import Event
     from .runtime import Clock, Runtime
     from .task import Task
@@ -105,16 +106,17 @@ class AppClient:
 
         return self.runtime.call(describe())
 
-    async def amigrate_wire_format(self) -> tuple[str, int | None]:
+    async def amigrate_wire_format(self) -> WireMigration:
         """Hand a server whose data an older taskora wrote (wire format 2 or 3) to this version,
         which then connects to it: its jobs stay, rewritten into this version's layout. Run it
         only once every process of the older version has stopped: they would misread what this
         one writes.
 
         Returns:
-            (outcome, the format stored before, or None when there was none): "migrated";
-            "current" (nothing to do); "unreadable" (too old to take over: drain it with
-            the taskora that wrote it); "newer" (a newer taskora's: upgrade this one).
+            What it did: its outcome ("migrated"; "current": nothing to do; "unreadable": too
+            old to take over, drain it with the taskora that wrote it; "newer": a newer
+            taskora's, upgrade this one), the format stored before (None when there was
+            none) and how many job hashes it rewrote.
 
         Raises:
             ServerError: the server cannot be reached.

@@ -1,4 +1,4 @@
-"""TOML configuration -> frozen dataclasses, with precedence flag > TASKORA_* env > file > default.
+"""TOML configuration -> frozen records, with precedence flag > TASKORA_* env > file > default.
 
 Every effective value remembers where it came from (`Config.sources`), so `taskora config` can
 show why a setting has the value it has. The keys themselves are declared in `config_schema`.
@@ -11,7 +11,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from . import config_schema as schema
 from .errors import ConfigError
@@ -19,8 +20,7 @@ from .errors import ConfigError
 DEFAULT_STATE_DIR = ".taskora"
 
 
-@dataclass(frozen=True)
-class RetryDefaults:
+class RetryDefaults(NamedTuple):
     """How a failed job is retried unless its task says otherwise."""
 
     attempts: int = 1
@@ -31,33 +31,30 @@ class RetryDefaults:
     jitter: bool = True
 
 
-@dataclass(frozen=True)
-class TaskDefaults:
+class TaskDefaults(NamedTuple):
     """Settings every task gets unless its own definition overrides them."""
 
     timeout_ms: int = 30_000
     concurrency: int = 1
-    retry: RetryDefaults = field(default_factory=RetryDefaults)
+    retry: RetryDefaults = RetryDefaults()
     stall_interval_ms: int = 30_000
     max_stalls: int = 1
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
+class WorkerConfig(NamedTuple):
     """How `taskora work` runs: concurrency, processes, queue slots, shutdown grace."""
 
     concurrency: int | None = None
     """Jobs per task at once for tasks without their own; None falls back to [defaults]."""
     processes: int = 1
-    queues: dict[str, int] = field(default_factory=dict)
+    queues: Mapping[str, int] = MappingProxyType({})
     """Queue name -> jobs of each of its tasks run at once; empty means every task's queue."""
     grace_ms: int = 30_000
     heartbeat_ms: int = 10_000
     """How often a worker renews its locks and its registry record; 3 missed beats = gone."""
 
 
-@dataclass(frozen=True)
-class RetentionConfig:
+class RetentionConfig(NamedTuple):
     """How long finished jobs are kept (None means no limit), and how many log lines each."""
 
     completed_max_age_ms: int | None = 86_400_000
@@ -68,8 +65,7 @@ class RetentionConfig:
     """``ctx.log`` entries kept per job; older ones are trimmed as new ones come."""
 
 
-@dataclass(frozen=True)
-class SchedulerConfig:
+class SchedulerConfig(NamedTuple):
     """The scheduler every worker runs; the one holding the lease fires the schedules."""
 
     enabled: bool = True
@@ -80,8 +76,7 @@ class SchedulerConfig:
     """How long the leader's lease holds unrenewed: a dead leader is replaced after it."""
 
 
-@dataclass(frozen=True)
-class TlsConfig:
+class TlsConfig(NamedTuple):
     """Files for ``rediss://`` connections (managed Redis, a server with ``tls-port``); paths
     relative to the config file's folder. Each is passed to Python's ssl module."""
 
@@ -93,8 +88,7 @@ class TlsConfig:
     """The client certificate's private key."""
 
 
-@dataclass(frozen=True)
-class BoardConfig:
+class BoardConfig(NamedTuple):
     """``taskora board``'s login and redaction ([board] table)."""
 
     user: str | None = None
@@ -242,7 +236,7 @@ def _resolve(layers: list[_Layer]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _kwargs(values: Mapping[str, Any], table: str) -> dict[str, Any]:
-    # Keys left at their default are not passed, so the dataclasses stay the one home of defaults.
+    # Keys left at their default are not passed, so the classes stay the one home of defaults.
     return {k.attr: values[k.name] for k in schema.KEYS if k.table == table and k.name in values}
 
 

@@ -12,9 +12,8 @@ handler nor the contract can dispatch by name, is :mod:`taskora_cli.contract_doc
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .durations import Duration, to_ms
@@ -33,11 +32,19 @@ from .task import (
 from .versioning import DEFAULT_VERSIONING, MigrateOption, Migration, Versioning
 
 if TYPE_CHECKING:
+    import logging
+
     from .contract_document import ContractDocument
     from .engine.engine import Engine
     from .schemas import Schema
 
-log = logging.getLogger("taskora")
+
+def _log() -> logging.Logger:
+    # logging (with traceback, textwrap, string) costs a one-shot command 2.5 ms at import,
+    # and only a worker publishing its contracts warns here
+    import logging
+
+    return logging.getLogger("taskora")
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class TaskContract:
             options: the options the worker really runs with (``implement`` may override
                 the contract's); default: the contract's own.
         """
-        options = replace(options or self.task_options(), versioning=self.versioning)
+        options = (options or self.task_options())._replace(versioning=self.versioning)
         return _document(self.name, options, input_schema, output_schema, published_at_ms)
 
 
@@ -140,7 +147,7 @@ async def publish_contracts(engine: Engine, tasks: Iterable[Task], now_ms: int) 
     documents = {task.name: document_of(task, now_ms).to_json() for task in tasks}
     kept = await engine.publish_contracts(documents)
     for name, newer in sorted(kept.items()):
-        log.warning(
+        _log().warning(
             "taskora: task %r: the server holds the contract of version %d, newer than this "
             "worker's; kept it (is this worker running old code?)",
             name,
@@ -176,7 +183,7 @@ def _json_schema(schema: Schema | None) -> dict[str, Any] | None:
     try:
         return schema.json_schema()
     except Exception as exc:  # a type its library cannot express in JSON Schema
-        log.warning("taskora: schema %s has no JSON Schema; publishing none: %s", schema, exc)
+        _log().warning("taskora: schema %s has no JSON Schema; publishing none: %s", schema, exc)
         return None
 
 

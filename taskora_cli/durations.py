@@ -17,7 +17,7 @@ MAX_MS = 3650 * 86_400_000
 3,000,000 days lands past the year 9999, which no reader can show) and is refused at input."""
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"  # compiled on first use (re caches it)
 
 
 def to_ms(value: Duration, *, what: str = "duration") -> int:
@@ -67,7 +67,7 @@ def _to_ms(value: Duration, what: str) -> int:
             return MAX_MS + 1
         return round(value * 1000)
     if isinstance(value, str):
-        match = _PATTERN.match(value)
+        match = re.match(_PATTERN, value)
         if match is None:
             raise UsageError(
                 f"{what}: cannot read {_shown(value)} as a duration; "

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     # Imported where used, so `import taskora_cli` (and `taskora --help`) skips redis.
     from .engine.blocking_runner import Connections
     from .engine.engine import Engine
+    from .engine.records import WireMigration
     from .engine.steps import Operation
     from .engine.waiter import ResultWaiter
 
@@ -131,7 +132,7 @@ class Runtime:
         configuration's ``[retention] max_logs_per_job``). Unlike :meth:`configure`, this
         works on a connected runtime too: the cap is read as each line is written."""
         config = self.config
-        retention = dataclasses.replace(config.retention, max_logs_per_job=cap)
+        retention = config.retention._replace(max_logs_per_job=cap)
         self._config = dataclasses.replace(config, retention=retention)
 
     @property
@@ -237,7 +238,7 @@ class Runtime:
                 await self._follow_for_listeners()
         return engine
 
-    async def amigrate_wire(self) -> tuple[str, int | None]:
+    async def amigrate_wire(self) -> WireMigration:
         """Take the server over from an older wire format, its jobs and all (see
         :meth:`Engine.migrate_wire`), on a connection of its own that skips the handshake.
 

@@ -40,7 +40,7 @@ _decoder = json.JSONDecoder()
 MARKER: Final = "~"
 """First character of a payload written by a serializer other than JSON (never JSON's)."""
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+_NAME = r"[a-z0-9][a-z0-9_.-]{0,31}"  # compiled on first use (re caches it)
 
 
 def dumps(value: Any, *, what: str = "job data") -> str:
@@ -188,7 +188,7 @@ def check_serializer(serializer: Any) -> Serializer:
             f"got {type(serializer).__name__}"
         )
     name = serializer.name
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(_NAME, name):
         raise ConfigError(
             f"serializer name {name!r} must be 1-32 lowercase letters, digits or _.- "
             "(starting with a letter or digit)"

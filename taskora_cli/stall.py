@@ -4,8 +4,7 @@ a job may stall (its worker stopped renewing, e.g. it died) before it fails for 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .durations import to_ms
 from .errors import UsageError
@@ -15,8 +14,7 @@ MIN_LOCK_TTL_MS = 1000
 than it saves."""
 
 
-@dataclass(frozen=True, slots=True)
-class Stall:
+class Stall(NamedTuple):
     """A task's own stall settings; None means the worker's (``[defaults] max_stalls``, its
     lock TTL)."""
 

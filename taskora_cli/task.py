@@ -6,11 +6,10 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .blocking import blocking_twin, driven_twins
 from .dispatch_options import check_job_id, delay_until
@@ -73,8 +72,7 @@ def new_job_id() -> str:
     return os.urandom(16).translate(_BASE32).decode()
 
 
-@dataclass(frozen=True)
-class TaskOptions:
+class TaskOptions(NamedTuple):
     """Per-task settings; None means "use the app's [defaults]"."""
 
     retry: Retry | None = None

@@ -7,7 +7,6 @@ on it (through :class:`Parts`), never on the ``Taskora`` facade that owns it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import UnknownTaskError, UsageError
@@ -186,8 +185,7 @@ def with_schemas(options: TaskOptions, fn: Handler, input: Any, output: Any) -> 
         return options  # nothing to adapt: skip importing the schema layer
     from .schemas import input_schema_of_handler, output_schema_of_handler, schema_of
 
-    return replace(
-        options,
+    return options._replace(
         input=schema_of(input) if input is not None else input_schema_of_handler(fn),
         output=schema_of(output) if output is not None else output_schema_of_handler(fn),
     )

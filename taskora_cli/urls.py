@@ -6,12 +6,13 @@ import re
 
 MASK = "****"
 
+# The patterns are compiled on first use (re caches them): a one-shot command that masks no
+# URL does not pay for them at import.
+
 # scheme://[userinfo@]rest: the userinfo ends at the last "@" before the path.
-_AUTHORITY = re.compile(
-    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*@)?(?P<rest>.*)$", re.S
-)
-_PASSWORD_PARAM = re.compile(r"(?P<key>(?:^|[?&])password=)[^&#]*", re.I)
-_TLS_FILE_PARAM = re.compile(r"&?\bssl_(?:ca_certs|certfile|keyfile|cert_reqs)=[^&#]*", re.I)
+_AUTHORITY = r"(?s)^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*@)?(?P<rest>.*)$"
+_PASSWORD_PARAM = r"(?i)(?P<key>(?:^|[?&])password=)[^&#]*"
+_TLS_FILE_PARAM = r"(?i)&?\bssl_(?:ca_certs|certfile|keyfile|cert_reqs)=[^&#]*"
 """The [tls] files added to the URL (see server_url.with_tls): `taskora config` shows them."""
 
 
@@ -24,9 +25,9 @@ def mask_url(url: str) -> str:
     it apart from the secret and the TLS file arguments (the [tls] table names those), and a
     URL too broken to parse is masked too.
     """
-    match = _AUTHORITY.match(url)
+    match = re.match(_AUTHORITY, url)
     if match is None:
-        return _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, url)
+        return re.sub(_PASSWORD_PARAM, lambda m: m["key"] + MASK, url)
     userinfo = match["userinfo"] or ""
     if userinfo:
         user, has_secret, _ = userinfo[:-1].partition(":")
@@ -36,19 +37,19 @@ def mask_url(url: str) -> str:
     return f"{match['scheme']}{userinfo}{rest}"
 
 
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_URL_IN_TEXT = r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+"
 
 
 def mask_urls_in(text: str) -> str:
     """``text`` with every URL in it masked (see :func:`mask_url`): the last guard before an
     error message, from wherever it was raised, reaches the terminal or a JSON report."""
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m[0]), text)
+    return re.sub(_URL_IN_TEXT, lambda m: mask_url(m[0]), text)
 
 
 def _mask_query(rest: str) -> str:
     path, sep, query = rest.partition("?")
     if not sep:
         return rest
-    query = _TLS_FILE_PARAM.sub("", query).lstrip("&")
-    masked = _PASSWORD_PARAM.sub(lambda m: m["key"] + MASK, query)
+    query = re.sub(_TLS_FILE_PARAM, "", query).lstrip("&")
+    masked = re.sub(_PASSWORD_PARAM, lambda m: m["key"] + MASK, query)
     return path + sep + masked if masked else path

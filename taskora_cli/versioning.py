@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from .errors import UsageError
 
@@ -49,8 +49,7 @@ DEFAULT_VERSION = 1
 """The version of a job without the field, and of a task that declares none."""
 
 
-@dataclass(frozen=True, slots=True)
-class Versioning:
+class Versioning(NamedTuple):
     """A task's payload version, the oldest it accepts, and the steps in between.
 
     Build it with :meth:`build`, which checks the declaration. ``steps`` maps a version to
@@ -59,7 +58,7 @@ class Versioning:
 
     version: int = DEFAULT_VERSION
     since: int = DEFAULT_VERSION
-    steps: Mapping[int, Migration] = field(default_factory=dict)
+    steps: Mapping[int, Migration] = MappingProxyType({})
 
     @classmethod
     def build(

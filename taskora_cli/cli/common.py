@@ -180,13 +180,13 @@ def print_table(
     sys.stdout.flush()
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"  # compiled on first use (re caches it)
 
 
 def _one_line(cell: str, room: int | None) -> str:
     if room is not None and len(cell) > room:
         cell = cell[:room] + "…"  # a 5 MB cell is measured by what can show, not whole
-    return _CONTROL.sub(" ", cell)
+    return re.sub(_CONTROL, " ", cell)
 
 
 def _fit(widths: list[int], header_widths: list[int], room: int) -> list[int]:

@@ -114,7 +114,7 @@ COMMANDS = (
 )  # fmt: skip
 """The commands the fast path reads; their other options and forms are typer's."""
 
-_PRIORITY = re.compile(r"0|[1-9][0-9]{0,2}")
+_PRIORITY = r"0|[1-9][0-9]{0,2}"  # compiled on first use (re caches it)
 
 
 def fast_command(args: Sequence[str]) -> Callable[[], None] | None:
@@ -199,7 +199,7 @@ def _converted(params: dict[str, Any]) -> dict[str, Any] | None:
     """``params`` with typer's types (priority an int, config a Path), or None if typer
     would refuse a value (it says why)."""
     if "priority" in params:
-        if not _PRIORITY.fullmatch(params["priority"]) or int(params["priority"]) > 255:
+        if not re.fullmatch(_PRIORITY, params["priority"]) or int(params["priority"]) > 255:
             return None
         params["priority"] = int(params["priority"])
     if "config" in params:

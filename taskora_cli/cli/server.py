@@ -126,7 +126,7 @@ def migrate(
     if not (yes or confirm(question)):
         fail(USAGE, "not migrated")
     with opened_app(config) as tk:
-        outcome, before = tk.migrate_wire_format()
+        outcome, before, rewritten = tk.migrate_wire_format()
     from ..engine import keys
 
     if outcome == "unreadable":
@@ -138,9 +138,17 @@ def migrate(
     if outcome == "newer":
         fail(UNREACHABLE, f"the server holds wire format {before}, a newer taskora's: upgrade")
     if as_json:
-        print_json({"outcome": outcome, "from": before, "to": keys.WIRE_VERSION})
+        print_json(
+            {
+                "outcome": outcome,
+                "from": before,
+                "to": keys.WIRE_VERSION,
+                "jobs_rewritten": rewritten,
+            }
+        )
     elif outcome == "migrated":
-        print(f"migrated from wire format {before} to {keys.WIRE_VERSION}")
+        jobs = f"{rewritten:,} job{'' if rewritten == 1 else 's'}"
+        print(f"migrated from wire format {before} to {keys.WIRE_VERSION}: {jobs} rewritten")
     else:
         print(f"nothing to do: the server is at wire format {before or keys.WIRE_VERSION}")
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import socket
 import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from taskora_cli.errors import EmbeddedServerError
 
@@ -44,8 +42,7 @@ _HANDED_OUT: dict[str, Path] = {}
 the servers this process may restart when it finds them dead (see `restart_embedded`)."""
 
 
-@dataclass(frozen=True)
-class EmbeddedStatus:
+class EmbeddedStatus(NamedTuple):
     """What `embedded_status` found for one state directory."""
 
     running: bool
@@ -58,9 +55,9 @@ class EmbeddedStatus:
     log: Path
 
 
-@dataclass(frozen=True)
-class _Paths:
-    """Every file that belongs to one state directory's server."""
+class _Paths(NamedTuple):
+    """Every file that belongs to one state directory's server (a NamedTuple: a dataclass
+    costs every one-shot command half a millisecond to build at import)."""
 
     state_dir: Path
     socket: Path
@@ -401,6 +398,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def _kill(pid: int) -> None:
+    import signal  # its enums cost every command half a millisecond at import; few kill
+
     with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     _wait_until(lambda: not pid_alive(pid), time.monotonic() + 2.0)

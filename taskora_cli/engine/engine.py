@@ -35,6 +35,7 @@ from .records import (
     NewJob,
     Retention,
     SweepResult,
+    WireMigration,
     job_state,
 )
 from .registry import Workers
@@ -136,16 +137,18 @@ class Engine(Reads):
         """
         await self.runner.drive(steps.handshake(self.prefix, now_ms))
 
-    async def migrate_wire(self, now_ms: int) -> tuple[str, int | None]:
+    async def migrate_wire(self, now_ms: int) -> WireMigration:
         """Take the server over from an older layout (keys.MIGRATES_FROM on), without the
         handshake that would refuse it: its job hashes are rewritten into this code's layout
         (job_rewrite.py), then the meta record moves on (steps.migrate_wire). Only once no
-        process of that older version runs. Returns (outcome, the version stored before)."""
+        process of that older version runs."""
         # The older version is fenced out first: none of its processes started meanwhile, or
         # after a migration stopped half-way, can misread a rewritten job.
+        rewritten = 0
         if await self.runner.drive(steps.fence_wire(self.prefix)) is not None:
-            await JobRewriter(self.runner).rewrite_all()
-        return await self.runner.drive(steps.migrate_wire(self.prefix, now_ms))
+            rewritten = await JobRewriter(self.runner).rewrite_all()
+        outcome, before = await self.runner.drive(steps.migrate_wire(self.prefix, now_ms))
+        return WireMigration(outcome, before, rewritten)
 
     async def close(self) -> None:
         """Close every connection this engine opened."""

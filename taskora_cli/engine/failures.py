@@ -163,7 +163,7 @@ def kinds() -> FailureKinds:
     return _with_redis
 
 
-_TLS_REFUSAL = re.compile(r"\[SSL: [A-Z0-9_]*(CERTIFICATE|UNKNOWN_CA|WRONG_VERSION|HANDSHAKE)")
+_TLS_REFUSAL = r"\[SSL: [A-Z0-9_]*(CERTIFICATE|UNKNOWN_CA|WRONG_VERSION|HANDSHAKE)"
 
 
 def is_tls_refusal(error: BaseException) -> bool:
@@ -173,7 +173,7 @@ def is_tls_refusal(error: BaseException) -> bool:
     ssl = sys.modules.get("ssl")  # not loaded: no TLS connection was made
     if ssl is not None and isinstance(error, ssl.SSLCertVerificationError):
         return True
-    return bool(_TLS_REFUSAL.search(str(error)))
+    return bool(re.search(_TLS_REFUSAL, str(error)))
 
 
 def is_outage(error: BaseException) -> bool:
@@ -189,7 +189,7 @@ _SCRIPT_COMMAND_REFUSED = "user executing the script can't run this command"
 """How Redis 7 words a command an ACL user lacks, refused inside a script (Valkey says "ACL
 failure in script: ... no permissions to run the 'x' command")."""
 
-_ACL_COMMAND = re.compile(r"no permissions to run the '([^']+)' command")
+_ACL_COMMAND = r"no permissions to run the '([^']+)' command"
 
 ACL_HELP = (
     "the README's 'Passwords, ACL users and TLS' section lists the smallest ACL taskora needs "
@@ -206,7 +206,7 @@ def acl_refusal(error: BaseException) -> str | None:
     in_script = text.startswith("ACL failure in script") or _SCRIPT_COMMAND_REFUSED in text
     if not isinstance(error, kinds().no_permission) and not in_script:
         return None
-    command = _ACL_COMMAND.search(text)
+    command = re.search(_ACL_COMMAND, text)
     if command is None and _SCRIPT_COMMAND_REFUSED in text:  # Redis 7 names no command
         return (
             f"a command inside a taskora script to this ACL user ({text}); grant the user "

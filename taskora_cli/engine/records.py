@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from ..job_state import TERMINAL_STATES
@@ -62,8 +62,7 @@ class Ack(NamedTuple):
     result: str
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """A failed attempt; ``retry_at_ms`` None means fail for good."""
 
     id: str
@@ -86,12 +85,27 @@ KEEP_ALL = Retention()
 """No retention limits: nothing is trimmed."""
 
 
-@dataclass(frozen=True, slots=True)
-class SweepResult:
+class SweepResult(NamedTuple):
     """What one stall sweep did."""
 
     recovered: int
     failed: int
+
+
+class WireMigration(NamedTuple):
+    """What ``taskora server migrate`` did (:meth:`Engine.migrate_wire`).
+
+    Attributes:
+        outcome: "migrated"; "current" (nothing to do); "unreadable" (too old to take over:
+            drain it with the taskora that wrote it); "newer" (a newer taskora's: upgrade).
+        before: the wire format the server held, or None when it held none.
+        jobs_rewritten: how many job hashes were rewritten into this code's layout (a job
+            already in it, from a migration stopped half-way, is not counted again).
+    """
+
+    outcome: str
+    before: int | None
+    jobs_rewritten: int = 0
 
 
 class TaskCounts(NamedTuple):
@@ -189,9 +203,11 @@ def joined_data(raw: Mapping[str, str]) -> str | None:
     return "".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """A job as stored: state and raw JSON fields."""
+class JobRecord(NamedTuple):
+    """A job as stored: state and raw JSON fields.
+
+    The records here are NamedTuples, not dataclasses: every command imports this module, and
+    each dataclass costs it half a millisecond to build."""
 
     id: str
     task: str
@@ -209,7 +225,7 @@ class JobRecord:
     stalls: int = 0
     cancel: str | None = None
     """The reason given when someone asked to cancel the job ("" for none); None if never."""
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = MappingProxyType({})
 
     @property
     def finished(self) -> bool:

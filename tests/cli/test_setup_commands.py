@@ -161,13 +161,16 @@ def test_server_migrate_takes_a_server_over_from_the_format_the_refusal_names(
     client = raw_client(redis_url, decode_responses=True)
     try:
         client.hset(meta, mapping={"wire_version": 3, "min_compat": 3})
+        client.hset("taskora:{echo}:j:a1", mapping={"state": "completed", "ts": "1", "data": "1"})
         refused = project.taskora("dispatch", "echo", "--data", "1")
         assert refused.returncode == 3 and "run `taskora server migrate`" in refused.stderr
         unasked = project.taskora("server", "migrate")  # no TTY to ask on
         assert unasked.returncode == 2 and "pass --yes" in unasked.stderr
         migrated = project.taskora("server", "migrate", "--yes", "--json")
         assert migrated.returncode == 0, migrated.stderr
-        assert json.loads(migrated.stdout) == {"outcome": "migrated", "from": 3, "to": 4}
+        assert json.loads(migrated.stdout) == {
+            "outcome": "migrated", "from": 3, "to": 4, "jobs_rewritten": 1
+        }  # fmt: skip
         assert project.taskora("dispatch", "echo", "--data", "1").returncode == 0
         again = project.taskora("server", "migrate", "--yes")
         assert again.stdout == "nothing to do: the server is at wire format 4\n"

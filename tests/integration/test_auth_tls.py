@@ -74,6 +74,7 @@ def _acl_server(binary: str, tmp_path: Path) -> Iterator[int]:
         # keys are not taskora's
         f"user no-info {MINIMAL_ACL.replace(' +info', '').replace('worker-', 'no-info-')}\n"
         f"user no-xadd {MINIMAL_ACL} -xadd\n"
+        f"user no-scan {MINIMAL_ACL} -scan\n"
         f"user elsewhere {MINIMAL_ACL.replace('taskora:*', 'other:*')}\n"
     )
     admin = redis.Redis(port=port, password="admin-secret")
@@ -175,6 +176,29 @@ def test_a_refused_command_is_a_permission_error_naming_it_and_the_acl_fix(
     assert "the command INFO" in no_info and "+info" in no_info, no_info
     elsewhere = refusal("elsewhere", "worker-secret", lambda app: app.inspect().stats())
     assert "key or channel" in elsewhere and "~taskora:*" in elsewhere, elsewhere
+
+
+def test_server_migrate_reports_a_refused_scan_as_a_server_error(
+    acl_server: int, tmp_path: Path
+) -> None:
+    # the migration walks the keyspace with SCAN, outside the scripts: its refusal is a server
+    # error all the same (exit 3, one line naming the command and the fix), not a bug (exit 70)
+    admin = redis.Redis(port=acl_server, password="admin-secret", decode_responses=True)
+    try:
+        admin.hset("taskora:{_global}:meta", mapping={"wire_version": 3, "min_compat": 3})
+        admin.hset("taskora:{echo}:j:a1", mapping={"state": "waiting", "ts": "1", "data": "1"})
+    finally:
+        admin.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "taskora_cli", "server", "migrate", "--yes"],
+        cwd=tmp_path,
+        env={**os.environ, "TASKORA_URL": f"redis://no-scan:worker-secret@127.0.0.1:{acl_server}/0"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "SCAN" in done.stderr and "ACL SETUSER" in done.stderr, done.stderr
+    assert "worker-secret" not in done.stderr
 
 
 @pytest.mark.parametrize("server", ["valkey", "redis7"])

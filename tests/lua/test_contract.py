@@ -761,7 +761,7 @@ async def exercise(engine: Engine) -> None:
     task, now, ttl = "contract", NOW, 30_000
     keep = Retention(60_000, 100, 60_000, 100)
     await engine.connect(now)
-    assert await engine.migrate_wire(now) == ("current", 4)
+    assert await engine.migrate_wire(now) == ("current", 4, 0)
     await engine.enqueue(task, NewJob("a", "{}"), now)
     await engine.enqueue(task, NewJob("d", "{}", run_at_ms=now + 10), now)
     assert await JobRewriter(engine.runner).rewrite(engine.keys(task).tag, ["a", "d"]) == 0

@@ -166,7 +166,7 @@ def test_task_options_rebuild_what_a_by_name_producer_applies() -> None:
     rebuilt = ContractDocument.from_json(contract.document().to_json()).task_options()
     original = contract.task_options()
     plain = {"retry": None, "versioning": original.versioning}  # steps stay with the code
-    assert replace(rebuilt, **plain) == replace(original, **plain)
+    assert rebuilt._replace(**plain) == original._replace(**plain)
     assert (rebuilt.versioning.version, rebuilt.versioning.since) == (3, 2)
     assert rebuilt.retry is not None and original.retry is not None
     # the same policy, its durations now in seconds
@@ -220,7 +220,7 @@ def test_a_collect_key_function_cannot_travel_so_a_by_name_dispatch_is_refused()
 
 def test_implement_overrides_are_what_gets_published() -> None:
     contract = define_task("o", queue="a")
-    document = contract.document(options=replace(contract.task_options(), queue="b"))
+    document = contract.document(options=contract.task_options()._replace(queue="b"))
     assert document.queue == "b"
 
 
