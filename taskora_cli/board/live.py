@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from .. import documents
 from ..errors import TaskoraError
 from ..urls import mask_urls_in
-from ..views.job_events import stop_reading
+from ..views.job_events import EventReader
 
 if TYPE_CHECKING:
     from ..listeners import Event
@@ -61,13 +61,14 @@ class Live:
         appears later is followed from the next frame on. A frame that starts a follower goes
         out once the follower knows where the streams end, so the events after the first
         frame are shown (when the followed tasks change, the new follower starts at the
-        streams' ends of that moment)."""
+        streams' ends of that moment). A follower that loses the server is reported as an
+        error frame and started anew with the next stats frame; the events in between are
+        not shown."""
         loop = asyncio.get_running_loop()
         interval = self.board.settings.stats_interval_s
         yield f"retry: {RETRY_MS}\n\n"
         followed: list[str] | None = None
-        stream: AsyncIterator[Event] | None = None
-        pending: asyncio.Future[Any] | None = None
+        reader: EventReader | None = None
         try:
             while True:
                 try:
@@ -77,33 +78,33 @@ class Live:
                     await asyncio.sleep(interval)
                     continue
                 if tasks != followed:  # new tasks: follow them too, from now on
-                    pending, stream = await stop_reading(pending, stream)
+                    if reader is not None:
+                        await reader.close()
+                        reader = None
                     followed = tasks
                     if tasks:
                         following = asyncio.Event()
-                        stream = self.board.app.events(tasks, following=following)
-                        pending = asyncio.ensure_future(anext(stream))
+                        reader = EventReader(self.board.app.events(tasks, following=following))
                         # the frame goes out once the follower knows where the streams end:
                         # a client acting on it (a dispatch) then sees every event it causes
-                        await _started(pending, following)
+                        await _started(reader.pending, following)
                 yield frame("stats", text)
                 due = loop.time() + interval
-                while pending is not None and (left := due - loop.time()) > 0:
-                    done, _ = await asyncio.wait({pending}, timeout=left)
-                    if not done:
-                        break
-                    try:
-                        event = pending.result()
-                    except StopAsyncIteration:
-                        pending = None
-                        break
-                    yield frame("job", self._event(event))
-                    assert stream is not None
-                    pending = asyncio.ensure_future(anext(stream))
-                if pending is None:
-                    await asyncio.sleep(max(0.0, due - loop.time()))
+                try:
+                    while reader is not None and (left := due - loop.time()) > 0:
+                        event = await reader.next(timeout=left)
+                        if event is None:
+                            break
+                        yield frame("job", self._event(event))
+                except TaskoraError as exc:  # the follower lost the server: follow anew
+                    yield frame("error", documents.json_text({"error": mask_urls_in(str(exc))}))
+                    assert reader is not None
+                    await reader.close()
+                    reader, followed = None, None
+                await asyncio.sleep(max(0.0, due - loop.time()))
         finally:
-            await stop_reading(pending, stream)
+            if reader is not None:
+                await reader.close()
 
 
 async def _started(pending: asyncio.Future[Any], following: asyncio.Event) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -53,30 +53,20 @@ def events(
     app = load_app(load(config))
 
     async def run() -> None:
-        from ..views.job_events import stop_reading
+        from ..views.job_events import EventReader
 
         # Ctrl-C is how a follow ends: it stops the loop below, which then stops the read in
-        # flight (stop_reading cancels it until it ends; one cancel alone can get lost)
+        # flight (EventReader.close cancels it until it ends; one cancel alone can get lost)
         interrupted = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupted.set)
-        stream = app.events(task or None, recent=limit, follow=follow)
-        pending: asyncio.Future[Any] | None = asyncio.ensure_future(anext(stream))
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(interrupted.wait())
+        reader = EventReader(app.events(task or None, recent=limit, follow=follow))
+        stopping = asyncio.ensure_future(interrupted.wait())
         try:
-            while pending is not None:
-                await asyncio.wait({pending, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not pending.done():
-                    break
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    pending = None
-                    break
+            while (event := await reader.next(stop=stopping)) is not None:
                 print_json(event.as_dict()) if as_json else print(_line(event), flush=True)
-                pending = asyncio.ensure_future(anext(stream))
         finally:
             stopping.cancel()
-            await stop_reading(pending, stream)
+            await reader.close()
             await app.aclose()
 
     try:

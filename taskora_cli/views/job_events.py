@@ -178,6 +178,51 @@ async def stop_reading(
     return None, None
 
 
+class EventReader:
+    """Reads a stream of events with one read always in flight, so a wait for the next event
+    can end at a deadline or on a signal without losing the read (``taskora events --follow``
+    and the board's live stream).
+
+    Args:
+        stream: what ``app.events()`` returned; its first read starts now.
+    """
+
+    def __init__(self, stream: AsyncIterator[Event]) -> None:
+        self.stream = stream
+        self.pending: asyncio.Future[Event] = asyncio.ensure_future(anext(stream))
+        self.ended = False
+        """The stream has no more events (it was not following, or was closed)."""
+
+    async def next(
+        self, timeout: float | None = None, stop: asyncio.Future[Any] | None = None
+    ) -> Event | None:
+        """The next event; None when ``timeout`` (seconds) passed or ``stop`` completed first
+        (the read stays in flight for the next call), or when the stream ended (``ended``).
+
+        Raises:
+            TaskoraError: the read failed (a ServerError: the server is gone); the reader is
+                spent, close it.
+        """
+        if self.ended:
+            return None
+        waited: set[asyncio.Future[Any]] = {self.pending} if stop is None else {self.pending, stop}
+        await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not self.pending.done():
+            return None
+        try:
+            event = self.pending.result()
+        except StopAsyncIteration:
+            self.ended = True
+            return None
+        self.pending = asyncio.ensure_future(anext(self.stream))
+        return event
+
+    async def close(self) -> None:
+        """Stop the read in flight and close the stream (see :func:`stop_reading`)."""
+        self.ended = True
+        await stop_reading(self.pending, self.stream)
+
+
 async def deliver(app: Parts, stop: asyncio.Event, following: asyncio.Event | None = None) -> None:
     """Call the app's listeners for every new event of the tasks they listen to, until
     ``stop`` is set; ``following`` is set once the streams' current ends are known (every

@@ -15,9 +15,9 @@ import uvicorn
 from board_support import until
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskora_cli import Taskora
+from taskora_cli import ServerError, Taskora
 from taskora_cli.board import MASK, create_board
-from taskora_cli.engine.events import Events
+from taskora_cli.engine.events import Events, Follower, RawEvent
 
 
 @pytest.fixture
@@ -84,20 +84,46 @@ async def test_every_event_after_the_first_frame_is_shown(
     monkeypatch.setattr(Events, "latest_ids", late)
     worker = await app.start(["signup"])
     try:
-        async with (
-            httpx.AsyncClient(base_url=served, timeout=10) as http,
-            http.stream("GET", "/board/api/events") as stream,
-        ):
-            frames = _frames(stream.aiter_lines())
+        async with _job_frames(served) as frames:
             kind, _ = await anext(frames)
             assert kind == "stats"
             handle = await app.adispatch("signup", {"name": "ed", "password": "pw", "plan": "x"})
             await handle.aresult(timeout=10)
             completed.set()
+            await _until_completed(frames, handle.id)
+    finally:
+        await worker.stop()
+
+
+async def test_a_follower_that_loses_the_server_is_an_error_frame_and_starts_again(
+    app: Taskora, served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream's first events read fails as when the server goes away; the stream must stay
+    # open (docs/board.md), say so, and follow again from the next stats frame.
+    read = Follower.read
+    failed: list[bool] = []
+
+    async def lost_once(self: Follower, block_ms: int) -> list[RawEvent]:
+        if not failed:
+            failed.append(True)
+            raise ServerError("cannot reach the server at redis://gone (connection refused)")
+        return await read(self, block_ms)
+
+    monkeypatch.setattr(Follower, "read", lost_once)
+    worker = await app.start(["signup"])
+    try:
+        async with _job_frames(served) as frames:
+            kinds: list[str] = []
             async with asyncio.timeout(15):
                 async for kind, data in frames:
-                    if kind == "job" and data["job"] == handle.id and data["event"] == "completed":
-                        break
+                    kinds.append(kind)
+                    if kind == "error":
+                        assert "cannot reach the server" in data["error"]
+                    if kind == "stats" and "error" in kinds:
+                        break  # a new follower knows where the streams end
+            assert kinds[0] == "stats"
+            handle = await app.adispatch("signup", {"name": "fi", "password": "pw", "plan": "x"})
+            await _until_completed(frames, handle.id)
     finally:
         await worker.stop()
 
@@ -139,6 +165,25 @@ async def test_metrics_parse_and_healthz_follows_the_thresholds(app: Taskora, se
             assert (await http.get("/healthz?max_latency=soon")).status_code == 400
     finally:
         await worker.stop()
+
+
+@contextlib.asynccontextmanager
+async def _job_frames(served: str) -> AsyncIterator[AsyncIterator[tuple[str, Any]]]:
+    """The board's live stream, as (event, parsed data) per frame."""
+    async with (
+        httpx.AsyncClient(base_url=served, timeout=10) as http,
+        http.stream("GET", "/board/api/events") as stream,
+    ):
+        yield _frames(stream.aiter_lines())
+
+
+async def _until_completed(frames: AsyncIterator[tuple[str, Any]], job_id: str) -> None:
+    """Read frames until the one saying the job completed (at most 15 s)."""
+    async with asyncio.timeout(15):
+        async for kind, data in frames:
+            if kind == "job" and data["job"] == job_id and data["event"] == "completed":
+                return
+    raise AssertionError(f"the stream ended before job {job_id} completed")
 
 
 async def _frames(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, Any]]:
