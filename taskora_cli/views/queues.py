@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ..blocking import driven_twins
 from ..engine import read_steps
 from ..names import check_queue_name
-from .inspector import TaskStats
 
 if TYPE_CHECKING:
     from ..engine.steps import Driver, Operation, Steps
     from ..task_registry import Parts
-    from .inspector import Stats
+    from .inspector import Stats, TaskStats
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,9 @@ class Queues:
             if stats is None:
                 now_ms = self.runtime.clock()
                 counts = yield from read_steps.task_counts(driver.keys, sorted(queue_of), now_ms)
+                # imported here: `queues pause|resume` need none of the inspector's classes
+                from .inspector import TaskStats
+
                 per_task = [TaskStats.from_counts(c) for c in counts]
             else:
                 per_task = stats.tasks
