@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         ValidationError,
         WireFormatError,
     )
+    from .event import Event, WorkerEvent
     from .flow import CollectInfo
     from .handle import JobHandle
     from .job_state import JobState
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from .task import Task
     from .views.dead_letters import DeadGroup, DeadLetter, DeadLetters
     from .views.inspector import Inspector, JobInfo, Minute, Stats, TaskStats
-    from .views.job_events import Event, WorkerEvent
     from .views.queues import QueueInfo, Queues
     from .views.schedule_manager import ScheduleInfo, ScheduleManager
     from .views.worker_registry import WorkerInfo
@@ -69,7 +69,7 @@ _EXPORTS = {
     "DispatchRejectedError": "errors",
     "DuplicateJobError": "errors",
     "EmbeddedServerError": "errors",
-    "Event": "views.job_events",
+    "Event": "event",
     "ExpiredError": "errors",
     "Inspector": "views.inspector",
     "Issue": "errors",
@@ -106,7 +106,7 @@ _EXPORTS = {
     "UsageError": "errors",
     "ValidationError": "errors",
     "WireFormatError": "errors",
-    "WorkerEvent": "views.job_events",
+    "WorkerEvent": "event",
     "WorkerInfo": "views.worker_registry",
     "WorkflowHandle": "workflow",
     "WorkflowInfo": "views.workflows",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .durations import Duration
     from .engine.engine import Engine
     from .engine.records import WireMigration
-    from .listeners import Event
+    from .event import Event
     from .runtime import Clock, Runtime
     from .task import Task
     from .task_registry import TaskRegistry

@@ -21,7 +21,7 @@ from ..urls import mask_urls_in
 from ..views.job_events import EventReader
 
 if TYPE_CHECKING:
-    from ..listeners import Event
+    from ..event import Event
     from .context import BoardContext
 
 RETRY_MS = 2000

@@ -30,7 +30,7 @@ from .task_manager import app_for
 if TYPE_CHECKING:
     from ..app import Taskora
     from ..context import JobContext
-    from ..listeners import Event
+    from ..event import Event
     from ..runtime import Runtime
     from ..worker.pool import Worker
 

@@ -19,8 +19,8 @@ from ..moments import to_datetime
 
 if TYPE_CHECKING:
     from ..context import JobContext
+    from ..event import Event
     from ..handle import JobHandle
-    from ..listeners import Event
     from ..remote_error import RemoteError
     from ..runtime import Runtime
     from ..task import Task

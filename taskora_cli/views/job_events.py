@@ -23,7 +23,8 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownTaskError
-from ..listeners import LISTENABLE, Event, Listener, Listeners, WorkerEvent, clamped
+from ..event import Event, WorkerEvent
+from ..listeners import LISTENABLE, Listener, Listeners, clamped
 from ..remote_error import decode_stored, parse_remote_error
 
 if TYPE_CHECKING:
