@@ -56,6 +56,7 @@ local tag, wf, now, max_age = KEYS[13], KEYS[14], tonumber(ARGV[1]), tonumber(AR
 local OWN_NODES = 1000
 local before, again = replayed(KEYS[11], ARGV[8], tag)
 if again then
+  rearm_marker(keys) -- as the first run did: the caller's waker may have taken the marker since
   return { before, again }
 end
 local acked = ack_jobs(tag, keys, now, ARGV, 12, tonumber(ARGV[11]), 3, max_age,

@@ -25,6 +25,7 @@ local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[
 local tag, now = KEYS[10], tonumber(ARGV[1])
 local _, again = replayed(KEYS[8], ARGV[6], tag)
 if again then
+  rearm_marker(keys) -- as the first run did: the caller's waker may have taken the marker since
   return again
 end
 promote_due(tag, keys.seq, keys.delayed, keys.wait, keys.prio, keys.events, now, tonumber(ARGV[5]))

@@ -38,6 +38,7 @@ local keys = { wait = KEYS[1], prio = KEYS[2], delayed = KEYS[3], active = KEYS[
 local tag, now = KEYS[13], tonumber(ARGV[1])
 local before, again = replayed(KEYS[11], ARGV[12], tag)
 if again then
+  rearm_marker(keys) -- as the first run did: the caller's waker may have taken the marker since
   return { before, again }
 end
 local id, token, err, retry_at = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])

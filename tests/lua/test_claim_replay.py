@@ -88,3 +88,30 @@ def test_a_replay_leaves_out_jobs_settled_since(lua: Lua) -> None:
     ack = [NOW + 10, TTL, "w1", 0, 100, -1, -1, "", 1, a_id, a_token, "1"]
     assert lua.run("ack_and_claim", ACK_KEYS, ack)[0] == [1]  # "" keeps r1 as the last one
     assert ids(claim(lua, 2, "r1")) == ["b"]  # "a" is done: not handed out again
+
+
+def test_a_replay_leaves_the_marker_as_the_first_run_did(lua: Lua) -> None:
+    # Between the first run and its replay the caller's waker took the marker (a wake-up it
+    # answers with this very call): the replay must leave it, or the jobs still waiting wake
+    # no other idle worker until its next look.
+    enqueue(lua, "a", "b", "c", "d")
+    assert ids(claim(lua, 1, "r1")) == ["a"]
+    marker = lua.r.zrange(t.marker, 0, -1, withscores=True)
+    assert marker  # "b", "c" and "d" wait
+    lua.r.delete(t.marker)
+    claim(lua, 1, "r1")
+    assert lua.r.zrange(t.marker, 0, -1, withscores=True) == marker
+
+    [a_id, a_token, *_] = claim(lua, 1, "r1")
+    ack = [NOW + 10, TTL, "w1", 1, 100, -1, -1, "r2", 1, a_id, a_token, "1"]
+    [b_id, b_token, *_] = lua.run("ack_and_claim", ACK_KEYS, ack)[1]
+    lua.r.delete(t.marker)
+    lua.run("ack_and_claim", ACK_KEYS, ack)
+    assert lua.r.zrange(t.marker, 0, -1, withscores=True) == marker
+
+    error = '{"type":"E","message":"boom"}'
+    fail = [NOW + 20, TTL, "w1", 1, 100, b_id, b_token, error, -1, -1, -1, "r3"]
+    lua.run("fail_and_claim", FAIL_KEYS, fail)
+    lua.r.delete(t.marker)
+    lua.run("fail_and_claim", FAIL_KEYS, fail)
+    assert lua.r.zrange(t.marker, 0, -1, withscores=True) == marker
