@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .app import Taskora, default_app, task
     from .context import CancelSignal, JobContext
     from .contract import TaskContract, define_task
+    from .engine.records import WireMigration
     from .errors import (
         CancelledError,
         ConfigError,
@@ -106,6 +107,7 @@ _EXPORTS = {
     "UsageError": "errors",
     "ValidationError": "errors",
     "WireFormatError": "errors",
+    "WireMigration": "engine.records",
     "WorkerEvent": "event",
     "WorkerInfo": "views.worker_registry",
     "WorkflowHandle": "workflow",
@@ -170,6 +172,7 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "WireFormatError",
+    "WireMigration",
     "WorkerEvent",
     "WorkerInfo",
     "WorkflowHandle",

@@ -11,10 +11,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import config_schema as schema
+from .empty_mapping import EMPTY
 from .errors import ConfigError
 
 DEFAULT_STATE_DIR = ".taskora"
@@ -47,7 +47,7 @@ class WorkerConfig(NamedTuple):
     concurrency: int | None = None
     """Jobs per task at once for tasks without their own; None falls back to [defaults]."""
     processes: int = 1
-    queues: Mapping[str, int] = MappingProxyType({})
+    queues: Mapping[str, int] = EMPTY
     """Queue name -> jobs of each of its tasks run at once; empty means every task's queue."""
     grace_ms: int = 30_000
     heartbeat_ms: int = 10_000

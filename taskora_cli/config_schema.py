@@ -244,7 +244,7 @@ class Key(NamedTuple):
     name: str
     """Dotted name as in the file and in `Config.sources`, e.g. "defaults.retry.delay"."""
     attr: str
-    """Attribute of the dataclass that holds the key's table."""
+    """Attribute of the Config (or of its section) that holds the key's table."""
     parse: Parser
     dump: Callable[[Any], Any] = _same
     """Effective value -> TOML value; None omits the key."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from .durations import MAX_MS, format_ms
 from .errors import UsageError
 
-_JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9_:@/+=-]{0,199}$"  # compiled on first use (re caches it)
+_JOB_ID = r"[A-Za-z0-9][A-Za-z0-9_:@/+=-]{0,199}"  # compiled on first use (re caches it)
 """Letters, digits and ``_ : @ / + = -``, up to 200: no spaces (the event stream joins ids
 with spaces), no braces (they would move a job's key to another cluster slot) and no dots
 (a dotted id is a workflow node's, ``<workflow id>.<node index>``: its worker would try to
@@ -22,7 +22,7 @@ def check_job_id(job_id: object) -> str:
         UsageError: not a string of the allowed characters, or one that ends in ``:logs``
             (the suffix of every job's log key).
     """
-    if not isinstance(job_id, str) or not re.match(_JOB_ID, job_id) or job_id.endswith(":logs"):
+    if not isinstance(job_id, str) or not re.fullmatch(_JOB_ID, job_id) or job_id.endswith(":logs"):
         raise UsageError(
             f"job_id must be 1-200 letters, digits or _ : @ / + = - (starting with a letter "
             f"or digit, not ending in ':logs'; no '.': dotted ids name workflow nodes), "

@@ -1,4 +1,4 @@
-"""Who listens to which job events, and the Event they receive.
+"""Who listens to which job events (what they receive is in event.py).
 
 ``task.on("completed", fn)`` and ``app.on("task:failed", fn)`` add listeners here; worker
 processes read the event streams and call them (see views/job_events.py).

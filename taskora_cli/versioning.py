@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
+from .empty_mapping import EMPTY
 from .errors import UsageError
 
 Migration = Callable[[Any], Any]
@@ -58,7 +58,7 @@ class Versioning(NamedTuple):
 
     version: int = DEFAULT_VERSION
     since: int = DEFAULT_VERSION
-    steps: Mapping[int, Migration] = MappingProxyType({})
+    steps: Mapping[int, Migration] = EMPTY
 
     @classmethod
     def build(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import NamedTuple
 
+from ..empty_mapping import EMPTY
 from ..job_state import TERMINAL_STATES
 
 
@@ -225,7 +225,7 @@ class JobRecord(NamedTuple):
     stalls: int = 0
     cancel: str | None = None
     """The reason given when someone asked to cancel the job ("" for none); None if never."""
-    extra: Mapping[str, str] = MappingProxyType({})
+    extra: Mapping[str, str] = EMPTY
 
     @property
     def finished(self) -> bool:

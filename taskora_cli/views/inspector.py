@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..blocking import blocking_twin, driven_twins
+from ..empty_mapping import EMPTY
 from ..engine import read_steps
 from ..errors import UsageError
 from ..job_state import LISTED_STATES
@@ -80,7 +80,7 @@ class Timeline(NamedTuple):
     started_at: datetime | None
     finished_at: datetime | None
     run_at: datetime | None
-    out_of_range: Mapping[str, int] = MappingProxyType({})
+    out_of_range: Mapping[str, int] = EMPTY
     """Field name -> the stored ms, for each time no datetime can hold."""
 
     @classmethod

@@ -27,8 +27,10 @@ def test_dispatch_id_names_the_job_and_a_second_one_is_rejected_with_it(
     assert (allowed.returncode, allowed.stdout) == (0, "order-7\n")
     shown = json.loads(project.taskora("jobs", "show", "order-7", "--json").stdout)
     assert shown["data"] == 1
-    bad = project.taskora("dispatch", "echo", "--id", "two words")
-    assert bad.returncode == 2 and "job_id must be" in bad.stderr and "Traceback" not in bad.stderr
+    for refused in ("two words", "order-8\n"):  # a trailing newline too: the whole id counts
+        bad = project.taskora("dispatch", "echo", "--id", refused)
+        assert bad.returncode == 2 and "job_id must be" in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
 
 
 def test_dispatch_at_delays_the_job_until_then_and_refuses_an_unreadable_moment(

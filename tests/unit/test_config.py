@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import tomllib
 from pathlib import Path
 
@@ -490,3 +492,13 @@ def test_cluster_mode_is_asked_of_the_server_unless_the_file_or_env_says(
     assert (forced.cluster, forced.sources["cluster"]) == (True, "env TASKORA_CLUSTER")
     standalone = load_text(tmp_path, "cluster = true\n", env={"TASKORA_CLUSTER": "0"})
     assert (standalone.cluster, standalone.sources["cluster"]) == (False, "env TASKORA_CLUSTER")
+
+
+def test_the_config_pickles_and_deep_copies_with_its_defaults() -> None:
+    # its sections are NamedTuples whose mapping defaults are one shared immutable EMPTY: it
+    # must travel to another process (multiprocessing) and copy like any value
+    config = load_config(env={})
+    assert config.worker.queues == {}
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert copy.deepcopy(config) == config
+    assert pickle.loads(pickle.dumps(config)).worker.queues is config.worker.queues
