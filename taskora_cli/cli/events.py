@@ -3,8 +3,6 @@ or as JSON Lines (``--json``)."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -51,6 +49,9 @@ def events(
     or progress where the event has one. With --json each line is a JSON object with the keys
     event, task, job, at, attempt, result, error, progress. Each task keeps its last ~10,000."""
     app = load_app(load(config))
+
+    import asyncio  # here, not at the top: `taskora --help` imports every command's module
+    import signal
 
     async def run() -> None:
         from ..views.job_events import EventReader

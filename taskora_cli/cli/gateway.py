@@ -6,7 +6,6 @@ when this command runs, so no other command pays for them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Annotated
 
@@ -91,6 +90,8 @@ def gateway(
             await server.stop()
             await manager.aclose()
             await app.aclose()
+
+    import asyncio  # here, not at the top: `taskora --help` imports every command's module
 
     try:
         asyncio.run(run())
