@@ -174,6 +174,10 @@ def test_server_migrate_takes_a_server_over_from_the_format_the_refusal_names(
         assert project.taskora("dispatch", "echo", "--data", "1").returncode == 0
         again = project.taskora("server", "migrate", "--yes")
         assert again.stdout == "nothing to do: the server is at wire format 4\n"
+        client.hset(meta, mapping={"wire_version": 3, "min_compat": 3})
+        client.hset("taskora:{echo}:j:a2", mapping={"state": "completed", "ts": "1", "data": "2"})
+        as_text = project.taskora("server", "migrate", "--yes")
+        assert as_text.stdout == "migrated from wire format 3 to 4: 1 job rewritten\n"
         client.hset(meta, mapping={"wire_version": 1, "min_compat": 1})
         unreadable = project.taskora("server", "migrate", "--yes")
         assert unreadable.returncode == 3 and "drain its queues" in unreadable.stderr
