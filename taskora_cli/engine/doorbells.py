@@ -103,6 +103,37 @@ class Doorbells:
                 return None
 
     async def _pop(self, marker: str) -> float | None:
+        pop = asyncio.ensure_future(self._pop_once(marker))
+        try:
+            return await asyncio.shield(pop)
+        except asyncio.CancelledError:
+            # A worker stopping while the pop is on its way: the server takes the marker all
+            # the same, and the wake-up would be lost to the task's other idle workers (until
+            # their next look). So the pop ends here and what it took goes back.
+            with contextlib.suppress(Exception):
+                popped = await pop
+                if popped is not None:
+                    await self._put_back(marker, popped)
+            raise
+
+    async def _put_back(self, marker: str, score: float) -> None:
+        """Make ``marker`` again as a script would (``mark_work`` in lua/lib/common.lua, with
+        ``lt``): a marker someone made meanwhile keeps the earlier time, and a new one rings."""
+        due = f"{score:.17g}"  # as the scripts write it: "0", or a time in ms
+        wire = self.runner.wire
+        if isinstance(wire, ClusterWire):
+            added = await wire.call("ZADD", marker, "LT", due, "0", key=marker)
+            if added:
+                await wire.call("SPUBLISH", marker, due, key=marker)
+        elif wire is not None:
+            added = await wire.call("ZADD", marker, "LT", due, "0")
+            if added:
+                await wire.call("SPUBLISH", marker, due)
+        else:  # TLS: redis-py (routed by slot on a cluster)
+            if await self.runner.client.zadd(marker, {"0": score}, lt=True):
+                await self.runner.client.spublish(marker, due)
+
+    async def _pop_once(self, marker: str) -> float | None:
         # sent again after a dropped connection: a marker popped twice costs a wake-up
         wire = self.runner.wire
         if isinstance(wire, ClusterWire):

@@ -6,6 +6,7 @@ The ACL below is the minimal one docs/security.md documents: keys and channels u
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -360,3 +361,46 @@ def test_tls_files_with_a_plain_url_or_a_missing_file_are_config_errors(tmp_path
 
 def _unused(data: object) -> None:
     raise AssertionError("no worker runs here")
+
+
+async def test_a_wait_stopped_mid_pop_puts_the_wake_up_back_over_tls_too(
+    tls_server: int, certificates: Path, tmp_path: Path
+) -> None:
+    # tests/integration/test_idle_wakeups.py has the plain connection's case; over TLS the
+    # marker is popped and put back through redis-py
+    (tmp_path / "taskora.toml").write_text(
+        f'url = "rediss://127.0.0.1:{tls_server}/0"\n'
+        '[tls]\nca = "certs/ca.pem"\ncert = "certs/client.pem"\nkey = "certs/client.key"\n'
+    )
+    stopping_app = Taskora(config=load_config(env={}, cwd=tmp_path))
+    other_app = Taskora(config=load_config(env={}, cwd=tmp_path))
+    marker = TaskKeys("", "tls-pop").marker
+    c = certificates
+    probe = redis.Redis(
+        port=tls_server, ssl=True, ssl_ca_certs=str(c / "ca.pem"),
+        ssl_certfile=str(c / "client.pem"), ssl_keyfile=str(c / "client.key"),
+        decode_responses=True,
+    )  # fmt: skip
+
+    def popping() -> bool:
+        return any(c["cmd"] == "zpopmin" and "b" in c["flags"] for c in probe.client_list())
+
+    try:
+        stopping, other = await stopping_app.runtime.engine(), await other_app.runtime.engine()
+        assert await stopping.wait_for_work("tls-pop", 0.01) is None  # subscribed
+        assert await stopping_app.task("tls-pop")(_unused).adispatch(1)
+        probe.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        try:
+            wait = asyncio.ensure_future(stopping.wait_for_work("tls-pop", 60))
+            await until(popping)
+            wait.cancel()
+        finally:
+            probe.execute_command("CLIENT", "UNPAUSE")
+        with pytest.raises(asyncio.CancelledError):
+            await wait
+        assert await other.wait_for_work("tls-pop", 30) == 0
+        assert probe.zscore(marker, "0") is None  # the other took it
+    finally:
+        await stopping_app.aclose()
+        await other_app.aclose()
+        probe.close()

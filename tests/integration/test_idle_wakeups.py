@@ -15,9 +15,11 @@ from support import make_app, until
 
 from taskora_cli.engine.engine import Engine
 from taskora_cli.engine.keys import TaskKeys
+from taskora_cli.engine.records import NewJob
 from taskora_cli.worker import runner
 
 NAMES = ("idle-a", "idle-b", "idle-c")
+NOW = 1_700_000_000_000
 
 
 @pytest.mark.skipif(TEST_SERVER == "cluster", reason="counts one node's CLIENT LIST")
@@ -206,4 +208,42 @@ async def test_a_worker_stopping_after_it_took_a_wake_up_leaves_the_marker_for_t
         assert await handle.astate() == "delayed"
     finally:
         await app.aclose()
+        probe.close()
+
+
+async def test_a_wait_stopped_while_its_pop_is_on_the_way_puts_the_wake_up_back(
+    redis_url: str,
+) -> None:
+    # The stopping worker's pop reaches the server (held there by CLIENT PAUSE until after the
+    # stop), which takes the marker: the worker puts it back, and the task's other idle worker
+    # wakes for the waiting job instead of sleeping through it.
+    stopping, other = Engine(redis_url), Engine(redis_url)
+    probe = raw_client(redis_url, decode_responses=True)
+    marker = TaskKeys("", "popped-on-stop").marker
+    # the marker's server (its slot's master on a cluster)
+    on = {"target_nodes": probe.get_node_from_key(marker)} if TEST_SERVER == "cluster" else {}
+
+    def popping() -> bool:
+        clients = probe.client_list(**on)
+        return any(c["cmd"] == "zpopmin" and "b" in c["flags"] for c in clients)
+
+    try:
+        await stopping.connect(NOW)
+        await other.connect(NOW)
+        assert await stopping.wait_for_work("popped-on-stop", 0.01) is None  # subscribed
+        await stopping.enqueue("popped-on-stop", NewJob("j1", "{}"), NOW)
+        assert probe.zscore(marker, "0") == 0
+        probe.execute_command("CLIENT", "PAUSE", 60_000, "WRITE", **on)
+        try:
+            wait = asyncio.ensure_future(stopping.wait_for_work("popped-on-stop", 60))
+            await until(popping)
+            wait.cancel()
+        finally:
+            probe.execute_command("CLIENT", "UNPAUSE", **on)
+        with pytest.raises(asyncio.CancelledError):
+            await wait
+        assert await other.wait_for_work("popped-on-stop", 30) == 0
+    finally:
+        await stopping.close()
+        await other.close()
         probe.close()
