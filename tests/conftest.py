@@ -100,11 +100,26 @@ def _servers_stopped_with_the_session(tmp_path_factory: pytest.TempPathFactory) 
     interrupting = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     if interrupting:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _SIGTERM_INTERRUPTS[0] = interrupting
     try:
         yield
     finally:
+        _SIGTERM_INTERRUPTS[0] = False
         if interrupting:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_SIGTERM_INTERRUPTS = [False]
+"""Whether this session made SIGTERM interrupt it (see _servers_stopped_with_the_session)."""
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_still_interrupts() -> Iterator[None]:
+    """An event loop that handled SIGTERM (``manager.aprocess()`` does) resets it to the
+    default when it closes: make it interrupt the session again after such a test."""
+    yield
+    if _SIGTERM_INTERRUPTS[0] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

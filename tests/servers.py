@@ -210,7 +210,8 @@ def _session_of(root: Path, cwd: str) -> Path | None:
     if not cwd.startswith(prefix):
         return None
     name = cwd[len(prefix) :].split("/", 1)[0].removesuffix(" (deleted)")
-    return root / name if name.startswith("pytest-") else None
+    # pytest renames a session folder it removes to garbage-<uuid> first
+    return root / name if name.startswith(("pytest-", "garbage-")) else None
 
 
 def _owner_alive(session: Path) -> bool:

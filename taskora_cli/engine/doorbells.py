@@ -51,6 +51,10 @@ PONG_TIMEOUT_S = 2.0
 """A PING unanswered this long ends the listener (and its waiters subscribe anew). Sooner
 than the reply timeout: a wrong guess on a stalled server costs only a new subscription."""
 
+RETURN_S = 0.5
+"""How long closing waits for the markers cancelled waits are putting back: with the server
+gone, a stop must not wait for them (the other workers look again after a few seconds)."""
+
 RETRY_S = 0.5
 """How long a failed listener waits before its waiters subscribe again."""
 
@@ -76,6 +80,8 @@ class Doorbells:
         """Marker -> set once its doorbell is subscribed to (absent: to subscribe)."""
         self._listeners: dict[tuple[str, int] | None, _Listener] = {}
         """Per master of a cluster; under None, the standalone server's."""
+        self._returning: set[asyncio.Task[None]] = set()
+        """Markers a cancelled wait is putting back (held: the loop keeps weak references)."""
         self.unsupported = False
 
     async def wait(self, marker: str, timeout_s: float) -> float | None:
@@ -109,12 +115,19 @@ class Doorbells:
         except asyncio.CancelledError:
             # A worker stopping while the pop is on its way: the server takes the marker all
             # the same, and the wake-up would be lost to the task's other idle workers (until
-            # their next look). So the pop ends here and what it took goes back.
-            with contextlib.suppress(Exception):
-                popped = await pop
-                if popped is not None:
-                    await self._put_back(marker, popped)
+            # their next look). So the pop ends and what it took goes back, in a task of its
+            # own that a second cancel (a hurried stop) does not cut short.
+            returned = asyncio.ensure_future(self._return(marker, pop))
+            self._returning.add(returned)
+            returned.add_done_callback(self._returning.discard)
+            await asyncio.shield(returned)
             raise
+
+    async def _return(self, marker: str, pop: asyncio.Future[float | None]) -> None:
+        with contextlib.suppress(Exception):
+            popped = await pop
+            if popped is not None:
+                await self._put_back(marker, popped)
 
     async def _put_back(self, marker: str, score: float) -> None:
         """Make ``marker`` again as a script would (``mark_work`` in lua/lib/common.lua, with
@@ -240,7 +253,10 @@ class Doorbells:
                 bell.set()
 
     async def close(self) -> None:
-        """Close every listener's connection."""
+        """Close every listener's connection, once the markers being put back are (or
+        RETURN_S passed)."""
+        if self._returning:
+            await asyncio.wait(self._returning, timeout=RETURN_S)
         listeners = list(self._listeners.values())
         self._listeners.clear()
         for listener in listeners:

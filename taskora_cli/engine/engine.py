@@ -152,6 +152,9 @@ class Engine(Reads):
 
     async def close(self) -> None:
         """Close every connection this engine opened."""
+        doorbells, self._doorbells = self._doorbells, None
+        if doorbells is not None:  # first: a marker it is putting back needs the wire
+            await doorbells.close()
         for client in [self.client, *self._blocking.values()]:
             with contextlib.suppress(*kinds().failure_or_ours, RuntimeError):
                 await client.aclose()
@@ -160,9 +163,6 @@ class Engine(Reads):
                 await wire.close()
         self._blocking.clear()
         self._blocking_wires.clear()
-        doorbells, self._doorbells = self._doorbells, None
-        if doorbells is not None:
-            await doorbells.close()
 
     def keys(self, task: str) -> k.TaskKeys:
         """The keys of ``task`` (cached)."""

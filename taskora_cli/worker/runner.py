@@ -128,11 +128,13 @@ class TaskRunner(Slots):
         loop = asyncio.get_running_loop()
         self.stopping = True
         self._give_up_at = min(self._give_up_at, loop.time() + grace_s)
-        if self._waker_task is not None:
-            self._waker_task.cancel()
+        waker = self._waker_task
+        if waker is not None and not waker.done():
+            if not waker.cancelling():  # a second stop (a hurried one) finds it cancelled
+                waker.cancel()
             # a pop it had on its way puts back what it took (Doorbells._pop) before the
             # engine's connections close
-            await asyncio.wait([self._waker_task], timeout=PASS_ON_S)
+            await asyncio.wait([waker], timeout=PASS_ON_S)
         if self._signal_taken:  # a drain or stop right after a wake-up came
             await self._pass_signal_on()
         await self._hand_back(list(self.buffer))

@@ -211,12 +211,14 @@ async def test_a_worker_stopping_after_it_took_a_wake_up_leaves_the_marker_for_t
         probe.close()
 
 
+@pytest.mark.parametrize("cancels", [1, 2], ids=["stop", "hurried-stop"])
 async def test_a_wait_stopped_while_its_pop_is_on_the_way_puts_the_wake_up_back(
-    redis_url: str,
+    redis_url: str, cancels: int
 ) -> None:
     # The stopping worker's pop reaches the server (held there by CLIENT PAUSE until after the
     # stop), which takes the marker: the worker puts it back, and the task's other idle worker
-    # wakes for the waiting job instead of sleeping through it.
+    # wakes for the waiting job instead of sleeping through it. A second cancel (a hurried
+    # stop, after the first reached the wait) does not cut the putting back short.
     stopping, other = Engine(redis_url), Engine(redis_url)
     probe = raw_client(redis_url, decode_responses=True)
     marker = TaskKeys("", "popped-on-stop").marker
@@ -237,7 +239,9 @@ async def test_a_wait_stopped_while_its_pop_is_on_the_way_puts_the_wake_up_back(
         try:
             wait = asyncio.ensure_future(stopping.wait_for_work("popped-on-stop", 60))
             await until(popping)
-            wait.cancel()
+            for _ in range(cancels):
+                wait.cancel()
+                await asyncio.sleep(0)  # one step: the wait takes the cancel
         finally:
             probe.execute_command("CLIENT", "UNPAUSE", **on)
         with pytest.raises(asyncio.CancelledError):

@@ -36,7 +36,8 @@ def test_servers_of_ended_sessions_stop_and_those_of_a_running_one_do_not(
     try:
         for server in servers:
             server.start()
-        shutil.rmtree(deleted)  # as pytest removes a session three runs old
+        # as pytest removes a session three runs old: renamed, then deleted
+        shutil.rmtree(deleted.rename(root / "garbage-1f2e"))
 
         stopped = stop_servers_of_ended_sessions(root)
 
