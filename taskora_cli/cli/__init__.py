@@ -16,6 +16,7 @@ from .common import (
     exit_code_for,
     usage_line,
 )
+from .fast_completion import COMPLETION_VARIABLE, complete_command_word
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +52,8 @@ def main() -> None:
             "variables as UTF-8: retype it, or use a UTF-8 locale (LANG=C.UTF-8)"
         )
         sys.exit(USAGE)
+    if COMPLETION_VARIABLE in os.environ:
+        _complete_fast_if_plain()
     run = fast_command(sys.argv[1:]) or _run_with_typer
     try:
         code = run()
@@ -65,6 +68,16 @@ def main() -> None:
     if code == INTERRUPTED:  # typer turns a Ctrl-C inside a command into Exit(130)
         _leave_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _complete_fast_if_plain() -> None:
+    """Answer a shell's completion of a command word without typer, when it is one."""
+    answer = complete_command_word(os.environ)
+    if answer is not None:
+        text, code = answer
+        if text is not None:
+            sys.stdout.write(text + "\n")
+        sys.exit(code)
 
 
 def _run_with_typer() -> Any:

@@ -13,6 +13,7 @@ import typer
 
 from .app_option import AppOption, add_app_option
 from .common import EXIT_CODES_HELP, remember_app
+from .fast_completion import COMPLETION_VARIABLE
 
 COMMANDS: dict[str, tuple[str, str | None]] = {
     "work": ("work", "work"),
@@ -36,9 +37,6 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 }
 """Each command word, in --help order: (its module in taskora_cli.cli, the function of a
 command; None for a group, the module's ``app``)."""
-
-COMPLETION_VARIABLE = "_TASKORA_COMPLETE"
-"""Set by the shell completion scripts (completions/): completion needs every command."""
 
 
 def _global_options(app_ref: AppOption = None) -> None:
