@@ -47,8 +47,9 @@ def dumps(value: Any, *, what: str = "job data") -> str:
     """Encode ``value`` as compact JSON.
 
     Raises:
-        SerializationError: the value holds something JSON cannot represent, or text with
-            a lone surrogate (not valid UTF-8).
+        SerializationError: the value holds something JSON cannot represent, is nested
+            deeper than the interpreter's recursion limit lets it walk, or holds text with a
+            lone surrogate (not valid UTF-8).
     """
     try:
         text = _encoder.encode(value)
@@ -56,6 +57,10 @@ def dumps(value: Any, *, what: str = "job data") -> str:
         raise SerializationError(
             f"{what} must be JSON-serialisable (dict, list, str, int, float, bool, None): {exc}"
         ) from exc
+    except RecursionError:
+        raise SerializationError(
+            f"{what} is nested too deeply to encode as JSON; flatten it"
+        ) from None
     if not text.isascii():
         # the connections would store a lone surrogate as a raw byte (surrogateescape, for
         # binary serializers): JSON stays valid UTF-8 for every other reader

@@ -141,29 +141,33 @@ def _where(serving: dict[str, Any]) -> str:
 
 def _serve(asgi: Any, serving: dict[str, Any], as_json: bool) -> None:
     import asyncio
+    import socket
 
     import uvicorn
 
     host, port = serving["host"], serving["port"]
-
+    # Bound here, not by uvicorn: a taken port or a bad host is then one line and exit 2
+    # (uvicorn would log it, exit from inside its task and leave a traceback).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        fail(USAGE, f"the board cannot listen on {host}:{port}: {exc}; pick another --port "
+             "or --host (one of this machine's addresses)")  # fmt: skip
     # open SSE streams never end by themselves: Ctrl-C closes them after a short grace
-    settings = uvicorn.Config(
-        asgi, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S
-    )
+    settings = uvicorn.Config(asgi, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     server = uvicorn.Server(settings)
 
     async def run() -> None:
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
-            shown = serving | {"port": port or server.servers[0].sockets[0].getsockname()[1]}
+            shown = serving | {"port": sock.getsockname()[1]}
             if as_json:
                 print_json(shown)
             else:
                 print(f"taskora board on {_where(shown)}; Ctrl-C stops it", flush=True)
         await task
-        if not server.started:
-            fail(USAGE, f"cannot listen on {host}:{port} (in use, or not an address here)")
 
     asyncio.run(run())

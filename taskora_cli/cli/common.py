@@ -327,7 +327,7 @@ def import_task_modules(config: Config) -> None:
     for name in config.modules:
         try:
             importlib.import_module(name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a module calling sys.exit() at import too
             where = where_it_failed(exc, config.root)
             raise ConfigError(
                 f"cannot import task module {name!r}{where}: {type(exc).__name__}: {exc} "

@@ -126,11 +126,13 @@ def _import(module_name: str, where: str, config: Config) -> ModuleType:
                 "check the module path (MODULE:ATTR, e.g. myapp.tasks:app)"
             ) from None
         raise _broken(module_name, where, exc, config) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module calling sys.exit() at import too
         raise _broken(module_name, where, exc, config) from exc
 
 
-def _broken(module_name: str, where: str, exc: Exception, config: Config) -> ConfigError:
+def _broken(
+    module_name: str, where: str, exc: Exception | SystemExit, config: Config
+) -> ConfigError:
     at = where_it_failed(exc, config.root)
     return ConfigError(
         f"{where}: cannot import {module_name!r}{at}: {type(exc).__name__}: {exc} "

@@ -62,17 +62,25 @@ def init(
         document["url"] = url
     if app is not None:
         document["app"] = app
+    for name in module or []:
+        if not all(part.isidentifier() for part in name.split(".")):
+            fail(USAGE, f"--module {name!r} is not a Python module name: give dotted "
+                 "identifiers, e.g. myapp.tasks")  # fmt: skip
     document["modules"] = list(module or [])
     if prefix is not None:
         document["prefix"] = prefix
     if concurrency is not None:
         document["worker"] = {"concurrency": concurrency}
     text = tomli_w.dumps(document)
-    if path.exists() and not force:
-        fail(USAGE, f"{path} already exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    previous = path.read_bytes() if path.exists() else None
-    path.write_text(text, encoding="utf-8")
+    try:
+        if path.exists() and not force:
+            fail(USAGE, f"{path} already exists; pass --force to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        previous = path.read_bytes() if path.exists() else None
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(USAGE, f"cannot write {path}: {exc.strerror or exc}; give --path a file in a "
+             "folder you can write")  # fmt: skip
     try:
         load_config(path, env={})
     except Exception:

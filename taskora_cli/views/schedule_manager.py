@@ -218,9 +218,17 @@ class ScheduleManager:
 
         Note: a schedule defined in code or TOML gets its declared definition back when a
         worker next starts; change the declaration for lasting changes.
+
+        Raises:
+            UsageError: a bad option.
+            UnknownScheduleError: no such schedule.
+            UnknownTaskError: a new ``task`` that no app here or on the server knows.
         """
         info, engine = await self._read(name)
-        await _register(engine, name, info.spec.with_changes(**changes), self.runtime.clock())
+        spec = info.spec.with_changes(**changes)
+        if "task" in changes:
+            await self.registry.resolve(spec.task)  # as add does: a typo fails here
+        await _register(engine, name, spec, self.runtime.clock())
         return await self.aget(name)
 
     update = blocking_twin(aupdate)

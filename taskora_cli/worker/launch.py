@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..durations import Duration, to_ms
 from ..errors import UsageError
-from .limits import check_sizes
+from .limits import check_sizes, check_slots
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -186,6 +186,7 @@ def _plan(app: Parts, options: WorkOptions, processes: int) -> WorkPlan:
     slots = {
         t.name: task_slots(t, config, slots=given, concurrency=options.concurrency) for t in tasks
     }
+    check_slots(slots, force=options.force)
     grace_ms = config.worker.grace_ms if options.grace is None else to_ms(options.grace)
     return WorkPlan(tuple(tasks), slots, processes, grace_ms, options.reload)
 

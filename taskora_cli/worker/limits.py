@@ -9,6 +9,7 @@ above it a refusal, unless forced.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from ..errors import UsageError
 
@@ -53,3 +54,19 @@ def check_sizes(processes: int, concurrency: int | None, *, force: bool) -> str 
         return (f"{processes} processes on {cpus} CPUs; more processes than CPUs only adds "
                 "memory and switching (raise --concurrency instead)")  # fmt: skip
     return None
+
+
+def check_slots(slots: Mapping[str, int], *, force: bool) -> None:
+    """Refuse a task given more slots than MAX_CONCURRENCY (``--queue NAME=N``,
+    [worker.queues], its own ``concurrency=``) unless ``force``.
+
+    Raises:
+        UsageError: the first such task, and where its slots can be lowered.
+    """
+    for name, count in slots.items():
+        if count > MAX_CONCURRENCY and not force:
+            raise UsageError(
+                f"task {name!r} would run {count:,} jobs at once in one process, more than "
+                f"{MAX_CONCURRENCY:,}; lower its slots (--queue NAME=N, [worker.queues] or the "
+                "task's concurrency=) or add --force"
+            )

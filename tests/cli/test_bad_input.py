@@ -41,6 +41,8 @@ ROWS: list[tuple[list[str], int]] = [
     (["dispatch", "echo", "--data", "NaN"], 2),
     (["dispatch", "echo", "--data", "1e999"], 2),
     (["dispatch", "echo", "--data", "[" * 100_000], 2),
+    (["dispatch", "echo", "--config", "exits.toml"], 2),  # a task module calling sys.exit()
+    (["dispatch", "echo", "--app", "exits:app"], 2),
     (["dispatch", "echo", "--data", "@missing.json"], 2),
     (["dispatch", "echo", "--data", "@"], 2),
     (["dispatch", "echo", "--ndjson", "missing.ndjson"], 2),
@@ -132,6 +134,8 @@ ROWS: list[tuple[list[str], int]] = [
     (["work", "-q", "nosuchq"], 2),
     (["work", "-q", "emails=0"], 2),
     (["work", "-q", "emails=x"], 2),
+    (["work", "-q", "emails=20000"], 2),
+    (["work", "-q", "emails=" + "9" * 20], 2),
     (["work", "-t", "nosuchtask"], 2),
     (["work", "--max-jobs", "0"], 2),
     # config: files and the environment
@@ -141,6 +145,9 @@ ROWS: list[tuple[list[str], int]] = [
     (["jobs", "ls", "--config", "badurl.toml"], 2),
     (["init", "--path", "taskora.toml"], 2),  # exists: --force to overwrite
     (["init", "--path", "."], 2),
+    (["init", "--path", "mytasks.py/taskora.toml"], 2),  # a file where a folder should be
+    (["init", "--path", "a" * 300 + ".toml"], 2),
+    (["init", "--module", "my tasks", "--path", "new.toml"], 2),
     (["server", "start"], 2),  # the config names a server: not ours to start
     (["server", "start", "--cluster", "0"], 2),
     (["server", "start", "--cluster", "3", "--replicas", "-1"], 2),
@@ -177,6 +184,8 @@ def hostile(project: Project, redis_url: str) -> Iterator[tuple[Project, redis.R
     (project.root / "hugegrace.toml").write_text('modules = ["mytasks"]\n' + HUGE_GRACE)
     (project.root / "badurl.toml").write_text(BAD_URL)
     (project.root / "deep.ndjson").write_text("1\n" + "[" * 100_000 + "\n")
+    (project.root / "exits.py").write_text("import sys\n\nsys.exit(0)\n")
+    (project.root / "exits.toml").write_text('modules = ["exits"]\n')
     client = redis.Redis.from_url(redis_url)
     assert project.taskora_in_process("stats").returncode == 0
     for delay in ("", "1h"):  # a job in each line, so listings reach the server with --limit
@@ -232,6 +241,15 @@ def test_hostile_environment_is_refused_in_one_line_writing_nothing(
     port = str(dead_port())
     project.env = {**project.env, **{k: v.replace("DEAD", port) for k, v in env.items()}}
     check(project, client, args, expected)
+
+
+@pytest.mark.parametrize("command", ["board", "gateway"])
+def test_a_taken_port_is_one_line_not_a_traceback(
+    hostile: tuple[Project, redis.Redis], command: str
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        check(*hostile, [command, "--port", port], 2)
 
 
 IN_A_CHILD: list[tuple[dict[str, str], list[str], int]] = [

@@ -50,3 +50,10 @@ def test_schedules_add_and_update_refuse_bad_input(project: Project) -> None:
     assert unknown.returncode == 2 and "unknown schedule 'nope'" in unknown.stderr
     nothing = project.taskora("schedules", "update", "nope")
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    kept = project.taskora("schedules", "add", "x", "--task", "add", "--every", "5m")
+    assert kept.returncode == 0, kept.stderr
+    retyped = project.taskora("schedules", "update", "x", "--task", "ad", "--json")
+    assert retyped.returncode == 2 and "unknown task 'ad'" in retyped.stderr, retyped.stderr
+    assert retyped.stdout == ""
+    shown = json.loads(project.taskora("schedules", "show", "x", "--json").stdout)
+    assert shown["task"] == "add"  # the typo changed nothing

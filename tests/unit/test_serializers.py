@@ -56,6 +56,14 @@ def test_json_errors_name_the_bad_value_as_before() -> None:
         Payloads().dumps(["é", "\udcff"], what="result")
 
 
+def test_data_nested_past_the_recursion_limit_is_a_serialization_error() -> None:
+    deep: list[Any] = []
+    for _ in range(sys.getrecursionlimit() + 10):
+        deep = [deep]
+    with pytest.raises(SerializationError, match=r"data for 'send' is nested too deeply"):
+        Payloads().dumps(deep, what="data for 'send'")
+
+
 def test_msgpack_round_trips_what_json_cannot() -> None:
     payloads = Payloads(Msgpack())
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
