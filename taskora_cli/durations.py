@@ -84,6 +84,17 @@ def to_seconds(value: Duration, *, what: str = "duration") -> float:
     return to_ms(value, what=what) / 1000
 
 
+def about(ms: int) -> str:
+    """ ", about 26.0d": a rounded reading of a duration that format_ms shows exactly in a unit
+    too small to read (a delay to a given time); "" when format_ms reads well already."""
+    if ms < 60_000 or format_ms(ms)[-2:] != "ms":
+        return ""
+    for unit in ("d", "h", "m"):
+        if ms >= _UNITS_MS[unit]:
+            return f", about {ms / _UNITS_MS[unit]:.1f}{unit}"
+    return ""
+
+
 def format_ms(ms: int) -> str:
     """Render milliseconds the short way users write them ("1500ms", "30s", "5m")."""
     for unit in ("d", "h", "m", "s"):

@@ -107,6 +107,9 @@ class ScheduleSpec:
             if timezone not in (None, "UTC"):
                 raise UsageError("timezone applies to cron schedules only; drop it for every=")
         expression = cron_expr.check(cron) if cron is not None else None
+        if timezone is not None and not timezone:
+            raise UsageError('timezone is empty: give an IANA zone ("Europe/Berlin"), or none '
+                             "for UTC")  # fmt: skip
         zone = timezone or "UTC"
         cron_expr.zone(zone)
         catch_up_limit(on_missed)

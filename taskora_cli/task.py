@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .blocking import blocking_twin, driven_twins
 from .dispatch_options import check_job_id, delay_until
-from .durations import Duration, format_ms, to_ms
+from .durations import Duration, about, format_ms, to_ms
 from .engine import steps
 from .engine.keys import TaskKeys
 from .engine.records import NewJob
@@ -218,8 +218,8 @@ class Task:
         expiry = merge_ttl(self.options.ttl, parse_ttl(ttl), ttl)
         if expiry is not None and expiry.max_ms <= delay_ms:
             raise UsageError(
-                f"ttl ({format_ms(expiry.max_ms)}) must be longer than delay "
-                f"({format_ms(delay_ms)}): the job could only expire"
+                f"ttl ({format_ms(expiry.max_ms)}) must be longer than the delay "
+                f"({format_ms(delay_ms)}{about(delay_ms)}): the job could only expire"
             )
         payload = self._dumps(data, what=f"data for task {self.name!r}")
         run_at = now_ms + delay_ms if delay_ms else 0
@@ -346,12 +346,16 @@ class Task:
         if isinstance(flow, Debounce):
             if delay is not None:
                 raise UsageError(
-                    'debounce sets the delay itself (its "delay"); drop delay= when debouncing'
+                    'debounce sets the delay itself (its "delay"); drop delay= (--delay) when '
+                    "debouncing"
                 )
             delay = flow.delay_ms / 1000
         if run_at is not None:
             if delay is not None:
-                raise UsageError("give run_at= or delay=, not both (or debounce=, which delays)")
+                raise UsageError(
+                    "give run_at= or delay= (--at or --delay), not both; debounce= (--debounce) "
+                    "sets a delay too"
+                )
             delay = delay_until(run_at, now) / 1000
         concurrency = (concurrency_key, concurrency_limit)
         job = self.new_job(data, delay, priority, ttl, now, concurrency)
@@ -481,7 +485,7 @@ class Task:
         ids = _checked_ids(job_ids, len(items))
         if run_at is not None:
             if delay is not None:
-                raise UsageError("give run_at= or delay=, not both")
+                raise UsageError("give run_at= or delay= (--at or --delay), not both")
             delay = delay_until(run_at, now) / 1000
         concurrency = (concurrency_key, concurrency_limit)
         trace = inject_trace_context()  # one look for the whole batch: the same span

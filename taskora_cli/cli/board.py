@@ -6,12 +6,15 @@ before."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .common import USAGE, error_line, fail, load, load_app, print_json, report_check
 from .options import ConfigOption, JsonOption
+
+if TYPE_CHECKING:
+    import socket
 
 LOCAL_NAMES = ("127.0.0.1", "localhost")
 """The Host names a board without a login on loopback answers to."""
@@ -84,8 +87,8 @@ def board(
         bool,
         typer.Option(
             "--check",
-            help="Check the config, the login and the server, print where the board "
-            "would serve, and exit (for deploy scripts).",
+            help="Check the config, the login, the server and that the address can be "
+            "listened on, print where the board would serve, and exit (for deploy scripts).",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -127,9 +130,24 @@ def board(
     serving = {"host": bind, "port": port, "base_path": asgi.state.board.settings.base_path,
                "login": auth is not None, "read_only": read_only}  # fmt: skip
     if check:
+        _listen(bind, port).close()  # a taken port or a bad host fails the check too
         report_check(app, serving, as_json, _where(serving))
         return
     _serve(asgi, serving, as_json)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, bound here, not by uvicorn: a taken port or a bad
+    host is then one line and exit 2 (uvicorn would log it, exit from inside its task and leave
+    a traceback)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        fail(USAGE, f"the board cannot listen on {host}:{port}: {exc}; pick another --port "
+             "or --host (one of this machine's addresses)")  # fmt: skip
 
 
 def _where(serving: dict[str, Any]) -> str:
@@ -141,19 +159,10 @@ def _where(serving: dict[str, Any]) -> str:
 
 def _serve(asgi: Any, serving: dict[str, Any], as_json: bool) -> None:
     import asyncio
-    import socket
 
     import uvicorn
 
-    host, port = serving["host"], serving["port"]
-    # Bound here, not by uvicorn: a taken port or a bad host is then one line and exit 2
-    # (uvicorn would log it, exit from inside its task and leave a traceback).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        sock = socket.create_server((host, port), family=family)
-    except OSError as exc:
-        fail(USAGE, f"the board cannot listen on {host}:{port}: {exc}; pick another --port "
-             "or --host (one of this machine's addresses)")  # fmt: skip
+    sock = _listen(serving["host"], serving["port"])
     # open SSE streams never end by themselves: Ctrl-C closes them after a short grace
     settings = uvicorn.Config(asgi, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     server = uvicorn.Server(settings)

@@ -189,6 +189,9 @@ def _state_of(error: Exception) -> str:
 def _read_text(source: str, what: str) -> str:
     if source == "-":
         return sys.stdin.read()
+    if not source:
+        form = "@FILE, or @- for" if what == "--data" else "FILE, or - for"
+        fail(USAGE, f"{what} names no file: give {form} standard input")
     try:
         return Path(source).read_text(encoding="utf-8")
     except OSError as exc:

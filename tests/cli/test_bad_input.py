@@ -45,6 +45,7 @@ ROWS: list[tuple[list[str], int]] = [
     (["dispatch", "echo", "--app", "exits:app"], 2),
     (["dispatch", "echo", "--data", "@missing.json"], 2),
     (["dispatch", "echo", "--data", "@"], 2),
+    (["dispatch", "echo", "--ndjson", ""], 2),
     (["dispatch", "echo", "--ndjson", "missing.ndjson"], 2),
     (["dispatch", "echo", "--throttle", "k=0/1m"], 2),
     (["dispatch", "echo", "--throttle", "k=5/0s"], 2),
@@ -98,6 +99,7 @@ ROWS: list[tuple[list[str], int]] = [
     (["schedules", "rm", "nosuch", "--yes"], 2),
     (["schedules", "add", "x", "--task", "echo", "--every", "0s"], 2),
     (["schedules", "add", "x", "--task", "echo", "--cron", "bogus"], 2),
+    (["schedules", "add", "x", "--task", "echo", "--cron", "0 9 * * *", "--timezone", ""], 2),
     (["schedules", "update", "nosuch", "--every", "1m"], 2),
     (["workflows", "ls", "--state", "bogus"], 2),
     (["workflows", "show", "nosuch"], 2),
@@ -243,13 +245,13 @@ def test_hostile_environment_is_refused_in_one_line_writing_nothing(
     check(project, client, args, expected)
 
 
-@pytest.mark.parametrize("command", ["board", "gateway"])
+@pytest.mark.parametrize("command", [["board"], ["board", "--check"], ["gateway"]])
 def test_a_taken_port_is_one_line_not_a_traceback(
-    hostile: tuple[Project, redis.Redis], command: str
+    hostile: tuple[Project, redis.Redis], command: list[str]
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        check(*hostile, [command, "--port", port], 2)
+        check(*hostile, [*command, "--port", port], 2)
 
 
 IN_A_CHILD: list[tuple[dict[str, str], list[str], int]] = [

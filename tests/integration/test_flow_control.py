@@ -249,7 +249,7 @@ async def test_combining_flow_control_options_is_a_usage_error_naming_them(app: 
 
     with pytest.raises(UsageError, match="throttle and deduplicate cannot be combined"):
         await x.adispatch(throttle={"key": "a", "max": 1, "window": 1}, deduplicate={"key": "a"})
-    with pytest.raises(UsageError, match="drop delay= when debouncing"):
+    with pytest.raises(UsageError, match=r"drop delay= \(--delay\) when debouncing"):
         await x.adispatch(debounce={"key": "a", "delay": 1}, delay=5)
     with pytest.raises(UsageError, match="unknown state"):
         await x.adispatch(deduplicate={"key": "a", "while": ["done"]})

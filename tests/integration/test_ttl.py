@@ -84,7 +84,7 @@ async def test_a_ttl_must_be_a_positive_duration(app: Taskora) -> None:
     for bad in (0, "0s", -1, "soon"):
         with pytest.raises(UsageError):
             await t.adispatch(ttl=bad)
-    with pytest.raises(UsageError, match="must be longer than delay"):
+    with pytest.raises(UsageError, match="must be longer than the delay"):
         await t.adispatch(delay="10m", ttl="5m")
 
 
