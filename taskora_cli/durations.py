@@ -85,13 +85,15 @@ def to_seconds(value: Duration, *, what: str = "duration") -> float:
 
 
 def about(ms: int) -> str:
-    """ ", about 26.0d": a rounded reading of a duration that format_ms shows exactly in a unit
-    too small to read (a delay to a given time); "" when format_ms reads well already."""
-    if ms < 60_000 or format_ms(ms)[-2:] != "ms":
+    """ ", about 26.0d": a rounded reading of a duration of a minute or more that format_ms
+    shows exactly in seconds or milliseconds (a delay to a given time); "" when format_ms
+    reads well already."""
+    if ms < 60_000 or format_ms(ms)[-1] != "s":
         return ""
     for unit in ("d", "h", "m"):
-        if ms >= _UNITS_MS[unit]:
-            return f", about {ms / _UNITS_MS[unit]:.1f}{unit}"
+        value = round(ms / _UNITS_MS[unit], 1)
+        if value >= 1:
+            return f", about {value:.1f}{unit}"
     return ""
 
 

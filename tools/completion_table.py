@@ -11,6 +11,7 @@ fails until the table matches the tree.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,20 @@ Table = dict[str, tuple[tuple[str, str, str], ...]]
 def table() -> Table:
     """Group ("" for ``taskora`` itself) -> its visible subcommands in typer's order, each as
     (name, its zsh completion line, its fish completion line): typer's own formatting."""
+    # typer renders each help text through rich, which wraps it to the terminal's width:
+    # the table must not depend on the terminal it was written in
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "10000"
+    try:
+        return _walk()
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
+
+
+def _walk() -> Table:
     from typer._click.shell_completion import CompletionItem
     from typer._completion_classes import FishComplete, ZshComplete
 

@@ -20,6 +20,8 @@ LOCAL_NAMES = ("127.0.0.1", "localhost")
 """The Host names a board without a login on loopback answers to."""
 GRACE_S = 2
 """How long Ctrl-C waits for open requests (live streams) before closing them."""
+BACKLOG = 2048
+"""Connections the listening sockets queue before accepting them (uvicorn's default)."""
 
 
 def _loopback(host: str) -> bool:
@@ -87,8 +89,8 @@ def board(
         bool,
         typer.Option(
             "--check",
-            help="Check the config, the login, the server and that the address can be "
-            "listened on, print where the board would serve, and exit (for deploy scripts).",
+            help="Check the config, the login, the server and the host, print where the "
+            "board would serve, and exit (for deploy scripts).",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -130,24 +132,50 @@ def board(
     serving = {"host": bind, "port": port, "base_path": asgi.state.board.settings.base_path,
                "login": auth is not None, "read_only": read_only}  # fmt: skip
     if check:
-        _listen(bind, port).close()  # a taken port or a bad host fails the check too
+        _resolve(bind, port)  # a host that names no address fails the check; a port in use
+        # does not: it may be the board this check comes before a restart of
         report_check(app, serving, as_json, _where(serving))
         return
     _serve(asgi, serving, as_json)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port``, bound here, not by uvicorn: a taken port or a bad
-    host is then one line and exit 2 (uvicorn would log it, exit from inside its task and leave
-    a traceback)."""
+def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """The addresses ``host`` names for listening on ``port`` (each to bind a socket to)."""
     import socket
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        return socket.create_server((host, port), family=family)
+        found = socket.getaddrinfo(
+            name or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
     except OSError as exc:
-        fail(USAGE, f"the board cannot listen on {host}:{port}: {exc}; pick another --port "
-             "or --host (one of this machine's addresses)")  # fmt: skip
+        fail(USAGE, f"--host {host!r} names no address here ({exc.strerror or exc}); give "
+             "one of this machine's names or addresses")  # fmt: skip
+    return list(dict.fromkeys(found))
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on every address ``host`` names, as uvicorn would bind them, but bound
+    here: a taken port is then one line and exit 2 (uvicorn logs it, exits from inside its task
+    and leaves a traceback)."""
+    import socket
+
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in _resolve(host, port):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # its own socket, beside the IPv4 one
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(BACKLOG)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        fail(USAGE, f"the board cannot listen on {host} port {port}: {exc.strerror or exc}; "
+             "pick another --port, or stop what serves there")  # fmt: skip
+    return sockets
 
 
 def _where(serving: dict[str, Any]) -> str:
@@ -162,17 +190,17 @@ def _serve(asgi: Any, serving: dict[str, Any], as_json: bool) -> None:
 
     import uvicorn
 
-    sock = _listen(serving["host"], serving["port"])
+    sockets = _listen(serving["host"], serving["port"])
     # open SSE streams never end by themselves: Ctrl-C closes them after a short grace
     settings = uvicorn.Config(asgi, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     server = uvicorn.Server(settings)
 
     async def run() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
-            shown = serving | {"port": sock.getsockname()[1]}
+            shown = serving | {"port": sockets[0].getsockname()[1]}
             if as_json:
                 print_json(shown)
             else:

@@ -17,8 +17,13 @@ from collections.abc import Mapping
 COMPLETION_VARIABLE = "_TASKORA_COMPLETE"
 """Set by the shell completion scripts (completions/): its value names the shell."""
 
-_PLAIN = r"[A-Za-z0-9._\-\s]*"
-"""Words that shlex (typer's splitter) splits as str.split() does."""
+_PLAIN = r"[A-Za-z0-9._\- \t\r\n]*"
+"""Words that shlex (typer's splitter) splits as _words does: on space, tab, CR and LF only
+(str.split would also split on a no-break space, which shlex keeps inside a word)."""
+
+
+def _words(line: str) -> list[str]:
+    return [word for word in re.split(r"[ \t\r\n]+", line) if word]
 
 
 def complete_command_word(environ: Mapping[str, str]) -> tuple[str | None, int] | None:
@@ -64,7 +69,7 @@ def _bash_words(environ: Mapping[str, str]) -> tuple[list[str], str] | None:
     line, cword = environ.get("COMP_WORDS", ""), environ.get("COMP_CWORD", "")
     if not re.fullmatch(_PLAIN, line) or not cword.isdigit() or int(cword) < 1:
         return None
-    words = line.split()
+    words = _words(line)
     at = int(cword)
     return words[1:at], words[at] if at < len(words) else ""
 
@@ -73,7 +78,7 @@ def _typed_words(environ: Mapping[str, str]) -> tuple[list[str], str] | None:
     line = environ.get("_TYPER_COMPLETE_ARGS", "")
     if not re.fullmatch(_PLAIN, line):
         return None
-    args = line.split()[1:]
+    args = _words(line)[1:]
     if args and not line.endswith(" "):
         return args[:-1], args[-1]
     return args, ""

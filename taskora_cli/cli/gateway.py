@@ -79,7 +79,12 @@ def gateway(
             Gateway(manager.app, manager.aemit, secret),
             host, port, own_signals=True,
         )  # fmt: skip
-        await server.start()
+        try:
+            await server.start()
+        except BaseException:  # refused (a taken port): the manager made here goes too
+            await manager.aclose()
+            await app.aclose()
+            raise
         if as_json:
             print_json(serving | {"port": server.port, "url": server.url})
         else:

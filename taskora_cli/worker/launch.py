@@ -186,7 +186,8 @@ def _plan(app: Parts, options: WorkOptions, processes: int) -> WorkPlan:
     slots = {
         t.name: task_slots(t, config, slots=given, concurrency=options.concurrency) for t in tasks
     }
-    check_slots(slots, force=options.force)
+    if not options.child:  # its supervisor checked (children are not given --force)
+        check_slots(slots, force=options.force)
     grace_ms = config.worker.grace_ms if options.grace is None else to_ms(options.grace)
     return WorkPlan(tuple(tasks), slots, processes, grace_ms, options.reload)
 

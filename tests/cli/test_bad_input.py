@@ -245,13 +245,16 @@ def test_hostile_environment_is_refused_in_one_line_writing_nothing(
     check(project, client, args, expected)
 
 
-@pytest.mark.parametrize("command", [["board"], ["board", "--check"], ["gateway"]])
+@pytest.mark.parametrize("command", ["board", "gateway"])
 def test_a_taken_port_is_one_line_not_a_traceback(
-    hostile: tuple[Project, redis.Redis], command: list[str]
+    hostile: tuple[Project, redis.Redis], command: str
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
-        check(*hostile, [*command, "--port", port], 2)
+        check(*hostile, [command, "--port", port], 2)
+        # a deploy script checks before it restarts the board that holds the port
+        checked = hostile[0].taskora_in_process(command, "--check", "--port", port)
+        assert checked.returncode == 0, checked.stderr
 
 
 IN_A_CHILD: list[tuple[dict[str, str], list[str], int]] = [

@@ -109,6 +109,7 @@ def test_a_command_word_is_completed_as_typer_completes_it(
         "taskora 'qu",  # quoting: typer's splitter
         "taskora jobs\\ ",
         "taskora nosuch ",
+        "taskora jobs\u00a0l",  # a no-break space: shlex keeps it inside the word
     ],
 )
 def test_anything_but_a_command_word_is_left_to_typer(line: str) -> None:

@@ -35,7 +35,7 @@ ARGS: dict[str, list[str]] = {
     "stats": [],
     "events": [],
     "top": ["--once"],
-    "board": ["--check", "--port", "0"],  # --check binds: 8080 may be taken here
+    "board": ["--check"],
     "gateway": ["--check"],
     "server status": [],
     "server start": [],

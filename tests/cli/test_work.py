@@ -295,12 +295,20 @@ def test_too_many_processes_or_slots_are_refused_and_more_processes_than_cpus_wa
 
     client = redis.Redis.from_url(redis_url)
     cap = process_cap(cpu_count())
-    for flags in (["-p", str(cap + 1)], ["-c", "10001"], ["-p", "1000", "-c", "5"]):
+    for flags in (
+        ["-p", str(cap + 1)],
+        ["-c", "10001"],
+        ["-p", "1000", "-c", "5"],
+        ["-q", "emails=10001"],
+    ):
         refused = project.taskora("work", "--burst", *flags)
         assert refused.returncode == 2, refused
         assert refused.stderr.count("\n") == 1 and "--force" in refused.stderr, refused.stderr
     assert client.dbsize() == 0  # refused before anything connected
     client.close()
+    # --force lets it through, in the supervisor and in the children it starts
+    forced = project.taskora("work", "--burst", "-p", "2", "-q", "emails=10001", "--force")
+    assert forced.returncode == 0, forced.stderr
 
     warned = project.taskora("work", "--burst", "-p", str(cpu_count() + 1))
     assert warned.returncode == 0, warned.stderr
