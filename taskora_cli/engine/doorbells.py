@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.exceptions import ResponseError
@@ -109,21 +110,36 @@ class Doorbells:
                 return None
 
     async def _pop(self, marker: str) -> float | None:
-        pop = asyncio.ensure_future(self._pop_once(marker))
+        # A worker stopping while the pop is on its way: the server may take the marker all
+        # the same and the reply is dropped, so the wake-up would be lost to the task's other
+        # idle workers (until their next look). So a marker goes back, in a task of its own
+        # that a second cancel (a hurried stop) does not cut short.
+        if self.runner.wire is None:
+            # TLS: redis-py may drop the connection of a cancelled call and send the next on
+            # another, so nothing could follow the pop in order: the pop runs on as a task of
+            # its own (an event-loop step more per pop), and only what it took goes back
+            pop = asyncio.ensure_future(self._pop_once(marker))
+            try:
+                return await asyncio.shield(pop)
+            except asyncio.CancelledError:
+                await self._in_background(self._put_back_popped(marker, pop))
+                raise
         try:
-            return await asyncio.shield(pop)
+            return await self._pop_once(marker)
         except asyncio.CancelledError:
-            # A worker stopping while the pop is on its way: the server takes the marker all
-            # the same, and the wake-up would be lost to the task's other idle workers (until
-            # their next look). So the pop ends and what it took goes back, in a task of its
-            # own that a second cancel (a hurried stop) does not cut short.
-            returned = asyncio.ensure_future(self._return(marker, pop))
-            self._returning.add(returned)
-            returned.add_done_callback(self._returning.discard)
-            await asyncio.shield(returned)
+            # Sent on the pop's own connection, so the server runs it after the pop. Score 0
+            # ("look now"), as the popped score is unknown: a look that finds nothing due
+            # leaves the marker at the right time again (a claim's rearm_marker).
+            await self._in_background(self._put_back(marker, 0.0))
             raise
 
-    async def _return(self, marker: str, pop: asyncio.Future[float | None]) -> None:
+    async def _in_background(self, putting_back: Coroutine[Any, Any, None]) -> None:
+        returned = asyncio.ensure_future(putting_back)
+        self._returning.add(returned)
+        returned.add_done_callback(self._returning.discard)
+        await asyncio.shield(returned)
+
+    async def _put_back_popped(self, marker: str, pop: asyncio.Future[float | None]) -> None:
         with contextlib.suppress(Exception):
             popped = await pop
             if popped is not None:
@@ -131,19 +147,18 @@ class Doorbells:
 
     async def _put_back(self, marker: str, score: float) -> None:
         """Make ``marker`` again as a script would (``mark_work`` in lua/lib/common.lua, with
-        ``lt``): a marker someone made meanwhile keeps the earlier time, and a new one rings."""
+        ``lt``): a marker someone made meanwhile keeps the earlier time, and a new one rings.
+        Errors are dropped: the other workers look again after a few seconds anyway."""
         due = f"{score:.17g}"  # as the scripts write it: "0", or a time in ms
         wire = self.runner.wire
-        if isinstance(wire, ClusterWire):
-            added = await wire.call("ZADD", marker, "LT", due, "0", key=marker)
-            if added:
-                await wire.call("SPUBLISH", marker, due, key=marker)
-        elif wire is not None:
-            added = await wire.call("ZADD", marker, "LT", due, "0")
-            if added:
-                await wire.call("SPUBLISH", marker, due)
-        else:  # TLS: redis-py (routed by slot on a cluster)
-            if await self.runner.client.zadd(marker, {"0": score}, lt=True):
+        with contextlib.suppress(Exception):
+            if isinstance(wire, ClusterWire):
+                if await wire.call("ZADD", marker, "LT", due, "0", key=marker):
+                    await wire.call("SPUBLISH", marker, due, key=marker)
+            elif wire is not None:
+                if await wire.call("ZADD", marker, "LT", due, "0"):
+                    await wire.call("SPUBLISH", marker, due)
+            elif await self.runner.client.zadd(marker, {"0": score}, lt=True):  # TLS: redis-py
                 await self.runner.client.spublish(marker, due)
 
     async def _pop_once(self, marker: str) -> float | None:
