@@ -132,8 +132,8 @@ class TaskRunner(Slots):
         if waker is not None and not waker.done():
             if not waker.cancelling():  # a second stop (a hurried one) finds it cancelled
                 waker.cancel()
-            # a pop it had on its way puts back what it took (Doorbells._pop) before the
-            # engine's connections close
+            # a pop it had on its way puts a marker back (Doorbells._pop) before the engine's
+            # connections close
             await asyncio.wait([waker], timeout=PASS_ON_S)
         if self._signal_taken:  # a drain or stop right after a wake-up came
             await self._pass_signal_on()
