@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..durations import Duration, to_ms
 from ..errors import UsageError
-from .limits import check_sizes, check_slots
+from .limits import check_processes, check_slots
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -148,8 +148,7 @@ def run(app: Parts, options: WorkOptions, hooks: WorkHooks | None = None) -> int
     config = app.runtime.config
     processes = options.processes or config.worker.processes
     if not options.child:  # a supervised child: its supervisor checked (and warned) already
-        warning = check_sizes(processes, options.concurrency or config.worker.concurrency,
-                              force=options.force)  # fmt: skip
+        warning = check_processes(processes, force=options.force)
         if warning:
             hooks.warn(warning)
     plan = _plan(app, options, processes)

@@ -33,12 +33,12 @@ def process_cap(cpus: int) -> int:
     return max(PROCESSES_PER_CPU * cpus, MIN_PROCESS_CAP)
 
 
-def check_sizes(processes: int, concurrency: int | None, *, force: bool) -> str | None:
-    """Refuse sizes past the caps unless ``force``; return a warning about more processes than
-    CPUs (None when there is nothing to say).
+def check_processes(processes: int, *, force: bool) -> str | None:
+    """Refuse more processes than the cap unless ``force``; return a warning about more
+    processes than CPUs (None when there is nothing to say). Slots: :func:`check_slots`.
 
     Raises:
-        UsageError: more processes than the cap, or a concurrency above MAX_CONCURRENCY.
+        UsageError: more processes than the cap.
     """
     cpus = cpu_count()
     cap = process_cap(cpus)
@@ -46,10 +46,6 @@ def check_sizes(processes: int, concurrency: int | None, *, force: bool) -> str 
         raise UsageError(f"{processes} worker processes is more than {cap} (4 per CPU, at "
                          f"least 64; this machine has {cpus}); lower --processes (raise "
                          "--concurrency for more jobs at once) or add --force")  # fmt: skip
-    if concurrency is not None and concurrency > MAX_CONCURRENCY and not force:
-        raise UsageError(f"a concurrency of {concurrency} is more than {MAX_CONCURRENCY:,} jobs "
-                         "of one task at once in one process; lower --concurrency or add "
-                         "--force")  # fmt: skip
     if processes > cpus:
         return (f"{processes} processes on {cpus} CPUs; more processes than CPUs only adds "
                 "memory and switching (raise --concurrency instead)")  # fmt: skip
@@ -57,8 +53,8 @@ def check_sizes(processes: int, concurrency: int | None, *, force: bool) -> str 
 
 
 def check_slots(slots: Mapping[str, int], *, force: bool) -> None:
-    """Refuse a task given more slots than MAX_CONCURRENCY (``--queue NAME=N``,
-    [worker.queues], its own ``concurrency=``) unless ``force``.
+    """Refuse a task given more slots than MAX_CONCURRENCY unless ``force``, whatever gave
+    them (``--concurrency``, ``--queue NAME=N``, [worker], the task's ``concurrency=``).
 
     Raises:
         UsageError: the first such task, and where its slots can be lowered.
@@ -67,6 +63,6 @@ def check_slots(slots: Mapping[str, int], *, force: bool) -> None:
         if count > MAX_CONCURRENCY and not force:
             raise UsageError(
                 f"task {name!r} would run {count:,} jobs at once in one process, more than "
-                f"{MAX_CONCURRENCY:,}; lower its slots (--queue NAME=N, [worker.queues] or the "
-                "task's concurrency=) or add --force"
+                f"{MAX_CONCURRENCY:,}; lower what sets its slots (--concurrency, --queue "
+                "NAME=N, [worker] concurrency or queues, the task's concurrency=) or add --force"
             )

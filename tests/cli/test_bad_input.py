@@ -257,6 +257,21 @@ def test_a_taken_port_is_one_line_not_a_traceback(
         assert checked.returncode == 0, checked.stderr
 
 
+@pytest.mark.parametrize("check", [[], ["--check"]], ids=["serve", "check"])
+def test_a_board_host_that_names_no_address_is_refused_after_its_warning(
+    hostile: tuple[Project, redis.Redis], check: list[str]
+) -> None:
+    project, client = hostile
+    before = snapshot(client)
+    done = project.taskora_in_process("board", "--host", "not a host", "--insecure", *check)
+    warning, refusal = done.stderr.splitlines()  # --insecure warns first, as it should
+    assert done.returncode == 2, done.stderr
+    assert warning.startswith("taskora: warning: serving not a host with no login")
+    assert refusal.startswith("taskora: --host 'not a host' names no address here")
+    assert "Traceback" not in done.stderr + done.stdout
+    assert snapshot(client) == before
+
+
 IN_A_CHILD: list[tuple[dict[str, str], list[str], int]] = [
     ({}, ["dispatch", "echo", "--delay", "nan"], 2),
     ({}, ["dispatch", "\udcff"], 2),
